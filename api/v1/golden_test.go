@@ -451,7 +451,7 @@ func TestRoundTripSchedulerMessages(t *testing.T) {
 		Update: &scheduler.Event_Update{Status: &mesos.TaskStatus{
 			TaskId: &mesos.TaskID{Value: proto.String("web-1")}, State: mesos.TaskState_TASK_FAILED.Enum(),
 			Message: proto.String("Command exited with status 3"), Source: mesos.TaskStatus_SOURCE_EXECUTOR.Enum(),
-			Reason:  mesos.TaskStatus_REASON_COMMAND_EXECUTOR_FAILED.Enum(), AgentId: agentID,
+			Reason: mesos.TaskStatus_REASON_COMMAND_EXECUTOR_FAILED.Enum(), AgentId: agentID,
 			ExecutorId: &mesos.ExecutorID{Value: proto.String("web-1")}, Timestamp: proto.Float64(1795326125.585411),
 			Uuid: []byte("0123456789abcdef"),
 		}},

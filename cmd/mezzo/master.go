@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os/signal"
+	"strconv"
+	"syscall"
+
+	"github.com/mezzo-project/mezzo/internal/flags"
+	"github.com/mezzo-project/mezzo/master"
+)
+
+func init() {
+	register(command{
+		name:    "master",
+		summary: "run a master: admit agents and frameworks, offer resources, launch tasks",
+		run:     runMaster,
+	})
+}
+
+func runMaster(args []string, stdout, stderr io.Writer) int {
+	cfg := master.DefaultConfig()
+	fs := flag.NewFlagSet("master", flag.ContinueOnError)
+	cfg.AddFlags(fs)
+	if err := flags.Parse(fs, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(stdout, "Usage: mezzo master [flags]")
+			fmt.Fprintln(stdout)
+			fmt.Fprint(stdout, flags.Usage(fs))
+			return 0
+		}
+		fmt.Fprintf(stderr, "mezzo %v\n", err)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	m, err := master.New(cfg, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "mezzo master: %v\n", err)
+		return 2
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.IP, strconv.Itoa(cfg.Port)))
+	if err != nil {
+		m.Close()
+		fmt.Fprintf(stderr, "mezzo master: %v\n", err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() { errc <- m.Serve(ln) }()
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down", "reason", "signal")
+	case err = <-errc:
+	}
+	if cerr := m.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "mezzo master: %v\n", err)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,172 @@
+package master
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/mezzo-project/mezzo/internal/flags"
+)
+
+// Config is the master's configuration. Its fields are Mesos' master flags
+// of the same names; AddFlags registers them with Mesos' defaults.
+type Config struct {
+	// IP is the address the master listens on (--ip); empty means all
+	// addresses, and MasterInfo then reports the first non-loopback IPv4
+	// address of the host (or 127.0.0.1). Default: empty.
+	IP string
+	// Port is the TCP port the master listens on (--port). Default 5050.
+	Port int
+	// Hostname is the name the master advertises in MasterInfo and the
+	// /master/state document (--hostname). Default: the host's name.
+	Hostname string
+	// WorkDir is where the master keeps its state (--work_dir). The master
+	// keeps no durable state yet, so it is only reported in /master/flags.
+	// Default: empty.
+	WorkDir string
+	// Cluster is a human-readable name of the cluster, shown in
+	// /master/state (--cluster). Default: empty.
+	Cluster string
+	// OfferTimeout is how long an offer may stay outstanding before the
+	// master rescinds it (--offer_timeout); 0 means never. Default 0.
+	OfferTimeout time.Duration
+	// AgentPingTimeout is how often the master pings each agent, and how
+	// long it waits for the answer (--agent_ping_timeout). Default 15s.
+	AgentPingTimeout time.Duration
+	// MaxAgentPingTimeouts is how many pings in a row an agent may leave
+	// unanswered before the master marks it unreachable
+	// (--max_agent_ping_timeouts). An agent whose stream closed is given
+	// AgentPingTimeout*MaxAgentPingTimeouts to register again. Default 5.
+	MaxAgentPingTimeouts int
+	// MaxCompletedFrameworks is how many removed frameworks /master/state
+	// keeps (--max_completed_frameworks). Default 50.
+	MaxCompletedFrameworks int
+	// MaxCompletedTasksPerFramework is how many finished tasks per
+	// framework the master keeps for /master/state
+	// (--max_completed_tasks_per_framework). Default 1000.
+	MaxCompletedTasksPerFramework int
+	// AllocationInterval is the period of batch allocation
+	// (--allocation_interval); the master also allocates right after
+	// events that free resources or add frameworks or agents. Default 1s.
+	AllocationInterval time.Duration
+	// AdvertiseIP is the IP to advertise in MasterInfo instead of the
+	// listening one (--advertise_ip), for masters behind NAT. Default:
+	// empty.
+	AdvertiseIP string
+	// AdvertisePort is the port to advertise in MasterInfo instead of Port
+	// (--advertise_port). Default 0 (use Port).
+	AdvertisePort int
+}
+
+// DefaultConfig returns Mesos' defaults.
+func DefaultConfig() Config {
+	return Config{
+		Port:                          5050,
+		AgentPingTimeout:              15 * time.Second,
+		MaxAgentPingTimeouts:          5,
+		MaxCompletedFrameworks:        50,
+		MaxCompletedTasksPerFramework: 1000,
+		AllocationInterval:            time.Second,
+	}
+}
+
+// AddFlags registers the configuration as Mesos master flags on fs, with
+// Mesos' defaults, writing into c.
+func (c *Config) AddFlags(fs *flag.FlagSet) {
+	d := DefaultConfig()
+	fs.StringVar(&c.IP, "ip", d.IP, "IP address to listen on; empty means all addresses.")
+	fs.IntVar(&c.Port, "port", d.Port, "Port to listen on.")
+	fs.StringVar(&c.Hostname, "hostname", d.Hostname, "Hostname to advertise; defaults to the host's name.")
+	fs.StringVar(&c.WorkDir, "work_dir", d.WorkDir, "Directory for the master's state.")
+	fs.StringVar(&c.Cluster, "cluster", d.Cluster, "Human readable name for the cluster, shown in /master/state.")
+	flags.DurationVar(fs, &c.OfferTimeout, "offer_timeout", d.OfferTimeout,
+		"Duration after which an outstanding offer is rescinded (e.g. 30secs); 0 means never.")
+	flags.DurationVar(fs, &c.AgentPingTimeout, "agent_ping_timeout", d.AgentPingTimeout,
+		"How often the master pings an agent, and how long it waits for each answer.")
+	fs.IntVar(&c.MaxAgentPingTimeouts, "max_agent_ping_timeouts", d.MaxAgentPingTimeouts,
+		"Number of unanswered pings in a row after which an agent is marked unreachable.")
+	fs.IntVar(&c.MaxCompletedFrameworks, "max_completed_frameworks", d.MaxCompletedFrameworks,
+		"Maximum number of completed frameworks to keep in memory.")
+	fs.IntVar(&c.MaxCompletedTasksPerFramework, "max_completed_tasks_per_framework", d.MaxCompletedTasksPerFramework,
+		"Maximum number of completed tasks per framework to keep in memory.")
+	flags.DurationVar(fs, &c.AllocationInterval, "allocation_interval", d.AllocationInterval,
+		"Amount of time to wait between batch allocations.")
+	fs.StringVar(&c.AdvertiseIP, "advertise_ip", d.AdvertiseIP, "IP address advertised to reach this master.")
+	fs.IntVar(&c.AdvertisePort, "advertise_port", d.AdvertisePort, "Port advertised to reach this master; 0 means --port.")
+}
+
+// Validate reports configuration errors, naming the flag.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.Port < 0 || c.Port > 65535 {
+		errs = append(errs, fmt.Errorf("--port=%d: must be between 0 and 65535", c.Port))
+	}
+	if c.AdvertisePort < 0 || c.AdvertisePort > 65535 {
+		errs = append(errs, fmt.Errorf("--advertise_port=%d: must be between 0 and 65535", c.AdvertisePort))
+	}
+	if c.IP != "" && net.ParseIP(c.IP).To4() == nil {
+		errs = append(errs, fmt.Errorf("--ip=%s: not an IPv4 address", c.IP))
+	}
+	if c.AdvertiseIP != "" && net.ParseIP(c.AdvertiseIP).To4() == nil {
+		errs = append(errs, fmt.Errorf("--advertise_ip=%s: not an IPv4 address", c.AdvertiseIP))
+	}
+	if c.OfferTimeout < 0 {
+		errs = append(errs, fmt.Errorf("--offer_timeout=%s: must not be negative", flags.FormatDuration(c.OfferTimeout)))
+	}
+	if c.AgentPingTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("--agent_ping_timeout=%s: must be positive", flags.FormatDuration(c.AgentPingTimeout)))
+	}
+	if c.MaxAgentPingTimeouts < 1 {
+		errs = append(errs, fmt.Errorf("--max_agent_ping_timeouts=%d: must be at least 1", c.MaxAgentPingTimeouts))
+	}
+	if c.MaxCompletedFrameworks < 0 {
+		errs = append(errs, fmt.Errorf("--max_completed_frameworks=%d: must not be negative", c.MaxCompletedFrameworks))
+	}
+	if c.MaxCompletedTasksPerFramework < 0 {
+		errs = append(errs, fmt.Errorf("--max_completed_tasks_per_framework=%d: must not be negative", c.MaxCompletedTasksPerFramework))
+	}
+	if c.AllocationInterval <= 0 {
+		errs = append(errs, fmt.Errorf("--allocation_interval=%s: must be positive", flags.FormatDuration(c.AllocationInterval)))
+	}
+	return errors.Join(errs...)
+}
+
+// flagValues returns the flags as /master/flags and /master/state show
+// them: every value as a string, durations in Mesos' syntax.
+func (c *Config) flagValues() map[string]string {
+	m := map[string]string{
+		"port":                              fmt.Sprint(c.Port),
+		"agent_ping_timeout":                flags.FormatDuration(c.AgentPingTimeout),
+		"max_agent_ping_timeouts":           fmt.Sprint(c.MaxAgentPingTimeouts),
+		"max_completed_frameworks":          fmt.Sprint(c.MaxCompletedFrameworks),
+		"max_completed_tasks_per_framework": fmt.Sprint(c.MaxCompletedTasksPerFramework),
+		"allocation_interval":               flags.FormatDuration(c.AllocationInterval),
+		"allocator":                         "hierarchical",
+		"framework_sorter":                  "drf",
+		"role_sorter":                       "drf",
+		"min_allocatable_resources":         "cpus:0.01|mem:32",
+		"authenticate_agents":               "false",
+		"authenticate_frameworks":           "false",
+		"authenticate_http_frameworks":      "false",
+		"authenticate_http_readonly":        "false",
+		"authenticate_http_readwrite":       "false",
+		"root_submissions":                  "true",
+	}
+	for name, v := range map[string]string{
+		"ip": c.IP, "hostname": c.Hostname, "work_dir": c.WorkDir, "cluster": c.Cluster,
+		"advertise_ip": c.AdvertiseIP,
+	} {
+		if v != "" {
+			m[name] = v
+		}
+	}
+	if c.AdvertisePort != 0 {
+		m["advertise_port"] = fmt.Sprint(c.AdvertisePort)
+	}
+	if c.OfferTimeout > 0 {
+		m["offer_timeout"] = flags.FormatDuration(c.OfferTimeout)
+	}
+	return m
+}

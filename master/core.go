@@ -1,0 +1,468 @@
+package master
+
+import (
+	"fmt"
+	"log/slog"
+	"sort"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/mezzo-project/mezzo/api/v1/mesos"
+	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
+	"github.com/mezzo-project/mezzo/internal/agentproto"
+	"github.com/mezzo-project/mezzo/master/allocator"
+	"github.com/mezzo-project/mezzo/resources"
+)
+
+// HeartbeatInterval is how often the master sends HEARTBEAT events to
+// subscribed frameworks (fixed in Mesos, advertised in SUBSCRIBED).
+const HeartbeatInterval = 15 * time.Second
+
+// Clock tells the master's core the time. The core reads it at each event;
+// its timers are deadlines it compares against Now (see core.tick), so a
+// test clock only needs to be moved forward.
+type Clock interface {
+	Now() time.Time
+}
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+
+// eventSink is the core's end of one framework's event stream. Send must
+// not block (the stream's HTTP handler writes asynchronously); Close ends
+// the stream after the events already sent. Both may be called after
+// Close and then do nothing.
+type eventSink interface {
+	Send(*schedpb.Event)
+	Close()
+}
+
+// agentSink is the core's end of one agent's event stream, with the same
+// contract as eventSink.
+type agentSink interface {
+	Send(*agentproto.AgentEvent)
+	Close()
+}
+
+// core is the master's state machine: frameworks, agents, offers and
+// tasks, and the allocator. It is owned by one goroutine (the Master's
+// loop, or a test); nothing in it is safe for concurrent use. It reaches
+// the outside only through the sinks of the streams it was given, the
+// clock, and the logger.
+type core struct {
+	cfg   Config
+	log   *slog.Logger
+	clock Clock
+	info  *mesos.MasterInfo
+	start time.Time
+	alloc *allocator.Allocator
+
+	frameworks map[string]*framework
+	// completed holds the most recently removed frameworks (oldest first,
+	// at most cfg.MaxCompletedFrameworks); removedIDs every removed id,
+	// which may never subscribe again.
+	completed  []*framework
+	removedIDs map[string]bool
+
+	agents map[string]*agent
+	// unreachable holds the agents marked unreachable, with the time.
+	unreachable map[string]time.Time
+
+	offers map[string]*offer
+
+	frameworkSeq, agentSeq, offerSeq int
+
+	nextAllocation time.Time
+	// allocateSoon asks for an allocation at the end of the current event
+	// (new agent, new framework, resources recovered, revive).
+	allocateSoon bool
+}
+
+type framework struct {
+	id   string
+	info *mesos.FrameworkInfo
+	// roles are the roles the framework subscribed with; suppressed the
+	// ones it asked not to be offered.
+	roles      []string
+	suppressed []string
+	// stream is nil while the framework is disconnected.
+	stream   eventSink
+	streamID string
+	// recovered frameworks were learned from a re-registering agent and
+	// have not subscribed to this master yet.
+	recovered bool
+
+	registered, reregistered, unregistered time.Time
+	// failoverDeadline is when a disconnected framework is removed.
+	failoverDeadline time.Time
+	nextHeartbeat    time.Time
+
+	tasks map[string]*task
+	// completedTasks holds finished tasks, oldest first, bounded by
+	// MaxCompletedTasksPerFramework; unreachableTasks those lost with an
+	// agent that was marked unreachable.
+	completedTasks   []*mesos.Task
+	unreachableTasks map[string]*mesos.Task
+	// executors by agent id, then executor id.
+	executors map[string]map[string]*executor
+	offers    map[string]*offer
+}
+
+type agent struct {
+	id       string
+	info     *mesos.AgentInfo
+	ip       string
+	port     int
+	version  string
+	caps     []*mesos.AgentInfo_Capability
+	total    resources.Resources
+	stream   agentSink
+	streamID string
+
+	registered, reregistered time.Time
+	// disconnected is when the agent's stream closed (zero while
+	// connected); it is marked unreachable if it does not come back within
+	// AgentPingTimeout*MaxAgentPingTimeouts.
+	disconnected time.Time
+
+	nextPing    time.Time
+	pingSeq     uint64 // last ping sent
+	pongSeq     uint64 // last ping answered
+	missedPings int
+
+	// tasks and executors by framework id, then task or executor id.
+	tasks     map[string]map[string]*task
+	executors map[string]map[string]*executor
+	offers    map[string]*offer
+}
+
+type task struct {
+	pb   *mesos.Task
+	res  resources.Resources // without allocation info
+	role string
+	// released is set once the task's resources went back to the
+	// allocator (terminal or unreachable state).
+	released bool
+}
+
+type executor struct {
+	info *mesos.ExecutorInfo
+	res  resources.Resources
+	role string
+}
+
+type offer struct {
+	pb          *mesos.Offer
+	frameworkID string
+	agentID     string
+	role        string
+	res         resources.Resources
+	// expires is when the offer is rescinded (zero: never).
+	expires time.Time
+}
+
+func newCore(cfg Config, log *slog.Logger, clock Clock, info *mesos.MasterInfo) *core {
+	now := clock.Now()
+	return &core{
+		cfg:            cfg,
+		log:            log,
+		clock:          clock,
+		info:           info,
+		start:          now,
+		alloc:          allocator.New(),
+		frameworks:     map[string]*framework{},
+		removedIDs:     map[string]bool{},
+		agents:         map[string]*agent{},
+		unreachable:    map[string]time.Time{},
+		offers:         map[string]*offer{},
+		nextAllocation: now.Add(cfg.AllocationInterval),
+	}
+}
+
+func (c *core) masterID() string { return c.info.GetId() }
+
+// ---- time ----
+
+// tick runs every timer that is due: heartbeats, agent pings and their
+// timeouts, offer timeouts, framework failover timeouts and the batch
+// allocation.
+func (c *core) tick() {
+	now := c.clock.Now()
+	for _, f := range c.sortedFrameworks() {
+		if f.stream != nil && !now.Before(f.nextHeartbeat) {
+			f.send(&schedpb.Event{Type: schedpb.Event_HEARTBEAT.Enum()})
+			f.nextHeartbeat = now.Add(HeartbeatInterval)
+		}
+		if f.stream == nil && !f.recovered && !f.failoverDeadline.IsZero() && !now.Before(f.failoverDeadline) {
+			c.log.Info("framework failover timeout elapsed", "framework_id", f.id)
+			c.removeFramework(f)
+		}
+	}
+	for _, a := range c.sortedAgents() {
+		c.checkAgent(a, now)
+	}
+	for _, o := range c.sortedOffers() {
+		if !o.expires.IsZero() && !now.Before(o.expires) {
+			c.log.Info("offer timed out", "offer_id", o.pb.GetId().GetValue(), "framework_id", o.frameworkID)
+			c.rescindOffer(o)
+		}
+	}
+	if !now.Before(c.nextAllocation) {
+		c.allocateSoon = true
+		c.nextAllocation = now.Add(c.cfg.AllocationInterval)
+	}
+}
+
+// nextDeadline is the earliest time tick has something to do.
+func (c *core) nextDeadline() time.Time {
+	d := c.nextAllocation
+	earlier := func(t time.Time) {
+		if !t.IsZero() && t.Before(d) {
+			d = t
+		}
+	}
+	for _, f := range c.frameworks {
+		if f.stream != nil {
+			earlier(f.nextHeartbeat)
+		} else if !f.recovered {
+			earlier(f.failoverDeadline)
+		}
+	}
+	for _, a := range c.agents {
+		if a.stream != nil {
+			earlier(a.nextPing)
+		} else {
+			earlier(a.disconnected.Add(c.agentGrace()))
+		}
+	}
+	for _, o := range c.offers {
+		earlier(o.expires)
+	}
+	return d
+}
+
+// flush finishes an event: it allocates if something asked for it.
+func (c *core) flush() {
+	if c.allocateSoon {
+		c.allocateSoon = false
+		c.allocate()
+	}
+}
+
+// shutdown closes every stream; the core is not used afterwards.
+func (c *core) shutdown() {
+	for _, f := range c.frameworks {
+		if f.stream != nil {
+			f.stream.Close()
+			f.stream = nil
+		}
+	}
+	for _, a := range c.agents {
+		if a.stream != nil {
+			a.stream.Close()
+			a.stream = nil
+		}
+	}
+}
+
+// ---- ids ----
+
+func (c *core) newFrameworkID() string {
+	id := fmt.Sprintf("%s-%04d", c.masterID(), c.frameworkSeq)
+	c.frameworkSeq++
+	return id
+}
+
+func (c *core) newAgentID() string {
+	id := fmt.Sprintf("%s-S%d", c.masterID(), c.agentSeq)
+	c.agentSeq++
+	return id
+}
+
+func (c *core) newOfferID() string {
+	id := fmt.Sprintf("%s-O%d", c.masterID(), c.offerSeq)
+	c.offerSeq++
+	return id
+}
+
+// ---- deterministic iteration (maps are unordered; tests want order) ----
+
+func (c *core) sortedFrameworks() []*framework {
+	fs := make([]*framework, 0, len(c.frameworks))
+	for _, f := range c.frameworks {
+		fs = append(fs, f)
+	}
+	sort.Slice(fs, func(i, j int) bool { return fs[i].id < fs[j].id })
+	return fs
+}
+
+func (c *core) sortedAgents() []*agent {
+	as := make([]*agent, 0, len(c.agents))
+	for _, a := range c.agents {
+		as = append(as, a)
+	}
+	sort.Slice(as, func(i, j int) bool { return as[i].id < as[j].id })
+	return as
+}
+
+func (c *core) sortedOffers() []*offer {
+	return sortOffers(c.offers)
+}
+
+func sortOffers(m map[string]*offer) []*offer {
+	os := make([]*offer, 0, len(m))
+	for _, o := range m {
+		os = append(os, o)
+	}
+	sort.Slice(os, func(i, j int) bool { return os[i].pb.GetId().GetValue() < os[j].pb.GetId().GetValue() })
+	return os
+}
+
+func sortedTasks(m map[string]*task) []*task {
+	ts := make([]*task, 0, len(m))
+	for _, t := range m {
+		ts = append(ts, t)
+	}
+	sort.Slice(ts, func(i, j int) bool { return ts[i].pb.GetTaskId().GetValue() < ts[j].pb.GetTaskId().GetValue() })
+	return ts
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+// ---- framework helpers ----
+
+func (f *framework) send(ev *schedpb.Event) {
+	if f.stream != nil {
+		f.stream.Send(ev)
+	}
+}
+
+func (f *framework) hasCapability(t mesos.FrameworkInfo_Capability_Type) bool {
+	return hasCapability(f.info, t)
+}
+
+func hasCapability(info *mesos.FrameworkInfo, t mesos.FrameworkInfo_Capability_Type) bool {
+	for _, c := range info.GetCapabilities() {
+		if c.GetType() == t {
+			return true
+		}
+	}
+	return false
+}
+
+func (f *framework) partitionAware() bool {
+	return f.hasCapability(mesos.FrameworkInfo_Capability_PARTITION_AWARE)
+}
+
+func (f *framework) multiRole() bool {
+	return f.hasCapability(mesos.FrameworkInfo_Capability_MULTI_ROLE)
+}
+
+func (f *framework) hasRole(role string) bool {
+	for _, r := range f.roles {
+		if r == role {
+			return true
+		}
+	}
+	return false
+}
+
+// frameworkRoles returns the roles a FrameworkInfo subscribes to: roles
+// for MULTI_ROLE frameworks, else the single (deprecated) role, "*" by
+// default.
+func frameworkRoles(info *mesos.FrameworkInfo) []string {
+	if hasCapability(info, mesos.FrameworkInfo_Capability_MULTI_ROLE) {
+		return append([]string(nil), info.GetRoles()...)
+	}
+	return []string{info.GetRole()}
+}
+
+func (f *framework) addCompletedTask(t *mesos.Task, max int) {
+	if max <= 0 {
+		return
+	}
+	f.completedTasks = append(f.completedTasks, t)
+	if over := len(f.completedTasks) - max; over > 0 {
+		f.completedTasks = append([]*mesos.Task(nil), f.completedTasks[over:]...)
+	}
+}
+
+// ---- agent helpers ----
+
+func (a *agent) send(ev *agentproto.AgentEvent) {
+	if a.stream != nil {
+		a.stream.Send(ev)
+	}
+}
+
+func (a *agent) connected() bool { return a.stream != nil }
+
+func (a *agent) pid() string { return fmt.Sprintf("slave(1)@%s:%d", a.ip, a.port) }
+
+func (a *agent) task(frameworkID, taskID string) *task {
+	return a.tasks[frameworkID][taskID]
+}
+
+// ---- task states ----
+
+func isTerminal(s mesos.TaskState) bool {
+	switch s {
+	case mesos.TaskState_TASK_FINISHED, mesos.TaskState_TASK_FAILED, mesos.TaskState_TASK_KILLED,
+		mesos.TaskState_TASK_LOST, mesos.TaskState_TASK_ERROR, mesos.TaskState_TASK_DROPPED,
+		mesos.TaskState_TASK_GONE, mesos.TaskState_TASK_GONE_BY_OPERATOR:
+		return true
+	}
+	return false
+}
+
+// masterStatus is a status update the master generates itself: source
+// SOURCE_MASTER, no uuid (so the framework must not acknowledge it),
+// timestamped now.
+func (c *core) masterStatus(taskID, agentID string, state mesos.TaskState, reason mesos.TaskStatus_Reason, message string) *mesos.TaskStatus {
+	st := &mesos.TaskStatus{
+		TaskId:    &mesos.TaskID{Value: proto.String(taskID)},
+		State:     state.Enum(),
+		Message:   proto.String(message),
+		Source:    mesos.TaskStatus_SOURCE_MASTER.Enum(),
+		Reason:    reason.Enum(),
+		Timestamp: proto.Float64(seconds(c.clock.Now())),
+	}
+	if agentID != "" {
+		st.AgentId = &mesos.AgentID{Value: proto.String(agentID)}
+	}
+	return st
+}
+
+func seconds(t time.Time) float64 {
+	return float64(t.UnixNano()) / 1e9
+}
+
+func updateEvent(st *mesos.TaskStatus) *schedpb.Event {
+	return &schedpb.Event{
+		Type:   schedpb.Event_UPDATE.Enum(),
+		Update: &schedpb.Event_Update{Status: st},
+	}
+}
+
+func errorEvent(msg string) *schedpb.Event {
+	return &schedpb.Event{Type: schedpb.Event_ERROR.Enum(), Error: &schedpb.Event_Error{Message: proto.String(msg)}}
+}
+
+// lostState is what a framework is told about a task the master gave up
+// on: the partition-aware state, or TASK_LOST for frameworks that do not
+// know the newer states.
+func (f *framework) lostState(partitionAware mesos.TaskState) mesos.TaskState {
+	if f != nil && f.partitionAware() {
+		return partitionAware
+	}
+	return mesos.TaskState_TASK_LOST
+}

@@ -1,0 +1,438 @@
+package master
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/mezzo-project/mezzo/api/v1/httpapi"
+	"github.com/mezzo-project/mezzo/api/v1/mesos"
+	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
+	"github.com/mezzo-project/mezzo/internal/agentproto"
+)
+
+// agentGrace is how long an agent may stay silent (unanswered pings, or a
+// closed stream) before the master marks it unreachable.
+func (c *core) agentGrace() time.Duration {
+	return c.cfg.AgentPingTimeout * time.Duration(c.cfg.MaxAgentPingTimeouts)
+}
+
+// registerAgent handles REGISTER: a new agent gets an id; an agent with an
+// id keeps it (known, unreachable, or unknown to this master after a
+// restart) and its reported tasks and executors are reconciled with the
+// master's. On success the first event on sink is REGISTERED; errors are
+// answered before the stream starts (400).
+func (c *core) registerAgent(sink agentSink, streamID string, reg *agentproto.AgentCall_Register) (string, error) {
+	info := proto.Clone(reg.GetAgentInfo()).(*mesos.AgentInfo)
+	total, err := parseResources(info.GetResources())
+	if err != nil {
+		return "", httpapi.BadRequest("Invalid agent resources: %v", err)
+	}
+	ip, port, err := splitEndpoint(reg.GetEndpoint(), info)
+	if err != nil {
+		return "", httpapi.BadRequest("Invalid agent endpoint: %v", err)
+	}
+	id := info.GetId().GetValue()
+	if id != "" {
+		if err := validateID(id); err != nil {
+			return "", httpapi.BadRequest("Invalid agent id: %v", err)
+		}
+	}
+	for _, t := range reg.GetTasks() {
+		if t.GetFrameworkId().GetValue() == "" || t.GetTaskId().GetValue() == "" {
+			return "", httpapi.BadRequest("Reported task without framework_id or task_id")
+		}
+	}
+	now := c.clock.Now()
+	a := c.agents[id]
+	switch {
+	case id == "":
+		id = c.newAgentID()
+		info.Id = agentID(id)
+		c.log.Info("agent registered", "agent_id", id, "hostname", info.GetHostname(), "endpoint", reg.GetEndpoint())
+	case a != nil:
+		c.log.Info("agent re-registered", "agent_id", id, "hostname", info.GetHostname())
+		if a.stream != nil {
+			a.stream.Close()
+		}
+	default:
+		_, wasUnreachable := c.unreachable[id]
+		delete(c.unreachable, id)
+		c.log.Info("agent re-admitted", "agent_id", id, "was_unreachable", wasUnreachable)
+	}
+	if a == nil {
+		a = &agent{
+			id:         id,
+			registered: now,
+			tasks:      map[string]map[string]*task{},
+			executors:  map[string]map[string]*executor{},
+			offers:     map[string]*offer{},
+		}
+		c.agents[id] = a
+	} else {
+		a.reregistered = now
+		// Offers of the old connection may not match what the agent has.
+		for _, o := range sortOffers(a.offers) {
+			c.rescindOffer(o)
+		}
+	}
+	a.info, a.ip, a.port = info, ip, port
+	a.version = reg.GetVersion()
+	a.caps = reg.GetCapabilities()
+	a.total = total
+	a.stream, a.streamID = sink, streamID
+	a.disconnected = time.Time{}
+	a.missedPings, a.pingSeq, a.pongSeq = 0, 0, 0
+	a.nextPing = now.Add(c.cfg.AgentPingTimeout)
+	c.alloc.AddAgent(id, total)
+	c.reconcileAgent(a, reg)
+
+	sink.Send(&agentproto.AgentEvent{
+		Type: agentproto.AgentEvent_REGISTERED.Enum(),
+		Registered: &agentproto.AgentEvent_Registered{
+			AgentId:             agentID(id),
+			MasterInfo:          proto.Clone(c.info).(*mesos.MasterInfo),
+			PingIntervalSeconds: proto.Float64(c.cfg.AgentPingTimeout.Seconds()),
+			MaxMissedPings:      proto.Uint32(uint32(c.cfg.MaxAgentPingTimeouts)),
+		},
+	})
+	c.allocateSoon = true
+	return id, nil
+}
+
+// splitEndpoint reads the agent's "ip:port"; without one, the hostname and
+// AgentInfo.port stand in.
+func splitEndpoint(endpoint string, info *mesos.AgentInfo) (string, int, error) {
+	if endpoint == "" {
+		return info.GetHostname(), int(info.GetPort()), nil
+	}
+	host, portStr, err := net.SplitHostPort(endpoint)
+	if err != nil {
+		return "", 0, err
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil || port <= 0 || port > 65535 {
+		return "", 0, fmt.Errorf("bad port in %q", endpoint)
+	}
+	return host, port, nil
+}
+
+// reconcileAgent makes the master's books for a (re-)registering agent
+// match what it reports: reported tasks and executors the master does not
+// know are added (those of removed frameworks are shut down instead);
+// tasks the master knows there but the agent does not are reported lost
+// (TASK_DROPPED, or TASK_LOST for frameworks that are not
+// partition-aware), as Mesos' agent does.
+func (c *core) reconcileAgent(a *agent, reg *agentproto.AgentCall_Register) {
+	infos := map[string]*mesos.FrameworkInfo{}
+	for _, fi := range reg.GetFrameworks() {
+		infos[fi.GetId().GetValue()] = fi
+	}
+	shutdown := map[string]bool{}
+	reported := map[string]map[string]bool{}
+	for _, e := range reg.GetExecutors() {
+		fwID := e.GetFrameworkId().GetValue()
+		if c.removedIDs[fwID] {
+			shutdown[fwID] = true
+			continue
+		}
+		f := c.frameworkFor(fwID, infos)
+		execID := e.GetExecutorId().GetValue()
+		if f == nil || a.executors[fwID][execID] != nil {
+			continue
+		}
+		res, _ := parseResources(e.GetResources())
+		ex := &executor{info: e, res: res, role: allocationRole(e.GetResources(), f)}
+		if a.executors[fwID] == nil {
+			a.executors[fwID] = map[string]*executor{}
+		}
+		a.executors[fwID][execID] = ex
+		if f.executors[a.id] == nil {
+			f.executors[a.id] = map[string]*executor{}
+		}
+		f.executors[a.id][execID] = ex
+		c.alloc.Use(fwID, a.id, ex.role, res)
+	}
+	for _, t := range reg.GetTasks() {
+		fwID, taskID := t.GetFrameworkId().GetValue(), t.GetTaskId().GetValue()
+		if reported[fwID] == nil {
+			reported[fwID] = map[string]bool{}
+		}
+		reported[fwID][taskID] = true
+		if c.removedIDs[fwID] {
+			shutdown[fwID] = true
+			continue
+		}
+		if a.task(fwID, taskID) != nil {
+			continue
+		}
+		f := c.frameworkFor(fwID, infos)
+		if f == nil {
+			shutdown[fwID] = true
+			continue
+		}
+		if old := f.tasks[taskID]; old != nil {
+			// Known on another agent: keep the master's view.
+			c.log.Warn("agent reports a task the master places elsewhere", "agent_id", a.id, "framework_id", fwID, "task_id", taskID)
+			continue
+		}
+		delete(f.unreachableTasks, taskID)
+		pb := proto.Clone(t).(*mesos.Task)
+		pb.AgentId = agentID(a.id)
+		res, _ := parseResources(pb.GetResources())
+		nt := &task{pb: pb, res: res, role: allocationRole(pb.GetResources(), f)}
+		f.tasks[taskID] = nt
+		if a.tasks[fwID] == nil {
+			a.tasks[fwID] = map[string]*task{}
+		}
+		a.tasks[fwID][taskID] = nt
+		if isTerminal(pb.GetState()) || pb.GetState() == mesos.TaskState_TASK_UNREACHABLE {
+			nt.released = true
+		} else {
+			c.alloc.Use(fwID, a.id, nt.role, res)
+		}
+	}
+	for _, fwID := range sortedKeys(a.tasks) {
+		for _, taskID := range sortedKeys(a.tasks[fwID]) {
+			if reported[fwID][taskID] {
+				continue
+			}
+			t := a.tasks[fwID][taskID]
+			f := c.frameworks[fwID]
+			st := c.masterStatus(taskID, a.id, f.lostState(mesos.TaskState_TASK_DROPPED),
+				mesos.TaskStatus_REASON_RECONCILIATION, "Reconciliation: task unknown to the agent")
+			st.ExecutorId = t.pb.GetExecutorId()
+			c.updateTask(t, st, nil)
+			c.removeTask(t, false)
+			if f != nil {
+				f.send(updateEvent(st))
+			}
+		}
+	}
+	for _, fwID := range sortedKeys(shutdown) {
+		c.log.Info("shutting down a removed framework on a re-registered agent", "agent_id", a.id, "framework_id", fwID)
+		a.send(&agentproto.AgentEvent{
+			Type:              agentproto.AgentEvent_SHUTDOWN_FRAMEWORK.Enum(),
+			ShutdownFramework: &agentproto.AgentEvent_ShutdownFramework{FrameworkId: frameworkID(fwID)},
+		})
+	}
+}
+
+// frameworkFor returns the framework with id, recovering it from the
+// FrameworkInfo an agent reported when the master does not know it.
+func (c *core) frameworkFor(id string, infos map[string]*mesos.FrameworkInfo) *framework {
+	if f := c.frameworks[id]; f != nil {
+		return f
+	}
+	info := infos[id]
+	if info == nil {
+		return nil
+	}
+	c.log.Info("recovering framework from an agent", "framework_id", id)
+	f := c.newFramework(proto.Clone(info).(*mesos.FrameworkInfo), c.clock.Now())
+	f.recovered = true
+	f.roles = frameworkRoles(info)
+	c.alloc.AddFramework(id, f.roles, nil)
+	c.alloc.SetFrameworkActive(id, false)
+	return f
+}
+
+// allocationRole is the role resources were allocated to: their
+// allocation info, else the framework's only role.
+func allocationRole(rs []*mesos.Resource, f *framework) string {
+	for _, r := range rs {
+		if ai := r.GetAllocationInfo(); ai != nil && ai.Role != nil {
+			return r.GetAllocationInfo().GetRole()
+		}
+	}
+	if len(f.roles) > 0 {
+		return f.roles[0]
+	}
+	return "*"
+}
+
+// agentStreamClosed handles the end of an agent's event stream. It is a
+// no-op unless streamID is the agent's current stream. The agent's offers
+// are rescinded and it gets agentGrace to register again.
+func (c *core) agentStreamClosed(id, streamID string) {
+	a := c.agents[id]
+	if a == nil || a.stream == nil || a.streamID != streamID {
+		return
+	}
+	c.log.Info("agent disconnected", "agent_id", id)
+	a.stream.Close()
+	a.stream = nil
+	a.disconnected = c.clock.Now()
+	c.alloc.SetAgentActive(id, false)
+	for _, o := range sortOffers(a.offers) {
+		c.rescindOffer(o)
+	}
+}
+
+// checkAgent runs an agent's timers: pings, missed pings, and the grace
+// period of a disconnected agent.
+func (c *core) checkAgent(a *agent, now time.Time) {
+	if !a.connected() {
+		if !now.Before(a.disconnected.Add(c.agentGrace())) {
+			c.markUnreachable(a, "Agent disconnected and did not re-register in time")
+		}
+		return
+	}
+	if now.Before(a.nextPing) {
+		return
+	}
+	if a.pingSeq > a.pongSeq {
+		a.missedPings++
+		c.log.Warn("agent missed a ping", "agent_id", a.id, "missed", a.missedPings)
+		if a.missedPings >= c.cfg.MaxAgentPingTimeouts {
+			c.markUnreachable(a, "health check timed out")
+			return
+		}
+	}
+	a.pingSeq++
+	a.send(&agentproto.AgentEvent{Type: agentproto.AgentEvent_PING.Enum(), Ping: &agentproto.AgentEvent_Ping{Sequence: proto.Uint64(a.pingSeq)}})
+	a.nextPing = now.Add(c.cfg.AgentPingTimeout)
+}
+
+// markUnreachable removes an agent: its offers are rescinded, its tasks
+// become TASK_UNREACHABLE (TASK_LOST for frameworks that are not
+// partition-aware, REASON_AGENT_REMOVED), and every framework gets a
+// FAILURE event naming the agent. The agent may register again later
+// under its id.
+func (c *core) markUnreachable(a *agent, msg string) {
+	now := c.clock.Now()
+	c.log.Warn("marking agent unreachable", "agent_id", a.id, "reason", msg)
+	c.alloc.RemoveAgent(a.id)
+	for _, o := range sortOffers(a.offers) {
+		c.rescindOffer(o)
+	}
+	for _, fwID := range sortedKeys(a.tasks) {
+		f := c.frameworks[fwID]
+		for _, t := range sortedTasks(a.tasks[fwID]) {
+			st := c.masterStatus(t.pb.GetTaskId().GetValue(), a.id, f.lostState(mesos.TaskState_TASK_UNREACHABLE),
+				mesos.TaskStatus_REASON_AGENT_REMOVED, msg)
+			st.ExecutorId = t.pb.GetExecutorId()
+			st.UnreachableTime = &mesos.TimeInfo{Nanoseconds: proto.Int64(now.UnixNano())}
+			wasTerminal := isTerminal(t.pb.GetState())
+			c.updateTask(t, st, nil)
+			c.removeTask(t, !wasTerminal)
+			if f != nil && !wasTerminal {
+				f.send(updateEvent(st))
+			}
+		}
+	}
+	for _, fwID := range sortedKeys(a.executors) {
+		for _, execID := range sortedKeys(a.executors[fwID]) {
+			c.removeExecutor(a, fwID, execID)
+		}
+	}
+	if a.stream != nil {
+		a.stream.Close()
+		a.stream = nil
+	}
+	delete(c.agents, a.id)
+	c.unreachable[a.id] = now
+	for _, f := range c.sortedFrameworks() {
+		f.send(&schedpb.Event{Type: schedpb.Event_FAILURE.Enum(), Failure: &schedpb.Event_Failure{AgentId: agentID(a.id)}})
+	}
+}
+
+// agentCall handles every AgentCall but REGISTER, after checking that the
+// agent is registered (else 403: register again) and that streamID is its
+// current stream's (else 400).
+func (c *core) agentCall(call *agentproto.AgentCall, streamID string) error {
+	id := call.GetAgentId().GetValue()
+	a := c.agents[id]
+	if a == nil {
+		return httpapi.Forbidden("Agent %s is not registered; register again", id)
+	}
+	if a.stream == nil || streamID != a.streamID {
+		return httpapi.BadRequest("The stream ID '%s' included in this request didn't match the stream ID currently associated with agent %s", streamID, id)
+	}
+	switch call.GetType() {
+	case agentproto.AgentCall_PONG:
+		if seq := call.GetPong().GetSequence(); seq > a.pongSeq && seq <= a.pingSeq {
+			a.pongSeq = seq
+			a.missedPings = 0
+		}
+	case agentproto.AgentCall_STATUS_UPDATE:
+		su := call.GetStatusUpdate()
+		if su == nil || su.GetStatus().GetTaskId().GetValue() == "" {
+			return httpapi.BadRequest("Expecting 'status_update' with a task_id")
+		}
+		if err := validateUUID(su.GetStatus().GetUuid()); err != nil {
+			return httpapi.BadRequest("status_update.status.uuid: %v", err)
+		}
+		c.statusUpdate(a, su)
+	case agentproto.AgentCall_EXECUTOR_EXITED:
+		ee := call.GetExecutorExited()
+		if ee == nil {
+			return httpapi.BadRequest("Expecting 'executor_exited' to be present")
+		}
+		c.executorExited(a, ee)
+	case agentproto.AgentCall_FRAMEWORK_MESSAGE:
+		m := call.GetFrameworkMessage()
+		if m == nil {
+			return httpapi.BadRequest("Expecting 'framework_message' to be present")
+		}
+		if f := c.frameworks[m.GetFrameworkId().GetValue()]; f != nil {
+			f.send(&schedpb.Event{
+				Type:    schedpb.Event_MESSAGE.Enum(),
+				Message: &schedpb.Event_Message{AgentId: agentID(a.id), ExecutorId: m.GetExecutorId(), Data: m.GetData()},
+			})
+		}
+	case agentproto.AgentCall_UNREGISTER:
+		// The agent is going away for good (it will not come back under
+		// this id): treat it as lost now rather than after the grace time.
+		c.markUnreachable(a, "Agent unregistered")
+	case agentproto.AgentCall_REGISTER:
+		return httpapi.BadRequest("REGISTER must not carry a Mesos-Stream-Id header")
+	default:
+		return httpapi.NotImplemented("Unknown agent call type %s", call.GetType())
+	}
+	return nil
+}
+
+// statusUpdate records an agent's status update and forwards it to the
+// framework when connected. Updates for disconnected or unknown frameworks
+// are not acknowledged, so the agent sends them again later.
+func (c *core) statusUpdate(a *agent, su *agentproto.AgentCall_StatusUpdate) {
+	fwID := su.GetFrameworkId().GetValue()
+	st := su.GetStatus()
+	st.AgentId = agentID(a.id)
+	t := a.task(fwID, st.GetTaskId().GetValue())
+	if t == nil {
+		c.log.Warn("status update for an unknown task", "agent_id", a.id, "framework_id", fwID, "task_id", st.GetTaskId().GetValue(), "state", st.GetState().String())
+	} else {
+		c.updateTask(t, st, su.LatestState)
+	}
+	f := c.frameworks[fwID]
+	if f == nil || f.stream == nil {
+		c.log.Warn("not forwarding status update: framework not connected", "framework_id", fwID, "task_id", st.GetTaskId().GetValue())
+		return
+	}
+	c.forward(f, t, st)
+}
+
+func (c *core) executorExited(a *agent, ee *agentproto.AgentCall_ExecutorExited) {
+	fwID, execID := ee.GetFrameworkId().GetValue(), ee.GetExecutorId().GetValue()
+	if a.executors[fwID][execID] == nil {
+		c.log.Warn("ignoring exit of an unknown executor", "agent_id", a.id, "framework_id", fwID, "executor_id", execID)
+		return
+	}
+	c.log.Info("executor exited", "agent_id", a.id, "framework_id", fwID, "executor_id", execID, "status", ee.GetStatus())
+	c.removeExecutor(a, fwID, execID)
+	if f := c.frameworks[fwID]; f != nil {
+		f.send(&schedpb.Event{
+			Type: schedpb.Event_FAILURE.Enum(),
+			Failure: &schedpb.Event_Failure{
+				AgentId:    agentID(a.id),
+				ExecutorId: ee.GetExecutorId(),
+				Status:     ee.Status,
+			},
+		})
+	}
+}

@@ -1,0 +1,720 @@
+package master
+
+import (
+	"fmt"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/mezzo-project/mezzo/api/v1/httpapi"
+	"github.com/mezzo-project/mezzo/api/v1/mesos"
+	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
+	"github.com/mezzo-project/mezzo/internal/agentproto"
+	"github.com/mezzo-project/mezzo/master/allocator"
+)
+
+// subscribe handles a SUBSCRIBE call (already validated as a call) whose
+// events go to sink. A refused subscription gets one ERROR event and the
+// stream is closed, as Mesos does. It returns the framework id, or "" when
+// refused.
+func (c *core) subscribe(sink eventSink, streamID string, sub *schedpb.Call_Subscribe) string {
+	info := proto.Clone(sub.GetFrameworkInfo()).(*mesos.FrameworkInfo)
+	refuse := func(msg string) string {
+		c.log.Info("refusing framework subscription", "name", info.GetName(), "reason", msg)
+		sink.Send(errorEvent(msg))
+		sink.Close()
+		return ""
+	}
+	if err := validateFrameworkInfo(info); err != nil {
+		return refuse(err.Error())
+	}
+	roles := frameworkRoles(info)
+	if err := validateSubsetRoles(roles, sub.GetSuppressedRoles(), "Suppressed roles"); err != nil {
+		return refuse(err.Error())
+	}
+	if err := validateOfferConstraintRoles(roles, sub.GetOfferConstraints()); err != nil {
+		return refuse(err.Error())
+	}
+	id := info.GetId().GetValue()
+	if id != "" && c.removedIDs[id] {
+		return refuse("Framework has been removed")
+	}
+	now := c.clock.Now()
+
+	f := c.frameworks[id]
+	if id == "" {
+		id = c.newFrameworkID()
+		info.Id = &mesos.FrameworkID{Value: proto.String(id)}
+		f = c.newFramework(info, now)
+		c.log.Info("framework subscribed", "framework_id", id, "name", info.GetName(), "roles", roles)
+	} else {
+		if f == nil {
+			// A framework this master has not seen (it failed over from
+			// another master, or this master restarted): take its id.
+			f = c.newFramework(info, now)
+		} else {
+			// user and checkpoint cannot change; principal must not.
+			info.User = f.info.User
+			info.Checkpoint = f.info.Checkpoint
+			if f.info.GetPrincipal() != info.GetPrincipal() || (f.info.Principal == nil) != (info.Principal == nil) {
+				return refuse("Changing framework's principal is not allowed.")
+			}
+			if f.stream != nil {
+				c.log.Info("framework failed over", "framework_id", id)
+				f.stream.Send(errorEvent("Framework failed over"))
+				f.stream.Close()
+			}
+			f.info = info
+			f.reregistered = now
+			// Offers made to the old connection are void.
+			for _, o := range sortOffers(f.offers) {
+				c.discardOffer(o, 0)
+			}
+		}
+		c.log.Info("framework resubscribed", "framework_id", id, "name", info.GetName(), "roles", roles)
+	}
+	f.recovered = false
+	f.roles = roles
+	f.suppressed = append([]string(nil), sub.GetSuppressedRoles()...)
+	f.stream = sink
+	f.streamID = streamID
+	f.failoverDeadline = time.Time{}
+	f.unregistered = time.Time{}
+	c.alloc.AddFramework(id, f.roles, f.suppressed)
+
+	sink.Send(&schedpb.Event{
+		Type: schedpb.Event_SUBSCRIBED.Enum(),
+		Subscribed: &schedpb.Event_Subscribed{
+			FrameworkId:              &mesos.FrameworkID{Value: proto.String(id)},
+			HeartbeatIntervalSeconds: proto.Float64(HeartbeatInterval.Seconds()),
+			MasterInfo:               proto.Clone(c.info).(*mesos.MasterInfo),
+		},
+	})
+	// Mesos starts the heartbeat with one HEARTBEAT right after SUBSCRIBED.
+	sink.Send(&schedpb.Event{Type: schedpb.Event_HEARTBEAT.Enum()})
+	f.nextHeartbeat = now.Add(HeartbeatInterval)
+	c.allocateSoon = true
+	return id
+}
+
+func (c *core) newFramework(info *mesos.FrameworkInfo, now time.Time) *framework {
+	f := &framework{
+		id:               info.GetId().GetValue(),
+		info:             info,
+		registered:       now,
+		tasks:            map[string]*task{},
+		unreachableTasks: map[string]*mesos.Task{},
+		executors:        map[string]map[string]*executor{},
+		offers:           map[string]*offer{},
+	}
+	c.frameworks[f.id] = f
+	return f
+}
+
+// frameworkStreamClosed handles the end of a framework's event stream. It
+// is a no-op unless streamID is the framework's current stream.
+func (c *core) frameworkStreamClosed(frameworkID, streamID string) {
+	f := c.frameworks[frameworkID]
+	if f == nil || f.stream == nil || f.streamID != streamID {
+		return
+	}
+	f.stream.Close()
+	f.stream = nil
+	c.alloc.SetFrameworkActive(f.id, false)
+	for _, o := range sortOffers(f.offers) {
+		c.discardOffer(o, 0)
+	}
+	timeout := failoverTimeout(f.info)
+	c.log.Info("framework disconnected", "framework_id", f.id, "failover_timeout", timeout)
+	if timeout <= 0 {
+		c.removeFramework(f)
+		return
+	}
+	f.failoverDeadline = c.clock.Now().Add(timeout)
+}
+
+func failoverTimeout(info *mesos.FrameworkInfo) time.Duration {
+	s := info.GetFailoverTimeout()
+	if s <= 0 {
+		return 0
+	}
+	if s >= float64(maxDuration)/float64(time.Second) {
+		return maxDuration
+	}
+	return time.Duration(s * float64(time.Second))
+}
+
+const maxDuration = time.Duration(1<<63 - 1)
+
+// schedulerCall handles every call but SUBSCRIBE, after the checks Mesos
+// makes on the HTTP request: the framework must exist (400), be subscribed
+// (403), and streamID (hasStreamID: the header was present) must be its
+// current stream's (400). A nil error means 202 (200 for
+// UPDATE_FRAMEWORK).
+func (c *core) schedulerCall(call *schedpb.Call, streamID string, hasStreamID bool) error {
+	f := c.frameworks[call.GetFrameworkId().GetValue()]
+	if f == nil {
+		return httpapi.BadRequest("Framework cannot be found")
+	}
+	if f.stream == nil {
+		return httpapi.Forbidden("Framework is not subscribed")
+	}
+	if !hasStreamID {
+		return httpapi.BadRequest("All non-subscribe calls should include the 'Mesos-Stream-Id' header")
+	}
+	if streamID != f.streamID {
+		return httpapi.BadRequest("The stream ID '%s' included in this request didn't match the stream ID currently associated with framework ID %s", streamID, f.id)
+	}
+	switch call.GetType() {
+	case schedpb.Call_TEARDOWN:
+		c.log.Info("framework asked to be torn down", "framework_id", f.id)
+		c.removeFramework(f)
+	case schedpb.Call_ACCEPT:
+		c.accept(f, call.GetAccept())
+	case schedpb.Call_DECLINE:
+		c.decline(f, call.GetDecline())
+	case schedpb.Call_ACCEPT_INVERSE_OFFERS, schedpb.Call_DECLINE_INVERSE_OFFERS:
+		// No maintenance yet, hence no inverse offers: nothing to do.
+	case schedpb.Call_REVIVE:
+		c.revive(f, call.GetRevive().GetRoles())
+	case schedpb.Call_SUPPRESS:
+		c.suppress(f, call.GetSuppress().GetRoles())
+	case schedpb.Call_KILL:
+		c.kill(f, call.GetKill())
+	case schedpb.Call_SHUTDOWN:
+		c.shutdownExecutor(f, call.GetShutdown())
+	case schedpb.Call_ACKNOWLEDGE:
+		c.acknowledge(f, call.GetAcknowledge())
+	case schedpb.Call_ACKNOWLEDGE_OPERATION_STATUS:
+		// No operation feedback yet: nothing to acknowledge.
+	case schedpb.Call_RECONCILE:
+		c.reconcile(f, call.GetReconcile().GetTasks())
+	case schedpb.Call_RECONCILE_OPERATIONS:
+		c.reconcileOperations(f, call.GetReconcileOperations())
+	case schedpb.Call_MESSAGE:
+		c.frameworkMessage(f, call.GetMessage())
+	case schedpb.Call_REQUEST:
+		// Mesos' allocator ignores resource requests too.
+	case schedpb.Call_UPDATE_FRAMEWORK:
+		return c.updateFramework(f, call.GetUpdateFramework())
+	default:
+		return httpapi.NotImplemented("")
+	}
+	return nil
+}
+
+func (c *core) updateFramework(f *framework, u *schedpb.Call_UpdateFramework) error {
+	info := proto.Clone(u.GetFrameworkInfo()).(*mesos.FrameworkInfo)
+	if err := validateFrameworkInfo(info); err != nil {
+		return httpapi.BadRequest("%v", err)
+	}
+	if (f.info.Principal == nil) != (info.Principal == nil) || f.info.GetPrincipal() != info.GetPrincipal() {
+		return httpapi.BadRequest("Changing framework's principal is not allowed.")
+	}
+	if info.GetUser() != f.info.GetUser() {
+		return httpapi.BadRequest("Updating 'FrameworkInfo.user' is unsupported; attempted to update from '%s' to '%s'", f.info.GetUser(), info.GetUser())
+	}
+	if info.GetCheckpoint() != f.info.GetCheckpoint() {
+		return httpapi.BadRequest("Updating 'FrameworkInfo.checkpoint' is unsupported; attempted to update from '%t' to '%t'", f.info.GetCheckpoint(), info.GetCheckpoint())
+	}
+	roles := frameworkRoles(info)
+	if err := validateSubsetRoles(roles, u.GetSuppressedRoles(), "Suppressed roles"); err != nil {
+		return httpapi.BadRequest("%v", err)
+	}
+	if err := validateOfferConstraintRoles(roles, u.GetOfferConstraints()); err != nil {
+		return httpapi.BadRequest("%v", err)
+	}
+	f.info = info
+	f.roles = roles
+	f.suppressed = append([]string(nil), u.GetSuppressedRoles()...)
+	c.alloc.UpdateFramework(f.id, f.roles, f.suppressed)
+	// Offers in roles the framework left are void.
+	for _, o := range sortOffers(f.offers) {
+		if !f.hasRole(o.role) {
+			c.rescindOffer(o)
+		}
+	}
+	c.allocateSoon = true
+	c.log.Info("framework updated", "framework_id", f.id, "roles", roles)
+	return nil
+}
+
+// removeFramework tears a framework down: its offers are discarded, its
+// tasks killed (TASK_KILLED in the master's books, SHUTDOWN_FRAMEWORK to
+// every agent), its stream closed, and it moves to the completed list.
+func (c *core) removeFramework(f *framework) {
+	c.log.Info("removing framework", "framework_id", f.id)
+	now := c.clock.Now()
+	for _, o := range sortOffers(f.offers) {
+		c.discardOffer(o, 0)
+	}
+	for _, a := range c.sortedAgents() {
+		a.send(&agentproto.AgentEvent{
+			Type:              agentproto.AgentEvent_SHUTDOWN_FRAMEWORK.Enum(),
+			ShutdownFramework: &agentproto.AgentEvent_ShutdownFramework{FrameworkId: frameworkID(f.id)},
+		})
+	}
+	msg := fmt.Sprintf("Framework %s removed", f.id)
+	for _, t := range sortedTasks(f.tasks) {
+		st := c.masterStatus(t.pb.GetTaskId().GetValue(), t.pb.GetAgentId().GetValue(),
+			mesos.TaskState_TASK_KILLED, mesos.TaskStatus_REASON_FRAMEWORK_REMOVED, msg)
+		st.ExecutorId = t.pb.GetExecutorId()
+		c.updateTask(t, st, nil)
+		c.removeTask(t, false)
+	}
+	for _, id := range sortedKeys(f.unreachableTasks) {
+		t := f.unreachableTasks[id]
+		st := c.masterStatus(id, t.GetAgentId().GetValue(), mesos.TaskState_TASK_KILLED, mesos.TaskStatus_REASON_FRAMEWORK_REMOVED, msg)
+		applyStatus(t, st, nil)
+		f.addCompletedTask(t, c.cfg.MaxCompletedTasksPerFramework)
+	}
+	f.unreachableTasks = map[string]*mesos.Task{}
+	for _, agentID := range sortedKeys(f.executors) {
+		if a := c.agents[agentID]; a != nil {
+			for _, execID := range sortedKeys(f.executors[agentID]) {
+				c.removeExecutor(a, f.id, execID)
+			}
+		}
+	}
+	f.executors = map[string]map[string]*executor{}
+	if f.stream != nil {
+		f.stream.Close()
+		f.stream = nil
+	}
+	f.unregistered = now
+	c.alloc.RemoveFramework(f.id)
+	delete(c.frameworks, f.id)
+	c.removedIDs[f.id] = true
+	c.completed = append(c.completed, f)
+	if over := len(c.completed) - c.cfg.MaxCompletedFrameworks; over > 0 {
+		c.completed = append([]*framework(nil), c.completed[over:]...)
+	}
+	c.allocateSoon = true
+}
+
+// ---- offers ----
+
+// allocate asks the allocator for offers and sends them, one OFFERS event
+// per framework.
+func (c *core) allocate() {
+	now := c.clock.Now()
+	byFramework := map[string][]*mesos.Offer{}
+	var order []string
+	for _, d := range c.alloc.Allocate(now) {
+		f, a := c.frameworks[d.FrameworkID], c.agents[d.AgentID]
+		if f == nil || f.stream == nil || a == nil || !a.connected() {
+			// The allocator's view lags: give the resources back.
+			c.alloc.Recover(d.FrameworkID, d.AgentID, d.Role, d.Resources, 0, now)
+			continue
+		}
+		o := &offer{frameworkID: f.id, agentID: a.id, role: d.Role, res: d.Resources}
+		if c.cfg.OfferTimeout > 0 {
+			o.expires = now.Add(c.cfg.OfferTimeout)
+		}
+		o.pb = &mesos.Offer{
+			Id:          &mesos.OfferID{Value: proto.String(c.newOfferID())},
+			FrameworkId: frameworkID(f.id),
+			AgentId:     agentID(a.id),
+			Hostname:    proto.String(a.info.GetHostname()),
+			Url: &mesos.URL{
+				Scheme: proto.String("http"),
+				Address: &mesos.Address{
+					Hostname: proto.String(a.info.GetHostname()),
+					Ip:       proto.String(a.ip),
+					Port:     proto.Int32(int32(a.port)),
+				},
+				Path: proto.String("/slave(1)"),
+			},
+			Domain:     a.info.GetDomain(),
+			Attributes: a.info.GetAttributes(),
+		}
+		for _, execID := range sortedKeys(a.executors[f.id]) {
+			o.pb.ExecutorIds = append(o.pb.ExecutorIds, &mesos.ExecutorID{Value: proto.String(execID)})
+		}
+		c.offers[o.pb.GetId().GetValue()] = o
+		f.offers[o.pb.GetId().GetValue()] = o
+		a.offers[o.pb.GetId().GetValue()] = o
+		if _, ok := byFramework[f.id]; !ok {
+			order = append(order, f.id)
+		}
+		byFramework[f.id] = append(byFramework[f.id], c.offerForFramework(f, o))
+	}
+	for _, id := range order {
+		f := c.frameworks[id]
+		f.send(&schedpb.Event{Type: schedpb.Event_OFFERS.Enum(), Offers: &schedpb.Event_Offers{Offers: byFramework[id]}})
+		c.log.Debug("sent offers", "framework_id", id, "count", len(byFramework[id]))
+	}
+}
+
+// offerForFramework is the offer as framework f sees it: allocation info
+// only for MULTI_ROLE frameworks, pre-refinement resources unless it has
+// RESERVATION_REFINEMENT.
+func (c *core) offerForFramework(f *framework, o *offer) *mesos.Offer {
+	pb := proto.Clone(o.pb).(*mesos.Offer)
+	multi := f.multiRole()
+	pb.Resources = resourcesForFramework(o.res, o.role, multi, f.hasCapability(mesos.FrameworkInfo_Capability_RESERVATION_REFINEMENT))
+	if multi {
+		pb.AllocationInfo = &mesos.Resource_AllocationInfo{Role: proto.String(o.role)}
+	}
+	return pb
+}
+
+// removeOffer forgets an offer without touching its resources.
+func (c *core) removeOffer(o *offer) {
+	id := o.pb.GetId().GetValue()
+	delete(c.offers, id)
+	if f := c.frameworks[o.frameworkID]; f != nil {
+		delete(f.offers, id)
+	}
+	if a := c.agents[o.agentID]; a != nil {
+		delete(a.offers, id)
+	}
+}
+
+// discardOffer removes an offer and gives its resources back, filtered for
+// the framework for refuse.
+func (c *core) discardOffer(o *offer, refuse time.Duration) {
+	c.removeOffer(o)
+	c.alloc.Recover(o.frameworkID, o.agentID, o.role, o.res, refuse, c.clock.Now())
+	c.allocateSoon = true
+}
+
+// rescindOffer tells the framework an offer is void, then discards it.
+func (c *core) rescindOffer(o *offer) {
+	if f := c.frameworks[o.frameworkID]; f != nil {
+		f.send(&schedpb.Event{Type: schedpb.Event_RESCIND.Enum(), Rescind: &schedpb.Event_Rescind{OfferId: o.pb.GetId()}})
+	}
+	c.discardOffer(o, 0)
+}
+
+func (c *core) decline(f *framework, d *schedpb.Call_Decline) {
+	refuse := allocator.RefuseDuration(refuseSeconds(d.GetFilters()))
+	for _, id := range d.GetOfferIds() {
+		o := f.offers[id.GetValue()]
+		if o == nil {
+			c.log.Warn("ignoring decline of an offer that is no longer valid", "framework_id", f.id, "offer_id", id.GetValue())
+			continue
+		}
+		c.discardOffer(o, refuse)
+	}
+}
+
+func refuseSeconds(f *mesos.Filters) *float64 {
+	if f == nil {
+		return nil
+	}
+	return f.RefuseSeconds
+}
+
+func (c *core) revive(f *framework, roles []string) {
+	if err := c.checkCallRoles(f, roles, "revive"); err != nil {
+		c.log.Warn("dropping REVIVE", "framework_id", f.id, "reason", err)
+		return
+	}
+	c.alloc.Revive(f.id, roles)
+	if len(roles) == 0 {
+		f.suppressed = nil
+	} else {
+		f.suppressed = without(f.suppressed, roles)
+	}
+	c.allocateSoon = true
+}
+
+func (c *core) suppress(f *framework, roles []string) {
+	if err := c.checkCallRoles(f, roles, "suppression"); err != nil {
+		c.log.Warn("dropping SUPPRESS", "framework_id", f.id, "reason", err)
+		return
+	}
+	c.alloc.Suppress(f.id, roles)
+	if len(roles) == 0 {
+		roles = f.roles
+	}
+	f.suppressed = append(without(f.suppressed, roles), roles...)
+}
+
+func (c *core) checkCallRoles(f *framework, roles []string, what string) error {
+	for _, r := range roles {
+		if err := validateRole(r); err != nil {
+			return fmt.Errorf("%s role '%s' is invalid: %v", what, r, err)
+		}
+		if !f.hasRole(r) {
+			return fmt.Errorf("%s role '%s' is not one of the frameworks's subscribed roles", what, r)
+		}
+	}
+	return nil
+}
+
+func without(xs, drop []string) []string {
+	var out []string
+	for _, x := range xs {
+		keep := true
+		for _, d := range drop {
+			if x == d {
+				keep = false
+			}
+		}
+		if keep {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// ---- tasks ----
+
+func (c *core) kill(f *framework, k *schedpb.Call_Kill) {
+	taskID := k.GetTaskId().GetValue()
+	t := f.tasks[taskID]
+	if t == nil {
+		c.log.Info("kill of unknown task; reconciling it", "framework_id", f.id, "task_id", taskID)
+		c.reconcile(f, []*schedpb.Call_Reconcile_Task{{TaskId: k.GetTaskId(), AgentId: k.GetAgentId()}})
+		return
+	}
+	if k.AgentId != nil && k.GetAgentId().GetValue() != t.pb.GetAgentId().GetValue() {
+		c.log.Warn("ignoring kill naming the wrong agent", "framework_id", f.id, "task_id", taskID,
+			"agent_id", k.GetAgentId().GetValue(), "task_agent_id", t.pb.GetAgentId().GetValue())
+		return
+	}
+	a := c.agents[t.pb.GetAgentId().GetValue()]
+	if a == nil || !a.connected() {
+		c.log.Warn("cannot kill task: its agent is disconnected", "framework_id", f.id, "task_id", taskID)
+		return
+	}
+	a.send(&agentproto.AgentEvent{
+		Type: agentproto.AgentEvent_KILL_TASK.Enum(),
+		KillTask: &agentproto.AgentEvent_KillTask{
+			FrameworkId: frameworkID(f.id),
+			TaskId:      k.GetTaskId(),
+			KillPolicy:  k.GetKillPolicy(),
+		},
+	})
+}
+
+func (c *core) shutdownExecutor(f *framework, s *schedpb.Call_Shutdown) {
+	a := c.agents[s.GetAgentId().GetValue()]
+	if a == nil {
+		c.log.Warn("cannot shut down executor on unknown agent", "framework_id", f.id, "agent_id", s.GetAgentId().GetValue())
+		return
+	}
+	a.send(&agentproto.AgentEvent{
+		Type: agentproto.AgentEvent_SHUTDOWN_EXECUTOR.Enum(),
+		ShutdownExecutor: &agentproto.AgentEvent_ShutdownExecutor{
+			FrameworkId: frameworkID(f.id),
+			ExecutorId:  s.GetExecutorId(),
+		},
+	})
+}
+
+func (c *core) acknowledge(f *framework, ack *schedpb.Call_Acknowledge) {
+	agentID, taskID := ack.GetAgentId().GetValue(), ack.GetTaskId().GetValue()
+	a := c.agents[agentID]
+	if a == nil || !a.connected() {
+		c.log.Warn("cannot relay acknowledgement: agent not connected", "framework_id", f.id, "agent_id", agentID, "task_id", taskID)
+		return
+	}
+	if t := a.task(f.id, taskID); t != nil {
+		if t.pb.StatusUpdateState == nil {
+			c.log.Warn("ignoring acknowledgement of an update this master did not send", "framework_id", f.id, "task_id", taskID)
+			return
+		}
+		if isTerminal(t.pb.GetStatusUpdateState()) && string(t.pb.GetStatusUpdateUuid()) == string(ack.GetUuid()) {
+			c.removeTask(t, false)
+		}
+	}
+	a.send(&agentproto.AgentEvent{
+		Type: agentproto.AgentEvent_ACKNOWLEDGE.Enum(),
+		Acknowledge: &agentproto.AgentEvent_Acknowledge{
+			FrameworkId: frameworkID(f.id),
+			TaskId:      ack.GetTaskId(),
+			Uuid:        ack.GetUuid(),
+		},
+	})
+}
+
+// reconcile answers RECONCILE: every known task's latest state when tasks
+// is empty, else one update per listed task (see Mesos' rules in the
+// comments below). Answers carry REASON_RECONCILIATION and no uuid.
+func (c *core) reconcile(f *framework, tasks []*schedpb.Call_Reconcile_Task) {
+	latest := func(t *task) *mesos.TaskStatus {
+		state := t.pb.GetState()
+		if t.pb.StatusUpdateState != nil {
+			state = t.pb.GetStatusUpdateState()
+		}
+		st := c.masterStatus(t.pb.GetTaskId().GetValue(), t.pb.GetAgentId().GetValue(), state,
+			mesos.TaskStatus_REASON_RECONCILIATION, "Reconciliation: Latest task state")
+		st.ExecutorId = t.pb.GetExecutorId()
+		if n := len(t.pb.GetStatuses()); n > 0 {
+			last := t.pb.GetStatuses()[n-1]
+			st.Healthy = last.Healthy
+			st.CheckStatus = last.GetCheckStatus()
+			st.ContainerStatus = last.GetContainerStatus()
+		}
+		return st
+	}
+	if len(tasks) == 0 {
+		for _, t := range sortedTasks(f.tasks) {
+			f.send(updateEvent(latest(t)))
+		}
+		return
+	}
+	for _, rt := range tasks {
+		taskID, agentID := rt.GetTaskId().GetValue(), rt.GetAgentId().GetValue()
+		var st *mesos.TaskStatus
+		switch t := f.tasks[taskID]; {
+		case t != nil:
+			st = latest(t)
+		case agentID != "" && c.agents[agentID] != nil:
+			// Unknown task on a registered agent: it is gone.
+			st = c.masterStatus(taskID, agentID, f.lostState(mesos.TaskState_TASK_GONE),
+				mesos.TaskStatus_REASON_RECONCILIATION, "Reconciliation: Task is unknown to the agent")
+		case agentID != "" && !c.unreachable[agentID].IsZero():
+			st = c.masterStatus(taskID, agentID, f.lostState(mesos.TaskState_TASK_UNREACHABLE),
+				mesos.TaskStatus_REASON_RECONCILIATION, "Reconciliation: Task is unreachable")
+			st.UnreachableTime = &mesos.TimeInfo{Nanoseconds: proto.Int64(c.unreachable[agentID].UnixNano())}
+		default:
+			st = c.masterStatus(taskID, agentID, f.lostState(mesos.TaskState_TASK_UNKNOWN),
+				mesos.TaskStatus_REASON_RECONCILIATION, "Reconciliation: Task is unknown")
+		}
+		f.send(updateEvent(st))
+	}
+}
+
+// reconcileOperations answers RECONCILE_OPERATIONS. This master performs
+// no operations with feedback yet, so every listed operation is unknown.
+func (c *core) reconcileOperations(f *framework, r *schedpb.Call_ReconcileOperations) {
+	for _, op := range r.GetOperations() {
+		st := &mesos.OperationStatus{
+			OperationId: op.GetOperationId(),
+			State:       mesos.OperationState_OPERATION_UNKNOWN.Enum(),
+			AgentId:     op.GetAgentId(),
+		}
+		f.send(&schedpb.Event{
+			Type:                  schedpb.Event_UPDATE_OPERATION_STATUS.Enum(),
+			UpdateOperationStatus: &schedpb.Event_UpdateOperationStatus{Status: st},
+		})
+	}
+}
+
+func (c *core) frameworkMessage(f *framework, m *schedpb.Call_Message) {
+	a := c.agents[m.GetAgentId().GetValue()]
+	if a == nil || !a.connected() {
+		c.log.Warn("dropping framework message: agent not connected", "framework_id", f.id, "agent_id", m.GetAgentId().GetValue())
+		return
+	}
+	a.send(&agentproto.AgentEvent{
+		Type: agentproto.AgentEvent_FRAMEWORK_MESSAGE.Enum(),
+		FrameworkMessage: &agentproto.AgentEvent_FrameworkMessage{
+			FrameworkId: frameworkID(f.id),
+			ExecutorId:  m.GetExecutorId(),
+			Data:        m.GetData(),
+		},
+	})
+}
+
+// updateTask records a status for a task: its state (latest, when the
+// agent knows a newer one than the update it forwards), its status
+// history, and, when it becomes terminal or unreachable, the release of
+// its resources.
+func (c *core) updateTask(t *task, st *mesos.TaskStatus, latest *mesos.TaskState) {
+	applyStatus(t.pb, st, latest)
+	s := t.pb.GetState()
+	if !t.released && (isTerminal(s) || s == mesos.TaskState_TASK_UNREACHABLE) {
+		t.released = true
+		c.alloc.Recover(t.pb.GetFrameworkId().GetValue(), t.pb.GetAgentId().GetValue(), t.role, t.res, 0, c.clock.Now())
+		c.allocateSoon = true
+	}
+}
+
+// applyStatus updates a Task message with a status: state (unless already
+// terminal) and statuses (an update in the same state as the last replaces
+// it; data is dropped to bound memory, as Mesos does).
+func applyStatus(t *mesos.Task, st *mesos.TaskStatus, latest *mesos.TaskState) {
+	state := st.GetState()
+	if latest != nil {
+		state = *latest
+	}
+	if !isTerminal(t.GetState()) {
+		t.State = state.Enum()
+	}
+	kept := proto.Clone(st).(*mesos.TaskStatus)
+	kept.Data = nil
+	if n := len(t.Statuses); n > 0 && t.Statuses[n-1].GetState() == st.GetState() {
+		t.Statuses[n-1] = kept
+	} else {
+		t.Statuses = append(t.Statuses, kept)
+	}
+}
+
+// removeTask drops a task from the live books: to the framework's
+// unreachable tasks (unreachable) or completed tasks. Its resources go
+// back to the allocator if they have not yet.
+func (c *core) removeTask(t *task, unreachable bool) {
+	fwID, agentID, taskID := t.pb.GetFrameworkId().GetValue(), t.pb.GetAgentId().GetValue(), t.pb.GetTaskId().GetValue()
+	if !t.released {
+		t.released = true
+		c.alloc.Recover(fwID, agentID, t.role, t.res, 0, c.clock.Now())
+		c.allocateSoon = true
+	}
+	if a := c.agents[agentID]; a != nil {
+		if m := a.tasks[fwID]; m != nil && m[taskID] == t {
+			delete(m, taskID)
+			if len(m) == 0 {
+				delete(a.tasks, fwID)
+			}
+		}
+	}
+	if f := c.frameworks[fwID]; f != nil && f.tasks[taskID] == t {
+		delete(f.tasks, taskID)
+		if unreachable {
+			f.unreachableTasks[taskID] = t.pb
+		} else {
+			f.addCompletedTask(t.pb, c.cfg.MaxCompletedTasksPerFramework)
+		}
+	}
+}
+
+// removeExecutor forgets an executor and releases its resources.
+func (c *core) removeExecutor(a *agent, frameworkID, executorID string) {
+	e := a.executors[frameworkID][executorID]
+	if e == nil {
+		return
+	}
+	delete(a.executors[frameworkID], executorID)
+	if len(a.executors[frameworkID]) == 0 {
+		delete(a.executors, frameworkID)
+	}
+	if f := c.frameworks[frameworkID]; f != nil {
+		delete(f.executors[a.id], executorID)
+		if len(f.executors[a.id]) == 0 {
+			delete(f.executors, a.id)
+		}
+	}
+	c.alloc.Recover(frameworkID, a.id, e.role, e.res, 0, c.clock.Now())
+	c.allocateSoon = true
+}
+
+// forward sends an agent's status update to its framework as an UPDATE
+// event, with agent_id, executor_id and timestamp filled in, and notes
+// which update the framework must acknowledge next.
+func (c *core) forward(f *framework, t *task, st *mesos.TaskStatus) {
+	ev := proto.Clone(st).(*mesos.TaskStatus)
+	if t != nil {
+		if ev.AgentId == nil {
+			ev.AgentId = t.pb.GetAgentId()
+		}
+		if ev.ExecutorId == nil {
+			ev.ExecutorId = t.pb.GetExecutorId()
+		}
+		if len(st.GetUuid()) > 0 {
+			t.pb.StatusUpdateState = st.GetState().Enum()
+			t.pb.StatusUpdateUuid = st.GetUuid()
+		}
+	}
+	if ev.Timestamp == nil {
+		ev.Timestamp = proto.Float64(seconds(c.clock.Now()))
+	}
+	f.send(updateEvent(ev))
+}
+
+func frameworkID(id string) *mesos.FrameworkID { return &mesos.FrameworkID{Value: proto.String(id)} }
+func agentID(id string) *mesos.AgentID         { return &mesos.AgentID{Value: proto.String(id)} }

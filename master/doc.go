@@ -1,0 +1,63 @@
+// Package master is Mezzo's master: it admits frameworks and agents,
+// offers agents' resources to frameworks, launches their tasks on agents,
+// and relays task status between them, speaking Mesos' v1 scheduler API to
+// frameworks and Mezzo's agent protocol (internal/agentproto) to agents.
+//
+// # Shape
+//
+//	HTTP handlers (http.go)                     one goroutine per request
+//	   | decode, validate, negotiate; m.do(fn) runs fn on the loop and waits
+//	   v
+//	Master.loop (master.go)                     the one goroutine that owns
+//	   | events, timers (core.nextDeadline),    the core
+//	   | allocation after each event
+//	   v
+//	core (core*.go)                             frameworks, agents, offers,
+//	   | sends events into outboxes             tasks; the allocator
+//	   v
+//	outbox (stream.go) -> the request goroutine of each open stream writes
+//	                      its events as RecordIO records
+//
+// The core is a state machine with no goroutines and no I/O: time comes
+// from an injected Clock, its timers are deadlines that tick() fires, and
+// events leave through sinks (eventSink for frameworks, agentSink for
+// agents) that never block. Tests drive it directly with a fake clock and
+// recording sinks; the Master drives it with the system clock and HTTP
+// streams.
+//
+// # Frameworks
+//
+// SUBSCRIBE opens a framework's stream (first event SUBSCRIBED, HEARTBEAT
+// every 15 s); every other call needs the stream's Mesos-Stream-Id. A
+// framework that subscribes again with its id gets a new stream; the old
+// one receives ERROR "Framework failed over" and closes. A framework whose
+// stream closes is disconnected: its offers are discarded and it is removed
+// (tasks killed) when its failover_timeout elapses, at once when that is 0.
+//
+// # Agents
+//
+// An agent REGISTERs on /master/api/v1/agent and keeps the response open as
+// its event stream; it gets an id "<masterId>-S<n>" (or keeps the one it
+// registers with). The master pings it every --agent_ping_timeout; after
+// --max_agent_ping_timeouts unanswered pings, or when its stream stays
+// closed that long, the agent is marked unreachable: its offers are
+// rescinded, its tasks become TASK_UNREACHABLE (TASK_LOST for frameworks
+// without PARTITION_AWARE) and every framework gets a FAILURE event.
+//
+// # Offers and tasks
+//
+// The allocator (package master/allocator) decides who is offered what; the
+// core turns its decisions into offers "<masterId>-O<n>" and rescinds them
+// when their agent goes away or --offer_timeout passes. ACCEPT is validated
+// with Mesos' rules (validation.go); valid tasks go TASK_STAGING and to the
+// agent as RUN_TASK, invalid ones are answered with TASK_ERROR,
+// TASK_DROPPED or TASK_LOST updates that say what is wrong. Status updates
+// from agents update the master's view of each task (so /master/state is
+// current) and go to the framework; its ACKNOWLEDGE goes back to the agent,
+// and an acknowledged terminal task moves to the completed tasks.
+//
+// Not yet: reservations and volumes (RESERVE, UNRESERVE, CREATE, DESTROY
+// are answered with an operation error), offer constraints, quota and
+// weights, maintenance and inverse offers, a durable registry, and leader
+// election (a Mezzo master always leads).
+package master

@@ -1,0 +1,227 @@
+package master
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/mezzo-project/mezzo/api/legacy"
+	"github.com/mezzo-project/mezzo/api/v1/codec"
+	"github.com/mezzo-project/mezzo/api/v1/httpapi"
+	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
+	"github.com/mezzo-project/mezzo/internal/agentproto"
+)
+
+const streamIDHeader = "Mesos-Stream-Id"
+
+// routes maps the master's paths to handlers. As libprocess does, every
+// path is also served under the master's process id ("/master/state" and
+// "/state" are one endpoint) and a trailing slash is ignored.
+func (m *Master) routes() http.Handler {
+	wrap := func(h httpapi.HandlerFunc) http.Handler { return httpapi.Wrap(m.log, h) }
+	routes := map[string]http.Handler{}
+	both := func(path string, h http.Handler) {
+		routes[path] = h
+		routes["/master"+path] = h
+	}
+	both("/api/v1/scheduler", wrap(m.schedulerAPI))
+	both("/api/v1/agent", wrap(m.agentAPI))
+	both("/health", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) }))
+	both("/state", wrap(m.stateJSON))
+	both("/state.json", wrap(m.stateJSON))
+	both("/flags", wrap(m.flagsJSON))
+	both("/redirect", wrap(m.redirect))
+	routes["/version"] = wrap(m.versionJSON)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		path := r.URL.Path
+		if len(path) > 1 {
+			path = strings.TrimRight(path, "/")
+		}
+		h, ok := routes[path]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		if !m.enter() {
+			http.Error(w, errClosed.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		defer m.leave()
+		h.ServeHTTP(w, r)
+	})
+}
+
+// unavailable is the answer to a request the closing master cannot take.
+func unavailable(err error) error {
+	if errors.Is(err, errClosed) {
+		return httpapi.ServiceUnavailable("Master is shutting down")
+	}
+	return err
+}
+
+// schedulerAPI is POST /api/v1/scheduler, checked in Mesos' order (see
+// mesos-wire.md §3.2).
+func (m *Master) schedulerAPI(w http.ResponseWriter, r *http.Request) error {
+	call := &schedpb.Call{}
+	if _, err := httpapi.DecodeCall(w, r, call, 0); err != nil {
+		return err
+	}
+	if err := validateSchedulerCall(call); err != nil {
+		return httpapi.BadRequest("Failed to validate scheduler::Call: %v", err)
+	}
+	if call.GetType() == schedpb.Call_SUBSCRIBE {
+		f, err := httpapi.ResponseFormat(r)
+		if err != nil {
+			return err
+		}
+		if len(r.Header.Values(streamIDHeader)) > 0 {
+			return httpapi.BadRequest("Subscribe calls should not include the 'Mesos-Stream-Id' header")
+		}
+		return m.subscribe(w, r, f, call.GetSubscribe())
+	}
+	if call.GetType() == schedpb.Call_RECONCILE_OPERATIONS {
+		if _, err := httpapi.ResponseFormat(r); err != nil {
+			return err
+		}
+	}
+	_, hasStreamID := r.Header[http.CanonicalHeaderKey(streamIDHeader)]
+	var callErr error
+	if err := m.do(func(c *core) { callErr = c.schedulerCall(call, r.Header.Get(streamIDHeader), hasStreamID) }); err != nil {
+		return unavailable(err)
+	}
+	if callErr != nil {
+		return callErr
+	}
+	if call.GetType() == schedpb.Call_UPDATE_FRAMEWORK {
+		w.WriteHeader(http.StatusOK)
+		return nil
+	}
+	return httpapi.Accepted(w)
+}
+
+// subscribe answers SUBSCRIBE with the framework's event stream, open until
+// the client goes away, the framework is removed or fails over, or the
+// master closes.
+func (m *Master) subscribe(w http.ResponseWriter, r *http.Request, f codec.Format, sub *schedpb.Call_Subscribe) error {
+	streamID := newUUID()
+	box := newOutbox()
+	var frameworkID string
+	if err := m.do(func(c *core) { frameworkID = c.subscribe(box, streamID, sub) }); err != nil {
+		return unavailable(err)
+	}
+	st, err := httpapi.StartStream(w, f, http.Header{streamIDHeader: {streamID}})
+	if err == nil {
+		err = box.pump(r.Context(), st)
+	}
+	if frameworkID != "" {
+		_ = m.do(func(c *core) { c.frameworkStreamClosed(frameworkID, streamID) })
+	}
+	if err != nil {
+		m.log.Debug("framework stream ended", "framework_id", frameworkID, "err", err)
+	}
+	return nil
+}
+
+// agentAPI is POST /master/api/v1/agent, Mezzo's agent protocol
+// (internal/agentproto): REGISTER opens the agent's event stream, other
+// calls are answered 202.
+func (m *Master) agentAPI(w http.ResponseWriter, r *http.Request) error {
+	call := &agentproto.AgentCall{}
+	if _, err := httpapi.DecodeCall(w, r, call, 0); err != nil {
+		return err
+	}
+	if call.Type == nil {
+		return httpapi.BadRequest("Expecting 'type' to be present")
+	}
+	if call.GetType() == agentproto.AgentCall_REGISTER {
+		if call.Register == nil {
+			return httpapi.BadRequest("Expecting 'register' to be present")
+		}
+		f, err := httpapi.ResponseFormat(r)
+		if err != nil {
+			return err
+		}
+		if len(r.Header.Values(streamIDHeader)) > 0 {
+			return httpapi.BadRequest("REGISTER must not include the 'Mesos-Stream-Id' header")
+		}
+		return m.registerAgent(w, r, f, call.GetRegister())
+	}
+	if call.GetAgentId().GetValue() == "" {
+		return httpapi.BadRequest("Expecting 'agent_id' to be present")
+	}
+	var callErr error
+	if err := m.do(func(c *core) { callErr = c.agentCall(call, r.Header.Get(streamIDHeader)) }); err != nil {
+		return unavailable(err)
+	}
+	if callErr != nil {
+		return callErr
+	}
+	return httpapi.Accepted(w)
+}
+
+func (m *Master) registerAgent(w http.ResponseWriter, r *http.Request, f codec.Format, reg *agentproto.AgentCall_Register) error {
+	streamID := newUUID()
+	box := newOutbox()
+	var id string
+	var regErr error
+	if err := m.do(func(c *core) { id, regErr = c.registerAgent(agentOutbox{box}, streamID, reg) }); err != nil {
+		return unavailable(err)
+	}
+	if regErr != nil {
+		return regErr
+	}
+	st, err := httpapi.StartStream(w, f, http.Header{streamIDHeader: {streamID}})
+	if err == nil {
+		err = box.pump(r.Context(), st)
+	}
+	_ = m.do(func(c *core) { c.agentStreamClosed(id, streamID) })
+	if err != nil {
+		m.log.Debug("agent stream ended", "agent_id", id, "err", err)
+	}
+	return nil
+}
+
+// writeJSON answers a legacy JSON endpoint, honouring ?jsonp=callback.
+func writeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	b, err := legacy.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if cb := r.URL.Query().Get("jsonp"); cb != "" {
+		w.Header().Set("Content-Type", "text/javascript")
+		w.WriteHeader(http.StatusOK)
+		_, err = w.Write([]byte(cb + "(" + string(b) + ");"))
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, err = w.Write(b)
+	return err
+}
+
+func (m *Master) stateJSON(w http.ResponseWriter, r *http.Request) error {
+	var doc *legacy.MasterState
+	if err := m.do(func(c *core) { doc = c.state() }); err != nil {
+		return unavailable(err)
+	}
+	return writeJSON(w, r, doc)
+}
+
+func (m *Master) flagsJSON(w http.ResponseWriter, r *http.Request) error {
+	return writeJSON(w, r, legacy.FlagsDocument{Flags: legacy.Flags(m.cfg.flagValues())})
+}
+
+func (m *Master) versionJSON(w http.ResponseWriter, r *http.Request) error {
+	b := buildInfo()
+	return writeJSON(w, r, legacy.Version{
+		BuildDate: b.BuildDate, BuildTime: b.BuildTime, BuildUser: b.BuildUser,
+		GitSHA: b.GitSHA, GitBranch: b.GitBranch, GitTag: b.GitTag, Version: b.Version,
+	})
+}
+
+// redirect is /master/redirect: this master always leads, so it sends the
+// client to itself, as Mesos' leader does: 307 to "//host:port".
+func (m *Master) redirect(w http.ResponseWriter, r *http.Request) error {
+	info := m.Info()
+	return httpapi.Redirect("//" + info.GetHostname() + ":" + itoa(int(info.GetPort())))
+}

@@ -1,0 +1,276 @@
+package master
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/mezzo-project/mezzo/api/v1/mesos"
+	"github.com/mezzo-project/mezzo/internal/version"
+)
+
+// errClosed is returned to requests that arrive after Close.
+var errClosed = errors.New("master is shutting down")
+
+// Master is a running master: the core state machine, the goroutine that
+// owns it, and its HTTP endpoints. Create it with New, serve its Handler
+// (or call Serve), and Close it to stop every goroutine it started.
+type Master struct {
+	cfg   Config
+	log   *slog.Logger
+	clock Clock
+	core  *core
+
+	events chan func() // run on the loop goroutine
+	quit   chan struct{}
+	done   chan struct{} // closed when the loop has exited
+
+	mu       sync.Mutex
+	closing  bool
+	servers  []*http.Server
+	inflight sync.WaitGroup // handler calls in progress
+
+	handler http.Handler
+}
+
+// New validates cfg and starts a master's core goroutine. The master
+// serves nothing until its Handler is mounted or Serve is called.
+func New(cfg Config, log *slog.Logger) (*Master, error) {
+	return newMaster(cfg, log, systemClock{})
+}
+
+func newMaster(cfg Config, log *slog.Logger, clock Clock) (*Master, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	info, err := masterInfo(cfg, newUUID())
+	if err != nil {
+		return nil, err
+	}
+	log = log.With("master_id", info.GetId())
+	m := &Master{
+		cfg:    cfg,
+		log:    log,
+		clock:  clock,
+		core:   newCore(cfg, log, clock, info),
+		events: make(chan func()),
+		quit:   make(chan struct{}),
+		done:   make(chan struct{}),
+	}
+	m.handler = m.routes()
+	go m.loop()
+	log.Info("master started", "pid", info.GetPid(), "hostname", info.GetHostname(), "version", info.GetVersion())
+	return m, nil
+}
+
+// masterInfo builds the MasterInfo the master advertises.
+func masterInfo(cfg Config, id string) (*mesos.MasterInfo, error) {
+	hostname := cfg.Hostname
+	if hostname == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return nil, fmt.Errorf("--hostname not given and the host's name is unknown: %w", err)
+		}
+		hostname = h
+	}
+	ip := cfg.AdvertiseIP
+	if ip == "" {
+		ip = cfg.IP
+	}
+	if ip == "" || ip == "0.0.0.0" {
+		ip = hostIPv4()
+	}
+	port := cfg.AdvertisePort
+	if port == 0 {
+		port = cfg.Port
+	}
+	info := &mesos.MasterInfo{
+		Id:       proto.String(id),
+		Hostname: proto.String(hostname),
+		Version:  proto.String(version.MesosVersion),
+		Capabilities: []*mesos.MasterInfo_Capability{
+			{Type: mesos.MasterInfo_Capability_AGENT_UPDATE.Enum()},
+			{Type: mesos.MasterInfo_Capability_AGENT_DRAINING.Enum()},
+			{Type: mesos.MasterInfo_Capability_QUOTA_V2.Enum()},
+		},
+	}
+	setAddress(info, ip, port)
+	return info, nil
+}
+
+// setAddress fills MasterInfo's ip, port, pid and address. The ip field
+// is the IPv4 address in network byte order read as a little-endian
+// integer, as Mesos writes it (127.0.0.1 is 16777343).
+func setAddress(info *mesos.MasterInfo, ip string, port int) {
+	v4 := net.ParseIP(ip).To4()
+	if v4 == nil {
+		v4 = net.IPv4(127, 0, 0, 1).To4()
+	}
+	info.Ip = proto.Uint32(binary.LittleEndian.Uint32(v4))
+	info.Port = proto.Uint32(uint32(port))
+	info.Pid = proto.String(fmt.Sprintf("master@%s:%d", v4, port))
+	info.Address = &mesos.Address{
+		Hostname: proto.String(info.GetHostname()),
+		Ip:       proto.String(v4.String()),
+		Port:     proto.Int32(int32(port)),
+	}
+}
+
+// hostIPv4 returns the host's first non-loopback IPv4 address, or
+// 127.0.0.1.
+func hostIPv4() string {
+	addrs, err := net.InterfaceAddrs()
+	if err == nil {
+		for _, a := range addrs {
+			if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil {
+				return n.IP.String()
+			}
+		}
+	}
+	return "127.0.0.1"
+}
+
+// newUUID returns a random (version 4) UUID string.
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// loop owns the core: it runs events, fires the core's timers, and
+// allocates after each.
+func (m *Master) loop() {
+	defer close(m.done)
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		m.core.flush()
+		wait := m.core.nextDeadline().Sub(m.clock.Now())
+		if wait < 0 {
+			wait = 0
+		}
+		timer.Reset(wait)
+		select {
+		case fn := <-m.events:
+			fn()
+		case <-timer.C:
+			m.core.tick()
+		case <-m.quit:
+			m.core.shutdown()
+			return
+		}
+	}
+}
+
+// do runs fn on the core's goroutine and waits for it; errClosed after
+// Close.
+func (m *Master) do(fn func(c *core)) error {
+	ran := make(chan struct{})
+	select {
+	case m.events <- func() { fn(m.core); close(ran) }:
+		<-ran
+		return nil
+	case <-m.quit:
+		return errClosed
+	}
+}
+
+// Info returns the MasterInfo the master advertises (a copy).
+func (m *Master) Info() *mesos.MasterInfo {
+	var info *mesos.MasterInfo
+	if m.do(func(c *core) { info = proto.Clone(c.info).(*mesos.MasterInfo) }) != nil {
+		info = proto.Clone(m.core.info).(*mesos.MasterInfo) // loop gone: no writer left
+	}
+	return info
+}
+
+// Handler returns the master's HTTP endpoints: the scheduler API
+// (/api/v1/scheduler), the agent protocol (/master/api/v1/agent), /health,
+// /state, /flags, /version and /redirect, each also under /master/.
+func (m *Master) Handler() http.Handler { return m.handler }
+
+// Serve serves the master's endpoints on ln until Close. When the
+// configured port is 0, the master first adopts ln's port (and its IP,
+// when none is configured) as the advertised address.
+func (m *Master) Serve(ln net.Listener) error {
+	srv := &http.Server{Handler: m.handler, ReadHeaderTimeout: 30 * time.Second}
+	m.mu.Lock()
+	if m.closing {
+		m.mu.Unlock()
+		return errClosed
+	}
+	m.servers = append(m.servers, srv)
+	m.mu.Unlock()
+	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && m.cfg.AdvertisePort == 0 && m.cfg.Port == 0 {
+		_ = m.do(func(c *core) {
+			ip := c.info.GetAddress().GetIp()
+			if m.cfg.AdvertiseIP == "" && m.cfg.IP == "" && !tcp.IP.IsUnspecified() {
+				ip = tcp.IP.String()
+			}
+			setAddress(c.info, ip, tcp.Port)
+		})
+	}
+	m.log.Info("serving", "address", ln.Addr().String())
+	err := srv.Serve(ln)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Close stops the master: every event stream ends, servers started by
+// Serve close, and Close returns once every goroutine the master started
+// and every request in its handlers has finished. Safe to call twice.
+func (m *Master) Close() error {
+	m.mu.Lock()
+	if m.closing {
+		m.mu.Unlock()
+		<-m.done
+		m.inflight.Wait()
+		return nil
+	}
+	m.closing = true
+	servers := m.servers
+	m.mu.Unlock()
+
+	close(m.quit)
+	<-m.done
+	var errs []error
+	for _, s := range servers {
+		errs = append(errs, s.Close())
+	}
+	m.inflight.Wait()
+	m.log.Info("master stopped")
+	return errors.Join(errs...)
+}
+
+// enter admits a request into a handler unless the master is closing;
+// leave must follow.
+func (m *Master) enter() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closing {
+		return false
+	}
+	m.inflight.Add(1)
+	return true
+}
+
+func (m *Master) leave() { m.inflight.Done() }
+
+func itoa(i int) string { return strconv.Itoa(i) }

@@ -1,0 +1,328 @@
+package master
+
+import (
+	"encoding/json"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/mezzo-project/mezzo/api/legacy"
+	"github.com/mezzo-project/mezzo/api/v1/codec"
+	"github.com/mezzo-project/mezzo/api/v1/mesos"
+	"github.com/mezzo-project/mezzo/internal/version"
+	"github.com/mezzo-project/mezzo/resources"
+)
+
+// buildInfo describes this binary as Mesos' /version and /state do.
+func buildInfo() legacy.BuildInfo {
+	return legacy.BuildInfo{Version: version.MesosVersion, BuildDate: "", BuildTime: 0, BuildUser: ""}
+}
+
+func secs(t time.Time) legacy.Float {
+	if t.IsZero() {
+		return 0
+	}
+	return legacy.Float(seconds(t))
+}
+
+// state builds the /master/state document (mesos-wire.md §10).
+func (c *core) state() *legacy.MasterState {
+	info := c.info
+	doc := &legacy.MasterState{
+		BuildInfo:    buildInfo(),
+		StartTime:    secs(c.start),
+		ElectedTime:  secs(c.start),
+		ID:           info.GetId(),
+		PID:          info.GetPid(),
+		Hostname:     info.GetHostname(),
+		Capabilities: legacy.List[string]{"AGENT_UPDATE", "AGENT_DRAINING", "QUOTA_V2"},
+		Leader:       info.GetPid(),
+		LeaderInfo: &legacy.MasterInfo{
+			ID: info.GetId(), PID: info.GetPid(), Port: int32(info.GetPort()), Hostname: info.GetHostname(),
+		},
+		Cluster:                c.cfg.Cluster,
+		Flags:                  legacy.Flags(c.cfg.flagValues()),
+		Slaves:                 legacy.List[legacy.Slave]{},
+		RecoveredSlaves:        legacy.List[legacy.SlaveInfo]{},
+		Frameworks:             legacy.List[legacy.Framework]{},
+		CompletedFrameworks:    legacy.List[legacy.Framework]{},
+		OrphanTasks:            legacy.List[legacy.Task]{},
+		UnregisteredFrameworks: legacy.List[string]{},
+		UnreachableSlaves:      legacy.Float(len(c.unreachable)),
+	}
+	for _, a := range c.sortedAgents() {
+		if a.connected() {
+			doc.ActivatedSlaves++
+		}
+		doc.Slaves = append(doc.Slaves, c.slaveJSON(a))
+	}
+	for _, f := range c.sortedFrameworks() {
+		doc.Frameworks = append(doc.Frameworks, c.frameworkJSON(f))
+	}
+	for i := len(c.completed) - 1; i >= 0; i-- {
+		doc.CompletedFrameworks = append(doc.CompletedFrameworks, c.frameworkJSON(c.completed[i]))
+	}
+	return doc
+}
+
+func (c *core) slaveJSON(a *agent) legacy.Slave {
+	var used, offered resources.Resources
+	for _, byTask := range a.tasks {
+		for _, t := range byTask {
+			if !t.released {
+				used = used.Add(t.res)
+			}
+		}
+	}
+	for _, byExec := range a.executors {
+		for _, e := range byExec {
+			used = used.Add(e.res)
+		}
+	}
+	for _, o := range a.offers {
+		offered = offered.Add(o.res)
+	}
+	reserved := legacy.RoleResources{}
+	for role, r := range a.total.Reservations() {
+		reserved[role] = summary(r)
+	}
+	caps := legacy.List[string]{}
+	for _, cp := range a.caps {
+		caps = append(caps, cp.GetType().String())
+	}
+	return legacy.Slave{
+		SlaveInfo: legacy.SlaveInfo{
+			ID:         a.id,
+			Hostname:   a.info.GetHostname(),
+			Port:       int32(a.port),
+			Attributes: attributesJSON(a.info.GetAttributes()),
+		},
+		PID:                 a.pid(),
+		RegisteredTime:      secs(a.registered),
+		ReregisteredTime:    secs(a.reregistered),
+		Resources:           summary(a.total),
+		UsedResources:       summary(used),
+		OfferedResources:    summary(offered),
+		ReservedResources:   reserved,
+		UnreservedResources: summary(a.total.Unreserved()),
+		Active:              a.connected(),
+		Version:             a.version,
+		Capabilities:        caps,
+	}
+}
+
+func attributesJSON(attrs []*mesos.Attribute) legacy.Attributes {
+	out := legacy.Attributes{}
+	for _, at := range attrs {
+		var v legacy.Value
+		switch at.GetType() {
+		case mesos.Value_SCALAR:
+			v = legacy.ScalarValue(at.GetScalar().GetValue())
+		case mesos.Value_RANGES:
+			var rs []legacy.Range
+			for _, r := range at.GetRanges().GetRange() {
+				rs = append(rs, legacy.Range{Begin: r.GetBegin(), End: r.GetEnd()})
+			}
+			v = legacy.RangesValue(rs...)
+		case mesos.Value_SET:
+			v = legacy.SetValue(at.GetSet().GetItem()...)
+		default:
+			v = legacy.TextValue(at.GetText().GetValue())
+		}
+		out.Set(at.GetName(), v)
+	}
+	return out
+}
+
+func (c *core) frameworkJSON(f *framework) legacy.Framework {
+	var used, offered resources.Resources
+	tasks := legacy.List[legacy.Task]{}
+	for _, t := range sortedTasks(f.tasks) {
+		if !t.released {
+			used = used.Add(t.res)
+		}
+		tasks = append(tasks, taskJSON(t.pb, t.res, t.role))
+	}
+	executors := legacy.List[legacy.Executor]{}
+	for _, agentID := range sortedKeys(f.executors) {
+		for _, execID := range sortedKeys(f.executors[agentID]) {
+			e := f.executors[agentID][execID]
+			used = used.Add(e.res)
+			executors = append(executors, executorJSON(e, f.id, agentID))
+		}
+	}
+	offers := legacy.List[legacy.Offer]{}
+	for _, o := range sortOffers(f.offers) {
+		offered = offered.Add(o.res)
+		offers = append(offers, legacy.Offer{
+			ID:             o.pb.GetId().GetValue(),
+			FrameworkID:    f.id,
+			AllocationInfo: legacy.AllocationInfo{Role: o.role},
+			SlaveID:        o.agentID,
+			Resources:      summary(o.res),
+		})
+	}
+	unreachable := legacy.List[legacy.Task]{}
+	for _, id := range sortedKeys(f.unreachableTasks) {
+		t := f.unreachableTasks[id]
+		r, _ := parseResources(t.GetResources())
+		unreachable = append(unreachable, taskJSON(t, r, allocationRole(t.GetResources(), f)))
+	}
+	completed := legacy.List[legacy.Task]{}
+	for i := len(f.completedTasks) - 1; i >= 0; i-- {
+		t := f.completedTasks[i]
+		r, _ := parseResources(t.GetResources())
+		completed = append(completed, taskJSON(t, r, allocationRole(t.GetResources(), f)))
+	}
+	caps := legacy.List[string]{}
+	for _, cp := range f.info.GetCapabilities() {
+		caps = append(caps, cp.GetType().String())
+	}
+	out := legacy.Framework{
+		FrameworkSummary: legacy.FrameworkSummary{
+			ID:               f.id,
+			Name:             f.info.GetName(),
+			UsedResources:    summary(used),
+			OfferedResources: summary(offered),
+			Capabilities:     caps,
+			Hostname:         f.info.GetHostname(),
+			WebUIURL:         f.info.GetWebuiUrl(),
+			Active:           f.stream != nil,
+			Connected:        f.stream != nil,
+			Recovered:        f.recovered,
+		},
+		User:             f.info.GetUser(),
+		FailoverTimeout:  legacy.Float(f.info.GetFailoverTimeout()),
+		Checkpoint:       f.info.GetCheckpoint(),
+		RegisteredTime:   secs(f.registered),
+		UnregisteredTime: secs(f.unregistered),
+		Principal:        f.info.GetPrincipal(),
+		Resources:        summary(used.Add(offered)),
+		ReregisteredTime: secs(f.reregistered),
+		Tasks:            tasks,
+		UnreachableTasks: unreachable,
+		CompletedTasks:   completed,
+		Offers:           offers,
+		Executors:        executors,
+		OfferConstraints: legacy.ProtoJSON("{}"),
+	}
+	if f.multiRole() {
+		out.Roles = append([]string{}, f.roles...)
+	} else {
+		out.Role = f.info.GetRole()
+	}
+	if f.info.Labels != nil {
+		out.Labels = labelsJSON(f.info.GetLabels())
+	}
+	return out
+}
+
+func labelsJSON(l *mesos.Labels) []legacy.Label {
+	out := []legacy.Label{}
+	for _, lb := range l.GetLabels() {
+		out = append(out, legacy.Label{Key: lb.GetKey(), Value: lb.Value})
+	}
+	return out
+}
+
+func executorJSON(e *executor, frameworkID, agentID string) legacy.Executor {
+	cmd := e.info.GetCommand()
+	lc := legacy.CommandInfo{Argv: legacy.List[string](cmd.GetArguments()), URIs: legacy.List[legacy.CommandURI]{}}
+	if cmd.Shell != nil {
+		lc.Shell = cmd.Shell
+	}
+	lc.Value = cmd.GetValue()
+	for _, u := range cmd.GetUris() {
+		lc.URIs = append(lc.URIs, legacy.CommandURI{Value: u.GetValue(), Executable: u.GetExecutable()})
+	}
+	if cmd.GetEnvironment() != nil {
+		env := &legacy.Environment{}
+		for _, v := range cmd.GetEnvironment().GetVariables() {
+			env.Variables = append(env.Variables, legacy.EnvironmentVariable{Name: v.GetName(), Type: v.GetType().String(), Value: v.Value})
+		}
+		lc.Environment = env
+	}
+	out := legacy.Executor{
+		ExecutorID:  e.info.GetExecutorId().GetValue(),
+		Name:        e.info.GetName(),
+		FrameworkID: frameworkID,
+		Command:     lc,
+		Resources:   summary(e.res),
+		SlaveID:     agentID,
+	}
+	if !e.res.IsEmpty() {
+		out.Role = e.role
+	}
+	if e.info.Labels != nil {
+		out.Labels = labelsJSON(e.info.GetLabels())
+	}
+	if e.info.Type != nil {
+		out.Type = e.info.GetType().String()
+	}
+	return out
+}
+
+// taskJSON writes a task as Mesos' legacy endpoints do.
+func taskJSON(t *mesos.Task, res resources.Resources, role string) legacy.Task {
+	out := legacy.Task{
+		ID:          t.GetTaskId().GetValue(),
+		Name:        t.GetName(),
+		FrameworkID: t.GetFrameworkId().GetValue(),
+		ExecutorID:  t.GetExecutorId().GetValue(),
+		SlaveID:     t.GetAgentId().GetValue(),
+		State:       t.GetState().String(),
+		Resources:   summary(res),
+		Role:        role,
+		Statuses:    legacy.List[legacy.TaskStatus]{},
+		User:        t.GetUser(),
+	}
+	if len(t.GetLimits()) > 0 {
+		out.Limits = legacy.Quantities{}
+		for k, v := range t.GetLimits() {
+			out.Limits[k] = legacy.Float(v.GetValue())
+		}
+	}
+	if t.Labels != nil {
+		out.Labels = labelsJSON(t.GetLabels())
+	}
+	if d := t.GetDiscovery(); d != nil {
+		var ld legacy.DiscoveryInfo
+		if viaJSON(d, &ld) == nil {
+			out.Discovery = &ld
+		}
+	}
+	if t.GetContainer() != nil {
+		if b, err := codec.MarshalJSON(t.GetContainer()); err == nil {
+			out.Container = legacy.ProtoJSON(b)
+		}
+	}
+	if t.GetHealthCheck() != nil {
+		if b, err := codec.MarshalJSON(t.GetHealthCheck()); err == nil {
+			out.HealthCheck = legacy.ProtoJSON(b)
+		}
+	}
+	for _, st := range t.GetStatuses() {
+		ls := legacy.TaskStatus{State: st.GetState().String(), Timestamp: legacy.Float(st.GetTimestamp()), Healthy: st.Healthy}
+		if st.Labels != nil {
+			ls.Labels = labelsJSON(st.GetLabels())
+		}
+		if cs := st.GetContainerStatus(); cs != nil {
+			var lcs legacy.ContainerStatus
+			if viaJSON(cs, &lcs) == nil {
+				ls.ContainerStatus = &lcs
+			}
+		}
+		out.Statuses = append(out.Statuses, ls)
+	}
+	return out
+}
+
+// viaJSON converts a protobuf message to a legacy struct through Mesos'
+// JSON mapping (the legacy structs mirror it).
+func viaJSON(m proto.Message, v any) error {
+	b, err := codec.MarshalJSON(m)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
+}

@@ -1,0 +1,255 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/mezzo-project/mezzo/agent/fetcher"
+)
+
+// ErrClosed is returned by calls on an Agent after Close.
+var ErrClosed = errors.New("agent closed")
+
+// ErrRefused is returned by Serve and Run when the master refused the
+// agent (an ERROR event): the agent must not re-register under its id.
+var ErrRefused = errors.New("master refused the agent")
+
+// Agent is one Mezzo agent. Its state (frameworks, executors, tasks,
+// status-update streams) is owned by a single goroutine; HTTP handlers,
+// the master link, process waiters and timers hand it closures through
+// post/do. Create with New, start with Serve or Run, stop with Close.
+type Agent struct {
+	cfg   Config
+	log   *slog.Logger
+	clock Clock
+	fetch *fetcher.Fetcher
+	mux   *http.ServeMux
+
+	inbox chan func()
+	quit  chan struct{} // closed by Close
+	wg    sync.WaitGroup
+	// procs tracks process waiters and fetch/launch goroutines, which
+	// Close waits for after killing every executor.
+	procs sync.WaitGroup
+
+	closeOnce sync.Once
+	ctx       context.Context
+	cancel    context.CancelFunc
+	server    *http.Server
+	serveErr  chan error
+
+	// mu guards only what ID() and Endpoint() read from other goroutines.
+	mu       sync.Mutex
+	idCopy   string
+	endpoint string // "ip:port" advertised
+
+	// ---- state below is owned by the loop goroutine ----
+	st state
+}
+
+// New checks cfg and returns an Agent whose state goroutine runs; call
+// Serve or Run to connect it, and Close to stop it.
+func New(cfg Config, log *slog.Logger) (*Agent, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	info, err := agentInfo(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.WorkDir, 0o755); err != nil {
+		return nil, fmt.Errorf("--work_dir=%s: %w", cfg.WorkDir, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a := &Agent{
+		cfg:      cfg,
+		log:      log,
+		clock:    cfg.Clock,
+		fetch:    &fetcher.Fetcher{},
+		inbox:    make(chan func(), 64),
+		quit:     make(chan struct{}),
+		ctx:      ctx,
+		cancel:   cancel,
+		serveErr: make(chan error, 2),
+	}
+	a.st = newState(info)
+	a.mux = http.NewServeMux()
+	a.routes()
+	a.wg.Add(1)
+	go a.loop()
+	return a, nil
+}
+
+// ID returns the agent id the master assigned ("" before registration).
+func (a *Agent) ID() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.idCopy
+}
+
+// Endpoint returns the "ip:port" the agent advertises ("" before Serve).
+func (a *Agent) Endpoint() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.endpoint
+}
+
+// Handler returns the agent's HTTP handler: the executor API at
+// /api/v1/executor (and /slave(1)/api/v1/executor) and /health.
+func (a *Agent) Handler() http.Handler { return a.mux }
+
+// Serve serves HTTP on ln, registers with the master and runs until Close
+// (then it returns nil) or until the master refuses the agent
+// (ErrRefused).
+func (a *Agent) Serve(ln net.Listener) error {
+	addr := ln.Addr().(*net.TCPAddr)
+	ip := a.cfg.IP
+	if ip == "" || net.ParseIP(ip).IsUnspecified() {
+		ip = addr.IP.String()
+		if addr.IP.IsUnspecified() {
+			ip = "127.0.0.1"
+		}
+	}
+	endpoint := net.JoinHostPort(ip, strconv.Itoa(addr.Port))
+	a.mu.Lock()
+	a.endpoint = endpoint
+	a.mu.Unlock()
+	if err := a.do(func() {
+		a.st.ip = ip
+		a.st.endpoint = endpoint
+		a.st.info.Port = proto32(int32(addr.Port))
+	}); err != nil {
+		return err
+	}
+	a.server = &http.Server{Handler: a.mux}
+	a.wg.Add(2)
+	go func() {
+		defer a.wg.Done()
+		err := a.server.Serve(ln)
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		a.serveErr <- err
+	}()
+	go func() {
+		defer a.wg.Done()
+		a.masterLink(a.ctx)
+	}()
+	select {
+	case err := <-a.serveErr:
+		return err
+	case <-a.quit:
+		return nil
+	}
+}
+
+// Run listens on --ip:--port and serves until ctx ends, then closes the
+// agent.
+func (a *Agent) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", net.JoinHostPort(a.cfg.IP, strconv.Itoa(a.cfg.Port)))
+	if err != nil {
+		a.Close()
+		return err
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- a.Serve(ln) }()
+	select {
+	case <-ctx.Done():
+		a.Close()
+		<-errc
+		return nil
+	case err := <-errc:
+		a.Close()
+		return err
+	}
+}
+
+// Close stops the agent: it kills every executor's process group (and so
+// its tasks), stops the HTTP server, the master link, timers and the state
+// goroutine, and waits for all of them. It is safe to call more than once.
+func (a *Agent) Close() error {
+	a.closeOnce.Do(func() {
+		// Kill executors while the loop still runs.
+		_ = a.do(func() { a.killAllExecutors() })
+		a.cancel()
+		if a.server != nil {
+			a.server.Close()
+		}
+		a.procs.Wait()
+		close(a.quit)
+		a.wg.Wait()
+	})
+	return nil
+}
+
+// loop runs closures on the state goroutine until Close.
+func (a *Agent) loop() {
+	defer a.wg.Done()
+	for {
+		select {
+		case f := <-a.inbox:
+			f()
+		case <-a.quit:
+			a.st.stopTimers()
+			return
+		}
+	}
+}
+
+// post queues f for the state goroutine without waiting; dropped after
+// Close.
+func (a *Agent) post(f func()) {
+	select {
+	case a.inbox <- f:
+	case <-a.quit:
+	}
+}
+
+// do runs f on the state goroutine and waits for it.
+func (a *Agent) do(f func()) error {
+	done := make(chan struct{})
+	select {
+	case a.inbox <- func() { f(); close(done) }:
+	case <-a.quit:
+		return ErrClosed
+	}
+	select {
+	case <-done:
+		return nil
+	case <-a.quit:
+		return ErrClosed
+	}
+}
+
+// after runs f on the state goroutine after d (on the agent's clock).
+func (a *Agent) after(d time.Duration, f func()) Timer {
+	return a.clock.AfterFunc(d, func() { a.post(f) })
+}
+
+// killAllExecutors SIGKILLs every executor process group (state
+// goroutine).
+func (a *Agent) killAllExecutors() {
+	for _, fw := range a.st.frameworks {
+		for _, ex := range fw.executors {
+			if ex.proc != nil {
+				ex.proc.Destroy()
+			}
+			if ex.fetchCancel != nil {
+				ex.fetchCancel()
+			}
+		}
+	}
+}
+
+func proto32(v int32) *int32 { return &v }

@@ -1,0 +1,201 @@
+package agent
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/mezzo-project/mezzo/internal/flags"
+)
+
+// Config configures an Agent. Flags keep Mesos' names and defaults;
+// AddFlags binds them. The zero value is not valid: Master and WorkDir are
+// required (New checks).
+type Config struct {
+	// Master is the master's "host:port" (--master). Required. A leading
+	// "http://" is accepted; zk:// URLs are not supported yet.
+	Master string
+	// IP is the address the agent listens on and advertises (--ip).
+	// Empty: listen on all interfaces and advertise the listener's address
+	// (127.0.0.1 when that is unspecified).
+	IP string
+	// Port is the HTTP port (--port, default 5051); 0 picks a free port
+	// (useful in tests and `mezzo local`).
+	Port int
+	// Hostname is advertised in AgentInfo.hostname (--hostname, default:
+	// the machine's hostname).
+	Hostname string
+	// WorkDir holds sandboxes under <work_dir>/slaves/... (--work_dir).
+	// Required, as in Mesos.
+	WorkDir string
+	// Resources is the --resources value (Mesos text or JSON syntax);
+	// resources it does not name are detected (cpus, mem, disk, ports).
+	Resources string
+	// Attributes is the --attributes value ("rack:r1;zone:a").
+	Attributes string
+	// DefaultRole is the role of resources named without one
+	// (--default_role, default "*").
+	DefaultRole string
+	// ExecutorShutdownGracePeriod is the time an executor gets between
+	// SHUTDOWN and SIGKILL of its process group
+	// (--executor_shutdown_grace_period, default 5 s). An ExecutorInfo's
+	// shutdown_grace_period overrides it per executor.
+	ExecutorShutdownGracePeriod time.Duration
+	// ExecutorRegistrationTimeout bounds the time between starting an
+	// executor and its SUBSCRIBE (--executor_registration_timeout, default
+	// 1 min); an executor that misses it is killed and its tasks fail
+	// with REASON_EXECUTOR_REGISTRATION_TIMEOUT.
+	ExecutorRegistrationTimeout time.Duration
+	// ExecutorReregistrationTimeout is passed to checkpointing executors
+	// as MESOS_SUBSCRIPTION_BACKOFF_MAX (--executor_reregistration_timeout,
+	// default 2 s).
+	ExecutorReregistrationTimeout time.Duration
+	// RecoveryTimeout is passed to checkpointing executors as
+	// MESOS_RECOVERY_TIMEOUT (--recovery_timeout, default 15 min).
+	RecoveryTimeout time.Duration
+	// RegistrationBackoffFactor bounds the first random wait before
+	// re-registering after a lost master connection; it doubles on each
+	// failure up to 1 min (--registration_backoff_factor, default 1 s).
+	RegistrationBackoffFactor time.Duration
+	// LauncherDir is the directory holding the `mezzo` binary that runs
+	// the built-in executors (--launcher_dir). Empty: this process's own
+	// executable.
+	LauncherDir string
+	// HTTPCommandExecutor is Mesos' --http_command_executor, passed to
+	// executors as MESOS_HTTP_COMMAND_EXECUTOR (Mezzo's command executor
+	// always speaks HTTP).
+	HTTPCommandExecutor bool
+
+	// ExecutorCommand, when set, replaces `<launcher_dir>/mezzo executor`
+	// as the argv of the built-in executors ("--default" is appended for
+	// the default executor). Not a flag; tests use it.
+	ExecutorCommand []string
+	// Clock drives timers (registration timeouts, retries, grace
+	// periods). Nil means the real clock.
+	Clock Clock
+}
+
+// Defaults returns a Config with Mesos' defaults (Master and WorkDir
+// still empty).
+func Defaults() Config {
+	return Config{
+		Port:                          5051,
+		DefaultRole:                   "*",
+		ExecutorShutdownGracePeriod:   5 * time.Second,
+		ExecutorRegistrationTimeout:   time.Minute,
+		ExecutorReregistrationTimeout: 2 * time.Second,
+		RecoveryTimeout:               15 * time.Minute,
+		RegistrationBackoffFactor:     time.Second,
+	}
+}
+
+// AddFlags binds c's fields to fs under Mesos' flag names, with c's
+// current values (start from Defaults()) as defaults.
+func (c *Config) AddFlags(fs *flag.FlagSet) {
+	d := *c
+	fs.StringVar(&c.Master, "master", d.Master, "The master's host:port. Required.")
+	fs.StringVar(&c.IP, "ip", d.IP, "IP address to listen on and advertise.")
+	fs.IntVar(&c.Port, "port", d.Port, "Port to listen on.")
+	fs.StringVar(&c.Hostname, "hostname", d.Hostname, "Hostname the agent advertises (default: the machine's hostname).")
+	fs.StringVar(&c.WorkDir, "work_dir", d.WorkDir, "Directory for sandboxes and agent state. Required.")
+	fs.StringVar(&c.Resources, "resources", d.Resources, "Total consumable resources, e.g. 'cpus:4;mem:1024;ports:[31000-32000]' or a JSON array; unnamed ones are detected.")
+	fs.StringVar(&c.Attributes, "attributes", d.Attributes, "Attributes of the machine, e.g. 'rack:r1;zone:a'.")
+	fs.StringVar(&c.DefaultRole, "default_role", d.DefaultRole, "Role of resources given without one.")
+	flags.DurationVar(fs, &c.ExecutorShutdownGracePeriod, "executor_shutdown_grace_period", d.ExecutorShutdownGracePeriod, "Time an executor gets to shut down before it is killed.")
+	flags.DurationVar(fs, &c.ExecutorRegistrationTimeout, "executor_registration_timeout", d.ExecutorRegistrationTimeout, "Time an executor gets to subscribe before it is killed.")
+	flags.DurationVar(fs, &c.ExecutorReregistrationTimeout, "executor_reregistration_timeout", d.ExecutorReregistrationTimeout, "Longest wait between an executor's re-subscription attempts (MESOS_SUBSCRIPTION_BACKOFF_MAX).")
+	flags.DurationVar(fs, &c.RecoveryTimeout, "recovery_timeout", d.RecoveryTimeout, "Time a checkpointing executor keeps trying to re-subscribe (MESOS_RECOVERY_TIMEOUT).")
+	flags.DurationVar(fs, &c.RegistrationBackoffFactor, "registration_backoff_factor", d.RegistrationBackoffFactor, "First bound of the random wait before re-registering with the master; doubles up to 1mins.")
+	fs.StringVar(&c.LauncherDir, "launcher_dir", d.LauncherDir, "Directory holding the mezzo binary that runs built-in executors (default: this binary's).")
+	fs.BoolVar(&c.HTTPCommandExecutor, "http_command_executor", d.HTTPCommandExecutor, "Passed to executors as MESOS_HTTP_COMMAND_EXECUTOR (the command executor always uses HTTP).")
+}
+
+// validate fills defaults and checks required values.
+func (c *Config) validate() error {
+	var errs []error
+	c.Master = strings.TrimPrefix(strings.TrimPrefix(c.Master, "http://"), "https://")
+	c.Master = strings.TrimSuffix(c.Master, "/")
+	switch {
+	case c.Master == "":
+		errs = append(errs, errors.New("--master is required (host:port of the master)"))
+	case strings.HasPrefix(c.Master, "zk://") || strings.HasPrefix(c.Master, "file://"):
+		errs = append(errs, fmt.Errorf("--master=%s: ZooKeeper and file master URLs are not supported yet; give host:port", c.Master))
+	default:
+		if _, _, err := net.SplitHostPort(c.Master); err != nil {
+			errs = append(errs, fmt.Errorf("--master=%s: want host:port: %v", c.Master, err))
+		}
+	}
+	if c.WorkDir == "" {
+		errs = append(errs, errors.New("--work_dir is required"))
+	}
+	if c.IP != "" && net.ParseIP(c.IP) == nil {
+		errs = append(errs, fmt.Errorf("--ip=%s: not an IP address", c.IP))
+	}
+	if c.Port < 0 || c.Port > 65535 {
+		errs = append(errs, fmt.Errorf("--port=%d: out of range", c.Port))
+	}
+	def := Defaults()
+	if c.DefaultRole == "" {
+		c.DefaultRole = def.DefaultRole
+	}
+	if c.ExecutorShutdownGracePeriod <= 0 {
+		c.ExecutorShutdownGracePeriod = def.ExecutorShutdownGracePeriod
+	}
+	if c.ExecutorRegistrationTimeout <= 0 {
+		c.ExecutorRegistrationTimeout = def.ExecutorRegistrationTimeout
+	}
+	if c.ExecutorReregistrationTimeout <= 0 {
+		c.ExecutorReregistrationTimeout = def.ExecutorReregistrationTimeout
+	}
+	if c.RecoveryTimeout <= 0 {
+		c.RecoveryTimeout = def.RecoveryTimeout
+	}
+	if c.RegistrationBackoffFactor <= 0 {
+		c.RegistrationBackoffFactor = def.RegistrationBackoffFactor
+	}
+	if c.Hostname == "" {
+		h, err := os.Hostname()
+		if err != nil || h == "" {
+			h = "localhost"
+		}
+		c.Hostname = h
+	}
+	if c.Clock == nil {
+		c.Clock = realClock{}
+	}
+	if len(c.ExecutorCommand) == 0 {
+		bin := ""
+		if c.LauncherDir != "" {
+			bin = c.LauncherDir + "/mezzo"
+		} else if exe, err := os.Executable(); err == nil {
+			bin = exe
+		} else {
+			errs = append(errs, fmt.Errorf("cannot find this binary for the built-in executors (set --launcher_dir): %v", err))
+		}
+		c.ExecutorCommand = []string{bin, "executor"}
+	}
+	return errors.Join(errs...)
+}
+
+// Clock is the agent's source of time. Implementations must be safe for
+// concurrent use; AfterFunc runs f on its own goroutine.
+type Clock interface {
+	Now() time.Time
+	AfterFunc(d time.Duration, f func()) Timer
+}
+
+// Timer is a pending AfterFunc.
+type Timer interface {
+	// Stop prevents the function from running; false if it already ran
+	// or was stopped.
+	Stop() bool
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time                            { return time.Now() }
+func (realClock) AfterFunc(d time.Duration, f func()) Timer { return time.AfterFunc(d, f) }

@@ -1,0 +1,171 @@
+package agent
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/mezzo-project/mezzo/api/v1/codec"
+	execpb "github.com/mezzo-project/mezzo/api/v1/executor"
+	"github.com/mezzo-project/mezzo/api/v1/httpapi"
+	"github.com/mezzo-project/mezzo/api/v1/mesos"
+)
+
+func (a *Agent) routes() {
+	exec := httpapi.Wrap(a.log, a.serveExecutor)
+	for _, p := range []string{"/api/v1/executor", "/slave(1)/api/v1/executor"} {
+		a.mux.Handle(p, exec)
+		a.mux.Handle(p+"/", exec)
+	}
+	health := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
+	a.mux.Handle("/health", health)
+	a.mux.Handle("/slave(1)/health", health)
+}
+
+// validateCall applies Mesos' executor call validation.
+func validateCall(c *execpb.Call) error {
+	if c.Type == nil {
+		return errors.New("Expecting 'type' to be present")
+	}
+	if c.GetExecutorId() == nil {
+		return errors.New("Expecting 'executor_id' to be present")
+	}
+	if c.GetFrameworkId() == nil {
+		return errors.New("Expecting 'framework_id' to be present")
+	}
+	switch c.GetType() {
+	case execpb.Call_SUBSCRIBE:
+		if c.Subscribe == nil {
+			return errors.New("Expecting 'subscribe' to be present")
+		}
+	case execpb.Call_UPDATE:
+		if c.Update == nil {
+			return errors.New("Expecting 'update' to be present")
+		}
+		s := c.GetUpdate().GetStatus()
+		if s.Uuid == nil {
+			return errors.New("Expecting 'uuid' to be present")
+		}
+		if len(s.GetUuid()) != 16 {
+			return errors.New("Not a valid UUID")
+		}
+		if s.ExecutorId != nil && s.GetExecutorId().GetValue() != c.GetExecutorId().GetValue() {
+			return errors.New("ExecutorID in Call: " + c.GetExecutorId().GetValue() +
+				" does not match ExecutorID in TaskStatus: " + s.GetExecutorId().GetValue())
+		}
+		if s.GetSource() != mesos.TaskStatus_SOURCE_EXECUTOR || s.Source == nil {
+			return errors.New("Received Call from executor " + c.GetExecutorId().GetValue() + " of framework " +
+				c.GetFrameworkId().GetValue() + " with invalid source, expecting 'SOURCE_EXECUTOR'")
+		}
+		if s.GetState() == mesos.TaskState_TASK_STAGING {
+			return errors.New("Received TASK_STAGING from executor " + c.GetExecutorId().GetValue() +
+				" of framework " + c.GetFrameworkId().GetValue() + " which is not allowed")
+		}
+	case execpb.Call_MESSAGE:
+		if c.Message == nil {
+			return errors.New("Expecting 'message' to be present")
+		}
+	}
+	return nil
+}
+
+// serveExecutor is POST /api/v1/executor.
+func (a *Agent) serveExecutor(w http.ResponseWriter, r *http.Request) error {
+	call := &execpb.Call{}
+	if _, err := httpapi.DecodeCall(w, r, call, 0); err != nil {
+		return err
+	}
+	if err := validateCall(call); err != nil {
+		return httpapi.BadRequest("Failed to validate Executor::Call: %s", err.Error())
+	}
+	switch call.GetType() {
+	case execpb.Call_HEARTBEAT:
+		return httpapi.Accepted(w)
+	}
+	format, err := httpapi.ResponseFormat(r)
+	if call.GetType() == execpb.Call_SUBSCRIBE && err != nil {
+		return err
+	}
+	fwID, exID := call.GetFrameworkId().GetValue(), call.GetExecutorId().GetValue()
+
+	var herr error
+	var conn *execConn
+	if err := a.do(func() {
+		fw := a.st.frameworks[fwID]
+		if fw == nil {
+			herr = httpapi.BadRequest("Framework cannot be found")
+			return
+		}
+		ex := fw.executors[exID]
+		if ex == nil {
+			herr = httpapi.BadRequest("Executor cannot be found")
+			return
+		}
+		subscribed := ex.state == exRunning || (ex.state == exTerminating && ex.conn != nil)
+		if call.GetType() != execpb.Call_SUBSCRIBE && !subscribed {
+			herr = httpapi.Forbidden("Executor is not subscribed")
+			return
+		}
+		switch call.GetType() {
+		case execpb.Call_SUBSCRIBE:
+			conn = a.subscribe(fw, ex, call.GetSubscribe())
+		case execpb.Call_UPDATE:
+			a.executorUpdate(fw, ex, call.GetUpdate().GetStatus())
+		case execpb.Call_MESSAGE:
+			a.send(frameworkMessageCall(fwID, call))
+		default:
+			herr = httpapi.NotImplemented("")
+		}
+	}); err != nil {
+		return httpapi.ServiceUnavailable("Agent is shutting down")
+	}
+	if herr != nil {
+		return herr
+	}
+	if conn == nil {
+		return httpapi.Accepted(w)
+	}
+	return a.streamEvents(w, r, format, conn)
+}
+
+// streamEvents writes an executor's events until its subscription ends
+// (a newer SUBSCRIBE, the executor's end, the client leaving, Close).
+func (a *Agent) streamEvents(w http.ResponseWriter, r *http.Request, f codec.Format, conn *execConn) error {
+	stream, err := httpapi.StartStream(w, f, nil)
+	if err != nil {
+		a.post(func() { a.unsubscribe(conn) })
+		return err
+	}
+	defer a.post(func() { a.unsubscribe(conn) })
+	for {
+		select {
+		case <-r.Context().Done():
+			return nil
+		case <-a.quit:
+			return nil
+		case <-conn.events.wait():
+		}
+		events, closed := conn.events.take()
+		for _, ev := range events {
+			if err := stream.Send(ev); err != nil {
+				return nil
+			}
+		}
+		if closed {
+			return nil
+		}
+	}
+}
+
+// unsubscribe forgets a subscription whose stream ended (state
+// goroutine). The executor stays RUNNING: Mesos waits for its process to
+// end, or for it to subscribe again.
+func (a *Agent) unsubscribe(conn *execConn) {
+	conn.events.close()
+	for _, fw := range a.st.frameworks {
+		for _, ex := range fw.executors {
+			if ex.conn == conn {
+				ex.conn = nil
+			}
+		}
+	}
+}

@@ -1,0 +1,277 @@
+// Package launcher starts executor and task processes the way Mesos' POSIX
+// launcher does: each in its own process group (so a signal reaches every
+// process it forked), with the working directory set to its sandbox,
+// stdout and stderr written to the files "stdout" and "stderr" in the
+// sandbox, and exactly the environment it is given (nothing is inherited
+// from the caller).
+package launcher
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/mezzo-project/mezzo/api/v1/mesos"
+)
+
+// DefaultPath is the PATH a process gets when its environment names none,
+// as Mesos' containerizer sets it.
+const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// Spec describes a process to start.
+type Spec struct {
+	// Command is what to run: shell=true (the default) runs
+	// `/bin/sh -c value`; shell=false executes value with arguments as
+	// argv (arguments[0] is argv[0]).
+	Command *mesos.CommandInfo
+	// Env is the complete environment, by name. PATH defaults to
+	// DefaultPath when absent.
+	Env map[string]string
+	// Dir is the working directory; stdout and stderr are created there
+	// (appended to if they exist) unless Stdout/Stderr are set.
+	Dir string
+	// Stdout and Stderr override the output files when non-empty paths.
+	Stdout, Stderr string
+	// NewSession starts the process in a new session (setsid) instead of
+	// only a new process group: the session then holds everything the
+	// process starts, including task process groups of its own, and
+	// Destroy can kill all of it. The agent uses it for executors.
+	NewSession bool
+}
+
+// Process is a started process, the leader of its own process group.
+type Process struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+	once sync.Once
+	// set before done is closed
+	status syscall.WaitStatus
+	err    error
+}
+
+// Argv returns the program a command runs and its argv (argv[0]
+// included): `/bin/sh -c value` for a shell command, else value with
+// arguments as argv (value alone when arguments is empty).
+func Argv(c *mesos.CommandInfo) (string, []string, error) {
+	if c.GetShell() { // proto default true
+		if c.GetValue() == "" {
+			return "", nil, errors.New("command value is empty")
+		}
+		return "/bin/sh", []string{"/bin/sh", "-c", c.GetValue()}, nil
+	}
+	if c.GetValue() == "" {
+		return "", nil, errors.New("command value (the executable) is empty")
+	}
+	args := append([]string(nil), c.GetArguments()...)
+	if len(args) == 0 {
+		args = []string{c.GetValue()}
+	}
+	return c.GetValue(), args, nil
+}
+
+// EnvList turns an environment map into a sorted NAME=value list.
+func EnvList(env map[string]string) []string {
+	out := make([]string, 0, len(env))
+	for k, v := range env {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Start launches the process described by s.
+func Start(s Spec) (*Process, error) {
+	path, argv, err := Argv(s.Command)
+	if err != nil {
+		return nil, err
+	}
+	env := map[string]string{}
+	for k, v := range s.Env {
+		env[k] = v
+	}
+	if _, ok := env["PATH"]; !ok {
+		env["PATH"] = DefaultPath
+	}
+	if !hasSlash(path) {
+		// Resolve against the process's own PATH, not ours.
+		if p, err := lookPath(path, env["PATH"]); err == nil {
+			path = p
+		} else {
+			return nil, fmt.Errorf("executable %q not found in PATH %q", path, env["PATH"])
+		}
+	}
+	stdout := s.Stdout
+	if stdout == "" {
+		stdout = filepath.Join(s.Dir, "stdout")
+	}
+	stderr := s.Stderr
+	if stderr == "" {
+		stderr = filepath.Join(s.Dir, "stderr")
+	}
+	out, err := os.OpenFile(stdout, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	defer out.Close()
+	errf, err := os.OpenFile(stderr, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	defer errf.Close()
+	cmd := &exec.Cmd{
+		Path:        path,
+		Args:        argv,
+		Env:         EnvList(env),
+		Dir:         s.Dir,
+		Stdout:      out,
+		Stderr:      errf,
+		SysProcAttr: &syscall.SysProcAttr{Setpgid: !s.NewSession, Setsid: s.NewSession},
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	p := &Process{cmd: cmd, done: make(chan struct{})}
+	go p.wait()
+	return p, nil
+}
+
+func hasSlash(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '/' {
+			return true
+		}
+	}
+	return false
+}
+
+func lookPath(file, path string) (string, error) {
+	for _, dir := range filepath.SplitList(path) {
+		if dir == "" {
+			dir = "."
+		}
+		p := filepath.Join(dir, file)
+		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", exec.ErrNotFound
+}
+
+func (p *Process) wait() {
+	err := p.cmd.Wait()
+	if st, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus); ok {
+		p.status = st
+	}
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		p.err = err
+	}
+	close(p.done)
+}
+
+// Pid returns the process id (= its process group id).
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
+// Done is closed when the process has exited and been reaped.
+func (p *Process) Done() <-chan struct{} { return p.done }
+
+// Status returns the wait status; valid after Done is closed.
+func (p *Process) Status() syscall.WaitStatus { <-p.done; return p.status }
+
+// Signal sends sig to the whole process group. It is a no-op once the
+// group is gone.
+func (p *Process) Signal(sig syscall.Signal) error {
+	err := syscall.Kill(-p.Pid(), sig)
+	if errors.Is(err, syscall.ESRCH) {
+		return nil
+	}
+	return err
+}
+
+// Kill sends SIGKILL to the process group and waits for the leader to be
+// reaped.
+func (p *Process) Kill() {
+	p.Signal(syscall.SIGKILL)
+	<-p.done
+}
+
+// Destroy SIGKILLs the process group and, for a process started with
+// NewSession, every process of its session (process groups it created
+// included), repeating until none is left or a few rounds pass. It does
+// not wait for the leader to be reaped.
+func (p *Process) Destroy() {
+	p.Signal(syscall.SIGKILL)
+	for range 10 {
+		if killSession(p.Pid()) == 0 {
+			return
+		}
+	}
+}
+
+// killSession SIGKILLs every process whose session id is sid and returns
+// how many it signalled (Linux: reads /proc).
+func killSession(sid int) int {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == sid {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// Fields after the command, which is in parentheses: state ppid
+		// pgrp session ...
+		i := strings.LastIndexByte(string(b), ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) < 4 || f[0] == "Z" {
+			continue
+		}
+		if s, _ := strconv.Atoi(f[3]); s == sid {
+			syscall.Kill(pid, syscall.SIGKILL)
+			n++
+		}
+	}
+	return n
+}
+
+// GroupAlive reports whether any process of the group pgid still exists.
+func GroupAlive(pgid int) bool {
+	return syscall.Kill(-pgid, 0) == nil
+}
+
+// DescribeStatus words a wait status as Mesos does: "exited with status N"
+// or "terminated with signal Name".
+func DescribeStatus(ws syscall.WaitStatus) string {
+	switch {
+	case ws.Exited():
+		return fmt.Sprintf("exited with status %d", ws.ExitStatus())
+	case ws.Signaled():
+		s := ws.Signal().String()
+		if s != "" {
+			s = strings.ToUpper(s[:1]) + s[1:]
+		}
+		msg := "terminated with signal " + s
+		if ws.CoreDump() {
+			msg += " (core dumped)"
+		}
+		return msg
+	default:
+		return fmt.Sprintf("wait status %d", int(ws))
+	}
+}

@@ -1,0 +1,360 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/mezzo-project/mezzo/api/v1/codec"
+	"github.com/mezzo-project/mezzo/api/v1/mesos"
+	"github.com/mezzo-project/mezzo/api/v1/recordio"
+	"github.com/mezzo-project/mezzo/internal/agentproto"
+	"github.com/mezzo-project/mezzo/internal/version"
+)
+
+// masterPath is the master's endpoint for the agent protocol.
+const masterPath = "/master/api/v1/agent"
+
+// Default ping settings when REGISTERED carries none.
+const (
+	defaultPingInterval = 15 * time.Second
+	defaultMaxMissed    = 5
+	maxBackoff          = time.Minute
+)
+
+// masterLink keeps the agent registered: it opens the event stream,
+// hands events to the state goroutine, and re-registers with a random,
+// doubling backoff after the stream ends. It also runs the sender of
+// other calls. It returns when ctx ends or the master refuses the agent.
+func (a *Agent) masterLink(ctx context.Context) {
+	client := &http.Client{}
+	defer client.CloseIdleConnections()
+	senderDone := make(chan struct{})
+	go func() {
+		defer close(senderDone)
+		a.sender(ctx, client)
+	}()
+	defer func() { <-senderDone }()
+
+	bound := a.cfg.RegistrationBackoffFactor
+	for ctx.Err() == nil {
+		registered, err := a.connect(ctx, client)
+		if ctx.Err() != nil {
+			return
+		}
+		refused := false
+		_ = a.do(func() {
+			a.disconnected()
+			refused = a.st.refused
+		})
+		if refused {
+			a.serveErr <- fmt.Errorf("%w: %v", ErrRefused, err)
+			return
+		}
+		if registered {
+			bound = a.cfg.RegistrationBackoffFactor
+		}
+		wait := time.Duration(rand.Int64N(int64(bound) + 1))
+		a.log.Info("master connection lost; re-registering", "err", err, "in", wait)
+		if !a.sleep(ctx, wait) {
+			return
+		}
+		bound = min(bound*2, maxBackoff)
+	}
+}
+
+// sleep waits d on the agent's clock; false if ctx ended first.
+func (a *Agent) sleep(ctx context.Context, d time.Duration) bool {
+	done := make(chan struct{})
+	t := a.clock.AfterFunc(d, func() { close(done) })
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// connect runs one registration and its event stream until it ends.
+// registered says whether REGISTERED arrived.
+func (a *Agent) connect(ctx context.Context, client *http.Client) (registered bool, err error) {
+	var reg *agentproto.AgentCall
+	if err := a.do(func() { reg = a.registerCall() }); err != nil {
+		return false, err
+	}
+	body, err := proto.Marshal(reg)
+	if err != nil {
+		return false, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+a.cfg.Master+masterPath, bytes.NewReader(body))
+	if err != nil {
+		return false, err
+	}
+	req.Header.Set("Content-Type", codec.MediaProtobuf)
+	req.Header.Set("Accept", codec.MediaProtobuf)
+	resp, err := client.Do(req)
+	if err != nil {
+		return false, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return false, fmt.Errorf("REGISTER: %s: %s", resp.Status, bytes.TrimSpace(b))
+	}
+	streamID := resp.Header.Get("Mesos-Stream-Id")
+	format, ok := codec.FormatOf(resp.Header.Get("Content-Type"))
+	if !ok {
+		format = codec.Protobuf
+	}
+
+	// The watchdog cuts the stream when no event (PING) arrives for
+	// ping interval × max missed pings.
+	var watchdog Timer
+	silence := defaultPingInterval * defaultMaxMissed
+	arm := func() {
+		if watchdog != nil {
+			watchdog.Stop()
+		}
+		watchdog = a.clock.AfterFunc(silence, cancel)
+	}
+	arm()
+	defer func() { watchdog.Stop() }()
+
+	rec := recordio.NewReader(resp.Body, 0)
+	for {
+		b, err := rec.Read()
+		if err != nil {
+			if ctx.Err() != nil && a.ctx.Err() == nil {
+				err = fmt.Errorf("no PING from the master for %s", silence)
+			}
+			if errors.Is(err, io.EOF) {
+				err = errors.New("master closed the stream")
+			}
+			return registered, err
+		}
+		ev := &agentproto.AgentEvent{}
+		if err := codec.Unmarshal(format, b, ev); err != nil {
+			return registered, fmt.Errorf("bad event from master: %w", err)
+		}
+		if ev.GetType() == agentproto.AgentEvent_REGISTERED {
+			registered = true
+			r := ev.GetRegistered()
+			if iv := r.GetPingIntervalSeconds(); iv > 0 {
+				n := r.GetMaxMissedPings()
+				if n == 0 {
+					n = defaultMaxMissed
+				}
+				silence = time.Duration(iv * float64(time.Second) * float64(n))
+			}
+		}
+		arm()
+		if err := a.do(func() { a.masterEvent(streamID, ev) }); err != nil {
+			return registered, err
+		}
+		if ev.GetType() == agentproto.AgentEvent_ERROR {
+			return registered, errors.New(ev.GetError().GetMessage())
+		}
+	}
+}
+
+// sender posts queued calls to the master one at a time, in order.
+func (a *Agent) sender(ctx context.Context, client *http.Client) {
+	q := a.st.out // the queue itself is goroutine-safe
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-q.wait():
+		}
+		items, _ := q.take()
+		for _, oc := range items {
+			call := oc.call.(*agentproto.AgentCall)
+			if err := a.postCall(ctx, client, oc.streamID, call); err != nil && ctx.Err() == nil {
+				a.log.Info("call to master failed", "type", call.GetType(), "err", err)
+			}
+		}
+	}
+}
+
+func (a *Agent) postCall(ctx context.Context, client *http.Client, streamID string, call *agentproto.AgentCall) error {
+	body, err := proto.Marshal(call)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+a.cfg.Master+masterPath, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", codec.MediaProtobuf)
+	req.Header.Set("Mesos-Stream-Id", streamID)
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("%s: %s", resp.Status, bytes.TrimSpace(b))
+	}
+	return nil
+}
+
+// send queues a call for the master (state goroutine). Calls made while
+// disconnected are dropped: status updates are resent on re-registration.
+func (a *Agent) send(call *agentproto.AgentCall) {
+	if !a.st.connected {
+		return
+	}
+	call.AgentId = a.st.info.GetId()
+	a.st.out.push(outCall{streamID: a.st.streamID, call: call})
+}
+
+// registerCall builds REGISTER with what runs here (state goroutine).
+func (a *Agent) registerCall() *agentproto.AgentCall {
+	r := &agentproto.AgentCall_Register{
+		AgentInfo: proto.Clone(a.st.info).(*mesos.AgentInfo),
+		Version:   proto.String(version.Version),
+		Endpoint:  proto.String(a.st.endpoint),
+		Capabilities: []*mesos.AgentInfo_Capability{
+			{Type: mesos.AgentInfo_Capability_MULTI_ROLE.Enum()},
+			{Type: mesos.AgentInfo_Capability_HIERARCHICAL_ROLE.Enum()},
+			{Type: mesos.AgentInfo_Capability_RESERVATION_REFINEMENT.Enum()},
+		},
+	}
+	for _, fw := range a.st.frameworks {
+		if fw.info == nil || fw.terminating {
+			continue
+		}
+		r.Frameworks = append(r.Frameworks, fw.info)
+		for _, ex := range fw.executors {
+			if ex.kind != kindCommand {
+				r.Executors = append(r.Executors, ex.info)
+			}
+			for _, t := range ex.tasks {
+				r.Tasks = append(r.Tasks, a.taskProto(ex, t))
+			}
+		}
+	}
+	return &agentproto.AgentCall{Type: agentproto.AgentCall_REGISTER.Enum(), Register: r}
+}
+
+// taskProto describes a task for the master.
+func (a *Agent) taskProto(ex *executor, t *task) *mesos.Task {
+	mt := &mesos.Task{
+		Name:        t.info.Name,
+		TaskId:      t.info.GetTaskId(),
+		FrameworkId: &mesos.FrameworkID{Value: proto.String(ex.fw.id)},
+		AgentId:     a.st.info.GetId(),
+		State:       t.state.Enum(),
+		Resources:   t.info.GetResources(),
+		Statuses:    t.statuses,
+		Labels:      t.info.GetLabels(),
+		Discovery:   t.info.GetDiscovery(),
+		Container:   t.info.GetContainer(),
+		HealthCheck: t.info.GetHealthCheck(),
+		KillPolicy:  t.info.GetKillPolicy(),
+		Limits:      t.info.GetLimits(),
+	}
+	if ex.kind != kindCommand {
+		mt.ExecutorId = ex.info.GetExecutorId()
+	}
+	if u := ex.fw.updates[t.info.GetTaskId().GetValue()]; u != nil && len(u.pending) > 0 {
+		mt.StatusUpdateState = u.pending[0].State
+		mt.StatusUpdateUuid = u.pending[0].GetUuid()
+	}
+	return mt
+}
+
+// disconnected marks the master link down (state goroutine).
+func (a *Agent) disconnected() {
+	a.st.connected = false
+	a.st.streamID = ""
+}
+
+// masterEvent applies one event from the master (state goroutine).
+func (a *Agent) masterEvent(streamID string, ev *agentproto.AgentEvent) {
+	switch ev.GetType() {
+	case agentproto.AgentEvent_REGISTERED:
+		r := ev.GetRegistered()
+		id := r.GetAgentId().GetValue()
+		if old := a.st.agentID(); old != "" && old != id {
+			a.log.Warn("master assigned a new agent id", "old", old, "new", id)
+		}
+		a.st.info.Id = r.GetAgentId()
+		a.st.masterInfo = r.GetMasterInfo()
+		a.st.connected = true
+		a.st.streamID = streamID
+		a.mu.Lock()
+		a.idCopy = id
+		a.mu.Unlock()
+		a.log.Info("registered with master", "agent_id", id, "master", a.cfg.Master)
+		a.resendUpdates()
+	case agentproto.AgentEvent_PING:
+		a.send(&agentproto.AgentCall{Type: agentproto.AgentCall_PONG.Enum(),
+			Pong: &agentproto.AgentCall_Pong{Sequence: ev.GetPing().Sequence}})
+	case agentproto.AgentEvent_RUN_TASK:
+		a.runTask(ev.GetRunTask())
+	case agentproto.AgentEvent_KILL_TASK:
+		k := ev.GetKillTask()
+		a.killTask(k.GetFrameworkId().GetValue(), k.GetTaskId().GetValue(), k.GetKillPolicy())
+	case agentproto.AgentEvent_ACKNOWLEDGE:
+		k := ev.GetAcknowledge()
+		a.acknowledge(k.GetFrameworkId().GetValue(), k.GetTaskId().GetValue(), k.GetUuid())
+	case agentproto.AgentEvent_SHUTDOWN_FRAMEWORK:
+		a.shutdownFramework(ev.GetShutdownFramework().GetFrameworkId().GetValue())
+	case agentproto.AgentEvent_SHUTDOWN_EXECUTOR:
+		s := ev.GetShutdownExecutor()
+		if fw := a.st.frameworks[s.GetFrameworkId().GetValue()]; fw != nil {
+			if ex := fw.executors[s.GetExecutorId().GetValue()]; ex != nil {
+				a.shutdownExecutor(ex)
+			}
+		}
+	case agentproto.AgentEvent_FRAMEWORK_MESSAGE:
+		m := ev.GetFrameworkMessage()
+		a.frameworkMessage(m.GetFrameworkId().GetValue(), m.GetExecutorId().GetValue(), m.GetData())
+	case agentproto.AgentEvent_ERROR:
+		a.log.Error("master refused the agent", "message", ev.GetError().GetMessage())
+		a.st.refused = true
+	case agentproto.AgentEvent_RECONCILE:
+		a.reconcile(ev.GetReconcile())
+	default:
+		a.log.Warn("unknown event from master", "type", ev.GetType())
+	}
+}
+
+// reconcile kills what the master does not know (state goroutine).
+func (a *Agent) reconcile(r *agentproto.AgentEvent_Reconcile) {
+	knownFw := map[string]bool{}
+	for _, id := range r.GetKnownFrameworks() {
+		knownFw[id.GetValue()] = true
+	}
+	knownTask := map[string]bool{}
+	for _, id := range r.GetKnownTasks() {
+		knownTask[id.GetValue()] = true
+	}
+	for id, fw := range a.st.frameworks {
+		if !knownFw[id] {
+			a.shutdownFramework(id)
+			continue
+		}
+		for _, ex := range fw.executors {
+			for tid, t := range ex.tasks {
+				if !knownTask[tid] && !isTerminal(t.state) {
+					a.killTask(id, tid, nil)
+				}
+			}
+		}
+	}
+}

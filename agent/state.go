@@ -1,0 +1,166 @@
+package agent
+
+import (
+	"context"
+
+	"github.com/mezzo-project/mezzo/agent/launcher"
+	execpb "github.com/mezzo-project/mezzo/api/v1/executor"
+	"github.com/mezzo-project/mezzo/api/v1/mesos"
+)
+
+// state is everything the agent knows; only the loop goroutine touches it.
+type state struct {
+	info     *mesos.AgentInfo // id set once registered
+	ip       string
+	endpoint string
+
+	connected  bool
+	streamID   string
+	masterInfo *mesos.MasterInfo
+	refused    bool
+
+	frameworks map[string]*framework
+	// out is the queue of calls to the master, drained by the sender.
+	out *queue[outCall]
+}
+
+func newState(info *mesos.AgentInfo) state {
+	return state{info: info, frameworks: map[string]*framework{}, out: newQueue[outCall]()}
+}
+
+func (s *state) agentID() string { return s.info.GetId().GetValue() }
+
+func (s *state) stopTimers() {
+	for _, fw := range s.frameworks {
+		for _, u := range fw.updates {
+			if u.timer != nil {
+				u.timer.Stop()
+			}
+		}
+		for _, ex := range fw.executors {
+			ex.stopTimers()
+		}
+	}
+}
+
+type framework struct {
+	id          string
+	info        *mesos.FrameworkInfo
+	terminating bool
+	executors   map[string]*executor
+	// updates holds each task's stream of unacknowledged status updates.
+	updates map[string]*updateStream
+}
+
+func (fw *framework) partitionAware() bool {
+	for _, c := range fw.info.GetCapabilities() {
+		if c.GetType() == mesos.FrameworkInfo_Capability_PARTITION_AWARE {
+			return true
+		}
+	}
+	return false
+}
+
+// executorOf returns the executor that holds taskID (queued or launched).
+func (fw *framework) executorOf(taskID string) *executor {
+	for _, ex := range fw.executors {
+		if ex.tasks[taskID] != nil {
+			return ex
+		}
+	}
+	return nil
+}
+
+type executorState int
+
+const (
+	// exLaunching: sandbox made, fetching URIs / starting the process.
+	exLaunching executorState = iota
+	// exRegistering: the process runs; no SUBSCRIBE yet.
+	exRegistering
+	// exRunning: subscribed.
+	exRunning
+	// exTerminating: being shut down or killed.
+	exTerminating
+	// exTerminated: the process is gone.
+	exTerminated
+)
+
+func (s executorState) String() string {
+	return [...]string{"LAUNCHING", "REGISTERING", "RUNNING", "TERMINATING", "TERMINATED"}[s]
+}
+
+type executorKind int
+
+const (
+	kindCustom executorKind = iota
+	kindCommand
+	kindDefault
+)
+
+type executor struct {
+	fw          *framework
+	id          string
+	info        *mesos.ExecutorInfo
+	kind        executorKind
+	containerID string
+	sandbox     string
+	state       executorState
+
+	// tasks holds every non-completed task by id; queue is the order of
+	// queued (undelivered) tasks and groups.
+	tasks map[string]*task
+	queue [][]string // each entry a task id, or a group of ids
+	// everSent: some task or group was delivered to the executor.
+	everSent bool
+
+	conn *execConn
+
+	proc        *launcher.Process
+	fetchCancel context.CancelFunc
+
+	regTimer      Timer
+	shutdownTimer Timer
+
+	// pendingTermination says why the agent ended the executor: the state,
+	// reason and message of the updates its unfinished tasks get.
+	pendingTermination *termination
+}
+
+type termination struct {
+	state   mesos.TaskState
+	reason  mesos.TaskStatus_Reason
+	message string
+}
+
+func (ex *executor) stopTimers() {
+	if ex.regTimer != nil {
+		ex.regTimer.Stop()
+		ex.regTimer = nil
+	}
+	if ex.shutdownTimer != nil {
+		ex.shutdownTimer.Stop()
+		ex.shutdownTimer = nil
+	}
+}
+
+type task struct {
+	info     *mesos.TaskInfo
+	group    *mesos.TaskGroupInfo // for LAUNCH_GROUP tasks
+	queued   bool                 // not yet delivered to the executor
+	state    mesos.TaskState      // latest state
+	statuses []*mesos.TaskStatus
+}
+
+// execConn is an executor's subscription: events queued here are written
+// to its HTTP stream by the handler goroutine.
+type execConn struct {
+	events *queue[*execpb.Event]
+}
+
+// outCall is a call for the master, stamped with the stream it belongs
+// to.
+type outCall struct {
+	streamID string
+	call     any // *agentproto.AgentCall
+}

@@ -1,0 +1,119 @@
+package agent
+
+import (
+	"bytes"
+	"net"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+
+	execpb "github.com/mezzo-project/mezzo/api/v1/executor"
+	"github.com/mezzo-project/mezzo/api/v1/mesos"
+	"github.com/mezzo-project/mezzo/internal/agentproto"
+)
+
+// subscribe attaches an executor's new event stream: SUBSCRIBED, then its
+// queued tasks. Updates and tasks it reports unacknowledged are taken
+// over (state goroutine).
+func (a *Agent) subscribe(fw *framework, ex *executor, sub *execpb.Call_Subscribe) *execConn {
+	conn := &execConn{events: newQueue[*execpb.Event]()}
+	if fw.terminating || ex.state == exTerminating || ex.state == exTerminated {
+		a.log.Info("shutting down an executor that subscribes while terminating", "executor", ex.id)
+		conn.events.push(&execpb.Event{Type: execpb.Event_SHUTDOWN.Enum()})
+		conn.events.close()
+		return conn
+	}
+	if ex.conn != nil {
+		a.log.Info("closing the executor's previous subscription", "executor", ex.id)
+		ex.conn.events.close()
+	}
+	ex.conn = conn
+	ex.state = exRunning
+	if ex.regTimer != nil {
+		ex.regTimer.Stop()
+		ex.regTimer = nil
+	}
+	a.log.Info("executor subscribed", "framework", fw.id, "executor", ex.id)
+
+	for _, u := range sub.GetUnacknowledgedUpdates() {
+		a.executorUpdate(fw, ex, u.GetStatus())
+	}
+	// A task the agent delivered but the executor does not know was lost
+	// on the way.
+	known := map[string]bool{}
+	for _, t := range sub.GetUnacknowledgedTasks() {
+		known[t.GetTaskId().GetValue()] = true
+	}
+	for id, t := range ex.tasks {
+		if !t.queued && t.state == mesos.TaskState_TASK_STAGING && !known[id] && ex.everSent {
+			state := mesos.TaskState_TASK_DROPPED
+			if !fw.partitionAware() {
+				state = mesos.TaskState_TASK_LOST
+			}
+			a.agentUpdate(fw, ex, id, state, mesos.TaskStatus_REASON_AGENT_RESTARTED, "Task launched during agent restart")
+		}
+	}
+
+	if !ex.everSent && !ex.hasQueued() {
+		// All its tasks were killed before delivery.
+		conn.events.push(&execpb.Event{Type: execpb.Event_SHUTDOWN.Enum()})
+		a.shutdownExecutor(ex)
+		return conn
+	}
+	conn.events.push(&execpb.Event{
+		Type: execpb.Event_SUBSCRIBED.Enum(),
+		Subscribed: &execpb.Event_Subscribed{
+			ExecutorInfo:  ex.info,
+			FrameworkInfo: fw.info,
+			AgentInfo:     a.st.info,
+			ContainerId:   &mesos.ContainerID{Value: proto.String(ex.containerID)},
+		},
+	})
+	a.deliver(ex)
+	return conn
+}
+
+// executorUpdate takes an UPDATE from an executor: it fills in what the
+// agent knows (agent id, container status) and queues it (state
+// goroutine).
+func (a *Agent) executorUpdate(fw *framework, ex *executor, s *mesos.TaskStatus) {
+	s = proto.Clone(s).(*mesos.TaskStatus)
+	cs := s.ContainerStatus
+	if cs == nil {
+		cs = &mesos.ContainerStatus{}
+		s.ContainerStatus = cs
+	}
+	if cs.ContainerId == nil {
+		cs.ContainerId = &mesos.ContainerID{Value: proto.String(ex.containerID)}
+	}
+	if len(cs.NetworkInfos) == 0 {
+		ipa := &mesos.NetworkInfo_IPAddress{IpAddress: proto.String(a.st.ip)}
+		if ip := net.ParseIP(a.st.ip); ip != nil && ip.To4() == nil {
+			ipa.Protocol = mesos.NetworkInfo_IPv6.Enum()
+		}
+		cs.NetworkInfos = []*mesos.NetworkInfo{{IpAddresses: []*mesos.NetworkInfo_IPAddress{ipa}}}
+	}
+	if cs.ExecutorPid == nil && ex.proc != nil {
+		cs.ExecutorPid = proto.Uint32(uint32(ex.proc.Pid()))
+	}
+	if s.AgentId == nil {
+		s.AgentId = a.st.info.GetId()
+	}
+	a.statusUpdate(fw, ex, s)
+}
+
+func frameworkMessageCall(fwID string, call *execpb.Call) *agentproto.AgentCall {
+	return &agentproto.AgentCall{
+		Type: agentproto.AgentCall_FRAMEWORK_MESSAGE.Enum(),
+		FrameworkMessage: &agentproto.AgentCall_FrameworkMessage{
+			FrameworkId: &mesos.FrameworkID{Value: proto.String(fwID)},
+			ExecutorId:  call.GetExecutorId(),
+			Data:        call.GetMessage().GetData(),
+		},
+	}
+}
+
+var (
+	_ = bytes.Equal
+	_ = strings.TrimSpace
+)

@@ -5,6 +5,11 @@ set -eu
 
 need=""
 command -v protoc >/dev/null 2>&1 || need="$need protobuf-compiler"
+# The agent's tests run a Python executor written for Mesos, and the
+# fetcher extracts .tar.xz and .tar.bz2 archives with the system tools.
+command -v python3 >/dev/null 2>&1 || need="$need python3"
+command -v xz >/dev/null 2>&1 || need="$need xz-utils"
+command -v bzip2 >/dev/null 2>&1 || need="$need bzip2"
 
 if [ -z "$need" ]; then
 	exit 0

@@ -1,0 +1,476 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"os/user"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/mezzo-project/mezzo/api/v1/codec"
+	"github.com/mezzo-project/mezzo/api/v1/mesos"
+	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
+	"github.com/mezzo-project/mezzo/internal/flags"
+	"github.com/mezzo-project/mezzo/resources"
+	"github.com/mezzo-project/mezzo/sdk/scheduler"
+)
+
+func init() {
+	register(command{
+		name:    "execute",
+		summary: "run one task (or task group) on a cluster, like mesos-execute",
+		run:     runExecute,
+	})
+}
+
+// uriList is a repeatable --uri flag.
+type uriList []string
+
+func (u *uriList) String() string     { return strings.Join(*u, ",") }
+func (u *uriList) Set(v string) error { *u = append(*u, v); return nil }
+
+type executeFlags struct {
+	master, name, command, env, resources, role, dockerImage, containerizer string
+	taskJSON, taskGroupJSON, capabilities, principal, contentType           string
+	frameworkName                                                           string
+	shell, checkpoint, partitionAware                                       bool
+	killAfter                                                               time.Duration
+	uris                                                                    uriList
+}
+
+func (f *executeFlags) add(fs *flag.FlagSet) {
+	fs.StringVar(&f.master, "master", "", "Mesos or Mezzo master (e.g., IP:PORT). Required.")
+	fs.StringVar(&f.name, "name", "", "Name (and id) of the task. Required unless --task or --task_group.")
+	fs.StringVar(&f.command, "command", "", "Command to launch.")
+	fs.BoolVar(&f.shell, "shell", true, "Run --command through /bin/sh -c; if false, it is the executable to run.")
+	fs.StringVar(&f.env, "env", "", `Environment variables for the command, as a JSON object ({"NAME":"value"}) or file:///path to one.`)
+	fs.StringVar(&f.resources, "resources", "cpus:1;mem:128", "Resources for the command.")
+	fs.BoolVar(&f.checkpoint, "checkpoint", false, "Enable checkpointing for the framework.")
+	fs.StringVar(&f.dockerImage, "docker_image", "", "Docker image to run the command in (<image>:<tag>).")
+	fs.StringVar(&f.containerizer, "containerizer", "mesos", "Containerizer for --docker_image: docker or mesos.")
+	fs.StringVar(&f.role, "role", "*", "Role to use when registering.")
+	flags.DurationVar(fs, &f.killAfter, "kill_after", 0, "Kill the task after this long (e.g., 10secs, 2mins); 0 means never.")
+	fs.StringVar(&f.taskJSON, "task", "", "A TaskInfo as JSON, or file:///path to one; replaces --name/--command/--resources.")
+	fs.StringVar(&f.taskGroupJSON, "task_group", "", "A TaskGroupInfo as JSON, or file:///path to one; run under the default executor.")
+	fs.StringVar(&f.capabilities, "framework_capabilities", "", "Comma-separated extra framework capabilities to enable.")
+	fs.StringVar(&f.principal, "principal", "", "Principal of the framework.")
+	fs.StringVar(&f.contentType, "content_type", "protobuf", "Encoding of scheduler API messages: json or protobuf.")
+	fs.BoolVar(&f.partitionAware, "partition_aware", true, "Enable partition-awareness for the framework.")
+	fs.StringVar(&f.frameworkName, "framework_name", "mezzo-execute instance", "Name of the framework.")
+	fs.Var(&f.uris, "uri", "A URI to fetch into the sandbox before the command runs (repeatable).")
+}
+
+func runExecute(args []string, stdout, stderr io.Writer) int {
+	var f executeFlags
+	fs := flag.NewFlagSet("execute", flag.ContinueOnError)
+	f.add(fs)
+	if err := flags.Parse(fs, args, "task", "task_group", "env"); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(stdout, "Usage: mezzo execute --master=HOST:PORT --name=NAME --command=CMD [flags]\n\n%s", flags.Usage(fs))
+			return 0
+		}
+		fmt.Fprintf(stderr, "mezzo execute: %v\n", err)
+		return 2
+	}
+	ex, err := newExecution(&f, stdout)
+	if err != nil {
+		fmt.Fprintf(stderr, "mezzo execute: %v\n", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	code, err := ex.run(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "mezzo execute: %v\n", err)
+	}
+	return code
+}
+
+// execution is one run of `mezzo execute`: a framework that launches one
+// task or task group and follows it to the end.
+type execution struct {
+	f        *executeFlags
+	out      io.Writer
+	client   *scheduler.Client
+	want     resources.Resources // what the task (group) needs
+	task     *mesos.TaskInfo
+	group    *mesos.TaskGroupInfo
+	launched bool
+	pending  map[string]bool // task ids not yet terminal
+	exitCode int
+}
+
+func newExecution(f *executeFlags, out io.Writer) (*execution, error) {
+	if f.master == "" {
+		return nil, errors.New("missing required flag --master")
+	}
+	format := codec.Protobuf
+	switch f.contentType {
+	case "json":
+		format = codec.JSON
+	case "protobuf":
+	default:
+		return nil, fmt.Errorf("invalid --content_type %q: use json or protobuf", f.contentType)
+	}
+	ex := &execution{f: f, out: out, pending: map[string]bool{}}
+	switch {
+	case f.taskGroupJSON != "":
+		ex.group = &mesos.TaskGroupInfo{}
+		if err := codec.UnmarshalJSON([]byte(f.taskGroupJSON), ex.group); err != nil {
+			return nil, fmt.Errorf("--task_group: %w", err)
+		}
+		if len(ex.group.GetTasks()) == 0 {
+			return nil, errors.New("--task_group: the group has no tasks")
+		}
+		for _, t := range ex.group.GetTasks() {
+			r, err := resources.FromProto(t.GetResources())
+			if err != nil {
+				return nil, fmt.Errorf("--task_group: task %q: %w", t.GetTaskId().GetValue(), err)
+			}
+			ex.want = ex.want.Add(r)
+		}
+	case f.taskJSON != "":
+		ex.task = &mesos.TaskInfo{}
+		if err := codec.UnmarshalJSON([]byte(f.taskJSON), ex.task); err != nil {
+			return nil, fmt.Errorf("--task: %w", err)
+		}
+		r, err := resources.FromProto(ex.task.GetResources())
+		if err != nil {
+			return nil, fmt.Errorf("--task: %w", err)
+		}
+		ex.want = r
+	default:
+		if f.name == "" {
+			return nil, errors.New("missing required flag --name")
+		}
+		if f.command == "" && f.dockerImage == "" {
+			return nil, errors.New("missing required flag --command")
+		}
+		r, err := resources.Parse(f.resources, "*")
+		if err != nil {
+			return nil, fmt.Errorf("--resources: %w", err)
+		}
+		ex.want = r
+		task, err := f.commandTask()
+		if err != nil {
+			return nil, err
+		}
+		ex.task = task
+	}
+
+	fw := &mesos.FrameworkInfo{
+		User:       proto.String(currentUser()),
+		Name:       proto.String(f.frameworkName),
+		Checkpoint: proto.Bool(f.checkpoint),
+		Roles:      []string{f.role},
+	}
+	if f.principal != "" {
+		fw.Principal = proto.String(f.principal)
+	}
+	caps := []mesos.FrameworkInfo_Capability_Type{mesos.FrameworkInfo_Capability_MULTI_ROLE,
+		mesos.FrameworkInfo_Capability_TASK_KILLING_STATE}
+	if f.partitionAware {
+		caps = append(caps, mesos.FrameworkInfo_Capability_PARTITION_AWARE)
+	}
+	for _, name := range strings.Split(f.capabilities, ",") {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			continue
+		}
+		v, ok := mesos.FrameworkInfo_Capability_Type_value[name]
+		if !ok {
+			return nil, fmt.Errorf("--framework_capabilities: unknown capability %q", name)
+		}
+		caps = append(caps, mesos.FrameworkInfo_Capability_Type(v))
+	}
+	for _, c := range caps {
+		fw.Capabilities = append(fw.Capabilities, &mesos.FrameworkInfo_Capability{Type: c.Enum()})
+	}
+	ex.client = scheduler.New(scheduler.Config{Master: f.master, Framework: fw, Format: format})
+	return ex, nil
+}
+
+// commandTask builds the TaskInfo for --name/--command.
+func (f *executeFlags) commandTask() (*mesos.TaskInfo, error) {
+	cmd := &mesos.CommandInfo{Shell: proto.Bool(f.shell)}
+	if f.command != "" {
+		cmd.Value = proto.String(f.command)
+		if !f.shell {
+			cmd.Arguments = strings.Fields(f.command)
+			if len(cmd.Arguments) > 0 {
+				cmd.Value = proto.String(cmd.Arguments[0])
+			}
+		}
+	}
+	for _, u := range f.uris {
+		cmd.Uris = append(cmd.Uris, &mesos.CommandInfo_URI{Value: proto.String(u)})
+	}
+	if f.env != "" {
+		vars := map[string]any{}
+		if err := jsonUnmarshal(f.env, &vars); err != nil {
+			return nil, fmt.Errorf("--env: %w", err)
+		}
+		env := &mesos.Environment{}
+		for _, k := range sortedKeys(vars) {
+			s, ok := vars[k].(string)
+			if !ok {
+				return nil, fmt.Errorf("--env: value of %q must be a string", k)
+			}
+			env.Variables = append(env.Variables, &mesos.Environment_Variable{Name: proto.String(k), Value: proto.String(s)})
+		}
+		cmd.Environment = env
+	}
+	task := &mesos.TaskInfo{
+		Name:    proto.String(f.name),
+		TaskId:  &mesos.TaskID{Value: proto.String(f.name)},
+		Command: cmd,
+	}
+	if f.dockerImage != "" {
+		switch f.containerizer {
+		case "docker":
+			task.Container = &mesos.ContainerInfo{Type: mesos.ContainerInfo_DOCKER.Enum(),
+				Docker: &mesos.ContainerInfo_DockerInfo{Image: proto.String(f.dockerImage)}}
+			if f.command == "" {
+				cmd.Shell = proto.Bool(false)
+			}
+		case "mesos":
+			task.Container = &mesos.ContainerInfo{Type: mesos.ContainerInfo_MESOS.Enum(),
+				Mesos: &mesos.ContainerInfo_MesosInfo{Image: &mesos.Image{Type: mesos.Image_DOCKER.Enum(),
+					Docker: &mesos.Image_Docker{Name: proto.String(f.dockerImage)}}}}
+		default:
+			return nil, fmt.Errorf("invalid --containerizer %q: use docker or mesos", f.containerizer)
+		}
+	}
+	return task, nil
+}
+
+func (ex *execution) run(ctx context.Context) (int, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	kill := make(chan struct{})
+	if ex.f.killAfter > 0 {
+		go func() {
+			select {
+			case <-time.After(ex.f.killAfter):
+				close(kill)
+			case <-ctx.Done():
+			}
+		}()
+	}
+	err := ex.client.Run(ctx, func(ctx context.Context, ev *schedpb.Event) error {
+		select {
+		case <-kill:
+			kill = nil
+			for id := range ex.pending {
+				fmt.Fprintf(ex.out, "Asked to kill task '%s'\n", id)
+				_ = ex.client.Kill(ctx, &mesos.TaskID{Value: proto.String(id)}, nil)
+			}
+		default:
+		}
+		return ex.handle(ctx, ev)
+	})
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return 1, err
+	}
+	return ex.exitCode, nil
+}
+
+func (ex *execution) handle(ctx context.Context, ev *schedpb.Event) error {
+	switch ev.GetType() {
+	case schedpb.Event_SUBSCRIBED:
+		fmt.Fprintf(ex.out, "Subscribed with ID %s\n", ev.GetSubscribed().GetFrameworkId().GetValue())
+	case schedpb.Event_OFFERS:
+		return ex.offers(ctx, ev.GetOffers().GetOffers())
+	case schedpb.Event_UPDATE:
+		return ex.update(ctx, ev.GetUpdate().GetStatus())
+	case schedpb.Event_ERROR:
+		ex.exitCode = 1
+		return fmt.Errorf("the master sent an error: %s", ev.GetError().GetMessage())
+	case schedpb.Event_FAILURE:
+		if f := ev.GetFailure(); f.GetExecutorId() != nil {
+			fmt.Fprintf(ex.out, "Executor '%s' on agent '%s' terminated with status %d\n",
+				f.GetExecutorId().GetValue(), f.GetAgentId().GetValue(), f.GetStatus())
+		}
+	}
+	return nil
+}
+
+func (ex *execution) offers(ctx context.Context, offers []*mesos.Offer) error {
+	var decline []*mesos.OfferID
+	for _, o := range offers {
+		if ex.launched {
+			decline = append(decline, o.GetId())
+			continue
+		}
+		offered, err := resources.FromProto(o.GetResources())
+		if err != nil {
+			return fmt.Errorf("offer %s: %w", o.GetId().GetValue(), err)
+		}
+		taskRes, ok := take(offered, ex.want, ex.f.role)
+		if !ok {
+			decline = append(decline, o.GetId())
+			continue
+		}
+		op, ids := ex.operation(o, taskRes)
+		if err := ex.client.Accept(ctx, []*mesos.OfferID{o.GetId()}, []*mesos.Offer_Operation{op}, nil); err != nil {
+			return err
+		}
+		ex.launched = true
+		for _, id := range ids {
+			ex.pending[id] = true
+		}
+		if ex.group != nil {
+			fmt.Fprintf(ex.out, "Submitted task group with tasks [ %s ] to agent '%s'\n", strings.Join(ids, ", "), o.GetAgentId().GetValue())
+		} else {
+			fmt.Fprintf(ex.out, "Submitted task '%s' to agent '%s'\n", ex.task.GetName(), o.GetAgentId().GetValue())
+		}
+	}
+	if len(decline) > 0 {
+		return ex.client.Decline(ctx, decline, nil)
+	}
+	return nil
+}
+
+// operation builds the LAUNCH (or LAUNCH_GROUP) of the task on offer o.
+func (ex *execution) operation(o *mesos.Offer, taskRes resources.Resources) (*mesos.Offer_Operation, []string) {
+	if ex.group != nil {
+		group := proto.Clone(ex.group).(*mesos.TaskGroupInfo)
+		var ids []string
+		for _, t := range group.GetTasks() {
+			t.AgentId = o.GetAgentId()
+			r, _ := resources.FromProto(t.GetResources())
+			t.Resources = resources.ToProto(r.Allocate(ex.f.role), resources.FormatEndpoint)
+			ids = append(ids, t.GetTaskId().GetValue())
+		}
+		execID := "default-executor-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+		exec := &mesos.ExecutorInfo{
+			Type:        mesos.ExecutorInfo_DEFAULT.Enum(),
+			ExecutorId:  &mesos.ExecutorID{Value: proto.String(execID)},
+			FrameworkId: o.GetFrameworkId(),
+			Resources: resources.ToProto(mustParse("cpus:0.1;mem:32;disk:10").Allocate(ex.f.role),
+				resources.FormatEndpoint),
+		}
+		return &mesos.Offer_Operation{Type: mesos.Offer_Operation_LAUNCH_GROUP.Enum(),
+			LaunchGroup: &mesos.Offer_Operation_LaunchGroup{Executor: exec, TaskGroup: group}}, ids
+	}
+	task := proto.Clone(ex.task).(*mesos.TaskInfo)
+	task.AgentId = o.GetAgentId()
+	task.Resources = resources.ToProto(taskRes, resources.FormatEndpoint)
+	return &mesos.Offer_Operation{Type: mesos.Offer_Operation_LAUNCH.Enum(),
+		Launch: &mesos.Offer_Operation_Launch{TaskInfos: []*mesos.TaskInfo{task}}}, []string{task.GetTaskId().GetValue()}
+}
+
+var exitStatusRE = regexp.MustCompile(`exited with status (\d+)`)
+
+func (ex *execution) update(ctx context.Context, st *mesos.TaskStatus) error {
+	fmt.Fprintf(ex.out, "Received status update %s for task '%s'\n", st.GetState(), st.GetTaskId().GetValue())
+	if st.Message != nil {
+		fmt.Fprintf(ex.out, "  message: '%s'\n", st.GetMessage())
+	}
+	if st.Source != nil {
+		fmt.Fprintf(ex.out, "  source: %s\n", st.GetSource())
+	}
+	if st.Reason != nil {
+		fmt.Fprintf(ex.out, "  reason: %s\n", st.GetReason())
+	}
+	if st.Healthy != nil {
+		fmt.Fprintf(ex.out, "  healthy?: %v\n", st.GetHealthy())
+	}
+	if err := ex.client.Acknowledge(ctx, st); err != nil {
+		return err
+	}
+	if !scheduler.IsTerminal(st.GetState()) {
+		return nil
+	}
+	id := st.GetTaskId().GetValue()
+	if !ex.pending[id] {
+		return nil
+	}
+	delete(ex.pending, id)
+	code := 1
+	switch st.GetState() {
+	case mesos.TaskState_TASK_FINISHED:
+		code = 0
+	case mesos.TaskState_TASK_FAILED:
+		if m := exitStatusRE.FindStringSubmatch(st.GetMessage()); m != nil {
+			if n, err := strconv.Atoi(m[1]); err == nil && n != 0 {
+				code = n
+			}
+		}
+	}
+	// A group's exit code is its first failure's.
+	if code != 0 && ex.exitCode == 0 {
+		ex.exitCode = code
+	}
+	if len(ex.pending) == 0 {
+		_ = ex.client.Teardown(ctx)
+		return scheduler.ErrDone
+	}
+	return nil
+}
+
+func currentUser() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	return "root"
+}
+
+func mustParse(s string) resources.Resources {
+	r, err := resources.Parse(s, "*")
+	if err != nil {
+		panic(err)
+	}
+	return r
+}
+
+// take returns the task's resources as the offer holds them: unreserved,
+// or reserved to role, allocated to role. ok is false when the offer
+// cannot hold them.
+func take(offered, want resources.Resources, role string) (resources.Resources, bool) {
+	unreserved := want.Allocate(role)
+	if offered.Contains(unreserved) {
+		return unreserved, true
+	}
+	if role == "*" {
+		return resources.Resources{}, false
+	}
+	reserved, err := want.PushReservation(resources.Reservation{Type: resources.ReservationStatic, Role: role})
+	if err != nil {
+		return resources.Resources{}, false
+	}
+	reserved = reserved.Allocate(role)
+	if offered.Contains(reserved) {
+		return reserved, true
+	}
+	return resources.Resources{}, false
+}
+
+// jsonUnmarshal decodes a flag's JSON value.
+func jsonUnmarshal(s string, v any) error {
+	if err := json.Unmarshal([]byte(s), v); err != nil {
+		return fmt.Errorf("invalid JSON: %w", err)
+	}
+	return nil
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

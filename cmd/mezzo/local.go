@@ -1,0 +1,192 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/mezzo-project/mezzo/agent"
+	"github.com/mezzo-project/mezzo/internal/flags"
+	"github.com/mezzo-project/mezzo/master"
+	"github.com/mezzo-project/mezzo/resources"
+)
+
+func init() {
+	register(command{
+		name:    "local",
+		summary: "run a master and N agents in one process: a whole cluster on this machine",
+		run:     runLocal,
+	})
+}
+
+// localFlags are the flags of `mezzo local` beyond the master's and the
+// agents' own.
+type localFlags struct {
+	agents    int
+	isolation string
+}
+
+// supportedIsolation lists the --isolation values Mezzo's agents honour in
+// this release; Mesos' posix isolators account resources without
+// enforcing them, which is what the agent does today.
+var supportedIsolation = map[string]bool{"posix/cpu": true, "posix/mem": true, "posix/disk": true, "filesystem/posix": true}
+
+func runLocal(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("local", flag.ContinueOnError)
+	mcfg := master.DefaultConfig()
+	mcfg.AddFlags(fs)
+	acfg := agent.Defaults()
+	// The agents take every agent flag the master does not also have; the
+	// shared ones (--ip, --hostname, --work_dir, ...) are the master's and
+	// the agents derive theirs from them.
+	afs := flag.NewFlagSet("agent", flag.ContinueOnError)
+	acfg.AddFlags(afs)
+	afs.VisitAll(func(f *flag.Flag) {
+		if fs.Lookup(f.Name) == nil && f.Name != "master" {
+			fs.Var(f.Value, f.Name, "(agents) "+f.Usage)
+		}
+	})
+	var lf localFlags
+	fs.IntVar(&lf.agents, "agents", 1, "Number of agents to run.")
+	fs.StringVar(&lf.isolation, "isolation", "posix/cpu,posix/mem", "Isolation mechanisms of the agents (comma-separated).")
+	if err := flags.Parse(fs, args, "resources"); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(stdout, "Usage: mezzo local [--agents=N] [master and agent flags]\n\n%s", flags.Usage(fs))
+			return 0
+		}
+		fmt.Fprintf(stderr, "mezzo local: %v\n", err)
+		return 2
+	}
+	if lf.agents < 1 {
+		fmt.Fprintf(stderr, "mezzo local: --agents=%d: must be at least 1\n", lf.agents)
+		return 2
+	}
+	for _, iso := range strings.Split(lf.isolation, ",") {
+		if iso = strings.TrimSpace(iso); iso != "" && !supportedIsolation[iso] {
+			fmt.Fprintf(stderr, "mezzo local: --isolation: %q is not supported (supported: posix/cpu, posix/mem, posix/disk, filesystem/posix)\n", iso)
+			return 2
+		}
+	}
+	if mcfg.WorkDir == "" {
+		mcfg.WorkDir = filepath.Join(os.TempDir(), "mezzo-local")
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := runCluster(ctx, mcfg, acfg, lf, stdout, log); err != nil {
+		fmt.Fprintf(stderr, "mezzo local: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// runCluster starts the master and the agents and serves until ctx ends.
+func runCluster(ctx context.Context, mcfg master.Config, acfg agent.Config, lf localFlags, stdout io.Writer, log *slog.Logger) error {
+	mcfg.WorkDir = filepath.Join(mcfg.WorkDir, "master")
+	root := filepath.Dir(mcfg.WorkDir)
+	if err := os.MkdirAll(mcfg.WorkDir, 0o755); err != nil {
+		return fmt.Errorf("create work directory: %w", err)
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(mcfg.IP, strconv.Itoa(mcfg.Port)))
+	if err != nil {
+		return fmt.Errorf("master: %w", err)
+	}
+	m, err := master.New(mcfg, log.With("component", "master"))
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("master: %w", err)
+	}
+	defer m.Close()
+	errc := make(chan error, lf.agents+1)
+	go func() { errc <- m.Serve(ln) }()
+	masterAddr := ln.Addr().String()
+	if mcfg.IP == "" {
+		masterAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
+	}
+
+	shares, err := agentShares(acfg.Resources, root, lf.agents)
+	if err != nil {
+		return err
+	}
+	for i := 0; i < lf.agents; i++ {
+		cfg := acfg
+		cfg.Master = masterAddr
+		cfg.IP = mcfg.IP
+		if cfg.IP == "" {
+			cfg.IP = "127.0.0.1"
+		}
+		cfg.Port = 0
+		cfg.Hostname = mcfg.Hostname
+		cfg.WorkDir = filepath.Join(root, fmt.Sprintf("agent%d", i))
+		cfg.Resources = shares[i]
+		a, err := agent.New(cfg, log.With("component", "agent", "agent", i))
+		if err != nil {
+			return fmt.Errorf("agent %d: %w", i, err)
+		}
+		defer a.Close()
+		aln, err := net.Listen("tcp", net.JoinHostPort(cfg.IP, "0"))
+		if err != nil {
+			return fmt.Errorf("agent %d: %w", i, err)
+		}
+		go func() { errc <- a.Serve(aln) }()
+	}
+	fmt.Fprintf(stdout, "Mezzo local cluster: master at %s with %d agent(s); work directory %s\n", masterAddr, lf.agents, root)
+	fmt.Fprintf(stdout, "Try: mezzo execute --master=%s --name=hello --command='echo hello from Mezzo'\n", masterAddr)
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-errc:
+		if err == nil {
+			return errors.New("a component stopped")
+		}
+		return err
+	}
+}
+
+// agentShares returns each agent's --resources value. When the user gave
+// one, every agent gets it; otherwise each gets an even share of this
+// machine (cpus, mem and disk divided by n, the default port range split
+// into n disjoint parts so agents on one host never offer the same port).
+func agentShares(given, workDir string, n int) ([]string, error) {
+	out := make([]string, n)
+	if given != "" {
+		if _, err := resources.ParseFlag(given, "*"); err != nil {
+			return nil, fmt.Errorf("--resources: %w", err)
+		}
+		for i := range out {
+			out[i] = given
+		}
+		return out, nil
+	}
+	if err := os.MkdirAll(workDir, 0o755); err != nil {
+		return nil, fmt.Errorf("create work directory: %w", err)
+	}
+	host, _ := resources.DetectHost(workDir)
+	total := resources.DefaultAgentResources(host, "*")
+	q := total.Quantities()
+	share := func(name string) float64 {
+		v := q.Get(name).Float() / float64(n)
+		return float64(int64(v*1000)) / 1000
+	}
+	ports := resources.DefaultPorts[0]
+	span := (ports.End - ports.Begin + 1) / uint64(n)
+	for i := range out {
+		begin := ports.Begin + uint64(i)*span
+		end := begin + span - 1
+		if i == n-1 {
+			end = ports.End
+		}
+		out[i] = fmt.Sprintf("cpus:%g;mem:%g;disk:%g;ports:[%d-%d]", share("cpus"), share("mem"), share("disk"), begin, end)
+	}
+	return out, nil
+}

@@ -1,0 +1,116 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestTestFrameworkRunsFiveTasks(t *testing.T) {
+	c := startCluster(t, 2, "cpus:2;mem:1024;disk:1024;ports:[31000-31100]")
+	out, code := run(t, 2*time.Minute, bin.framework, c.master)
+	if code != 0 {
+		t.Fatalf("test-framework exited %d:\n%s", code, out)
+	}
+	if n := strings.Count(out, "TASK_FINISHED"); n != 5 {
+		t.Fatalf("%d tasks finished, want 5:\n%s", n, out)
+	}
+}
+
+func TestExecuteReportsExitCode(t *testing.T) {
+	c := startCluster(t, 1, "cpus:2;mem:1024;disk:1024;ports:[31000-31100]")
+	cases := []struct {
+		name, command string
+		json          bool
+		code          int
+		want          []string
+	}{
+		{"ok", "echo hello; echo oops >&2", false, 0, []string{"TASK_STARTING", "TASK_RUNNING", "TASK_FINISHED"}},
+		{"fails", "exit 3", true, 3, []string{"TASK_RUNNING", "TASK_FAILED", "Command exited with status 3", "REASON_COMMAND_EXECUTOR_FAILED"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			args := []string{"execute", "--master=" + c.master, "--name=" + tc.name, "--command=" + tc.command,
+				"--resources=cpus:0.1;mem:32"}
+			if tc.json {
+				args = append(args, "--content_type=json")
+			}
+			out, code := run(t, time.Minute, bin.mezzo, args...)
+			if code != tc.code {
+				t.Fatalf("exit code %d, want %d:\n%s", code, tc.code, out)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+}
+
+func TestExecuteFetchesURIAndWritesSandbox(t *testing.T) {
+	c := startCluster(t, 1, "cpus:2;mem:1024;disk:1024;ports:[31000-31100]")
+	src := filepath.Join(t.TempDir(), "greeting.txt")
+	if err := os.WriteFile(src, []byte("fetched hello\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, code := run(t, time.Minute, bin.mezzo, "execute", "--master="+c.master, "--name=fetch",
+		"--command=cat greeting.txt && test -n \"$MESOS_SANDBOX\" && test \"$PWD\" = \"$MESOS_SANDBOX\"",
+		"--resources=cpus:0.1;mem:32", "--uri="+src)
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	// The task's stdout is in its sandbox, in Mesos' layout.
+	matches := sandboxFiles(filepath.Join(c.work, "agent0", "slaves", "*", "frameworks", "*", "executors", "fetch", "runs", "*", "stdout"))
+	if len(matches) != 1 {
+		t.Fatalf("sandbox stdout files: %v", matches)
+	}
+	b, _ := os.ReadFile(matches[0])
+	if !strings.Contains(string(b), "fetched hello") {
+		t.Fatalf("stdout %q", b)
+	}
+}
+
+func TestExecuteKillAfterLeavesNoProcess(t *testing.T) {
+	c := startCluster(t, 1, "cpus:2;mem:1024;disk:1024;ports:[31000-31100]")
+	pidFile := filepath.Join(t.TempDir(), "pids")
+	// The task starts a child that ignores nothing; both must be gone.
+	cmd := fmt.Sprintf("sleep 300 & echo $! > %s; echo $$ >> %s; wait", pidFile, pidFile)
+	out, code := run(t, time.Minute, bin.mezzo, "execute", "--master="+c.master, "--name=sleeper",
+		"--command="+cmd, "--resources=cpus:0.1;mem:32", "--kill_after=2secs")
+	if code == 0 || !strings.Contains(out, "TASK_KILLED") {
+		t.Fatalf("exit %d, want TASK_KILLED:\n%s", code, out)
+	}
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range strings.Fields(string(b)) {
+		pid, _ := strconv.Atoi(f)
+		waitFor(t, 10*time.Second, "process "+f+" gone", func() error {
+			if err := syscall.Kill(pid, 0); err == nil {
+				return fmt.Errorf("pid %d still alive", pid)
+			}
+			return nil
+		})
+	}
+}
+
+func TestExecuteTaskGroup(t *testing.T) {
+	c := startCluster(t, 1, "cpus:2;mem:1024;disk:1024;ports:[31000-31100]")
+	group := `{"tasks":[
+	  {"name":"g1","task_id":{"value":"g1"},"agent_id":{"value":""},"resources":[{"name":"cpus","type":"SCALAR","scalar":{"value":0.1}},{"name":"mem","type":"SCALAR","scalar":{"value":32}}],"command":{"value":"echo one"}},
+	  {"name":"g2","task_id":{"value":"g2"},"agent_id":{"value":""},"resources":[{"name":"cpus","type":"SCALAR","scalar":{"value":0.1}},{"name":"mem","type":"SCALAR","scalar":{"value":32}}],"command":{"value":"echo two"}}]}`
+	out, code := run(t, time.Minute, bin.mezzo, "execute", "--master="+c.master, "--task_group="+group)
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	if strings.Count(out, "TASK_FINISHED") != 2 {
+		t.Fatalf("want two TASK_FINISHED:\n%s", out)
+	}
+}

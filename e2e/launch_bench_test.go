@@ -1,0 +1,190 @@
+package e2e
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/mezzo-project/mezzo/api/v1/codec"
+	"github.com/mezzo-project/mezzo/api/v1/mesos"
+	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
+	"github.com/mezzo-project/mezzo/sdk/scheduler"
+)
+
+var (
+	launchTasks  = flag.Int("launch_tasks", 1000, "tasks BenchmarkLaunchTrueTasks launches per iteration")
+	launchMaster = flag.String("launch_master", "", "run BenchmarkLaunchTrueTasks against this running master (host:port) instead of starting mezzo local")
+)
+
+// BenchmarkLaunchTrueTasks launches -launch_tasks short command tasks
+// (/bin/true) through `mezzo local` with one agent and reports the launch
+// rate and the latency from ACCEPT to TASK_RUNNING:
+//
+//	go test ./e2e -run '^$' -bench LaunchTrueTasks -benchtime 1x
+func BenchmarkLaunchTrueTasks(b *testing.B) {
+	master := *launchMaster
+	if master == "" {
+		master = startLocal(b)
+	}
+	b.ResetTimer()
+	var rates, p50s, p99s []float64
+	for i := 0; i < b.N; i++ {
+		res := launchRun(b, master, *launchTasks)
+		rates = append(rates, res.rate)
+		p50s = append(p50s, res.p50)
+		p99s = append(p99s, res.p99)
+	}
+	b.StopTimer()
+	b.ReportMetric(mean(rates), "tasks/s")
+	b.ReportMetric(mean(p50s), "p50-accept-to-running-ms")
+	b.ReportMetric(mean(p99s), "p99-accept-to-running-ms")
+}
+
+// startLocal starts `mezzo local` with one agent and returns the master's
+// address.
+func startLocal(b *testing.B) string {
+	port := freePort(b)
+	master := fmt.Sprintf("127.0.0.1:%d", port)
+	start(b, "local", "local", "--ip=127.0.0.1", fmt.Sprintf("--port=%d", port),
+		"--work_dir="+filepath.Join(b.TempDir(), "local"),
+		"--agents=1", "--resources=cpus:32;mem:32768;disk:32768;ports:[31000-32000]")
+	deadline := time.Now().Add(20 * time.Second)
+	for httpOK("http://"+master+"/health") != nil {
+		if time.Now().After(deadline) {
+			b.Fatal("mezzo local did not come up")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return master
+}
+
+type launchResult struct{ rate, p50, p99 float64 }
+
+func launchRun(b *testing.B, master string, n int) launchResult {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	var (
+		mu        sync.Mutex
+		launched  int
+		finished  int
+		failed    []string
+		accepted  = map[string]time.Time{}
+		latencies []time.Duration
+		start     time.Time
+	)
+	client := scheduler.New(scheduler.Config{
+		Master:    master,
+		Format:    codec.Protobuf,
+		Framework: &mesos.FrameworkInfo{User: proto.String("root"), Name: proto.String("launch-bench")},
+	})
+	cpus, mem := 0.01, 4.0
+	err := client.Run(ctx, func(ctx context.Context, ev *schedpb.Event) error {
+		switch ev.GetType() {
+		case schedpb.Event_OFFERS:
+			for _, o := range ev.GetOffers().GetOffers() {
+				var ocpus, omem float64
+				for _, r := range o.GetResources() {
+					switch r.GetName() {
+					case "cpus":
+						ocpus += r.GetScalar().GetValue()
+					case "mem":
+						omem += r.GetScalar().GetValue()
+					}
+				}
+				var tasks []*mesos.TaskInfo
+				for launched < n && ocpus >= cpus-1e-9 && omem >= mem {
+					id := fmt.Sprintf("t%d", launched)
+					tasks = append(tasks, &mesos.TaskInfo{
+						Name: proto.String(id), TaskId: &mesos.TaskID{Value: proto.String(id)}, AgentId: o.GetAgentId(),
+						Command: &mesos.CommandInfo{Value: proto.String("/bin/true"), Shell: proto.Bool(false),
+							Arguments: []string{"/bin/true"}},
+						Resources: []*mesos.Resource{benchScalar("cpus", cpus), benchScalar("mem", mem)},
+					})
+					launched++
+					ocpus -= cpus
+					omem -= mem
+				}
+				now := time.Now()
+				mu.Lock()
+				if start.IsZero() {
+					start = now
+				}
+				for _, t := range tasks {
+					accepted[t.GetTaskId().GetValue()] = now
+				}
+				mu.Unlock()
+				op := &mesos.Offer_Operation{Type: mesos.Offer_Operation_LAUNCH.Enum(),
+					Launch: &mesos.Offer_Operation_Launch{TaskInfos: tasks}}
+				ops := []*mesos.Offer_Operation{op}
+				if len(tasks) == 0 {
+					ops = nil
+				}
+				if err := client.Accept(ctx, []*mesos.OfferID{o.GetId()}, ops, &mesos.Filters{RefuseSeconds: proto.Float64(0)}); err != nil {
+					return err
+				}
+			}
+		case schedpb.Event_UPDATE:
+			st := ev.GetUpdate().GetStatus()
+			id := st.GetTaskId().GetValue()
+			if st.GetState() == mesos.TaskState_TASK_RUNNING {
+				mu.Lock()
+				if t, ok := accepted[id]; ok {
+					latencies = append(latencies, time.Since(t))
+				}
+				mu.Unlock()
+			}
+			if err := client.Acknowledge(ctx, st); err != nil {
+				return err
+			}
+			if scheduler.IsTerminal(st.GetState()) {
+				finished++
+				if st.GetState() != mesos.TaskState_TASK_FINISHED {
+					failed = append(failed, id+":"+st.GetState().String()+":"+st.GetMessage())
+				}
+				if finished == n {
+					_ = client.Teardown(ctx)
+					return scheduler.ErrDone
+				}
+			}
+		case schedpb.Event_ERROR:
+			return fmt.Errorf("master error: %s", ev.GetError().GetMessage())
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatalf("after %d of %d tasks: %v", finished, n, err)
+	}
+	if len(failed) > 0 {
+		b.Fatalf("%d tasks did not finish: %s", len(failed), strings.Join(failed[:min(5, len(failed))], "; "))
+	}
+	elapsed := time.Since(start)
+	if len(latencies) != n {
+		b.Fatalf("saw TASK_RUNNING for %d of %d tasks", len(latencies), n)
+	}
+	sort.Slice(latencies, func(i, j int) bool { return latencies[i] < latencies[j] })
+	pct := func(p float64) float64 {
+		return float64(latencies[int(p*float64(len(latencies)-1))]) / float64(time.Millisecond)
+	}
+	return launchResult{rate: float64(n) / elapsed.Seconds(), p50: pct(0.50), p99: pct(0.99)}
+}
+
+func benchScalar(name string, v float64) *mesos.Resource {
+	return &mesos.Resource{Name: proto.String(name), Type: mesos.Value_SCALAR.Enum(),
+		Scalar: &mesos.Value_Scalar{Value: proto.Float64(v)}, Role: proto.String("*")}
+}
+
+func mean(xs []float64) float64 {
+	var s float64
+	for _, x := range xs {
+		s += x
+	}
+	return s / float64(len(xs))
+}

@@ -174,9 +174,10 @@ func agentShares(given, workDir string, n int) ([]string, error) {
 	host, _ := resources.DetectHost(workDir)
 	total := resources.DefaultAgentResources(host, "*")
 	q := total.Quantities()
-	share := func(name string) float64 {
+	// cpus keep Mesos' three decimals; mem and disk are whole MB.
+	share := func(name string, unit float64) float64 {
 		v := q.Get(name).Float() / float64(n)
-		return float64(int64(v*1000)) / 1000
+		return float64(int64(v*unit)) / unit
 	}
 	ports := resources.DefaultPorts[0]
 	span := (ports.End - ports.Begin + 1) / uint64(n)
@@ -186,7 +187,7 @@ func agentShares(given, workDir string, n int) ([]string, error) {
 		if i == n-1 {
 			end = ports.End
 		}
-		out[i] = fmt.Sprintf("cpus:%g;mem:%g;disk:%g;ports:[%d-%d]", share("cpus"), share("mem"), share("disk"), begin, end)
+		out[i] = fmt.Sprintf("cpus:%g;mem:%g;disk:%g;ports:[%d-%d]", share("cpus", 1000), share("mem", 1), share("disk", 1), begin, end)
 	}
 	return out, nil
 }

@@ -3,7 +3,7 @@
 // (src/common/resources.cpp, values.cpp, attributes.cpp) and is pure: no
 // I/O except DetectHost and ParseFlag's file read, no goroutines, no
 // reflection. Values are immutable, so the master and the allocator can
-// share them freely.
+// share them freely, and any number of goroutines may read them at once.
 //
 // # Values
 //
@@ -97,4 +97,21 @@
 //
 // Quantities maps names to amounts without metadata, for DRF shares and
 // quota: Resources.ScalarQuantities sums the scalars of each name.
+//
+// # Where Mezzo differs from Mesos
+//
+// The parsers are stricter where Mesos silently accepts nonsense: a token
+// needs exactly one ':' ("cpus::4" is an error), text after a role's ')'
+// is an error instead of being ignored, ranges must be "[b-e,...]" (Mesos
+// pairs up any numbers it finds, so "[1-2-3-4]" or "[1,2]" pass), set
+// items may not contain brackets or parentheses, and scalars above 10^12
+// are rejected. They are more lenient about layout: blank tokens are
+// skipped, all whitespace (not only spaces) is removed from values, and
+// attribute names are trimmed.
+//
+// Contains lets each indivisible resource of the right side use up one
+// equal resource of the left (Mesos does this for persistent volumes only,
+// so it finds two identical MOUNT disks contained in one). Equal compares
+// canonical forms exactly. Scalar.String stays exact above 10^12, where
+// Mesos rounds to 15 significant digits.
 package resources

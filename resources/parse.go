@@ -22,6 +22,8 @@ type ParseError struct {
 	Reason string
 }
 
+// Error formats the error as `resources: cannot parse "token" at byte N:
+// reason`.
 func (e *ParseError) Error() string {
 	return fmt.Sprintf("resources: cannot parse %q at byte %d: %s", e.Token, e.Offset, e.Reason)
 }

@@ -171,7 +171,7 @@ func (rs Ranges) Subtract(o Ranges) Ranges {
 	if !rs.overlaps(o) {
 		return rs
 	}
-	out := make(Ranges, 0, len(rs)+1)
+	out := make(Ranges, 0, len(rs)+len(o)) // each hole splits at most one range
 	j := 0
 	for _, r := range rs {
 		for j < len(o) && o[j].End < r.Begin {

@@ -161,7 +161,8 @@ func (rs Resources) All() iter.Seq[Resource] {
 }
 
 // Count returns how many copies of r the collection holds: the shared
-// count for a shared resource, 1 or 0 for any other.
+// count for a shared resource; for any other, the number of entries equal
+// to r (0 or 1, except for repeated indivisible resources).
 func (rs Resources) Count(r Resource) int {
 	r = r.normalized()
 	n := 0
@@ -222,7 +223,7 @@ func (rs Resources) Add(o Resources) Resources {
 		return o
 	}
 	a, b := rs.items, o.items
-	out := make([]item, 0, len(a)+len(b))
+	out := make([]item, 0, addedLen(a, b))
 	i, j := 0, 0
 	for i < len(a) && j < len(b) {
 		x, y := &a[i], &b[j]
@@ -249,6 +250,30 @@ func (rs Resources) Add(o Resources) Resources {
 	out = append(out, a[i:]...)
 	out = append(out, b[j:]...)
 	return Resources{items: out}
+}
+
+// addedLen returns the number of items of a + b. Counting first lets Add
+// allocate exactly: the typical sum (a task's resources added to an
+// agent's) has few new identities.
+func addedLen(a, b []item) int {
+	n := len(a) + len(b)
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		x, y := &a[i].r, &b[j].r
+		switch c := compareEntries(x, y); {
+		case c < 0:
+			i++
+		case c > 0:
+			j++
+		default:
+			if !x.indivisible() || x.Shared {
+				n--
+				j++
+			}
+			i++
+		}
+	}
+	return n
 }
 
 // Subtract returns rs − o with Mesos' semantics: each resource of o is

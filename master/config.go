@@ -5,9 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/mezzo-project/mezzo/internal/flags"
+	"github.com/mezzo-project/mezzo/resources"
 )
 
 // Config is the master's configuration. Its fields are Mesos' master flags
@@ -30,8 +32,18 @@ type Config struct {
 	// /master/state (--cluster). Default: empty.
 	Cluster string
 	// OfferTimeout is how long an offer may stay outstanding before the
-	// master rescinds it (--offer_timeout); 0 means never. Default 0.
+	// master rescinds it (--offer_timeout); 0 means never. An offer that
+	// times out counts as declined: its framework is backed off (see
+	// master/allocator/README.md). Default DefaultOfferTimeout (1 minute);
+	// Mesos' default is never, which lets a framework hoard offers
+	// forever.
 	OfferTimeout time.Duration
+	// MinAllocatableResources is --min_allocatable_resources: offers must
+	// contain at least one of these quantity sets, written
+	// "cpus:0.01|mem:32" ('|' between sets, ';' between names of one set).
+	// Frameworks' offer_filters override it per role. Default
+	// "cpus:0.01|mem:32"; "" means no minimum.
+	MinAllocatableResources string
 	// AgentPingTimeout is how often the master pings each agent, and how
 	// long it waits for the answer (--agent_ping_timeout). Default 15s.
 	AgentPingTimeout time.Duration
@@ -69,7 +81,29 @@ func DefaultConfig() Config {
 		MaxCompletedFrameworks:        50,
 		MaxCompletedTasksPerFramework: 1000,
 		AllocationInterval:            time.Second,
+		OfferTimeout:                  DefaultOfferTimeout,
+		MinAllocatableResources:       "cpus:0.01|mem:32",
 	}
+}
+
+// DefaultOfferTimeout is Mezzo's default --offer_timeout. Mesos has none;
+// Mezzo bounds how long a framework may hold resources it does not use.
+const DefaultOfferTimeout = time.Minute
+
+// minAllocatable parses MinAllocatableResources.
+func (c *Config) minAllocatable() ([]resources.Quantities, error) {
+	if strings.TrimSpace(c.MinAllocatableResources) == "" {
+		return []resources.Quantities{}, nil
+	}
+	var out []resources.Quantities
+	for _, part := range strings.Split(c.MinAllocatableResources, "|") {
+		q, err := resources.ParseQuantities(part)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, q)
+	}
+	return out, nil
 }
 
 // AddFlags registers the configuration as Mesos master flags on fs, with
@@ -93,6 +127,8 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 		"Maximum number of completed tasks per framework to keep in memory.")
 	flags.DurationVar(fs, &c.AllocationInterval, "allocation_interval", d.AllocationInterval,
 		"Amount of time to wait between batch allocations.")
+	fs.StringVar(&c.MinAllocatableResources, "min_allocatable_resources", d.MinAllocatableResources,
+		"Minimum resources an offer must contain: quantity sets separated by '|', e.g. \"cpus:0.01|mem:32\".")
 	fs.StringVar(&c.AdvertiseIP, "advertise_ip", d.AdvertiseIP, "IP address advertised to reach this master.")
 	fs.IntVar(&c.AdvertisePort, "advertise_port", d.AdvertisePort, "Port advertised to reach this master; 0 means --port.")
 }
@@ -127,6 +163,9 @@ func (c *Config) Validate() error {
 	if c.MaxCompletedTasksPerFramework < 0 {
 		errs = append(errs, fmt.Errorf("--max_completed_tasks_per_framework=%d: must not be negative", c.MaxCompletedTasksPerFramework))
 	}
+	if _, err := c.minAllocatable(); err != nil {
+		errs = append(errs, fmt.Errorf("--min_allocatable_resources=%s: %v", c.MinAllocatableResources, err))
+	}
 	if c.AllocationInterval <= 0 {
 		errs = append(errs, fmt.Errorf("--allocation_interval=%s: must be positive", flags.FormatDuration(c.AllocationInterval)))
 	}
@@ -146,7 +185,7 @@ func (c *Config) flagValues() map[string]string {
 		"allocator":                         "hierarchical",
 		"framework_sorter":                  "drf",
 		"role_sorter":                       "drf",
-		"min_allocatable_resources":         "cpus:0.01|mem:32",
+		"min_allocatable_resources":         c.MinAllocatableResources,
 		"authenticate_agents":               "false",
 		"authenticate_frameworks":           "false",
 		"authenticate_http_frameworks":      "false",

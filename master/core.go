@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
+	quotapb "github.com/mezzo-project/mezzo/api/v1/quota"
 	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
 	"github.com/mezzo-project/mezzo/internal/agentproto"
 	"github.com/mezzo-project/mezzo/master/allocator"
@@ -75,9 +76,27 @@ type core struct {
 	frameworkSeq, agentSeq, offerSeq int
 
 	nextAllocation time.Time
-	// allocateSoon asks for an allocation at the end of the current event
-	// (new agent, new framework, resources recovered, revive).
+	// allocateSoon asks for a prompt allocation at the end of the current
+	// event (new agent, new framework, resources recovered, revive): the
+	// allocator visits only the agents the event concerned.
 	allocateSoon bool
+	// allocateAll asks for the batch allocation over every agent, once
+	// per --allocation_interval.
+	allocateAll bool
+
+	// registry persists weights and quotas; weights and quotas are its
+	// current contents (roles absent have weight 1 and no quota).
+	registry Registry
+	weights  map[string]float64
+	quotas   map[string]*quotapb.QuotaConfig
+
+	metrics coreMetrics
+}
+
+// coreMetrics are the master's counters for /metrics/snapshot.
+type coreMetrics struct {
+	offersSent, offersDeclined, offersRescinded, offersTimedOut uint64
+	operationsFinished, operationsFailed                        uint64
 }
 
 type framework struct {
@@ -164,14 +183,23 @@ type offer struct {
 }
 
 func newCore(cfg Config, log *slog.Logger, clock Clock, info *mesos.MasterInfo) *core {
+	return newCoreWithRegistry(cfg, log, clock, info, NewMemoryRegistry())
+}
+
+func newCoreWithRegistry(cfg Config, log *slog.Logger, clock Clock, info *mesos.MasterInfo, reg Registry) *core {
 	now := clock.Now()
-	return &core{
+	opts := allocator.DefaultOptions()
+	opts.MinAllocatable, _ = cfg.minAllocatable() // checked by Config.Validate
+	c := &core{
 		cfg:            cfg,
 		log:            log,
 		clock:          clock,
 		info:           info,
 		start:          now,
-		alloc:          allocator.New(),
+		alloc:          allocator.New(opts),
+		registry:       reg,
+		weights:        map[string]float64{},
+		quotas:         map[string]*quotapb.QuotaConfig{},
 		frameworks:     map[string]*framework{},
 		removedIDs:     map[string]bool{},
 		agents:         map[string]*agent{},
@@ -179,6 +207,8 @@ func newCore(cfg Config, log *slog.Logger, clock Clock, info *mesos.MasterInfo) 
 		offers:         map[string]*offer{},
 		nextAllocation: now.Add(cfg.AllocationInterval),
 	}
+	c.recoverRegistry()
+	return c
 }
 
 func (c *core) masterID() string { return c.info.GetId() }
@@ -206,11 +236,16 @@ func (c *core) tick() {
 	for _, o := range c.sortedOffers() {
 		if !o.expires.IsZero() && !now.Before(o.expires) {
 			c.log.Info("offer timed out", "offer_id", o.pb.GetId().GetValue(), "framework_id", o.frameworkID)
-			c.rescindOffer(o)
+			c.metrics.offersTimedOut++
+			if f := c.frameworks[o.frameworkID]; f != nil {
+				f.send(&schedpb.Event{Type: schedpb.Event_RESCIND.Enum(), Rescind: &schedpb.Event_Rescind{OfferId: o.pb.GetId()}})
+			}
+			// Hoarding counts as declining: the default filter, and backoff.
+			c.declineOffer(o, allocator.DefaultRefuse)
 		}
 	}
 	if !now.Before(c.nextAllocation) {
-		c.allocateSoon = true
+		c.allocateAll = true
 		c.nextAllocation = now.Add(c.cfg.AllocationInterval)
 	}
 }
@@ -245,9 +280,10 @@ func (c *core) nextDeadline() time.Time {
 
 // flush finishes an event: it allocates if something asked for it.
 func (c *core) flush() {
-	if c.allocateSoon {
-		c.allocateSoon = false
-		c.allocate()
+	if c.allocateSoon || c.allocateAll {
+		all := c.allocateAll
+		c.allocateSoon, c.allocateAll = false, false
+		c.allocate(all)
 	}
 }
 
@@ -374,6 +410,42 @@ func (f *framework) hasRole(role string) bool {
 		}
 	}
 	return false
+}
+
+// allocFramework describes a framework to the allocator.
+func (f *framework) allocFramework() allocator.Framework {
+	af := allocator.Framework{
+		Roles:      f.roles,
+		Suppressed: f.suppressed,
+		Capabilities: allocator.Capabilities{
+			GPU:        f.hasCapability(mesos.FrameworkInfo_Capability_GPU_RESOURCES),
+			Revocable:  f.hasCapability(mesos.FrameworkInfo_Capability_REVOCABLE_RESOURCES),
+			Shared:     f.hasCapability(mesos.FrameworkInfo_Capability_SHARED_RESOURCES),
+			Refinement: f.hasCapability(mesos.FrameworkInfo_Capability_RESERVATION_REFINEMENT),
+		},
+	}
+	for role, of := range f.info.GetOfferFilters() {
+		mar := of.GetMinAllocatableResources()
+		if mar == nil {
+			continue
+		}
+		if af.MinAllocatable == nil {
+			af.MinAllocatable = map[string][]resources.Quantities{}
+		}
+		sets := []resources.Quantities{}
+		for _, q := range mar.GetQuantities() {
+			var qs []resources.Quantity
+			for name, v := range q.GetQuantities() {
+				x, err := resources.ScalarFromFloat(v.GetValue())
+				if err == nil {
+					qs = append(qs, resources.Quantity{Name: name, Value: x})
+				}
+			}
+			sets = append(sets, resources.NewQuantities(qs...))
+		}
+		af.MinAllocatable[role] = sets
+	}
+	return af
 }
 
 // frameworkRoles returns the roles a FrameworkInfo subscribes to: roles

@@ -58,8 +58,28 @@ func (c *core) accept(f *framework, acc *schedpb.Call_Accept) {
 		c.removeOffer(o)
 	}
 	remaining := offered
+	launched := false
 	for _, op := range acc.GetOperations() {
 		switch op.GetType() {
+		case mesos.Offer_Operation_RESERVE, mesos.Offer_Operation_UNRESERVE,
+			mesos.Offer_Operation_CREATE, mesos.Offer_Operation_DESTROY:
+			from, to, err := c.conversion(f, a, role, op)
+			if err == nil && !remaining.Contains(from) {
+				err = fmt.Errorf("%v is not available in the offers (remaining: %v)", from, remaining)
+			}
+			if err == nil {
+				err = c.alloc.UpdateAllocation(f.id, a.id, role, from, to)
+			}
+			if err != nil {
+				c.metrics.operationsFailed++
+				c.operationError(f, op, a.id, err.Error())
+				continue
+			}
+			remaining = remaining.Subtract(from).Add(to)
+			a.total = a.total.Subtract(from).Add(to)
+			c.metrics.operationsFinished++
+			c.operationFinished(f, op, a.id, to)
+			c.log.Info("applied offer operation", "framework_id", f.id, "agent_id", a.id, "type", op.GetType().String(), "resources", to.String())
 		case mesos.Offer_Operation_LAUNCH:
 			if op.Id != nil {
 				c.failTasks(f, op.GetLaunch().GetTaskInfos(), mesos.TaskStatus_REASON_TASK_INVALID,
@@ -77,6 +97,7 @@ func (c *core) accept(f *framework, acc *schedpb.Call_Accept) {
 					continue
 				}
 				remaining = remaining.Subtract(used.total)
+				launched = true
 				c.launch(f, a, role, used, ti.GetExecutor(), []*mesos.TaskInfo{ti}, nil)
 			}
 		case mesos.Offer_Operation_LAUNCH_GROUP:
@@ -99,12 +120,20 @@ func (c *core) accept(f *framework, acc *schedpb.Call_Accept) {
 				continue
 			}
 			remaining = remaining.Subtract(used.total)
+			launched = true
 			c.launch(f, a, role, used, exec, group.GetTasks(), group)
 		default:
 			c.operationError(f, op, a.id, fmt.Sprintf("Operation %s is not supported by this master yet", op.GetType()))
 		}
 	}
-	c.alloc.Recover(f.id, a.id, role, remaining, allocator.RefuseDuration(refuseSeconds(acc.GetFilters())), c.clock.Now())
+	refuse := allocator.RefuseDuration(refuseSeconds(acc.GetFilters()))
+	if launched || len(acc.GetOperations()) > 0 {
+		c.alloc.Launched(f.id, role)
+		c.alloc.Recover(f.id, a.id, role, remaining, refuse, c.clock.Now())
+	} else {
+		// An ACCEPT without operations declines the offers.
+		c.alloc.Decline(f.id, a.id, role, remaining, refuse, c.clock.Now())
+	}
 	c.allocateSoon = true
 }
 

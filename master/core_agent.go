@@ -235,7 +235,7 @@ func (c *core) frameworkFor(id string, infos map[string]*mesos.FrameworkInfo) *f
 	f := c.newFramework(proto.Clone(info).(*mesos.FrameworkInfo), c.clock.Now())
 	f.recovered = true
 	f.roles = frameworkRoles(info)
-	c.alloc.AddFramework(id, f.roles, nil)
+	c.alloc.AddFramework(id, f.allocFramework())
 	c.alloc.SetFrameworkActive(id, false)
 	return f
 }

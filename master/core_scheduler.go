@@ -80,7 +80,7 @@ func (c *core) subscribe(sink eventSink, streamID string, sub *schedpb.Call_Subs
 	f.streamID = streamID
 	f.failoverDeadline = time.Time{}
 	f.unregistered = time.Time{}
-	c.alloc.AddFramework(id, f.roles, f.suppressed)
+	c.alloc.AddFramework(id, f.allocFramework())
 
 	sink.Send(&schedpb.Event{
 		Type: schedpb.Event_SUBSCRIBED.Enum(),
@@ -227,7 +227,7 @@ func (c *core) updateFramework(f *framework, u *schedpb.Call_UpdateFramework) er
 	f.info = info
 	f.roles = roles
 	f.suppressed = append([]string(nil), u.GetSuppressedRoles()...)
-	c.alloc.UpdateFramework(f.id, f.roles, f.suppressed)
+	c.alloc.UpdateFramework(f.id, f.allocFramework())
 	// Offers in roles the framework left are void.
 	for _, o := range sortOffers(f.offers) {
 		if !f.hasRole(o.role) {
@@ -296,11 +296,17 @@ func (c *core) removeFramework(f *framework) {
 
 // allocate asks the allocator for offers and sends them, one OFFERS event
 // per framework.
-func (c *core) allocate() {
+func (c *core) allocate(all bool) {
 	now := c.clock.Now()
 	byFramework := map[string][]*mesos.Offer{}
 	var order []string
-	for _, d := range c.alloc.Allocate(now) {
+	var decisions []allocator.Offer
+	if all {
+		decisions = c.alloc.Allocate(now)
+	} else {
+		decisions = c.alloc.AllocatePending(now)
+	}
+	for _, d := range decisions {
 		f, a := c.frameworks[d.FrameworkID], c.agents[d.AgentID]
 		if f == nil || f.stream == nil || a == nil || !a.connected() {
 			// The allocator's view lags: give the resources back.
@@ -341,6 +347,7 @@ func (c *core) allocate() {
 	}
 	for _, id := range order {
 		f := c.frameworks[id]
+		c.metrics.offersSent += uint64(len(byFramework[id]))
 		f.send(&schedpb.Event{Type: schedpb.Event_OFFERS.Enum(), Offers: &schedpb.Event_Offers{Offers: byFramework[id]}})
 		c.log.Debug("sent offers", "framework_id", id, "count", len(byFramework[id]))
 	}
@@ -379,8 +386,18 @@ func (c *core) discardOffer(o *offer, refuse time.Duration) {
 	c.allocateSoon = true
 }
 
+// declineOffer removes an offer the framework refused (DECLINE, or left
+// unanswered until --offer_timeout) and tells the allocator, which backs
+// the framework off in the offer's role.
+func (c *core) declineOffer(o *offer, refuse time.Duration) {
+	c.removeOffer(o)
+	c.alloc.Decline(o.frameworkID, o.agentID, o.role, o.res, refuse, c.clock.Now())
+	c.allocateSoon = true
+}
+
 // rescindOffer tells the framework an offer is void, then discards it.
 func (c *core) rescindOffer(o *offer) {
+	c.metrics.offersRescinded++
 	if f := c.frameworks[o.frameworkID]; f != nil {
 		f.send(&schedpb.Event{Type: schedpb.Event_RESCIND.Enum(), Rescind: &schedpb.Event_Rescind{OfferId: o.pb.GetId()}})
 	}
@@ -395,7 +412,8 @@ func (c *core) decline(f *framework, d *schedpb.Call_Decline) {
 			c.log.Warn("ignoring decline of an offer that is no longer valid", "framework_id", f.id, "offer_id", id.GetValue())
 			continue
 		}
-		c.discardOffer(o, refuse)
+		c.metrics.offersDeclined++
+		c.declineOffer(o, refuse)
 	}
 }
 
@@ -410,6 +428,9 @@ func (c *core) revive(f *framework, roles []string) {
 	if err := c.checkCallRoles(f, roles, "revive"); err != nil {
 		c.log.Warn("dropping REVIVE", "framework_id", f.id, "reason", err)
 		return
+	}
+	if len(roles) == 0 {
+		roles = f.roles
 	}
 	c.alloc.Revive(f.id, roles)
 	if len(roles) == 0 {

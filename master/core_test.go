@@ -1,6 +1,7 @@
 package master
 
 import (
+	"github.com/mezzo-project/mezzo/master/allocator"
 	"strings"
 	"testing"
 	"time"
@@ -329,7 +330,7 @@ func TestAcceptValidation(t *testing.T) {
 	t.Run("unsupported operation with feedback", func(t *testing.T) {
 		s := build(t, nil)
 		s.h.mustCall(s.f, acceptCall([]string{s.offer}, &mesos.Offer_Operation{
-			Type: mesos.Offer_Operation_RESERVE.Enum(),
+			Type: mesos.Offer_Operation_GROW_VOLUME.Enum(),
 			Id:   &mesos.OperationID{Value: proto.String("op1")},
 		}))
 		evs := s.f.take(schedpb.Event_UPDATE_OPERATION_STATUS)
@@ -442,7 +443,12 @@ func TestOfferTimeoutRescinds(t *testing.T) {
 	if len(r) != 1 || r[0].GetRescind().GetOfferId().GetValue() != o[0].GetId().GetValue() {
 		t.Fatalf("rescinds %v", r)
 	}
-	// Rescinded resources come back in a new offer with a new id.
+	// A timed-out offer counts as declined with the default filter: the
+	// resources come back in a new offer once the filter expires.
+	if again := f.offers(); len(again) != 0 {
+		t.Fatalf("re-offered while filtered: %v", again)
+	}
+	h.advance(allocator.DefaultRefuse)
 	if again := f.offers(); len(again) != 1 || again[0].GetId().GetValue() == o[0].GetId().GetValue() {
 		t.Fatalf("re-offer %v", again)
 	}

@@ -56,8 +56,21 @@
 // current) and go to the framework; its ACKNOWLEDGE goes back to the agent,
 // and an acknowledged terminal task moves to the completed tasks.
 //
-// Not yet: reservations and volumes (RESERVE, UNRESERVE, CREATE, DESTROY
-// are answered with an operation error), offer constraints, quota and
-// weights, maintenance and inverse offers, a durable registry, and leader
+// # Roles, quota, reservations and volumes
+//
+// The allocator (master/allocator, README.md there) is hierarchical DRF
+// over weighted roles with quota. ACCEPT applies RESERVE, UNRESERVE,
+// CREATE and DESTROY to the offered resources (core_ops.go); the operator
+// API (POST /api/v1, operator.go) answers GET_ROLES, GET_WEIGHTS,
+// UPDATE_WEIGHTS, GET_QUOTA, UPDATE_QUOTA, RESERVE_RESOURCES,
+// UNRESERVE_RESOURCES, CREATE_VOLUMES, DESTROY_VOLUMES, GET_HEALTH,
+// GET_VERSION, GET_FLAGS, GET_MASTER and GET_METRICS with Mesos' status
+// codes; /roles and /metrics/snapshot are the JSON views. Weights and
+// quotas persist through the Registry seam (registry.go).
+//
+// Not yet: GET_STATE, GET_AGENTS, GET_FRAMEWORKS and GET_TASKS on the
+// operator API (501; /master/state has the data), offer constraints,
+// maintenance and inverse offers, reservations surviving an agent's
+// re-registration (the agent does not report them yet), and leader
 // election (a Mezzo master always leads).
 package master

@@ -26,6 +26,10 @@ func (m *Master) routes() http.Handler {
 	}
 	both("/api/v1/scheduler", wrap(m.schedulerAPI))
 	both("/api/v1/agent", wrap(m.agentAPI))
+	both("/api/v1", wrap(m.operatorAPI))
+	both("/roles", wrap(m.rolesJSON))
+	both("/roles.json", wrap(m.rolesJSON))
+	routes["/metrics/snapshot"] = wrap(m.metricsJSON)
 	both("/health", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) }))
 	both("/state", wrap(m.stateJSON))
 	both("/state.json", wrap(m.stateJSON))
@@ -203,6 +207,28 @@ func (m *Master) stateJSON(w http.ResponseWriter, r *http.Request) error {
 	var doc *legacy.MasterState
 	if err := m.do(func(c *core) { doc = c.state() }); err != nil {
 		return unavailable(err)
+	}
+	return writeJSON(w, r, doc)
+}
+
+func (m *Master) rolesJSON(w http.ResponseWriter, r *http.Request) error {
+	var doc *legacy.Roles
+	if err := m.do(func(c *core) { doc = c.rolesJSON() }); err != nil {
+		return unavailable(err)
+	}
+	return writeJSON(w, r, doc)
+}
+
+// metricsJSON is /metrics/snapshot: a flat JSON object of metric names and
+// values.
+func (m *Master) metricsJSON(w http.ResponseWriter, r *http.Request) error {
+	var snap map[string]float64
+	if err := m.do(func(c *core) { snap = c.metricsSnapshot() }); err != nil {
+		return unavailable(err)
+	}
+	doc := legacy.Quantities{}
+	for k, v := range snap {
+		doc[k] = legacy.Float(v)
 	}
 	return writeJSON(w, r, doc)
 }

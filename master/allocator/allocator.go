@@ -1,8 +1,10 @@
 package allocator
 
 import (
+	"errors"
+	"fmt"
 	"math"
-	"sort"
+	"slices"
 	"time"
 
 	"github.com/mezzo-project/mezzo/resources"
@@ -14,6 +16,10 @@ const DefaultRefuse = 5 * time.Second
 
 // MaxRefuse caps a filter's duration, as Mesos caps refuse_seconds.
 const MaxRefuse = 365 * 24 * time.Hour
+
+// MaxBackoffShift bounds the decline backoff: the n-th decline in a row
+// filters for refuse × 2^min(n-1, MaxBackoffShift) (see the README).
+const MaxBackoffShift = 4
 
 // RefuseDuration turns a Filters.refuse_seconds value into a filter
 // duration the way Mesos does: unset or negative means DefaultRefuse, 0
@@ -47,169 +53,651 @@ type Offer struct {
 	Resources resources.Resources
 }
 
+// Capabilities are the framework capabilities that change what the
+// allocator may offer it (mesos.v1.FrameworkInfo.Capability).
+type Capabilities struct {
+	// GPU (GPU_RESOURCES): only such frameworks are offered agents that
+	// have GPUs, so GPU machines are not filled with CPU-only work.
+	GPU bool
+	// Revocable (REVOCABLE_RESOURCES): only such frameworks are offered
+	// revocable resources.
+	Revocable bool
+	// Shared (SHARED_RESOURCES): only such frameworks are offered shared
+	// persistent volumes.
+	Shared bool
+	// Refinement (RESERVATION_REFINEMENT): only such frameworks are
+	// offered resources with refined (hierarchical) reservations.
+	Refinement bool
+}
+
+// Framework describes a framework to AddFramework and UpdateFramework.
+type Framework struct {
+	// Roles are the roles the framework subscribes to (one unless
+	// MULTI_ROLE).
+	Roles []string
+	// Suppressed are roles, among Roles, for which it wants no offers.
+	Suppressed []string
+	// Capabilities select the resources it may be offered.
+	Capabilities Capabilities
+	// MinAllocatable overrides, per role, the minimum an offer must
+	// reach (FrameworkInfo.offer_filters.min_allocatable_resources): one
+	// of the quantity sets must be contained. A role absent here uses the
+	// allocator's Options.MinAllocatable.
+	MinAllocatable map[string][]resources.Quantities
+}
+
+// Options configure an Allocator.
+type Options struct {
+	// MinAllocatable is --min_allocatable_resources: an offer must
+	// contain at least one of these quantity sets. Nil means Mesos'
+	// default, cpus:0.01 or mem:32; an empty non-nil slice means no
+	// minimum.
+	MinAllocatable []resources.Quantities
+	// FilterGPUs is Mesos' --filter_gpu_resources (default true): agents
+	// with GPUs are offered only to frameworks with the GPU capability.
+	FilterGPUs bool
+}
+
+// DefaultOptions returns Mesos' defaults.
+func DefaultOptions() Options {
+	return Options{FilterGPUs: true}
+}
+
+// DefaultMinAllocatable is Mesos' --min_allocatable_resources default.
+var DefaultMinAllocatable = []resources.Quantities{
+	resources.NewQuantities(resources.Quantity{Name: "cpus", Value: 10 * resources.Milli}),
+	resources.NewQuantities(resources.Quantity{Name: "mem", Value: 32 * resources.Unit}),
+}
+
+// ErrUnknownAgent and ErrInsufficient are the errors of UpdateAvailable
+// and UpdateAllocation.
+var (
+	ErrUnknownAgent = errors.New("unknown agent")
+	ErrInsufficient = errors.New("insufficient resources")
+)
+
+// Stats are counters and gauges of the allocator, for metrics.
+type Stats struct {
+	// AllocationRuns counts Allocate and AllocatePending calls.
+	AllocationRuns uint64
+	// LastRunAgents is how many agents the last run visited.
+	LastRunAgents int
+	// BackedOff is the number of (framework, role) pairs currently backed
+	// off for declining.
+	BackedOff int
+	// Filters is the number of live offer filters.
+	Filters int
+}
+
 // Allocator holds the allocation state; see the package doc. The zero
 // value is not usable; call New.
 type Allocator struct {
+	opts    Options
+	minSets []vec
+
+	names    map[string]int
+	nameList []string
+
+	root    *node
+	roles   map[string]*node
+	weights map[string]float64
+	quotas  map[string]*node // roles with quota set
+	// quotaRoots are the roles with a guarantee and no ancestor with one;
+	// their unsatisfied guarantees are the headroom held back.
+	quotaRoots []*node
+
 	agents     map[string]*agent
+	agentList  []*agent // sorted by id when !agentsDirty
+	agentsDirt bool
 	frameworks map[string]*framework
-	seq        uint64 // order in which frameworks were added
+	seq        uint64
+
+	total     vec // scalar totals of all agents (DRF denominators)
+	freeUnres vec // free unreserved resources of active agents (headroom)
+	// totalDirty: shares must be recomputed before the next run.
+	totalDirty bool
+
+	// pending are agents whose free resources grew since the last run;
+	// allPending makes the next AllocatePending visit every agent.
+	pending    map[*agent]struct{}
+	allPending bool
+
+	stats Stats
 }
 
 type agent struct {
 	id     string
 	total  resources.Resources
+	free   resources.Resources
 	active bool
-	// allocated holds what each framework holds on this agent, by role.
-	allocated map[string]map[string]resources.Resources
+	gpus   bool // total has gpus
+	// special: total has revocable, shared or refined resources, so
+	// capabilities filter what each framework may get.
+	special bool
+	// grown counts the times free grew; a filter made at the current
+	// count still covers everything free (see filtered).
+	grown  uint64
+	allocs map[*client]resources.Resources
 }
 
-type framework struct {
-	id         string
-	seq        uint64
-	roles      map[string]bool
-	suppressed map[string]bool
-	active     bool
-	filters    []filter
+// client is a framework in one of its roles: what the DRF sorters order.
+type client struct {
+	fw    *framework
+	leaf  *node
+	alloc vec
+	// suppressed: SUPPRESS for this role. declines counts declines in a
+	// row (reset by Launched and Revive); > 0 is backed off.
+	suppressed bool
+	declines   int
+	active     bool // counted in the tree as active
+	eager      bool // counted as eager
+	filters    map[*agent]filter
+	onAgents   map[*agent]struct{}
+	k          key
 }
+
+func (c *client) sortKey() *key { return &c.k }
 
 type filter struct {
-	agentID string
-	role    string
 	refused resources.Resources
+	grown   uint64
 	expires time.Time
 }
 
-// New returns an empty allocator.
-func New() *Allocator {
-	return &Allocator{agents: map[string]*agent{}, frameworks: map[string]*framework{}}
+type framework struct {
+	id      string
+	seq     uint64
+	active  bool
+	caps    Capabilities
+	clients map[string]*client
+	minSets map[string][]vec
 }
+
+// New returns an empty allocator.
+func New(opts Options) *Allocator {
+	a := &Allocator{
+		opts:       opts,
+		names:      map[string]int{},
+		root:       &node{name: "", kids: map[string]*node{}, weight: 1},
+		roles:      map[string]*node{},
+		weights:    map[string]float64{},
+		quotas:     map[string]*node{},
+		agents:     map[string]*agent{},
+		frameworks: map[string]*framework{},
+		pending:    map[*agent]struct{}{},
+	}
+	sets := opts.MinAllocatable
+	if sets == nil {
+		sets = DefaultMinAllocatable
+	}
+	a.minSets = a.vecsOf(sets)
+	return a
+}
+
+// ---- names and vectors ----
+
+func (a *Allocator) nameIndex(name string) int {
+	if i, ok := a.names[name]; ok {
+		return i
+	}
+	i := len(a.nameList)
+	a.names[name] = i
+	a.nameList = append(a.nameList, name)
+	return i
+}
+
+// quantities returns r's quantities as a vec.
+func (a *Allocator) quantities(r resources.Resources) vec {
+	q := r.Quantities()
+	v := make(vec, 0, len(a.nameList))
+	for name, x := range q.All() {
+		i := a.nameIndex(name)
+		v.grow(i + 1)
+		v[i] = x
+	}
+	return v
+}
+
+func (a *Allocator) scalarQuantities(r resources.Resources) vec {
+	v := vec{}
+	for name, x := range r.ScalarQuantities().All() {
+		i := a.nameIndex(name)
+		v.grow(i + 1)
+		v[i] = x
+	}
+	return v
+}
+
+func (a *Allocator) vecOf(q resources.Quantities) vec {
+	v := vec{}
+	for name, x := range q.All() {
+		i := a.nameIndex(name)
+		v.grow(i + 1)
+		v[i] = x
+	}
+	return v
+}
+
+func (a *Allocator) vecsOf(qs []resources.Quantities) []vec {
+	out := make([]vec, len(qs))
+	for i, q := range qs {
+		out[i] = a.vecOf(q)
+	}
+	return out
+}
+
+func (a *Allocator) toQuantities(v vec) resources.Quantities {
+	var qs []resources.Quantity
+	for i, x := range v {
+		if x > 0 {
+			qs = append(qs, resources.Quantity{Name: a.nameList[i], Value: x})
+		}
+	}
+	return resources.NewQuantities(qs...)
+}
+
+// ---- agents ----
 
 // AddAgent adds an agent with its total resources, active (offerable). An
 // agent added again keeps its allocations and gets the new total.
 func (a *Allocator) AddAgent(id string, total resources.Resources) {
-	if ag, ok := a.agents[id]; ok {
-		ag.total = total
-		ag.active = true
+	ag, ok := a.agents[id]
+	if ok {
+		a.setTotal(ag, total)
+		a.SetAgentActive(id, true)
 		return
 	}
-	a.agents[id] = &agent{id: id, total: total, active: true, allocated: map[string]map[string]resources.Resources{}}
+	ag = &agent{id: id, allocs: map[*client]resources.Resources{}}
+	a.agents[id] = ag
+	a.agentList = append(a.agentList, ag)
+	a.agentsDirt = true
+	a.setTotal(ag, total)
+	a.SetAgentActive(id, true)
+}
+
+// setTotal replaces an agent's total, keeping its allocations.
+func (a *Allocator) setTotal(ag *agent, total resources.Resources) {
+	a.applyTotal(ag, -1)
+	ag.total = total
+	ag.gpus = total.ScalarOf("gpus") > 0
+	ag.special = false
+	for r := range total.All() {
+		if r.Revocable || r.Shared || r.HasRefinedReservations() {
+			ag.special = true
+		}
+	}
+	a.applyTotal(ag, +1)
+	a.recomputeFree(ag)
+}
+
+// applyTotal adds (or removes) an agent's total and reservations to the
+// cluster's books.
+func (a *Allocator) applyTotal(ag *agent, sign resources.Scalar) {
+	if ag.total.IsEmpty() {
+		return
+	}
+	a.total.add(a.scalarQuantities(ag.total), sign)
+	a.totalDirty = true
+	for role, r := range ag.total.Reservations() {
+		v := a.quantities(r)
+		for n := a.role(role); n.parent != nil; n = n.parent {
+			n.reserved.add(v, sign)
+		}
+	}
+}
+
+func (a *Allocator) recomputeFree(ag *agent) {
+	if ag.active {
+		a.freeUnres.add(a.quantities(ag.free.Unreserved()), -1)
+	}
+	free := ag.total
+	for _, r := range ag.allocs {
+		free = free.Subtract(r)
+	}
+	ag.free = free
+	ag.grown++
+	if ag.active {
+		a.freeUnres.add(a.quantities(ag.free.Unreserved()), +1)
+	}
+	a.pending[ag] = struct{}{}
 }
 
 // RemoveAgent forgets an agent and every allocation on it.
 func (a *Allocator) RemoveAgent(id string) {
-	delete(a.agents, id)
-	for _, f := range a.frameworks {
-		f.dropFilters(func(fl filter) bool { return fl.agentID == id })
+	ag, ok := a.agents[id]
+	if !ok {
+		return
 	}
+	a.SetAgentActive(id, false)
+	for c, r := range ag.allocs {
+		a.unbook(ag, c, r)
+	}
+	for _, f := range a.frameworks {
+		for _, c := range f.clients {
+			delete(c.filters, ag)
+		}
+	}
+	a.applyTotal(ag, -1)
+	delete(a.agents, id)
+	delete(a.pending, ag)
+	a.agentList = slices.DeleteFunc(a.agentList, func(x *agent) bool { return x == ag })
 }
 
 // SetAgentActive stops (false) or resumes (true) offering an agent's
-// resources, for example while it is disconnected.
+// resources, for example while it is disconnected or deactivated.
 func (a *Allocator) SetAgentActive(id string, active bool) {
-	if ag, ok := a.agents[id]; ok {
-		ag.active = active
+	ag, ok := a.agents[id]
+	if !ok || ag.active == active {
+		return
 	}
+	v := a.quantities(ag.free.Unreserved())
+	if active {
+		a.freeUnres.add(v, +1)
+		a.pending[ag] = struct{}{}
+	} else {
+		a.freeUnres.add(v, -1)
+	}
+	ag.active = active
 }
 
-// AddFramework adds an active framework with its roles and the roles it
-// subscribes suppressed. Adding a known framework updates it.
-func (a *Allocator) AddFramework(id string, roles, suppressed []string) {
+// ---- frameworks ----
+
+// AddFramework adds an active framework. Adding a known framework updates
+// it (UpdateFramework) and activates it.
+func (a *Allocator) AddFramework(id string, info Framework) {
 	f, ok := a.frameworks[id]
 	if !ok {
 		a.seq++
-		f = &framework{id: id, seq: a.seq}
+		f = &framework{id: id, seq: a.seq, clients: map[string]*client{}}
 		a.frameworks[id] = f
 	}
 	f.active = true
-	f.roles = set(roles)
-	f.suppressed = set(suppressed)
+	a.UpdateFramework(id, info)
 }
 
-// UpdateFramework replaces a framework's roles and suppressed roles.
-// Resources it holds in roles it left stay allocated until recovered.
-func (a *Allocator) UpdateFramework(id string, roles, suppressed []string) {
-	if f, ok := a.frameworks[id]; ok {
-		f.roles = set(roles)
-		f.suppressed = set(suppressed)
+// UpdateFramework replaces a framework's roles, suppressed roles,
+// capabilities and minimum allocatable resources. Resources it holds in
+// roles it left stay allocated until recovered.
+func (a *Allocator) UpdateFramework(id string, info Framework) {
+	f, ok := a.frameworks[id]
+	if !ok {
+		return
 	}
+	f.caps = info.Capabilities
+	f.minSets = map[string][]vec{}
+	for role, sets := range info.MinAllocatable {
+		f.minSets[role] = a.vecsOf(sets)
+	}
+	roles := map[string]bool{}
+	for _, r := range info.Roles {
+		roles[r] = true
+		c := a.client(f, r)
+		c.suppressed = slices.Contains(info.Suppressed, r)
+	}
+	for r, c := range f.clients {
+		if !roles[r] {
+			c.suppressed = true // left the role: no offers, keeps allocations
+			if len(c.onAgents) == 0 {
+				a.dropClient(c)
+				continue
+			}
+		}
+		a.updateClient(c)
+	}
+	a.allPending = true
+}
+
+// client returns framework f's client in role, creating it.
+func (a *Allocator) client(f *framework, role string) *client {
+	if c, ok := f.clients[role]; ok {
+		return c
+	}
+	leaf := a.leafOf(role)
+	c := &client{fw: f, leaf: leaf, filters: map[*agent]filter{}, onAgents: map[*agent]struct{}{}}
+	c.k = key{tier: tierInactive, seq: f.seq, name: f.id}
+	f.clients[role] = c
+	leaf.clients.insert(c)
+	return c
+}
+
+func (a *Allocator) dropClient(c *client) {
+	c.suppressed = true
+	a.updateClient(c)
+	c.leaf.clients.remove(c)
+	delete(c.fw.clients, c.leaf.name)
+}
+
+// updateClient brings a client's tier and the tree's counts in line with
+// its framework's activity, suppression and backoff.
+func (a *Allocator) updateClient(c *client) {
+	active := c.fw.active && !c.suppressed
+	eager := active && c.declines == 0
+	da, de := 0, 0
+	if active != c.active {
+		da = b2i(active) - b2i(c.active)
+		c.active = active
+	}
+	if eager != c.eager {
+		de = b2i(eager) - b2i(c.eager)
+		c.eager = eager
+	}
+	l := &c.leaf.clients
+	i := l.find(c)
+	switch {
+	case !active:
+		c.k.tier = tierInactive
+	case !eager:
+		c.k.tier = tierBackoff
+	default:
+		c.k.tier = tierEager
+	}
+	l.move(i)
+	if da != 0 || de != 0 {
+		a.countPath(c.leaf, da, de)
+	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // SetFrameworkActive stops (false) or resumes (true) offers to a
 // framework, for example while it is disconnected.
 func (a *Allocator) SetFrameworkActive(id string, active bool) {
-	if f, ok := a.frameworks[id]; ok {
-		f.active = active
+	f, ok := a.frameworks[id]
+	if !ok || f.active == active {
+		return
 	}
+	f.active = active
+	for _, r := range sortedRoles(f) {
+		a.updateClient(f.clients[r])
+	}
+	if active {
+		a.allPending = true
+	}
+}
+
+func sortedRoles(f *framework) []string {
+	roles := make([]string, 0, len(f.clients))
+	for r := range f.clients {
+		roles = append(roles, r)
+	}
+	slices.Sort(roles)
+	return roles
 }
 
 // RemoveFramework forgets a framework and releases everything allocated
 // to it.
 func (a *Allocator) RemoveFramework(id string) {
-	delete(a.frameworks, id)
-	for _, ag := range a.agents {
-		delete(ag.allocated, id)
+	f, ok := a.frameworks[id]
+	if !ok {
+		return
 	}
+	for _, r := range sortedRoles(f) {
+		c := f.clients[r]
+		for ag := range c.onAgents {
+			a.unbook(ag, c, ag.allocs[c])
+			a.recomputeFree(ag)
+		}
+		a.dropClient(c)
+	}
+	delete(a.frameworks, id)
+}
+
+// ---- allocations ----
+
+// book records r as allocated to c on ag, updating every sum. It does not
+// touch ag.free.
+func (a *Allocator) book(ag *agent, c *client, r resources.Resources) {
+	ag.allocs[c] = ag.allocs[c].Add(r)
+	c.onAgents[ag] = struct{}{}
+	all := a.quantities(r)
+	unres := all
+	if !r.Unreserved().Equal(r) {
+		unres = a.quantities(r.Unreserved())
+	}
+	l := &c.leaf.clients
+	i := l.find(c)
+	c.alloc.add(all, +1)
+	c.k.share = a.share(c.alloc, 1)
+	l.move(i)
+	a.bookPath(c.leaf, all, unres, +1)
+}
+
+// unbook removes r from c's allocation on ag; r must be part of it.
+func (a *Allocator) unbook(ag *agent, c *client, r resources.Resources) {
+	if r.IsEmpty() {
+		return
+	}
+	held := ag.allocs[c].Subtract(r)
+	if held.IsEmpty() {
+		delete(ag.allocs, c)
+		delete(c.onAgents, ag)
+	} else {
+		ag.allocs[c] = held
+	}
+	all := a.quantities(r)
+	unres := a.quantities(r.Unreserved())
+	l := &c.leaf.clients
+	i := l.find(c)
+	c.alloc.add(all, -1)
+	c.k.share = a.share(c.alloc, 1)
+	l.move(i)
+	a.bookPath(c.leaf, all, unres, -1)
 }
 
 // Use records resources as allocated to a framework without offering them:
 // tasks and executors an agent reports when it re-registers. Unknown
-// agents are ignored.
+// agents are ignored; a framework unknown to the allocator is ignored.
 func (a *Allocator) Use(frameworkID, agentID, role string, r resources.Resources) {
 	ag, ok := a.agents[agentID]
-	if !ok || r.IsEmpty() {
+	f := a.frameworks[frameworkID]
+	if !ok || f == nil || r.IsEmpty() {
 		return
 	}
-	byRole := ag.allocated[frameworkID]
-	if byRole == nil {
-		byRole = map[string]resources.Resources{}
-		ag.allocated[frameworkID] = byRole
+	c := f.clients[role]
+	if c == nil {
+		c = a.client(f, role)
+		c.suppressed = true
+		a.updateClient(c)
 	}
-	byRole[role] = byRole[role].Add(r)
+	a.book(ag, c, r)
+	a.recomputeFree(ag)
 }
 
 // Recover returns resources a framework held on an agent in a role to the
 // free pool. With refuse > 0 it also filters them for the framework until
 // now+refuse (see the package doc). Resources not allocated are ignored.
 func (a *Allocator) Recover(frameworkID, agentID, role string, r resources.Resources, refuse time.Duration, now time.Time) {
+	a.recover(frameworkID, agentID, role, r, refuse, now)
+}
+
+// Decline is Recover for resources a framework refused (DECLINE, or an
+// offer that timed out unanswered): the framework's decline streak in the
+// role grows, it is backed off (offered after frameworks that have not
+// declined), and the filter lasts refuse × 2^min(streak-1,
+// MaxBackoffShift), at most MaxRefuse. Launched and Revive end the streak.
+func (a *Allocator) Decline(frameworkID, agentID, role string, r resources.Resources, refuse time.Duration, now time.Time) {
+	c := a.clientOf(frameworkID, role)
+	if c != nil {
+		c.declines++
+		if refuse > 0 {
+			refuse <<= min(c.declines-1, MaxBackoffShift)
+			if refuse > MaxRefuse || refuse <= 0 {
+				refuse = MaxRefuse
+			}
+		}
+		a.updateClient(c)
+	}
+	a.recover(frameworkID, agentID, role, r, refuse, now)
+}
+
+// Launched tells the allocator a framework used an offer in role (an
+// ACCEPT that launched something): its decline streak ends.
+func (a *Allocator) Launched(frameworkID, role string) {
+	if c := a.clientOf(frameworkID, role); c != nil && c.declines > 0 {
+		c.declines = 0
+		a.updateClient(c)
+	}
+}
+
+func (a *Allocator) clientOf(frameworkID, role string) *client {
+	if f := a.frameworks[frameworkID]; f != nil {
+		return f.clients[role]
+	}
+	return nil
+}
+
+func (a *Allocator) recover(frameworkID, agentID, role string, r resources.Resources, refuse time.Duration, now time.Time) {
 	ag, ok := a.agents[agentID]
 	if !ok {
 		return
 	}
-	if byRole := ag.allocated[frameworkID]; byRole != nil {
-		held := byRole[role].Subtract(r)
-		if held.IsEmpty() {
-			delete(byRole, role)
-		} else {
-			byRole[role] = held
+	c := a.clientOf(frameworkID, role)
+	if c == nil {
+		return
+	}
+	held := ag.allocs[c]
+	taken := held.Subtract(held.Subtract(r)) // the part of r that c holds
+	if !taken.IsEmpty() {
+		a.unbook(ag, c, taken)
+		if ag.active {
+			a.freeUnres.add(a.quantities(ag.free.Unreserved()), -1)
 		}
-		if len(byRole) == 0 {
-			delete(ag.allocated, frameworkID)
+		ag.free = ag.free.Add(taken)
+		ag.grown++
+		if ag.active {
+			a.freeUnres.add(a.quantities(ag.free.Unreserved()), +1)
 		}
+		a.pending[ag] = struct{}{}
 	}
 	if refuse > 0 && !r.IsEmpty() {
-		if f, ok := a.frameworks[frameworkID]; ok {
-			f.filters = append(f.filters, filter{agentID: agentID, role: role, refused: r, expires: now.Add(refuse)})
-		}
+		c.filters[ag] = filter{refused: r, grown: ag.grown, expires: now.Add(refuse)}
 	}
 }
 
 // Revive removes a framework's filters for the given roles (all its roles
-// when none are given) and stops suppressing them.
+// when none are given), stops suppressing them and ends its decline
+// streaks there.
 func (a *Allocator) Revive(frameworkID string, roles []string) {
 	f, ok := a.frameworks[frameworkID]
 	if !ok {
 		return
 	}
-	if len(roles) == 0 {
-		f.filters = nil
-		f.suppressed = map[string]bool{}
-		return
+	for _, r := range sortedRoles(f) {
+		if len(roles) > 0 && !slices.Contains(roles, r) {
+			continue
+		}
+		c := f.clients[r]
+		clear(c.filters)
+		c.suppressed = false
+		c.declines = 0
+		a.updateClient(c)
 	}
-	rs := set(roles)
-	f.dropFilters(func(fl filter) bool { return rs[fl.role] })
-	for r := range rs {
-		delete(f.suppressed, r)
-	}
+	a.allPending = true
 }
 
 // Suppress stops offers to a framework for the given roles (all its roles
@@ -219,210 +707,189 @@ func (a *Allocator) Suppress(frameworkID string, roles []string) {
 	if !ok {
 		return
 	}
-	if len(roles) == 0 {
-		for r := range f.roles {
-			f.suppressed[r] = true
+	for _, r := range sortedRoles(f) {
+		if len(roles) > 0 && !slices.Contains(roles, r) {
+			continue
 		}
-		return
-	}
-	for _, r := range roles {
-		f.suppressed[r] = true
+		c := f.clients[r]
+		c.suppressed = true
+		a.updateClient(c)
 	}
 }
 
 // Allocated returns what a framework holds on an agent in a role.
 func (a *Allocator) Allocated(frameworkID, agentID, role string) resources.Resources {
-	if ag, ok := a.agents[agentID]; ok {
-		return ag.allocated[frameworkID][role]
+	ag, ok := a.agents[agentID]
+	c := a.clientOf(frameworkID, role)
+	if !ok || c == nil {
+		return resources.Resources{}
 	}
-	return resources.Resources{}
+	return ag.allocs[c]
 }
 
 // Free returns an agent's resources not allocated to anyone.
 func (a *Allocator) Free(agentID string) resources.Resources {
 	if ag, ok := a.agents[agentID]; ok {
-		return ag.free()
+		return ag.free
 	}
 	return resources.Resources{}
 }
 
-// Allocate hands out free resources (see the package doc) and returns the
-// offers, ordered by agent id and then in fairness order. The offered
-// resources are allocated from then on.
-func (a *Allocator) Allocate(now time.Time) []Offer {
-	for _, f := range a.frameworks {
-		f.dropFilters(func(fl filter) bool { return !now.Before(fl.expires) })
+// Total returns an agent's total resources, as the allocator knows them
+// (including reservations and volumes made through UpdateAvailable and
+// UpdateAllocation).
+func (a *Allocator) Total(agentID string) resources.Resources {
+	if ag, ok := a.agents[agentID]; ok {
+		return ag.total
 	}
-	total := a.clusterTotal()
-	agentIDs := make([]string, 0, len(a.agents))
-	for id := range a.agents {
-		agentIDs = append(agentIDs, id)
+	return resources.Resources{}
+}
+
+// UpdateAvailable applies an operator operation (RESERVE, UNRESERVE,
+// CREATE, DESTROY through the operator API) to an agent's free resources:
+// from, which must be free, becomes to, in the free pool and in the
+// agent's total. ErrInsufficient when from is not free.
+func (a *Allocator) UpdateAvailable(agentID string, from, to resources.Resources) error {
+	ag, ok := a.agents[agentID]
+	if !ok {
+		return ErrUnknownAgent
 	}
-	sort.Strings(agentIDs)
-	var offers []Offer
-	for _, id := range agentIDs {
-		ag := a.agents[id]
-		if !ag.active {
-			continue
-		}
-		for _, role := range a.rolesByShare(total) {
-			for _, f := range a.frameworksByShare(role, total) {
-				if !f.active || f.suppressed[role] {
-					continue
+	if !ag.free.Contains(from) {
+		return fmt.Errorf("%w: %v is not available on agent %s (free: %v)", ErrInsufficient, from, agentID, ag.free)
+	}
+	a.setTotal(ag, ag.total.Subtract(from).Add(to))
+	return nil
+}
+
+// UpdateAllocation applies an offer operation (RESERVE, UNRESERVE,
+// CREATE, DESTROY in an ACCEPT) to resources a framework holds in role on
+// an agent: from, which it must hold, becomes to, in its allocation and
+// in the agent's total.
+func (a *Allocator) UpdateAllocation(frameworkID, agentID, role string, from, to resources.Resources) error {
+	ag, ok := a.agents[agentID]
+	if !ok {
+		return ErrUnknownAgent
+	}
+	c := a.clientOf(frameworkID, role)
+	if c == nil || !ag.allocs[c].Contains(from) {
+		return fmt.Errorf("%w: %v is not allocated to %s in role %s on agent %s", ErrInsufficient, from, frameworkID, role, agentID)
+	}
+	a.unbook(ag, c, from)
+	a.book(ag, c, to)
+	a.setTotal(ag, ag.total.Subtract(from).Add(to))
+	return nil
+}
+
+// ---- weights and quota ----
+
+// SetWeight sets a role's weight (> 0; 1 is the default).
+func (a *Allocator) SetWeight(role string, w float64) {
+	if w <= 0 {
+		w = 1
+	}
+	a.weights[role] = w
+	n := a.role(role)
+	n.weight = w
+	a.refreshNode(n)
+}
+
+// Quota is a role's quota: guarantees and limits by resource name (scalar
+// names only). A name absent from Limits is unlimited; a limit of 0 is a
+// limit.
+type Quota struct {
+	Guarantees map[string]resources.Scalar
+	Limits     map[string]resources.Scalar
+}
+
+// SetQuota sets a role's quota; an empty Quota removes it.
+func (a *Allocator) SetQuota(role string, qc Quota) {
+	n := a.role(role)
+	had := n.quota.hasGuarantee()
+	if len(qc.Guarantees) == 0 && len(qc.Limits) == 0 {
+		n.quota = nil
+		delete(a.quotas, role)
+	} else {
+		q := &quota{}
+		set := func(m map[string]resources.Scalar, v *vec, has *[]bool) {
+			for name, x := range m {
+				i := a.nameIndex(name)
+				v.grow(i + 1)
+				(*v)[i] = x
+				for len(*has) <= i {
+					*has = append(*has, false)
 				}
-				avail := ag.free().AllocatableTo(role)
-				if !minAllocatable(avail) {
-					break // nothing left for this role on this agent
-				}
-				if f.filtered(id, role, avail) {
-					continue
-				}
-				a.Use(f.id, id, role, avail)
-				offers = append(offers, Offer{FrameworkID: f.id, AgentID: id, Role: role, Resources: avail})
+				(*has)[i] = true
 			}
 		}
+		set(qc.Guarantees, &q.guarantee, &q.hasGuar)
+		set(qc.Limits, &q.limit, &q.hasLimit)
+		n.quota = q
+		a.quotas[role] = n
 	}
-	return offers
-}
-
-// free is the agent's total minus every allocation on it.
-func (ag *agent) free() resources.Resources {
-	free := ag.total
-	for _, byRole := range ag.allocated {
-		for _, r := range byRole {
-			free = free.Subtract(r)
+	if has := n.quota.hasGuarantee(); has != had {
+		for p := n; p.parent != nil; p = p.parent {
+			p.guarantees += b2i(has) - b2i(had)
 		}
 	}
-	return free
-}
-
-func (a *Allocator) clusterTotal() map[string]float64 {
-	total := map[string]float64{}
-	for _, ag := range a.agents {
-		for name, v := range quantities(ag.total) {
-			total[name] += v
+	a.quotaRoots = a.quotaRoots[:0]
+	for _, name := range sortedKeys(a.quotas) {
+		q := a.quotas[name]
+		if !q.quota.hasGuarantee() {
+			continue
+		}
+		root := true
+		for p := q.parent; p != nil && p.parent != nil; p = p.parent {
+			if p.quota.hasGuarantee() {
+				root = false
+			}
+		}
+		if root {
+			a.quotaRoots = append(a.quotaRoots, q)
 		}
 	}
-	return total
+	a.allPending = true
 }
 
-// share is the dominant share of allocated in a cluster of total.
-func share(allocated, total map[string]float64) float64 {
-	s := 0.0
-	for name, v := range allocated {
-		if t := total[name]; t > 0 && v/t > s {
-			s = v / t
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}
+
+// Stats returns the allocator's counters.
+func (a *Allocator) Stats() Stats {
+	s := a.stats
+	for _, f := range a.frameworks {
+		for _, c := range f.clients {
+			if c.active && c.declines > 0 {
+				s.BackedOff++
+			}
+			s.Filters += len(c.filters)
 		}
 	}
 	return s
 }
 
-// rolesByShare returns every role some active framework subscribes to,
-// lowest dominant share first.
-func (a *Allocator) rolesByShare(total map[string]float64) []string {
-	alloc := map[string]map[string]float64{}
-	for _, f := range a.frameworks {
-		if !f.active {
-			continue
-		}
-		for r := range f.roles {
-			if alloc[r] == nil {
-				alloc[r] = map[string]float64{}
-			}
-		}
-	}
-	for _, ag := range a.agents {
-		for _, byRole := range ag.allocated {
-			for role, r := range byRole {
-				if q := alloc[role]; q != nil {
-					for name, v := range quantities(r) {
-						q[name] += v
-					}
-				}
-			}
-		}
-	}
-	roles := make([]string, 0, len(alloc))
-	shares := map[string]float64{}
-	for r, q := range alloc {
-		roles = append(roles, r)
-		shares[r] = share(q, total)
-	}
-	sort.Slice(roles, func(i, j int) bool {
-		if shares[roles[i]] != shares[roles[j]] {
-			return shares[roles[i]] < shares[roles[j]]
-		}
-		return roles[i] < roles[j]
-	})
-	return roles
+// RoleNames returns the roles the allocator knows (every role some
+// framework subscribed to, some reservation names, or that has a weight
+// or quota, and their ancestors), sorted.
+func (a *Allocator) RoleNames() []string {
+	return sortedKeys(a.roles)
 }
 
-// frameworksByShare returns the frameworks subscribed to role, lowest
-// dominant share within the role first.
-func (a *Allocator) frameworksByShare(role string, total map[string]float64) []*framework {
-	var fws []*framework
-	shares := map[string]float64{}
-	for _, f := range a.frameworks {
-		if !f.roles[role] {
-			continue
-		}
-		q := map[string]float64{}
-		for _, ag := range a.agents {
-			for name, v := range quantities(ag.allocated[f.id][role]) {
-				q[name] += v
-			}
-		}
-		fws = append(fws, f)
-		shares[f.id] = share(q, total)
+// Consumed returns what counts against a role's quota: its subtree's
+// reservations plus unreserved allocations.
+func (a *Allocator) Consumed(role string) resources.Quantities {
+	n, ok := a.roles[role]
+	if !ok {
+		return resources.Quantities{}
 	}
-	sort.Slice(fws, func(i, j int) bool {
-		if shares[fws[i].id] != shares[fws[j].id] {
-			return shares[fws[i].id] < shares[fws[j].id]
-		}
-		return fws[i].seq < fws[j].seq
-	})
-	return fws
-}
-
-func (f *framework) filtered(agentID, role string, r resources.Resources) bool {
-	for _, fl := range f.filters {
-		if fl.agentID == agentID && fl.role == role && fl.refused.Contains(r) {
-			return true
-		}
+	v := make(vec, len(a.nameList))
+	for i := range v {
+		v[i] = n.consumed(i)
 	}
-	return false
-}
-
-func (f *framework) dropFilters(drop func(filter) bool) {
-	kept := f.filters[:0]
-	for _, fl := range f.filters {
-		if !drop(fl) {
-			kept = append(kept, fl)
-		}
-	}
-	f.filters = kept
-}
-
-func set(xs []string) map[string]bool {
-	m := make(map[string]bool, len(xs))
-	for _, x := range xs {
-		m[x] = true
-	}
-	return m
-}
-
-// minAllocatable reports whether r reaches Mesos' default minimum
-// allocatable resources: 0.01 cpus or 32 MB of memory.
-func minAllocatable(r resources.Resources) bool {
-	q := quantities(r)
-	return q["cpus"] >= 0.01 || q["mem"] >= 32
-}
-
-// quantities returns r's scalar amounts by name, as floats for shares.
-func quantities(r resources.Resources) map[string]float64 {
-	q := map[string]float64{}
-	for name, v := range r.ScalarQuantities().All() {
-		q[name] = v.Float()
-	}
-	return q
+	return a.toQuantities(v)
 }

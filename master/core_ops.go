@@ -1,0 +1,229 @@
+package master
+
+import (
+	"fmt"
+
+	"github.com/mezzo-project/mezzo/api/v1/httpapi"
+	"github.com/mezzo-project/mezzo/api/v1/mesos"
+	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
+	"github.com/mezzo-project/mezzo/resources"
+)
+
+// Reservation and volume operations. Each turns resources "from" into
+// resources "to" on one agent:
+//
+//	RESERVE    from = resources with their top reservation popped
+//	           to   = resources (a new dynamic reservation, or a
+//	                  refinement of an existing one)
+//	UNRESERVE  from = resources (dynamically reserved)
+//	           to   = resources with the top reservation popped
+//	CREATE     from = volumes without persistence and volume info
+//	           to   = volumes (reserved disk with a persistence id)
+//	DESTROY    from = volumes, to = the plain reserved disk
+//
+// In an ACCEPT, from must lie in the offers and the framework must hold it
+// in the offer's role (allocator.UpdateAllocation); from the operator API,
+// from must be free on the agent (allocator.UpdateAvailable). Either way
+// the agent's total changes, so what is offered next carries the new
+// reservations and volumes: a persistent volume goes back to its role
+// with the same persistence id when the task using it ends.
+
+// conversion validates an offer operation of framework f and returns what
+// it converts.
+func (c *core) conversion(f *framework, a *agent, role string, op *mesos.Offer_Operation) (from, to resources.Resources, err error) {
+	from, to, err = c.convert(f, a, role, op)
+	if err == nil && (from.IsEmpty() || to.IsEmpty()) {
+		err = fmt.Errorf("%v operation without resources", op.GetType())
+	}
+	return from, to, err
+}
+
+func (c *core) convert(f *framework, a *agent, role string, op *mesos.Offer_Operation) (from, to resources.Resources, err error) {
+	switch op.GetType() {
+	case mesos.Offer_Operation_RESERVE:
+		to, err = parseResources(op.GetReserve().GetResources())
+		if err != nil {
+			return from, to, err
+		}
+		for r := range to.All() {
+			if !r.IsDynamic() {
+				return from, to, fmt.Errorf("RESERVE of %v: not a dynamic reservation", r)
+			}
+			if r.Role() != role {
+				return from, to, fmt.Errorf("RESERVE of %v: reservation role %q differs from the offer's role %q", r, r.Role(), role)
+			}
+			top := r.Reservations[len(r.Reservations)-1]
+			if p := f.info.GetPrincipal(); top.Principal != "" && top.Principal != p {
+				return from, to, fmt.Errorf("RESERVE of %v: principal %q does not match the framework's principal %q", r, top.Principal, p)
+			}
+			if r.IsPersistentVolume() {
+				return from, to, fmt.Errorf("RESERVE of %v: cannot reserve a persistent volume", r)
+			}
+		}
+		from, err = to.PopReservation()
+		return from, to, err
+	case mesos.Offer_Operation_UNRESERVE:
+		from, err = parseResources(op.GetUnreserve().GetResources())
+		if err != nil {
+			return from, to, err
+		}
+		return unreserve(from)
+	case mesos.Offer_Operation_CREATE:
+		to, err = parseResources(op.GetCreate().GetVolumes())
+		if err != nil {
+			return from, to, err
+		}
+		return createVolumes(a, to)
+	case mesos.Offer_Operation_DESTROY:
+		from, err = parseResources(op.GetDestroy().GetVolumes())
+		if err != nil {
+			return from, to, err
+		}
+		return c.destroyVolumes(a, from)
+	}
+	return from, to, fmt.Errorf("unsupported operation %v", op.GetType())
+}
+
+func unreserve(from resources.Resources) (resources.Resources, resources.Resources, error) {
+	for r := range from.All() {
+		if !r.IsDynamic() {
+			return from, resources.Resources{}, fmt.Errorf("UNRESERVE of %v: not dynamically reserved", r)
+		}
+		if r.IsPersistentVolume() {
+			return from, resources.Resources{}, fmt.Errorf("UNRESERVE of %v: destroy the persistent volume first", r)
+		}
+	}
+	to, err := from.PopReservation()
+	return from, to, err
+}
+
+// createVolumes checks new persistent volumes and returns the plain disk
+// they are made from.
+func createVolumes(a *agent, volumes resources.Resources) (resources.Resources, resources.Resources, error) {
+	existing := map[string]bool{}
+	for v := range a.total.PersistentVolumes().All() {
+		existing[v.Role()+"\x00"+v.Disk.Persistence.ID] = true
+	}
+	var plain []resources.Resource
+	for r := range volumes.All() {
+		if !r.IsPersistentVolume() {
+			return resources.Resources{}, volumes, fmt.Errorf("CREATE of %v: not a persistent volume", r)
+		}
+		if r.IsUnreserved() {
+			return resources.Resources{}, volumes, fmt.Errorf("CREATE of %v: persistent volumes need reserved disk", r)
+		}
+		if existing[r.Role()+"\x00"+r.Disk.Persistence.ID] {
+			return resources.Resources{}, volumes, fmt.Errorf("CREATE of %v: persistence id %q is in use on agent %s", r, r.Disk.Persistence.ID, a.id)
+		}
+		existing[r.Role()+"\x00"+r.Disk.Persistence.ID] = true
+		plain = append(plain, stripVolume(r))
+	}
+	from, err := resources.New(plain...)
+	return from, volumes, err
+}
+
+// destroyVolumes checks that volumes exist and are unused and returns the
+// plain disk they become.
+func (c *core) destroyVolumes(a *agent, volumes resources.Resources) (resources.Resources, resources.Resources, error) {
+	var plain []resources.Resource
+	for r := range volumes.All() {
+		if !r.IsPersistentVolume() {
+			return volumes, resources.Resources{}, fmt.Errorf("DESTROY of %v: not a persistent volume", r)
+		}
+		one, _ := resources.New(r)
+		if !a.total.Contains(one) {
+			return volumes, resources.Resources{}, fmt.Errorf("DESTROY of %v: no such volume on agent %s", r, a.id)
+		}
+		for _, byTask := range a.tasks {
+			for _, t := range byTask {
+				if !t.released && t.res.Contains(one) {
+					return volumes, resources.Resources{}, fmt.Errorf("DESTROY of %v: in use by task %s", r, t.pb.GetTaskId().GetValue())
+				}
+			}
+		}
+		plain = append(plain, stripVolume(r))
+	}
+	to, err := resources.New(plain...)
+	return volumes, to, err
+}
+
+// stripVolume returns a persistent volume as the disk it was made from.
+func stripVolume(r resources.Resource) resources.Resource {
+	d := *r.Disk
+	d.Persistence, d.Volume = nil, nil
+	if d.Source == nil {
+		r.Disk = nil
+	} else {
+		r.Disk = &d
+	}
+	r.Shared = false
+	return r
+}
+
+// operationFinished reports an applied offer operation when the framework
+// asked for feedback (Operation.id set).
+func (c *core) operationFinished(f *framework, op *mesos.Offer_Operation, agent string, converted resources.Resources) {
+	if op.Id == nil {
+		return
+	}
+	st := &mesos.OperationStatus{
+		OperationId:        op.GetId(),
+		State:              mesos.OperationState_OPERATION_FINISHED.Enum(),
+		AgentId:            agentID(agent),
+		ConvertedResources: resources.ToProto(converted, resources.FormatPostRefinement),
+		Uuid:               &mesos.UUID{Value: []byte(newUUID()[:16])},
+	}
+	f.send(&schedpb.Event{
+		Type:                  schedpb.Event_UPDATE_OPERATION_STATUS.Enum(),
+		UpdateOperationStatus: &schedpb.Event_UpdateOperationStatus{Status: st},
+	})
+}
+
+// operatorConvert applies an operator RESERVE_RESOURCES,
+// UNRESERVE_RESOURCES, CREATE_VOLUMES or DESTROY_VOLUMES to free
+// resources of an agent. Outstanding offers on the agent are rescinded
+// when the resources are not free otherwise, as Mesos does. 400 for an
+// invalid operation, 409 when the resources are not there.
+func (c *core) operatorConvert(agentIDValue string, kind mesos.Offer_Operation_Type, res []*mesos.Resource) error {
+	a := c.agents[agentIDValue]
+	if a == nil {
+		return httpapi.BadRequest("No agent found with specified ID")
+	}
+	rs, err := parseResources(res)
+	if err != nil {
+		return httpapi.BadRequest("Invalid resources: %v", err)
+	}
+	var from, to resources.Resources
+	switch kind {
+	case mesos.Offer_Operation_RESERVE:
+		to = rs
+		for r := range to.All() {
+			if !r.IsDynamic() {
+				return httpapi.BadRequest("Invalid RESERVE: %v is not a dynamic reservation", r)
+			}
+		}
+		from, err = to.PopReservation()
+	case mesos.Offer_Operation_UNRESERVE:
+		from, to, err = unreserve(rs)
+	case mesos.Offer_Operation_CREATE:
+		from, to, err = createVolumes(a, rs)
+	case mesos.Offer_Operation_DESTROY:
+		from, to, err = c.destroyVolumes(a, rs)
+	}
+	if err != nil {
+		return httpapi.BadRequest("Invalid %s operation: %v", kind, err)
+	}
+	if !c.alloc.Free(a.id).Contains(from) {
+		for _, o := range sortOffers(a.offers) {
+			c.rescindOffer(o)
+		}
+	}
+	if err := c.alloc.UpdateAvailable(a.id, from, to); err != nil {
+		return httpapi.Conflict("%v", err)
+	}
+	a.total = a.total.Subtract(from).Add(to)
+	c.metrics.operationsFinished++
+	c.allocateSoon = true
+	c.log.Info("applied operator operation", "agent_id", a.id, "type", kind.String(), "resources", to.String())
+	return nil
+}

@@ -1,0 +1,230 @@
+package master
+
+import (
+	"net/http"
+	"sort"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/mezzo-project/mezzo/api/v1/httpapi"
+	masterpb "github.com/mezzo-project/mezzo/api/v1/master"
+	"github.com/mezzo-project/mezzo/api/v1/mesos"
+)
+
+// operatorAPI is POST /api/v1 (also /master/api/v1), Mesos' master
+// operator API, with Mesos' status codes (mesos-wire.md §5): 200 with a
+// master::Response for queries, 200 empty for UPDATE_WEIGHTS and
+// UPDATE_QUOTA, 202 for the reservation and volume calls (409 when the
+// resources are not available), 400 for invalid calls, 501 for calls this
+// master does not implement. Accept is negotiated for every call (406).
+func (m *Master) operatorAPI(w http.ResponseWriter, r *http.Request) error {
+	call := &masterpb.Call{}
+	if _, err := httpapi.DecodeCall(w, r, call, 0); err != nil {
+		return err
+	}
+	format, err := httpapi.ResponseFormat(r)
+	if err != nil {
+		return err
+	}
+	if call.Type == nil {
+		return httpapi.BadRequest("Failed to validate master::Call: Expecting 'type' to be present")
+	}
+	respond := func(t masterpb.Response_Type, fill func(*masterpb.Response)) error {
+		resp := &masterpb.Response{Type: t.Enum()}
+		fill(resp)
+		return httpapi.Respond(w, format, resp)
+	}
+	// onCore runs fn on the core and returns its error.
+	onCore := func(fn func(c *core) error) error {
+		var callErr error
+		if err := m.do(func(c *core) { callErr = fn(c) }); err != nil {
+			return unavailable(err)
+		}
+		return callErr
+	}
+	switch call.GetType() {
+	case masterpb.Call_GET_HEALTH:
+		return respond(masterpb.Response_GET_HEALTH, func(resp *masterpb.Response) {
+			resp.GetHealth = &masterpb.Response_GetHealth{Healthy: proto.Bool(true)}
+		})
+	case masterpb.Call_GET_VERSION:
+		b := buildInfo()
+		return respond(masterpb.Response_GET_VERSION, func(resp *masterpb.Response) {
+			resp.GetVersion = &masterpb.Response_GetVersion{VersionInfo: &mesos.VersionInfo{
+				Version: proto.String(b.Version), BuildDate: proto.String(b.BuildDate),
+				BuildTime: proto.Float64(float64(b.BuildTime)), BuildUser: proto.String(b.BuildUser),
+			}}
+		})
+	case masterpb.Call_GET_FLAGS:
+		vals := m.cfg.flagValues()
+		names := make([]string, 0, len(vals))
+		for n := range vals {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		return respond(masterpb.Response_GET_FLAGS, func(resp *masterpb.Response) {
+			resp.GetFlags = &masterpb.Response_GetFlags{}
+			for _, n := range names {
+				resp.GetFlags.Flags = append(resp.GetFlags.Flags, &mesos.Flag{Name: proto.String(n), Value: proto.String(vals[n])})
+			}
+		})
+	case masterpb.Call_GET_MASTER:
+		var gm *masterpb.Response_GetMaster
+		if err := onCore(func(c *core) error {
+			gm = &masterpb.Response_GetMaster{
+				MasterInfo:  proto.Clone(c.info).(*mesos.MasterInfo),
+				StartTime:   proto.Float64(seconds(c.start)),
+				ElectedTime: proto.Float64(seconds(c.start)),
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		return respond(masterpb.Response_GET_MASTER, func(resp *masterpb.Response) { resp.GetMaster = gm })
+	case masterpb.Call_GET_METRICS:
+		var snap map[string]float64
+		if err := onCore(func(c *core) error { snap = c.metricsSnapshot(); return nil }); err != nil {
+			return err
+		}
+		names := make([]string, 0, len(snap))
+		for n := range snap {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		return respond(masterpb.Response_GET_METRICS, func(resp *masterpb.Response) {
+			resp.GetMetrics = &masterpb.Response_GetMetrics{}
+			for _, n := range names {
+				resp.GetMetrics.Metrics = append(resp.GetMetrics.Metrics, &mesos.Metric{Name: proto.String(n), Value: proto.Float64(snap[n])})
+			}
+		})
+	case masterpb.Call_GET_ROLES:
+		var roles []*mesos.Role
+		if err := onCore(func(c *core) error { roles = c.rolesProto(); return nil }); err != nil {
+			return err
+		}
+		return respond(masterpb.Response_GET_ROLES, func(resp *masterpb.Response) {
+			resp.GetRoles = &masterpb.Response_GetRoles{Roles: roles}
+		})
+	case masterpb.Call_GET_WEIGHTS:
+		var infos []*mesos.WeightInfo
+		if err := onCore(func(c *core) error { infos = c.weightInfos(); return nil }); err != nil {
+			return err
+		}
+		return respond(masterpb.Response_GET_WEIGHTS, func(resp *masterpb.Response) {
+			resp.GetWeights = &masterpb.Response_GetWeights{WeightInfos: infos}
+		})
+	case masterpb.Call_UPDATE_WEIGHTS:
+		if call.UpdateWeights == nil {
+			return httpapi.BadRequest("Failed to validate master::Call: Expecting 'update_weights' to be present")
+		}
+		if err := onCore(func(c *core) error { return c.updateWeights(call.GetUpdateWeights().GetWeightInfos()) }); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusOK)
+		return nil
+	case masterpb.Call_GET_QUOTA:
+		var resp *masterpb.Response_GetQuota
+		if err := onCore(func(c *core) error {
+			resp = &masterpb.Response_GetQuota{Status: c.quotaStatus()}
+			return nil
+		}); err != nil {
+			return err
+		}
+		return respond(masterpb.Response_GET_QUOTA, func(r *masterpb.Response) { r.GetQuota = resp })
+	case masterpb.Call_UPDATE_QUOTA:
+		uq := call.GetUpdateQuota()
+		if uq == nil {
+			return httpapi.BadRequest("Failed to validate master::Call: Expecting 'update_quota' to be present")
+		}
+		if err := onCore(func(c *core) error { return c.updateQuota(uq.GetForce(), uq.GetQuotaConfigs()) }); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusOK)
+		return nil
+	case masterpb.Call_RESERVE_RESOURCES, masterpb.Call_UNRESERVE_RESOURCES,
+		masterpb.Call_CREATE_VOLUMES, masterpb.Call_DESTROY_VOLUMES:
+		agent, kind, res, err := operatorConversion(call)
+		if err != nil {
+			return err
+		}
+		if err := onCore(func(c *core) error { return c.operatorConvert(agent, kind, res) }); err != nil {
+			return err
+		}
+		return httpapi.Accepted(w)
+	case masterpb.Call_UNKNOWN:
+		return httpapi.NotImplemented("")
+	}
+	return httpapi.NotImplemented("Call %s is not implemented by this master yet", call.GetType())
+}
+
+// operatorConversion picks the agent, operation and resources of a
+// reservation or volume call.
+func operatorConversion(call *masterpb.Call) (string, mesos.Offer_Operation_Type, []*mesos.Resource, error) {
+	missing := func(field string) error {
+		return httpapi.BadRequest("Failed to validate master::Call: Expecting '%s' to be present", field)
+	}
+	switch call.GetType() {
+	case masterpb.Call_RESERVE_RESOURCES:
+		rr := call.GetReserveResources()
+		if rr == nil {
+			return "", 0, nil, missing("reserve_resources")
+		}
+		return rr.GetAgentId().GetValue(), mesos.Offer_Operation_RESERVE, rr.GetResources(), nil
+	case masterpb.Call_UNRESERVE_RESOURCES:
+		ur := call.GetUnreserveResources()
+		if ur == nil {
+			return "", 0, nil, missing("unreserve_resources")
+		}
+		return ur.GetAgentId().GetValue(), mesos.Offer_Operation_UNRESERVE, ur.GetResources(), nil
+	case masterpb.Call_CREATE_VOLUMES:
+		cv := call.GetCreateVolumes()
+		if cv == nil {
+			return "", 0, nil, missing("create_volumes")
+		}
+		return cv.GetAgentId().GetValue(), mesos.Offer_Operation_CREATE, cv.GetVolumes(), nil
+	default:
+		dv := call.GetDestroyVolumes()
+		if dv == nil {
+			return "", 0, nil, missing("destroy_volumes")
+		}
+		return dv.GetAgentId().GetValue(), mesos.Offer_Operation_DESTROY, dv.GetVolumes(), nil
+	}
+}
+
+// metricsSnapshot returns the master's and the allocator's metrics, named
+// as Mesos names them where Mesos has them. Mezzo's additions:
+// master/offer_timeout_secs (the effective --offer_timeout, 0 = none),
+// master/offers_timed_out (offers rescinded for being held too long) and
+// allocator/mezzo/backed_off (framework roles offered last for declining).
+func (c *core) metricsSnapshot() map[string]float64 {
+	st := c.alloc.Stats()
+	active := 0
+	for _, f := range c.frameworks {
+		if f.stream != nil {
+			active++
+		}
+	}
+	connected := 0
+	for _, a := range c.agents {
+		if a.connected() {
+			connected++
+		}
+	}
+	return map[string]float64{
+		"master/uptime_secs":                   c.clock.Now().Sub(c.start).Seconds(),
+		"master/elected":                       1,
+		"master/frameworks_active":             float64(active),
+		"master/slaves_active":                 float64(connected),
+		"master/outstanding_offers":            float64(len(c.offers)),
+		"master/offers_sent":                   float64(c.metrics.offersSent),
+		"master/offers_declined":               float64(c.metrics.offersDeclined),
+		"master/offers_rescinded":              float64(c.metrics.offersRescinded),
+		"master/offers_timed_out":              float64(c.metrics.offersTimedOut),
+		"master/offer_timeout_secs":            c.cfg.OfferTimeout.Seconds(),
+		"master/operations/finished":           float64(c.metrics.operationsFinished),
+		"master/operations/failed":             float64(c.metrics.operationsFailed),
+		"allocator/mesos/allocation_runs":      float64(st.AllocationRuns),
+		"allocator/mesos/offer_filters/active": float64(st.Filters),
+		"allocator/mezzo/backed_off":           float64(st.BackedOff),
+	}
+}

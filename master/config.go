@@ -70,6 +70,27 @@ type Config struct {
 	// AdvertisePort is the port to advertise in MasterInfo instead of Port
 	// (--advertise_port). Default 0 (use Port).
 	AdvertisePort int
+
+	// Registry is where the master keeps its durable state (--registry):
+	// "replicated" (default; a database in WorkDir that survives restarts)
+	// or "in_memory" (lost when the master stops; for tests).
+	Registry string
+	// RegistryStrict makes the master refuse agents that re-register with
+	// an id its registry does not hold (--registry_strict, default false:
+	// such agents are admitted, as after the loss of the registry).
+	RegistryStrict bool
+	// RegistryMaxAgentAge is how long unreachable and gone agents stay in
+	// the registry (--registry_max_agent_age, default 2 weeks).
+	RegistryMaxAgentAge time.Duration
+	// RegistryMaxAgentCount is how many unreachable (and, separately, gone)
+	// agents the registry keeps at most (--registry_max_agent_count,
+	// default 102400).
+	RegistryMaxAgentCount int
+	// AgentReregisterTimeout is how long a restarted master waits for the
+	// agents of its registry to re-register before it marks them
+	// unreachable (--agent_reregister_timeout, default 10 mins, at least
+	// 10 secs).
+	AgentReregisterTimeout time.Duration
 }
 
 // DefaultConfig returns Mesos' defaults.
@@ -83,6 +104,10 @@ func DefaultConfig() Config {
 		AllocationInterval:            time.Second,
 		OfferTimeout:                  DefaultOfferTimeout,
 		MinAllocatableResources:       "cpus:0.01|mem:32",
+		Registry:                      "replicated",
+		RegistryMaxAgentAge:           14 * 24 * time.Hour,
+		RegistryMaxAgentCount:         100 * 1024,
+		AgentReregisterTimeout:        10 * time.Minute,
 	}
 }
 
@@ -131,6 +156,16 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 		"Minimum resources an offer must contain: quantity sets separated by '|', e.g. \"cpus:0.01|mem:32\".")
 	fs.StringVar(&c.AdvertiseIP, "advertise_ip", d.AdvertiseIP, "IP address advertised to reach this master.")
 	fs.IntVar(&c.AdvertisePort, "advertise_port", d.AdvertisePort, "Port advertised to reach this master; 0 means --port.")
+	fs.StringVar(&c.Registry, "registry", d.Registry,
+		"Persistence of the registry: 'replicated' (a database in --work_dir, survives restarts) or 'in_memory'.")
+	fs.BoolVar(&c.RegistryStrict, "registry_strict", d.RegistryStrict,
+		"Refuse agents that re-register with an id the registry does not hold.")
+	flags.DurationVar(fs, &c.RegistryMaxAgentAge, "registry_max_agent_age", d.RegistryMaxAgentAge,
+		"How long unreachable and gone agents are kept in the registry.")
+	fs.IntVar(&c.RegistryMaxAgentCount, "registry_max_agent_count", d.RegistryMaxAgentCount,
+		"Most unreachable (and gone) agents kept in the registry.")
+	flags.DurationVar(fs, &c.AgentReregisterTimeout, "agent_reregister_timeout", d.AgentReregisterTimeout,
+		"How long a restarted master waits for its agents to re-register before marking them unreachable.")
 }
 
 // Validate reports configuration errors, naming the flag.
@@ -166,6 +201,21 @@ func (c *Config) Validate() error {
 	if _, err := c.minAllocatable(); err != nil {
 		errs = append(errs, fmt.Errorf("--min_allocatable_resources=%s: %v", c.MinAllocatableResources, err))
 	}
+	switch c.Registry {
+	case "in_memory":
+	case "replicated":
+		if c.WorkDir == "" {
+			errs = append(errs, errors.New("--work_dir is required with --registry=replicated (or use --registry=in_memory)"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("--registry=%s: want replicated or in_memory", c.Registry))
+	}
+	if c.AgentReregisterTimeout < 10*time.Second {
+		errs = append(errs, fmt.Errorf("--agent_reregister_timeout=%s: must be at least 10secs", flags.FormatDuration(c.AgentReregisterTimeout)))
+	}
+	if c.RegistryMaxAgentAge < 0 || c.RegistryMaxAgentCount < 0 {
+		errs = append(errs, errors.New("--registry_max_agent_age and --registry_max_agent_count must not be negative"))
+	}
 	if c.AllocationInterval <= 0 {
 		errs = append(errs, fmt.Errorf("--allocation_interval=%s: must be positive", flags.FormatDuration(c.AllocationInterval)))
 	}
@@ -192,6 +242,11 @@ func (c *Config) flagValues() map[string]string {
 		"authenticate_http_readonly":        "false",
 		"authenticate_http_readwrite":       "false",
 		"root_submissions":                  "true",
+		"registry":                          c.Registry,
+		"registry_strict":                   fmt.Sprint(c.RegistryStrict),
+		"registry_max_agent_age":            flags.FormatDuration(c.RegistryMaxAgentAge),
+		"registry_max_agent_count":          fmt.Sprint(c.RegistryMaxAgentCount),
+		"agent_reregister_timeout":          flags.FormatDuration(c.AgentReregisterTimeout),
 	}
 	for name, v := range map[string]string{
 		"ip": c.IP, "hostname": c.Hostname, "work_dir": c.WorkDir, "cluster": c.Cluster,

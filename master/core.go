@@ -13,6 +13,7 @@ import (
 	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
 	"github.com/mezzo-project/mezzo/internal/agentproto"
 	"github.com/mezzo-project/mezzo/master/allocator"
+	"github.com/mezzo-project/mezzo/master/registry"
 	"github.com/mezzo-project/mezzo/resources"
 )
 
@@ -70,6 +71,17 @@ type core struct {
 	agents map[string]*agent
 	// unreachable holds the agents marked unreachable, with the time.
 	unreachable map[string]time.Time
+	// gone holds the agents an operator marked gone, with the time; they
+	// may never register again.
+	gone map[string]time.Time
+	// recovered holds the agents the registry listed when this master
+	// started and that have not re-registered yet; each is marked
+	// unreachable at its deadline (AgentReregisterTimeout after start).
+	recovered map[string]*recoveredAgent
+
+	// reg is the durable registry; every change it records is written
+	// before the master acts on it.
+	reg registry.Store
 
 	offers map[string]*offer
 
@@ -157,6 +169,13 @@ type agent struct {
 	offers    map[string]*offer
 }
 
+// recoveredAgent is an agent known from the registry, waiting to
+// re-register after a master restart.
+type recoveredAgent struct {
+	info     *mesos.AgentInfo
+	deadline time.Time
+}
+
 type task struct {
 	pb   *mesos.Task
 	res  resources.Resources // without allocation info
@@ -182,15 +201,21 @@ type offer struct {
 	expires time.Time
 }
 
-func newCore(cfg Config, log *slog.Logger, clock Clock, info *mesos.MasterInfo) *core {
-	return newCoreWithRegistry(cfg, log, clock, info, NewMemoryRegistry())
+// newCore returns a core whose durable state lives in store: agents and
+// frameworks through store directly, role weights and quotas through the
+// Registry view of the same store.
+func newCore(cfg Config, log *slog.Logger, clock Clock, info *mesos.MasterInfo, store registry.Store) *core {
+	return newCoreWithRegistry(cfg, log, clock, info, store, StoreRegistry{Store: store})
 }
 
-func newCoreWithRegistry(cfg Config, log *slog.Logger, clock Clock, info *mesos.MasterInfo, reg Registry) *core {
+func newCoreWithRegistry(cfg Config, log *slog.Logger, clock Clock, info *mesos.MasterInfo, store registry.Store, reg Registry) *core {
 	now := clock.Now()
 	opts := allocator.DefaultOptions()
 	opts.MinAllocatable, _ = cfg.minAllocatable() // checked by Config.Validate
 	c := &core{
+		reg:            store,
+		gone:           map[string]time.Time{},
+		recovered:      map[string]*recoveredAgent{},
 		cfg:            cfg,
 		log:            log,
 		clock:          clock,
@@ -233,6 +258,7 @@ func (c *core) tick() {
 	for _, a := range c.sortedAgents() {
 		c.checkAgent(a, now)
 	}
+	c.expireRecovered(now)
 	for _, o := range c.sortedOffers() {
 		if !o.expires.IsZero() && !now.Before(o.expires) {
 			c.log.Info("offer timed out", "offer_id", o.pb.GetId().GetValue(), "framework_id", o.frameworkID)
@@ -274,6 +300,9 @@ func (c *core) nextDeadline() time.Time {
 	}
 	for _, o := range c.offers {
 		earlier(o.expires)
+	}
+	for _, r := range c.recovered {
+		earlier(r.deadline)
 	}
 	return d
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
 	"github.com/mezzo-project/mezzo/internal/agentproto"
+	"github.com/mezzo-project/mezzo/master/registry"
 )
 
 // agentGrace is how long an agent may stay silent (unanswered pings, or a
@@ -48,10 +49,26 @@ func (c *core) registerAgent(sink agentSink, streamID string, reg *agentproto.Ag
 	}
 	now := c.clock.Now()
 	a := c.agents[id]
-	switch {
-	case id == "":
+	if id == "" {
 		id = c.newAgentID()
 		info.Id = agentID(id)
+	}
+	op, refusal := c.agentRecordOp(id, a != nil, info, reg.GetCapabilities())
+	if refusal != "" {
+		c.log.Warn("refusing agent registration", "agent_id", id, "reason", refusal)
+		sink.Send(&agentproto.AgentEvent{Type: agentproto.AgentEvent_ERROR.Enum(),
+			Error: &agentproto.AgentEvent_Error{Message: proto.String(refusal)}})
+		sink.Close()
+		return id, nil
+	}
+	if op != nil {
+		if err := c.persist(op); err != nil {
+			return "", httpapi.ServiceUnavailable("Could not record the agent in the registry; retry later")
+		}
+	}
+	wasUnreachable := false
+	switch {
+	case info.GetId().GetValue() == id && reg.GetAgentInfo().GetId().GetValue() == "":
 		c.log.Info("agent registered", "agent_id", id, "hostname", info.GetHostname(), "endpoint", reg.GetEndpoint())
 	case a != nil:
 		c.log.Info("agent re-registered", "agent_id", id, "hostname", info.GetHostname())
@@ -59,9 +76,11 @@ func (c *core) registerAgent(sink agentSink, streamID string, reg *agentproto.Ag
 			a.stream.Close()
 		}
 	default:
-		_, wasUnreachable := c.unreachable[id]
+		_, wasUnreachable = c.unreachable[id]
+		_, wasRecovered := c.recovered[id]
 		delete(c.unreachable, id)
-		c.log.Info("agent re-admitted", "agent_id", id, "was_unreachable", wasUnreachable)
+		delete(c.recovered, id)
+		c.log.Info("agent re-admitted", "agent_id", id, "was_unreachable", wasUnreachable, "after_master_restart", wasRecovered)
 	}
 	if a == nil {
 		a = &agent{
@@ -88,7 +107,7 @@ func (c *core) registerAgent(sink agentSink, streamID string, reg *agentproto.Ag
 	a.missedPings, a.pingSeq, a.pongSeq = 0, 0, 0
 	a.nextPing = now.Add(c.cfg.AgentPingTimeout)
 	c.alloc.AddAgent(id, total)
-	c.reconcileAgent(a, reg)
+	c.reconcileAgent(a, reg, wasUnreachable)
 
 	sink.Send(&agentproto.AgentEvent{
 		Type: agentproto.AgentEvent_REGISTERED.Enum(),
@@ -125,8 +144,11 @@ func splitEndpoint(endpoint string, info *mesos.AgentInfo) (string, int, error) 
 // know are added (those of removed frameworks are shut down instead);
 // tasks the master knows there but the agent does not are reported lost
 // (TASK_DROPPED, or TASK_LOST for frameworks that are not
-// partition-aware), as Mesos' agent does.
-func (c *core) reconcileAgent(a *agent, reg *agentproto.AgentCall_Register) {
+// partition-aware), as Mesos' agent does. An agent coming back from
+// unreachable keeps the tasks of PARTITION_AWARE frameworks; the tasks of
+// other frameworks were already reported TASK_LOST, so they are shut down,
+// as in Mesos 1.x.
+func (c *core) reconcileAgent(a *agent, reg *agentproto.AgentCall_Register, wasUnreachable bool) {
 	infos := map[string]*mesos.FrameworkInfo{}
 	for _, fi := range reg.GetFrameworks() {
 		infos[fi.GetId().GetValue()] = fi
@@ -170,7 +192,7 @@ func (c *core) reconcileAgent(a *agent, reg *agentproto.AgentCall_Register) {
 			continue
 		}
 		f := c.frameworkFor(fwID, infos)
-		if f == nil {
+		if f == nil || (wasUnreachable && !f.partitionAware()) {
 			shutdown[fwID] = true
 			continue
 		}
@@ -304,6 +326,15 @@ func (c *core) checkAgent(a *agent, now time.Time) {
 // under its id.
 func (c *core) markUnreachable(a *agent, msg string) {
 	now := c.clock.Now()
+	if err := c.persist(registry.MarkUnreachable{ID: a.id, Time: now}, c.pruneOp(now)); err != nil {
+		// Without a durable record the agent stays as it is; the next
+		// tick tries again.
+		a.nextPing = now.Add(c.cfg.AgentPingTimeout)
+		if !a.connected() {
+			a.disconnected = now.Add(-c.agentGrace() + c.cfg.AgentPingTimeout)
+		}
+		return
+	}
 	c.log.Warn("marking agent unreachable", "agent_id", a.id, "reason", msg)
 	c.alloc.RemoveAgent(a.id)
 	for _, o := range sortOffers(a.offers) {

@@ -11,6 +11,7 @@ import (
 	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
 	"github.com/mezzo-project/mezzo/internal/agentproto"
 	"github.com/mezzo-project/mezzo/master/allocator"
+	"github.com/mezzo-project/mezzo/master/registry"
 )
 
 // subscribe handles a SUBSCRIBE call (already validated as a call) whose
@@ -45,6 +46,21 @@ func (c *core) subscribe(sink eventSink, streamID string, sub *schedpb.Call_Subs
 	if id == "" {
 		id = c.newFrameworkID()
 		info.Id = &mesos.FrameworkID{Value: proto.String(id)}
+	}
+	if f != nil {
+		// user and checkpoint cannot change; principal must not.
+		info.User = f.info.User
+		info.Checkpoint = f.info.Checkpoint
+		if f.info.GetPrincipal() != info.GetPrincipal() || (f.info.Principal == nil) != (info.Principal == nil) {
+			return refuse("Changing framework's principal is not allowed.")
+		}
+	}
+	if f == nil || !proto.Equal(f.info, info) {
+		if err := c.persist(registry.AddFramework{Info: info}); err != nil {
+			return refuse("Could not record the framework in the registry; retry later")
+		}
+	}
+	if f == nil && sub.GetFrameworkInfo().GetId().GetValue() == "" {
 		f = c.newFramework(info, now)
 		c.log.Info("framework subscribed", "framework_id", id, "name", info.GetName(), "roles", roles)
 	} else {
@@ -53,12 +69,6 @@ func (c *core) subscribe(sink eventSink, streamID string, sub *schedpb.Call_Subs
 			// another master, or this master restarted): take its id.
 			f = c.newFramework(info, now)
 		} else {
-			// user and checkpoint cannot change; principal must not.
-			info.User = f.info.User
-			info.Checkpoint = f.info.Checkpoint
-			if f.info.GetPrincipal() != info.GetPrincipal() || (f.info.Principal == nil) != (info.Principal == nil) {
-				return refuse("Changing framework's principal is not allowed.")
-			}
 			if f.stream != nil {
 				c.log.Info("framework failed over", "framework_id", id)
 				f.stream.Send(errorEvent("Framework failed over"))
@@ -244,6 +254,11 @@ func (c *core) updateFramework(f *framework, u *schedpb.Call_UpdateFramework) er
 // every agent), its stream closed, and it moves to the completed list.
 func (c *core) removeFramework(f *framework) {
 	c.log.Info("removing framework", "framework_id", f.id)
+	if err := c.persist(registry.RemoveFramework{ID: f.id}); err != nil {
+		// The framework is gone from this master either way; a restarted
+		// master would list it as recovered until its agents report.
+		c.log.Error("framework removed but still in the registry", "framework_id", f.id)
+	}
 	now := c.clock.Now()
 	for _, o := range sortOffers(f.offers) {
 		c.discardOffer(o, 0)
@@ -584,6 +599,11 @@ func (c *core) reconcile(f *framework, tasks []*schedpb.Call_Reconcile_Task) {
 		switch t := f.tasks[taskID]; {
 		case t != nil:
 			st = latest(t)
+		case c.recovered[agentID] != nil || (agentID == "" && len(c.recovered) > 0):
+			// The task may be on an agent that has not re-registered since
+			// this master started: no answer yet; the agent's report (or
+			// its unreachability) will settle it, as in Mesos.
+			continue
 		case agentID != "" && c.agents[agentID] != nil:
 			// Unknown task on a registered agent: it is gone.
 			st = c.masterStatus(taskID, agentID, f.lostState(mesos.TaskState_TASK_GONE),

@@ -11,6 +11,7 @@ import (
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
 	"github.com/mezzo-project/mezzo/internal/agentproto"
+	"github.com/mezzo-project/mezzo/master/registry"
 	"github.com/mezzo-project/mezzo/resources"
 )
 
@@ -115,6 +116,7 @@ func newHarness(t *testing.T, mutate ...func(*Config)) *harness {
 	cfg := DefaultConfig()
 	cfg.Hostname = "master.test"
 	cfg.IP = "127.0.0.1"
+	cfg.Registry = "in_memory"
 	for _, m := range mutate {
 		m(&cfg)
 	}
@@ -126,7 +128,7 @@ func newHarness(t *testing.T, mutate ...func(*Config)) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &harness{t: t, clock: clock, c: newCore(cfg, testLogger(t), clock, info)}
+	return &harness{t: t, clock: clock, c: newCore(cfg, testLogger(t), clock, info, registry.NewMemory())}
 }
 
 // step runs fn on the core, then lets it allocate.

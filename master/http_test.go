@@ -49,6 +49,7 @@ func testMaster(t *testing.T) (*Master, *httptest.Server) {
 	cfg.Hostname = "localhost"
 	cfg.IP = "127.0.0.1"
 	cfg.AllocationInterval = 50 * time.Millisecond
+	cfg.Registry = "in_memory"
 	m, err := New(cfg, testLogger(t))
 	if err != nil {
 		t.Fatal(err)

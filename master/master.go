@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	"github.com/mezzo-project/mezzo/internal/version"
+	"github.com/mezzo-project/mezzo/master/registry"
 )
 
 // errClosed is returned to requests that arrive after Close.
@@ -61,11 +63,22 @@ func newMaster(cfg Config, log *slog.Logger, clock Clock) (*Master, error) {
 		return nil, err
 	}
 	log = log.With("master_id", info.GetId())
+	store, err := openRegistry(cfg)
+	if err != nil {
+		return nil, err
+	}
+	state, err := store.Recover()
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("recover the registry: %w", err)
+	}
+	core := newCore(cfg, log, clock, info, store)
+	core.recoverState(state)
 	m := &Master{
 		cfg:    cfg,
 		log:    log,
 		clock:  clock,
-		core:   newCore(cfg, log, clock, info),
+		core:   core,
 		events: make(chan func()),
 		quit:   make(chan struct{}),
 		done:   make(chan struct{}),
@@ -74,6 +87,15 @@ func newMaster(cfg Config, log *slog.Logger, clock Clock) (*Master, error) {
 	go m.loop()
 	log.Info("master started", "pid", info.GetPid(), "hostname", info.GetHostname(), "version", info.GetVersion())
 	return m, nil
+}
+
+// openRegistry opens the store --registry names: a database file in
+// --work_dir for "replicated", memory for "in_memory".
+func openRegistry(cfg Config) (registry.Store, error) {
+	if cfg.Registry == "in_memory" {
+		return registry.NewMemory(), nil
+	}
+	return registry.OpenBolt(filepath.Join(cfg.WorkDir, "registry.db"))
 }
 
 // masterInfo builds the MasterInfo the master advertises.
@@ -255,6 +277,7 @@ func (m *Master) Close() error {
 		errs = append(errs, s.Close())
 	}
 	m.inflight.Wait()
+	errs = append(errs, m.core.reg.Close())
 	m.log.Info("master stopped")
 	return errors.Join(errs...)
 }

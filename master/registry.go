@@ -2,11 +2,13 @@ package master
 
 import (
 	"maps"
+	"slices"
 	"sync"
 
 	"google.golang.org/protobuf/proto"
 
 	quotapb "github.com/mezzo-project/mezzo/api/v1/quota"
+	"github.com/mezzo-project/mezzo/master/registry"
 )
 
 // Registry persists the operator's role configuration, which must survive
@@ -80,4 +82,75 @@ func cloneQuotas(q map[string]*quotapb.QuotaConfig) map[string]*quotapb.QuotaCon
 		out[k] = proto.Clone(v).(*quotapb.QuotaConfig)
 	}
 	return out
+}
+
+// StoreRegistry is the Registry view of the master's durable registry
+// (package registry): weights and quotas are records of the same store as
+// agents and frameworks, so --registry=replicated keeps them across
+// restarts.
+type StoreRegistry struct {
+	Store registry.Store
+}
+
+// Weights returns every role's stored weight.
+func (r StoreRegistry) Weights() (map[string]float64, error) {
+	st, err := r.Store.Recover()
+	if err != nil {
+		return nil, err
+	}
+	return st.Weights, nil
+}
+
+// PutWeights replaces all weights: roles absent from w go back to weight 1.
+func (r StoreRegistry) PutWeights(w map[string]float64) error {
+	old, err := r.Weights()
+	if err != nil {
+		return err
+	}
+	var ops []registry.Op
+	for role := range old {
+		if _, ok := w[role]; !ok {
+			ops = append(ops, registry.SetWeight{Role: role, Weight: 1})
+		}
+	}
+	for _, role := range slices.Sorted(maps.Keys(w)) {
+		ops = append(ops, registry.SetWeight{Role: role, Weight: w[role]})
+	}
+	if len(ops) == 0 {
+		return nil
+	}
+	return r.Store.Apply(ops...)
+}
+
+// Quotas returns every role's stored quota configuration.
+func (r StoreRegistry) Quotas() (map[string]*quotapb.QuotaConfig, error) {
+	st, err := r.Store.Recover()
+	if err != nil {
+		return nil, err
+	}
+	return st.Quotas, nil
+}
+
+// PutQuotas replaces all quota configurations: roles absent from q lose
+// their quota.
+func (r StoreRegistry) PutQuotas(q map[string]*quotapb.QuotaConfig) error {
+	old, err := r.Quotas()
+	if err != nil {
+		return err
+	}
+	var ops []registry.Op
+	for role := range old {
+		if _, ok := q[role]; !ok {
+			ops = append(ops, registry.SetQuota{Config: &quotapb.QuotaConfig{Role: proto.String(role)}})
+		}
+	}
+	for _, role := range slices.Sorted(maps.Keys(q)) {
+		cfg := proto.Clone(q[role]).(*quotapb.QuotaConfig)
+		cfg.Role = proto.String(role)
+		ops = append(ops, registry.SetQuota{Config: cfg})
+	}
+	if len(ops) == 0 {
+		return nil
+	}
+	return r.Store.Apply(ops...)
 }

@@ -56,6 +56,12 @@ func (c *core) state() *legacy.MasterState {
 		}
 		doc.Slaves = append(doc.Slaves, c.slaveJSON(a))
 	}
+	for _, id := range sortedKeys(c.recovered) {
+		info := c.recovered[id].info
+		doc.RecoveredSlaves = append(doc.RecoveredSlaves, legacy.SlaveInfo{
+			ID: id, Hostname: info.GetHostname(), Port: info.GetPort(), Attributes: attributesJSON(info.GetAttributes()),
+		})
+	}
 	for _, f := range c.sortedFrameworks() {
 		doc.Frameworks = append(doc.Frameworks, c.frameworkJSON(f))
 	}

@@ -1,0 +1,119 @@
+package master
+
+import (
+	"errors"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/mezzo-project/mezzo/api/v1/mesos"
+	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
+	"github.com/mezzo-project/mezzo/master/registry"
+)
+
+// errRegistry marks a change the master could not make durable; the
+// request that asked for it is refused (503) and may be retried.
+var errRegistry = errors.New("registry write failed")
+
+// persist writes ops to the registry. It is called before the master acts
+// on the change ("durable before acknowledged"); an error means the change
+// must not happen.
+func (c *core) persist(ops ...registry.Op) error {
+	if err := c.reg.Apply(ops...); err != nil {
+		c.log.Error("registry write failed", "ops", len(ops), "first", ops[0].String(), "err", err)
+		return errors.Join(errRegistry, err)
+	}
+	return nil
+}
+
+// recoverState loads what the registry holds when the master starts:
+// admitted agents wait AgentReregisterTimeout to re-register (with their
+// tasks) before they are marked unreachable; unreachable and gone agents
+// keep their state; registered frameworks are known (as recovered) until
+// they subscribe again, so their ids stay theirs.
+func (c *core) recoverState(st *registry.State) {
+	now := c.clock.Now()
+	deadline := now.Add(c.cfg.AgentReregisterTimeout)
+	for id, a := range st.Agents {
+		c.recovered[id] = &recoveredAgent{info: a.GetInfo(), deadline: deadline}
+	}
+	for id, u := range st.Unreachable {
+		c.unreachable[id] = time.Unix(0, u.GetTimestamp().GetNanoseconds())
+	}
+	for id, g := range st.Gone {
+		c.gone[id] = time.Unix(0, g.GetTimestamp().GetNanoseconds())
+	}
+	for id, info := range st.Frameworks {
+		if c.frameworks[id] != nil {
+			continue
+		}
+		f := c.newFramework(info, now)
+		f.recovered = true
+	}
+	if n := len(st.Agents) + len(st.Frameworks); n > 0 {
+		c.log.Info("recovered the registry", "agents", len(st.Agents), "unreachable", len(st.Unreachable),
+			"gone", len(st.Gone), "frameworks", len(st.Frameworks), "reregister_timeout", c.cfg.AgentReregisterTimeout)
+	}
+}
+
+// expireRecovered marks unreachable the recovered agents that did not
+// re-register in time. Their tasks are unknown to this master; frameworks
+// learn of them through reconciliation (TASK_UNREACHABLE, or TASK_LOST).
+func (c *core) expireRecovered(now time.Time) {
+	var due []string
+	for id, r := range c.recovered {
+		if !now.Before(r.deadline) {
+			due = append(due, id)
+		}
+	}
+	if len(due) == 0 {
+		return
+	}
+	ops := make([]registry.Op, 0, len(due)+1)
+	for _, id := range due {
+		ops = append(ops, registry.MarkUnreachable{ID: id, Time: now})
+	}
+	ops = append(ops, c.pruneOp(now))
+	if err := c.persist(ops...); err != nil {
+		// Try again at the next tick rather than forget them.
+		for _, id := range due {
+			c.recovered[id].deadline = now.Add(c.cfg.AgentPingTimeout)
+		}
+		return
+	}
+	for _, id := range due {
+		c.log.Warn("agent did not re-register after the master's restart; marking it unreachable", "agent_id", id)
+		delete(c.recovered, id)
+		c.unreachable[id] = now
+		for _, f := range c.sortedFrameworks() {
+			f.send(&schedpb.Event{Type: schedpb.Event_FAILURE.Enum(), Failure: &schedpb.Event_Failure{AgentId: agentID(id)}})
+		}
+	}
+}
+
+// pruneOp is the registry's garbage collection of unreachable and gone
+// agents, run whenever an agent is marked unreachable.
+func (c *core) pruneOp(now time.Time) registry.Op {
+	return registry.Prune{Now: now, MaxAge: c.cfg.RegistryMaxAgentAge, MaxCount: c.cfg.RegistryMaxAgentCount}
+}
+
+// agentRecordOp returns the registry change that admits a registering
+// agent (nil when the registry already holds it as admitted). refuse is
+// set when the agent must not be admitted.
+func (c *core) agentRecordOp(id string, known bool, info *mesos.AgentInfo, reg []*mesos.AgentInfo_Capability) (op registry.Op, refuse string) {
+	rec := proto.Clone(info).(*mesos.AgentInfo)
+	switch {
+	case c.gone[id] != (time.Time{}):
+		return nil, "Agent has been marked gone"
+	case known:
+		return nil, ""
+	case c.recovered[id] != nil:
+		return nil, ""
+	case c.unreachable[id] != (time.Time{}):
+		return registry.MarkReachable{Info: rec, Capabilities: reg}, ""
+	case c.cfg.RegistryStrict:
+		return nil, "Agent is not known to the registry (--registry_strict)"
+	default:
+		return registry.AdmitAgent{Info: rec, Capabilities: reg}, ""
+	}
+}

@@ -1,0 +1,241 @@
+package master
+
+import (
+	"fmt"
+	"log/slog"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/mezzo-project/mezzo/api/v1/mesos"
+	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
+	"github.com/mezzo-project/mezzo/internal/agentproto"
+	"github.com/mezzo-project/mezzo/master/registry"
+	"github.com/mezzo-project/mezzo/resources"
+)
+
+// restart replaces h's core with a new one (a new master id) that
+// recovers from reg, as a restarted master does.
+func (h *harness) restart(reg registry.Store, mutate ...func(*Config)) {
+	h.t.Helper()
+	cfg := h.c.cfg
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	info, err := masterInfo(cfg, fmt.Sprintf("M%d", h.seq+100))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	st, err := reg.Recover()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.c = newCore(cfg, testLogger(h.t), h.clock, info, reg)
+	h.c.recoverState(st)
+}
+
+// reregister sends REGISTER for a known agent id reporting tasks.
+func (h *harness) reregister(a *recAgent, host, res string, fw *mesos.FrameworkInfo, tasks ...*mesos.Task) {
+	h.t.Helper()
+	h.seq++
+	a.streamID = "agent-stream-" + itoa(h.seq)
+	a.events, a.closed = nil, false
+	var err error
+	h.step(func(c *core) {
+		_, err = c.registerAgent(a, a.streamID, &agentproto.AgentCall_Register{
+			AgentInfo:  &mesos.AgentInfo{Hostname: proto.String(host), Id: agentID(a.id), Resources: mustResources(h.t, res)},
+			Endpoint:   proto.String("127.0.0.1:" + itoa(5050+h.seq)),
+			Frameworks: []*mesos.FrameworkInfo{fw},
+			Tasks:      tasks,
+		})
+	})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// TestMasterRestartRecoversAgentsAndTasks: a restarted master reads its
+// registry, waits for the admitted agents to re-register with their
+// tasks, lets the framework re-subscribe with its id, answers nothing for
+// tasks that may be on agents still to come back, and marks agents that
+// stay away unreachable after --agent_reregister_timeout.
+func TestMasterRestartRecoversAgentsAndTasks(t *testing.T) {
+	reg := registry.NewMemory()
+	h := newHarness(t, func(c *Config) { c.AgentReregisterTimeout = time.Minute })
+	h.c.reg, h.c.registry = reg, StoreRegistry{Store: reg}
+	a1 := h.addAgent("h1", "cpus:2;mem:1024")
+	a2 := h.addAgent("h2", "cpus:2;mem:1024")
+	fwInfo := &mesos.FrameworkInfo{Capabilities: partitionAware, FailoverTimeout: proto.Float64(3600)}
+	f := h.subscribe(fwInfo)
+	offers := f.offers()
+	if len(offers) != 2 {
+		t.Fatalf("offers: %d", len(offers))
+	}
+	for _, o := range offers {
+		task := commandTask(t, "task-on-"+o.GetHostname(), o.GetAgentId().GetValue(), "cpus:1;mem:128")
+		h.mustCall(f, acceptCall([]string{o.GetId().GetValue()}, launch(task)))
+	}
+	h.statusUpdate(a1, f, "task-on-h1", mesos.TaskState_TASK_RUNNING, "u1-running-uuid!")
+	fwRegistered := h.c.frameworks[f.id].info
+
+	// The master restarts. Its registry holds both agents and the framework.
+	h.restart(reg)
+	st := h.c.state()
+	if len(st.RecoveredSlaves) != 2 || len(st.Slaves) != 0 {
+		t.Fatalf("after restart: %d recovered, %d registered agents", len(st.RecoveredSlaves), len(st.Slaves))
+	}
+
+	// The framework re-subscribes with its id; explicit reconciliation of
+	// its tasks gets no answer while their agents may still come back.
+	info := proto.Clone(fwRegistered).(*mesos.FrameworkInfo)
+	f2 := &recFramework{streamID: "fw-stream-again"}
+	h.step(func(c *core) { f2.id = c.subscribe(f2, f2.streamID, &schedpb.Call_Subscribe{FrameworkInfo: info}) })
+	if f2.id != f.id {
+		t.Fatalf("re-subscribed as %q, want %q (events %v)", f2.id, f.id, f2.events)
+	}
+	h.mustCall(f2, &schedpb.Call{Type: schedpb.Call_RECONCILE.Enum(), Reconcile: &schedpb.Call_Reconcile{
+		Tasks: []*schedpb.Call_Reconcile_Task{{TaskId: &mesos.TaskID{Value: proto.String("task-on-h1")}}}}})
+	if got := f2.updates(); len(got) != 0 {
+		t.Fatalf("reconciliation answered during the re-registration window: %v", got)
+	}
+
+	// a1 comes back with its running task.
+	running := &mesos.Task{Name: proto.String("task-on-h1"), TaskId: &mesos.TaskID{Value: proto.String("task-on-h1")},
+		FrameworkId: frameworkID(f.id), AgentId: agentID(a1.id), State: mesos.TaskState_TASK_RUNNING.Enum(),
+		Resources: mustResources(t, "cpus:1;mem:128")}
+	h.reregister(a1, "h1", "cpus:2;mem:1024", info, running)
+	if got := a1.take(agentproto.AgentEvent_REGISTERED); len(got) != 1 {
+		t.Fatalf("a1 not re-registered: %v", a1.events)
+	}
+	h.mustCall(f2, &schedpb.Call{Type: schedpb.Call_RECONCILE.Enum(), Reconcile: &schedpb.Call_Reconcile{}})
+	ups := f2.updates()
+	if len(ups) != 1 || ups[0].GetState() != mesos.TaskState_TASK_RUNNING || ups[0].GetTaskId().GetValue() != "task-on-h1" {
+		t.Fatalf("implicit reconciliation after a1 came back: %v", ups)
+	}
+
+	// a2 never comes back: after the timeout it is unreachable, and its
+	// task is reported so on explicit reconciliation.
+	h.advance(time.Minute + time.Second)
+	if _, ok := h.c.unreachable[a2.id]; !ok {
+		t.Fatalf("a2 not marked unreachable")
+	}
+	if len(f2.take(schedpb.Event_FAILURE)) != 1 {
+		t.Errorf("no FAILURE event for a2")
+	}
+	h.mustCall(f2, &schedpb.Call{Type: schedpb.Call_RECONCILE.Enum(), Reconcile: &schedpb.Call_Reconcile{
+		Tasks: []*schedpb.Call_Reconcile_Task{{TaskId: &mesos.TaskID{Value: proto.String("task-on-h2")}, AgentId: agentID(a2.id)}}}})
+	ups = f2.updates()
+	if len(ups) != 1 || ups[0].GetState() != mesos.TaskState_TASK_UNREACHABLE {
+		t.Fatalf("reconcile of the task on a2: %v", ups)
+	}
+	// And the registry says so, for the next restart.
+	rst, _ := reg.Recover()
+	if rst.Unreachable[a2.id] == nil || rst.Agents[a1.id] == nil || rst.Frameworks[f.id] == nil {
+		t.Fatalf("registry after recovery: agents %v unreachable %v frameworks %v", rst.Agents, rst.Unreachable, rst.Frameworks)
+	}
+}
+
+func TestGoneAgentIsRefused(t *testing.T) {
+	reg := registry.NewMemory()
+	h := newHarness(t)
+	h.c.reg, h.c.registry = reg, StoreRegistry{Store: reg}
+	a := h.addAgent("h1", "cpus:1;mem:128")
+	if err := reg.Apply(registry.MarkGone{ID: a.id, Time: h.clock.t}); err != nil {
+		t.Fatal(err)
+	}
+	h.restart(reg)
+	h.reregister(a, "h1", "cpus:1;mem:128", &mesos.FrameworkInfo{})
+	if got := a.take(agentproto.AgentEvent_ERROR); len(got) != 1 || !a.closed {
+		t.Fatalf("a gone agent was not refused: %v", a.events)
+	}
+}
+
+func TestRegistryStrictRefusesUnknownAgents(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.RegistryStrict = true })
+	a := &recAgent{id: "stranger-S1"}
+	h.reregister(a, "h9", "cpus:1;mem:128", &mesos.FrameworkInfo{})
+	if got := a.take(agentproto.AgentEvent_ERROR); len(got) != 1 {
+		t.Fatalf("an unknown agent was admitted under --registry_strict: %v", a.events)
+	}
+}
+
+// BenchmarkMasterRecovery measures a restarted master's recovery: read a
+// registry of N agents, then take each agent's re-registration (with one
+// running task each) until every one is back.
+//
+//	go test ./master -run '^$' -bench MasterRecovery -benchtime 3x
+func BenchmarkMasterRecovery(b *testing.B) {
+	for _, n := range benchRecoveryAgents {
+		b.Run(fmt.Sprintf("agents=%d", n), func(b *testing.B) {
+			reg, err := registry.OpenBolt(b.TempDir() + "/registry.db")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer reg.Close()
+			var ops []registry.Op
+			for i := 0; i < n; i++ {
+				ops = append(ops, registry.AdmitAgent{Info: &mesos.AgentInfo{Hostname: proto.String(fmt.Sprintf("h%d", i)),
+					Id: agentID(fmt.Sprintf("A-S%d", i)), Resources: benchResources}})
+			}
+			fw := &mesos.FrameworkInfo{User: proto.String("u"), Name: proto.String("f"), Id: frameworkID("F-0000")}
+			ops = append(ops, registry.AddFramework{Info: fw})
+			if err := reg.Apply(ops...); err != nil {
+				b.Fatal(err)
+			}
+			cfg := DefaultConfig()
+			cfg.Hostname, cfg.IP, cfg.Registry = "m", "127.0.0.1", "in_memory"
+			info, _ := masterInfo(cfg, "M2")
+			regs := make([]*agentproto.AgentCall_Register, n)
+			for i := range regs {
+				id := fmt.Sprintf("A-S%d", i)
+				regs[i] = &agentproto.AgentCall_Register{
+					AgentInfo:  &mesos.AgentInfo{Hostname: proto.String(fmt.Sprintf("h%d", i)), Id: agentID(id), Resources: benchResources},
+					Endpoint:   proto.String(fmt.Sprintf("10.0.%d.%d:5051", i/250, i%250+1)),
+					Frameworks: []*mesos.FrameworkInfo{fw},
+					Tasks: []*mesos.Task{{Name: proto.String("t"), TaskId: &mesos.TaskID{Value: proto.String(fmt.Sprintf("t%d", i))},
+						FrameworkId: fw.Id, AgentId: agentID(id), State: mesos.TaskState_TASK_RUNNING.Enum(), Resources: benchTaskResources}},
+				}
+			}
+			clock := &fakeClock{t: time.Unix(1e9, 0)}
+			b.ResetTimer()
+			for it := 0; it < b.N; it++ {
+				st, err := reg.Recover()
+				if err != nil {
+					b.Fatal(err)
+				}
+				c := newCore(cfg, discardLogger, clock, info, reg)
+				c.recoverState(st)
+				for i, r := range regs {
+					sink := &recAgent{streamID: "s"}
+					if _, err := c.registerAgent(sink, fmt.Sprint(i), r); err != nil {
+						b.Fatal(err)
+					}
+				}
+				c.flush()
+				if len(c.recovered) != 0 || len(c.agents) != n || len(c.frameworks["F-0000"].tasks) != n {
+					b.Fatalf("recovered %d, agents %d, tasks %d", len(c.recovered), len(c.agents), len(c.frameworks["F-0000"].tasks))
+				}
+			}
+		})
+	}
+}
+
+var (
+	benchResources     = mustResourcesB("cpus:8;mem:16384;disk:100000;ports:[31000-32000]")
+	benchTaskResources = mustResourcesB("cpus:1;mem:128")
+)
+
+func mustResourcesB(s string) []*mesos.Resource {
+	r, err := resources.Parse(s, "*")
+	if err != nil {
+		panic(err)
+	}
+	return resources.ToProto(r, resources.FormatPreRefinement)
+}
+
+func testDiscardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+var discardLogger = testDiscardLogger()
+
+var benchRecoveryAgents = []int{1000, 10000}

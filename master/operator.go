@@ -151,6 +151,16 @@ func (m *Master) operatorAPI(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		return httpapi.Accepted(w)
+	case masterpb.Call_MARK_AGENT_GONE:
+		id := call.GetMarkAgentGone().GetAgentId().GetValue()
+		if id == "" {
+			return httpapi.BadRequest("Failed to validate master::Call: Expecting 'mark_agent_gone.agent_id' to be present")
+		}
+		if err := onCore(func(c *core) error { return c.markAgentGone(id) }); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusOK)
+		return nil
 	case masterpb.Call_UNKNOWN:
 		return httpapi.NotImplemented("")
 	}

@@ -2,12 +2,15 @@ package master
 
 import (
 	"errors"
+	"net/http"
 	"time"
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/mezzo-project/mezzo/api/v1/httpapi"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
+	"github.com/mezzo-project/mezzo/internal/agentproto"
 	"github.com/mezzo-project/mezzo/master/registry"
 )
 
@@ -116,4 +119,84 @@ func (c *core) agentRecordOp(id string, known bool, info *mesos.AgentInfo, reg [
 	default:
 		return registry.AdmitAgent{Info: rec, Capabilities: reg}, ""
 	}
+}
+
+// markAgentGone handles the operator's MARK_AGENT_GONE: the agent
+// (registered, recovered or unreachable) is recorded as gone in the
+// registry, its tasks end TASK_GONE_BY_OPERATOR (TASK_LOST for frameworks
+// that are not partition-aware), it is told to shut down, and it may never
+// register again. 404 for an agent the master does not know.
+func (c *core) markAgentGone(id string) error {
+	now := c.clock.Now()
+	if _, ok := c.gone[id]; ok {
+		return nil // already gone: Mesos answers OK
+	}
+	a := c.agents[id]
+	_, unreachable := c.unreachable[id]
+	_, recovered := c.recovered[id]
+	if a == nil && !unreachable && !recovered {
+		return httpapi.Errorf(http.StatusNotFound, "Agent '%s' not found", id)
+	}
+	if recovered {
+		// The registry holds it as admitted; MarkGone takes it from there.
+		delete(c.recovered, id)
+	}
+	if err := c.persist(registry.MarkGone{ID: id, Time: now}); err != nil {
+		return httpapi.ServiceUnavailable("Could not record the agent as gone in the registry; retry later")
+	}
+	c.log.Warn("agent marked gone by the operator", "agent_id", id)
+	c.gone[id] = now
+	delete(c.unreachable, id)
+	for _, f := range c.sortedFrameworks() {
+		for _, tid := range sortedKeys(f.unreachableTasks) {
+			t := f.unreachableTasks[tid]
+			if t.GetAgentId().GetValue() != id {
+				continue
+			}
+			st := c.masterStatus(tid, id, f.lostState(mesos.TaskState_TASK_GONE_BY_OPERATOR),
+				mesos.TaskStatus_REASON_AGENT_REMOVED_BY_OPERATOR, "Agent marked gone by the operator")
+			applyStatus(t, st, nil)
+			delete(f.unreachableTasks, tid)
+			f.addCompletedTask(t, c.cfg.MaxCompletedTasksPerFramework)
+			f.send(updateEvent(st))
+		}
+	}
+	if a == nil {
+		return nil
+	}
+	c.alloc.RemoveAgent(id)
+	for _, o := range sortOffers(a.offers) {
+		c.rescindOffer(o)
+	}
+	for _, fwID := range sortedKeys(a.tasks) {
+		f := c.frameworks[fwID]
+		for _, t := range sortedTasks(a.tasks[fwID]) {
+			wasTerminal := isTerminal(t.pb.GetState())
+			st := c.masterStatus(t.pb.GetTaskId().GetValue(), id, f.lostState(mesos.TaskState_TASK_GONE_BY_OPERATOR),
+				mesos.TaskStatus_REASON_AGENT_REMOVED_BY_OPERATOR, "Agent marked gone by the operator")
+			st.ExecutorId = t.pb.GetExecutorId()
+			c.updateTask(t, st, nil)
+			c.removeTask(t, false)
+			if f != nil && !wasTerminal {
+				f.send(updateEvent(st))
+			}
+		}
+	}
+	for _, fwID := range sortedKeys(a.executors) {
+		for _, execID := range sortedKeys(a.executors[fwID]) {
+			c.removeExecutor(a, fwID, execID)
+		}
+	}
+	if a.stream != nil {
+		a.stream.Send(&agentproto.AgentEvent{Type: agentproto.AgentEvent_ERROR.Enum(),
+			Error: &agentproto.AgentEvent_Error{Message: proto.String("Agent has been marked gone")}})
+		a.stream.Close()
+		a.stream = nil
+	}
+	delete(c.agents, id)
+	for _, f := range c.sortedFrameworks() {
+		f.send(&schedpb.Event{Type: schedpb.Event_FAILURE.Enum(), Failure: &schedpb.Event_Failure{AgentId: agentID(id)}})
+	}
+	c.allocateSoon = true
+	return nil
 }

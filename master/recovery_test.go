@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/mezzo-project/mezzo/api/v1/httpapi"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
 	"github.com/mezzo-project/mezzo/internal/agentproto"
@@ -239,3 +240,40 @@ func testDiscardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 var discardLogger = testDiscardLogger()
 
 var benchRecoveryAgents = []int{1000, 10000}
+
+func TestMarkAgentGone(t *testing.T) {
+	h := newHarness(t)
+	a := h.addAgent("h1", "cpus:2;mem:1024")
+	f := h.subscribe(&mesos.FrameworkInfo{Capabilities: partitionAware})
+	o := f.offers()[0]
+	h.mustCall(f, acceptCall([]string{o.GetId().GetValue()}, launch(commandTask(t, "t1", a.id, "cpus:1;mem:128"))))
+	h.statusUpdate(a, f, "t1", mesos.TaskState_TASK_RUNNING, "0123456789abcdef")
+	f.updates()
+
+	var err error
+	h.step(func(c *core) { err = c.markAgentGone(a.id) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ups := f.updates()
+	if len(ups) != 1 || ups[0].GetState() != mesos.TaskState_TASK_GONE_BY_OPERATOR ||
+		ups[0].GetReason() != mesos.TaskStatus_REASON_AGENT_REMOVED_BY_OPERATOR {
+		t.Fatalf("updates: %v", ups)
+	}
+	if got := a.take(agentproto.AgentEvent_ERROR); len(got) != 1 || !a.closed {
+		t.Fatalf("agent not told: %v", a.events)
+	}
+	// It may not come back, and the registry remembers.
+	h.reregister(a, "h1", "cpus:2;mem:1024", &mesos.FrameworkInfo{})
+	if got := a.take(agentproto.AgentEvent_ERROR); len(got) != 1 {
+		t.Fatalf("a gone agent re-registered: %v", a.events)
+	}
+	st, _ := h.c.reg.Recover()
+	if st.Gone[a.id] == nil {
+		t.Fatal("gone agent not in the registry")
+	}
+	h.step(func(c *core) { err = c.markAgentGone("no-such-agent") })
+	if httpapi.StatusOf(err) != 404 {
+		t.Fatalf("unknown agent: %v", err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -91,6 +92,11 @@ type Config struct {
 	// unreachable (--agent_reregister_timeout, default 10 mins, at least
 	// 10 secs).
 	AgentReregisterTimeout time.Duration
+	// AgentRemovalRateLimit bounds how fast the master marks agents that
+	// fail health checks unreachable (--agent_removal_rate_limit), as
+	// "N/DURATION", e.g. "1/10mins"; empty means no limit. It keeps a
+	// network problem from taking out the whole cluster at once.
+	AgentRemovalRateLimit string
 }
 
 // DefaultConfig returns Mesos' defaults.
@@ -164,6 +170,8 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 		"How long unreachable and gone agents are kept in the registry.")
 	fs.IntVar(&c.RegistryMaxAgentCount, "registry_max_agent_count", d.RegistryMaxAgentCount,
 		"Most unreachable (and gone) agents kept in the registry.")
+	fs.StringVar(&c.AgentRemovalRateLimit, "agent_removal_rate_limit", d.AgentRemovalRateLimit,
+		"Most agents removed for failed health checks per duration, e.g. '1/10mins'; empty means no limit.")
 	flags.DurationVar(fs, &c.AgentReregisterTimeout, "agent_reregister_timeout", d.AgentReregisterTimeout,
 		"How long a restarted master waits for its agents to re-register before marking them unreachable.")
 }
@@ -210,6 +218,9 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("--registry=%s: want replicated or in_memory", c.Registry))
 	}
+	if _, _, err := parseRate(c.AgentRemovalRateLimit); err != nil {
+		errs = append(errs, fmt.Errorf("--agent_removal_rate_limit=%s: %v", c.AgentRemovalRateLimit, err))
+	}
 	if c.AgentReregisterTimeout < 10*time.Second {
 		errs = append(errs, fmt.Errorf("--agent_reregister_timeout=%s: must be at least 10secs", flags.FormatDuration(c.AgentReregisterTimeout)))
 	}
@@ -247,6 +258,7 @@ func (c *Config) flagValues() map[string]string {
 		"registry_max_agent_age":            flags.FormatDuration(c.RegistryMaxAgentAge),
 		"registry_max_agent_count":          fmt.Sprint(c.RegistryMaxAgentCount),
 		"agent_reregister_timeout":          flags.FormatDuration(c.AgentReregisterTimeout),
+		"agent_removal_rate_limit":          c.AgentRemovalRateLimit,
 	}
 	for name, v := range map[string]string{
 		"ip": c.IP, "hostname": c.Hostname, "work_dir": c.WorkDir, "cluster": c.Cluster,
@@ -263,4 +275,35 @@ func (c *Config) flagValues() map[string]string {
 		m["offer_timeout"] = flags.FormatDuration(c.OfferTimeout)
 	}
 	return m
+}
+
+// agentRemovalRate returns the parsed --agent_removal_rate_limit (0, 0 for
+// none); Validate has checked it.
+func (c *Config) agentRemovalRate() (int, time.Duration) {
+	n, per, _ := parseRate(c.AgentRemovalRateLimit)
+	return n, per
+}
+
+// parseRate reads Mesos' rate syntax "N/DURATION" ("1/10mins"); "" is no
+// limit.
+func parseRate(s string) (int, time.Duration, error) {
+	if s == "" {
+		return 0, 0, nil
+	}
+	num, dur, ok := strings.Cut(s, "/")
+	if !ok {
+		return 0, 0, errors.New(`want N/DURATION, e.g. "1/10mins"`)
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(num))
+	if err != nil || n < 1 {
+		return 0, 0, fmt.Errorf("%q is not a positive count", num)
+	}
+	per, err := flags.ParseDuration(dur)
+	if err != nil {
+		return 0, 0, err
+	}
+	if per <= 0 {
+		return 0, 0, errors.New("the duration must be positive")
+	}
+	return n, per, nil
 }

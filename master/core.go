@@ -79,6 +79,9 @@ type core struct {
 	// unreachable at its deadline (AgentReregisterTimeout after start).
 	recovered map[string]*recoveredAgent
 
+	// removalLimiter enforces --agent_removal_rate_limit.
+	removalLimiter rateLimiter
+
 	// reg is the durable registry; every change it records is written
 	// before the master acts on it.
 	reg registry.Store
@@ -158,10 +161,13 @@ type agent struct {
 	// AgentPingTimeout*MaxAgentPingTimeouts.
 	disconnected time.Time
 
-	nextPing    time.Time
-	pingSeq     uint64 // last ping sent
-	pongSeq     uint64 // last ping answered
-	missedPings int
+	nextPing time.Time
+	// removalDeferred is when to try again to mark the agent unreachable
+	// after the removal rate limit or a registry failure held it back.
+	removalDeferred time.Time
+	pingSeq         uint64 // last ping sent
+	pongSeq         uint64 // last ping answered
+	missedPings     int
 
 	// tasks and executors by framework id, then task or executor id.
 	tasks     map[string]map[string]*task
@@ -214,6 +220,7 @@ func newCoreWithRegistry(cfg Config, log *slog.Logger, clock Clock, info *mesos.
 	opts.MinAllocatable, _ = cfg.minAllocatable() // checked by Config.Validate
 	c := &core{
 		reg:            store,
+		removalLimiter: newRateLimiter(cfg.agentRemovalRate()),
 		gone:           map[string]time.Time{},
 		recovered:      map[string]*recoveredAgent{},
 		cfg:            cfg,
@@ -292,9 +299,14 @@ func (c *core) nextDeadline() time.Time {
 		}
 	}
 	for _, a := range c.agents {
-		if a.stream != nil {
+		switch {
+		case !a.removalDeferred.IsZero():
+			// Only the deferred removal is due: checkAgent does nothing
+			// else for the agent until then.
+			earlier(a.removalDeferred)
+		case a.stream != nil:
 			earlier(a.nextPing)
-		} else {
+		default:
 			earlier(a.disconnected.Add(c.agentGrace()))
 		}
 	}

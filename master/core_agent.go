@@ -297,6 +297,14 @@ func (c *core) agentStreamClosed(id, streamID string) {
 // checkAgent runs an agent's timers: pings, missed pings, and the grace
 // period of a disconnected agent.
 func (c *core) checkAgent(a *agent, now time.Time) {
+	if !a.removalDeferred.IsZero() {
+		if now.Before(a.removalDeferred) {
+			return
+		}
+		a.removalDeferred = time.Time{}
+		c.markUnreachable(a, "removal deferred earlier")
+		return
+	}
 	if !a.connected() {
 		if !now.Before(a.disconnected.Add(c.agentGrace())) {
 			c.markUnreachable(a, "Agent disconnected and did not re-register in time")
@@ -326,15 +334,21 @@ func (c *core) checkAgent(a *agent, now time.Time) {
 // under its id.
 func (c *core) markUnreachable(a *agent, msg string) {
 	now := c.clock.Now()
+	if wait := c.removalLimiter.wait(now); wait > 0 {
+		// --agent_removal_rate_limit: try again when a removal is allowed.
+		if a.removalDeferred.IsZero() {
+			c.log.Warn("agent removal deferred by --agent_removal_rate_limit", "agent_id", a.id, "for", wait)
+		}
+		a.removalDeferred = now.Add(wait)
+		return
+	}
 	if err := c.persist(registry.MarkUnreachable{ID: a.id, Time: now}, c.pruneOp(now)); err != nil {
 		// Without a durable record the agent stays as it is; the next
 		// tick tries again.
-		a.nextPing = now.Add(c.cfg.AgentPingTimeout)
-		if !a.connected() {
-			a.disconnected = now.Add(-c.agentGrace() + c.cfg.AgentPingTimeout)
-		}
+		a.removalDeferred = now.Add(c.cfg.AgentPingTimeout)
 		return
 	}
+	c.removalLimiter.take(now)
 	c.log.Warn("marking agent unreachable", "agent_id", a.id, "reason", msg)
 	c.alloc.RemoveAgent(a.id)
 	for _, o := range sortOffers(a.offers) {

@@ -591,6 +591,20 @@ func (c *core) reconcile(f *framework, tasks []*schedpb.Call_Reconcile_Task) {
 		for _, t := range sortedTasks(f.tasks) {
 			f.send(updateEvent(latest(t)))
 		}
+		// Tasks on unreachable agents are the framework's too: Mesos
+		// reports them (TASK_UNREACHABLE, or TASK_LOST) with the time the
+		// agent became unreachable.
+		for _, id := range sortedKeys(f.unreachableTasks) {
+			t := f.unreachableTasks[id]
+			agent := t.GetAgentId().GetValue()
+			st := c.masterStatus(id, agent, f.lostState(mesos.TaskState_TASK_UNREACHABLE),
+				mesos.TaskStatus_REASON_RECONCILIATION, "Reconciliation: Task is unreachable")
+			st.ExecutorId = t.GetExecutorId()
+			if since, ok := c.unreachable[agent]; ok {
+				st.UnreachableTime = &mesos.TimeInfo{Nanoseconds: proto.Int64(since.UnixNano())}
+			}
+			f.send(updateEvent(st))
+		}
 		return
 	}
 	for _, rt := range tasks {
@@ -599,6 +613,15 @@ func (c *core) reconcile(f *framework, tasks []*schedpb.Call_Reconcile_Task) {
 		switch t := f.tasks[taskID]; {
 		case t != nil:
 			st = latest(t)
+		case f.unreachableTasks[taskID] != nil:
+			ut := f.unreachableTasks[taskID]
+			agent := ut.GetAgentId().GetValue()
+			st = c.masterStatus(taskID, agent, f.lostState(mesos.TaskState_TASK_UNREACHABLE),
+				mesos.TaskStatus_REASON_RECONCILIATION, "Reconciliation: Task is unreachable")
+			st.ExecutorId = ut.GetExecutorId()
+			if since, ok := c.unreachable[agent]; ok {
+				st.UnreachableTime = &mesos.TimeInfo{Nanoseconds: proto.Int64(since.UnixNano())}
+			}
 		case c.recovered[agentID] != nil || (agentID == "" && len(c.recovered) > 0):
 			// The task may be on an agent that has not re-registered since
 			// this master started: no answer yet; the agent's report (or

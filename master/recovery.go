@@ -200,3 +200,34 @@ func (c *core) markAgentGone(id string) error {
 	c.allocateSoon = true
 	return nil
 }
+
+// rateLimiter allows at most n events per sliding window of length per;
+// n == 0 means no limit.
+type rateLimiter struct {
+	n    int
+	per  time.Duration
+	past []time.Time // events within the window, oldest first
+}
+
+func newRateLimiter(n int, per time.Duration) rateLimiter { return rateLimiter{n: n, per: per} }
+
+// wait returns how long until one more event is allowed (0: now).
+func (l *rateLimiter) wait(now time.Time) time.Duration {
+	if l.n == 0 {
+		return 0
+	}
+	for len(l.past) > 0 && !now.Before(l.past[0].Add(l.per)) {
+		l.past = l.past[1:]
+	}
+	if len(l.past) < l.n {
+		return 0
+	}
+	return l.past[0].Add(l.per).Sub(now)
+}
+
+// take records an event at now.
+func (l *rateLimiter) take(now time.Time) {
+	if l.n > 0 {
+		l.past = append(l.past, now)
+	}
+}

@@ -277,3 +277,31 @@ func TestMarkAgentGone(t *testing.T) {
 		t.Fatalf("unknown agent: %v", err)
 	}
 }
+
+func TestAgentRemovalRateLimit(t *testing.T) {
+	h := newHarness(t, func(c *Config) {
+		c.AgentRemovalRateLimit = "1/10mins"
+		c.AgentPingTimeout = time.Second
+		c.MaxAgentPingTimeouts = 2
+	})
+	a1 := h.addAgent("h1", "cpus:1;mem:128")
+	a2 := h.addAgent("h2", "cpus:1;mem:128")
+	h.advance(10 * time.Second) // neither answers pings
+	_, u1 := h.c.unreachable[a1.id]
+	_, u2 := h.c.unreachable[a2.id]
+	if !u1 || u2 {
+		t.Fatalf("after the first removal: a1 unreachable %v, a2 unreachable %v (want true, false)", u1, u2)
+	}
+	h.advance(10 * time.Minute)
+	if _, ok := h.c.unreachable[a2.id]; !ok {
+		t.Fatal("a2 still not removed after the rate-limit window")
+	}
+}
+
+func TestParseRate(t *testing.T) {
+	for in, ok := range map[string]bool{"": true, "1/10mins": true, "5/1secs": true, "0/1secs": false, "x/1secs": false, "1/": false, "1": false, "1/5": false} {
+		if _, _, err := parseRate(in); (err == nil) != ok {
+			t.Errorf("parseRate(%q): %v", in, err)
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mezzo-project/mezzo/agent/checkpoint"
 	"github.com/mezzo-project/mezzo/agent/fetcher"
 )
 
@@ -32,6 +33,7 @@ type Agent struct {
 	clock Clock
 	fetch *fetcher.Fetcher
 	mux   *http.ServeMux
+	store *checkpoint.Store
 
 	inbox chan func()
 	quit  chan struct{} // closed by Close
@@ -41,6 +43,15 @@ type Agent struct {
 	procs sync.WaitGroup
 
 	closeOnce sync.Once
+	// detached is closed by Detach: process watchers let go of executors
+	// that keep running.
+	detached chan struct{}
+	// recovered is closed when recovery ends (at once when there is
+	// nothing to reconnect); the agent registers only then.
+	recovered     chan struct{}
+	recoveredOnce sync.Once
+	// cleanedUp: --recover=cleanup finished; Serve returns at once.
+	cleanedUp bool
 	ctx       context.Context
 	cancel    context.CancelFunc
 	server    *http.Server
@@ -73,19 +84,32 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a := &Agent{
-		cfg:      cfg,
-		log:      log,
-		clock:    cfg.Clock,
-		fetch:    &fetcher.Fetcher{},
-		inbox:    make(chan func(), 64),
-		quit:     make(chan struct{}),
-		ctx:      ctx,
-		cancel:   cancel,
-		serveErr: make(chan error, 2),
+		cfg:       cfg,
+		log:       log,
+		clock:     cfg.Clock,
+		fetch:     &fetcher.Fetcher{},
+		inbox:     make(chan func(), 64),
+		quit:      make(chan struct{}),
+		ctx:       ctx,
+		cancel:    cancel,
+		serveErr:  make(chan error, 2),
+		store:     checkpoint.New(cfg.WorkDir),
+		detached:  make(chan struct{}),
+		recovered: make(chan struct{}),
 	}
 	a.st = newState(info)
 	a.mux = http.NewServeMux()
 	a.routes()
+	// Recovery runs before the state goroutine: nothing else touches the
+	// state yet (timers it arms post to the inbox, served once the loop
+	// runs).
+	if err := a.recover(); err != nil {
+		close(a.detached) // leave adopted executors alone
+		a.procs.Wait()
+		a.st.stopTimers()
+		cancel()
+		return nil, err
+	}
 	a.wg.Add(1)
 	go a.loop()
 	return a, nil
@@ -113,6 +137,12 @@ func (a *Agent) Handler() http.Handler { return a.mux }
 // (then it returns nil) or until the master refuses the agent
 // (ErrRefused).
 func (a *Agent) Serve(ln net.Listener) error {
+	if a.cleanedUp {
+		// --recover=cleanup: like Mesos' agent, exit once the old
+		// executors are gone.
+		ln.Close()
+		return nil
+	}
 	addr := ln.Addr().(*net.TCPAddr)
 	ip := a.cfg.IP
 	if ip == "" || net.ParseIP(ip).IsUnspecified() {
@@ -154,8 +184,10 @@ func (a *Agent) Serve(ln net.Listener) error {
 	}
 }
 
-// Run listens on --ip:--port and serves until ctx ends, then closes the
-// agent.
+// Run listens on --ip:--port and serves until ctx ends, then detaches
+// (Detach: executors of checkpointing frameworks keep running, as Mesos'
+// agent leaves them when it is terminated). It closes the agent (Close)
+// when serving fails or the master refuses the agent.
 func (a *Agent) Run(ctx context.Context) error {
 	ln, err := net.Listen("tcp", net.JoinHostPort(a.cfg.IP, strconv.Itoa(a.cfg.Port)))
 	if err != nil {
@@ -166,7 +198,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	go func() { errc <- a.Serve(ln) }()
 	select {
 	case <-ctx.Done():
-		a.Close()
+		a.Detach()
 		<-errc
 		return nil
 	case err := <-errc:
@@ -177,11 +209,29 @@ func (a *Agent) Run(ctx context.Context) error {
 
 // Close stops the agent: it kills every executor's process group (and so
 // its tasks), stops the HTTP server, the master link, timers and the state
-// goroutine, and waits for all of them. It is safe to call more than once.
-func (a *Agent) Close() error {
+// goroutine, and waits for all of them. It is safe to call more than once;
+// after Close or Detach, further calls of either do nothing.
+func (a *Agent) Close() error { return a.stop(false) }
+
+// Detach stops the agent like Close but leaves the executors of
+// checkpointing frameworks running, as Mesos' agent does when it is
+// terminated: a new agent on the same --work_dir recovers them. The
+// executors of other frameworks are killed (they could not reconnect).
+func (a *Agent) Detach() error { return a.stop(true) }
+
+func (a *Agent) stop(detach bool) error {
 	a.closeOnce.Do(func() {
 		// Kill executors while the loop still runs.
-		_ = a.do(func() { a.killAllExecutors() })
+		_ = a.do(func() {
+			if detach {
+				a.killUncheckpointed()
+			} else {
+				a.killAllExecutors()
+			}
+		})
+		if detach {
+			close(a.detached)
+		}
 		a.cancel()
 		if a.server != nil {
 			a.server.Close()
@@ -235,6 +285,24 @@ func (a *Agent) do(f func()) error {
 // after runs f on the state goroutine after d (on the agent's clock).
 func (a *Agent) after(d time.Duration, f func()) Timer {
 	return a.clock.AfterFunc(d, func() { a.post(f) })
+}
+
+// killUncheckpointed SIGKILLs the executors that a restarted agent could
+// not recover (state goroutine).
+func (a *Agent) killUncheckpointed() {
+	for _, fw := range a.st.frameworks {
+		for _, ex := range fw.executors {
+			if ex.checkpointed {
+				continue
+			}
+			if ex.proc != nil {
+				ex.proc.Destroy()
+			}
+			if ex.fetchCancel != nil {
+				ex.fetchCancel()
+			}
+		}
+	}
 }
 
 // killAllExecutors SIGKILLs every executor process group (state

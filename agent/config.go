@@ -50,13 +50,36 @@ type Config struct {
 	// 1 min); an executor that misses it is killed and its tasks fail
 	// with REASON_EXECUTOR_REGISTRATION_TIMEOUT.
 	ExecutorRegistrationTimeout time.Duration
-	// ExecutorReregistrationTimeout is passed to checkpointing executors
-	// as MESOS_SUBSCRIPTION_BACKOFF_MAX (--executor_reregistration_timeout,
-	// default 2 s).
+	// ExecutorReregistrationTimeout is how long a restarted agent waits
+	// for the executors it recovered to re-subscribe before it kills them
+	// and reports their tasks TASK_GONE / TASK_LOST with
+	// REASON_EXECUTOR_REREGISTRATION_TIMEOUT
+	// (--executor_reregistration_timeout, default 2 s, at most 15 s as in
+	// Mesos). It is also the longest wait between an executor's
+	// re-subscription attempts (MESOS_SUBSCRIPTION_BACKOFF_MAX).
 	ExecutorReregistrationTimeout time.Duration
 	// RecoveryTimeout is passed to checkpointing executors as
-	// MESOS_RECOVERY_TIMEOUT (--recovery_timeout, default 15 min).
+	// MESOS_RECOVERY_TIMEOUT (--recovery_timeout, default 15 min): how
+	// long they keep trying to re-subscribe to a restarted agent before
+	// they give up and exit.
 	RecoveryTimeout time.Duration
+	// Recover is --recover: "reconnect" (default) recovers the checkpoint
+	// under <work_dir>/meta and reconnects to the live executors of
+	// checkpointing frameworks; "cleanup" kills them, forgets the
+	// checkpointed agent (the next start registers as a new agent) and
+	// exits — Serve returns nil at once — as Mesos' agent does for
+	// incompatible upgrades.
+	Recover string
+	// Strict is --strict (default true): any error while reading the
+	// checkpoint fails recovery (New returns it). When false, unreadable
+	// entries are skipped and as much as possible is recovered.
+	Strict bool
+	// ReconfigurationPolicy is --reconfiguration_policy: which changes of
+	// the agent's info (resources, attributes, hostname, port) keep its id
+	// across a restart. Only Mesos' default, "equal", is supported: any
+	// change makes New fail with ErrIncompatible, and the operator starts
+	// the agent under a new id by removing <work_dir>/meta/slaves/latest.
+	ReconfigurationPolicy string
 	// RegistrationBackoffFactor bounds the first random wait before
 	// re-registering after a lost master connection; it doubles on each
 	// failure up to 1 min (--registration_backoff_factor, default 1 s).
@@ -90,6 +113,9 @@ func Defaults() Config {
 		ExecutorReregistrationTimeout: 2 * time.Second,
 		RecoveryTimeout:               15 * time.Minute,
 		RegistrationBackoffFactor:     time.Second,
+		Recover:                       "reconnect",
+		Strict:                        true,
+		ReconfigurationPolicy:         "equal",
 	}
 }
 
@@ -107,7 +133,10 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.DefaultRole, "default_role", d.DefaultRole, "Role of resources given without one.")
 	flags.DurationVar(fs, &c.ExecutorShutdownGracePeriod, "executor_shutdown_grace_period", d.ExecutorShutdownGracePeriod, "Time an executor gets to shut down before it is killed.")
 	flags.DurationVar(fs, &c.ExecutorRegistrationTimeout, "executor_registration_timeout", d.ExecutorRegistrationTimeout, "Time an executor gets to subscribe before it is killed.")
-	flags.DurationVar(fs, &c.ExecutorReregistrationTimeout, "executor_reregistration_timeout", d.ExecutorReregistrationTimeout, "Longest wait between an executor's re-subscription attempts (MESOS_SUBSCRIPTION_BACKOFF_MAX).")
+	flags.DurationVar(fs, &c.ExecutorReregistrationTimeout, "executor_reregistration_timeout", d.ExecutorReregistrationTimeout, "Time a restarted agent waits for recovered executors to re-subscribe before killing them (at most 15secs); also MESOS_SUBSCRIPTION_BACKOFF_MAX.")
+	fs.StringVar(&c.Recover, "recover", d.Recover, "reconnect: reconnect to the live executors of checkpointing frameworks; cleanup: kill them, forget the checkpointed agent and exit.")
+	fs.BoolVar(&c.Strict, "strict", d.Strict, "Fail recovery on any error reading the checkpoint; when false, skip what cannot be read.")
+	fs.StringVar(&c.ReconfigurationPolicy, "reconfiguration_policy", d.ReconfigurationPolicy, "Changes of resources or attributes allowed across a restart under the same agent id: equal (none).")
 	flags.DurationVar(fs, &c.RecoveryTimeout, "recovery_timeout", d.RecoveryTimeout, "Time a checkpointing executor keeps trying to re-subscribe (MESOS_RECOVERY_TIMEOUT).")
 	flags.DurationVar(fs, &c.RegistrationBackoffFactor, "registration_backoff_factor", d.RegistrationBackoffFactor, "First bound of the random wait before re-registering with the master; doubles up to 1mins.")
 	fs.StringVar(&c.LauncherDir, "launcher_dir", d.LauncherDir, "Directory holding the mezzo binary that runs built-in executors (default: this binary's).")
@@ -150,6 +179,25 @@ func (c *Config) validate() error {
 	}
 	if c.ExecutorReregistrationTimeout <= 0 {
 		c.ExecutorReregistrationTimeout = def.ExecutorReregistrationTimeout
+	}
+	if c.ExecutorReregistrationTimeout > 15*time.Second {
+		errs = append(errs, fmt.Errorf("--executor_reregistration_timeout=%s: at most 15secs", flags.FormatDuration(c.ExecutorReregistrationTimeout)))
+	}
+	switch c.Recover {
+	case "":
+		c.Recover = def.Recover
+	case "reconnect", "cleanup":
+	default:
+		errs = append(errs, fmt.Errorf("--recover=%s: want reconnect or cleanup", c.Recover))
+	}
+	switch c.ReconfigurationPolicy {
+	case "":
+		c.ReconfigurationPolicy = def.ReconfigurationPolicy
+	case "equal":
+	case "additive":
+		errs = append(errs, errors.New("--reconfiguration_policy=additive is not supported yet; use equal"))
+	default:
+		errs = append(errs, fmt.Errorf("--reconfiguration_policy=%s: want equal", c.ReconfigurationPolicy))
 	}
 	if c.RecoveryTimeout <= 0 {
 		c.RecoveryTimeout = def.RecoveryTimeout

@@ -37,14 +37,47 @@
 //
 // # Status updates
 //
-// Each task has an ordered stream of updates. Only the head goes to the
-// master (with the task's latest state); it is resent every 10 s, doubling
-// to 10 min, until ACKNOWLEDGE; then the executor gets ACKNOWLEDGED and the
-// next update goes. After a lost master connection the agent re-registers
-// (random backoff, doubling from --registration_backoff_factor) reporting
-// its frameworks, executors and tasks, and resends every head.
+// Each task has an ordered stream of updates (updateStream, a pure core
+// in statusupdate.go). Only the head goes to the master (with the task's
+// latest state, so the master's view is current while older updates
+// wait); it is resent 10 s after it was sent, then 20 s, doubling to
+// 10 min, until ACKNOWLEDGE; then the executor gets ACKNOWLEDGED and the
+// next update goes. One timer on the injected Clock serves the earliest
+// retry of all streams. After a lost master connection the agent
+// re-registers (random backoff, doubling from
+// --registration_backoff_factor) reporting its frameworks, executors and
+// tasks, and resends every head.
 //
-// Not implemented yet: checkpointing and agent recovery, the agent's
+// # Checkpointing and recovery
+//
+// For frameworks with checkpoint=true the agent writes its state under
+// <work_dir>/meta in Mesos' layout (package checkpoint): agent, framework
+// and executor info, each executor run's pid, its tasks, and every status
+// update and acknowledgement, journaled (fsync) before it takes effect —
+// an executor's UPDATE is durable before the agent answers 202.
+//
+// New recovers before anything else runs. With --recover=reconnect (the
+// default) it checks that the agent's info is unchanged (else
+// ErrIncompatible: remove meta/slaves/latest to start under a new id),
+// rebuilds frameworks, executors, tasks and update streams, and adopts
+// each live executor by pid (a pidfd: it is no longer the agent's child,
+// so its exit is watched, not waited for). The adopted executors
+// re-subscribe on their own (MESOS_RECOVERY_TIMEOUT,
+// MESOS_SUBSCRIPTION_BACKOFF_MAX); those gone have their tasks failed
+// (REASON_EXECUTOR_TERMINATED), those that do not re-subscribe within
+// --executor_reregistration_timeout are killed (TASK_GONE, or TASK_LOST
+// for frameworks that are not partition-aware,
+// REASON_EXECUTOR_REREGISTRATION_TIMEOUT). The agent registers — with
+// its old id, reporting what it recovered — as soon as every recovered
+// executor re-subscribed or the timeout passed (Mesos always waits the
+// full timeout), then resends the unacknowledged updates.
+// --recover=cleanup kills the recovered executors, removes
+// meta/slaves/latest and makes Serve return. Detach (what `mezzo agent`
+// does on SIGTERM) stops the agent but leaves checkpointing frameworks'
+// executors running; Close kills every executor.
+//
+// Not implemented yet: --reconfiguration_policy=additive, the agent's
 // operator API and /state, /files, executor HEARTBEAT events, the fetcher
-// cache, containerizers beyond plain processes.
+// cache, containerizers beyond plain processes, checkpointed resources
+// (persistent volumes, dynamic reservations).
 package agent

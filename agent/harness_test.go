@@ -54,9 +54,9 @@ func waitFor(t *testing.T, limit time.Duration, what string, cond func() error) 
 // streams events, records calls and (optionally) acknowledges every
 // status update at once.
 type fakeMaster struct {
-	t       *testing.T
+	t       testing.TB
 	srv     *httptest.Server
-	autoAck bool
+	autoAck bool // guarded by mu once the server runs
 
 	mu        sync.Mutex
 	calls     []*agentproto.AgentCall
@@ -66,7 +66,7 @@ type fakeMaster struct {
 	cut       chan struct{} // closed to end the current stream
 }
 
-func newFakeMaster(t *testing.T) *fakeMaster {
+func newFakeMaster(t testing.TB) *fakeMaster {
 	m := &fakeMaster{t: t, autoAck: true, events: make(chan *agentproto.AgentEvent, 100), cut: make(chan struct{})}
 	m.srv = httptest.NewServer(http.HandlerFunc(m.serve))
 	t.Cleanup(m.srv.Close)
@@ -93,9 +93,10 @@ func (m *fakeMaster) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		m.mu.Lock()
 		m.calls = append(m.calls, call)
+		autoAck := m.autoAck
 		m.mu.Unlock()
 		w.WriteHeader(http.StatusAccepted)
-		if m.autoAck && call.GetType() == agentproto.AgentCall_STATUS_UPDATE {
+		if autoAck && call.GetType() == agentproto.AgentCall_STATUS_UPDATE {
 			su := call.GetStatusUpdate()
 			m.events <- &agentproto.AgentEvent{Type: agentproto.AgentEvent_ACKNOWLEDGE.Enum(), Acknowledge: &agentproto.AgentEvent_Acknowledge{
 				FrameworkId: su.GetFrameworkId(), TaskId: su.GetStatus().GetTaskId(), Uuid: su.GetStatus().GetUuid()}}

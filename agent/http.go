@@ -109,7 +109,10 @@ func (a *Agent) serveExecutor(w http.ResponseWriter, r *http.Request) error {
 		case execpb.Call_SUBSCRIBE:
 			conn = a.subscribe(fw, ex, call.GetSubscribe())
 		case execpb.Call_UPDATE:
-			a.executorUpdate(fw, ex, call.GetUpdate().GetStatus())
+			// Checkpointed (for checkpointing frameworks) before 202.
+			if err := a.executorUpdate(fw, ex, call.GetUpdate().GetStatus()); err != nil {
+				herr = httpapi.Errorf(http.StatusInternalServerError, "Failed to checkpoint the status update: %v", err)
+			}
 		case execpb.Call_MESSAGE:
 			a.send(frameworkMessageCall(fwID, call))
 		default:

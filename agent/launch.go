@@ -47,9 +47,10 @@ func (a *Agent) newExecutor(fw *framework, info *mesos.ExecutorInfo, kind execut
 	}
 	ex := &executor{
 		fw: fw, id: id, info: info, kind: kind, containerID: cid, sandbox: sandbox,
-		state: exLaunching, tasks: map[string]*task{},
+		state: exLaunching, tasks: map[string]*task{}, completed: map[string]bool{},
 	}
 	fw.executors[id] = ex
+	a.checkpointExecutor(ex)
 	return ex, nil
 }
 
@@ -100,10 +101,14 @@ func (a *Agent) launchExecutor(ex *executor) {
 			return nil
 		}()
 		if proc != nil {
-			// Wait for the process here, so Close can wait for it.
+			// Wait for the process here, so Close can wait for it; Detach
+			// leaves it running.
 			a.post(func() { a.executorStarted(ex, proc) })
-			<-proc.Done()
-			a.post(func() { a.executorTerminated(ex, proc) })
+			select {
+			case <-proc.Done():
+				a.post(func() { a.executorTerminated(ex, proc) })
+			case <-a.detached:
+			}
 			return
 		}
 		a.post(func() { a.launchFailed(ex, err) })
@@ -222,6 +227,7 @@ func boolEnv(b bool) string {
 func (a *Agent) executorStarted(ex *executor, proc *launcher.Process) {
 	ex.proc = proc
 	ex.fetchCancel = nil
+	a.checkpointPid(ex, proc.Pid())
 	a.log.Info("executor started", "framework", ex.fw.id, "executor", ex.id, "pid", proc.Pid(), "sandbox", ex.sandbox)
 	switch ex.state {
 	case exLaunching:

@@ -43,6 +43,13 @@ func (a *Agent) masterLink(ctx context.Context) {
 	}()
 	defer func() { <-senderDone }()
 
+	// Register only once recovery knows what runs here.
+	select {
+	case <-a.recovered:
+	case <-ctx.Done():
+		return
+	}
+
 	bound := a.cfg.RegistrationBackoffFactor
 	for ctx.Err() == nil {
 		registered, err := a.connect(ctx, client)
@@ -300,6 +307,12 @@ func (a *Agent) masterEvent(streamID string, ev *agentproto.AgentEvent) {
 		a.idCopy = id
 		a.mu.Unlock()
 		a.log.Info("registered with master", "agent_id", id, "master", a.cfg.Master)
+		if err := a.store.WriteAgent(a.st.info); err != nil {
+			a.log.Error("failed to checkpoint the agent info", "err", err)
+		}
+		for _, fw := range a.st.frameworks {
+			a.checkpointFramework(fw)
+		}
 		a.resendUpdates()
 	case agentproto.AgentEvent_PING:
 		a.send(&agentproto.AgentCall{Type: agentproto.AgentCall_PONG.Enum(),
@@ -327,6 +340,10 @@ func (a *Agent) masterEvent(streamID string, ev *agentproto.AgentEvent) {
 	case agentproto.AgentEvent_ERROR:
 		a.log.Error("master refused the agent", "message", ev.GetError().GetMessage())
 		a.st.refused = true
+		// The id is dead: the next start must register as a new agent.
+		if err := a.store.RemoveLatest(); err != nil {
+			a.log.Error("failed to remove the checkpointed agent", "err", err)
+		}
 	case agentproto.AgentEvent_RECONCILE:
 		a.reconcile(ev.GetReconcile())
 	default:

@@ -2,7 +2,9 @@ package agent
 
 import (
 	"context"
+	"time"
 
+	"github.com/mezzo-project/mezzo/agent/checkpoint"
 	"github.com/mezzo-project/mezzo/agent/launcher"
 	execpb "github.com/mezzo-project/mezzo/api/v1/executor"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
@@ -20,6 +22,17 @@ type state struct {
 	refused    bool
 
 	frameworks map[string]*framework
+
+	// retryTimer fires at retryAt, the earliest status-update retry.
+	retryTimer Timer
+	retryAt    time.Time
+
+	// recovering: executors recovered from the checkpoint may still
+	// re-subscribe; the agent registers with the master once they all
+	// did, or when reregTimer (--executor_reregistration_timeout) fires.
+	recovering bool
+	reregTimer Timer
+
 	// out is the queue of calls to the master, drained by the sender.
 	out *queue[outCall]
 }
@@ -31,12 +44,15 @@ func newState(info *mesos.AgentInfo) state {
 func (s *state) agentID() string { return s.info.GetId().GetValue() }
 
 func (s *state) stopTimers() {
+	if s.retryTimer != nil {
+		s.retryTimer.Stop()
+		s.retryTimer = nil
+	}
+	if s.reregTimer != nil {
+		s.reregTimer.Stop()
+		s.reregTimer = nil
+	}
 	for _, fw := range s.frameworks {
-		for _, u := range fw.updates {
-			if u.timer != nil {
-				u.timer.Stop()
-			}
-		}
 		for _, ex := range fw.executors {
 			ex.stopTimers()
 		}
@@ -50,6 +66,8 @@ type framework struct {
 	executors   map[string]*executor
 	// updates holds each task's stream of unacknowledged status updates.
 	updates map[string]*updateStream
+	// checkpointed is the FrameworkInfo last written to the checkpoint.
+	checkpointed *mesos.FrameworkInfo
 }
 
 func (fw *framework) partitionAware() bool {
@@ -106,6 +124,17 @@ type executor struct {
 	containerID string
 	sandbox     string
 	state       executorState
+
+	// checkpointed: the framework checkpoints and this run's executor
+	// info is in the checkpoint under runID; its pid, tasks and their
+	// updates go there too.
+	checkpointed bool
+	runID        checkpoint.Run
+	// recovered: adopted from a previous run of the agent.
+	recovered bool
+	// completed holds the tasks whose terminal update was acknowledged
+	// (an executor resending one of their updates is acknowledged again).
+	completed map[string]bool
 
 	// tasks holds every non-completed task by id; queue is the order of
 	// queued (undelivered) tasks and groups.

@@ -33,10 +33,13 @@ func (a *Agent) subscribe(fw *framework, ex *executor, sub *execpb.Call_Subscrib
 		ex.regTimer.Stop()
 		ex.regTimer = nil
 	}
-	a.log.Info("executor subscribed", "framework", fw.id, "executor", ex.id)
+	a.log.Info("executor subscribed", "framework", fw.id, "executor", ex.id, "recovered", ex.recovered)
+	if ex.recovered {
+		defer a.checkRecovered()
+	}
 
 	for _, u := range sub.GetUnacknowledgedUpdates() {
-		a.executorUpdate(fw, ex, u.GetStatus())
+		_ = a.executorUpdate(fw, ex, u.GetStatus()) // logged; resent at the next subscription
 	}
 	// A task the agent delivered but the executor does not know was lost
 	// on the way.
@@ -75,8 +78,8 @@ func (a *Agent) subscribe(fw *framework, ex *executor, sub *execpb.Call_Subscrib
 
 // executorUpdate takes an UPDATE from an executor: it fills in what the
 // agent knows (agent id, container status) and queues it (state
-// goroutine).
-func (a *Agent) executorUpdate(fw *framework, ex *executor, s *mesos.TaskStatus) {
+// goroutine). An error means it could not be checkpointed.
+func (a *Agent) executorUpdate(fw *framework, ex *executor, s *mesos.TaskStatus) error {
 	s = proto.Clone(s).(*mesos.TaskStatus)
 	cs := s.ContainerStatus
 	if cs == nil {
@@ -99,7 +102,7 @@ func (a *Agent) executorUpdate(fw *framework, ex *executor, s *mesos.TaskStatus)
 	if s.AgentId == nil {
 		s.AgentId = a.st.info.GetId()
 	}
-	a.statusUpdate(fw, ex, s)
+	return a.statusUpdate(fw, ex, s)
 }
 
 func frameworkMessageCall(fwID string, call *execpb.Call) *agentproto.AgentCall {

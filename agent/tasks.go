@@ -24,6 +24,7 @@ func (a *Agent) framework(id string, info *mesos.FrameworkInfo) *framework {
 	if info != nil {
 		fw.info = info
 		fw.terminating = false
+		a.checkpointFramework(fw)
 	}
 	if fw.info == nil {
 		fw.info = &mesos.FrameworkInfo{Id: &mesos.FrameworkID{Value: proto.String(id)}}
@@ -106,6 +107,7 @@ func (a *Agent) runTask(r *agentproto.AgentEvent_RunTask) {
 			continue
 		}
 		ex.tasks[id] = &task{info: info, group: group, queued: true, state: mesos.TaskState_TASK_STAGING}
+		a.checkpointTask(ex, info)
 		ids = append(ids, id)
 	}
 	if len(ids) == 0 {
@@ -292,12 +294,8 @@ func (a *Agent) shutdownFramework(fwID string) {
 	}
 	a.log.Info("shutting down framework", "framework", fwID)
 	fw.terminating = true
-	for _, u := range fw.updates {
-		if u.timer != nil {
-			u.timer.Stop()
-		}
-	}
 	fw.updates = map[string]*updateStream{}
+	a.armRetry()
 	for _, ex := range fw.executors {
 		a.shutdownExecutor(ex)
 	}
@@ -353,12 +351,17 @@ func (a *Agent) executorTerminated(ex *executor, proc *launcher.Process) {
 	if term == nil {
 		term = &termination{state: mesos.TaskState_TASK_FAILED, reason: mesos.TaskStatus_REASON_EXECUTOR_TERMINATED, message: "Executor terminated"}
 	}
-	status := 0
+	var status *int32
 	if proc != nil {
 		// Nothing of the executor's session may outlive it.
 		proc.Destroy()
-		status = int(proc.Status())
-		a.log.Info("executor exited", "framework", ex.fw.id, "executor", ex.id, "status", launcher.DescribeStatus(proc.Status()))
+		if proc.Adopted() {
+			// Not our child: its wait status went to its new parent.
+			a.log.Info("recovered executor exited", "framework", ex.fw.id, "executor", ex.id)
+		} else {
+			status = proto.Int32(int32(proc.Status()))
+			a.log.Info("executor exited", "framework", ex.fw.id, "executor", ex.id, "status", launcher.DescribeStatus(proc.Status()))
+		}
 	}
 	for id, t := range ex.tasks {
 		if !isTerminal(t.state) {
@@ -372,11 +375,14 @@ func (a *Agent) executorTerminated(ex *executor, proc *launcher.Process) {
 			ExecutorExited: &agentproto.AgentCall_ExecutorExited{
 				FrameworkId: &mesos.FrameworkID{Value: proto.String(ex.fw.id)},
 				ExecutorId:  ex.info.GetExecutorId(),
-				Status:      proto.Int32(int32(status)),
+				Status:      status,
 			},
 		})
 	}
 	a.cleanup(ex.fw, ex)
+	if ex.recovered {
+		a.checkRecovered()
+	}
 }
 
 // cleanup forgets a terminated executor whose tasks are all acknowledged,
@@ -391,6 +397,7 @@ func (a *Agent) cleanup(fw *framework, ex *executor) {
 		}
 		if done {
 			delete(fw.executors, ex.id)
+			a.checkpointCompleted(ex)
 		}
 	}
 	if len(fw.executors) == 0 && len(fw.updates) == 0 {

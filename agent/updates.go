@@ -1,37 +1,17 @@
 package agent
 
 import (
-	"bytes"
 	"crypto/rand"
 	"time"
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/mezzo-project/mezzo/agent/checkpoint"
+
 	execpb "github.com/mezzo-project/mezzo/api/v1/executor"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	"github.com/mezzo-project/mezzo/internal/agentproto"
 )
-
-// Status-update retry: the head of a stream is resent every 10 s,
-// doubling up to 10 min, until the framework's acknowledgement arrives.
-const (
-	updateRetryMin = 10 * time.Second
-	updateRetryMax = 10 * time.Minute
-)
-
-// updateStream is one task's ordered stream of status updates awaiting
-// acknowledgement; only the head is sent to the master.
-type updateStream struct {
-	taskID  string
-	pending []*mesos.TaskStatus
-	// acked holds the uuids already acknowledged (duplicate detection).
-	acked   map[string]bool
-	timer   Timer
-	backoff time.Duration
-	// terminalAcked: the terminal update was acknowledged; the stream
-	// ends once pending is empty.
-	terminalAcked bool
-}
 
 func isTerminal(s mesos.TaskState) bool {
 	switch s {
@@ -71,10 +51,12 @@ func (a *Agent) agentUpdate(fw *framework, ex *executor, taskID string, state me
 }
 
 // statusUpdate records an update (from an executor or the agent) and
-// queues it on its task's stream (state goroutine).
-func (a *Agent) statusUpdate(fw *framework, ex *executor, s *mesos.TaskStatus) {
+// queues it on its task's stream, journaled first for checkpointing
+// frameworks (state goroutine). An error means the update was not
+// accepted (its checkpoint failed); the sender should retry.
+func (a *Agent) statusUpdate(fw *framework, ex *executor, s *mesos.TaskStatus) error {
 	if fw.terminating {
-		return // the framework is gone; nobody will acknowledge
+		return nil // the framework is gone; nobody will acknowledge
 	}
 	taskID := s.GetTaskId().GetValue()
 	if s.AgentId == nil {
@@ -84,55 +66,75 @@ func (a *Agent) statusUpdate(fw *framework, ex *executor, s *mesos.TaskStatus) {
 		s.Timestamp = proto.Float64(float64(a.clock.Now().UnixNano()) / 1e9)
 	}
 	u := fw.updates[taskID]
-	if u == nil {
-		u = &updateStream{taskID: taskID, acked: map[string]bool{}}
-		fw.updates[taskID] = u
+	created := u == nil
+	if created {
+		u = newUpdateStream(fw.id, taskID, a.journalFor(fw, ex, taskID))
 	}
 	// Duplicates (a retried UPDATE, re-subscription) are ignored.
-	if u.acked[string(s.GetUuid())] {
+	id := string(s.GetUuid())
+	if u.acked[id] {
 		a.ackExecutor(ex, s)
-		return
+		return nil
 	}
-	for _, p := range u.pending {
-		if bytes.Equal(p.GetUuid(), s.GetUuid()) {
-			return
-		}
+	if u.received[id] {
+		return nil
 	}
+	var t *task
 	if ex != nil {
-		if t := ex.tasks[taskID]; t != nil {
-			if isTerminal(t.state) {
-				// A task does not come back from a terminal state; the
-				// executor still gets its acknowledgement.
-				a.log.Warn("dropping update after a terminal state", "task", taskID, "state", s.GetState(), "latest", t.state)
-				a.ackExecutor(ex, s)
-				return
-			}
-			t.state = s.GetState()
-			t.statuses = append(t.statuses, s)
+		t = ex.tasks[taskID]
+		if t == nil && ex.completed[taskID] {
+			// Resent by a re-subscribing executor after the agent
+			// restarted: the task's stream is over.
+			a.ackExecutor(ex, s)
+			return nil
 		}
 	}
-	u.pending = append(u.pending, s)
-	if len(u.pending) == 1 {
-		u.backoff = updateRetryMin
+	if t != nil && isTerminal(t.state) {
+		// A task does not come back from a terminal state; the executor
+		// still gets its acknowledgement.
+		a.log.Warn("dropping update after a terminal state", "task", taskID, "state", s.GetState(), "latest", t.state)
+		a.ackExecutor(ex, s)
+		return nil
+	}
+	res, err := u.add(s)
+	if err != nil {
+		a.log.Error("failed to checkpoint a status update", "framework", fw.id, "task", taskID, "err", err)
+		return err
+	}
+	if created {
+		fw.updates[taskID] = u
+	}
+	if t != nil {
+		t.state = s.GetState()
+		t.statuses = append(t.statuses, s)
+	}
+	if res == addHead {
 		a.sendHead(fw, u)
 	}
+	return nil
 }
 
-// sendHead sends a stream's head to the master and arms its retry.
-func (a *Agent) sendHead(fw *framework, u *updateStream) {
-	if u.timer != nil {
-		u.timer.Stop()
-		u.timer = nil
+// journalFor returns the journal of a task's updates: its task.updates
+// checkpoint when the framework checkpoints and the task belongs to a
+// checkpointed executor run; nil otherwise.
+func (a *Agent) journalFor(fw *framework, ex *executor, taskID string) journalFunc {
+	if ex == nil || !ex.checkpointed || !fw.info.GetCheckpoint() {
+		return nil
 	}
-	if len(u.pending) == 0 {
+	run := ex.runID
+	return func(rec checkpoint.Record) error { return a.store.AppendRecord(run, taskID, rec) }
+}
+
+// sendHead sends a stream's head to the master (with the task's latest
+// state) and arms its retry.
+func (a *Agent) sendHead(fw *framework, u *updateStream) {
+	head := u.head()
+	if head == nil {
 		return
 	}
-	head := u.pending[0]
-	latest := head.GetState()
+	latest := u.pending[len(u.pending)-1].GetState()
 	if ex := fw.executorOf(u.taskID); ex != nil {
 		latest = ex.tasks[u.taskID].state
-	} else if n := len(u.pending); n > 0 {
-		latest = u.pending[n-1].GetState()
 	}
 	a.send(&agentproto.AgentCall{
 		Type: agentproto.AgentCall_STATUS_UPDATE.Enum(),
@@ -142,61 +144,97 @@ func (a *Agent) sendHead(fw *framework, u *updateStream) {
 			LatestState: latest.Enum(),
 		},
 	})
-	d := u.backoff
-	u.backoff = min(u.backoff*2, updateRetryMax)
-	uuid := head.GetUuid()
-	u.timer = a.after(d, func() {
-		if len(u.pending) > 0 && bytes.Equal(u.pending[0].GetUuid(), uuid) && fw.updates[u.taskID] == u {
-			a.sendHead(fw, u)
+	u.sent(a.clock.Now())
+	a.armRetry()
+}
+
+// armRetry keeps the one update-retry timer set for the earliest
+// deadline of all streams (state goroutine).
+func (a *Agent) armRetry() {
+	var next time.Time
+	for _, fw := range a.st.frameworks {
+		for _, u := range fw.updates {
+			if len(u.pending) > 0 && !u.deadline.IsZero() && (next.IsZero() || u.deadline.Before(next)) {
+				next = u.deadline
+			}
 		}
+	}
+	if a.st.retryTimer != nil {
+		if next.Equal(a.st.retryAt) {
+			return
+		}
+		a.st.retryTimer.Stop()
+		a.st.retryTimer = nil
+	}
+	a.st.retryAt = next
+	if next.IsZero() {
+		return
+	}
+	a.st.retryTimer = a.after(max(next.Sub(a.clock.Now()), 0), func() {
+		a.st.retryTimer = nil
+		a.st.retryAt = time.Time{}
+		a.retryUpdates()
 	})
+}
+
+// retryUpdates resends every head whose retry is due.
+func (a *Agent) retryUpdates() {
+	now := a.clock.Now()
+	for _, fw := range a.st.frameworks {
+		for _, u := range fw.updates {
+			if u.due(now) {
+				a.log.Debug("resending status update", "framework", fw.id, "task", u.taskID, "state", u.head().GetState())
+				a.sendHead(fw, u)
+			}
+		}
+	}
+	a.armRetry()
 }
 
 // resendUpdates sends every stream's head again (after registering).
 func (a *Agent) resendUpdates() {
 	for _, fw := range a.st.frameworks {
 		for _, u := range fw.updates {
-			u.backoff = updateRetryMin
+			u.resume()
 			a.sendHead(fw, u)
 		}
 	}
 }
 
 // acknowledge applies the framework's acknowledgement of an update
-// (state goroutine).
+// (state goroutine): journaled, then the executor hears of it and the
+// next update of the stream goes out.
 func (a *Agent) acknowledge(fwID, taskID string, uuid []byte) {
 	fw := a.st.frameworks[fwID]
 	if fw == nil {
 		return
 	}
 	u := fw.updates[taskID]
-	if u == nil || len(u.pending) == 0 || !bytes.Equal(u.pending[0].GetUuid(), uuid) {
-		a.log.Debug("ignoring acknowledgement of an unknown update", "task", taskID)
+	if u == nil {
+		a.log.Debug("ignoring acknowledgement for a task without updates", "task", taskID)
 		return
 	}
-	head := u.pending[0]
-	u.pending = u.pending[1:]
-	u.acked[string(uuid)] = true
-	if u.timer != nil {
-		u.timer.Stop()
-		u.timer = nil
+	head, err := u.ack(uuid)
+	if err != nil {
+		a.log.Warn("ignoring acknowledgement", "framework", fwID, "task", taskID, "err", err)
+		return
+	}
+	if head == nil {
+		return // duplicate
 	}
 	ex := fw.executorOf(taskID)
 	if head.GetSource() == mesos.TaskStatus_SOURCE_EXECUTOR {
 		a.ackExecutor(ex, head)
 	}
-	if isTerminal(head.GetState()) {
-		u.terminalAcked = true
-	}
-	if len(u.pending) > 0 {
-		u.backoff = updateRetryMin
+	if u.head() != nil {
 		a.sendHead(fw, u)
 		return
 	}
-	if u.terminalAcked {
+	if u.terminated {
 		delete(fw.updates, taskID)
 		if ex != nil {
 			delete(ex.tasks, taskID)
+			ex.completed[taskID] = true
 		}
 	}
 	a.cleanup(fw, ex)

@@ -20,8 +20,12 @@
 //     grace period;
 //   - every update is kept until the agent's ACKNOWLEDGED; the executor
 //     exits once its tasks are terminal and acknowledged (or after
-//     AckTimeout), and re-subscribes with the unacknowledged updates and
-//     tasks after a lost connection when the framework checkpoints;
+//     AckTimeout); when the framework checkpoints, it survives the agent's
+//     death and re-subscribes to the restarted agent with its
+//     unacknowledged tasks and updates (in the order it sent them), waiting
+//     a jittered, doubling backoff from 100 ms up to
+//     MESOS_SUBSCRIPTION_BACKOFF_MAX between attempts and giving up after
+//     MESOS_RECOVERY_TIMEOUT; otherwise it exits when the agent goes;
 //   - in default mode, the tasks of a LAUNCH_GROUP run side by side, each in
 //     its sandbox <sandbox>/tasks/<task_id>, and a task that fails or is
 //     killed makes the executor kill the rest of its group.

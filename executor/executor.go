@@ -1,12 +1,15 @@
 package executor
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -68,13 +71,12 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		}
 	}
 	e := &engine{
-		cfg:     cfg,
-		log:     log,
-		client:  NewClient(cfg.Env, cfg.Format),
-		events:  make(chan func(), 16),
-		quit:    make(chan struct{}),
-		tasks:   map[string]*task{},
-		unacked: map[string]*execpb.Call_Update{},
+		cfg:    cfg,
+		log:    log,
+		client: NewClient(cfg.Env, cfg.Format),
+		events: make(chan func(), 16),
+		quit:   make(chan struct{}),
+		tasks:  map[string]*task{},
 	}
 	return e.run(ctx)
 }
@@ -104,11 +106,14 @@ type engine struct {
 	// quit is closed when run returns.
 	quit chan struct{}
 
-	framework    *mesos.FrameworkInfo
-	containerID  *mesos.ContainerID
-	tasks        map[string]*task
-	order        []string
-	unacked      map[string]*execpb.Call_Update // by uuid
+	framework   *mesos.FrameworkInfo
+	containerID *mesos.ContainerID
+	tasks       map[string]*task
+	order       []string
+	// unacked holds the updates the agent has not acknowledged, in the
+	// order they were sent: a re-subscription resends them in that order,
+	// so each task's stream stays ordered.
+	unacked      []*execpb.Call_Update
 	shuttingDown bool
 	launched     bool
 	done         bool // all work ended; exit once acks are in
@@ -144,11 +149,19 @@ func (e *engine) run(ctx context.Context) error {
 			if time.Since(disconnectedAt) > e.recoveryTimeout() {
 				return fmt.Errorf("could not subscribe within %s: %w", e.recoveryTimeout(), err)
 			}
-			e.log.Info("subscribe failed; retrying", "err", err, "in", backoff)
-			if !e.sleep(ctx, backoff) {
+			// Between attempts: a random wait in [b/2, b], b doubling
+			// from 100 ms up to MESOS_SUBSCRIPTION_BACKOFF_MAX, until
+			// MESOS_RECOVERY_TIMEOUT passes. (Mesos' executors wait a
+			// uniform [0, max] every time; starting small lets a quickly
+			// restarted agent get its executors back in a fraction of
+			// --executor_reregistration_timeout, and the jitter spreads
+			// them out.)
+			wait := backoff/2 + rand.N(backoff/2+1)
+			backoff = min(backoff*2, max(e.cfg.Env.SubscriptionBackoffMax, 100*time.Millisecond))
+			e.log.Info("subscribe failed; retrying", "err", err, "in", wait)
+			if !e.sleep(ctx, wait) {
 				return ctx.Err()
 			}
-			backoff = min(backoff*2, max(e.cfg.Env.SubscriptionBackoffMax, 100*time.Millisecond))
 			continue
 		}
 		disconnectedAt = time.Time{}
@@ -211,9 +224,7 @@ func (e *engine) sleep(ctx context.Context, d time.Duration) bool {
 
 func (e *engine) subscribeCall() *execpb.Call_Subscribe {
 	sub := &execpb.Call_Subscribe{}
-	for _, u := range e.unacked {
-		sub.UnacknowledgedUpdates = append(sub.UnacknowledgedUpdates, u)
-	}
+	sub.UnacknowledgedUpdates = append(sub.UnacknowledgedUpdates, e.unacked...)
 	for _, id := range e.order {
 		t := e.tasks[id]
 		if !t.acked {
@@ -297,7 +308,9 @@ func (e *engine) handle(ctx context.Context, ev *execpb.Event) (stop bool) {
 		e.kill(ctx, t, grace)
 	case execpb.Event_ACKNOWLEDGED:
 		a := ev.GetAcknowledged()
-		delete(e.unacked, string(a.GetUuid()))
+		e.unacked = slices.DeleteFunc(e.unacked, func(u *execpb.Call_Update) bool {
+			return bytes.Equal(u.GetStatus().GetUuid(), a.GetUuid())
+		})
 		if t := e.tasks[a.GetTaskId().GetValue()]; t != nil {
 			t.acked = true
 		}
@@ -539,7 +552,7 @@ func (e *engine) status(t *task, state mesos.TaskState, msg string, reason *meso
 // is not retried here: the update goes out again with the next SUBSCRIBE.
 func (e *engine) forward(ctx context.Context, s *mesos.TaskStatus) {
 	u := &execpb.Call_Update{Status: s}
-	e.unacked[string(s.GetUuid())] = u
+	e.unacked = append(e.unacked, u)
 	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := e.client.Update(sctx, s); err != nil {

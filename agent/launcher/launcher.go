@@ -46,14 +46,20 @@ type Spec struct {
 	NewSession bool
 }
 
-// Process is a started process, the leader of its own process group.
+// Process is a started (or adopted) process, the leader of its own
+// process group.
 type Process struct {
-	cmd  *exec.Cmd
+	cmd  *exec.Cmd // nil for an adopted process
+	pid  int
 	done chan struct{}
 	once sync.Once
 	// set before done is closed
 	status syscall.WaitStatus
 	err    error
+
+	// adopted: see Adopt. release stops watching it.
+	adopted bool
+	release func()
 }
 
 // Argv returns the program a command runs and its argv (argv[0]
@@ -137,7 +143,7 @@ func Start(s Spec) (*Process, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	p := &Process{cmd: cmd, done: make(chan struct{})}
+	p := &Process{cmd: cmd, pid: cmd.Process.Pid, done: make(chan struct{})}
 	go p.wait()
 	return p, nil
 }
@@ -177,13 +183,18 @@ func (p *Process) wait() {
 }
 
 // Pid returns the process id (= its process group id).
-func (p *Process) Pid() int { return p.cmd.Process.Pid }
+func (p *Process) Pid() int { return p.pid }
 
-// Done is closed when the process has exited and been reaped.
+// Done is closed when the process has exited and been reaped (an adopted
+// process: when it has exited).
 func (p *Process) Done() <-chan struct{} { return p.done }
 
-// Status returns the wait status; valid after Done is closed.
+// Status returns the wait status; valid after Done is closed. An adopted
+// process's status is unknown (0): only its parent could read it.
 func (p *Process) Status() syscall.WaitStatus { <-p.done; return p.status }
+
+// Adopted reports whether p came from Adopt.
+func (p *Process) Adopted() bool { return p.adopted }
 
 // Signal sends sig to the whole process group. It is a no-op once the
 // group is gone.

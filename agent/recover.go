@@ -1,0 +1,363 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/mezzo-project/mezzo/agent/checkpoint"
+	"github.com/mezzo-project/mezzo/agent/launcher"
+	"github.com/mezzo-project/mezzo/api/v1/mesos"
+	"github.com/mezzo-project/mezzo/internal/flags"
+)
+
+// ErrIncompatible is returned by New when the agent's resources,
+// attributes, hostname or port differ from those checkpointed under its
+// id: the agent must start under a new id (remove meta/slaves/latest).
+var ErrIncompatible = errors.New("incompatible agent info detected")
+
+// ---- checkpointing (state goroutine) ----
+
+// checkpointFramework writes a checkpointing framework's info when it
+// changed.
+func (a *Agent) checkpointFramework(fw *framework) {
+	if !fw.info.GetCheckpoint() || a.st.agentID() == "" || proto.Equal(fw.checkpointed, fw.info) {
+		return
+	}
+	if err := a.store.WriteFramework(a.st.agentID(), fw.info); err != nil {
+		a.log.Error("failed to checkpoint framework", "framework", fw.id, "err", err)
+		return
+	}
+	fw.checkpointed = fw.info
+}
+
+// checkpointExecutor starts the checkpoint of a new executor run of a
+// checkpointing framework.
+func (a *Agent) checkpointExecutor(ex *executor) {
+	if !ex.fw.info.GetCheckpoint() || a.st.agentID() == "" {
+		return
+	}
+	a.checkpointFramework(ex.fw)
+	ex.runID = checkpoint.Run{AgentID: a.st.agentID(), FrameworkID: ex.fw.id, ExecutorID: ex.id, ContainerID: ex.containerID}
+	if err := a.store.WriteExecutor(ex.runID, ex.info); err != nil {
+		a.log.Error("failed to checkpoint executor; it will not be recovered", "executor", ex.id, "err", err)
+		return
+	}
+	ex.checkpointed = true
+}
+
+// checkpointTask writes a task of a checkpointed executor run.
+func (a *Agent) checkpointTask(ex *executor, info *mesos.TaskInfo) {
+	if !ex.checkpointed {
+		return
+	}
+	if err := a.store.WriteTask(ex.runID, info); err != nil {
+		a.log.Error("failed to checkpoint task", "task", info.GetTaskId().GetValue(), "err", err)
+	}
+}
+
+// checkpointPid writes the pid of a checkpointed executor run.
+func (a *Agent) checkpointPid(ex *executor, pid int) {
+	if !ex.checkpointed {
+		return
+	}
+	if err := a.store.WritePid(ex.runID, pid); err != nil {
+		a.log.Error("failed to checkpoint executor pid", "executor", ex.id, "err", err)
+	}
+}
+
+// checkpointCompleted marks a checkpointed run over: its executor is
+// gone and its tasks' updates all acknowledged (or dropped with their
+// framework).
+func (a *Agent) checkpointCompleted(ex *executor) {
+	if !ex.checkpointed {
+		return
+	}
+	if err := a.store.MarkCompleted(ex.runID); err != nil {
+		a.log.Error("failed to checkpoint executor completion", "executor", ex.id, "err", err)
+	}
+}
+
+// ---- recovery ----
+
+// recover rebuilds the state from the checkpoint before the state
+// goroutine starts (New). With --recover=reconnect, live executors of
+// checkpointing frameworks are adopted and wait to re-subscribe; those
+// that are gone have their tasks failed. With --recover=cleanup, they are
+// killed and the checkpoint forgotten.
+func (a *Agent) recover() error {
+	start := time.Now()
+	cp, err := a.store.Recover(a.cfg.Strict)
+	if err != nil {
+		return fmt.Errorf("failed to recover the agent from %s: %w\n"+
+			"To restart this agent with a new agent id instead: rm -f %s",
+			a.store.MetaDir(), err, a.store.LatestAgentPath())
+	}
+	if cp.Errors > 0 {
+		a.log.Warn("errors during agent recovery; skipped what could not be read", "errors", cp.Errors)
+	}
+	bootID := checkpoint.ReadBootID()
+	rebooted := cp.BootID != "" && bootID != "" && cp.BootID != bootID
+	if cp.Agent == nil {
+		a.log.Info("no checkpointed agent; starting as a new agent")
+		a.finishRecovery()
+		return nil
+	}
+	if err := compatible(cp.Agent.Info, a.st.info, a.cfg.Port != 0); err != nil {
+		if !rebooted {
+			return fmt.Errorf("%w: %v\nTo restart this agent with a new agent id instead: rm -f %s",
+				ErrIncompatible, err, a.store.LatestAgentPath())
+		}
+		// After a reboot nothing runs any more: register as a new agent.
+		a.log.Warn("agent info changed across a reboot; starting as a new agent", "err", err)
+		a.finishRecovery()
+		return a.store.RemoveLatest()
+	}
+	id := cp.Agent.ID
+	a.st.info.Id = &mesos.AgentID{Value: proto.String(id)}
+	if a.cfg.Port == 0 {
+		a.st.info.Port = cp.Agent.Info.Port
+	}
+	a.mu.Lock()
+	a.idCopy = id
+	a.mu.Unlock()
+
+	cleanup := a.cfg.Recover == "cleanup"
+	for _, fs := range cp.Agent.Frameworks {
+		if !fs.Info.GetCheckpoint() {
+			continue
+		}
+		fw := a.framework(fs.ID, fs.Info)
+		fw.checkpointed = fs.Info
+		for _, es := range fs.Executors {
+			run := es.Runs[es.Latest]
+			if run == nil || run.Completed {
+				continue
+			}
+			if err := a.recoverExecutor(fw, es, run, rebooted, cleanup); err != nil {
+				if a.cfg.Strict {
+					return fmt.Errorf("failed to recover executor %s of framework %s: %w", es.ID, fs.ID, err)
+				}
+				a.log.Warn("skipping an executor that cannot be recovered", "framework", fs.ID, "executor", es.ID, "err", err)
+			}
+		}
+		a.cleanup(fw, nil)
+	}
+	if cleanup {
+		return a.cleanupRecovered()
+	}
+	n := 0
+	for _, fw := range a.st.frameworks {
+		for _, ex := range fw.executors {
+			if ex.recovered && ex.state == exRegistering {
+				n++
+			}
+		}
+	}
+	a.log.Info("recovered the agent's checkpoint", "agent_id", id, "frameworks", len(a.st.frameworks),
+		"executors_to_reconnect", n, "rebooted", rebooted, "took", time.Since(start))
+	if n > 0 {
+		a.st.recovering = true
+		timeout := a.cfg.ExecutorReregistrationTimeout
+		a.st.reregTimer = a.after(timeout, a.reregistrationTimeout)
+	} else {
+		a.finishRecovery()
+	}
+	return nil
+}
+
+// recoverExecutor rebuilds an executor's latest run, its tasks and their
+// update streams, and adopts its process when it still runs.
+func (a *Agent) recoverExecutor(fw *framework, es *checkpoint.ExecutorState, run *checkpoint.RunState, rebooted, cleanup bool) error {
+	id := es.ID
+	kind := kindCustom
+	switch {
+	case es.Info.GetType() == mesos.ExecutorInfo_DEFAULT:
+		kind = kindDefault
+	case es.Info.GetCommand().GetValue() == "":
+		// The ExecutorInfo the agent makes for a command task has no
+		// command of its own (see commandExecutorInfo).
+		kind = kindCommand
+	}
+	ex := &executor{
+		fw: fw, id: id, info: es.Info, kind: kind, containerID: run.ContainerID,
+		sandbox:   executorDir(a.cfg.WorkDir, a.st.agentID(), fw.id, id) + "/runs/" + run.ContainerID,
+		state:     exRegistering,
+		tasks:     map[string]*task{},
+		completed: map[string]bool{},
+		everSent:  true, recovered: true, checkpointed: true,
+		runID: checkpoint.Run{AgentID: a.st.agentID(), FrameworkID: fw.id, ExecutorID: id, ContainerID: run.ContainerID},
+	}
+	fw.executors[id] = ex
+	for _, ts := range run.Tasks {
+		t := &task{info: ts.Info, state: mesos.TaskState_TASK_STAGING}
+		seen := map[string]bool{}
+		for _, r := range ts.Records {
+			if r.Kind == checkpoint.RecordUpdate && !seen[string(r.Status.GetUuid())] {
+				seen[string(r.Status.GetUuid())] = true
+				t.state = r.Status.GetState()
+				t.statuses = append(t.statuses, r.Status)
+			}
+		}
+		if len(ts.Records) > 0 {
+			u, err := replayStream(fw.id, ts.ID, ts.Records, a.journalFor(fw, ex, ts.ID))
+			if err != nil {
+				return err
+			}
+			if u.done() {
+				ex.completed[ts.ID] = true
+				continue
+			}
+			fw.updates[ts.ID] = u
+		}
+		ex.tasks[ts.ID] = t
+	}
+
+	var proc *launcher.Process
+	if run.Pid > 0 && !rebooted {
+		p, err := launcher.Adopt(run.Pid)
+		switch {
+		case errors.Is(err, launcher.ErrNotRunning):
+		case err != nil:
+			return err
+		default:
+			proc = p
+		}
+	}
+	if proc == nil {
+		// The executor is gone (or never started): its unfinished tasks
+		// fail as if it had just exited.
+		a.log.Info("recovered executor is not running", "framework", fw.id, "executor", id, "pid", run.Pid)
+		a.executorTerminated(ex, nil)
+		return nil
+	}
+	ex.proc = proc
+	a.log.Info("recovered a running executor", "framework", fw.id, "executor", id, "pid", proc.Pid(), "tasks", len(ex.tasks))
+	a.watchAdopted(ex, proc)
+	if cleanup {
+		ex.state = exTerminating
+		proc.Destroy()
+	}
+	return nil
+}
+
+// watchAdopted reports the exit of an adopted executor to the state
+// goroutine. The watch ends when the agent detaches.
+func (a *Agent) watchAdopted(ex *executor, proc *launcher.Process) {
+	a.procs.Add(1)
+	go func() {
+		defer a.procs.Done()
+		select {
+		case <-proc.Done():
+			a.post(func() { a.executorTerminated(ex, proc) })
+		case <-a.detached:
+			proc.Release()
+		}
+	}()
+}
+
+// cleanupRecovered finishes --recover=cleanup: every adopted executor was
+// killed; wait for them to go, then forget the checkpointed agent so the
+// next start registers as a new one.
+func (a *Agent) cleanupRecovered() error {
+	deadline := time.After(30 * time.Second)
+	for _, fw := range a.st.frameworks {
+		for _, ex := range fw.executors {
+			if ex.proc == nil {
+				continue
+			}
+			select {
+			case <-ex.proc.Done():
+			case <-deadline:
+				return fmt.Errorf("--recover=cleanup: executor %s (pid %d) did not die", ex.id, ex.proc.Pid())
+			}
+		}
+	}
+	a.cleanedUp = true
+	a.log.Info("--recover=cleanup: killed the recovered executors; the next start registers as a new agent")
+	return a.store.RemoveLatest()
+}
+
+// reregistrationTimeout ends recovery: executors that did not re-subscribe
+// within --executor_reregistration_timeout are killed, and their tasks
+// become TASK_GONE (TASK_LOST for frameworks that are not partition-aware)
+// with REASON_EXECUTOR_REREGISTRATION_TIMEOUT, as Mesos does (state
+// goroutine).
+func (a *Agent) reregistrationTimeout() {
+	a.st.reregTimer = nil
+	if !a.st.recovering {
+		return
+	}
+	for _, fw := range a.st.frameworks {
+		for _, ex := range fw.executors {
+			if !ex.recovered || ex.state != exRegistering {
+				continue
+			}
+			state := mesos.TaskState_TASK_GONE
+			if !fw.partitionAware() {
+				state = mesos.TaskState_TASK_LOST
+			}
+			a.log.Info("killing an executor that did not re-subscribe", "framework", fw.id, "executor", ex.id,
+				"timeout", a.cfg.ExecutorReregistrationTimeout)
+			ex.pendingTermination = &termination{
+				state:   state,
+				reason:  mesos.TaskStatus_REASON_EXECUTOR_REREGISTRATION_TIMEOUT,
+				message: "Executor did not reregister within " + flags.FormatDuration(a.cfg.ExecutorReregistrationTimeout),
+			}
+			ex.state = exTerminating
+			if ex.proc != nil {
+				ex.proc.Destroy()
+			}
+		}
+	}
+	a.finishRecovery()
+}
+
+// checkRecovered ends recovery early once no recovered executor is still
+// expected to re-subscribe (state goroutine).
+func (a *Agent) checkRecovered() {
+	if !a.st.recovering {
+		return
+	}
+	for _, fw := range a.st.frameworks {
+		for _, ex := range fw.executors {
+			if ex.recovered && ex.state == exRegistering {
+				return
+			}
+		}
+	}
+	if a.st.reregTimer != nil {
+		a.st.reregTimer.Stop()
+		a.st.reregTimer = nil
+	}
+	a.finishRecovery()
+}
+
+// finishRecovery lets the agent register: what it reports is now known.
+func (a *Agent) finishRecovery() {
+	a.st.recovering = false
+	if id := checkpoint.ReadBootID(); id != "" {
+		if err := a.store.WriteBootID(id); err != nil {
+			a.log.Error("failed to checkpoint the boot id", "err", err)
+		}
+	}
+	a.recoveredOnce.Do(func() { close(a.recovered) })
+}
+
+// compatible applies Mesos' "equal" reconfiguration policy: the agent may
+// keep its id only if its hostname, resources, attributes and domain are
+// unchanged (and its port, when it is fixed).
+func compatible(prev, cur *mesos.AgentInfo, comparePort bool) error {
+	p := proto.Clone(prev).(*mesos.AgentInfo)
+	c := proto.Clone(cur).(*mesos.AgentInfo)
+	p.Id, c.Id = nil, nil
+	if !comparePort {
+		p.Port, c.Port = nil, nil
+	}
+	if proto.Equal(p, c) {
+		return nil
+	}
+	return fmt.Errorf("old agent info: %v; new agent info: %v", p, c)
+}

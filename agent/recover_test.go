@@ -1,0 +1,326 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/mezzo-project/mezzo/agent/checkpoint"
+	"github.com/mezzo-project/mezzo/agent/launcher"
+	"github.com/mezzo-project/mezzo/api/v1/mesos"
+	"github.com/mezzo-project/mezzo/internal/agentproto"
+)
+
+// recoveryConfig is startAgent's configuration on a given work dir, for
+// agents that restart.
+func recoveryConfig(m *fakeMaster, workDir string) Config {
+	cfg := Defaults()
+	cfg.Master = m.addr()
+	cfg.IP = "127.0.0.1"
+	cfg.Port = 0 // serveAt picks the port
+	cfg.WorkDir = workDir
+	cfg.Hostname = "localhost"
+	cfg.Resources = "cpus:2;mem:1024;disk:1024;ports:[31000-32000]"
+	cfg.ExecutorCommand = []string{os.Args[0], "executor"}
+	cfg.RegistrationBackoffFactor = 20 * time.Millisecond
+	cfg.ExecutorShutdownGracePeriod = 3 * time.Second
+	return cfg
+}
+
+// serveAt runs an agent with cfg on addr ("127.0.0.1:0" picks a port)
+// until the test ends (Close) or the test detaches it.
+func serveAt(t *testing.T, cfg Config, addr string) *Agent {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(testLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	a, err := New(cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		a.Close()
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Serve(ln) }()
+	t.Cleanup(func() {
+		a.Close()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return a
+}
+
+func waitRegistered(t *testing.T, m *fakeMaster, n int) *agentproto.AgentCall_Register {
+	t.Helper()
+	var reg *agentproto.AgentCall_Register
+	waitFor(t, 30*time.Second, fmt.Sprintf("registration #%d", n), func() error {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if len(m.registers) < n {
+			return fmt.Errorf("%d registrations", len(m.registers))
+		}
+		reg = m.registers[n-1].GetRegister()
+		return nil
+	})
+	return reg
+}
+
+// executorPid reads a run's checkpointed pid.
+func executorPid(t *testing.T, workDir, fwID, exID string) int {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(workDir, "meta", "slaves", "M1-S0", "frameworks", fwID, "executors", exID, "runs", "latest", "pids", "forked.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(string(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pid
+}
+
+// uniqueStates lists a task's updates as the framework would see them:
+// each uuid once, in the order first sent.
+func uniqueStates(m *fakeMaster, task string) []string { return states(m.statuses(task)) }
+
+// An agent restarted on the same work dir adopts the running executor of a
+// checkpointing framework: the task keeps running, is reported in
+// REGISTER, and later updates flow in order.
+func TestRecoverReconnectsExecutor(t *testing.T) {
+	m := newFakeMaster(t)
+	work := t.TempDir()
+	cfg := recoveryConfig(m, work)
+	a1 := serveAt(t, cfg, "127.0.0.1:0")
+	waitRegistered(t, m, 1)
+	m.send(runTask(frameworkInfo("F1", true), nil, commandTask("long", "sleep 300"), nil))
+	m.waitState(t, "long", mesos.TaskState_TASK_RUNNING)
+	pid := executorPid(t, work, "F1", "long")
+	addr := a1.Endpoint()
+	a1.Detach()
+	if !launcher.GroupAlive(pid) {
+		t.Fatal("Detach killed the executor of a checkpointing framework")
+	}
+
+	start := time.Now()
+	a2 := serveAt(t, cfg, addr)
+	reg := waitRegistered(t, m, 2)
+	t.Logf("recovered and re-registered in %v", time.Since(start))
+	if reg.GetAgentInfo().GetId().GetValue() != "M1-S0" {
+		t.Errorf("restarted agent registered without its id: %v", reg.GetAgentInfo())
+	}
+	if len(reg.GetTasks()) != 1 || reg.GetTasks()[0].GetState() != mesos.TaskState_TASK_RUNNING ||
+		len(reg.GetFrameworks()) != 1 || !reg.GetFrameworks()[0].GetCheckpoint() {
+		t.Fatalf("REGISTER after recovery: frameworks %v tasks %v", reg.GetFrameworks(), reg.GetTasks())
+	}
+	var st executorState
+	a2.do(func() { st = a2.st.frameworks["F1"].executors["long"].state })
+	if st != exRunning {
+		t.Fatalf("recovered executor is %v, want RUNNING (re-subscribed)", st)
+	}
+	m.send(&agentproto.AgentEvent{Type: agentproto.AgentEvent_KILL_TASK.Enum(), KillTask: &agentproto.AgentEvent_KillTask{
+		FrameworkId: &mesos.FrameworkID{Value: proto.String("F1")}, TaskId: &mesos.TaskID{Value: proto.String("long")}}})
+	m.waitState(t, "long", mesos.TaskState_TASK_KILLED)
+	if got, want := uniqueStates(m, "long"), []string{"TASK_STARTING", "TASK_RUNNING", "TASK_KILLED"}; !slices.Equal(got, want) {
+		t.Fatalf("updates %v, want %v", got, want)
+	}
+	waitFor(t, 10*time.Second, "executor gone", func() error {
+		if launcher.GroupAlive(pid) {
+			return errors.New("alive")
+		}
+		return nil
+	})
+	// Everything acknowledged: the run is marked completed.
+	waitFor(t, 10*time.Second, "run completed", func() error {
+		st, err := checkpoint.New(work).Recover(true)
+		if err != nil {
+			return err
+		}
+		for _, r := range st.Agent.Frameworks["F1"].Executors["long"].Runs {
+			if !r.Completed {
+				return errors.New("run not completed")
+			}
+		}
+		return nil
+	})
+}
+
+// Updates the framework has not acknowledged survive the restart and are
+// resent, in order, by the new agent.
+func TestRecoverResendsUnacknowledgedUpdates(t *testing.T) {
+	m := newFakeMaster(t)
+	m.autoAck = false
+	work := t.TempDir()
+	cfg := recoveryConfig(m, work)
+	a1 := serveAt(t, cfg, "127.0.0.1:0")
+	waitRegistered(t, m, 1)
+	m.send(runTask(frameworkInfo("F1", true), nil, commandTask("t", "sleep 300"), nil))
+	first := m.waitState(t, "t", mesos.TaskState_TASK_STARTING)[0]
+	// TASK_RUNNING reaches the agent (and its checkpoint) but waits
+	// behind the unacknowledged TASK_STARTING.
+	waitFor(t, 10*time.Second, "TASK_RUNNING checkpointed", func() error {
+		var n int
+		a1.do(func() { n = len(a1.st.frameworks["F1"].updates["t"].pending) })
+		if n < 2 {
+			return fmt.Errorf("%d pending", n)
+		}
+		return nil
+	})
+	addr := a1.Endpoint()
+	a1.Detach()
+	before := len(m.snapshot())
+
+	serveAt(t, cfg, addr)
+	waitRegistered(t, m, 2)
+	waitFor(t, 10*time.Second, "TASK_STARTING resent", func() error {
+		for _, c := range m.snapshot()[before:] {
+			if s := c.GetStatusUpdate().GetStatus(); s != nil && string(s.GetUuid()) == string(first.GetUuid()) {
+				if c.GetStatusUpdate().GetLatestState() != mesos.TaskState_TASK_RUNNING {
+					return fmt.Errorf("latest state %v, want TASK_RUNNING", c.GetStatusUpdate().GetLatestState())
+				}
+				return nil
+			}
+		}
+		return errors.New("not yet")
+	})
+	m.mu.Lock()
+	m.autoAck = true // the next updates are acknowledged at once
+	m.mu.Unlock()
+	m.send(&agentproto.AgentEvent{Type: agentproto.AgentEvent_ACKNOWLEDGE.Enum(), Acknowledge: &agentproto.AgentEvent_Acknowledge{
+		FrameworkId: &mesos.FrameworkID{Value: proto.String("F1")}, TaskId: first.GetTaskId(), Uuid: first.GetUuid()}})
+	m.waitState(t, "t", mesos.TaskState_TASK_RUNNING)
+	m.send(&agentproto.AgentEvent{Type: agentproto.AgentEvent_KILL_TASK.Enum(), KillTask: &agentproto.AgentEvent_KillTask{
+		FrameworkId: &mesos.FrameworkID{Value: proto.String("F1")}, TaskId: &mesos.TaskID{Value: proto.String("t")}}})
+	m.waitState(t, "t", mesos.TaskState_TASK_KILLED)
+	if got, want := uniqueStates(m, "t"), []string{"TASK_STARTING", "TASK_RUNNING", "TASK_KILLED"}; !slices.Equal(got, want) {
+		t.Fatalf("updates %v, want %v", got, want)
+	}
+}
+
+// An executor that died while the agent was down has its tasks failed
+// (REASON_EXECUTOR_TERMINATED) by the recovering agent.
+func TestRecoverExecutorGoneFailsTasks(t *testing.T) {
+	m := newFakeMaster(t)
+	work := t.TempDir()
+	cfg := recoveryConfig(m, work)
+	a1 := serveAt(t, cfg, "127.0.0.1:0")
+	waitRegistered(t, m, 1)
+	m.send(runTask(frameworkInfo("F1", true), nil, commandTask("t", "sleep 300"), nil))
+	m.waitState(t, "t", mesos.TaskState_TASK_RUNNING)
+	pid := executorPid(t, work, "F1", "t")
+	addr := a1.Endpoint()
+	a1.Detach()
+	p, err := launcher.Adopt(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Destroy()
+	<-p.Done()
+
+	serveAt(t, cfg, addr)
+	got := m.waitState(t, "t", mesos.TaskState_TASK_FAILED)
+	last := got[len(got)-1]
+	if last.GetReason() != mesos.TaskStatus_REASON_EXECUTOR_TERMINATED || last.GetSource() != mesos.TaskStatus_SOURCE_AGENT {
+		t.Fatalf("terminal update %v", last)
+	}
+}
+
+// An executor that does not re-subscribe within
+// --executor_reregistration_timeout is killed; its task becomes TASK_LOST
+// (not partition-aware) with REASON_EXECUTOR_REREGISTRATION_TIMEOUT.
+func TestRecoverReregistrationTimeout(t *testing.T) {
+	m := newFakeMaster(t)
+	work := t.TempDir()
+	cfg := recoveryConfig(m, work)
+	a1 := serveAt(t, cfg, "127.0.0.1:0")
+	waitRegistered(t, m, 1)
+	m.send(runTask(frameworkInfo("F1", true), nil, commandTask("t", "sleep 300"), nil))
+	m.waitState(t, "t", mesos.TaskState_TASK_RUNNING)
+	pid := executorPid(t, work, "F1", "t")
+	addr := a1.Endpoint()
+	a1.Detach()
+	// A hung executor: alive, but it never re-subscribes.
+	syscall.Kill(pid, syscall.SIGSTOP)
+	defer syscall.Kill(-pid, syscall.SIGKILL)
+
+	cfg.ExecutorReregistrationTimeout = 300 * time.Millisecond
+	serveAt(t, cfg, addr)
+	got := m.waitState(t, "t", mesos.TaskState_TASK_LOST)
+	last := got[len(got)-1]
+	if last.GetReason() != mesos.TaskStatus_REASON_EXECUTOR_REREGISTRATION_TIMEOUT ||
+		!strings.Contains(last.GetMessage(), "did not reregister within") {
+		t.Fatalf("terminal update %v", last)
+	}
+	waitFor(t, 10*time.Second, "hung executor killed", func() error {
+		if launcher.GroupAlive(pid) {
+			return errors.New("alive")
+		}
+		return nil
+	})
+}
+
+// Changed resources need a new agent id: New refuses to recover.
+func TestRecoverIncompatibleAgentInfo(t *testing.T) {
+	m := newFakeMaster(t)
+	work := t.TempDir()
+	cfg := recoveryConfig(m, work)
+	a1 := serveAt(t, cfg, "127.0.0.1:0")
+	waitRegistered(t, m, 1)
+	a1.Close()
+	cfg.Resources = "cpus:3;mem:1024;disk:1024;ports:[31000-32000]"
+	_, err := New(cfg, nil)
+	if !errors.Is(err, ErrIncompatible) || !strings.Contains(err.Error(), "rm -f "+filepath.Join(work, "meta", "slaves", "latest")) {
+		t.Fatalf("New with changed resources: %v", err)
+	}
+	// Removing meta/slaves/latest starts a new agent.
+	os.Remove(filepath.Join(work, "meta", "slaves", "latest"))
+	a2 := serveAt(t, cfg, "127.0.0.1:0")
+	reg := waitRegistered(t, m, 2)
+	if reg.GetAgentInfo().GetId() != nil {
+		t.Errorf("registered with an old id: %v", reg.GetAgentInfo().GetId())
+	}
+	_ = a2
+}
+
+// --recover=cleanup kills the recovered executors, forgets the agent and
+// returns from Serve.
+func TestRecoverCleanup(t *testing.T) {
+	m := newFakeMaster(t)
+	work := t.TempDir()
+	cfg := recoveryConfig(m, work)
+	a1 := serveAt(t, cfg, "127.0.0.1:0")
+	waitRegistered(t, m, 1)
+	m.send(runTask(frameworkInfo("F1", true), nil, commandTask("t", "sleep 300"), nil))
+	m.waitState(t, "t", mesos.TaskState_TASK_RUNNING)
+	pid := executorPid(t, work, "F1", "t")
+	a1.Detach()
+
+	cfg.Recover = "cleanup"
+	a2, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a2.Close()
+	if launcher.GroupAlive(pid) {
+		t.Error("cleanup left the executor running")
+	}
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	if err := a2.Serve(ln); err != nil {
+		t.Errorf("Serve after cleanup: %v", err)
+	}
+	if _, err := os.Lstat(filepath.Join(work, "meta", "slaves", "latest")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("meta/slaves/latest after cleanup: %v", err)
+	}
+}

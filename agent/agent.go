@@ -61,6 +61,9 @@ type Agent struct {
 	mu       sync.Mutex
 	idCopy   string
 	endpoint string // "ip:port" advertised
+	// masterSilence is how long the master may stay silent (ping interval
+	// × max missed pings, from the last REGISTERED); 0 before any.
+	masterSilence time.Duration
 
 	// ---- state below is owned by the loop goroutine ----
 	st state

@@ -109,8 +109,27 @@ func (a *Agent) connect(ctx context.Context, client *http.Client) (registered bo
 	}
 	req.Header.Set("Content-Type", codec.MediaProtobuf)
 	req.Header.Set("Accept", codec.MediaProtobuf)
+
+	// The watchdog cuts the attempt when the master stays silent for ping
+	// interval × max missed pings: while connecting (a partitioned network
+	// can swallow a connection without refusing it) and then when no event
+	// (PING) arrives on the stream.
+	var watchdog Timer
+	silence := a.silence()
+	arm := func() {
+		if watchdog != nil {
+			watchdog.Stop()
+		}
+		watchdog = a.clock.AfterFunc(silence, cancel)
+	}
+	arm()
+	defer func() { watchdog.Stop() }()
+
 	resp, err := client.Do(req)
 	if err != nil {
+		if ctx.Err() != nil && a.ctx.Err() == nil {
+			err = fmt.Errorf("no answer from the master within %s", silence)
+		}
 		return false, err
 	}
 	defer resp.Body.Close()
@@ -123,19 +142,7 @@ func (a *Agent) connect(ctx context.Context, client *http.Client) (registered bo
 	if !ok {
 		format = codec.Protobuf
 	}
-
-	// The watchdog cuts the stream when no event (PING) arrives for
-	// ping interval × max missed pings.
-	var watchdog Timer
-	silence := defaultPingInterval * defaultMaxMissed
-	arm := func() {
-		if watchdog != nil {
-			watchdog.Stop()
-		}
-		watchdog = a.clock.AfterFunc(silence, cancel)
-	}
 	arm()
-	defer func() { watchdog.Stop() }()
 
 	rec := recordio.NewReader(resp.Body, 0)
 	for {
@@ -162,6 +169,7 @@ func (a *Agent) connect(ctx context.Context, client *http.Client) (registered bo
 					n = defaultMaxMissed
 				}
 				silence = time.Duration(iv * float64(time.Second) * float64(n))
+				a.setSilence(silence)
 			}
 		}
 		arm()
@@ -374,4 +382,22 @@ func (a *Agent) reconcile(r *agentproto.AgentEvent_Reconcile) {
 			}
 		}
 	}
+}
+
+// silence returns how long the master may stay silent before the agent
+// gives up on the connection: what the last REGISTERED announced, or
+// Mesos' defaults before any.
+func (a *Agent) silence() time.Duration {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.masterSilence > 0 {
+		return a.masterSilence
+	}
+	return defaultPingInterval * defaultMaxMissed
+}
+
+func (a *Agent) setSilence(d time.Duration) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.masterSilence = d
 }

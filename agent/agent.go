@@ -12,8 +12,11 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/mezzo-project/mezzo/agent/checkpoint"
 	"github.com/mezzo-project/mezzo/agent/fetcher"
+	"github.com/mezzo-project/mezzo/api/v1/mesos"
 )
 
 // ErrClosed is returned by calls on an Agent after Close.
@@ -161,7 +164,9 @@ func (a *Agent) Serve(ln net.Listener) error {
 	if err := a.do(func() {
 		a.st.ip = ip
 		a.st.endpoint = endpoint
-		a.st.info.Port = proto32(int32(addr.Port))
+		info := proto.Clone(a.st.info).(*mesos.AgentInfo)
+		info.Port = proto32(int32(addr.Port))
+		a.st.info = info
 	}); err != nil {
 		return err
 	}

@@ -307,7 +307,11 @@ func (a *Agent) masterEvent(streamID string, ev *agentproto.AgentEvent) {
 		if old := a.st.agentID(); old != "" && old != id {
 			a.log.Warn("master assigned a new agent id", "old", old, "new", id)
 		}
-		a.st.info.Id = r.GetAgentId()
+		// Copy on write: events already queued for executors hold the
+		// old AgentInfo.
+		info := proto.Clone(a.st.info).(*mesos.AgentInfo)
+		info.Id = proto.Clone(r.GetAgentId()).(*mesos.AgentID)
+		a.st.info = info
 		a.st.masterInfo = r.GetMasterInfo()
 		a.st.connected = true
 		a.st.streamID = streamID

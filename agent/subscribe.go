@@ -68,7 +68,7 @@ func (a *Agent) subscribe(fw *framework, ex *executor, sub *execpb.Call_Subscrib
 		Subscribed: &execpb.Event_Subscribed{
 			ExecutorInfo:  ex.info,
 			FrameworkInfo: fw.info,
-			AgentInfo:     a.st.info,
+			AgentInfo:     proto.Clone(a.st.info).(*mesos.AgentInfo),
 			ContainerId:   &mesos.ContainerID{Value: proto.String(ex.containerID)},
 		},
 	})

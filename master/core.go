@@ -189,6 +189,10 @@ type task struct {
 	// released is set once the task's resources went back to the
 	// allocator (terminal or unreachable state).
 	released bool
+	// acked holds the uuids of the task's updates the framework has
+	// acknowledged, so an update the agent resends after a restart is not
+	// delivered twice (a task has a handful of updates).
+	acked map[string]bool
 }
 
 type executor struct {

@@ -449,6 +449,20 @@ func (c *core) statusUpdate(a *agent, su *agentproto.AgentCall_StatusUpdate) {
 	st := su.GetStatus()
 	st.AgentId = agentID(a.id)
 	t := a.task(fwID, st.GetTaskId().GetValue())
+	if len(st.GetUuid()) > 0 && c.alreadyAcknowledged(fwID, t, st) {
+		// The agent resends an update whose acknowledgement it never got
+		// (it restarted, or the acknowledgement was lost): the framework
+		// has it already, so only the acknowledgement is sent again.
+		c.log.Info("resent status update already acknowledged; acknowledging again",
+			"agent_id", a.id, "framework_id", fwID, "task_id", st.GetTaskId().GetValue(), "state", st.GetState().String())
+		a.send(&agentproto.AgentEvent{
+			Type: agentproto.AgentEvent_ACKNOWLEDGE.Enum(),
+			Acknowledge: &agentproto.AgentEvent_Acknowledge{
+				FrameworkId: frameworkID(fwID), TaskId: st.GetTaskId(), Uuid: st.GetUuid(),
+			},
+		})
+		return
+	}
 	if t == nil {
 		c.log.Warn("status update for an unknown task", "agent_id", a.id, "framework_id", fwID, "task_id", st.GetTaskId().GetValue(), "state", st.GetState().String())
 	} else {
@@ -460,6 +474,25 @@ func (c *core) statusUpdate(a *agent, su *agentproto.AgentCall_StatusUpdate) {
 		return
 	}
 	c.forward(f, t, st)
+}
+
+// alreadyAcknowledged reports whether the framework acknowledged the
+// update st of task t (nil when the task has completed) before.
+func (c *core) alreadyAcknowledged(fwID string, t *task, st *mesos.TaskStatus) bool {
+	uuid := string(st.GetUuid())
+	if t != nil {
+		return t.acked[uuid]
+	}
+	f := c.frameworks[fwID]
+	if f == nil {
+		return false
+	}
+	for _, done := range f.completedTasks {
+		if done.GetTaskId().GetValue() == st.GetTaskId().GetValue() && string(done.GetStatusUpdateUuid()) == uuid {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *core) executorExited(a *agent, ee *agentproto.AgentCall_ExecutorExited) {

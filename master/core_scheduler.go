@@ -553,6 +553,10 @@ func (c *core) acknowledge(f *framework, ack *schedpb.Call_Acknowledge) {
 			c.log.Warn("ignoring acknowledgement of an update this master did not send", "framework_id", f.id, "task_id", taskID)
 			return
 		}
+		if t.acked == nil {
+			t.acked = map[string]bool{}
+		}
+		t.acked[string(ack.GetUuid())] = true
 		if isTerminal(t.pb.GetStatusUpdateState()) && string(t.pb.GetStatusUpdateUuid()) == string(ack.GetUuid()) {
 			c.removeTask(t, false)
 		}

@@ -305,3 +305,35 @@ func TestParseRate(t *testing.T) {
 		}
 	}
 }
+
+// TestResentUpdateIsNotDeliveredTwice: an agent that restarts before an
+// acknowledgement reached it resends the update; the framework, which
+// acknowledged it already, does not get it again, and the agent gets the
+// acknowledgement again.
+func TestResentUpdateIsNotDeliveredTwice(t *testing.T) {
+	h := newHarness(t)
+	a := h.addAgent("h1", "cpus:2;mem:1024")
+	f := h.subscribe(nil)
+	o := f.offers()[0]
+	h.mustCall(f, acceptCall([]string{o.GetId().GetValue()}, launch(commandTask(t, "t1", a.id, "cpus:1;mem:128"))))
+	for _, step := range []struct {
+		state mesos.TaskState
+		uuid  string
+	}{{mesos.TaskState_TASK_RUNNING, "running-uuid-016"}, {mesos.TaskState_TASK_FINISHED, "finished-uuid-16"}} {
+		h.statusUpdate(a, f, "t1", step.state, step.uuid)
+		if ups := f.updates(); len(ups) != 1 {
+			t.Fatalf("%v: %d updates", step.state, len(ups))
+		}
+		h.mustCall(f, &schedpb.Call{Type: schedpb.Call_ACKNOWLEDGE.Enum(), Acknowledge: &schedpb.Call_Acknowledge{
+			AgentId: agentID(a.id), TaskId: &mesos.TaskID{Value: proto.String("t1")}, Uuid: []byte(step.uuid)}})
+		a.take(agentproto.AgentEvent_ACKNOWLEDGE)
+		// The agent resends it.
+		h.statusUpdate(a, f, "t1", step.state, step.uuid)
+		if ups := f.updates(); len(ups) != 0 {
+			t.Fatalf("%v delivered twice: %v", step.state, ups)
+		}
+		if got := a.take(agentproto.AgentEvent_ACKNOWLEDGE); len(got) != 1 {
+			t.Fatalf("%v: the agent was not acknowledged again: %v", step.state, a.events)
+		}
+	}
+}

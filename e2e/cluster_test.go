@@ -136,6 +136,7 @@ type cluster struct {
 func startCluster(t *testing.T, n int, agentResources string) *cluster {
 	t.Helper()
 	work := t.TempDir()
+	killLeftoverExecutors(t, work)
 	mport := freePort(t)
 	c := &cluster{master: fmt.Sprintf("127.0.0.1:%d", mport), work: work}
 	start(t, "master", "master", "--ip=127.0.0.1", fmt.Sprintf("--port=%d", mport),

@@ -17,6 +17,7 @@ import (
 // order.
 func TestMasterRestartKeepsTasks(t *testing.T) {
 	work := t.TempDir()
+	killLeftoverExecutors(t, work)
 	port := freePort(t)
 	master := fmt.Sprintf("127.0.0.1:%d", port)
 	masterArgs := []string{"master", "--ip=127.0.0.1", fmt.Sprintf("--port=%d", port), "--work_dir=" + filepath.Join(work, "master"),

@@ -18,6 +18,7 @@ import (
 // agent that reaches it through a partitionProxy.
 func startPartitionable(t *testing.T) (master string, proxy *partitionProxy, work string) {
 	work = t.TempDir()
+	killLeftoverExecutors(t, work)
 	port := freePort(t)
 	master = fmt.Sprintf("127.0.0.1:%d", port)
 	start(t, "master", "master", "--ip=127.0.0.1", fmt.Sprintf("--port=%d", port), "--work_dir="+filepath.Join(work, "master"),

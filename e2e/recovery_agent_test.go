@@ -135,10 +135,33 @@ func killLeftoverExecutors(t *testing.T, work string) {
 				continue
 			}
 			if cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); strings.Contains(string(cmdline), "executor") {
-				syscall.Kill(-pid, syscall.SIGKILL)
+				killSession(pid)
 			}
 		}
 	})
+}
+
+// killSession SIGKILLs every process of the session led by sid: the
+// executor and its tasks, which run in process groups of their own.
+func killSession(sid int) {
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		// Fields after the command name (which is in parentheses and may
+		// hold spaces): state, ppid, pgrp, session, ...
+		rest := string(b[strings.LastIndexByte(string(b), ')')+1:])
+		f := strings.Fields(rest)
+		if len(f) > 3 && f[3] == strconv.Itoa(sid) {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
 }
 
 // uniquePaths globs pattern and resolves symlinks ("latest"), each real
@@ -172,7 +195,6 @@ func readPidFile(path string) (int, error) {
 // update reaches the framework exactly once, in order.
 func TestRecoveryAgentSIGKILL(t *testing.T) {
 	c := startCluster(t, 1, "cpus:2;mem:1024;disk:1024;ports:[31000-32000]")
-	killLeftoverExecutors(t, c.work)
 	// The task writes its pid, then runs until the test drops a file in
 	// its sandbox.
 	fw := newRecoveryFramework(t, c.master, `echo $$ > task.pid; while [ ! -f stop ]; do sleep 0.1; done; echo stopped`)
@@ -256,7 +278,6 @@ func TestRecoveryAgentSIGKILL(t *testing.T) {
 // REASON_EXECUTOR_TERMINATED from the agent.
 func TestRecoveryExecutorKilled(t *testing.T) {
 	c := startCluster(t, 1, "cpus:2;mem:1024;disk:1024;ports:[31000-32000]")
-	killLeftoverExecutors(t, c.work)
 	fw := newRecoveryFramework(t, c.master, "sleep 3600")
 	fw.waitUpdate(t, 0, "TASK_RUNNING", func(s *mesos.TaskStatus) bool { return s.GetState() == mesos.TaskState_TASK_RUNNING })
 	pids := uniquePaths(filepath.Join(c.work, "agent0", "meta", "slaves", "*", "frameworks", "*", "executors", "survivor", "runs", "latest", "pids", "forked.pid"))

@@ -92,6 +92,18 @@ type Config struct {
 	// executors as MESOS_HTTP_COMMAND_EXECUTOR (Mezzo's command executor
 	// always speaks HTTP).
 	HTTPCommandExecutor bool
+	// Containerizers is Mesos' --containerizers (default "mesos"). Only
+	// "mesos" is supported: executors run as plain processes. Tasks and
+	// executors asking for a Docker container are refused (TASK_FAILED,
+	// REASON_CONTAINER_LAUNCH_FAILED), not run on the host.
+	Containerizers string
+	// Isolation is Mesos' --isolation (default "posix/cpu,posix/mem"):
+	// posix/cpu, posix/mem, posix/disk and filesystem/posix are accepted
+	// (none of them enforces limits; filesystem/posix, always on, links
+	// persistent volumes into sandboxes). Other isolators make New fail,
+	// and what only they could provide (images, capabilities, rlimits,
+	// namespaces, ...) is refused per task.
+	Isolation string
 
 	// ExecutorCommand, when set, replaces `<launcher_dir>/mezzo executor`
 	// as the argv of the built-in executors ("--default" is appended for
@@ -116,6 +128,8 @@ func Defaults() Config {
 		Recover:                       "reconnect",
 		Strict:                        true,
 		ReconfigurationPolicy:         "equal",
+		Containerizers:                "mesos",
+		Isolation:                     "posix/cpu,posix/mem",
 	}
 }
 
@@ -140,6 +154,8 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 	flags.DurationVar(fs, &c.RecoveryTimeout, "recovery_timeout", d.RecoveryTimeout, "Time a checkpointing executor keeps trying to re-subscribe (MESOS_RECOVERY_TIMEOUT).")
 	flags.DurationVar(fs, &c.RegistrationBackoffFactor, "registration_backoff_factor", d.RegistrationBackoffFactor, "First bound of the random wait before re-registering with the master; doubles up to 1mins.")
 	fs.StringVar(&c.LauncherDir, "launcher_dir", d.LauncherDir, "Directory holding the mezzo binary that runs built-in executors (default: this binary's).")
+	fs.StringVar(&c.Containerizers, "containerizers", d.Containerizers, "Comma-separated containerizers; only mesos is supported (tasks asking for Docker containers fail).")
+	fs.StringVar(&c.Isolation, "isolation", d.Isolation, "Comma-separated isolators; supported: "+strings.Join(supportedIsolators, ",")+".")
 	fs.BoolVar(&c.HTTPCommandExecutor, "http_command_executor", d.HTTPCommandExecutor, "Passed to executors as MESOS_HTTP_COMMAND_EXECUTOR (the command executor always uses HTTP).")
 }
 
@@ -198,6 +214,18 @@ func (c *Config) validate() error {
 		errs = append(errs, errors.New("--reconfiguration_policy=additive is not supported yet; use equal"))
 	default:
 		errs = append(errs, fmt.Errorf("--reconfiguration_policy=%s: want equal", c.ReconfigurationPolicy))
+	}
+	if c.Containerizers == "" {
+		c.Containerizers = def.Containerizers
+	}
+	if err := parseContainerizers(c.Containerizers); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Isolation == "" {
+		c.Isolation = def.Isolation
+	}
+	if err := parseIsolation(c.Isolation); err != nil {
+		errs = append(errs, err)
 	}
 	if c.RecoveryTimeout <= 0 {
 		c.RecoveryTimeout = def.RecoveryTimeout

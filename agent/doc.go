@@ -35,6 +35,53 @@
 // tasks get TASK_FAILED (REASON_EXECUTOR_TERMINATED, or the reason the
 // agent ended it) from the agent.
 //
+// # What the agent refuses
+//
+// Mezzo's only containerizer is the equivalent of Mesos' "mesos" one with
+// its POSIX isolators (--containerizers=mesos; --isolation accepts
+// posix/cpu, posix/mem, posix/disk and filesystem/posix, none of which
+// enforces anything): executors are plain processes in the agent's own
+// namespaces. A RUN_TASK whose executor (when it is to be created) or
+// tasks ask for more is refused before anything is created or launched:
+// each task gets TASK_FAILED from the agent (SOURCE_AGENT,
+// REASON_CONTAINER_LAUNCH_FAILED) with a message naming what is not
+// supported. Refused: DOCKER containers, container images
+// (ContainerInfo.mesos.image), every ContainerInfo volume (HOST_PATH,
+// SANDBOX_PATH, SECRET, DOCKER_VOLUME, CSI_VOLUME, image; Mesos'
+// filesystem/posix refuses them too), ContainerInfo.hostname, named
+// (CNI) networks and port mappings, linux_info asking for restricted
+// capabilities, a private PID or IPC namespace, shm_size, a seccomp
+// profile or separate cgroups, rlimit_info, tty_info, and TaskInfo.limits
+// for cpus or mem. Accepted and ignored, as they change nothing here: a
+// MESOS ContainerInfo without image, network_infos without a name or port
+// mappings (the host network), share_pid_namespace=true, ipc_mode
+// SHARE_PARENT, an unconfined seccomp profile, share_cgroups=true.
+//
+// # Persistent volumes
+//
+// Disk resources of a RUN_TASK's tasks (and of a new executor) that carry
+// disk.persistence.id are persistent volumes. Their data lives in Mesos'
+// layout, <work_dir>/volumes/roles/<role>/<persistence_id> (the role of
+// the most refined reservation, each "/" of a hierarchical role written
+// as a space), created when first used. Before the executor starts (or,
+// for a running executor, before the task is delivered) the volume is
+// linked at <sandbox>/<disk.volume.container_path> — the executor's
+// sandbox, or a task-group task's own tasks/<task_id>. As in Mesos'
+// filesystem/posix isolator the link is a symlink: without a mount
+// namespace, a bind mount would live in the host's mount table and need
+// unmounting on every exit path, crash and recovery, for no gain in
+// isolation. A symlink cannot make a volume read-only, so mode RO is
+// refused rather than silently granted write access. container_path must
+// be relative and stay inside the sandbox (absolute or ".." paths are
+// refused; nested relative paths get their parent directories, made
+// through an os.Root so that a symlink already in the sandbox cannot
+// redirect them); volumes on PATH or MOUNT disks are refused. The data
+// outlives tasks, executors and agent restarts: nothing removes it. The
+// master's DESTROY has no agent-side message yet, so destroyed volumes'
+// directories stay behind until there is one; links stay in their
+// sandbox after the task using them ends (an executor that keeps running
+// keeps access).
+//
 // # Status updates
 //
 // Each task has an ordered stream of updates (updateStream, a pure core
@@ -78,6 +125,8 @@
 //
 // Not implemented yet: --reconfiguration_policy=additive, the agent's
 // operator API and /state, /files, executor HEARTBEAT events, the fetcher
-// cache, containerizers beyond plain processes, checkpointed resources
-// (persistent volumes, dynamic reservations).
+// cache, containerizers beyond plain processes (Docker, images,
+// namespaces, cgroups), checkpointed resources (the agent learns of
+// reservations and volumes only from the tasks that use them) and the
+// removal of destroyed persistent volumes.
 package agent

@@ -88,6 +88,16 @@ func (a *Agent) runTask(r *agentproto.AgentEvent_RunTask) {
 		}
 		return
 	}
+	// Refuse what this agent cannot run before anything of it exists.
+	vols, err := a.validateRun(ex == nil, kind, exInfo, infos)
+	if err != nil {
+		a.log.Info("refusing tasks the agent cannot run", "framework", fwID, "executor", exID, "reason", err)
+		for _, t := range infos {
+			a.agentUpdate(fw, nil, t.GetTaskId().GetValue(), mesos.TaskState_TASK_FAILED,
+				mesos.TaskStatus_REASON_CONTAINER_LAUNCH_FAILED, err.Error())
+		}
+		return
+	}
 	if ex == nil {
 		var err error
 		ex, err = a.newExecutor(fw, exInfo, kind)
@@ -98,6 +108,15 @@ func (a *Agent) runTask(r *agentproto.AgentEvent_RunTask) {
 			}
 			return
 		}
+	}
+	// Persistent volumes are in place before the executor starts or the
+	// tasks reach it.
+	if err := a.prepareVolumes(ex, vols); err != nil {
+		for _, t := range infos {
+			a.agentUpdate(fw, nil, t.GetTaskId().GetValue(), mesos.TaskState_TASK_FAILED,
+				mesos.TaskStatus_REASON_CONTAINER_LAUNCH_FAILED, "Failed to prepare persistent volumes: "+err.Error())
+		}
+		return
 	}
 	var ids []string
 	for _, info := range infos {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -21,6 +22,10 @@ import (
 // command executor (or, with --default, the default executor). It
 // returns the process exit code.
 func Main(args []string, stdout, stderr io.Writer) int {
+	// An executor does little work at a time; one P keeps the Go runtime's
+	// start-up and idle threads cheap, which matters with one executor
+	// per task.
+	runtime.GOMAXPROCS(1)
 	fs := flag.NewFlagSet("executor", flag.ContinueOnError)
 	def := fs.Bool("default", false, "Run the default executor (task groups) instead of the command executor.")
 	contentType := fs.String("content_type", "json", "Encoding used with the agent: json or protobuf.")

@@ -12,7 +12,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 
 	"github.com/mezzo-project/mezzo/agent"
@@ -32,14 +31,8 @@ func init() {
 // localFlags are the flags of `mezzo local` beyond the master's and the
 // agents' own.
 type localFlags struct {
-	agents    int
-	isolation string
+	agents int
 }
-
-// supportedIsolation lists the --isolation values Mezzo's agents honour in
-// this release; Mesos' posix isolators account resources without
-// enforcing them, which is what the agent does today.
-var supportedIsolation = map[string]bool{"posix/cpu": true, "posix/mem": true, "posix/disk": true, "filesystem/posix": true}
 
 func runLocal(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("local", flag.ContinueOnError)
@@ -58,7 +51,6 @@ func runLocal(args []string, stdout, stderr io.Writer) int {
 	})
 	var lf localFlags
 	fs.IntVar(&lf.agents, "agents", 1, "Number of agents to run.")
-	fs.StringVar(&lf.isolation, "isolation", "posix/cpu,posix/mem", "Isolation mechanisms of the agents (comma-separated).")
 	if err := flags.Parse(fs, args, "resources"); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintf(stdout, "Usage: mezzo local [--agents=N] [master and agent flags]\n\n%s", flags.Usage(fs))
@@ -70,12 +62,6 @@ func runLocal(args []string, stdout, stderr io.Writer) int {
 	if lf.agents < 1 {
 		fmt.Fprintf(stderr, "mezzo local: --agents=%d: must be at least 1\n", lf.agents)
 		return 2
-	}
-	for _, iso := range strings.Split(lf.isolation, ",") {
-		if iso = strings.TrimSpace(iso); iso != "" && !supportedIsolation[iso] {
-			fmt.Fprintf(stderr, "mezzo local: --isolation: %q is not supported (supported: posix/cpu, posix/mem, posix/disk, filesystem/posix)\n", iso)
-			return 2
-		}
 	}
 	if mcfg.WorkDir == "" {
 		mcfg.WorkDir = filepath.Join(os.TempDir(), "mezzo-local")

@@ -72,7 +72,7 @@ func init() {
 		name:    "help",
 		summary: "show this list of commands, or a command's flags",
 		run: func(args []string, stdout, stderr io.Writer) int {
-			if len(args) > 0 {
+			if len(args) > 0 && args[0] != "--help" && args[0] != "-h" {
 				if c, ok := commands[args[0]]; ok && c.name != "help" {
 					return c.run([]string{"--help"}, stdout, stderr)
 				}

@@ -39,3 +39,14 @@ func TestHelpListsCommands(t *testing.T) {
 		t.Errorf("help output %q lacks the version command", out.String())
 	}
 }
+
+// TestEveryCommandHasHelp runs each subcommand's --help: it builds every
+// flag set (a flag defined twice panics there) and must exit 0.
+func TestEveryCommandHasHelp(t *testing.T) {
+	for name := range commands {
+		var out, errOut bytes.Buffer
+		if code := run([]string{name, "--help"}, &out, &errOut); code != 0 {
+			t.Errorf("%s --help: exit %d: %s", name, code, errOut.String())
+		}
+	}
+}

@@ -1,0 +1,384 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/mezzo-project/mezzo/api/v1/mesos"
+	"github.com/mezzo-project/mezzo/resources"
+)
+
+// What this agent can run. Mezzo has only the equivalent of Mesos' "mesos"
+// containerizer with the POSIX isolators: executors are plain processes in
+// the agent's namespaces, with no image, no cgroups and no mount
+// namespace. Anything a task or executor asks for beyond that is refused
+// before launch (TASK_FAILED, REASON_CONTAINER_LAUNCH_FAILED) rather than
+// run as if it had not been asked for; see doc.go.
+
+// supportedIsolators are the --isolation values the agent accepts. The
+// posix/* isolators only observe in Mesos (posix/disk enforces nothing
+// without --enforce_container_disk_quota); filesystem/posix is the one that
+// links persistent volumes into sandboxes, and is always on.
+var supportedIsolators = []string{"posix/cpu", "posix/mem", "posix/disk", "filesystem/posix"}
+
+// parseIsolation checks an --isolation value: a comma-separated list of
+// supported isolators without duplicates.
+func parseIsolation(s string) error {
+	seen := map[string]bool{}
+	for _, name := range strings.Split(s, ",") {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			continue
+		}
+		if seen[name] {
+			return fmt.Errorf("--isolation=%s: duplicate entry %q", s, name)
+		}
+		seen[name] = true
+		if !slices.Contains(supportedIsolators, name) {
+			return fmt.Errorf("--isolation=%s: the %q isolator is not supported by this agent (supported: %s)",
+				s, name, strings.Join(supportedIsolators, ","))
+		}
+	}
+	return nil
+}
+
+// parseContainerizers checks a --containerizers value: only "mesos".
+func parseContainerizers(s string) error {
+	for _, name := range strings.Split(s, ",") {
+		switch strings.TrimSpace(name) {
+		case "mesos":
+		case "docker":
+			return fmt.Errorf("--containerizers=%s: the Docker containerizer is not supported yet; use --containerizers=mesos", s)
+		default:
+			return fmt.Errorf("--containerizers=%s: unknown containerizer %q; only mesos is supported", s, name)
+		}
+	}
+	return nil
+}
+
+// unsupported is the error of a task or executor the agent refuses to run.
+type unsupported struct{ msg string }
+
+func (e *unsupported) Error() string { return e.msg }
+
+func refuse(format string, args ...any) error {
+	return &unsupported{msg: fmt.Sprintf(format, args...)}
+}
+
+// validateContainer checks a ContainerInfo (of an executor or a task,
+// named by what) against what the agent can provide. It accepts and
+// ignores only what changes nothing here: a MESOS container without an
+// image, sharing the host's PID and IPC namespaces, an unconfined seccomp
+// profile, shared cgroups, networks without a name or port mappings (the
+// host network). Everything else is refused with a message naming it.
+func (a *Agent) validateContainer(ci *mesos.ContainerInfo, what string) error {
+	if ci == nil {
+		return nil
+	}
+	iso := "--isolation=" + a.cfg.Isolation
+	switch ci.GetType() {
+	case mesos.ContainerInfo_MESOS:
+	case mesos.ContainerInfo_DOCKER:
+		return refuse("Docker containers are not supported by this agent (--containerizers=%s)", a.cfg.Containerizers)
+	default:
+		return refuse("%s: container type %v is not supported by this agent (--containerizers=%s)", what, ci.GetType(), a.cfg.Containerizers)
+	}
+	if ci.GetMesos().GetImage() != nil {
+		return refuse("%s: container images (ContainerInfo.mesos.image) are not supported by this agent (%s; no filesystem/linux isolator)", what, iso)
+	}
+	for _, v := range ci.GetVolumes() {
+		return refuse("%s: volume %q: %s volumes in ContainerInfo are not supported by this agent (%s)",
+			what, v.GetContainerPath(), volumeKind(v), iso)
+	}
+	if ci.Hostname != nil {
+		return refuse("%s: ContainerInfo.hostname needs a UTS namespace, which this agent does not provide (%s)", what, iso)
+	}
+	for _, n := range ci.GetNetworkInfos() {
+		if n.GetName() != "" {
+			return refuse("%s: network %q: container networks are not supported by this agent (%s; no network/cni isolator)", what, n.GetName(), iso)
+		}
+		if len(n.GetPortMappings()) > 0 {
+			return refuse("%s: port mappings are not supported by this agent (%s; no network/port_mapping isolator)", what, iso)
+		}
+	}
+	if li := ci.GetLinuxInfo(); li != nil {
+		switch {
+		case li.CapabilityInfo != nil || li.BoundingCapabilities != nil || li.EffectiveCapabilities != nil:
+			return refuse("%s: Linux capabilities (linux_info) cannot be restricted by this agent (%s; no linux/capabilities isolator)", what, iso)
+		case li.SharePidNamespace != nil && !li.GetSharePidNamespace():
+			return refuse("%s: a private PID namespace (linux_info.share_pid_namespace=false) is not supported by this agent (%s; no namespaces/pid isolator)", what, iso)
+		case li.GetSeccomp() != nil && !li.GetSeccomp().GetUnconfined():
+			return refuse("%s: seccomp profiles (linux_info.seccomp) are not supported by this agent (%s; no linux/seccomp isolator)", what, iso)
+		case li.IpcMode != nil && li.GetIpcMode() != mesos.LinuxInfo_SHARE_PARENT:
+			return refuse("%s: linux_info.ipc_mode=%v is not supported by this agent (%s; no namespaces/ipc isolator)", what, li.GetIpcMode(), iso)
+		case li.ShmSize != nil:
+			return refuse("%s: linux_info.shm_size is not supported by this agent (%s; no namespaces/ipc isolator)", what, iso)
+		case li.ShareCgroups != nil && !li.GetShareCgroups():
+			return refuse("%s: separate cgroups (linux_info.share_cgroups=false) are not supported by this agent (%s; no cgroups isolator)", what, iso)
+		}
+	}
+	if len(ci.GetRlimitInfo().GetRlimits()) > 0 {
+		return refuse("%s: resource limits (rlimit_info) are not supported by this agent (%s; no posix/rlimits isolator)", what, iso)
+	}
+	if ci.TtyInfo != nil {
+		return refuse("%s: a TTY (tty_info) is not supported by this agent", what)
+	}
+	return nil
+}
+
+// volumeKind names a Volume's source for messages.
+func volumeKind(v *mesos.Volume) string {
+	switch {
+	case v.GetSource() != nil:
+		return v.GetSource().GetType().String()
+	case v.GetImage() != nil:
+		return "image"
+	case v.HostPath != nil:
+		return "HOST_PATH"
+	}
+	return "SANDBOX_PATH"
+}
+
+// validateLimits refuses TaskInfo.limits, as Mesos does without its
+// cgroups isolators.
+func validateLimits(t *mesos.TaskInfo) error {
+	if _, ok := t.GetLimits()["cpus"]; ok {
+		return refuse("CPU limits can only be set on tasks when the agent has the cgroups/cpu isolator, which this agent does not support")
+	}
+	if _, ok := t.GetLimits()["mem"]; ok {
+		return refuse("Memory limits can only be set on tasks when the agent has the cgroups/mem isolator, which this agent does not support")
+	}
+	return nil
+}
+
+// ---- persistent volumes ----
+
+// volume is a persistent volume a task or executor uses.
+type volume struct {
+	role          string // the reservation role
+	id            string // disk.persistence.id
+	containerPath string // relative to the sandbox, cleaned
+}
+
+// persistentVolumes returns the persistent volumes among rs, refusing
+// those the agent cannot provide: on a PATH/MOUNT disk, read-only (a
+// symlink cannot enforce it), or with a container path that is absolute
+// or leaves the sandbox.
+func persistentVolumes(rs []*mesos.Resource) ([]volume, error) {
+	var out []volume
+	for _, r := range rs {
+		p := r.GetDisk().GetPersistence()
+		if r.GetName() != "disk" || p == nil {
+			continue
+		}
+		id := p.GetId()
+		if err := validateID(id); err != nil {
+			return nil, refuse("persistent volume %q: invalid persistence id: %v", id, err)
+		}
+		role := reservationRole(r)
+		if role == "" || role == "*" {
+			return nil, refuse("persistent volume %q: not reserved for a role", id)
+		}
+		if err := resources.ValidateRole(role); err != nil {
+			return nil, refuse("persistent volume %q: invalid role %q: %v", id, role, err)
+		}
+		if src := r.GetDisk().GetSource(); src != nil {
+			return nil, refuse("persistent volume %q: volumes on %v disks are not supported by this agent", id, src.GetType())
+		}
+		v := r.GetDisk().GetVolume()
+		if v == nil {
+			return nil, refuse("persistent volume %q: no disk.volume (container_path) given", id)
+		}
+		if v.GetMode() == mesos.Volume_RO {
+			return nil, refuse("persistent volume %q: read-only volumes are not supported by this agent: "+
+				"a symlink (filesystem/posix) cannot enforce mode RO", id)
+		}
+		if v.HostPath != nil || v.GetImage() != nil || v.GetSource() != nil {
+			return nil, refuse("persistent volume %q: disk.volume must give only container_path and mode", id)
+		}
+		cp, err := sandboxRelative(v.GetContainerPath())
+		if err != nil {
+			return nil, refuse("persistent volume %q: %v", id, err)
+		}
+		out = append(out, volume{role: role, id: id, containerPath: cp})
+	}
+	return out, nil
+}
+
+// sandboxRelative checks a container path: relative, inside the sandbox
+// (no ".." component), not the sandbox itself. It returns it cleaned.
+func sandboxRelative(p string) (string, error) {
+	switch {
+	case p == "":
+		return "", errors.New("empty container_path")
+	case filepath.IsAbs(p):
+		return "", fmt.Errorf("container_path %q is absolute; it must be relative to the sandbox", p)
+	case slices.Contains(strings.Split(p, "/"), ".."):
+		return "", fmt.Errorf("container_path %q escapes the sandbox (contains \"..\")", p)
+	}
+	c := filepath.Clean(p)
+	if c == "." {
+		return "", fmt.Errorf("container_path %q names the sandbox itself", p)
+	}
+	return c, nil
+}
+
+// reservationRole is the role of a resource's most refined reservation
+// (either wire format).
+func reservationRole(r *mesos.Resource) string {
+	if n := len(r.GetReservations()); n > 0 {
+		return r.GetReservations()[n-1].GetRole()
+	}
+	return r.GetRole()
+}
+
+// validateID applies Mesos' rules for ids that become directory names.
+func validateID(id string) error {
+	switch {
+	case id == "":
+		return errors.New("empty")
+	case len(id) > 255:
+		return errors.New("longer than 255 characters")
+	case id == "." || id == "..":
+		return fmt.Errorf("%q is not allowed", id)
+	}
+	for _, c := range id {
+		if c < 0x20 || c == 0x7f || c == '/' || c == '\\' {
+			return fmt.Errorf("%q contains invalid characters", id)
+		}
+	}
+	return nil
+}
+
+// volumePath is where a persistent volume's data lives, as in Mesos:
+// <work_dir>/volumes/roles/<role>/<persistence_id>, with each "/" of a
+// hierarchical role written as a space (role names have no whitespace).
+func volumePath(workDir, role, id string) string {
+	return filepath.Join(workDir, "volumes", "roles", strings.ReplaceAll(role, "/", " "), id)
+}
+
+// linkVolumes makes each volume's directory (created when absent) appear
+// at <dir>/<container_path> as a symlink. Parent directories of the link
+// are created inside dir; the link is made through an os.Root, so a
+// symlink already in the sandbox (an executor's own) cannot redirect it
+// outside. An existing link to the same volume is kept; anything else at
+// the path is an error (state goroutine).
+func (a *Agent) linkVolumes(dir string, vols []volume) error {
+	if len(vols) == 0 {
+		return nil
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	for _, v := range vols {
+		src := volumePath(a.cfg.WorkDir, v.role, v.id)
+		if err := os.MkdirAll(src, 0o755); err != nil {
+			return fmt.Errorf("failed to create persistent volume %q: %w", v.id, err)
+		}
+		if parent := filepath.Dir(v.containerPath); parent != "." {
+			if err := root.MkdirAll(parent, 0o755); err != nil {
+				return fmt.Errorf("persistent volume %q: failed to create %q in the sandbox: %w", v.id, parent, err)
+			}
+		}
+		if fi, err := root.Lstat(v.containerPath); err == nil {
+			if fi.Mode()&os.ModeSymlink != 0 {
+				if target, err := root.Readlink(v.containerPath); err == nil && target == src {
+					continue
+				}
+			}
+			return fmt.Errorf("persistent volume %q: %q already exists in the sandbox", v.id, v.containerPath)
+		}
+		if err := root.Symlink(src, v.containerPath); err != nil {
+			return fmt.Errorf("persistent volume %q: failed to link it at %q: %w", v.id, v.containerPath, err)
+		}
+		a.log.Info("linked persistent volume", "volume", v.id, "role", v.role, "path", filepath.Join(dir, v.containerPath), "source", src)
+	}
+	return nil
+}
+
+// runVolumes are the persistent volumes of a RUN_TASK, by where they are
+// linked: "" for the executor's sandbox, else a task id (a task group's
+// task, linked in its own sandbox <sandbox>/tasks/<task_id>).
+type runVolumes map[string][]volume
+
+// validateRun checks a RUN_TASK's executor (when it is to be created) and
+// tasks against what the agent can run, and returns their persistent
+// volumes. An error refuses every task of the RUN_TASK.
+func (a *Agent) validateRun(newExecutor bool, kind executorKind, exInfo *mesos.ExecutorInfo, tasks []*mesos.TaskInfo) (runVolumes, error) {
+	vols := runVolumes{}
+	// The command executor's info is made from its task: its resources
+	// and container are the task's, checked below.
+	if newExecutor && kind != kindCommand {
+		if err := a.validateContainer(exInfo.GetContainer(), "executor "+exInfo.GetExecutorId().GetValue()); err != nil {
+			return nil, err
+		}
+		vs, err := persistentVolumes(exInfo.GetResources())
+		if err != nil {
+			return nil, fmt.Errorf("executor %s: %w", exInfo.GetExecutorId().GetValue(), err)
+		}
+		vols[""] = vs
+	}
+	for _, t := range tasks {
+		id := t.GetTaskId().GetValue()
+		if err := a.validateContainer(t.GetContainer(), "task "+id); err != nil {
+			return nil, err
+		}
+		if err := validateLimits(t); err != nil {
+			return nil, err
+		}
+		vs, err := persistentVolumes(t.GetResources())
+		if err != nil {
+			return nil, fmt.Errorf("task %s: %w", id, err)
+		}
+		if kind == kindDefault {
+			vols[id] = append(vols[id], vs...)
+		} else {
+			vols[""] = append(vols[""], vs...)
+		}
+	}
+	for where, vs := range vols {
+		seen := map[string]volume{}
+		for _, v := range vs {
+			if other, ok := seen[v.containerPath]; ok && other != v {
+				return nil, refuse("persistent volumes %q and %q both use container_path %q%s", other.id, v.id, v.containerPath, taskSuffix(where))
+			}
+			seen[v.containerPath] = v
+		}
+	}
+	return vols, nil
+}
+
+func taskSuffix(taskID string) string {
+	if taskID == "" {
+		return ""
+	}
+	return " in task " + taskID
+}
+
+// prepareVolumes creates and links a RUN_TASK's persistent volumes before
+// anything of it runs (state goroutine).
+func (a *Agent) prepareVolumes(ex *executor, vols runVolumes) error {
+	for where, vs := range vols {
+		if len(vs) == 0 {
+			continue
+		}
+		dir := ex.sandbox
+		if where != "" {
+			d, err := taskSandbox(ex.sandbox, where)
+			if err != nil {
+				return err
+			}
+			dir = d
+		}
+		if err := a.linkVolumes(dir, vs); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -105,6 +105,10 @@ type core struct {
 	weights  map[string]float64
 	quotas   map[string]*quotapb.QuotaConfig
 
+	// maint is the maintenance schedule, the operator's holds on agents
+	// and the inverse offers (maintenance.go).
+	maint maintenanceState
+
 	metrics coreMetrics
 }
 
@@ -242,6 +246,7 @@ func newCoreWithRegistry(cfg Config, log *slog.Logger, clock Clock, info *mesos.
 		unreachable:    map[string]time.Time{},
 		offers:         map[string]*offer{},
 		nextAllocation: now.Add(cfg.AllocationInterval),
+		maint:          newMaintenanceState(),
 	}
 	c.recoverRegistry()
 	return c
@@ -281,6 +286,7 @@ func (c *core) tick() {
 			c.declineOffer(o, allocator.DefaultRefuse)
 		}
 	}
+	c.expireInverseOffers(now)
 	if !now.Before(c.nextAllocation) {
 		c.allocateAll = true
 		c.nextAllocation = now.Add(c.cfg.AllocationInterval)
@@ -320,11 +326,16 @@ func (c *core) nextDeadline() time.Time {
 	for _, r := range c.recovered {
 		earlier(r.deadline)
 	}
+	for _, io := range c.maint.inverse {
+		earlier(io.expires)
+	}
+	earlier(c.drainDeadline())
 	return d
 }
 
 // flush finishes an event: it allocates if something asked for it.
 func (c *core) flush() {
+	c.checkDraining()
 	if c.allocateSoon || c.allocateAll {
 		all := c.allocateAll
 		c.allocateSoon, c.allocateAll = false, false

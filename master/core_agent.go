@@ -54,6 +54,9 @@ func (c *core) registerAgent(sink agentSink, streamID string, reg *agentproto.Ag
 		info.Id = agentID(id)
 	}
 	op, refusal := c.agentRecordOp(id, a != nil, info, reg.GetCapabilities())
+	if down := c.machineDown(info.GetHostname(), ip); down != "" && refusal == "" {
+		refusal, op = down, nil
+	}
 	if refusal != "" {
 		c.log.Warn("refusing agent registration", "agent_id", id, "reason", refusal)
 		sink.Send(&agentproto.AgentEvent{Type: agentproto.AgentEvent_ERROR.Enum(),
@@ -108,6 +111,7 @@ func (c *core) registerAgent(sink agentSink, streamID string, reg *agentproto.Ag
 	a.nextPing = now.Add(c.cfg.AgentPingTimeout)
 	c.alloc.AddAgent(id, total)
 	c.reconcileAgent(a, reg, wasUnreachable)
+	c.agentRegistered(a)
 
 	sink.Send(&agentproto.AgentEvent{
 		Type: agentproto.AgentEvent_REGISTERED.Enum(),
@@ -351,6 +355,7 @@ func (c *core) markUnreachable(a *agent, msg string) {
 	c.removalLimiter.take(now)
 	c.log.Warn("marking agent unreachable", "agent_id", a.id, "reason", msg)
 	c.alloc.RemoveAgent(a.id)
+	c.rescindInverseOffers(a.id)
 	for _, o := range sortOffers(a.offers) {
 		c.rescindOffer(o)
 	}
@@ -463,6 +468,7 @@ func (c *core) statusUpdate(a *agent, su *agentproto.AgentCall_StatusUpdate) {
 		})
 		return
 	}
+	c.drainingReason(a, st)
 	if t == nil {
 		c.log.Warn("status update for an unknown task", "agent_id", a.id, "framework_id", fwID, "task_id", st.GetTaskId().GetValue(), "state", st.GetState().String())
 	} else {

@@ -6,6 +6,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	allocpb "github.com/mezzo-project/mezzo/api/v1/allocator"
 	"github.com/mezzo-project/mezzo/api/v1/httpapi"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
@@ -80,6 +81,7 @@ func (c *core) subscribe(sink eventSink, streamID string, sub *schedpb.Call_Subs
 			for _, o := range sortOffers(f.offers) {
 				c.discardOffer(o, 0)
 			}
+			c.dropInverseOffers(f.id)
 		}
 		c.log.Info("framework resubscribed", "framework_id", id, "name", info.GetName(), "roles", roles)
 	}
@@ -134,6 +136,7 @@ func (c *core) frameworkStreamClosed(frameworkID, streamID string) {
 	for _, o := range sortOffers(f.offers) {
 		c.discardOffer(o, 0)
 	}
+	c.dropInverseOffers(f.id)
 	timeout := failoverTimeout(f.info)
 	c.log.Info("framework disconnected", "framework_id", f.id, "failover_timeout", timeout)
 	if timeout <= 0 {
@@ -183,8 +186,12 @@ func (c *core) schedulerCall(call *schedpb.Call, streamID string, hasStreamID bo
 		c.accept(f, call.GetAccept())
 	case schedpb.Call_DECLINE:
 		c.decline(f, call.GetDecline())
-	case schedpb.Call_ACCEPT_INVERSE_OFFERS, schedpb.Call_DECLINE_INVERSE_OFFERS:
-		// No maintenance yet, hence no inverse offers: nothing to do.
+	case schedpb.Call_ACCEPT_INVERSE_OFFERS:
+		ai := call.GetAcceptInverseOffers()
+		c.answerInverseOffers(f, ai.GetInverseOfferIds(), ai.GetFilters(), allocpb.InverseOfferStatus_ACCEPT)
+	case schedpb.Call_DECLINE_INVERSE_OFFERS:
+		di := call.GetDeclineInverseOffers()
+		c.answerInverseOffers(f, di.GetInverseOfferIds(), di.GetFilters(), allocpb.InverseOfferStatus_DECLINE)
 	case schedpb.Call_REVIVE:
 		c.revive(f, call.GetRevive().GetRoles())
 	case schedpb.Call_SUPPRESS:
@@ -263,6 +270,7 @@ func (c *core) removeFramework(f *framework) {
 	for _, o := range sortOffers(f.offers) {
 		c.discardOffer(o, 0)
 	}
+	c.dropInverseOffers(f.id)
 	for _, a := range c.sortedAgents() {
 		a.send(&agentproto.AgentEvent{
 			Type:              agentproto.AgentEvent_SHUTDOWN_FRAMEWORK.Enum(),
@@ -346,8 +354,9 @@ func (c *core) allocate(all bool) {
 				},
 				Path: proto.String("/slave(1)"),
 			},
-			Domain:     a.info.GetDomain(),
-			Attributes: a.info.GetAttributes(),
+			Domain:         a.info.GetDomain(),
+			Attributes:     a.info.GetAttributes(),
+			Unavailability: c.unavailabilityOf(a),
 		}
 		for _, execID := range sortedKeys(a.executors[f.id]) {
 			o.pb.ExecutorIds = append(o.pb.ExecutorIds, &mesos.ExecutorID{Value: proto.String(execID)})
@@ -366,6 +375,7 @@ func (c *core) allocate(all bool) {
 		f.send(&schedpb.Event{Type: schedpb.Event_OFFERS.Enum(), Offers: &schedpb.Event_Offers{Offers: byFramework[id]}})
 		c.log.Debug("sent offers", "framework_id", id, "count", len(byFramework[id]))
 	}
+	c.sendInverseOffers()
 }
 
 // offerForFramework is the offer as framework f sees it: allocation info

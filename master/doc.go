@@ -68,9 +68,29 @@
 // codes; /roles and /metrics/snapshot are the JSON views. Weights and
 // quotas persist through the Registry seam (registry.go).
 //
+// # Maintenance
+//
+// maintenance.go: UPDATE_MAINTENANCE_SCHEDULE (and POST
+// /maintenance/schedule) puts machines, by hostname and/or IP, in windows
+// with an unavailability; they are DRAINING: offers of their agents carry
+// Offer.unavailability and every framework running something there gets
+// INVERSE_OFFERS, answered with ACCEPT_/DECLINE_INVERSE_OFFERS (reported
+// by GET_MAINTENANCE_STATUS, /maintenance/status) and rescinded when the
+// window changes. START_MAINTENANCE (/machine/down) takes DRAINING
+// machines DOWN: their agents are removed, their tasks end
+// TASK_GONE_BY_OPERATOR (or TASK_LOST), and they may not register while
+// DOWN; STOP_MAINTENANCE (/machine/up) brings them UP and out of the
+// schedule. Per agent: DEACTIVATE_AGENT / REACTIVATE_AGENT stop and resume
+// its offers; DRAIN_AGENT deactivates it, kills its tasks with the grace
+// period capped at max_grace_period (without grace once it has passed;
+// updates carry REASON_AGENT_DRAINING), then marks it DRAINED, or gone
+// with mark_gone. The schedule, DOWN machines and the agents' holds are in
+// the registry and survive a restart; inverse offers and their answers do
+// not (frameworks are asked again).
+//
 // Not yet: GET_STATE, GET_AGENTS, GET_FRAMEWORKS and GET_TASKS on the
 // operator API (501; /master/state has the data), offer constraints,
-// maintenance and inverse offers, reservations surviving an agent's
+// reservations surviving an agent's
 // re-registration (the agent does not report them yet), and leader
 // election (a Mezzo master always leads).
 package master

@@ -34,6 +34,10 @@ func (m *Master) routes() http.Handler {
 	both("/state", wrap(m.stateJSON))
 	both("/state.json", wrap(m.stateJSON))
 	both("/flags", wrap(m.flagsJSON))
+	both("/maintenance/schedule", wrap(m.maintenanceScheduleJSON))
+	both("/maintenance/status", wrap(m.maintenanceStatusJSON))
+	both("/machine/down", wrap(m.machineDownJSON))
+	both("/machine/up", wrap(m.machineUpJSON))
 	both("/redirect", wrap(m.redirect))
 	routes["/version"] = wrap(m.versionJSON)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -1,22 +1,28 @@
 package master
 
 import (
+	"encoding/json"
+	"io"
 	"net/http"
 	"sort"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/mezzo-project/mezzo/api/v1/codec"
 	"github.com/mezzo-project/mezzo/api/v1/httpapi"
+	"github.com/mezzo-project/mezzo/api/v1/maintenance"
 	masterpb "github.com/mezzo-project/mezzo/api/v1/master"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 )
 
 // operatorAPI is POST /api/v1 (also /master/api/v1), Mesos' master
 // operator API, with Mesos' status codes (mesos-wire.md §5): 200 with a
-// master::Response for queries, 200 empty for UPDATE_WEIGHTS and
-// UPDATE_QUOTA, 202 for the reservation and volume calls (409 when the
-// resources are not available), 400 for invalid calls, 501 for calls this
-// master does not implement. Accept is negotiated for every call (406).
+// master::Response for queries, 200 empty for UPDATE_WEIGHTS,
+// UPDATE_QUOTA and the maintenance and agent calls (maintenance.go), 202
+// for the reservation and volume calls (409 when the resources are not
+// available), 400 for invalid calls, 503 when the registry write fails,
+// 501 for calls this master does not implement. Accept is negotiated for every call (406).
 func (m *Master) operatorAPI(w http.ResponseWriter, r *http.Request) error {
 	call := &masterpb.Call{}
 	if _, err := httpapi.DecodeCall(w, r, call, 0); err != nil {
@@ -161,6 +167,96 @@ func (m *Master) operatorAPI(w http.ResponseWriter, r *http.Request) error {
 		}
 		w.WriteHeader(http.StatusOK)
 		return nil
+	case masterpb.Call_GET_MAINTENANCE_SCHEDULE:
+		var s *maintenance.Schedule
+		if err := onCore(func(c *core) error {
+			s = proto.Clone(c.maint.schedule).(*maintenance.Schedule)
+			return nil
+		}); err != nil {
+			return err
+		}
+		return respond(masterpb.Response_GET_MAINTENANCE_SCHEDULE, func(resp *masterpb.Response) {
+			resp.GetMaintenanceSchedule = &masterpb.Response_GetMaintenanceSchedule{Schedule: s}
+		})
+	case masterpb.Call_GET_MAINTENANCE_STATUS:
+		var st *maintenance.ClusterStatus
+		if err := onCore(func(c *core) error { st = c.maintenanceStatus(); return nil }); err != nil {
+			return err
+		}
+		return respond(masterpb.Response_GET_MAINTENANCE_STATUS, func(resp *masterpb.Response) {
+			resp.GetMaintenanceStatus = &masterpb.Response_GetMaintenanceStatus{Status: st}
+		})
+	case masterpb.Call_UPDATE_MAINTENANCE_SCHEDULE:
+		u := call.GetUpdateMaintenanceSchedule()
+		if u == nil || u.Schedule == nil {
+			return httpapi.BadRequest("Failed to validate master::Call: Expecting 'update_maintenance_schedule' to be present")
+		}
+		if err := onCore(func(c *core) error { return c.updateMaintenanceSchedule(u.GetSchedule()) }); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusOK)
+		return nil
+	case masterpb.Call_START_MAINTENANCE, masterpb.Call_STOP_MAINTENANCE:
+		start := call.GetType() == masterpb.Call_START_MAINTENANCE
+		var ids []*mesos.MachineID
+		switch {
+		case start && call.StartMaintenance != nil:
+			ids = call.GetStartMaintenance().GetMachines()
+		case !start && call.StopMaintenance != nil:
+			ids = call.GetStopMaintenance().GetMachines()
+		case start:
+			return httpapi.BadRequest("Failed to validate master::Call: Expecting 'start_maintenance' to be present")
+		default:
+			return httpapi.BadRequest("Failed to validate master::Call: Expecting 'stop_maintenance' to be present")
+		}
+		if err := onCore(func(c *core) error {
+			if start {
+				return c.startMaintenance(ids)
+			}
+			return c.stopMaintenance(ids)
+		}); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusOK)
+		return nil
+	case masterpb.Call_DRAIN_AGENT:
+		d := call.GetDrainAgent()
+		if d.GetAgentId().GetValue() == "" {
+			return httpapi.BadRequest("Failed to validate master::Call: Expecting 'drain_agent.agent_id' to be present")
+		}
+		var maxGrace *time.Duration
+		if g := d.GetMaxGracePeriod(); g != nil {
+			if err := g.CheckValid(); err != nil || g.AsDuration() < 0 {
+				return httpapi.BadRequest("Failed to validate master::Call: 'drain_agent.max_grace_period' must be a non-negative duration")
+			}
+			v := g.AsDuration()
+			maxGrace = &v
+		}
+		if err := onCore(func(c *core) error { return c.drainAgent(d.GetAgentId().GetValue(), maxGrace, d.GetMarkGone()) }); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusOK)
+		return nil
+	case masterpb.Call_DEACTIVATE_AGENT, masterpb.Call_REACTIVATE_AGENT:
+		deactivate := call.GetType() == masterpb.Call_DEACTIVATE_AGENT
+		id := call.GetDeactivateAgent().GetAgentId().GetValue()
+		field := "deactivate_agent.agent_id"
+		if !deactivate {
+			id, field = call.GetReactivateAgent().GetAgentId().GetValue(), "reactivate_agent.agent_id"
+		}
+		if id == "" {
+			return httpapi.BadRequest("Failed to validate master::Call: Expecting '%s' to be present", field)
+		}
+		if err := onCore(func(c *core) error {
+			if deactivate {
+				return c.deactivateAgent(id)
+			}
+			return c.reactivateAgent(id)
+		}); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusOK)
+		return nil
 	case masterpb.Call_UNKNOWN:
 		return httpapi.NotImplemented("")
 	}
@@ -237,4 +333,114 @@ func (c *core) metricsSnapshot() map[string]float64 {
 		"allocator/mesos/offer_filters/active": float64(st.Filters),
 		"allocator/mezzo/backed_off":           float64(st.BackedOff),
 	}
+}
+
+// maintenanceScheduleJSON is /maintenance/schedule: GET answers the
+// schedule as JSON, POST replaces it with the JSON schedule in the body
+// (200, or 400 when invalid), as Mesos' endpoint does.
+func (m *Master) maintenanceScheduleJSON(w http.ResponseWriter, r *http.Request) error {
+	switch r.Method {
+	case http.MethodGet:
+		var s *maintenance.Schedule
+		if err := m.do(func(c *core) { s = proto.Clone(c.maint.schedule).(*maintenance.Schedule) }); err != nil {
+			return unavailable(err)
+		}
+		return writeProtoJSON(w, s)
+	case http.MethodPost:
+		s := &maintenance.Schedule{}
+		if err := readProtoJSON(r, s); err != nil {
+			return err
+		}
+		var callErr error
+		if err := m.do(func(c *core) { callErr = c.updateMaintenanceSchedule(s) }); err != nil {
+			return unavailable(err)
+		}
+		if callErr != nil {
+			return callErr
+		}
+		w.WriteHeader(http.StatusOK)
+		return nil
+	}
+	w.Header().Set("Allow", "GET, POST")
+	return httpapi.Errorf(http.StatusMethodNotAllowed, "Expecting 'GET' or 'POST', received '%s'", r.Method)
+}
+
+// maintenanceStatusJSON is /maintenance/status: the cluster's maintenance
+// status as JSON.
+func (m *Master) maintenanceStatusJSON(w http.ResponseWriter, r *http.Request) error {
+	var st *maintenance.ClusterStatus
+	if err := m.do(func(c *core) { st = c.maintenanceStatus() }); err != nil {
+		return unavailable(err)
+	}
+	return writeProtoJSON(w, st)
+}
+
+// machineDownJSON is /machine/down: POST a JSON list of machine ids to
+// start their maintenance (START_MAINTENANCE).
+func (m *Master) machineDownJSON(w http.ResponseWriter, r *http.Request) error {
+	return m.machinesJSON(w, r, true)
+}
+
+// machineUpJSON is /machine/up: POST a JSON list of machine ids to stop
+// their maintenance (STOP_MAINTENANCE).
+func (m *Master) machineUpJSON(w http.ResponseWriter, r *http.Request) error {
+	return m.machinesJSON(w, r, false)
+}
+
+func (m *Master) machinesJSON(w http.ResponseWriter, r *http.Request, down bool) error {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		return httpapi.Errorf(http.StatusMethodNotAllowed, "Expecting 'POST', received '%s'", r.Method)
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, 16<<20))
+	if err != nil {
+		return httpapi.BadRequest("Failed to read the body: %v", err)
+	}
+	var raw []json.RawMessage
+	if err := json.Unmarshal(body, &raw); err != nil {
+		return httpapi.BadRequest("Failed to parse the machines: %v", err)
+	}
+	ids := make([]*mesos.MachineID, len(raw))
+	for i, b := range raw {
+		ids[i] = &mesos.MachineID{}
+		if err := codec.Unmarshal(codec.JSON, b, ids[i]); err != nil {
+			return httpapi.BadRequest("Failed to parse the machines: %v", err)
+		}
+	}
+	var callErr error
+	if err := m.do(func(c *core) {
+		if down {
+			callErr = c.startMaintenance(ids)
+		} else {
+			callErr = c.stopMaintenance(ids)
+		}
+	}); err != nil {
+		return unavailable(err)
+	}
+	if callErr != nil {
+		return callErr
+	}
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+func readProtoJSON(r *http.Request, msg proto.Message) error {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 16<<20))
+	if err != nil {
+		return httpapi.BadRequest("Failed to read the body: %v", err)
+	}
+	if err := codec.Unmarshal(codec.JSON, body, msg); err != nil {
+		return httpapi.BadRequest("Failed to parse the body: %v", err)
+	}
+	return nil
+}
+
+func writeProtoJSON(w http.ResponseWriter, msg proto.Message) error {
+	b, err := codec.MarshalJSON(msg)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, err = w.Write(b)
+	return err
 }

@@ -46,6 +46,7 @@ func (c *core) recoverState(st *registry.State) {
 	for id, g := range st.Gone {
 		c.gone[id] = time.Unix(0, g.GetTimestamp().GetNanoseconds())
 	}
+	c.recoverMaintenance(st)
 	for id, info := range st.Frameworks {
 		if c.frameworks[id] != nil {
 			continue
@@ -147,6 +148,8 @@ func (c *core) markAgentGone(id string) error {
 	c.log.Warn("agent marked gone by the operator", "agent_id", id)
 	c.gone[id] = now
 	delete(c.unreachable, id)
+	delete(c.maint.deactivated, id)
+	delete(c.maint.draining, id)
 	for _, f := range c.sortedFrameworks() {
 		for _, tid := range sortedKeys(f.unreachableTasks) {
 			t := f.unreachableTasks[tid]
@@ -161,19 +164,33 @@ func (c *core) markAgentGone(id string) error {
 			f.send(updateEvent(st))
 		}
 	}
-	if a == nil {
-		return nil
+	if a != nil {
+		c.removeAgent(a, "Agent has been marked gone", "Agent marked gone by the operator")
 	}
+	return nil
+}
+
+// removeAgent removes a registered agent on the operator's behalf (marked
+// gone, or its machine taken DOWN): its offers are rescinded, its tasks end
+// TASK_GONE_BY_OPERATOR (TASK_LOST for frameworks that are not
+// partition-aware), it is told why (refusal) and disconnected, and every
+// framework gets a FAILURE event. The registry change was made by the
+// caller.
+func (c *core) removeAgent(a *agent, refusal, msg string) {
+	id := a.id
 	c.alloc.RemoveAgent(id)
 	for _, o := range sortOffers(a.offers) {
 		c.rescindOffer(o)
 	}
+	c.rescindInverseOffers(id)
+	delete(c.maint.statuses, id)
+	delete(c.maint.ioFilters, id)
 	for _, fwID := range sortedKeys(a.tasks) {
 		f := c.frameworks[fwID]
 		for _, t := range sortedTasks(a.tasks[fwID]) {
 			wasTerminal := isTerminal(t.pb.GetState())
 			st := c.masterStatus(t.pb.GetTaskId().GetValue(), id, f.lostState(mesos.TaskState_TASK_GONE_BY_OPERATOR),
-				mesos.TaskStatus_REASON_AGENT_REMOVED_BY_OPERATOR, "Agent marked gone by the operator")
+				mesos.TaskStatus_REASON_AGENT_REMOVED_BY_OPERATOR, msg)
 			st.ExecutorId = t.pb.GetExecutorId()
 			c.updateTask(t, st, nil)
 			c.removeTask(t, false)
@@ -189,7 +206,7 @@ func (c *core) markAgentGone(id string) error {
 	}
 	if a.stream != nil {
 		a.stream.Send(&agentproto.AgentEvent{Type: agentproto.AgentEvent_ERROR.Enum(),
-			Error: &agentproto.AgentEvent_Error{Message: proto.String("Agent has been marked gone")}})
+			Error: &agentproto.AgentEvent_Error{Message: proto.String(refusal)}})
 		a.stream.Close()
 		a.stream = nil
 	}
@@ -198,7 +215,6 @@ func (c *core) markAgentGone(id string) error {
 		f.send(&schedpb.Event{Type: schedpb.Event_FAILURE.Enum(), Failure: &schedpb.Event_Failure{AgentId: agentID(id)}})
 	}
 	c.allocateSoon = true
-	return nil
 }
 
 // rateLimiter allows at most n events per sliding window of length per;

@@ -51,8 +51,11 @@ func (c *core) state() *legacy.MasterState {
 		UnreachableSlaves:      legacy.Float(len(c.unreachable)),
 	}
 	for _, a := range c.sortedAgents() {
-		if a.connected() {
+		if a.connected() && !c.maint.deactivated[a.id] {
 			doc.ActivatedSlaves++
+		}
+		if c.maint.deactivated[a.id] {
+			doc.DeactivatedSlaves++
 		}
 		doc.Slaves = append(doc.Slaves, c.slaveJSON(a))
 	}
@@ -96,7 +99,16 @@ func (c *core) slaveJSON(a *agent) legacy.Slave {
 	for _, cp := range a.caps {
 		caps = append(caps, cp.GetType().String())
 	}
+	var drain *legacy.DrainInfo
+	if d := c.maint.draining[a.id]; d != nil {
+		drain = &legacy.DrainInfo{State: d.info.GetState().String(), Config: legacy.DrainConfig{MarkGone: d.info.GetConfig().GetMarkGone()}}
+		if g := d.info.GetConfig().GetMaxGracePeriod(); g != nil {
+			drain.Config.MaxGracePeriod = &legacy.DurationInfo{Nanoseconds: g.GetNanoseconds()}
+		}
+	}
 	return legacy.Slave{
+		DrainInfo:   drain,
+		Deactivated: c.maint.deactivated[a.id],
 		SlaveInfo: legacy.SlaveInfo{
 			ID:         a.id,
 			Hostname:   a.info.GetHostname(),

@@ -1,8 +1,9 @@
 // Package registry is the master's durable state: the record a master
 // reads after a restart or a failover to know which agents it admitted,
 // which it found unreachable (and since when) or an operator marked gone,
-// which frameworks registered, and the roles' quotas and weights and the
-// maintenance schedule.
+// which frameworks registered, the roles' quotas and weights, the
+// maintenance schedule with the machines in DOWN mode, and the agents an
+// operator deactivated or is draining.
 //
 // The master changes the registry with operations (Op) applied in
 // batches; Store.Apply returns only when the batch is durable (or has
@@ -66,6 +67,14 @@ type State struct {
 	Weights map[string]float64
 	// Maintenance is the maintenance schedule.
 	Maintenance []*maintenance.Schedule
+	// Down holds the machines in DOWN mode (maintenance started).
+	Down []*mesos.MachineID
+	// Deactivated holds the agents an operator deactivated (or is
+	// draining), by id.
+	Deactivated map[string]bool
+	// Draining holds the draining state of agents being (or done being)
+	// drained, by id.
+	Draining map[string]*mesos.DrainInfo
 }
 
 func newState() *State {
@@ -76,6 +85,8 @@ func newState() *State {
 		Frameworks:  map[string]*mesos.FrameworkInfo{},
 		Quotas:      map[string]*quota.QuotaConfig{},
 		Weights:     map[string]float64{},
+		Deactivated: map[string]bool{},
+		Draining:    map[string]*mesos.DrainInfo{},
 	}
 }
 
@@ -99,9 +110,18 @@ const (
 	kindQuota       = "quotas"
 	kindWeight      = "weights"
 	kindMaintenance = "maintenance"
+	kindDeactivated = "deactivated"
+	kindDrain       = "draining"
 )
 
-var kinds = []string{kindAgent, kindUnreachable, kindGone, kindFramework, kindQuota, kindWeight, kindMaintenance}
+var kinds = []string{kindAgent, kindUnreachable, kindGone, kindFramework, kindQuota, kindWeight, kindMaintenance,
+	kindDeactivated, kindDrain}
+
+// Keys of the maintenance records.
+const (
+	keySchedule = "schedule"
+	keyDown     = "down"
+)
 
 // txn is the view of a store that operations change: raw records by kind
 // and key.
@@ -247,6 +267,13 @@ func (o MarkGone) apply(t txn) error {
 	if err := t.del(kindUnreachable, o.ID); err != nil {
 		return err
 	}
+	// A gone agent is neither deactivated nor draining any more.
+	if err := t.del(kindDeactivated, o.ID); err != nil {
+		return err
+	}
+	if err := t.del(kindDrain, o.ID); err != nil {
+		return err
+	}
 	return put(t, kindGone, o.ID, &registrypb.GoneAgent{Id: &mesos.AgentID{Value: proto.String(o.ID)}, Timestamp: timeInfo(o.Time)})
 }
 
@@ -319,13 +346,57 @@ func (o SetWeight) apply(t txn) error {
 	return put(t, kindWeight, o.Role, &registrypb.Weight{Role: proto.String(o.Role), Weight: proto.Float64(o.Weight)})
 }
 
-// SetMaintenance replaces the maintenance schedule.
-type SetMaintenance struct{ Schedules []*maintenance.Schedule }
+// SetMaintenance replaces the maintenance schedule and the list of
+// machines in DOWN mode (every other scheduled machine is DRAINING).
+type SetMaintenance struct {
+	Schedules []*maintenance.Schedule
+	Down      []*mesos.MachineID
+}
 
 func (o SetMaintenance) String() string { return "set maintenance schedule" }
 
 func (o SetMaintenance) apply(t txn) error {
-	return put(t, kindMaintenance, "schedule", &registrypb.Maintenance{Schedules: o.Schedules})
+	if err := put(t, kindMaintenance, keySchedule, &registrypb.Maintenance{Schedules: o.Schedules}); err != nil {
+		return err
+	}
+	if len(o.Down) == 0 {
+		return t.del(kindMaintenance, keyDown)
+	}
+	return put(t, kindMaintenance, keyDown, &maintenance.ClusterStatus{DownMachines: o.Down})
+}
+
+// SetAgentMaintenance records an operator's hold on an agent: whether it
+// is deactivated (no offers) and its draining state (nil: not draining).
+// Deactivated false with no Drain removes the records. The agent need not
+// be admitted (an unreachable agent may be drained).
+type SetAgentMaintenance struct {
+	ID          string
+	Deactivated bool
+	Drain       *mesos.DrainInfo
+}
+
+func (o SetAgentMaintenance) String() string { return "set maintenance state of agent " + o.ID }
+
+func (o SetAgentMaintenance) apply(t txn) error {
+	if o.ID == "" {
+		return &OpError{o, "no agent id"}
+	}
+	if has(t, kindGone, o.ID) {
+		return &OpError{o, "agent was marked gone"}
+	}
+	var err error
+	if o.Deactivated {
+		err = put(t, kindDeactivated, o.ID, &mesos.AgentID{Value: proto.String(o.ID)})
+	} else {
+		err = t.del(kindDeactivated, o.ID)
+	}
+	if err != nil {
+		return err
+	}
+	if o.Drain == nil {
+		return t.del(kindDrain, o.ID)
+	}
+	return put(t, kindDrain, o.ID, o.Drain)
 }
 
 // Prune garbage-collects the unreachable and gone lists as Mesos does:
@@ -434,12 +505,29 @@ func load(t txn) (*State, error) {
 			return nil
 		}),
 		decode(kindMaintenance, func(k string, v []byte) error {
+			if k == keyDown {
+				var cs maintenance.ClusterStatus
+				if err := proto.Unmarshal(v, &cs); err != nil {
+					return err
+				}
+				st.Down = cs.DownMachines
+				return nil
+			}
 			var m registrypb.Maintenance
 			if err := proto.Unmarshal(v, &m); err != nil {
 				return err
 			}
 			st.Maintenance = m.Schedules
 			return nil
+		}),
+		decode(kindDeactivated, func(k string, v []byte) error {
+			st.Deactivated[k] = true
+			return nil
+		}),
+		decode(kindDrain, func(k string, v []byte) error {
+			d := &mesos.DrainInfo{}
+			st.Draining[k] = d
+			return proto.Unmarshal(v, d)
 		}),
 	)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/mezzo-project/mezzo/api/v1/maintenance"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	"github.com/mezzo-project/mezzo/api/v1/quota"
 )
@@ -205,4 +206,50 @@ func fmtID(i int) string {
 		i /= 10
 	}
 	return string(out)
+}
+
+func TestMaintenanceRecords(t *testing.T) {
+	stores(t, func(t *testing.T, s Store, reopen func() Store) {
+		must := func(ops ...Op) {
+			t.Helper()
+			if err := s.Apply(ops...); err != nil {
+				t.Fatal(err)
+			}
+		}
+		m1 := &mesos.MachineID{Hostname: proto.String("m1")}
+		sched := &maintenance.Schedule{Windows: []*maintenance.Window{{
+			MachineIds:     []*mesos.MachineID{m1, {Ip: proto.String("10.0.0.2")}},
+			Unavailability: &mesos.Unavailability{Start: &mesos.TimeInfo{Nanoseconds: proto.Int64(5)}},
+		}}}
+		drain := &mesos.DrainInfo{State: mesos.DrainState_DRAINING.Enum(), Config: &mesos.DrainConfig{MarkGone: proto.Bool(true)}}
+		must(AdmitAgent{Info: agentInfo("a1")}, AdmitAgent{Info: agentInfo("a2")})
+		must(SetMaintenance{Schedules: []*maintenance.Schedule{sched}, Down: []*mesos.MachineID{m1}},
+			SetAgentMaintenance{ID: "a1", Deactivated: true, Drain: drain},
+			SetAgentMaintenance{ID: "a2", Deactivated: true},
+			SetAgentMaintenance{ID: "unreachable-one", Deactivated: true})
+		s = reopen()
+		st, err := s.Recover()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(st.Maintenance) != 1 || !proto.Equal(st.Maintenance[0], sched) || len(st.Down) != 1 || !proto.Equal(st.Down[0], m1) {
+			t.Fatalf("maintenance: %v down %v", st.Maintenance, st.Down)
+		}
+		if !st.Deactivated["a1"] || !st.Deactivated["a2"] || !proto.Equal(st.Draining["a1"], drain) || st.Draining["a2"] != nil {
+			t.Fatalf("holds: %v %v", st.Deactivated, st.Draining)
+		}
+		// Clearing, and a gone agent loses its holds.
+		must(SetMaintenance{}, SetAgentMaintenance{ID: "a2"}, MarkGone{ID: "a1", Time: time.Unix(1, 0)})
+		var opErr *OpError
+		if err := s.Apply(SetAgentMaintenance{ID: "a1", Deactivated: true}); !errors.As(err, &opErr) {
+			t.Fatalf("hold on a gone agent: %v", err)
+		}
+		st, err = reopen().Recover()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(st.Maintenance) != 0 || len(st.Down) != 0 || len(st.Draining) != 0 || len(st.Deactivated) != 1 || !st.Deactivated["unreachable-one"] {
+			t.Fatalf("after clearing: %v %v %v %v", st.Maintenance, st.Down, st.Deactivated, st.Draining)
+		}
+	})
 }

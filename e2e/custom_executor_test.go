@@ -20,7 +20,7 @@ func TestCustomExecutorFetchedByURI(t *testing.T) {
 		t.Fatal("python3 is needed to run the recorded Mesos executor (make deps installs it)")
 	}
 	c := startCluster(t, 1, "cpus:2;mem:1024;disk:1024;ports:[31000-31100]")
-	script, err := filepath.Abs("testdata/sample_executor.py")
+	script, err := filepath.Abs("../agent/testdata/sample_executor.py")
 	if err != nil {
 		t.Fatal(err)
 	}

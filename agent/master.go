@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -248,6 +249,7 @@ func (a *Agent) registerCall() *agentproto.AgentCall {
 			{Type: mesos.AgentInfo_Capability_RESERVATION_REFINEMENT.Enum()},
 		},
 	}
+	r.CheckpointedResources = a.st.checkpointed
 	for _, fw := range a.st.frameworks {
 		if fw.info == nil || fw.terminating {
 			continue
@@ -306,6 +308,8 @@ func (a *Agent) masterEvent(streamID string, ev *agentproto.AgentEvent) {
 		id := r.GetAgentId().GetValue()
 		if old := a.st.agentID(); old != "" && old != id {
 			a.log.Warn("master assigned a new agent id", "old", old, "new", id)
+			// The reservations and volumes were the old agent's.
+			a.st.checkpointed = nil
 		}
 		// Copy on write: events already queued for executors hold the
 		// old AgentInfo.
@@ -358,6 +362,8 @@ func (a *Agent) masterEvent(streamID string, ev *agentproto.AgentEvent) {
 		}
 	case agentproto.AgentEvent_RECONCILE:
 		a.reconcile(ev.GetReconcile())
+	case agentproto.AgentEvent_CHECKPOINT_RESOURCES:
+		a.checkpointResources(ev.GetCheckpointResources().GetResources())
 	default:
 		a.log.Warn("unknown event from master", "type", ev.GetType())
 	}
@@ -404,4 +410,84 @@ func (a *Agent) setSilence(d time.Duration) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.masterSilence = d
+}
+
+// checkpointResources takes the total the master sent after a
+// reservation or volume operation: it is checkpointed first, so a
+// restarted agent reports it, then kept; the data of volumes it no longer
+// holds is deleted unless a live executor or task still uses it (state
+// goroutine).
+func (a *Agent) checkpointResources(rs []*mesos.Resource) {
+	if rs == nil {
+		rs = []*mesos.Resource{}
+	}
+	if id := a.st.agentID(); id != "" {
+		if err := a.store.WriteResources(id, rs); err != nil {
+			a.log.Error("failed to checkpoint the agent's resources", "err", err)
+		}
+	}
+	old := a.st.checkpointed
+	a.st.checkpointed = rs
+	a.log.Info("checkpointed the agent's total resources", "resources", len(rs))
+	kept := map[volumeKey]bool{}
+	for _, k := range volumeKeys(rs) {
+		kept[k] = true
+	}
+	for _, k := range volumeKeys(old) {
+		if kept[k] {
+			continue
+		}
+		if a.volumeInUse(k) {
+			a.log.Warn("destroyed persistent volume is still in use; keeping its data", "role", k.role, "volume", k.id)
+			continue
+		}
+		path := volumePath(a.cfg.WorkDir, k.role, k.id)
+		if err := os.RemoveAll(path); err != nil {
+			a.log.Error("failed to delete a destroyed persistent volume", "path", path, "err", err)
+			continue
+		}
+		a.log.Info("deleted a destroyed persistent volume", "role", k.role, "volume", k.id, "path", path)
+	}
+}
+
+// volumeKey names a persistent volume on the agent.
+type volumeKey struct{ role, id string }
+
+func volumeKeys(rs []*mesos.Resource) []volumeKey {
+	var out []volumeKey
+	for _, r := range rs {
+		if p := r.GetDisk().GetPersistence(); r.GetName() == "disk" && p != nil {
+			out = append(out, volumeKey{reservationRole(r), p.GetId()})
+		}
+	}
+	return out
+}
+
+// volumeInUse reports whether a live executor or one of its tasks holds
+// the volume (state goroutine).
+func (a *Agent) volumeInUse(k volumeKey) bool {
+	uses := func(rs []*mesos.Resource) bool {
+		for _, v := range volumeKeys(rs) {
+			if v == k {
+				return true
+			}
+		}
+		return false
+	}
+	for _, fw := range a.st.frameworks {
+		for _, ex := range fw.executors {
+			if ex.state == exTerminated {
+				continue
+			}
+			if uses(ex.info.GetResources()) {
+				return true
+			}
+			for _, t := range ex.tasks {
+				if !isTerminal(t.state) && uses(t.info.GetResources()) {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/mezzo-project/mezzo/agent/launcher"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	"github.com/mezzo-project/mezzo/internal/flags"
+	"github.com/mezzo-project/mezzo/resources"
 )
 
 // ErrIncompatible is returned by New when the agent's resources,
@@ -114,6 +115,18 @@ func (a *Agent) recover() error {
 		a.log.Warn("agent info changed across a reboot; starting as a new agent", "err", err)
 		a.finishRecovery()
 		return a.store.RemoveLatest()
+	}
+	if cp.Agent.Resources != nil {
+		if err := compatibleResources(cp.Agent.Resources, a.st.info.GetResources()); err != nil {
+			if !rebooted {
+				return fmt.Errorf("%w: %v\nTo restart this agent with a new agent id instead: rm -f %s",
+					ErrIncompatible, err, a.store.LatestAgentPath())
+			}
+			a.log.Warn("checkpointed resources do not match --resources after a reboot; starting as a new agent", "err", err)
+			a.finishRecovery()
+			return a.store.RemoveLatest()
+		}
+		a.st.checkpointed = cp.Agent.Resources
 	}
 	id := cp.Agent.ID
 	a.st.info.Id = &mesos.AgentID{Value: proto.String(id)}
@@ -360,4 +373,47 @@ func compatible(prev, cur *mesos.AgentInfo, comparePort bool) error {
 		return nil
 	}
 	return fmt.Errorf("old agent info: %v; new agent info: %v", p, c)
+}
+
+// compatibleResources checks the checkpointed total against the flag
+// resources: without the dynamic reservations and persistent volumes the
+// master added, they must be the same (statically reserved resources are
+// compared unreserved too, as reservations stack on them).
+func compatibleResources(checkpointed, flags []*mesos.Resource) error {
+	cp, err := resources.FromProto(checkpointed)
+	if err != nil {
+		return fmt.Errorf("checkpointed resources: %w", err)
+	}
+	fl, err := resources.FromProto(flags)
+	if err != nil {
+		return fmt.Errorf("agent resources: %w", err)
+	}
+	if b, f := baseResources(cp), baseResources(fl); !b.Equal(f) {
+		return fmt.Errorf("checkpointed resources %v (without reservations and volumes: %v) do not match the agent resources %v", cp, b, f)
+	}
+	return nil
+}
+
+// baseResources returns rs unreserved, persistent volumes turned back
+// into plain disk.
+func baseResources(rs resources.Resources) resources.Resources {
+	var items []resources.Resource
+	for r := range rs.All() {
+		if r.Disk != nil {
+			d := *r.Disk
+			d.Persistence, d.Volume = nil, nil
+			if d.Source == nil {
+				r.Disk = nil
+			} else {
+				r.Disk = &d
+			}
+			r.Shared = false
+		}
+		items = append(items, r)
+	}
+	out, err := resources.New(items...)
+	if err != nil {
+		return rs.ToUnreserved()
+	}
+	return out.Unallocate().ToUnreserved()
 }

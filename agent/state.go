@@ -23,6 +23,11 @@ type state struct {
 
 	frameworks map[string]*framework
 
+	// checkpointed is the total resources the master last sent
+	// (CHECKPOINT_RESOURCES), with reservations and volumes; nil when
+	// none. It is in the checkpoint and reported in REGISTER.
+	checkpointed []*mesos.Resource
+
 	// retryTimer fires at retryAt, the earliest status-update retry.
 	retryTimer Timer
 	retryAt    time.Time

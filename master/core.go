@@ -177,6 +177,9 @@ type agent struct {
 	tasks     map[string]map[string]*task
 	executors map[string]map[string]*executor
 	offers    map[string]*offer
+
+	// recorded is the total the registry holds for the agent.
+	recorded resources.Resources
 }
 
 // recoveredAgent is an agent known from the registry, waiting to

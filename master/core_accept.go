@@ -77,6 +77,7 @@ func (c *core) accept(f *framework, acc *schedpb.Call_Accept) {
 			}
 			remaining = remaining.Subtract(from).Add(to)
 			a.total = a.total.Subtract(from).Add(to)
+			c.checkpointResources(a)
 			c.metrics.operationsFinished++
 			c.operationFinished(f, op, a.id, to)
 			c.log.Info("applied offer operation", "framework_id", f.id, "agent_id", a.id, "type", op.GetType().String(), "resources", to.String())

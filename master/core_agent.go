@@ -13,6 +13,7 @@ import (
 	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
 	"github.com/mezzo-project/mezzo/internal/agentproto"
 	"github.com/mezzo-project/mezzo/master/registry"
+	"github.com/mezzo-project/mezzo/resources"
 )
 
 // agentGrace is how long an agent may stay silent (unanswered pings, or a
@@ -28,9 +29,23 @@ func (c *core) agentGrace() time.Duration {
 // answered before the stream starts (400).
 func (c *core) registerAgent(sink agentSink, streamID string, reg *agentproto.AgentCall_Register) (string, error) {
 	info := proto.Clone(reg.GetAgentInfo()).(*mesos.AgentInfo)
-	total, err := parseResources(info.GetResources())
+	flagTotal, err := parseResources(info.GetResources())
 	if err != nil {
 		return "", httpapi.BadRequest("Invalid agent resources: %v", err)
+	}
+	total := flagTotal
+	if cp := reg.GetCheckpointedResources(); len(cp) > 0 {
+		// The agent's checkpointed total: its reservations and volumes.
+		checkpointed, err := parseResources(cp)
+		if err != nil {
+			return "", httpapi.BadRequest("Invalid checkpointed resources: %v", err)
+		}
+		if baseResources(checkpointed).Equal(baseResources(flagTotal)) {
+			total = checkpointed
+		} else {
+			c.log.Warn("ignoring checkpointed resources that do not match the agent's resources",
+				"agent_id", info.GetId().GetValue(), "checkpointed", checkpointed.String(), "resources", flagTotal.String())
+		}
 	}
 	ip, port, err := splitEndpoint(reg.GetEndpoint(), info)
 	if err != nil {
@@ -53,7 +68,26 @@ func (c *core) registerAgent(sink agentSink, streamID string, reg *agentproto.Ag
 		id = c.newAgentID()
 		info.Id = agentID(id)
 	}
-	op, refusal := c.agentRecordOp(id, a != nil, info, reg.GetCapabilities())
+	// An agent this master knows keeps the master's view of its
+	// reservations and volumes: operations applied while it was away (or
+	// whose CHECKPOINT_RESOURCES it lost) are sent to it again below.
+	resend := false
+	if a != nil && !a.total.Equal(total) && baseResources(a.total).Equal(baseResources(flagTotal)) {
+		total, resend = a.total, true
+	}
+	// After a master restart the agent's checkpoint is authoritative; an
+	// agent that reports none (it lost it) gets the registry's record.
+	if r := c.recovered[id]; a == nil && r != nil && len(reg.GetCheckpointedResources()) == 0 {
+		if recorded, err := parseResources(r.info.GetResources()); err == nil && !recorded.Equal(total) &&
+			baseResources(recorded).Equal(baseResources(flagTotal)) {
+			total, resend = recorded, true
+		}
+	}
+	// The registry records the total, reservations and volumes included,
+	// so a restarted master knows them.
+	rec := proto.Clone(info).(*mesos.AgentInfo)
+	rec.Resources = resources.ToProto(total, resources.FormatPostRefinement)
+	op, refusal := c.agentRecordOp(id, a != nil, rec, reg.GetCapabilities())
 	if down := c.machineDown(info.GetHostname(), ip); down != "" && refusal == "" {
 		refusal, op = down, nil
 	}
@@ -63,6 +97,9 @@ func (c *core) registerAgent(sink agentSink, streamID string, reg *agentproto.Ag
 			Error: &agentproto.AgentEvent_Error{Message: proto.String(refusal)}})
 		sink.Close()
 		return id, nil
+	}
+	if op == nil && c.recordedResourcesDiffer(a, id, total) {
+		op = registry.UpdateAgent{Info: rec, Capabilities: reg.GetCapabilities()}
 	}
 	if op != nil {
 		if err := c.persist(op); err != nil {
@@ -104,7 +141,7 @@ func (c *core) registerAgent(sink agentSink, streamID string, reg *agentproto.Ag
 	a.info, a.ip, a.port = info, ip, port
 	a.version = reg.GetVersion()
 	a.caps = reg.GetCapabilities()
-	a.total = total
+	a.total, a.recorded = total, total
 	a.stream, a.streamID = sink, streamID
 	a.disconnected = time.Time{}
 	a.missedPings, a.pingSeq, a.pongSeq = 0, 0, 0
@@ -122,8 +159,32 @@ func (c *core) registerAgent(sink agentSink, streamID string, reg *agentproto.Ag
 			MaxMissedPings:      proto.Uint32(uint32(c.cfg.MaxAgentPingTimeouts)),
 		},
 	})
+	if resend {
+		c.log.Info("sending the agent the reservations and volumes it did not report", "agent_id", id, "total", total.String())
+		c.checkpointResources(a)
+	}
 	c.allocateSoon = true
 	return id, nil
+}
+
+// recordedResourcesDiffer reports whether the registry's record of an
+// admitted agent (known to this master, or recovered from the registry)
+// holds another total than total.
+func (c *core) recordedResourcesDiffer(a *agent, id string, total resources.Resources) bool {
+	var recorded resources.Resources
+	switch {
+	case a != nil:
+		recorded = a.recorded
+	case c.recovered[id] != nil:
+		r, err := parseResources(c.recovered[id].info.GetResources())
+		if err != nil {
+			return true
+		}
+		recorded = r
+	default:
+		return false
+	}
+	return !recorded.Equal(total)
 }
 
 // splitEndpoint reads the agent's "ip:port"; without one, the hostname and

@@ -6,6 +6,7 @@ import (
 	"github.com/mezzo-project/mezzo/api/v1/httpapi"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
+	"github.com/mezzo-project/mezzo/internal/agentproto"
 	"github.com/mezzo-project/mezzo/resources"
 )
 
@@ -222,8 +223,41 @@ func (c *core) operatorConvert(agentIDValue string, kind mesos.Offer_Operation_T
 		return httpapi.Conflict("%v", err)
 	}
 	a.total = a.total.Subtract(from).Add(to)
+	c.checkpointResources(a)
 	c.metrics.operationsFinished++
 	c.allocateSoon = true
 	c.log.Info("applied operator operation", "agent_id", a.id, "type", kind.String(), "resources", to.String())
 	return nil
+}
+
+// checkpointResources sends the agent its new total after a conversion,
+// as Mesos' CheckpointResourcesMessage: the agent checkpoints it and
+// reports it when it registers again, so its reservations and volumes
+// survive its restarts. A disconnected agent gets it when it comes back
+// (registerAgent sends the master's view when the agent's differs).
+func (c *core) checkpointResources(a *agent) {
+	a.send(&agentproto.AgentEvent{
+		Type: agentproto.AgentEvent_CHECKPOINT_RESOURCES.Enum(),
+		CheckpointResources: &agentproto.AgentEvent_CheckpointResources{
+			Resources: resources.ToProto(a.total, resources.FormatPostRefinement),
+		},
+	})
+}
+
+// baseResources returns rs as the agent's flags describe them: without
+// reservations and with persistent volumes turned back into plain disk.
+// An agent's checkpointed total and its --resources must agree on it.
+func baseResources(rs resources.Resources) resources.Resources {
+	var items []resources.Resource
+	for r := range rs.All() {
+		if r.IsPersistentVolume() {
+			r = stripVolume(r)
+		}
+		items = append(items, r)
+	}
+	out, err := resources.New(items...)
+	if err != nil {
+		return rs.ToUnreserved()
+	}
+	return out.ToUnreserved()
 }

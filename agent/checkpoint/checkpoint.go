@@ -10,6 +10,8 @@
 //	meta/boot_id                                   boot id of the last run
 //	meta/slaves/latest -> <agent_id>               the agent to recover
 //	meta/slaves/<agent_id>/slave.info              AgentInfo
+//	  resources/resources.info                     total resources from the
+//	                                               master (one frame each)
 //	  frameworks/<fw>/framework.info               FrameworkInfo
 //	  frameworks/<fw>/executors/<ex>/executor.info ExecutorInfo
 //	    runs/latest -> <container_id>              the executor's latest run
@@ -137,6 +139,55 @@ func (s *Store) RemoveLatest() error {
 		err = syncDir(filepath.Dir(s.LatestAgentPath()))
 	}
 	return err
+}
+
+// ResourcesPath is meta/slaves/<id>/resources/resources.info: the
+// agent's checkpointed total resources (Mesos keeps resources.info under
+// meta/resources; Mezzo keeps it with the agent id it belongs to, so an
+// agent that starts under a new id starts without reservations).
+func (s *Store) ResourcesPath(agentID string) string {
+	return filepath.Join(s.AgentDir(agentID), "resources", "resources.info")
+}
+
+// WriteResources atomically replaces the agent's checkpointed total
+// resources: each Resource length-framed, as Mesos writes a repeated
+// field.
+func (s *Store) WriteResources(agentID string, rs []*mesos.Resource) error {
+	var data []byte
+	for _, r := range rs {
+		b, err := marshal.Marshal(r)
+		if err != nil {
+			return err
+		}
+		data = append(data, frame(b)...)
+	}
+	return writeAtomic(s.ResourcesPath(agentID), data)
+}
+
+// readResources reads resources.info; nil without error when absent.
+func (s *Store) readResources(agentID string) ([]*mesos.Resource, error) {
+	path := s.ResourcesPath(agentID)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := []*mesos.Resource{}
+	for len(b) > 0 {
+		msg, rest, ok := unframe(b)
+		if !ok {
+			return nil, fmt.Errorf("%s: bad frame", path)
+		}
+		r := &mesos.Resource{}
+		if err := unmarshal.Unmarshal(msg, r); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		out = append(out, r)
+		b = rest
+	}
+	return out, nil
 }
 
 // WriteFramework checkpoints a framework's info.
@@ -375,8 +426,11 @@ type State struct {
 
 // AgentState is one agent's checkpoint.
 type AgentState struct {
-	ID         string
-	Info       *mesos.AgentInfo
+	ID   string
+	Info *mesos.AgentInfo
+	// Resources is the checkpointed total (resources.info): nil when the
+	// master never sent one.
+	Resources  []*mesos.Resource
 	Frameworks map[string]*FrameworkState
 }
 
@@ -440,6 +494,10 @@ func (s *Store) Recover(strict bool) (*State, error) {
 	ag.Info = &mesos.AgentInfo{}
 	if err := readMessage(filepath.Join(s.AgentDir(id), "slave.info"), ag.Info); err != nil {
 		// Without its info the agent cannot prove it is the same agent.
+		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	// Without them the agent would lose its reservations and volumes.
+	if ag.Resources, err = s.readResources(id); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
 	st.Agent = ag

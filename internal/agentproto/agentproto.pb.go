@@ -141,6 +141,11 @@ const (
 	// The master found tasks or executors it does not know on a
 	// re-registering agent; the agent kills them.
 	AgentEvent_RECONCILE AgentEvent_Type = 10
+	// The agent's total resources changed by a RESERVE, UNRESERVE, CREATE
+	// or DESTROY (from a framework's ACCEPT or the operator API): the
+	// agent checkpoints the new total and reports it when it registers
+	// again, so reservations and volumes survive agent restarts.
+	AgentEvent_CHECKPOINT_RESOURCES AgentEvent_Type = 11
 )
 
 // Enum value maps for AgentEvent_Type.
@@ -157,19 +162,21 @@ var (
 		8:  "PING",
 		9:  "ERROR",
 		10: "RECONCILE",
+		11: "CHECKPOINT_RESOURCES",
 	}
 	AgentEvent_Type_value = map[string]int32{
-		"UNKNOWN":            0,
-		"REGISTERED":         1,
-		"RUN_TASK":           2,
-		"KILL_TASK":          3,
-		"ACKNOWLEDGE":        4,
-		"SHUTDOWN_FRAMEWORK": 5,
-		"SHUTDOWN_EXECUTOR":  6,
-		"FRAMEWORK_MESSAGE":  7,
-		"PING":               8,
-		"ERROR":              9,
-		"RECONCILE":          10,
+		"UNKNOWN":              0,
+		"REGISTERED":           1,
+		"RUN_TASK":             2,
+		"KILL_TASK":            3,
+		"ACKNOWLEDGE":          4,
+		"SHUTDOWN_FRAMEWORK":   5,
+		"SHUTDOWN_EXECUTOR":    6,
+		"FRAMEWORK_MESSAGE":    7,
+		"PING":                 8,
+		"ERROR":                9,
+		"RECONCILE":            10,
+		"CHECKPOINT_RESOURCES": 11,
 	}
 )
 
@@ -305,20 +312,21 @@ func (x *AgentCall) GetPong() *AgentCall_Pong {
 
 // AgentEvent is what the master sends down an agent's stream.
 type AgentEvent struct {
-	state             protoimpl.MessageState        `protogen:"open.v1"`
-	Type              *AgentEvent_Type              `protobuf:"varint,1,opt,name=type,enum=mezzo.agentproto.AgentEvent_Type" json:"type,omitempty"`
-	Registered        *AgentEvent_Registered        `protobuf:"bytes,2,opt,name=registered" json:"registered,omitempty"`
-	RunTask           *AgentEvent_RunTask           `protobuf:"bytes,3,opt,name=run_task,json=runTask" json:"run_task,omitempty"`
-	KillTask          *AgentEvent_KillTask          `protobuf:"bytes,4,opt,name=kill_task,json=killTask" json:"kill_task,omitempty"`
-	Acknowledge       *AgentEvent_Acknowledge       `protobuf:"bytes,5,opt,name=acknowledge" json:"acknowledge,omitempty"`
-	ShutdownFramework *AgentEvent_ShutdownFramework `protobuf:"bytes,6,opt,name=shutdown_framework,json=shutdownFramework" json:"shutdown_framework,omitempty"`
-	ShutdownExecutor  *AgentEvent_ShutdownExecutor  `protobuf:"bytes,7,opt,name=shutdown_executor,json=shutdownExecutor" json:"shutdown_executor,omitempty"`
-	FrameworkMessage  *AgentEvent_FrameworkMessage  `protobuf:"bytes,8,opt,name=framework_message,json=frameworkMessage" json:"framework_message,omitempty"`
-	Ping              *AgentEvent_Ping              `protobuf:"bytes,9,opt,name=ping" json:"ping,omitempty"`
-	Error             *AgentEvent_Error             `protobuf:"bytes,10,opt,name=error" json:"error,omitempty"`
-	Reconcile         *AgentEvent_Reconcile         `protobuf:"bytes,11,opt,name=reconcile" json:"reconcile,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	state               protoimpl.MessageState          `protogen:"open.v1"`
+	Type                *AgentEvent_Type                `protobuf:"varint,1,opt,name=type,enum=mezzo.agentproto.AgentEvent_Type" json:"type,omitempty"`
+	Registered          *AgentEvent_Registered          `protobuf:"bytes,2,opt,name=registered" json:"registered,omitempty"`
+	RunTask             *AgentEvent_RunTask             `protobuf:"bytes,3,opt,name=run_task,json=runTask" json:"run_task,omitempty"`
+	KillTask            *AgentEvent_KillTask            `protobuf:"bytes,4,opt,name=kill_task,json=killTask" json:"kill_task,omitempty"`
+	Acknowledge         *AgentEvent_Acknowledge         `protobuf:"bytes,5,opt,name=acknowledge" json:"acknowledge,omitempty"`
+	ShutdownFramework   *AgentEvent_ShutdownFramework   `protobuf:"bytes,6,opt,name=shutdown_framework,json=shutdownFramework" json:"shutdown_framework,omitempty"`
+	ShutdownExecutor    *AgentEvent_ShutdownExecutor    `protobuf:"bytes,7,opt,name=shutdown_executor,json=shutdownExecutor" json:"shutdown_executor,omitempty"`
+	FrameworkMessage    *AgentEvent_FrameworkMessage    `protobuf:"bytes,8,opt,name=framework_message,json=frameworkMessage" json:"framework_message,omitempty"`
+	Ping                *AgentEvent_Ping                `protobuf:"bytes,9,opt,name=ping" json:"ping,omitempty"`
+	Error               *AgentEvent_Error               `protobuf:"bytes,10,opt,name=error" json:"error,omitempty"`
+	Reconcile           *AgentEvent_Reconcile           `protobuf:"bytes,11,opt,name=reconcile" json:"reconcile,omitempty"`
+	CheckpointResources *AgentEvent_CheckpointResources `protobuf:"bytes,12,opt,name=checkpoint_resources,json=checkpointResources" json:"checkpoint_resources,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *AgentEvent) Reset() {
@@ -428,6 +436,13 @@ func (x *AgentEvent) GetReconcile() *AgentEvent_Reconcile {
 	return nil
 }
 
+func (x *AgentEvent) GetCheckpointResources() *AgentEvent_CheckpointResources {
+	if x != nil {
+		return x.CheckpointResources
+	}
+	return nil
+}
+
 type AgentCall_Register struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Hostname, port, attributes, resources and, when re-registering, id.
@@ -442,9 +457,19 @@ type AgentCall_Register struct {
 	Executors  []*mesos.ExecutorInfo  `protobuf:"bytes,5,rep,name=executors" json:"executors,omitempty"`
 	Tasks      []*mesos.Task          `protobuf:"bytes,6,rep,name=tasks" json:"tasks,omitempty"`
 	// Agent capabilities, as in the operator API.
-	Capabilities  []*mesos.AgentInfo_Capability `protobuf:"bytes,7,rep,name=capabilities" json:"capabilities,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Capabilities []*mesos.AgentInfo_Capability `protobuf:"bytes,7,rep,name=capabilities" json:"capabilities,omitempty"`
+	// The agent's checkpointed total resources: the last total the master
+	// sent in CHECKPOINT_RESOURCES, with dynamic reservations and
+	// persistent volumes (post-refinement format). Empty when the agent
+	// has none checkpointed; the master then takes agent_info.resources.
+	// A separate field rather than agent_info.resources because
+	// AgentInfo.resources stays what --resources says: it is checkpointed
+	// in slave.info and compared on recovery (the agent keeps its id only
+	// if its flags are unchanged), and the master and registry tell a
+	// changed configuration from applied operations by comparing the two.
+	CheckpointedResources []*mesos.Resource `protobuf:"bytes,8,rep,name=checkpointed_resources,json=checkpointedResources" json:"checkpointed_resources,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *AgentCall_Register) Reset() {
@@ -522,6 +547,13 @@ func (x *AgentCall_Register) GetTasks() []*mesos.Task {
 func (x *AgentCall_Register) GetCapabilities() []*mesos.AgentInfo_Capability {
 	if x != nil {
 		return x.Capabilities
+	}
+	return nil
+}
+
+func (x *AgentCall_Register) GetCheckpointedResources() []*mesos.Resource {
+	if x != nil {
+		return x.CheckpointedResources
 	}
 	return nil
 }
@@ -1311,11 +1343,57 @@ func (x *AgentEvent_Reconcile) GetKnownFrameworks() []*mesos.FrameworkID {
 	return nil
 }
 
+type AgentEvent_CheckpointResources struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The agent's full total resources (post-refinement format), with
+	// its dynamic reservations and persistent volumes.
+	Resources     []*mesos.Resource `protobuf:"bytes,1,rep,name=resources" json:"resources,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentEvent_CheckpointResources) Reset() {
+	*x = AgentEvent_CheckpointResources{}
+	mi := &file_mezzo_agentproto_agentproto_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentEvent_CheckpointResources) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentEvent_CheckpointResources) ProtoMessage() {}
+
+func (x *AgentEvent_CheckpointResources) ProtoReflect() protoreflect.Message {
+	mi := &file_mezzo_agentproto_agentproto_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentEvent_CheckpointResources.ProtoReflect.Descriptor instead.
+func (*AgentEvent_CheckpointResources) Descriptor() ([]byte, []int) {
+	return file_mezzo_agentproto_agentproto_proto_rawDescGZIP(), []int{1, 10}
+}
+
+func (x *AgentEvent_CheckpointResources) GetResources() []*mesos.Resource {
+	if x != nil {
+		return x.Resources
+	}
+	return nil
+}
+
 var File_mezzo_agentproto_agentproto_proto protoreflect.FileDescriptor
 
 const file_mezzo_agentproto_agentproto_proto_rawDesc = "" +
 	"\n" +
-	"!mezzo/agentproto/agentproto.proto\x12\x10mezzo.agentproto\x1a\x14mesos/v1/mesos.proto\"\xbd\v\n" +
+	"!mezzo/agentproto/agentproto.proto\x12\x10mezzo.agentproto\x1a\x14mesos/v1/mesos.proto\"\x88\f\n" +
 	"\tAgentCall\x124\n" +
 	"\x04type\x18\x01 \x01(\x0e2 .mezzo.agentproto.AgentCall.TypeR\x04type\x12,\n" +
 	"\bagent_id\x18\x02 \x01(\v2\x11.mesos.v1.AgentIDR\aagentId\x12@\n" +
@@ -1323,7 +1401,7 @@ const file_mezzo_agentproto_agentproto_proto_rawDesc = "" +
 	"\rstatus_update\x18\x04 \x01(\v2(.mezzo.agentproto.AgentCall.StatusUpdateR\fstatusUpdate\x12S\n" +
 	"\x0fexecutor_exited\x18\x05 \x01(\v2*.mezzo.agentproto.AgentCall.ExecutorExitedR\x0eexecutorExited\x12Y\n" +
 	"\x11framework_message\x18\x06 \x01(\v2,.mezzo.agentproto.AgentCall.FrameworkMessageR\x10frameworkMessage\x124\n" +
-	"\x04pong\x18\a \x01(\v2 .mezzo.agentproto.AgentCall.PongR\x04pong\x1a\xcd\x02\n" +
+	"\x04pong\x18\a \x01(\v2 .mezzo.agentproto.AgentCall.PongR\x04pong\x1a\x98\x03\n" +
 	"\bRegister\x122\n" +
 	"\n" +
 	"agent_info\x18\x01 \x02(\v2\x13.mesos.v1.AgentInfoR\tagentInfo\x12\x18\n" +
@@ -1334,7 +1412,8 @@ const file_mezzo_agentproto_agentproto_proto_rawDesc = "" +
 	"frameworks\x124\n" +
 	"\texecutors\x18\x05 \x03(\v2\x16.mesos.v1.ExecutorInfoR\texecutors\x12$\n" +
 	"\x05tasks\x18\x06 \x03(\v2\x0e.mesos.v1.TaskR\x05tasks\x12B\n" +
-	"\fcapabilities\x18\a \x03(\v2\x1e.mesos.v1.AgentInfo.CapabilityR\fcapabilities\x1a\xae\x01\n" +
+	"\fcapabilities\x18\a \x03(\v2\x1e.mesos.v1.AgentInfo.CapabilityR\fcapabilities\x12I\n" +
+	"\x16checkpointed_resources\x18\b \x03(\v2\x12.mesos.v1.ResourceR\x15checkpointedResources\x1a\xae\x01\n" +
 	"\fStatusUpdate\x128\n" +
 	"\fframework_id\x18\x01 \x02(\v2\x15.mesos.v1.FrameworkIDR\vframeworkId\x12,\n" +
 	"\x06status\x18\x02 \x02(\v2\x14.mesos.v1.TaskStatusR\x06status\x126\n" +
@@ -1359,7 +1438,7 @@ const file_mezzo_agentproto_agentproto_proto_rawDesc = "" +
 	"\x11FRAMEWORK_MESSAGE\x10\x04\x12\b\n" +
 	"\x04PONG\x10\x05\x12\x0e\n" +
 	"\n" +
-	"UNREGISTER\x10\x06\"\xfd\x11\n" +
+	"UNREGISTER\x10\x06\"\xc5\x13\n" +
 	"\n" +
 	"AgentEvent\x125\n" +
 	"\x04type\x18\x01 \x01(\x0e2!.mezzo.agentproto.AgentEvent.TypeR\x04type\x12G\n" +
@@ -1375,7 +1454,8 @@ const file_mezzo_agentproto_agentproto_proto_rawDesc = "" +
 	"\x04ping\x18\t \x01(\v2!.mezzo.agentproto.AgentEvent.PingR\x04ping\x128\n" +
 	"\x05error\x18\n" +
 	" \x01(\v2\".mezzo.agentproto.AgentEvent.ErrorR\x05error\x12D\n" +
-	"\treconcile\x18\v \x01(\v2&.mezzo.agentproto.AgentEvent.ReconcileR\treconcile\x1a\xcf\x01\n" +
+	"\treconcile\x18\v \x01(\v2&.mezzo.agentproto.AgentEvent.ReconcileR\treconcile\x12c\n" +
+	"\x14checkpoint_resources\x18\f \x01(\v20.mezzo.agentproto.AgentEvent.CheckpointResourcesR\x13checkpointResources\x1a\xcf\x01\n" +
 	"\n" +
 	"Registered\x12,\n" +
 	"\bagent_id\x18\x01 \x02(\v2\x11.mesos.v1.AgentIDR\aagentId\x125\n" +
@@ -1416,7 +1496,9 @@ const file_mezzo_agentproto_agentproto_proto_rawDesc = "" +
 	"\tReconcile\x121\n" +
 	"\vknown_tasks\x18\x01 \x03(\v2\x10.mesos.v1.TaskIDR\n" +
 	"knownTasks\x12@\n" +
-	"\x10known_frameworks\x18\x02 \x03(\v2\x15.mesos.v1.FrameworkIDR\x0fknownFrameworks\"\xbb\x01\n" +
+	"\x10known_frameworks\x18\x02 \x03(\v2\x15.mesos.v1.FrameworkIDR\x0fknownFrameworks\x1aG\n" +
+	"\x13CheckpointResources\x120\n" +
+	"\tresources\x18\x01 \x03(\v2\x12.mesos.v1.ResourceR\tresources\"\xd5\x01\n" +
 	"\x04Type\x12\v\n" +
 	"\aUNKNOWN\x10\x00\x12\x0e\n" +
 	"\n" +
@@ -1430,7 +1512,8 @@ const file_mezzo_agentproto_agentproto_proto_rawDesc = "" +
 	"\x04PING\x10\b\x12\t\n" +
 	"\x05ERROR\x10\t\x12\r\n" +
 	"\tRECONCILE\x10\n" +
-	"B?Z=github.com/mezzo-project/mezzo/internal/agentproto;agentproto"
+	"\x12\x18\n" +
+	"\x14CHECKPOINT_RESOURCES\x10\vB?Z=github.com/mezzo-project/mezzo/internal/agentproto;agentproto"
 
 var (
 	file_mezzo_agentproto_agentproto_proto_rawDescOnce sync.Once
@@ -1445,46 +1528,48 @@ func file_mezzo_agentproto_agentproto_proto_rawDescGZIP() []byte {
 }
 
 var file_mezzo_agentproto_agentproto_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_mezzo_agentproto_agentproto_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_mezzo_agentproto_agentproto_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_mezzo_agentproto_agentproto_proto_goTypes = []any{
-	(AgentCall_Type)(0),                  // 0: mezzo.agentproto.AgentCall.Type
-	(AgentEvent_Type)(0),                 // 1: mezzo.agentproto.AgentEvent.Type
-	(*AgentCall)(nil),                    // 2: mezzo.agentproto.AgentCall
-	(*AgentEvent)(nil),                   // 3: mezzo.agentproto.AgentEvent
-	(*AgentCall_Register)(nil),           // 4: mezzo.agentproto.AgentCall.Register
-	(*AgentCall_StatusUpdate)(nil),       // 5: mezzo.agentproto.AgentCall.StatusUpdate
-	(*AgentCall_ExecutorExited)(nil),     // 6: mezzo.agentproto.AgentCall.ExecutorExited
-	(*AgentCall_FrameworkMessage)(nil),   // 7: mezzo.agentproto.AgentCall.FrameworkMessage
-	(*AgentCall_Pong)(nil),               // 8: mezzo.agentproto.AgentCall.Pong
-	(*AgentEvent_Registered)(nil),        // 9: mezzo.agentproto.AgentEvent.Registered
-	(*AgentEvent_RunTask)(nil),           // 10: mezzo.agentproto.AgentEvent.RunTask
-	(*AgentEvent_KillTask)(nil),          // 11: mezzo.agentproto.AgentEvent.KillTask
-	(*AgentEvent_Acknowledge)(nil),       // 12: mezzo.agentproto.AgentEvent.Acknowledge
-	(*AgentEvent_ShutdownFramework)(nil), // 13: mezzo.agentproto.AgentEvent.ShutdownFramework
-	(*AgentEvent_ShutdownExecutor)(nil),  // 14: mezzo.agentproto.AgentEvent.ShutdownExecutor
-	(*AgentEvent_FrameworkMessage)(nil),  // 15: mezzo.agentproto.AgentEvent.FrameworkMessage
-	(*AgentEvent_Ping)(nil),              // 16: mezzo.agentproto.AgentEvent.Ping
-	(*AgentEvent_Error)(nil),             // 17: mezzo.agentproto.AgentEvent.Error
-	(*AgentEvent_Reconcile)(nil),         // 18: mezzo.agentproto.AgentEvent.Reconcile
-	(*mesos.AgentID)(nil),                // 19: mesos.v1.AgentID
-	(*mesos.AgentInfo)(nil),              // 20: mesos.v1.AgentInfo
-	(*mesos.FrameworkInfo)(nil),          // 21: mesos.v1.FrameworkInfo
-	(*mesos.ExecutorInfo)(nil),           // 22: mesos.v1.ExecutorInfo
-	(*mesos.Task)(nil),                   // 23: mesos.v1.Task
-	(*mesos.AgentInfo_Capability)(nil),   // 24: mesos.v1.AgentInfo.Capability
-	(*mesos.FrameworkID)(nil),            // 25: mesos.v1.FrameworkID
-	(*mesos.TaskStatus)(nil),             // 26: mesos.v1.TaskStatus
-	(mesos.TaskState)(0),                 // 27: mesos.v1.TaskState
-	(*mesos.ExecutorID)(nil),             // 28: mesos.v1.ExecutorID
-	(*mesos.MasterInfo)(nil),             // 29: mesos.v1.MasterInfo
-	(*mesos.TaskInfo)(nil),               // 30: mesos.v1.TaskInfo
-	(*mesos.TaskGroupInfo)(nil),          // 31: mesos.v1.TaskGroupInfo
-	(*mesos.TaskID)(nil),                 // 32: mesos.v1.TaskID
-	(*mesos.KillPolicy)(nil),             // 33: mesos.v1.KillPolicy
+	(AgentCall_Type)(0),                    // 0: mezzo.agentproto.AgentCall.Type
+	(AgentEvent_Type)(0),                   // 1: mezzo.agentproto.AgentEvent.Type
+	(*AgentCall)(nil),                      // 2: mezzo.agentproto.AgentCall
+	(*AgentEvent)(nil),                     // 3: mezzo.agentproto.AgentEvent
+	(*AgentCall_Register)(nil),             // 4: mezzo.agentproto.AgentCall.Register
+	(*AgentCall_StatusUpdate)(nil),         // 5: mezzo.agentproto.AgentCall.StatusUpdate
+	(*AgentCall_ExecutorExited)(nil),       // 6: mezzo.agentproto.AgentCall.ExecutorExited
+	(*AgentCall_FrameworkMessage)(nil),     // 7: mezzo.agentproto.AgentCall.FrameworkMessage
+	(*AgentCall_Pong)(nil),                 // 8: mezzo.agentproto.AgentCall.Pong
+	(*AgentEvent_Registered)(nil),          // 9: mezzo.agentproto.AgentEvent.Registered
+	(*AgentEvent_RunTask)(nil),             // 10: mezzo.agentproto.AgentEvent.RunTask
+	(*AgentEvent_KillTask)(nil),            // 11: mezzo.agentproto.AgentEvent.KillTask
+	(*AgentEvent_Acknowledge)(nil),         // 12: mezzo.agentproto.AgentEvent.Acknowledge
+	(*AgentEvent_ShutdownFramework)(nil),   // 13: mezzo.agentproto.AgentEvent.ShutdownFramework
+	(*AgentEvent_ShutdownExecutor)(nil),    // 14: mezzo.agentproto.AgentEvent.ShutdownExecutor
+	(*AgentEvent_FrameworkMessage)(nil),    // 15: mezzo.agentproto.AgentEvent.FrameworkMessage
+	(*AgentEvent_Ping)(nil),                // 16: mezzo.agentproto.AgentEvent.Ping
+	(*AgentEvent_Error)(nil),               // 17: mezzo.agentproto.AgentEvent.Error
+	(*AgentEvent_Reconcile)(nil),           // 18: mezzo.agentproto.AgentEvent.Reconcile
+	(*AgentEvent_CheckpointResources)(nil), // 19: mezzo.agentproto.AgentEvent.CheckpointResources
+	(*mesos.AgentID)(nil),                  // 20: mesos.v1.AgentID
+	(*mesos.AgentInfo)(nil),                // 21: mesos.v1.AgentInfo
+	(*mesos.FrameworkInfo)(nil),            // 22: mesos.v1.FrameworkInfo
+	(*mesos.ExecutorInfo)(nil),             // 23: mesos.v1.ExecutorInfo
+	(*mesos.Task)(nil),                     // 24: mesos.v1.Task
+	(*mesos.AgentInfo_Capability)(nil),     // 25: mesos.v1.AgentInfo.Capability
+	(*mesos.Resource)(nil),                 // 26: mesos.v1.Resource
+	(*mesos.FrameworkID)(nil),              // 27: mesos.v1.FrameworkID
+	(*mesos.TaskStatus)(nil),               // 28: mesos.v1.TaskStatus
+	(mesos.TaskState)(0),                   // 29: mesos.v1.TaskState
+	(*mesos.ExecutorID)(nil),               // 30: mesos.v1.ExecutorID
+	(*mesos.MasterInfo)(nil),               // 31: mesos.v1.MasterInfo
+	(*mesos.TaskInfo)(nil),                 // 32: mesos.v1.TaskInfo
+	(*mesos.TaskGroupInfo)(nil),            // 33: mesos.v1.TaskGroupInfo
+	(*mesos.TaskID)(nil),                   // 34: mesos.v1.TaskID
+	(*mesos.KillPolicy)(nil),               // 35: mesos.v1.KillPolicy
 }
 var file_mezzo_agentproto_agentproto_proto_depIdxs = []int32{
 	0,  // 0: mezzo.agentproto.AgentCall.type:type_name -> mezzo.agentproto.AgentCall.Type
-	19, // 1: mezzo.agentproto.AgentCall.agent_id:type_name -> mesos.v1.AgentID
+	20, // 1: mezzo.agentproto.AgentCall.agent_id:type_name -> mesos.v1.AgentID
 	4,  // 2: mezzo.agentproto.AgentCall.register:type_name -> mezzo.agentproto.AgentCall.Register
 	5,  // 3: mezzo.agentproto.AgentCall.status_update:type_name -> mezzo.agentproto.AgentCall.StatusUpdate
 	6,  // 4: mezzo.agentproto.AgentCall.executor_exited:type_name -> mezzo.agentproto.AgentCall.ExecutorExited
@@ -1501,41 +1586,44 @@ var file_mezzo_agentproto_agentproto_proto_depIdxs = []int32{
 	16, // 15: mezzo.agentproto.AgentEvent.ping:type_name -> mezzo.agentproto.AgentEvent.Ping
 	17, // 16: mezzo.agentproto.AgentEvent.error:type_name -> mezzo.agentproto.AgentEvent.Error
 	18, // 17: mezzo.agentproto.AgentEvent.reconcile:type_name -> mezzo.agentproto.AgentEvent.Reconcile
-	20, // 18: mezzo.agentproto.AgentCall.Register.agent_info:type_name -> mesos.v1.AgentInfo
-	21, // 19: mezzo.agentproto.AgentCall.Register.frameworks:type_name -> mesos.v1.FrameworkInfo
-	22, // 20: mezzo.agentproto.AgentCall.Register.executors:type_name -> mesos.v1.ExecutorInfo
-	23, // 21: mezzo.agentproto.AgentCall.Register.tasks:type_name -> mesos.v1.Task
-	24, // 22: mezzo.agentproto.AgentCall.Register.capabilities:type_name -> mesos.v1.AgentInfo.Capability
-	25, // 23: mezzo.agentproto.AgentCall.StatusUpdate.framework_id:type_name -> mesos.v1.FrameworkID
-	26, // 24: mezzo.agentproto.AgentCall.StatusUpdate.status:type_name -> mesos.v1.TaskStatus
-	27, // 25: mezzo.agentproto.AgentCall.StatusUpdate.latest_state:type_name -> mesos.v1.TaskState
-	25, // 26: mezzo.agentproto.AgentCall.ExecutorExited.framework_id:type_name -> mesos.v1.FrameworkID
-	28, // 27: mezzo.agentproto.AgentCall.ExecutorExited.executor_id:type_name -> mesos.v1.ExecutorID
-	25, // 28: mezzo.agentproto.AgentCall.FrameworkMessage.framework_id:type_name -> mesos.v1.FrameworkID
-	28, // 29: mezzo.agentproto.AgentCall.FrameworkMessage.executor_id:type_name -> mesos.v1.ExecutorID
-	19, // 30: mezzo.agentproto.AgentEvent.Registered.agent_id:type_name -> mesos.v1.AgentID
-	29, // 31: mezzo.agentproto.AgentEvent.Registered.master_info:type_name -> mesos.v1.MasterInfo
-	21, // 32: mezzo.agentproto.AgentEvent.RunTask.framework:type_name -> mesos.v1.FrameworkInfo
-	22, // 33: mezzo.agentproto.AgentEvent.RunTask.executor:type_name -> mesos.v1.ExecutorInfo
-	30, // 34: mezzo.agentproto.AgentEvent.RunTask.task:type_name -> mesos.v1.TaskInfo
-	31, // 35: mezzo.agentproto.AgentEvent.RunTask.task_group:type_name -> mesos.v1.TaskGroupInfo
-	25, // 36: mezzo.agentproto.AgentEvent.KillTask.framework_id:type_name -> mesos.v1.FrameworkID
-	32, // 37: mezzo.agentproto.AgentEvent.KillTask.task_id:type_name -> mesos.v1.TaskID
-	33, // 38: mezzo.agentproto.AgentEvent.KillTask.kill_policy:type_name -> mesos.v1.KillPolicy
-	25, // 39: mezzo.agentproto.AgentEvent.Acknowledge.framework_id:type_name -> mesos.v1.FrameworkID
-	32, // 40: mezzo.agentproto.AgentEvent.Acknowledge.task_id:type_name -> mesos.v1.TaskID
-	25, // 41: mezzo.agentproto.AgentEvent.ShutdownFramework.framework_id:type_name -> mesos.v1.FrameworkID
-	25, // 42: mezzo.agentproto.AgentEvent.ShutdownExecutor.framework_id:type_name -> mesos.v1.FrameworkID
-	28, // 43: mezzo.agentproto.AgentEvent.ShutdownExecutor.executor_id:type_name -> mesos.v1.ExecutorID
-	25, // 44: mezzo.agentproto.AgentEvent.FrameworkMessage.framework_id:type_name -> mesos.v1.FrameworkID
-	28, // 45: mezzo.agentproto.AgentEvent.FrameworkMessage.executor_id:type_name -> mesos.v1.ExecutorID
-	32, // 46: mezzo.agentproto.AgentEvent.Reconcile.known_tasks:type_name -> mesos.v1.TaskID
-	25, // 47: mezzo.agentproto.AgentEvent.Reconcile.known_frameworks:type_name -> mesos.v1.FrameworkID
-	48, // [48:48] is the sub-list for method output_type
-	48, // [48:48] is the sub-list for method input_type
-	48, // [48:48] is the sub-list for extension type_name
-	48, // [48:48] is the sub-list for extension extendee
-	0,  // [0:48] is the sub-list for field type_name
+	19, // 18: mezzo.agentproto.AgentEvent.checkpoint_resources:type_name -> mezzo.agentproto.AgentEvent.CheckpointResources
+	21, // 19: mezzo.agentproto.AgentCall.Register.agent_info:type_name -> mesos.v1.AgentInfo
+	22, // 20: mezzo.agentproto.AgentCall.Register.frameworks:type_name -> mesos.v1.FrameworkInfo
+	23, // 21: mezzo.agentproto.AgentCall.Register.executors:type_name -> mesos.v1.ExecutorInfo
+	24, // 22: mezzo.agentproto.AgentCall.Register.tasks:type_name -> mesos.v1.Task
+	25, // 23: mezzo.agentproto.AgentCall.Register.capabilities:type_name -> mesos.v1.AgentInfo.Capability
+	26, // 24: mezzo.agentproto.AgentCall.Register.checkpointed_resources:type_name -> mesos.v1.Resource
+	27, // 25: mezzo.agentproto.AgentCall.StatusUpdate.framework_id:type_name -> mesos.v1.FrameworkID
+	28, // 26: mezzo.agentproto.AgentCall.StatusUpdate.status:type_name -> mesos.v1.TaskStatus
+	29, // 27: mezzo.agentproto.AgentCall.StatusUpdate.latest_state:type_name -> mesos.v1.TaskState
+	27, // 28: mezzo.agentproto.AgentCall.ExecutorExited.framework_id:type_name -> mesos.v1.FrameworkID
+	30, // 29: mezzo.agentproto.AgentCall.ExecutorExited.executor_id:type_name -> mesos.v1.ExecutorID
+	27, // 30: mezzo.agentproto.AgentCall.FrameworkMessage.framework_id:type_name -> mesos.v1.FrameworkID
+	30, // 31: mezzo.agentproto.AgentCall.FrameworkMessage.executor_id:type_name -> mesos.v1.ExecutorID
+	20, // 32: mezzo.agentproto.AgentEvent.Registered.agent_id:type_name -> mesos.v1.AgentID
+	31, // 33: mezzo.agentproto.AgentEvent.Registered.master_info:type_name -> mesos.v1.MasterInfo
+	22, // 34: mezzo.agentproto.AgentEvent.RunTask.framework:type_name -> mesos.v1.FrameworkInfo
+	23, // 35: mezzo.agentproto.AgentEvent.RunTask.executor:type_name -> mesos.v1.ExecutorInfo
+	32, // 36: mezzo.agentproto.AgentEvent.RunTask.task:type_name -> mesos.v1.TaskInfo
+	33, // 37: mezzo.agentproto.AgentEvent.RunTask.task_group:type_name -> mesos.v1.TaskGroupInfo
+	27, // 38: mezzo.agentproto.AgentEvent.KillTask.framework_id:type_name -> mesos.v1.FrameworkID
+	34, // 39: mezzo.agentproto.AgentEvent.KillTask.task_id:type_name -> mesos.v1.TaskID
+	35, // 40: mezzo.agentproto.AgentEvent.KillTask.kill_policy:type_name -> mesos.v1.KillPolicy
+	27, // 41: mezzo.agentproto.AgentEvent.Acknowledge.framework_id:type_name -> mesos.v1.FrameworkID
+	34, // 42: mezzo.agentproto.AgentEvent.Acknowledge.task_id:type_name -> mesos.v1.TaskID
+	27, // 43: mezzo.agentproto.AgentEvent.ShutdownFramework.framework_id:type_name -> mesos.v1.FrameworkID
+	27, // 44: mezzo.agentproto.AgentEvent.ShutdownExecutor.framework_id:type_name -> mesos.v1.FrameworkID
+	30, // 45: mezzo.agentproto.AgentEvent.ShutdownExecutor.executor_id:type_name -> mesos.v1.ExecutorID
+	27, // 46: mezzo.agentproto.AgentEvent.FrameworkMessage.framework_id:type_name -> mesos.v1.FrameworkID
+	30, // 47: mezzo.agentproto.AgentEvent.FrameworkMessage.executor_id:type_name -> mesos.v1.ExecutorID
+	34, // 48: mezzo.agentproto.AgentEvent.Reconcile.known_tasks:type_name -> mesos.v1.TaskID
+	27, // 49: mezzo.agentproto.AgentEvent.Reconcile.known_frameworks:type_name -> mesos.v1.FrameworkID
+	26, // 50: mezzo.agentproto.AgentEvent.CheckpointResources.resources:type_name -> mesos.v1.Resource
+	51, // [51:51] is the sub-list for method output_type
+	51, // [51:51] is the sub-list for method input_type
+	51, // [51:51] is the sub-list for extension type_name
+	51, // [51:51] is the sub-list for extension extendee
+	0,  // [0:51] is the sub-list for field type_name
 }
 
 func init() { file_mezzo_agentproto_agentproto_proto_init() }
@@ -1549,7 +1637,7 @@ func file_mezzo_agentproto_agentproto_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mezzo_agentproto_agentproto_proto_rawDesc), len(file_mezzo_agentproto_agentproto_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   17,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -88,6 +88,15 @@ type Config struct {
 	// the built-in executors (--launcher_dir). Empty: this process's own
 	// executable.
 	LauncherDir string
+	// BuiltinExecutors is --builtin_executors: where the command executor
+	// and the default executor run. "auto" (default): inside the agent
+	// for frameworks that do not checkpoint — their tasks cannot outlive
+	// the agent anyway (Mesos kills them when the agent restarts), and a
+	// task then costs a fork of its command instead of an executor
+	// process too — and as `mezzo executor` processes, which survive the
+	// agent and re-subscribe to it, for frameworks that checkpoint.
+	// "process": always as processes, as Mesos does.
+	BuiltinExecutors string
 	// HTTPCommandExecutor is Mesos' --http_command_executor, passed to
 	// executors as MESOS_HTTP_COMMAND_EXECUTOR (Mezzo's command executor
 	// always speaks HTTP).
@@ -130,6 +139,7 @@ func Defaults() Config {
 		ReconfigurationPolicy:         "equal",
 		Containerizers:                "mesos",
 		Isolation:                     "posix/cpu,posix/mem",
+		BuiltinExecutors:              "auto",
 	}
 }
 
@@ -156,6 +166,7 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.LauncherDir, "launcher_dir", d.LauncherDir, "Directory holding the mezzo binary that runs built-in executors (default: this binary's).")
 	fs.StringVar(&c.Containerizers, "containerizers", d.Containerizers, "Comma-separated containerizers; only mesos is supported (tasks asking for Docker containers fail).")
 	fs.StringVar(&c.Isolation, "isolation", d.Isolation, "Comma-separated isolators; supported: "+strings.Join(supportedIsolators, ",")+".")
+	fs.StringVar(&c.BuiltinExecutors, "builtin_executors", d.BuiltinExecutors, "Where the command and default executors run: auto (inside the agent for frameworks that do not checkpoint, as processes for those that do) or process (always a process per executor).")
 	fs.BoolVar(&c.HTTPCommandExecutor, "http_command_executor", d.HTTPCommandExecutor, "Passed to executors as MESOS_HTTP_COMMAND_EXECUTOR (the command executor always uses HTTP).")
 }
 
@@ -214,6 +225,13 @@ func (c *Config) validate() error {
 		errs = append(errs, errors.New("--reconfiguration_policy=additive is not supported yet; use equal"))
 	default:
 		errs = append(errs, fmt.Errorf("--reconfiguration_policy=%s: want equal", c.ReconfigurationPolicy))
+	}
+	switch c.BuiltinExecutors {
+	case "":
+		c.BuiltinExecutors = def.BuiltinExecutors
+	case "auto", "process":
+	default:
+		errs = append(errs, fmt.Errorf("--builtin_executors=%s: want auto or process", c.BuiltinExecutors))
 	}
 	if c.Containerizers == "" {
 		c.Containerizers = def.Containerizers

@@ -35,6 +35,15 @@
 // tasks get TASK_FAILED (REASON_EXECUTOR_TERMINATED, or the reason the
 // agent ended it) from the agent.
 //
+// With --builtin_executors=auto (the default) the command and default
+// executors of frameworks that do not checkpoint run inside the agent
+// instead (inline.go): the executor package's code on a goroutine,
+// calling executorCall and reading its subscription's queue where an HTTP
+// executor would POST and read a stream, so every rule above holds for
+// them too. Their tasks are the agent's children, each in a session of
+// its own, and die with the agent — as such tasks do in Mesos, whose
+// restarted agent kills executors it has no checkpoint of.
+//
 // # What the agent refuses
 //
 // Mezzo's only containerizer is the equivalent of Mesos' "mesos" one with

@@ -85,8 +85,21 @@ func (a *Agent) serveExecutor(w http.ResponseWriter, r *http.Request) error {
 	if call.GetType() == execpb.Call_SUBSCRIBE && err != nil {
 		return err
 	}
-	fwID, exID := call.GetFrameworkId().GetValue(), call.GetExecutorId().GetValue()
+	conn, err := a.executorCall(call)
+	if err != nil {
+		return err
+	}
+	if conn == nil {
+		return httpapi.Accepted(w)
+	}
+	return a.streamEvents(w, r, format, conn)
+}
 
+// executorCall applies a validated call of an executor (HTTP, or one
+// running inside the agent) and returns the new subscription of a
+// SUBSCRIBE. Errors are httpapi errors carrying Mesos' status codes.
+func (a *Agent) executorCall(call *execpb.Call) (*execConn, error) {
+	fwID, exID := call.GetFrameworkId().GetValue(), call.GetExecutorId().GetValue()
 	var herr error
 	var conn *execConn
 	if err := a.do(func() {
@@ -119,15 +132,9 @@ func (a *Agent) serveExecutor(w http.ResponseWriter, r *http.Request) error {
 			herr = httpapi.NotImplemented("")
 		}
 	}); err != nil {
-		return httpapi.ServiceUnavailable("Agent is shutting down")
+		return nil, httpapi.ServiceUnavailable("Agent is shutting down")
 	}
-	if herr != nil {
-		return herr
-	}
-	if conn == nil {
-		return httpapi.Accepted(w)
-	}
-	return a.streamEvents(w, r, format, conn)
+	return conn, herr
 }
 
 // streamEvents writes an executor's events until its subscription ends

@@ -58,6 +58,8 @@ func (a *Agent) newExecutor(fw *framework, info *mesos.ExecutorInfo, kind execut
 type launchSpec struct {
 	fetches []fetchJob
 	spec    launcher.Spec
+	// inline: run the built-in executor inside the agent with spec.Env.
+	inline bool
 }
 
 type fetchJob struct {
@@ -80,7 +82,7 @@ func (a *Agent) launchExecutor(ex *executor) {
 	go func() {
 		defer a.procs.Done()
 		defer cancel()
-		var proc *launcher.Process
+		var proc process
 		err := func() error {
 			for _, j := range ls.fetches {
 				if err := os.MkdirAll(j.dir, 0o755); err != nil {
@@ -92,6 +94,14 @@ func (a *Agent) launchExecutor(ex *executor) {
 			}
 			if ctx.Err() != nil {
 				return fmt.Errorf("launch cancelled")
+			}
+			if ls.inline {
+				p, err := a.startInline(ex, ls.spec.Env)
+				if err != nil {
+					return fmt.Errorf("Failed to launch the executor: %w", err)
+				}
+				proc = p
+				return nil
 			}
 			p, err := launcher.Start(ls.spec)
 			if err != nil {
@@ -154,6 +164,12 @@ func (a *Agent) launchSpecFor(ex *executor) (launchSpec, error) {
 		}
 	}
 	ls.spec = launcher.Spec{Command: cmd, Env: a.executorEnv(ex, cmd), Dir: ex.sandbox, NewSession: true}
+	ls.inline = a.inlineBuiltin(ex)
+	if ls.inline {
+		if _, ok := ls.spec.Env["PATH"]; !ok {
+			ls.spec.Env["PATH"] = launcher.DefaultPath
+		}
+	}
 	return ls, nil
 }
 
@@ -224,10 +240,12 @@ func boolEnv(b bool) string {
 
 // executorStarted records a running executor process and arms its
 // registration timeout (state goroutine).
-func (a *Agent) executorStarted(ex *executor, proc *launcher.Process) {
+func (a *Agent) executorStarted(ex *executor, proc process) {
 	ex.proc = proc
 	ex.fetchCancel = nil
-	a.checkpointPid(ex, proc.Pid())
+	if proc.Pid() > 0 {
+		a.checkpointPid(ex, proc.Pid())
+	}
 	a.log.Info("executor started", "framework", ex.fw.id, "executor", ex.id, "pid", proc.Pid(), "sandbox", ex.sandbox)
 	switch ex.state {
 	case exLaunching:

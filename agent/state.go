@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/mezzo-project/mezzo/agent/checkpoint"
-	"github.com/mezzo-project/mezzo/agent/launcher"
 	execpb "github.com/mezzo-project/mezzo/api/v1/executor"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 )
@@ -150,7 +149,7 @@ type executor struct {
 
 	conn *execConn
 
-	proc        *launcher.Process
+	proc        process
 	fetchCancel context.CancelFunc
 
 	regTimer      Timer

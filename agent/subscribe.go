@@ -1,9 +1,7 @@
 package agent
 
 import (
-	"bytes"
 	"net"
-	"strings"
 
 	"google.golang.org/protobuf/proto"
 
@@ -96,7 +94,7 @@ func (a *Agent) executorUpdate(fw *framework, ex *executor, s *mesos.TaskStatus)
 		}
 		cs.NetworkInfos = []*mesos.NetworkInfo{{IpAddresses: []*mesos.NetworkInfo_IPAddress{ipa}}}
 	}
-	if cs.ExecutorPid == nil && ex.proc != nil {
+	if cs.ExecutorPid == nil && ex.proc != nil && ex.proc.Pid() > 0 {
 		cs.ExecutorPid = proto.Uint32(uint32(ex.proc.Pid()))
 	}
 	if s.AgentId == nil {
@@ -115,8 +113,3 @@ func frameworkMessageCall(fwID string, call *execpb.Call) *agentproto.AgentCall 
 		},
 	}
 }
-
-var (
-	_ = bytes.Equal
-	_ = strings.TrimSpace
-)

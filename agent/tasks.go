@@ -356,7 +356,7 @@ func (a *Agent) registrationTimeout(ex *executor) {
 // executorTerminated handles the end of an executor: its process exited
 // (proc set) or it never started. Unfinished tasks get a terminal update
 // from the agent (state goroutine).
-func (a *Agent) executorTerminated(ex *executor, proc *launcher.Process) {
+func (a *Agent) executorTerminated(ex *executor, proc process) {
 	if ex.state == exTerminated {
 		return
 	}

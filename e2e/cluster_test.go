@@ -135,6 +135,12 @@ type cluster struct {
 // master reports every agent registered.
 func startCluster(t *testing.T, n int, agentResources string) *cluster {
 	t.Helper()
+	return startClusterWith(t, n, agentResources)
+}
+
+// startClusterWith is startCluster with extra flags for every agent.
+func startClusterWith(t *testing.T, n int, agentResources string, agentFlags ...string) *cluster {
+	t.Helper()
 	work := t.TempDir()
 	killLeftoverExecutors(t, work)
 	mport := freePort(t)
@@ -150,6 +156,7 @@ func startCluster(t *testing.T, n int, agentResources string) *cluster {
 		if agentResources != "" {
 			args = append(args, "--resources="+agentResources)
 		}
+		args = append(args, agentFlags...)
 		c.agents = append(c.agents, start(t, fmt.Sprintf("agent%d", i), args...))
 	}
 	waitFor(t, 30*time.Second, "agents registered", func() error {

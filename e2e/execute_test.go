@@ -76,16 +76,34 @@ func TestExecuteFetchesURIAndWritesSandbox(t *testing.T) {
 	}
 }
 
+// builtinModes are the two places the built-in executors of a framework
+// that does not checkpoint can run: inside the agent (the default) and
+// as `mezzo executor` processes.
+var builtinModes = []string{"auto", "process"}
+
 func TestExecuteKillAfterLeavesNoProcess(t *testing.T) {
-	c := startCluster(t, 1, "cpus:2;mem:1024;disk:1024;ports:[31000-31100]")
-	pidFile := filepath.Join(t.TempDir(), "pids")
-	// The task starts a child that ignores nothing; both must be gone.
-	cmd := fmt.Sprintf("sleep 300 & echo $! > %s; echo $$ >> %s; wait", pidFile, pidFile)
-	out, code := run(t, time.Minute, bin.mezzo, "execute", "--master="+c.master, "--name=sleeper",
-		"--command="+cmd, "--resources=cpus:0.1;mem:32", "--kill_after=2secs")
-	if code == 0 || !strings.Contains(out, "TASK_KILLED") {
-		t.Fatalf("exit %d, want TASK_KILLED:\n%s", code, out)
+	for _, mode := range builtinModes {
+		t.Run(mode, func(t *testing.T) {
+			c := startClusterWith(t, 1, "cpus:2;mem:1024;disk:1024;ports:[31000-31100]", "--builtin_executors="+mode)
+			pidFile := filepath.Join(t.TempDir(), "pids")
+			// The task starts a child in a process group of its own
+			// (job control) and one in its own: all must be gone.
+			cmd := fmt.Sprintf("set -m; sleep 300 & echo $! > %s; set +m; sleep 301 & echo $! >> %s; echo $$ >> %s; wait",
+				pidFile, pidFile, pidFile)
+			out, code := run(t, time.Minute, bin.mezzo, "execute", "--master="+c.master, "--name=sleeper",
+				"--command="+cmd, "--resources=cpus:0.1;mem:32", "--kill_after=2secs")
+			if code == 0 || !strings.Contains(out, "TASK_KILLED") {
+				t.Fatalf("exit %d, want TASK_KILLED:\n%s", code, out)
+			}
+			waitGone(t, pidFile)
+		})
 	}
+}
+
+// waitGone waits until no process listed in pidFile (whitespace-separated
+// pids) is alive.
+func waitGone(t *testing.T, pidFile string) {
+	t.Helper()
 	b, err := os.ReadFile(pidFile)
 	if err != nil {
 		t.Fatal(err)
@@ -93,7 +111,7 @@ func TestExecuteKillAfterLeavesNoProcess(t *testing.T) {
 	for _, f := range strings.Fields(string(b)) {
 		pid, _ := strconv.Atoi(f)
 		waitFor(t, 10*time.Second, "process "+f+" gone", func() error {
-			if err := syscall.Kill(pid, 0); err == nil {
+			if alive(pid) {
 				return fmt.Errorf("pid %d still alive", pid)
 			}
 			return nil
@@ -101,8 +119,48 @@ func TestExecuteKillAfterLeavesNoProcess(t *testing.T) {
 	}
 }
 
-func TestExecuteTaskGroup(t *testing.T) {
+// alive reports whether pid is a live process (not a zombie).
+func alive(pid int) bool {
+	st, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	return err == nil && !strings.Contains(string(st), ") Z ")
+}
+
+// TestTasksOfNonCheckpointingFrameworkDieWithAgent: a task run by the
+// command executor inside the agent does not outlive the agent.
+func TestTasksOfNonCheckpointingFrameworkDieWithAgent(t *testing.T) {
 	c := startCluster(t, 1, "cpus:2;mem:1024;disk:1024;ports:[31000-31100]")
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	exe := start(t, "execute", "execute", "--master="+c.master, "--name=orphan",
+		"--command=echo $$ > "+pidFile+"; exec sleep 300", "--resources=cpus:0.1;mem:32")
+	var pid int
+	waitFor(t, 30*time.Second, "the task's pid", func() error {
+		b, _ := os.ReadFile(pidFile)
+		pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+		if pid == 0 || !strings.Contains(exe.out.String(), "TASK_RUNNING") {
+			return fmt.Errorf("task not running yet")
+		}
+		return nil
+	})
+	if err := syscall.Kill(c.agents[0].cmd.Process.Pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-c.agents[0].done
+	waitFor(t, 10*time.Second, "the task to die with the agent", func() error {
+		if alive(pid) {
+			return fmt.Errorf("pid %d still alive", pid)
+		}
+		return nil
+	})
+}
+
+func TestExecuteTaskGroup(t *testing.T) {
+	for _, mode := range builtinModes {
+		t.Run(mode, func(t *testing.T) { testExecuteTaskGroup(t, mode) })
+	}
+}
+
+func testExecuteTaskGroup(t *testing.T, mode string) {
+	c := startClusterWith(t, 1, "cpus:2;mem:1024;disk:1024;ports:[31000-31100]", "--builtin_executors="+mode)
 	group := `{"tasks":[
 	  {"name":"g1","task_id":{"value":"g1"},"agent_id":{"value":""},"resources":[{"name":"cpus","type":"SCALAR","scalar":{"value":0.1}},{"name":"mem","type":"SCALAR","scalar":{"value":32}}],"command":{"value":"echo one"}},
 	  {"name":"g2","task_id":{"value":"g2"},"agent_id":{"value":""},"resources":[{"name":"cpus","type":"SCALAR","scalar":{"value":0.1}},{"name":"mem","type":"SCALAR","scalar":{"value":32}}],"command":{"value":"echo two"}}]}`

@@ -177,8 +177,6 @@ func uniquePaths(pattern string) []string {
 	return out
 }
 
-func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }
-
 // readPidFile reads a pid a task wrote.
 func readPidFile(path string) (int, error) {
 	b, err := os.ReadFile(path)

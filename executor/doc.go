@@ -31,5 +31,7 @@
 //     killed makes the executor kill the rest of its group.
 //
 // Run is the entry point; Env reads the environment, Client is a small v1
-// executor API client that other Go executors can use too.
+// executor API client that other Go executors can use too. The agent also
+// runs these executors inside itself for frameworks that do not
+// checkpoint, giving Run its own Transport instead of HTTP.
 package executor

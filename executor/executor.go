@@ -50,6 +50,43 @@ type Config struct {
 	// TaskEnv is the environment tasks start from (default: this
 	// process's environment).
 	TaskEnv map[string]string
+	// Transport carries calls to the agent and events back; nil means
+	// the v1 executor HTTP API at Env.Endpoint in Format. An agent that
+	// runs a built-in executor inside itself passes its own.
+	Transport Transport
+	// TaskSession starts each task in a session of its own (setsid)
+	// rather than only a process group, so that everything it starts can
+	// be found and killed when it ends; DieWithAgent also has the kernel
+	// SIGKILL a task whose parent dies. Both are for executors run inside
+	// the agent process, where the agent is the tasks' parent.
+	TaskSession, DieWithAgent bool
+}
+
+// Transport is how an executor reaches its agent: SUBSCRIBE opens the
+// event stream, UPDATE reports a task status. *Client provides it over
+// HTTP (HTTPTransport).
+type Transport interface {
+	Subscribe(ctx context.Context, sub *execpb.Call_Subscribe) (EventStream, error)
+	Update(ctx context.Context, status *mesos.TaskStatus) error
+}
+
+// EventStream is an open subscription: Next returns events until the
+// subscription ends with an error (io.EOF when it was closed cleanly).
+type EventStream interface {
+	Next() (*execpb.Event, error)
+	Close() error
+}
+
+// HTTPTransport adapts a Client to Transport.
+type HTTPTransport struct{ *Client }
+
+// Subscribe opens the subscription over HTTP.
+func (t HTTPTransport) Subscribe(ctx context.Context, sub *execpb.Call_Subscribe) (EventStream, error) {
+	s, err := t.Client.Subscribe(ctx, sub)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // ErrNoAck is returned by Run when it exits without the agent having
@@ -70,10 +107,13 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 			}
 		}
 	}
+	if cfg.Transport == nil {
+		cfg.Transport = HTTPTransport{NewClient(cfg.Env, cfg.Format)}
+	}
 	e := &engine{
 		cfg:    cfg,
 		log:    log,
-		client: NewClient(cfg.Env, cfg.Format),
+		client: cfg.Transport,
 		events: make(chan func(), 16),
 		quit:   make(chan struct{}),
 		tasks:  map[string]*task{},
@@ -99,7 +139,7 @@ type task struct {
 type engine struct {
 	cfg    Config
 	log    *slog.Logger
-	client *Client
+	client Transport
 
 	// events run on the engine goroutine: process exits, timers.
 	events chan func()
@@ -411,7 +451,8 @@ func (e *engine) start(t *task) error {
 		}
 		env[v.GetName()] = v.GetValue()
 	}
-	p, err := launcher.Start(launcher.Spec{Command: cmd, Env: env, Dir: t.sandbox})
+	p, err := launcher.Start(launcher.Spec{Command: cmd, Env: env, Dir: t.sandbox,
+		NewSession: e.cfg.TaskSession, DieWithParent: e.cfg.DieWithAgent})
 	if err != nil {
 		return err
 	}
@@ -448,8 +489,9 @@ func allocationRole(info *mesos.TaskInfo) string {
 func (e *engine) exited(t *task) {
 	ctx := context.Background()
 	ws := t.proc.Status()
-	// Anything the task left behind in its group goes with it.
-	t.proc.Signal(syscall.SIGKILL)
+	// Anything the task left behind in its group (its session, when it
+	// has one) goes with it.
+	e.destroy(t)
 	if t.killTimer != nil {
 		t.killTimer.Stop()
 	}
@@ -563,11 +605,21 @@ func (e *engine) forward(ctx context.Context, s *mesos.TaskStatus) {
 // killAll kills whatever tasks still run (the executor is exiting).
 func (e *engine) killAll() {
 	for _, t := range e.tasks {
-		if t.proc != nil {
-			t.proc.Signal(syscall.SIGKILL)
+		if t.proc != nil && !t.terminal {
+			e.destroy(t)
 		}
 		if t.killTimer != nil {
 			t.killTimer.Stop()
 		}
 	}
+}
+
+// destroy SIGKILLs what is left of a task: its process group, or its
+// whole session when it has one of its own.
+func (e *engine) destroy(t *task) {
+	if e.cfg.TaskSession {
+		t.proc.Destroy()
+		return
+	}
+	t.proc.Signal(syscall.SIGKILL)
 }

@@ -7,6 +7,7 @@
 package launcher
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -17,6 +18,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 )
@@ -44,6 +47,13 @@ type Spec struct {
 	// process starts, including task process groups of its own, and
 	// Destroy can kill all of it. The agent uses it for executors.
 	NewSession bool
+	// DieWithParent has the kernel SIGKILL the process when its parent
+	// dies (PR_SET_PDEATHSIG), for processes that must not outlive the
+	// agent that supervises them. (Linux ties this to the parent's
+	// thread that forked; Go keeps its threads for the life of the
+	// process unless a goroutine exits while locked to one, which the
+	// agent never does.)
+	DieWithParent bool
 }
 
 // Process is a started (or adopted) process, the leader of its own
@@ -140,6 +150,9 @@ func Start(s Spec) (*Process, error) {
 		Stderr:      errf,
 		SysProcAttr: &syscall.SysProcAttr{Setpgid: !s.NewSession, Setsid: s.NewSession},
 	}
+	if s.DieWithParent {
+		cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+	}
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
@@ -226,39 +239,49 @@ func (p *Process) Destroy() {
 	}
 }
 
-// killSession SIGKILLs every process whose session id is sid and returns
-// how many it signalled (Linux: reads /proc).
+// killSession SIGKILLs every live process whose session id is sid, other
+// than sid itself, and returns how many it signalled. It lists /proc and
+// asks the kernel for each process's session with getsid(2), which is far
+// cheaper than reading /proc/<pid>/stat; only the (rare) members of the
+// session have their stat read, to pass over zombies, which a signal
+// cannot remove.
 func killSession(sid int) int {
-	ents, err := os.ReadDir("/proc")
+	d, err := os.Open("/proc")
+	if err != nil {
+		return 0
+	}
+	defer d.Close()
+	names, err := d.Readdirnames(-1)
 	if err != nil {
 		return 0
 	}
 	n := 0
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
+	for _, name := range names {
+		if name[0] < '0' || name[0] > '9' {
+			continue
+		}
+		pid, err := strconv.Atoi(name)
 		if err != nil || pid == sid {
 			continue
 		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
+		if s, err := unix.Getsid(pid); err != nil || s != sid || zombie(pid) {
 			continue
 		}
-		// Fields after the command, which is in parentheses: state ppid
-		// pgrp session ...
-		i := strings.LastIndexByte(string(b), ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(b[i+1:]))
-		if len(f) < 4 || f[0] == "Z" {
-			continue
-		}
-		if s, _ := strconv.Atoi(f[3]); s == sid {
-			syscall.Kill(pid, syscall.SIGKILL)
-			n++
-		}
+		syscall.Kill(pid, syscall.SIGKILL)
+		n++
 	}
 	return n
+}
+
+// zombie reports whether pid has exited and waits to be reaped.
+func zombie(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return true // gone
+	}
+	// The state follows the command, which is in parentheses.
+	i := bytes.LastIndexByte(b, ')')
+	return i < 0 || i+2 >= len(b) || b[i+2] == 'Z'
 }
 
 // GroupAlive reports whether any process of the group pgid still exists.

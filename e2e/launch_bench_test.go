@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -20,9 +21,11 @@ import (
 )
 
 var (
-	launchTasks  = flag.Int("launch_tasks", 1000, "tasks BenchmarkLaunchTrueTasks launches per iteration")
-	launchWindow = flag.Int("launch_window", 16, "most tasks BenchmarkLaunchTrueTasks keeps between ACCEPT and TASK_RUNNING")
-	launchMaster = flag.String("launch_master", "", "run BenchmarkLaunchTrueTasks against this running master (host:port) instead of starting mezzo local")
+	launchTasks      = flag.Int("launch_tasks", 1000, "tasks BenchmarkLaunchTrueTasks launches per iteration")
+	launchWindow     = flag.Int("launch_window", 4, "most tasks BenchmarkLaunchTrueTasks keeps between ACCEPT and TASK_RUNNING")
+	launchWorkDir    = flag.String("launch_work_dir", "", "parent directory of the work_dir of the mezzo local that BenchmarkLaunchTrueTasks starts (default: the test's temporary directory)")
+	launchCheckpoint = flag.Bool("launch_checkpoint", false, "BenchmarkLaunchTrueTasks subscribes with checkpoint=true (a mezzo executor process per task, updates journaled and fsynced)")
+	launchMaster     = flag.String("launch_master", "", "run BenchmarkLaunchTrueTasks against this running master (host:port) instead of starting mezzo local")
 )
 
 // BenchmarkLaunchTrueTasks launches -launch_tasks short command tasks
@@ -57,8 +60,19 @@ func BenchmarkLaunchTrueTasks(b *testing.B) {
 func startLocal(b *testing.B) string {
 	port := freePort(b)
 	master := fmt.Sprintf("127.0.0.1:%d", port)
+	parent := *launchWorkDir
+	if parent == "" {
+		parent = b.TempDir()
+	} else {
+		dir, err := os.MkdirTemp(parent, "launch-bench-")
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { os.RemoveAll(dir) })
+		parent = dir
+	}
 	start(b, "local", "local", "--ip=127.0.0.1", fmt.Sprintf("--port=%d", port),
-		"--work_dir="+filepath.Join(b.TempDir(), "local"),
+		"--work_dir="+filepath.Join(parent, "local"),
 		"--agents=1", "--resources=cpus:32;mem:32768;disk:32768;ports:[31000-32000]")
 	deadline := time.Now().Add(20 * time.Second)
 	for httpOK("http://"+master+"/health") != nil {
@@ -85,9 +99,10 @@ func launchRun(b *testing.B, master string, n int) launchResult {
 		start     time.Time
 	)
 	client := scheduler.New(scheduler.Config{
-		Master:    master,
-		Format:    codec.Protobuf,
-		Framework: &mesos.FrameworkInfo{User: proto.String("root"), Name: proto.String("launch-bench")},
+		Master: master,
+		Format: codec.Protobuf,
+		Framework: &mesos.FrameworkInfo{User: proto.String("root"), Name: proto.String("launch-bench"),
+			Checkpoint: proto.Bool(*launchCheckpoint)},
 	})
 	cpus, mem := 0.01, 4.0
 	var held []*mesos.Offer // offers kept while the launch window is full

@@ -310,7 +310,7 @@ func (e *engine) handle(ctx context.Context, ev *execpb.Event) (stop bool) {
 		s := ev.GetSubscribed()
 		e.framework = s.GetFrameworkInfo()
 		e.containerID = s.GetContainerId()
-		e.log.Info("subscribed", "framework", e.cfg.Env.FrameworkID, "executor", e.cfg.Env.ExecutorID)
+		e.log.Info("subscribed", "framework", e.cfg.Env.FrameworkID)
 	case execpb.Event_LAUNCH:
 		if e.cfg.Mode == Default {
 			e.log.Warn("ignoring LAUNCH: the default executor runs task groups")

@@ -3,7 +3,6 @@ package master
 import (
 	"google.golang.org/protobuf/proto"
 
-	"github.com/mezzo-project/mezzo/api/legacy"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	"github.com/mezzo-project/mezzo/resources"
 )
@@ -40,54 +39,6 @@ func quantities(r resources.Resources) map[string]float64 {
 		q[name] = v.Float()
 	}
 	return q
-}
-
-// summary writes resources as Mesos' legacy endpoints summarize them: one
-// key per name, scalars as numbers, ranges and sets as strings,
-// revocable resources under "<name>_revocable".
-func summary(r resources.Resources) legacy.Resources {
-	var out legacy.Resources
-	scalars := map[string]float64{}
-	var scalarOrder []string
-	ranges := map[string][]legacy.Range{}
-	var rangeOrder []string
-	sets := map[string][]string{}
-	var setOrder []string
-	for res := range r.All() {
-		name := res.Name
-		if res.Revocable {
-			name += "_revocable"
-		}
-		switch res.Type {
-		case resources.ValueScalar:
-			if _, ok := scalars[name]; !ok {
-				scalarOrder = append(scalarOrder, name)
-			}
-			scalars[name] += res.Scalar.Float()
-		case resources.ValueRanges:
-			if _, ok := ranges[name]; !ok {
-				rangeOrder = append(rangeOrder, name)
-			}
-			for _, rg := range res.Ranges {
-				ranges[name] = append(ranges[name], legacy.Range{Begin: rg.Begin, End: rg.End})
-			}
-		case resources.ValueSet:
-			if _, ok := sets[name]; !ok {
-				setOrder = append(setOrder, name)
-			}
-			sets[name] = append(sets[name], res.Set...)
-		}
-	}
-	for _, n := range scalarOrder {
-		out.Set(n, legacy.ScalarValue(scalars[n]))
-	}
-	for _, n := range rangeOrder {
-		out.Set(n, legacy.RangesValue(ranges[n]...))
-	}
-	for _, n := range setOrder {
-		out.Set(n, legacy.SetValue(sets[n]...))
-	}
-	return out
 }
 
 // stripAllocation returns copies of resources without allocation info.

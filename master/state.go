@@ -1,14 +1,9 @@
 package master
 
 import (
-	"encoding/json"
 	"time"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/mezzo-project/mezzo/api/legacy"
-	"github.com/mezzo-project/mezzo/api/v1/codec"
-	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	"github.com/mezzo-project/mezzo/internal/version"
 	"github.com/mezzo-project/mezzo/resources"
 )
@@ -62,7 +57,7 @@ func (c *core) state() *legacy.MasterState {
 	for _, id := range sortedKeys(c.recovered) {
 		info := c.recovered[id].info
 		doc.RecoveredSlaves = append(doc.RecoveredSlaves, legacy.SlaveInfo{
-			ID: id, Hostname: info.GetHostname(), Port: info.GetPort(), Attributes: attributesJSON(info.GetAttributes()),
+			ID: id, Hostname: info.GetHostname(), Port: info.GetPort(), Attributes: legacy.AttributesOf(info.GetAttributes()),
 		})
 	}
 	for _, f := range c.sortedFrameworks() {
@@ -93,7 +88,7 @@ func (c *core) slaveJSON(a *agent) legacy.Slave {
 	}
 	reserved := legacy.RoleResources{}
 	for role, r := range a.total.Reservations() {
-		reserved[role] = summary(r)
+		reserved[role] = legacy.Summary(r)
 	}
 	caps := legacy.List[string]{}
 	for _, cp := range a.caps {
@@ -113,43 +108,20 @@ func (c *core) slaveJSON(a *agent) legacy.Slave {
 			ID:         a.id,
 			Hostname:   a.info.GetHostname(),
 			Port:       int32(a.port),
-			Attributes: attributesJSON(a.info.GetAttributes()),
+			Attributes: legacy.AttributesOf(a.info.GetAttributes()),
 		},
 		PID:                 a.pid(),
 		RegisteredTime:      secs(a.registered),
 		ReregisteredTime:    secs(a.reregistered),
-		Resources:           summary(a.total),
-		UsedResources:       summary(used),
-		OfferedResources:    summary(offered),
+		Resources:           legacy.Summary(a.total),
+		UsedResources:       legacy.Summary(used),
+		OfferedResources:    legacy.Summary(offered),
 		ReservedResources:   reserved,
-		UnreservedResources: summary(a.total.Unreserved()),
+		UnreservedResources: legacy.Summary(a.total.Unreserved()),
 		Active:              a.connected(),
 		Version:             a.version,
 		Capabilities:        caps,
 	}
-}
-
-func attributesJSON(attrs []*mesos.Attribute) legacy.Attributes {
-	out := legacy.Attributes{}
-	for _, at := range attrs {
-		var v legacy.Value
-		switch at.GetType() {
-		case mesos.Value_SCALAR:
-			v = legacy.ScalarValue(at.GetScalar().GetValue())
-		case mesos.Value_RANGES:
-			var rs []legacy.Range
-			for _, r := range at.GetRanges().GetRange() {
-				rs = append(rs, legacy.Range{Begin: r.GetBegin(), End: r.GetEnd()})
-			}
-			v = legacy.RangesValue(rs...)
-		case mesos.Value_SET:
-			v = legacy.SetValue(at.GetSet().GetItem()...)
-		default:
-			v = legacy.TextValue(at.GetText().GetValue())
-		}
-		out.Set(at.GetName(), v)
-	}
-	return out
 }
 
 func (c *core) frameworkJSON(f *framework) legacy.Framework {
@@ -159,7 +131,7 @@ func (c *core) frameworkJSON(f *framework) legacy.Framework {
 		if !t.released {
 			used = used.Add(t.res)
 		}
-		tasks = append(tasks, taskJSON(t.pb, t.res, t.role))
+		tasks = append(tasks, legacy.TaskOf(t.pb, legacy.Summary(t.res), t.role))
 	}
 	executors := legacy.List[legacy.Executor]{}
 	for _, agentID := range sortedKeys(f.executors) {
@@ -177,20 +149,20 @@ func (c *core) frameworkJSON(f *framework) legacy.Framework {
 			FrameworkID:    f.id,
 			AllocationInfo: legacy.AllocationInfo{Role: o.role},
 			SlaveID:        o.agentID,
-			Resources:      summary(o.res),
+			Resources:      legacy.Summary(o.res),
 		})
 	}
 	unreachable := legacy.List[legacy.Task]{}
 	for _, id := range sortedKeys(f.unreachableTasks) {
 		t := f.unreachableTasks[id]
 		r, _ := parseResources(t.GetResources())
-		unreachable = append(unreachable, taskJSON(t, r, allocationRole(t.GetResources(), f)))
+		unreachable = append(unreachable, legacy.TaskOf(t, legacy.Summary(r), allocationRole(t.GetResources(), f)))
 	}
 	completed := legacy.List[legacy.Task]{}
 	for i := len(f.completedTasks) - 1; i >= 0; i-- {
 		t := f.completedTasks[i]
 		r, _ := parseResources(t.GetResources())
-		completed = append(completed, taskJSON(t, r, allocationRole(t.GetResources(), f)))
+		completed = append(completed, legacy.TaskOf(t, legacy.Summary(r), allocationRole(t.GetResources(), f)))
 	}
 	caps := legacy.List[string]{}
 	for _, cp := range f.info.GetCapabilities() {
@@ -200,8 +172,8 @@ func (c *core) frameworkJSON(f *framework) legacy.Framework {
 		FrameworkSummary: legacy.FrameworkSummary{
 			ID:               f.id,
 			Name:             f.info.GetName(),
-			UsedResources:    summary(used),
-			OfferedResources: summary(offered),
+			UsedResources:    legacy.Summary(used),
+			OfferedResources: legacy.Summary(offered),
 			Capabilities:     caps,
 			Hostname:         f.info.GetHostname(),
 			WebUIURL:         f.info.GetWebuiUrl(),
@@ -215,7 +187,7 @@ func (c *core) frameworkJSON(f *framework) legacy.Framework {
 		RegisteredTime:   secs(f.registered),
 		UnregisteredTime: secs(f.unregistered),
 		Principal:        f.info.GetPrincipal(),
-		Resources:        summary(used.Add(offered)),
+		Resources:        legacy.Summary(used.Add(offered)),
 		ReregisteredTime: secs(f.reregistered),
 		Tasks:            tasks,
 		UnreachableTasks: unreachable,
@@ -230,117 +202,28 @@ func (c *core) frameworkJSON(f *framework) legacy.Framework {
 		out.Role = f.info.GetRole()
 	}
 	if f.info.Labels != nil {
-		out.Labels = labelsJSON(f.info.GetLabels())
-	}
-	return out
-}
-
-func labelsJSON(l *mesos.Labels) []legacy.Label {
-	out := []legacy.Label{}
-	for _, lb := range l.GetLabels() {
-		out = append(out, legacy.Label{Key: lb.GetKey(), Value: lb.Value})
+		out.Labels = legacy.LabelsOf(f.info.GetLabels())
 	}
 	return out
 }
 
 func executorJSON(e *executor, frameworkID, agentID string) legacy.Executor {
-	cmd := e.info.GetCommand()
-	lc := legacy.CommandInfo{Argv: legacy.List[string](cmd.GetArguments()), URIs: legacy.List[legacy.CommandURI]{}}
-	if cmd.Shell != nil {
-		lc.Shell = cmd.Shell
-	}
-	lc.Value = cmd.GetValue()
-	for _, u := range cmd.GetUris() {
-		lc.URIs = append(lc.URIs, legacy.CommandURI{Value: u.GetValue(), Executable: u.GetExecutable()})
-	}
-	if cmd.GetEnvironment() != nil {
-		env := &legacy.Environment{}
-		for _, v := range cmd.GetEnvironment().GetVariables() {
-			env.Variables = append(env.Variables, legacy.EnvironmentVariable{Name: v.GetName(), Type: v.GetType().String(), Value: v.Value})
-		}
-		lc.Environment = env
-	}
 	out := legacy.Executor{
 		ExecutorID:  e.info.GetExecutorId().GetValue(),
 		Name:        e.info.GetName(),
 		FrameworkID: frameworkID,
-		Command:     lc,
-		Resources:   summary(e.res),
+		Command:     legacy.CommandOf(e.info.GetCommand()),
+		Resources:   legacy.Summary(e.res),
 		SlaveID:     agentID,
 	}
 	if !e.res.IsEmpty() {
 		out.Role = e.role
 	}
 	if e.info.Labels != nil {
-		out.Labels = labelsJSON(e.info.GetLabels())
+		out.Labels = legacy.LabelsOf(e.info.GetLabels())
 	}
 	if e.info.Type != nil {
 		out.Type = e.info.GetType().String()
 	}
 	return out
-}
-
-// taskJSON writes a task as Mesos' legacy endpoints do.
-func taskJSON(t *mesos.Task, res resources.Resources, role string) legacy.Task {
-	out := legacy.Task{
-		ID:          t.GetTaskId().GetValue(),
-		Name:        t.GetName(),
-		FrameworkID: t.GetFrameworkId().GetValue(),
-		ExecutorID:  t.GetExecutorId().GetValue(),
-		SlaveID:     t.GetAgentId().GetValue(),
-		State:       t.GetState().String(),
-		Resources:   summary(res),
-		Role:        role,
-		Statuses:    legacy.List[legacy.TaskStatus]{},
-		User:        t.GetUser(),
-	}
-	if len(t.GetLimits()) > 0 {
-		out.Limits = legacy.Quantities{}
-		for k, v := range t.GetLimits() {
-			out.Limits[k] = legacy.Float(v.GetValue())
-		}
-	}
-	if t.Labels != nil {
-		out.Labels = labelsJSON(t.GetLabels())
-	}
-	if d := t.GetDiscovery(); d != nil {
-		var ld legacy.DiscoveryInfo
-		if viaJSON(d, &ld) == nil {
-			out.Discovery = &ld
-		}
-	}
-	if t.GetContainer() != nil {
-		if b, err := codec.MarshalJSON(t.GetContainer()); err == nil {
-			out.Container = legacy.ProtoJSON(b)
-		}
-	}
-	if t.GetHealthCheck() != nil {
-		if b, err := codec.MarshalJSON(t.GetHealthCheck()); err == nil {
-			out.HealthCheck = legacy.ProtoJSON(b)
-		}
-	}
-	for _, st := range t.GetStatuses() {
-		ls := legacy.TaskStatus{State: st.GetState().String(), Timestamp: legacy.Float(st.GetTimestamp()), Healthy: st.Healthy}
-		if st.Labels != nil {
-			ls.Labels = labelsJSON(st.GetLabels())
-		}
-		if cs := st.GetContainerStatus(); cs != nil {
-			var lcs legacy.ContainerStatus
-			if viaJSON(cs, &lcs) == nil {
-				ls.ContainerStatus = &lcs
-			}
-		}
-		out.Statuses = append(out.Statuses, ls)
-	}
-	return out
-}
-
-// viaJSON converts a protobuf message to a legacy struct through Mesos'
-// JSON mapping (the legacy structs mirror it).
-func viaJSON(m proto.Message, v any) error {
-	b, err := codec.MarshalJSON(m)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(b, v)
 }

@@ -68,6 +68,9 @@ type Agent struct {
 	// × max missed pings, from the last REGISTERED); 0 before any.
 	masterSilence time.Duration
 
+	// started is when New was called (/state's start_time).
+	started time.Time
+
 	// ---- state below is owned by the loop goroutine ----
 	st state
 }
@@ -102,6 +105,7 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 		store:     checkpoint.New(cfg.WorkDir),
 		detached:  make(chan struct{}),
 		recovered: make(chan struct{}),
+		started:   time.Now(),
 	}
 	a.st = newState(info)
 	a.mux = http.NewServeMux()

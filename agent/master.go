@@ -243,11 +243,9 @@ func (a *Agent) registerCall() *agentproto.AgentCall {
 		AgentInfo: proto.Clone(a.st.info).(*mesos.AgentInfo),
 		Version:   proto.String(version.Version),
 		Endpoint:  proto.String(a.st.endpoint),
-		Capabilities: []*mesos.AgentInfo_Capability{
-			{Type: mesos.AgentInfo_Capability_MULTI_ROLE.Enum()},
-			{Type: mesos.AgentInfo_Capability_HIERARCHICAL_ROLE.Enum()},
-			{Type: mesos.AgentInfo_Capability_RESERVATION_REFINEMENT.Enum()},
-		},
+	}
+	for _, c := range agentCapabilities {
+		r.Capabilities = append(r.Capabilities, &mesos.AgentInfo_Capability{Type: c.Enum()})
 	}
 	r.CheckpointedResources = a.st.checkpointed
 	for _, fw := range a.st.frameworks {

@@ -21,6 +21,9 @@ type state struct {
 	refused    bool
 
 	frameworks map[string]*framework
+	// completedFrameworks are the frameworks the agent forgot, newest
+	// last, at most maxCompletedFrameworks (shown by /state).
+	completedFrameworks []*framework
 
 	// checkpointed is the total resources the master last sent
 	// (CHECKPOINT_RESOURCES), with reservations and volumes; nil when
@@ -72,6 +75,26 @@ type framework struct {
 	updates map[string]*updateStream
 	// checkpointed is the FrameworkInfo last written to the checkpoint.
 	checkpointed *mesos.FrameworkInfo
+	// completedExecutors are the framework's forgotten executors, newest
+	// last, at most maxCompletedExecutorsPerFramework.
+	completedExecutors []*executor
+}
+
+// How much history /state shows, as Mesos' agent keeps it
+// (--max_completed_executors_per_framework and Mesos' constants).
+const (
+	maxCompletedFrameworks            = 50
+	maxCompletedExecutorsPerFramework = 150
+	maxCompletedTasksPerExecutor      = 200
+)
+
+// appendBounded appends v to list, dropping the oldest entries beyond n.
+func appendBounded[T any](list []T, v T, n int) []T {
+	list = append(list, v)
+	if len(list) > n {
+		list = append(list[:0:0], list[len(list)-n:]...)
+	}
+	return list
 }
 
 func (fw *framework) partitionAware() bool {
@@ -137,8 +160,10 @@ type executor struct {
 	// recovered: adopted from a previous run of the agent.
 	recovered bool
 	// completed holds the tasks whose terminal update was acknowledged
-	// (an executor resending one of their updates is acknowledged again).
-	completed map[string]bool
+	// (an executor resending one of their updates is acknowledged again);
+	// completedTasks keeps the latest of them for /state.
+	completed      map[string]bool
+	completedTasks []*task
 
 	// tasks holds every non-completed task by id; queue is the order of
 	// queued (undelivered) tasks and groups.

@@ -19,6 +19,14 @@ func (a *Agent) framework(id string, info *mesos.FrameworkInfo) *framework {
 	fw := a.st.frameworks[id]
 	if fw == nil {
 		fw = &framework{id: id, executors: map[string]*executor{}, updates: map[string]*updateStream{}}
+		// A framework that comes back keeps its history.
+		for i, old := range a.st.completedFrameworks {
+			if old.id == id {
+				fw.completedExecutors = old.completedExecutors
+				a.st.completedFrameworks = append(a.st.completedFrameworks[:i:i], a.st.completedFrameworks[i+1:]...)
+				break
+			}
+		}
 		a.st.frameworks[id] = fw
 	}
 	if info != nil {
@@ -156,8 +164,8 @@ func commandExecutorInfo(fwID string, t *mesos.TaskInfo) *mesos.ExecutorInfo {
 	if cmd.GetShell() {
 		show = "sh -c '" + show + "'"
 	}
+	// Mesos leaves its type unset.
 	return &mesos.ExecutorInfo{
-		Type:        mesos.ExecutorInfo_CUSTOM.Enum(),
 		ExecutorId:  &mesos.ExecutorID{Value: proto.String(id)},
 		FrameworkId: &mesos.FrameworkID{Value: proto.String(fwID)},
 		Name:        proto.String(fmt.Sprintf("Command Executor (Task: %s) (Command: %s)", id, show)),
@@ -414,12 +422,14 @@ func (a *Agent) cleanup(fw *framework, ex *executor) {
 				done = false
 			}
 		}
-		if done {
+		if done && fw.executors[ex.id] == ex {
 			delete(fw.executors, ex.id)
+			fw.completedExecutors = appendBounded(fw.completedExecutors, ex, maxCompletedExecutorsPerFramework)
 			a.checkpointCompleted(ex)
 		}
 	}
-	if len(fw.executors) == 0 && len(fw.updates) == 0 {
+	if len(fw.executors) == 0 && len(fw.updates) == 0 && a.st.frameworks[fw.id] == fw {
 		delete(a.st.frameworks, fw.id)
+		a.st.completedFrameworks = appendBounded(a.st.completedFrameworks, fw, maxCompletedFrameworks)
 	}
 }

@@ -233,6 +233,9 @@ func (a *Agent) acknowledge(fwID, taskID string, uuid []byte) {
 	if u.terminated {
 		delete(fw.updates, taskID)
 		if ex != nil {
+			if t := ex.tasks[taskID]; t != nil {
+				ex.completedTasks = appendBounded(ex.completedTasks, t, maxCompletedTasksPerExecutor)
+			}
 			delete(ex.tasks, taskID)
 			ex.completed[taskID] = true
 		}

@@ -189,30 +189,12 @@ func (m *Master) registerAgent(w http.ResponseWriter, r *http.Request, f codec.F
 	return nil
 }
 
-// writeJSON answers a legacy JSON endpoint, honouring ?jsonp=callback.
-func writeJSON(w http.ResponseWriter, r *http.Request, v any) error {
-	b, err := legacy.Marshal(v)
-	if err != nil {
-		return err
-	}
-	if cb := r.URL.Query().Get("jsonp"); cb != "" {
-		w.Header().Set("Content-Type", "text/javascript")
-		w.WriteHeader(http.StatusOK)
-		_, err = w.Write([]byte(cb + "(" + string(b) + ");"))
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
-	_, err = w.Write(b)
-	return err
-}
-
 func (m *Master) stateJSON(w http.ResponseWriter, r *http.Request) error {
 	var doc *legacy.MasterState
 	if err := m.do(func(c *core) { doc = c.state() }); err != nil {
 		return unavailable(err)
 	}
-	return writeJSON(w, r, doc)
+	return legacy.Write(w, r, doc)
 }
 
 func (m *Master) rolesJSON(w http.ResponseWriter, r *http.Request) error {
@@ -220,7 +202,7 @@ func (m *Master) rolesJSON(w http.ResponseWriter, r *http.Request) error {
 	if err := m.do(func(c *core) { doc = c.rolesJSON() }); err != nil {
 		return unavailable(err)
 	}
-	return writeJSON(w, r, doc)
+	return legacy.Write(w, r, doc)
 }
 
 // metricsJSON is /metrics/snapshot: a flat JSON object of metric names and
@@ -234,16 +216,16 @@ func (m *Master) metricsJSON(w http.ResponseWriter, r *http.Request) error {
 	for k, v := range snap {
 		doc[k] = legacy.Float(v)
 	}
-	return writeJSON(w, r, doc)
+	return legacy.Write(w, r, doc)
 }
 
 func (m *Master) flagsJSON(w http.ResponseWriter, r *http.Request) error {
-	return writeJSON(w, r, legacy.FlagsDocument{Flags: legacy.Flags(m.cfg.flagValues())})
+	return legacy.Write(w, r, legacy.FlagsDocument{Flags: legacy.Flags(m.cfg.flagValues())})
 }
 
 func (m *Master) versionJSON(w http.ResponseWriter, r *http.Request) error {
 	b := buildInfo()
-	return writeJSON(w, r, legacy.Version{
+	return legacy.Write(w, r, legacy.Version{
 		BuildDate: b.BuildDate, BuildTime: b.BuildTime, BuildUser: b.BuildUser,
 		GitSHA: b.GitSHA, GitBranch: b.GitBranch, GitTag: b.GitTag, Version: b.Version,
 	})

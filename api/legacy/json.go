@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"net/http"
 	"unicode/utf8"
 
 	"github.com/mezzo-project/mezzo/api/v1/codec"
@@ -16,6 +17,26 @@ import (
 // document; json.Marshal gives the same JSON values with <, > and & escaped.
 func Marshal(v any) ([]byte, error) {
 	return marshalNoEscape(v)
+}
+
+// Write answers an HTTP request with the document v as Mesos serves its
+// JSON endpoints: application/json, or JavaScript calling the function
+// named by the "jsonp" query parameter when there is one.
+func Write(w http.ResponseWriter, r *http.Request, v any) error {
+	b, err := Marshal(v)
+	if err != nil {
+		return err
+	}
+	if cb := r.URL.Query().Get("jsonp"); cb != "" {
+		w.Header().Set("Content-Type", "text/javascript")
+		w.WriteHeader(http.StatusOK)
+		_, err = w.Write([]byte(cb + "(" + string(b) + ");"))
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, err = w.Write(b)
+	return err
 }
 
 // marshalNoEscape is json.Marshal without HTML escaping. Every MarshalJSON

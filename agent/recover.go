@@ -3,6 +3,7 @@ package agent
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -103,6 +104,7 @@ func (a *Agent) recover() error {
 	rebooted := cp.BootID != "" && bootID != "" && cp.BootID != bootID
 	if cp.Agent == nil {
 		a.log.Info("no checkpointed agent; starting as a new agent")
+		a.killLeftovers()
 		a.finishRecovery()
 		return nil
 	}
@@ -158,6 +160,7 @@ func (a *Agent) recover() error {
 		}
 		a.cleanup(fw, nil)
 	}
+	a.killLeftovers()
 	if cleanup {
 		return a.cleanupRecovered()
 	}
@@ -179,6 +182,26 @@ func (a *Agent) recover() error {
 		a.finishRecovery()
 	}
 	return nil
+}
+
+// killLeftovers kills the processes of this agent's sandboxes that no
+// recovered executor accounts for: what the previous run supervised
+// itself or did not checkpoint (tasks of frameworks that do not
+// checkpoint and the processes they started), as Mesos' agent destroys
+// the containers it does not recover.
+func (a *Agent) killLeftovers() {
+	live := map[int]bool{}
+	for _, fw := range a.st.frameworks {
+		for _, ex := range fw.executors {
+			if ex.proc != nil && ex.proc.Pid() > 0 {
+				live[ex.proc.Pid()] = true // a session leader
+			}
+		}
+	}
+	root := filepath.Join(a.cfg.WorkDir, "slaves")
+	if n := launcher.KillLeftovers(root, func(sid int) bool { return live[sid] }); n > 0 {
+		a.log.Info("killed processes left in sandboxes by a previous run", "processes", n)
+	}
 }
 
 // recoverExecutor rebuilds an executor's latest run, its tasks and their

@@ -126,28 +126,41 @@ func alive(pid int) bool {
 }
 
 // TestTasksOfNonCheckpointingFrameworkDieWithAgent: a task run by the
-// command executor inside the agent does not outlive the agent.
+// command executor inside the agent does not outlive the agent, and what
+// it started is killed when the agent comes back.
 func TestTasksOfNonCheckpointingFrameworkDieWithAgent(t *testing.T) {
 	c := startCluster(t, 1, "cpus:2;mem:1024;disk:1024;ports:[31000-31100]")
-	pidFile := filepath.Join(t.TempDir(), "pid")
+	dir := t.TempDir()
+	shellPid, childPid := filepath.Join(dir, "shell"), filepath.Join(dir, "child")
 	exe := start(t, "execute", "execute", "--master="+c.master, "--name=orphan",
-		"--command=echo $$ > "+pidFile+"; exec sleep 300", "--resources=cpus:0.1;mem:32")
-	var pid int
-	waitFor(t, 30*time.Second, "the task's pid", func() error {
-		b, _ := os.ReadFile(pidFile)
-		pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
-		if pid == 0 || !strings.Contains(exe.out.String(), "TASK_RUNNING") {
+		"--command=sleep 300 & echo $! > "+childPid+"; echo $$ > "+shellPid+"; wait", "--resources=cpus:0.1;mem:32")
+	var shell, child int
+	waitFor(t, 30*time.Second, "the task's pids", func() error {
+		shell, _ = readPidFile(shellPid)
+		child, _ = readPidFile(childPid)
+		if shell == 0 || child == 0 || !strings.Contains(exe.out.String(), "TASK_RUNNING") {
 			return fmt.Errorf("task not running yet")
 		}
 		return nil
 	})
-	if err := syscall.Kill(c.agents[0].cmd.Process.Pid, syscall.SIGKILL); err != nil {
+	agent := c.agents[0]
+	if err := syscall.Kill(agent.cmd.Process.Pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	<-c.agents[0].done
+	<-agent.done
 	waitFor(t, 10*time.Second, "the task to die with the agent", func() error {
-		if alive(pid) {
-			return fmt.Errorf("pid %d still alive", pid)
+		if alive(shell) {
+			return fmt.Errorf("pid %d still alive", shell)
+		}
+		return nil
+	})
+	if !alive(child) {
+		t.Fatalf("the task's child %d died with the task; the restart below would check nothing", child)
+	}
+	start(t, "agent0-restarted", agent.cmd.Args[1:]...)
+	waitFor(t, 20*time.Second, "the restarted agent to kill what the task left", func() error {
+		if alive(child) {
+			return fmt.Errorf("pid %d still alive", child)
 		}
 		return nil
 	})

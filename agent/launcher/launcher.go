@@ -309,3 +309,55 @@ func DescribeStatus(ws syscall.WaitStatus) string {
 		return fmt.Sprintf("wait status %d", int(ws))
 	}
 }
+
+// KillLeftovers SIGKILLs every process (other than this one) whose
+// environment places it in a sandbox under root — MESOS_SANDBOX or
+// MESOS_DIRECTORY, which the agent gives every executor and task — unless
+// keep(its session id) says it belongs to a live executor. A restarted
+// agent uses it to end what it no longer supervises: tasks of frameworks
+// that do not checkpoint, whose supervisor died with the previous agent,
+// and the processes they left behind. It returns how many it signalled.
+func KillLeftovers(root string, keep func(sid int) bool) int {
+	root = filepath.Clean(root) + string(filepath.Separator)
+	d, err := os.Open("/proc")
+	if err != nil {
+		return 0
+	}
+	defer d.Close()
+	names, err := d.Readdirnames(-1)
+	if err != nil {
+		return 0
+	}
+	self := os.Getpid()
+	n := 0
+	for _, name := range names {
+		pid, err := strconv.Atoi(name)
+		if err != nil || pid == self || pid == 1 {
+			continue
+		}
+		env, err := os.ReadFile("/proc/" + name + "/environ")
+		if err != nil || !inSandbox(env, root) {
+			continue
+		}
+		sid, err := unix.Getsid(pid)
+		if err != nil || keep(sid) || zombie(pid) {
+			continue
+		}
+		syscall.Kill(pid, syscall.SIGKILL)
+		n++
+	}
+	return n
+}
+
+// inSandbox reports whether a NUL-separated environment has MESOS_SANDBOX
+// or MESOS_DIRECTORY under root (which ends with a separator).
+func inSandbox(env []byte, root string) bool {
+	for _, kv := range bytes.Split(env, []byte{0}) {
+		for _, key := range []string{"MESOS_SANDBOX=", "MESOS_DIRECTORY="} {
+			if v, ok := bytes.CutPrefix(kv, []byte(key)); ok && strings.HasPrefix(string(v), root) {
+				return true
+			}
+		}
+	}
+	return false
+}

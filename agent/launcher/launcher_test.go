@@ -89,3 +89,42 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+func TestKillLeftovers(t *testing.T) {
+	root := t.TempDir()
+	other := t.TempDir()
+	startIn := func(sandbox string) *Process {
+		t.Helper()
+		p, err := Start(Spec{
+			Command: &mesos.CommandInfo{Shell: proto.Bool(false), Value: proto.String("/bin/sleep"),
+				Arguments: []string{"sleep", "300"}},
+			Env:        map[string]string{"MESOS_SANDBOX": sandbox},
+			Dir:        t.TempDir(),
+			NewSession: true,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(p.Destroy)
+		return p
+	}
+	leftover := startIn(filepath.Join(root, "slaves", "S0", "frameworks", "F", "executors", "e", "runs", "c"))
+	kept := startIn(filepath.Join(root, "slaves", "S0", "frameworks", "F", "executors", "k", "runs", "c"))
+	elsewhere := startIn(filepath.Join(other, "slaves", "x"))
+	n := KillLeftovers(root, func(sid int) bool { return sid == kept.Pid() })
+	if n != 1 {
+		t.Errorf("signalled %d processes, want 1", n)
+	}
+	select {
+	case <-leftover.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the leftover process is still running")
+	}
+	for _, p := range []*Process{kept, elsewhere} {
+		select {
+		case <-p.Done():
+			t.Errorf("process %d was killed", p.Pid())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}

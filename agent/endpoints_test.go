@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"os"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -39,16 +38,11 @@ func getDoc(t *testing.T, a *Agent, path string, v any) {
 // keysOf returns the sorted keys of a JSON object.
 func keysOf(t *testing.T, raw json.RawMessage) []string {
 	t.Helper()
-	var m map[string]json.RawMessage
+	var m map[string]any
 	if err := json.Unmarshal(raw, &m); err != nil {
 		t.Fatalf("%v: %s", err, raw)
 	}
-	var keys []string
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
+	return keys(m)
 }
 
 func TestStateDocument(t *testing.T) {

@@ -246,22 +246,9 @@ func (p *Process) Destroy() {
 // session have their stat read, to pass over zombies, which a signal
 // cannot remove.
 func killSession(sid int) int {
-	d, err := os.Open("/proc")
-	if err != nil {
-		return 0
-	}
-	defer d.Close()
-	names, err := d.Readdirnames(-1)
-	if err != nil {
-		return 0
-	}
 	n := 0
-	for _, name := range names {
-		if name[0] < '0' || name[0] > '9' {
-			continue
-		}
-		pid, err := strconv.Atoi(name)
-		if err != nil || pid == sid {
+	for _, pid := range pids() {
+		if pid == sid {
 			continue
 		}
 		if s, err := unix.Getsid(pid); err != nil || s != sid || zombie(pid) {
@@ -271,6 +258,29 @@ func killSession(sid int) int {
 		n++
 	}
 	return n
+}
+
+// pids lists the processes in /proc.
+func pids() []int {
+	d, err := os.Open("/proc")
+	if err != nil {
+		return nil
+	}
+	defer d.Close()
+	names, err := d.Readdirnames(-1)
+	if err != nil {
+		return nil
+	}
+	out := make([]int, 0, len(names))
+	for _, name := range names {
+		if name[0] < '0' || name[0] > '9' {
+			continue
+		}
+		if pid, err := strconv.Atoi(name); err == nil {
+			out = append(out, pid)
+		}
+	}
+	return out
 }
 
 // zombie reports whether pid has exited and waits to be reaped.
@@ -319,23 +329,13 @@ func DescribeStatus(ws syscall.WaitStatus) string {
 // and the processes they left behind. It returns how many it signalled.
 func KillLeftovers(root string, keep func(sid int) bool) int {
 	root = filepath.Clean(root) + string(filepath.Separator)
-	d, err := os.Open("/proc")
-	if err != nil {
-		return 0
-	}
-	defer d.Close()
-	names, err := d.Readdirnames(-1)
-	if err != nil {
-		return 0
-	}
 	self := os.Getpid()
 	n := 0
-	for _, name := range names {
-		pid, err := strconv.Atoi(name)
-		if err != nil || pid == self || pid == 1 {
+	for _, pid := range pids() {
+		if pid == self || pid == 1 {
 			continue
 		}
-		env, err := os.ReadFile("/proc/" + name + "/environ")
+		env, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
 		if err != nil || !inSandbox(env, root) {
 			continue
 		}

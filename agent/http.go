@@ -19,6 +19,7 @@ func (a *Agent) routes() {
 	health := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
 	a.mux.Handle("/health", health)
 	a.mux.Handle("/slave(1)/health", health)
+	a.routeFiles()
 	a.routeDocuments()
 }
 

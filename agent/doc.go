@@ -1,6 +1,9 @@
 // Package agent is Mezzo's agent: it registers with the master, runs
 // executors as real processes in Mesos' sandbox layout, serves Mesos' v1
 // executor API, and carries task status updates reliably to the master.
+// It also serves Mesos' agent documents: /state and /flags (also under
+// /slave(1)/), and the sandbox files through /files/browse, /files/read,
+// /files/download and /files/debug (files.go).
 //
 // # Shape
 //

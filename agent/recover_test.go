@@ -278,6 +278,14 @@ func TestRecoverIncompatibleAgentInfo(t *testing.T) {
 	cfg := recoveryConfig(m, work)
 	a1 := serveAt(t, cfg, "127.0.0.1:0")
 	waitRegistered(t, m, 1)
+	// The agent checkpoints its info when it hears REGISTERED, in the
+	// same step that makes its id visible.
+	waitFor(t, 10*time.Second, "REGISTERED handled", func() error {
+		if a1.ID() == "" {
+			return errors.New("no id yet")
+		}
+		return nil
+	})
 	a1.Close()
 	cfg.Resources = "cpus:3;mem:1024;disk:1024;ports:[31000-32000]"
 	_, err := New(cfg, nil)

@@ -70,6 +70,9 @@ type Agent struct {
 
 	// started is when New was called (/state's start_time).
 	started time.Time
+	// recoveredPort is the port of the recovered agent when --port=0
+	// (set before the state goroutine starts; read-only after).
+	recoveredPort int
 
 	// ---- state below is owned by the loop goroutine ----
 	st state
@@ -201,7 +204,7 @@ func (a *Agent) Serve(ln net.Listener) error {
 // agent leaves them when it is terminated). It closes the agent (Close)
 // when serving fails or the master refuses the agent.
 func (a *Agent) Run(ctx context.Context) error {
-	ln, err := net.Listen("tcp", net.JoinHostPort(a.cfg.IP, strconv.Itoa(a.cfg.Port)))
+	ln, err := a.Listen()
 	if err != nil {
 		a.Close()
 		return err
@@ -217,6 +220,25 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.Close()
 		return err
 	}
+}
+
+// Listen opens the agent's listener on --ip and --port. With --port=0 a
+// recovered agent listens on the port it had, so that its executors,
+// which know it by address, can subscribe again; when that port is taken
+// it picks a free one (and says so). A new agent picks a free port.
+func (a *Agent) Listen() (net.Listener, error) {
+	if a.cfg.Port == 0 && a.recoveredPort > 0 {
+		ln, err := net.Listen("tcp", net.JoinHostPort(a.cfg.IP, strconv.Itoa(a.recoveredPort)))
+		if err == nil {
+			return ln, nil
+		}
+		a.log.Warn("cannot listen on the recovered agent's port; its executors will not find it", "port", a.recoveredPort, "err", err)
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(a.cfg.IP, strconv.Itoa(a.cfg.Port)))
+	if err != nil {
+		return nil, fmt.Errorf("listen on --ip=%s --port=%d: %w", a.cfg.IP, a.cfg.Port, err)
+	}
+	return ln, nil
 }
 
 // Close stops the agent: it kills every executor's process group (and so

@@ -134,6 +134,7 @@ func (a *Agent) recover() error {
 	a.st.info.Id = &mesos.AgentID{Value: proto.String(id)}
 	if a.cfg.Port == 0 {
 		a.st.info.Port = cp.Agent.Info.Port
+		a.recoveredPort = int(cp.Agent.Info.GetPort())
 	}
 	a.mu.Lock()
 	a.idCopy = id

@@ -332,3 +332,45 @@ func TestRecoverCleanup(t *testing.T) {
 		t.Errorf("meta/slaves/latest after cleanup: %v", err)
 	}
 }
+
+// With --port=0 a restarted agent listens where it was, or its executors,
+// which know it by address, could not find it.
+func TestRecoveredAgentKeepsItsPort(t *testing.T) {
+	m := newFakeMaster(t)
+	work := t.TempDir()
+	cfg := recoveryConfig(m, work)
+	a1 := serveAt(t, cfg, "127.0.0.1:0")
+	waitFor(t, 10*time.Second, "REGISTERED handled", func() error {
+		if a1.ID() == "" {
+			return errors.New("no id yet")
+		}
+		return nil
+	})
+	endpoint := a1.Endpoint()
+	a1.Close()
+
+	reopen := func() (*Agent, net.Listener) {
+		t.Helper()
+		a, err := New(cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { a.Close() })
+		ln, err := a.Listen()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a, ln
+	}
+	_, ln := reopen()
+	if ln.Addr().String() != endpoint {
+		t.Errorf("restarted agent listens on %s, was %s", ln.Addr(), endpoint)
+	}
+	// The port taken (by the listener above): another free one.
+	_, ln2 := reopen()
+	if ln2.Addr().String() == endpoint {
+		t.Errorf("listened twice on %s", endpoint)
+	}
+	ln.Close()
+	ln2.Close()
+}

@@ -30,6 +30,9 @@ type churnFramework struct {
 	launched int
 	agentOf  map[string]*mesos.AgentID
 	updates  map[string][]mesos.TaskState
+	// why holds the reason and message of each task's update that ended
+	// it other than TASK_FINISHED.
+	why map[string]string
 	// recon collects reconciliation answers once the faults are over.
 	recon map[string]mesos.TaskState
 }
@@ -84,6 +87,9 @@ func (f *churnFramework) handle(ctx context.Context, ev *schedpb.Event) error {
 			}
 		} else {
 			f.updates[id] = append(f.updates[id], st.GetState())
+			if scheduler.IsTerminal(st.GetState()) && st.GetState() != mesos.TaskState_TASK_FINISHED {
+				f.why[id] = st.GetState().String() + " " + st.GetReason().String() + ": " + st.GetMessage()
+			}
 		}
 		f.mu.Unlock()
 	}
@@ -121,7 +127,7 @@ func TestRandomFaults(t *testing.T) {
 	agents := []*proc{start(t, "agent0", agentArgs(0)...), start(t, "agent1", agentArgs(1)...)}
 
 	f := &churnFramework{rng: rand.New(rand.NewSource(seed + 1)), total: 24,
-		agentOf: map[string]*mesos.AgentID{}, updates: map[string][]mesos.TaskState{}}
+		agentOf: map[string]*mesos.AgentID{}, updates: map[string][]mesos.TaskState{}, why: map[string]string{}}
 	f.client = scheduler.New(scheduler.Config{Master: master, AutoAcknowledge: true, Reconnect: true,
 		Framework: &mesos.FrameworkInfo{User: proto.String("root"), Name: proto.String("churn"),
 			FailoverTimeout: proto.Float64(3600), Checkpoint: proto.Bool(true),
@@ -188,6 +194,9 @@ func TestRandomFaults(t *testing.T) {
 		t.Errorf("updates for %d tasks, launched %d", len(f.updates), f.total)
 	}
 	t.Logf("final states: %v", counts)
+	for id, why := range f.why {
+		t.Logf("%s: %s", id, why)
+	}
 
 	// The cluster agrees: asked about every task, it reports none live,
 	// and each answer is the state the framework saw or TASK_UNKNOWN (a

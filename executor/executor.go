@@ -190,14 +190,17 @@ func (e *engine) run(ctx context.Context) error {
 				return fmt.Errorf("could not subscribe within %s: %w", e.recoveryTimeout(), err)
 			}
 			// Between attempts: a random wait in [b/2, b], b doubling
-			// from 100 ms up to MESOS_SUBSCRIPTION_BACKOFF_MAX, until
-			// MESOS_RECOVERY_TIMEOUT passes. (Mesos' executors wait a
-			// uniform [0, max] every time; starting small lets a quickly
-			// restarted agent get its executors back in a fraction of
-			// --executor_reregistration_timeout, and the jitter spreads
-			// them out.)
+			// from 100 ms up to half of MESOS_SUBSCRIPTION_BACKOFF_MAX,
+			// until MESOS_RECOVERY_TIMEOUT passes. The agent sets that
+			// maximum to its --executor_reregistration_timeout, the
+			// window a restarted agent gives its executors: waiting at
+			// most half of it puts at least two attempts in any such
+			// window, however long the agent was away. (Mesos' executors
+			// wait a uniform [0, max] every time; starting small lets a
+			// quickly restarted agent get its executors back in a
+			// fraction of the window, and the jitter spreads them out.)
 			wait := backoff/2 + rand.N(backoff/2+1)
-			backoff = min(backoff*2, max(e.cfg.Env.SubscriptionBackoffMax, 100*time.Millisecond))
+			backoff = min(backoff*2, max(e.cfg.Env.SubscriptionBackoffMax/2, 100*time.Millisecond))
 			e.log.Info("subscribe failed; retrying", "err", err, "in", wait)
 			if !e.sleep(ctx, wait) {
 				return ctx.Err()

@@ -120,7 +120,7 @@ func runCluster(ctx context.Context, mcfg master.Config, acfg agent.Config, lf l
 			return fmt.Errorf("agent %d: %w", i, err)
 		}
 		defer a.Close()
-		aln, err := net.Listen("tcp", net.JoinHostPort(cfg.IP, "0"))
+		aln, err := a.Listen()
 		if err != nil {
 			return fmt.Errorf("agent %d: %w", i, err)
 		}

@@ -110,6 +110,8 @@ type execution struct {
 	launched bool
 	pending  map[string]bool // task ids not yet terminal
 	exitCode int
+	// toldWaiting: the user was told that offers are too small.
+	toldWaiting bool
 }
 
 func newExecution(f *executeFlags, out io.Writer) (*execution, error) {
@@ -320,6 +322,11 @@ func (ex *execution) offers(ctx context.Context, offers []*mesos.Offer) error {
 		}
 		taskRes, ok := take(offered, ex.want, ex.f.role)
 		if !ok {
+			if !ex.toldWaiting {
+				ex.toldWaiting = true
+				fmt.Fprintf(ex.out, "Waiting for an offer with %s (agent '%s' offered %s)\n",
+					resources.Format(ex.want), o.GetAgentId().GetValue(), resources.Format(offered.Unallocate()))
+			}
 			decline = append(decline, o.GetId())
 			continue
 		}

@@ -185,3 +185,37 @@ func testExecuteTaskGroup(t *testing.T, mode string) {
 		t.Fatalf("want two TASK_FINISHED:\n%s", out)
 	}
 }
+
+// TestLocalRestartKeepsCheckpointedTask SIGKILLs `mezzo local` under a
+// running task of a checkpointing framework and starts it again on the
+// same work directory: the agent comes back on its port, the task's
+// executor subscribes again, and `mezzo execute`, which re-subscribes to
+// the restarted master, reports the task finished.
+func TestLocalRestartKeepsCheckpointedTask(t *testing.T) {
+	port := freePort(t)
+	master := fmt.Sprintf("127.0.0.1:%d", port)
+	args := []string{"local", "--ip=127.0.0.1", fmt.Sprintf("--port=%d", port),
+		"--work_dir=" + filepath.Join(t.TempDir(), "local"), "--agents=1",
+		"--resources=cpus:2;mem:1024;disk:1024;ports:[31000-31100]"}
+	local := start(t, "local", args...)
+	waitFor(t, 20*time.Second, "mezzo local", func() error { return httpOK("http://" + master + "/health") })
+	exe := start(t, "execute", "execute", "--master="+master, "--name=survivor", "--command=sleep 3",
+		"--resources=cpus:0.1;mem:32", "--checkpoint")
+	waitFor(t, 30*time.Second, "TASK_RUNNING", func() error {
+		if !strings.Contains(exe.out.String(), "TASK_RUNNING") {
+			return fmt.Errorf("not running yet")
+		}
+		return nil
+	})
+	syscall.Kill(local.cmd.Process.Pid, syscall.SIGKILL)
+	<-local.done
+	start(t, "local-restarted", args...)
+	select {
+	case <-exe.done:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("mezzo execute did not end:\n%s", exe.out.String())
+	}
+	if exe.err != nil || !strings.Contains(exe.out.String(), "TASK_FINISHED") {
+		t.Fatalf("mezzo execute: %v\n%s", exe.err, exe.out.String())
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"os/user"
@@ -84,7 +85,7 @@ func runExecute(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mezzo execute: %v\n", err)
 		return 2
 	}
-	ex, err := newExecution(&f, stdout)
+	ex, err := newExecution(&f, stdout, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "mezzo execute: %v\n", err)
 		return 2
@@ -114,7 +115,7 @@ type execution struct {
 	toldWaiting bool
 }
 
-func newExecution(f *executeFlags, out io.Writer) (*execution, error) {
+func newExecution(f *executeFlags, out, stderr io.Writer) (*execution, error) {
 	if f.master == "" {
 		return nil, errors.New("missing required flag --master")
 	}
@@ -200,7 +201,11 @@ func newExecution(f *executeFlags, out io.Writer) (*execution, error) {
 	for _, c := range caps {
 		fw.Capabilities = append(fw.Capabilities, &mesos.FrameworkInfo_Capability{Type: c.Enum()})
 	}
-	ex.client = scheduler.New(scheduler.Config{Master: f.master, Framework: fw, Format: format})
+	// Like mesos-execute, it outlives a lost connection: it subscribes
+	// again with its framework id (a restarted master knows it from its
+	// registry) and goes on reporting the task.
+	ex.client = scheduler.New(scheduler.Config{Master: f.master, Framework: fw, Format: format, Reconnect: true,
+		Log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	return ex, nil
 }
 

@@ -59,10 +59,11 @@ type Config struct {
 	// AutoAcknowledge acknowledges every UPDATE that carries a uuid after
 	// the Handler has returned nil for it.
 	AutoAcknowledge bool
-	// Reconnect re-subscribes after a lost connection (with the framework
-	// id, so the framework keeps its tasks) instead of ending Run. It makes
-	// sense only when Framework.FailoverTimeout is long enough to cover the
-	// gap.
+	// Reconnect re-subscribes after a lost connection or an unavailable
+	// master (with the framework id, so the framework keeps its tasks)
+	// instead of ending Run; a SUBSCRIBE the master refuses (4xx) still
+	// ends it. It makes sense only when Framework.FailoverTimeout is long
+	// enough to cover the gap, or the master itself restarts.
 	Reconnect bool
 	// MaxMissedHeartbeats is how many heartbeat intervals may pass without
 	// any event before the stream is considered dead; 0 means 5.
@@ -146,6 +147,10 @@ func (c *Client) Run(ctx context.Context, h Handler) error {
 			return errors.Unwrap(err)
 		case !c.cfg.Reconnect:
 			return err
+		case refused(err):
+			// The master answered and refused the subscription: asking
+			// again would be refused again.
+			return err
 		}
 		c.log.Warn("subscription lost; re-subscribing", "err", err, "backoff", backoff)
 		select {
@@ -157,6 +162,14 @@ func (c *Client) Run(ctx context.Context, h Handler) error {
 			backoff *= 2
 		}
 	}
+}
+
+// refused reports whether err is the master's definite refusal of a
+// call (a 4xx answer), as opposed to a lost connection or an unavailable
+// master (5xx), which are worth another try.
+func refused(err error) bool {
+	var ce *CallError
+	return errors.As(err, &ce) && ce.Status/100 == 4
 }
 
 // errHandler marks an error that came from the Handler.

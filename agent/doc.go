@@ -1,9 +1,12 @@
 // Package agent is Mezzo's agent: it registers with the master, runs
 // executors as real processes in Mesos' sandbox layout, serves Mesos' v1
 // executor API, and carries task status updates reliably to the master.
-// It also serves Mesos' agent documents: /state and /flags (also under
-// /slave(1)/), and the sandbox files through /files/browse, /files/read,
-// /files/download and /files/debug (files.go).
+// It also serves Mesos' agent documents: /state, /flags and
+// /monitor/statistics (also under /slave(1)/; executors' CPU and memory
+// usage read from /proc, monitor.go), /metrics/snapshot with the names of
+// Mesos' agent metrics (metrics.go), and the sandbox files through
+// /files/browse, /files/read, /files/download and /files/debug
+// (files.go).
 //
 // # Shape
 //
@@ -136,9 +139,8 @@
 // executors running; Close kills every executor.
 //
 // Not implemented yet: --reconfiguration_policy=additive, the agent's
-// operator API and /state, /files, executor HEARTBEAT events, the fetcher
-// cache, containerizers beyond plain processes (Docker, images,
-// namespaces, cgroups), checkpointed resources (the agent learns of
-// reservations and volumes only from the tasks that use them) and the
-// removal of destroyed persistent volumes.
+// operator API (/api/v1), executor HEARTBEAT events, the fetcher cache,
+// sandbox garbage collection, containerizers beyond plain processes
+// (Docker, images, namespaces, cgroups) and the removal of destroyed
+// persistent volumes.
 package agent

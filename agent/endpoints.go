@@ -14,17 +14,21 @@ import (
 )
 
 // routeDocuments registers the agent's read-only JSON documents, under
-// their plain paths and under Mesos' /slave(1)/ prefix: /state and
-// /flags.
+// their plain paths and under Mesos' /slave(1)/ prefix: /state, /flags
+// and /monitor/statistics (monitor.go). /metrics/snapshot (metrics.go)
+// belongs to libprocess' metrics process in Mesos, so it has only its
+// plain path.
 func (a *Agent) routeDocuments() {
 	for path, h := range map[string]func(http.ResponseWriter, *http.Request) error{
-		"/state": a.serveState,
-		"/flags": a.serveFlags,
+		"/state":              a.serveState,
+		"/flags":              a.serveFlags,
+		"/monitor/statistics": a.serveStatistics,
 	} {
 		handler := httpapi.Wrap(a.log, h)
 		a.mux.Handle(path, handler)
 		a.mux.Handle("/slave(1)"+path, handler)
 	}
+	a.mux.Handle("/metrics/snapshot", httpapi.Wrap(a.log, a.serveMetrics))
 }
 
 func (a *Agent) serveState(w http.ResponseWriter, r *http.Request) error {
@@ -160,7 +164,6 @@ func (a *Agent) frameworkDocument(fw *framework, allocated *resources.Resources)
 // executorDocument writes an executor with its launched, queued and
 // completed tasks; allocated, when not nil, accumulates what it uses.
 func (a *Agent) executorDocument(fw *framework, ex *executor, allocated *resources.Resources) legacy.AgentExecutor {
-	own := parseOrNone(ex.info.GetResources())
 	out := legacy.AgentExecutor{
 		ID:             ex.id,
 		Name:           ex.info.GetName(),
@@ -177,9 +180,6 @@ func (a *Agent) executorDocument(fw *framework, ex *executor, allocated *resourc
 	if ex.info.Type != nil {
 		out.Type = ex.info.GetType().String()
 	}
-	// A command executor's info carries its task's resources: counting
-	// both would count them twice.
-	used := own
 	live := ex.state != exTerminated
 	for _, id := range sortedIDs(ex.tasks) {
 		t := ex.tasks[id]
@@ -189,18 +189,15 @@ func (a *Agent) executorDocument(fw *framework, ex *executor, allocated *resourc
 			out.QueuedTasks = append(out.QueuedTasks, a.queuedTaskDocument(fw, t, res))
 		case isTerminal(t.state) || !live:
 			out.CompletedTasks = append(out.CompletedTasks, a.taskDocument(fw, ex, t, res))
-			continue
 		default:
 			out.Tasks = append(out.Tasks, a.taskDocument(fw, ex, t, res))
-		}
-		if ex.kind != kindCommand {
-			used = used.Add(res)
 		}
 	}
 	for i := len(ex.completedTasks) - 1; i >= 0; i-- {
 		t := ex.completedTasks[i]
 		out.CompletedTasks = append(out.CompletedTasks, a.taskDocument(fw, ex, t, parseOrNone(t.info.GetResources())))
 	}
+	used := allocatedTo(ex)
 	out.Resources = legacy.Summary(used)
 	if len(ex.info.GetResources()) > 0 {
 		out.Role = allocationRole(ex.info.GetResources(), fw)
@@ -209,6 +206,24 @@ func (a *Agent) executorDocument(fw *framework, ex *executor, allocated *resourc
 		*allocated = allocated.Add(used)
 	}
 	return out
+}
+
+// allocatedTo is what an executor holds (state goroutine): its own
+// resources and those of its queued tasks and, while it lives, of its
+// tasks that have not ended. A command executor's info carries its
+// task's resources, so they count once.
+func allocatedTo(ex *executor) resources.Resources {
+	used := parseOrNone(ex.info.GetResources())
+	if ex.kind == kindCommand {
+		return used
+	}
+	live := ex.state != exTerminated
+	for _, id := range sortedIDs(ex.tasks) {
+		if t := ex.tasks[id]; t.queued || (live && !isTerminal(t.state)) {
+			used = used.Add(parseOrNone(t.info.GetResources()))
+		}
+	}
+	return used
 }
 
 // taskDocument writes a launched or completed task.

@@ -130,6 +130,7 @@ func (a *Agent) executorCall(call *execpb.Call) (*execConn, error) {
 			}
 		case execpb.Call_MESSAGE:
 			a.send(frameworkMessageCall(fwID, call))
+			a.st.metrics.validFrameworkMessages++
 		default:
 			herr = httpapi.NotImplemented("")
 		}

@@ -83,6 +83,7 @@ func (a *Agent) launchExecutor(ex *executor) {
 		defer a.procs.Done()
 		defer cancel()
 		var proc process
+		fetched := false // every URI of the launch was fetched
 		err := func() error {
 			for _, j := range ls.fetches {
 				if err := os.MkdirAll(j.dir, 0o755); err != nil {
@@ -92,6 +93,7 @@ func (a *Agent) launchExecutor(ex *executor) {
 					return err
 				}
 			}
+			fetched = true
 			if ctx.Err() != nil {
 				return fmt.Errorf("launch cancelled")
 			}
@@ -113,7 +115,10 @@ func (a *Agent) launchExecutor(ex *executor) {
 		if proc != nil {
 			// Wait for the process here, so Close can wait for it; Detach
 			// leaves it running.
-			a.post(func() { a.executorStarted(ex, proc) })
+			a.post(func() {
+				a.st.metrics.countFetch(fetched)
+				a.executorStarted(ex, proc)
+			})
 			select {
 			case <-proc.Done():
 				a.post(func() { a.executorTerminated(ex, proc) })
@@ -121,7 +126,10 @@ func (a *Agent) launchExecutor(ex *executor) {
 			}
 			return
 		}
-		a.post(func() { a.launchFailed(ex, err) })
+		a.post(func() {
+			a.st.metrics.countFetch(fetched)
+			a.launchFailed(ex, err)
+		})
 	}()
 }
 
@@ -260,6 +268,7 @@ func (a *Agent) executorStarted(ex *executor, proc process) {
 // (state goroutine).
 func (a *Agent) launchFailed(ex *executor, err error) {
 	ex.fetchCancel = nil
+	a.st.metrics.containerLaunchErrors++
 	a.log.Info("executor launch failed", "framework", ex.fw.id, "executor", ex.id, "err", err)
 	if ex.pendingTermination == nil {
 		ex.pendingTermination = &termination{

@@ -98,6 +98,7 @@ func (a *Agent) recover() error {
 			a.store.MetaDir(), err, a.store.LatestAgentPath())
 	}
 	if cp.Errors > 0 {
+		a.st.metrics.recoveryErrors += uint64(cp.Errors)
 		a.log.Warn("errors during agent recovery; skipped what could not be read", "errors", cp.Errors)
 	}
 	bootID := checkpoint.ReadBootID()
@@ -149,6 +150,10 @@ func (a *Agent) recover() error {
 		fw.checkpointed = fs.Info
 		for _, es := range fs.Executors {
 			run := es.Runs[es.Latest]
+			if run != nil && run.Completed {
+				// Mesos counts a run that ended before the restart.
+				a.st.metrics.executorsTerminated++
+			}
 			if run == nil || run.Completed {
 				continue
 			}
@@ -156,6 +161,7 @@ func (a *Agent) recover() error {
 				if a.cfg.Strict {
 					return fmt.Errorf("failed to recover executor %s of framework %s: %w", es.ID, fs.ID, err)
 				}
+				a.st.metrics.recoveryErrors++
 				a.log.Warn("skipping an executor that cannot be recovered", "framework", fs.ID, "executor", es.ID, "err", err)
 			}
 		}
@@ -375,6 +381,10 @@ func (a *Agent) checkRecovered() {
 // finishRecovery lets the agent register: what it reports is now known.
 func (a *Agent) finishRecovery() {
 	a.st.recovering = false
+	if !a.st.metrics.recovered {
+		a.st.metrics.recovered = true
+		a.st.metrics.recoveryTime = time.Since(a.started)
+	}
 	if id := checkpoint.ReadBootID(); id != "" {
 		if err := a.store.WriteBootID(id); err != nil {
 			a.log.Error("failed to checkpoint the boot id", "err", err)

@@ -42,6 +42,9 @@ type state struct {
 
 	// out is the queue of calls to the master, drained by the sender.
 	out *queue[outCall]
+
+	// metrics are the counters of /metrics/snapshot (metrics.go).
+	metrics counters
 }
 
 func newState(info *mesos.AgentInfo) state {

@@ -100,6 +100,10 @@ func (a *Agent) runTask(r *agentproto.AgentEvent_RunTask) {
 	vols, err := a.validateRun(ex == nil, kind, exInfo, infos)
 	if err != nil {
 		a.log.Info("refusing tasks the agent cannot run", "framework", fwID, "executor", exID, "reason", err)
+		if ex == nil {
+			// The container of a new executor could not be launched.
+			a.st.metrics.containerLaunchErrors++
+		}
 		for _, t := range infos {
 			a.agentUpdate(fw, nil, t.GetTaskId().GetValue(), mesos.TaskState_TASK_FAILED,
 				mesos.TaskStatus_REASON_CONTAINER_LAUNCH_FAILED, err.Error())
@@ -333,14 +337,18 @@ func (a *Agent) shutdownFramework(fwID string) {
 func (a *Agent) frameworkMessage(fwID, exID string, data []byte) {
 	fw := a.st.frameworks[fwID]
 	if fw == nil {
+		a.st.metrics.invalidFrameworkMessages++
+		a.log.Info("dropping framework message for an unknown framework", "framework", fwID)
 		return
 	}
 	ex := fw.executors[exID]
 	if ex == nil || ex.conn == nil {
+		a.st.metrics.invalidFrameworkMessages++
 		a.log.Info("dropping framework message for an executor that is not subscribed", "executor", exID)
 		return
 	}
 	ex.conn.events.push(&execpb.Event{Type: execpb.Event_MESSAGE.Enum(), Message: &execpb.Event_Message{Data: data}})
+	a.st.metrics.validFrameworkMessages++
 }
 
 // registrationTimeout kills an executor that has not subscribed.
@@ -369,6 +377,7 @@ func (a *Agent) executorTerminated(ex *executor, proc process) {
 		return
 	}
 	ex.state = exTerminated
+	a.st.metrics.executorsTerminated++
 	ex.stopTimers()
 	if ex.conn != nil {
 		ex.conn.events.close()

@@ -56,8 +56,12 @@ func (a *Agent) agentUpdate(fw *framework, ex *executor, taskID string, state me
 // accepted (its checkpoint failed); the sender should retry.
 func (a *Agent) statusUpdate(fw *framework, ex *executor, s *mesos.TaskStatus) error {
 	if fw.terminating {
+		a.st.metrics.invalidStatusUpdates++
 		return nil // the framework is gone; nobody will acknowledge
 	}
+	// Mesos counts an update valid before its stream sees it, so
+	// duplicates count too.
+	a.st.metrics.validStatusUpdates++
 	taskID := s.GetTaskId().GetValue()
 	if s.AgentId == nil {
 		s.AgentId = a.st.info.GetId()
@@ -107,6 +111,9 @@ func (a *Agent) statusUpdate(fw *framework, ex *executor, s *mesos.TaskStatus) e
 	if t != nil {
 		t.state = s.GetState()
 		t.statuses = append(t.statuses, s)
+		if isTerminal(t.state) {
+			a.st.metrics.countTerminal(t.state)
+		}
 	}
 	if res == addHead {
 		a.sendHead(fw, u)

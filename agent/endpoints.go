@@ -2,9 +2,10 @@ package agent
 
 import (
 	"flag"
+	"maps"
 	"net"
 	"net/http"
-	"sort"
+	"slices"
 
 	"github.com/mezzo-project/mezzo/api/legacy"
 	"github.com/mezzo-project/mezzo/api/v1/httpapi"
@@ -93,7 +94,7 @@ func (a *Agent) stateDocument() *legacy.AgentState {
 		doc.ReservedResources[role] = legacy.Summary(r)
 		doc.ReservedResourcesFull[role] = legacy.Full(r, resources.FormatPostRefinement)
 	}
-	for _, id := range sortedIDs(a.st.frameworks) {
+	for _, id := range slices.Sorted(maps.Keys(a.st.frameworks)) {
 		fw := a.st.frameworks[id]
 		doc.Frameworks = append(doc.Frameworks, a.frameworkDocument(fw, &allocated))
 	}
@@ -152,7 +153,7 @@ func (a *Agent) frameworkDocument(fw *framework, allocated *resources.Resources)
 			out.Role = "*"
 		}
 	}
-	for _, id := range sortedIDs(fw.executors) {
+	for _, id := range slices.Sorted(maps.Keys(fw.executors)) {
 		out.Executors = append(out.Executors, a.executorDocument(fw, fw.executors[id], allocated))
 	}
 	for i := len(fw.completedExecutors) - 1; i >= 0; i-- {
@@ -181,7 +182,7 @@ func (a *Agent) executorDocument(fw *framework, ex *executor, allocated *resourc
 		out.Type = ex.info.GetType().String()
 	}
 	live := ex.state != exTerminated
-	for _, id := range sortedIDs(ex.tasks) {
+	for _, id := range slices.Sorted(maps.Keys(ex.tasks)) {
 		t := ex.tasks[id]
 		res := parseOrNone(t.info.GetResources())
 		switch {
@@ -218,7 +219,7 @@ func allocatedTo(ex *executor) resources.Resources {
 		return used
 	}
 	live := ex.state != exTerminated
-	for _, id := range sortedIDs(ex.tasks) {
+	for _, id := range slices.Sorted(maps.Keys(ex.tasks)) {
 		if t := ex.tasks[id]; t.queued || (live && !isTerminal(t.state)) {
 			used = used.Add(parseOrNone(t.info.GetResources()))
 		}
@@ -297,14 +298,4 @@ func parseOrNone(pb []*mesos.Resource) resources.Resources {
 		return resources.Resources{}
 	}
 	return r.Unallocate()
-}
-
-// sortedIDs returns a map's keys in order.
-func sortedIDs[T any](m map[string]T) []string {
-	ids := make([]string, 0, len(m))
-	for id := range m {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	return ids
 }

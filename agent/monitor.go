@@ -3,8 +3,10 @@ package agent
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"time"
 
@@ -112,9 +114,9 @@ func (a *Agent) serveStatistics(w http.ResponseWriter, r *http.Request) error {
 // agent, goroutine) runs, with their ids and limits (state goroutine).
 func (a *Agent) monitoredExecutors() []monitored {
 	var out []monitored
-	for _, fwID := range sortedIDs(a.st.frameworks) {
+	for _, fwID := range slices.Sorted(maps.Keys(a.st.frameworks)) {
 		fw := a.st.frameworks[fwID]
-		for _, exID := range sortedIDs(fw.executors) {
+		for _, exID := range slices.Sorted(maps.Keys(fw.executors)) {
 			ex := fw.executors[exID]
 			if ex.proc == nil || ex.state == exTerminated {
 				continue

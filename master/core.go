@@ -109,13 +109,12 @@ type core struct {
 	// and the inverse offers (maintenance.go).
 	maint maintenanceState
 
+	// metrics are the master's counters and timers (metrics.go).
 	metrics coreMetrics
-}
-
-// coreMetrics are the master's counters for /metrics/snapshot.
-type coreMetrics struct {
-	offersSent, offersDeclined, offersRescinded, offersTimedOut uint64
-	operationsFinished, operationsFailed                        uint64
+	// queued, when set, tells how many requests wait to run on the core
+	// goroutine (master/event_queue_dispatches). It is safe to call from
+	// the core goroutine.
+	queued func() int64
 }
 
 type framework struct {
@@ -146,6 +145,9 @@ type framework struct {
 	// executors by agent id, then executor id.
 	executors map[string]map[string]*executor
 	offers    map[string]*offer
+
+	// metrics are the framework's counters (master/frameworks/...).
+	metrics frameworkMetrics
 }
 
 type agent struct {
@@ -169,9 +171,11 @@ type agent struct {
 	// removalDeferred is when to try again to mark the agent unreachable
 	// after the removal rate limit or a registry failure held it back.
 	removalDeferred time.Time
-	pingSeq         uint64 // last ping sent
-	pongSeq         uint64 // last ping answered
-	missedPings     int
+	// removalCause is why the deferred removal was asked for.
+	removalCause removalCause
+	pingSeq      uint64 // last ping sent
+	pongSeq      uint64 // last ping answered
+	missedPings  int
 
 	// tasks and executors by framework id, then task or executor id.
 	tasks     map[string]map[string]*task
@@ -250,6 +254,7 @@ func newCoreWithRegistry(cfg Config, log *slog.Logger, clock Clock, info *mesos.
 		offers:         map[string]*offer{},
 		nextAllocation: now.Add(cfg.AllocationInterval),
 		maint:          newMaintenanceState(),
+		metrics:        newCoreMetrics(),
 	}
 	c.recoverRegistry()
 	return c
@@ -281,8 +286,9 @@ func (c *core) tick() {
 	for _, o := range c.sortedOffers() {
 		if !o.expires.IsZero() && !now.Before(o.expires) {
 			c.log.Info("offer timed out", "offer_id", o.pb.GetId().GetValue(), "framework_id", o.frameworkID)
-			c.metrics.offersTimedOut++
+			c.metrics.inc(ctrOffersTimedOut)
 			if f := c.frameworks[o.frameworkID]; f != nil {
+				f.metrics.offersRescinded++
 				f.send(&schedpb.Event{Type: schedpb.Event_RESCIND.Enum(), Rescind: &schedpb.Event_Rescind{OfferId: o.pb.GetId()}})
 			}
 			// Hoarding counts as declining: the default filter, and backoff.
@@ -435,8 +441,11 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // ---- framework helpers ----
 
+// send sends ev on the framework's stream and counts it; an event for a
+// disconnected framework is dropped.
 func (f *framework) send(ev *schedpb.Event) {
 	if f.stream != nil {
+		f.metrics.event(ev.GetType())
 		f.stream.Send(ev)
 	}
 }

@@ -19,6 +19,16 @@ import (
 // (RUN_TASK), invalid ones get TASK_ERROR; what the operations do not use
 // goes back to the allocator, filtered by the call's filters.
 func (c *core) accept(f *framework, acc *schedpb.Call_Accept) {
+	for _, op := range acc.GetOperations() {
+		if op.GetType() == mesos.Offer_Operation_LAUNCH {
+			// Mesos counts a LAUNCH without tasks as declining the offers.
+			if len(op.GetLaunch().GetTaskInfos()) > 0 {
+				c.metrics.inc(ctrMsgLaunchTasks)
+			} else {
+				c.metrics.inc(ctrMsgDeclineOffers)
+			}
+		}
+	}
 	ids := acc.GetOfferIds()
 	var err error
 	if len(ids) == 0 {
@@ -56,6 +66,7 @@ func (c *core) accept(f *framework, acc *schedpb.Call_Accept) {
 		o := f.offers[id.GetValue()]
 		offered = offered.Add(o.res)
 		c.removeOffer(o)
+		f.metrics.offersAccepted++
 	}
 	remaining := offered
 	launched := false
@@ -71,14 +82,14 @@ func (c *core) accept(f *framework, acc *schedpb.Call_Accept) {
 				err = c.alloc.UpdateAllocation(f.id, a.id, role, from, to)
 			}
 			if err != nil {
-				c.metrics.operationsFailed++
 				c.operationError(f, op, a.id, err.Error())
 				continue
 			}
 			remaining = remaining.Subtract(from).Add(to)
 			a.total = a.total.Subtract(from).Add(to)
 			c.checkpointResources(a)
-			c.metrics.operationsFinished++
+			c.metrics.operation(op.GetType(), mesos.OperationState_OPERATION_FINISHED)
+			f.metrics.operation(op.GetType())
 			c.operationFinished(f, op, a.id, to)
 			c.log.Info("applied offer operation", "framework_id", f.id, "agent_id", a.id, "type", op.GetType().String(), "resources", to.String())
 		case mesos.Offer_Operation_LAUNCH:
@@ -100,6 +111,7 @@ func (c *core) accept(f *framework, acc *schedpb.Call_Accept) {
 				remaining = remaining.Subtract(used.total)
 				launched = true
 				c.launch(f, a, role, used, ti.GetExecutor(), []*mesos.TaskInfo{ti}, nil)
+				f.metrics.operation(mesos.Offer_Operation_LAUNCH)
 			}
 		case mesos.Offer_Operation_LAUNCH_GROUP:
 			lg := op.GetLaunchGroup()
@@ -123,6 +135,7 @@ func (c *core) accept(f *framework, acc *schedpb.Call_Accept) {
 			remaining = remaining.Subtract(used.total)
 			launched = true
 			c.launch(f, a, role, used, exec, group.GetTasks(), group)
+			f.metrics.operation(mesos.Offer_Operation_LAUNCH_GROUP)
 		default:
 			c.operationError(f, op, a.id, fmt.Sprintf("Operation %s is not supported by this master yet", op.GetType()))
 		}
@@ -156,6 +169,7 @@ func operationTasks(op *mesos.Offer_Operation) (tasks []*mesos.TaskInfo, launch 
 // silently).
 func (c *core) operationError(f *framework, op *mesos.Offer_Operation, agent, msg string) {
 	c.log.Warn("dropping offer operation", "framework_id", f.id, "type", op.GetType().String(), "reason", msg)
+	c.metrics.operation(op.GetType(), mesos.OperationState_OPERATION_ERROR)
 	if op.Id == nil {
 		return
 	}
@@ -183,7 +197,9 @@ func (c *core) failTasks(f *framework, tasks []*mesos.TaskInfo, reason mesos.Tas
 // launch.
 func (c *core) sendMasterUpdate(f *framework, t *mesos.TaskInfo, state mesos.TaskState, reason mesos.TaskStatus_Reason, msg string) {
 	c.log.Info("task not launched", "framework_id", f.id, "task_id", t.GetTaskId().GetValue(), "state", state.String(), "reason", msg)
-	f.send(updateEvent(c.masterStatus(t.GetTaskId().GetValue(), t.GetAgentId().GetValue(), state, reason, msg)))
+	st := c.masterStatus(t.GetTaskId().GetValue(), t.GetAgentId().GetValue(), state, reason, msg)
+	c.metrics.taskEnded(st)
+	f.send(updateEvent(st))
 }
 
 // launch books validated tasks (one task, or a task group) and their

@@ -28,6 +28,11 @@ func (c *core) agentGrace() time.Duration {
 // master's. On success the first event on sink is REGISTERED; errors are
 // answered before the stream starts (400).
 func (c *core) registerAgent(sink agentSink, streamID string, reg *agentproto.AgentCall_Register) (string, error) {
+	if reg.GetAgentInfo().GetId().GetValue() == "" {
+		c.metrics.inc(ctrMsgRegisterSlave)
+	} else {
+		c.metrics.inc(ctrMsgReregisterSlave)
+	}
 	info := proto.Clone(reg.GetAgentInfo()).(*mesos.AgentInfo)
 	flagTotal, err := parseResources(info.GetResources())
 	if err != nil {
@@ -110,6 +115,7 @@ func (c *core) registerAgent(sink agentSink, streamID string, reg *agentproto.Ag
 	switch {
 	case info.GetId().GetValue() == id && reg.GetAgentInfo().GetId().GetValue() == "":
 		c.log.Info("agent registered", "agent_id", id, "hostname", info.GetHostname(), "endpoint", reg.GetEndpoint())
+		c.metrics.inc(ctrSlaveRegistrations)
 	case a != nil:
 		c.log.Info("agent re-registered", "agent_id", id, "hostname", info.GetHostname())
 		if a.stream != nil {
@@ -121,6 +127,7 @@ func (c *core) registerAgent(sink agentSink, streamID string, reg *agentproto.Ag
 		delete(c.unreachable, id)
 		delete(c.recovered, id)
 		c.log.Info("agent re-admitted", "agent_id", id, "was_unreachable", wasUnreachable, "after_master_restart", wasRecovered)
+		c.metrics.inc(ctrSlaveReregistrations)
 	}
 	if a == nil {
 		a = &agent{
@@ -133,6 +140,14 @@ func (c *core) registerAgent(sink agentSink, streamID string, reg *agentproto.Ag
 		c.agents[id] = a
 	} else {
 		a.reregistered = now
+		if !a.removalDeferred.IsZero() {
+			// The agent is back: its deferred removal is off.
+			c.log.Info("canceling the agent's deferred removal: it re-registered", "agent_id", id)
+			a.removalDeferred = time.Time{}
+			if a.removalCause == removalUnhealthy {
+				c.metrics.inc(ctrSlaveUnreachableCanceled)
+			}
+		}
 		// Offers of the old connection may not match what the agent has.
 		for _, o := range sortOffers(a.offers) {
 			c.rescindOffer(o)
@@ -367,12 +382,13 @@ func (c *core) checkAgent(a *agent, now time.Time) {
 			return
 		}
 		a.removalDeferred = time.Time{}
-		c.markUnreachable(a, "removal deferred earlier")
+		c.markUnreachable(a, "removal deferred earlier", a.removalCause)
 		return
 	}
 	if !a.connected() {
 		if !now.Before(a.disconnected.Add(c.agentGrace())) {
-			c.markUnreachable(a, "Agent disconnected and did not re-register in time")
+			c.metrics.inc(ctrSlaveUnreachableScheduled)
+			c.markUnreachable(a, "Agent disconnected and did not re-register in time", removalUnhealthy)
 		}
 		return
 	}
@@ -383,7 +399,8 @@ func (c *core) checkAgent(a *agent, now time.Time) {
 		a.missedPings++
 		c.log.Warn("agent missed a ping", "agent_id", a.id, "missed", a.missedPings)
 		if a.missedPings >= c.cfg.MaxAgentPingTimeouts {
-			c.markUnreachable(a, "health check timed out")
+			c.metrics.inc(ctrSlaveUnreachableScheduled)
+			c.markUnreachable(a, "health check timed out", removalUnhealthy)
 			return
 		}
 	}
@@ -396,8 +413,8 @@ func (c *core) checkAgent(a *agent, now time.Time) {
 // become TASK_UNREACHABLE (TASK_LOST for frameworks that are not
 // partition-aware, REASON_AGENT_REMOVED), and every framework gets a
 // FAILURE event naming the agent. The agent may register again later
-// under its id.
-func (c *core) markUnreachable(a *agent, msg string) {
+// under its id. cause is counted in master/slave_removals/reason_*.
+func (c *core) markUnreachable(a *agent, msg string, cause removalCause) {
 	now := c.clock.Now()
 	if wait := c.removalLimiter.wait(now); wait > 0 {
 		// --agent_removal_rate_limit: try again when a removal is allowed.
@@ -405,15 +422,25 @@ func (c *core) markUnreachable(a *agent, msg string) {
 			c.log.Warn("agent removal deferred by --agent_removal_rate_limit", "agent_id", a.id, "for", wait)
 		}
 		a.removalDeferred = now.Add(wait)
+		a.removalCause = cause
 		return
 	}
 	if err := c.persist(registry.MarkUnreachable{ID: a.id, Time: now}, c.pruneOp(now)); err != nil {
 		// Without a durable record the agent stays as it is; the next
 		// tick tries again.
 		a.removalDeferred = now.Add(c.cfg.AgentPingTimeout)
+		a.removalCause = cause
 		return
 	}
 	c.removalLimiter.take(now)
+	c.metrics.inc(ctrSlaveRemovals)
+	switch cause {
+	case removalUnhealthy:
+		c.metrics.inc(ctrSlaveRemovalsUnhealthy)
+		c.metrics.inc(ctrSlaveUnreachableCompleted)
+	case removalUnregistered:
+		c.metrics.inc(ctrSlaveRemovalsUnregistered)
+	}
 	c.log.Warn("marking agent unreachable", "agent_id", a.id, "reason", msg)
 	c.alloc.RemoveAgent(a.id)
 	c.rescindInverseOffers(a.id)
@@ -455,12 +482,15 @@ func (c *core) markUnreachable(a *agent, msg string) {
 // agent is registered (else 403: register again) and that streamID is its
 // current stream's (else 400).
 func (c *core) agentCall(call *agentproto.AgentCall, streamID string) error {
+	c.countAgentCall(call.GetType())
 	id := call.GetAgentId().GetValue()
 	a := c.agents[id]
 	if a == nil {
+		c.countInvalidAgentCall(call.GetType())
 		return httpapi.Forbidden("Agent %s is not registered; register again", id)
 	}
 	if a.stream == nil || streamID != a.streamID {
+		c.countInvalidAgentCall(call.GetType())
 		return httpapi.BadRequest("The stream ID '%s' included in this request didn't match the stream ID currently associated with agent %s", streamID, id)
 	}
 	switch call.GetType() {
@@ -472,9 +502,11 @@ func (c *core) agentCall(call *agentproto.AgentCall, streamID string) error {
 	case agentproto.AgentCall_STATUS_UPDATE:
 		su := call.GetStatusUpdate()
 		if su == nil || su.GetStatus().GetTaskId().GetValue() == "" {
+			c.countInvalidAgentCall(call.GetType())
 			return httpapi.BadRequest("Expecting 'status_update' with a task_id")
 		}
 		if err := validateUUID(su.GetStatus().GetUuid()); err != nil {
+			c.countInvalidAgentCall(call.GetType())
 			return httpapi.BadRequest("status_update.status.uuid: %v", err)
 		}
 		c.statusUpdate(a, su)
@@ -487,9 +519,14 @@ func (c *core) agentCall(call *agentproto.AgentCall, streamID string) error {
 	case agentproto.AgentCall_FRAMEWORK_MESSAGE:
 		m := call.GetFrameworkMessage()
 		if m == nil {
+			c.countInvalidAgentCall(call.GetType())
 			return httpapi.BadRequest("Expecting 'framework_message' to be present")
 		}
-		if f := c.frameworks[m.GetFrameworkId().GetValue()]; f != nil {
+		f := c.frameworks[m.GetFrameworkId().GetValue()]
+		if f == nil || f.stream == nil {
+			c.countInvalidAgentCall(call.GetType())
+		} else {
+			c.metrics.inc(ctrValidExecutorToFramework)
 			f.send(&schedpb.Event{
 				Type:    schedpb.Event_MESSAGE.Enum(),
 				Message: &schedpb.Event_Message{AgentId: agentID(a.id), ExecutorId: m.GetExecutorId(), Data: m.GetData()},
@@ -498,7 +535,7 @@ func (c *core) agentCall(call *agentproto.AgentCall, streamID string) error {
 	case agentproto.AgentCall_UNREGISTER:
 		// The agent is going away for good (it will not come back under
 		// this id): treat it as lost now rather than after the grace time.
-		c.markUnreachable(a, "Agent unregistered")
+		c.markUnreachable(a, "Agent unregistered", removalUnregistered)
 	case agentproto.AgentCall_REGISTER:
 		return httpapi.BadRequest("REGISTER must not carry a Mesos-Stream-Id header")
 	default:
@@ -515,6 +552,13 @@ func (c *core) statusUpdate(a *agent, su *agentproto.AgentCall_StatusUpdate) {
 	st := su.GetStatus()
 	st.AgentId = agentID(a.id)
 	t := a.task(fwID, st.GetTaskId().GetValue())
+	// Mesos calls an update valid when its task is known and its
+	// framework connected.
+	if f := c.frameworks[fwID]; t != nil && f != nil && f.stream != nil {
+		c.metrics.inc(ctrValidStatusUpdates)
+	} else {
+		c.metrics.inc(ctrInvalidStatusUpdates)
+	}
 	if len(st.GetUuid()) > 0 && c.alreadyAcknowledged(fwID, t, st) {
 		// The agent resends an update whose acknowledgement it never got
 		// (it restarted, or the acknowledgement was lost): the framework

@@ -224,7 +224,7 @@ func (c *core) operatorConvert(agentIDValue string, kind mesos.Offer_Operation_T
 	}
 	a.total = a.total.Subtract(from).Add(to)
 	c.checkpointResources(a)
-	c.metrics.operationsFinished++
+	c.metrics.operation(kind, mesos.OperationState_OPERATION_FINISHED)
 	c.allocateSoon = true
 	c.log.Info("applied operator operation", "agent_id", a.id, "type", kind.String(), "resources", to.String())
 	return nil

@@ -20,6 +20,11 @@ import (
 // stream is closed, as Mesos does. It returns the framework id, or "" when
 // refused.
 func (c *core) subscribe(sink eventSink, streamID string, sub *schedpb.Call_Subscribe) string {
+	if sub.GetFrameworkInfo().GetId().GetValue() == "" {
+		c.metrics.inc(ctrMsgRegisterFramework)
+	} else {
+		c.metrics.inc(ctrMsgReregisterFramework)
+	}
 	info := proto.Clone(sub.GetFrameworkInfo()).(*mesos.FrameworkInfo)
 	refuse := func(msg string) string {
 		c.log.Info("refusing framework subscription", "name", info.GetName(), "reason", msg)
@@ -72,7 +77,7 @@ func (c *core) subscribe(sink eventSink, streamID string, sub *schedpb.Call_Subs
 		} else {
 			if f.stream != nil {
 				c.log.Info("framework failed over", "framework_id", id)
-				f.stream.Send(errorEvent("Framework failed over"))
+				f.send(errorEvent("Framework failed over"))
 				f.stream.Close()
 			}
 			f.info = info
@@ -93,8 +98,9 @@ func (c *core) subscribe(sink eventSink, streamID string, sub *schedpb.Call_Subs
 	f.failoverDeadline = time.Time{}
 	f.unregistered = time.Time{}
 	c.alloc.AddFramework(id, f.allocFramework())
+	f.metrics.call(schedpb.Call_SUBSCRIBE)
 
-	sink.Send(&schedpb.Event{
+	f.send(&schedpb.Event{
 		Type: schedpb.Event_SUBSCRIBED.Enum(),
 		Subscribed: &schedpb.Event_Subscribed{
 			FrameworkId:              &mesos.FrameworkID{Value: proto.String(id)},
@@ -103,7 +109,7 @@ func (c *core) subscribe(sink eventSink, streamID string, sub *schedpb.Call_Subs
 		},
 	})
 	// Mesos starts the heartbeat with one HEARTBEAT right after SUBSCRIBED.
-	sink.Send(&schedpb.Event{Type: schedpb.Event_HEARTBEAT.Enum()})
+	f.send(&schedpb.Event{Type: schedpb.Event_HEARTBEAT.Enum()})
 	f.nextHeartbeat = now.Add(HeartbeatInterval)
 	c.allocateSoon = true
 	return id
@@ -169,6 +175,9 @@ func (c *core) schedulerCall(call *schedpb.Call, streamID string, hasStreamID bo
 	if f == nil {
 		return httpapi.BadRequest("Framework cannot be found")
 	}
+	// Mesos counts a framework's calls once it is found, before the
+	// subscription checks.
+	f.metrics.call(call.GetType())
 	if f.stream == nil {
 		return httpapi.Forbidden("Framework is not subscribed")
 	}
@@ -180,6 +189,7 @@ func (c *core) schedulerCall(call *schedpb.Call, streamID string, hasStreamID bo
 	}
 	switch call.GetType() {
 	case schedpb.Call_TEARDOWN:
+		c.metrics.inc(ctrMsgUnregisterFramework)
 		c.log.Info("framework asked to be torn down", "framework_id", f.id)
 		c.removeFramework(f)
 	case schedpb.Call_ACCEPT:
@@ -203,7 +213,9 @@ func (c *core) schedulerCall(call *schedpb.Call, streamID string, hasStreamID bo
 	case schedpb.Call_ACKNOWLEDGE:
 		c.acknowledge(f, call.GetAcknowledge())
 	case schedpb.Call_ACKNOWLEDGE_OPERATION_STATUS:
-		// No operation feedback yet: nothing to acknowledge.
+		// No operation feedback yet: nothing to acknowledge (and nothing
+		// to call the acknowledgement valid or invalid against).
+		c.metrics.inc(ctrMsgOperationStatusUpdateAck)
 	case schedpb.Call_RECONCILE:
 		c.reconcile(f, call.GetReconcile().GetTasks())
 	case schedpb.Call_RECONCILE_OPERATIONS:
@@ -212,6 +224,7 @@ func (c *core) schedulerCall(call *schedpb.Call, streamID string, hasStreamID bo
 		c.frameworkMessage(f, call.GetMessage())
 	case schedpb.Call_REQUEST:
 		// Mesos' allocator ignores resource requests too.
+		c.metrics.inc(ctrMsgResourceRequest)
 	case schedpb.Call_UPDATE_FRAMEWORK:
 		return c.updateFramework(f, call.GetUpdateFramework())
 	default:
@@ -329,6 +342,8 @@ func (c *core) allocate(all bool) {
 	} else {
 		decisions = c.alloc.AllocatePending(now)
 	}
+	// The allocator does not read the clock; the core's clock times it.
+	c.metrics.allocationRun.record(now, c.clock.Now().Sub(now))
 	for _, d := range decisions {
 		f, a := c.frameworks[d.FrameworkID], c.agents[d.AgentID]
 		if f == nil || f.stream == nil || a == nil || !a.connected() {
@@ -371,7 +386,8 @@ func (c *core) allocate(all bool) {
 	}
 	for _, id := range order {
 		f := c.frameworks[id]
-		c.metrics.offersSent += uint64(len(byFramework[id]))
+		c.metrics.counts[ctrOffersSent] += uint64(len(byFramework[id]))
+		f.metrics.offersSent += uint64(len(byFramework[id]))
 		f.send(&schedpb.Event{Type: schedpb.Event_OFFERS.Enum(), Offers: &schedpb.Event_Offers{Offers: byFramework[id]}})
 		c.log.Debug("sent offers", "framework_id", id, "count", len(byFramework[id]))
 	}
@@ -422,14 +438,16 @@ func (c *core) declineOffer(o *offer, refuse time.Duration) {
 
 // rescindOffer tells the framework an offer is void, then discards it.
 func (c *core) rescindOffer(o *offer) {
-	c.metrics.offersRescinded++
+	c.metrics.inc(ctrOffersRescinded)
 	if f := c.frameworks[o.frameworkID]; f != nil {
+		f.metrics.offersRescinded++
 		f.send(&schedpb.Event{Type: schedpb.Event_RESCIND.Enum(), Rescind: &schedpb.Event_Rescind{OfferId: o.pb.GetId()}})
 	}
 	c.discardOffer(o, 0)
 }
 
 func (c *core) decline(f *framework, d *schedpb.Call_Decline) {
+	c.metrics.inc(ctrMsgDeclineOffers)
 	refuse := allocator.RefuseDuration(refuseSeconds(d.GetFilters()))
 	for _, id := range d.GetOfferIds() {
 		o := f.offers[id.GetValue()]
@@ -437,7 +455,8 @@ func (c *core) decline(f *framework, d *schedpb.Call_Decline) {
 			c.log.Warn("ignoring decline of an offer that is no longer valid", "framework_id", f.id, "offer_id", id.GetValue())
 			continue
 		}
-		c.metrics.offersDeclined++
+		c.metrics.inc(ctrOffersDeclined)
+		f.metrics.offersDeclined++
 		c.declineOffer(o, refuse)
 	}
 }
@@ -450,6 +469,7 @@ func refuseSeconds(f *mesos.Filters) *float64 {
 }
 
 func (c *core) revive(f *framework, roles []string) {
+	c.metrics.inc(ctrMsgReviveOffers)
 	if err := c.checkCallRoles(f, roles, "revive"); err != nil {
 		c.log.Warn("dropping REVIVE", "framework_id", f.id, "reason", err)
 		return
@@ -467,6 +487,7 @@ func (c *core) revive(f *framework, roles []string) {
 }
 
 func (c *core) suppress(f *framework, roles []string) {
+	c.metrics.inc(ctrMsgSuppressOffers)
 	if err := c.checkCallRoles(f, roles, "suppression"); err != nil {
 		c.log.Warn("dropping SUPPRESS", "framework_id", f.id, "reason", err)
 		return
@@ -509,6 +530,7 @@ func without(xs, drop []string) []string {
 // ---- tasks ----
 
 func (c *core) kill(f *framework, k *schedpb.Call_Kill) {
+	c.metrics.inc(ctrMsgKillTask)
 	taskID := k.GetTaskId().GetValue()
 	t := f.tasks[taskID]
 	if t == nil {
@@ -552,14 +574,17 @@ func (c *core) shutdownExecutor(f *framework, s *schedpb.Call_Shutdown) {
 }
 
 func (c *core) acknowledge(f *framework, ack *schedpb.Call_Acknowledge) {
+	c.metrics.inc(ctrMsgStatusUpdateAck)
 	agentID, taskID := ack.GetAgentId().GetValue(), ack.GetTaskId().GetValue()
 	a := c.agents[agentID]
 	if a == nil || !a.connected() {
+		c.metrics.inc(ctrInvalidStatusUpdateAcks)
 		c.log.Warn("cannot relay acknowledgement: agent not connected", "framework_id", f.id, "agent_id", agentID, "task_id", taskID)
 		return
 	}
 	if t := a.task(f.id, taskID); t != nil {
 		if t.pb.StatusUpdateState == nil {
+			c.metrics.inc(ctrInvalidStatusUpdateAcks)
 			c.log.Warn("ignoring acknowledgement of an update this master did not send", "framework_id", f.id, "task_id", taskID)
 			return
 		}
@@ -579,12 +604,14 @@ func (c *core) acknowledge(f *framework, ack *schedpb.Call_Acknowledge) {
 			Uuid:        ack.GetUuid(),
 		},
 	})
+	c.metrics.inc(ctrValidStatusUpdateAcks)
 }
 
 // reconcile answers RECONCILE: every known task's latest state when tasks
 // is empty, else one update per listed task (see Mesos' rules in the
 // comments below). Answers carry REASON_RECONCILIATION and no uuid.
 func (c *core) reconcile(f *framework, tasks []*schedpb.Call_Reconcile_Task) {
+	c.metrics.inc(ctrMsgReconcileTasks)
 	latest := func(t *task) *mesos.TaskStatus {
 		state := t.pb.GetState()
 		if t.pb.StatusUpdateState != nil {
@@ -660,6 +687,7 @@ func (c *core) reconcile(f *framework, tasks []*schedpb.Call_Reconcile_Task) {
 // reconcileOperations answers RECONCILE_OPERATIONS. This master performs
 // no operations with feedback yet, so every listed operation is unknown.
 func (c *core) reconcileOperations(f *framework, r *schedpb.Call_ReconcileOperations) {
+	c.metrics.inc(ctrMsgReconcileOperations)
 	for _, op := range r.GetOperations() {
 		st := &mesos.OperationStatus{
 			OperationId: op.GetOperationId(),
@@ -674,8 +702,10 @@ func (c *core) reconcileOperations(f *framework, r *schedpb.Call_ReconcileOperat
 }
 
 func (c *core) frameworkMessage(f *framework, m *schedpb.Call_Message) {
+	c.metrics.inc(ctrMsgFrameworkToExecutor)
 	a := c.agents[m.GetAgentId().GetValue()]
 	if a == nil || !a.connected() {
+		c.metrics.inc(ctrInvalidFrameworkToExecutor)
 		c.log.Warn("dropping framework message: agent not connected", "framework_id", f.id, "agent_id", m.GetAgentId().GetValue())
 		return
 	}
@@ -687,6 +717,7 @@ func (c *core) frameworkMessage(f *framework, m *schedpb.Call_Message) {
 			Data:        m.GetData(),
 		},
 	})
+	c.metrics.inc(ctrValidFrameworkToExecutor)
 }
 
 // updateTask records a status for a task: its state (latest, when the
@@ -694,8 +725,10 @@ func (c *core) frameworkMessage(f *framework, m *schedpb.Call_Message) {
 // history, and, when it becomes terminal or unreachable, the release of
 // its resources.
 func (c *core) updateTask(t *task, st *mesos.TaskStatus, latest *mesos.TaskState) {
+	old := t.pb.GetState()
 	applyStatus(t.pb, st, latest)
 	s := t.pb.GetState()
+	c.countTaskUpdate(t, old, st, latest)
 	if !t.released && (isTerminal(s) || s == mesos.TaskState_TASK_UNREACHABLE) {
 		t.released = true
 		c.alloc.Recover(t.pb.GetFrameworkId().GetValue(), t.pb.GetAgentId().GetValue(), t.role, t.res, 0, c.clock.Now())

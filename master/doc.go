@@ -68,6 +68,15 @@
 // codes; /roles and /metrics/snapshot are the JSON views. Weights and
 // quotas persist through the Registry seam (registry.go).
 //
+// # Metrics
+//
+// metrics.go: /metrics/snapshot and GET_METRICS report Mesos 1.11's master
+// and allocator metrics under Mesos' names (master/tasks_running,
+// master/frameworks/<name>/<id>/calls/accept, allocator/mesos/... ), gauges
+// computed from the core's state at snapshot time and counters the core
+// increments where the event happens; its top comment lists what is left
+// out and why, and Mezzo's additions.
+//
 // # Maintenance
 //
 // maintenance.go: UPDATE_MAINTENANCE_SCHEDULE (and POST

@@ -75,6 +75,9 @@ func (m *Master) schedulerAPI(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if err := validateSchedulerCall(call); err != nil {
+		// Counted on the core; the answer is 400 even if the master is
+		// closing meanwhile.
+		_ = m.do(func(c *core) { c.invalidSchedulerCall(call.GetType()) })
 		return httpapi.BadRequest("Failed to validate scheduler::Call: %v", err)
 	}
 	if call.GetType() == schedpb.Call_SUBSCRIBE {

@@ -384,6 +384,7 @@ func (c *core) startMaintenance(ids []*mesos.MachineID) error {
 		c.log.Info("machine DOWN for maintenance", "machine", k.String())
 	}
 	for _, a := range victims {
+		c.metrics.inc(ctrSlaveRemovals) // Mesos gives this removal no reason
 		c.removeAgent(a, "Machine is DOWN for maintenance", "Operator initiated 'Machine DOWN'")
 	}
 	c.refreshDrainingAgents()

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -34,6 +35,8 @@ type Master struct {
 	core  *core
 
 	events chan func() // run on the loop goroutine
+	// queued counts the calls of do waiting for the loop goroutine.
+	queued atomic.Int64
 	quit   chan struct{}
 	done   chan struct{} // closed when the loop has exited
 
@@ -67,12 +70,15 @@ func newMaster(cfg Config, log *slog.Logger, clock Clock) (*Master, error) {
 	if err != nil {
 		return nil, err
 	}
+	fetchStart := clock.Now()
 	state, err := store.Recover()
 	if err != nil {
 		store.Close()
 		return nil, fmt.Errorf("recover the registry: %w", err)
 	}
+	fetched := clock.Now().Sub(fetchStart)
 	core := newCore(cfg, log, clock, info, store)
+	core.metrics.stateFetch, core.metrics.hasStateFetch = float64(fetched)/float64(time.Millisecond), true
 	core.recoverState(state)
 	m := &Master{
 		cfg:    cfg,
@@ -83,6 +89,7 @@ func newMaster(cfg Config, log *slog.Logger, clock Clock) (*Master, error) {
 		quit:   make(chan struct{}),
 		done:   make(chan struct{}),
 	}
+	core.queued = m.queued.Load
 	m.handler = m.routes()
 	go m.loop()
 	log.Info("master started", "pid", info.GetPid(), "hostname", info.GetHostname(), "version", info.GetVersion())
@@ -203,11 +210,13 @@ func (m *Master) loop() {
 // Close.
 func (m *Master) do(fn func(c *core)) error {
 	ran := make(chan struct{})
+	m.queued.Add(1)
 	select {
-	case m.events <- func() { fn(m.core); close(ran) }:
+	case m.events <- func() { m.queued.Add(-1); fn(m.core); close(ran) }:
 		<-ran
 		return nil
 	case <-m.quit:
+		m.queued.Add(-1)
 		return errClosed
 	}
 }

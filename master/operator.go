@@ -297,44 +297,6 @@ func operatorConversion(call *masterpb.Call) (string, mesos.Offer_Operation_Type
 	}
 }
 
-// metricsSnapshot returns the master's and the allocator's metrics, named
-// as Mesos names them where Mesos has them. Mezzo's additions:
-// master/offer_timeout_secs (the effective --offer_timeout, 0 = none),
-// master/offers_timed_out (offers rescinded for being held too long) and
-// allocator/mezzo/backed_off (framework roles offered last for declining).
-func (c *core) metricsSnapshot() map[string]float64 {
-	st := c.alloc.Stats()
-	active := 0
-	for _, f := range c.frameworks {
-		if f.stream != nil {
-			active++
-		}
-	}
-	connected := 0
-	for _, a := range c.agents {
-		if a.connected() {
-			connected++
-		}
-	}
-	return map[string]float64{
-		"master/uptime_secs":                   c.clock.Now().Sub(c.start).Seconds(),
-		"master/elected":                       1,
-		"master/frameworks_active":             float64(active),
-		"master/slaves_active":                 float64(connected),
-		"master/outstanding_offers":            float64(len(c.offers)),
-		"master/offers_sent":                   float64(c.metrics.offersSent),
-		"master/offers_declined":               float64(c.metrics.offersDeclined),
-		"master/offers_rescinded":              float64(c.metrics.offersRescinded),
-		"master/offers_timed_out":              float64(c.metrics.offersTimedOut),
-		"master/offer_timeout_secs":            c.cfg.OfferTimeout.Seconds(),
-		"master/operations/finished":           float64(c.metrics.operationsFinished),
-		"master/operations/failed":             float64(c.metrics.operationsFailed),
-		"allocator/mesos/allocation_runs":      float64(st.AllocationRuns),
-		"allocator/mesos/offer_filters/active": float64(st.Filters),
-		"allocator/mezzo/backed_off":           float64(st.BackedOff),
-	}
-}
-
 // maintenanceScheduleJSON is /maintenance/schedule: GET answers the
 // schedule as JSON, POST replaces it with the JSON schedule in the body
 // (200, or 400 when invalid), as Mesos' endpoint does.

@@ -22,7 +22,10 @@ var errRegistry = errors.New("registry write failed")
 // on the change ("durable before acknowledged"); an error means the change
 // must not happen.
 func (c *core) persist(ops ...registry.Op) error {
-	if err := c.reg.Apply(ops...); err != nil {
+	start := c.clock.Now()
+	err := c.reg.Apply(ops...)
+	c.metrics.stateStore.record(start, c.clock.Now().Sub(start))
+	if err != nil {
 		c.log.Error("registry write failed", "ops", len(ops), "first", ops[0].String(), "err", err)
 		return errors.Join(errRegistry, err)
 	}
@@ -87,6 +90,10 @@ func (c *core) expireRecovered(now time.Time) {
 	}
 	for _, id := range due {
 		c.log.Warn("agent did not re-register after the master's restart; marking it unreachable", "agent_id", id)
+		for _, x := range []counter{ctrSlaveUnreachableScheduled, ctrSlaveUnreachableCompleted,
+			ctrSlaveRemovals, ctrSlaveRemovalsUnhealthy, ctrRecoverySlaveRemovals} {
+			c.metrics.inc(x)
+		}
 		delete(c.recovered, id)
 		c.unreachable[id] = now
 		for _, f := range c.sortedFrameworks() {

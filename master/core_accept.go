@@ -232,7 +232,6 @@ func (c *core) launch(f *framework, a *agent, role string, used taskResources, e
 				HealthCheck: ti.GetHealthCheck(),
 				KillPolicy:  ti.GetKillPolicy(),
 				Limits:      ti.GetLimits(),
-				User:        f.info.User,
 			},
 			res:  used.tasks[i],
 			role: role,

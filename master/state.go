@@ -3,6 +3,8 @@ package master
 import (
 	"time"
 
+	"github.com/mezzo-project/mezzo/api/v1/mesos"
+
 	"github.com/mezzo-project/mezzo/api/legacy"
 	"github.com/mezzo-project/mezzo/internal/version"
 	"github.com/mezzo-project/mezzo/resources"
@@ -69,23 +71,29 @@ func (c *core) state() *legacy.MasterState {
 	return doc
 }
 
-func (c *core) slaveJSON(a *agent) legacy.Slave {
-	var used, offered resources.Resources
+// agentUsage sums what a's tasks and executors use and what is offered
+// from it, each resource marked with the role it is allocated to.
+func agentUsage(a *agent) (used, offered resources.Resources) {
 	for _, byTask := range a.tasks {
 		for _, t := range byTask {
 			if !t.released {
-				used = used.Add(t.res)
+				used = used.Add(t.res.Allocate(t.role))
 			}
 		}
 	}
 	for _, byExec := range a.executors {
 		for _, e := range byExec {
-			used = used.Add(e.res)
+			used = used.Add(e.res.Allocate(e.role))
 		}
 	}
 	for _, o := range a.offers {
-		offered = offered.Add(o.res)
+		offered = offered.Add(o.res.Allocate(o.role))
 	}
+	return used, offered
+}
+
+func (c *core) slaveJSON(a *agent) legacy.Slave {
+	used, offered := agentUsage(a)
 	reserved := legacy.RoleResources{}
 	for role, r := range a.total.Reservations() {
 		reserved[role] = legacy.Summary(r)
@@ -124,26 +132,92 @@ func (c *core) slaveJSON(a *agent) legacy.Slave {
 	}
 }
 
-func (c *core) frameworkJSON(f *framework) legacy.Framework {
-	var used, offered resources.Resources
-	tasks := legacy.List[legacy.Task]{}
-	for _, t := range sortedTasks(f.tasks) {
+// frameworkUsage sums what f's tasks and executors use and what is
+// offered to it.
+func frameworkUsage(f *framework) (used, offered resources.Resources) {
+	for _, t := range f.tasks {
 		if !t.released {
 			used = used.Add(t.res)
 		}
-		tasks = append(tasks, legacy.TaskOf(t.pb, legacy.Summary(t.res), t.role))
 	}
+	for _, byExec := range f.executors {
+		for _, e := range byExec {
+			used = used.Add(e.res)
+		}
+	}
+	for _, o := range f.offers {
+		offered = offered.Add(o.res)
+	}
+	return used, offered
+}
+
+// frameworkSummary is what every framework document says of f (Mesos'
+// Summary<Framework>).
+func frameworkSummary(f *framework, used, offered resources.Resources) legacy.FrameworkSummary {
+	caps := legacy.List[string]{}
+	for _, cp := range f.info.GetCapabilities() {
+		caps = append(caps, cp.GetType().String())
+	}
+	return legacy.FrameworkSummary{
+		ID:               f.id,
+		Name:             f.info.GetName(),
+		UsedResources:    legacy.Summary(used),
+		OfferedResources: legacy.Summary(offered),
+		Capabilities:     caps,
+		Hostname:         f.info.GetHostname(),
+		WebUIURL:         f.info.GetWebuiUrl(),
+		Active:           f.stream != nil,
+		Connected:        f.stream != nil,
+		Recovered:        f.recovered,
+	}
+}
+
+// frameworkTask is one of a framework's tasks as the master knows it and as
+// its documents write it.
+type frameworkTask struct {
+	pb  *mesos.Task
+	doc legacy.Task
+}
+
+// frameworkTasks lists f's current tasks (by id), its unreachable tasks (by
+// id) and its completed tasks (newest first).
+func frameworkTasks(f *framework) (current, unreachable, completed []frameworkTask) {
+	for _, t := range sortedTasks(f.tasks) {
+		current = append(current, frameworkTask{t.pb, legacy.TaskOf(t.pb, legacy.Summary(t.res), t.role)})
+	}
+	stored := func(t *mesos.Task) frameworkTask {
+		r, _ := parseResources(t.GetResources())
+		return frameworkTask{t, legacy.TaskOf(t, legacy.Summary(r), allocationRole(t.GetResources(), f))}
+	}
+	for _, id := range sortedKeys(f.unreachableTasks) {
+		unreachable = append(unreachable, stored(f.unreachableTasks[id]))
+	}
+	for i := len(f.completedTasks) - 1; i >= 0; i-- {
+		completed = append(completed, stored(f.completedTasks[i]))
+	}
+	return current, unreachable, completed
+}
+
+// taskDocs are the documents of ts, [] when there are none.
+func taskDocs(ts []frameworkTask) legacy.List[legacy.Task] {
+	out := legacy.List[legacy.Task]{}
+	for _, t := range ts {
+		out = append(out, t.doc)
+	}
+	return out
+}
+
+func (c *core) frameworkJSON(f *framework) legacy.Framework {
+	used, offered := frameworkUsage(f)
+	current, unreachable, completed := frameworkTasks(f)
 	executors := legacy.List[legacy.Executor]{}
 	for _, agentID := range sortedKeys(f.executors) {
 		for _, execID := range sortedKeys(f.executors[agentID]) {
-			e := f.executors[agentID][execID]
-			used = used.Add(e.res)
-			executors = append(executors, executorJSON(e, f.id, agentID))
+			executors = append(executors, executorJSON(f.executors[agentID][execID], f.id, agentID))
 		}
 	}
 	offers := legacy.List[legacy.Offer]{}
 	for _, o := range sortOffers(f.offers) {
-		offered = offered.Add(o.res)
 		offers = append(offers, legacy.Offer{
 			ID:             o.pb.GetId().GetValue(),
 			FrameworkID:    f.id,
@@ -152,35 +226,8 @@ func (c *core) frameworkJSON(f *framework) legacy.Framework {
 			Resources:      legacy.Summary(o.res),
 		})
 	}
-	unreachable := legacy.List[legacy.Task]{}
-	for _, id := range sortedKeys(f.unreachableTasks) {
-		t := f.unreachableTasks[id]
-		r, _ := parseResources(t.GetResources())
-		unreachable = append(unreachable, legacy.TaskOf(t, legacy.Summary(r), allocationRole(t.GetResources(), f)))
-	}
-	completed := legacy.List[legacy.Task]{}
-	for i := len(f.completedTasks) - 1; i >= 0; i-- {
-		t := f.completedTasks[i]
-		r, _ := parseResources(t.GetResources())
-		completed = append(completed, legacy.TaskOf(t, legacy.Summary(r), allocationRole(t.GetResources(), f)))
-	}
-	caps := legacy.List[string]{}
-	for _, cp := range f.info.GetCapabilities() {
-		caps = append(caps, cp.GetType().String())
-	}
 	out := legacy.Framework{
-		FrameworkSummary: legacy.FrameworkSummary{
-			ID:               f.id,
-			Name:             f.info.GetName(),
-			UsedResources:    legacy.Summary(used),
-			OfferedResources: legacy.Summary(offered),
-			Capabilities:     caps,
-			Hostname:         f.info.GetHostname(),
-			WebUIURL:         f.info.GetWebuiUrl(),
-			Active:           f.stream != nil,
-			Connected:        f.stream != nil,
-			Recovered:        f.recovered,
-		},
+		FrameworkSummary: frameworkSummary(f, used, offered),
 		User:             f.info.GetUser(),
 		FailoverTimeout:  legacy.Float(f.info.GetFailoverTimeout()),
 		Checkpoint:       f.info.GetCheckpoint(),
@@ -189,9 +236,9 @@ func (c *core) frameworkJSON(f *framework) legacy.Framework {
 		Principal:        f.info.GetPrincipal(),
 		Resources:        legacy.Summary(used.Add(offered)),
 		ReregisteredTime: secs(f.reregistered),
-		Tasks:            tasks,
-		UnreachableTasks: unreachable,
-		CompletedTasks:   completed,
+		Tasks:            taskDocs(current),
+		UnreachableTasks: taskDocs(unreachable),
+		CompletedTasks:   taskDocs(completed),
 		Offers:           offers,
 		Executors:        executors,
 		OfferConstraints: legacy.ProtoJSON("{}"),

@@ -240,16 +240,9 @@ func DecodeCall(w http.ResponseWriter, r *http.Request, call proto.Message, maxB
 	if err != nil {
 		return f, err
 	}
-	if maxBody <= 0 {
-		maxBody = DefaultMaxBodySize
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	body, err := ReadBody(w, r, maxBody)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return f, Errorf(http.StatusRequestEntityTooLarge, "Request body exceeds %d bytes", maxBody)
-		}
-		return f, BadRequest("Failed to read request body: %v", err)
+		return f, err
 	}
 	if err := codec.Unmarshal(f, body, call); err != nil {
 		return f, &Error{
@@ -259,6 +252,23 @@ func DecodeCall(w http.ResponseWriter, r *http.Request, call proto.Message, maxB
 		}
 	}
 	return f, nil
+}
+
+// ReadBody reads at most maxBody bytes of r's body (DefaultMaxBodySize when
+// maxBody <= 0): 413 when it is longer, 400 when it cannot be read.
+func ReadBody(w http.ResponseWriter, r *http.Request, maxBody int64) ([]byte, error) {
+	if maxBody <= 0 {
+		maxBody = DefaultMaxBodySize
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, Errorf(http.StatusRequestEntityTooLarge, "Request body exceeds %d bytes", maxBody)
+		}
+		return nil, BadRequest("Failed to read request body: %v", err)
+	}
+	return body, nil
 }
 
 // Respond writes m as a 200 response in format f.

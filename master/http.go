@@ -8,6 +8,7 @@ import (
 	"github.com/mezzo-project/mezzo/api/legacy"
 	"github.com/mezzo-project/mezzo/api/v1/codec"
 	"github.com/mezzo-project/mezzo/api/v1/httpapi"
+	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
 	"github.com/mezzo-project/mezzo/internal/agentproto"
 )
@@ -37,6 +38,11 @@ func (m *Master) routes() http.Handler {
 	both("/frameworks", wrap(m.frameworksJSON))
 	both("/tasks", wrap(m.tasksJSON))
 	both("/teardown", wrap(m.teardown))
+	both("/reserve", wrap(m.conversionEndpoint(mesos.Offer_Operation_RESERVE, "resources")))
+	both("/unreserve", wrap(m.conversionEndpoint(mesos.Offer_Operation_UNRESERVE, "resources")))
+	both("/create-volumes", wrap(m.conversionEndpoint(mesos.Offer_Operation_CREATE, "volumes")))
+	both("/destroy-volumes", wrap(m.conversionEndpoint(mesos.Offer_Operation_DESTROY, "volumes")))
+	both("/weights", wrap(m.weightsJSON))
 	both("/state.json", wrap(m.stateJSON))
 	both("/flags", wrap(m.flagsJSON))
 	both("/maintenance/schedule", wrap(m.maintenanceScheduleJSON))

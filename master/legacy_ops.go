@@ -1,0 +1,183 @@
+package master
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/mezzo-project/mezzo/api/v1/codec"
+	"github.com/mezzo-project/mezzo/api/v1/httpapi"
+	"github.com/mezzo-project/mezzo/api/v1/mesos"
+	"github.com/mezzo-project/mezzo/resources"
+)
+
+// This file holds Mesos' older operator endpoints, which predate the v1
+// operator API and are still what many scripts use: /reserve,
+// /unreserve, /create-volumes and /destroy-volumes (POST, a form body
+// naming the agent and the resources as a JSON array) and /weights (GET,
+// PUT). They share the core's operations with the v1 calls.
+
+// conversionEndpoint answers POST /reserve, /unreserve, /create-volumes
+// and /destroy-volumes: the form body carries "slaveId" and, under key, a
+// JSON array of v1 Resource objects. 202 when the operation is applied,
+// 409 when the agent's unallocated resources cannot cover it, 400 for
+// anything malformed or invalid, 405 for other methods.
+func (m *Master) conversionEndpoint(kind mesos.Offer_Operation_Type, key string) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if err := httpapi.RequirePOST(r); err != nil {
+			return err
+		}
+		form, err := readForm(w, r)
+		if err != nil {
+			return err
+		}
+		if _, ok := form["slaveId"]; !ok {
+			return httpapi.BadRequest("Missing 'slaveId' query parameter in the request body")
+		}
+		res, err := formResources(form, key)
+		if err != nil {
+			return err
+		}
+		if kind == mesos.Offer_Operation_RESERVE {
+			if err := checkReserveSource(form, res); err != nil {
+				return err
+			}
+		}
+		var callErr error
+		if err := m.do(func(c *core) { callErr = c.operatorConvert(form.Get("slaveId"), kind, res) }); err != nil {
+			return unavailable(err)
+		}
+		if callErr != nil {
+			return callErr
+		}
+		return httpapi.Accepted(w)
+	}
+}
+
+// readForm decodes a form-encoded request body.
+func readForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
+	body, err := httpapi.ReadBody(w, r, 0)
+	if err != nil {
+		return nil, err
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, httpapi.BadRequest("Unable to decode query string: %v", err)
+	}
+	return form, nil
+}
+
+// formResources parses form[key], a JSON array of v1 Resource objects.
+func formResources(form url.Values, key string) ([]*mesos.Resource, error) {
+	if _, ok := form[key]; !ok {
+		return nil, httpapi.BadRequest("Missing '%s' query parameter in the request body", key)
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal([]byte(form.Get(key)), &items); err != nil {
+		return nil, httpapi.BadRequest("Error parsing '%s' query parameter in the request body: expecting a JSON array: %v", key, err)
+	}
+	out := make([]*mesos.Resource, 0, len(items))
+	for i, item := range items {
+		res := &mesos.Resource{}
+		if err := codec.UnmarshalJSON(item, res); err != nil {
+			return nil, httpapi.BadRequest("Error parsing '%s' query parameter in the request body: element %d: %v", key, i, err)
+		}
+		out = append(out, res)
+	}
+	return out, nil
+}
+
+// checkReserveSource accepts /reserve's optional "source", the resources a
+// reservation is made from, when it is what the reservation implies: the
+// same resources with their last reservation taken off. (Mesos allows a
+// source only of that shape too; anything else is refused, not ignored.)
+func checkReserveSource(form url.Values, res []*mesos.Resource) error {
+	if _, ok := form["source"]; !ok {
+		return nil
+	}
+	source, err := formResources(form, "source")
+	if err != nil {
+		return err
+	}
+	to, err := parseResources(res)
+	if err != nil {
+		return httpapi.BadRequest("Invalid resources: %v", err)
+	}
+	from, err := parseResources(source)
+	if err != nil {
+		return httpapi.BadRequest("Invalid source: %v", err)
+	}
+	implied, err := to.PopReservation()
+	if err != nil {
+		return httpapi.BadRequest("Invalid RESERVE operation: %v", err)
+	}
+	if !implied.Equal(from) {
+		return httpapi.BadRequest("Invalid RESERVE operation: source %s is not the reserved resources %s without their last reservation (%s)",
+			resources.Format(from), resources.Format(to), resources.Format(implied))
+	}
+	return nil
+}
+
+// weightsJSON is /weights: GET lists the roles' weights as a JSON array of
+// WeightInfo; PUT replaces the weights of the roles it names (200; 400 for
+// malformed JSON or an invalid weight or role).
+func (m *Master) weightsJSON(w http.ResponseWriter, r *http.Request) error {
+	switch r.Method {
+	case http.MethodGet:
+		var infos []*mesos.WeightInfo
+		if err := m.do(func(c *core) { infos = c.weightInfos() }); err != nil {
+			return unavailable(err)
+		}
+		items := make([]json.RawMessage, 0, len(infos))
+		for _, info := range infos {
+			b, err := codec.MarshalJSON(info)
+			if err != nil {
+				return err
+			}
+			items = append(items, b)
+		}
+		b, err := json.Marshal(items)
+		if err != nil {
+			return err
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, err = w.Write(b)
+		return err
+	case http.MethodPut:
+		body, err := httpapi.ReadBody(w, r, 0)
+		if err != nil {
+			return err
+		}
+		var items []json.RawMessage
+		if err := json.Unmarshal(body, &items); err != nil {
+			return httpapi.BadRequest("Failed to parse update weights request JSON: expecting an array of WeightInfo: %v", err)
+		}
+		infos := make([]*mesos.WeightInfo, 0, len(items))
+		for i, item := range items {
+			info := &mesos.WeightInfo{}
+			if err := codec.UnmarshalJSON(item, info); err != nil {
+				return httpapi.BadRequest("Failed to convert weights JSON array to protobuf: element %d: %v", i, err)
+			}
+			if info.Role == nil || info.Weight == nil {
+				return httpapi.BadRequest("Failed to convert weights JSON array to protobuf: element %d: expecting 'role' and 'weight'", i)
+			}
+			infos = append(infos, proto.Clone(info).(*mesos.WeightInfo))
+		}
+		var callErr error
+		if err := m.do(func(c *core) { callErr = c.updateWeights(infos) }); err != nil {
+			return unavailable(err)
+		}
+		if callErr != nil {
+			return callErr
+		}
+		w.WriteHeader(http.StatusOK)
+		return nil
+	}
+	return &httpapi.Error{
+		Status:  http.StatusMethodNotAllowed,
+		Message: "Expecting 'GET' or 'PUT', received '" + r.Method + "'",
+		Header:  http.Header{"Allow": {"GET, PUT"}},
+	}
+}

@@ -1,0 +1,168 @@
+package master
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/mezzo-project/mezzo/api/v1/codec"
+	"github.com/mezzo-project/mezzo/api/v1/mesos"
+	"github.com/mezzo-project/mezzo/api/v1/recordio"
+	"github.com/mezzo-project/mezzo/internal/agentproto"
+)
+
+// registerAgentHTTP registers an agent with resources res over the
+// master's agent API and keeps its stream open for the test.
+func registerAgentHTTP(t *testing.T, url, res string) string {
+	t.Helper()
+	reg := &agentproto.AgentCall{Type: agentproto.AgentCall_REGISTER.Enum(), Register: &agentproto.AgentCall_Register{
+		AgentInfo: &mesos.AgentInfo{Hostname: proto.String("localhost"), Port: proto.Int32(5051), Resources: mustResources(t, res)},
+		Endpoint:  proto.String("127.0.0.1:5051"),
+		Version:   proto.String("1.11.1"),
+	}}
+	resp := post(t, url+"/master/api/v1/agent", "application/json", jsonBody(t, reg), nil)
+	t.Cleanup(func() { resp.Body.Close() })
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("REGISTER: %d %s", resp.StatusCode, b)
+	}
+	s := &stream{t: t, r: recordio.NewReader(resp.Body, 4<<20), format: codec.JSON}
+	ev := &agentproto.AgentEvent{}
+	s.next(ev)
+	return ev.GetRegistered().GetAgentId().GetValue()
+}
+
+// formPost posts a form-encoded body and returns the status and body.
+func formPost(t *testing.T, method, url string, form url.Values) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestLegacyReservationEndpoints drives /reserve, /create-volumes,
+// /destroy-volumes and /unreserve as Mesos' documentation shows them, and
+// checks /master/slaves reports the result in full.
+func TestLegacyReservationEndpoints(t *testing.T) {
+	_, srv := testMaster(t)
+	agent := registerAgentHTTP(t, srv.URL, "cpus:4;mem:1024;disk:1000")
+
+	reserved := `[{"name":"cpus","type":"SCALAR","scalar":{"value":1},"reservations":[{"type":"DYNAMIC","role":"db","principal":"ops"}]},` +
+		`{"name":"disk","type":"SCALAR","scalar":{"value":100},"reservations":[{"type":"DYNAMIC","role":"db","principal":"ops"}]}]`
+	volume := `[{"name":"disk","type":"SCALAR","scalar":{"value":100},"reservations":[{"type":"DYNAMIC","role":"db","principal":"ops"}],` +
+		`"disk":{"persistence":{"id":"v1","principal":"ops"},"volume":{"mode":"RW","container_path":"data"}}}]`
+	unreserved := `[{"name":"cpus","type":"SCALAR","scalar":{"value":1}},{"name":"disk","type":"SCALAR","scalar":{"value":100}}]`
+	for _, c := range []struct {
+		method, path string
+		form         url.Values
+		code         int
+		msg          string
+	}{
+		{http.MethodGet, "/master/reserve", nil, http.StatusMethodNotAllowed, "POST"},
+		{http.MethodPost, "/master/reserve", url.Values{"resources": {reserved}}, http.StatusBadRequest, "Missing 'slaveId'"},
+		{http.MethodPost, "/master/reserve", url.Values{"slaveId": {agent}}, http.StatusBadRequest, "Missing 'resources'"},
+		{http.MethodPost, "/master/reserve", url.Values{"slaveId": {agent}, "resources": {"{not json"}}, http.StatusBadRequest, "Error parsing 'resources'"},
+		{http.MethodPost, "/master/reserve", url.Values{"slaveId": {agent}, "resources": {`[{"name":"cpus","type":"SCALAR","scalar":{"value":"x"}}]`}}, http.StatusBadRequest, "element 0"},
+		{http.MethodPost, "/master/reserve", url.Values{"slaveId": {"nope"}, "resources": {reserved}}, http.StatusBadRequest, "No agent"},
+		{http.MethodPost, "/master/reserve", url.Values{"slaveId": {agent}, "resources": {unreserved}}, http.StatusBadRequest, "not a dynamic reservation"},
+		{http.MethodPost, "/master/reserve", url.Values{"slaveId": {agent}, "resources": {reserved}, "source": {`[{"name":"mem","type":"SCALAR","scalar":{"value":1}}]`}}, http.StatusBadRequest, "source"},
+		{http.MethodPost, "/master/reserve", url.Values{"slaveId": {agent}, "resources": {reserved}, "source": {unreserved}}, http.StatusAccepted, ""},
+		{http.MethodPost, "/master/reserve", url.Values{"slaveId": {agent}, "resources": {strings.ReplaceAll(reserved, `"value":1}`, `"value":10}`)}}, http.StatusConflict, ""},
+		{http.MethodPost, "/master/create-volumes", url.Values{"slaveId": {agent}, "resources": {volume}}, http.StatusBadRequest, "Missing 'volumes'"},
+		{http.MethodPost, "/master/create-volumes", url.Values{"slaveId": {agent}, "volumes": {volume}}, http.StatusAccepted, ""},
+	} {
+		code, msg := formPost(t, c.method, srv.URL+c.path, c.form)
+		if code != c.code || !strings.Contains(msg, c.msg) {
+			t.Errorf("%s %s %v: %d %q, want %d %q", c.method, c.path, c.form, code, msg, c.code, c.msg)
+		}
+	}
+
+	slaves := func() map[string]any {
+		t.Helper()
+		resp, err := http.Get(srv.URL + "/master/slaves?slave_id=" + agent)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var doc struct{ Slaves []map[string]any }
+		if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil || len(doc.Slaves) != 1 {
+			t.Fatalf("/master/slaves: %v %+v", err, doc)
+		}
+		return doc.Slaves[0]
+	}
+	full, _ := json.Marshal(slaves()["reserved_resources_full"])
+	if !strings.Contains(string(full), `"db"`) || !strings.Contains(string(full), `"persistence":{"id":"v1"`) {
+		t.Errorf("reserved_resources_full after reserve and create: %s", full)
+	}
+
+	for _, c := range []struct {
+		path string
+		form url.Values
+	}{
+		{"/master/destroy-volumes", url.Values{"slaveId": {agent}, "volumes": {volume}}},
+		{"/master/unreserve", url.Values{"slaveId": {agent}, "resources": {reserved}}},
+	} {
+		if code, msg := formPost(t, http.MethodPost, srv.URL+c.path, c.form); code != http.StatusAccepted {
+			t.Errorf("%s: %d %q", c.path, code, msg)
+		}
+	}
+	if full, _ := json.Marshal(slaves()["reserved_resources_full"]); string(full) != "{}" {
+		t.Errorf("reserved_resources_full after destroy and unreserve: %s", full)
+	}
+}
+
+// TestLegacyWeightsEndpoint checks GET and PUT /weights.
+func TestLegacyWeightsEndpoint(t *testing.T) {
+	_, srv := testMaster(t)
+	for _, c := range []struct {
+		method, body string
+		code         int
+		msg          string
+	}{
+		{http.MethodPut, `[{"role":"eng","weight":2.5},{"role":"ads","weight":0.5}]`, http.StatusOK, ""},
+		{http.MethodPut, `{"role":"eng"}`, http.StatusBadRequest, "array"},
+		{http.MethodPut, `[{"role":"eng"}]`, http.StatusBadRequest, "weight"},
+		{http.MethodPut, `[{"role":"eng","weight":-1}]`, http.StatusBadRequest, ""},
+		{http.MethodPost, `[]`, http.StatusMethodNotAllowed, "PUT"},
+	} {
+		req, _ := http.NewRequest(c.method, srv.URL+"/weights", strings.NewReader(c.body))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.code || !strings.Contains(string(b), c.msg) {
+			t.Errorf("%s %s: %d %q, want %d %q", c.method, c.body, resp.StatusCode, b, c.code, c.msg)
+		}
+	}
+	resp, err := http.Get(srv.URL + "/master/weights")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var got []struct {
+		Role   string
+		Weight float64
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Role != "ads" || got[0].Weight != 0.5 || got[1].Role != "eng" || got[1].Weight != 2.5 {
+		t.Errorf("GET /weights: %+v", got)
+	}
+}

@@ -66,7 +66,20 @@
 // UNRESERVE_RESOURCES, CREATE_VOLUMES, DESTROY_VOLUMES, GET_HEALTH,
 // GET_VERSION, GET_FLAGS, GET_MASTER and GET_METRICS with Mesos' status
 // codes; /roles and /metrics/snapshot are the JSON views. Weights and
-// quotas persist through the Registry seam (registry.go).
+// quotas persist through the Registry seam (registry.go). Mesos' older
+// form-based endpoints /reserve, /unreserve, /create-volumes,
+// /destroy-volumes and /weights share the same operations
+// (legacy_ops.go).
+//
+// # Views of the cluster
+//
+// /master/state (state.go) and /master/state-summary, /master/slaves,
+// /master/frameworks and /master/tasks (state_endpoints.go, with Mesos'
+// query parameters) are Mesos' JSON documents; the operator API's
+// GET_STATE, GET_AGENTS, GET_FRAMEWORKS, GET_EXECUTORS and GET_TASKS
+// (operator_state.go) are the same state as v1 messages. TEARDOWN and
+// POST /master/teardown remove a framework as its scheduler's TEARDOWN
+// does.
 //
 // # Metrics
 //
@@ -97,8 +110,7 @@
 // the registry and survive a restart; inverse offers and their answers do
 // not (frameworks are asked again).
 //
-// Not yet: GET_STATE, GET_AGENTS, GET_FRAMEWORKS and GET_TASKS on the
-// operator API (501; /master/state has the data), offer constraints,
+// Not yet: the operator API's SUBSCRIBE event stream, offer constraints,
 // reservations surviving an agent's
 // re-registration (the agent does not report them yet), and leader
 // election (a Mezzo master always leads).

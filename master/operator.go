@@ -18,8 +18,10 @@ import (
 
 // operatorAPI is POST /api/v1 (also /master/api/v1), Mesos' master
 // operator API, with Mesos' status codes (mesos-wire.md §5): 200 with a
-// master::Response for queries, 200 empty for UPDATE_WEIGHTS,
-// UPDATE_QUOTA and the maintenance and agent calls (maintenance.go), 202
+// master::Response for queries (GET_STATE, GET_AGENTS, GET_FRAMEWORKS,
+// GET_EXECUTORS and GET_TASKS in operator_state.go), 200 empty for
+// UPDATE_WEIGHTS, UPDATE_QUOTA, TEARDOWN (operator_state.go) and the
+// maintenance and agent calls (maintenance.go), 202
 // for the reservation and volume calls (409 when the resources are not
 // available), 400 for invalid calls, 503 when the registry write fails,
 // 501 for calls this master does not implement. Accept is negotiated for every call (406).
@@ -253,6 +255,23 @@ func (m *Master) operatorAPI(w http.ResponseWriter, r *http.Request) error {
 			}
 			return c.reactivateAgent(id)
 		}); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusOK)
+		return nil
+	case masterpb.Call_GET_STATE, masterpb.Call_GET_AGENTS, masterpb.Call_GET_FRAMEWORKS,
+		masterpb.Call_GET_EXECUTORS, masterpb.Call_GET_TASKS:
+		var resp *masterpb.Response
+		if err := onCore(func(c *core) (err error) { resp, err = c.stateResponse(call.GetType()); return err }); err != nil {
+			return err
+		}
+		return respondState(w, format, resp)
+	case masterpb.Call_TEARDOWN:
+		if call.Teardown == nil {
+			return httpapi.BadRequest("Failed to validate master::Call: Expecting 'teardown' to be present")
+		}
+		id := call.GetTeardown().GetFrameworkId().GetValue()
+		if err := onCore(func(c *core) error { return c.teardownFramework(id) }); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusOK)

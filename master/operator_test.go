@@ -37,7 +37,7 @@ func TestOperatorWeightsQuotaAndRoles(t *testing.T) {
 		{`{"type":"UPDATE_QUOTA","update_quota":{"force":true,"quota_configs":[{"role":"eng/ads","limits":{"cpus":{"value":8}}}]}}`, 400},
 		{`{"type":"GET_HEALTH"}`, 200},
 		{`{"type":"GET_MAINTENANCE_STATUS"}`, 200},
-		{`{"type":"GET_STATE"}`, 501},
+		{`{"type":"GET_STATE"}`, 200},
 		{`{"type":"RESERVE_RESOURCES","reserve_resources":{"agent_id":{"value":"nope"},"resources":[]}}`, 400},
 	} {
 		if got, body := operatorCall(t, srv.URL, tc.body); got != tc.want {

@@ -126,7 +126,7 @@ func (c *core) slaveJSON(a *agent) legacy.Slave {
 		OfferedResources:    legacy.Summary(offered),
 		ReservedResources:   reserved,
 		UnreservedResources: legacy.Summary(a.total.Unreserved()),
-		Active:              a.connected(),
+		Active:              a.connected() && !c.maint.deactivated[a.id],
 		Version:             a.version,
 		Capabilities:        caps,
 	}

@@ -329,19 +329,12 @@ func (m *Master) teardown(w http.ResponseWriter, r *http.Request) error {
 	if _, ok := form["frameworkId"]; !ok {
 		return httpapi.BadRequest("Missing 'frameworkId' query parameter in the request body")
 	}
-	id := form.Get("frameworkId")
-	var found bool
-	if err := m.do(func(c *core) {
-		if f := c.frameworks[id]; f != nil {
-			found = true
-			c.log.Info("tearing down framework on the operator's request", "framework_id", id)
-			c.removeFramework(f)
-		}
-	}); err != nil {
+	var callErr error
+	if err := m.do(func(c *core) { callErr = c.teardownFramework(form.Get("frameworkId")) }); err != nil {
 		return unavailable(err)
 	}
-	if !found {
-		return httpapi.BadRequest("No framework found with ID %s", id)
+	if callErr != nil {
+		return callErr
 	}
 	w.WriteHeader(http.StatusOK)
 	return nil

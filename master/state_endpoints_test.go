@@ -196,7 +196,7 @@ func TestTeardownEndpoint(t *testing.T) {
 		{http.MethodGet, "", http.StatusMethodNotAllowed, "POST"},
 		{http.MethodPost, "", http.StatusBadRequest, "Missing 'frameworkId'"},
 		{http.MethodPost, "frameworkId=%zz", http.StatusBadRequest, "decode"},
-		{http.MethodPost, "frameworkId=unknown", http.StatusBadRequest, "No framework found with ID unknown"},
+		{http.MethodPost, "frameworkId=unknown", http.StatusBadRequest, "No framework found with specified ID"},
 		{http.MethodPost, "frameworkId=" + id, http.StatusOK, ""},
 		{http.MethodPost, "frameworkId=" + id, http.StatusBadRequest, "No framework found"},
 	} {

@@ -6,7 +6,11 @@
 // usage read from /proc, monitor.go), /metrics/snapshot with the names of
 // Mesos' agent metrics (metrics.go), and the sandbox files through
 // /files/browse, /files/read, /files/download and /files/debug
-// (files.go).
+// (files.go). POST /api/v1 (also /slave(1)/api/v1) is Mesos' v1 agent
+// operator API (operator.go): its GET_* calls answer from the same state,
+// metrics and usage as these documents, LIST_FILES and READ_FILE from the
+// same sandbox paths; the container, SET_LOGGING_LEVEL and
+// resource-provider calls answer 501.
 //
 // # Shape
 //
@@ -138,9 +142,9 @@
 // does on SIGTERM) stops the agent but leaves checkpointing frameworks'
 // executors running; Close kills every executor.
 //
-// Not implemented yet: --reconfiguration_policy=additive, the agent's
-// operator API (/api/v1), executor HEARTBEAT events, the fetcher cache,
-// sandbox garbage collection, containerizers beyond plain processes
-// (Docker, images, namespaces, cgroups) and the removal of destroyed
-// persistent volumes.
+// Not implemented yet: --reconfiguration_policy=additive, the operator
+// API's container, SET_LOGGING_LEVEL and resource-provider calls,
+// executor HEARTBEAT events, the fetcher cache, sandbox garbage
+// collection, containerizers beyond plain processes (Docker, images,
+// namespaces, cgroups) and the removal of destroyed persistent volumes.
 package agent

@@ -16,6 +16,11 @@ func (a *Agent) routes() {
 		a.mux.Handle(p, exec)
 		a.mux.Handle(p+"/", exec)
 	}
+	// The operator API (operator.go). Patterns without a trailing slash
+	// match only their own path, so /api/v1/executor stays the executor's.
+	operator := httpapi.Wrap(a.log, a.serveOperator)
+	a.mux.Handle("/api/v1", operator)
+	a.mux.Handle("/slave(1)/api/v1", operator)
 	health := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
 	a.mux.Handle("/health", health)
 	a.mux.Handle("/slave(1)/health", health)

@@ -91,14 +91,7 @@ func (a *Agent) serveStatistics(w http.ResponseWriter, r *http.Request) error {
 			}
 			sessions = []int{m.pid}
 		}
-		var utime, stime, rss uint64
-		for _, sid := range sessions {
-			for _, p := range procs.bySession[sid] {
-				utime += p.utime
-				stime += p.stime
-				rss += p.rss
-			}
-		}
+		utime, stime, rss := procs.usage(sessions)
 		e := m.entry
 		e.Statistics.Timestamp = now
 		e.Statistics.CPUsUserTimeSecs = floatPtr(float64(utime) / clockTicks)
@@ -166,6 +159,19 @@ type procStat struct {
 type processTable struct {
 	byPid     map[int]procStat
 	bySession map[int][]procStat
+}
+
+// usage sums the CPU times (clock ticks) and resident pages of the
+// processes in the given sessions.
+func (t processTable) usage(sessions []int) (utime, stime, rss uint64) {
+	for _, sid := range sessions {
+		for _, p := range t.bySession[sid] {
+			utime += p.utime
+			stime += p.stime
+			rss += p.rss
+		}
+	}
+	return utime, stime, rss
 }
 
 // readProcesses reads the stat of every process in /proc. A process that

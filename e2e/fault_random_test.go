@@ -6,7 +6,9 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -45,6 +47,19 @@ func (f *churnFramework) outstanding() int {
 		}
 	}
 	return n
+}
+
+// describeOutstanding names the tasks not yet terminal, with the states
+// seen for each and its agent.
+func (f *churnFramework) describeOutstanding() string {
+	var out []string
+	for id, agent := range f.agentOf {
+		if s := f.updates[id]; len(s) == 0 || !scheduler.IsTerminal(s[len(s)-1]) {
+			out = append(out, fmt.Sprintf("%s on %s %v", id, agent.GetValue(), s))
+		}
+	}
+	sort.Strings(out)
+	return strings.Join(out, "; ")
 }
 
 func (f *churnFramework) handle(ctx context.Context, ev *schedpb.Event) error {
@@ -172,7 +187,7 @@ func TestRandomFaults(t *testing.T) {
 		}
 		if n := f.outstanding(); n > 0 {
 			_ = f.client.Reconcile(context.Background())
-			return fmt.Errorf("%d tasks not terminal", n)
+			return fmt.Errorf("%d tasks not terminal: %s", n, f.describeOutstanding())
 		}
 		return nil
 	})

@@ -374,3 +374,45 @@ func TestRecoveredAgentKeepsItsPort(t *testing.T) {
 	ln.Close()
 	ln2.Close()
 }
+
+// A task the agent handed to its executor's queue just before it died,
+// and which the executor (subscribing only after the restart) never got,
+// is TASK_DROPPED with REASON_AGENT_RESTARTED; the command executor, left
+// with nothing to run, is shut down rather than left idle.
+func TestRecoverDropsTaskTheExecutorNeverGot(t *testing.T) {
+	m := newFakeMaster(t)
+	work := t.TempDir()
+	cfg := recoveryConfig(m, work)
+	// The executor starts slowly: it subscribes only after the restart.
+	cfg.ExecutorCommand = []string{"/bin/sh", "-c", `sleep 1; exec "$0" "$@"`, os.Args[0], "executor"}
+	a1 := serveAt(t, cfg, "127.0.0.1:0")
+	waitRegistered(t, m, 1)
+	m.send(runTask(frameworkInfo("F1", true, mesos.FrameworkInfo_Capability_PARTITION_AWARE), nil, commandTask("t", "sleep 300"), nil))
+	var pid int
+	waitFor(t, 10*time.Second, "the executor's checkpointed pid", func() error {
+		b, err := os.ReadFile(filepath.Join(work, "meta", "slaves", "M1-S0", "frameworks", "F1", "executors", "t", "runs", "latest", "pids", "forked.pid"))
+		if err != nil {
+			return err
+		}
+		pid, err = strconv.Atoi(string(b))
+		return err
+	})
+	addr := a1.Endpoint()
+	a1.Detach()
+	defer syscall.Kill(-pid, syscall.SIGKILL)
+
+	serveAt(t, cfg, addr)
+	got := m.waitState(t, "t", mesos.TaskState_TASK_DROPPED)
+	if last := got[len(got)-1]; last.GetReason() != mesos.TaskStatus_REASON_AGENT_RESTARTED || last.GetSource() != mesos.TaskStatus_SOURCE_AGENT {
+		t.Fatalf("terminal update %v", last)
+	}
+	waitFor(t, 10*time.Second, "the idle executor to exit", func() error {
+		if syscall.Kill(pid, 0) == nil {
+			return fmt.Errorf("executor %d still runs", pid)
+		}
+		if m.executorExited("t") == nil {
+			return errors.New("no EXECUTOR_EXITED")
+		}
+		return nil
+	})
+}

@@ -45,6 +45,7 @@ func (a *Agent) subscribe(fw *framework, ex *executor, sub *execpb.Call_Subscrib
 	for _, t := range sub.GetUnacknowledgedTasks() {
 		known[t.GetTaskId().GetValue()] = true
 	}
+	dropped := false
 	for id, t := range ex.tasks {
 		if !t.queued && t.state == mesos.TaskState_TASK_STAGING && !known[id] && ex.everSent {
 			state := mesos.TaskState_TASK_DROPPED
@@ -52,11 +53,15 @@ func (a *Agent) subscribe(fw *framework, ex *executor, sub *execpb.Call_Subscrib
 				state = mesos.TaskState_TASK_LOST
 			}
 			a.agentUpdate(fw, ex, id, state, mesos.TaskStatus_REASON_AGENT_RESTARTED, "Task launched during agent restart")
+			dropped = true
 		}
 	}
 
-	if !ex.everSent && !ex.hasQueued() {
-		// All its tasks were killed before delivery.
+	// An executor left with nothing to run is shut down: one whose tasks
+	// were all killed before delivery, or a built-in executor (which runs
+	// only the tasks it is given) whose tasks were all lost on the way.
+	idle := !ex.hasQueued() && (!ex.everSent || (dropped && ex.kind != kindCustom && !ex.hasLiveTask()))
+	if idle {
 		conn.events.push(&execpb.Event{Type: execpb.Event_SHUTDOWN.Enum()})
 		a.shutdownExecutor(ex)
 		return conn

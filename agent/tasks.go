@@ -279,6 +279,17 @@ func (ex *executor) hasQueued() bool {
 	return false
 }
 
+// hasLiveTask reports whether one of ex's tasks has not reached a
+// terminal state.
+func (ex *executor) hasLiveTask() bool {
+	for _, t := range ex.tasks {
+		if !isTerminal(t.state) {
+			return true
+		}
+	}
+	return false
+}
+
 // shutdownExecutor asks an executor to stop: SHUTDOWN, then SIGKILL of
 // its process group after the grace period (state goroutine).
 func (a *Agent) shutdownExecutor(ex *executor) {

@@ -49,6 +49,18 @@ func (f *churnFramework) outstanding() int {
 	return n
 }
 
+// outstandingTasks are the tasks not yet terminal, as reconciliation asks
+// about them.
+func (f *churnFramework) outstandingTasks() []*schedpb.Call_Reconcile_Task {
+	var out []*schedpb.Call_Reconcile_Task
+	for id, agent := range f.agentOf {
+		if s := f.updates[id]; len(s) == 0 || !scheduler.IsTerminal(s[len(s)-1]) {
+			out = append(out, &schedpb.Call_Reconcile_Task{TaskId: &mesos.TaskID{Value: proto.String(id)}, AgentId: agent})
+		}
+	}
+	return out
+}
+
 // describeOutstanding names the tasks not yet terminal, with the states
 // seen for each and its agent.
 func (f *churnFramework) describeOutstanding() string {
@@ -182,11 +194,19 @@ func TestRandomFaults(t *testing.T) {
 	waitFor(t, 90*time.Second, "all tasks terminal in the framework's view", func() error {
 		f.mu.Lock()
 		defer f.mu.Unlock()
+		n := f.outstanding()
+		if n > 0 {
+			// As Mesos' reconciliation advice goes: ask about each task
+			// not yet terminal by name (an ACCEPT sent while the master
+			// was down launched nothing, and only an explicit question
+			// gets an answer for it), then about everything.
+			_ = f.client.Reconcile(context.Background(), f.outstandingTasks()...)
+			_ = f.client.Reconcile(context.Background())
+		}
 		if f.launched < f.total {
 			return fmt.Errorf("launched %d of %d", f.launched, f.total)
 		}
-		if n := f.outstanding(); n > 0 {
-			_ = f.client.Reconcile(context.Background())
+		if n > 0 {
 			return fmt.Errorf("%d tasks not terminal: %s", n, f.describeOutstanding())
 		}
 		return nil

@@ -109,7 +109,7 @@ type execution struct {
 	task     *mesos.TaskInfo
 	group    *mesos.TaskGroupInfo
 	launched bool
-	pending  map[string]bool // task ids not yet terminal
+	pending  map[string]*mesos.AgentID // tasks not yet terminal, by id, with their agent
 	exitCode int
 	// toldWaiting: the user was told that offers are too small.
 	toldWaiting bool
@@ -127,7 +127,7 @@ func newExecution(f *executeFlags, out, stderr io.Writer) (*execution, error) {
 	default:
 		return nil, fmt.Errorf("invalid --content_type %q: use json or protobuf", f.contentType)
 	}
-	ex := &execution{f: f, out: out, pending: map[string]bool{}}
+	ex := &execution{f: f, out: out, pending: map[string]*mesos.AgentID{}}
 	switch {
 	case f.taskGroupJSON != "":
 		ex.group = &mesos.TaskGroupInfo{}
@@ -280,9 +280,9 @@ func (ex *execution) run(ctx context.Context) (int, error) {
 		select {
 		case <-kill:
 			kill = nil
-			for id := range ex.pending {
+			for id, agent := range ex.pending {
 				fmt.Fprintf(ex.out, "Asked to kill task '%s'\n", id)
-				_ = ex.client.Kill(ctx, &mesos.TaskID{Value: proto.String(id)}, nil)
+				_ = ex.client.Kill(ctx, &mesos.TaskID{Value: proto.String(id)}, agent)
 			}
 		default:
 		}
@@ -298,6 +298,16 @@ func (ex *execution) handle(ctx context.Context, ev *schedpb.Event) error {
 	switch ev.GetType() {
 	case schedpb.Event_SUBSCRIBED:
 		fmt.Fprintf(ex.out, "Subscribed with ID %s\n", ev.GetSubscribed().GetFrameworkId().GetValue())
+		if len(ex.pending) > 0 {
+			// Subscribed again after a master failover: ask about the
+			// task by name. A launch the old master never passed on is
+			// answered (TASK_GONE) only when asked.
+			var tasks []*schedpb.Call_Reconcile_Task
+			for id, agent := range ex.pending {
+				tasks = append(tasks, &schedpb.Call_Reconcile_Task{TaskId: &mesos.TaskID{Value: proto.String(id)}, AgentId: agent})
+			}
+			return ex.client.Reconcile(ctx, tasks...)
+		}
 	case schedpb.Event_OFFERS:
 		return ex.offers(ctx, ev.GetOffers().GetOffers())
 	case schedpb.Event_UPDATE:
@@ -341,7 +351,7 @@ func (ex *execution) offers(ctx context.Context, offers []*mesos.Offer) error {
 		}
 		ex.launched = true
 		for _, id := range ids {
-			ex.pending[id] = true
+			ex.pending[id] = o.GetAgentId()
 		}
 		if ex.group != nil {
 			fmt.Fprintf(ex.out, "Submitted task group with tasks [ %s ] to agent '%s'\n", strings.Join(ids, ", "), o.GetAgentId().GetValue())
@@ -407,7 +417,7 @@ func (ex *execution) update(ctx context.Context, st *mesos.TaskStatus) error {
 		return nil
 	}
 	id := st.GetTaskId().GetValue()
-	if !ex.pending[id] {
+	if _, ok := ex.pending[id]; !ok {
 		return nil
 	}
 	delete(ex.pending, id)

@@ -72,28 +72,35 @@ func (c *core) state() *legacy.MasterState {
 }
 
 // agentUsage sums what a's tasks and executors use and what is offered
-// from it, each resource marked with the role it is allocated to.
-func agentUsage(a *agent) (used, offered resources.Resources) {
+// from it; withRoles marks each resource with the role it is allocated to
+// (the "*_full" documents show it; summaries do not need it).
+func agentUsage(a *agent, withRoles bool) (used, offered resources.Resources) {
+	mark := func(r resources.Resources, role string) resources.Resources {
+		if withRoles {
+			return r.Allocate(role)
+		}
+		return r
+	}
 	for _, byTask := range a.tasks {
 		for _, t := range byTask {
 			if !t.released {
-				used = used.Add(t.res.Allocate(t.role))
+				used = used.Add(mark(t.res, t.role))
 			}
 		}
 	}
 	for _, byExec := range a.executors {
 		for _, e := range byExec {
-			used = used.Add(e.res.Allocate(e.role))
+			used = used.Add(mark(e.res, e.role))
 		}
 	}
 	for _, o := range a.offers {
-		offered = offered.Add(o.res.Allocate(o.role))
+		offered = offered.Add(mark(o.res, o.role))
 	}
 	return used, offered
 }
 
 func (c *core) slaveJSON(a *agent) legacy.Slave {
-	used, offered := agentUsage(a)
+	used, offered := agentUsage(a, false)
 	reserved := legacy.RoleResources{}
 	for role, r := range a.total.Reservations() {
 		reserved[role] = legacy.Summary(r)
@@ -172,37 +179,42 @@ func frameworkSummary(f *framework, used, offered resources.Resources) legacy.Fr
 	}
 }
 
-// frameworkTask is one of a framework's tasks as the master knows it and as
-// its documents write it.
+// frameworkTask is one of a framework's tasks as the master knows it; doc
+// writes it as the JSON documents do (done only for the tasks written).
 type frameworkTask struct {
-	pb  *mesos.Task
-	doc legacy.Task
+	pb *mesos.Task
+	f  *framework
+	t  *task // nil for unreachable and completed tasks
+}
+
+func (ft frameworkTask) doc() legacy.Task {
+	if ft.t != nil {
+		return legacy.TaskOf(ft.pb, legacy.Summary(ft.t.res), ft.t.role)
+	}
+	r, _ := parseResources(ft.pb.GetResources())
+	return legacy.TaskOf(ft.pb, legacy.Summary(r), allocationRole(ft.pb.GetResources(), ft.f))
 }
 
 // frameworkTasks lists f's current tasks (by id), its unreachable tasks (by
 // id) and its completed tasks (newest first).
 func frameworkTasks(f *framework) (current, unreachable, completed []frameworkTask) {
 	for _, t := range sortedTasks(f.tasks) {
-		current = append(current, frameworkTask{t.pb, legacy.TaskOf(t.pb, legacy.Summary(t.res), t.role)})
-	}
-	stored := func(t *mesos.Task) frameworkTask {
-		r, _ := parseResources(t.GetResources())
-		return frameworkTask{t, legacy.TaskOf(t, legacy.Summary(r), allocationRole(t.GetResources(), f))}
+		current = append(current, frameworkTask{pb: t.pb, f: f, t: t})
 	}
 	for _, id := range sortedKeys(f.unreachableTasks) {
-		unreachable = append(unreachable, stored(f.unreachableTasks[id]))
+		unreachable = append(unreachable, frameworkTask{pb: f.unreachableTasks[id], f: f})
 	}
 	for i := len(f.completedTasks) - 1; i >= 0; i-- {
-		completed = append(completed, stored(f.completedTasks[i]))
+		completed = append(completed, frameworkTask{pb: f.completedTasks[i], f: f})
 	}
 	return current, unreachable, completed
 }
 
 // taskDocs are the documents of ts, [] when there are none.
 func taskDocs(ts []frameworkTask) legacy.List[legacy.Task] {
-	out := legacy.List[legacy.Task]{}
+	out := make(legacy.List[legacy.Task], 0, len(ts))
 	for _, t := range ts {
-		out = append(out, t.doc)
+		out = append(out, t.doc())
 	}
 	return out
 }

@@ -44,7 +44,7 @@ func (c *core) slaves(sel idFilter) *legacy.Slaves {
 		if !sel.accept(a.id) {
 			continue
 		}
-		used, offered := agentUsage(a)
+		used, offered := agentUsage(a, true)
 		reserved := legacy.RoleFullResources{}
 		for role, r := range a.total.Reservations() {
 			reserved[role] = legacy.Full(r, resources.FormatEndpoint)
@@ -167,7 +167,7 @@ func (c *core) tasks(q taskQuery) *legacy.Tasks {
 	})
 	doc := &legacy.Tasks{Tasks: legacy.List[legacy.Task]{}}
 	for i := q.offset; i < len(all) && i-q.offset < q.limit; i++ {
-		doc.Tasks = append(doc.Tasks, all[i].doc)
+		doc.Tasks = append(doc.Tasks, all[i].doc())
 	}
 	return doc
 }

@@ -109,6 +109,9 @@ type core struct {
 	// and the inverse offers (maintenance.go).
 	maint maintenanceState
 
+	// operatorSubs are the operator API's event streams (operator_stream.go).
+	operatorSubs operatorStreams
+
 	// metrics are the master's counters and timers (metrics.go).
 	metrics coreMetrics
 	// queued, when set, tells how many requests wait to run on the core
@@ -254,6 +257,7 @@ func newCoreWithRegistry(cfg Config, log *slog.Logger, clock Clock, info *mesos.
 		offers:         map[string]*offer{},
 		nextAllocation: now.Add(cfg.AllocationInterval),
 		maint:          newMaintenanceState(),
+		operatorSubs:   newOperatorStreams(),
 		metrics:        newCoreMetrics(),
 	}
 	c.recoverRegistry()
@@ -269,6 +273,7 @@ func (c *core) masterID() string { return c.info.GetId() }
 // allocation.
 func (c *core) tick() {
 	now := c.clock.Now()
+	c.heartbeatOperators(now)
 	for _, f := range c.sortedFrameworks() {
 		if f.stream != nil && !now.Before(f.nextHeartbeat) {
 			f.send(&schedpb.Event{Type: schedpb.Event_HEARTBEAT.Enum()})
@@ -339,6 +344,7 @@ func (c *core) nextDeadline() time.Time {
 		earlier(io.expires)
 	}
 	earlier(c.drainDeadline())
+	earlier(c.operatorSubs.nextHeartbeat())
 	return d
 }
 
@@ -366,6 +372,7 @@ func (c *core) shutdown() {
 			a.stream = nil
 		}
 	}
+	c.operatorSubs.closeAll()
 }
 
 // ---- ids ----

@@ -247,6 +247,7 @@ func (c *core) launch(f *framework, a *agent, role string, used taskResources, e
 			a.tasks[f.id] = map[string]*task{}
 		}
 		a.tasks[f.id][ti.GetTaskId().GetValue()] = t
+		c.publish(taskAdded(t.pb))
 		c.log.Info("launching task", "framework_id", f.id, "task_id", ti.GetTaskId().GetValue(), "agent_id", a.id)
 	}
 	run := &agentproto.AgentEvent_RunTask{Framework: f.info}

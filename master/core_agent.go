@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/mezzo-project/mezzo/api/v1/httpapi"
+	masterpb "github.com/mezzo-project/mezzo/api/v1/master"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
 	"github.com/mezzo-project/mezzo/internal/agentproto"
@@ -129,6 +130,7 @@ func (c *core) registerAgent(sink agentSink, streamID string, reg *agentproto.Ag
 		c.log.Info("agent re-admitted", "agent_id", id, "was_unreachable", wasUnreachable, "after_master_restart", wasRecovered)
 		c.metrics.inc(ctrSlaveReregistrations)
 	}
+	added := a == nil
 	if a == nil {
 		a = &agent{
 			id:         id,
@@ -162,6 +164,9 @@ func (c *core) registerAgent(sink agentSink, streamID string, reg *agentproto.Ag
 	a.missedPings, a.pingSeq, a.pongSeq = 0, 0, 0
 	a.nextPing = now.Add(c.cfg.AgentPingTimeout)
 	c.alloc.AddAgent(id, total)
+	if added {
+		c.publish(agentAdded(a))
+	}
 	c.reconcileAgent(a, reg, wasUnreachable)
 	c.agentRegistered(a)
 
@@ -291,6 +296,7 @@ func (c *core) reconcileAgent(a *agent, reg *agentproto.AgentCall_Register, wasU
 			a.tasks[fwID] = map[string]*task{}
 		}
 		a.tasks[fwID][taskID] = nt
+		c.publish(taskAdded(pb))
 		if isTerminal(pb.GetState()) || pb.GetState() == mesos.TaskState_TASK_UNREACHABLE {
 			nt.released = true
 		} else {
@@ -339,6 +345,7 @@ func (c *core) frameworkFor(id string, infos map[string]*mesos.FrameworkInfo) *f
 	f.roles = frameworkRoles(info)
 	c.alloc.AddFramework(id, f.allocFramework())
 	c.alloc.SetFrameworkActive(id, false)
+	c.publish(frameworkEvent(masterpb.Event_FRAMEWORK_ADDED, f))
 	return f
 }
 
@@ -472,6 +479,7 @@ func (c *core) markUnreachable(a *agent, msg string, cause removalCause) {
 		a.stream = nil
 	}
 	delete(c.agents, a.id)
+	c.publish(agentRemoved(a.id))
 	c.unreachable[a.id] = now
 	for _, f := range c.sortedFrameworks() {
 		f.send(&schedpb.Event{Type: schedpb.Event_FAILURE.Enum(), Failure: &schedpb.Event_Failure{AgentId: agentID(a.id)}})

@@ -8,6 +8,7 @@ import (
 
 	allocpb "github.com/mezzo-project/mezzo/api/v1/allocator"
 	"github.com/mezzo-project/mezzo/api/v1/httpapi"
+	masterpb "github.com/mezzo-project/mezzo/api/v1/master"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
 	"github.com/mezzo-project/mezzo/internal/agentproto"
@@ -49,6 +50,11 @@ func (c *core) subscribe(sink eventSink, streamID string, sub *schedpb.Call_Subs
 	now := c.clock.Now()
 
 	f := c.frameworks[id]
+	// Operator subscribers hear of a framework new to this master as added.
+	change := masterpb.Event_FRAMEWORK_UPDATED
+	if f == nil {
+		change = masterpb.Event_FRAMEWORK_ADDED
+	}
 	if id == "" {
 		id = c.newFrameworkID()
 		info.Id = &mesos.FrameworkID{Value: proto.String(id)}
@@ -99,6 +105,7 @@ func (c *core) subscribe(sink eventSink, streamID string, sub *schedpb.Call_Subs
 	f.unregistered = time.Time{}
 	c.alloc.AddFramework(id, f.allocFramework())
 	f.metrics.call(schedpb.Call_SUBSCRIBE)
+	c.publish(frameworkEvent(change, f))
 
 	f.send(&schedpb.Event{
 		Type: schedpb.Event_SUBSCRIBED.Enum(),
@@ -150,6 +157,7 @@ func (c *core) frameworkStreamClosed(frameworkID, streamID string) {
 		return
 	}
 	f.failoverDeadline = c.clock.Now().Add(timeout)
+	c.publish(frameworkEvent(masterpb.Event_FRAMEWORK_UPDATED, f))
 }
 
 func failoverTimeout(info *mesos.FrameworkInfo) time.Duration {
@@ -265,6 +273,7 @@ func (c *core) updateFramework(f *framework, u *schedpb.Call_UpdateFramework) er
 		}
 	}
 	c.allocateSoon = true
+	c.publish(frameworkEvent(masterpb.Event_FRAMEWORK_UPDATED, f))
 	c.log.Info("framework updated", "framework_id", f.id, "roles", roles)
 	return nil
 }
@@ -302,6 +311,7 @@ func (c *core) removeFramework(f *framework) {
 		t := f.unreachableTasks[id]
 		st := c.masterStatus(id, t.GetAgentId().GetValue(), mesos.TaskState_TASK_KILLED, mesos.TaskStatus_REASON_FRAMEWORK_REMOVED, msg)
 		applyStatus(t, st, nil)
+		c.publish(taskUpdated(t, st))
 		f.addCompletedTask(t, c.cfg.MaxCompletedTasksPerFramework)
 	}
 	f.unreachableTasks = map[string]*mesos.Task{}
@@ -320,6 +330,7 @@ func (c *core) removeFramework(f *framework) {
 	f.unregistered = now
 	c.alloc.RemoveFramework(f.id)
 	delete(c.frameworks, f.id)
+	c.publish(frameworkRemoved(f.info))
 	c.removedIDs[f.id] = true
 	c.completed = append(c.completed, f)
 	if over := len(c.completed) - c.cfg.MaxCompletedFrameworks; over > 0 {
@@ -723,10 +734,15 @@ func (c *core) frameworkMessage(f *framework, m *schedpb.Call_Message) {
 // updateTask records a status for a task: its state (latest, when the
 // agent knows a newer one than the update it forwards), its status
 // history, and, when it becomes terminal or unreachable, the release of
-// its resources.
+// its resources. Operator subscribers get TASK_UPDATED when the status is
+// news (taskUpdateIsNews).
 func (c *core) updateTask(t *task, st *mesos.TaskStatus, latest *mesos.TaskState) {
 	old := t.pb.GetState()
+	news := taskUpdateIsNews(t.pb, st)
 	applyStatus(t.pb, st, latest)
+	if news {
+		c.publish(taskUpdated(t.pb, st))
+	}
 	s := t.pb.GetState()
 	c.countTaskUpdate(t, old, st, latest)
 	if !t.released && (isTerminal(s) || s == mesos.TaskState_TASK_UNREACHABLE) {

@@ -79,7 +79,11 @@
 // GET_STATE, GET_AGENTS, GET_FRAMEWORKS, GET_EXECUTORS and GET_TASKS
 // (operator_state.go) are the same state as v1 messages. TEARDOWN and
 // POST /master/teardown remove a framework as its scheduler's TEARDOWN
-// does.
+// does. The operator API's SUBSCRIBE (operator_stream.go) streams the
+// changes: SUBSCRIBED with GET_STATE's answer, then TASK_ADDED,
+// TASK_UPDATED, AGENT_ADDED, AGENT_REMOVED, FRAMEWORK_ADDED,
+// FRAMEWORK_UPDATED and FRAMEWORK_REMOVED in the order the master made
+// them, and HEARTBEAT every 15 s.
 //
 // # Metrics
 //
@@ -110,8 +114,7 @@
 // the registry and survive a restart; inverse offers and their answers do
 // not (frameworks are asked again).
 //
-// Not yet: the operator API's SUBSCRIBE event stream, offer constraints,
-// reservations surviving an agent's
+// Not yet: offer constraints, reservations surviving an agent's
 // re-registration (the agent does not report them yet), and leader
 // election (a Mezzo master always leads).
 package master

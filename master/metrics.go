@@ -41,8 +41,7 @@ import (
 // messages_update_slave, messages_operation_status_update,
 // master/dropped_messages), operation feedback from agents
 // (master/*_operation_status_updates), the deprecated
-// master/slave_shutdowns_*, master/http_cache_hits (no response cache),
-// master/operator_event_stream_subscribers (no operator event stream), and
+// master/slave_shutdowns_*, master/http_cache_hits (no response cache), and
 // the operation states an operation applied by the master itself never
 // passes through (pending, recovering, unreachable, failed, dropped,
 // gone_by_operator).
@@ -655,7 +654,7 @@ func (c *core) metricsSnapshot() map[string]float64 {
 	out["master/tasks_unreachable"] = unreachableTasks
 	out["master/outstanding_offers"] = float64(len(c.offers))
 	out["master/offer_timeout_secs"] = c.cfg.OfferTimeout.Seconds()
-	out["master/operator_event_stream_subscribers"] = 0
+	out["master/operator_event_stream_subscribers"] = float64(len(c.operatorSubs.subs))
 
 	// The core's queue: requests waiting for the core goroutine.
 	queued := 0.0

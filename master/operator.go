@@ -23,7 +23,8 @@ import (
 // UPDATE_WEIGHTS, UPDATE_QUOTA, TEARDOWN (operator_state.go) and the
 // maintenance and agent calls (maintenance.go), 202
 // for the reservation and volume calls (409 when the resources are not
-// available), 400 for invalid calls, 503 when the registry write fails,
+// available), a streaming 200 for SUBSCRIBE (operator_stream.go), 400 for
+// invalid calls, 503 when the registry write fails,
 // 501 for calls this master does not implement. Accept is negotiated for every call (406).
 func (m *Master) operatorAPI(w http.ResponseWriter, r *http.Request) error {
 	call := &masterpb.Call{}
@@ -276,6 +277,8 @@ func (m *Master) operatorAPI(w http.ResponseWriter, r *http.Request) error {
 		}
 		w.WriteHeader(http.StatusOK)
 		return nil
+	case masterpb.Call_SUBSCRIBE:
+		return m.operatorSubscribe(w, r, format)
 	case masterpb.Call_UNKNOWN:
 		return httpapi.NotImplemented("")
 	}

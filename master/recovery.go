@@ -166,6 +166,7 @@ func (c *core) markAgentGone(id string) error {
 			st := c.masterStatus(tid, id, f.lostState(mesos.TaskState_TASK_GONE_BY_OPERATOR),
 				mesos.TaskStatus_REASON_AGENT_REMOVED_BY_OPERATOR, "Agent marked gone by the operator")
 			applyStatus(t, st, nil)
+			c.publish(taskUpdated(t, st))
 			delete(f.unreachableTasks, tid)
 			f.addCompletedTask(t, c.cfg.MaxCompletedTasksPerFramework)
 			f.send(updateEvent(st))
@@ -218,6 +219,7 @@ func (c *core) removeAgent(a *agent, refusal, msg string) {
 		a.stream = nil
 	}
 	delete(c.agents, id)
+	c.publish(agentRemoved(id))
 	for _, f := range c.sortedFrameworks() {
 		f.send(&schedpb.Event{Type: schedpb.Event_FAILURE.Enum(), Failure: &schedpb.Event_Failure{AgentId: agentID(id)}})
 	}

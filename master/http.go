@@ -2,6 +2,7 @@ package master
 
 import (
 	"errors"
+	"maps"
 	"net/http"
 	"strings"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
 	"github.com/mezzo-project/mezzo/internal/agentproto"
+	"github.com/mezzo-project/mezzo/internal/sysmetrics"
 )
 
 const streamIDHeader = "Mesos-Stream-Id"
@@ -222,15 +224,26 @@ func (m *Master) rolesJSON(w http.ResponseWriter, r *http.Request) error {
 // metricsJSON is /metrics/snapshot: a flat JSON object of metric names and
 // values.
 func (m *Master) metricsJSON(w http.ResponseWriter, r *http.Request) error {
-	var snap map[string]float64
-	if err := m.do(func(c *core) { snap = c.metricsSnapshot() }); err != nil {
-		return unavailable(err)
+	snap, err := m.metrics()
+	if err != nil {
+		return err
 	}
 	doc := legacy.Quantities{}
 	for k, v := range snap {
 		doc[k] = legacy.Float(v)
 	}
 	return legacy.Write(w, r, doc)
+}
+
+// metrics is the whole snapshot: the core's metrics, then the host's
+// system/* gauges, read off the core.
+func (m *Master) metrics() (map[string]float64, error) {
+	var snap map[string]float64
+	if err := m.do(func(c *core) { snap = c.metricsSnapshot() }); err != nil {
+		return nil, unavailable(err)
+	}
+	maps.Copy(snap, sysmetrics.Read())
+	return snap, nil
 }
 
 func (m *Master) flagsJSON(w http.ResponseWriter, r *http.Request) error {

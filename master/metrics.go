@@ -26,8 +26,6 @@ import (
 //     database file (or memory), not a replicated log.
 //   - registrar/registry_size_bytes: the registry store does not expose the
 //     size of what it holds.
-//   - system/*: the host's load and memory (libprocess' process-wide system
-//     metrics); they describe the machine, not the master.
 //   - allocator/mesos/allocation_run_latency_ms: the time an allocation
 //     request waits in the allocator's queue; Mezzo runs the allocation on
 //     the core goroutine at the end of the event that asked for it, so

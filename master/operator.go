@@ -91,8 +91,8 @@ func (m *Master) operatorAPI(w http.ResponseWriter, r *http.Request) error {
 		}
 		return respond(masterpb.Response_GET_MASTER, func(resp *masterpb.Response) { resp.GetMaster = gm })
 	case masterpb.Call_GET_METRICS:
-		var snap map[string]float64
-		if err := onCore(func(c *core) error { snap = c.metricsSnapshot(); return nil }); err != nil {
+		snap, err := m.metrics()
+		if err != nil {
 			return err
 		}
 		names := make([]string, 0, len(snap))

@@ -7,40 +7,12 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-
-	"google.golang.org/protobuf/proto"
-
-	"github.com/mezzo-project/mezzo/api/v1/codec"
-	"github.com/mezzo-project/mezzo/api/v1/mesos"
-	"github.com/mezzo-project/mezzo/api/v1/recordio"
-	"github.com/mezzo-project/mezzo/internal/agentproto"
 )
 
-// registerAgentHTTP registers an agent with resources res over the
-// master's agent API and keeps its stream open for the test.
-func registerAgentHTTP(t *testing.T, url, res string) string {
-	t.Helper()
-	reg := &agentproto.AgentCall{Type: agentproto.AgentCall_REGISTER.Enum(), Register: &agentproto.AgentCall_Register{
-		AgentInfo: &mesos.AgentInfo{Hostname: proto.String("localhost"), Port: proto.Int32(5051), Resources: mustResources(t, res)},
-		Endpoint:  proto.String("127.0.0.1:5051"),
-		Version:   proto.String("1.11.1"),
-	}}
-	resp := post(t, url+"/master/api/v1/agent", "application/json", jsonBody(t, reg), nil)
-	t.Cleanup(func() { resp.Body.Close() })
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(resp.Body)
-		t.Fatalf("REGISTER: %d %s", resp.StatusCode, b)
-	}
-	s := &stream{t: t, r: recordio.NewReader(resp.Body, 4<<20), format: codec.JSON}
-	ev := &agentproto.AgentEvent{}
-	s.next(ev)
-	return ev.GetRegistered().GetAgentId().GetValue()
-}
-
 // formPost posts a form-encoded body and returns the status and body.
-func formPost(t *testing.T, method, url string, form url.Values) (int, string) {
+func formPost(t *testing.T, method, url, body string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(form.Encode()))
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +31,7 @@ func formPost(t *testing.T, method, url string, form url.Values) (int, string) {
 // checks /master/slaves reports the result in full.
 func TestLegacyReservationEndpoints(t *testing.T) {
 	_, srv := testMaster(t)
-	agent := registerAgentHTTP(t, srv.URL, "cpus:4;mem:1024;disk:1000")
+	agent, _ := registerAgentStream(t, srv.URL, "localhost", "cpus:4;mem:1024;disk:1000")
 
 	reserved := `[{"name":"cpus","type":"SCALAR","scalar":{"value":1},"reservations":[{"type":"DYNAMIC","role":"db","principal":"ops"}]},` +
 		`{"name":"disk","type":"SCALAR","scalar":{"value":100},"reservations":[{"type":"DYNAMIC","role":"db","principal":"ops"}]}]`
@@ -85,7 +57,7 @@ func TestLegacyReservationEndpoints(t *testing.T) {
 		{http.MethodPost, "/master/create-volumes", url.Values{"slaveId": {agent}, "resources": {volume}}, http.StatusBadRequest, "Missing 'volumes'"},
 		{http.MethodPost, "/master/create-volumes", url.Values{"slaveId": {agent}, "volumes": {volume}}, http.StatusAccepted, ""},
 	} {
-		code, msg := formPost(t, c.method, srv.URL+c.path, c.form)
+		code, msg := formPost(t, c.method, srv.URL+c.path, c.form.Encode())
 		if code != c.code || !strings.Contains(msg, c.msg) {
 			t.Errorf("%s %s %v: %d %q, want %d %q", c.method, c.path, c.form, code, msg, c.code, c.msg)
 		}
@@ -116,7 +88,7 @@ func TestLegacyReservationEndpoints(t *testing.T) {
 		{"/master/destroy-volumes", url.Values{"slaveId": {agent}, "volumes": {volume}}},
 		{"/master/unreserve", url.Values{"slaveId": {agent}, "resources": {reserved}}},
 	} {
-		if code, msg := formPost(t, http.MethodPost, srv.URL+c.path, c.form); code != http.StatusAccepted {
+		if code, msg := formPost(t, http.MethodPost, srv.URL+c.path, c.form.Encode()); code != http.StatusAccepted {
 			t.Errorf("%s: %d %q", c.path, code, msg)
 		}
 	}

@@ -3,7 +3,6 @@ package master
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -176,18 +175,6 @@ func TestTeardownEndpoint(t *testing.T) {
 	fs, sub, _ := subscribeJSON(t, srv, &mesos.FrameworkInfo{User: proto.String("u"), Name: proto.String("doomed")})
 	id := sub.GetSubscribed().GetFrameworkId().GetValue()
 
-	form := func(method, body string) (int, string) {
-		t.Helper()
-		req, _ := http.NewRequest(method, srv.URL+"/master/teardown", strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
 	for _, c := range []struct {
 		method, body string
 		code         int
@@ -200,7 +187,7 @@ func TestTeardownEndpoint(t *testing.T) {
 		{http.MethodPost, "frameworkId=" + id, http.StatusOK, ""},
 		{http.MethodPost, "frameworkId=" + id, http.StatusBadRequest, "No framework found"},
 	} {
-		if code, msg := form(c.method, c.body); code != c.code || !strings.Contains(msg, c.msg) {
+		if code, msg := formPost(t, c.method, srv.URL+"/master/teardown", c.body); code != c.code || !strings.Contains(msg, c.msg) {
 			t.Errorf("%s %q: %d %q, want %d %q", c.method, c.body, code, msg, c.code, c.msg)
 		}
 	}

@@ -299,14 +299,8 @@ func (ex *execution) handle(ctx context.Context, ev *schedpb.Event) error {
 	case schedpb.Event_SUBSCRIBED:
 		fmt.Fprintf(ex.out, "Subscribed with ID %s\n", ev.GetSubscribed().GetFrameworkId().GetValue())
 		if len(ex.pending) > 0 {
-			// Subscribed again after a master failover: ask about the
-			// task by name. A launch the old master never passed on is
-			// answered (TASK_GONE) only when asked.
-			var tasks []*schedpb.Call_Reconcile_Task
-			for id, agent := range ex.pending {
-				tasks = append(tasks, &schedpb.Call_Reconcile_Task{TaskId: &mesos.TaskID{Value: proto.String(id)}, AgentId: agent})
-			}
-			return ex.client.Reconcile(ctx, tasks...)
+			// Subscribed again after a master failover.
+			return ex.reconcile(ctx)
 		}
 	case schedpb.Event_OFFERS:
 		return ex.offers(ctx, ev.GetOffers().GetOffers())
@@ -326,6 +320,7 @@ func (ex *execution) handle(ctx context.Context, ev *schedpb.Event) error {
 
 func (ex *execution) offers(ctx context.Context, offers []*mesos.Offer) error {
 	var decline []*mesos.OfferID
+	unconfirmed := false
 	for _, o := range offers {
 		if ex.launched {
 			decline = append(decline, o.GetId())
@@ -347,7 +342,15 @@ func (ex *execution) offers(ctx context.Context, offers []*mesos.Offer) error {
 		}
 		op, ids := ex.operation(o, taskRes)
 		if err := ex.client.Accept(ctx, []*mesos.OfferID{o.GetId()}, []*mesos.Offer_Operation{op}, nil); err != nil {
-			return err
+			var ce *scheduler.CallError
+			if errors.As(err, &ce) {
+				return err // the master answered: it refused the call
+			}
+			// No answer: the master may or may not have taken the launch.
+			// The task counts as launched; once subscribed again, the
+			// next master is asked about it by name.
+			fmt.Fprintf(ex.out, "Could not confirm the launch with the master (%v); will ask the master about it\n", err)
+			unconfirmed = true
 		}
 		ex.launched = true
 		for _, id := range ids {
@@ -359,10 +362,31 @@ func (ex *execution) offers(ctx context.Context, offers []*mesos.Offer) error {
 			fmt.Fprintf(ex.out, "Submitted task '%s' to agent '%s'\n", ex.task.GetName(), o.GetAgentId().GetValue())
 		}
 	}
+	if unconfirmed {
+		// Answered now if the master is up; otherwise asked again once
+		// subscribed to the next one.
+		_ = ex.reconcile(ctx)
+	}
 	if len(decline) > 0 {
-		return ex.client.Decline(ctx, decline, nil)
+		err := ex.client.Decline(ctx, decline, nil)
+		var ce *scheduler.CallError
+		if errors.As(err, &ce) {
+			return err
+		}
+		// Without an answer the offers are void anyway: a master that
+		// went away rescinds nothing, the next one offers afresh.
 	}
 	return nil
+}
+
+// reconcile asks the master about the launched tasks by name: a launch
+// the master never passed on is answered (TASK_GONE) only when asked.
+func (ex *execution) reconcile(ctx context.Context) error {
+	var tasks []*schedpb.Call_Reconcile_Task
+	for id, agent := range ex.pending {
+		tasks = append(tasks, &schedpb.Call_Reconcile_Task{TaskId: &mesos.TaskID{Value: proto.String(id)}, AgentId: agent})
+	}
+	return ex.client.Reconcile(ctx, tasks...)
 }
 
 // operation builds the LAUNCH (or LAUNCH_GROUP) of the task on offer o.

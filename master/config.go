@@ -56,6 +56,10 @@ type Config struct {
 	// MaxCompletedFrameworks is how many removed frameworks /master/state
 	// keeps (--max_completed_frameworks). Default 50.
 	MaxCompletedFrameworks int
+	// MaxOperatorEventStreamSubscribers is how many operator event streams
+	// (SUBSCRIBE on /api/v1) may be open at once; a new one beyond it closes
+	// the oldest (--max_operator_event_stream_subscribers). Default 1000.
+	MaxOperatorEventStreamSubscribers int
 	// MaxCompletedTasksPerFramework is how many finished tasks per
 	// framework the master keeps for /master/state
 	// (--max_completed_tasks_per_framework). Default 1000.
@@ -102,18 +106,19 @@ type Config struct {
 // DefaultConfig returns Mesos' defaults.
 func DefaultConfig() Config {
 	return Config{
-		Port:                          5050,
-		AgentPingTimeout:              15 * time.Second,
-		MaxAgentPingTimeouts:          5,
-		MaxCompletedFrameworks:        50,
-		MaxCompletedTasksPerFramework: 1000,
-		AllocationInterval:            time.Second,
-		OfferTimeout:                  DefaultOfferTimeout,
-		MinAllocatableResources:       "cpus:0.01|mem:32",
-		Registry:                      "replicated",
-		RegistryMaxAgentAge:           14 * 24 * time.Hour,
-		RegistryMaxAgentCount:         100 * 1024,
-		AgentReregisterTimeout:        10 * time.Minute,
+		Port:                              5050,
+		AgentPingTimeout:                  15 * time.Second,
+		MaxAgentPingTimeouts:              5,
+		MaxCompletedFrameworks:            50,
+		MaxOperatorEventStreamSubscribers: 1000,
+		MaxCompletedTasksPerFramework:     1000,
+		AllocationInterval:                time.Second,
+		OfferTimeout:                      DefaultOfferTimeout,
+		MinAllocatableResources:           "cpus:0.01|mem:32",
+		Registry:                          "replicated",
+		RegistryMaxAgentAge:               14 * 24 * time.Hour,
+		RegistryMaxAgentCount:             100 * 1024,
+		AgentReregisterTimeout:            10 * time.Minute,
 	}
 }
 
@@ -156,6 +161,8 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 		"Maximum number of completed frameworks to keep in memory.")
 	fs.IntVar(&c.MaxCompletedTasksPerFramework, "max_completed_tasks_per_framework", d.MaxCompletedTasksPerFramework,
 		"Maximum number of completed tasks per framework to keep in memory.")
+	fs.IntVar(&c.MaxOperatorEventStreamSubscribers, "max_operator_event_stream_subscribers", d.MaxOperatorEventStreamSubscribers,
+		"Maximum number of simultaneous operator event stream subscribers; a new one beyond it closes the oldest.")
 	flags.DurationVar(fs, &c.AllocationInterval, "allocation_interval", d.AllocationInterval,
 		"Amount of time to wait between batch allocations.")
 	fs.StringVar(&c.MinAllocatableResources, "min_allocatable_resources", d.MinAllocatableResources,
@@ -200,6 +207,9 @@ func (c *Config) Validate() error {
 	if c.MaxAgentPingTimeouts < 1 {
 		errs = append(errs, fmt.Errorf("--max_agent_ping_timeouts=%d: must be at least 1", c.MaxAgentPingTimeouts))
 	}
+	if c.MaxOperatorEventStreamSubscribers < 1 {
+		errs = append(errs, fmt.Errorf("--max_operator_event_stream_subscribers=%d: must be at least 1", c.MaxOperatorEventStreamSubscribers))
+	}
 	if c.MaxCompletedFrameworks < 0 {
 		errs = append(errs, fmt.Errorf("--max_completed_frameworks=%d: must not be negative", c.MaxCompletedFrameworks))
 	}
@@ -237,28 +247,29 @@ func (c *Config) Validate() error {
 // them: every value as a string, durations in Mesos' syntax.
 func (c *Config) flagValues() map[string]string {
 	m := map[string]string{
-		"port":                              fmt.Sprint(c.Port),
-		"agent_ping_timeout":                flags.FormatDuration(c.AgentPingTimeout),
-		"max_agent_ping_timeouts":           fmt.Sprint(c.MaxAgentPingTimeouts),
-		"max_completed_frameworks":          fmt.Sprint(c.MaxCompletedFrameworks),
-		"max_completed_tasks_per_framework": fmt.Sprint(c.MaxCompletedTasksPerFramework),
-		"allocation_interval":               flags.FormatDuration(c.AllocationInterval),
-		"allocator":                         "hierarchical",
-		"framework_sorter":                  "drf",
-		"role_sorter":                       "drf",
-		"min_allocatable_resources":         c.MinAllocatableResources,
-		"authenticate_agents":               "false",
-		"authenticate_frameworks":           "false",
-		"authenticate_http_frameworks":      "false",
-		"authenticate_http_readonly":        "false",
-		"authenticate_http_readwrite":       "false",
-		"root_submissions":                  "true",
-		"registry":                          c.Registry,
-		"registry_strict":                   fmt.Sprint(c.RegistryStrict),
-		"registry_max_agent_age":            flags.FormatDuration(c.RegistryMaxAgentAge),
-		"registry_max_agent_count":          fmt.Sprint(c.RegistryMaxAgentCount),
-		"agent_reregister_timeout":          flags.FormatDuration(c.AgentReregisterTimeout),
-		"agent_removal_rate_limit":          c.AgentRemovalRateLimit,
+		"port":                                  fmt.Sprint(c.Port),
+		"agent_ping_timeout":                    flags.FormatDuration(c.AgentPingTimeout),
+		"max_agent_ping_timeouts":               fmt.Sprint(c.MaxAgentPingTimeouts),
+		"max_completed_frameworks":              fmt.Sprint(c.MaxCompletedFrameworks),
+		"max_completed_tasks_per_framework":     fmt.Sprint(c.MaxCompletedTasksPerFramework),
+		"max_operator_event_stream_subscribers": fmt.Sprint(c.MaxOperatorEventStreamSubscribers),
+		"allocation_interval":                   flags.FormatDuration(c.AllocationInterval),
+		"allocator":                             "hierarchical",
+		"framework_sorter":                      "drf",
+		"role_sorter":                           "drf",
+		"min_allocatable_resources":             c.MinAllocatableResources,
+		"authenticate_agents":                   "false",
+		"authenticate_frameworks":               "false",
+		"authenticate_http_frameworks":          "false",
+		"authenticate_http_readonly":            "false",
+		"authenticate_http_readwrite":           "false",
+		"root_submissions":                      "true",
+		"registry":                              c.Registry,
+		"registry_strict":                       fmt.Sprint(c.RegistryStrict),
+		"registry_max_agent_age":                flags.FormatDuration(c.RegistryMaxAgentAge),
+		"registry_max_agent_count":              fmt.Sprint(c.RegistryMaxAgentCount),
+		"agent_reregister_timeout":              flags.FormatDuration(c.AgentReregisterTimeout),
+		"agent_removal_rate_limit":              c.AgentRemovalRateLimit,
 	}
 	for name, v := range map[string]string{
 		"ip": c.IP, "hostname": c.Hostname, "work_dir": c.WorkDir, "cluster": c.Cluster,

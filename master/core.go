@@ -257,7 +257,7 @@ func newCoreWithRegistry(cfg Config, log *slog.Logger, clock Clock, info *mesos.
 		offers:         map[string]*offer{},
 		nextAllocation: now.Add(cfg.AllocationInterval),
 		maint:          newMaintenanceState(),
-		operatorSubs:   newOperatorStreams(),
+		operatorSubs:   newOperatorStreams(cfg.MaxOperatorEventStreamSubscribers),
 		metrics:        newCoreMetrics(),
 	}
 	c.recoverRegistry()

@@ -60,11 +60,6 @@ import (
 // HEARTBEAT, advertised in SUBSCRIBED (Mesos' 15 s, as for frameworks).
 const operatorHeartbeatInterval = 15 * time.Second
 
-// maxOperatorSubscribers is how many operator event streams may be open
-// at once (Mesos' default --max_operator_event_stream_subscribers); a new
-// subscriber beyond it closes the oldest stream.
-const maxOperatorSubscribers = 1000
-
 // operatorSink is the core's end of one operator event stream, with the
 // contract of eventSink: Send never blocks, Close ends the stream after
 // the events already sent, and both may be called after Close.
@@ -84,8 +79,10 @@ type operatorStreams struct {
 	// subs by subscription number; the lowest is the oldest.
 	subs map[int]*operatorSub
 	seq  int
-	// interval is the heartbeat interval, operatorHeartbeatInterval; max
-	// the limit on subscribers, maxOperatorSubscribers. Tests lower them.
+	// interval is the heartbeat interval, operatorHeartbeatInterval (tests
+	// lower it); max the limit on subscribers
+	// (--max_operator_event_stream_subscribers): a new subscriber beyond it
+	// closes the oldest stream.
 	interval time.Duration
 	max      int
 }
@@ -97,9 +94,9 @@ type operatorSub struct {
 }
 
 // newOperatorStreams returns an empty set of streams with Mesos' heartbeat
-// interval and subscriber limit.
-func newOperatorStreams() operatorStreams {
-	return operatorStreams{subs: map[int]*operatorSub{}, interval: operatorHeartbeatInterval, max: maxOperatorSubscribers}
+// interval and at most max subscribers.
+func newOperatorStreams(max int) operatorStreams {
+	return operatorStreams{subs: map[int]*operatorSub{}, interval: operatorHeartbeatInterval, max: max}
 }
 
 // nextHeartbeat is when the next subscriber is due a HEARTBEAT (zero when

@@ -68,8 +68,8 @@
 // codes; /roles and /metrics/snapshot are the JSON views. Weights and
 // quotas persist through the Registry seam (registry.go). Mesos' older
 // form-based endpoints /reserve, /unreserve, /create-volumes,
-// /destroy-volumes and /weights share the same operations
-// (legacy_ops.go).
+// /destroy-volumes, /weights and /quota (with the deprecated SET_QUOTA
+// and REMOVE_QUOTA calls) share the same operations (legacy_ops.go).
 //
 // # Views of the cluster
 //

@@ -45,6 +45,7 @@ func (m *Master) routes() http.Handler {
 	both("/create-volumes", wrap(m.conversionEndpoint(mesos.Offer_Operation_CREATE, "volumes")))
 	both("/destroy-volumes", wrap(m.conversionEndpoint(mesos.Offer_Operation_DESTROY, "volumes")))
 	both("/weights", wrap(m.weightsJSON))
+	both("/quota", wrap(m.quotaJSON))
 	both("/state.json", wrap(m.stateJSON))
 	both("/flags", wrap(m.flagsJSON))
 	both("/maintenance/schedule", wrap(m.maintenanceScheduleJSON))
@@ -59,6 +60,9 @@ func (m *Master) routes() http.Handler {
 			path = strings.TrimRight(path, "/")
 		}
 		h, ok := routes[path]
+		if !ok && (strings.HasPrefix(path, "/quota/") || strings.HasPrefix(path, "/master/quota/")) {
+			h, ok = routes["/quota"], true // DELETE /quota/<role>
+		}
 		if !ok {
 			http.NotFound(w, r)
 			return

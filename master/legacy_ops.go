@@ -4,20 +4,24 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"google.golang.org/protobuf/proto"
 
 	"github.com/mezzo-project/mezzo/api/v1/codec"
 	"github.com/mezzo-project/mezzo/api/v1/httpapi"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
+	quotapb "github.com/mezzo-project/mezzo/api/v1/quota"
 	"github.com/mezzo-project/mezzo/resources"
 )
 
 // This file holds Mesos' older operator endpoints, which predate the v1
 // operator API and are still what many scripts use: /reserve,
 // /unreserve, /create-volumes and /destroy-volumes (POST, a form body
-// naming the agent and the resources as a JSON array) and /weights (GET,
-// PUT). They share the core's operations with the v1 calls.
+// naming the agent and the resources as a JSON array), /weights (GET,
+// PUT) and /quota (GET, POST, DELETE /quota/<role>, with the deprecated
+// SET_QUOTA and REMOVE_QUOTA calls). They share the core's operations
+// with the v1 calls.
 
 // conversionEndpoint answers POST /reserve, /unreserve, /create-volumes
 // and /destroy-volumes: the form body carries "slaveId" and, under key, a
@@ -180,4 +184,117 @@ func (m *Master) weightsJSON(w http.ResponseWriter, r *http.Request) error {
 		Message: "Expecting 'GET' or 'PUT', received '" + r.Method + "'",
 		Header:  http.Header{"Allow": {"GET, PUT"}},
 	}
+}
+
+// legacyQuota turns a pre-1.9 QuotaRequest (SET_QUOTA, POST /quota) into
+// the QuotaConfig Mesos makes of it: its guarantee is both the role's
+// guarantees and its limits. The guarantee must name each scalar resource
+// once, without reservations, disk or revocable information.
+func legacyQuota(req *quotapb.QuotaRequest) (*quotapb.QuotaConfig, error) {
+	invalid := func(format string, args ...any) error {
+		return httpapi.BadRequest("Failed to validate set quota request: "+format, args...)
+	}
+	role := req.GetRole()
+	if role == "" {
+		return nil, invalid("QuotaInfo must specify a role")
+	}
+	if err := resources.ValidateRole(role); err != nil || role == resources.UnreservedRole {
+		return nil, invalid("QuotaInfo with invalid role '%s'", role)
+	}
+	if strings.Contains(role, "/") {
+		return nil, httpapi.BadRequest("Setting quota on nested role '%s' is not supported yet", role)
+	}
+	if len(req.GetGuarantee()) == 0 {
+		return nil, invalid("QuotaInfo with empty 'guarantee'")
+	}
+	amounts := map[string]*mesos.Value_Scalar{}
+	for _, r := range req.GetGuarantee() {
+		switch {
+		case r.GetType() != mesos.Value_SCALAR || r.Scalar == nil:
+			return nil, invalid("QuotaInfo must not include non-scalar resources ('%s')", r.GetName())
+		case len(r.GetReservations()) > 0 || r.Reservation != nil || (r.Role != nil && r.GetRole() != resources.UnreservedRole):
+			return nil, invalid("QuotaInfo must not contain any ReservationInfo ('%s')", r.GetName())
+		case r.Disk != nil:
+			return nil, invalid("QuotaInfo must not contain DiskInfo ('%s')", r.GetName())
+		case r.Revocable != nil:
+			return nil, invalid("QuotaInfo must not contain RevocableInfo ('%s')", r.GetName())
+		case amounts[r.GetName()] != nil:
+			return nil, invalid("QuotaInfo contains duplicate resource name '%s'", r.GetName())
+		}
+		amounts[r.GetName()] = &mesos.Value_Scalar{Value: proto.Float64(r.GetScalar().GetValue())}
+	}
+	limits := map[string]*mesos.Value_Scalar{}
+	for name, v := range amounts {
+		limits[name] = proto.Clone(v).(*mesos.Value_Scalar)
+	}
+	return &quotapb.QuotaConfig{Role: proto.String(role), Guarantees: amounts, Limits: limits}, nil
+}
+
+// setLegacyQuota applies SET_QUOTA / POST /quota: only for a role without
+// quota (200; 400 otherwise), checked against the cluster's capacity
+// unless forced (409).
+func (c *core) setLegacyQuota(force bool, qc *quotapb.QuotaConfig) error {
+	if _, ok := c.quotas[qc.GetRole()]; ok {
+		return httpapi.BadRequest("Failed to validate set quota request: Cannot set quota for role '%s' which already has quota", qc.GetRole())
+	}
+	return c.updateQuota(force, []*quotapb.QuotaConfig{qc})
+}
+
+// removeLegacyQuota applies REMOVE_QUOTA / DELETE /quota/<role>: the role
+// goes back to no guarantees and no limits (400 when it has no quota).
+func (c *core) removeLegacyQuota(role string) error {
+	if _, ok := c.quotas[role]; !ok {
+		return httpapi.BadRequest("Failed to remove quota: Role '%s' has no quota set", role)
+	}
+	return c.updateQuota(true, []*quotapb.QuotaConfig{{Role: proto.String(role)}})
+}
+
+// quotaJSON is the deprecated /quota endpoint: GET answers the QuotaStatus
+// as JSON, POST sets a role's quota from a QuotaRequest in JSON,
+// DELETE /quota/<role> removes it.
+func (m *Master) quotaJSON(w http.ResponseWriter, r *http.Request) error {
+	switch r.Method {
+	case http.MethodGet:
+		var st *quotapb.QuotaStatus
+		if err := m.do(func(c *core) { st = c.quotaStatus() }); err != nil {
+			return unavailable(err)
+		}
+		return writeProtoJSON(w, st)
+	case http.MethodPost:
+		req := &quotapb.QuotaRequest{}
+		if err := readProtoJSON(r, req); err != nil {
+			return err
+		}
+		qc, err := legacyQuota(req)
+		if err != nil {
+			return err
+		}
+		return m.onCoreOK(w, func(c *core) error { return c.setLegacyQuota(req.GetForce(), qc) })
+	case http.MethodDelete:
+		role := strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, "/master"), "/quota")
+		role = strings.Trim(role, "/")
+		if role == "" {
+			return httpapi.BadRequest("Failed to parse remove quota request for path '%s': expected /quota/<role>", r.URL.Path)
+		}
+		return m.onCoreOK(w, func(c *core) error { return c.removeLegacyQuota(role) })
+	}
+	return &httpapi.Error{
+		Status:  http.StatusMethodNotAllowed,
+		Message: "Expecting 'GET', 'POST' or 'DELETE', received '" + r.Method + "'",
+		Header:  http.Header{"Allow": {"GET, POST, DELETE"}},
+	}
+}
+
+// onCoreOK runs fn on the core and answers 200 with no body when it
+// succeeds.
+func (m *Master) onCoreOK(w http.ResponseWriter, fn func(c *core) error) error {
+	var callErr error
+	if err := m.do(func(c *core) { callErr = fn(c) }); err != nil {
+		return unavailable(err)
+	}
+	if callErr != nil {
+		return callErr
+	}
+	w.WriteHeader(http.StatusOK)
+	return nil
 }

@@ -138,3 +138,74 @@ func TestLegacyWeightsEndpoint(t *testing.T) {
 		t.Errorf("GET /weights: %+v", got)
 	}
 }
+
+// TestLegacyQuota checks the deprecated quota interfaces, /quota and the
+// SET_QUOTA / REMOVE_QUOTA calls: a QuotaRequest's guarantee becomes both
+// guarantees and limits; a role gets quota once, until removed.
+func TestLegacyQuota(t *testing.T) {
+	_, srv := testMaster(t)
+	registerAgentStream(t, srv.URL, "a", "cpus:4;mem:4096")
+	do := func(method, path, body string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	guarantee := `[{"name":"cpus","type":"SCALAR","scalar":{"value":1}},{"name":"mem","type":"SCALAR","scalar":{"value":512}}]`
+	for _, c := range []struct {
+		method, path, body string
+		code               int
+		msg                string
+	}{
+		{http.MethodPost, "/quota", `{"role":"eng","guarantee":` + guarantee + `}`, http.StatusOK, ""},
+		{http.MethodPost, "/quota", `{"role":"eng","guarantee":` + guarantee + `}`, http.StatusBadRequest, "already has quota"},
+		{http.MethodPost, "/quota", `{"role":"ads","guarantee":[{"name":"cpus","type":"SCALAR","scalar":{"value":100}}]}`, http.StatusConflict, ""},
+		{http.MethodPost, "/quota", `{"role":"ads","force":true,"guarantee":[{"name":"cpus","type":"SCALAR","scalar":{"value":100}}]}`, http.StatusOK, ""},
+		{http.MethodPost, "/quota", `{"role":"eng/x","guarantee":` + guarantee + `}`, http.StatusBadRequest, "nested role"},
+		{http.MethodPost, "/quota", `{"guarantee":` + guarantee + `}`, http.StatusBadRequest, "must specify a role"},
+		{http.MethodPost, "/quota", `{"role":"web","guarantee":[]}`, http.StatusBadRequest, "empty 'guarantee'"},
+		{http.MethodPost, "/quota", `{"role":"web","guarantee":[{"name":"ports","type":"RANGES","ranges":{"range":[{"begin":1,"end":2}]}}]}`, http.StatusBadRequest, "non-scalar"},
+		{http.MethodPost, "/quota", `{"role":"web","guarantee":[{"name":"cpus","type":"SCALAR","scalar":{"value":1}},{"name":"cpus","type":"SCALAR","scalar":{"value":1}}]}`, http.StatusBadRequest, "duplicate"},
+		{http.MethodPost, "/quota", `{"role":`, http.StatusBadRequest, ""},
+		{http.MethodDelete, "/quota/ads", "", http.StatusOK, ""},
+		{http.MethodDelete, "/quota/ads", "", http.StatusBadRequest, "has no quota set"},
+		{http.MethodDelete, "/quota", "", http.StatusBadRequest, "/quota/<role>"},
+		{http.MethodPut, "/quota", "", http.StatusMethodNotAllowed, "DELETE"},
+		{http.MethodPost, "/api/v1", `{"type":"SET_QUOTA","set_quota":{"quota_request":{"role":"db","guarantee":` + guarantee + `}}}`, http.StatusOK, ""},
+		{http.MethodPost, "/api/v1", `{"type":"SET_QUOTA"}`, http.StatusBadRequest, "set_quota"},
+		{http.MethodPost, "/api/v1", `{"type":"REMOVE_QUOTA","remove_quota":{"role":"db"}}`, http.StatusOK, ""},
+		{http.MethodPost, "/api/v1", `{"type":"REMOVE_QUOTA","remove_quota":{"role":"db"}}`, http.StatusBadRequest, "has no quota set"},
+	} {
+		if code, msg := do(c.method, c.path, c.body); code != c.code || !strings.Contains(msg, c.msg) {
+			t.Errorf("%s %s %s: %d %q, want %d %q", c.method, c.path, c.body, code, msg, c.code, c.msg)
+		}
+	}
+	code, body := do(http.MethodGet, "/master/quota", "")
+	var st struct {
+		Infos []struct {
+			Role      string
+			Guarantee []struct {
+				Name   string
+				Scalar struct{ Value float64 }
+			}
+		}
+		Configs []struct {
+			Role       string
+			Guarantees map[string]struct{ Value float64 }
+			Limits     map[string]struct{ Value float64 }
+		}
+	}
+	if err := json.Unmarshal([]byte(body), &st); code != http.StatusOK || err != nil {
+		t.Fatalf("GET /quota: %d %v %s", code, err, body)
+	}
+	if len(st.Configs) != 1 || st.Configs[0].Role != "eng" || st.Configs[0].Guarantees["mem"].Value != 512 || st.Configs[0].Limits["cpus"].Value != 1 ||
+		len(st.Infos) != 1 || len(st.Infos[0].Guarantee) != 2 {
+		t.Errorf("GET /quota: %s", body)
+	}
+}

@@ -279,6 +279,20 @@ func (m *Master) operatorAPI(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	case masterpb.Call_SUBSCRIBE:
 		return m.operatorSubscribe(w, r, format)
+	case masterpb.Call_SET_QUOTA:
+		if call.SetQuota == nil {
+			return httpapi.BadRequest("Failed to validate master::Call: Expecting 'set_quota' to be present")
+		}
+		qc, err := legacyQuota(call.GetSetQuota().GetQuotaRequest())
+		if err != nil {
+			return err
+		}
+		return m.onCoreOK(w, func(c *core) error { return c.setLegacyQuota(call.GetSetQuota().GetQuotaRequest().GetForce(), qc) })
+	case masterpb.Call_REMOVE_QUOTA:
+		if call.RemoveQuota == nil {
+			return httpapi.BadRequest("Failed to validate master::Call: Expecting 'remove_quota' to be present")
+		}
+		return m.onCoreOK(w, func(c *core) error { return c.removeLegacyQuota(call.GetRemoveQuota().GetRole()) })
 	case masterpb.Call_UNKNOWN:
 		return httpapi.NotImplemented("")
 	}

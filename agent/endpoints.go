@@ -2,12 +2,14 @@ package agent
 
 import (
 	"flag"
+	"fmt"
 	"maps"
 	"net"
 	"net/http"
 	"slices"
 
 	"github.com/mezzo-project/mezzo/api/legacy"
+	"github.com/mezzo-project/mezzo/api/v1/codec"
 	"github.com/mezzo-project/mezzo/api/v1/httpapi"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	"github.com/mezzo-project/mezzo/internal/version"
@@ -15,8 +17,8 @@ import (
 )
 
 // routeDocuments registers the agent's read-only JSON documents, under
-// their plain paths and under Mesos' /slave(1)/ prefix: /state, /flags
-// and /monitor/statistics (monitor.go). /metrics/snapshot (metrics.go)
+// their plain paths and under Mesos' /slave(1)/ prefix: /state, /flags,
+// /monitor/statistics (monitor.go) and /containers. /metrics/snapshot (metrics.go)
 // belongs to libprocess' metrics process in Mesos, so it has only its
 // plain path.
 func (a *Agent) routeDocuments() {
@@ -24,6 +26,7 @@ func (a *Agent) routeDocuments() {
 		"/state":              a.serveState,
 		"/flags":              a.serveFlags,
 		"/monitor/statistics": a.serveStatistics,
+		"/containers":         a.serveContainers,
 	} {
 		handler := httpapi.Wrap(a.log, h)
 		a.mux.Handle(path, handler)
@@ -298,4 +301,36 @@ func parseOrNone(pb []*mesos.Resource) resources.Resources {
 		return resources.Resources{}
 	}
 	return r.Unallocate()
+}
+
+// serveContainers is /containers: the live executors' containers with
+// their status and usage, the same as the operator API's GET_CONTAINERS,
+// as Mesos' JSON array of {framework_id, executor_id, executor_name,
+// container_id, container_status, statistics}.
+func (a *Agent) serveContainers(w http.ResponseWriter, r *http.Request) error {
+	resp, err := a.getContainers()
+	if err != nil {
+		return err
+	}
+	doc := legacy.List[legacy.Container]{}
+	for _, c := range resp.GetContainers() {
+		out := legacy.Container{
+			FrameworkID:  c.GetFrameworkId().GetValue(),
+			ExecutorID:   c.GetExecutorId().GetValue(),
+			ExecutorName: c.GetExecutorName(),
+			ContainerID:  c.GetContainerId().GetValue(),
+		}
+		if c.ContainerStatus != nil {
+			if out.ContainerStatus, err = codec.MarshalJSON(c.GetContainerStatus()); err != nil {
+				return fmt.Errorf("encode container status: %w", err)
+			}
+		}
+		if c.ResourceStatistics != nil {
+			if out.Statistics, err = codec.MarshalJSON(c.GetResourceStatistics()); err != nil {
+				return fmt.Errorf("encode container statistics: %w", err)
+			}
+		}
+		doc = append(doc, out)
+	}
+	return legacy.Write(w, r, doc)
 }

@@ -164,6 +164,19 @@ func TestOperatorViewsFollowATask(t *testing.T) {
 		t.Errorf("agent GET_CONTAINERS: %+v", containers)
 	}
 
+	var legacyContainers []struct {
+		ExecutorID string `json:"executor_id"`
+		Statistics struct {
+			CPUsUserTimeSecs *float64 `json:"cpus_user_time_secs"`
+		} `json:"statistics"`
+	}
+	if err := getJSON("http://"+agent+"/containers", &legacyContainers); err != nil {
+		t.Fatal(err)
+	}
+	if len(legacyContainers) != 1 || legacyContainers[0].ExecutorID != "watched" || legacyContainers[0].Statistics.CPUsUserTimeSecs == nil {
+		t.Errorf("agent /containers: %+v", legacyContainers)
+	}
+
 	next("TASK_UPDATED TASK_FINISHED", updated("TASK_FINISHED"))
 	select {
 	case <-exe.done:

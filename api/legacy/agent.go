@@ -317,3 +317,21 @@ type FileData struct {
 	// the file's size and Data is empty.
 	Offset int64 `json:"offset"`
 }
+
+// Container is one element of the agent's /containers: a live executor's
+// container with its status and resource usage.
+type Container struct {
+	// FrameworkID is the ID of the executor's framework.
+	FrameworkID string `json:"framework_id"`
+	// ExecutorID is the executor's ID.
+	ExecutorID string `json:"executor_id"`
+	// ExecutorName is the executor's name ("" when unset).
+	ExecutorName string `json:"executor_name"`
+	// ContainerID is the ID of the executor's container.
+	ContainerID string `json:"container_id"`
+	// ContainerStatus is the container's ContainerStatus message, when known.
+	ContainerStatus ProtoJSON `json:"container_status,omitempty"`
+	// Statistics is the container's ResourceStatistics message, when it
+	// could be measured.
+	Statistics ProtoJSON `json:"statistics,omitempty"`
+}

@@ -84,6 +84,20 @@ func unavailable(err error) error {
 	return err
 }
 
+// onCoreOK runs fn on the core and answers 200 with no body when it
+// succeeds.
+func (m *Master) onCoreOK(w http.ResponseWriter, fn func(c *core) error) error {
+	var callErr error
+	if err := m.do(func(c *core) { callErr = fn(c) }); err != nil {
+		return unavailable(err)
+	}
+	if callErr != nil {
+		return callErr
+	}
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
 // schedulerAPI is POST /api/v1/scheduler, checked in Mesos' order (see
 // mesos-wire.md §3.2).
 func (m *Master) schedulerAPI(w http.ResponseWriter, r *http.Request) error {

@@ -169,15 +169,7 @@ func (m *Master) weightsJSON(w http.ResponseWriter, r *http.Request) error {
 			}
 			infos = append(infos, proto.Clone(info).(*mesos.WeightInfo))
 		}
-		var callErr error
-		if err := m.do(func(c *core) { callErr = c.updateWeights(infos) }); err != nil {
-			return unavailable(err)
-		}
-		if callErr != nil {
-			return callErr
-		}
-		w.WriteHeader(http.StatusOK)
-		return nil
+		return m.onCoreOK(w, func(c *core) error { return c.updateWeights(infos) })
 	}
 	return &httpapi.Error{
 		Status:  http.StatusMethodNotAllowed,
@@ -283,18 +275,4 @@ func (m *Master) quotaJSON(w http.ResponseWriter, r *http.Request) error {
 		Message: "Expecting 'GET', 'POST' or 'DELETE', received '" + r.Method + "'",
 		Header:  http.Header{"Allow": {"GET, POST, DELETE"}},
 	}
-}
-
-// onCoreOK runs fn on the core and answers 200 with no body when it
-// succeeds.
-func (m *Master) onCoreOK(w http.ResponseWriter, fn func(c *core) error) error {
-	var callErr error
-	if err := m.do(func(c *core) { callErr = fn(c) }); err != nil {
-		return unavailable(err)
-	}
-	if callErr != nil {
-		return callErr
-	}
-	w.WriteHeader(http.StatusOK)
-	return nil
 }

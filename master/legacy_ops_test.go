@@ -9,14 +9,15 @@ import (
 	"testing"
 )
 
-// formPost posts a form-encoded body and returns the status and body.
-func formPost(t *testing.T, method, url, body string) (int, string) {
+// httpDo sends a request with a body of the given type and returns the
+// status and body of the answer.
+func httpDo(t *testing.T, method, url, contentType, body string) (int, string) {
 	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Content-Type", contentType)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -24,6 +25,12 @@ func formPost(t *testing.T, method, url, body string) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// formPost sends a form-encoded body.
+func formPost(t *testing.T, method, url, body string) (int, string) {
+	t.Helper()
+	return httpDo(t, method, url, "application/x-www-form-urlencoded", body)
 }
 
 // TestLegacyReservationEndpoints drives /reserve, /create-volumes,
@@ -147,15 +154,7 @@ func TestLegacyQuota(t *testing.T) {
 	registerAgentStream(t, srv.URL, "a", "cpus:4;mem:4096")
 	do := func(method, path, body string) (int, string) {
 		t.Helper()
-		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		return httpDo(t, method, srv.URL+path, "application/json", body)
 	}
 	guarantee := `[{"name":"cpus","type":"SCALAR","scalar":{"value":1}},{"name":"mem","type":"SCALAR","scalar":{"value":512}}]`
 	for _, c := range []struct {

@@ -126,11 +126,7 @@ func (m *Master) operatorAPI(w http.ResponseWriter, r *http.Request) error {
 		if call.UpdateWeights == nil {
 			return httpapi.BadRequest("Failed to validate master::Call: Expecting 'update_weights' to be present")
 		}
-		if err := onCore(func(c *core) error { return c.updateWeights(call.GetUpdateWeights().GetWeightInfos()) }); err != nil {
-			return err
-		}
-		w.WriteHeader(http.StatusOK)
-		return nil
+		return m.onCoreOK(w, func(c *core) error { return c.updateWeights(call.GetUpdateWeights().GetWeightInfos()) })
 	case masterpb.Call_GET_QUOTA:
 		var resp *masterpb.Response_GetQuota
 		if err := onCore(func(c *core) error {
@@ -145,11 +141,7 @@ func (m *Master) operatorAPI(w http.ResponseWriter, r *http.Request) error {
 		if uq == nil {
 			return httpapi.BadRequest("Failed to validate master::Call: Expecting 'update_quota' to be present")
 		}
-		if err := onCore(func(c *core) error { return c.updateQuota(uq.GetForce(), uq.GetQuotaConfigs()) }); err != nil {
-			return err
-		}
-		w.WriteHeader(http.StatusOK)
-		return nil
+		return m.onCoreOK(w, func(c *core) error { return c.updateQuota(uq.GetForce(), uq.GetQuotaConfigs()) })
 	case masterpb.Call_RESERVE_RESOURCES, masterpb.Call_UNRESERVE_RESOURCES,
 		masterpb.Call_CREATE_VOLUMES, masterpb.Call_DESTROY_VOLUMES:
 		agent, kind, res, err := operatorConversion(call)
@@ -165,11 +157,7 @@ func (m *Master) operatorAPI(w http.ResponseWriter, r *http.Request) error {
 		if id == "" {
 			return httpapi.BadRequest("Failed to validate master::Call: Expecting 'mark_agent_gone.agent_id' to be present")
 		}
-		if err := onCore(func(c *core) error { return c.markAgentGone(id) }); err != nil {
-			return err
-		}
-		w.WriteHeader(http.StatusOK)
-		return nil
+		return m.onCoreOK(w, func(c *core) error { return c.markAgentGone(id) })
 	case masterpb.Call_GET_MAINTENANCE_SCHEDULE:
 		var s *maintenance.Schedule
 		if err := onCore(func(c *core) error {
@@ -194,11 +182,7 @@ func (m *Master) operatorAPI(w http.ResponseWriter, r *http.Request) error {
 		if u == nil || u.Schedule == nil {
 			return httpapi.BadRequest("Failed to validate master::Call: Expecting 'update_maintenance_schedule' to be present")
 		}
-		if err := onCore(func(c *core) error { return c.updateMaintenanceSchedule(u.GetSchedule()) }); err != nil {
-			return err
-		}
-		w.WriteHeader(http.StatusOK)
-		return nil
+		return m.onCoreOK(w, func(c *core) error { return c.updateMaintenanceSchedule(u.GetSchedule()) })
 	case masterpb.Call_START_MAINTENANCE, masterpb.Call_STOP_MAINTENANCE:
 		start := call.GetType() == masterpb.Call_START_MAINTENANCE
 		var ids []*mesos.MachineID
@@ -235,11 +219,7 @@ func (m *Master) operatorAPI(w http.ResponseWriter, r *http.Request) error {
 			v := g.AsDuration()
 			maxGrace = &v
 		}
-		if err := onCore(func(c *core) error { return c.drainAgent(d.GetAgentId().GetValue(), maxGrace, d.GetMarkGone()) }); err != nil {
-			return err
-		}
-		w.WriteHeader(http.StatusOK)
-		return nil
+		return m.onCoreOK(w, func(c *core) error { return c.drainAgent(d.GetAgentId().GetValue(), maxGrace, d.GetMarkGone()) })
 	case masterpb.Call_DEACTIVATE_AGENT, masterpb.Call_REACTIVATE_AGENT:
 		deactivate := call.GetType() == masterpb.Call_DEACTIVATE_AGENT
 		id := call.GetDeactivateAgent().GetAgentId().GetValue()
@@ -272,11 +252,7 @@ func (m *Master) operatorAPI(w http.ResponseWriter, r *http.Request) error {
 			return httpapi.BadRequest("Failed to validate master::Call: Expecting 'teardown' to be present")
 		}
 		id := call.GetTeardown().GetFrameworkId().GetValue()
-		if err := onCore(func(c *core) error { return c.teardownFramework(id) }); err != nil {
-			return err
-		}
-		w.WriteHeader(http.StatusOK)
-		return nil
+		return m.onCoreOK(w, func(c *core) error { return c.teardownFramework(id) })
 	case masterpb.Call_SUBSCRIBE:
 		return m.operatorSubscribe(w, r, format)
 	case masterpb.Call_SET_QUOTA:
@@ -349,15 +325,7 @@ func (m *Master) maintenanceScheduleJSON(w http.ResponseWriter, r *http.Request)
 		if err := readProtoJSON(r, s); err != nil {
 			return err
 		}
-		var callErr error
-		if err := m.do(func(c *core) { callErr = c.updateMaintenanceSchedule(s) }); err != nil {
-			return unavailable(err)
-		}
-		if callErr != nil {
-			return callErr
-		}
-		w.WriteHeader(http.StatusOK)
-		return nil
+		return m.onCoreOK(w, func(c *core) error { return c.updateMaintenanceSchedule(s) })
 	}
 	w.Header().Set("Allow", "GET, POST")
 	return httpapi.Errorf(http.StatusMethodNotAllowed, "Expecting 'GET' or 'POST', received '%s'", r.Method)
@@ -405,21 +373,12 @@ func (m *Master) machinesJSON(w http.ResponseWriter, r *http.Request, down bool)
 			return httpapi.BadRequest("Failed to parse the machines: %v", err)
 		}
 	}
-	var callErr error
-	if err := m.do(func(c *core) {
+	return m.onCoreOK(w, func(c *core) error {
 		if down {
-			callErr = c.startMaintenance(ids)
-		} else {
-			callErr = c.stopMaintenance(ids)
+			return c.startMaintenance(ids)
 		}
-	}); err != nil {
-		return unavailable(err)
-	}
-	if callErr != nil {
-		return callErr
-	}
-	w.WriteHeader(http.StatusOK)
-	return nil
+		return c.stopMaintenance(ids)
+	})
 }
 
 func readProtoJSON(r *http.Request, msg proto.Message) error {

@@ -329,13 +329,5 @@ func (m *Master) teardown(w http.ResponseWriter, r *http.Request) error {
 	if _, ok := form["frameworkId"]; !ok {
 		return httpapi.BadRequest("Missing 'frameworkId' query parameter in the request body")
 	}
-	var callErr error
-	if err := m.do(func(c *core) { callErr = c.teardownFramework(form.Get("frameworkId")) }); err != nil {
-		return unavailable(err)
-	}
-	if callErr != nil {
-		return callErr
-	}
-	w.WriteHeader(http.StatusOK)
-	return nil
+	return m.onCoreOK(w, func(c *core) error { return c.teardownFramework(form.Get("frameworkId")) })
 }

@@ -30,6 +30,36 @@
 //     its sandbox <sandbox>/tasks/<task_id>, and a task that fails or is
 //     killed makes the executor kill the rest of its group.
 //
+// Both executors run a task's health check (TaskInfo.health_check) and
+// check (TaskInfo.check) as Mesos' built-in executors do, once the task
+// runs: first after delay_seconds, then interval_seconds after each
+// attempt ends, each attempt bounded by timeout_seconds (0: unbounded).
+// A COMMAND check runs like the task (sh -c for a shell command, in its
+// own process group, the task's sandbox as working directory, the task's
+// environment plus the check command's own, its output appended to the
+// task's stderr) and is SIGKILLed with anything it started when it ends
+// or times out; HTTP sends GET <scheme>://127.0.0.1:<port><path> (::1
+// for IPv6 health checks; https without verifying the certificate;
+// redirects followed); TCP opens a connection to 127.0.0.1:<port>. A
+// health check passes on exit code 0, a status code in [200, 400) or a
+// connection; a failure before the first success and within
+// grace_period_seconds is ignored. The first success, the first success
+// after failures and every counted failure send TASK_RUNNING with
+// healthy set and REASON_TASK_HEALTH_CHECK_STATUS_UPDATED; after
+// consecutive_failures failures in a row the task is killed as a KILL
+// without a kill policy would kill it (TASK_KILLING for capable
+// frameworks), and its terminal update — and those of its task group —
+// carries healthy=false. A check is never interpreted: every update of
+// a task with a check carries check_status, empty (the type's result
+// present but unset) until there is a result; each change of the result
+// (an attempt that timed out counts as the empty result) sends
+// TASK_RUNNING with the new check_status and
+// REASON_TASK_CHECK_STATUS_UPDATED. Check and health updates copy the
+// task's previous update, so each keeps what the other last reported.
+// Checking stops, and its goroutines and processes are gone, as soon as
+// the task is being killed or has ended. The master rejects invalid
+// checks (TASK_ERROR), so the executor only logs one it cannot run.
+//
 // Run is the entry point; Env reads the environment, Client is a small v1
 // executor API client that other Go executors can use too. The agent also
 // runs these executors inside itself for frameworks that do not

@@ -134,6 +134,14 @@ type task struct {
 	killTimer *time.Timer
 	killStart time.Time
 	killUntil time.Time
+	// env is the task's environment (what its command started with);
+	// check commands start from it too.
+	env map[string]string
+	// last is the task's latest update: check and health updates are
+	// copies of it.
+	last *mesos.TaskStatus
+	// checks are the task's check and health check (checks.go).
+	checks taskChecks
 }
 
 type engine struct {
@@ -341,14 +349,7 @@ func (e *engine) handle(ctx context.Context, ev *execpb.Event) (stop bool) {
 			}
 			return false
 		}
-		grace := e.cfg.Env.ShutdownGracePeriod
-		if gp := t.info.GetKillPolicy().GetGracePeriod(); gp != nil {
-			grace = time.Duration(gp.GetNanoseconds())
-		}
-		if gp := k.GetKillPolicy().GetGracePeriod(); gp != nil {
-			grace = time.Duration(gp.GetNanoseconds())
-		}
-		e.kill(ctx, t, grace)
+		e.kill(ctx, t, e.killGrace(t, k.GetKillPolicy()))
 	case execpb.Event_ACKNOWLEDGED:
 		a := ev.GetAcknowledged()
 		e.unacked = slices.DeleteFunc(e.unacked, func(u *execpb.Call_Update) bool {
@@ -428,6 +429,7 @@ func (e *engine) launch(ctx context.Context, infos []*mesos.TaskInfo, sandbox st
 			continue
 		}
 		e.forward(ctx, e.status(t, mesos.TaskState_TASK_RUNNING, "", nil))
+		e.startChecks(t)
 	}
 	e.finishIfIdle()
 }
@@ -454,6 +456,7 @@ func (e *engine) start(t *task) error {
 		}
 		env[v.GetName()] = v.GetValue()
 	}
+	t.env = env
 	p, err := launcher.Start(launcher.Spec{Command: cmd, Env: env, Dir: t.sandbox,
 		NewSession: e.cfg.TaskSession, DieWithParent: e.cfg.DieWithAgent})
 	if err != nil {
@@ -492,6 +495,7 @@ func allocationRole(info *mesos.TaskInfo) string {
 func (e *engine) exited(t *task) {
 	ctx := context.Background()
 	ws := t.proc.Status()
+	e.stopChecks(t)
 	// Anything the task left behind in its group (its session, when it
 	// has one) goes with it.
 	e.destroy(t)
@@ -513,7 +517,11 @@ func (e *engine) exited(t *task) {
 		reason = &r
 	}
 	e.log.Info("task ended", "task", t.info.GetTaskId().GetValue(), "state", state, "message", msg)
-	e.forward(ctx, e.status(t, state, msg, reason))
+	s := e.status(t, state, msg, reason)
+	if e.diedUnhealthy(t) {
+		s.Healthy = proto.Bool(false)
+	}
+	e.forward(ctx, s)
 	// A failed or killed task takes its group down with it.
 	if t.group != nil && !e.shuttingDown && (state == mesos.TaskState_TASK_FAILED || state == mesos.TaskState_TASK_KILLED) {
 		for _, id := range t.group {
@@ -558,6 +566,7 @@ func (e *engine) kill(ctx context.Context, t *task, grace time.Duration) {
 		return
 	}
 	t.killing = true
+	e.stopChecks(t)
 	if hasCapability(e.framework, mesos.FrameworkInfo_Capability_TASK_KILLING_STATE) {
 		e.forward(ctx, e.status(t, mesos.TaskState_TASK_KILLING, "", nil))
 	}
@@ -566,6 +575,20 @@ func (e *engine) kill(ctx context.Context, t *task, grace time.Duration) {
 	t.killStart, t.killUntil = now, now.Add(grace)
 	p := t.proc
 	t.killTimer = time.AfterFunc(grace, func() { p.Signal(syscall.SIGKILL) })
+}
+
+// killGrace is the grace period of a kill: the KILL's own kill policy
+// (override, nil for a kill the executor decides itself), else the
+// task's, else the executor shutdown grace period.
+func (e *engine) killGrace(t *task, override *mesos.KillPolicy) time.Duration {
+	grace := e.cfg.Env.ShutdownGracePeriod
+	if gp := t.info.GetKillPolicy().GetGracePeriod(); gp != nil {
+		grace = time.Duration(gp.GetNanoseconds())
+	}
+	if gp := override.GetGracePeriod(); gp != nil {
+		grace = time.Duration(gp.GetNanoseconds())
+	}
+	return grace
 }
 
 func hasCapability(fi *mesos.FrameworkInfo, c mesos.FrameworkInfo_Capability_Type) bool {
@@ -590,6 +613,11 @@ func (e *engine) status(t *task, state mesos.TaskState, msg string, reason *meso
 	if msg != "" {
 		s.Message = proto.String(msg)
 	}
+	// A task with a check has a check_status in every update, empty
+	// until the check has a result (Mesos' rule for built-in executors).
+	if ci := t.info.GetCheck(); ci != nil {
+		s.CheckStatus = emptyCheckStatus(ci.GetType())
+	}
 	return s
 }
 
@@ -598,6 +626,9 @@ func (e *engine) status(t *task, state mesos.TaskState, msg string, reason *meso
 func (e *engine) forward(ctx context.Context, s *mesos.TaskStatus) {
 	u := &execpb.Call_Update{Status: s}
 	e.unacked = append(e.unacked, u)
+	if t := e.tasks[s.GetTaskId().GetValue()]; t != nil {
+		t.last = s
+	}
 	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := e.client.Update(sctx, s); err != nil {
@@ -608,6 +639,7 @@ func (e *engine) forward(ctx context.Context, s *mesos.TaskStatus) {
 // killAll kills whatever tasks still run (the executor is exiting).
 func (e *engine) killAll() {
 	for _, t := range e.tasks {
+		e.stopChecks(t)
 		if t.proc != nil && !t.terminal {
 			e.destroy(t)
 		}

@@ -340,6 +340,16 @@ func (c *core) validateTaskCommon(f *framework, a *agent, t *mesos.TaskInfo) (re
 	if t.GetMaxCompletionTime().GetNanoseconds() < 0 {
 		return resources.Resources{}, errors.New("Task's `max_completion_time` must be non-negative")
 	}
+	if t.Check != nil {
+		if err := validateCheckInfo(t.GetCheck()); err != nil {
+			return resources.Resources{}, fmt.Errorf("Task uses invalid check: %w", err)
+		}
+	}
+	if t.HealthCheck != nil {
+		if err := validateHealthCheck(t.GetHealthCheck()); err != nil {
+			return resources.Resources{}, fmt.Errorf("Task uses invalid health check: %w", err)
+		}
+	}
 	if len(t.GetResources()) == 0 {
 		return resources.Resources{}, errors.New("Task uses no resources")
 	}
@@ -399,6 +409,10 @@ func (c *core) validateTaskGroup(f *framework, a *agent, g *mesos.TaskGroupInfo,
 		if err == nil && seen[t.GetTaskId().GetValue()] {
 			err = fmt.Errorf("Task has duplicate ID: %s", t.GetTaskId().GetValue())
 		}
+		if err == nil && len(t.GetContainer().GetNetworkInfos()) > 0 &&
+			(t.GetHealthCheck().GetType() == mesos.HealthCheck_HTTP || t.GetHealthCheck().GetType() == mesos.HealthCheck_TCP) {
+			err = errors.New("HTTP and TCP health checks are not supported for nested containers not joining parent's network")
+		}
 		if err == nil && t.GetContainer() != nil && t.GetContainer().GetType() == mesos.ContainerInfo_DOCKER {
 			err = errors.New("Docker ContainerInfo is not supported on the task")
 		}
@@ -455,4 +469,150 @@ func quantityString(q map[string]float64, name string) string {
 		return "None"
 	}
 	return fmt.Sprint(v)
+}
+
+// validateHealthCheck applies Mesos' HealthCheck rules
+// (common::validation::validateHealthCheck): a known type with its
+// field set (COMMAND: a command with a value and a valid environment;
+// HTTP: scheme "http" or "https" when set, a path starting with '/' when
+// set; TCP: the tcp field), and no negative delay, grace period, interval
+// or timeout. Like Mesos, it does not look at ports beyond their presence
+// (required by the proto).
+func validateHealthCheck(hc *mesos.HealthCheck) error {
+	if hc.Type == nil {
+		return errors.New("HealthCheck must specify 'type'")
+	}
+	switch hc.GetType() {
+	case mesos.HealthCheck_COMMAND:
+		if hc.Command == nil {
+			return errors.New("Expecting 'command' to be set for COMMAND health check")
+		}
+		if err := validateCheckCommand(hc.GetCommand(), "Command health check", "Health check's `CommandInfo` is invalid"); err != nil {
+			return err
+		}
+	case mesos.HealthCheck_HTTP:
+		if hc.Http == nil {
+			return errors.New("Expecting 'http' to be set for HTTP health check")
+		}
+		h := hc.GetHttp()
+		if h.Scheme != nil && h.GetScheme() != "http" && h.GetScheme() != "https" {
+			return fmt.Errorf("Unsupported HTTP health check scheme: '%s'", h.GetScheme())
+		}
+		if h.Path != nil && !strings.HasPrefix(h.GetPath(), "/") {
+			return fmt.Errorf("The path '%s' of HTTP health check must start with '/'", h.GetPath())
+		}
+	case mesos.HealthCheck_TCP:
+		if hc.Tcp == nil {
+			return errors.New("Expecting 'tcp' to be set for TCP health check")
+		}
+	default:
+		return fmt.Errorf("'%s' is not a valid health check type", hc.GetType())
+	}
+	for _, d := range []struct {
+		name string
+		set  bool
+		v    float64
+	}{
+		{"delay_seconds", hc.DelaySeconds != nil, hc.GetDelaySeconds()},
+		{"grace_period_seconds", hc.GracePeriodSeconds != nil, hc.GetGracePeriodSeconds()},
+		{"interval_seconds", hc.IntervalSeconds != nil, hc.GetIntervalSeconds()},
+		{"timeout_seconds", hc.TimeoutSeconds != nil, hc.GetTimeoutSeconds()},
+	} {
+		if d.set && d.v < 0 {
+			return fmt.Errorf("Expecting '%s' to be non-negative", d.name)
+		}
+	}
+	return nil
+}
+
+// validateCheckInfo applies Mesos' CheckInfo rules
+// (common::validation::validateCheckInfo): a known type with its field
+// set (COMMAND: a command with a value and a valid environment; HTTP: a
+// path starting with '/' when set; TCP: the tcp field), and no negative
+// delay, interval or timeout.
+func validateCheckInfo(ci *mesos.CheckInfo) error {
+	if ci.Type == nil {
+		return errors.New("CheckInfo must specify 'type'")
+	}
+	switch ci.GetType() {
+	case mesos.CheckInfo_COMMAND:
+		if ci.Command == nil {
+			return errors.New("Expecting 'command' to be set for COMMAND check")
+		}
+		if err := validateCheckCommand(ci.GetCommand().GetCommand(), "Command check", "Check's `CommandInfo` is invalid"); err != nil {
+			return err
+		}
+	case mesos.CheckInfo_HTTP:
+		if ci.Http == nil {
+			return errors.New("Expecting 'http' to be set for HTTP check")
+		}
+		if p := ci.GetHttp().Path; p != nil && !strings.HasPrefix(*p, "/") {
+			return fmt.Errorf("The path '%s' of HTTP check must start with '/'", *p)
+		}
+	case mesos.CheckInfo_TCP:
+		if ci.Tcp == nil {
+			return errors.New("Expecting 'tcp' to be set for TCP check")
+		}
+	default:
+		return fmt.Errorf("'%s' is not a valid check type", ci.GetType())
+	}
+	for _, d := range []struct {
+		name string
+		set  bool
+		v    float64
+	}{
+		{"delay_seconds", ci.DelaySeconds != nil, ci.GetDelaySeconds()},
+		{"interval_seconds", ci.IntervalSeconds != nil, ci.GetIntervalSeconds()},
+		{"timeout_seconds", ci.TimeoutSeconds != nil, ci.GetTimeoutSeconds()},
+	} {
+		if d.set && d.v < 0 {
+			return fmt.Errorf("Expecting '%s' to be non-negative", d.name)
+		}
+	}
+	return nil
+}
+
+// validateCheckCommand checks that the command of a check (what: "Command
+// check" or "Command health check") has a value, the shell command or
+// the executable path, and a valid environment (failures worded with
+// invalid, Mesos' prefix for them).
+func validateCheckCommand(cmd *mesos.CommandInfo, what, invalid string) error {
+	if cmd.Value == nil {
+		kind := "'executable path'"
+		if cmd.GetShell() {
+			kind = "'shell command'"
+		}
+		return fmt.Errorf("%s must contain %s", what, kind)
+	}
+	if err := validateEnvironment(cmd.GetEnvironment()); err != nil {
+		return fmt.Errorf("%s: %w", invalid, err)
+	}
+	return nil
+}
+
+// validateEnvironment applies Mesos' Environment rules: a VALUE variable
+// has a value and no secret, a SECRET one a secret and no value, and the
+// type is not UNKNOWN.
+func validateEnvironment(env *mesos.Environment) error {
+	for _, v := range env.GetVariables() {
+		switch v.GetType() {
+		case mesos.Environment_Variable_SECRET:
+			if v.Secret == nil {
+				return fmt.Errorf("Environment variable '%s' of type 'SECRET' must have a secret set", v.GetName())
+			}
+			if v.Value != nil {
+				return fmt.Errorf("Environment variable '%s' of type 'SECRET' must not have a value set", v.GetName())
+			}
+		case mesos.Environment_Variable_VALUE:
+			if v.Value == nil {
+				return fmt.Errorf("Environment variable '%s' of type 'VALUE' must have a value set", v.GetName())
+			}
+			if v.Secret != nil {
+				return fmt.Errorf("Environment variable '%s' of type 'VALUE' must not have a secret set", v.GetName())
+			}
+		default:
+			return errors.New("Environment variable of type 'UNKNOWN' is not allowed")
+		}
+	}
+	return nil
 }

@@ -104,6 +104,7 @@ type Run struct {
 	AgentID, FrameworkID, ExecutorID, ContainerID string
 }
 
+// String names the run.
 func (r Run) String() string {
 	return r.FrameworkID + "/" + r.ExecutorID + "/" + r.ContainerID
 }

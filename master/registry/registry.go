@@ -99,6 +99,7 @@ type OpError struct {
 	Reason string
 }
 
+// Error describes what went wrong.
 func (e *OpError) Error() string { return fmt.Sprintf("registry: %s: %s", e.Op, e.Reason) }
 
 // Record kinds, each stored in its own key space.
@@ -163,6 +164,7 @@ type AdmitAgent struct {
 	Capabilities []*mesos.AgentInfo_Capability
 }
 
+// String names the operation.
 func (o AdmitAgent) String() string { return "admit agent " + o.Info.GetId().GetValue() }
 
 func (o AdmitAgent) apply(t txn) error {
@@ -189,6 +191,7 @@ type UpdateAgent struct {
 	Capabilities []*mesos.AgentInfo_Capability
 }
 
+// String names the operation.
 func (o UpdateAgent) String() string { return "update agent " + o.Info.GetId().GetValue() }
 
 func (o UpdateAgent) apply(t txn) error {
@@ -206,6 +209,7 @@ type MarkUnreachable struct {
 	Time time.Time
 }
 
+// String names the operation.
 func (o MarkUnreachable) String() string { return "mark agent " + o.ID + " unreachable" }
 
 func (o MarkUnreachable) apply(t txn) error {
@@ -230,6 +234,7 @@ type MarkReachable struct {
 	Capabilities []*mesos.AgentInfo_Capability
 }
 
+// String names the operation.
 func (o MarkReachable) String() string {
 	return "mark agent " + o.Info.GetId().GetValue() + " reachable"
 }
@@ -252,6 +257,7 @@ type MarkGone struct {
 	Time time.Time
 }
 
+// String names the operation.
 func (o MarkGone) String() string { return "mark agent " + o.ID + " gone" }
 
 func (o MarkGone) apply(t txn) error {
@@ -280,6 +286,7 @@ func (o MarkGone) apply(t txn) error {
 // RemoveAgent forgets an admitted agent (one that shut down cleanly).
 type RemoveAgent struct{ ID string }
 
+// String names the operation.
 func (o RemoveAgent) String() string { return "remove agent " + o.ID }
 
 func (o RemoveAgent) apply(t txn) error {
@@ -292,6 +299,7 @@ func (o RemoveAgent) apply(t txn) error {
 // AddFramework records a registered framework (or updates its info).
 type AddFramework struct{ Info *mesos.FrameworkInfo }
 
+// String names the operation.
 func (o AddFramework) String() string { return "add framework " + o.Info.GetId().GetValue() }
 
 func (o AddFramework) apply(t txn) error {
@@ -306,6 +314,7 @@ func (o AddFramework) apply(t txn) error {
 // timeout).
 type RemoveFramework struct{ ID string }
 
+// String names the operation.
 func (o RemoveFramework) String() string { return "remove framework " + o.ID }
 
 func (o RemoveFramework) apply(t txn) error { return t.del(kindFramework, o.ID) }
@@ -314,6 +323,7 @@ func (o RemoveFramework) apply(t txn) error { return t.del(kindFramework, o.ID) 
 // removes it (Mesos' UPDATE_QUOTA semantics).
 type SetQuota struct{ Config *quota.QuotaConfig }
 
+// String names the operation.
 func (o SetQuota) String() string { return "set quota of " + o.Config.GetRole() }
 
 func (o SetQuota) apply(t txn) error {
@@ -334,6 +344,7 @@ type SetWeight struct {
 	Weight float64
 }
 
+// String names the operation.
 func (o SetWeight) String() string { return fmt.Sprintf("set weight of %s to %g", o.Role, o.Weight) }
 
 func (o SetWeight) apply(t txn) error {
@@ -353,6 +364,7 @@ type SetMaintenance struct {
 	Down      []*mesos.MachineID
 }
 
+// String names the operation.
 func (o SetMaintenance) String() string { return "set maintenance schedule" }
 
 func (o SetMaintenance) apply(t txn) error {
@@ -375,6 +387,7 @@ type SetAgentMaintenance struct {
 	Drain       *mesos.DrainInfo
 }
 
+// String names the operation.
 func (o SetAgentMaintenance) String() string { return "set maintenance state of agent " + o.ID }
 
 func (o SetAgentMaintenance) apply(t txn) error {
@@ -408,6 +421,7 @@ type Prune struct {
 	MaxCount int
 }
 
+// String names the operation.
 func (o Prune) String() string { return "prune unreachable and gone agents" }
 
 func (o Prune) apply(t txn) error {

@@ -341,6 +341,7 @@ type CallError struct {
 	Message string
 }
 
+// Error describes what went wrong.
 func (e *CallError) Error() string {
 	return fmt.Sprintf("scheduler: %s call refused: %d %s: %s", e.Type, e.Status, http.StatusText(e.Status), e.Message)
 }

@@ -31,6 +31,7 @@ type DecodeError struct {
 	Problem string
 }
 
+// Error describes what went wrong.
 func (e *DecodeError) Error() string {
 	if e.Path == "" {
 		return e.Problem

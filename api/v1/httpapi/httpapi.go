@@ -41,6 +41,7 @@ type Error struct {
 	Err error
 }
 
+// Error describes what went wrong.
 func (e *Error) Error() string {
 	if e.Err != nil {
 		return fmt.Sprintf("%d %s: %v", e.Status, e.Message, e.Err)

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os/signal"
 	"syscall"
 
@@ -26,6 +25,8 @@ func runAgent(args []string, stdout, stderr io.Writer) int {
 	cfg := agent.Defaults()
 	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
 	cfg.AddFlags(fs)
+	var lf logFlags
+	lf.add(fs)
 	if err := flags.Parse(fs, args, "resources", "attributes"); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(stdout, "Usage: mezzo agent --master=HOST:PORT --work_dir=DIR [flags]")
@@ -36,7 +37,12 @@ func runAgent(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mezzo %v\n", err)
 		return 2
 	}
-	log := slog.New(slog.NewTextHandler(stderr, nil))
+	log, closeLog, err := lf.open("agent", stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "mezzo agent: %v\n", err)
+		return 2
+	}
+	defer closeLog()
 	a, err := agent.New(cfg, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "mezzo agent: %v\n", err)

@@ -51,6 +51,8 @@ func runLocal(args []string, stdout, stderr io.Writer) int {
 	})
 	var lf localFlags
 	fs.IntVar(&lf.agents, "agents", 1, "Number of agents to run.")
+	var logf logFlags
+	logf.add(fs)
 	if err := flags.Parse(fs, args, "resources"); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintf(stdout, "Usage: mezzo local [--agents=N] [master and agent flags]\n\n%s", flags.Usage(fs))
@@ -66,7 +68,12 @@ func runLocal(args []string, stdout, stderr io.Writer) int {
 	if mcfg.WorkDir == "" {
 		mcfg.WorkDir = filepath.Join(os.TempDir(), "mezzo-local")
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	log, closeLog, err := logf.open("local", stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "mezzo local: %v\n", err)
+		return 2
+	}
+	defer closeLog()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := runCluster(ctx, mcfg, acfg, lf, stdout, log); err != nil {

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"os/signal"
 	"strconv"
@@ -28,6 +27,8 @@ func runMaster(args []string, stdout, stderr io.Writer) int {
 	cfg := master.DefaultConfig()
 	fs := flag.NewFlagSet("master", flag.ContinueOnError)
 	cfg.AddFlags(fs)
+	var lf logFlags
+	lf.add(fs)
 	if err := flags.Parse(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(stdout, "Usage: mezzo master [flags]")
@@ -38,7 +39,12 @@ func runMaster(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mezzo %v\n", err)
 		return 2
 	}
-	log := slog.New(slog.NewTextHandler(stderr, nil))
+	log, closeLog, err := lf.open("master", stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "mezzo master: %v\n", err)
+		return 2
+	}
+	defer closeLog()
 	m, err := master.New(cfg, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "mezzo master: %v\n", err)

@@ -111,10 +111,11 @@ func DurationVar(fs *flag.FlagSet, p *time.Duration, name string, value time.Dur
 // defined flag not given on the command line, MEZZO_<NAME> (or else
 // MESOS_<NAME>) with the name upper-cased supplies the value. A value
 // "file:///path" is replaced by the file's contents (trailing newline
-// removed) for the flags named in fileFlags. Errors name the flag.
+// removed) for the flags named in fileFlags. As in Mesos, "--no-NAME"
+// sets a boolean flag NAME to false. Errors name the flag.
 func Parse(fs *flag.FlagSet, args []string, fileFlags ...string) error {
 	fs.SetOutput(discard{})
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(negations(fs, args)); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
@@ -157,6 +158,31 @@ func Parse(fs *flag.FlagSet, args []string, fileFlags ...string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// negations rewrites Mesos' "--no-NAME" for a boolean flag NAME as
+// "--NAME=false"; every other argument is left as it is.
+func negations(fs *flag.FlagSet, args []string) []string {
+	out := make([]string, 0, len(args))
+	for _, a := range args {
+		if a == "--" {
+			return append(out, args[len(out):]...)
+		}
+		name, ok := strings.CutPrefix(a, "--no-")
+		if !ok {
+			name, ok = strings.CutPrefix(a, "-no-")
+		}
+		if f := fs.Lookup(name); ok && !strings.Contains(name, "=") && f != nil && isBool(f) {
+			a = "--" + name + "=false"
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+func isBool(f *flag.Flag) bool {
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
 }
 
 // Usage writes fs's flags with their defaults to w in Mesos' --name=value

@@ -82,3 +82,22 @@ func TestParseErrorsNameTheFlag(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+func TestParseNegatedBooleans(t *testing.T) {
+	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
+	strict := fs.Bool("strict", true, "")
+	quiet := fs.Bool("quiet", true, "")
+	name := fs.String("name", "", "")
+	if err := Parse(fs, []string{"--no-strict", "-no-quiet", "--name=--no-strict"}); err != nil {
+		t.Fatal(err)
+	}
+	if *strict || *quiet || *name != "--no-strict" {
+		t.Errorf("strict %v quiet %v name %q", *strict, *quiet, *name)
+	}
+	// Only booleans have a negation; anything else is an unknown flag.
+	fs = flag.NewFlagSet("agent", flag.ContinueOnError)
+	fs.String("name", "", "")
+	if err := Parse(fs, []string{"--no-name"}); err == nil || !strings.Contains(err.Error(), "no-name") {
+		t.Errorf("--no-name on a string flag: %v", err)
+	}
+}

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// logFlags are Mesos' logging flags, which master, agent and local take:
+// --logging_level (INFO, WARNING or ERROR; Mezzo also takes DEBUG),
+// --log_dir (also write the log to <log_dir>/mezzo-<command>.log) and
+// --quiet (do not log to stderr).
+type logFlags struct {
+	level string
+	dir   string
+	quiet bool
+}
+
+func (l *logFlags) add(fs *flag.FlagSet) {
+	fs.StringVar(&l.level, "logging_level", "INFO", "Log messages at this level and above: INFO, WARNING or ERROR (or DEBUG).")
+	fs.StringVar(&l.dir, "log_dir", "", "Also write the log to <log_dir>/mezzo-<command>.log (appended).")
+	fs.BoolVar(&l.quiet, "quiet", false, "Do not log to stderr.")
+}
+
+// open returns the logger these flags ask for and a function that closes
+// its file; errors name the flag.
+func (l *logFlags) open(command string, stderr io.Writer) (*slog.Logger, func(), error) {
+	var level slog.Level
+	switch strings.ToUpper(l.level) {
+	case "DEBUG":
+		level = slog.LevelDebug
+	case "INFO":
+		level = slog.LevelInfo
+	case "WARNING":
+		level = slog.LevelWarn
+	case "ERROR":
+		level = slog.LevelError
+	default:
+		return nil, nil, fmt.Errorf("--logging_level=%s: want INFO, WARNING or ERROR (or DEBUG)", l.level)
+	}
+	var outs []io.Writer
+	if !l.quiet {
+		outs = append(outs, stderr)
+	}
+	closeFile := func() {}
+	if l.dir != "" {
+		if err := os.MkdirAll(l.dir, 0o755); err != nil {
+			return nil, nil, fmt.Errorf("--log_dir: %w", err)
+		}
+		f, err := os.OpenFile(filepath.Join(l.dir, "mezzo-"+command+".log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--log_dir: %w", err)
+		}
+		outs = append(outs, f)
+		closeFile = func() { f.Close() }
+	}
+	return slog.New(slog.NewTextHandler(io.MultiWriter(outs...), &slog.HandlerOptions{Level: level})), closeFile, nil
+}

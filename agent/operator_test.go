@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -612,21 +611,8 @@ func TestOperatorBadCalls(t *testing.T) {
 // Mesos' agent does while it recovers.
 func TestOperatorDuringRecovery(t *testing.T) {
 	m := newFakeMaster(t)
-	work := t.TempDir()
-	cfg := recoveryConfig(m, work)
-	a1 := serveAt(t, cfg, "127.0.0.1:0")
-	waitRegistered(t, m, 1)
-	m.send(runTask(frameworkInfo("F1", true), nil, commandTask("t", "sleep 300"), nil))
-	m.waitState(t, "t", mesos.TaskState_TASK_RUNNING)
-	pid := executorPid(t, work, "F1", "t")
-	addr := a1.Endpoint()
-	a1.Detach()
 	// A hung executor keeps the restarted agent recovering.
-	syscall.Kill(pid, syscall.SIGSTOP)
-	defer syscall.Kill(-pid, syscall.SIGKILL)
-
-	cfg.ExecutorReregistrationTimeout = 2 * time.Second
-	serveAt(t, cfg, addr)
+	addr, _ := restartWithHungExecutor(t, m, 2*time.Second)
 	c := operatorClient{t: t, base: "http://" + addr}
 	ans := c.post("/api/v1", "application/json", "", []byte(`{"type":"GET_HEALTH"}`))
 	if ans.status != 503 || string(ans.body) != "Agent has not finished recovery" {

@@ -242,21 +242,7 @@ func TestRecoverExecutorGoneFailsTasks(t *testing.T) {
 // (not partition-aware) with REASON_EXECUTOR_REREGISTRATION_TIMEOUT.
 func TestRecoverReregistrationTimeout(t *testing.T) {
 	m := newFakeMaster(t)
-	work := t.TempDir()
-	cfg := recoveryConfig(m, work)
-	a1 := serveAt(t, cfg, "127.0.0.1:0")
-	waitRegistered(t, m, 1)
-	m.send(runTask(frameworkInfo("F1", true), nil, commandTask("t", "sleep 300"), nil))
-	m.waitState(t, "t", mesos.TaskState_TASK_RUNNING)
-	pid := executorPid(t, work, "F1", "t")
-	addr := a1.Endpoint()
-	a1.Detach()
-	// A hung executor: alive, but it never re-subscribes.
-	syscall.Kill(pid, syscall.SIGSTOP)
-	defer syscall.Kill(-pid, syscall.SIGKILL)
-
-	cfg.ExecutorReregistrationTimeout = 300 * time.Millisecond
-	serveAt(t, cfg, addr)
+	_, pid := restartWithHungExecutor(t, m, 300*time.Millisecond)
 	got := m.waitState(t, "t", mesos.TaskState_TASK_LOST)
 	last := got[len(got)-1]
 	if last.GetReason() != mesos.TaskStatus_REASON_EXECUTOR_REREGISTRATION_TIMEOUT ||
@@ -269,6 +255,30 @@ func TestRecoverReregistrationTimeout(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// restartWithHungExecutor runs task "t" of checkpointing framework F1
+// ("sleep 300"), stops the agent without touching the executor, hangs the
+// executor (SIGSTOP: alive, but it will not re-subscribe) and starts the
+// agent again on the same address and work directory with the given
+// --executor_reregistration_timeout. It returns the agent's address and
+// the executor's pid.
+func restartWithHungExecutor(t *testing.T, m *fakeMaster, timeout time.Duration) (string, int) {
+	t.Helper()
+	work := t.TempDir()
+	cfg := recoveryConfig(m, work)
+	a1 := serveAt(t, cfg, "127.0.0.1:0")
+	waitRegistered(t, m, 1)
+	m.send(runTask(frameworkInfo("F1", true), nil, commandTask("t", "sleep 300"), nil))
+	m.waitState(t, "t", mesos.TaskState_TASK_RUNNING)
+	pid := executorPid(t, work, "F1", "t")
+	addr := a1.Endpoint()
+	a1.Detach()
+	syscall.Kill(pid, syscall.SIGSTOP)
+	t.Cleanup(func() { syscall.Kill(-pid, syscall.SIGKILL) })
+	cfg.ExecutorReregistrationTimeout = timeout
+	serveAt(t, cfg, addr)
+	return addr, pid
 }
 
 // Changed resources need a new agent id: New refuses to recover.

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -101,6 +102,13 @@ type Config struct {
 	// executors as MESOS_HTTP_COMMAND_EXECUTOR (Mezzo's command executor
 	// always speaks HTTP).
 	HTTPCommandExecutor bool
+	// ExecutorEnvironmentVariables is Mesos'
+	// --executor_environment_variables: a JSON object of strings (or
+	// file:// naming one) that executors, and so their tasks, start with
+	// instead of a default PATH; the MESOS_* variables are set over it.
+	ExecutorEnvironmentVariables string
+	// executorEnv is ExecutorEnvironmentVariables parsed by validate.
+	executorEnv map[string]string
 	// Containerizers is Mesos' --containerizers (default "mesos"). Only
 	// "mesos" is supported: executors run as plain processes. Tasks and
 	// executors asking for a Docker container are refused (TASK_FAILED,
@@ -168,6 +176,32 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Isolation, "isolation", d.Isolation, "Comma-separated isolators; supported: "+strings.Join(supportedIsolators, ",")+".")
 	fs.StringVar(&c.BuiltinExecutors, "builtin_executors", d.BuiltinExecutors, "Where the command and default executors run: auto (inside the agent for frameworks that do not checkpoint, as processes for those that do) or process (always a process per executor).")
 	fs.BoolVar(&c.HTTPCommandExecutor, "http_command_executor", d.HTTPCommandExecutor, "Passed to executors as MESOS_HTTP_COMMAND_EXECUTOR (the command executor always uses HTTP).")
+	fs.StringVar(&c.ExecutorEnvironmentVariables, "executor_environment_variables", d.ExecutorEnvironmentVariables,
+		`Environment executors and their tasks start with, as a JSON object of strings (e.g. '{"PATH":"/bin:/usr/bin"}') or file:///path to one; default: only PATH.`)
+}
+
+// parseExecutorEnv reads --executor_environment_variables: a JSON object
+// whose values are all strings ("" gives nil).
+func parseExecutorEnv(text string) (map[string]string, error) {
+	if strings.TrimSpace(text) == "" {
+		return nil, nil
+	}
+	var raw map[string]any
+	if err := json.Unmarshal([]byte(text), &raw); err != nil {
+		return nil, fmt.Errorf("--executor_environment_variables: want a JSON object: %v", err)
+	}
+	env := make(map[string]string, len(raw))
+	for k, v := range raw {
+		s, ok := v.(string)
+		if !ok {
+			return nil, fmt.Errorf("--executor_environment_variables: the value of %q is not a string; only string values are allowed", k)
+		}
+		if k == "" || strings.ContainsAny(k, "=\x00") {
+			return nil, fmt.Errorf("--executor_environment_variables: %q is not a valid variable name", k)
+		}
+		env[k] = s
+	}
+	return env, nil
 }
 
 // validate fills defaults and checks required values.
@@ -225,6 +259,11 @@ func (c *Config) validate() error {
 		errs = append(errs, errors.New("--reconfiguration_policy=additive is not supported yet; use equal"))
 	default:
 		errs = append(errs, fmt.Errorf("--reconfiguration_policy=%s: want equal", c.ReconfigurationPolicy))
+	}
+	if env, err := parseExecutorEnv(c.ExecutorEnvironmentVariables); err != nil {
+		errs = append(errs, err)
+	} else {
+		c.executorEnv = env
 	}
 	switch c.BuiltinExecutors {
 	case "":

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"time"
@@ -201,15 +202,20 @@ func taskSandbox(sandbox, taskID string) (string, error) {
 	return link, nil
 }
 
-// executorEnv is the environment Mesos documents for executors; the
-// agent's own environment is not inherited.
+// executorEnv is the environment Mesos documents for executors, over
+// --executor_environment_variables (or a default PATH); the agent's own
+// environment is not inherited.
 func (a *Agent) executorEnv(ex *executor, cmd *mesos.CommandInfo) map[string]string {
 	checkpoint := ex.fw.info.GetCheckpoint()
 	grace := a.cfg.ExecutorShutdownGracePeriod
 	if gp := ex.info.GetShutdownGracePeriod(); gp != nil {
 		grace = time.Duration(gp.GetNanoseconds())
 	}
-	env := map[string]string{
+	env := map[string]string{"PATH": launcher.DefaultPath}
+	if a.cfg.executorEnv != nil {
+		env = maps.Clone(a.cfg.executorEnv)
+	}
+	maps.Copy(env, map[string]string{
 		"MESOS_FRAMEWORK_ID":                   ex.fw.id,
 		"MESOS_EXECUTOR_ID":                    ex.id,
 		"MESOS_DIRECTORY":                      ex.sandbox,
@@ -221,8 +227,7 @@ func (a *Agent) executorEnv(ex *executor, cmd *mesos.CommandInfo) map[string]str
 		"MESOS_HTTP_COMMAND_EXECUTOR":          boolEnv(a.cfg.HTTPCommandExecutor),
 		"MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD": flags.FormatDuration(grace),
 		"LIBPROCESS_PORT":                      "0",
-		"PATH":                                 launcher.DefaultPath,
-	}
+	})
 	if checkpoint {
 		env["MESOS_RECOVERY_TIMEOUT"] = flags.FormatDuration(a.cfg.RecoveryTimeout)
 		env["MESOS_SUBSCRIPTION_BACKOFF_MAX"] = flags.FormatDuration(a.cfg.ExecutorReregistrationTimeout)

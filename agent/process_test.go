@@ -408,3 +408,38 @@ func TestReregistersAfterLostConnection(t *testing.T) {
 		t.Errorf("re-registration reported frameworks %v tasks %v", reg.GetFrameworks(), reg.GetTasks())
 	}
 }
+
+// --executor_environment_variables is what executors, and their tasks,
+// start with; the MESOS_* variables are set over it.
+func TestExecutorEnvironmentVariablesFlag(t *testing.T) {
+	m := newFakeMaster(t)
+	a := startAgent(t, m, func(c *Config) {
+		c.ExecutorEnvironmentVariables = `{"PATH":"/usr/bin:/bin","GREETING":"hi","MESOS_FRAMEWORK_ID":"not this"}`
+	})
+	for _, checkpoint := range []bool{true, false} { // an executor process, and one inside the agent
+		fw := fmt.Sprintf("F%v", checkpoint)
+		m.send(runTask(frameworkInfo(fw, checkpoint), nil, commandTask("env-"+fw, "env | sort > task-env.txt"), nil))
+		m.waitState(t, "env-"+fw, mesos.TaskState_TASK_FINISHED)
+		b, err := os.ReadFile(filepath.Join(sandboxOf(t, a, fw, "env-"+fw), "task-env.txt"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, kv := range []string{"GREETING=hi", "PATH=/usr/bin:/bin", "MESOS_FRAMEWORK_ID=" + fw} {
+			if !strings.Contains(string(b), kv+"\n") {
+				t.Errorf("checkpoint=%v: task environment lacks %s:\n%s", checkpoint, kv, b)
+			}
+		}
+	}
+
+	for value, want := range map[string]string{
+		`{"PATH":1}`:  `the value of "PATH" is not a string`,
+		`["PATH"]`:    "want a JSON object",
+		`{"A=B":"x"}`: "not a valid variable name",
+	} {
+		cfg := Defaults()
+		cfg.Master, cfg.WorkDir, cfg.ExecutorEnvironmentVariables = "127.0.0.1:5050", t.TempDir(), value
+		if _, err := New(cfg, nil); err == nil || !strings.Contains(err.Error(), "--executor_environment_variables") || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v", value, err)
+		}
+	}
+}

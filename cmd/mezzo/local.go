@@ -53,7 +53,7 @@ func runLocal(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&lf.agents, "agents", 1, "Number of agents to run.")
 	var logf logFlags
 	logf.add(fs)
-	if err := flags.Parse(fs, args, "resources"); err != nil {
+	if err := flags.Parse(fs, args, "resources", "executor_environment_variables"); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintf(stdout, "Usage: mezzo local [--agents=N] [master and agent flags]\n\n%s", flags.Usage(fs))
 			return 0

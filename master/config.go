@@ -25,6 +25,10 @@ type Config struct {
 	// Hostname is the name the master advertises in MasterInfo and the
 	// /master/state document (--hostname). Default: the host's name.
 	Hostname string
+	// HostnameLookup is Mesos' --hostname_lookup (default true): without
+	// --hostname, the master advertises the host's name; when false, its
+	// IP address.
+	HostnameLookup bool
 	// WorkDir is where the master keeps its state (--work_dir). The master
 	// keeps no durable state yet, so it is only reported in /master/flags.
 	// Default: empty.
@@ -107,6 +111,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Port:                              5050,
+		HostnameLookup:                    true,
 		AgentPingTimeout:                  15 * time.Second,
 		MaxAgentPingTimeouts:              5,
 		MaxCompletedFrameworks:            50,
@@ -149,6 +154,7 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.IP, "ip", d.IP, "IP address to listen on; empty means all addresses.")
 	fs.IntVar(&c.Port, "port", d.Port, "Port to listen on.")
 	fs.StringVar(&c.Hostname, "hostname", d.Hostname, "Hostname to advertise; defaults to the host's name.")
+	fs.BoolVar(&c.HostnameLookup, "hostname_lookup", d.HostnameLookup, "Without --hostname, advertise the host's name (true) or the IP address (false).")
 	fs.StringVar(&c.WorkDir, "work_dir", d.WorkDir, "Directory for the master's state.")
 	fs.StringVar(&c.Cluster, "cluster", d.Cluster, "Human readable name for the cluster, shown in /master/state.")
 	flags.DurationVar(fs, &c.OfferTimeout, "offer_timeout", d.OfferTimeout,
@@ -272,7 +278,7 @@ func (c *Config) flagValues() map[string]string {
 		"agent_removal_rate_limit":              c.AgentRemovalRateLimit,
 	}
 	for name, v := range map[string]string{
-		"ip": c.IP, "hostname": c.Hostname, "work_dir": c.WorkDir, "cluster": c.Cluster,
+		"ip": c.IP, "hostname": c.Hostname, "hostname_lookup": fmt.Sprint(c.HostnameLookup), "work_dir": c.WorkDir, "cluster": c.Cluster,
 		"advertise_ip": c.AdvertiseIP,
 	} {
 		if v != "" {

@@ -107,20 +107,24 @@ func openRegistry(cfg Config) (registry.Store, error) {
 
 // masterInfo builds the MasterInfo the master advertises.
 func masterInfo(cfg Config, id string) (*mesos.MasterInfo, error) {
-	hostname := cfg.Hostname
-	if hostname == "" {
-		h, err := os.Hostname()
-		if err != nil {
-			return nil, fmt.Errorf("--hostname not given and the host's name is unknown: %w", err)
-		}
-		hostname = h
-	}
 	ip := cfg.AdvertiseIP
 	if ip == "" {
 		ip = cfg.IP
 	}
 	if ip == "" || ip == "0.0.0.0" {
 		ip = hostIPv4()
+	}
+	hostname := cfg.Hostname
+	switch {
+	case hostname != "":
+	case !cfg.HostnameLookup:
+		hostname = ip
+	default:
+		h, err := os.Hostname()
+		if err != nil {
+			return nil, fmt.Errorf("--hostname not given and the host's name is unknown: %w", err)
+		}
+		hostname = h
 	}
 	port := cfg.AdvertisePort
 	if port == 0 {

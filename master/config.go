@@ -81,8 +81,9 @@ type Config struct {
 	AdvertisePort int
 
 	// Registry is where the master keeps its durable state (--registry):
-	// "replicated" (default; a database in WorkDir that survives restarts)
-	// or "in_memory" (lost when the master stops; for tests).
+	// "replicated_log" (default, Mesos' name; Mezzo keeps a database in
+	// WorkDir that survives restarts; "replicated" is taken too) or
+	// "in_memory" (lost when the master stops; for tests).
 	Registry string
 	// RegistryStrict makes the master refuse agents that re-register with
 	// an id its registry does not hold (--registry_strict, default false:
@@ -120,7 +121,7 @@ func DefaultConfig() Config {
 		AllocationInterval:                time.Second,
 		OfferTimeout:                      DefaultOfferTimeout,
 		MinAllocatableResources:           "cpus:0.01|mem:32",
-		Registry:                          "replicated",
+		Registry:                          "replicated_log",
 		RegistryMaxAgentAge:               14 * 24 * time.Hour,
 		RegistryMaxAgentCount:             100 * 1024,
 		AgentReregisterTimeout:            10 * time.Minute,
@@ -176,7 +177,7 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.AdvertiseIP, "advertise_ip", d.AdvertiseIP, "IP address advertised to reach this master.")
 	fs.IntVar(&c.AdvertisePort, "advertise_port", d.AdvertisePort, "Port advertised to reach this master; 0 means --port.")
 	fs.StringVar(&c.Registry, "registry", d.Registry,
-		"Persistence of the registry: 'replicated' (a database in --work_dir, survives restarts) or 'in_memory'.")
+		"Persistence of the registry: 'replicated_log' (a database in --work_dir, survives restarts) or 'in_memory'.")
 	fs.BoolVar(&c.RegistryStrict, "registry_strict", d.RegistryStrict,
 		"Refuse agents that re-register with an id the registry does not hold.")
 	flags.DurationVar(fs, &c.RegistryMaxAgentAge, "registry_max_agent_age", d.RegistryMaxAgentAge,
@@ -227,12 +228,12 @@ func (c *Config) Validate() error {
 	}
 	switch c.Registry {
 	case "in_memory":
-	case "replicated":
+	case "replicated_log", "replicated":
 		if c.WorkDir == "" {
-			errs = append(errs, errors.New("--work_dir is required with --registry=replicated (or use --registry=in_memory)"))
+			errs = append(errs, fmt.Errorf("--work_dir is required with --registry=%s (or use --registry=in_memory)", c.Registry))
 		}
 	default:
-		errs = append(errs, fmt.Errorf("--registry=%s: want replicated or in_memory", c.Registry))
+		errs = append(errs, fmt.Errorf("--registry=%s: want replicated_log or in_memory", c.Registry))
 	}
 	if _, _, err := parseRate(c.AgentRemovalRateLimit); err != nil {
 		errs = append(errs, fmt.Errorf("--agent_removal_rate_limit=%s: %v", c.AgentRemovalRateLimit, err))

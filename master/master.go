@@ -97,7 +97,7 @@ func newMaster(cfg Config, log *slog.Logger, clock Clock) (*Master, error) {
 }
 
 // openRegistry opens the store --registry names: a database file in
-// --work_dir for "replicated", memory for "in_memory".
+// --work_dir for "replicated_log", memory for "in_memory".
 func openRegistry(cfg Config) (registry.Store, error) {
 	if cfg.Registry == "in_memory" {
 		return registry.NewMemory(), nil

@@ -86,7 +86,7 @@ func cloneQuotas(q map[string]*quotapb.QuotaConfig) map[string]*quotapb.QuotaCon
 
 // StoreRegistry is the Registry view of the master's durable registry
 // (package registry): weights and quotas are records of the same store as
-// agents and frameworks, so --registry=replicated keeps them across
+// agents and frameworks, so --registry=replicated_log keeps them across
 // restarts.
 type StoreRegistry struct {
 	Store registry.Store

@@ -11,7 +11,7 @@ import (
 )
 
 // Bolt is a Store in a bbolt database file: Mezzo's durable single-master
-// registry (--registry=replicated, in --work_dir). Every Apply is one
+// registry (--registry=replicated_log, in --work_dir). Every Apply is one
 // bbolt transaction, synced to disk before Apply returns.
 type Bolt struct {
 	db *bolt.DB

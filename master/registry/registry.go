@@ -14,7 +14,7 @@
 //
 // Two stores implement it, chosen by the master's --registry flag as in
 // Mesos: "in_memory" (NewMemory: lost when the master stops; for tests and
-// throwaway clusters) and "replicated" (OpenBolt: an embedded bbolt
+// throwaway clusters) and "replicated_log" (OpenBolt: an embedded bbolt
 // database in the master's --work_dir; the ZooKeeper-backed store for
 // several masters implements the same interface). Each record is stored
 // under its own key, so a change writes only what changed, whatever the

@@ -60,6 +60,11 @@ type Config struct {
 	// MaxCompletedFrameworks is how many removed frameworks /master/state
 	// keeps (--max_completed_frameworks). Default 50.
 	MaxCompletedFrameworks int
+	// MaxUnreachableTasksPerFramework is how many tasks lost with
+	// unreachable agents the master keeps per framework; beyond it, the
+	// longest-kept one is forgotten (--max_unreachable_tasks_per_framework).
+	// Default 1000.
+	MaxUnreachableTasksPerFramework int
 	// MaxOperatorEventStreamSubscribers is how many operator event streams
 	// (SUBSCRIBE on /api/v1) may be open at once; a new one beyond it closes
 	// the oldest (--max_operator_event_stream_subscribers). Default 1000.
@@ -117,6 +122,7 @@ func DefaultConfig() Config {
 		MaxAgentPingTimeouts:              5,
 		MaxCompletedFrameworks:            50,
 		MaxOperatorEventStreamSubscribers: 1000,
+		MaxUnreachableTasksPerFramework:   1000,
 		MaxCompletedTasksPerFramework:     1000,
 		AllocationInterval:                time.Second,
 		OfferTimeout:                      DefaultOfferTimeout,
@@ -168,6 +174,8 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 		"Maximum number of completed frameworks to keep in memory.")
 	fs.IntVar(&c.MaxCompletedTasksPerFramework, "max_completed_tasks_per_framework", d.MaxCompletedTasksPerFramework,
 		"Maximum number of completed tasks per framework to keep in memory.")
+	fs.IntVar(&c.MaxUnreachableTasksPerFramework, "max_unreachable_tasks_per_framework", d.MaxUnreachableTasksPerFramework,
+		"Maximum number of tasks on unreachable agents to keep in memory per framework.")
 	fs.IntVar(&c.MaxOperatorEventStreamSubscribers, "max_operator_event_stream_subscribers", d.MaxOperatorEventStreamSubscribers,
 		"Maximum number of simultaneous operator event stream subscribers; a new one beyond it closes the oldest.")
 	flags.DurationVar(fs, &c.AllocationInterval, "allocation_interval", d.AllocationInterval,
@@ -213,6 +221,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxAgentPingTimeouts < 1 {
 		errs = append(errs, fmt.Errorf("--max_agent_ping_timeouts=%d: must be at least 1", c.MaxAgentPingTimeouts))
+	}
+	if c.MaxUnreachableTasksPerFramework < 0 {
+		errs = append(errs, fmt.Errorf("--max_unreachable_tasks_per_framework=%d: must not be negative", c.MaxUnreachableTasksPerFramework))
 	}
 	if c.MaxOperatorEventStreamSubscribers < 1 {
 		errs = append(errs, fmt.Errorf("--max_operator_event_stream_subscribers=%d: must be at least 1", c.MaxOperatorEventStreamSubscribers))
@@ -260,6 +271,7 @@ func (c *Config) flagValues() map[string]string {
 		"max_completed_frameworks":              fmt.Sprint(c.MaxCompletedFrameworks),
 		"max_completed_tasks_per_framework":     fmt.Sprint(c.MaxCompletedTasksPerFramework),
 		"max_operator_event_stream_subscribers": fmt.Sprint(c.MaxOperatorEventStreamSubscribers),
+		"max_unreachable_tasks_per_framework":   fmt.Sprint(c.MaxUnreachableTasksPerFramework),
 		"allocation_interval":                   flags.FormatDuration(c.AllocationInterval),
 		"allocator":                             "hierarchical",
 		"framework_sorter":                      "drf",

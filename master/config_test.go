@@ -2,8 +2,12 @@ package master
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"testing"
+
+	"github.com/mezzo-project/mezzo/api/v1/mesos"
+	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
 )
 
 // Without --hostname the master advertises the host's name, or its IP
@@ -34,5 +38,31 @@ func TestHostnameLookup(t *testing.T) {
 		if info.GetHostname() != c.want {
 			t.Errorf("%v: hostname %q, want %q", c.args, info.GetHostname(), c.want)
 		}
+	}
+}
+
+// --max_unreachable_tasks_per_framework bounds the tasks a framework keeps
+// from unreachable agents; the longest-kept ones are forgotten first.
+func TestUnreachableTasksBounded(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.MaxUnreachableTasksPerFramework = 2 })
+	f := h.subscribe(&mesos.FrameworkInfo{Capabilities: partitionAware})
+	for i, id := range []string{"t1", "t2", "t3"} {
+		a := h.addAgent(fmt.Sprintf("a%d", i), "cpus:1;mem:128")
+		h.mustCall(f, &schedpb.Call{Type: schedpb.Call_REVIVE.Enum(), Revive: &schedpb.Call_Revive{}})
+		var offer *mesos.Offer
+		for _, o := range f.offers() {
+			if o.GetAgentId().GetValue() == a.id {
+				offer = o
+			}
+		}
+		if offer == nil {
+			t.Fatalf("no offer from %s", a.id)
+		}
+		h.mustCall(f, acceptCall([]string{offer.GetId().GetValue()}, launch(commandTask(t, id, a.id, "cpus:1;mem:128"))))
+		h.step(func(c *core) { c.markUnreachable(c.agents[a.id], "test", removalCause(0)) })
+	}
+	got := sortedKeys(h.c.frameworks[f.id].unreachableTasks)
+	if len(got) != 2 || got[0] != "t2" || got[1] != "t3" {
+		t.Errorf("unreachable tasks %v, want [t2 t3]", got)
 	}
 }

@@ -145,6 +145,9 @@ type framework struct {
 	// agent that was marked unreachable.
 	completedTasks   []*mesos.Task
 	unreachableTasks map[string]*mesos.Task
+	// unreachableOrder lists unreachableTasks' ids oldest first (it may
+	// still name tasks that have left the map).
+	unreachableOrder []string
 	// executors by agent id, then executor id.
 	executors map[string]map[string]*executor
 	offers    map[string]*offer
@@ -531,6 +534,36 @@ func frameworkRoles(info *mesos.FrameworkInfo) []string {
 		return append([]string(nil), info.GetRoles()...)
 	}
 	return []string{info.GetRole()}
+}
+
+// addUnreachableTask keeps t among f's unreachable tasks, forgetting the
+// longest-kept one beyond max (--max_unreachable_tasks_per_framework), as
+// Mesos' bounded map does.
+func (f *framework) addUnreachableTask(t *mesos.Task, max int) {
+	if max <= 0 {
+		return
+	}
+	id := t.GetTaskId().GetValue()
+	f.unreachableTasks[id] = t
+	f.unreachableOrder = append(f.unreachableOrder, id)
+	for len(f.unreachableTasks) > max && len(f.unreachableOrder) > 0 {
+		oldest := f.unreachableOrder[0]
+		f.unreachableOrder = f.unreachableOrder[1:]
+		if oldest != id {
+			delete(f.unreachableTasks, oldest)
+		}
+	}
+	// Ids of tasks that left the map since are dropped as they come up;
+	// keep the slice from growing without bound meanwhile.
+	if len(f.unreachableOrder) > 2*max+16 {
+		kept := f.unreachableOrder[:0]
+		for _, k := range f.unreachableOrder {
+			if f.unreachableTasks[k] != nil {
+				kept = append(kept, k)
+			}
+		}
+		f.unreachableOrder = kept
+	}
 }
 
 func (f *framework) addCompletedTask(t *mesos.Task, max int) {

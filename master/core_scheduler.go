@@ -315,6 +315,7 @@ func (c *core) removeFramework(f *framework) {
 		f.addCompletedTask(t, c.cfg.MaxCompletedTasksPerFramework)
 	}
 	f.unreachableTasks = map[string]*mesos.Task{}
+	f.unreachableOrder = nil
 	for _, agentID := range sortedKeys(f.executors) {
 		if a := c.agents[agentID]; a != nil {
 			for _, execID := range sortedKeys(f.executors[agentID]) {
@@ -793,7 +794,7 @@ func (c *core) removeTask(t *task, unreachable bool) {
 	if f := c.frameworks[fwID]; f != nil && f.tasks[taskID] == t {
 		delete(f.tasks, taskID)
 		if unreachable {
-			f.unreachableTasks[taskID] = t.pb
+			f.addUnreachableTask(t.pb, c.cfg.MaxUnreachableTasksPerFramework)
 		} else {
 			f.addCompletedTask(t.pb, c.cfg.MaxCompletedTasksPerFramework)
 		}

@@ -60,6 +60,17 @@ type Config struct {
 	// MaxCompletedFrameworks is how many removed frameworks /master/state
 	// keeps (--max_completed_frameworks). Default 50.
 	MaxCompletedFrameworks int
+	// RootSubmissions is Mesos' --root_submissions (default true): when
+	// false, frameworks may not subscribe with user "root".
+	RootSubmissions bool
+	// PublishPerFrameworkMetrics is Mesos' --publish_per_framework_metrics
+	// (default true): whether /metrics/snapshot has the
+	// master/frameworks/<name>/<id>/ metrics.
+	PublishPerFrameworkMetrics bool
+	// Allocator, FrameworkSorter and RoleSorter are Mesos' --allocator,
+	// --framework_sorter and --role_sorter: Mezzo has the hierarchical
+	// allocator with DRF sorting only, so these take only those values.
+	Allocator, FrameworkSorter, RoleSorter string
 	// MaxUnreachableTasksPerFramework is how many tasks lost with
 	// unreachable agents the master keeps per framework; beyond it, the
 	// longest-kept one is forgotten (--max_unreachable_tasks_per_framework).
@@ -123,6 +134,11 @@ func DefaultConfig() Config {
 		MaxCompletedFrameworks:            50,
 		MaxOperatorEventStreamSubscribers: 1000,
 		MaxUnreachableTasksPerFramework:   1000,
+		RootSubmissions:                   true,
+		PublishPerFrameworkMetrics:        true,
+		Allocator:                         "hierarchical",
+		FrameworkSorter:                   "drf",
+		RoleSorter:                        "drf",
 		MaxCompletedTasksPerFramework:     1000,
 		AllocationInterval:                time.Second,
 		OfferTimeout:                      DefaultOfferTimeout,
@@ -174,6 +190,12 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 		"Maximum number of completed frameworks to keep in memory.")
 	fs.IntVar(&c.MaxCompletedTasksPerFramework, "max_completed_tasks_per_framework", d.MaxCompletedTasksPerFramework,
 		"Maximum number of completed tasks per framework to keep in memory.")
+	fs.BoolVar(&c.RootSubmissions, "root_submissions", d.RootSubmissions, "Allow frameworks to subscribe with user root.")
+	fs.BoolVar(&c.PublishPerFrameworkMetrics, "publish_per_framework_metrics", d.PublishPerFrameworkMetrics,
+		"Publish each framework's metrics (master/frameworks/<name>/<id>/...) in /metrics/snapshot.")
+	fs.StringVar(&c.Allocator, "allocator", d.Allocator, "Allocator: hierarchical (the only one).")
+	fs.StringVar(&c.FrameworkSorter, "framework_sorter", d.FrameworkSorter, "How frameworks of a role are ordered: drf (the only one).")
+	fs.StringVar(&c.RoleSorter, "role_sorter", d.RoleSorter, "How roles are ordered: drf (the only one).")
 	fs.IntVar(&c.MaxUnreachableTasksPerFramework, "max_unreachable_tasks_per_framework", d.MaxUnreachableTasksPerFramework,
 		"Maximum number of tasks on unreachable agents to keep in memory per framework.")
 	fs.IntVar(&c.MaxOperatorEventStreamSubscribers, "max_operator_event_stream_subscribers", d.MaxOperatorEventStreamSubscribers,
@@ -221,6 +243,13 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxAgentPingTimeouts < 1 {
 		errs = append(errs, fmt.Errorf("--max_agent_ping_timeouts=%d: must be at least 1", c.MaxAgentPingTimeouts))
+	}
+	for _, f := range []struct{ flag, value, want string }{
+		{"allocator", c.Allocator, "hierarchical"}, {"framework_sorter", c.FrameworkSorter, "drf"}, {"role_sorter", c.RoleSorter, "drf"},
+	} {
+		if f.value != f.want {
+			errs = append(errs, fmt.Errorf("--%s=%s: only %s is supported", f.flag, f.value, f.want))
+		}
 	}
 	if c.MaxUnreachableTasksPerFramework < 0 {
 		errs = append(errs, fmt.Errorf("--max_unreachable_tasks_per_framework=%d: must not be negative", c.MaxUnreachableTasksPerFramework))
@@ -273,16 +302,17 @@ func (c *Config) flagValues() map[string]string {
 		"max_operator_event_stream_subscribers": fmt.Sprint(c.MaxOperatorEventStreamSubscribers),
 		"max_unreachable_tasks_per_framework":   fmt.Sprint(c.MaxUnreachableTasksPerFramework),
 		"allocation_interval":                   flags.FormatDuration(c.AllocationInterval),
-		"allocator":                             "hierarchical",
-		"framework_sorter":                      "drf",
-		"role_sorter":                           "drf",
+		"allocator":                             c.Allocator,
+		"framework_sorter":                      c.FrameworkSorter,
+		"role_sorter":                           c.RoleSorter,
+		"root_submissions":                      fmt.Sprint(c.RootSubmissions),
+		"publish_per_framework_metrics":         fmt.Sprint(c.PublishPerFrameworkMetrics),
 		"min_allocatable_resources":             c.MinAllocatableResources,
 		"authenticate_agents":                   "false",
 		"authenticate_frameworks":               "false",
 		"authenticate_http_frameworks":          "false",
 		"authenticate_http_readonly":            "false",
 		"authenticate_http_readwrite":           "false",
-		"root_submissions":                      "true",
 		"registry":                              c.Registry,
 		"registry_strict":                       fmt.Sprint(c.RegistryStrict),
 		"registry_max_agent_age":                flags.FormatDuration(c.RegistryMaxAgentAge),

@@ -4,7 +4,10 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
+
+	"google.golang.org/protobuf/proto"
 
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
@@ -64,5 +67,42 @@ func TestUnreachableTasksBounded(t *testing.T) {
 	got := sortedKeys(h.c.frameworks[f.id].unreachableTasks)
 	if len(got) != 2 || got[0] != "t2" || got[1] != "t3" {
 		t.Errorf("unreachable tasks %v, want [t2 t3]", got)
+	}
+}
+
+// --no-root_submissions refuses root's frameworks; --no-publish_per_framework_metrics
+// leaves out the per-framework metrics; the allocator flags take Mezzo's
+// one allocator and sorter only.
+func TestRootSubmissionsAndFrameworkMetrics(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.RootSubmissions, c.PublishPerFrameworkMetrics = false, false })
+	root := &recFramework{streamID: "s-root"}
+	h.step(func(c *core) {
+		root.id = c.subscribe(root, root.streamID, &schedpb.Call_Subscribe{FrameworkInfo: &mesos.FrameworkInfo{User: proto.String("root"), Name: proto.String("r")}})
+	})
+	errs := root.take(schedpb.Event_ERROR)
+	if root.id != "" || len(errs) != 1 || !strings.Contains(errs[0].GetError().GetMessage(), "--root_submissions") || !root.closed {
+		t.Errorf("root's subscription: id %q, errors %v, closed %v", root.id, errs, root.closed)
+	}
+	f := h.subscribe(nil) // user "tester"
+	for name := range h.c.metricsSnapshot() {
+		if strings.HasPrefix(name, "master/frameworks/") {
+			t.Fatalf("per-framework metric %s published", name)
+		}
+	}
+	if f.id == "" {
+		t.Fatal("a non-root framework was refused")
+	}
+
+	for _, args := range [][]string{{"--allocator=random"}, {"--framework_sorter=random"}, {"--role_sorter=random"}} {
+		cfg := DefaultConfig()
+		cfg.Registry = "in_memory"
+		fs := flag.NewFlagSet("master", flag.ContinueOnError)
+		cfg.AddFlags(fs)
+		if err := fs.Parse(args); err != nil {
+			t.Fatal(err)
+		}
+		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "only") {
+			t.Errorf("%v: %v", args, err)
+		}
 	}
 }

@@ -36,6 +36,9 @@ func (c *core) subscribe(sink eventSink, streamID string, sub *schedpb.Call_Subs
 	if err := validateFrameworkInfo(info); err != nil {
 		return refuse(err.Error())
 	}
+	if !c.cfg.RootSubmissions && info.GetUser() == "root" {
+		return refuse("User 'root' is not allowed to run frameworks without --root_submissions set")
+	}
 	roles := frameworkRoles(info)
 	if err := validateSubsetRoles(roles, sub.GetSuppressedRoles(), "Suppressed roles"); err != nil {
 		return refuse(err.Error())

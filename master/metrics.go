@@ -636,10 +636,14 @@ func (c *core) metricsSnapshot() map[string]float64 {
 				unreachableTasks++
 			}
 		}
-		c.addFrameworkMetrics(out, f)
+		if c.cfg.PublishPerFrameworkMetrics {
+			c.addFrameworkMetrics(out, f)
+		}
 	}
-	for _, f := range c.completed {
-		c.addFrameworkMetrics(out, f)
+	if c.cfg.PublishPerFrameworkMetrics {
+		for _, f := range c.completed {
+			c.addFrameworkMetrics(out, f)
+		}
 	}
 	out["master/frameworks_connected"] = fwConnected
 	out["master/frameworks_disconnected"] = float64(len(c.frameworks)) - fwConnected

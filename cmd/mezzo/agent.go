@@ -37,6 +37,10 @@ func runAgent(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mezzo %v\n", err)
 		return 2
 	}
+	if lf.version {
+		printVersion(stdout)
+		return 0
+	}
 	log, closeLog, err := lf.open("agent", stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "mezzo agent: %v\n", err)

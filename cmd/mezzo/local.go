@@ -68,6 +68,10 @@ func runLocal(args []string, stdout, stderr io.Writer) int {
 	if mcfg.WorkDir == "" {
 		mcfg.WorkDir = filepath.Join(os.TempDir(), "mezzo-local")
 	}
+	if logf.version {
+		printVersion(stdout)
+		return 0
+	}
 	log, closeLog, err := logf.open("local", stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "mezzo local: %v\n", err)

@@ -10,7 +10,8 @@ import (
 	"strings"
 )
 
-// logFlags are Mesos' logging flags, which master, agent and local take:
+// logFlags are Mesos' logging flags, which master, agent and local take
+// (with --version):
 // --logging_level (INFO, WARNING or ERROR; Mezzo also takes DEBUG),
 // --log_dir (also write the log to <log_dir>/mezzo-<command>.log) and
 // --quiet (do not log to stderr).
@@ -18,9 +19,12 @@ type logFlags struct {
 	level string
 	dir   string
 	quiet bool
+	// version is Mesos' --version: print the version and exit.
+	version bool
 }
 
 func (l *logFlags) add(fs *flag.FlagSet) {
+	fs.BoolVar(&l.version, "version", false, "Print the version and exit.")
 	fs.StringVar(&l.level, "logging_level", "INFO", "Log messages at this level and above: INFO, WARNING or ERROR (or DEBUG).")
 	fs.StringVar(&l.dir, "log_dir", "", "Also write the log to <log_dir>/mezzo-<command>.log (appended).")
 	fs.BoolVar(&l.quiet, "quiet", false, "Do not log to stderr.")

@@ -9,13 +9,16 @@ import (
 )
 
 func TestVersion(t *testing.T) {
-	var out, errOut bytes.Buffer
-	if code := run([]string{"version"}, &out, &errOut); code != 0 {
-		t.Fatalf("exit %d: %s", code, errOut.String())
-	}
-	for _, want := range []string{"mezzo " + version.Version, "Mesos API v1", version.MesosVersion} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("output %q lacks %q", out.String(), want)
+	// `mezzo version`, and Mesos' --version on the daemons.
+	for _, args := range [][]string{{"version"}, {"master", "--version"}, {"agent", "--version"}, {"local", "--version"}} {
+		var out, errOut bytes.Buffer
+		if code := run(args, &out, &errOut); code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, errOut.String())
+		}
+		for _, want := range []string{"mezzo " + version.Version, "Mesos API v1", version.MesosVersion} {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("%v: output %q lacks %q", args, out.String(), want)
+			}
 		}
 	}
 }

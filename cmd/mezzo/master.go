@@ -39,6 +39,10 @@ func runMaster(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mezzo %v\n", err)
 		return 2
 	}
+	if lf.version {
+		printVersion(stdout)
+		return 0
+	}
 	log, closeLog, err := lf.open("master", stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "mezzo master: %v\n", err)

@@ -17,10 +17,16 @@ func init() {
 				fmt.Fprintf(stderr, "mezzo version: takes no arguments, got %q\n", args[0])
 				return 2
 			}
-			fmt.Fprintf(stdout, "mezzo %s\n", version.Version)
-			fmt.Fprintf(stdout, "Mesos API %s (compatible with Mesos %s)\n", version.APIVersion, version.MesosVersion)
-			fmt.Fprintf(stdout, "%s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			printVersion(stdout)
 			return 0
 		},
 	})
+}
+
+// printVersion writes Mezzo's version, the Mesos API it speaks and the Go
+// toolchain that built it.
+func printVersion(w io.Writer) {
+	fmt.Fprintf(w, "mezzo %s\n", version.Version)
+	fmt.Fprintf(w, "Mesos API %s (compatible with Mesos %s)\n", version.APIVersion, version.MesosVersion)
+	fmt.Fprintf(w, "%s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }

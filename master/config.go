@@ -60,6 +60,14 @@ type Config struct {
 	// MaxCompletedFrameworks is how many removed frameworks /master/state
 	// keeps (--max_completed_frameworks). Default 50.
 	MaxCompletedFrameworks int
+	// AllocatorRecoveryTimeout and AllocatorAgentRecoveryFactor are Mesos'
+	// --allocator_recovery_timeout (default 10 minutes) and
+	// --allocator_agent_recovery_factor (default 0.8): a master that
+	// recovers a registry with quota makes no offers until that fraction
+	// of the registry's agents have re-registered or the timeout passed,
+	// so quota is not spent on the few agents that come back first.
+	AllocatorRecoveryTimeout     time.Duration
+	AllocatorAgentRecoveryFactor float64
 	// RootSubmissions is Mesos' --root_submissions (default true): when
 	// false, frameworks may not subscribe with user "root".
 	RootSubmissions bool
@@ -135,6 +143,8 @@ func DefaultConfig() Config {
 		MaxOperatorEventStreamSubscribers: 1000,
 		MaxUnreachableTasksPerFramework:   1000,
 		RootSubmissions:                   true,
+		AllocatorRecoveryTimeout:          10 * time.Minute,
+		AllocatorAgentRecoveryFactor:      0.8,
 		PublishPerFrameworkMetrics:        true,
 		Allocator:                         "hierarchical",
 		FrameworkSorter:                   "drf",
@@ -190,6 +200,10 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 		"Maximum number of completed frameworks to keep in memory.")
 	fs.IntVar(&c.MaxCompletedTasksPerFramework, "max_completed_tasks_per_framework", d.MaxCompletedTasksPerFramework,
 		"Maximum number of completed tasks per framework to keep in memory.")
+	flags.DurationVar(fs, &c.AllocatorRecoveryTimeout, "allocator_recovery_timeout", d.AllocatorRecoveryTimeout,
+		"After a restart with quota set, the longest the master waits for agents to re-register before it makes offers.")
+	fs.Float64Var(&c.AllocatorAgentRecoveryFactor, "allocator_agent_recovery_factor", d.AllocatorAgentRecoveryFactor,
+		"After a restart with quota set, the fraction of the registry's agents that must re-register before the master makes offers.")
 	fs.BoolVar(&c.RootSubmissions, "root_submissions", d.RootSubmissions, "Allow frameworks to subscribe with user root.")
 	fs.BoolVar(&c.PublishPerFrameworkMetrics, "publish_per_framework_metrics", d.PublishPerFrameworkMetrics,
 		"Publish each framework's metrics (master/frameworks/<name>/<id>/...) in /metrics/snapshot.")
@@ -243,6 +257,12 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxAgentPingTimeouts < 1 {
 		errs = append(errs, fmt.Errorf("--max_agent_ping_timeouts=%d: must be at least 1", c.MaxAgentPingTimeouts))
+	}
+	if c.AllocatorAgentRecoveryFactor < 0 || c.AllocatorAgentRecoveryFactor > 1 {
+		errs = append(errs, fmt.Errorf("--allocator_agent_recovery_factor=%v: must be within [0, 1]", c.AllocatorAgentRecoveryFactor))
+	}
+	if c.AllocatorRecoveryTimeout < 0 {
+		errs = append(errs, fmt.Errorf("--allocator_recovery_timeout=%s: must not be negative", flags.FormatDuration(c.AllocatorRecoveryTimeout)))
 	}
 	for _, f := range []struct{ flag, value, want string }{
 		{"allocator", c.Allocator, "hierarchical"}, {"framework_sorter", c.FrameworkSorter, "drf"}, {"role_sorter", c.RoleSorter, "drf"},
@@ -306,6 +326,8 @@ func (c *Config) flagValues() map[string]string {
 		"framework_sorter":                      c.FrameworkSorter,
 		"role_sorter":                           c.RoleSorter,
 		"root_submissions":                      fmt.Sprint(c.RootSubmissions),
+		"allocator_recovery_timeout":            flags.FormatDuration(c.AllocatorRecoveryTimeout),
+		"allocator_agent_recovery_factor":       fmt.Sprint(c.AllocatorAgentRecoveryFactor),
 		"publish_per_framework_metrics":         fmt.Sprint(c.PublishPerFrameworkMetrics),
 		"min_allocatable_resources":             c.MinAllocatableResources,
 		"authenticate_agents":                   "false",

@@ -118,6 +118,9 @@ type core struct {
 	// goroutine (master/event_queue_dispatches). It is safe to call from
 	// the core goroutine.
 	queued func() int64
+	// allocRecovery, while set, holds offers back after a restart with
+	// quota (recovery.go).
+	allocRecovery *allocRecovery
 }
 
 type framework struct {

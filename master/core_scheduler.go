@@ -349,6 +349,9 @@ func (c *core) removeFramework(f *framework) {
 // per framework.
 func (c *core) allocate(all bool) {
 	now := c.clock.Now()
+	if c.allocationPaused(now) {
+		return
+	}
 	byFramework := map[string][]*mesos.Offer{}
 	var order []string
 	var decisions []allocator.Offer

@@ -2,6 +2,7 @@ package master
 
 import (
 	"errors"
+	"math"
 	"net/http"
 	"time"
 
@@ -57,10 +58,43 @@ func (c *core) recoverState(st *registry.State) {
 		f := c.newFramework(info, now)
 		f.recovered = true
 	}
+	// With quota, offers wait for most agents to come back (Mesos'
+	// allocator recovery), so guarantees are not met from the first few.
+	if len(c.quotas) > 0 && len(st.Agents) > 0 && c.cfg.AllocatorRecoveryTimeout > 0 {
+		c.allocRecovery = &allocRecovery{
+			need:  int(math.Ceil(c.cfg.AllocatorAgentRecoveryFactor * float64(len(st.Agents)))),
+			until: now.Add(c.cfg.AllocatorRecoveryTimeout),
+		}
+		c.log.Info("offers paused until agents re-register", "agents_needed", c.allocRecovery.need,
+			"of", len(st.Agents), "timeout", c.cfg.AllocatorRecoveryTimeout)
+	}
 	if n := len(st.Agents) + len(st.Frameworks); n > 0 {
 		c.log.Info("recovered the registry", "agents", len(st.Agents), "unreachable", len(st.Unreachable),
 			"gone", len(st.Gone), "frameworks", len(st.Frameworks), "reregister_timeout", c.cfg.AgentReregisterTimeout)
 	}
+}
+
+// allocRecovery holds offers back after a restart with quota: until need
+// agents are registered or until passes.
+type allocRecovery struct {
+	need  int
+	until time.Time
+}
+
+// allocationPaused reports whether offers are still held back after a
+// restart; once enough agents are back or the time is up, it never is
+// again.
+func (c *core) allocationPaused(now time.Time) bool {
+	r := c.allocRecovery
+	if r == nil {
+		return false
+	}
+	if len(c.agents) < r.need && now.Before(r.until) {
+		return true
+	}
+	c.log.Info("offers resume after recovery", "agents", len(c.agents), "needed", r.need, "timed_out", !now.Before(r.until))
+	c.allocRecovery = nil
+	return false
 }
 
 // expireRecovered marks unreachable the recovered agents that did not

@@ -10,6 +10,7 @@ import (
 
 	"github.com/mezzo-project/mezzo/api/v1/httpapi"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
+	quotapb "github.com/mezzo-project/mezzo/api/v1/quota"
 	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
 	"github.com/mezzo-project/mezzo/internal/agentproto"
 	"github.com/mezzo-project/mezzo/master/registry"
@@ -335,5 +336,78 @@ func TestResentUpdateIsNotDeliveredTwice(t *testing.T) {
 		if got := a.take(agentproto.AgentEvent_ACKNOWLEDGE); len(got) != 1 {
 			t.Fatalf("%v: the agent was not acknowledged again: %v", step.state, a.events)
 		}
+	}
+}
+
+// After a restart with quota set, the master makes no offers until
+// --allocator_agent_recovery_factor of the registry's agents are back, or
+// --allocator_recovery_timeout passed (Mesos' allocator recovery).
+func TestOffersWaitForAgentsAfterRestartWithQuota(t *testing.T) {
+	for _, withQuota := range []bool{true, false} {
+		reg := registry.NewMemory()
+		h := newHarness(t, func(c *Config) {
+			c.AgentReregisterTimeout = time.Hour
+			c.AllocatorRecoveryTimeout = 10 * time.Minute
+		})
+		h.c.reg, h.c.registry = reg, StoreRegistry{Store: reg}
+		var agents []*recAgent
+		for i := 0; i < 5; i++ {
+			agents = append(agents, h.addAgent(fmt.Sprintf("h%d", i), "cpus:2;mem:1024"))
+		}
+		if withQuota {
+			h.step(func(c *core) {
+				if err := c.updateQuota(true, []*quotapb.QuotaConfig{{Role: proto.String("eng"),
+					Guarantees: map[string]*mesos.Value_Scalar{"cpus": {Value: proto.Float64(1)}}}}); err != nil {
+					t.Fatal(err)
+				}
+			})
+		}
+		fw := &mesos.FrameworkInfo{FailoverTimeout: proto.Float64(3600)}
+		f := h.subscribe(fw)
+		fw.Id = frameworkID(f.id)
+		h.restart(reg)
+		f = h.subscribe(fw)
+		for i := 0; i < 3; i++ {
+			h.reregister(agents[i], fmt.Sprintf("h%d", i), "cpus:2;mem:1024", fw)
+		}
+		h.advance(2 * time.Second)
+		if got := len(f.offers()); withQuota && got != 0 {
+			t.Fatalf("with quota, 3 of 5 agents back (4 needed): %d offers", got)
+		} else if !withQuota && got == 0 {
+			t.Fatal("without quota, offers wait for agents")
+		}
+		if !withQuota {
+			continue
+		}
+		h.reregister(agents[3], "h3", "cpus:2;mem:1024", fw)
+		h.advance(2 * time.Second)
+		if got := len(f.offers()); got == 0 {
+			t.Fatal("4 of 5 agents back: still no offers")
+		}
+	}
+
+	// Or the timeout passes (agents are not pinged meanwhile).
+	reg := registry.NewMemory()
+	h := newHarness(t, func(c *Config) { c.AgentReregisterTimeout, c.AgentPingTimeout = time.Hour, time.Hour })
+	h.c.reg, h.c.registry = reg, StoreRegistry{Store: reg}
+	a := h.addAgent("h0", "cpus:2;mem:1024")
+	h.addAgent("h1", "cpus:2;mem:1024")
+	h.step(func(c *core) {
+		_ = c.updateQuota(true, []*quotapb.QuotaConfig{{Role: proto.String("eng"),
+			Guarantees: map[string]*mesos.Value_Scalar{"cpus": {Value: proto.Float64(1)}}}})
+	})
+	fw := &mesos.FrameworkInfo{FailoverTimeout: proto.Float64(3600)}
+	f := h.subscribe(fw)
+	fw.Id = frameworkID(f.id)
+	h.restart(reg)
+	f = h.subscribe(fw)
+	h.reregister(a, "h0", "cpus:2;mem:1024", fw)
+	h.advance(9 * time.Minute)
+	if got := len(f.offers()); got != 0 {
+		t.Fatalf("before the timeout: %d offers", got)
+	}
+	h.advance(2 * time.Minute)
+	if got := len(f.offers()); got == 0 {
+		t.Fatal("after the timeout: no offers")
 	}
 }

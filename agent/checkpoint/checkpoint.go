@@ -523,6 +523,12 @@ type reader struct {
 	st     *State
 }
 
+// interrupted reports whether err says an info file is missing: the
+// agent died after creating its directory and before writing the file
+// (writeAtomic creates the directory first), so what it describes was
+// never started. Recovery skips it in both modes, as Mesos does.
+func interrupted(err error) bool { return errors.Is(err, os.ErrNotExist) }
+
 // fail returns err in strict mode; otherwise counts it and returns nil.
 func (r *reader) fail(err error) error {
 	if r.strict {
@@ -536,6 +542,9 @@ func (r *reader) framework(s *Store, agentID, fwID string) (*FrameworkState, err
 	dir := s.FrameworkDir(agentID, fwID)
 	fw := &FrameworkState{ID: fwID, Info: &mesos.FrameworkInfo{}, Executors: map[string]*ExecutorState{}}
 	if err := readMessage(filepath.Join(dir, "framework.info"), fw.Info); err != nil {
+		if interrupted(err) {
+			return nil, nil
+		}
 		return nil, r.fail(err)
 	}
 	exs, err := listDirs(filepath.Join(dir, "executors"))
@@ -558,6 +567,9 @@ func (r *reader) executor(s *Store, run Run) (*ExecutorState, error) {
 	dir := s.ExecutorDir(run.AgentID, run.FrameworkID, run.ExecutorID)
 	ex := &ExecutorState{ID: run.ExecutorID, Info: &mesos.ExecutorInfo{}, Runs: map[string]*RunState{}}
 	if err := readMessage(filepath.Join(dir, "executor.info"), ex.Info); err != nil {
+		if interrupted(err) {
+			return nil, nil
+		}
 		return nil, r.fail(err)
 	}
 	if t, err := os.Readlink(filepath.Join(dir, "runs", Latest)); err == nil {
@@ -602,6 +614,9 @@ func (r *reader) run(s *Store, run Run) (*RunState, error) {
 		ts := &TaskState{ID: id, Info: &mesos.TaskInfo{}}
 		tdir := filepath.Join(dir, "tasks", id)
 		if err := readMessage(filepath.Join(tdir, "task.info"), ts.Info); err != nil {
+			if interrupted(err) {
+				continue
+			}
 			if err := r.fail(err); err != nil {
 				return nil, err
 			}

@@ -142,3 +142,30 @@ func TestCorruptStrict(t *testing.T) {
 		t.Fatalf("non-strict: %+v %v", st, err)
 	}
 }
+
+// An agent killed between creating a checkpoint directory and writing its
+// info file leaves the directory without it: what it would describe was
+// never started, so recovery skips it, strict or not, as Mesos does.
+func TestInterruptedCheckpointIsSkipped(t *testing.T) {
+	s := New(t.TempDir())
+	r := writeSample(t, s)
+	for _, dir := range []string{
+		s.TaskDir(r, "T2"),
+		filepath.Join(s.ExecutorDir(r.AgentID, r.FrameworkID, "E2"), "runs", "C2"),
+		s.FrameworkDir(r.AgentID, "F2"),
+	} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, strict := range []bool{true, false} {
+		st, err := s.Recover(strict)
+		if err != nil {
+			t.Fatalf("strict=%v: %v", strict, err)
+		}
+		fws := st.Agent.Frameworks
+		if st.Errors != 0 || len(fws) != 1 || len(fws["F1"].Executors) != 1 || len(fws["F1"].Executors["E1"].Runs["C1"].Tasks) != 1 {
+			t.Errorf("strict=%v: errors %d, frameworks %v", strict, st.Errors, fws)
+		}
+	}
+}

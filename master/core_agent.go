@@ -320,6 +320,26 @@ func (c *core) reconcileAgent(a *agent, reg *agentproto.AgentCall_Register, wasU
 			}
 		}
 	}
+	// Tasks lost with this agent when it became unreachable are back if it
+	// reported them (above); the others it no longer has: they are gone.
+	// (Mesos forgets them and answers TASK_GONE only when asked; telling
+	// the framework keeps every task ending with an update.)
+	for _, f := range c.sortedFrameworks() {
+		for _, id := range sortedKeys(f.unreachableTasks) {
+			t := f.unreachableTasks[id]
+			if t.GetAgentId().GetValue() != a.id || reported[f.id][id] {
+				continue
+			}
+			st := c.masterStatus(id, a.id, f.lostState(mesos.TaskState_TASK_GONE),
+				mesos.TaskStatus_REASON_RECONCILIATION, "Reconciliation: task unknown to the agent")
+			st.ExecutorId = t.GetExecutorId()
+			applyStatus(t, st, nil)
+			c.publish(taskUpdated(t, st))
+			delete(f.unreachableTasks, id)
+			f.addCompletedTask(t, c.cfg.MaxCompletedTasksPerFramework)
+			f.send(updateEvent(st))
+		}
+	}
 	for _, fwID := range sortedKeys(shutdown) {
 		c.log.Info("shutting down a removed framework on a re-registered agent", "agent_id", a.id, "framework_id", fwID)
 		a.send(&agentproto.AgentEvent{

@@ -411,3 +411,28 @@ func TestOffersWaitForAgentsAfterRestartWithQuota(t *testing.T) {
 		t.Fatal("after the timeout: no offers")
 	}
 }
+
+// An agent back from unreachable that no longer has a task lost with it:
+// the task is TASK_GONE, and the framework is told.
+func TestUnreachableTaskGoneWhenAgentReturnsWithoutIt(t *testing.T) {
+	h := newHarness(t)
+	a := h.addAgent("h", "cpus:2;mem:1024")
+	fw := &mesos.FrameworkInfo{Capabilities: partitionAware}
+	f := h.subscribe(fw)
+	fw.Id = frameworkID(f.id)
+	o := f.offers()[0]
+	h.mustCall(f, acceptCall([]string{o.GetId().GetValue()}, launch(commandTask(t, "t1", a.id, "cpus:1;mem:128"))))
+	h.step(func(c *core) { c.markUnreachable(c.agents[a.id], "test", removalCause(0)) })
+	if ups := f.updates(); len(ups) != 1 || ups[0].GetState() != mesos.TaskState_TASK_UNREACHABLE {
+		t.Fatalf("updates %v", ups)
+	}
+	h.reregister(a, "h", "cpus:2;mem:1024", fw) // reports no task
+	ups := f.updates()
+	if len(ups) != 1 || ups[0].GetState() != mesos.TaskState_TASK_GONE || ups[0].GetTaskId().GetValue() != "t1" {
+		t.Fatalf("after the agent came back: %v", ups)
+	}
+	fr := h.c.frameworks[f.id]
+	if len(fr.unreachableTasks) != 0 || len(fr.completedTasks) != 1 || fr.completedTasks[0].GetState() != mesos.TaskState_TASK_GONE {
+		t.Errorf("unreachable %v, completed %v", fr.unreachableTasks, fr.completedTasks)
+	}
+}

@@ -74,6 +74,12 @@ type Agent struct {
 	// (set before the state goroutine starts; read-only after).
 	recoveredPort int
 
+	// gcRoot is --work_dir, through which the garbage collector renames
+	// and deletes (gc.go); gcQueue carries paths to delete from the state
+	// goroutine to the deleting goroutine. Closed by stop.
+	gcRoot  *os.Root
+	gcQueue *queue[gcTrash]
+
 	// ---- state below is owned by the loop goroutine ----
 	st state
 }
@@ -113,6 +119,10 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 	a.st = newState(info)
 	a.mux = http.NewServeMux()
 	a.routes()
+	if err := a.initGC(); err != nil {
+		cancel()
+		return nil, err
+	}
 	// Recovery runs before the state goroutine: nothing else touches the
 	// state yet (timers it arms post to the inbox, served once the loop
 	// runs).
@@ -120,9 +130,11 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 		close(a.detached) // leave adopted executors alone
 		a.procs.Wait()
 		a.st.stopTimers()
+		a.gcRoot.Close()
 		cancel()
 		return nil, err
 	}
+	a.startGC()
 	a.wg.Add(1)
 	go a.loop()
 	return a, nil
@@ -273,6 +285,7 @@ func (a *Agent) stop(detach bool) error {
 		a.procs.Wait()
 		close(a.quit)
 		a.wg.Wait()
+		a.gcRoot.Close()
 	})
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"strings"
@@ -121,14 +122,36 @@ type Config struct {
 	// and what only they could provide (images, capabilities, rlimits,
 	// namespaces, ...) is refused per task.
 	Isolation string
+	// GCDelay is Mesos' --gc_delay (default 1 week): how long after an
+	// executor run or a framework is over its sandbox and meta
+	// directories are deleted. Disk usage shortens it (GCDiskHeadroom).
+	// 0 means the default; negative is refused.
+	GCDelay time.Duration
+	// GCDiskHeadroom is Mesos' --gc_disk_headroom (default 0.1), between
+	// 0 and 1: at every disk check (DiskWatchInterval) the scheduled
+	// directories older than GCDelay × max(0, 1 − GCDiskHeadroom − usage)
+	// are deleted, usage being the used fraction of the file system
+	// holding WorkDir. So with the default, everything scheduled goes
+	// once the disk is 90% full. 0 is a valid value (start from
+	// Defaults()).
+	GCDiskHeadroom float64
+	// DiskWatchInterval is Mesos' --disk_watch_interval (default 1 min):
+	// how often the agent measures the disk usage of WorkDir's file
+	// system and prunes the scheduled directories by it; also when
+	// deletions that failed are retried. 0 means the default; negative is
+	// refused.
+	DiskWatchInterval time.Duration
 
 	// ExecutorCommand, when set, replaces `<launcher_dir>/mezzo executor`
 	// as the argv of the built-in executors ("--default" is appended for
 	// the default executor). Not a flag; tests use it.
 	ExecutorCommand []string
 	// Clock drives timers (registration timeouts, retries, grace
-	// periods). Nil means the real clock.
+	// periods, garbage collection). Nil means the real clock.
 	Clock Clock
+	// diskUsage measures the used fraction of the file system holding a
+	// directory; nil (the default) is statfs (fsUsage). Tests replace it.
+	diskUsage func(dir string) (float64, error)
 }
 
 // Defaults returns a Config with Mesos' defaults (Master and WorkDir
@@ -148,6 +171,9 @@ func Defaults() Config {
 		Containerizers:                "mesos",
 		Isolation:                     "posix/cpu,posix/mem",
 		BuiltinExecutors:              "auto",
+		GCDelay:                       7 * 24 * time.Hour,
+		GCDiskHeadroom:                0.1,
+		DiskWatchInterval:             time.Minute,
 	}
 }
 
@@ -178,6 +204,9 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.HTTPCommandExecutor, "http_command_executor", d.HTTPCommandExecutor, "Passed to executors as MESOS_HTTP_COMMAND_EXECUTOR (the command executor always uses HTTP).")
 	fs.StringVar(&c.ExecutorEnvironmentVariables, "executor_environment_variables", d.ExecutorEnvironmentVariables,
 		`Environment executors and their tasks start with, as a JSON object of strings (e.g. '{"PATH":"/bin:/usr/bin"}') or file:///path to one; default: only PATH.`)
+	flags.DurationVar(fs, &c.GCDelay, "gc_delay", d.GCDelay, "Longest time the sandbox and meta directories of finished executors and frameworks are kept; shortened as the disk fills (see --gc_disk_headroom).")
+	fs.Float64Var(&c.GCDiskHeadroom, "gc_disk_headroom", d.GCDiskHeadroom, "Disk headroom, between 0.0 and 1.0, of the age beyond which finished sandboxes are deleted at each --disk_watch_interval: gc_delay * max(0.0, 1.0 - gc_disk_headroom - disk usage).")
+	flags.DurationVar(fs, &c.DiskWatchInterval, "disk_watch_interval", d.DiskWatchInterval, "Interval between checks of the disk usage of --work_dir, which prune the directories scheduled for garbage collection.")
 }
 
 // parseExecutorEnv reads --executor_environment_variables: a JSON object
@@ -289,6 +318,24 @@ func (c *Config) validate() error {
 	}
 	if c.RegistrationBackoffFactor <= 0 {
 		c.RegistrationBackoffFactor = def.RegistrationBackoffFactor
+	}
+	switch {
+	case c.GCDelay < 0:
+		errs = append(errs, fmt.Errorf("--gc_delay=%s: must not be negative", flags.FormatDuration(c.GCDelay)))
+	case c.GCDelay == 0:
+		c.GCDelay = def.GCDelay
+	}
+	if math.IsNaN(c.GCDiskHeadroom) || c.GCDiskHeadroom < 0 || c.GCDiskHeadroom > 1 {
+		errs = append(errs, fmt.Errorf("--gc_disk_headroom=%v: must be between 0.0 and 1.0", c.GCDiskHeadroom))
+	}
+	switch {
+	case c.DiskWatchInterval < 0:
+		errs = append(errs, fmt.Errorf("--disk_watch_interval=%s: must not be negative", flags.FormatDuration(c.DiskWatchInterval)))
+	case c.DiskWatchInterval == 0:
+		c.DiskWatchInterval = def.DiskWatchInterval
+	}
+	if c.diskUsage == nil {
+		c.diskUsage = fsUsage
 	}
 	if c.Hostname == "" {
 		h, err := os.Hostname()

@@ -95,7 +95,8 @@
 // refused; nested relative paths get their parent directories, made
 // through an os.Root so that a symlink already in the sandbox cannot
 // redirect them); volumes on PATH or MOUNT disks are refused. The data
-// outlives tasks, executors and agent restarts: nothing removes it. The
+// outlives tasks, executors and agent restarts: nothing removes it
+// (sandbox garbage collection deletes the links, not their targets). The
 // master's DESTROY has no agent-side message yet, so destroyed volumes'
 // directories stay behind until there is one; links stay in their
 // sandbox after the task using them ends (an executor that keeps running
@@ -142,9 +143,23 @@
 // does on SIGTERM) stops the agent but leaves checkpointing frameworks'
 // executors running; Close kills every executor.
 //
+// # Sandbox garbage collection
+//
+// As in Mesos, the directories of what is over are deleted after
+// --gc_delay (gc.go): an executor run's sandbox and meta run directory
+// (with the executor's directories) once the agent forgets the executor,
+// a framework's sandbox and meta directories once it forgets the
+// framework, and what recovery finds complete or superseded. Every
+// --disk_watch_interval the agent measures the file system of --work_dir
+// and deletes what is older than gc_delay × max(0, 1 − gc_disk_headroom −
+// usage). A framework or executor id that comes back keeps its
+// directories; nothing a live executor uses is deleted. A directory is
+// renamed into <work_dir>/.gc on the state goroutine and deleted there
+// by a goroutine of its own, never following a symlink.
+//
 // Not implemented yet: --reconfiguration_policy=additive, the operator
 // API's container, SET_LOGGING_LEVEL and resource-provider calls,
-// executor HEARTBEAT events, the fetcher cache, sandbox garbage
-// collection, containerizers beyond plain processes (Docker, images,
-// namespaces, cgroups) and the removal of destroyed persistent volumes.
+// executor HEARTBEAT events, the fetcher cache, containerizers beyond
+// plain processes (Docker, images, namespaces, cgroups) and the removal
+// of destroyed persistent volumes.
 package agent

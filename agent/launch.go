@@ -35,6 +35,8 @@ func executorDir(workDir, agentID, fwID, exID string) string {
 // symlink (state goroutine).
 func (a *Agent) newExecutor(fw *framework, info *mesos.ExecutorInfo, kind executorKind) (*executor, error) {
 	id := info.GetExecutorId().GetValue()
+	// A new run of an executor id keeps the executor's directories.
+	a.gcUnscheduleExecutor(fw.id, id)
 	cid := newContainerID()
 	runs := filepath.Join(executorDir(a.cfg.WorkDir, a.st.agentID(), fw.id, id), "runs")
 	sandbox := filepath.Join(runs, cid)

@@ -321,6 +321,7 @@ func (a *Agent) masterEvent(streamID string, ev *agentproto.AgentEvent) {
 		a.idCopy = id
 		a.mu.Unlock()
 		a.log.Info("registered with master", "agent_id", id, "master", a.cfg.Master)
+		a.gcUnscheduleAgent(id)
 		if err := a.store.WriteAgent(a.st.info); err != nil {
 			a.log.Error("failed to checkpoint the agent info", "err", err)
 		}

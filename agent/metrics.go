@@ -26,7 +26,12 @@ import (
 // mem and disk slave/<r>_{total,used,percent} and
 // slave/<r>_revocable_{total,used,percent}. Used is what the live
 // executors and their queued and live tasks hold (allocatedTo), as in
-// /state; percent is used/total, 0 when the total is 0.
+// /state; percent is used/total, 0 when the total is 0. From the sandbox
+// garbage collector (gc.go): gc/path_removals_pending (paths scheduled,
+// plus those taken out of the tree and not yet deleted) and
+// slave/executor_directory_max_allowed_age_secs (the age beyond which a
+// scheduled directory is removed, from the last disk check; --gc_delay ×
+// (1 − --gc_disk_headroom) before the first).
 //
 // Gauges read from the host (outside the state goroutine):
 // system/load_{1,5,15}min (/proc/loadavg), system/cpus_total (online
@@ -44,15 +49,11 @@ import (
 // revocable resources), containerizer/fetcher/cache_size_{total,used}_bytes
 // (the fetcher has no cache), containerizer/mesos/provisioner/
 // remove_container_errors and .../bind/remove_rootfs_errors (no
-// provisioner: container images are refused), gc/path_removals_{pending,
-// succeeded,failed} (sandboxes are never garbage-collected),
+// provisioner: container images are refused),
 // resource_provider_manager/subscribed and .../events/{subscribe,
 // disconnect} (no resource providers).
 //
-// Left out, because Mezzo cannot measure them:
-// slave/executor_directory_max_allowed_age_secs (Mesos derives it from
-// disk usage and --gc_delay for its sandbox garbage collector; Mezzo has
-// neither the policy nor the flags), and
+// Left out, because Mezzo cannot measure it:
 // containerizer/mesos/container_destroy_errors (destroying an executor
 // SIGKILLs its session and does not learn whether something survived).
 
@@ -86,6 +87,10 @@ type counters struct {
 	// Fetches, one per executor launch (whether it has URIs or not, as
 	// Mesos' containerizer calls its fetcher for every container).
 	fetchesSucceeded, fetchesFailed uint64
+	// Garbage-collected paths deleted (gcRemoved), and attempts that
+	// failed to take a path out of the tree or to delete it (gcTake,
+	// gcRemoved; each retry that fails counts again).
+	gcRemovalsSucceeded, gcRemovalsFailed uint64
 	// recoveryTime is how long the agent took from New to the end of
 	// recovery (finishRecovery); recovered says recovery ended.
 	recoveryTime time.Duration
@@ -197,9 +202,11 @@ func (a *Agent) metricsSnapshot() legacy.Metrics {
 		"containerizer/mesos/provisioner/remove_container_errors":   0,
 		"containerizer/mesos/provisioner/bind/remove_rootfs_errors": 0,
 
-		"gc/path_removals_pending":   0,
-		"gc/path_removals_succeeded": 0,
-		"gc/path_removals_failed":    0,
+		"gc/path_removals_pending":   legacy.Float(a.st.gc.core.len() + a.st.gc.removing),
+		"gc/path_removals_succeeded": legacy.Float(c.gcRemovalsSucceeded),
+		"gc/path_removals_failed":    legacy.Float(c.gcRemovalsFailed),
+
+		"slave/executor_directory_max_allowed_age_secs": legacy.Float(a.st.gc.maxAge.Seconds()),
 
 		"resource_provider_manager/subscribed":        0,
 		"resource_provider_manager/events/subscribe":  0,

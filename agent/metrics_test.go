@@ -22,7 +22,6 @@ import (
 // Every other recorded key must be served.
 var notImplementedMetrics = []string{
 	"containerizer/mesos/container_destroy_errors",
-	"slave/executor_directory_max_allowed_age_secs",
 }
 
 // getMetrics GETs /metrics/snapshot.

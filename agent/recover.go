@@ -149,12 +149,21 @@ func (a *Agent) recover() error {
 		fw := a.framework(fs.ID, fs.Info)
 		fw.checkpointed = fs.Info
 		for _, es := range fs.Executors {
+			// Only the latest run can be recovered: the others are
+			// garbage, as is the latest once complete.
+			for cid := range es.Runs {
+				if cid != es.Latest {
+					a.gcRecoveredRun(fw.id, es.ID, cid)
+				}
+			}
 			run := es.Runs[es.Latest]
 			if run != nil && run.Completed {
 				// Mesos counts a run that ended before the restart.
 				a.st.metrics.executorsTerminated++
+				a.gcRecoveredRun(fw.id, es.ID, run.ContainerID)
 			}
 			if run == nil || run.Completed {
+				a.gcRecoveredExecutor(fw.id, es.ID)
 				continue
 			}
 			if err := a.recoverExecutor(fw, es, run, rebooted, cleanup); err != nil {

@@ -45,6 +45,9 @@ type state struct {
 
 	// metrics are the counters of /metrics/snapshot (metrics.go).
 	metrics counters
+
+	// gc is the sandbox garbage collector's state (gc.go).
+	gc gcState
 }
 
 func newState(info *mesos.AgentInfo) state {
@@ -62,6 +65,7 @@ func (s *state) stopTimers() {
 		s.reregTimer.Stop()
 		s.reregTimer = nil
 	}
+	s.gc.stopTimers()
 	for _, fw := range s.frameworks {
 		for _, ex := range fw.executors {
 			ex.stopTimers()

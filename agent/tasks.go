@@ -27,6 +27,8 @@ func (a *Agent) framework(id string, info *mesos.FrameworkInfo) *framework {
 				break
 			}
 		}
+		// ... and its directories, if they wait for garbage collection.
+		a.gcUnscheduleFramework(id)
 		a.st.frameworks[id] = fw
 	}
 	if info != nil {
@@ -433,7 +435,8 @@ func (a *Agent) executorTerminated(ex *executor, proc process) {
 }
 
 // cleanup forgets a terminated executor whose tasks are all acknowledged,
-// and a framework with nothing left (state goroutine).
+// and a framework with nothing left, and schedules their directories for
+// garbage collection (state goroutine).
 func (a *Agent) cleanup(fw *framework, ex *executor) {
 	if ex != nil && ex.state == exTerminated {
 		done := true
@@ -446,10 +449,12 @@ func (a *Agent) cleanup(fw *framework, ex *executor) {
 			delete(fw.executors, ex.id)
 			fw.completedExecutors = appendBounded(fw.completedExecutors, ex, maxCompletedExecutorsPerFramework)
 			a.checkpointCompleted(ex)
+			a.gcExecutor(ex)
 		}
 	}
 	if len(fw.executors) == 0 && len(fw.updates) == 0 && a.st.frameworks[fw.id] == fw {
 		delete(a.st.frameworks, fw.id)
 		a.st.completedFrameworks = appendBounded(a.st.completedFrameworks, fw, maxCompletedFrameworks)
+		a.gcFramework(fw)
 	}
 }

@@ -31,6 +31,14 @@ type Config struct {
 	// Hostname is advertised in AgentInfo.hostname (--hostname, default:
 	// the machine's hostname).
 	Hostname string
+	// HostnameLookup is Mesos' --hostname_lookup (default true): without
+	// --hostname, advertise the machine's name; when false, the --ip
+	// address.
+	HostnameLookup bool
+	// MaxCompletedExecutorsPerFramework is how many finished executors of
+	// a framework /state and the operator API keep
+	// (--max_completed_executors_per_framework, default 150).
+	MaxCompletedExecutorsPerFramework int
 	// WorkDir holds sandboxes under <work_dir>/slaves/... (--work_dir).
 	// Required, as in Mesos.
 	WorkDir string
@@ -158,22 +166,24 @@ type Config struct {
 // still empty).
 func Defaults() Config {
 	return Config{
-		Port:                          5051,
-		DefaultRole:                   "*",
-		ExecutorShutdownGracePeriod:   5 * time.Second,
-		ExecutorRegistrationTimeout:   time.Minute,
-		ExecutorReregistrationTimeout: 2 * time.Second,
-		RecoveryTimeout:               15 * time.Minute,
-		RegistrationBackoffFactor:     time.Second,
-		Recover:                       "reconnect",
-		Strict:                        true,
-		ReconfigurationPolicy:         "equal",
-		Containerizers:                "mesos",
-		Isolation:                     "posix/cpu,posix/mem",
-		BuiltinExecutors:              "auto",
-		GCDelay:                       7 * 24 * time.Hour,
-		GCDiskHeadroom:                0.1,
-		DiskWatchInterval:             time.Minute,
+		Port:                              5051,
+		DefaultRole:                       "*",
+		ExecutorShutdownGracePeriod:       5 * time.Second,
+		ExecutorRegistrationTimeout:       time.Minute,
+		ExecutorReregistrationTimeout:     2 * time.Second,
+		RecoveryTimeout:                   15 * time.Minute,
+		RegistrationBackoffFactor:         time.Second,
+		Recover:                           "reconnect",
+		Strict:                            true,
+		ReconfigurationPolicy:             "equal",
+		Containerizers:                    "mesos",
+		Isolation:                         "posix/cpu,posix/mem",
+		BuiltinExecutors:                  "auto",
+		HostnameLookup:                    true,
+		MaxCompletedExecutorsPerFramework: 150,
+		GCDelay:                           7 * 24 * time.Hour,
+		GCDiskHeadroom:                    0.1,
+		DiskWatchInterval:                 time.Minute,
 	}
 }
 
@@ -185,6 +195,9 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.IP, "ip", d.IP, "IP address to listen on and advertise.")
 	fs.IntVar(&c.Port, "port", d.Port, "Port to listen on.")
 	fs.StringVar(&c.Hostname, "hostname", d.Hostname, "Hostname the agent advertises (default: the machine's hostname).")
+	fs.BoolVar(&c.HostnameLookup, "hostname_lookup", d.HostnameLookup, "Without --hostname, advertise the machine's name (true) or the --ip address (false).")
+	fs.IntVar(&c.MaxCompletedExecutorsPerFramework, "max_completed_executors_per_framework", d.MaxCompletedExecutorsPerFramework,
+		"Maximum number of finished executors per framework kept in /state.")
 	fs.StringVar(&c.WorkDir, "work_dir", d.WorkDir, "Directory for sandboxes and agent state. Required.")
 	fs.StringVar(&c.Resources, "resources", d.Resources, "Total consumable resources, e.g. 'cpus:4;mem:1024;ports:[31000-32000]' or a JSON array; unnamed ones are detected.")
 	fs.StringVar(&c.Attributes, "attributes", d.Attributes, "Attributes of the machine, e.g. 'rack:r1;zone:a'.")
@@ -336,6 +349,19 @@ func (c *Config) validate() error {
 	}
 	if c.diskUsage == nil {
 		c.diskUsage = fsUsage
+	}
+	if c.Hostname == "" && !c.HostnameLookup {
+		if c.IP == "" || net.ParseIP(c.IP) == nil || net.ParseIP(c.IP).IsUnspecified() {
+			errs = append(errs, errors.New("--hostname_lookup=false needs --ip (the address to advertise as the hostname) or --hostname"))
+		} else {
+			c.Hostname = c.IP
+		}
+	}
+	switch {
+	case c.MaxCompletedExecutorsPerFramework < 0:
+		errs = append(errs, fmt.Errorf("--max_completed_executors_per_framework=%d: must not be negative", c.MaxCompletedExecutorsPerFramework))
+	case c.MaxCompletedExecutorsPerFramework == 0:
+		c.MaxCompletedExecutorsPerFramework = def.MaxCompletedExecutorsPerFramework
 	}
 	if c.Hostname == "" {
 		h, err := os.Hostname()

@@ -184,3 +184,27 @@ func reID(t *testing.T, f codec.Format, c *execpb.Call, fw, ex string) []byte {
 	c.ExecutorId = &mesos.ExecutorID{Value: proto.String(ex)}
 	return enc(t, f, c)
 }
+
+// An executor's event stream gets a HEARTBEAT every interval, as Mesos'
+// agent sends them to HTTP executors.
+func TestExecutorStreamHeartbeats(t *testing.T) {
+	defer func(d time.Duration) { executorHeartbeatInterval = d }(executorHeartbeatInterval)
+	executorHeartbeatInterval = 50 * time.Millisecond
+	_, srv := apiAgent(t)
+	sub := call(execpb.Call_SUBSCRIBE, "F1", "E1")
+	sub.Subscribe = &execpb.Call_Subscribe{}
+	resp := post(t, srv.URL+"/api/v1/executor", codec.JSON, enc(t, codec.JSON, sub), map[string]string{"Accept": codec.MediaJSON})
+	defer resp.Body.Close()
+	rec := recordio.NewReader(resp.Body, 0)
+	for seen := map[execpb.Event_Type]bool{}; !seen[execpb.Event_HEARTBEAT]; {
+		b, err := rec.Read()
+		if err != nil {
+			t.Fatalf("stream ended before a HEARTBEAT (saw %v): %v", seen, err)
+		}
+		ev := &execpb.Event{}
+		if err := codec.Unmarshal(codec.JSON, b, ev); err != nil {
+			t.Fatal(err)
+		}
+		seen[ev.GetType()] = true
+	}
+}

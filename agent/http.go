@@ -3,6 +3,7 @@ package agent
 import (
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/mezzo-project/mezzo/api/v1/codec"
 	execpb "github.com/mezzo-project/mezzo/api/v1/executor"
@@ -145,6 +146,10 @@ func (a *Agent) executorCall(call *execpb.Call) (*execConn, error) {
 	return conn, herr
 }
 
+// executorHeartbeatInterval is how often an executor's event stream gets
+// a HEARTBEAT (Mesos' DEFAULT_EXECUTOR_HEARTBEAT_INTERVAL, 30 minutes).
+var executorHeartbeatInterval = 30 * time.Minute
+
 // streamEvents writes an executor's events until its subscription ends
 // (a newer SUBSCRIBE, the executor's end, the client leaving, Close).
 func (a *Agent) streamEvents(w http.ResponseWriter, r *http.Request, f codec.Format, conn *execConn) error {
@@ -154,12 +159,21 @@ func (a *Agent) streamEvents(w http.ResponseWriter, r *http.Request, f codec.For
 		return err
 	}
 	defer a.post(func() { a.unsubscribe(conn) })
+	// A HEARTBEAT every interval keeps idle connections alive
+	// through proxies, as Mesos' agent does for HTTP executors.
+	heartbeat := time.NewTicker(executorHeartbeatInterval)
+	defer heartbeat.Stop()
 	for {
 		select {
 		case <-r.Context().Done():
 			return nil
 		case <-a.quit:
 			return nil
+		case <-heartbeat.C:
+			if err := stream.Send(&execpb.Event{Type: execpb.Event_HEARTBEAT.Enum()}); err != nil {
+				return nil
+			}
+			continue
 		case <-conn.events.wait():
 		}
 		events, closed := conn.events.take()

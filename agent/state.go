@@ -83,16 +83,15 @@ type framework struct {
 	// checkpointed is the FrameworkInfo last written to the checkpoint.
 	checkpointed *mesos.FrameworkInfo
 	// completedExecutors are the framework's forgotten executors, newest
-	// last, at most maxCompletedExecutorsPerFramework.
+	// last, at most --max_completed_executors_per_framework.
 	completedExecutors []*executor
 }
 
-// How much history /state shows, as Mesos' agent keeps it
-// (--max_completed_executors_per_framework and Mesos' constants).
+// How much history /state shows beyond
+// --max_completed_executors_per_framework, as Mesos' constants.
 const (
-	maxCompletedFrameworks            = 50
-	maxCompletedExecutorsPerFramework = 150
-	maxCompletedTasksPerExecutor      = 200
+	maxCompletedFrameworks       = 50
+	maxCompletedTasksPerExecutor = 200
 )
 
 // appendBounded appends v to list, dropping the oldest entries beyond n.

@@ -447,7 +447,7 @@ func (a *Agent) cleanup(fw *framework, ex *executor) {
 		}
 		if done && fw.executors[ex.id] == ex {
 			delete(fw.executors, ex.id)
-			fw.completedExecutors = appendBounded(fw.completedExecutors, ex, maxCompletedExecutorsPerFramework)
+			fw.completedExecutors = appendBounded(fw.completedExecutors, ex, a.cfg.MaxCompletedExecutorsPerFramework)
 			a.checkpointCompleted(ex)
 			a.gcExecutor(ex)
 		}

@@ -77,6 +77,13 @@ func (m *Master) operatorAPI(w http.ResponseWriter, r *http.Request) error {
 				resp.GetFlags.Flags = append(resp.GetFlags.Flags, &mesos.Flag{Name: proto.String(n), Value: proto.String(vals[n])})
 			}
 		})
+	case masterpb.Call_GET_OPERATIONS:
+		// Operations with feedback (resource providers, agent-side
+		// operations) do not exist here: the master applies reservations
+		// and volumes itself, at once.
+		return respond(masterpb.Response_GET_OPERATIONS, func(resp *masterpb.Response) {
+			resp.GetOperations = &masterpb.Response_GetOperations{}
+		})
 	case masterpb.Call_GET_MASTER:
 		var gm *masterpb.Response_GetMaster
 		if err := onCore(func(c *core) error {

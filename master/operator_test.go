@@ -36,6 +36,8 @@ func TestOperatorWeightsQuotaAndRoles(t *testing.T) {
 		{`{"type":"UPDATE_QUOTA","update_quota":{"force":true,"quota_configs":[{"role":"eng","guarantees":{"cpus":{"value":5}},"limits":{"cpus":{"value":4}}}]}}`, 400},
 		{`{"type":"UPDATE_QUOTA","update_quota":{"force":true,"quota_configs":[{"role":"eng/ads","limits":{"cpus":{"value":8}}}]}}`, 400},
 		{`{"type":"GET_HEALTH"}`, 200},
+		{`{"type":"GET_OPERATIONS"}`, 200},
+		{`{"type":"GROW_VOLUME"}`, 501},
 		{`{"type":"GET_MAINTENANCE_STATUS"}`, 200},
 		{`{"type":"GET_STATE"}`, 200},
 		{`{"type":"RESERVE_RESOURCES","reserve_resources":{"agent_id":{"value":"nope"},"resources":[]}}`, 400},

@@ -159,7 +159,7 @@
 //
 // Not implemented yet: --reconfiguration_policy=additive, the operator
 // API's container, SET_LOGGING_LEVEL and resource-provider calls,
-// executor HEARTBEAT events, the fetcher cache, containerizers beyond
-// plain processes (Docker, images, namespaces, cgroups) and the removal
-// of destroyed persistent volumes.
+// --switch_user (tasks run as the agent's user), the fetcher cache,
+// containerizers beyond plain processes (Docker, images, namespaces,
+// cgroups) and the removal of destroyed persistent volumes.
 package agent

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mezzo-project/mezzo/internal/flags"
+	"github.com/mezzo-project/mezzo/internal/logging"
 )
 
 // Config configures an Agent. Flags keep Mesos' names and defaults;
@@ -31,6 +32,9 @@ type Config struct {
 	// Hostname is advertised in AgentInfo.hostname (--hostname, default:
 	// the machine's hostname).
 	Hostname string
+	// Verbosity is the process's logging verbosity, which /logging/toggle
+	// and SET_LOGGING_LEVEL raise for a while (nil: fixed at 0).
+	Verbosity *logging.Verbosity
 	// HostnameLookup is Mesos' --hostname_lookup (default true): without
 	// --hostname, advertise the machine's name; when false, the --ip
 	// address.

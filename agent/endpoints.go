@@ -18,9 +18,9 @@ import (
 
 // routeDocuments registers the agent's read-only JSON documents, under
 // their plain paths and under Mesos' /slave(1)/ prefix: /state, /flags,
-// /monitor/statistics (monitor.go) and /containers. /metrics/snapshot (metrics.go)
-// belongs to libprocess' metrics process in Mesos, so it has only its
-// plain path.
+// /monitor/statistics (monitor.go) and /containers. /metrics/snapshot
+// (metrics.go) and /logging/toggle belong to libprocess in Mesos, so they
+// have only their plain paths.
 func (a *Agent) routeDocuments() {
 	for path, h := range map[string]func(http.ResponseWriter, *http.Request) error{
 		"/state":              a.serveState,
@@ -33,6 +33,7 @@ func (a *Agent) routeDocuments() {
 		a.mux.Handle("/slave(1)"+path, handler)
 	}
 	a.mux.Handle("/metrics/snapshot", httpapi.Wrap(a.log, a.serveMetrics))
+	a.mux.Handle("/logging/toggle", a.cfg.Verbosity.ToggleHandler())
 }
 
 func (a *Agent) serveState(w http.ResponseWriter, r *http.Request) error {

@@ -33,7 +33,8 @@ import (
 //	GET_FLAGS          the flags of /flags
 //	GET_VERSION        Mesos' version, as /state's build info
 //	GET_METRICS        the values of /metrics/snapshot
-//	GET_LOGGING_LEVEL  0 (see below)
+//	GET_LOGGING_LEVEL  the logging verbosity (0 unless raised)
+//	SET_LOGGING_LEVEL  raise the verbosity for a while (1 or more: debug)
 //	GET_STATE          GET_TASKS, GET_EXECUTORS and GET_FRAMEWORKS at once
 //	GET_AGENT          the AgentInfo the agent registers with
 //	GET_FRAMEWORKS     frameworks and completed frameworks, as /state
@@ -61,15 +62,15 @@ import (
 // body that does not decode or a call that fails validation, 404 for a
 // file path that is not served, 400 for one that leaves its sandbox, and
 // 501 for every other call type: the nested and standalone container
-// calls, SET_LOGGING_LEVEL, the resource provider calls and PRUNE_IMAGES.
+// calls, the resource provider calls and PRUNE_IMAGES.
 // Like Mesos' agent without authorization, every caller may make every
 // call.
 //
 // Where Mezzo answers differently from Mesos:
 //
-//   - GET_LOGGING_LEVEL answers 0. Mesos reports glog's verbosity, 0 unless
-//     raised by GLOG_v or SET_LOGGING_LEVEL; Mezzo logs through slog and
-//     has no verbosity to raise.
+//   - Verbosity: Mesos' glog verbosity levels 1, 2, 3, ... select more
+//     and more of its VLOG messages; Mezzo logs through slog, and any
+//     level of 1 or more logs at debug level.
 //   - GET_METRICS ignores get_metrics.timeout, as /metrics/snapshot does:
 //     Mesos bounds how long it waits for slow gauges, and every value
 //     here is at hand.
@@ -124,6 +125,11 @@ func (a *Agent) serveOperator(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if resp == nil {
+		// A call that changes something (SET_LOGGING_LEVEL): 200, no body.
+		w.WriteHeader(http.StatusOK)
+		return nil
+	}
 	return respondOperator(w, format, resp)
 }
 
@@ -176,7 +182,13 @@ func (a *Agent) operatorCall(call *agentpb.Call) (*agentpb.Response, error) {
 		resp.GetMetrics, err = a.getMetrics()
 	case agentpb.Call_GET_LOGGING_LEVEL:
 		resp.Type = agentpb.Response_GET_LOGGING_LEVEL.Enum()
-		resp.GetLoggingLevel = &agentpb.Response_GetLoggingLevel{Level: proto.Uint32(0)}
+		resp.GetLoggingLevel = &agentpb.Response_GetLoggingLevel{Level: proto.Uint32(a.cfg.Verbosity.Get())}
+	case agentpb.Call_SET_LOGGING_LEVEL:
+		sl := call.GetSetLoggingLevel()
+		if err := a.cfg.Verbosity.Set(sl.GetLevel(), time.Duration(sl.GetDuration().GetNanoseconds())); err != nil {
+			return nil, httpapi.ServiceUnavailable("%v", err)
+		}
+		return nil, nil
 	case agentpb.Call_LIST_FILES:
 		resp.Type = agentpb.Response_LIST_FILES.Enum()
 		resp.ListFiles, err = a.listFiles(call.GetListFiles().GetPath())

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"net/http"
 	"os"
@@ -22,6 +23,7 @@ import (
 	"github.com/mezzo-project/mezzo/api/v1/codec"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	"github.com/mezzo-project/mezzo/internal/agentproto"
+	"github.com/mezzo-project/mezzo/internal/logging"
 	"github.com/mezzo-project/mezzo/internal/version"
 )
 
@@ -555,9 +557,9 @@ func TestOperatorBadCalls(t *testing.T) {
 			"Expecting 'Message-Accept' to be not set for non-streaming responses"},
 		{"GET", "GET", jsonType, nil, nil, 405, "Expecting 'POST', received 'GET'"},
 		{"UNKNOWN", "POST", jsonType, nil, []byte(`{"type":"UNKNOWN"}`), 501, ""},
-		{"SET_LOGGING_LEVEL", "POST", jsonType, nil,
-			[]byte(`{"type":"SET_LOGGING_LEVEL","set_logging_level":{"level":1,"duration":{"nanoseconds":1000000000}}}`), 501,
-			"Call SET_LOGGING_LEVEL is not implemented by this agent yet"},
+		{"PRUNE_IMAGES", "POST", jsonType, nil,
+			[]byte(`{"type":"PRUNE_IMAGES"}`), 501,
+			"Call PRUNE_IMAGES is not implemented by this agent yet"},
 		{"LAUNCH_CONTAINER", "POST", jsonType, nil,
 			[]byte(`{"type":"LAUNCH_CONTAINER","launch_container":{"container_id":{"value":"c1"}}}`), 501,
 			"Call LAUNCH_CONTAINER is not implemented by this agent yet"},
@@ -621,5 +623,32 @@ func TestOperatorDuringRecovery(t *testing.T) {
 	m.waitState(t, "t", mesos.TaskState_TASK_LOST)
 	if resp := c.do(simpleCall(agentpb.Call_GET_HEALTH), codec.JSON); !resp.GetGetHealth().GetHealthy() {
 		t.Errorf("GET_HEALTH after recovery: %v", resp)
+	}
+}
+
+// SET_LOGGING_LEVEL raises the verbosity GET_LOGGING_LEVEL and
+// /logging/toggle report.
+func TestOperatorLoggingLevel(t *testing.T) {
+	m := newFakeMaster(t)
+	v := logging.New(slog.LevelInfo)
+	a := startAgent(t, m, func(c *Config) { c.Verbosity = v })
+	defer v.Set(0, 0)
+	c := newOperatorClient(t, a)
+	set := c.post("/api/v1", "application/json", "", []byte(`{"type":"SET_LOGGING_LEVEL","set_logging_level":{"level":2,"duration":{"nanoseconds":60000000000}}}`))
+	if set.status != http.StatusOK || len(set.body) != 0 {
+		t.Fatalf("SET_LOGGING_LEVEL: %d %q", set.status, set.body)
+	}
+	got := c.post("/api/v1", "application/json", "application/json", []byte(`{"type":"GET_LOGGING_LEVEL"}`))
+	if got.status != http.StatusOK || !strings.Contains(string(got.body), `"level":2`) {
+		t.Errorf("GET_LOGGING_LEVEL: %d %s", got.status, got.body)
+	}
+	resp, err := http.Get(c.base + "/logging/toggle")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "2\n" {
+		t.Errorf("/logging/toggle: %q", b)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mezzo-project/mezzo/internal/flags"
+	"github.com/mezzo-project/mezzo/internal/logging"
 	"github.com/mezzo-project/mezzo/resources"
 )
 
@@ -68,6 +69,9 @@ type Config struct {
 	// so quota is not spent on the few agents that come back first.
 	AllocatorRecoveryTimeout     time.Duration
 	AllocatorAgentRecoveryFactor float64
+	// Verbosity is the process's logging verbosity, which /logging/toggle
+	// and SET_LOGGING_LEVEL raise for a while (nil: fixed at 0).
+	Verbosity *logging.Verbosity
 	// RootSubmissions is Mesos' --root_submissions (default true): when
 	// false, frameworks may not subscribe with user "root".
 	RootSubmissions bool

@@ -3,6 +3,10 @@ package master
 import (
 	"flag"
 	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -11,6 +15,7 @@ import (
 
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
+	"github.com/mezzo-project/mezzo/internal/logging"
 )
 
 // Without --hostname the master advertises the host's name, or its IP
@@ -105,4 +110,45 @@ func TestRootSubmissionsAndFrameworkMetrics(t *testing.T) {
 			t.Errorf("%v: %v", args, err)
 		}
 	}
+}
+
+// GET_LOGGING_LEVEL and SET_LOGGING_LEVEL read and raise the verbosity
+// /logging/toggle also serves.
+func TestOperatorLoggingLevel(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Hostname, cfg.IP, cfg.Registry = "localhost", "127.0.0.1", "in_memory"
+	cfg.Verbosity = logging.New(slog.LevelInfo)
+	m, err := New(cfg, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(m.Handler())
+	t.Cleanup(func() { m.Close(); srv.Close() })
+	get := func() string {
+		t.Helper()
+		_, body := operatorCall(t, srv.URL, `{"type":"GET_LOGGING_LEVEL"}`)
+		return body
+	}
+	if body := get(); !strings.Contains(body, `"level":0`) {
+		t.Errorf("GET_LOGGING_LEVEL: %s", body)
+	}
+	if code, body := operatorCall(t, srv.URL, `{"type":"SET_LOGGING_LEVEL","set_logging_level":{"level":1,"duration":{"nanoseconds":60000000000}}}`); code != 200 {
+		t.Fatalf("SET_LOGGING_LEVEL: %d %s", code, body)
+	}
+	if body := get(); !strings.Contains(body, `"level":1`) {
+		t.Errorf("GET_LOGGING_LEVEL after SET: %s", body)
+	}
+	if code, _ := operatorCall(t, srv.URL, `{"type":"SET_LOGGING_LEVEL"}`); code != 400 {
+		t.Errorf("SET_LOGGING_LEVEL without its message: %d", code)
+	}
+	resp, err := http.Get(srv.URL + "/logging/toggle")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "1\n" {
+		t.Errorf("/logging/toggle: %q", b)
+	}
+	m.cfg.Verbosity.Set(0, 0)
 }

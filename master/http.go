@@ -54,6 +54,7 @@ func (m *Master) routes() http.Handler {
 	both("/machine/up", wrap(m.machineUpJSON))
 	both("/redirect", wrap(m.redirect))
 	routes["/version"] = wrap(m.versionJSON)
+	routes["/logging/toggle"] = m.cfg.Verbosity.ToggleHandler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		path := r.URL.Path
 		if len(path) > 1 {

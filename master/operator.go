@@ -77,6 +77,20 @@ func (m *Master) operatorAPI(w http.ResponseWriter, r *http.Request) error {
 				resp.GetFlags.Flags = append(resp.GetFlags.Flags, &mesos.Flag{Name: proto.String(n), Value: proto.String(vals[n])})
 			}
 		})
+	case masterpb.Call_GET_LOGGING_LEVEL:
+		return respond(masterpb.Response_GET_LOGGING_LEVEL, func(resp *masterpb.Response) {
+			resp.GetLoggingLevel = &masterpb.Response_GetLoggingLevel{Level: proto.Uint32(m.cfg.Verbosity.Get())}
+		})
+	case masterpb.Call_SET_LOGGING_LEVEL:
+		sl := call.GetSetLoggingLevel()
+		if sl == nil || sl.Level == nil || sl.Duration == nil {
+			return httpapi.BadRequest("Failed to validate master::Call: Expecting 'set_logging_level' with 'level' and 'duration' to be present")
+		}
+		if err := m.cfg.Verbosity.Set(sl.GetLevel(), time.Duration(sl.GetDuration().GetNanoseconds())); err != nil {
+			return httpapi.ServiceUnavailable("%v", err)
+		}
+		w.WriteHeader(http.StatusOK)
+		return nil
 	case masterpb.Call_GET_OPERATIONS:
 		// Operations with feedback (resource providers, agent-side
 		// operations) do not exist here: the master applies reservations

@@ -41,12 +41,13 @@ func runAgent(args []string, stdout, stderr io.Writer) int {
 		printVersion(stdout)
 		return 0
 	}
-	log, closeLog, err := lf.open("agent", stderr)
+	log, verbosity, closeLog, err := lf.open("agent", stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "mezzo agent: %v\n", err)
 		return 2
 	}
 	defer closeLog()
+	cfg.Verbosity = verbosity
 	a, err := agent.New(cfg, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "mezzo agent: %v\n", err)

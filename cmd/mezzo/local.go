@@ -72,12 +72,13 @@ func runLocal(args []string, stdout, stderr io.Writer) int {
 		printVersion(stdout)
 		return 0
 	}
-	log, closeLog, err := logf.open("local", stderr)
+	log, verbosity, closeLog, err := logf.open("local", stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "mezzo local: %v\n", err)
 		return 2
 	}
 	defer closeLog()
+	mcfg.Verbosity, acfg.Verbosity = verbosity, verbosity
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := runCluster(ctx, mcfg, acfg, lf, stdout, log); err != nil {

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/mezzo-project/mezzo/internal/logging"
 )
 
 // logFlags are Mesos' logging flags, which master, agent and local take
@@ -30,9 +32,10 @@ func (l *logFlags) add(fs *flag.FlagSet) {
 	fs.BoolVar(&l.quiet, "quiet", false, "Do not log to stderr.")
 }
 
-// open returns the logger these flags ask for and a function that closes
-// its file; errors name the flag.
-func (l *logFlags) open(command string, stderr io.Writer) (*slog.Logger, func(), error) {
+// open returns the logger these flags ask for, its verbosity (which the
+// operator may raise at run time) and a function that closes its file;
+// errors name the flag.
+func (l *logFlags) open(command string, stderr io.Writer) (*slog.Logger, *logging.Verbosity, func(), error) {
 	var level slog.Level
 	switch strings.ToUpper(l.level) {
 	case "DEBUG":
@@ -44,7 +47,7 @@ func (l *logFlags) open(command string, stderr io.Writer) (*slog.Logger, func(),
 	case "ERROR":
 		level = slog.LevelError
 	default:
-		return nil, nil, fmt.Errorf("--logging_level=%s: want INFO, WARNING or ERROR (or DEBUG)", l.level)
+		return nil, nil, nil, fmt.Errorf("--logging_level=%s: want INFO, WARNING or ERROR (or DEBUG)", l.level)
 	}
 	var outs []io.Writer
 	if !l.quiet {
@@ -53,14 +56,15 @@ func (l *logFlags) open(command string, stderr io.Writer) (*slog.Logger, func(),
 	closeFile := func() {}
 	if l.dir != "" {
 		if err := os.MkdirAll(l.dir, 0o755); err != nil {
-			return nil, nil, fmt.Errorf("--log_dir: %w", err)
+			return nil, nil, nil, fmt.Errorf("--log_dir: %w", err)
 		}
 		f, err := os.OpenFile(filepath.Join(l.dir, "mezzo-"+command+".log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 		if err != nil {
-			return nil, nil, fmt.Errorf("--log_dir: %w", err)
+			return nil, nil, nil, fmt.Errorf("--log_dir: %w", err)
 		}
 		outs = append(outs, f)
 		closeFile = func() { f.Close() }
 	}
-	return slog.New(slog.NewTextHandler(io.MultiWriter(outs...), &slog.HandlerOptions{Level: level})), closeFile, nil
+	verbosity := logging.New(level)
+	return slog.New(slog.NewTextHandler(io.MultiWriter(outs...), &slog.HandlerOptions{Level: verbosity.Level()})), verbosity, closeFile, nil
 }

@@ -22,7 +22,7 @@ func TestLoggingFlags(t *testing.T) {
 		return &lf
 	}
 	var stderr bytes.Buffer
-	log, closeLog, err := parse("--logging_level=WARNING", "--log_dir="+dir).open("master", &stderr)
+	log, _, closeLog, err := parse("--logging_level=WARNING", "--log_dir="+dir).open("master", &stderr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +40,7 @@ func TestLoggingFlags(t *testing.T) {
 	}
 
 	stderr.Reset()
-	log, closeLog, err = parse("--quiet").open("agent", &stderr)
+	log, _, closeLog, err = parse("--quiet").open("agent", &stderr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func TestLoggingFlags(t *testing.T) {
 		t.Errorf("--quiet still wrote %q", stderr.String())
 	}
 
-	if _, _, err := parse("--logging_level=LOUD").open("agent", &stderr); err == nil || !strings.Contains(err.Error(), "--logging_level=LOUD") {
+	if _, _, _, err := parse("--logging_level=LOUD").open("agent", &stderr); err == nil || !strings.Contains(err.Error(), "--logging_level=LOUD") {
 		t.Errorf("bad level: %v", err)
 	}
 }

@@ -43,12 +43,13 @@ func runMaster(args []string, stdout, stderr io.Writer) int {
 		printVersion(stdout)
 		return 0
 	}
-	log, closeLog, err := lf.open("master", stderr)
+	log, verbosity, closeLog, err := lf.open("master", stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "mezzo master: %v\n", err)
 		return 2
 	}
 	defer closeLog()
+	cfg.Verbosity = verbosity
 	m, err := master.New(cfg, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "mezzo master: %v\n", err)

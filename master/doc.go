@@ -42,7 +42,12 @@
 // --max_agent_ping_timeouts unanswered pings, or when its stream stays
 // closed that long, the agent is marked unreachable: its offers are
 // rescinded, its tasks become TASK_UNREACHABLE (TASK_LOST for frameworks
-// without PARTITION_AWARE) and every framework gets a FAILURE event.
+// without PARTITION_AWARE) and every framework gets a FAILURE event. An
+// agent that comes back gets its reported tasks back; those it no longer
+// has end TASK_GONE. A framework keeps at most
+// --max_unreachable_tasks_per_framework unreachable tasks. After a
+// restart with quota, offers wait until --allocator_agent_recovery_factor
+// of the registry's agents are back, or --allocator_recovery_timeout.
 //
 // # Offers and tasks
 //

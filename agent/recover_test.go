@@ -101,15 +101,7 @@ func uniqueStates(m *fakeMaster, task string) []string { return states(m.statuse
 // REGISTER, and later updates flow in order.
 func TestRecoverReconnectsExecutor(t *testing.T) {
 	m := newFakeMaster(t)
-	work := t.TempDir()
-	cfg := recoveryConfig(m, work)
-	a1 := serveAt(t, cfg, "127.0.0.1:0")
-	waitRegistered(t, m, 1)
-	m.send(runTask(frameworkInfo("F1", true), nil, commandTask("long", "sleep 300"), nil))
-	m.waitState(t, "long", mesos.TaskState_TASK_RUNNING)
-	pid := executorPid(t, work, "F1", "long")
-	addr := a1.Endpoint()
-	a1.Detach()
+	cfg, addr, pid := runThenDetach(t, m, "long")
 	if !launcher.GroupAlive(pid) {
 		t.Fatal("Detach killed the executor of a checkpointing framework")
 	}
@@ -144,7 +136,7 @@ func TestRecoverReconnectsExecutor(t *testing.T) {
 	})
 	// Everything acknowledged: the run is marked completed.
 	waitFor(t, 10*time.Second, "run completed", func() error {
-		st, err := checkpoint.New(work).Recover(true)
+		st, err := checkpoint.New(cfg.WorkDir).Recover(true)
 		if err != nil {
 			return err
 		}
@@ -213,15 +205,7 @@ func TestRecoverResendsUnacknowledgedUpdates(t *testing.T) {
 // (REASON_EXECUTOR_TERMINATED) by the recovering agent.
 func TestRecoverExecutorGoneFailsTasks(t *testing.T) {
 	m := newFakeMaster(t)
-	work := t.TempDir()
-	cfg := recoveryConfig(m, work)
-	a1 := serveAt(t, cfg, "127.0.0.1:0")
-	waitRegistered(t, m, 1)
-	m.send(runTask(frameworkInfo("F1", true), nil, commandTask("t", "sleep 300"), nil))
-	m.waitState(t, "t", mesos.TaskState_TASK_RUNNING)
-	pid := executorPid(t, work, "F1", "t")
-	addr := a1.Endpoint()
-	a1.Detach()
+	cfg, addr, pid := runThenDetach(t, m, "t")
 	p, err := launcher.Adopt(pid)
 	if err != nil {
 		t.Fatal(err)
@@ -257,6 +241,24 @@ func TestRecoverReregistrationTimeout(t *testing.T) {
 	})
 }
 
+// runThenDetach starts an agent on a fresh work dir, runs task id ("sleep
+// 300") of checkpointing framework F1 until it is running and detaches
+// the agent, leaving the executor alive. It returns the configuration to
+// restart with, the agent's address and the executor's pid.
+func runThenDetach(t *testing.T, m *fakeMaster, id string) (Config, string, int) {
+	t.Helper()
+	work := t.TempDir()
+	cfg := recoveryConfig(m, work)
+	a1 := serveAt(t, cfg, "127.0.0.1:0")
+	waitRegistered(t, m, 1)
+	m.send(runTask(frameworkInfo("F1", true), nil, commandTask(id, "sleep 300"), nil))
+	m.waitState(t, id, mesos.TaskState_TASK_RUNNING)
+	pid := executorPid(t, work, "F1", id)
+	addr := a1.Endpoint()
+	a1.Detach()
+	return cfg, addr, pid
+}
+
 // restartWithHungExecutor runs task "t" of checkpointing framework F1
 // ("sleep 300"), stops the agent without touching the executor, hangs the
 // executor (SIGSTOP: alive, but it will not re-subscribe) and starts the
@@ -265,15 +267,7 @@ func TestRecoverReregistrationTimeout(t *testing.T) {
 // the executor's pid.
 func restartWithHungExecutor(t *testing.T, m *fakeMaster, timeout time.Duration) (string, int) {
 	t.Helper()
-	work := t.TempDir()
-	cfg := recoveryConfig(m, work)
-	a1 := serveAt(t, cfg, "127.0.0.1:0")
-	waitRegistered(t, m, 1)
-	m.send(runTask(frameworkInfo("F1", true), nil, commandTask("t", "sleep 300"), nil))
-	m.waitState(t, "t", mesos.TaskState_TASK_RUNNING)
-	pid := executorPid(t, work, "F1", "t")
-	addr := a1.Endpoint()
-	a1.Detach()
+	cfg, addr, pid := runThenDetach(t, m, "t")
 	syscall.Kill(pid, syscall.SIGSTOP)
 	t.Cleanup(func() { syscall.Kill(-pid, syscall.SIGKILL) })
 	cfg.ExecutorReregistrationTimeout = timeout
@@ -316,14 +310,7 @@ func TestRecoverIncompatibleAgentInfo(t *testing.T) {
 // returns from Serve.
 func TestRecoverCleanup(t *testing.T) {
 	m := newFakeMaster(t)
-	work := t.TempDir()
-	cfg := recoveryConfig(m, work)
-	a1 := serveAt(t, cfg, "127.0.0.1:0")
-	waitRegistered(t, m, 1)
-	m.send(runTask(frameworkInfo("F1", true), nil, commandTask("t", "sleep 300"), nil))
-	m.waitState(t, "t", mesos.TaskState_TASK_RUNNING)
-	pid := executorPid(t, work, "F1", "t")
-	a1.Detach()
+	cfg, _, pid := runThenDetach(t, m, "t")
 
 	cfg.Recover = "cleanup"
 	a2, err := New(cfg, nil)
@@ -338,7 +325,7 @@ func TestRecoverCleanup(t *testing.T) {
 	if err := a2.Serve(ln); err != nil {
 		t.Errorf("Serve after cleanup: %v", err)
 	}
-	if _, err := os.Lstat(filepath.Join(work, "meta", "slaves", "latest")); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Lstat(filepath.Join(cfg.WorkDir, "meta", "slaves", "latest")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("meta/slaves/latest after cleanup: %v", err)
 	}
 }

@@ -117,6 +117,7 @@ var agentCapabilities = []mesos.AgentInfo_Capability_Type{
 	mesos.AgentInfo_Capability_MULTI_ROLE,
 	mesos.AgentInfo_Capability_HIERARCHICAL_ROLE,
 	mesos.AgentInfo_Capability_RESERVATION_REFINEMENT,
+	mesos.AgentInfo_Capability_RESIZE_VOLUME,
 }
 
 // totalResources is the agent's total: what the master last

@@ -73,7 +73,8 @@ func (c *core) accept(f *framework, acc *schedpb.Call_Accept) {
 	for _, op := range acc.GetOperations() {
 		switch op.GetType() {
 		case mesos.Offer_Operation_RESERVE, mesos.Offer_Operation_UNRESERVE,
-			mesos.Offer_Operation_CREATE, mesos.Offer_Operation_DESTROY:
+			mesos.Offer_Operation_CREATE, mesos.Offer_Operation_DESTROY,
+			mesos.Offer_Operation_GROW_VOLUME, mesos.Offer_Operation_SHRINK_VOLUME:
 			from, to, err := c.conversion(f, a, role, op)
 			if err == nil && !remaining.Contains(from) {
 				err = fmt.Errorf("%v is not available in the offers (remaining: %v)", from, remaining)

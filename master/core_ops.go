@@ -21,6 +21,13 @@ import (
 //	CREATE     from = volumes without persistence and volume info
 //	           to   = volumes (reserved disk with a persistence id)
 //	DESTROY    from = volumes, to = the plain reserved disk
+//	GROW_VOLUME    from = a volume and more of the disk it lies on,
+//	               to = the volume, that much larger
+//	SHRINK_VOLUME  from = a volume, to = the volume, smaller, and the
+//	               disk it gave up
+//
+// Resizing a volume changes only the accounting: a volume is a directory
+// of the agent's work directory, without a quota of its own.
 //
 // In an ACCEPT, from must lie in the offers and the framework must hold it
 // in the offer's role (allocator.UpdateAllocation); from the operator API,
@@ -81,8 +88,93 @@ func (c *core) convert(f *framework, a *agent, role string, op *mesos.Offer_Oper
 			return from, to, err
 		}
 		return c.destroyVolumes(a, from)
+	case mesos.Offer_Operation_GROW_VOLUME:
+		g := op.GetGrowVolume()
+		return growVolume(a, g.GetVolume(), g.GetAddition())
+	case mesos.Offer_Operation_SHRINK_VOLUME:
+		sh := op.GetShrinkVolume()
+		return shrinkVolume(a, sh.GetVolume(), sh.GetSubtract())
 	}
 	return from, to, fmt.Errorf("unsupported operation %v", op.GetType())
+}
+
+// resizableVolume parses the volume of a GROW_VOLUME or SHRINK_VOLUME: a
+// persistent volume of a's that is not shared.
+func resizableVolume(a *agent, what string, pb *mesos.Resource) (resources.Resource, error) {
+	rs, err := parseResources([]*mesos.Resource{pb})
+	if err != nil {
+		return resources.Resource{}, fmt.Errorf("%s: invalid volume: %w", what, err)
+	}
+	if rs.Len() != 1 {
+		return resources.Resource{}, fmt.Errorf("%s: expecting one volume", what)
+	}
+	vol := rs.At(0)
+	switch {
+	case !vol.IsPersistentVolume():
+		return vol, fmt.Errorf("%s of %v: not a persistent volume", what, vol)
+	case vol.Shared:
+		return vol, fmt.Errorf("%s of %v: resizing a shared persistent volume is not supported", what, vol)
+	case vol.ProviderID != "":
+		return vol, fmt.Errorf("%s of %v: volumes of resource providers cannot be resized", what, vol)
+	case !a.total.Contains(rs):
+		return vol, fmt.Errorf("%s of %v: no such volume on agent %s", what, vol, a.id)
+	}
+	return vol, nil
+}
+
+// growVolume is GROW_VOLUME: the addition must be the same disk as the
+// volume (role, reservations, source), without its persistence.
+func growVolume(a *agent, volPB, addPB *mesos.Resource) (from, to resources.Resources, err error) {
+	vol, err := resizableVolume(a, "GROW_VOLUME", volPB)
+	if err != nil {
+		return from, to, err
+	}
+	adds, err := parseResources([]*mesos.Resource{addPB})
+	if err != nil {
+		return from, to, fmt.Errorf("GROW_VOLUME: invalid addition: %w", err)
+	}
+	plain, err := resources.New(stripVolume(vol))
+	if err != nil {
+		return from, to, err
+	}
+	if adds.Len() != 1 || plain.Add(adds).Len() != 1 {
+		return from, to, fmt.Errorf("GROW_VOLUME of %v: the addition %v is not more of the disk the volume lies on", vol, adds)
+	}
+	grown := vol
+	grown.Scalar = vol.Scalar.Add(adds.At(0).Scalar)
+	from, err = resources.New(vol)
+	if err == nil {
+		from = from.Add(adds)
+		to, err = resources.New(grown)
+	}
+	return from, to, err
+}
+
+// shrinkVolume is SHRINK_VOLUME: subtract must be positive and less than
+// the volume's size; a volume filling a MOUNT disk cannot shrink.
+func shrinkVolume(a *agent, volPB *mesos.Resource, subtract *mesos.Value_Scalar) (from, to resources.Resources, err error) {
+	vol, err := resizableVolume(a, "SHRINK_VOLUME", volPB)
+	if err != nil {
+		return from, to, err
+	}
+	sub, err := resources.ScalarFromFloat(subtract.GetValue())
+	if err != nil || subtract.GetValue() <= 0 {
+		return from, to, fmt.Errorf("SHRINK_VOLUME of %v: the value to subtract must be greater than zero", vol)
+	}
+	if sub.Float() >= vol.Scalar.Float() {
+		return from, to, fmt.Errorf("SHRINK_VOLUME of %v: the value to subtract must be smaller than the volume's size", vol)
+	}
+	if vol.Disk.Source != nil && vol.Disk.Source.Type == resources.DiskSourceMount {
+		return from, to, fmt.Errorf("SHRINK_VOLUME of %v: a volume on a MOUNT disk cannot shrink", vol)
+	}
+	shrunk, freed := vol, stripVolume(vol)
+	shrunk.Scalar = vol.Scalar.Sub(sub)
+	freed.Scalar = sub
+	if from, err = resources.New(vol); err != nil {
+		return from, to, err
+	}
+	to, err = resources.New(shrunk, freed)
+	return from, to, err
 }
 
 func unreserve(from resources.Resources) (resources.Resources, resources.Resources, error) {
@@ -214,6 +306,27 @@ func (c *core) operatorConvert(agentIDValue string, kind mesos.Offer_Operation_T
 	if err != nil {
 		return httpapi.BadRequest("Invalid %s operation: %v", kind, err)
 	}
+	return c.applyOperatorConversion(a, kind, from, to)
+}
+
+// operatorResize applies GROW_VOLUME or SHRINK_VOLUME from the operator
+// API to the agent named in op.
+func (c *core) operatorResize(agentIDValue string, op *mesos.Offer_Operation) error {
+	a := c.agents[agentIDValue]
+	if a == nil {
+		return httpapi.BadRequest("No agent found with specified ID")
+	}
+	from, to, err := c.convert(nil, a, "", op)
+	if err != nil {
+		return httpapi.BadRequest("Invalid %s operation: %v", op.GetType(), err)
+	}
+	return c.applyOperatorConversion(a, op.GetType(), from, to)
+}
+
+// applyOperatorConversion turns from into to on agent a for the operator
+// API: from must be free there (offers holding it are rescinded first;
+// 409 if it is in use).
+func (c *core) applyOperatorConversion(a *agent, kind mesos.Offer_Operation_Type, from, to resources.Resources) error {
 	if !c.alloc.Free(a.id).Contains(from) {
 		for _, o := range sortOffers(a.offers) {
 			c.rescindOffer(o)

@@ -65,7 +65,8 @@
 //
 // The allocator (master/allocator, README.md there) is hierarchical DRF
 // over weighted roles with quota. ACCEPT applies RESERVE, UNRESERVE,
-// CREATE and DESTROY to the offered resources (core_ops.go); the operator
+// CREATE, DESTROY, GROW_VOLUME and SHRINK_VOLUME to the offered resources
+// (core_ops.go); the operator
 // API (POST /api/v1, operator.go) answers GET_ROLES, GET_WEIGHTS,
 // UPDATE_WEIGHTS, GET_QUOTA, UPDATE_QUOTA, RESERVE_RESOURCES,
 // UNRESERVE_RESOURCES, CREATE_VOLUMES, DESTROY_VOLUMES, GET_HEALTH,

@@ -173,6 +173,29 @@ func (m *Master) operatorAPI(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		return httpapi.Accepted(w)
+	case masterpb.Call_GROW_VOLUME, masterpb.Call_SHRINK_VOLUME:
+		var agentID string
+		op := &mesos.Offer_Operation{Type: mesos.Offer_Operation_GROW_VOLUME.Enum()}
+		if call.GetType() == masterpb.Call_GROW_VOLUME {
+			g := call.GetGrowVolume()
+			if g == nil || g.Volume == nil || g.Addition == nil {
+				return httpapi.BadRequest("Failed to validate master::Call: Expecting 'grow_volume' with 'volume' and 'addition' to be present")
+			}
+			agentID = g.GetAgentId().GetValue()
+			op.GrowVolume = &mesos.Offer_Operation_GrowVolume{Volume: g.GetVolume(), Addition: g.GetAddition()}
+		} else {
+			sh := call.GetShrinkVolume()
+			if sh == nil || sh.Volume == nil || sh.Subtract == nil {
+				return httpapi.BadRequest("Failed to validate master::Call: Expecting 'shrink_volume' with 'volume' and 'subtract' to be present")
+			}
+			agentID = sh.GetAgentId().GetValue()
+			op.Type = mesos.Offer_Operation_SHRINK_VOLUME.Enum()
+			op.ShrinkVolume = &mesos.Offer_Operation_ShrinkVolume{Volume: sh.GetVolume(), Subtract: sh.GetSubtract()}
+		}
+		if err := onCore(func(c *core) error { return c.operatorResize(agentID, op) }); err != nil {
+			return err
+		}
+		return httpapi.Accepted(w)
 	case masterpb.Call_MARK_AGENT_GONE:
 		id := call.GetMarkAgentGone().GetAgentId().GetValue()
 		if id == "" {

@@ -66,10 +66,10 @@
 // The allocator (master/allocator, README.md there) is hierarchical DRF
 // over weighted roles with quota. ACCEPT applies RESERVE, UNRESERVE,
 // CREATE, DESTROY, GROW_VOLUME and SHRINK_VOLUME to the offered resources
-// (core_ops.go); the operator
-// API (POST /api/v1, operator.go) answers GET_ROLES, GET_WEIGHTS,
-// UPDATE_WEIGHTS, GET_QUOTA, UPDATE_QUOTA, RESERVE_RESOURCES,
-// UNRESERVE_RESOURCES, CREATE_VOLUMES, DESTROY_VOLUMES, GET_HEALTH,
+// (core_ops.go); the operator API (POST /api/v1, operator.go) answers
+// GET_ROLES, GET_WEIGHTS, UPDATE_WEIGHTS, GET_QUOTA, UPDATE_QUOTA,
+// RESERVE_RESOURCES, UNRESERVE_RESOURCES, CREATE_VOLUMES,
+// DESTROY_VOLUMES, GROW_VOLUME, SHRINK_VOLUME, GET_HEALTH,
 // GET_VERSION, GET_FLAGS, GET_MASTER and GET_METRICS with Mesos' status
 // codes; /roles and /metrics/snapshot are the JSON views. Weights and
 // quotas persist through the Registry seam (registry.go). Mesos' older

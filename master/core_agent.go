@@ -330,12 +330,17 @@ func (c *core) reconcileAgent(a *agent, reg *agentproto.AgentCall_Register, wasU
 			if t.GetAgentId().GetValue() != a.id || reported[f.id][id] {
 				continue
 			}
+			delete(f.unreachableTasks, id)
+			if isTerminal(t.GetState()) {
+				// TASK_LOST already told a framework without PARTITION_AWARE.
+				f.addCompletedTask(t, c.cfg.MaxCompletedTasksPerFramework)
+				continue
+			}
 			st := c.masterStatus(id, a.id, f.lostState(mesos.TaskState_TASK_GONE),
 				mesos.TaskStatus_REASON_RECONCILIATION, "Reconciliation: task unknown to the agent")
 			st.ExecutorId = t.GetExecutorId()
 			applyStatus(t, st, nil)
 			c.publish(taskUpdated(t, st))
-			delete(f.unreachableTasks, id)
 			f.addCompletedTask(t, c.cfg.MaxCompletedTasksPerFramework)
 			f.send(updateEvent(st))
 		}

@@ -436,3 +436,27 @@ func TestUnreachableTaskGoneWhenAgentReturnsWithoutIt(t *testing.T) {
 		t.Errorf("unreachable %v, completed %v", fr.unreachableTasks, fr.completedTasks)
 	}
 }
+
+// A framework without PARTITION_AWARE was told TASK_LOST when the agent
+// became unreachable; the agent coming back without the task tells it
+// nothing more.
+func TestLostTaskNotReportedTwiceWhenAgentReturns(t *testing.T) {
+	h := newHarness(t)
+	a := h.addAgent("h", "cpus:2;mem:1024")
+	fw := &mesos.FrameworkInfo{}
+	f := h.subscribe(fw)
+	fw.Id = frameworkID(f.id)
+	o := f.offers()[0]
+	h.mustCall(f, acceptCall([]string{o.GetId().GetValue()}, launch(commandTask(t, "t1", a.id, "cpus:1;mem:128"))))
+	h.step(func(c *core) { c.markUnreachable(c.agents[a.id], "test", removalCause(0)) })
+	if ups := f.updates(); len(ups) != 1 || ups[0].GetState() != mesos.TaskState_TASK_LOST {
+		t.Fatalf("updates %v", ups)
+	}
+	h.reregister(a, "h", "cpus:2;mem:1024", fw)
+	if ups := f.updates(); len(ups) != 0 {
+		t.Errorf("after the agent came back: %v", ups)
+	}
+	if fr := h.c.frameworks[f.id]; len(fr.unreachableTasks) != 0 || len(fr.completedTasks) != 1 {
+		t.Errorf("unreachable %v, completed %v", fr.unreachableTasks, fr.completedTasks)
+	}
+}

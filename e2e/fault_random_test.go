@@ -37,6 +37,11 @@ type churnFramework struct {
 	why map[string]string
 	// recon collects reconciliation answers once the faults are over.
 	recon map[string]mesos.TaskState
+	// seen holds the uuids of the updates received, by task: delivery is
+	// at least once (an update acknowledged through a master that died
+	// before passing the acknowledgement on comes again from the next
+	// one), and a framework recognizes a repeat by its uuid.
+	seen map[string]map[string]bool
 }
 
 func (f *churnFramework) outstanding() int {
@@ -112,8 +117,19 @@ func (f *churnFramework) handle(ctx context.Context, ev *schedpb.Event) error {
 			} else if l := f.updates[id]; len(l) == 0 || (!scheduler.IsTerminal(l[len(l)-1]) && l[len(l)-1] != st.GetState()) {
 				f.updates[id] = append(f.updates[id], st.GetState())
 			}
-		} else {
-			f.updates[id] = append(f.updates[id], st.GetState())
+		} else if uuid := string(st.GetUuid()); uuid == "" || !f.seen[id][uuid] {
+			if uuid != "" {
+				if f.seen[id] == nil {
+					f.seen[id] = map[string]bool{}
+				}
+				f.seen[id][uuid] = true
+			}
+			// Reconciliation may have told the terminal state before the
+			// update itself arrives (it was held while the framework was
+			// away): the same state again is not a transition.
+			if l := f.updates[id]; len(l) == 0 || !scheduler.IsTerminal(l[len(l)-1]) || l[len(l)-1] != st.GetState() {
+				f.updates[id] = append(f.updates[id], st.GetState())
+			}
 			if scheduler.IsTerminal(st.GetState()) && st.GetState() != mesos.TaskState_TASK_FINISHED {
 				f.why[id] = st.GetState().String() + " " + st.GetReason().String() + ": " + st.GetMessage()
 			}
@@ -154,7 +170,8 @@ func TestRandomFaults(t *testing.T) {
 	agents := []*proc{start(t, "agent0", agentArgs(0)...), start(t, "agent1", agentArgs(1)...)}
 
 	f := &churnFramework{rng: rand.New(rand.NewSource(seed + 1)), total: 24,
-		agentOf: map[string]*mesos.AgentID{}, updates: map[string][]mesos.TaskState{}, why: map[string]string{}}
+		agentOf: map[string]*mesos.AgentID{}, updates: map[string][]mesos.TaskState{}, why: map[string]string{},
+		seen: map[string]map[string]bool{}}
 	f.client = scheduler.New(scheduler.Config{Master: master, AutoAcknowledge: true, Reconnect: true,
 		Framework: &mesos.FrameworkInfo{User: proto.String("root"), Name: proto.String("churn"),
 			FailoverTimeout: proto.Float64(3600), Checkpoint: proto.Bool(true),

@@ -320,10 +320,25 @@ func (c *core) reconcileAgent(a *agent, reg *agentproto.AgentCall_Register, wasU
 			}
 		}
 	}
-	// Tasks lost with this agent when it became unreachable are back if it
-	// reported them (above); the others it no longer has: they are gone.
-	// (Mesos forgets them and answers TASK_GONE only when asked; telling
-	// the framework keeps every task ending with an update.)
+	if wasUnreachable {
+		c.endUnreportedUnreachable(a, reported)
+	}
+	for _, fwID := range sortedKeys(shutdown) {
+		c.log.Info("shutting down a removed framework on a re-registered agent", "agent_id", a.id, "framework_id", fwID)
+		a.send(&agentproto.AgentEvent{
+			Type:              agentproto.AgentEvent_SHUTDOWN_FRAMEWORK.Enum(),
+			ShutdownFramework: &agentproto.AgentEvent_ShutdownFramework{FrameworkId: frameworkID(fwID)},
+		})
+	}
+}
+
+// endUnreportedUnreachable settles the tasks lost with agent a when it
+// became unreachable, now that it is back: those it reported were taken
+// back (reconcileAgent); the others it no longer has, so they are gone.
+// (Mesos forgets them and answers TASK_GONE only when asked; telling the
+// framework keeps every task ending with an update.) Only an agent this
+// master marked unreachable can have such tasks.
+func (c *core) endUnreportedUnreachable(a *agent, reported map[string]map[string]bool) {
 	for _, f := range c.sortedFrameworks() {
 		for _, id := range sortedKeys(f.unreachableTasks) {
 			t := f.unreachableTasks[id]
@@ -344,13 +359,6 @@ func (c *core) reconcileAgent(a *agent, reg *agentproto.AgentCall_Register, wasU
 			f.addCompletedTask(t, c.cfg.MaxCompletedTasksPerFramework)
 			f.send(updateEvent(st))
 		}
-	}
-	for _, fwID := range sortedKeys(shutdown) {
-		c.log.Info("shutting down a removed framework on a re-registered agent", "agent_id", a.id, "framework_id", fwID)
-		a.send(&agentproto.AgentEvent{
-			Type:              agentproto.AgentEvent_SHUTDOWN_FRAMEWORK.Enum(),
-			ShutdownFramework: &agentproto.AgentEvent_ShutdownFramework{FrameworkId: frameworkID(fwID)},
-		})
 	}
 }
 

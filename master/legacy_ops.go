@@ -254,7 +254,7 @@ func (m *Master) quotaJSON(w http.ResponseWriter, r *http.Request) error {
 		return writeProtoJSON(w, st)
 	case http.MethodPost:
 		req := &quotapb.QuotaRequest{}
-		if err := readProtoJSON(r, req); err != nil {
+		if err := readProtoJSON(w, r, req); err != nil {
 			return err
 		}
 		qc, err := legacyQuota(req)

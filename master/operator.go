@@ -366,7 +366,7 @@ func (m *Master) maintenanceScheduleJSON(w http.ResponseWriter, r *http.Request)
 		return writeProtoJSON(w, s)
 	case http.MethodPost:
 		s := &maintenance.Schedule{}
-		if err := readProtoJSON(r, s); err != nil {
+		if err := readProtoJSON(w, r, s); err != nil {
 			return err
 		}
 		return m.onCoreOK(w, func(c *core) error { return c.updateMaintenanceSchedule(s) })
@@ -425,10 +425,12 @@ func (m *Master) machinesJSON(w http.ResponseWriter, r *http.Request, down bool)
 	})
 }
 
-func readProtoJSON(r *http.Request, msg proto.Message) error {
-	body, err := io.ReadAll(io.LimitReader(r.Body, 16<<20))
+// readProtoJSON decodes a request body of JSON into msg: 413 when it is
+// too large, 400 when it does not parse.
+func readProtoJSON(w http.ResponseWriter, r *http.Request, msg proto.Message) error {
+	body, err := httpapi.ReadBody(w, r, 0)
 	if err != nil {
-		return httpapi.BadRequest("Failed to read the body: %v", err)
+		return err
 	}
 	if err := codec.Unmarshal(codec.JSON, body, msg); err != nil {
 		return httpapi.BadRequest("Failed to parse the body: %v", err)

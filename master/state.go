@@ -101,6 +101,12 @@ func agentUsage(a *agent, withRoles bool) (used, offered resources.Resources) {
 
 func (c *core) slaveJSON(a *agent) legacy.Slave {
 	used, offered := agentUsage(a, false)
+	return c.slaveDoc(a, used, offered)
+}
+
+// slaveDoc writes agent a with what its tasks and executors use and what
+// is offered from it.
+func (c *core) slaveDoc(a *agent, used, offered resources.Resources) legacy.Slave {
 	reserved := legacy.RoleResources{}
 	for role, r := range a.total.Reservations() {
 		reserved[role] = legacy.Summary(r)

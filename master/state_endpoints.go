@@ -50,7 +50,7 @@ func (c *core) slaves(sel idFilter) *legacy.Slaves {
 			reserved[role] = legacy.Full(r, resources.FormatEndpoint)
 		}
 		doc.Slaves = append(doc.Slaves, legacy.SlaveWithFullResources{
-			Slave:                   c.slaveJSON(a),
+			Slave:                   c.slaveDoc(a, used.Unallocate(), offered.Unallocate()),
 			ReservedResourcesFull:   reserved,
 			UnreservedResourcesFull: legacy.Full(a.total.Unreserved(), resources.FormatEndpoint),
 			UsedResourcesFull:       legacy.Full(used, resources.FormatEndpoint),

@@ -403,12 +403,11 @@ func TestRecoverDropsTaskTheExecutorNeverGot(t *testing.T) {
 	if last := got[len(got)-1]; last.GetReason() != mesos.TaskStatus_REASON_AGENT_RESTARTED || last.GetSource() != mesos.TaskStatus_SOURCE_AGENT {
 		t.Fatalf("terminal update %v", last)
 	}
+	// (The master hears of the exit only if the agent has re-registered
+	// by then; what matters is that the executor is gone.)
 	waitFor(t, 10*time.Second, "the idle executor to exit", func() error {
-		if syscall.Kill(pid, 0) == nil {
+		if launcher.GroupAlive(pid) {
 			return fmt.Errorf("executor %d still runs", pid)
-		}
-		if m.executorExited("t") == nil {
-			return errors.New("no EXECUTOR_EXITED")
 		}
 		return nil
 	})

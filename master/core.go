@@ -99,11 +99,10 @@ type core struct {
 	// per --allocation_interval.
 	allocateAll bool
 
-	// registry persists weights and quotas; weights and quotas are its
-	// current contents (roles absent have weight 1 and no quota).
-	registry Registry
-	weights  map[string]float64
-	quotas   map[string]*quotapb.QuotaConfig
+	// weights and quotas are the roles' recorded configuration (roles
+	// absent have weight 1 and no quota); reg holds them too.
+	weights map[string]float64
+	quotas  map[string]*quotapb.QuotaConfig
 
 	// maint is the maintenance schedule, the operator's holds on agents
 	// and the inverse offers (maintenance.go).
@@ -231,14 +230,9 @@ type offer struct {
 	expires time.Time
 }
 
-// newCore returns a core whose durable state lives in store: agents and
-// frameworks through store directly, role weights and quotas through the
-// Registry view of the same store.
+// newCore returns a core whose durable state lives in store. It starts
+// empty: recoverState loads what store held.
 func newCore(cfg Config, log *slog.Logger, clock Clock, info *mesos.MasterInfo, store registry.Store) *core {
-	return newCoreWithRegistry(cfg, log, clock, info, store, StoreRegistry{Store: store})
-}
-
-func newCoreWithRegistry(cfg Config, log *slog.Logger, clock Clock, info *mesos.MasterInfo, store registry.Store, reg Registry) *core {
 	now := clock.Now()
 	opts := allocator.DefaultOptions()
 	opts.MinAllocatable, _ = cfg.minAllocatable() // checked by Config.Validate
@@ -253,7 +247,6 @@ func newCoreWithRegistry(cfg Config, log *slog.Logger, clock Clock, info *mesos.
 		info:           info,
 		start:          now,
 		alloc:          allocator.New(opts),
-		registry:       reg,
 		weights:        map[string]float64{},
 		quotas:         map[string]*quotapb.QuotaConfig{},
 		frameworks:     map[string]*framework{},
@@ -266,7 +259,6 @@ func newCoreWithRegistry(cfg Config, log *slog.Logger, clock Clock, info *mesos.
 		operatorSubs:   newOperatorStreams(cfg.MaxOperatorEventStreamSubscribers),
 		metrics:        newCoreMetrics(),
 	}
-	c.recoverRegistry()
 	return c
 }
 

@@ -12,29 +12,70 @@ import (
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	quotapb "github.com/mezzo-project/mezzo/api/v1/quota"
 	"github.com/mezzo-project/mezzo/master/allocator"
+	"github.com/mezzo-project/mezzo/master/registry"
 	"github.com/mezzo-project/mezzo/resources"
 )
 
-// recoverRegistry loads weights and quotas from the registry into the
-// core and the allocator. A registry that cannot be read leaves defaults
-// (logged).
-func (c *core) recoverRegistry() {
-	if w, err := c.registry.Weights(); err != nil {
-		c.log.Error("cannot read weights from the registry", "err", err)
-	} else {
-		for role, v := range w {
-			c.weights[role] = v
-			c.alloc.SetWeight(role, v)
+// recoverRoles loads the weights and quotas a registry holds into the
+// core and the allocator (at start, from the registry's state).
+func (c *core) recoverRoles(st *registry.State) {
+	for role, v := range st.Weights {
+		c.weights[role] = v
+		c.alloc.SetWeight(role, v)
+	}
+	for role, qc := range st.Quotas {
+		c.quotas[role] = qc
+		c.alloc.SetQuota(role, allocQuota(qc))
+	}
+}
+
+// weightOps are the registry operations that take the recorded weights
+// from old to next: roles absent from next go back to weight 1.
+func weightOps(old, next map[string]float64) []registry.Op {
+	var ops []registry.Op
+	for _, role := range sortedKeys(old) {
+		if _, ok := next[role]; !ok {
+			ops = append(ops, registry.SetWeight{Role: role, Weight: 1})
 		}
 	}
-	if q, err := c.registry.Quotas(); err != nil {
-		c.log.Error("cannot read quotas from the registry", "err", err)
-	} else {
-		for role, qc := range q {
-			c.quotas[role] = qc
-			c.alloc.SetQuota(role, allocQuota(qc))
+	for _, role := range sortedKeys(next) {
+		if w, ok := old[role]; !ok || w != next[role] {
+			ops = append(ops, registry.SetWeight{Role: role, Weight: next[role]})
 		}
 	}
+	return ops
+}
+
+// quotaOps are the registry operations that take the recorded quotas
+// from old to next: roles absent from next lose their quota.
+func quotaOps(old, next map[string]*quotapb.QuotaConfig) []registry.Op {
+	var ops []registry.Op
+	for _, role := range sortedKeys(old) {
+		if _, ok := next[role]; !ok {
+			ops = append(ops, registry.SetQuota{Config: &quotapb.QuotaConfig{Role: proto.String(role)}})
+		}
+	}
+	for _, role := range sortedKeys(next) {
+		if q, ok := old[role]; ok && proto.Equal(q, next[role]) {
+			continue
+		}
+		cfg := proto.Clone(next[role]).(*quotapb.QuotaConfig)
+		cfg.Role = proto.String(role)
+		ops = append(ops, registry.SetQuota{Config: cfg})
+	}
+	return ops
+}
+
+// persistRoles records a change of weights or quotas; nothing to record
+// is no write.
+func (c *core) persistRoles(ops []registry.Op) error {
+	if len(ops) == 0 {
+		return nil
+	}
+	if err := c.persist(ops...); err != nil {
+		return httpapi.ServiceUnavailable("Failed to update the registry: %v", err)
+	}
+	return nil
 }
 
 func allocQuota(qc *quotapb.QuotaConfig) allocator.Quota {
@@ -75,8 +116,8 @@ func (c *core) updateWeights(infos []*mesos.WeightInfo) error {
 		}
 		next[role] = w
 	}
-	if err := c.registry.PutWeights(next); err != nil {
-		return httpapi.ServiceUnavailable("Failed to update the registry: %v", err)
+	if err := c.persistRoles(weightOps(c.weights, next)); err != nil {
+		return err
 	}
 	for _, wi := range infos {
 		c.alloc.SetWeight(wi.GetRole(), wi.GetWeight())
@@ -175,8 +216,8 @@ func (c *core) updateQuota(force bool, configs []*quotapb.QuotaConfig) error {
 			}
 		}
 	}
-	if err := c.registry.PutQuotas(next); err != nil {
-		return httpapi.ServiceUnavailable("Failed to update the registry: %v", err)
+	if err := c.persistRoles(quotaOps(c.quotas, next)); err != nil {
+		return err
 	}
 	for _, qc := range configs {
 		role := qc.GetRole()
@@ -342,6 +383,15 @@ func (c *core) weightInfos() []*mesos.WeightInfo {
 	var out []*mesos.WeightInfo
 	for _, role := range sortedKeys(c.weights) {
 		out = append(out, &mesos.WeightInfo{Role: proto.String(role), Weight: proto.Float64(c.weights[role])})
+	}
+	return out
+}
+
+// cloneQuotas deep-copies a role → quota configuration map.
+func cloneQuotas(q map[string]*quotapb.QuotaConfig) map[string]*quotapb.QuotaConfig {
+	out := make(map[string]*quotapb.QuotaConfig, len(q))
+	for k, v := range q {
+		out[k] = proto.Clone(v).(*quotapb.QuotaConfig)
 	}
 	return out
 }

@@ -72,7 +72,7 @@
 // DESTROY_VOLUMES, GROW_VOLUME, SHRINK_VOLUME, GET_HEALTH,
 // GET_VERSION, GET_FLAGS, GET_MASTER and GET_METRICS with Mesos' status
 // codes; /roles and /metrics/snapshot are the JSON views. Weights and
-// quotas persist through the Registry seam (registry.go). Mesos' older
+// quotas are records of the registry, as agents and frameworks are. Mesos' older
 // form-based endpoints /reserve, /unreserve, /create-volumes,
 // /destroy-volumes, /weights and /quota (with the deprecated SET_QUOTA
 // and REMOVE_QUOTA calls) share the same operations (legacy_ops.go).

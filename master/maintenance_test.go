@@ -366,7 +366,7 @@ func TestDeactivateAgent(t *testing.T) {
 func TestMaintenanceSurvivesRestart(t *testing.T) {
 	reg := registry.NewMemory()
 	h := newHarness(t, func(c *Config) { c.AgentReregisterTimeout = time.Minute })
-	h.c.reg, h.c.registry = reg, StoreRegistry{Store: reg}
+	h.c.reg = reg
 	a1 := h.addAgent("h1", "cpus:2;mem:1024")
 	a2 := h.addAgent("h2", "cpus:2;mem:1024")
 	a3 := h.addAgent("h3", "cpus:2;mem:1024")

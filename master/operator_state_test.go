@@ -540,7 +540,7 @@ func TestOperatorTeardown(t *testing.T) {
 func TestOperatorAgentHoldsAndRecovery(t *testing.T) {
 	reg := registry.NewMemory()
 	h := newHarness(t, func(c *Config) { c.AgentReregisterTimeout = time.Minute })
-	h.c.reg, h.c.registry = reg, StoreRegistry{Store: reg}
+	h.c.reg = reg
 	a := h.addAgent("h1", "cpus:2;mem:1024")
 	h.addAgent("h2", "cpus:2;mem:1024")
 	f := h.subscribe(&mesos.FrameworkInfo{FailoverTimeout: proto.Float64(3600)})

@@ -51,6 +51,7 @@ func (c *core) recoverState(st *registry.State) {
 		c.gone[id] = time.Unix(0, g.GetTimestamp().GetNanoseconds())
 	}
 	c.recoverMaintenance(st)
+	c.recoverRoles(st)
 	for id, info := range st.Frameworks {
 		if c.frameworks[id] != nil {
 			continue

@@ -65,7 +65,7 @@ func (h *harness) reregister(a *recAgent, host, res string, fw *mesos.FrameworkI
 func TestMasterRestartRecoversAgentsAndTasks(t *testing.T) {
 	reg := registry.NewMemory()
 	h := newHarness(t, func(c *Config) { c.AgentReregisterTimeout = time.Minute })
-	h.c.reg, h.c.registry = reg, StoreRegistry{Store: reg}
+	h.c.reg = reg
 	a1 := h.addAgent("h1", "cpus:2;mem:1024")
 	a2 := h.addAgent("h2", "cpus:2;mem:1024")
 	fwInfo := &mesos.FrameworkInfo{Capabilities: partitionAware, FailoverTimeout: proto.Float64(3600)}
@@ -141,7 +141,7 @@ func TestMasterRestartRecoversAgentsAndTasks(t *testing.T) {
 func TestGoneAgentIsRefused(t *testing.T) {
 	reg := registry.NewMemory()
 	h := newHarness(t)
-	h.c.reg, h.c.registry = reg, StoreRegistry{Store: reg}
+	h.c.reg = reg
 	a := h.addAgent("h1", "cpus:1;mem:128")
 	if err := reg.Apply(registry.MarkGone{ID: a.id, Time: h.clock.t}); err != nil {
 		t.Fatal(err)
@@ -349,7 +349,7 @@ func TestOffersWaitForAgentsAfterRestartWithQuota(t *testing.T) {
 			c.AgentReregisterTimeout = time.Hour
 			c.AllocatorRecoveryTimeout = 10 * time.Minute
 		})
-		h.c.reg, h.c.registry = reg, StoreRegistry{Store: reg}
+		h.c.reg = reg
 		var agents []*recAgent
 		for i := 0; i < 5; i++ {
 			agents = append(agents, h.addAgent(fmt.Sprintf("h%d", i), "cpus:2;mem:1024"))
@@ -389,7 +389,7 @@ func TestOffersWaitForAgentsAfterRestartWithQuota(t *testing.T) {
 	// Or the timeout passes (agents are not pinged meanwhile).
 	reg := registry.NewMemory()
 	h := newHarness(t, func(c *Config) { c.AgentReregisterTimeout, c.AgentPingTimeout = time.Hour, time.Hour })
-	h.c.reg, h.c.registry = reg, StoreRegistry{Store: reg}
+	h.c.reg = reg
 	a := h.addAgent("h0", "cpus:2;mem:1024")
 	h.addAgent("h1", "cpus:2;mem:1024")
 	h.step(func(c *core) {

@@ -49,7 +49,9 @@ func TestRolesSurviveRestart(t *testing.T) {
 		}
 		return qc
 	}
-	h.mustCore(func(c *core) error { return c.updateQuota(true, []*quotapb.QuotaConfig{guarantee("a", 1), guarantee("d", 2)}) })
+	h.mustCore(func(c *core) error {
+		return c.updateQuota(true, []*quotapb.QuotaConfig{guarantee("a", 1), guarantee("d", 2)})
+	})
 	h.mustCore(func(c *core) error { return c.updateQuota(true, []*quotapb.QuotaConfig{guarantee("d", 0)}) })
 	weights(map[string]float64{"a": 1})
 

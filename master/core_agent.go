@@ -373,12 +373,21 @@ func (c *core) frameworkFor(id string, infos map[string]*mesos.FrameworkInfo) *f
 		return nil
 	}
 	c.log.Info("recovering framework from an agent", "framework_id", id)
-	f := c.newFramework(proto.Clone(info).(*mesos.FrameworkInfo), c.clock.Now())
+	f := c.addRecoveredFramework(proto.Clone(info).(*mesos.FrameworkInfo))
+	c.publish(frameworkEvent(masterpb.Event_FRAMEWORK_ADDED, f))
+	return f
+}
+
+// addRecoveredFramework adds a framework known from the registry or from an
+// agent that has not subscribed to this master yet. The allocator knows it
+// (inactive: no offers) so that the resources its tasks hold on
+// re-registering agents are booked to it and never offered twice.
+func (c *core) addRecoveredFramework(info *mesos.FrameworkInfo) *framework {
+	f := c.newFramework(info, c.clock.Now())
 	f.recovered = true
 	f.roles = frameworkRoles(info)
-	c.alloc.AddFramework(id, f.allocFramework())
-	c.alloc.SetFrameworkActive(id, false)
-	c.publish(frameworkEvent(masterpb.Event_FRAMEWORK_ADDED, f))
+	c.alloc.AddFramework(f.id, f.allocFramework())
+	c.alloc.SetFrameworkActive(f.id, false)
 	return f
 }
 

@@ -56,8 +56,7 @@ func (c *core) recoverState(st *registry.State) {
 		if c.frameworks[id] != nil {
 			continue
 		}
-		f := c.newFramework(info, now)
-		f.recovered = true
+		c.addRecoveredFramework(info)
 	}
 	// With quota, offers wait for most agents to come back (Mesos'
 	// allocator recovery), so guarantees are not met from the first few.

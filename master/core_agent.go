@@ -628,6 +628,15 @@ func (c *core) statusUpdate(a *agent, su *agentproto.AgentCall_StatusUpdate) {
 		c.log.Warn("status update for an unknown task", "agent_id", a.id, "framework_id", fwID, "task_id", st.GetTaskId().GetValue(), "state", st.GetState().String())
 	} else {
 		c.updateTask(t, st, su.LatestState)
+		if len(st.GetUuid()) > 0 {
+			// The update the agent sends now heads the task's stream, and
+			// reconciliation answers with its state, not the latest (as
+			// Mesos' status_update_state), whether or not the framework is
+			// connected to receive it: a framework must never hear a state
+			// before the updates that lead to it.
+			t.pb.StatusUpdateState = st.GetState().Enum()
+			t.pb.StatusUpdateUuid = st.GetUuid()
+		}
 	}
 	f := c.frameworks[fwID]
 	if f == nil || f.stream == nil {

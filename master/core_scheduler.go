@@ -839,10 +839,6 @@ func (c *core) forward(f *framework, t *task, st *mesos.TaskStatus) {
 		if ev.ExecutorId == nil {
 			ev.ExecutorId = t.pb.GetExecutorId()
 		}
-		if len(st.GetUuid()) > 0 {
-			t.pb.StatusUpdateState = st.GetState().Enum()
-			t.pb.StatusUpdateUuid = st.GetUuid()
-		}
 	}
 	if ev.Timestamp == nil {
 		ev.Timestamp = proto.Float64(seconds(c.clock.Now()))

@@ -192,6 +192,10 @@ type agent struct {
 
 	// recorded is the total the registry holds for the agent.
 	recorded resources.Resources
+	// shutdownFrameworks are the frameworks the agent was told to shut
+	// down when it re-registered; updates it sends for their tasks the
+	// master does not know are dropped (the agent drops them too).
+	shutdownFrameworks map[string]bool
 }
 
 // recoveredAgent is an agent known from the registry, waiting to

@@ -277,7 +277,9 @@ func (c *core) reconcileAgent(a *agent, reg *agentproto.AgentCall_Register, wasU
 			continue
 		}
 		f := c.frameworkFor(fwID, infos)
-		if f == nil || (wasUnreachable && !f.partitionAware()) {
+		if f == nil || (wasUnreachable && !f.partitionAware()) || a.shutdownFrameworks[fwID] {
+			// The last of these: the agent was told to shut the framework
+			// down on an earlier registration whose stream broke first.
 			shutdown[fwID] = true
 			continue
 		}
@@ -323,8 +325,17 @@ func (c *core) reconcileAgent(a *agent, reg *agentproto.AgentCall_Register, wasU
 	if wasUnreachable {
 		c.endUnreportedUnreachable(a, reported)
 	}
+	for fwID := range a.shutdownFrameworks {
+		if len(reported[fwID]) == 0 {
+			delete(a.shutdownFrameworks, fwID) // done: the agent has none of its tasks
+		}
+	}
 	for _, fwID := range sortedKeys(shutdown) {
-		c.log.Info("shutting down a removed framework on a re-registered agent", "agent_id", a.id, "framework_id", fwID)
+		c.log.Info("shutting down a framework on a re-registered agent", "agent_id", a.id, "framework_id", fwID)
+		if a.shutdownFrameworks == nil {
+			a.shutdownFrameworks = map[string]bool{}
+		}
+		a.shutdownFrameworks[fwID] = true
 		a.send(&agentproto.AgentEvent{
 			Type:              agentproto.AgentEvent_SHUTDOWN_FRAMEWORK.Enum(),
 			ShutdownFramework: &agentproto.AgentEvent_ShutdownFramework{FrameworkId: frameworkID(fwID)},
@@ -624,6 +635,14 @@ func (c *core) statusUpdate(a *agent, su *agentproto.AgentCall_StatusUpdate) {
 		return
 	}
 	c.drainingReason(a, st)
+	if t == nil && a.shutdownFrameworks[fwID] {
+		// A task of a framework this agent was told to shut down on its
+		// return (removed, or not partition-aware and already reported
+		// lost): the framework must not hear of it again.
+		c.log.Info("dropping status update of a framework shut down on this agent",
+			"agent_id", a.id, "framework_id", fwID, "task_id", st.GetTaskId().GetValue(), "state", st.GetState().String())
+		return
+	}
 	if t == nil {
 		c.log.Warn("status update for an unknown task", "agent_id", a.id, "framework_id", fwID, "task_id", st.GetTaskId().GetValue(), "state", st.GetState().String())
 	} else {

@@ -167,7 +167,7 @@ type simWorld struct {
 	// offers to it after the last step.
 	quotaLimit    float64
 	limitedOffers map[string]bool
-	ticksNow   int
+	ticksNow      int
 }
 
 func (w *simWorld) now() time.Time         { return w.clock.t }

@@ -9,7 +9,7 @@ PKGS      := ./...
 RACE_PKGS := ./api/... ./master/... ./agent/... ./executor/... ./sdk/...
 BIN       := bin/mezzo
 
-.PHONY: all build deps generate check-generated fmt-check vet test test-unit test-race fuzz quickstart clean
+.PHONY: all build deps generate check-generated fmt-check vet test test-unit test-race fuzz soak quickstart clean
 
 all: build
 
@@ -49,6 +49,15 @@ fuzz:
 	$(GO) test ./resources -run='^$$' -fuzz='^FuzzParseAttributes$$' -fuzztime=$(FUZZTIME)
 	$(GO) test ./api/v1/recordio -run='^$$' -fuzz='^FuzzReader$$' -fuzztime=$(FUZZTIME)
 	$(GO) test ./api/v1 -run='^$$' -fuzz='^FuzzSchedulerCallJSON$$' -fuzztime=$(FUZZTIME)
+
+# soak runs the cluster simulation (master/sim_test.go) over many more
+# seeds than the test run's 1,000, from a seed that changes every run:
+# SOAK_SEEDS=100000 SOAK_FIRST=1 make soak replays a given range. A failing
+# seed prints the command that replays it with a trace.
+SOAK_SEEDS ?= 20000
+SOAK_FIRST ?= $(shell date +%s)
+soak:
+	$(GO) test ./master -run='^TestSimulation$$' -count=1 -timeout=0 -v -args -sim.seeds=$(SOAK_SEEDS) -sim.first=$(SOAK_FIRST)
 
 clean:
 	rm -rf bin

@@ -203,4 +203,3 @@ func TestParseIsolation(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
-

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/mezzo-project/mezzo/agent/checkpoint"
+	"github.com/mezzo-project/mezzo/agent/containerizer"
 	"github.com/mezzo-project/mezzo/agent/fetcher"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 )
@@ -37,6 +38,10 @@ type Agent struct {
 	fetch *fetcher.Fetcher
 	mux   *http.ServeMux
 	store *checkpoint.Store
+	// containers runs the executors (launch.go, package containerizer);
+	// detachCtx ends when the agent detaches (or stops).
+	containers containerizer.Containerizer
+	detachCtx  context.Context
 
 	inbox chan func()
 	quit  chan struct{} // closed by Close
@@ -117,6 +122,10 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 		started:   time.Now(),
 	}
 	a.st = newState(info)
+	if err := a.newContainerizer(); err != nil {
+		cancel()
+		return nil, err
+	}
 	a.mux = http.NewServeMux()
 	a.routes()
 	if err := a.initGC(); err != nil {
@@ -342,9 +351,7 @@ func (a *Agent) killUncheckpointed() {
 			if ex.checkpointed {
 				continue
 			}
-			if ex.proc != nil {
-				ex.proc.Destroy()
-			}
+			a.destroyContainer(ex)
 			if ex.fetchCancel != nil {
 				ex.fetchCancel()
 			}
@@ -357,9 +364,7 @@ func (a *Agent) killUncheckpointed() {
 func (a *Agent) killAllExecutors() {
 	for _, fw := range a.st.frameworks {
 		for _, ex := range fw.executors {
-			if ex.proc != nil {
-				ex.proc.Destroy()
-			}
+			a.destroyContainer(ex)
 			if ex.fetchCancel != nil {
 				ex.fetchCancel()
 			}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mezzo-project/mezzo/agent/containerizer"
 	"github.com/mezzo-project/mezzo/internal/flags"
 	"github.com/mezzo-project/mezzo/internal/logging"
 )
@@ -122,18 +123,28 @@ type Config struct {
 	ExecutorEnvironmentVariables string
 	// executorEnv is ExecutorEnvironmentVariables parsed by validate.
 	executorEnv map[string]string
-	// Containerizers is Mesos' --containerizers (default "mesos"). Only
-	// "mesos" is supported: executors run as plain processes. Tasks and
-	// executors asking for a Docker container are refused (TASK_FAILED,
-	// REASON_CONTAINER_LAUNCH_FAILED), not run on the host.
+	// Containerizers is Mesos' --containerizers (default "mesos"): the
+	// containerizers a launch is offered to, in order (package
+	// containerizer). Only "mesos" is supported ("mezzo" is another name
+	// for it): executors run as plain processes. "docker" and unknown
+	// names make New fail; tasks and executors asking for a Docker
+	// container are refused (TASK_FAILED, REASON_CONTAINER_LAUNCH_FAILED),
+	// not run on the host.
 	Containerizers string
 	// Isolation is Mesos' --isolation (default "posix/cpu,posix/mem"):
-	// posix/cpu, posix/mem, posix/disk and filesystem/posix are accepted
-	// (none of them enforces limits; filesystem/posix, always on, links
-	// persistent volumes into sandboxes). Other isolators make New fail,
-	// and what only they could provide (images, capabilities, rlimits,
-	// namespaces, ...) is refused per task.
+	// the isolators of the mesos containerizer. posix/cpu and posix/mem
+	// measure CPU times and resident memory (/monitor/statistics,
+	// GET_CONTAINERS); posix/disk is accepted and measures nothing yet;
+	// filesystem/posix is always on. None of them enforces limits.
+	// Other isolators make New fail, and what only they could provide
+	// (images, capabilities, rlimits, namespaces, ...) is refused per
+	// task.
 	Isolation string
+	// Containerizer, when set, runs the executors instead of the
+	// containerizers Containerizers, Isolation and BuiltinExecutors
+	// describe: a fake (package containerizer/fake) lets tests and
+	// simulations run the agent without processes. Not a flag.
+	Containerizer containerizer.Containerizer
 	// GCDelay is Mesos' --gc_delay (default 1 week): how long after an
 	// executor run or a framework is over its sandbox and meta
 	// directories are deleted. Disk usage shortens it (GCDiskHeadroom).
@@ -215,8 +226,8 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 	flags.DurationVar(fs, &c.RecoveryTimeout, "recovery_timeout", d.RecoveryTimeout, "Time a checkpointing executor keeps trying to re-subscribe (MESOS_RECOVERY_TIMEOUT).")
 	flags.DurationVar(fs, &c.RegistrationBackoffFactor, "registration_backoff_factor", d.RegistrationBackoffFactor, "First bound of the random wait before re-registering with the master; doubles up to 1mins.")
 	fs.StringVar(&c.LauncherDir, "launcher_dir", d.LauncherDir, "Directory holding the mezzo binary that runs built-in executors (default: this binary's).")
-	fs.StringVar(&c.Containerizers, "containerizers", d.Containerizers, "Comma-separated containerizers; only mesos is supported (tasks asking for Docker containers fail).")
-	fs.StringVar(&c.Isolation, "isolation", d.Isolation, "Comma-separated isolators; supported: "+strings.Join(supportedIsolators, ",")+".")
+	fs.StringVar(&c.Containerizers, "containerizers", d.Containerizers, "Comma-separated containerizers, tried in order; only mesos is supported (tasks asking for Docker containers fail).")
+	fs.StringVar(&c.Isolation, "isolation", d.Isolation, "Comma-separated isolators; supported: "+strings.Join(containerizer.SupportedIsolators, ",")+".")
 	fs.StringVar(&c.BuiltinExecutors, "builtin_executors", d.BuiltinExecutors, "Where the command and default executors run: auto (inside the agent for frameworks that do not checkpoint, as processes for those that do) or process (always a process per executor).")
 	fs.BoolVar(&c.HTTPCommandExecutor, "http_command_executor", d.HTTPCommandExecutor, "Passed to executors as MESOS_HTTP_COMMAND_EXECUTOR (the command executor always uses HTTP).")
 	fs.StringVar(&c.ExecutorEnvironmentVariables, "executor_environment_variables", d.ExecutorEnvironmentVariables,

@@ -8,56 +8,31 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/mezzo-project/mezzo/agent/containerizer"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	"github.com/mezzo-project/mezzo/resources"
 )
 
 // What this agent can run. Mezzo has only the equivalent of Mesos' "mesos"
-// containerizer with the POSIX isolators: executors are plain processes in
-// the agent's namespaces, with no image, no cgroups and no mount
-// namespace. Anything a task or executor asks for beyond that is refused
+// containerizer with the POSIX isolators (package containerizer):
+// executors are plain processes in the agent's namespaces, with no image,
+// no cgroups and no mount namespace. Anything a task or executor asks for beyond that is refused
 // before launch (TASK_FAILED, REASON_CONTAINER_LAUNCH_FAILED) rather than
 // run as if it had not been asked for; see doc.go.
 
-// supportedIsolators are the --isolation values the agent accepts. The
-// posix/* isolators only observe in Mesos (posix/disk enforces nothing
-// without --enforce_container_disk_quota); filesystem/posix is the one that
-// links persistent volumes into sandboxes, and is always on.
-var supportedIsolators = []string{"posix/cpu", "posix/mem", "posix/disk", "filesystem/posix"}
-
 // parseIsolation checks an --isolation value: a comma-separated list of
-// supported isolators without duplicates.
+// supported isolators (containerizer.SupportedIsolators) without
+// duplicates.
 func parseIsolation(s string) error {
-	seen := map[string]bool{}
-	for _, name := range strings.Split(s, ",") {
-		name = strings.TrimSpace(name)
-		if name == "" {
-			continue
-		}
-		if seen[name] {
-			return fmt.Errorf("--isolation=%s: duplicate entry %q", s, name)
-		}
-		seen[name] = true
-		if !slices.Contains(supportedIsolators, name) {
-			return fmt.Errorf("--isolation=%s: the %q isolator is not supported by this agent (supported: %s)",
-				s, name, strings.Join(supportedIsolators, ","))
-		}
-	}
-	return nil
+	_, err := containerizer.ParseIsolation(s)
+	return err
 }
 
-// parseContainerizers checks a --containerizers value: only "mesos".
+// parseContainerizers checks a --containerizers value: only "mesos" (or
+// "mezzo"); "docker" is refused until it is implemented.
 func parseContainerizers(s string) error {
-	for _, name := range strings.Split(s, ",") {
-		switch strings.TrimSpace(name) {
-		case "mesos":
-		case "docker":
-			return fmt.Errorf("--containerizers=%s: the Docker containerizer is not supported yet; use --containerizers=mesos", s)
-		default:
-			return fmt.Errorf("--containerizers=%s: unknown containerizer %q; only mesos is supported", s, name)
-		}
-	}
-	return nil
+	_, err := containerizer.ParseContainerizers(s)
+	return err
 }
 
 // unsupported is the error of a task or executor the agent refuses to run.

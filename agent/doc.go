@@ -3,7 +3,7 @@
 // executor API, and carries task status updates reliably to the master.
 // It also serves Mesos' agent documents: /state, /flags and
 // /monitor/statistics (also under /slave(1)/; executors' CPU and memory
-// usage read from /proc, monitor.go), /metrics/snapshot with the names of
+// usage, as their containerizer measures it, monitor.go), /metrics/snapshot with the names of
 // Mesos' agent metrics (metrics.go), and the sandbox files through
 // /files/browse, /files/read, /files/download and /files/debug
 // (files.go). POST /api/v1 (also /slave(1)/api/v1) is Mesos' v1 agent
@@ -35,8 +35,9 @@
 // group runs under the default executor (`mezzo executor --default`).
 // Before launch the agent fetches CommandInfo.uris into the sandbox
 // <work_dir>/slaves/<agent>/frameworks/<fw>/executors/<ex>/runs/<container>
-// (runs/latest links to it; task-group tasks get tasks/<task_id>). The
-// process starts in a new session (its own process group), cwd = sandbox,
+// (runs/latest links to it; task-group tasks get tasks/<task_id>), then
+// has its containerizer launch the executor (see Containerizers): a
+// process in a new session (its own process group), cwd = sandbox,
 // stdout/stderr to files there, with exactly Mesos' executor environment.
 // An executor must SUBSCRIBE within --executor_registration_timeout;
 // queued tasks are delivered then. SHUTDOWN_EXECUTOR / SHUTDOWN_FRAMEWORK
@@ -47,20 +48,44 @@
 //
 // With --builtin_executors=auto (the default) the command and default
 // executors of frameworks that do not checkpoint run inside the agent
-// instead (inline.go): the executor package's code on a goroutine,
-// calling executorCall and reading its subscription's queue where an HTTP
-// executor would POST and read a stream, so every rule above holds for
-// them too. Their tasks are the agent's children, each in a session of
-// its own, and die with the agent — as such tasks do in Mesos, whose
-// restarted agent kills executors it has no checkpoint of.
+// instead (the Builtin containerizer; inline.go): the executor package's
+// code on a goroutine, calling executorCall and reading its
+// subscription's queue where an HTTP executor would POST and read a
+// stream, so every rule above holds for them too. Their tasks are the
+// agent's children, each in a session of its own, and die with the
+// agent — as such tasks do in Mesos, whose restarted agent kills
+// executors it has no checkpoint of.
+//
+// # Containerizers
+//
+// The agent's state code runs executors only through a
+// containerizer.Containerizer (package containerizer, after Mesos'
+// containerizer.hpp): Launch (on the launch goroutine, after the fetch),
+// Wait (on that goroutine, which then posts executorTerminated), Destroy
+// (SHUTDOWN's grace period over, registration timeouts, Close), Update
+// (when what an executor and its live tasks hold grows, and before it
+// is measured), Usage and Status (/monitor/statistics, /containers,
+// GET_CONTAINERS; measured off the state goroutine from one reading of
+// /proc) and Recover (New, before anything else). The agent's
+// containerizer is a Composing one: with --builtin_executors=auto the
+// Builtin containerizer first (it accepts only the built-in executors of
+// frameworks that do not checkpoint), then those --containerizers names
+// in order — "mesos", the Mezzo containerizer: a process per executor
+// in a session of its own (package launcher), with the isolators of
+// --isolation (filesystem/posix; posix/cpu and posix/mem measure, none
+// enforces). When an executor ends, its containerizer kills the rest of
+// its session before Wait reports the end. Config.Containerizer replaces
+// all of it, e.g. with a fake that runs no process
+// (containerizer/fake). Persistent volumes (below) are linked by the
+// agent, which alone knows which task-group task holds which volume.
 //
 // # What the agent refuses
 //
 // Mezzo's only containerizer is the equivalent of Mesos' "mesos" one with
 // its POSIX isolators (--containerizers=mesos; --isolation accepts
 // posix/cpu, posix/mem, posix/disk and filesystem/posix, none of which
-// enforces anything): executors are plain processes in the agent's own
-// namespaces. A RUN_TASK whose executor (when it is to be created) or
+// enforces anything; "docker" and other names make New fail): executors
+// are plain processes in the agent's own namespaces. A RUN_TASK whose executor (when it is to be created) or
 // tasks ask for more is refused before anything is created or launched:
 // each task gets TASK_FAILED from the agent (SOURCE_AGENT,
 // REASON_CONTAINER_LAUNCH_FAILED) with a message naming what is not
@@ -126,9 +151,10 @@
 // New recovers before anything else runs. With --recover=reconnect (the
 // default) it checks that the agent's info is unchanged (else
 // ErrIncompatible: remove meta/slaves/latest to start under a new id),
-// rebuilds frameworks, executors, tasks and update streams, and adopts
-// each live executor by pid (a pidfd: it is no longer the agent's child,
-// so its exit is watched, not waited for). The adopted executors
+// rebuilds frameworks, executors, tasks and update streams, and has the
+// containerizer adopt each live executor by pid (a pidfd: it is no
+// longer the agent's child, so its exit is watched, not waited for) and
+// kill what else runs in its sandboxes. The adopted executors
 // re-subscribe on their own (MESOS_RECOVERY_TIMEOUT,
 // MESOS_SUBSCRIPTION_BACKOFF_MAX); those gone have their tasks failed
 // (REASON_EXECUTOR_TERMINATED), those that do not re-subscribe within

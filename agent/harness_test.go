@@ -240,7 +240,8 @@ func startAgent(t *testing.T, m *fakeMaster, mod func(*Config)) *Agent {
 			buf := make([]byte, 1<<20)
 			stacks := string(buf[:runtime.Stack(buf, true)])
 			for _, g := range strings.Split(stacks, "\n\n") {
-				if strings.Contains(g, "mezzo/agent.(*Agent)") || strings.Contains(g, "mezzo/agent/launcher.") {
+				if strings.Contains(g, "mezzo/agent.(*Agent)") || strings.Contains(g, "mezzo/agent/launcher.") ||
+					strings.Contains(g, "mezzo/agent/containerizer.") {
 					return fmt.Errorf("leaked goroutine:\n%s", g)
 				}
 			}

@@ -4,11 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
-	"os"
-	"path/filepath"
-	"syscall"
-	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -17,100 +12,14 @@ import (
 	builtin "github.com/mezzo-project/mezzo/executor"
 )
 
-// process is a running executor as the agent sees it: a child process
-// (*launcher.Process, started or adopted) or a built-in executor running
-// inside the agent (*inlineExecutor).
-type process interface {
-	// Pid is the executor's process id; 0 for one inside the agent.
-	Pid() int
-	// Done is closed once the executor has ended.
-	Done() <-chan struct{}
-	// Status is its wait status, valid after Done.
-	Status() syscall.WaitStatus
-	// Adopted: recovered from an earlier run of the agent, so its wait
-	// status is unknown.
-	Adopted() bool
-	// Destroy kills it and everything it started, without waiting.
-	Destroy()
-}
-
-// inlineBuiltin reports whether ex, a built-in executor, runs inside the
-// agent (--builtin_executors=auto and a framework that does not
-// checkpoint).
-func (a *Agent) inlineBuiltin(ex *executor) bool {
-	return (ex.kind == kindCommand || ex.kind == kindDefault) &&
-		a.cfg.BuiltinExecutors == "auto" && !ex.fw.info.GetCheckpoint()
-}
-
-// inlineExecutor is Mezzo's command or default executor running on a
-// goroutine of the agent. It speaks to the agent through the same calls
-// and events as an executor over HTTP (executorCall, the subscription's
-// queue), so the agent treats it like any other executor; its tasks are
-// the agent's children, each in a session of its own, and die with the
-// agent.
-type inlineExecutor struct {
-	cancel context.CancelFunc
-	done   chan struct{}
-	status syscall.WaitStatus
-}
-
-// startInline starts ex's built-in executor inside the agent with the
-// environment env (what the process would have been given). Its log goes
-// to the sandbox's stderr, as an executor process's would.
-func (a *Agent) startInline(ex *executor, env map[string]string) (*inlineExecutor, error) {
-	logFile, err := os.OpenFile(filepath.Join(ex.sandbox, "stderr"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	grace := a.cfg.ExecutorShutdownGracePeriod
-	if gp := ex.info.GetShutdownGracePeriod(); gp != nil {
-		grace = time.Duration(gp.GetNanoseconds())
-	}
-	mode := builtin.Command
-	if ex.kind == kindDefault {
-		mode = builtin.Default
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	p := &inlineExecutor{cancel: cancel, done: make(chan struct{})}
-	cfg := builtin.Config{
-		Env: builtin.Env{
-			FrameworkID:         ex.fw.id,
-			ExecutorID:          ex.id,
-			Endpoint:            a.st.endpoint,
-			Sandbox:             ex.sandbox,
-			ShutdownGracePeriod: grace,
-		},
-		Mode:         mode,
-		TaskEnv:      env,
-		Transport:    &localTransport{a: a, fwID: ex.fw.id, exID: ex.id},
-		TaskSession:  true,
-		DieWithAgent: true,
-	}
-	log := slog.New(slog.NewTextHandler(logFile, nil)).With("executor", ex.id)
-	go func() {
-		defer close(p.done)
-		defer logFile.Close()
-		err := builtin.Run(ctx, cfg, log)
-		switch {
-		case err == nil:
-		case ctx.Err() != nil:
-			p.status = syscall.WaitStatus(syscall.SIGKILL) // destroyed
-		default:
-			log.Error("executor exiting", "err", err)
-			p.status = syscall.WaitStatus(1 << 8) // exit status 1
-		}
-	}()
-	return p, nil
-}
-
-func (p *inlineExecutor) Pid() int                   { return 0 }
-func (p *inlineExecutor) Done() <-chan struct{}      { return p.done }
-func (p *inlineExecutor) Status() syscall.WaitStatus { <-p.done; return p.status }
-func (p *inlineExecutor) Adopted() bool              { return false }
-
-// Destroy stops the executor at once: its tasks are SIGKILLed with
-// their sessions as it returns.
-func (p *inlineExecutor) Destroy() { p.cancel() }
+// The built-in command and default executors of frameworks that do not
+// checkpoint run inside the agent (--builtin_executors=auto): the
+// containerizer.Builtin containerizer runs the executor package's code on
+// a goroutine, which reaches the agent through a localTransport — the
+// same calls and events as an executor over HTTP (executorCall, the
+// subscription's queue) — so the agent treats it like any other
+// executor. Its tasks are the agent's children, each in a session of its
+// own, and die with the agent.
 
 // localTransport carries an inline executor's calls straight to the
 // agent's state goroutine.

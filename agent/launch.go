@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -11,9 +12,11 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/mezzo-project/mezzo/agent/launcher"
+	"github.com/mezzo-project/mezzo/agent/containerizer"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
+	builtin "github.com/mezzo-project/mezzo/executor"
 	"github.com/mezzo-project/mezzo/internal/flags"
+	"github.com/mezzo-project/mezzo/resources"
 )
 
 // newContainerID returns a random UUID string, as Mesos names containers.
@@ -60,9 +63,9 @@ func (a *Agent) newExecutor(fw *framework, info *mesos.ExecutorInfo, kind execut
 // launchSpec is what the launch goroutine needs, copied off the state.
 type launchSpec struct {
 	fetches []fetchJob
-	spec    launcher.Spec
-	// inline: run the built-in executor inside the agent with spec.Env.
-	inline bool
+	config  containerizer.Config
+	// held is what the container holds at launch (config.Resources).
+	held resources.Resources
 }
 
 type fetchJob struct {
@@ -70,9 +73,9 @@ type fetchJob struct {
 	dir  string
 }
 
-// launchExecutor fetches the executor's URIs and starts its process on a
-// separate goroutine, which reports back to the state goroutine
-// (state goroutine).
+// launchExecutor fetches the executor's URIs and launches its container
+// on a separate goroutine, which reports back to the state goroutine and
+// then waits for the container's end (state goroutine).
 func (a *Agent) launchExecutor(ex *executor) {
 	ls, err := a.launchSpecFor(ex)
 	if err != nil {
@@ -81,11 +84,11 @@ func (a *Agent) launchExecutor(ex *executor) {
 	}
 	ctx, cancel := context.WithCancel(a.ctx)
 	ex.fetchCancel = cancel
+	id := ex.container()
 	a.procs.Add(1)
 	go func() {
 		defer a.procs.Done()
 		defer cancel()
-		var proc process
 		fetched := false // every URI of the launch was fetched
 		err := func() error {
 			for _, j := range ls.fetches {
@@ -100,43 +103,57 @@ func (a *Agent) launchExecutor(ex *executor) {
 			if ctx.Err() != nil {
 				return fmt.Errorf("launch cancelled")
 			}
-			if ls.inline {
-				p, err := a.startInline(ex, ls.spec.Env)
-				if err != nil {
-					return fmt.Errorf("Failed to launch the executor: %w", err)
-				}
-				proc = p
-				return nil
-			}
-			p, err := launcher.Start(ls.spec)
-			if err != nil {
+			res, err := a.containers.Launch(ctx, id, ls.config)
+			switch {
+			case err != nil:
 				return fmt.Errorf("Failed to launch the executor: %w", err)
+			case res == containerizer.NotSupported:
+				return fmt.Errorf("no containerizer can run the executor (--containerizers=%s)", a.cfg.Containerizers)
+			case res == containerizer.AlreadyLaunched:
+				return fmt.Errorf("container %s is already launched", id.GetValue())
 			}
-			proc = p
 			return nil
 		}()
-		if proc != nil {
-			// Wait for the process here, so Close can wait for it; Detach
-			// leaves it running.
+		if err != nil {
 			a.post(func() {
 				a.st.metrics.countFetch(fetched)
-				a.executorStarted(ex, proc)
+				a.launchFailed(ex, err)
 			})
-			select {
-			case <-proc.Done():
-				a.post(func() { a.executorTerminated(ex, proc) })
-			case <-a.detached:
-			}
 			return
+		}
+		pid := 0
+		if st, err := a.containers.Status(ctx, id); err == nil {
+			pid = int(st.GetExecutorPid())
 		}
 		a.post(func() {
 			a.st.metrics.countFetch(fetched)
-			a.launchFailed(ex, err)
+			a.executorStarted(ex, pid, ls.held)
 		})
+		// Wait here, so Close can wait for the end; Detach leaves the
+		// container running.
+		a.waitContainer(ex, id)
 	}()
 }
 
-// launchSpecFor builds the fetch jobs and process spec of an executor.
+// waitContainer waits for ex's container to end and reports it to the
+// state goroutine; it returns early when the agent detaches (launch or
+// recovery goroutine).
+func (a *Agent) waitContainer(ex *executor, id *mesos.ContainerID) {
+	term, err := a.containers.Wait(a.detachCtx, id)
+	switch {
+	case a.detachCtx.Err() != nil:
+		return
+	case err != nil:
+		// Its end was reported elsewhere, or it is unknown: it is over,
+		// how is not known.
+		a.log.Warn("cannot wait for an executor's container", "executor", ex.id, "container", id.GetValue(), "err", err)
+		term = containerizer.Termination{}
+	}
+	a.post(func() { a.executorTerminated(ex, &term) })
+}
+
+// launchSpecFor builds the fetch jobs and container config of an
+// executor.
 func (a *Agent) launchSpecFor(ex *executor) (launchSpec, error) {
 	var ls launchSpec
 	cmd := ex.info.GetCommand()
@@ -174,14 +191,58 @@ func (a *Agent) launchSpecFor(ex *executor) (launchSpec, error) {
 			}
 		}
 	}
-	ls.spec = launcher.Spec{Command: cmd, Env: a.executorEnv(ex, cmd), Dir: ex.sandbox, NewSession: true}
-	ls.inline = a.inlineBuiltin(ex)
-	if ls.inline {
-		if _, ok := ls.spec.Env["PATH"]; !ok {
-			ls.spec.Env["PATH"] = launcher.DefaultPath
+	ls.held = allocatedTo(ex)
+	ls.config = containerizer.Config{
+		ExecutorInfo:  ex.info,
+		Command:       cmd,
+		ContainerInfo: ex.info.GetContainer(),
+		Resources:     resources.ToProto(ls.held, resources.FormatEndpoint),
+		Limits:        containerLimits(ex),
+		Directory:     ex.sandbox,
+		Env:           a.executorEnv(ex, cmd),
+		Checkpoint:    ex.fw.info.GetCheckpoint(),
+	}
+	if ex.kind == kindCommand || ex.kind == kindDefault {
+		mode := builtin.Command
+		if ex.kind == kindDefault {
+			mode = builtin.Default
+		}
+		ls.config.Builtin = &containerizer.BuiltinExecutor{
+			Mode: mode,
+			Env: builtin.Env{
+				FrameworkID:         ex.fw.id,
+				ExecutorID:          ex.id,
+				Endpoint:            a.st.endpoint,
+				Sandbox:             ex.sandbox,
+				ShutdownGracePeriod: a.shutdownGrace(ex),
+			},
+			Transport: &localTransport{a: a, fwID: ex.fw.id, exID: ex.id},
 		}
 	}
 	return ls, nil
+}
+
+// containerLimits are the limits of an executor's tasks (TaskInfo.limits;
+// the agent refuses cpus and mem limits, so none so far).
+func containerLimits(ex *executor) map[string]*mesos.Value_Scalar {
+	var out map[string]*mesos.Value_Scalar
+	for _, t := range ex.tasks {
+		for name, v := range t.info.GetLimits() {
+			if out == nil {
+				out = map[string]*mesos.Value_Scalar{}
+			}
+			out[name] = v
+		}
+	}
+	return out
+}
+
+// shutdownGrace is an executor's shutdown grace period.
+func (a *Agent) shutdownGrace(ex *executor) time.Duration {
+	if gp := ex.info.GetShutdownGracePeriod(); gp != nil {
+		return time.Duration(gp.GetNanoseconds())
+	}
+	return a.cfg.ExecutorShutdownGracePeriod
 }
 
 // taskSandbox creates <sandbox>/containers/<uuid> and the link
@@ -209,11 +270,8 @@ func taskSandbox(sandbox, taskID string) (string, error) {
 // environment is not inherited.
 func (a *Agent) executorEnv(ex *executor, cmd *mesos.CommandInfo) map[string]string {
 	checkpoint := ex.fw.info.GetCheckpoint()
-	grace := a.cfg.ExecutorShutdownGracePeriod
-	if gp := ex.info.GetShutdownGracePeriod(); gp != nil {
-		grace = time.Duration(gp.GetNanoseconds())
-	}
-	env := map[string]string{"PATH": launcher.DefaultPath}
+	grace := a.shutdownGrace(ex)
+	env := map[string]string{"PATH": containerizer.DefaultPath}
 	if a.cfg.executorEnv != nil {
 		env = maps.Clone(a.cfg.executorEnv)
 	}
@@ -253,21 +311,21 @@ func boolEnv(b bool) string {
 	return "0"
 }
 
-// executorStarted records a running executor process and arms its
+// executorStarted records a launched executor container and arms its
 // registration timeout (state goroutine).
-func (a *Agent) executorStarted(ex *executor, proc process) {
-	ex.proc = proc
+func (a *Agent) executorStarted(ex *executor, pid int, held resources.Resources) {
+	ex.launched = &launchedContainer{pid: pid, held: held}
 	ex.fetchCancel = nil
-	if proc.Pid() > 0 {
-		a.checkpointPid(ex, proc.Pid())
+	if pid > 0 {
+		a.checkpointPid(ex, pid)
 	}
-	a.log.Info("executor started", "framework", ex.fw.id, "executor", ex.id, "pid", proc.Pid(), "sandbox", ex.sandbox)
+	a.log.Info("executor started", "framework", ex.fw.id, "executor", ex.id, "pid", pid, "sandbox", ex.sandbox)
 	switch ex.state {
 	case exLaunching:
 		ex.state = exRegistering
 		ex.regTimer = a.after(a.cfg.ExecutorRegistrationTimeout, func() { a.registrationTimeout(ex) })
 	case exTerminating:
-		proc.Destroy()
+		a.destroyContainer(ex)
 	}
 }
 
@@ -285,4 +343,105 @@ func (a *Agent) launchFailed(ex *executor, err error) {
 		}
 	}
 	a.executorTerminated(ex, nil)
+}
+
+// launchedContainer is an executor's container once launched, as the
+// state goroutine knows it.
+type launchedContainer struct {
+	// pid is the executor's pid; 0 for one without a process of its own
+	// (a built-in executor inside the agent).
+	pid int
+	// held is what the containerizer was last told the container holds.
+	held resources.Resources
+}
+
+// container is the id of ex's container.
+func (ex *executor) container() *mesos.ContainerID {
+	return &mesos.ContainerID{Value: proto.String(ex.containerID)}
+}
+
+// destroyContainer kills ex's container, if launched; its waiter reports
+// the end (state goroutine).
+func (a *Agent) destroyContainer(ex *executor) {
+	if ex.launched == nil {
+		return
+	}
+	if err := a.containers.Destroy(a.ctx, ex.container()); err != nil && !errors.Is(err, containerizer.ErrUnknownContainer) {
+		a.log.Error("failed to destroy an executor's container", "executor", ex.id, "container", ex.containerID, "err", err)
+	}
+}
+
+// updateContainer tells the containerizer what ex's container holds when
+// that changed: its executor's and live tasks' resources (state
+// goroutine).
+func (a *Agent) updateContainer(ex *executor) {
+	if ex.launched == nil || ex.state == exTerminated {
+		return
+	}
+	held := allocatedTo(ex)
+	if held.Equal(ex.launched.held) {
+		return
+	}
+	ex.launched.held = held
+	err := a.containers.Update(a.ctx, ex.container(), resources.ToProto(held, resources.FormatEndpoint), containerLimits(ex))
+	if err != nil && !errors.Is(err, containerizer.ErrUnknownContainer) {
+		a.log.Warn("failed to update an executor's container", "executor", ex.id, "container", ex.containerID, "err", err)
+	}
+}
+
+// newContainerizer builds the containerizer of --containerizers and
+// --isolation (and --builtin_executors=auto: the built-in executors of
+// frameworks that do not checkpoint run inside the agent, offered to the
+// Builtin containerizer first), unless the config supplies one, and the
+// context that ends when the agent detaches (New, before recovery).
+func (a *Agent) newContainerizer() error {
+	a.detachCtx = detachContext{Context: context.Background(), done: a.detached}
+	if a.cfg.Containerizer != nil {
+		a.containers = a.cfg.Containerizer
+		return nil
+	}
+	names, err := containerizer.ParseContainerizers(a.cfg.Containerizers)
+	if err != nil {
+		return err
+	}
+	iso, err := containerizer.ParseIsolation(a.cfg.Isolation)
+	if err != nil {
+		return err
+	}
+	var cs []containerizer.Containerizer
+	if a.cfg.BuiltinExecutors == "auto" {
+		cs = append(cs, containerizer.NewBuiltin(iso))
+	}
+	for _, name := range names {
+		switch name {
+		case containerizer.NameMesos:
+			cs = append(cs, containerizer.NewMezzo(containerizer.MezzoConfig{
+				Isolators: iso.Isolators(),
+				Sandboxes: filepath.Join(a.cfg.WorkDir, "slaves"),
+				Log:       a.log.With("containerizer", name),
+			}))
+		default:
+			return fmt.Errorf("--containerizers: %q is not implemented", name)
+		}
+	}
+	a.containers = containerizer.NewComposing(cs...)
+	return nil
+}
+
+// detachContext is a context that ends when the agent detaches (its
+// done channel, Agent.detached, is closed), with no goroutine of its own.
+type detachContext struct {
+	context.Context
+	done <-chan struct{}
+}
+
+func (c detachContext) Done() <-chan struct{} { return c.done }
+
+func (c detachContext) Err() error {
+	select {
+	case <-c.done:
+		return context.Canceled
+	default:
+		return nil
+	}
 }

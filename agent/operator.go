@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"maps"
@@ -407,25 +408,16 @@ func (a *Agent) operatorTask(ex *executor, t *task) *mesos.Task {
 	return pb
 }
 
-// containerUsage is a container of GET_CONTAINERS and, when its executor
-// runs, what measuring it needs.
-type containerUsage struct {
-	pb       *agentpb.Response_GetContainers_Container
-	measured bool
-	mon      monitored
-}
-
 // getContainers is GET_CONTAINERS: one container per executor that has
-// not terminated, with its status (its id, and the executor's pid when
-// it is a process) and, once it runs, the usage /monitor/statistics
-// reports for it.
+// not terminated, with its status (its id and, from the containerizer
+// once it runs, the executor's pid when it is a process) and, once it
+// runs, the usage /monitor/statistics reports for it. A container that
+// cannot be measured is left without statistics, as Mesos leaves out
+// what its containerizer failed to collect.
 func (a *Agent) getContainers() (*agentpb.Response_GetContainers, error) {
-	var list []containerUsage
+	var list []*agentpb.Response_GetContainers_Container
+	var running []*mesos.ContainerID // nil for an executor not launched yet
 	if err := a.onState(func() {
-		running := map[[2]string]monitored{}
-		for _, m := range a.monitoredExecutors() {
-			running[[2]string{m.fwID, m.exID}] = m
-		}
 		for _, fwID := range slices.Sorted(maps.Keys(a.st.frameworks)) {
 			fw := a.st.frameworks[fwID]
 			for _, exID := range slices.Sorted(maps.Keys(fw.executors)) {
@@ -433,92 +425,38 @@ func (a *Agent) getContainers() (*agentpb.Response_GetContainers, error) {
 				if ex.state == exTerminated {
 					continue
 				}
-				containerID := &mesos.ContainerID{Value: proto.String(ex.containerID)}
-				c := containerUsage{pb: &agentpb.Response_GetContainers_Container{
+				containerID := ex.container()
+				list = append(list, &agentpb.Response_GetContainers_Container{
 					FrameworkId:     &mesos.FrameworkID{Value: proto.String(fwID)},
 					ExecutorId:      &mesos.ExecutorID{Value: proto.String(exID)},
 					ExecutorName:    proto.String(ex.info.GetName()),
 					ContainerId:     containerID,
 					ContainerStatus: &mesos.ContainerStatus{ContainerId: proto.Clone(containerID).(*mesos.ContainerID)},
-				}}
-				if m, ok := running[[2]string{fwID, exID}]; ok {
-					c.measured, c.mon = true, m
-					if m.pid > 0 {
-						c.pb.ContainerStatus.ExecutorPid = proto.Uint32(uint32(m.pid))
-					}
+				})
+				if ex.launched != nil {
+					a.updateContainer(ex) // its limits are current
+					running = append(running, containerID)
+				} else {
+					running = append(running, nil)
 				}
-				list = append(list, c)
 			}
 		}
 	}); err != nil {
 		return nil, err
 	}
-	a.measureContainers(list)
-	out := &agentpb.Response_GetContainers{}
-	for _, c := range list {
-		out.Containers = append(out.Containers, c.pb)
-	}
-	return out, nil
-}
-
-// measureContainers sets the resource statistics of the running
-// containers in list from /proc, as /monitor/statistics measures an
-// executor (monitor.go): CPU times and resident memory of its sessions,
-// and the limits of what it holds. A container that cannot be measured
-// (its process is gone, or /proc cannot be read) is left without, as
-// Mesos leaves out statistics its containerizer failed to collect.
-func (a *Agent) measureContainers(list []containerUsage) {
-	needed, inlineNeeded := false, false
-	for _, c := range list {
-		needed = needed || c.measured
-		inlineNeeded = inlineNeeded || (c.measured && c.mon.pid == 0)
-	}
-	if !needed {
-		return
-	}
-	procs, err := readProcesses()
-	if err != nil {
-		a.log.Warn("GET_CONTAINERS: cannot measure executors", "err", err)
-		return
-	}
-	inline := map[[2]string][]int{}
-	if inlineNeeded {
-		inline = procs.inlineSessions()
-	}
-	now := float64(time.Now().UnixNano()) / 1e9
-	page := uint64(os.Getpagesize())
-	for _, c := range list {
-		if !c.measured {
+	ctx := context.Background()
+	for i, id := range running {
+		if id == nil {
 			continue
 		}
-		m := c.mon
-		sessions := inline[[2]string{m.fwID, m.exID}]
-		if m.pid > 0 {
-			if _, ok := procs.byPid[m.pid]; !ok {
-				continue
-			}
-			sessions = []int{m.pid}
-		}
-		utime, stime, rss := procs.usage(sessions)
-		limits := m.entry.Statistics
-		c.pb.ResourceStatistics = &mesos.ResourceStatistics{
-			Timestamp:          proto.Float64(now),
-			CpusUserTimeSecs:   proto.Float64(float64(utime) / clockTicks),
-			CpusSystemTimeSecs: proto.Float64(float64(stime) / clockTicks),
-			MemRssBytes:        proto.Uint64(rss * page),
-			CpusSoftLimit:      floatOf(limits.CPUsSoftLimit),
-			MemSoftLimitBytes:  limits.MemSoftLimitBytes,
-			MemLimitBytes:      limits.MemLimitBytes,
+		if st, err := a.containers.Status(ctx, id); err == nil {
+			list[i].ContainerStatus = st
 		}
 	}
-}
-
-// floatOf converts an optional document number to an optional double.
-func floatOf(f *legacy.Float) *float64 {
-	if f == nil {
-		return nil
+	for i, s := range a.measure(ctx, running) {
+		list[i].ResourceStatistics = s
 	}
-	return proto.Float64(float64(*f))
+	return &agentpb.Response_GetContainers{Containers: list}, nil
 }
 
 // listFiles is LIST_FILES: the entries of the directory at path (a

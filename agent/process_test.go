@@ -232,7 +232,7 @@ func TestShutdownExecutorAndCloseLeaveNoProcess(t *testing.T) {
 	}
 	p1, p2 := readPids(t, filepath.Join(dir, "s1")), readPids(t, filepath.Join(dir, "s2"))
 	var exPid int
-	a.do(func() { exPid = a.st.frameworks["F1"].executors["s1"].proc.Pid() })
+	a.do(func() { exPid = a.st.frameworks["F1"].executors["s1"].launched.pid })
 	m.send(&agentproto.AgentEvent{Type: agentproto.AgentEvent_SHUTDOWN_EXECUTOR.Enum(), ShutdownExecutor: &agentproto.AgentEvent_ShutdownExecutor{
 		FrameworkId: &mesos.FrameworkID{Value: proto.String("F1")}, ExecutorId: &mesos.ExecutorID{Value: proto.String("s1")}}})
 	m.waitState(t, "s1", mesos.TaskState_TASK_KILLED)

@@ -1,15 +1,15 @@
 package agent
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"time"
 
 	"google.golang.org/protobuf/proto"
 
 	"github.com/mezzo-project/mezzo/agent/checkpoint"
-	"github.com/mezzo-project/mezzo/agent/launcher"
+	"github.com/mezzo-project/mezzo/agent/containerizer"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	"github.com/mezzo-project/mezzo/internal/flags"
 	"github.com/mezzo-project/mezzo/resources"
@@ -105,7 +105,10 @@ func (a *Agent) recover() error {
 	rebooted := cp.BootID != "" && bootID != "" && cp.BootID != bootID
 	if cp.Agent == nil {
 		a.log.Info("no checkpointed agent; starting as a new agent")
-		a.killLeftovers()
+		// Nothing to re-adopt; what runs in the sandboxes is destroyed.
+		if err := a.containers.Recover(a.detachCtx, nil); err != nil {
+			a.log.Warn("containerizer recovery", "err", err)
+		}
 		a.finishRecovery()
 		return nil
 	}
@@ -142,6 +145,7 @@ func (a *Agent) recover() error {
 	a.mu.Unlock()
 
 	cleanup := a.cfg.Recover == "cleanup"
+	unrecoverable := a.recoverContainers(cp.Agent, rebooted)
 	for _, fs := range cp.Agent.Frameworks {
 		if !fs.Info.GetCheckpoint() {
 			continue
@@ -166,7 +170,7 @@ func (a *Agent) recover() error {
 				a.gcRecoveredExecutor(fw.id, es.ID)
 				continue
 			}
-			if err := a.recoverExecutor(fw, es, run, rebooted, cleanup); err != nil {
+			if err := a.recoverExecutor(fw, es, run, unrecoverable[run.ContainerID], cleanup); err != nil {
 				if a.cfg.Strict {
 					return fmt.Errorf("failed to recover executor %s of framework %s: %w", es.ID, fs.ID, err)
 				}
@@ -176,7 +180,6 @@ func (a *Agent) recover() error {
 		}
 		a.cleanup(fw, nil)
 	}
-	a.killLeftovers()
 	if cleanup {
 		return a.cleanupRecovered()
 	}
@@ -200,29 +203,70 @@ func (a *Agent) recover() error {
 	return nil
 }
 
-// killLeftovers kills the processes of this agent's sandboxes that no
-// recovered executor accounts for: what the previous run supervised
-// itself or did not checkpoint (tasks of frameworks that do not
-// checkpoint and the processes they started), as Mesos' agent destroys
-// the containers it does not recover.
-func (a *Agent) killLeftovers() {
-	live := map[int]bool{}
-	for _, fw := range a.st.frameworks {
-		for _, ex := range fw.executors {
-			if ex.proc != nil && ex.proc.Pid() > 0 {
-				live[ex.proc.Pid()] = true // a session leader
+// recoverContainers has the containerizer re-adopt the executors of the
+// latest, unfinished runs of checkpointing frameworks that still run (by
+// their checkpointed pids; none after a reboot) and destroy what else
+// runs in this agent's sandboxes, as Mesos' agent destroys the containers
+// it does not recover: what the previous run supervised itself or did
+// not checkpoint (tasks of frameworks that do not checkpoint and the
+// processes they started). It returns, by container id, the errors of
+// containers that could not be recovered for another reason than being
+// gone.
+func (a *Agent) recoverContainers(agent *checkpoint.AgentState, rebooted bool) map[string]error {
+	var known []containerizer.RecoverState
+	for _, fs := range agent.Frameworks {
+		if !fs.Info.GetCheckpoint() {
+			continue
+		}
+		for _, es := range fs.Executors {
+			run := es.Runs[es.Latest]
+			if run == nil || run.Completed {
+				continue
 			}
+			s := containerizer.RecoverState{
+				ID:        &mesos.ContainerID{Value: proto.String(run.ContainerID)},
+				Directory: executorDir(a.cfg.WorkDir, agent.ID, fs.ID, es.ID) + "/runs/" + run.ContainerID,
+			}
+			if !rebooted {
+				s.Pid = run.Pid
+			}
+			known = append(known, s)
 		}
 	}
-	root := filepath.Join(a.cfg.WorkDir, "slaves")
-	if n := launcher.KillLeftovers(root, func(sid int) bool { return live[sid] }); n > 0 {
-		a.log.Info("killed processes left in sandboxes by a previous run", "processes", n)
+	err := a.containers.Recover(a.detachCtx, known)
+	out := map[string]error{}
+	var re *containerizer.RecoverError
+	for _, e := range unjoin(err) {
+		if errors.As(e, &re) {
+			out[re.ID] = re.Err
+		} else {
+			a.st.metrics.recoveryErrors++
+			a.log.Warn("containerizer recovery", "err", e)
+		}
 	}
+	return out
+}
+
+// unjoin returns the errors joined in err (err alone when it is not a
+// join; none for nil).
+func unjoin(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, unjoin(e)...)
+		}
+		return out
+	}
+	return []error{err}
 }
 
 // recoverExecutor rebuilds an executor's latest run, its tasks and their
-// update streams, and adopts its process when it still runs.
-func (a *Agent) recoverExecutor(fw *framework, es *checkpoint.ExecutorState, run *checkpoint.RunState, rebooted, cleanup bool) error {
+// update streams, and watches its container when the containerizer
+// re-adopted it (adoptErr: why it could not).
+func (a *Agent) recoverExecutor(fw *framework, es *checkpoint.ExecutorState, run *checkpoint.RunState, adoptErr error, cleanup bool) error {
 	id := es.ID
 	kind := kindCustom
 	switch {
@@ -267,63 +311,47 @@ func (a *Agent) recoverExecutor(fw *framework, es *checkpoint.ExecutorState, run
 		ex.tasks[ts.ID] = t
 	}
 
-	var proc *launcher.Process
-	if run.Pid > 0 && !rebooted {
-		p, err := launcher.Adopt(run.Pid)
-		switch {
-		case errors.Is(err, launcher.ErrNotRunning):
-		case err != nil:
-			return err
-		default:
-			proc = p
-		}
+	if adoptErr != nil {
+		return adoptErr
 	}
-	if proc == nil {
+	cid := ex.container()
+	st, err := a.containers.Status(a.detachCtx, cid)
+	if err != nil {
 		// The executor is gone (or never started): its unfinished tasks
 		// fail as if it had just exited.
 		a.log.Info("recovered executor is not running", "framework", fw.id, "executor", id, "pid", run.Pid)
 		a.executorTerminated(ex, nil)
 		return nil
 	}
-	ex.proc = proc
-	a.log.Info("recovered a running executor", "framework", fw.id, "executor", id, "pid", proc.Pid(), "tasks", len(ex.tasks))
-	a.watchAdopted(ex, proc)
-	if cleanup {
-		ex.state = exTerminating
-		proc.Destroy()
-	}
-	return nil
-}
-
-// watchAdopted reports the exit of an adopted executor to the state
-// goroutine. The watch ends when the agent detaches.
-func (a *Agent) watchAdopted(ex *executor, proc *launcher.Process) {
+	// What it holds reaches the containerizer with the first update.
+	ex.launched = &launchedContainer{pid: int(st.GetExecutorPid())}
+	a.log.Info("recovered a running executor", "framework", fw.id, "executor", id, "pid", ex.launched.pid, "tasks", len(ex.tasks))
 	a.procs.Add(1)
 	go func() {
 		defer a.procs.Done()
-		select {
-		case <-proc.Done():
-			a.post(func() { a.executorTerminated(ex, proc) })
-		case <-a.detached:
-			proc.Release()
-		}
+		a.waitContainer(ex, cid)
 	}()
+	if cleanup {
+		ex.state = exTerminating
+		a.destroyContainer(ex)
+	}
+	return nil
 }
 
 // cleanupRecovered finishes --recover=cleanup: every adopted executor was
 // killed; wait for them to go, then forget the checkpointed agent so the
 // next start registers as a new one.
 func (a *Agent) cleanupRecovered() error {
-	deadline := time.After(30 * time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	for _, fw := range a.st.frameworks {
 		for _, ex := range fw.executors {
-			if ex.proc == nil {
+			if ex.launched == nil {
 				continue
 			}
-			select {
-			case <-ex.proc.Done():
-			case <-deadline:
-				return fmt.Errorf("--recover=cleanup: executor %s (pid %d) did not die", ex.id, ex.proc.Pid())
+			// Unknown: its end was reported already.
+			if _, err := a.containers.Wait(ctx, ex.container()); ctx.Err() != nil {
+				return fmt.Errorf("--recover=cleanup: executor %s (pid %d) did not die: %w", ex.id, ex.launched.pid, err)
 			}
 		}
 	}
@@ -359,9 +387,7 @@ func (a *Agent) reregistrationTimeout() {
 				message: "Executor did not reregister within " + flags.FormatDuration(a.cfg.ExecutorReregistrationTimeout),
 			}
 			ex.state = exTerminating
-			if ex.proc != nil {
-				ex.proc.Destroy()
-			}
+			a.destroyContainer(ex)
 		}
 	}
 	a.finishRecovery()

@@ -180,7 +180,9 @@ type executor struct {
 
 	conn *execConn
 
-	proc        process
+	// launched is the executor's container once launched (nil before,
+	// or when it never started).
+	launched    *launchedContainer
 	fetchCancel context.CancelFunc
 
 	regTimer      Timer

@@ -99,8 +99,8 @@ func (a *Agent) executorUpdate(fw *framework, ex *executor, s *mesos.TaskStatus)
 		}
 		cs.NetworkInfos = []*mesos.NetworkInfo{{IpAddresses: []*mesos.NetworkInfo_IPAddress{ipa}}}
 	}
-	if cs.ExecutorPid == nil && ex.proc != nil && ex.proc.Pid() > 0 {
-		cs.ExecutorPid = proto.Uint32(uint32(ex.proc.Pid()))
+	if cs.ExecutorPid == nil && ex.launched != nil && ex.launched.pid > 0 {
+		cs.ExecutorPid = proto.Uint32(uint32(ex.launched.pid))
 	}
 	if s.AgentId == nil {
 		s.AgentId = a.st.info.GetId()

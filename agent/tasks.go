@@ -6,7 +6,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/mezzo-project/mezzo/agent/launcher"
+	"github.com/mezzo-project/mezzo/agent/containerizer"
 	execpb "github.com/mezzo-project/mezzo/api/v1/executor"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	"github.com/mezzo-project/mezzo/internal/agentproto"
@@ -148,9 +148,11 @@ func (a *Agent) runTask(r *agentproto.AgentEvent_RunTask) {
 	}
 	ex.queue = append(ex.queue, ids)
 	a.log.Info("queued tasks", "framework", fwID, "executor", exID, "tasks", ids, "executor_state", ex.state)
+	// A launched container grows with its tasks.
+	a.updateContainer(ex)
 	switch ex.state {
 	case exLaunching:
-		if ex.proc == nil && ex.fetchCancel == nil {
+		if ex.launched == nil && ex.fetchCancel == nil {
 			a.launchExecutor(ex)
 		}
 	case exRunning:
@@ -315,13 +317,13 @@ func (a *Agent) shutdownExecutor(ex *executor) {
 		}
 		ex.shutdownTimer = a.after(grace, func() {
 			ex.shutdownTimer = nil
-			if ex.proc != nil && ex.state != exTerminated {
+			if ex.launched != nil && ex.state != exTerminated {
 				a.log.Info("executor did not exit within its grace period; killing it", "executor", ex.id, "grace", grace)
-				ex.proc.Destroy()
+				a.destroyContainer(ex)
 			}
 		})
-	case ex.proc != nil:
-		ex.proc.Destroy()
+	case ex.launched != nil:
+		a.destroyContainer(ex)
 	case ex.fetchCancel != nil:
 		ex.fetchCancel() // the launch goroutine reports back
 	default:
@@ -377,15 +379,13 @@ func (a *Agent) registrationTimeout(ex *executor) {
 		message: "Executor did not register within " + flags.FormatDuration(a.cfg.ExecutorRegistrationTimeout),
 	}
 	ex.state = exTerminating
-	if ex.proc != nil {
-		ex.proc.Destroy()
-	}
+	a.destroyContainer(ex)
 }
 
-// executorTerminated handles the end of an executor: its process exited
-// (proc set) or it never started. Unfinished tasks get a terminal update
-// from the agent (state goroutine).
-func (a *Agent) executorTerminated(ex *executor, proc process) {
+// executorTerminated handles the end of an executor: its container ended
+// (term set; everything in it is gone) or it never started. Unfinished
+// tasks get a terminal update from the agent (state goroutine).
+func (a *Agent) executorTerminated(ex *executor, term *containerizer.Termination) {
 	if ex.state == exTerminated {
 		return
 	}
@@ -396,29 +396,32 @@ func (a *Agent) executorTerminated(ex *executor, proc process) {
 		ex.conn.events.close()
 		ex.conn = nil
 	}
-	term := ex.pendingTermination
-	if term == nil {
-		term = &termination{state: mesos.TaskState_TASK_FAILED, reason: mesos.TaskStatus_REASON_EXECUTOR_TERMINATED, message: "Executor terminated"}
+	why := ex.pendingTermination
+	if why == nil && term != nil && term.Reason != 0 {
+		// Ended by its isolation (a limitation).
+		why = &termination{state: term.State, reason: term.Reason, message: term.Message}
+	}
+	if why == nil {
+		why = &termination{state: mesos.TaskState_TASK_FAILED, reason: mesos.TaskStatus_REASON_EXECUTOR_TERMINATED, message: "Executor terminated"}
 	}
 	var status *int32
-	if proc != nil {
-		// Nothing of the executor's session may outlive it.
-		proc.Destroy()
-		if proc.Adopted() {
-			// Not our child: its wait status went to its new parent.
+	if term != nil {
+		if term.Status == nil {
+			// Recovered, not our child: its wait status went to its
+			// new parent.
 			a.log.Info("recovered executor exited", "framework", ex.fw.id, "executor", ex.id)
 		} else {
-			status = proto.Int32(int32(proc.Status()))
-			a.log.Info("executor exited", "framework", ex.fw.id, "executor", ex.id, "status", launcher.DescribeStatus(proc.Status()))
+			status = term.Status
+			a.log.Info("executor exited", "framework", ex.fw.id, "executor", ex.id, "status", term.Describe())
 		}
 	}
 	for id, t := range ex.tasks {
 		if !isTerminal(t.state) {
 			t.queued = false
-			a.agentUpdate(ex.fw, ex, id, term.state, term.reason, term.message)
+			a.agentUpdate(ex.fw, ex, id, why.state, why.reason, why.message)
 		}
 	}
-	if proc != nil {
+	if term != nil {
 		a.send(&agentproto.AgentCall{
 			Type: agentproto.AgentCall_EXECUTOR_EXITED.Enum(),
 			ExecutorExited: &agentproto.AgentCall_ExecutorExited{

@@ -50,15 +50,16 @@ const (
 	// framework is offered nothing until its stream drains.
 	withholdEvents = 4 * answerWindow
 	withholdBytes  = 4 << 20
-	// maxPendingAnswers bounds the explicitly named tasks and operations
-	// waiting to be answered for one framework.
-	maxPendingAnswers = 1_000_000
 	// overflowFailoverTimeout is the least failover timeout of a
 	// framework whose stream the master cut because it fell too far
 	// behind (stream.go): it did not choose to leave, so it gets time to
 	// subscribe again with its tasks intact, even with failover_timeout 0.
 	overflowFailoverTimeout = 5 * time.Minute
 )
+
+// maxPendingAnswers bounds the explicitly named tasks and operations
+// waiting to be answered for one framework (a variable for tests).
+var maxPendingAnswers = 1_000_000
 
 // flowSink is implemented by sinks whose reader may fall behind (the HTTP
 // outboxes). Only the core's goroutine calls it.

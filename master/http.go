@@ -218,8 +218,9 @@ func (m *Master) registerAgent(w http.ResponseWriter, r *http.Request, f codec.F
 		err = box.pump(r.Context(), st)
 	}
 	_ = m.do(func(c *core) { c.agentStreamClosed(id, streamID) })
-	if err != nil {
-		events, bytes := box.Peak()
+	if events, bytes := box.Peak(); errors.Is(err, errStreamOverflow) {
+		m.log.Warn("agent stream cut: the agent fell too far behind", "agent_id", id, "peak_queued_events", events, "peak_queued_bytes", bytes)
+	} else if err != nil {
 		m.log.Debug("agent stream ended", "agent_id", id, "err", err, "peak_queued_events", events, "peak_queued_bytes", bytes)
 	}
 	return nil

@@ -84,7 +84,8 @@ type outbox struct {
 	bytes  int64
 	events int
 	// uuids counts the queued status updates by uuid (frameworks' streams
-	// only): a retry of an update still queued is not queued again.
+	// only, from when the backlog reaches drainLowWater): a retry of an
+	// update still queued is not queued again.
 	uuids      map[string]int
 	closed     bool
 	overflowed bool
@@ -135,7 +136,9 @@ func (o *outbox) push(m proto.Message) {
 		return
 	}
 	e := queuedEvent{msg: m}
-	if o.uuids != nil {
+	if o.uuids != nil && (o.events >= drainLowWater || len(o.uuids) > 0) {
+		// Retries only pile up behind a long backlog: the uuids are
+		// tracked from then until the backlog is written.
 		if ev, ok := m.(*schedpb.Event); ok && ev.GetType() == schedpb.Event_UPDATE {
 			if u := ev.GetUpdate().GetStatus().GetUuid(); len(u) > 0 {
 				if o.uuids[string(u)] > 0 {

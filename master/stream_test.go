@@ -43,21 +43,28 @@ func drainAll(o *outbox) (n int) {
 }
 
 // TestOutboxCoalesces: a HEARTBEAT is not queued behind other events, nor
-// a retry of a status update the client has yet to read; both are queued
-// again once the stream is idle.
+// (behind a long backlog) a retry of a status update the client has yet
+// to read; both are queued again once the stream is idle.
 func TestOutboxCoalesces(t *testing.T) {
 	o := newFrameworkOutbox(nil)
+	for i := 0; i < drainLowWater; i++ {
+		o.Send(retriedUpdate("other", ""))
+	}
+	drainAll(o)
 	o.Send(heartbeat())
+	for i := 0; i < drainLowWater-1; i++ {
+		o.Send(retriedUpdate("filler", ""))
+	}
 	o.Send(retriedUpdate("t1", "u1"))
 	o.Send(heartbeat())
 	o.Send(retriedUpdate("t1", "u1"))
 	o.Send(retriedUpdate("t1", "u2"))
 	o.Send(retriedUpdate("t2", "")) // no uuid: never coalesced
 	o.Send(retriedUpdate("t2", ""))
-	if n, _ := o.Backlog(); n != 5 {
-		t.Fatalf("backlog %d events, want 5", n)
+	if n, _ := o.Backlog(); n != drainLowWater+4 {
+		t.Fatalf("backlog %d events, want %d", n, drainLowWater+4)
 	}
-	if got := drainAll(o); got != 5 {
+	if got := drainAll(o); got != drainLowWater+4 {
 		t.Fatalf("wrote %d", got)
 	}
 	if n, b := o.Backlog(); n != 0 || b != 0 {
@@ -220,4 +227,31 @@ func reconcileCallFor(id *mesos.FrameworkID, tasks ...string) *schedpb.Call {
 	c := reconcileCall(tasks...)
 	c.FrameworkId = id
 	return c
+}
+
+// BenchmarkOutboxSend is the core's cost of sending a status update on a
+// framework's stream (the writer's side not included): per event.
+func BenchmarkOutboxSend(b *testing.B) {
+	evs := make([]*schedpb.Event, 1000)
+	for i := range evs {
+		evs[i] = updateEvent(&mesos.TaskStatus{TaskId: &mesos.TaskID{Value: proto.String(fmt.Sprintf("task-%04d", i))},
+			AgentId: agentID("M-S0"), State: mesos.TaskState_TASK_RUNNING.Enum(), Uuid: []byte(uuid16(fmt.Sprint(i))),
+			Source: mesos.TaskStatus_SOURCE_EXECUTOR.Enum(), Timestamp: proto.Float64(1000)})
+	}
+	for _, batch := range []int{100, 1000} {
+		b.Run(fmt.Sprintf("backlog=%d", batch), func(b *testing.B) {
+			o := newFrameworkOutbox(nil)
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				o.Send(evs[i%batch])
+				if i%batch == batch-1 {
+					b.StopTimer()
+					if drainAll(o) != batch {
+						b.Fatal("events lost")
+					}
+					b.StartTimer()
+				}
+			}
+		})
+	}
 }

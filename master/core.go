@@ -156,6 +156,9 @@ type framework struct {
 
 	// metrics are the framework's counters (master/frameworks/...).
 	metrics frameworkMetrics
+	// pace holds the paced answers of the stream and whether offers are
+	// withheld from it (pacing.go).
+	pace paceState
 }
 
 type agent struct {

@@ -455,6 +455,13 @@ func (c *core) checkAgent(a *agent, now time.Time) {
 	if now.Before(a.nextPing) {
 		return
 	}
+	if backlog(a.stream) > 0 {
+		// The stream is still writing earlier events: the last ping may
+		// not have reached the agent, and another would wait behind them.
+		// Not a miss; a stream stuck that long ends by writeTimeout.
+		a.nextPing = now.Add(c.cfg.AgentPingTimeout)
+		return
+	}
 	if a.pingSeq > a.pongSeq {
 		a.missedPings++
 		c.log.Warn("agent missed a ping", "agent_id", a.id, "missed", a.missedPings)

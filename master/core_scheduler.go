@@ -104,6 +104,7 @@ func (c *core) subscribe(sink eventSink, streamID string, sub *schedpb.Call_Subs
 	f.suppressed = append([]string(nil), sub.GetSuppressedRoles()...)
 	f.stream = sink
 	f.streamID = streamID
+	f.resetPace()
 	f.failoverDeadline = time.Time{}
 	f.unregistered = time.Time{}
 	c.alloc.AddFramework(id, f.allocFramework())
@@ -146,14 +147,15 @@ func (c *core) frameworkStreamClosed(frameworkID, streamID string) {
 	if f == nil || f.stream == nil || f.streamID != streamID {
 		return
 	}
+	timeout := c.disconnectFailoverTimeout(f)
 	f.stream.Close()
 	f.stream = nil
+	f.resetPace()
 	c.alloc.SetFrameworkActive(f.id, false)
 	for _, o := range sortOffers(f.offers) {
 		c.discardOffer(o, 0)
 	}
 	c.dropInverseOffers(f.id)
-	timeout := failoverTimeout(f.info)
 	c.log.Info("framework disconnected", "framework_id", f.id, "failover_timeout", timeout)
 	if timeout <= 0 {
 		c.removeFramework(f)
@@ -228,7 +230,7 @@ func (c *core) schedulerCall(call *schedpb.Call, streamID string, hasStreamID bo
 		// to call the acknowledgement valid or invalid against).
 		c.metrics.inc(ctrMsgOperationStatusUpdateAck)
 	case schedpb.Call_RECONCILE:
-		c.reconcile(f, call.GetReconcile().GetTasks())
+		return c.reconcileCall(f, call.GetReconcile().GetTasks())
 	case schedpb.Call_RECONCILE_OPERATIONS:
 		c.reconcileOperations(f, call.GetReconcileOperations())
 	case schedpb.Call_MESSAGE:
@@ -364,8 +366,9 @@ func (c *core) allocate(all bool) {
 	c.metrics.allocationRun.record(now, c.clock.Now().Sub(now))
 	for _, d := range decisions {
 		f, a := c.frameworks[d.FrameworkID], c.agents[d.AgentID]
-		if f == nil || f.stream == nil || a == nil || !a.connected() {
-			// The allocator's view lags: give the resources back.
+		if f == nil || f.stream == nil || a == nil || !a.connected() || c.withholdOffers(f) {
+			// The allocator's view lags, or the framework's stream is
+			// too far behind (pacing.go): give the resources back.
 			c.alloc.Recover(d.FrameworkID, d.AgentID, d.Role, d.Resources, 0, now)
 			continue
 		}
@@ -623,100 +626,6 @@ func (c *core) acknowledge(f *framework, ack *schedpb.Call_Acknowledge) {
 		},
 	})
 	c.metrics.inc(ctrValidStatusUpdateAcks)
-}
-
-// reconcile answers RECONCILE: every known task's latest state when tasks
-// is empty, else one update per listed task (see Mesos' rules in the
-// comments below). Answers carry REASON_RECONCILIATION and no uuid.
-func (c *core) reconcile(f *framework, tasks []*schedpb.Call_Reconcile_Task) {
-	c.metrics.inc(ctrMsgReconcileTasks)
-	latest := func(t *task) *mesos.TaskStatus {
-		state := t.pb.GetState()
-		if t.pb.StatusUpdateState != nil {
-			state = t.pb.GetStatusUpdateState()
-		}
-		st := c.masterStatus(t.pb.GetTaskId().GetValue(), t.pb.GetAgentId().GetValue(), state,
-			mesos.TaskStatus_REASON_RECONCILIATION, "Reconciliation: Latest task state")
-		st.ExecutorId = t.pb.GetExecutorId()
-		if n := len(t.pb.GetStatuses()); n > 0 {
-			last := t.pb.GetStatuses()[n-1]
-			st.Healthy = last.Healthy
-			st.CheckStatus = last.GetCheckStatus()
-			st.ContainerStatus = last.GetContainerStatus()
-		}
-		return st
-	}
-	if len(tasks) == 0 {
-		for _, t := range sortedTasks(f.tasks) {
-			f.send(updateEvent(latest(t)))
-		}
-		// Tasks on unreachable agents are the framework's too: Mesos
-		// reports them (TASK_UNREACHABLE, or TASK_LOST) with the time the
-		// agent became unreachable.
-		for _, id := range sortedKeys(f.unreachableTasks) {
-			t := f.unreachableTasks[id]
-			agent := t.GetAgentId().GetValue()
-			st := c.masterStatus(id, agent, f.lostState(mesos.TaskState_TASK_UNREACHABLE),
-				mesos.TaskStatus_REASON_RECONCILIATION, "Reconciliation: Task is unreachable")
-			st.ExecutorId = t.GetExecutorId()
-			if since, ok := c.unreachable[agent]; ok {
-				st.UnreachableTime = &mesos.TimeInfo{Nanoseconds: proto.Int64(since.UnixNano())}
-			}
-			f.send(updateEvent(st))
-		}
-		return
-	}
-	for _, rt := range tasks {
-		taskID, agentID := rt.GetTaskId().GetValue(), rt.GetAgentId().GetValue()
-		var st *mesos.TaskStatus
-		switch t := f.tasks[taskID]; {
-		case t != nil:
-			st = latest(t)
-		case f.unreachableTasks[taskID] != nil:
-			ut := f.unreachableTasks[taskID]
-			agent := ut.GetAgentId().GetValue()
-			st = c.masterStatus(taskID, agent, f.lostState(mesos.TaskState_TASK_UNREACHABLE),
-				mesos.TaskStatus_REASON_RECONCILIATION, "Reconciliation: Task is unreachable")
-			st.ExecutorId = ut.GetExecutorId()
-			if since, ok := c.unreachable[agent]; ok {
-				st.UnreachableTime = &mesos.TimeInfo{Nanoseconds: proto.Int64(since.UnixNano())}
-			}
-		case c.recovered[agentID] != nil || (agentID == "" && len(c.recovered) > 0):
-			// The task may be on an agent that has not re-registered since
-			// this master started: no answer yet; the agent's report (or
-			// its unreachability) will settle it, as in Mesos.
-			continue
-		case agentID != "" && c.agents[agentID] != nil:
-			// Unknown task on a registered agent: it is gone.
-			st = c.masterStatus(taskID, agentID, f.lostState(mesos.TaskState_TASK_GONE),
-				mesos.TaskStatus_REASON_RECONCILIATION, "Reconciliation: Task is unknown to the agent")
-		case agentID != "" && !c.unreachable[agentID].IsZero():
-			st = c.masterStatus(taskID, agentID, f.lostState(mesos.TaskState_TASK_UNREACHABLE),
-				mesos.TaskStatus_REASON_RECONCILIATION, "Reconciliation: Task is unreachable")
-			st.UnreachableTime = &mesos.TimeInfo{Nanoseconds: proto.Int64(c.unreachable[agentID].UnixNano())}
-		default:
-			st = c.masterStatus(taskID, agentID, f.lostState(mesos.TaskState_TASK_UNKNOWN),
-				mesos.TaskStatus_REASON_RECONCILIATION, "Reconciliation: Task is unknown")
-		}
-		f.send(updateEvent(st))
-	}
-}
-
-// reconcileOperations answers RECONCILE_OPERATIONS. This master performs
-// no operations with feedback yet, so every listed operation is unknown.
-func (c *core) reconcileOperations(f *framework, r *schedpb.Call_ReconcileOperations) {
-	c.metrics.inc(ctrMsgReconcileOperations)
-	for _, op := range r.GetOperations() {
-		st := &mesos.OperationStatus{
-			OperationId: op.GetOperationId(),
-			State:       mesos.OperationState_OPERATION_UNKNOWN.Enum(),
-			AgentId:     op.GetAgentId(),
-		}
-		f.send(&schedpb.Event{
-			Type:                  schedpb.Event_UPDATE_OPERATION_STATUS.Enum(),
-			UpdateOperationStatus: &schedpb.Event_UpdateOperationStatus{Status: st},
-		})
-	}
 }
 
 func (c *core) frameworkMessage(f *framework, m *schedpb.Call_Message) {

@@ -34,6 +34,23 @@
 // stream closes is disconnected: its offers are discarded and it is removed
 // (tasks killed) when its failover_timeout elapses, at once when that is 0.
 //
+// # Back-pressure
+//
+// A stream's outbox (stream.go) holds at most 64 MiB for a framework or
+// an agent; the core keeps far below that. Answers that may be large
+// (RECONCILE, explicit or implicit, and RECONCILE_OPERATIONS) are paced
+// (pacing.go): the core sends them while the stream's backlog is under
+// 1,024 events and continues when the stream reports it drained, each
+// update computed from the state at the time it is sent. A framework
+// whose stream holds 4,096 events is offered nothing until it drains;
+// HEARTBEATs and retries of a status update not yet written are
+// coalesced; an agent gets no PING while its stream is still writing.
+// A client that stops reading is found by the 30 s write timeout: its
+// stream ends, a disconnection like any other. A stream that does pass
+// its bound is cut; a framework cut so keeps its tasks for at least
+// 5 minutes whatever its failover timeout, to subscribe again and
+// reconcile.
+//
 // # Agents
 //
 // An agent REGISTERs on /master/api/v1/agent and keeps the response open as

@@ -147,8 +147,8 @@ func (m *Master) schedulerAPI(w http.ResponseWriter, r *http.Request) error {
 // master closes.
 func (m *Master) subscribe(w http.ResponseWriter, r *http.Request, f codec.Format, sub *schedpb.Call_Subscribe) error {
 	streamID := newUUID()
-	box := newOutbox()
-	var frameworkID string
+	var frameworkID string // set before the stream's writer starts
+	box := newFrameworkOutbox(func() { _ = m.do(func(c *core) { c.frameworkDrained(frameworkID, streamID) }) })
 	if err := m.do(func(c *core) { frameworkID = c.subscribe(box, streamID, sub) }); err != nil {
 		return unavailable(err)
 	}
@@ -159,9 +159,9 @@ func (m *Master) subscribe(w http.ResponseWriter, r *http.Request, f codec.Forma
 	if frameworkID != "" {
 		_ = m.do(func(c *core) { c.frameworkStreamClosed(frameworkID, streamID) })
 	}
-	if err != nil {
-		m.log.Debug("framework stream ended", "framework_id", frameworkID, "err", err)
-	}
+	events, bytes := box.Peak()
+	m.log.Info("framework event stream ended", "framework_id", frameworkID, "err", err,
+		"peak_queued_events", events, "peak_queued_bytes", bytes)
 	return nil
 }
 
@@ -204,10 +204,10 @@ func (m *Master) agentAPI(w http.ResponseWriter, r *http.Request) error {
 
 func (m *Master) registerAgent(w http.ResponseWriter, r *http.Request, f codec.Format, reg *agentproto.AgentCall_Register) error {
 	streamID := newUUID()
-	box := newOutbox()
+	box := newAgentOutbox()
 	var id string
 	var regErr error
-	if err := m.do(func(c *core) { id, regErr = c.registerAgent(agentOutbox{box}, streamID, reg) }); err != nil {
+	if err := m.do(func(c *core) { id, regErr = c.registerAgent(box, streamID, reg) }); err != nil {
 		return unavailable(err)
 	}
 	if regErr != nil {
@@ -218,8 +218,10 @@ func (m *Master) registerAgent(w http.ResponseWriter, r *http.Request, f codec.F
 		err = box.pump(r.Context(), st)
 	}
 	_ = m.do(func(c *core) { c.agentStreamClosed(id, streamID) })
-	if err != nil {
-		m.log.Debug("agent stream ended", "agent_id", id, "err", err)
+	if events, bytes := box.Peak(); errors.Is(err, errStreamOverflow) {
+		m.log.Warn("agent stream cut: the agent fell too far behind", "agent_id", id, "peak_queued_events", events, "peak_queued_bytes", bytes)
+	} else if err != nil {
+		m.log.Debug("agent stream ended", "agent_id", id, "err", err, "peak_queued_events", events, "peak_queued_bytes", bytes)
 	}
 	return nil
 }

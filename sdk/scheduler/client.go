@@ -395,11 +395,29 @@ func (c *Client) Kill(ctx context.Context, taskID *mesos.TaskID, agentID *mesos.
 		Kill: &schedpb.Call_Kill{TaskId: taskID, AgentId: agentID}})
 }
 
+// MaxReconcileBatch is the most tasks Reconcile names in one call: more
+// are asked for in several calls, in order, so that a call's body stays
+// well under the master's limit on its size (16 MiB for Mezzo). The
+// master answers every task either way.
+const MaxReconcileBatch = 10000
+
 // Reconcile asks for the state of tasks; no tasks means all of the
-// framework's tasks (implicit reconciliation).
+// framework's tasks (implicit reconciliation). The answers arrive as
+// UPDATE events without a uuid (nothing to acknowledge); a large answer
+// arrives paced, interleaved with other events, as the stream is read.
+// Mezzo refuses a reconciliation with 503 (a *CallError) while a
+// million named tasks already wait to be answered: ask again later. An
+// error stops at the batch it names; the batches before it were sent.
 func (c *Client) Reconcile(ctx context.Context, tasks ...*schedpb.Call_Reconcile_Task) error {
-	return c.Call(ctx, &schedpb.Call{Type: schedpb.Call_RECONCILE.Enum(),
-		Reconcile: &schedpb.Call_Reconcile{Tasks: tasks}})
+	for first := true; first || len(tasks) > 0; first = false {
+		n := min(len(tasks), MaxReconcileBatch)
+		if err := c.Call(ctx, &schedpb.Call{Type: schedpb.Call_RECONCILE.Enum(),
+			Reconcile: &schedpb.Call_Reconcile{Tasks: tasks[:n]}}); err != nil {
+			return err
+		}
+		tasks = tasks[n:]
+	}
+	return nil
 }
 
 // Revive clears offer filters and resumes offers for roles (all when none).

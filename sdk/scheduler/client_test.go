@@ -3,6 +3,8 @@ package scheduler
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -11,6 +13,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/mezzo-project/mezzo/api/v1/codec"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
 )
@@ -46,4 +49,61 @@ func TestReconnectStopsAtRefusal(t *testing.T) {
 			t.Errorf("status %d: Run = %v after %d attempts, want retries until the deadline", tc.status, err, attempts.Load())
 		}
 	}
+}
+
+// Reconcile names at most MaxReconcileBatch tasks a call, every task once
+// and in order; with no task it sends one implicit reconciliation.
+func TestReconcileBatches(t *testing.T) {
+	var calls [][]string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		var call schedpb.Call
+		if err := codec.Unmarshal(codec.JSON, b, &call); err != nil || call.GetType() != schedpb.Call_RECONCILE {
+			http.Error(w, fmt.Sprint("bad call ", err), http.StatusBadRequest)
+			return
+		}
+		var ids []string
+		for _, tk := range call.GetReconcile().GetTasks() {
+			ids = append(ids, tk.GetTaskId().GetValue())
+		}
+		calls = append(calls, ids)
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer srv.Close()
+	c := New(Config{Master: srv.URL, Framework: &mesos.FrameworkInfo{Name: proto.String("t"), Id: &mesos.FrameworkID{Value: proto.String("F1")}}})
+	const n = 2*MaxReconcileBatch + 7
+	var tasks []*schedpb.Call_Reconcile_Task
+	for i := 0; i < n; i++ {
+		tasks = append(tasks, &schedpb.Call_Reconcile_Task{TaskId: &mesos.TaskID{Value: proto.String(fmt.Sprint(i))}})
+	}
+	if err := c.Reconcile(context.Background(), tasks...); err != nil {
+		t.Fatal(err)
+	}
+	if len(calls) != 3 || len(calls[0]) != MaxReconcileBatch || len(calls[2]) != 7 {
+		t.Fatalf("calls of %d tasks", lens(calls))
+	}
+	var i int
+	for _, ids := range calls {
+		for _, id := range ids {
+			if id != fmt.Sprint(i) {
+				t.Fatalf("task %d is %s", i, id)
+			}
+			i++
+		}
+	}
+	calls = nil
+	if err := c.Reconcile(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(calls) != 1 || len(calls[0]) != 0 {
+		t.Fatalf("implicit reconciliation sent calls of %d tasks", lens(calls))
+	}
+}
+
+func lens(calls [][]string) []int {
+	var out []int
+	for _, c := range calls {
+		out = append(out, len(c))
+	}
+	return out
 }

@@ -195,10 +195,14 @@ type agent struct {
 
 	// recorded is the total the registry holds for the agent.
 	recorded resources.Resources
-	// shutdownFrameworks are the frameworks the agent was told to shut
-	// down when it re-registered; updates it sends for their tasks the
-	// master does not know are dropped (the agent drops them too).
-	shutdownFrameworks map[string]bool
+	// abandoned holds, by framework id then task id, the tasks the agent
+	// reported on its return that the master gave up on (their framework
+	// was removed, or is not partition-aware and was told they were lost)
+	// and told the agent to shut down. Their updates are acknowledged to
+	// the agent and never reach the framework; should the agent report one
+	// again (the stream that carried the shutdown broke first), it is
+	// killed on its own. An entry goes once the agent no longer reports it.
+	abandoned map[string]map[string]bool
 }
 
 // recoveredAgent is an agent known from the registry, waiting to

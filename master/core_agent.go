@@ -276,11 +276,28 @@ func (c *core) reconcileAgent(a *agent, reg *agentproto.AgentCall_Register, wasU
 		if a.task(fwID, taskID) != nil {
 			continue
 		}
+		if a.abandoned[fwID][taskID] {
+			// Told to shut it down before, on a stream that broke first:
+			// only this task is killed now, as the framework may have new
+			// tasks here since.
+			if !isTerminal(t.GetState()) {
+				a.send(&agentproto.AgentEvent{
+					Type:     agentproto.AgentEvent_KILL_TASK.Enum(),
+					KillTask: &agentproto.AgentEvent_KillTask{FrameworkId: frameworkID(fwID), TaskId: t.GetTaskId()},
+				})
+			}
+			continue
+		}
 		f := c.frameworkFor(fwID, infos)
-		if f == nil || (wasUnreachable && !f.partitionAware()) || a.shutdownFrameworks[fwID] {
-			// The last of these: the agent was told to shut the framework
-			// down on an earlier registration whose stream broke first.
+		if f == nil || (wasUnreachable && !f.partitionAware()) {
 			shutdown[fwID] = true
+			if a.abandoned == nil {
+				a.abandoned = map[string]map[string]bool{}
+			}
+			if a.abandoned[fwID] == nil {
+				a.abandoned[fwID] = map[string]bool{}
+			}
+			a.abandoned[fwID][taskID] = true
 			continue
 		}
 		if old := f.tasks[taskID]; old != nil {
@@ -325,17 +342,18 @@ func (c *core) reconcileAgent(a *agent, reg *agentproto.AgentCall_Register, wasU
 	if wasUnreachable {
 		c.endUnreportedUnreachable(a, reported)
 	}
-	for fwID := range a.shutdownFrameworks {
-		if len(reported[fwID]) == 0 {
-			delete(a.shutdownFrameworks, fwID) // done: the agent has none of its tasks
+	for fwID, ids := range a.abandoned {
+		for taskID := range ids {
+			if !reported[fwID][taskID] {
+				delete(ids, taskID) // the agent is done with it
+			}
+		}
+		if len(ids) == 0 {
+			delete(a.abandoned, fwID)
 		}
 	}
 	for _, fwID := range sortedKeys(shutdown) {
 		c.log.Info("shutting down a framework on a re-registered agent", "agent_id", a.id, "framework_id", fwID)
-		if a.shutdownFrameworks == nil {
-			a.shutdownFrameworks = map[string]bool{}
-		}
-		a.shutdownFrameworks[fwID] = true
 		a.send(&agentproto.AgentEvent{
 			Type:              agentproto.AgentEvent_SHUTDOWN_FRAMEWORK.Enum(),
 			ShutdownFramework: &agentproto.AgentEvent_ShutdownFramework{FrameworkId: frameworkID(fwID)},
@@ -642,12 +660,20 @@ func (c *core) statusUpdate(a *agent, su *agentproto.AgentCall_StatusUpdate) {
 		return
 	}
 	c.drainingReason(a, st)
-	if t == nil && a.shutdownFrameworks[fwID] {
-		// A task of a framework this agent was told to shut down on its
-		// return (removed, or not partition-aware and already reported
-		// lost): the framework must not hear of it again.
-		c.log.Info("dropping status update of a framework shut down on this agent",
+	if t == nil && a.abandoned[fwID][st.GetTaskId().GetValue()] {
+		// A task the master gave up on when the agent returned: its
+		// framework was removed, or already told it was lost, and must not
+		// hear of it again. The agent is done with the update.
+		c.log.Info("acknowledging the update of an abandoned task without forwarding it",
 			"agent_id", a.id, "framework_id", fwID, "task_id", st.GetTaskId().GetValue(), "state", st.GetState().String())
+		if len(st.GetUuid()) > 0 {
+			a.send(&agentproto.AgentEvent{
+				Type: agentproto.AgentEvent_ACKNOWLEDGE.Enum(),
+				Acknowledge: &agentproto.AgentEvent_Acknowledge{
+					FrameworkId: frameworkID(fwID), TaskId: st.GetTaskId(), Uuid: st.GetUuid(),
+				},
+			})
+		}
 		return
 	}
 	if t == nil {

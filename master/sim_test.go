@@ -50,7 +50,7 @@ var (
 )
 
 // simRegressionSeeds are seeds that once found a bug; they run every time.
-var simRegressionSeeds = []uint64{3, 46, 110, 178, 213}
+var simRegressionSeeds = []uint64{3, 46, 110, 178, 213, 2614}
 
 // TestSimulation runs the cluster simulation for -sim.seeds seeds from
 // -sim.first, plus the regression seeds.

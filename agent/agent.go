@@ -302,7 +302,7 @@ func (a *Agent) stop(detach bool) error {
 		a.procs.Wait()
 		// What was checkpointed so far is committed before the agent
 		// ends (a refused agent's removal of meta/slaves/latest, the
-		// last updates); nothing waiting for it is released any more.
+		// last updates of its tasks).
 		if err := a.syncCheckpoint(); err != nil && !errors.Is(err, ErrClosed) {
 			a.log.Error("checkpoint not complete at shutdown", "err", err)
 		}

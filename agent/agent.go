@@ -37,12 +37,6 @@ type Agent struct {
 	fetch *fetcher.Fetcher
 	mux   *http.ServeMux
 	store *checkpoint.Store
-	// commit makes a checkpoint batch durable on the checkpointer
-	// goroutine ((*checkpoint.Batch).Commit; tests replace it to delay or
-	// fail commits). ckptWork hands batches from the state goroutine to
-	// it (checkpointer.go).
-	commit   func(*checkpoint.Batch) error
-	ckptWork chan *checkpoint.Batch
 
 	inbox chan func()
 	quit  chan struct{} // closed by Close
@@ -85,6 +79,13 @@ type Agent struct {
 	// goroutine to the deleting goroutine. Closed by stop.
 	gcRoot  *os.Root
 	gcQueue *queue[gcTrash]
+
+	// commit makes a checkpoint batch durable on the checkpointer
+	// goroutine ((*checkpoint.Batch).Commit; tests replace it, through
+	// the state goroutine, to delay or fail commits). ckptWork hands
+	// batches from the state goroutine to it (checkpointer.go).
+	commit   func(*checkpoint.Batch) error
+	ckptWork chan *checkpoint.Batch
 
 	// ---- state below is owned by the loop goroutine ----
 	st state

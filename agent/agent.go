@@ -85,6 +85,13 @@ type Agent struct {
 	gcRoot  *os.Root
 	gcQueue *queue[gcTrash]
 
+	// commit makes a checkpoint batch durable on the checkpointer
+	// goroutine ((*checkpoint.Batch).Commit; tests replace it, through
+	// the state goroutine, to delay or fail commits). ckptWork hands
+	// batches from the state goroutine to it (checkpointer.go).
+	commit   func(*checkpoint.Batch) error
+	ckptWork chan *checkpoint.Batch
+
 	// ---- state below is owned by the loop goroutine ----
 	st state
 }
@@ -115,8 +122,10 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 		quit:      make(chan struct{}),
 		ctx:       ctx,
 		cancel:    cancel,
-		serveErr:  make(chan error, 2),
+		serveErr:  make(chan error, 3),
 		store:     checkpoint.New(cfg.WorkDir),
+		commit:    (*checkpoint.Batch).Commit,
+		ckptWork:  make(chan *checkpoint.Batch, 1),
 		detached:  make(chan struct{}),
 		recovered: make(chan struct{}),
 		started:   time.Now(),
@@ -144,8 +153,9 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 		return nil, err
 	}
 	a.startGC()
-	a.wg.Add(1)
+	a.wg.Add(2)
 	go a.loop()
+	go a.checkpointer()
 	return a, nil
 }
 
@@ -168,8 +178,10 @@ func (a *Agent) Endpoint() string {
 func (a *Agent) Handler() http.Handler { return a.mux }
 
 // Serve serves HTTP on ln, registers with the master and runs until Close
-// (then it returns nil) or until the master refuses the agent
-// (ErrRefused).
+// (then it returns nil), until the master refuses the agent (ErrRefused)
+// or until writing the checkpoint fails (ErrCheckpoint; the agent takes
+// no more work, and its owner should Detach it and start a new one,
+// which recovers).
 func (a *Agent) Serve(ln net.Listener) error {
 	if a.cleanedUp {
 		// --recover=cleanup: like Mesos' agent, exit once the old
@@ -223,7 +235,9 @@ func (a *Agent) Serve(ln net.Listener) error {
 // Run listens on --ip:--port and serves until ctx ends, then detaches
 // (Detach: executors of checkpointing frameworks keep running, as Mesos'
 // agent leaves them when it is terminated). It closes the agent (Close)
-// when serving fails or the master refuses the agent.
+// when serving fails or the master refuses the agent, and detaches it
+// when writing the checkpoint failed (ErrCheckpoint), so that a restarted
+// agent recovers those executors.
 func (a *Agent) Run(ctx context.Context) error {
 	ln, err := a.Listen()
 	if err != nil {
@@ -238,7 +252,11 @@ func (a *Agent) Run(ctx context.Context) error {
 		<-errc
 		return nil
 	case err := <-errc:
-		a.Close()
+		if errors.Is(err, ErrCheckpoint) {
+			a.Detach()
+		} else {
+			a.Close()
+		}
 		return err
 	}
 }
@@ -292,6 +310,12 @@ func (a *Agent) stop(detach bool) error {
 			a.server.Close()
 		}
 		a.procs.Wait()
+		// What was checkpointed so far is committed before the agent
+		// ends (a refused agent's removal of meta/slaves/latest, the
+		// last updates of its tasks).
+		if err := a.syncCheckpoint(); err != nil && !errors.Is(err, ErrClosed) {
+			a.log.Error("checkpoint not complete at shutdown", "err", err)
+		}
 		close(a.quit)
 		a.wg.Wait()
 		a.gcRoot.Close()
@@ -299,10 +323,13 @@ func (a *Agent) stop(detach bool) error {
 	return nil
 }
 
-// loop runs closures on the state goroutine until Close.
+// loop runs closures on the state goroutine until Close. After each
+// one it hands the checkpoint writes they made to the checkpointer, when
+// it is not busy with the previous batch (checkpointer.go).
 func (a *Agent) loop() {
 	defer a.wg.Done()
 	for {
+		a.flushCheckpoint()
 		select {
 		case f := <-a.inbox:
 			f()

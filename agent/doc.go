@@ -146,7 +146,14 @@
 // <work_dir>/meta in Mesos' layout (package checkpoint): agent, framework
 // and executor info, each executor run's pid, its tasks, and every status
 // update and acknowledgement, journaled (fsync) before it takes effect —
-// an executor's UPDATE is durable before the agent answers 202.
+// an executor's UPDATE is durable before the agent answers 202, an update
+// is durable before it goes to the master, an acknowledgement before the
+// executor hears of it. The state goroutine does not write: it hands its
+// writes, with what waits for them, to a checkpointer goroutine, which
+// commits everything pending as one batch (one round of fsyncs) and
+// reports back (checkpointer.go). A failed commit stops the agent
+// (ErrCheckpoint) as it aborts Mesos' agent; a restarted agent recovers
+// what is durable.
 //
 // New recovers before anything else runs. With --recover=reconnect (the
 // default) it checks that the agent's info is unchanged (else

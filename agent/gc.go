@@ -495,6 +495,12 @@ func (a *Agent) gcTake(path string) {
 		a.log.Warn("not garbage-collecting a directory the agent still uses", "path", path)
 		return
 	}
+	if a.checkpointWriting(path) {
+		// A checkpoint write under it is not committed yet.
+		g.core.markFailed(path)
+		a.log.Info("not garbage-collecting a directory with checkpoint writes in progress; retrying at the next disk check", "path", path)
+		return
+	}
 	rel, ok := a.gcRel(path)
 	if !ok {
 		g.core.unschedule(path)

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -203,8 +204,23 @@ func (w testLogWriter) Write(p []byte) (int, error) {
 }
 
 // startAgent runs an agent against m on a loopback port; it is closed
-// when the test ends.
+// when the test ends, and Serve must then return nil.
 func startAgent(t *testing.T, m *fakeMaster, mod func(*Config)) *Agent {
+	t.Helper()
+	a, _ := startServing(t, m, mod)
+	return a
+}
+
+// serving is the outcome of an agent's Serve: err is set once done is
+// closed. allow is an error the test expects Serve to return (wrapped).
+type serving struct {
+	done  chan struct{}
+	err   error
+	allow error
+}
+
+// startServing is startAgent, also returning Serve's outcome.
+func startServing(t *testing.T, m *fakeMaster, mod func(*Config)) (*Agent, *serving) {
 	t.Helper()
 	cfg := Defaults()
 	cfg.Master = m.addr()
@@ -228,12 +244,16 @@ func startAgent(t *testing.T, m *fakeMaster, mod func(*Config)) *Agent {
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- a.Serve(ln) }()
+	sv := &serving{done: make(chan struct{})}
+	go func() {
+		sv.err = a.Serve(ln)
+		close(sv.done)
+	}()
 	t.Cleanup(func() {
 		a.Close()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
+		<-sv.done
+		if sv.err != nil && (sv.allow == nil || !errors.Is(sv.err, sv.allow)) {
+			t.Errorf("Serve: %v", sv.err)
 		}
 		// Close stops every goroutine of the agent.
 		waitFor(t, 5*time.Second, "agent goroutines to end", func() error {
@@ -254,7 +274,7 @@ func startAgent(t *testing.T, m *fakeMaster, mod func(*Config)) *Agent {
 		}
 		return nil
 	})
-	return a
+	return a, sv
 }
 
 func frameworkInfo(id string, checkpoint bool, caps ...mesos.FrameworkInfo_Capability_Type) *mesos.FrameworkInfo {

@@ -110,6 +110,8 @@ func (a *Agent) executorCall(call *execpb.Call) (*execConn, error) {
 	fwID, exID := call.GetFrameworkId().GetValue(), call.GetExecutorId().GetValue()
 	var herr error
 	var conn *execConn
+	// durable reports when an UPDATE is durable: the 202 waits for it.
+	var durable chan error
 	if err := a.do(func() {
 		fw := a.st.frameworks[fwID]
 		if fw == nil {
@@ -131,7 +133,9 @@ func (a *Agent) executorCall(call *execpb.Call) (*execConn, error) {
 			conn = a.subscribe(fw, ex, call.GetSubscribe())
 		case execpb.Call_UPDATE:
 			// Checkpointed (for checkpointing frameworks) before 202.
-			if err := a.executorUpdate(fw, ex, call.GetUpdate().GetStatus()); err != nil {
+			durable = make(chan error, 1)
+			if err := a.executorUpdate(fw, ex, call.GetUpdate().GetStatus(), func(err error) { durable <- err }); err != nil {
+				durable = nil
 				herr = httpapi.Errorf(http.StatusInternalServerError, "Failed to checkpoint the status update: %v", err)
 			}
 		case execpb.Call_MESSAGE:
@@ -142,6 +146,16 @@ func (a *Agent) executorCall(call *execpb.Call) (*execConn, error) {
 		}
 	}); err != nil {
 		return nil, httpapi.ServiceUnavailable("Agent is shutting down")
+	}
+	if durable != nil {
+		select {
+		case err := <-durable:
+			if err != nil {
+				return nil, httpapi.Errorf(http.StatusInternalServerError, "Failed to checkpoint the status update: %v", err)
+			}
+		case <-a.quit:
+			return nil, httpapi.ServiceUnavailable("Agent is shutting down")
+		}
 	}
 	return conn, herr
 }

@@ -13,6 +13,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/mezzo-project/mezzo/agent/checkpoint"
 	"github.com/mezzo-project/mezzo/api/v1/codec"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	"github.com/mezzo-project/mezzo/api/v1/recordio"
@@ -322,9 +323,7 @@ func (a *Agent) masterEvent(streamID string, ev *agentproto.AgentEvent) {
 		a.mu.Unlock()
 		a.log.Info("registered with master", "agent_id", id, "master", a.cfg.Master)
 		a.gcUnscheduleAgent(id)
-		if err := a.store.WriteAgent(a.st.info); err != nil {
-			a.log.Error("failed to checkpoint the agent info", "err", err)
-		}
+		a.persist(func(b *checkpoint.Batch) { b.WriteAgent(info) }, a.logCheckpointError("agent info"))
 		for _, fw := range a.st.frameworks {
 			a.checkpointFramework(fw)
 		}
@@ -356,9 +355,7 @@ func (a *Agent) masterEvent(streamID string, ev *agentproto.AgentEvent) {
 		a.log.Error("master refused the agent", "message", ev.GetError().GetMessage())
 		a.st.refused = true
 		// The id is dead: the next start must register as a new agent.
-		if err := a.store.RemoveLatest(); err != nil {
-			a.log.Error("failed to remove the checkpointed agent", "err", err)
-		}
+		a.persist(func(b *checkpoint.Batch) { b.RemoveLatest() }, a.logCheckpointError("removal of meta/slaves/latest"))
 	case agentproto.AgentEvent_RECONCILE:
 		a.reconcile(ev.GetReconcile())
 	case agentproto.AgentEvent_CHECKPOINT_RESOURCES:
@@ -412,24 +409,34 @@ func (a *Agent) setSilence(d time.Duration) {
 }
 
 // checkpointResources takes the total the master sent after a
-// reservation or volume operation: it is checkpointed first, so a
-// restarted agent reports it, then kept; the data of volumes it no longer
-// holds is deleted unless a live executor or task still uses it (state
-// goroutine).
+// reservation or volume operation: it is kept and checkpointed, so a
+// restarted agent reports it; once that is durable, the data of volumes
+// it no longer holds is deleted unless a live executor or task, or a
+// total received since, still uses it (state goroutine).
 func (a *Agent) checkpointResources(rs []*mesos.Resource) {
 	if rs == nil {
 		rs = []*mesos.Resource{}
 	}
-	if id := a.st.agentID(); id != "" {
-		if err := a.store.WriteResources(id, rs); err != nil {
-			a.log.Error("failed to checkpoint the agent's resources", "err", err)
-		}
-	}
 	old := a.st.checkpointed
 	a.st.checkpointed = rs
-	a.log.Info("checkpointed the agent's total resources", "resources", len(rs))
+	write := func(*checkpoint.Batch) {}
+	if id := a.st.agentID(); id != "" {
+		write = func(b *checkpoint.Batch) { b.WriteResources(id, rs) }
+	}
+	a.persist(write, func(err error) {
+		if err != nil {
+			return
+		}
+		a.log.Info("checkpointed the agent's total resources", "resources", len(rs))
+		a.deleteDestroyedVolumes(old)
+	})
+}
+
+// deleteDestroyedVolumes deletes the data of the volumes of old that the
+// agent's total no longer holds and nothing uses (state goroutine).
+func (a *Agent) deleteDestroyedVolumes(old []*mesos.Resource) {
 	kept := map[volumeKey]bool{}
-	for _, k := range volumeKeys(rs) {
+	for _, k := range volumeKeys(a.st.checkpointed) {
 		kept[k] = true
 	}
 	for _, k := range volumeKeys(old) {

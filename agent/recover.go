@@ -20,67 +20,7 @@ import (
 // id: the agent must start under a new id (remove meta/slaves/latest).
 var ErrIncompatible = errors.New("incompatible agent info detected")
 
-// ---- checkpointing (state goroutine) ----
-
-// checkpointFramework writes a checkpointing framework's info when it
-// changed.
-func (a *Agent) checkpointFramework(fw *framework) {
-	if !fw.info.GetCheckpoint() || a.st.agentID() == "" || proto.Equal(fw.checkpointed, fw.info) {
-		return
-	}
-	if err := a.store.WriteFramework(a.st.agentID(), fw.info); err != nil {
-		a.log.Error("failed to checkpoint framework", "framework", fw.id, "err", err)
-		return
-	}
-	fw.checkpointed = fw.info
-}
-
-// checkpointExecutor starts the checkpoint of a new executor run of a
-// checkpointing framework.
-func (a *Agent) checkpointExecutor(ex *executor) {
-	if !ex.fw.info.GetCheckpoint() || a.st.agentID() == "" {
-		return
-	}
-	a.checkpointFramework(ex.fw)
-	ex.runID = checkpoint.Run{AgentID: a.st.agentID(), FrameworkID: ex.fw.id, ExecutorID: ex.id, ContainerID: ex.containerID}
-	if err := a.store.WriteExecutor(ex.runID, ex.info); err != nil {
-		a.log.Error("failed to checkpoint executor; it will not be recovered", "executor", ex.id, "err", err)
-		return
-	}
-	ex.checkpointed = true
-}
-
-// checkpointTask writes a task of a checkpointed executor run.
-func (a *Agent) checkpointTask(ex *executor, info *mesos.TaskInfo) {
-	if !ex.checkpointed {
-		return
-	}
-	if err := a.store.WriteTask(ex.runID, info); err != nil {
-		a.log.Error("failed to checkpoint task", "task", info.GetTaskId().GetValue(), "err", err)
-	}
-}
-
-// checkpointPid writes the pid of a checkpointed executor run.
-func (a *Agent) checkpointPid(ex *executor, pid int) {
-	if !ex.checkpointed {
-		return
-	}
-	if err := a.store.WritePid(ex.runID, pid); err != nil {
-		a.log.Error("failed to checkpoint executor pid", "executor", ex.id, "err", err)
-	}
-}
-
-// checkpointCompleted marks a checkpointed run over: its executor is
-// gone and its tasks' updates all acknowledged (or dropped with their
-// framework).
-func (a *Agent) checkpointCompleted(ex *executor) {
-	if !ex.checkpointed {
-		return
-	}
-	if err := a.store.MarkCompleted(ex.runID); err != nil {
-		a.log.Error("failed to checkpoint executor completion", "executor", ex.id, "err", err)
-	}
-}
+// Writing the checkpoint is checkpointer.go's.
 
 // ---- recovery ----
 
@@ -298,7 +238,7 @@ func (a *Agent) recoverExecutor(fw *framework, es *checkpoint.ExecutorState, run
 			}
 		}
 		if len(ts.Records) > 0 {
-			u, err := replayStream(fw.id, ts.ID, ts.Records, a.journalFor(fw, ex, ts.ID))
+			u, err := replayStream(fw.id, ts.ID, ts.Records, a.journalOf(fw, ex))
 			if err != nil {
 				return err
 			}
@@ -421,9 +361,7 @@ func (a *Agent) finishRecovery() {
 		a.st.metrics.recoveryTime = time.Since(a.started)
 	}
 	if id := checkpoint.ReadBootID(); id != "" {
-		if err := a.store.WriteBootID(id); err != nil {
-			a.log.Error("failed to checkpoint the boot id", "err", err)
-		}
+		a.persist(func(b *checkpoint.Batch) { b.WriteBootID(id) }, a.logCheckpointError("boot id"))
 	}
 	a.recoveredOnce.Do(func() { close(a.recovered) })
 }

@@ -48,6 +48,10 @@ type state struct {
 
 	// gc is the sandbox garbage collector's state (gc.go).
 	gc gcState
+
+	// ckpt is the checkpoint writes waiting for their commit
+	// (checkpointer.go).
+	ckpt ckptState
 }
 
 func newState(info *mesos.AgentInfo) state {

@@ -37,7 +37,7 @@ func (a *Agent) subscribe(fw *framework, ex *executor, sub *execpb.Call_Subscrib
 	}
 
 	for _, u := range sub.GetUnacknowledgedUpdates() {
-		_ = a.executorUpdate(fw, ex, u.GetStatus()) // logged; resent at the next subscription
+		_ = a.executorUpdate(fw, ex, u.GetStatus(), nil) // resent at the next subscription if not taken
 	}
 	// A task the agent delivered but the executor does not know was lost
 	// on the way.
@@ -81,8 +81,9 @@ func (a *Agent) subscribe(fw *framework, ex *executor, sub *execpb.Call_Subscrib
 
 // executorUpdate takes an UPDATE from an executor: it fills in what the
 // agent knows (agent id, container status) and queues it (state
-// goroutine). An error means it could not be checkpointed.
-func (a *Agent) executorUpdate(fw *framework, ex *executor, s *mesos.TaskStatus) error {
+// goroutine). durable is called once it is durable (statusUpdate). An
+// error means it could not be taken.
+func (a *Agent) executorUpdate(fw *framework, ex *executor, s *mesos.TaskStatus, durable func(error)) error {
 	s = proto.Clone(s).(*mesos.TaskStatus)
 	cs := s.ContainerStatus
 	if cs == nil {
@@ -105,7 +106,7 @@ func (a *Agent) executorUpdate(fw *framework, ex *executor, s *mesos.TaskStatus)
 	if s.AgentId == nil {
 		s.AgentId = a.st.info.GetId()
 	}
-	return a.statusUpdate(fw, ex, s)
+	return a.statusUpdate(fw, ex, s, durable)
 }
 
 func frameworkMessageCall(fwID string, call *execpb.Call) *agentproto.AgentCall {

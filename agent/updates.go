@@ -47,40 +47,64 @@ func (a *Agent) agentUpdate(fw *framework, ex *executor, taskID string, state me
 	if ex != nil {
 		s.ExecutorId = ex.info.GetExecutorId()
 	}
-	a.statusUpdate(fw, ex, s)
+	if err := a.statusUpdate(fw, ex, s, nil); err != nil {
+		a.log.Error("dropping the agent's status update", "framework", fw.id, "task", taskID, "state", state, "err", err)
+	}
 }
 
 // statusUpdate records an update (from an executor or the agent) and
-// queues it on its task's stream, journaled first for checkpointing
-// frameworks (state goroutine). An error means the update was not
-// accepted (its checkpoint failed); the sender should retry.
-func (a *Agent) statusUpdate(fw *framework, ex *executor, s *mesos.TaskStatus) error {
+// queues it on its task's stream (state goroutine). For checkpointing
+// frameworks the update is journaled: it goes to the master once its
+// record is durable. durable, when not nil, is called once the update is
+// durable (at once when it needs no journal, or is a repeat of one that
+// is durable), or with the error that keeps it from being durable: the
+// executor's 202 waits for it. An error returned means the update was
+// not taken (the checkpoint failed before); durable is not called then.
+func (a *Agent) statusUpdate(fw *framework, ex *executor, s *mesos.TaskStatus, durable func(error)) error {
+	reply := func(err error) {
+		if durable != nil {
+			durable(err)
+		}
+	}
 	if fw.terminating {
 		a.st.metrics.invalidStatusUpdates++
+		reply(nil)
 		return nil // the framework is gone; nobody will acknowledge
+	}
+	taskID := s.GetTaskId().GetValue()
+	u := fw.updates[taskID]
+	created := u == nil
+	if created {
+		u = newUpdateStream(fw.id, taskID, a.journalOf(fw, ex))
+	}
+	if u.journal != nil {
+		if err := a.checkpointFailed(); err != nil {
+			return err
+		}
 	}
 	// Mesos counts an update valid before its stream sees it, so
 	// duplicates count too.
 	a.st.metrics.validStatusUpdates++
-	taskID := s.GetTaskId().GetValue()
 	if s.AgentId == nil {
 		s.AgentId = a.st.info.GetId()
 	}
 	if s.Timestamp == nil {
 		s.Timestamp = proto.Float64(float64(a.clock.Now().UnixNano()) / 1e9)
 	}
-	u := fw.updates[taskID]
-	created := u == nil
-	if created {
-		u = newUpdateStream(fw.id, taskID, a.journalFor(fw, ex, taskID))
-	}
-	// Duplicates (a retried UPDATE, re-subscription) are ignored.
+	// Duplicates (a retried UPDATE, re-subscription) are ignored; a
+	// repeat is answered once the first copy is durable.
 	id := string(s.GetUuid())
 	if u.acked[id] {
 		a.ackExecutor(ex, s)
+		reply(nil)
 		return nil
 	}
 	if u.received[id] {
+		if u.durable(s.GetUuid()) {
+			reply(nil)
+		} else {
+			a.persist(nil, reply) // the first copy's record is pending
+		}
 		return nil
 	}
 	var t *task
@@ -90,6 +114,7 @@ func (a *Agent) statusUpdate(fw *framework, ex *executor, s *mesos.TaskStatus) e
 			// Resent by a re-subscribing executor after the agent
 			// restarted: the task's stream is over.
 			a.ackExecutor(ex, s)
+			reply(nil)
 			return nil
 		}
 	}
@@ -98,13 +123,10 @@ func (a *Agent) statusUpdate(fw *framework, ex *executor, s *mesos.TaskStatus) e
 		// still gets its acknowledgement.
 		a.log.Warn("dropping update after a terminal state", "task", taskID, "state", s.GetState(), "latest", t.state)
 		a.ackExecutor(ex, s)
+		reply(nil)
 		return nil
 	}
-	res, err := u.add(s)
-	if err != nil {
-		a.log.Error("failed to checkpoint a status update", "framework", fw.id, "task", taskID, "err", err)
-		return err
-	}
+	_, rec := u.add(s)
 	if created {
 		fw.updates[taskID] = u
 	}
@@ -115,40 +137,50 @@ func (a *Agent) statusUpdate(fw *framework, ex *executor, s *mesos.TaskStatus) e
 			a.st.metrics.countTerminal(t.state)
 		}
 	}
-	if res == addHead {
-		a.sendHead(fw, u)
+	if rec == nil {
+		if u.ready() {
+			a.sendHead(fw, u)
+		}
+		reply(nil)
+		return nil
 	}
+	run := *u.journal
+	a.persist(func(b *checkpoint.Batch) { b.AppendRecord(run, taskID, *rec) }, func(err error) {
+		if err == nil {
+			u.synced()
+			if a.st.frameworks[fw.id] == fw && fw.updates[taskID] == u && u.ready() {
+				a.sendHead(fw, u)
+			}
+		}
+		reply(err)
+	})
 	return nil
 }
 
-// journalFor returns the journal of a task's updates: its task.updates
-// checkpoint when the framework checkpoints and the task belongs to a
-// checkpointed executor run; nil otherwise.
-func (a *Agent) journalFor(fw *framework, ex *executor, taskID string) journalFunc {
+// journalOf returns the run whose task.updates journal a task's updates
+// go to: the executor's when the framework checkpoints and the executor
+// run is checkpointed; nil otherwise.
+func (a *Agent) journalOf(fw *framework, ex *executor) *checkpoint.Run {
 	if ex == nil || !ex.checkpointed || !fw.info.GetCheckpoint() {
 		return nil
 	}
 	run := ex.runID
-	return func(rec checkpoint.Record) error { return a.store.AppendRecord(run, taskID, rec) }
+	return &run
 }
 
-// sendHead sends a stream's head to the master (with the task's latest
-// state) and arms its retry.
+// sendHead sends a stream's sendable head to the master (with the
+// latest durable state) and arms its retry.
 func (a *Agent) sendHead(fw *framework, u *updateStream) {
-	head := u.head()
+	head := u.sendable()
 	if head == nil {
 		return
-	}
-	latest := u.pending[len(u.pending)-1].GetState()
-	if ex := fw.executorOf(u.taskID); ex != nil {
-		latest = ex.tasks[u.taskID].state
 	}
 	a.send(&agentproto.AgentCall{
 		Type: agentproto.AgentCall_STATUS_UPDATE.Enum(),
 		StatusUpdate: &agentproto.AgentCall_StatusUpdate{
 			FrameworkId: &mesos.FrameworkID{Value: proto.String(fw.id)},
 			Status:      head,
-			LatestState: latest.Enum(),
+			LatestState: u.latest().Enum(),
 		},
 	})
 	u.sent(a.clock.Now())
@@ -161,7 +193,7 @@ func (a *Agent) armRetry() {
 	var next time.Time
 	for _, fw := range a.st.frameworks {
 		for _, u := range fw.updates {
-			if len(u.pending) > 0 && !u.deadline.IsZero() && (next.IsZero() || u.deadline.Before(next)) {
+			if u.sendable() != nil && !u.deadline.IsZero() && (next.IsZero() || u.deadline.Before(next)) {
 				next = u.deadline
 			}
 		}
@@ -198,7 +230,9 @@ func (a *Agent) retryUpdates() {
 	a.armRetry()
 }
 
-// resendUpdates sends every stream's head again (after registering).
+// resendUpdates sends every stream's head again (after registering);
+// a head not durable yet, or whose acknowledgement is being written,
+// goes once that is done.
 func (a *Agent) resendUpdates() {
 	for _, fw := range a.st.frameworks {
 		for _, u := range fw.updates {
@@ -209,8 +243,9 @@ func (a *Agent) resendUpdates() {
 }
 
 // acknowledge applies the framework's acknowledgement of an update
-// (state goroutine): journaled, then the executor hears of it and the
-// next update of the stream goes out.
+// (state goroutine): once it is durable (journaled, for checkpointing
+// frameworks), the executor hears of it and the next update of the
+// stream goes out.
 func (a *Agent) acknowledge(fwID, taskID string, uuid []byte) {
 	fw := a.st.frameworks[fwID]
 	if fw == nil {
@@ -221,7 +256,10 @@ func (a *Agent) acknowledge(fwID, taskID string, uuid []byte) {
 		a.log.Debug("ignoring acknowledgement for a task without updates", "task", taskID)
 		return
 	}
-	head, err := u.ack(uuid)
+	if u.journal != nil && a.checkpointFailed() != nil {
+		return // the master sends it again, to a restarted agent
+	}
+	head, rec, err := u.ack(uuid)
 	if err != nil {
 		a.log.Warn("ignoring acknowledgement", "framework", fwID, "task", taskID, "err", err)
 		return
@@ -229,12 +267,35 @@ func (a *Agent) acknowledge(fwID, taskID string, uuid []byte) {
 	if head == nil {
 		return // duplicate
 	}
+	if rec == nil {
+		a.acknowledged(fw, u, head)
+		return
+	}
+	run := *u.journal
+	a.persist(func(b *checkpoint.Batch) { b.AppendRecord(run, taskID, *rec) }, func(err error) {
+		if err != nil {
+			return
+		}
+		u.ackSynced()
+		if a.st.frameworks[fw.id] == fw && fw.updates[taskID] == u {
+			a.acknowledged(fw, u, head)
+		}
+	})
+}
+
+// acknowledged finishes an acknowledgement that took effect: the
+// executor hears of it, the next update goes out, and a task whose
+// stream is over is forgotten (state goroutine).
+func (a *Agent) acknowledged(fw *framework, u *updateStream, head *mesos.TaskStatus) {
+	taskID := u.taskID
 	ex := fw.executorOf(taskID)
 	if head.GetSource() == mesos.TaskStatus_SOURCE_EXECUTOR {
 		a.ackExecutor(ex, head)
 	}
 	if u.head() != nil {
-		a.sendHead(fw, u)
+		if u.ready() {
+			a.sendHead(fw, u)
+		}
 		return
 	}
 	if u.terminated {

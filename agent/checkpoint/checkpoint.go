@@ -30,14 +30,26 @@
 //
 // task.updates is an append-only sequence of such frames, each a record
 // (field 1: kind, 1 = UPDATE, 2 = ACK; field 2: the TaskStatus of an
-// UPDATE; field 3: the uuid an ACK acknowledges), fsynced after each
-// append. A torn last frame (the agent died mid-write) is dropped and the
-// file truncated to its last whole record on recovery, as Mesos does.
+// UPDATE; field 3: the uuid an ACK acknowledges), fsynced after it is
+// appended (and its directory fsynced when the append created it). A
+// torn last frame (the agent died mid-write) is dropped and the file
+// truncated to its last whole record on recovery, as Mesos does.
+//
+// # Writing in batches
+//
+// Writes are grouped into a Batch, whose Commit makes all of them
+// durable at once: data first (journal appends and temporary files), one
+// parallel round of fsyncs, the renames, one parallel round of directory
+// fsyncs (batch.go). The files and their formats are the same as when
+// each write is committed alone (the Store's Write* methods), so
+// recovery reads them the same way.
 //
 // # Concurrency
 //
-// A Store is safe for use by one goroutine at a time (the agent's state
-// goroutine); it keeps no state besides its root directory.
+// A Store keeps no state besides its root directory: its methods and
+// the commits of different batches may run on any goroutine, but writes
+// to one file must not be committed concurrently (the agent commits one
+// batch at a time).
 package checkpoint
 
 import (
@@ -110,36 +122,31 @@ func (r Run) String() string {
 }
 
 // ---- writing ----
+//
+// Each Store method below commits one write on its own (a Batch of one);
+// the agent groups its writes into batches instead (batch.go).
 
 // WriteBootID records the machine's boot id.
 func (s *Store) WriteBootID(id string) error {
-	return writeAtomic(s.BootIDPath(), []byte(id))
+	b := s.NewBatch()
+	b.WriteBootID(id)
+	return b.Commit()
 }
 
 // WriteAgent checkpoints the agent's info under its id and points
 // meta/slaves/latest at it.
 func (s *Store) WriteAgent(info *mesos.AgentInfo) error {
-	id := info.GetId().GetValue()
-	if id == "" {
-		return errors.New("checkpoint: agent info without id")
-	}
-	if err := writeMessage(filepath.Join(s.AgentDir(id), "slave.info"), info); err != nil {
-		return err
-	}
-	return symlinkAtomic(id, s.LatestAgentPath())
+	b := s.NewBatch()
+	b.WriteAgent(info)
+	return b.Commit()
 }
 
 // RemoveLatest removes meta/slaves/latest: the next start registers as a
 // new agent and recovers nothing.
 func (s *Store) RemoveLatest() error {
-	err := os.Remove(s.LatestAgentPath())
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err == nil {
-		err = syncDir(filepath.Dir(s.LatestAgentPath()))
-	}
-	return err
+	b := s.NewBatch()
+	b.RemoveLatest()
+	return b.Commit()
 }
 
 // ResourcesPath is meta/slaves/<id>/resources/resources.info: the
@@ -154,15 +161,9 @@ func (s *Store) ResourcesPath(agentID string) string {
 // resources: each Resource length-framed, as Mesos writes a repeated
 // field.
 func (s *Store) WriteResources(agentID string, rs []*mesos.Resource) error {
-	var data []byte
-	for _, r := range rs {
-		b, err := marshal.Marshal(r)
-		if err != nil {
-			return err
-		}
-		data = append(data, frame(b)...)
-	}
-	return writeAtomic(s.ResourcesPath(agentID), data)
+	b := s.NewBatch()
+	b.WriteResources(agentID, rs)
+	return b.Commit()
 }
 
 // readResources reads resources.info; nil without error when absent.
@@ -193,37 +194,39 @@ func (s *Store) readResources(agentID string) ([]*mesos.Resource, error) {
 
 // WriteFramework checkpoints a framework's info.
 func (s *Store) WriteFramework(agentID string, info *mesos.FrameworkInfo) error {
-	return writeMessage(filepath.Join(s.FrameworkDir(agentID, info.GetId().GetValue()), "framework.info"), info)
+	b := s.NewBatch()
+	b.WriteFramework(agentID, info)
+	return b.Commit()
 }
 
 // WriteExecutor checkpoints an executor's info and starts its run r
 // (runs/latest points to it).
 func (s *Store) WriteExecutor(r Run, info *mesos.ExecutorInfo) error {
-	exDir := s.ExecutorDir(r.AgentID, r.FrameworkID, r.ExecutorID)
-	if err := writeMessage(filepath.Join(exDir, "executor.info"), info); err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Join(exDir, "runs", r.ContainerID), 0o755); err != nil {
-		return err
-	}
-	return symlinkAtomic(r.ContainerID, filepath.Join(exDir, "runs", Latest))
+	b := s.NewBatch()
+	b.WriteExecutor(r, info)
+	return b.Commit()
 }
 
 // WritePid checkpoints the pid of run r's executor process.
 func (s *Store) WritePid(r Run, pid int) error {
-	dir := filepath.Join(s.RunDir(r.AgentID, r.FrameworkID, r.ExecutorID, r.ContainerID), "pids")
-	return writeAtomic(filepath.Join(dir, "forked.pid"), []byte(strconv.Itoa(pid)))
+	b := s.NewBatch()
+	b.WritePid(r, pid)
+	return b.Commit()
 }
 
 // MarkCompleted writes run r's sentinel: its executor is gone and every
 // update of its tasks was acknowledged; recovery skips it.
 func (s *Store) MarkCompleted(r Run) error {
-	return writeAtomic(filepath.Join(s.RunDir(r.AgentID, r.FrameworkID, r.ExecutorID, r.ContainerID), "executor.sentinel"), nil)
+	b := s.NewBatch()
+	b.MarkCompleted(r)
+	return b.Commit()
 }
 
 // WriteTask checkpoints a task of run r.
 func (s *Store) WriteTask(r Run, info *mesos.TaskInfo) error {
-	return writeMessage(filepath.Join(s.TaskDir(r, info.GetTaskId().GetValue()), "task.info"), info)
+	b := s.NewBatch()
+	b.WriteTask(r, info)
+	return b.Commit()
 }
 
 // RecordKind says what a task.updates record holds.
@@ -247,29 +250,9 @@ type Record struct {
 // AppendRecord appends rec to the task.updates of taskID in run r and
 // fsyncs it: once it returns nil the record survives a crash.
 func (s *Store) AppendRecord(r Run, taskID string, rec Record) error {
-	b, err := encodeRecord(rec)
-	if err != nil {
-		return err
-	}
-	path := filepath.Join(s.TaskDir(r, taskID), "task.updates")
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(frame(b))
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("checkpoint %s: %w", path, err)
-	}
-	return nil
+	b := s.NewBatch()
+	b.AppendRecord(r, taskID, rec)
+	return b.Commit()
 }
 
 func encodeRecord(rec Record) ([]byte, error) {
@@ -346,70 +329,6 @@ func frame(b []byte) []byte {
 	binary.LittleEndian.PutUint32(out, uint32(len(b)))
 	copy(out[4:], b)
 	return out
-}
-
-func writeMessage(path string, m proto.Message) error {
-	b, err := marshal.Marshal(m)
-	if err != nil {
-		return err
-	}
-	return writeAtomic(path, frame(b))
-}
-
-// writeAtomic replaces path with data: temporary file, fsync, rename,
-// fsync of the directory.
-func writeAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("checkpoint %s: %w", path, err)
-	}
-	return syncDir(dir)
-}
-
-// symlinkAtomic points link at target (relative), replacing any link.
-func symlinkAtomic(target, link string) error {
-	dir := filepath.Dir(link)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	tmp := filepath.Join(dir, "."+filepath.Base(link)+".tmp")
-	os.Remove(tmp)
-	if err := os.Symlink(target, tmp); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, link); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // ---- reading ----

@@ -84,6 +84,9 @@ type Client struct {
 	streamID    string
 	frameworkID *mesos.FrameworkID
 	subscribed  chan struct{} // closed on the first SUBSCRIBED
+
+	// acked holds the updates acknowledged through Acknowledge.
+	acked ackedSet
 }
 
 // New returns a Client. It does not connect until Run.
@@ -263,6 +266,17 @@ func (c *Client) runOnce(ctx context.Context, h Handler) error {
 		case activity <- hb:
 		default:
 		}
+		if st := ev.GetUpdate().GetStatus(); ev.GetType() == schedpb.Event_UPDATE && len(st.GetUuid()) > 0 &&
+			c.acked.has(ackKey(st.GetTaskId().GetValue(), st.GetUuid())) {
+			// A resent update the framework acknowledged already: its
+			// acknowledgement was lost on the way, so it is sent again,
+			// and the Handler does not see the update twice.
+			c.log.Debug("dropping a duplicate of an acknowledged update", "task", st.GetTaskId().GetValue(), "state", st.GetState().String())
+			if err := c.Acknowledge(ctx, st); err != nil {
+				c.log.Warn("acknowledge failed", "task", st.GetTaskId().GetValue(), "err", err)
+			}
+			continue
+		}
 		if err := h(ctx, &ev); err != nil {
 			return handlerError{err}
 		}
@@ -380,13 +394,19 @@ func (c *Client) Decline(ctx context.Context, offerIDs []*mesos.OfferID, filters
 }
 
 // Acknowledge acknowledges a status update; updates without a uuid need no
-// acknowledgement and are skipped.
+// acknowledgement and are skipped. Once acknowledged, a duplicate of the
+// update (an agent resending it because the acknowledgement was lost) is
+// acknowledged again by the Client and not handed to the Handler.
 func (c *Client) Acknowledge(ctx context.Context, st *mesos.TaskStatus) error {
 	if len(st.GetUuid()) == 0 {
 		return nil
 	}
-	return c.Call(ctx, &schedpb.Call{Type: schedpb.Call_ACKNOWLEDGE.Enum(),
+	err := c.Call(ctx, &schedpb.Call{Type: schedpb.Call_ACKNOWLEDGE.Enum(),
 		Acknowledge: &schedpb.Call_Acknowledge{AgentId: st.GetAgentId(), TaskId: st.GetTaskId(), Uuid: st.GetUuid()}})
+	if err == nil {
+		c.acked.add(ackKey(st.GetTaskId().GetValue(), st.GetUuid()))
+	}
+	return err
 }
 
 // Kill asks the master to kill a task.

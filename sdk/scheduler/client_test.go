@@ -15,6 +15,7 @@ import (
 
 	"github.com/mezzo-project/mezzo/api/v1/codec"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
+	"github.com/mezzo-project/mezzo/api/v1/recordio"
 	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
 )
 
@@ -106,4 +107,70 @@ func lens(calls [][]string) []int {
 		out = append(out, len(c))
 	}
 	return out
+}
+
+// An update resent after its acknowledgement (same uuid) is acknowledged
+// again but not handed to the Handler a second time.
+func TestDuplicateUpdateDropped(t *testing.T) {
+	update := func(uuid string) *schedpb.Event {
+		return &schedpb.Event{Type: schedpb.Event_UPDATE.Enum(), Update: &schedpb.Event_Update{Status: &mesos.TaskStatus{
+			TaskId: &mesos.TaskID{Value: proto.String("t1")}, AgentId: &mesos.AgentID{Value: proto.String("A1")},
+			State: mesos.TaskState_TASK_RUNNING.Enum(), Uuid: []byte(uuid),
+		}}}
+	}
+	events := []*schedpb.Event{
+		{Type: schedpb.Event_SUBSCRIBED.Enum(), Subscribed: &schedpb.Event_Subscribed{FrameworkId: &mesos.FrameworkID{Value: proto.String("F1")}}},
+		update("0123456789abcdef"), update("0123456789abcdef"), update("fedcba9876543210"),
+	}
+	var acks atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		var call schedpb.Call
+		if err := codec.Unmarshal(codec.JSON, b, &call); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		if call.GetType() == schedpb.Call_ACKNOWLEDGE {
+			acks.Add(1)
+			w.WriteHeader(http.StatusAccepted)
+			return
+		}
+		w.Header().Set("Mesos-Stream-Id", "s1")
+		w.Header().Set("Content-Type", "application/json")
+		wr := recordio.NewWriter(w)
+		for _, ev := range events {
+			rec, _ := codec.Marshal(codec.JSON, ev)
+			if err := wr.Write(rec); err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+		}
+		<-r.Context().Done()
+	}))
+	defer srv.Close()
+	c := New(Config{Master: srv.URL, AutoAcknowledge: true, Framework: &mesos.FrameworkInfo{Name: proto.String("t")}})
+	var seen []string
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := c.Run(ctx, func(_ context.Context, ev *schedpb.Event) error {
+		if ev.GetType() != schedpb.Event_UPDATE {
+			return nil
+		}
+		seen = append(seen, string(ev.GetUpdate().GetStatus().GetUuid()))
+		if len(seen) == 2 {
+			return ErrDone
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 2 || seen[0] == seen[1] {
+		t.Errorf("handler saw updates %q, want each uuid once", seen)
+	}
+	// The duplicate was acknowledged again; the last update's
+	// acknowledgement follows the handler's ErrDone, so it is not sent.
+	if got := acks.Load(); got != 2 {
+		t.Errorf("%d acknowledgements, want 2 (the first update and its duplicate)", got)
+	}
 }

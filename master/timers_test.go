@@ -235,3 +235,64 @@ func TestTimersFollowObjects(t *testing.T) {
 		t.Fatalf("next deadline %v is not after now %v", next, h.clock.t)
 	}
 }
+
+// TestDrainDeadlineWhileAgentAway checks a draining agent's kill deadline
+// that passes while the agent is disconnected: the loop does not spin on
+// it (the next deadline is ahead), and when the agent comes back its
+// tasks are killed again with the grace period, then without once that
+// passes.
+func TestDrainDeadlineWhileAgentAway(t *testing.T) {
+	h := newHarness(t)
+	a := h.addAgent("h1", "cpus:4;mem:1024")
+	f := h.subscribe(&mesos.FrameworkInfo{Capabilities: partitionAware})
+	o := f.offers()[0]
+	h.mustCall(f, acceptCall([]string{o.GetId().GetValue()}, launch(commandTask(t, "t1", a.id, "cpus:1;mem:128"))))
+	h.statusUpdate(a, f, "t1", mesos.TaskState_TASK_RUNNING, "uuid-t1-running!")
+	grace := 10 * time.Second
+	h.mustCore(func(c *core) error { return c.drainAgent(a.id, &grace, false) })
+	if kills := a.take(agentproto.AgentEvent_KILL_TASK); len(kills) != 1 {
+		t.Fatalf("kills: %v", kills)
+	}
+	h.step(func(c *core) { c.agentStreamClosed(a.id, a.streamID) })
+	// Fire timers one at a time past the kill deadline, as the loop does.
+	end := h.clock.t.Add(grace + 5*time.Second)
+	for turns := 0; h.clock.t.Before(end); turns++ {
+		next := h.c.nextDeadline()
+		if !next.After(h.clock.t) && turns > 0 {
+			t.Fatalf("next deadline %v not after now %v: the loop would spin", next, h.clock.t)
+		}
+		if next.After(end) {
+			break
+		}
+		h.clock.t = next
+		h.step(func(c *core) { c.tick() })
+	}
+	if h.c.agents[a.id] == nil {
+		t.Fatal("agent removed within its grace period")
+	}
+	t1 := proto.Clone(h.c.frameworks[f.id].tasks["t1"].pb).(*mesos.Task)
+	a2 := &recAgent{streamID: "again"}
+	h.step(func(c *core) {
+		_, err := c.registerAgent(a2, a2.streamID, &agentproto.AgentCall_Register{
+			AgentInfo:  &mesos.AgentInfo{Hostname: proto.String("h1"), Id: agentID(a.id), Resources: mustResources(t, "cpus:4;mem:1024")},
+			Frameworks: []*mesos.FrameworkInfo{h.c.frameworks[f.id].info},
+			Tasks:      []*mesos.Task{t1},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+	kills := a2.take(agentproto.AgentEvent_KILL_TASK)
+	if len(kills) != 1 || time.Duration(kills[0].GetKillTask().GetKillPolicy().GetGracePeriod().GetNanoseconds()) != grace {
+		t.Fatalf("kills on return: %v", kills)
+	}
+	h.advance(grace - time.Second)
+	if kills := a2.take(agentproto.AgentEvent_KILL_TASK); len(kills) != 0 {
+		t.Fatalf("killed again before the grace period: %v", kills)
+	}
+	h.advance(time.Second)
+	kills = a2.take(agentproto.AgentEvent_KILL_TASK)
+	if len(kills) != 1 || kills[0].GetKillTask().GetKillPolicy().GetGracePeriod().GetNanoseconds() != 0 {
+		t.Fatalf("kill after the grace period: %v", kills)
+	}
+}

@@ -296,3 +296,59 @@ func TestDrainDeadlineWhileAgentAway(t *testing.T) {
 		t.Fatalf("kill after the grace period: %v", kills)
 	}
 }
+
+// orderedAgent records, in a log shared by several agents, which agent
+// was sent each PING.
+type orderedAgent struct {
+	recAgent
+	log *[]string
+}
+
+func (o *orderedAgent) Send(ev *agentproto.AgentEvent) {
+	if ev.GetType() == agentproto.AgentEvent_PING {
+		*o.log = append(*o.log, o.id)
+	}
+	o.recAgent.Send(ev)
+}
+
+// TestSameInstantTimersFireInIDOrder checks that timers due at the same
+// instant fire in a fixed order, agents' by id as the sorted scan did:
+// twelve agents registered together are pinged S0, S1, S10, S11, S2, ...
+func TestSameInstantTimersFireInIDOrder(t *testing.T) {
+	h := newHarness(t)
+	h.clock.t = h.clock.t.Add(5 * time.Millisecond) // off the allocation's ticks
+	var log []string
+	for i := 0; i < 12; i++ {
+		a := &orderedAgent{recAgent: recAgent{streamID: fmt.Sprintf("s%d", i)}, log: &log}
+		h.step(func(c *core) {
+			id, err := c.registerAgent(a, a.streamID, &agentproto.AgentCall_Register{
+				AgentInfo: &mesos.AgentInfo{Hostname: proto.String(fmt.Sprintf("h%d", i)), Resources: mustResources(t, "cpus:1;mem:128")},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			a.id = id
+		})
+	}
+	h.advance(h.c.cfg.AgentPingTimeout - time.Millisecond)
+	if len(log) != 0 {
+		t.Fatalf("pinged early: %v", log)
+	}
+	h.clock.t = h.clock.t.Add(time.Millisecond)
+	fired := h.c.timers.fired
+	h.step(func(c *core) { c.tick() })
+	want := slices.Clone(log[:0])
+	for id := range h.c.agents {
+		want = append(want, id)
+	}
+	slices.Sort(want)
+	if len(log) != 12 || !slices.Equal(log, want) {
+		t.Fatalf("pinged %v, want %v", log, want)
+	}
+	if log[2] != h.c.masterID()+"-S10" {
+		t.Fatalf("third ping to %s, want S10 (string order)", log[2])
+	}
+	if got := h.c.timers.fired - fired; got != 12 {
+		t.Fatalf("%d timers fired, want 12", got)
+	}
+}

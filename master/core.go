@@ -1,8 +1,10 @@
 package master
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"time"
 
@@ -89,6 +91,11 @@ type core struct {
 	offers map[string]*offer
 
 	frameworkSeq, agentSeq, offerSeq int
+
+	// timers says when each object with a deadline is next due
+	// (timers.go); dueTimers is tick's reused buffer.
+	timers    timerHeap
+	dueTimers []timerKey
 
 	nextAllocation time.Time
 	// allocateSoon asks for a prompt allocation at the end of the current
@@ -270,6 +277,7 @@ func newCore(cfg Config, log *slog.Logger, clock Clock, info *mesos.MasterInfo, 
 		operatorSubs:   newOperatorStreams(cfg.MaxOperatorEventStreamSubscribers),
 		metrics:        newCoreMetrics(),
 	}
+	c.timers.schedule(allocationTimer, c.nextAllocation)
 	return c
 }
 
@@ -277,84 +285,121 @@ func (c *core) masterID() string { return c.info.GetId() }
 
 // ---- time ----
 
-// tick runs every timer that is due: heartbeats, agent pings and their
-// timeouts, offer timeouts, framework failover timeouts and the batch
-// allocation.
+// tick fires every timer that is due (timers.go): operator and framework
+// heartbeats, framework failover timeouts, agent pings and their timeouts,
+// disconnected agents' grace periods and deferred removals, recovered
+// agents' re-registration deadlines, offer and inverse offer timeouts,
+// draining agents' kill deadlines, and the batch allocation. Timers due
+// together fire grouped by kind (in timerKind's order), each kind's by id.
+// Its cost is that of the timers due, plus O(log n) each.
 func (c *core) tick() {
 	now := c.clock.Now()
-	c.heartbeatOperators(now)
-	for _, f := range c.sortedFrameworks() {
-		if f.stream != nil && !now.Before(f.nextHeartbeat) {
-			f.send(&schedpb.Event{Type: schedpb.Event_HEARTBEAT.Enum()})
-			f.nextHeartbeat = now.Add(HeartbeatInterval)
+	due := c.timers.popDue(now, c.dueTimers[:0])
+	c.dueTimers = due[:0]
+	slices.SortFunc(due, func(a, b timerKey) int {
+		if a.kind != b.kind {
+			return cmp.Compare(a.kind, b.kind)
 		}
-		if f.stream == nil && !f.recovered && !f.failoverDeadline.IsZero() && !now.Before(f.failoverDeadline) {
-			c.log.Info("framework failover timeout elapsed", "framework_id", f.id)
-			c.removeFramework(f)
+		return cmp.Compare(a.id, b.id)
+	})
+	for len(due) > 0 {
+		kind, n := due[0].kind, 1
+		for n < len(due) && due[n].kind == kind {
+			n++
 		}
-	}
-	for _, a := range c.sortedAgents() {
-		c.checkAgent(a, now)
-	}
-	c.expireRecovered(now)
-	for _, o := range c.sortedOffers() {
-		if !o.expires.IsZero() && !now.Before(o.expires) {
-			c.log.Info("offer timed out", "offer_id", o.pb.GetId().GetValue(), "framework_id", o.frameworkID)
-			c.metrics.inc(ctrOffersTimedOut)
-			if f := c.frameworks[o.frameworkID]; f != nil {
-				f.metrics.offersRescinded++
-				f.send(&schedpb.Event{Type: schedpb.Event_RESCIND.Enum(), Rescind: &schedpb.Event_Rescind{OfferId: o.pb.GetId()}})
-			}
-			// Hoarding counts as declining: the default filter, and backoff.
-			c.declineOffer(o, allocator.DefaultRefuse)
+		ids := make([]string, n)
+		for i, k := range due[:n] {
+			ids[i] = k.id
 		}
-	}
-	c.expireInverseOffers(now)
-	if !now.Before(c.nextAllocation) {
-		c.allocateAll = true
-		c.nextAllocation = now.Add(c.cfg.AllocationInterval)
+		due = due[n:]
+		c.fireTimers(kind, ids, now)
 	}
 }
 
-// nextDeadline is the earliest time tick has something to do.
+// fireTimers runs the timers of one kind that came due at now, ids
+// sorted. Each object is re-read: one whose deadline moved later is only
+// rescheduled, one that is gone is forgotten.
+func (c *core) fireTimers(kind timerKind, ids []string, now time.Time) {
+	switch kind {
+	case timerOperator:
+		c.heartbeatOperators(now, ids)
+	case timerFramework:
+		for _, id := range ids {
+			if f := c.frameworks[id]; f != nil {
+				c.checkFramework(f, now)
+			}
+		}
+	case timerAgent:
+		for _, id := range ids {
+			if a := c.agents[id]; a != nil {
+				c.checkAgent(a, now)
+				c.scheduleAgent(a)
+			}
+		}
+	case timerRecovered:
+		c.expireRecovered(now, ids)
+	case timerOffer:
+		for _, id := range ids {
+			if o := c.offers[id]; o != nil {
+				c.expireOffer(o, now)
+			}
+		}
+	case timerInverseOffer:
+		c.expireInverseOffers(now, ids)
+	case timerDrain:
+		// checkDraining, at the end of this event, kills what is due.
+		for _, id := range ids {
+			c.scheduleDrain(id, now)
+		}
+	case timerAllocation:
+		if !now.Before(c.nextAllocation) {
+			c.allocateAll = true
+			c.nextAllocation = now.Add(c.cfg.AllocationInterval)
+		}
+		c.timers.schedule(allocationTimer, c.nextAllocation)
+	}
+}
+
+// checkFramework runs a framework's timers: its HEARTBEAT while connected,
+// its failover timeout while disconnected.
+func (c *core) checkFramework(f *framework, now time.Time) {
+	if f.stream != nil && !now.Before(f.nextHeartbeat) {
+		f.send(&schedpb.Event{Type: schedpb.Event_HEARTBEAT.Enum()})
+		f.nextHeartbeat = now.Add(HeartbeatInterval)
+	}
+	if f.stream == nil && !f.recovered && !f.failoverDeadline.IsZero() && !now.Before(f.failoverDeadline) {
+		c.log.Info("framework failover timeout elapsed", "framework_id", f.id)
+		c.removeFramework(f)
+		return
+	}
+	c.scheduleFramework(f)
+}
+
+// expireOffer rescinds an offer whose --offer_timeout has passed; keeping
+// it that long counts as declining it (the default filter, and backoff).
+func (c *core) expireOffer(o *offer, now time.Time) {
+	if o.expires.IsZero() || now.Before(o.expires) {
+		c.scheduleOffer(o)
+		return
+	}
+	c.log.Info("offer timed out", "offer_id", o.pb.GetId().GetValue(), "framework_id", o.frameworkID)
+	c.metrics.inc(ctrOffersTimedOut)
+	if f := c.frameworks[o.frameworkID]; f != nil {
+		f.metrics.offersRescinded++
+		f.send(&schedpb.Event{Type: schedpb.Event_RESCIND.Enum(), Rescind: &schedpb.Event_Rescind{OfferId: o.pb.GetId()}})
+	}
+	c.declineOffer(o, allocator.DefaultRefuse)
+}
+
+// nextDeadline is the earliest time tick has something to do: the top of
+// the timer heap, O(1). It may be earlier than need be (a deadline that
+// moved later since it was scheduled), never later.
 func (c *core) nextDeadline() time.Time {
-	d := c.nextAllocation
-	earlier := func(t time.Time) {
-		if !t.IsZero() && t.Before(d) {
-			d = t
-		}
+	if at, ok := c.timers.next(); ok {
+		return at
 	}
-	for _, f := range c.frameworks {
-		if f.stream != nil {
-			earlier(f.nextHeartbeat)
-		} else if !f.recovered {
-			earlier(f.failoverDeadline)
-		}
-	}
-	for _, a := range c.agents {
-		switch {
-		case !a.removalDeferred.IsZero():
-			// Only the deferred removal is due: checkAgent does nothing
-			// else for the agent until then.
-			earlier(a.removalDeferred)
-		case a.stream != nil:
-			earlier(a.nextPing)
-		default:
-			earlier(a.disconnected.Add(c.agentGrace()))
-		}
-	}
-	for _, o := range c.offers {
-		earlier(o.expires)
-	}
-	for _, r := range c.recovered {
-		earlier(r.deadline)
-	}
-	for _, io := range c.maint.inverse {
-		earlier(io.expires)
-	}
-	earlier(c.drainDeadline())
-	earlier(c.operatorSubs.nextHeartbeat())
-	return d
+	// The batch allocation is always scheduled; this is a safeguard.
+	return c.nextAllocation
 }
 
 // flush finishes an event: it allocates if something asked for it.
@@ -422,10 +467,6 @@ func (c *core) sortedAgents() []*agent {
 	}
 	sort.Slice(as, func(i, j int) bool { return as[i].id < as[j].id })
 	return as
-}
-
-func (c *core) sortedOffers() []*offer {
-	return sortOffers(c.offers)
 }
 
 func sortOffers(m map[string]*offer) []*offer {

@@ -127,6 +127,7 @@ func (c *core) registerAgent(sink agentSink, streamID string, reg *agentproto.Ag
 		_, wasRecovered := c.recovered[id]
 		delete(c.unreachable, id)
 		delete(c.recovered, id)
+		c.scheduleRecovered(id)
 		c.log.Info("agent re-admitted", "agent_id", id, "was_unreachable", wasUnreachable, "after_master_restart", wasRecovered)
 		c.metrics.inc(ctrSlaveReregistrations)
 	}
@@ -163,6 +164,7 @@ func (c *core) registerAgent(sink agentSink, streamID string, reg *agentproto.Ag
 	a.disconnected = time.Time{}
 	a.missedPings, a.pingSeq, a.pongSeq = 0, 0, 0
 	a.nextPing = now.Add(c.cfg.AgentPingTimeout)
+	c.scheduleAgent(a)
 	c.alloc.AddAgent(id, total)
 	if added {
 		c.publish(agentAdded(a))
@@ -446,14 +448,16 @@ func (c *core) agentStreamClosed(id, streamID string) {
 	a.stream.Close()
 	a.stream = nil
 	a.disconnected = c.clock.Now()
+	c.scheduleAgent(a)
 	c.alloc.SetAgentActive(id, false)
 	for _, o := range sortOffers(a.offers) {
 		c.rescindOffer(o)
 	}
 }
 
-// checkAgent runs an agent's timers: pings, missed pings, and the grace
-// period of a disconnected agent.
+// checkAgent runs an agent's timers: pings, missed pings, the grace
+// period of a disconnected agent, and its deferred removal. tick calls it
+// when the agent's timer is due (scheduleAgent), then schedules the next.
 func (c *core) checkAgent(a *agent, now time.Time) {
 	if !a.removalDeferred.IsZero() {
 		if now.Before(a.removalDeferred) {
@@ -508,6 +512,7 @@ func (c *core) markUnreachable(a *agent, msg string, cause removalCause) {
 		}
 		a.removalDeferred = now.Add(wait)
 		a.removalCause = cause
+		c.scheduleAgent(a)
 		return
 	}
 	if err := c.persist(registry.MarkUnreachable{ID: a.id, Time: now}, c.pruneOp(now)); err != nil {
@@ -515,6 +520,7 @@ func (c *core) markUnreachable(a *agent, msg string, cause removalCause) {
 		// tick tries again.
 		a.removalDeferred = now.Add(c.cfg.AgentPingTimeout)
 		a.removalCause = cause
+		c.scheduleAgent(a)
 		return
 	}
 	c.removalLimiter.take(now)
@@ -557,6 +563,7 @@ func (c *core) markUnreachable(a *agent, msg string, cause removalCause) {
 		a.stream = nil
 	}
 	delete(c.agents, a.id)
+	c.scheduleAgent(a)
 	c.publish(agentRemoved(a.id))
 	c.unreachable[a.id] = now
 	for _, f := range c.sortedFrameworks() {

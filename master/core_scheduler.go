@@ -122,6 +122,7 @@ func (c *core) subscribe(sink eventSink, streamID string, sub *schedpb.Call_Subs
 	// Mesos starts the heartbeat with one HEARTBEAT right after SUBSCRIBED.
 	f.send(&schedpb.Event{Type: schedpb.Event_HEARTBEAT.Enum()})
 	f.nextHeartbeat = now.Add(HeartbeatInterval)
+	c.scheduleFramework(f)
 	c.allocateSoon = true
 	return id
 }
@@ -162,6 +163,7 @@ func (c *core) frameworkStreamClosed(frameworkID, streamID string) {
 		return
 	}
 	f.failoverDeadline = c.clock.Now().Add(timeout)
+	c.scheduleFramework(f)
 	c.publish(frameworkEvent(masterpb.Event_FRAMEWORK_UPDATED, f))
 }
 
@@ -336,6 +338,7 @@ func (c *core) removeFramework(f *framework) {
 	f.unregistered = now
 	c.alloc.RemoveFramework(f.id)
 	delete(c.frameworks, f.id)
+	c.scheduleFramework(f)
 	c.publish(frameworkRemoved(f.info))
 	c.removedIDs[f.id] = true
 	c.completed = append(c.completed, f)
@@ -398,6 +401,7 @@ func (c *core) allocate(all bool) {
 			o.pb.ExecutorIds = append(o.pb.ExecutorIds, &mesos.ExecutorID{Value: proto.String(execID)})
 		}
 		c.offers[o.pb.GetId().GetValue()] = o
+		c.scheduleOffer(o)
 		f.offers[o.pb.GetId().GetValue()] = o
 		a.offers[o.pb.GetId().GetValue()] = o
 		if _, ok := byFramework[f.id]; !ok {
@@ -432,6 +436,7 @@ func (c *core) offerForFramework(f *framework, o *offer) *mesos.Offer {
 func (c *core) removeOffer(o *offer) {
 	id := o.pb.GetId().GetValue()
 	delete(c.offers, id)
+	c.cancelOffer(id)
 	if f := c.frameworks[o.frameworkID]; f != nil {
 		delete(f.offers, id)
 	}

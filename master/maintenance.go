@@ -338,6 +338,7 @@ func (c *core) rescindInverseOffers(agentID string) {
 			continue
 		}
 		delete(c.maint.inverse, id)
+		c.scheduleInverseOffer(id)
 		if f := c.frameworks[io.frameworkID]; f != nil {
 			f.send(&schedpb.Event{Type: schedpb.Event_RESCIND_INVERSE_OFFER.Enum(),
 				RescindInverseOffer: &schedpb.Event_RescindInverseOffer{InverseOfferId: io.pb.GetId()}})
@@ -530,6 +531,7 @@ func (c *core) sendInverseOffers() {
 				},
 			}
 			c.maint.inverse[io.pb.GetId().GetValue()] = io
+			c.scheduleInverseOffer(io.pb.GetId().GetValue())
 			if c.maint.statuses[a.id] == nil {
 				c.maint.statuses[a.id] = map[string]*allocator.InverseOfferStatus{}
 			}
@@ -569,6 +571,7 @@ func (c *core) answerInverseOffers(f *framework, ids []*mesos.OfferID, filters *
 			continue
 		}
 		delete(c.maint.inverse, id.GetValue())
+		c.scheduleInverseOffer(id.GetValue())
 		if c.maint.statuses[io.agentID] == nil {
 			c.maint.statuses[io.agentID] = map[string]*allocator.InverseOfferStatus{}
 		}
@@ -589,16 +592,22 @@ func (c *core) dropInverseOffers(frameworkID string) {
 	for id, io := range c.maint.inverse {
 		if io.frameworkID == frameworkID {
 			delete(c.maint.inverse, id)
+			c.scheduleInverseOffer(id)
 		}
 	}
 }
 
-// expireInverseOffers rescinds inverse offers left unanswered for
-// --offer_timeout; they are asked again at the next allocation.
-func (c *core) expireInverseOffers(now time.Time) {
-	for _, id := range sortedKeys(c.maint.inverse) {
+// expireInverseOffers rescinds the inverse offers among ids (their timers
+// came due, ids sorted) left unanswered for --offer_timeout; they are
+// asked again at the next allocation.
+func (c *core) expireInverseOffers(now time.Time, ids []string) {
+	for _, id := range ids {
 		io := c.maint.inverse[id]
+		if io == nil {
+			continue
+		}
 		if io.expires.IsZero() || now.Before(io.expires) {
+			c.scheduleInverseOffer(id)
 			continue
 		}
 		delete(c.maint.inverse, id)
@@ -720,7 +729,9 @@ func (c *core) killForDrain(a *agent) {
 		}
 		max = &v
 		if v > 0 {
-			d.killDeadline = c.clock.Now().Add(v)
+			now := c.clock.Now()
+			d.killDeadline = now.Add(v)
+			c.scheduleDrain(a.id, now)
 		}
 	}
 	for _, fwID := range sortedKeys(a.tasks) {
@@ -755,7 +766,8 @@ func (c *core) sendKill(a *agent, fwID string, t *task, policy *mesos.KillPolicy
 // checkDraining runs the draining agents' timers and transitions: tasks
 // still running after the max grace period are killed without grace; an
 // agent without live tasks becomes DRAINED (or gone, with mark_gone).
-// Called at the end of every event; the draining set is small.
+// Called at the end of every event; the draining set is small. A kill
+// deadline wakes the loop through the agent's timer (timerDrain).
 func (c *core) checkDraining() {
 	if len(c.maint.draining) == 0 {
 		return
@@ -800,17 +812,6 @@ func (c *core) checkDraining() {
 		d.info = drained
 		c.log.Info("agent drained", "agent_id", id)
 	}
-}
-
-// drainDeadline is the earliest armed kill deadline of draining agents.
-func (c *core) drainDeadline() time.Time {
-	var t time.Time
-	for _, d := range c.maint.draining {
-		if !d.killDeadline.IsZero() && (t.IsZero() || d.killDeadline.Before(t)) {
-			t = d.killDeadline
-		}
-	}
-	return t
 }
 
 // agentRegistered applies the operator's holds to an agent that

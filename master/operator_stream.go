@@ -3,6 +3,7 @@ package master
 import (
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -99,18 +100,6 @@ func newOperatorStreams(max int) operatorStreams {
 	return operatorStreams{subs: map[int]*operatorSub{}, interval: operatorHeartbeatInterval, max: max}
 }
 
-// nextHeartbeat is when the next subscriber is due a HEARTBEAT (zero when
-// there is none).
-func (s *operatorStreams) nextHeartbeat() time.Time {
-	var next time.Time
-	for _, sub := range s.subs {
-		if next.IsZero() || sub.nextHeartbeat.Before(next) {
-			next = sub.nextHeartbeat
-		}
-	}
-	return next
-}
-
 // closeAll ends every stream; the master is shutting down.
 func (s *operatorStreams) closeAll() {
 	for id, sub := range s.subs {
@@ -138,6 +127,7 @@ func (c *core) subscribeOperator(sink operatorSink) (int, *masterpb.Event) {
 	subs.seq++
 	id := subs.seq
 	subs.subs[id] = &operatorSub{sink: sink, nextHeartbeat: c.clock.Now().Add(subs.interval)}
+	c.scheduleOperator(id)
 	c.log.Info("operator subscribed to the event stream", "subscriber", id, "subscribers", len(subs.subs))
 	sink.Send(heartbeatEvent())
 	return id, &masterpb.Event{
@@ -158,16 +148,27 @@ func (c *core) operatorStreamClosed(id int) {
 	}
 	sub.sink.Close()
 	delete(c.operatorSubs.subs, id)
+	c.scheduleOperator(id)
 	c.log.Info("operator event stream closed", "subscriber", id, "subscribers", len(c.operatorSubs.subs))
 }
 
-// heartbeatOperators sends HEARTBEAT to the subscribers it is due to.
-func (c *core) heartbeatOperators(now time.Time) {
-	for _, sub := range c.operatorSubs.subs {
+// heartbeatOperators sends HEARTBEAT to the subscribers among ids (their
+// timers came due; see operatorTimerID) it is due to.
+func (c *core) heartbeatOperators(now time.Time, ids []string) {
+	for _, tid := range ids {
+		n, err := strconv.Atoi(tid)
+		if err != nil {
+			continue
+		}
+		sub := c.operatorSubs.subs[n]
+		if sub == nil {
+			continue
+		}
 		if !now.Before(sub.nextHeartbeat) {
 			sub.sink.Send(heartbeatEvent())
 			sub.nextHeartbeat = now.Add(c.operatorSubs.interval)
 		}
+		c.scheduleOperator(n)
 	}
 }
 

@@ -43,6 +43,7 @@ func (c *core) recoverState(st *registry.State) {
 	deadline := now.Add(c.cfg.AgentReregisterTimeout)
 	for id, a := range st.Agents {
 		c.recovered[id] = &recoveredAgent{info: a.GetInfo(), deadline: deadline}
+		c.scheduleRecovered(id)
 	}
 	for id, u := range st.Unreachable {
 		c.unreachable[id] = time.Unix(0, u.GetTimestamp().GetNanoseconds())
@@ -97,14 +98,17 @@ func (c *core) allocationPaused(now time.Time) bool {
 	return false
 }
 
-// expireRecovered marks unreachable the recovered agents that did not
-// re-register in time. Their tasks are unknown to this master; frameworks
-// learn of them through reconciliation (TASK_UNREACHABLE, or TASK_LOST).
-func (c *core) expireRecovered(now time.Time) {
+// expireRecovered marks unreachable the recovered agents among ids (their
+// timers came due, ids sorted) that did not re-register in time, in one
+// registry write. Their tasks are unknown to this master; frameworks learn
+// of them through reconciliation (TASK_UNREACHABLE, or TASK_LOST).
+func (c *core) expireRecovered(now time.Time, ids []string) {
 	var due []string
-	for id, r := range c.recovered {
-		if !now.Before(r.deadline) {
+	for _, id := range ids {
+		if r := c.recovered[id]; r != nil && !now.Before(r.deadline) {
 			due = append(due, id)
+		} else {
+			c.scheduleRecovered(id)
 		}
 	}
 	if len(due) == 0 {
@@ -116,9 +120,10 @@ func (c *core) expireRecovered(now time.Time) {
 	}
 	ops = append(ops, c.pruneOp(now))
 	if err := c.persist(ops...); err != nil {
-		// Try again at the next tick rather than forget them.
+		// Try again later rather than forget them.
 		for _, id := range due {
 			c.recovered[id].deadline = now.Add(c.cfg.AgentPingTimeout)
+			c.scheduleRecovered(id)
 		}
 		return
 	}
@@ -182,6 +187,7 @@ func (c *core) markAgentGone(id string) error {
 	if recovered {
 		// The registry holds it as admitted; MarkGone takes it from there.
 		delete(c.recovered, id)
+		c.scheduleRecovered(id)
 	}
 	if err := c.persist(registry.MarkGone{ID: id, Time: now}); err != nil {
 		return httpapi.ServiceUnavailable("Could not record the agent as gone in the registry; retry later")
@@ -253,6 +259,7 @@ func (c *core) removeAgent(a *agent, refusal, msg string) {
 		a.stream = nil
 	}
 	delete(c.agents, id)
+	c.scheduleAgent(a)
 	c.publish(agentRemoved(id))
 	for _, f := range c.sortedFrameworks() {
 		f.send(&schedpb.Event{Type: schedpb.Event_FAILURE.Enum(), Failure: &schedpb.Event_Failure{AgentId: agentID(id)}})

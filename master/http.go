@@ -1,10 +1,12 @@
 package master
 
 import (
+	"context"
 	"errors"
 	"maps"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/mezzo-project/mezzo/api/legacy"
 	"github.com/mezzo-project/mezzo/api/v1/codec"
@@ -12,6 +14,7 @@ import (
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
 	"github.com/mezzo-project/mezzo/internal/agentproto"
+	"github.com/mezzo-project/mezzo/internal/flags"
 	"github.com/mezzo-project/mezzo/internal/sysmetrics"
 )
 
@@ -224,26 +227,54 @@ func (m *Master) registerAgent(w http.ResponseWriter, r *http.Request, f codec.F
 	return nil
 }
 
-func (m *Master) stateJSON(w http.ResponseWriter, r *http.Request) error {
-	var doc *legacy.MasterState
-	if err := m.do(func(c *core) { doc = c.state() }); err != nil {
+// document answers r with a JSON document built from a snapshot (see
+// read) by build. The document is built and encoded once per snapshot,
+// under key, however many requests ask for it: build must depend on the
+// snapshot alone (documents filtered by the request use filtered).
+func (m *Master) document(w http.ResponseWriter, r *http.Request, key string, build func(v *core) any) error {
+	s, err := m.read(r.Context())
+	if err != nil {
 		return unavailable(err)
 	}
-	return legacy.Write(w, r, doc)
+	b, err := s.memoBytes(key, func() ([]byte, error) { return legacy.Marshal(build(s.view)) })
+	if err != nil {
+		return err
+	}
+	return legacy.WriteEncoded(w, r, b)
+}
+
+// filtered answers r with a JSON document that build makes from a
+// snapshot for this request alone.
+func (m *Master) filtered(w http.ResponseWriter, r *http.Request, build func(v *core) any) error {
+	s, err := m.read(r.Context())
+	if err != nil {
+		return unavailable(err)
+	}
+	return legacy.Write(w, r, build(s.view))
+}
+
+func (m *Master) stateJSON(w http.ResponseWriter, r *http.Request) error {
+	return m.document(w, r, "state", func(v *core) any { return v.state() })
 }
 
 func (m *Master) rolesJSON(w http.ResponseWriter, r *http.Request) error {
-	var doc *legacy.Roles
-	if err := m.do(func(c *core) { doc = c.rolesJSON() }); err != nil {
-		return unavailable(err)
-	}
-	return legacy.Write(w, r, doc)
+	return m.document(w, r, "roles", func(v *core) any { return v.rolesJSON() })
 }
 
 // metricsJSON is /metrics/snapshot: a flat JSON object of metric names and
-// values.
+// values. With timeout (a duration, "5secs"), it waits at most that long
+// for the core's current figures and otherwise answers with the latest
+// published ones, as Mesos answers with the metrics ready by then.
 func (m *Master) metricsJSON(w http.ResponseWriter, r *http.Request) error {
-	snap, err := m.metrics()
+	var timeout time.Duration
+	if q := r.URL.Query(); q.Has("timeout") {
+		d, err := flags.ParseDuration(q.Get("timeout"))
+		if err != nil {
+			return httpapi.BadRequest("Invalid timeout '%s': %v.", q.Get("timeout"), err)
+		}
+		timeout = d
+	}
+	snap, err := m.metrics(r.Context(), timeout)
 	if err != nil {
 		return err
 	}
@@ -254,13 +285,19 @@ func (m *Master) metricsJSON(w http.ResponseWriter, r *http.Request) error {
 	return legacy.Write(w, r, doc)
 }
 
-// metrics is the whole snapshot: the core's metrics, then the host's
-// system/* gauges, read off the core.
-func (m *Master) metrics() (map[string]float64, error) {
-	var snap map[string]float64
-	if err := m.do(func(c *core) { snap = c.metricsSnapshot() }); err != nil {
+// metrics is the whole snapshot of metrics: the core's, from a snapshot
+// (read; past a positive timeout, the latest one), with the figures that
+// are the master's now rather than the core's (uptime, the calls queued
+// for the core) and the host's system/* gauges.
+func (m *Master) metrics(ctx context.Context, timeout time.Duration) (map[string]float64, error) {
+	s, err := m.readWithin(ctx, timeout)
+	if err != nil {
 		return nil, unavailable(err)
 	}
+	base, _ := s.memo("metrics", func() (any, error) { return s.view.metricsSnapshot(), nil })
+	snap := maps.Clone(base.(map[string]float64))
+	snap["master/uptime_secs"] = m.clock.Now().Sub(s.view.start).Seconds()
+	snap["master/event_queue_dispatches"] = float64(m.queued.Load())
 	maps.Copy(snap, sysmetrics.Read())
 	return snap, nil
 }

@@ -130,10 +130,11 @@ func checkReserveSource(form url.Values, res []*mesos.Resource) error {
 func (m *Master) weightsJSON(w http.ResponseWriter, r *http.Request) error {
 	switch r.Method {
 	case http.MethodGet:
-		var infos []*mesos.WeightInfo
-		if err := m.do(func(c *core) { infos = c.weightInfos() }); err != nil {
+		s, err := m.read(r.Context())
+		if err != nil {
 			return unavailable(err)
 		}
+		infos := s.view.weightInfos()
 		items := make([]json.RawMessage, 0, len(infos))
 		for _, info := range infos {
 			b, err := codec.MarshalJSON(info)
@@ -247,11 +248,11 @@ func (c *core) removeLegacyQuota(role string) error {
 func (m *Master) quotaJSON(w http.ResponseWriter, r *http.Request) error {
 	switch r.Method {
 	case http.MethodGet:
-		var st *quotapb.QuotaStatus
-		if err := m.do(func(c *core) { st = c.quotaStatus() }); err != nil {
+		s, err := m.read(r.Context())
+		if err != nil {
 			return unavailable(err)
 		}
-		return writeProtoJSON(w, st)
+		return writeProtoJSON(w, s.view.quotaStatus())
 	case http.MethodPost:
 		req := &quotapb.QuotaRequest{}
 		if err := readProtoJSON(w, r, req); err != nil {

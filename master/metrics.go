@@ -656,7 +656,7 @@ func (c *core) metricsSnapshot() map[string]float64 {
 	out["master/tasks_unreachable"] = unreachableTasks
 	out["master/outstanding_offers"] = float64(len(c.offers))
 	out["master/offer_timeout_secs"] = c.cfg.OfferTimeout.Seconds()
-	out["master/operator_event_stream_subscribers"] = float64(len(c.operatorSubs.subs))
+	out["master/operator_event_stream_subscribers"] = float64(c.operatorSubscribers())
 
 	// The core's queue: requests waiting for the core goroutine.
 	queued := 0.0
@@ -700,18 +700,18 @@ func (c *core) metricsSnapshot() map[string]float64 {
 	m.stateStore.addTo(out, "registrar/state_store_ms")
 
 	// Allocator. It runs inline on the core goroutine: it has no queue.
-	st := c.alloc.Stats()
+	st := c.figures().Stats()
 	out["allocator/mesos/allocation_runs"] = float64(st.AllocationRuns)
 	m.allocationRun.addTo(out, "allocator/mesos/allocation_run_ms")
 	out["allocator/mesos/event_queue_dispatches"] = 0
 	out["allocator/event_queue_dispatches"] = 0
-	for _, n := range [...]string{"cpus", "mem", "disk"} {
-		t, a := c.alloc.ScalarTotal(n)
+	for _, n := range metricScalars {
+		t, a := c.figures().ScalarTotal(n)
 		out["allocator/mesos/resources/"+n+"/total"] = t
 		out["allocator/mesos/resources/"+n+"/offered_or_allocated"] = a
 	}
 	filters := 0
-	for _, r := range c.alloc.RoleStats(c.clock.Now()) {
+	for _, r := range c.figures().RoleStats(c.clock.Now()) {
 		filters += r.Filters
 		out["allocator/mesos/offer_filters/roles/"+r.Role+"/active"] = float64(r.Filters)
 		if r.Tracked {

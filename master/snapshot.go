@@ -125,8 +125,10 @@ type publisher struct {
 
 	// wake tells the loop that a reader wants a snapshot (capacity 1).
 	wake chan struct{}
-	// builds counts the snapshots built.
-	builds atomic.Uint64
+	// builds counts the snapshots built; waiting the readers waiting for
+	// one.
+	builds  atomic.Uint64
+	waiting atomic.Int64
 
 	// minInterval is snapshotMinInterval (tests change it).
 	minInterval time.Duration
@@ -217,11 +219,15 @@ func (p *publisher) await(ctx context.Context, v uint64, done <-chan struct{}) (
 		case p.wake <- struct{}{}:
 		default: // the loop is already told
 		}
+		p.waiting.Add(1)
 		select {
 		case <-published:
+			p.waiting.Add(-1)
 		case <-done:
+			p.waiting.Add(-1)
 			return nil, errClosed
 		case <-ctx.Done():
+			p.waiting.Add(-1)
 			return nil, ctx.Err()
 		}
 	}

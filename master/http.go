@@ -232,11 +232,9 @@ func (m *Master) registerAgent(w http.ResponseWriter, r *http.Request, f codec.F
 // under key, however many requests ask for it: build must depend on the
 // snapshot alone (documents filtered by the request use filtered).
 func (m *Master) document(w http.ResponseWriter, r *http.Request, key string, build func(v *core) any) error {
-	s, err := m.read(r.Context())
-	if err != nil {
-		return unavailable(err)
-	}
-	b, err := s.memoBytes(key, func() ([]byte, error) { return legacy.Marshal(build(s.view)) })
+	b, err := m.encodeRead(r.Context(), 0, func(s *snapshot) ([]byte, error) {
+		return s.memoBytes(key, func() ([]byte, error) { return legacy.Marshal(build(s.view)) })
+	})
 	if err != nil {
 		return err
 	}
@@ -246,11 +244,11 @@ func (m *Master) document(w http.ResponseWriter, r *http.Request, key string, bu
 // filtered answers r with a JSON document that build makes from a
 // snapshot for this request alone.
 func (m *Master) filtered(w http.ResponseWriter, r *http.Request, build func(v *core) any) error {
-	s, err := m.read(r.Context())
+	b, err := m.encodeRead(r.Context(), 0, func(s *snapshot) ([]byte, error) { return legacy.Marshal(build(s.view)) })
 	if err != nil {
-		return unavailable(err)
+		return err
 	}
-	return legacy.Write(w, r, build(s.view))
+	return legacy.WriteEncoded(w, r, b)
 }
 
 func (m *Master) stateJSON(w http.ResponseWriter, r *http.Request) error {
@@ -274,32 +272,56 @@ func (m *Master) metricsJSON(w http.ResponseWriter, r *http.Request) error {
 		}
 		timeout = d
 	}
-	snap, err := m.metrics(r.Context(), timeout)
+	b, err := m.encodeRead(r.Context(), timeout, func(s *snapshot) ([]byte, error) {
+		enc, err := s.memo("metrics-json", func() (any, error) { return encodeMetrics(s.coreMetrics()) })
+		if err != nil {
+			return nil, err
+		}
+		return enc.(*encodedMetrics).appendJSON(nil, m.liveMetrics(s))
+	})
 	if err != nil {
 		return err
 	}
-	doc := legacy.Quantities{}
-	for k, v := range snap {
-		doc[k] = legacy.Float(v)
-	}
-	return legacy.Write(w, r, doc)
+	return legacy.WriteEncoded(w, r, b)
 }
 
-// metrics is the whole snapshot of metrics: the core's, from a snapshot
-// (read; past a positive timeout, the latest one), with the figures that
-// are the master's now rather than the core's (uptime, the calls queued
-// for the core) and the host's system/* gauges.
+// coreMetrics are the snapshot's metrics but those liveMetrics gives,
+// computed once per snapshot; the map is shared and must not be changed.
+func (s *snapshot) coreMetrics() map[string]float64 {
+	v, _ := s.memo("metrics", func() (any, error) {
+		out := s.view.metricsSnapshot()
+		for _, n := range liveMetricNames {
+			delete(out, n)
+		}
+		return out, nil
+	})
+	return v.(map[string]float64)
+}
+
+// liveMetricNames are the metrics that are the master's at the time of the
+// read rather than the snapshot's.
+var liveMetricNames = []string{"master/uptime_secs", "master/event_queue_dispatches"}
+
+// liveMetrics are the metrics read when asked: uptime, the calls queued
+// for the core, and the host's system/* gauges.
+func (m *Master) liveMetrics(s *snapshot) map[string]float64 {
+	out := sysmetrics.Read()
+	out["master/uptime_secs"] = m.clock.Now().Sub(s.view.start).Seconds()
+	out["master/event_queue_dispatches"] = float64(m.queued.Load())
+	return out
+}
+
+// metrics is the whole snapshot of metrics, by name: the core's from a
+// snapshot (read; past a positive timeout, the latest one) and the live
+// ones.
 func (m *Master) metrics(ctx context.Context, timeout time.Duration) (map[string]float64, error) {
-	s, err := m.readWithin(ctx, timeout)
-	if err != nil {
-		return nil, unavailable(err)
-	}
-	base, _ := s.memo("metrics", func() (any, error) { return s.view.metricsSnapshot(), nil })
-	snap := maps.Clone(base.(map[string]float64))
-	snap["master/uptime_secs"] = m.clock.Now().Sub(s.view.start).Seconds()
-	snap["master/event_queue_dispatches"] = float64(m.queued.Load())
-	maps.Copy(snap, sysmetrics.Read())
-	return snap, nil
+	var snap map[string]float64
+	_, err := m.encodeRead(ctx, timeout, func(s *snapshot) ([]byte, error) {
+		snap = maps.Clone(s.coreMetrics())
+		maps.Copy(snap, m.liveMetrics(s))
+		return nil, nil
+	})
+	return snap, err
 }
 
 func (m *Master) flagsJSON(w http.ResponseWriter, r *http.Request) error {

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -43,10 +44,12 @@ type Master struct {
 	// snapshot of at least the version it saw on arrival.
 	version atomic.Uint64
 	// snaps publishes the snapshots reads are answered from
-	// (snapshot.go).
-	snaps *publisher
-	quit  chan struct{}
-	done  chan struct{} // closed when the loop has exited
+	// (snapshot.go); readSlots bounds the reads encoding at once
+	// (encodeRead).
+	snaps     *publisher
+	readSlots chan struct{}
+	quit      chan struct{}
+	done      chan struct{} // closed when the loop has exited
 
 	mu       sync.Mutex
 	closing  bool
@@ -99,6 +102,7 @@ func newMaster(cfg Config, log *slog.Logger, clock Clock) (*Master, error) {
 	}
 	core.queued = m.queued.Load
 	m.snaps = newPublisher()
+	m.readSlots = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))
 	m.snaps.build(core, 0)
 	m.handler = m.routes()
 	go m.loop()
@@ -255,6 +259,26 @@ func (m *Master) do(fn func(c *core)) error {
 // ctx's error when ctx ends first.
 func (m *Master) read(ctx context.Context) (*snapshot, error) {
 	return m.snaps.await(ctx, m.version.Load(), m.done)
+}
+
+// encodeRead answers a read: it takes a snapshot (read, or readWithin
+// when timeout is positive) and runs encode on it holding one of the
+// master's read slots, so that however many requests read at once, their
+// encoding keeps to len(readSlots) goroutines and leaves the rest of the
+// CPU to the core and the calls it serves. The slot is released before
+// the answer is written, so a slow client holds none.
+func (m *Master) encodeRead(ctx context.Context, timeout time.Duration, encode func(s *snapshot) ([]byte, error)) ([]byte, error) {
+	s, err := m.readWithin(ctx, timeout)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	select {
+	case m.readSlots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-m.readSlots }()
+	return encode(s)
 }
 
 // readWithin is read waiting at most timeout (when positive) for a fresh

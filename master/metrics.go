@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mezzo-project/mezzo/api/legacy"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
 	"github.com/mezzo-project/mezzo/internal/agentproto"
@@ -861,4 +862,75 @@ func (c *core) invalidSchedulerCall(t schedpb.Call_Type) {
 	case schedpb.Call_MESSAGE:
 		c.metrics.inc(ctrInvalidFrameworkToExecutor)
 	}
+}
+
+// ---- encoding ----
+
+// encodedMetrics are metrics encoded once for many /metrics/snapshot
+// answers: each metric as `"name":value`, sorted by name.
+type encodedMetrics struct {
+	names []string
+	parts [][]byte
+}
+
+// encodeMetrics encodes the metrics of m.
+func encodeMetrics(m map[string]float64) (*encodedMetrics, error) {
+	e := &encodedMetrics{names: sortedKeys(m)}
+	e.parts = make([][]byte, len(e.names))
+	for i, n := range e.names {
+		p, err := metricPart(n, m[n])
+		if err != nil {
+			return nil, err
+		}
+		e.parts[i] = p
+	}
+	return e, nil
+}
+
+// metricPart is one metric as `"name":value`, as legacy.Marshal writes a
+// legacy.Quantities entry.
+func metricPart(name string, v float64) ([]byte, error) {
+	k, err := legacy.Marshal(name)
+	if err != nil {
+		return nil, err
+	}
+	f, err := legacy.Float(v).MarshalJSON()
+	if err != nil {
+		return nil, fmt.Errorf("metric %s: %w", name, err)
+	}
+	return append(append(k, ':'), f...), nil
+}
+
+// appendJSON appends the metrics and live (which wins where both name a
+// metric) as one JSON object, byte for byte as legacy.Marshal writes them
+// as a legacy.Quantities.
+func (e *encodedMetrics) appendJSON(b []byte, live map[string]float64) ([]byte, error) {
+	names := sortedKeys(live)
+	b = append(b, '{')
+	first := true
+	put := func(p []byte) {
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = append(b, p...)
+	}
+	i := 0
+	for _, n := range names {
+		for ; i < len(e.names) && e.names[i] < n; i++ {
+			put(e.parts[i])
+		}
+		if i < len(e.names) && e.names[i] == n {
+			i++
+		}
+		p, err := metricPart(n, live[n])
+		if err != nil {
+			return nil, err
+		}
+		put(p)
+	}
+	for ; i < len(e.names); i++ {
+		put(e.parts[i])
+	}
+	return append(b, '}'), nil
 }

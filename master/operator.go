@@ -47,14 +47,12 @@ func (m *Master) operatorAPI(w http.ResponseWriter, r *http.Request) error {
 	// the response from the snapshot's books, once per snapshot and
 	// format however many requests ask.
 	respondView := func(t masterpb.Response_Type, fill func(v *core, resp *masterpb.Response)) error {
-		s, err := m.read(r.Context())
-		if err != nil {
-			return unavailable(err)
-		}
-		b, err := s.memoBytes(t.String()+" "+format.String(), func() ([]byte, error) {
-			resp := &masterpb.Response{Type: t.Enum()}
-			fill(s.view, resp)
-			return codec.Marshal(format, resp)
+		b, err := m.encodeRead(r.Context(), 0, func(s *snapshot) ([]byte, error) {
+			return s.memoBytes(t.String()+" "+format.String(), func() ([]byte, error) {
+				resp := &masterpb.Response{Type: t.Enum()}
+				fill(s.view, resp)
+				return codec.Marshal(format, resp)
+			})
 		})
 		if err != nil {
 			return err
@@ -277,16 +275,14 @@ func (m *Master) operatorAPI(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	case masterpb.Call_GET_STATE, masterpb.Call_GET_AGENTS, masterpb.Call_GET_FRAMEWORKS,
 		masterpb.Call_GET_EXECUTORS, masterpb.Call_GET_TASKS:
-		s, err := m.read(r.Context())
-		if err != nil {
-			return unavailable(err)
-		}
-		b, err := s.memoBytes(call.GetType().String()+" "+format.String(), func() ([]byte, error) {
-			resp, err := s.view.stateResponse(call.GetType())
-			if err != nil {
-				return nil, err
-			}
-			return encodeState(format, resp)
+		b, err := m.encodeRead(r.Context(), 0, func(s *snapshot) ([]byte, error) {
+			return s.memoBytes(call.GetType().String()+" "+format.String(), func() ([]byte, error) {
+				resp, err := s.view.stateResponse(call.GetType())
+				if err != nil {
+					return nil, err
+				}
+				return encodeState(format, resp)
+			})
 		})
 		if err != nil {
 			return err
@@ -360,11 +356,7 @@ func operatorConversion(call *masterpb.Call) (string, mesos.Offer_Operation_Type
 func (m *Master) maintenanceScheduleJSON(w http.ResponseWriter, r *http.Request) error {
 	switch r.Method {
 	case http.MethodGet:
-		s, err := m.read(r.Context())
-		if err != nil {
-			return unavailable(err)
-		}
-		return writeProtoJSON(w, s.view.maint.schedule)
+		return m.protoJSONRead(w, r, func(v *core) proto.Message { return v.maint.schedule })
 	case http.MethodPost:
 		s := &maintenance.Schedule{}
 		if err := readProtoJSON(w, r, s); err != nil {
@@ -379,11 +371,7 @@ func (m *Master) maintenanceScheduleJSON(w http.ResponseWriter, r *http.Request)
 // maintenanceStatusJSON is /maintenance/status: the cluster's maintenance
 // status as JSON.
 func (m *Master) maintenanceStatusJSON(w http.ResponseWriter, r *http.Request) error {
-	s, err := m.read(r.Context())
-	if err != nil {
-		return unavailable(err)
-	}
-	return writeProtoJSON(w, s.view.maintenanceStatus())
+	return m.protoJSONRead(w, r, func(v *core) proto.Message { return v.maintenanceStatus() })
 }
 
 // machineDownJSON is /machine/down: POST a JSON list of machine ids to
@@ -437,6 +425,18 @@ func readProtoJSON(w http.ResponseWriter, r *http.Request, msg proto.Message) er
 		return httpapi.BadRequest("Failed to parse the body: %v", err)
 	}
 	return nil
+}
+
+// protoJSONRead answers r with the message view makes from a snapshot, as
+// JSON (encodeRead).
+func (m *Master) protoJSONRead(w http.ResponseWriter, r *http.Request, view func(v *core) proto.Message) error {
+	b, err := m.encodeRead(r.Context(), 0, func(s *snapshot) ([]byte, error) { return codec.MarshalJSON(view(s.view)) })
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, err = w.Write(b)
+	return err
 }
 
 func writeProtoJSON(w http.ResponseWriter, msg proto.Message) error {

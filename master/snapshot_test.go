@@ -381,3 +381,38 @@ func TestConcurrentReadersCoalesce(t *testing.T) {
 		t.Errorf("await after the core stopped: %v, want errClosed", err)
 	}
 }
+
+// TestMetricsEncodingMatchesLegacy: /metrics/snapshot's encoding, the
+// snapshot's part once and the live part per read, is byte for byte what
+// legacy.Marshal writes for the whole map.
+func TestMetricsEncodingMatchesLegacy(t *testing.T) {
+	base := map[string]float64{
+		"master/tasks_running": 3, "master/cpus_percent": 0.25, "allocator/mesos/allocation_runs": 12,
+		"master/frameworks/a%20b/F-1/calls": 7, "master/uptime_secs": 99, "zzz/last": 1e21,
+	}
+	live := map[string]float64{"master/uptime_secs": 12.5, "system/load_1min": 0.5, "aaa/first": -1, "master/event_queue_dispatches": 0}
+	enc, err := encodeMetrics(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := enc.appendJSON(nil, live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := legacy.Quantities{}
+	for _, m := range []map[string]float64{base, live} {
+		for k, v := range m {
+			all[k] = legacy.Float(v)
+		}
+	}
+	want, err := legacy.Marshal(all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(want) {
+		t.Errorf("encoded metrics\n got %s\nwant %s", got, want)
+	}
+	if got, err := (&encodedMetrics{}).appendJSON(nil, nil); err != nil || string(got) != "{}" {
+		t.Errorf("no metrics: %s %v", got, err)
+	}
+}

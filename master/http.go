@@ -303,12 +303,31 @@ func (s *snapshot) coreMetrics() map[string]float64 {
 var liveMetricNames = []string{"master/uptime_secs", "master/event_queue_dispatches"}
 
 // liveMetrics are the metrics read when asked: uptime, the calls queued
-// for the core, and the host's system/* gauges.
+// for the core, and the host's system/* gauges (read at most every
+// systemMetricsAge).
 func (m *Master) liveMetrics(s *snapshot) map[string]float64 {
-	out := sysmetrics.Read()
-	out["master/uptime_secs"] = m.clock.Now().Sub(s.view.start).Seconds()
+	now := m.clock.Now()
+	sys := m.system.Load()
+	if sys == nil || now.Sub(sys.at) >= systemMetricsAge || now.Before(sys.at) {
+		sys = &systemSample{at: now, values: sysmetrics.Read()}
+		m.system.Store(sys)
+	}
+	out := make(map[string]float64, len(sys.values)+len(liveMetricNames))
+	maps.Copy(out, sys.values)
+	out["master/uptime_secs"] = now.Sub(s.view.start).Seconds()
 	out["master/event_queue_dispatches"] = float64(m.queued.Load())
 	return out
+}
+
+// systemMetricsAge is how long a reading of the host's system/* gauges
+// answers metrics requests: the kernel's load averages change every five
+// seconds, and many clients polling should not each read /proc.
+const systemMetricsAge = time.Second
+
+// systemSample is one reading of the host's system/* gauges.
+type systemSample struct {
+	at     time.Time
+	values map[string]float64
 }
 
 // metrics is the whole snapshot of metrics, by name: the core's from a

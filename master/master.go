@@ -48,6 +48,9 @@ type Master struct {
 	// (encodeRead).
 	snaps     *publisher
 	readSlots chan struct{}
+	// system is the latest reading of the host's system/* gauges
+	// (liveMetrics).
+	system atomic.Pointer[systemSample]
 	quit      chan struct{}
 	done      chan struct{} // closed when the loop has exited
 
@@ -278,6 +281,7 @@ func (m *Master) encodeRead(ctx context.Context, timeout time.Duration, encode f
 		return nil, ctx.Err()
 	}
 	defer func() { <-m.readSlots }()
+	s.reads.Add(1)
 	return encode(s)
 }
 

@@ -3,6 +3,7 @@ package master
 import (
 	"context"
 	"maps"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -12,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	allocpb "github.com/mezzo-project/mezzo/api/v1/allocator"
+	"github.com/mezzo-project/mezzo/api/legacy"
 	"github.com/mezzo-project/mezzo/api/v1/maintenance"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	quotapb "github.com/mezzo-project/mezzo/api/v1/quota"
@@ -56,8 +58,17 @@ import (
 // a map walk per task, not a clone.
 
 // snapshotMinInterval is the least time between two snapshot builds. A
-// reader waits at most about this long more than the event it must see.
+// reader waits at most about this long more than the event it must see,
+// while few clients read.
 const snapshotMinInterval = 20 * time.Millisecond
+
+// readBudget is how much a read answered from a snapshot delays the next
+// build: 10 ms divided among the CPUs. While the core's state changes
+// all the time, every reader waits for the next snapshot, so clients
+// polling in a loop are answered at most about 1/readBudget times a
+// second in all (200 on two CPUs): their HTTP and encoding work cannot
+// crowd out the calls the core serves, however many they are.
+var readBudget = 10 * time.Millisecond / time.Duration(runtime.GOMAXPROCS(0))
 
 // snapshot is the core's books as of one version, read-only.
 type snapshot struct {
@@ -70,9 +81,11 @@ type snapshot struct {
 	view *core
 	// memos holds encodings shared by the snapshot's readers, by key.
 	memos sync.Map
-	// readerWork is the time spent computing memos, in ns; it paces the
-	// builds that follow (publisher.pace).
+	// readerWork is the time spent computing memos, in ns, and reads the
+	// number of reads answered from the snapshot; they pace the build
+	// that follows (publisher.pace).
 	readerWork atomic.Int64
+	reads      atomic.Int64
 }
 
 // memoEntry is one memoized computation of a snapshot.
@@ -130,8 +143,10 @@ type publisher struct {
 	builds  atomic.Uint64
 	waiting atomic.Int64
 
-	// minInterval is snapshotMinInterval (tests change it).
+	// minInterval and readBudget are snapshotMinInterval and readBudget
+	// (tests change them).
 	minInterval time.Duration
+	readBudget  time.Duration
 	// next is the earliest time the next build may start.
 	next time.Time
 	// copier copies the core's books, keeping its task clones between
@@ -144,6 +159,7 @@ func newPublisher() *publisher {
 		published:   make(chan struct{}),
 		wake:        make(chan struct{}, 1),
 		minInterval: snapshotMinInterval,
+		readBudget:  readBudget,
 	}
 }
 
@@ -186,14 +202,15 @@ func (p *publisher) maybeBuild(c *core, version uint64, now func() time.Time) ti
 
 // pace is the time from the start of a build to the earliest next one:
 // snapshotMinInterval, but at least four times what the build took (the
-// core spends at most a fifth of its time building snapshots) and twice
-// the time readers spent encoding the previous snapshot's shared
-// documents (so that cost, paid once per snapshot, stays a bounded share
-// of the CPU however many clients poll).
+// core spends at most a fifth of its time building snapshots), four
+// times what readers spent encoding the previous snapshot's shared
+// documents (that work, done once per snapshot, takes at most about a
+// fifth of a CPU) and readBudget for each read the previous snapshot
+// answered.
 func (p *publisher) pace(build time.Duration, prev *snapshot) time.Duration {
 	d := max(p.minInterval, 4*build)
 	if prev != nil {
-		d = max(d, 2*time.Duration(prev.readerWork.Load()))
+		d = max(d, 4*time.Duration(prev.readerWork.Load()), time.Duration(prev.reads.Load())*p.readBudget)
 	}
 	return d
 }
@@ -247,13 +264,39 @@ type allocatorFigures interface {
 
 // frozenReads are what a snapshot's views need beyond the copied books:
 // the allocator's figures and the number of operator subscribers, as of
-// the build.
+// the build, and the JSON documents of its task messages.
 type frozenReads struct {
 	stats        allocator.Stats
 	scalarTotals map[string][2]float64
 	roleStats    []allocator.RoleStat
 	consumed     map[string]resources.Quantities
 	operatorSubs int
+	// docs holds, for each task message clone of the snapshot, its
+	// document, shared with every snapshot that holds the same clone.
+	docs map[*mesos.Task]*taskDoc
+}
+
+// taskDoc is the document (legacy.Task) of one task message clone, made
+// by the first reader that needs it. A clone never changes, so the
+// document holds until the task does, across snapshots.
+type taskDoc struct {
+	once sync.Once
+	// live and role say what the document was made for: a live task's
+	// document sums its booked resources, a finished one's its message's.
+	live bool
+	role string
+	doc  legacy.Task
+}
+
+// get returns ft's document, made once for the first frameworkTask that
+// asks; another kind of ask (which does not happen while the clone is
+// unchanged) gets a document of its own.
+func (d *taskDoc) get(ft frameworkTask) legacy.Task {
+	d.once.Do(func() { d.live, d.role, d.doc = ft.t != nil, ft.role(), ft.doc() })
+	if d.live != (ft.t != nil) || d.role != ft.role() {
+		return ft.doc()
+	}
+	return d.doc
 }
 
 // Stats is the allocator's Stats at the build.
@@ -368,10 +411,12 @@ func printOf(t *mesos.Task) taskPrint {
 	return p
 }
 
-// clonedTask is a task message's clone, kept while its print holds.
+// clonedTask is a task message's clone and its document, kept while its
+// print holds.
 type clonedTask struct {
 	print taskPrint
 	clone *mesos.Task
+	doc   *taskDoc
 	seen  uint64
 }
 
@@ -388,6 +433,8 @@ type snapshotCopier struct {
 	gen   uint64
 	pbs   map[*mesos.Task]*clonedTask
 	tasks map[*task]*copiedTask
+	// docs collects the current build's frozenReads.docs.
+	docs map[*mesos.Task]*taskDoc
 	// used counts the cache entries the current build touched.
 	used int
 }
@@ -404,10 +451,11 @@ func (sc *snapshotCopier) taskPB(pb *mesos.Task) *mesos.Task {
 		sc.pbs[pb] = e
 	}
 	if e.clone == nil || e.print != p {
-		e.print, e.clone = p, proto.Clone(pb).(*mesos.Task)
+		e.print, e.clone, e.doc = p, proto.Clone(pb).(*mesos.Task), &taskDoc{}
 	}
 	e.seen = sc.gen
 	sc.used++
+	sc.docs[e.clone] = e.doc
 	return e.clone
 }
 
@@ -457,6 +505,7 @@ func (sc *snapshotCopier) freeze(c *core) *core {
 	}
 	sc.gen++
 	sc.used = 0
+	sc.docs = make(map[*mesos.Task]*taskDoc, len(sc.pbs))
 	v := &core{
 		cfg:         c.cfg,
 		log:         c.log,
@@ -493,6 +542,7 @@ func (sc *snapshotCopier) freeze(c *core) *core {
 	for role, q := range c.quotas {
 		v.quotas[role] = proto.Clone(q).(*quotapb.QuotaConfig)
 	}
+	v.frozen.docs, sc.docs = sc.docs, nil
 	sc.sweep()
 	return v
 }

@@ -167,7 +167,7 @@ func (c *core) tasks(q taskQuery) *legacy.Tasks {
 	})
 	doc := &legacy.Tasks{Tasks: legacy.List[legacy.Task]{}}
 	for i := q.offset; i < len(all) && i-q.offset < q.limit; i++ {
-		doc.Tasks = append(doc.Tasks, all[i].doc())
+		doc.Tasks = append(doc.Tasks, c.taskDoc(all[i]))
 	}
 	return doc
 }

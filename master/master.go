@@ -51,8 +51,8 @@ type Master struct {
 	// system is the latest reading of the host's system/* gauges
 	// (liveMetrics).
 	system atomic.Pointer[systemSample]
-	quit      chan struct{}
-	done      chan struct{} // closed when the loop has exited
+	quit   chan struct{}
+	done   chan struct{} // closed when the loop has exited
 
 	mu       sync.Mutex
 	closing  bool

@@ -12,8 +12,8 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	allocpb "github.com/mezzo-project/mezzo/api/v1/allocator"
 	"github.com/mezzo-project/mezzo/api/legacy"
+	allocpb "github.com/mezzo-project/mezzo/api/v1/allocator"
 	"github.com/mezzo-project/mezzo/api/v1/maintenance"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	quotapb "github.com/mezzo-project/mezzo/api/v1/quota"

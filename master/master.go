@@ -45,9 +45,10 @@ type Master struct {
 	version atomic.Uint64
 	// snaps publishes the snapshots reads are answered from
 	// (snapshot.go); readSlots bounds the reads encoding at once
-	// (encodeRead).
+	// (encodeRead); readLimit bounds their rate.
 	snaps     *publisher
 	readSlots chan struct{}
+	readLimit *readLimiter
 	// system is the latest reading of the host's system/* gauges
 	// (liveMetrics).
 	system atomic.Pointer[systemSample]
@@ -106,6 +107,7 @@ func newMaster(cfg Config, log *slog.Logger, clock Clock) (*Master, error) {
 	core.queued = m.queued.Load
 	m.snaps = newPublisher()
 	m.readSlots = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))
+	m.readLimit = &readLimiter{interval: readInterval, burst: readBurst}
 	m.snaps.build(core, 0)
 	m.handler = m.routes()
 	go m.loop()
@@ -264,13 +266,17 @@ func (m *Master) read(ctx context.Context) (*snapshot, error) {
 	return m.snaps.await(ctx, m.version.Load(), m.done)
 }
 
-// encodeRead answers a read: it takes a snapshot (read, or readWithin
-// when timeout is positive) and runs encode on it holding one of the
-// master's read slots, so that however many requests read at once, their
-// encoding keeps to len(readSlots) goroutines and leaves the rest of the
-// CPU to the core and the calls it serves. The slot is released before
-// the answer is written, so a slow client holds none.
+// encodeRead answers a read: once the read limiter admits it, it takes a
+// snapshot (read, or readWithin when timeout is positive) and runs encode
+// on it holding one of the master's read slots. However many clients
+// read, and however fast, reads are answered at a bounded rate and
+// encode on at most len(readSlots) goroutines at once, which leaves the
+// rest of the CPU to the core and the calls it serves. The slot is
+// released before the answer is written, so a slow client holds none.
 func (m *Master) encodeRead(ctx context.Context, timeout time.Duration, encode func(s *snapshot) ([]byte, error)) ([]byte, error) {
+	if err := m.readLimit.wait(ctx, m.clock.Now()); err != nil {
+		return nil, err
+	}
 	s, err := m.readWithin(ctx, timeout)
 	if err != nil {
 		return nil, unavailable(err)

@@ -15,9 +15,12 @@ import (
 )
 
 // The master's /metrics/snapshot (and GET_METRICS) uses Mesos 1.11's metric
-// names and meanings: gauges are computed from the core's state when the
-// snapshot is taken; counters live in coreMetrics and frameworkMetrics and
-// are incremented by the core where the event happens (the comment on each
+// names and meanings: gauges are computed from a snapshot of the core's
+// state (snapshot.go) at least as new as the request, but uptime and
+// master/event_queue_dispatches (the calls waiting for the core; reads
+// never do), which are read when asked; counters live in coreMetrics and
+// frameworkMetrics and are incremented by the core where the event
+// happens (the comment on each
 // counter says where). Increments are array or struct field updates: they
 // do not allocate.
 //
@@ -571,8 +574,9 @@ func (s *scalarSums) add(rs resources.Resources) {
 }
 
 // metricsSnapshot returns every metric of the master and its allocator,
-// by name. It runs on the core goroutine and costs O(agents + frameworks
-// + tasks + roles).
+// by name. The master calls it on a snapshot's copy of the books (off the
+// core goroutine; the allocator's figures are those of the copy); it
+// costs O(agents + frameworks + tasks + roles).
 func (c *core) metricsSnapshot() map[string]float64 {
 	nFrameworks := len(c.frameworks) + len(c.completed)
 	out := make(map[string]float64, 300+100*nFrameworks)

@@ -45,7 +45,11 @@ import (
 // not delay scheduler and agent calls behind them. However many readers
 // wait, the core builds one snapshot per loop iteration, and at most one
 // per pacing interval (see publisher.pace), so the share of the core's
-// time spent on reads is bounded whatever the read load.
+// time spent on reads is bounded whatever the read load. The rest of a
+// read's cost is bounded too (Master.encodeRead): reads are admitted at
+// a bounded rate (readLimiter), encode on a bounded number of goroutines,
+// and share each snapshot's encodings of the unfiltered documents and of
+// unchanged tasks.
 //
 // A snapshot's books are a *core that only the view functions read (the
 // same functions that once ran on the core, so the documents are
@@ -62,13 +66,60 @@ import (
 // while few clients read.
 const snapshotMinInterval = 20 * time.Millisecond
 
-// readBudget is how much a read answered from a snapshot delays the next
-// build: 10 ms divided among the CPUs. While the core's state changes
-// all the time, every reader waits for the next snapshot, so clients
-// polling in a loop are answered at most about 1/readBudget times a
-// second in all (200 on two CPUs): their HTTP and encoding work cannot
-// crowd out the calls the core serves, however many they are.
-var readBudget = 10 * time.Millisecond / time.Duration(runtime.GOMAXPROCS(0))
+// readInterval is the average time between two reads the master admits
+// once their burst (readBurst) is spent: 10 ms divided among the CPUs,
+// so clients polling in a loop are answered about 100 times a second per
+// CPU in all (200 on two). Each answer costs HTTP work and an encoding
+// besides the snapshot's; bounding their rate keeps that work from
+// crowding out the calls the core serves, however many clients poll.
+var readInterval = 10 * time.Millisecond / time.Duration(runtime.GOMAXPROCS(0))
+
+// readBurst is how many reads the master admits at once before spacing
+// them readInterval apart.
+const readBurst = 20
+
+// readLimiter spaces reads readInterval apart on average, admitting
+// bursts of readBurst at once (the generic cell rate algorithm): it
+// holds the time at which the next read would be admitted with no burst
+// left. Safe for concurrent use.
+type readLimiter struct {
+	interval time.Duration
+	burst    int
+	mu       sync.Mutex
+	tat      time.Time
+}
+
+// reserve admits a read arriving at now and returns how long it must
+// wait first (0: at once).
+func (l *readLimiter) reserve(now time.Time) time.Duration {
+	if l.interval <= 0 {
+		return 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.tat.Before(now) {
+		l.tat = now
+	}
+	l.tat = l.tat.Add(l.interval)
+	return max(0, l.tat.Sub(now)-time.Duration(l.burst)*l.interval)
+}
+
+// wait admits a read, sleeping as reserve says; ctx's error when ctx
+// ends first.
+func (l *readLimiter) wait(ctx context.Context, now time.Time) error {
+	d := l.reserve(now)
+	if d == 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
 
 // snapshot is the core's books as of one version, read-only.
 type snapshot struct {
@@ -143,10 +194,10 @@ type publisher struct {
 	builds  atomic.Uint64
 	waiting atomic.Int64
 
-	// minInterval and readBudget are snapshotMinInterval and readBudget
-	// (tests change them).
-	minInterval time.Duration
-	readBudget  time.Duration
+	// minInterval and readInterval are snapshotMinInterval and
+	// readInterval (tests change them).
+	minInterval  time.Duration
+	readInterval time.Duration
 	// next is the earliest time the next build may start.
 	next time.Time
 	// copier copies the core's books, keeping its task clones between
@@ -156,10 +207,10 @@ type publisher struct {
 
 func newPublisher() *publisher {
 	return &publisher{
-		published:   make(chan struct{}),
-		wake:        make(chan struct{}, 1),
-		minInterval: snapshotMinInterval,
-		readBudget:  readBudget,
+		published:    make(chan struct{}),
+		wake:         make(chan struct{}, 1),
+		minInterval:  snapshotMinInterval,
+		readInterval: readInterval,
 	}
 }
 
@@ -205,12 +256,14 @@ func (p *publisher) maybeBuild(c *core, version uint64, now func() time.Time) ti
 // core spends at most a fifth of its time building snapshots), four
 // times what readers spent encoding the previous snapshot's shared
 // documents (that work, done once per snapshot, takes at most about a
-// fifth of a CPU) and readBudget for each read the previous snapshot
-// answered.
+// fifth of a CPU), and readInterval for each read the previous snapshot
+// answered. The last makes snapshots rarer as more clients poll, so
+// their shared documents are encoded less often: with n clients waiting
+// on each snapshot, one in n*readInterval.
 func (p *publisher) pace(build time.Duration, prev *snapshot) time.Duration {
 	d := max(p.minInterval, 4*build)
 	if prev != nil {
-		d = max(d, 4*time.Duration(prev.readerWork.Load()), time.Duration(prev.reads.Load())*p.readBudget)
+		d = max(d, 4*time.Duration(prev.readerWork.Load()), time.Duration(prev.reads.Load())*p.readInterval)
 	}
 	return d
 }

@@ -416,3 +416,27 @@ func TestMetricsEncodingMatchesLegacy(t *testing.T) {
 		t.Errorf("no metrics: %s %v", got, err)
 	}
 }
+
+// TestReadLimiter: reads are admitted at once up to the burst, then
+// spaced by the interval; an idle spell refills the burst.
+func TestReadLimiter(t *testing.T) {
+	l := &readLimiter{interval: 10 * time.Millisecond, burst: 3}
+	now := time.Unix(1000, 0)
+	var got []time.Duration
+	for i := 0; i < 6; i++ {
+		got = append(got, l.reserve(now))
+	}
+	want := []time.Duration{0, 0, 0, 10 * time.Millisecond, 20 * time.Millisecond, 30 * time.Millisecond}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("delays %v, want %v", got, want)
+	}
+	now = now.Add(time.Second)
+	for i := 0; i < 3; i++ {
+		if d := l.reserve(now); d != 0 {
+			t.Errorf("read %d after an idle second waits %v", i, d)
+		}
+	}
+	if d := (&readLimiter{}).reserve(now); d != 0 {
+		t.Errorf("no limit: waits %v", d)
+	}
+}

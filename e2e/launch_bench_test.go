@@ -42,17 +42,21 @@ func BenchmarkLaunchTrueTasks(b *testing.B) {
 		master = startLocal(b)
 	}
 	b.ResetTimer()
-	var rates, p50s, p99s []float64
+	var rates, p50s, p99s, callP50s, callP99s []float64
 	for i := 0; i < b.N; i++ {
 		res := launchRun(b, master, *launchTasks)
 		rates = append(rates, res.rate)
 		p50s = append(p50s, res.p50)
 		p99s = append(p99s, res.p99)
+		callP50s = append(callP50s, res.callP50)
+		callP99s = append(callP99s, res.callP99)
 	}
 	b.StopTimer()
 	b.ReportMetric(mean(rates), "tasks/s")
 	b.ReportMetric(mean(p50s), "p50-accept-to-running-ms")
 	b.ReportMetric(mean(p99s), "p99-accept-to-running-ms")
+	b.ReportMetric(mean(callP50s), "p50-call-ms")
+	b.ReportMetric(mean(callP99s), "p99-call-ms")
 }
 
 // startLocal starts `mezzo local` with one agent and returns the master's
@@ -84,7 +88,10 @@ func startLocal(b *testing.B) string {
 	return master
 }
 
-type launchResult struct{ rate, p50, p99 float64 }
+// launchResult is one launch run: tasks launched per second, the
+// latency from ACCEPT to TASK_RUNNING, and the latency of the scheduler's
+// calls (ACCEPT and ACKNOWLEDGE, from request to response), in ms.
+type launchResult struct{ rate, p50, p99, callP50, callP99 float64 }
 
 func launchRun(b *testing.B, master string, n int) launchResult {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
@@ -96,8 +103,18 @@ func launchRun(b *testing.B, master string, n int) launchResult {
 		failed    []string
 		accepted  = map[string]time.Time{}
 		latencies []time.Duration
+		calls     []time.Duration // scheduler calls, request to response
 		start     time.Time
 	)
+	// timed runs a scheduler call and notes how long it took.
+	timed := func(call func() error) error {
+		t0 := time.Now()
+		err := call()
+		mu.Lock()
+		calls = append(calls, time.Since(t0))
+		mu.Unlock()
+		return err
+	}
 	client := scheduler.New(scheduler.Config{
 		Master: master,
 		Format: codec.Protobuf,
@@ -149,7 +166,9 @@ func launchRun(b *testing.B, master string, n int) launchResult {
 				ops = append(ops, &mesos.Offer_Operation{Type: mesos.Offer_Operation_LAUNCH.Enum(),
 					Launch: &mesos.Offer_Operation_Launch{TaskInfos: tasks}})
 			}
-			if err := client.Accept(ctx, []*mesos.OfferID{o.GetId()}, ops, &mesos.Filters{RefuseSeconds: proto.Float64(0)}); err != nil {
+			if err := timed(func() error {
+				return client.Accept(ctx, []*mesos.OfferID{o.GetId()}, ops, &mesos.Filters{RefuseSeconds: proto.Float64(0)})
+			}); err != nil {
 				return err
 			}
 		}
@@ -181,7 +200,7 @@ func launchRun(b *testing.B, master string, n int) launchResult {
 					return err
 				}
 			}
-			if err := client.Acknowledge(ctx, st); err != nil {
+			if err := timed(func() error { return client.Acknowledge(ctx, st) }); err != nil {
 				return err
 			}
 			if scheduler.IsTerminal(st.GetState()) {
@@ -209,11 +228,18 @@ func launchRun(b *testing.B, master string, n int) launchResult {
 	if len(latencies) != n {
 		b.Fatalf("saw TASK_RUNNING for %d of %d tasks", len(latencies), n)
 	}
-	sort.Slice(latencies, func(i, j int) bool { return latencies[i] < latencies[j] })
-	pct := func(p float64) float64 {
-		return float64(latencies[int(p*float64(len(latencies)-1))]) / float64(time.Millisecond)
+	return launchResult{rate: float64(n) / elapsed.Seconds(), p50: percentileMs(latencies, 0.50), p99: percentileMs(latencies, 0.99),
+		callP50: percentileMs(calls, 0.50), callP99: percentileMs(calls, 0.99)}
+}
+
+// percentileMs returns the p-quantile (0..1) of ds in ms, nearest rank
+// below; it sorts ds.
+func percentileMs(ds []time.Duration, p float64) float64 {
+	if len(ds) == 0 {
+		return 0
 	}
-	return launchResult{rate: float64(n) / elapsed.Seconds(), p50: pct(0.50), p99: pct(0.99)}
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	return float64(ds[int(p*float64(len(ds)-1))]) / float64(time.Millisecond)
 }
 
 func benchScalar(name string, v float64) *mesos.Resource {

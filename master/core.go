@@ -127,6 +127,9 @@ type core struct {
 	// allocRecovery, while set, holds offers back after a restart with
 	// quota (recovery.go).
 	allocRecovery *allocRecovery
+	// frozen is set only on a snapshot's copy of the books (snapshot.go):
+	// the allocator's figures as of the copy.
+	frozen *frozenReads
 }
 
 type framework struct {

@@ -270,7 +270,7 @@ func (c *core) roles() []*roleView {
 	get := func(role string) *roleView {
 		v := views[role]
 		if v == nil {
-			v = &roleView{name: role, weight: c.weight(role), quota: c.quotas[role], consumed: c.alloc.Consumed(role)}
+			v = &roleView{name: role, weight: c.weight(role), quota: c.quotas[role], consumed: c.figures().Consumed(role)}
 			views[role] = v
 		}
 		return v

@@ -6,17 +6,26 @@
 // # Shape
 //
 //	HTTP handlers (http.go)                     one goroutine per request
-//	   | decode, validate, negotiate; m.do(fn) runs fn on the loop and waits
+//	   | decode, validate, negotiate; calls: m.do(fn) runs fn on the loop
+//	   | and waits; reads: m.read() takes a published snapshot
 //	   v
 //	Master.loop (master.go)                     the one goroutine that owns
 //	   | events, timers (core.nextDeadline),    the core
-//	   | allocation after each event
+//	   | allocation after each event, then a
+//	   | snapshot when readers wait for one
 //	   v
 //	core (core*.go)                             frameworks, agents, offers,
 //	   | sends events into outboxes             tasks; the allocator
 //	   v
 //	outbox (stream.go) -> the request goroutine of each open stream writes
 //	                      its events as RecordIO records
+//
+// Reads never queue on the core (snapshot.go): the documents, metrics
+// and operator queries are answered from an immutable copy of the core's
+// books that the loop publishes after an iteration when a reader waits
+// for one, at most one per iteration and paced, so readers cannot slow
+// the calls the core serves. A read sees every call answered before it
+// began.
 //
 // The core is a state machine with no goroutines and no I/O: time comes
 // from an injected Clock, its timers are deadlines that tick() fires, and
@@ -113,7 +122,7 @@
 // metrics.go: /metrics/snapshot and GET_METRICS report Mesos 1.11's master
 // and allocator metrics under Mesos' names (master/tasks_running,
 // master/frameworks/<name>/<id>/calls/accept, allocator/mesos/... ), gauges
-// computed from the core's state at snapshot time and counters the core
+// computed from a published snapshot of the core's state and counters the core
 // increments where the event happens; its top comment lists what is left
 // out and why, and Mezzo's additions.
 //

@@ -1,10 +1,12 @@
 package master
 
 import (
+	"context"
 	"errors"
 	"maps"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/mezzo-project/mezzo/api/legacy"
 	"github.com/mezzo-project/mezzo/api/v1/codec"
@@ -12,6 +14,7 @@ import (
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
 	"github.com/mezzo-project/mezzo/internal/agentproto"
+	"github.com/mezzo-project/mezzo/internal/flags"
 	"github.com/mezzo-project/mezzo/internal/sysmetrics"
 )
 
@@ -226,45 +229,120 @@ func (m *Master) registerAgent(w http.ResponseWriter, r *http.Request, f codec.F
 	return nil
 }
 
-func (m *Master) stateJSON(w http.ResponseWriter, r *http.Request) error {
-	var doc *legacy.MasterState
-	if err := m.do(func(c *core) { doc = c.state() }); err != nil {
-		return unavailable(err)
-	}
-	return legacy.Write(w, r, doc)
-}
-
-func (m *Master) rolesJSON(w http.ResponseWriter, r *http.Request) error {
-	var doc *legacy.Roles
-	if err := m.do(func(c *core) { doc = c.rolesJSON() }); err != nil {
-		return unavailable(err)
-	}
-	return legacy.Write(w, r, doc)
-}
-
-// metricsJSON is /metrics/snapshot: a flat JSON object of metric names and
-// values.
-func (m *Master) metricsJSON(w http.ResponseWriter, r *http.Request) error {
-	snap, err := m.metrics()
+// document answers r with a JSON document built from a snapshot (see
+// read) by build. The document is built and encoded once per snapshot,
+// under key, however many requests ask for it: build must depend on the
+// snapshot alone (documents filtered by the request use filtered).
+func (m *Master) document(w http.ResponseWriter, r *http.Request, key string, build func(v *core) any) error {
+	b, err := m.encodeRead(r.Context(), 0, func(s *snapshot) ([]byte, error) {
+		return s.memoBytes(key, func() ([]byte, error) { return legacy.Marshal(build(s.view)) })
+	})
 	if err != nil {
 		return err
 	}
-	doc := legacy.Quantities{}
-	for k, v := range snap {
-		doc[k] = legacy.Float(v)
-	}
-	return legacy.Write(w, r, doc)
+	return legacy.WriteEncoded(w, r, b)
 }
 
-// metrics is the whole snapshot: the core's metrics, then the host's
-// system/* gauges, read off the core.
-func (m *Master) metrics() (map[string]float64, error) {
-	var snap map[string]float64
-	if err := m.do(func(c *core) { snap = c.metricsSnapshot() }); err != nil {
-		return nil, unavailable(err)
+// filtered answers r with a JSON document that build makes from a
+// snapshot for this request alone.
+func (m *Master) filtered(w http.ResponseWriter, r *http.Request, build func(v *core) any) error {
+	b, err := m.encodeRead(r.Context(), 0, func(s *snapshot) ([]byte, error) { return legacy.Marshal(build(s.view)) })
+	if err != nil {
+		return err
 	}
-	maps.Copy(snap, sysmetrics.Read())
-	return snap, nil
+	return legacy.WriteEncoded(w, r, b)
+}
+
+func (m *Master) stateJSON(w http.ResponseWriter, r *http.Request) error {
+	return m.document(w, r, "state", func(v *core) any { return v.state() })
+}
+
+func (m *Master) rolesJSON(w http.ResponseWriter, r *http.Request) error {
+	return m.document(w, r, "roles", func(v *core) any { return v.rolesJSON() })
+}
+
+// metricsJSON is /metrics/snapshot: a flat JSON object of metric names and
+// values. With timeout (a duration, "5secs"), it waits at most that long
+// for the core's current figures and otherwise answers with the latest
+// published ones, as Mesos answers with the metrics ready by then.
+func (m *Master) metricsJSON(w http.ResponseWriter, r *http.Request) error {
+	var timeout time.Duration
+	if q := r.URL.Query(); q.Has("timeout") {
+		d, err := flags.ParseDuration(q.Get("timeout"))
+		if err != nil {
+			return httpapi.BadRequest("Invalid timeout '%s': %v.", q.Get("timeout"), err)
+		}
+		timeout = d
+	}
+	b, err := m.encodeRead(r.Context(), timeout, func(s *snapshot) ([]byte, error) {
+		enc, err := s.memo("metrics-json", func() (any, error) { return encodeMetrics(s.coreMetrics()) })
+		if err != nil {
+			return nil, err
+		}
+		return enc.(*encodedMetrics).appendJSON(nil, m.liveMetrics(s))
+	})
+	if err != nil {
+		return err
+	}
+	return legacy.WriteEncoded(w, r, b)
+}
+
+// coreMetrics are the snapshot's metrics but those liveMetrics gives,
+// computed once per snapshot; the map is shared and must not be changed.
+func (s *snapshot) coreMetrics() map[string]float64 {
+	v, _ := s.memo("metrics", func() (any, error) {
+		out := s.view.metricsSnapshot()
+		for _, n := range liveMetricNames {
+			delete(out, n)
+		}
+		return out, nil
+	})
+	return v.(map[string]float64)
+}
+
+// liveMetricNames are the metrics that are the master's at the time of the
+// read rather than the snapshot's.
+var liveMetricNames = []string{"master/uptime_secs", "master/event_queue_dispatches"}
+
+// liveMetrics are the metrics read when asked: uptime, the calls queued
+// for the core, and the host's system/* gauges (read at most every
+// systemMetricsAge).
+func (m *Master) liveMetrics(s *snapshot) map[string]float64 {
+	now := m.clock.Now()
+	sys := m.system.Load()
+	if sys == nil || now.Sub(sys.at) >= systemMetricsAge || now.Before(sys.at) {
+		sys = &systemSample{at: now, values: sysmetrics.Read()}
+		m.system.Store(sys)
+	}
+	out := make(map[string]float64, len(sys.values)+len(liveMetricNames))
+	maps.Copy(out, sys.values)
+	out["master/uptime_secs"] = now.Sub(s.view.start).Seconds()
+	out["master/event_queue_dispatches"] = float64(m.queued.Load())
+	return out
+}
+
+// systemMetricsAge is how long a reading of the host's system/* gauges
+// answers metrics requests: the kernel's load averages change every five
+// seconds, and many clients polling should not each read /proc.
+const systemMetricsAge = time.Second
+
+// systemSample is one reading of the host's system/* gauges.
+type systemSample struct {
+	at     time.Time
+	values map[string]float64
+}
+
+// metrics is the whole snapshot of metrics, by name: the core's from a
+// snapshot (read; past a positive timeout, the latest one) and the live
+// ones.
+func (m *Master) metrics(ctx context.Context, timeout time.Duration) (map[string]float64, error) {
+	var snap map[string]float64
+	_, err := m.encodeRead(ctx, timeout, func(s *snapshot) ([]byte, error) {
+		snap = maps.Clone(s.coreMetrics())
+		maps.Copy(snap, m.liveMetrics(s))
+		return nil, nil
+	})
+	return snap, err
 }
 
 func (m *Master) flagsJSON(w http.ResponseWriter, r *http.Request) error {

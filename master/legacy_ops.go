@@ -130,19 +130,18 @@ func checkReserveSource(form url.Values, res []*mesos.Resource) error {
 func (m *Master) weightsJSON(w http.ResponseWriter, r *http.Request) error {
 	switch r.Method {
 	case http.MethodGet:
-		var infos []*mesos.WeightInfo
-		if err := m.do(func(c *core) { infos = c.weightInfos() }); err != nil {
-			return unavailable(err)
-		}
-		items := make([]json.RawMessage, 0, len(infos))
-		for _, info := range infos {
-			b, err := codec.MarshalJSON(info)
-			if err != nil {
-				return err
+		b, err := m.encodeRead(r.Context(), 0, func(s *snapshot) ([]byte, error) {
+			infos := s.view.weightInfos()
+			items := make([]json.RawMessage, 0, len(infos))
+			for _, info := range infos {
+				b, err := codec.MarshalJSON(info)
+				if err != nil {
+					return nil, err
+				}
+				items = append(items, b)
 			}
-			items = append(items, b)
-		}
-		b, err := json.Marshal(items)
+			return json.Marshal(items)
+		})
 		if err != nil {
 			return err
 		}
@@ -247,11 +246,7 @@ func (c *core) removeLegacyQuota(role string) error {
 func (m *Master) quotaJSON(w http.ResponseWriter, r *http.Request) error {
 	switch r.Method {
 	case http.MethodGet:
-		var st *quotapb.QuotaStatus
-		if err := m.do(func(c *core) { st = c.quotaStatus() }); err != nil {
-			return unavailable(err)
-		}
-		return writeProtoJSON(w, st)
+		return m.protoJSONRead(w, r, func(v *core) proto.Message { return v.quotaStatus() })
 	case http.MethodPost:
 		req := &quotapb.QuotaRequest{}
 		if err := readProtoJSON(w, r, req); err != nil {

@@ -1,6 +1,7 @@
 package master
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -37,6 +39,19 @@ type Master struct {
 	events chan func() // run on the loop goroutine
 	// queued counts the calls of do waiting for the loop goroutine.
 	queued atomic.Int64
+	// version counts the events the loop has begun (calls of do and
+	// timer ticks); only the loop writes it. A reader waits for a
+	// snapshot of at least the version it saw on arrival.
+	version atomic.Uint64
+	// snaps publishes the snapshots reads are answered from
+	// (snapshot.go); readSlots bounds the reads encoding at once
+	// (encodeRead); readLimit bounds their rate.
+	snaps     *publisher
+	readSlots chan struct{}
+	readLimit *readLimiter
+	// system is the latest reading of the host's system/* gauges
+	// (liveMetrics).
+	system atomic.Pointer[systemSample]
 	quit   chan struct{}
 	done   chan struct{} // closed when the loop has exited
 
@@ -90,6 +105,10 @@ func newMaster(cfg Config, log *slog.Logger, clock Clock) (*Master, error) {
 		done:   make(chan struct{}),
 	}
 	core.queued = m.queued.Load
+	m.snaps = newPublisher()
+	m.readSlots = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))
+	m.readLimit = &readLimiter{interval: readInterval, burst: readBurst}
+	m.snaps.build(core, 0)
 	m.handler = m.routes()
 	go m.loop()
 	log.Info("master started", "pid", info.GetPid(), "hostname", info.GetHostname(), "version", info.GetVersion())
@@ -186,13 +205,21 @@ func newUUID() string {
 }
 
 // loop owns the core: it runs events, fires the core's timers, and
-// allocates after each.
+// allocates after each; then, when a reader waits for a newer snapshot,
+// it publishes one (paced: see publisher.maybeBuild).
 func (m *Master) loop() {
 	defer close(m.done)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	pace := time.NewTimer(time.Hour)
+	defer pace.Stop()
 	for {
 		m.core.flush()
+		var paced <-chan time.Time
+		if d := m.snaps.maybeBuild(m.core, m.version.Load(), m.clock.Now); d > 0 {
+			pace.Reset(d)
+			paced = pace.C
+		}
 		wait := m.core.nextDeadline().Sub(m.clock.Now())
 		if wait < 0 {
 			wait = 0
@@ -200,9 +227,14 @@ func (m *Master) loop() {
 		timer.Reset(wait)
 		select {
 		case fn := <-m.events:
+			m.version.Add(1)
 			fn()
 		case <-timer.C:
+			m.version.Add(1)
 			m.core.tick()
+		case <-m.snaps.wake:
+			// A reader waits for a snapshot: the top of the loop builds it.
+		case <-paced:
 		case <-m.quit:
 			m.core.shutdown()
 			return
@@ -211,7 +243,7 @@ func (m *Master) loop() {
 }
 
 // do runs fn on the core's goroutine and waits for it; errClosed after
-// Close.
+// Close. Reads do not use it: they read snapshots (read).
 func (m *Master) do(fn func(c *core)) error {
 	ran := make(chan struct{})
 	m.queued.Add(1)
@@ -225,13 +257,62 @@ func (m *Master) do(fn func(c *core)) error {
 	}
 }
 
+// read returns a snapshot of the core's books that includes every event
+// the core had begun when read was called, so a client reads its own
+// completed actions. It waits for the core to publish one when needed
+// (never queueing on the core); errClosed once the master has stopped,
+// ctx's error when ctx ends first.
+func (m *Master) read(ctx context.Context) (*snapshot, error) {
+	return m.snaps.await(ctx, m.version.Load(), m.done)
+}
+
+// encodeRead answers a read: once the read limiter admits it, it takes a
+// snapshot (read, or readWithin when timeout is positive) and runs encode
+// on it holding one of the master's read slots. However many clients
+// read, and however fast, reads are answered at a bounded rate and
+// encode on at most len(readSlots) goroutines at once, which leaves the
+// rest of the CPU to the core and the calls it serves. The slot is
+// released before the answer is written, so a slow client holds none.
+func (m *Master) encodeRead(ctx context.Context, timeout time.Duration, encode func(s *snapshot) ([]byte, error)) ([]byte, error) {
+	if err := m.readLimit.wait(ctx, m.clock.Now()); err != nil {
+		return nil, err
+	}
+	s, err := m.readWithin(ctx, timeout)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	select {
+	case m.readSlots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-m.readSlots }()
+	s.reads.Add(1)
+	return encode(s)
+}
+
+// readWithin is read waiting at most timeout (when positive) for a fresh
+// snapshot; after that it returns the latest one, older than the call.
+func (m *Master) readWithin(ctx context.Context, timeout time.Duration) (*snapshot, error) {
+	if timeout <= 0 {
+		return m.read(ctx)
+	}
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	s, err := m.read(wctx)
+	if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+		return m.snaps.cur.Load(), nil
+	}
+	return s, err
+}
+
 // Info returns the MasterInfo the master advertises (a copy).
 func (m *Master) Info() *mesos.MasterInfo {
-	var info *mesos.MasterInfo
-	if m.do(func(c *core) { info = proto.Clone(c.info).(*mesos.MasterInfo) }) != nil {
-		info = proto.Clone(m.core.info).(*mesos.MasterInfo) // loop gone: no writer left
+	s, err := m.read(context.Background())
+	if err != nil {
+		s = m.snaps.cur.Load() // loop gone: the last snapshot is the last word
 	}
-	return info
+	return proto.Clone(s.view.info).(*mesos.MasterInfo)
 }
 
 // Handler returns the master's HTTP endpoints: the scheduler API

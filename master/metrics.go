@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mezzo-project/mezzo/api/legacy"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
 	"github.com/mezzo-project/mezzo/internal/agentproto"
@@ -14,9 +15,12 @@ import (
 )
 
 // The master's /metrics/snapshot (and GET_METRICS) uses Mesos 1.11's metric
-// names and meanings: gauges are computed from the core's state when the
-// snapshot is taken; counters live in coreMetrics and frameworkMetrics and
-// are incremented by the core where the event happens (the comment on each
+// names and meanings: gauges are computed from a snapshot of the core's
+// state (snapshot.go) at least as new as the request, but uptime and
+// master/event_queue_dispatches (the calls waiting for the core; reads
+// never do), which are read when asked; counters live in coreMetrics and
+// frameworkMetrics and are incremented by the core where the event
+// happens (the comment on each
 // counter says where). Increments are array or struct field updates: they
 // do not allocate.
 //
@@ -570,8 +574,9 @@ func (s *scalarSums) add(rs resources.Resources) {
 }
 
 // metricsSnapshot returns every metric of the master and its allocator,
-// by name. It runs on the core goroutine and costs O(agents + frameworks
-// + tasks + roles).
+// by name. The master calls it on a snapshot's copy of the books (off the
+// core goroutine; the allocator's figures are those of the copy); it
+// costs O(agents + frameworks + tasks + roles).
 func (c *core) metricsSnapshot() map[string]float64 {
 	nFrameworks := len(c.frameworks) + len(c.completed)
 	out := make(map[string]float64, 300+100*nFrameworks)
@@ -656,7 +661,7 @@ func (c *core) metricsSnapshot() map[string]float64 {
 	out["master/tasks_unreachable"] = unreachableTasks
 	out["master/outstanding_offers"] = float64(len(c.offers))
 	out["master/offer_timeout_secs"] = c.cfg.OfferTimeout.Seconds()
-	out["master/operator_event_stream_subscribers"] = float64(len(c.operatorSubs.subs))
+	out["master/operator_event_stream_subscribers"] = float64(c.operatorSubscribers())
 
 	// The core's queue: requests waiting for the core goroutine.
 	queued := 0.0
@@ -700,18 +705,18 @@ func (c *core) metricsSnapshot() map[string]float64 {
 	m.stateStore.addTo(out, "registrar/state_store_ms")
 
 	// Allocator. It runs inline on the core goroutine: it has no queue.
-	st := c.alloc.Stats()
+	st := c.figures().Stats()
 	out["allocator/mesos/allocation_runs"] = float64(st.AllocationRuns)
 	m.allocationRun.addTo(out, "allocator/mesos/allocation_run_ms")
 	out["allocator/mesos/event_queue_dispatches"] = 0
 	out["allocator/event_queue_dispatches"] = 0
-	for _, n := range [...]string{"cpus", "mem", "disk"} {
-		t, a := c.alloc.ScalarTotal(n)
+	for _, n := range metricScalars {
+		t, a := c.figures().ScalarTotal(n)
 		out["allocator/mesos/resources/"+n+"/total"] = t
 		out["allocator/mesos/resources/"+n+"/offered_or_allocated"] = a
 	}
 	filters := 0
-	for _, r := range c.alloc.RoleStats(c.clock.Now()) {
+	for _, r := range c.figures().RoleStats(c.clock.Now()) {
 		filters += r.Filters
 		out["allocator/mesos/offer_filters/roles/"+r.Role+"/active"] = float64(r.Filters)
 		if r.Tracked {
@@ -861,4 +866,75 @@ func (c *core) invalidSchedulerCall(t schedpb.Call_Type) {
 	case schedpb.Call_MESSAGE:
 		c.metrics.inc(ctrInvalidFrameworkToExecutor)
 	}
+}
+
+// ---- encoding ----
+
+// encodedMetrics are metrics encoded once for many /metrics/snapshot
+// answers: each metric as `"name":value`, sorted by name.
+type encodedMetrics struct {
+	names []string
+	parts [][]byte
+}
+
+// encodeMetrics encodes the metrics of m.
+func encodeMetrics(m map[string]float64) (*encodedMetrics, error) {
+	e := &encodedMetrics{names: sortedKeys(m)}
+	e.parts = make([][]byte, len(e.names))
+	for i, n := range e.names {
+		p, err := metricPart(n, m[n])
+		if err != nil {
+			return nil, err
+		}
+		e.parts[i] = p
+	}
+	return e, nil
+}
+
+// metricPart is one metric as `"name":value`, as legacy.Marshal writes a
+// legacy.Quantities entry.
+func metricPart(name string, v float64) ([]byte, error) {
+	k, err := legacy.Marshal(name)
+	if err != nil {
+		return nil, err
+	}
+	f, err := legacy.Float(v).MarshalJSON()
+	if err != nil {
+		return nil, fmt.Errorf("metric %s: %w", name, err)
+	}
+	return append(append(k, ':'), f...), nil
+}
+
+// appendJSON appends the metrics and live (which wins where both name a
+// metric) as one JSON object, byte for byte as legacy.Marshal writes them
+// as a legacy.Quantities.
+func (e *encodedMetrics) appendJSON(b []byte, live map[string]float64) ([]byte, error) {
+	names := sortedKeys(live)
+	b = append(b, '{')
+	first := true
+	put := func(p []byte) {
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = append(b, p...)
+	}
+	i := 0
+	for _, n := range names {
+		for ; i < len(e.names) && e.names[i] < n; i++ {
+			put(e.parts[i])
+		}
+		if i < len(e.names) && e.names[i] == n {
+			i++
+		}
+		p, err := metricPart(n, live[n])
+		if err != nil {
+			return nil, err
+		}
+		put(p)
+	}
+	for ; i < len(e.names); i++ {
+		put(e.parts[i])
+	}
+	return append(b, '}'), nil
 }

@@ -43,6 +43,22 @@ func (m *Master) operatorAPI(w http.ResponseWriter, r *http.Request) error {
 		fill(resp)
 		return httpapi.Respond(w, format, resp)
 	}
+	// respondView answers a query from a snapshot (m.read): fill builds
+	// the response from the snapshot's books, once per snapshot and
+	// format however many requests ask.
+	respondView := func(t masterpb.Response_Type, fill func(v *core, resp *masterpb.Response)) error {
+		b, err := m.encodeRead(r.Context(), 0, func(s *snapshot) ([]byte, error) {
+			return s.memoBytes(t.String()+" "+format.String(), func() ([]byte, error) {
+				resp := &masterpb.Response{Type: t.Enum()}
+				fill(s.view, resp)
+				return codec.Marshal(format, resp)
+			})
+		})
+		if err != nil {
+			return err
+		}
+		return writeEncoded(w, format, b)
+	}
 	// onCore runs fn on the core and returns its error.
 	onCore := func(fn func(c *core) error) error {
 		var callErr error
@@ -99,20 +115,17 @@ func (m *Master) operatorAPI(w http.ResponseWriter, r *http.Request) error {
 			resp.GetOperations = &masterpb.Response_GetOperations{}
 		})
 	case masterpb.Call_GET_MASTER:
-		var gm *masterpb.Response_GetMaster
-		if err := onCore(func(c *core) error {
-			gm = &masterpb.Response_GetMaster{
-				MasterInfo:  proto.Clone(c.info).(*mesos.MasterInfo),
-				StartTime:   proto.Float64(seconds(c.start)),
-				ElectedTime: proto.Float64(seconds(c.start)),
+		return respondView(masterpb.Response_GET_MASTER, func(v *core, resp *masterpb.Response) {
+			resp.GetMaster = &masterpb.Response_GetMaster{
+				MasterInfo:  v.info,
+				StartTime:   proto.Float64(seconds(v.start)),
+				ElectedTime: proto.Float64(seconds(v.start)),
 			}
-			return nil
-		}); err != nil {
-			return err
-		}
-		return respond(masterpb.Response_GET_MASTER, func(resp *masterpb.Response) { resp.GetMaster = gm })
+		})
 	case masterpb.Call_GET_METRICS:
-		snap, err := m.metrics()
+		// timeout as /metrics/snapshot's (metricsJSON).
+		timeout := time.Duration(call.GetGetMetrics().GetTimeout().GetNanoseconds())
+		snap, err := m.metrics(r.Context(), timeout)
 		if err != nil {
 			return err
 		}
@@ -128,20 +141,12 @@ func (m *Master) operatorAPI(w http.ResponseWriter, r *http.Request) error {
 			}
 		})
 	case masterpb.Call_GET_ROLES:
-		var roles []*mesos.Role
-		if err := onCore(func(c *core) error { roles = c.rolesProto(); return nil }); err != nil {
-			return err
-		}
-		return respond(masterpb.Response_GET_ROLES, func(resp *masterpb.Response) {
-			resp.GetRoles = &masterpb.Response_GetRoles{Roles: roles}
+		return respondView(masterpb.Response_GET_ROLES, func(v *core, resp *masterpb.Response) {
+			resp.GetRoles = &masterpb.Response_GetRoles{Roles: v.rolesProto()}
 		})
 	case masterpb.Call_GET_WEIGHTS:
-		var infos []*mesos.WeightInfo
-		if err := onCore(func(c *core) error { infos = c.weightInfos(); return nil }); err != nil {
-			return err
-		}
-		return respond(masterpb.Response_GET_WEIGHTS, func(resp *masterpb.Response) {
-			resp.GetWeights = &masterpb.Response_GetWeights{WeightInfos: infos}
+		return respondView(masterpb.Response_GET_WEIGHTS, func(v *core, resp *masterpb.Response) {
+			resp.GetWeights = &masterpb.Response_GetWeights{WeightInfos: v.weightInfos()}
 		})
 	case masterpb.Call_UPDATE_WEIGHTS:
 		if call.UpdateWeights == nil {
@@ -149,14 +154,9 @@ func (m *Master) operatorAPI(w http.ResponseWriter, r *http.Request) error {
 		}
 		return m.onCoreOK(w, func(c *core) error { return c.updateWeights(call.GetUpdateWeights().GetWeightInfos()) })
 	case masterpb.Call_GET_QUOTA:
-		var resp *masterpb.Response_GetQuota
-		if err := onCore(func(c *core) error {
-			resp = &masterpb.Response_GetQuota{Status: c.quotaStatus()}
-			return nil
-		}); err != nil {
-			return err
-		}
-		return respond(masterpb.Response_GET_QUOTA, func(r *masterpb.Response) { r.GetQuota = resp })
+		return respondView(masterpb.Response_GET_QUOTA, func(v *core, resp *masterpb.Response) {
+			resp.GetQuota = &masterpb.Response_GetQuota{Status: v.quotaStatus()}
+		})
 	case masterpb.Call_UPDATE_QUOTA:
 		uq := call.GetUpdateQuota()
 		if uq == nil {
@@ -203,23 +203,12 @@ func (m *Master) operatorAPI(w http.ResponseWriter, r *http.Request) error {
 		}
 		return m.onCoreOK(w, func(c *core) error { return c.markAgentGone(id) })
 	case masterpb.Call_GET_MAINTENANCE_SCHEDULE:
-		var s *maintenance.Schedule
-		if err := onCore(func(c *core) error {
-			s = proto.Clone(c.maint.schedule).(*maintenance.Schedule)
-			return nil
-		}); err != nil {
-			return err
-		}
-		return respond(masterpb.Response_GET_MAINTENANCE_SCHEDULE, func(resp *masterpb.Response) {
-			resp.GetMaintenanceSchedule = &masterpb.Response_GetMaintenanceSchedule{Schedule: s}
+		return respondView(masterpb.Response_GET_MAINTENANCE_SCHEDULE, func(v *core, resp *masterpb.Response) {
+			resp.GetMaintenanceSchedule = &masterpb.Response_GetMaintenanceSchedule{Schedule: v.maint.schedule}
 		})
 	case masterpb.Call_GET_MAINTENANCE_STATUS:
-		var st *maintenance.ClusterStatus
-		if err := onCore(func(c *core) error { st = c.maintenanceStatus(); return nil }); err != nil {
-			return err
-		}
-		return respond(masterpb.Response_GET_MAINTENANCE_STATUS, func(resp *masterpb.Response) {
-			resp.GetMaintenanceStatus = &masterpb.Response_GetMaintenanceStatus{Status: st}
+		return respondView(masterpb.Response_GET_MAINTENANCE_STATUS, func(v *core, resp *masterpb.Response) {
+			resp.GetMaintenanceStatus = &masterpb.Response_GetMaintenanceStatus{Status: v.maintenanceStatus()}
 		})
 	case masterpb.Call_UPDATE_MAINTENANCE_SCHEDULE:
 		u := call.GetUpdateMaintenanceSchedule()
@@ -286,11 +275,19 @@ func (m *Master) operatorAPI(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	case masterpb.Call_GET_STATE, masterpb.Call_GET_AGENTS, masterpb.Call_GET_FRAMEWORKS,
 		masterpb.Call_GET_EXECUTORS, masterpb.Call_GET_TASKS:
-		var resp *masterpb.Response
-		if err := onCore(func(c *core) (err error) { resp, err = c.stateResponse(call.GetType()); return err }); err != nil {
+		b, err := m.encodeRead(r.Context(), 0, func(s *snapshot) ([]byte, error) {
+			return s.memoBytes(call.GetType().String()+" "+format.String(), func() ([]byte, error) {
+				resp, err := s.view.stateResponse(call.GetType())
+				if err != nil {
+					return nil, err
+				}
+				return encodeState(format, resp)
+			})
+		})
+		if err != nil {
 			return err
 		}
-		return respondState(w, format, resp)
+		return writeEncoded(w, format, b)
 	case masterpb.Call_TEARDOWN:
 		if call.Teardown == nil {
 			return httpapi.BadRequest("Failed to validate master::Call: Expecting 'teardown' to be present")
@@ -359,11 +356,7 @@ func operatorConversion(call *masterpb.Call) (string, mesos.Offer_Operation_Type
 func (m *Master) maintenanceScheduleJSON(w http.ResponseWriter, r *http.Request) error {
 	switch r.Method {
 	case http.MethodGet:
-		var s *maintenance.Schedule
-		if err := m.do(func(c *core) { s = proto.Clone(c.maint.schedule).(*maintenance.Schedule) }); err != nil {
-			return unavailable(err)
-		}
-		return writeProtoJSON(w, s)
+		return m.protoJSONRead(w, r, func(v *core) proto.Message { return v.maint.schedule })
 	case http.MethodPost:
 		s := &maintenance.Schedule{}
 		if err := readProtoJSON(w, r, s); err != nil {
@@ -378,11 +371,7 @@ func (m *Master) maintenanceScheduleJSON(w http.ResponseWriter, r *http.Request)
 // maintenanceStatusJSON is /maintenance/status: the cluster's maintenance
 // status as JSON.
 func (m *Master) maintenanceStatusJSON(w http.ResponseWriter, r *http.Request) error {
-	var st *maintenance.ClusterStatus
-	if err := m.do(func(c *core) { st = c.maintenanceStatus() }); err != nil {
-		return unavailable(err)
-	}
-	return writeProtoJSON(w, st)
+	return m.protoJSONRead(w, r, func(v *core) proto.Message { return v.maintenanceStatus() })
 }
 
 // machineDownJSON is /machine/down: POST a JSON list of machine ids to
@@ -436,6 +425,18 @@ func readProtoJSON(w http.ResponseWriter, r *http.Request, msg proto.Message) er
 		return httpapi.BadRequest("Failed to parse the body: %v", err)
 	}
 	return nil
+}
+
+// protoJSONRead answers r with the message view makes from a snapshot, as
+// JSON (encodeRead).
+func (m *Master) protoJSONRead(w http.ResponseWriter, r *http.Request, view func(v *core) proto.Message) error {
+	b, err := m.encodeRead(r.Context(), 0, func(s *snapshot) ([]byte, error) { return codec.MarshalJSON(view(s.view)) })
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, err = w.Write(b)
+	return err
 }
 
 func writeProtoJSON(w http.ResponseWriter, msg proto.Message) error {

@@ -302,20 +302,34 @@ func (c *core) teardownFramework(id string) error {
 	return nil
 }
 
-// respondState writes a state answer. Protobuf is the message as it is;
+// respondState writes a state answer (encodeState).
+func respondState(w http.ResponseWriter, format codec.Format, resp *masterpb.Response) error {
+	b, err := encodeState(format, resp)
+	if err != nil {
+		return err
+	}
+	return writeEncoded(w, format, b)
+}
+
+// encodeState encodes a state answer. Protobuf is the message as it is;
 // JSON is Mesos' writing of it, in which the lists of the answers are
 // present even when empty (see appendStateJSON).
-func respondState(w http.ResponseWriter, format codec.Format, resp *masterpb.Response) error {
+func encodeState(format codec.Format, resp *masterpb.Response) ([]byte, error) {
 	if format != codec.JSON {
-		return httpapi.Respond(w, format, resp)
+		return codec.Marshal(format, resp)
 	}
 	b, err := appendStateJSON(nil, resp.ProtoReflect())
 	if err != nil {
-		return fmt.Errorf("encode %s as JSON: %w", resp.GetType(), err)
+		return nil, fmt.Errorf("encode %s as JSON: %w", resp.GetType(), err)
 	}
-	w.Header().Set("Content-Type", codec.MediaJSON)
+	return b, nil
+}
+
+// writeEncoded answers 200 with b, a message encoded in format.
+func writeEncoded(w http.ResponseWriter, format codec.Format, b []byte) error {
+	w.Header().Set("Content-Type", format.MediaType())
 	w.WriteHeader(http.StatusOK)
-	_, err = w.Write(b)
+	_, err := w.Write(b)
 	return err
 }
 

@@ -198,7 +198,26 @@ func (ft frameworkTask) doc() legacy.Task {
 		return legacy.TaskOf(ft.pb, legacy.Summary(ft.t.res), ft.t.role)
 	}
 	r, _ := parseResources(ft.pb.GetResources())
-	return legacy.TaskOf(ft.pb, legacy.Summary(r), allocationRole(ft.pb.GetResources(), ft.f))
+	return legacy.TaskOf(ft.pb, legacy.Summary(r), ft.role())
+}
+
+// role is the role the task's document names.
+func (ft frameworkTask) role() string {
+	if ft.t != nil {
+		return ft.t.role
+	}
+	return allocationRole(ft.pb.GetResources(), ft.f)
+}
+
+// taskDoc is ft's document; a snapshot makes it once for every snapshot
+// that holds the same (unchanged) task message.
+func (c *core) taskDoc(ft frameworkTask) legacy.Task {
+	if c.frozen != nil {
+		if d := c.frozen.docs[ft.pb]; d != nil {
+			return d.get(ft)
+		}
+	}
+	return ft.doc()
 }
 
 // frameworkTasks lists f's current tasks (by id), its unreachable tasks (by
@@ -217,10 +236,10 @@ func frameworkTasks(f *framework) (current, unreachable, completed []frameworkTa
 }
 
 // taskDocs are the documents of ts, [] when there are none.
-func taskDocs(ts []frameworkTask) legacy.List[legacy.Task] {
+func (c *core) taskDocs(ts []frameworkTask) legacy.List[legacy.Task] {
 	out := make(legacy.List[legacy.Task], 0, len(ts))
 	for _, t := range ts {
-		out = append(out, t.doc())
+		out = append(out, c.taskDoc(t))
 	}
 	return out
 }
@@ -254,9 +273,9 @@ func (c *core) frameworkJSON(f *framework) legacy.Framework {
 		Principal:        f.info.GetPrincipal(),
 		Resources:        legacy.Summary(used.Add(offered)),
 		ReregisteredTime: secs(f.reregistered),
-		Tasks:            taskDocs(current),
-		UnreachableTasks: taskDocs(unreachable),
-		CompletedTasks:   taskDocs(completed),
+		Tasks:            c.taskDocs(current),
+		UnreachableTasks: c.taskDocs(unreachable),
+		CompletedTasks:   c.taskDocs(completed),
 		Offers:           offers,
 		Executors:        executors,
 		OfferConstraints: legacy.ProtoJSON("{}"),

@@ -167,7 +167,7 @@ func (c *core) tasks(q taskQuery) *legacy.Tasks {
 	})
 	doc := &legacy.Tasks{Tasks: legacy.List[legacy.Task]{}}
 	for i := q.offset; i < len(all) && i-q.offset < q.limit; i++ {
-		doc.Tasks = append(doc.Tasks, all[i].doc())
+		doc.Tasks = append(doc.Tasks, c.taskDoc(all[i]))
 	}
 	return doc
 }
@@ -274,20 +274,18 @@ func sortedIDs(set map[string]bool) legacy.List[string] {
 
 func (m *Master) slavesJSON(w http.ResponseWriter, r *http.Request) error {
 	sel := queryID(r.URL.Query(), "slave_id")
-	var doc *legacy.Slaves
-	if err := m.do(func(c *core) { doc = c.slaves(sel) }); err != nil {
-		return unavailable(err)
+	if !sel.set {
+		return m.document(w, r, "slaves", func(v *core) any { return v.slaves(sel) })
 	}
-	return legacy.Write(w, r, doc)
+	return m.filtered(w, r, func(v *core) any { return v.slaves(sel) })
 }
 
 func (m *Master) frameworksJSON(w http.ResponseWriter, r *http.Request) error {
 	sel := queryID(r.URL.Query(), "framework_id")
-	var doc *legacy.Frameworks
-	if err := m.do(func(c *core) { doc = c.frameworksDoc(sel) }); err != nil {
-		return unavailable(err)
+	if !sel.set {
+		return m.document(w, r, "frameworks", func(v *core) any { return v.frameworksDoc(sel) })
 	}
-	return legacy.Write(w, r, doc)
+	return m.filtered(w, r, func(v *core) any { return v.frameworksDoc(sel) })
 }
 
 func (m *Master) tasksJSON(w http.ResponseWriter, r *http.Request) error {
@@ -295,19 +293,11 @@ func (m *Master) tasksJSON(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var doc *legacy.Tasks
-	if err := m.do(func(c *core) { doc = c.tasks(q) }); err != nil {
-		return unavailable(err)
-	}
-	return legacy.Write(w, r, doc)
+	return m.filtered(w, r, func(v *core) any { return v.tasks(q) })
 }
 
 func (m *Master) stateSummaryJSON(w http.ResponseWriter, r *http.Request) error {
-	var doc *legacy.StateSummary
-	if err := m.do(func(c *core) { doc = c.stateSummary() }); err != nil {
-		return unavailable(err)
-	}
-	return legacy.Write(w, r, doc)
+	return m.document(w, r, "state-summary", func(v *core) any { return v.stateSummary() })
 }
 
 // teardown is POST /master/teardown with a form body "frameworkId=ID": it

@@ -27,15 +27,21 @@ func Write(w http.ResponseWriter, r *http.Request, v any) error {
 	if err != nil {
 		return err
 	}
+	return WriteEncoded(w, r, b)
+}
+
+// WriteEncoded is Write for a document already encoded by Marshal (b), so
+// that one encoding can answer many requests.
+func WriteEncoded(w http.ResponseWriter, r *http.Request, b []byte) error {
 	if cb := r.URL.Query().Get("jsonp"); cb != "" {
 		w.Header().Set("Content-Type", "text/javascript")
 		w.WriteHeader(http.StatusOK)
-		_, err = w.Write([]byte(cb + "(" + string(b) + ");"))
+		_, err := w.Write([]byte(cb + "(" + string(b) + ");"))
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
-	_, err = w.Write(b)
+	_, err := w.Write(b)
 	return err
 }
 

@@ -318,9 +318,14 @@ func TestRecoverCleanup(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a2.Close()
-	if launcher.GroupAlive(pid) {
-		t.Error("cleanup left the executor running")
-	}
+	// Killed and waited for: what is left of its group exits and is
+	// reaped by its new parent in a moment.
+	waitFor(t, 10*time.Second, "the cleaned-up executor's group gone", func() error {
+		if launcher.GroupAlive(pid) {
+			return errors.New("cleanup left the executor's group running")
+		}
+		return nil
+	})
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	if err := a2.Serve(ln); err != nil {
 		t.Errorf("Serve after cleanup: %v", err)

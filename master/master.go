@@ -270,7 +270,8 @@ func (m *Master) read(ctx context.Context) (*snapshot, error) {
 // snapshot (read, or readWithin when timeout is positive) and runs encode
 // on it holding one of the master's read slots. However many clients
 // read, and however fast, reads are answered at a bounded rate and
-// encode on at most len(readSlots) goroutines at once, which leaves the
+// encode on at most len(readSlots) goroutines at once (a large answer
+// counts as several reads: readUnit), which leaves the
 // rest of the CPU to the core and the calls it serves. The slot is
 // released before the answer is written, so a slow client holds none.
 func (m *Master) encodeRead(ctx context.Context, timeout time.Duration, encode func(s *snapshot) ([]byte, error)) ([]byte, error) {
@@ -288,7 +289,9 @@ func (m *Master) encodeRead(ctx context.Context, timeout time.Duration, encode f
 	}
 	defer func() { <-m.readSlots }()
 	s.reads.Add(1)
-	return encode(s)
+	b, err := encode(s)
+	m.readLimit.charge(len(b))
+	return b, err
 }
 
 // readWithin is read waiting at most timeout (when positive) for a fresh

@@ -78,6 +78,11 @@ var readInterval = 10 * time.Millisecond / time.Duration(runtime.GOMAXPROCS(0))
 // them readInterval apart.
 const readBurst = 20
 
+// readUnit is the size of answer one read admission pays for: a larger
+// answer delays the reads after it by one readInterval per further
+// readUnit, since writing and reading it costs in proportion.
+const readUnit = 64 << 10
+
 // readLimiter spaces reads readInterval apart on average, admitting
 // bursts of readBurst at once (the generic cell rate algorithm): it
 // holds the time at which the next read would be admitted with no burst
@@ -102,6 +107,17 @@ func (l *readLimiter) reserve(now time.Time) time.Duration {
 	}
 	l.tat = l.tat.Add(l.interval)
 	return max(0, l.tat.Sub(now)-time.Duration(l.burst)*l.interval)
+}
+
+// charge makes a read that answered size bytes pay for them: the reads
+// after it wait readInterval longer for every readUnit past the first.
+func (l *readLimiter) charge(size int) {
+	if l.interval <= 0 || size <= readUnit {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.tat = l.tat.Add(time.Duration((size-1)/readUnit) * l.interval)
 }
 
 // wait admits a read, sleeping as reserve says; ctx's error when ctx

@@ -436,6 +436,12 @@ func TestReadLimiter(t *testing.T) {
 			t.Errorf("read %d after an idle second waits %v", i, d)
 		}
 	}
+	// The burst is spent; a large answer pays for its size: the next read
+	// waits one more interval per readUnit past the first (3 + its own).
+	l.charge(3*readUnit + 1)
+	if d := l.reserve(now); d != 40*time.Millisecond {
+		t.Errorf("read after a %d-byte answer waits %v, want 40ms", 3*readUnit+1, d)
+	}
 	if d := (&readLimiter{}).reserve(now); d != 0 {
 		t.Errorf("no limit: waits %v", d)
 	}

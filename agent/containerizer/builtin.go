@@ -2,7 +2,6 @@ package containerizer
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -53,8 +52,7 @@ type builtinContainer struct {
 	fwID, exID string
 	cancel     context.CancelFunc
 	resources  []*mesos.Resource // under Builtin.mu
-	done       chan struct{}
-	term       Termination
+	ending
 }
 
 // Launch starts the built-in executor on a goroutine. Its log goes to
@@ -83,7 +81,7 @@ func (b *Builtin) Launch(_ context.Context, id *mesos.ContainerID, cfg Config) (
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &builtinContainer{id: id, fwID: cfg.Builtin.Env.FrameworkID, exID: cfg.Builtin.Env.ExecutorID,
-		cancel: cancel, resources: cfg.Resources, done: make(chan struct{})}
+		cancel: cancel, resources: cfg.Resources, ending: ending{done: make(chan struct{})}}
 	b.mu.Lock()
 	if _, ok := b.containers[key]; ok {
 		b.mu.Unlock()
@@ -121,33 +119,13 @@ func (b *Builtin) Launch(_ context.Context, id *mesos.ContainerID, cfg Config) (
 }
 
 func (b *Builtin) get(id *mesos.ContainerID) (*builtinContainer, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	c, ok := b.containers[id.GetValue()]
-	if !ok {
-		return nil, fmt.Errorf("%w %s", ErrUnknownContainer, id.GetValue())
-	}
-	return c, nil
+	return lookup(&b.mu, b.containers, id)
 }
 
 // Wait waits for the executor to return. The first Wait to see it
 // forgets the container.
 func (b *Builtin) Wait(ctx context.Context, id *mesos.ContainerID) (Termination, error) {
-	c, err := b.get(id)
-	if err != nil {
-		return Termination{}, err
-	}
-	select {
-	case <-c.done:
-	case <-ctx.Done():
-		return Termination{}, ctx.Err()
-	}
-	b.mu.Lock()
-	if b.containers[id.GetValue()] == c {
-		delete(b.containers, id.GetValue())
-	}
-	b.mu.Unlock()
-	return c.term, nil
+	return waitEnd(ctx, &b.mu, b.containers, id)
 }
 
 // Destroy stops the executor at once: its tasks are SIGKILLed with their

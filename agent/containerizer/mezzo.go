@@ -69,9 +69,7 @@ type posixContainer struct {
 	destroyed bool
 	resources []*mesos.Resource
 
-	// done is closed once the container has ended; term says how.
-	done chan struct{}
-	term Termination
+	ending
 }
 
 // Launch starts cfg's command as the container's executor. A container
@@ -81,7 +79,7 @@ func (m *Mezzo) Launch(ctx context.Context, id *mesos.ContainerID, cfg Config) (
 		return NotSupported, nil
 	}
 	key := id.GetValue()
-	c := &posixContainer{id: id, resources: cfg.Resources, done: make(chan struct{})}
+	c := &posixContainer{id: id, resources: cfg.Resources, ending: ending{done: make(chan struct{})}}
 	m.mu.Lock()
 	if _, ok := m.containers[key]; ok {
 		m.mu.Unlock()
@@ -201,33 +199,13 @@ func (m *Mezzo) watch(c *posixContainer) <-chan Limitation {
 
 // get returns the container with id, or ErrUnknownContainer.
 func (m *Mezzo) get(id *mesos.ContainerID) (*posixContainer, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	c, ok := m.containers[id.GetValue()]
-	if !ok {
-		return nil, fmt.Errorf("%w %s", ErrUnknownContainer, id.GetValue())
-	}
-	return c, nil
+	return lookup(&m.mu, m.containers, id)
 }
 
 // Wait waits for the container's end. The first Wait to see it forgets
 // the container.
 func (m *Mezzo) Wait(ctx context.Context, id *mesos.ContainerID) (Termination, error) {
-	c, err := m.get(id)
-	if err != nil {
-		return Termination{}, err
-	}
-	select {
-	case <-c.done:
-	case <-ctx.Done():
-		return Termination{}, ctx.Err()
-	}
-	m.mu.Lock()
-	if m.containers[id.GetValue()] == c {
-		delete(m.containers, id.GetValue())
-	}
-	m.mu.Unlock()
-	return c.term, nil
+	return waitEnd(ctx, &m.mu, m.containers, id)
 }
 
 // Destroy SIGKILLs the executor's process group and every process of its
@@ -346,7 +324,7 @@ func (m *Mezzo) Recover(ctx context.Context, known []RecoverState) error {
 			errs = append(errs, &RecoverError{ID: s.ID.GetValue(), Err: fmt.Errorf("adopt pid %d: %w", s.Pid, err)})
 			continue
 		}
-		c := &posixContainer{id: s.ID, proc: p, done: make(chan struct{})}
+		c := &posixContainer{id: s.ID, proc: p, ending: ending{done: make(chan struct{})}}
 		m.mu.Lock()
 		m.containers[s.ID.GetValue()] = c
 		m.mu.Unlock()

@@ -688,7 +688,7 @@ func (w *simWorld) checkSettled() {
 		if a.lost {
 			continue
 		}
-		if !a.registered {
+		if !a.ready {
 			w.fail("%s is not registered after settling", a.name)
 			continue
 		}
@@ -707,7 +707,7 @@ func (w *simWorld) checkSettled() {
 		}
 	}
 	for _, f := range w.fws {
-		if !f.subscribed {
+		if !f.ready {
 			w.fail("%s is not subscribed after settling", f.name)
 			continue
 		}
@@ -727,6 +727,85 @@ func (w *simWorld) checkSettled() {
 	}
 }
 
+// ---- clients ----
+
+// simClient is what a simulated agent and scheduler share: a process that
+// lives in incarnations (a crash ends one) and keeps one event stream
+// from the master.
+type simClient struct {
+	w           *simWorld
+	name        string
+	up          bool
+	incarnation int
+	conn        *simConn
+	// ready is set once the stream's first event came (REGISTERED,
+	// SUBSCRIBED) and until the stream ends.
+	ready bool
+	heard time.Time
+}
+
+// begin starts a new incarnation; false if one is running.
+func (p *simClient) begin() bool {
+	if p.up {
+		return false
+	}
+	p.up = true
+	p.incarnation++
+	return true
+}
+
+// stop ends the incarnation and its stream.
+func (p *simClient) stop(why string) {
+	p.w.tracef("%s: %s", p.name, why)
+	p.up, p.ready = false, false
+	if p.conn != nil {
+		p.conn.breakConn(why)
+		p.conn = nil
+	}
+}
+
+// every runs fn every d while this incarnation lives.
+func (p *simClient) every(d time.Duration, fn func()) {
+	inc := p.incarnation
+	p.w.after(d, func() {
+		if p.up && p.incarnation == inc {
+			fn()
+			p.every(d, fn)
+		}
+	})
+}
+
+// open replaces the client's stream with a new one whose events go to
+// deliver, asking the master for it with a call named what: open runs
+// on the master and returns what ends the stream there, or nil when the
+// master refuses it. A refused or lost call ends the new stream.
+func (p *simClient) open(what string, deliver func(proto.Message), open func(c *core, conn *simConn) func(*core)) {
+	p.ready = false
+	if p.conn != nil {
+		p.conn.breakConn(p.name + " reconnects")
+	}
+	conn := p.w.newConn(p.name, deliver, func() {
+		if p.conn != nil && p.conn.broken {
+			p.conn, p.ready = nil, false
+		}
+	})
+	p.conn = conn
+	p.heard = p.w.now()
+	inc := p.incarnation
+	p.w.request(p.name, what, func(c *core) bool {
+		if conn.broken {
+			return false
+		}
+		conn.serverClosed = open(c, conn)
+		return conn.serverClosed != nil
+	}, func(ok bool) {
+		if !ok && p.up && p.incarnation == inc && p.conn == conn {
+			conn.breakConn(what + " failed")
+			p.conn = nil
+		}
+	})
+}
+
 // ---- agents ----
 
 type simTask struct {
@@ -739,21 +818,16 @@ type simTask struct {
 }
 
 type simAgent struct {
-	w    *simWorld
-	name string
-	res  []*mesos.Resource
+	simClient
+	res []*mesos.Resource
 
 	// Checkpointed: survives a crash.
 	id         string
 	frameworks map[string]*mesos.FrameworkInfo
 	tasks      map[string]*simTask // by framework/task id
 
-	up, lost    bool
-	incarnation int
-	conn        *simConn
-	registered  bool
-	heard       time.Time
-	silence     time.Duration
+	lost    bool
+	silence time.Duration
 }
 
 func newSimAgent(w *simWorld, name, res string) *simAgent {
@@ -761,27 +835,14 @@ func newSimAgent(w *simWorld, name, res string) *simAgent {
 	if err != nil {
 		panic(err)
 	}
-	return &simAgent{w: w, name: name, res: resources.ToProto(r, resources.FormatPreRefinement),
+	return &simAgent{simClient: simClient{w: w, name: name}, res: resources.ToProto(r, resources.FormatPreRefinement),
 		frameworks: map[string]*mesos.FrameworkInfo{}, tasks: map[string]*simTask{}}
 }
 
-// every runs fn every d while this incarnation of the agent lives.
-func (a *simAgent) every(d time.Duration, fn func()) {
-	inc := a.incarnation
-	a.w.after(d, func() {
-		if a.up && a.incarnation == inc {
-			fn()
-			a.every(d, fn)
-		}
-	})
-}
-
 func (a *simAgent) start() {
-	if a.up || a.lost {
+	if a.lost || !a.begin() {
 		return
 	}
-	a.up = true
-	a.incarnation++
 	a.w.tracef("%s starts (id %q, %d tasks)", a.name, a.id, len(a.tasks))
 	a.connect()
 	a.every(10*time.Second, a.resend)
@@ -789,14 +850,7 @@ func (a *simAgent) start() {
 	a.every(time.Second, a.runTasks)
 }
 
-func (a *simAgent) crash() {
-	a.w.tracef("%s crashes", a.name)
-	a.up, a.registered = false, false
-	if a.conn != nil {
-		a.conn.breakConn("agent crashed")
-		a.conn = nil
-	}
-}
+func (a *simAgent) crash() { a.stop("agent crashed") }
 
 // lose takes the agent away for good, with its tasks.
 func (a *simAgent) lose() {
@@ -807,35 +861,14 @@ func (a *simAgent) lose() {
 
 // connect sends REGISTER; its stream brings REGISTERED.
 func (a *simAgent) connect() {
-	a.registered = false
-	if a.conn != nil {
-		a.conn.breakConn("agent reconnects")
-	}
 	reg := a.registerCall()
-	conn := a.w.newConn(a.name, a.event, func() {
-		if a.conn != nil && a.conn.broken {
-			a.conn, a.registered = nil, false
-		}
-	})
-	a.conn = conn
-	a.heard = a.w.now()
 	a.silence = 2 * time.Minute
-	inc := a.incarnation
-	a.w.request(a.name, "REGISTER", func(c *core) bool {
-		if conn.broken {
-			return false
-		}
+	a.open("REGISTER", a.event, func(c *core, conn *simConn) func(*core) {
 		id, err := c.registerAgent(simAgentSink{conn}, conn.streamID, reg)
 		if err != nil {
-			return false
+			return nil
 		}
-		conn.serverClosed = func(c *core) { c.agentStreamClosed(id, conn.streamID) }
-		return true
-	}, func(ok bool) {
-		if !ok && a.up && a.incarnation == inc && a.conn == conn {
-			conn.breakConn("registration failed")
-			a.conn = nil
-		}
+		return func(c *core) { c.agentStreamClosed(id, conn.streamID) }
 	})
 }
 
@@ -890,7 +923,7 @@ func (a *simAgent) event(m proto.Message) {
 		a.id = id
 		a.w.tracef("%s registered as %s", a.name, id)
 		a.w.admitted[id] = true
-		a.registered = true
+		a.ready = true
 		if s := ev.GetRegistered().GetPingIntervalSeconds(); s > 0 {
 			a.silence = time.Duration(s*float64(ev.GetRegistered().GetMaxMissedPings())) * time.Second
 		}
@@ -1039,7 +1072,7 @@ func (a *simAgent) sendUpdate(t *simTask) {
 
 // call posts an agent call on the agent's current stream.
 func (a *simAgent) call(what string, call *agentproto.AgentCall) {
-	if !a.registered || a.conn == nil {
+	if !a.ready || a.conn == nil {
 		return
 	}
 	call.AgentId = &mesos.AgentID{Value: proto.String(a.id)}
@@ -1062,8 +1095,8 @@ type simFwTask struct {
 }
 
 type simFramework struct {
-	w              *simWorld
-	name, role     string
+	simClient
+	role           string
 	partitionAware bool
 	want           int
 	stopLaunching  bool
@@ -1072,26 +1105,10 @@ type simFramework struct {
 	id       string
 	tasks    map[string]*simFwTask
 	launched int
-
-	up          bool
-	incarnation int
-	conn        *simConn
-	subscribed  bool
-	heard       time.Time
 }
 
 func newSimFramework(w *simWorld, name, role string, partitionAware bool, want int) *simFramework {
-	return &simFramework{w: w, name: name, role: role, partitionAware: partitionAware, want: want, tasks: map[string]*simFwTask{}}
-}
-
-func (f *simFramework) every(d time.Duration, fn func()) {
-	inc := f.incarnation
-	f.w.after(d, func() {
-		if f.up && f.incarnation == inc {
-			fn()
-			f.every(d, fn)
-		}
-	})
+	return &simFramework{simClient: simClient{w: w, name: name}, role: role, partitionAware: partitionAware, want: want, tasks: map[string]*simFwTask{}}
 }
 
 func (f *simFramework) info() *mesos.FrameworkInfo {
@@ -1109,11 +1126,9 @@ func (f *simFramework) info() *mesos.FrameworkInfo {
 }
 
 func (f *simFramework) start() {
-	if f.up {
+	if !f.begin() {
 		return
 	}
-	f.up = true
-	f.incarnation++
 	f.w.tracef("%s starts (id %q)", f.name, f.id)
 	f.connect()
 	f.every(time.Second, f.checkMaster)
@@ -1121,44 +1136,16 @@ func (f *simFramework) start() {
 	f.every(time.Duration(10+f.w.rng.IntN(30))*time.Second, f.killOne)
 }
 
-func (f *simFramework) crash() {
-	f.w.tracef("%s crashes", f.name)
-	f.up, f.subscribed = false, false
-	if f.conn != nil {
-		f.conn.breakConn("scheduler crashed")
-		f.conn = nil
-	}
-}
+func (f *simFramework) crash() { f.stop("scheduler crashed") }
 
 func (f *simFramework) connect() {
-	f.subscribed = false
-	if f.conn != nil {
-		f.conn.breakConn("scheduler reconnects")
-	}
 	sub := &schedpb.Call_Subscribe{FrameworkInfo: f.info()}
-	conn := f.w.newConn(f.name, f.event, func() {
-		if f.conn != nil && f.conn.broken {
-			f.conn, f.subscribed = nil, false
-		}
-	})
-	f.conn = conn
-	f.heard = f.w.now()
-	inc := f.incarnation
-	f.w.request(f.name, "SUBSCRIBE", func(c *core) bool {
-		if conn.broken {
-			return false
-		}
+	f.open("SUBSCRIBE", f.event, func(c *core, conn *simConn) func(*core) {
 		id := c.subscribe(simFwSink{conn}, conn.streamID, sub)
 		if id == "" {
-			return false
+			return nil
 		}
-		conn.serverClosed = func(c *core) { c.frameworkStreamClosed(id, conn.streamID) }
-		return true
-	}, func(ok bool) {
-		if !ok && f.up && f.incarnation == inc && f.conn == conn {
-			conn.breakConn("subscription failed")
-			f.conn = nil
-		}
+		return func(c *core) { c.frameworkStreamClosed(id, conn.streamID) }
 	})
 }
 
@@ -1181,7 +1168,7 @@ func (f *simFramework) event(m proto.Message) {
 		}
 		f.id = id
 		f.w.subscribed[id] = true
-		f.subscribed = true
+		f.ready = true
 		f.reconcile()
 	case schedpb.Event_OFFERS:
 		for _, o := range ev.GetOffers().GetOffers() {
@@ -1313,7 +1300,7 @@ func (f *simFramework) killOne() {
 }
 
 func (f *simFramework) call(what string, call *schedpb.Call) {
-	if !f.subscribed || f.conn == nil {
+	if !f.ready || f.conn == nil {
 		return
 	}
 	call.FrameworkId = frameworkID(f.id)

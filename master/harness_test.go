@@ -36,15 +36,21 @@ func (r *recFramework) Close() { r.closed = true }
 
 // take returns and forgets the recorded events of type t.
 func (r *recFramework) take(t schedpb.Event_Type) []*schedpb.Event {
-	var got, kept []*schedpb.Event
-	for _, ev := range r.events {
+	return takeEvents(&r.events, t)
+}
+
+// takeEvents removes the events of type t from *events and returns them,
+// in order.
+func takeEvents[E interface{ GetType() T }, T comparable](events *[]E, t T) []E {
+	var got, kept []E
+	for _, ev := range *events {
 		if ev.GetType() == t {
 			got = append(got, ev)
 		} else {
 			kept = append(kept, ev)
 		}
 	}
-	r.events = kept
+	*events = kept
 	return got
 }
 
@@ -79,16 +85,7 @@ func (r *recAgent) Send(ev *agentproto.AgentEvent) {
 func (r *recAgent) Close() { r.closed = true }
 
 func (r *recAgent) take(t agentproto.AgentEvent_Type) []*agentproto.AgentEvent {
-	var got, kept []*agentproto.AgentEvent
-	for _, ev := range r.events {
-		if ev.GetType() == t {
-			got = append(got, ev)
-		} else {
-			kept = append(kept, ev)
-		}
-	}
-	r.events = kept
-	return got
+	return takeEvents(&r.events, t)
 }
 
 // harness drives a core on a fake clock, as the Master's loop does: each

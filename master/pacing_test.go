@@ -75,16 +75,7 @@ func (h *harness) read(s *slowSink, fwID, streamID string, n int) {
 
 // takeGot returns and forgets the events of type t the client read.
 func (s *slowSink) takeGot(t schedpb.Event_Type) []*schedpb.Event {
-	var got, kept []*schedpb.Event
-	for _, ev := range s.got {
-		if ev.GetType() == t {
-			got = append(got, ev)
-		} else {
-			kept = append(kept, ev)
-		}
-	}
-	s.got = kept
-	return got
+	return takeEvents(&s.got, t)
 }
 
 func (h *harness) slowCall(fwID, streamID string, call *schedpb.Call) error {

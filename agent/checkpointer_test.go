@@ -40,24 +40,13 @@ func newCkptFixture(t *testing.T, tasks int) *ckptFixture {
 	f.a, f.sv = startServing(t, f.m, nil)
 	a := f.a
 	if err := a.do(func() {
-		fw := a.framework("F1", frameworkInfo("F1", true))
-		ex, err := a.newExecutor(fw, &mesos.ExecutorInfo{ExecutorId: &mesos.ExecutorID{Value: proto.String("E1")},
-			FrameworkId: &mesos.FrameworkID{Value: proto.String("F1")}, Command: &mesos.CommandInfo{Value: proto.String("true")}}, kindCustom)
-		if err != nil {
-			t.Error(err)
+		fw, ex := registeringExecutor(t, a, tasks)
+		if ex == nil {
 			return
 		}
-		ex.state = exRegistering
-		var ids []string
-		for i := 1; i <= tasks; i++ {
-			info := commandTask(fmt.Sprintf("T%d", i), "")
-			info.Command = nil
-			info.Executor = ex.info
-			ex.tasks[info.GetTaskId().GetValue()] = &task{info: info, queued: true, state: mesos.TaskState_TASK_STAGING}
-			a.checkpointTask(ex, info)
-			ids = append(ids, info.GetTaskId().GetValue())
+		for _, id := range ex.queue[0] {
+			a.checkpointTask(ex, ex.tasks[id].info)
 		}
-		ex.queue = [][]string{ids}
 		f.conn = a.subscribe(fw, ex, &execpb.Call_Subscribe{})
 	}); err != nil {
 		t.Fatal(err)

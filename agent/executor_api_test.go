@@ -2,6 +2,7 @@ package agent
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -22,24 +23,33 @@ import (
 func apiAgent(t *testing.T) (*Agent, *httptest.Server) {
 	m := newFakeMaster(t)
 	a := startAgent(t, m, nil)
-	a.do(func() {
-		fw := a.framework("F1", frameworkInfo("F1", true))
-		ex, err := a.newExecutor(fw, &mesos.ExecutorInfo{ExecutorId: &mesos.ExecutorID{Value: proto.String("E1")},
-			FrameworkId: &mesos.FrameworkID{Value: proto.String("F1")}, Command: &mesos.CommandInfo{Value: proto.String("true")}}, kindCustom)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		ex.state = exRegistering
-		info := commandTask("T1", "")
-		info.Command = nil
-		info.Executor = ex.info
-		ex.tasks["T1"] = &task{info: info, queued: true, state: mesos.TaskState_TASK_STAGING}
-		ex.queue = [][]string{{"T1"}}
-	})
+	a.do(func() { registeringExecutor(t, a, 1) })
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)
 	return a, srv
+}
+
+// registeringExecutor adds framework F1 with executor E1 in REGISTERING
+// state and tasks T1..Tn queued for it (state goroutine).
+func registeringExecutor(t *testing.T, a *Agent, tasks int) (*framework, *executor) {
+	fw := a.framework("F1", frameworkInfo("F1", true))
+	ex, err := a.newExecutor(fw, &mesos.ExecutorInfo{ExecutorId: &mesos.ExecutorID{Value: proto.String("E1")},
+		FrameworkId: &mesos.FrameworkID{Value: proto.String("F1")}, Command: &mesos.CommandInfo{Value: proto.String("true")}}, kindCustom)
+	if err != nil {
+		t.Error(err)
+		return nil, nil
+	}
+	ex.state = exRegistering
+	var ids []string
+	for i := 1; i <= tasks; i++ {
+		info := commandTask(fmt.Sprintf("T%d", i), "")
+		info.Command = nil
+		info.Executor = ex.info
+		ex.tasks[info.GetTaskId().GetValue()] = &task{info: info, queued: true, state: mesos.TaskState_TASK_STAGING}
+		ids = append(ids, info.GetTaskId().GetValue())
+	}
+	ex.queue = [][]string{ids}
+	return fw, ex
 }
 
 func call(typ execpb.Call_Type, fw, ex string) *execpb.Call {

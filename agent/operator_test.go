@@ -360,10 +360,15 @@ func TestOperatorTaskLifecycle(t *testing.T) {
 		FrameworkId: &mesos.FrameworkID{Value: proto.String("F1")}, TaskId: &mesos.TaskID{Value: proto.String("t1")}}})
 	m.waitState(t, "t1", mesos.TaskState_TASK_KILLED)
 	after := wantTasks(map[string][]string{"launched": {"t2:TASK_RUNNING"}, "completed": {"t1:TASK_KILLED"}})
-	waitFor(t, 10*time.Second, "t1 completed in GET_TASKS", func() error {
-		got := operatorTasks(c.do(simpleCall(agentpb.Call_GET_TASKS), codec.Protobuf).GetGetTasks())
-		if !equalTasks(got, after) {
+	// The task's end and its executor's exit are separate events: wait for
+	// both before reading the documents.
+	waitFor(t, 10*time.Second, "t1 and its executor completed", func() error {
+		st := c.do(simpleCall(agentpb.Call_GET_STATE), codec.Protobuf).GetGetState()
+		if got := operatorTasks(st.GetGetTasks()); !equalTasks(got, after) {
 			return fmt.Errorf("tasks %v", got)
+		}
+		if n := len(st.GetGetExecutors().GetCompletedExecutors()); n != 1 {
+			return fmt.Errorf("%d completed executors", n)
 		}
 		return nil
 	})

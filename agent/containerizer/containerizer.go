@@ -125,6 +125,11 @@ type Config struct {
 	// Directory is the sandbox: the working directory, where stdout and
 	// stderr are written.
 	Directory string
+	// User is who the executor runs as (--switch_user: the executor's
+	// CommandInfo.user, else the framework's user); empty keeps the
+	// agent's user. The agent owns the sandbox to that user before
+	// launch.
+	User string
 	// Env is the executor's complete environment (Mesos' executor
 	// environment); nothing of the agent's is inherited.
 	Env map[string]string

@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/mezzo-project/mezzo/agent/launcher"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	"github.com/mezzo-project/mezzo/resources"
 )
@@ -28,9 +29,10 @@ type Isolator interface {
 	// Recover learns the containers a previous run of the agent
 	// launched that still run, with their pids.
 	Recover(ctx context.Context, states []RecoverState) error
-	// Prepare readies a container before its executor starts; an error
-	// fails the launch.
-	Prepare(ctx context.Context, id *mesos.ContainerID, cfg *Config) error
+	// Prepare readies a container before its executor starts and adds
+	// to launch what the executor must be started inside (namespaces,
+	// mounts, user, rlimits, capabilities); an error fails the launch.
+	Prepare(ctx context.Context, id *mesos.ContainerID, cfg *Config, launch *launcher.Isolation) error
 	// Isolate puts the started executor, pid, into the container.
 	Isolate(ctx context.Context, id *mesos.ContainerID, pid int) error
 	// Watch returns a channel on which a limitation of the container is
@@ -124,7 +126,7 @@ func (filesystemPosix) Usage(context.Context, *mesos.ContainerID) (*mesos.Resour
 func (filesystemPosix) Cleanup(context.Context, *mesos.ContainerID) error { return nil }
 
 // Prepare refuses a container with a root file system.
-func (filesystemPosix) Prepare(_ context.Context, _ *mesos.ContainerID, cfg *Config) error {
+func (filesystemPosix) Prepare(_ context.Context, _ *mesos.ContainerID, cfg *Config, _ *launcher.Isolation) error {
 	if cfg.ContainerInfo.GetMesos().GetImage() != nil {
 		return fmt.Errorf("container root file systems (ContainerInfo.mesos.image) are not supported by filesystem/posix")
 	}
@@ -163,7 +165,9 @@ func (p *posixUsage) Recover(_ context.Context, states []RecoverState) error {
 	return nil
 }
 
-func (p *posixUsage) Prepare(context.Context, *mesos.ContainerID, *Config) error { return nil }
+func (p *posixUsage) Prepare(context.Context, *mesos.ContainerID, *Config, *launcher.Isolation) error {
+	return nil
+}
 
 func (p *posixUsage) Isolate(_ context.Context, id *mesos.ContainerID, pid int) error {
 	p.set(id.GetValue(), pid)

@@ -29,6 +29,7 @@ import (
 // the watch ends when Recover's context does (the agent detaching).
 type Mezzo struct {
 	isolators []Isolator
+	helper    string
 	// sandboxes is where orphans are looked for: <work_dir>/slaves.
 	sandboxes string
 	log       *slog.Logger
@@ -48,6 +49,10 @@ type MezzoConfig struct {
 	Sandboxes string
 	// Log receives the containerizer's log lines; nil discards them.
 	Log *slog.Logger
+	// Helper is the mezzo binary, whose `launch` subcommand starts each
+	// executor inside its isolation (launcher.Isolation.Helper); empty
+	// for none, when no isolator asks for more than observing.
+	Helper string
 }
 
 // NewMezzo returns a Mezzo containerizer.
@@ -56,7 +61,7 @@ func NewMezzo(cfg MezzoConfig) *Mezzo {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Mezzo{isolators: cfg.Isolators, sandboxes: cfg.Sandboxes, log: log, containers: map[string]*posixContainer{}}
+	return &Mezzo{isolators: cfg.Isolators, helper: cfg.Helper, sandboxes: cfg.Sandboxes, log: log, containers: map[string]*posixContainer{}}
 }
 
 // posixContainer is one container: an executor process and its session.
@@ -99,20 +104,36 @@ func (m *Mezzo) Launch(ctx context.Context, id *mesos.ContainerID, cfg Config) (
 		m.mu.Unlock()
 		return Launched, err
 	}
+	launch := &launcher.Isolation{Helper: m.helper}
 	for i, iso := range m.isolators {
-		if err := iso.Prepare(ctx, id, &cfg); err != nil {
+		if err := iso.Prepare(ctx, id, &cfg, launch); err != nil {
 			return fail(i, fmt.Errorf("failed to prepare isolator %s: %w", iso.Name(), err))
 		}
 	}
-	proc, err := launcher.Start(launcher.Spec{Command: cfg.Command, Env: cfg.Env, Dir: cfg.Directory, NewSession: true})
+	spec := launcher.Spec{Command: cfg.Command, Env: cfg.Env, Dir: cfg.Directory, NewSession: true}
+	isolate := func(pid int) error {
+		for _, iso := range m.isolators {
+			if err := iso.Isolate(ctx, id, pid); err != nil {
+				return fmt.Errorf("failed to isolate the executor (%s): %w", iso.Name(), err)
+			}
+		}
+		return nil
+	}
+	if m.helper != "" {
+		// The helper holds the executor until every isolator has it.
+		spec.Isolation, spec.Isolate = launch, isolate
+	} else if !launch.Empty() {
+		return fail(len(m.isolators), errors.New("the isolation asked for needs the launch helper (the mezzo binary), which is not configured"))
+	}
+	proc, err := launcher.Start(spec)
 	if err != nil {
 		return fail(len(m.isolators), err)
 	}
-	for _, iso := range m.isolators {
-		if err := iso.Isolate(ctx, id, proc.Pid()); err != nil {
+	if m.helper == "" {
+		if err := isolate(proc.Pid()); err != nil {
 			proc.Destroy()
 			<-proc.Done()
-			return fail(len(m.isolators), fmt.Errorf("failed to isolate the executor (%s): %w", iso.Name(), err))
+			return fail(len(m.isolators), err)
 		}
 	}
 	m.mu.Lock()

@@ -54,6 +54,15 @@ type Spec struct {
 	// process unless a goroutine exits while locked to one, which the
 	// agent never does.)
 	DieWithParent bool
+	// Isolation is what the process is started inside, set up by the
+	// launch helper; nil for none.
+	Isolation *Isolation
+	// Isolate, when set, is called with the pid of the started process
+	// before it runs anything of the command (the launch helper waits
+	// for it): the caller puts it into its cgroups there, so that
+	// everything it starts is inside them. An error kills the process
+	// and fails Start. Requires Isolation.Helper.
+	Isolate func(pid int) error
 }
 
 // Process is a started (or adopted) process, the leader of its own

@@ -60,6 +60,11 @@ type Config struct {
 	// SIGKILL a task whose parent dies. Both are for executors run inside
 	// the agent process, where the agent is the tasks' parent.
 	TaskSession, DieWithAgent bool
+	// StartTask starts a task's process (default launcher.Start). An
+	// agent running this executor inside itself passes its
+	// containerizer's, which starts the task inside the executor's
+	// container (its cgroups, namespaces and user).
+	StartTask func(spec launcher.Spec, task *mesos.TaskInfo) (*launcher.Process, error)
 }
 
 // Transport is how an executor reaches its agent: SUBSCRIBE opens the
@@ -457,8 +462,15 @@ func (e *engine) start(t *task) error {
 		env[v.GetName()] = v.GetValue()
 	}
 	t.env = env
-	p, err := launcher.Start(launcher.Spec{Command: cmd, Env: env, Dir: t.sandbox,
-		NewSession: e.cfg.TaskSession, DieWithParent: e.cfg.DieWithAgent})
+	spec := launcher.Spec{Command: cmd, Env: env, Dir: t.sandbox,
+		NewSession: e.cfg.TaskSession, DieWithParent: e.cfg.DieWithAgent}
+	var p *launcher.Process
+	var err error
+	if e.cfg.StartTask != nil {
+		p, err = e.cfg.StartTask(spec, t.info)
+	} else {
+		p, err = launcher.Start(spec)
+	}
 	if err != nil {
 		return err
 	}

@@ -140,6 +140,12 @@ type Config struct {
 	// (images, capabilities, rlimits, namespaces, ...) is refused per
 	// task.
 	Isolation string
+	// isolation is Isolation parsed by validate.
+	isolation containerizer.Isolation
+	// SwitchUser is Mesos' --switch_user (default true): containers run
+	// as their executor's CommandInfo.user, else their framework's user,
+	// with sandboxes owned by it; false runs them as the agent's user.
+	SwitchUser bool
 	// Containerizer, when set, runs the executors instead of the
 	// containerizers Containerizers, Isolation and BuiltinExecutors
 	// describe: a fake (package containerizer/fake) lets tests and
@@ -165,6 +171,11 @@ type Config struct {
 	// refused.
 	DiskWatchInterval time.Duration
 
+	// LaunchHelper is the mezzo binary whose `launch` subcommand starts
+	// each container inside its isolation (Mesos' mesos-containerizer
+	// launch): <launcher_dir>/mezzo, else this process's executable. Not
+	// a flag.
+	LaunchHelper string
 	// ExecutorCommand, when set, replaces `<launcher_dir>/mezzo executor`
 	// as the argv of the built-in executors ("--default" is appended for
 	// the default executor). Not a flag; tests use it.
@@ -194,6 +205,7 @@ func Defaults() Config {
 		Containerizers:                    "mesos",
 		Isolation:                         "posix/cpu,posix/mem",
 		BuiltinExecutors:                  "auto",
+		SwitchUser:                        true,
 		HostnameLookup:                    true,
 		MaxCompletedExecutorsPerFramework: 150,
 		GCDelay:                           7 * 24 * time.Hour,
@@ -228,6 +240,7 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.LauncherDir, "launcher_dir", d.LauncherDir, "Directory holding the mezzo binary that runs built-in executors (default: this binary's).")
 	fs.StringVar(&c.Containerizers, "containerizers", d.Containerizers, "Comma-separated containerizers, tried in order; only mesos is supported (tasks asking for Docker containers fail).")
 	fs.StringVar(&c.Isolation, "isolation", d.Isolation, "Comma-separated isolators; supported: "+strings.Join(containerizer.SupportedIsolators, ",")+".")
+	fs.BoolVar(&c.SwitchUser, "switch_user", d.SwitchUser, "Run each container as its executor's or framework's user (the agent must then be root to run another user's); false: as the agent's user.")
 	fs.StringVar(&c.BuiltinExecutors, "builtin_executors", d.BuiltinExecutors, "Where the command and default executors run: auto (inside the agent for frameworks that do not checkpoint, as processes for those that do) or process (always a process per executor).")
 	fs.BoolVar(&c.HTTPCommandExecutor, "http_command_executor", d.HTTPCommandExecutor, "Passed to executors as MESOS_HTTP_COMMAND_EXECUTOR (the command executor always uses HTTP).")
 	fs.StringVar(&c.ExecutorEnvironmentVariables, "executor_environment_variables", d.ExecutorEnvironmentVariables,
@@ -338,8 +351,10 @@ func (c *Config) validate() error {
 	if c.Isolation == "" {
 		c.Isolation = def.Isolation
 	}
-	if err := parseIsolation(c.Isolation); err != nil {
+	if iso, err := containerizer.ParseIsolation(c.Isolation); err != nil {
 		errs = append(errs, err)
+	} else {
+		c.isolation = iso
 	}
 	if c.RecoveryTimeout <= 0 {
 		c.RecoveryTimeout = def.RecoveryTimeout
@@ -388,16 +403,21 @@ func (c *Config) validate() error {
 	if c.Clock == nil {
 		c.Clock = realClock{}
 	}
-	if len(c.ExecutorCommand) == 0 {
+	if len(c.ExecutorCommand) == 0 || c.LaunchHelper == "" {
 		bin := ""
 		if c.LauncherDir != "" {
 			bin = c.LauncherDir + "/mezzo"
 		} else if exe, err := os.Executable(); err == nil {
 			bin = exe
 		} else {
-			errs = append(errs, fmt.Errorf("cannot find this binary for the built-in executors (set --launcher_dir): %v", err))
+			errs = append(errs, fmt.Errorf("cannot find this binary for the built-in executors and the launch helper (set --launcher_dir): %v", err))
 		}
-		c.ExecutorCommand = []string{bin, "executor"}
+		if len(c.ExecutorCommand) == 0 {
+			c.ExecutorCommand = []string{bin, "executor"}
+		}
+		if c.LaunchHelper == "" {
+			c.LaunchHelper = bin
+		}
 	}
 	return errors.Join(errs...)
 }

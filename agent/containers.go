@@ -3,6 +3,7 @@ package agent
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,20 +14,12 @@ import (
 	"github.com/mezzo-project/mezzo/resources"
 )
 
-// What this agent can run. Mezzo has only the equivalent of Mesos' "mesos"
-// containerizer with the POSIX isolators (package containerizer):
-// executors are plain processes in the agent's namespaces, with no image,
-// no cgroups and no mount namespace. Anything a task or executor asks for beyond that is refused
-// before launch (TASK_FAILED, REASON_CONTAINER_LAUNCH_FAILED) rather than
-// run as if it had not been asked for; see doc.go.
-
-// parseIsolation checks an --isolation value: a comma-separated list of
-// supported isolators (containerizer.SupportedIsolators) without
-// duplicates.
-func parseIsolation(s string) error {
-	_, err := containerizer.ParseIsolation(s)
-	return err
-}
+// What this agent can run: the "mesos" containerizer (package
+// containerizer) with the isolators of --isolation. Anything a task or
+// executor asks for that no enabled isolator provides is refused before
+// launch (TASK_FAILED, REASON_CONTAINER_LAUNCH_FAILED) with a message
+// naming the field and the isolator it needs, rather than run as if it
+// had not been asked for; see doc.go.
 
 // parseContainerizers checks a --containerizers value: only "mesos" (or
 // "mezzo"); "docker" is refused until it is implemented.
@@ -45,16 +38,18 @@ func refuse(format string, args ...any) error {
 }
 
 // validateContainer checks a ContainerInfo (of an executor or a task,
-// named by what) against what the agent can provide. It accepts and
-// ignores only what changes nothing here: a MESOS container without an
-// image, sharing the host's PID and IPC namespaces, an unconfined seccomp
-// profile, shared cgroups, networks without a name or port mappings (the
-// host network). Everything else is refused with a message naming it.
+// named by what) against what the agent's isolators provide. It accepts
+// what changes nothing here (a MESOS container without an image, the
+// host's namespaces, an unconfined seccomp profile, shared cgroups, the
+// host network) and what an enabled isolator honours; everything else is
+// refused with a message naming it.
 func (a *Agent) validateContainer(ci *mesos.ContainerInfo, what string) error {
 	if ci == nil {
 		return nil
 	}
-	iso := "--isolation=" + a.cfg.Isolation
+	iso := a.cfg.isolation
+	flag := "--isolation=" + a.cfg.Isolation
+	lacks := func(name string) bool { return !iso.Has(name) }
 	switch ci.GetType() {
 	case mesos.ContainerInfo_MESOS:
 	case mesos.ContainerInfo_DOCKER:
@@ -63,44 +58,67 @@ func (a *Agent) validateContainer(ci *mesos.ContainerInfo, what string) error {
 		return refuse("%s: container type %v is not supported by this agent (--containerizers=%s)", what, ci.GetType(), a.cfg.Containerizers)
 	}
 	if ci.GetMesos().GetImage() != nil {
-		return refuse("%s: container images (ContainerInfo.mesos.image) are not supported by this agent (%s; no filesystem/linux isolator)", what, iso)
+		return refuse("%s: container images (ContainerInfo.mesos.image) are not supported by this agent (%s)", what, flag)
 	}
 	for _, v := range ci.GetVolumes() {
-		return refuse("%s: volume %q: %s volumes in ContainerInfo are not supported by this agent (%s)",
-			what, v.GetContainerPath(), volumeKind(v), iso)
+		if err := validateVolume(iso, v); err != nil {
+			return refuse("%s: volume %q: %v (%s)", what, v.GetContainerPath(), err, flag)
+		}
 	}
 	if ci.Hostname != nil {
-		return refuse("%s: ContainerInfo.hostname needs a UTS namespace, which this agent does not provide (%s)", what, iso)
+		return refuse("%s: ContainerInfo.hostname needs a UTS namespace, which this agent does not provide (%s)", what, flag)
 	}
 	for _, n := range ci.GetNetworkInfos() {
 		if n.GetName() != "" {
-			return refuse("%s: network %q: container networks are not supported by this agent (%s; no network/cni isolator)", what, n.GetName(), iso)
+			return refuse("%s: network %q: container networks are not supported by this agent (%s; no network/cni isolator)", what, n.GetName(), flag)
 		}
 		if len(n.GetPortMappings()) > 0 {
-			return refuse("%s: port mappings are not supported by this agent (%s; no network/port_mapping isolator)", what, iso)
+			return refuse("%s: port mappings are not supported by this agent (%s; no network/port_mapping isolator)", what, flag)
 		}
 	}
 	if li := ci.GetLinuxInfo(); li != nil {
 		switch {
-		case li.CapabilityInfo != nil || li.BoundingCapabilities != nil || li.EffectiveCapabilities != nil:
-			return refuse("%s: Linux capabilities (linux_info) cannot be restricted by this agent (%s; no linux/capabilities isolator)", what, iso)
-		case li.SharePidNamespace != nil && !li.GetSharePidNamespace():
-			return refuse("%s: a private PID namespace (linux_info.share_pid_namespace=false) is not supported by this agent (%s; no namespaces/pid isolator)", what, iso)
+		case (li.CapabilityInfo != nil || li.BoundingCapabilities != nil || li.EffectiveCapabilities != nil) && lacks("linux/capabilities"):
+			return refuse("%s: Linux capabilities (linux_info) need the linux/capabilities isolator (%s)", what, flag)
+		case li.SharePidNamespace != nil && !li.GetSharePidNamespace() && lacks("namespaces/pid"):
+			return refuse("%s: a private PID namespace (linux_info.share_pid_namespace=false) needs the namespaces/pid isolator (%s)", what, flag)
 		case li.GetSeccomp() != nil && !li.GetSeccomp().GetUnconfined():
-			return refuse("%s: seccomp profiles (linux_info.seccomp) are not supported by this agent (%s; no linux/seccomp isolator)", what, iso)
-		case li.IpcMode != nil && li.GetIpcMode() != mesos.LinuxInfo_SHARE_PARENT:
-			return refuse("%s: linux_info.ipc_mode=%v is not supported by this agent (%s; no namespaces/ipc isolator)", what, li.GetIpcMode(), iso)
+			return refuse("%s: seccomp profiles (linux_info.seccomp) are not supported by this agent (%s; no linux/seccomp isolator)", what, flag)
+		case li.IpcMode != nil && li.GetIpcMode() == mesos.LinuxInfo_PRIVATE && lacks("namespaces/ipc"):
+			return refuse("%s: linux_info.ipc_mode=PRIVATE needs the namespaces/ipc isolator (%s)", what, flag)
+		case li.IpcMode != nil && li.GetIpcMode() != mesos.LinuxInfo_SHARE_PARENT && li.GetIpcMode() != mesos.LinuxInfo_PRIVATE:
+			return refuse("%s: linux_info.ipc_mode=%v is not supported by this agent", what, li.GetIpcMode())
 		case li.ShmSize != nil:
-			return refuse("%s: linux_info.shm_size is not supported by this agent (%s; no namespaces/ipc isolator)", what, iso)
+			return refuse("%s: linux_info.shm_size is not supported by this agent (%s)", what, flag)
 		case li.ShareCgroups != nil && !li.GetShareCgroups():
-			return refuse("%s: separate cgroups (linux_info.share_cgroups=false) are not supported by this agent (%s; no cgroups isolator)", what, iso)
+			return refuse("%s: separate cgroups (linux_info.share_cgroups=false) apply to nested containers, which this agent does not run", what)
 		}
 	}
-	if len(ci.GetRlimitInfo().GetRlimits()) > 0 {
-		return refuse("%s: resource limits (rlimit_info) are not supported by this agent (%s; no posix/rlimits isolator)", what, iso)
+	if len(ci.GetRlimitInfo().GetRlimits()) > 0 && lacks("posix/rlimits") {
+		return refuse("%s: resource limits (rlimit_info) need the posix/rlimits isolator (%s)", what, flag)
 	}
 	if ci.TtyInfo != nil {
 		return refuse("%s: a TTY (tty_info) is not supported by this agent", what)
+	}
+	return nil
+}
+
+// validateVolume checks a ContainerInfo volume against the isolators
+// that mount it: filesystem/linux with volume/host_path or
+// volume/sandbox_path.
+func validateVolume(iso containerizer.Isolation, v *mesos.Volume) error {
+	kind := volumeKind(v)
+	var need string
+	switch kind {
+	case "HOST_PATH":
+		need = "volume/host_path"
+	case "SANDBOX_PATH":
+		need = "volume/sandbox_path"
+	default:
+		return fmt.Errorf("%s volumes in ContainerInfo are not supported by this agent", kind)
+	}
+	if !iso.Has(need) || !iso.Has("filesystem/linux") {
+		return fmt.Errorf("%s volumes in ContainerInfo need the filesystem/linux and %s isolators", kind, need)
 	}
 	return nil
 }
@@ -118,16 +136,42 @@ func volumeKind(v *mesos.Volume) string {
 	return "SANDBOX_PATH"
 }
 
-// validateLimits refuses TaskInfo.limits, as Mesos does without its
-// cgroups isolators.
-func validateLimits(t *mesos.TaskInfo) error {
-	if _, ok := t.GetLimits()["cpus"]; ok {
-		return refuse("CPU limits can only be set on tasks when the agent has the cgroups/cpu isolator, which this agent does not support")
-	}
-	if _, ok := t.GetLimits()["mem"]; ok {
-		return refuse("Memory limits can only be set on tasks when the agent has the cgroups/mem isolator, which this agent does not support")
+// validateLimits checks TaskInfo.limits: a cpus limit needs cgroups/cpu
+// and a mem limit cgroups/mem, as in Mesos; no other resource may have
+// one.
+func (a *Agent) validateLimits(t *mesos.TaskInfo) error {
+	for name, v := range t.GetLimits() {
+		switch name {
+		case "cpus":
+			if !a.cfg.isolation.Has("cgroups/cpu") {
+				return refuse("CPU limits can only be set on tasks when the agent has the cgroups/cpu isolator (--isolation=%s)", a.cfg.Isolation)
+			}
+		case "mem":
+			if !a.cfg.isolation.Has("cgroups/mem") {
+				return refuse("Memory limits can only be set on tasks when the agent has the cgroups/mem isolator (--isolation=%s)", a.cfg.Isolation)
+			}
+		default:
+			return refuse("task %s: limits: resource %q cannot have a limit (only cpus and mem)", t.GetTaskId().GetValue(), name)
+		}
+		if math.IsNaN(v.GetValue()) {
+			return refuse("task %s: limits: %s limit is not a number", t.GetTaskId().GetValue(), name)
+		}
+		if req := requested(t, name); v.GetValue() < req {
+			return refuse("task %s: limits: %s limit %v is below the task's request %v", t.GetTaskId().GetValue(), name, v.GetValue(), req)
+		}
 	}
 	return nil
+}
+
+// requested is the quantity of a scalar resource a task asks for.
+func requested(t *mesos.TaskInfo, name string) float64 {
+	sum := 0.0
+	for _, r := range t.GetResources() {
+		if r.GetName() == name {
+			sum += r.GetScalar().GetValue()
+		}
+	}
+	return sum
 }
 
 // ---- persistent volumes ----
@@ -285,8 +329,11 @@ type runVolumes map[string][]volume
 // validateRun checks a RUN_TASK's executor (when it is to be created) and
 // tasks against what the agent can run, and returns their persistent
 // volumes. An error refuses every task of the RUN_TASK.
-func (a *Agent) validateRun(newExecutor bool, kind executorKind, exInfo *mesos.ExecutorInfo, tasks []*mesos.TaskInfo) (runVolumes, error) {
+func (a *Agent) validateRun(fw *framework, newExecutor bool, kind executorKind, exInfo *mesos.ExecutorInfo, tasks []*mesos.TaskInfo) (runVolumes, error) {
 	vols := runVolumes{}
+	if err := a.validateUsers(fw, exInfo, tasks); err != nil {
+		return nil, err
+	}
 	// The command executor's info is made from its task: its resources
 	// and container are the task's, checked below.
 	if newExecutor && kind != kindCommand {
@@ -304,7 +351,7 @@ func (a *Agent) validateRun(newExecutor bool, kind executorKind, exInfo *mesos.E
 		if err := a.validateContainer(t.GetContainer(), "task "+id); err != nil {
 			return nil, err
 		}
-		if err := validateLimits(t); err != nil {
+		if err := a.validateLimits(t); err != nil {
 			return nil, err
 		}
 		vs, err := persistentVolumes(t.GetResources())

@@ -32,8 +32,7 @@ func TestConfigContainerizersAndIsolation(t *testing.T) {
 		{"docker", "posix/cpu", "Docker containerizer is not supported"},
 		{"mesos,docker", "posix/cpu", "Docker containerizer is not supported"},
 		{"lxc", "posix/cpu", `unknown containerizer "lxc"`},
-		{"mesos", "posix/cpu,cgroups/mem", `the "cgroups/mem" isolator is not supported`},
-		{"mesos", "filesystem/linux", `the "filesystem/linux" isolator is not supported`},
+		{"mesos", "posix/cpu,cgroups/nope", `the "cgroups/nope" isolator is not supported`},
 		{"mesos", "posix/cpu,posix/cpu", "duplicate"},
 	} {
 		c := base()
@@ -70,11 +69,11 @@ func TestValidateContainer(t *testing.T) {
 			"container images"},
 		{"host path volume", &mesos.ContainerInfo{Type: mesosType, Volumes: []*mesos.Volume{{
 			ContainerPath: proto.String("/data"), HostPath: proto.String("/tmp"), Mode: mesos.Volume_RW.Enum()}}},
-			"HOST_PATH volumes in ContainerInfo are not supported"},
+			"HOST_PATH volumes in ContainerInfo need the filesystem/linux and volume/host_path isolators"},
 		{"sandbox path volume", &mesos.ContainerInfo{Type: mesosType, Volumes: []*mesos.Volume{{
 			ContainerPath: proto.String("data"), Mode: mesos.Volume_RW.Enum(),
 			Source: &mesos.Volume_Source{Type: mesos.Volume_Source_SANDBOX_PATH.Enum()}}}},
-			"SANDBOX_PATH volumes in ContainerInfo are not supported"},
+			"SANDBOX_PATH volumes in ContainerInfo need the filesystem/linux and volume/sandbox_path isolators"},
 		{"hostname", &mesos.ContainerInfo{Type: mesosType, Hostname: proto.String("h")}, "hostname"},
 		{"cni", &mesos.ContainerInfo{Type: mesosType, NetworkInfos: []*mesos.NetworkInfo{{Name: proto.String("net1")}}}, "network/cni"},
 		{"capabilities", &mesos.ContainerInfo{Type: mesosType, LinuxInfo: &mesos.LinuxInfo{
@@ -284,5 +283,31 @@ func TestPersistentVolumeInTaskGroup(t *testing.T) {
 	m.waitState(t, "g1", mesos.TaskState_TASK_FINISHED)
 	if b, _ := os.ReadFile(filepath.Join(a.cfg.WorkDir, "volumes", "roles", "eng", "gv", "out")); string(b) != "grouped\n" {
 		t.Fatalf("volume content %q", b)
+	}
+}
+
+// A task whose user does not exist, or whose limits need an isolator the
+// agent lacks, is refused before anything runs.
+func TestUserAndLimitsRefused(t *testing.T) {
+	m := newFakeMaster(t)
+	a := startAgent(t, m, nil)
+	marker := filepath.Join(t.TempDir(), "ran")
+	task := commandTask("u1", "touch "+marker)
+	task.Command.User = proto.String("no-such-user-mezzo")
+	m.send(runTask(frameworkInfo("F1", true), nil, task, nil))
+	refusedStatus(t, m, a, "F1", "u1", "u1", `user "no-such-user-mezzo" does not exist on this agent`)
+
+	fi := frameworkInfo("F2", false)
+	fi.User = proto.String("no-such-framework-user")
+	m.send(runTask(fi, nil, commandTask("u2", "touch "+marker), nil))
+	refusedStatus(t, m, a, "F2", "u2", "u2", `user "no-such-framework-user" does not exist`)
+
+	lim := commandTask("l1", "touch "+marker)
+	lim.Limits = map[string]*mesos.Value_Scalar{"mem": {Value: proto.Float64(64)}}
+	m.send(runTask(frameworkInfo("F1", true), nil, lim, nil))
+	refusedStatus(t, m, a, "F1", "l1", "l1", "Memory limits can only be set on tasks when the agent has the cgroups/mem isolator")
+	time.Sleep(100 * time.Millisecond)
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("a refused task ran")
 	}
 }

@@ -103,6 +103,11 @@ func (a *Agent) launchExecutor(ex *executor) {
 			if ctx.Err() != nil {
 				return fmt.Errorf("launch cancelled")
 			}
+			if ls.config.User != "" {
+				if err := chownSandbox(ls.config.Directory, ls.config.User); err != nil {
+					return err
+				}
+			}
 			res, err := a.containers.Launch(ctx, id, ls.config)
 			switch {
 			case err != nil:
@@ -202,6 +207,11 @@ func (a *Agent) launchSpecFor(ex *executor) (launchSpec, error) {
 		Env:           a.executorEnv(ex, cmd),
 		Checkpoint:    ex.fw.info.GetCheckpoint(),
 	}
+	user, err := a.executorUser(ex.fw, ex.info)
+	if err != nil {
+		return ls, err
+	}
+	ls.config.User = user
 	if ex.kind == kindCommand || ex.kind == kindDefault {
 		mode := builtin.Command
 		if ex.kind == kindDefault {
@@ -408,15 +418,16 @@ func (a *Agent) newContainerizer() error {
 	if err != nil {
 		return err
 	}
+	isolators := iso.Isolators()
 	var cs []containerizer.Containerizer
 	if a.cfg.BuiltinExecutors == "auto" {
-		cs = append(cs, containerizer.NewBuiltin(iso))
+		cs = append(cs, containerizer.NewBuiltin(containerizer.BuiltinConfig{Isolation: iso, Isolators: isolators}))
 	}
 	for _, name := range names {
 		switch name {
 		case containerizer.NameMesos:
 			cs = append(cs, containerizer.NewMezzo(containerizer.MezzoConfig{
-				Isolators: iso.Isolators(),
+				Isolators: isolators,
 				Sandboxes: filepath.Join(a.cfg.WorkDir, "slaves"),
 				Log:       a.log.With("containerizer", name),
 			}))

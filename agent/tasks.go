@@ -99,7 +99,7 @@ func (a *Agent) runTask(r *agentproto.AgentEvent_RunTask) {
 		return
 	}
 	// Refuse what this agent cannot run before anything of it exists.
-	vols, err := a.validateRun(ex == nil, kind, exInfo, infos)
+	vols, err := a.validateRun(fw, ex == nil, kind, exInfo, infos)
 	if err != nil {
 		a.log.Info("refusing tasks the agent cannot run", "framework", fwID, "executor", exID, "reason", err)
 		if ex == nil {
@@ -178,7 +178,7 @@ func commandExecutorInfo(fwID string, t *mesos.TaskInfo) *mesos.ExecutorInfo {
 		FrameworkId: &mesos.FrameworkID{Value: proto.String(fwID)},
 		Name:        proto.String(fmt.Sprintf("Command Executor (Task: %s) (Command: %s)", id, show)),
 		Source:      proto.String(id),
-		Command:     &mesos.CommandInfo{Uris: cmd.GetUris()},
+		Command:     &mesos.CommandInfo{Uris: cmd.GetUris(), User: cmd.User},
 		Resources:   t.GetResources(),
 		Labels:      t.GetLabels(),
 	}

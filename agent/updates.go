@@ -135,6 +135,10 @@ func (a *Agent) statusUpdate(fw *framework, ex *executor, s *mesos.TaskStatus, d
 		t.statuses = append(t.statuses, s)
 		if isTerminal(t.state) {
 			a.st.metrics.countTerminal(t.state)
+			// The container shrinks to what its live tasks hold.
+			if ex != nil {
+				a.updateContainer(ex)
+			}
 		}
 	}
 	if rec == nil {

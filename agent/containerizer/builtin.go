@@ -2,10 +2,13 @@ package containerizer
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -34,17 +37,45 @@ import (
 // restarts. Usage measures the tasks' sessions (posix/cpu and posix/mem,
 // when cpu and mem are set).
 type Builtin struct {
-	// cpu, mem: measure CPU times and resident memory.
+	// cpu, mem: measure CPU times and resident memory (posix/cpu,
+	// posix/mem, which measure the tasks' sessions here).
 	cpu, mem bool
+	// isolators are the other isolators (cgroups, namespaces, ...),
+	// shared with the Mezzo containerizer; helper is the launch helper
+	// that starts each task inside them.
+	isolators []Isolator
+	helper    string
 
 	mu         sync.Mutex
 	containers map[string]*builtinContainer
 }
 
-// NewBuiltin returns a Builtin containerizer whose Usage reports what
-// the isolators iso names measure (posix/cpu, posix/mem).
-func NewBuiltin(iso Isolation) *Builtin {
-	return &Builtin{cpu: iso.Has("posix/cpu"), mem: iso.Has("posix/mem"), containers: map[string]*builtinContainer{}}
+// BuiltinConfig configures NewBuiltin.
+type BuiltinConfig struct {
+	// Isolation is the parsed --isolation: posix/cpu and posix/mem make
+	// Usage measure the tasks' sessions.
+	Isolation Isolation
+	// Isolators isolate each container's tasks: prepared when the
+	// executor starts, each task process isolated before it runs,
+	// cleaned up when the executor ends (posix/* among them are left
+	// out: their measure is the sessions'). Builtin never calls their
+	// Recover: built-in executors do not outlive the agent, and the
+	// Mezzo containerizer, which shares them, recovers.
+	Isolators []Isolator
+	// Helper is the launch helper (see MezzoConfig.Helper).
+	Helper string
+}
+
+// NewBuiltin returns a Builtin containerizer.
+func NewBuiltin(cfg BuiltinConfig) *Builtin {
+	b := &Builtin{cpu: cfg.Isolation.Has("posix/cpu"), mem: cfg.Isolation.Has("posix/mem"),
+		helper: cfg.Helper, containers: map[string]*builtinContainer{}}
+	for _, iso := range cfg.Isolators {
+		if _, posix := iso.(*posixUsage); !posix {
+			b.isolators = append(b.isolators, iso)
+		}
+	}
+	return b
 }
 
 type builtinContainer struct {
@@ -52,6 +83,14 @@ type builtinContainer struct {
 	fwID, exID string
 	cancel     context.CancelFunc
 	resources  []*mesos.Resource // under Builtin.mu
+	// launch is what each task is started inside; user is the
+	// container's user (empty: the agent's), which switching users
+	// lets a task's own CommandInfo.user replace.
+	launch launcher.Isolation
+	user   string
+	// limit is the limitation that ended the container, if any; set
+	// before cancel.
+	limit atomic.Pointer[Limitation]
 	ending
 }
 
@@ -81,7 +120,7 @@ func (b *Builtin) Launch(_ context.Context, id *mesos.ContainerID, cfg Config) (
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &builtinContainer{id: id, fwID: cfg.Builtin.Env.FrameworkID, exID: cfg.Builtin.Env.ExecutorID,
-		cancel: cancel, resources: cfg.Resources, ending: ending{done: make(chan struct{})}}
+		cancel: cancel, resources: cfg.Resources, user: cfg.User, ending: ending{done: make(chan struct{})}}
 	b.mu.Lock()
 	if _, ok := b.containers[key]; ok {
 		b.mu.Unlock()
@@ -91,6 +130,18 @@ func (b *Builtin) Launch(_ context.Context, id *mesos.ContainerID, cfg Config) (
 	}
 	b.containers[key] = c
 	b.mu.Unlock()
+	c.launch.Helper = b.helper
+	for i, iso := range b.isolators {
+		if err := iso.Prepare(launchCtx, id, &cfg, &c.launch); err != nil {
+			b.cleanup(c, b.isolators[:i])
+			cancel()
+			logFile.Close()
+			b.mu.Lock()
+			delete(b.containers, key)
+			b.mu.Unlock()
+			return Launched, fmt.Errorf("failed to prepare isolator %s: %w", iso.Name(), err)
+		}
+	}
 	run := builtin.Config{
 		Env:          cfg.Builtin.Env,
 		Mode:         cfg.Builtin.Mode,
@@ -98,11 +149,20 @@ func (b *Builtin) Launch(_ context.Context, id *mesos.ContainerID, cfg Config) (
 		Transport:    cfg.Builtin.Transport,
 		TaskSession:  true,
 		DieWithAgent: true,
+		StartTask:    func(spec launcher.Spec, task *mesos.TaskInfo) (*launcher.Process, error) { return b.startTask(c, spec, task) },
 	}
 	log := slog.New(slog.NewTextHandler(logFile, nil)).With("executor", c.exID)
+	limited := watchLimitations(b.isolators, c.id, c.done)
 	go func() {
-		defer close(c.done)
-		defer logFile.Close()
+		select {
+		case l := <-limited:
+			c.limit.Store(&l)
+			log.Error("container limitation; destroying it", "reason", l.Reason, "message", l.Message)
+			cancel()
+		case <-c.done:
+		}
+	}()
+	go func() {
 		err := builtin.Run(ctx, run, log)
 		var status syscall.WaitStatus
 		switch {
@@ -113,10 +173,77 @@ func (b *Builtin) Launch(_ context.Context, id *mesos.ContainerID, cfg Config) (
 			log.Error("executor exiting", "err", err)
 			status = syscall.WaitStatus(1 << 8) // exit status 1
 		}
+		// Nothing of the container may outlive its executor.
+		b.cleanup(c, b.isolators)
+		logFile.Close()
 		c.term = Termination{Status: proto.Int32(int32(status))}
+		if l := c.limit.Load(); l != nil {
+			c.term.State, c.term.Reason, c.term.Message = mesos.TaskState_TASK_FAILED, l.Reason, l.Message
+		}
+		close(c.done)
 	}()
 	return Launched, nil
 }
+
+// startTask starts one of a container's tasks inside its isolation: the
+// launch helper holds the task's process until every isolator has it.
+// A task's own CommandInfo.user replaces the container's user when
+// users are switched (the container has a user).
+func (b *Builtin) startTask(c *builtinContainer, spec launcher.Spec, task *mesos.TaskInfo) (*launcher.Process, error) {
+	launch := c.launch
+	user := c.user
+	if u := task.GetCommand().GetUser(); u != "" && user != "" {
+		user = u
+	}
+	if user != "" {
+		u, err := resolveUser(user)
+		if err != nil {
+			return nil, err
+		}
+		launch.User = u
+	}
+	isolate := func(pid int) error {
+		for _, iso := range b.isolators {
+			if err := iso.Isolate(launchCtx, c.id, pid); err != nil {
+				return fmt.Errorf("failed to isolate the task (%s): %w", iso.Name(), err)
+			}
+		}
+		return nil
+	}
+	if b.helper == "" {
+		if !launch.Empty() {
+			return nil, errors.New("the isolation asked for needs the launch helper (the mezzo binary), which is not configured")
+		}
+		p, err := launcher.Start(spec)
+		if err != nil {
+			return nil, err
+		}
+		if err := isolate(p.Pid()); err != nil {
+			p.Destroy()
+			<-p.Done()
+			return nil, err
+		}
+		return p, nil
+	}
+	if len(b.isolators) > 0 || !launch.Empty() {
+		spec.Isolation, spec.Isolate = &launch, isolate
+	}
+	return launcher.Start(spec)
+}
+
+// cleanup has isolators clean up after the container (cgroups isolators
+// kill what is left in its cgroups).
+func (b *Builtin) cleanup(c *builtinContainer, isolators []Isolator) {
+	for _, iso := range isolators {
+		if err := iso.Cleanup(context.Background(), c.id); err != nil {
+			slog.Warn("isolator cleanup failed", "container", c.id.GetValue(), "isolator", iso.Name(), "err", err)
+		}
+	}
+}
+
+// launchCtx is the context of isolator calls made for a launch: they
+// must not be cut short by the caller's.
+var launchCtx = context.Background()
 
 func (b *Builtin) get(id *mesos.ContainerID) (*builtinContainer, error) {
 	return lookup(&b.mu, b.containers, id)
@@ -139,8 +266,9 @@ func (b *Builtin) Destroy(_ context.Context, id *mesos.ContainerID) error {
 	return nil
 }
 
-// Update records the resources the container holds.
-func (b *Builtin) Update(_ context.Context, id *mesos.ContainerID, res []*mesos.Resource, _ map[string]*mesos.Value_Scalar) error {
+// Update records the resources the container holds and passes them to
+// its isolators.
+func (b *Builtin) Update(ctx context.Context, id *mesos.ContainerID, res []*mesos.Resource, limits map[string]*mesos.Value_Scalar) error {
 	c, err := b.get(id)
 	if err != nil {
 		return err
@@ -148,6 +276,11 @@ func (b *Builtin) Update(_ context.Context, id *mesos.ContainerID, res []*mesos.
 	b.mu.Lock()
 	c.resources = res
 	b.mu.Unlock()
+	for _, iso := range b.isolators {
+		if err := iso.Update(ctx, id, res, limits); err != nil {
+			return fmt.Errorf("isolator %s: %w", iso.Name(), err)
+		}
+	}
 	return nil
 }
 
@@ -176,6 +309,13 @@ func (b *Builtin) Usage(ctx context.Context, id *mesos.ContainerID) (*mesos.Reso
 		s.MemRssBytes = proto.Uint64(u.rss * uint64(os.Getpagesize()))
 	}
 	withLimits(s, held)
+	for _, iso := range b.isolators {
+		u, err := iso.Usage(ctx, id)
+		if err != nil {
+			return nil, fmt.Errorf("container %s: %s: %w", id.GetValue(), iso.Name(), err)
+		}
+		proto.Merge(s, u)
+	}
 	return s, nil
 }
 

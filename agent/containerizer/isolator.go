@@ -241,3 +241,35 @@ func withLimits(s *mesos.ResourceStatistics, held []*mesos.Resource) {
 		s.MemLimitBytes = proto.Uint64(b)
 	}
 }
+
+// watchLimitations merges the limitation channels isolators return for
+// the container id until done is closed: nil when none limits (the
+// usual case costs nothing).
+func watchLimitations(isolators []Isolator, id *mesos.ContainerID, done <-chan struct{}) <-chan Limitation {
+	var chans []<-chan Limitation
+	for _, iso := range isolators {
+		if ch := iso.Watch(id); ch != nil {
+			chans = append(chans, ch)
+		}
+	}
+	switch len(chans) {
+	case 0:
+		return nil
+	case 1:
+		return chans[0]
+	}
+	out := make(chan Limitation, 1)
+	for _, ch := range chans {
+		go func() {
+			select {
+			case l := <-ch:
+				select {
+				case out <- l:
+				default:
+				}
+			case <-done:
+			}
+		}()
+	}
+	return out
+}

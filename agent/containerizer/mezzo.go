@@ -187,35 +187,9 @@ func (m *Mezzo) reap(ctx context.Context, c *posixContainer) {
 	close(c.done)
 }
 
-// watch merges the isolators' limitation channels (nil when none
-// limits: the usual case costs nothing).
+// watch merges the isolators' limitation channels for the container.
 func (m *Mezzo) watch(c *posixContainer) <-chan Limitation {
-	var chans []<-chan Limitation
-	for _, iso := range m.isolators {
-		if ch := iso.Watch(c.id); ch != nil {
-			chans = append(chans, ch)
-		}
-	}
-	switch len(chans) {
-	case 0:
-		return nil
-	case 1:
-		return chans[0]
-	}
-	out := make(chan Limitation, 1)
-	for _, ch := range chans {
-		go func() {
-			select {
-			case l := <-ch:
-				select {
-				case out <- l:
-				default:
-				}
-			case <-c.done:
-			}
-		}()
-	}
-	return out
+	return watchLimitations(m.isolators, c.id, c.done)
 }
 
 // get returns the container with id, or ErrUnknownContainer.

@@ -149,7 +149,9 @@ func (b *Builtin) Launch(_ context.Context, id *mesos.ContainerID, cfg Config) (
 		Transport:    cfg.Builtin.Transport,
 		TaskSession:  true,
 		DieWithAgent: true,
-		StartTask:    func(spec launcher.Spec, task *mesos.TaskInfo) (*launcher.Process, error) { return b.startTask(c, spec, task) },
+		StartTask: func(spec launcher.Spec, task *mesos.TaskInfo) (*launcher.Process, error) {
+			return b.startTask(c, spec, task)
+		},
 	}
 	log := slog.New(slog.NewTextHandler(logFile, nil)).With("executor", c.exID)
 	limited := watchLimitations(b.isolators, c.id, c.done)

@@ -142,6 +142,8 @@ type Config struct {
 	Isolation string
 	// isolation is Isolation parsed by validate.
 	isolation containerizer.Isolation
+	// IsolationConfig holds the isolators' flags.
+	IsolationConfig
 	// SwitchUser is Mesos' --switch_user (default true): containers run
 	// as their executor's CommandInfo.user, else their framework's user,
 	// with sandboxes owned by it; false runs them as the agent's user.
@@ -206,6 +208,7 @@ func Defaults() Config {
 		Isolation:                         "posix/cpu,posix/mem",
 		BuiltinExecutors:                  "auto",
 		SwitchUser:                        true,
+		IsolationConfig:                   defaultIsolationConfig(),
 		HostnameLookup:                    true,
 		MaxCompletedExecutorsPerFramework: 150,
 		GCDelay:                           7 * 24 * time.Hour,
@@ -240,6 +243,7 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.LauncherDir, "launcher_dir", d.LauncherDir, "Directory holding the mezzo binary that runs built-in executors (default: this binary's).")
 	fs.StringVar(&c.Containerizers, "containerizers", d.Containerizers, "Comma-separated containerizers, tried in order; only mesos is supported (tasks asking for Docker containers fail).")
 	fs.StringVar(&c.Isolation, "isolation", d.Isolation, "Comma-separated isolators; supported: "+strings.Join(containerizer.SupportedIsolators, ",")+".")
+	c.IsolationConfig.addFlags(fs)
 	fs.BoolVar(&c.SwitchUser, "switch_user", d.SwitchUser, "Run each container as its executor's or framework's user (the agent must then be root to run another user's); false: as the agent's user.")
 	fs.StringVar(&c.BuiltinExecutors, "builtin_executors", d.BuiltinExecutors, "Where the command and default executors run: auto (inside the agent for frameworks that do not checkpoint, as processes for those that do) or process (always a process per executor).")
 	fs.BoolVar(&c.HTTPCommandExecutor, "http_command_executor", d.HTTPCommandExecutor, "Passed to executors as MESOS_HTTP_COMMAND_EXECUTOR (the command executor always uses HTTP).")
@@ -351,6 +355,7 @@ func (c *Config) validate() error {
 	if c.Isolation == "" {
 		c.Isolation = def.Isolation
 	}
+	errs = append(errs, c.IsolationConfig.validate()...)
 	if iso, err := containerizer.ParseIsolation(c.Isolation); err != nil {
 		errs = append(errs, err)
 	} else {

@@ -1,0 +1,144 @@
+package agent
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/mezzo-project/mezzo/api/v1/mesos"
+	"github.com/mezzo-project/mezzo/internal/flags"
+)
+
+// IsolationConfig holds the flags of the isolators (--isolation), under
+// Mesos' names; the agent's Config embeds it.
+type IsolationConfig struct {
+	// CgroupsHierarchy is Mesos' --cgroups_hierarchy (default
+	// /sys/fs/cgroup): where the cgroup hierarchies are mounted.
+	CgroupsHierarchy string
+	// CgroupsRoot is Mesos' --cgroups_root: the cgroup under which each
+	// container gets its own (default "mezzo"; Mesos' is "mesos").
+	CgroupsRoot string
+	// CgroupsEnableCFS is Mesos' --cgroups_enable_cfs: cgroups/cpu caps a
+	// container at its cpus with a CFS quota, not only weights it.
+	CgroupsEnableCFS bool
+	// CgroupsMaxPids (--cgroups_max_pids, a Mezzo extension) is the most
+	// processes and threads a container may hold under cgroups/pids; 0
+	// for no limit.
+	CgroupsMaxPids int
+	// EnforceContainerDiskQuota is Mesos' --enforce_container_disk_quota:
+	// disk/du ends a container whose sandbox outgrows its disk.
+	EnforceContainerDiskQuota bool
+	// ContainerDiskWatchInterval is Mesos' --container_disk_watch_interval
+	// (default 15 s): how often disk/du measures each sandbox.
+	ContainerDiskWatchInterval time.Duration
+	// EffectiveCapabilities and BoundingCapabilities are Mesos'
+	// --effective_capabilities and --bounding_capabilities: JSON
+	// CapabilityInfo ({"capabilities":["NET_RAW"]}) that
+	// linux/capabilities gives containers which ask for none; empty for
+	// none given.
+	EffectiveCapabilities, BoundingCapabilities string
+	// XFSProjectRange is Mesos' --xfs_project_range (default
+	// [5000-10000]): the XFS project ids disk/xfs hands out.
+	XFSProjectRange string
+	// XFSKillContainers is Mesos' --xfs_kill_containers: disk/xfs ends a
+	// container that reaches its quota instead of only failing its
+	// writes.
+	XFSKillContainers bool
+
+	// Parsed by validate.
+	effectiveCaps, boundingCaps *mesos.CapabilityInfo
+	xfsFirst, xfsLast           uint32
+}
+
+// defaultIsolationConfig is Mesos' defaults (CgroupsRoot excepted).
+func defaultIsolationConfig() IsolationConfig {
+	return IsolationConfig{
+		CgroupsHierarchy:           "/sys/fs/cgroup",
+		CgroupsRoot:                "mezzo",
+		CgroupsMaxPids:             4096,
+		ContainerDiskWatchInterval: 15 * time.Second,
+		XFSProjectRange:            "[5000-10000]",
+	}
+}
+
+// addFlags binds c's fields under Mesos' flag names.
+func (c *IsolationConfig) addFlags(fs *flag.FlagSet) {
+	d := *c
+	fs.StringVar(&c.CgroupsHierarchy, "cgroups_hierarchy", d.CgroupsHierarchy, "Where the cgroup hierarchies are mounted.")
+	fs.StringVar(&c.CgroupsRoot, "cgroups_root", d.CgroupsRoot, "Cgroup under which each container gets its own.")
+	fs.BoolVar(&c.CgroupsEnableCFS, "cgroups_enable_cfs", d.CgroupsEnableCFS, "cgroups/cpu: cap each container at its cpus with a CFS quota (not only weight it).")
+	fs.IntVar(&c.CgroupsMaxPids, "cgroups_max_pids", d.CgroupsMaxPids, "cgroups/pids: most processes and threads a container may hold (0: no limit). A Mezzo extension.")
+	fs.BoolVar(&c.EnforceContainerDiskQuota, "enforce_container_disk_quota", d.EnforceContainerDiskQuota, "disk/du: end a container whose sandbox outgrows its disk resources.")
+	flags.DurationVar(fs, &c.ContainerDiskWatchInterval, "container_disk_watch_interval", d.ContainerDiskWatchInterval, "disk/du: interval between measures of each sandbox.")
+	fs.StringVar(&c.EffectiveCapabilities, "effective_capabilities", d.EffectiveCapabilities, `linux/capabilities: capabilities of containers that ask for none, as JSON ({"capabilities":["NET_RAW"]}).`)
+	fs.StringVar(&c.BoundingCapabilities, "bounding_capabilities", d.BoundingCapabilities, `linux/capabilities: bounding set of containers that ask for none, as JSON ({"capabilities":["NET_RAW"]}).`)
+	fs.StringVar(&c.XFSProjectRange, "xfs_project_range", d.XFSProjectRange, "disk/xfs: XFS project ids to hand out, as [first-last].")
+	fs.BoolVar(&c.XFSKillContainers, "xfs_kill_containers", d.XFSKillContainers, "disk/xfs: end a container that reaches its disk quota.")
+}
+
+var xfsRange = regexp.MustCompile(`^\[(\d+)-(\d+)\]$`)
+
+// validate checks and parses c, filling in defaults for zero values.
+func (c *IsolationConfig) validate() []error {
+	def := defaultIsolationConfig()
+	var errs []error
+	if c.CgroupsHierarchy == "" {
+		c.CgroupsHierarchy = def.CgroupsHierarchy
+	}
+	if c.CgroupsRoot == "" {
+		c.CgroupsRoot = def.CgroupsRoot
+	}
+	if c.CgroupsMaxPids < 0 {
+		errs = append(errs, fmt.Errorf("--cgroups_max_pids=%d: must not be negative", c.CgroupsMaxPids))
+	}
+	switch {
+	case c.ContainerDiskWatchInterval < 0:
+		errs = append(errs, fmt.Errorf("--container_disk_watch_interval=%s: must not be negative", flags.FormatDuration(c.ContainerDiskWatchInterval)))
+	case c.ContainerDiskWatchInterval == 0:
+		c.ContainerDiskWatchInterval = def.ContainerDiskWatchInterval
+	}
+	for _, f := range []struct {
+		name string
+		val  string
+		out  **mesos.CapabilityInfo
+	}{{"effective_capabilities", c.EffectiveCapabilities, &c.effectiveCaps}, {"bounding_capabilities", c.BoundingCapabilities, &c.boundingCaps}} {
+		if f.val == "" {
+			continue
+		}
+		var v struct {
+			Capabilities []string `json:"capabilities"`
+		}
+		if err := json.Unmarshal([]byte(f.val), &v); err != nil {
+			errs = append(errs, fmt.Errorf(`--%s=%s: want JSON such as {"capabilities":["NET_RAW"]}: %v`, f.name, f.val, err))
+			continue
+		}
+		info := &mesos.CapabilityInfo{}
+		for _, name := range v.Capabilities {
+			cp, ok := mesos.CapabilityInfo_Capability_value[name]
+			if !ok {
+				errs = append(errs, fmt.Errorf("--%s: unknown capability %q", f.name, name))
+				continue
+			}
+			info.Capabilities = append(info.Capabilities, mesos.CapabilityInfo_Capability(cp))
+		}
+		*f.out = info
+	}
+	if c.XFSProjectRange == "" {
+		c.XFSProjectRange = def.XFSProjectRange
+	}
+	if m := xfsRange.FindStringSubmatch(c.XFSProjectRange); m == nil {
+		errs = append(errs, fmt.Errorf("--xfs_project_range=%s: want [first-last]", c.XFSProjectRange))
+	} else {
+		first, err1 := strconv.ParseUint(m[1], 10, 32)
+		last, err2 := strconv.ParseUint(m[2], 10, 32)
+		if err1 != nil || err2 != nil || first == 0 || first > last {
+			errs = append(errs, fmt.Errorf("--xfs_project_range=%s: want 0 < first <= last < 2^32", c.XFSProjectRange))
+		} else {
+			c.xfsFirst, c.xfsLast = uint32(first), uint32(last)
+		}
+	}
+	return errs
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path"
 	"path/filepath"
 	"strconv"
 	"syscall"
@@ -127,6 +129,7 @@ func runCluster(ctx context.Context, mcfg master.Config, acfg agent.Config, lf l
 		cfg.Hostname = mcfg.Hostname
 		cfg.WorkDir = filepath.Join(root, fmt.Sprintf("agent%d", i))
 		cfg.Resources = shares[i]
+		cfg.CgroupsRoot = localCgroupsRoot(acfg.CgroupsRoot, root, i)
 		a, err := agent.New(cfg, log.With("component", "agent", "agent", i))
 		if err != nil {
 			return fmt.Errorf("agent %d: %w", i, err)
@@ -188,4 +191,15 @@ func agentShares(given, workDir string, n int) ([]string, error) {
 		out[i] = fmt.Sprintf("cpus:%g;mem:%g;disk:%g;ports:[%d-%d]", share("cpus", 1000), share("mem", 1), share("disk", 1), begin, end)
 	}
 	return out, nil
+}
+
+// localCgroupsRoot is the --cgroups_root of a local cluster's agent i:
+// agents on one host must not share one, or each would destroy the
+// others' containers as orphans. Beside the given root (not under it,
+// where an agent using that root would take it for an orphan) each
+// local cluster has its own, named by its work directory so that a
+// restarted one finds its containers, and each agent its own in it.
+func localCgroupsRoot(root, workDir string, i int) string {
+	sum := sha256.Sum256([]byte(workDir))
+	return path.Join(fmt.Sprintf("%s-local-%x", root, sum[:4]), fmt.Sprintf("agent%d", i))
 }

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -88,6 +89,7 @@ func (b *syncBuffer) String() string {
 
 func start(t testing.TB, name string, args ...string) *proc {
 	t.Helper()
+	args = ownCgroupsRoot(args)
 	p := &proc{name: name, cmd: exec.Command(bin.mezzo, args...), out: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd.Stdout = p.out
 	p.cmd.Stderr = p.out
@@ -106,6 +108,27 @@ func start(t testing.TB, name string, args ...string) *proc {
 		}
 	})
 	return p
+}
+
+// ownCgroupsRoot gives an agent started by a test a cgroups root of its
+// own, named by its work directory (so that it stays the same across a
+// restart): agents sharing one would destroy each other's containers as
+// orphans, and tests run side by side.
+func ownCgroupsRoot(args []string) []string {
+	if len(args) == 0 || args[0] != "agent" {
+		return args
+	}
+	work := ""
+	for _, a := range args {
+		if strings.HasPrefix(a, "--cgroups_root=") {
+			return args
+		}
+		if v, ok := strings.CutPrefix(a, "--work_dir="); ok {
+			work = v
+		}
+	}
+	sum := sha256.Sum256([]byte(work))
+	return append(append([]string(nil), args...), fmt.Sprintf("--cgroups_root=mezzo-e2e-%x", sum[:6]))
 }
 
 // stop sends SIGTERM, then SIGKILL to the process group after 10 s.

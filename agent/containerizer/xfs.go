@@ -100,6 +100,10 @@ func NewXFSIsolator(workDir string, opts XFSOptions) (Isolator, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if opts.KillContainers && !opts.Enforce {
+		// As Mesos: without enforcement the quota only accounts.
+		log.Warn("--xfs_kill_containers has no effect without --enforce_container_disk_quota")
+	}
 	return &xfsIsolator{
 		workDir: workDir, opts: opts, total: ids, free: ids,
 		log:        log.With("isolator", XFSIsolatorName),

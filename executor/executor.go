@@ -147,6 +147,12 @@ type task struct {
 	last *mesos.TaskStatus
 	// checks are the task's check and health check (checks.go).
 	checks taskChecks
+	// completionTimer fires when the task has run for its
+	// max_completion_time; overdue is set once it has, and the task is
+	// then killed without grace and reported TASK_FAILED with
+	// REASON_MAX_COMPLETION_TIME_REACHED.
+	completionTimer *time.Timer
+	overdue         bool
 }
 
 type engine struct {
@@ -476,6 +482,7 @@ func (e *engine) start(t *task) error {
 	}
 	t.proc = p
 	e.log.Info("task started", "task", t.info.GetTaskId().GetValue(), "pid", p.Pid())
+	e.startCompletionTimer(t)
 	go func() {
 		<-p.Done()
 		select {
@@ -514,11 +521,16 @@ func (e *engine) exited(t *task) {
 	if t.killTimer != nil {
 		t.killTimer.Stop()
 	}
+	stopCompletionTimer(t)
 	t.terminal = true
 	msg := "Command " + launcher.DescribeStatus(ws)
 	var state mesos.TaskState
 	var reason *mesos.TaskStatus_Reason
 	switch {
+	case t.overdue:
+		state = mesos.TaskState_TASK_FAILED
+		r := mesos.TaskStatus_REASON_MAX_COMPLETION_TIME_REACHED
+		reason = &r
 	case t.killing:
 		state = mesos.TaskState_TASK_KILLED
 	case ws.Exited() && ws.ExitStatus() == 0:
@@ -579,7 +591,10 @@ func (e *engine) kill(ctx context.Context, t *task, grace time.Duration) {
 	}
 	t.killing = true
 	e.stopChecks(t)
-	if hasCapability(e.framework, mesos.FrameworkInfo_Capability_TASK_KILLING_STATE) {
+	stopCompletionTimer(t)
+	// A task killed for its max_completion_time gets no TASK_KILLING:
+	// it fails, it is not being killed on request.
+	if !t.overdue && hasCapability(e.framework, mesos.FrameworkInfo_Capability_TASK_KILLING_STATE) {
 		e.forward(ctx, e.status(t, mesos.TaskState_TASK_KILLING, "", nil))
 	}
 	e.log.Info("killing task", "task", t.info.GetTaskId().GetValue(), "grace", grace)
@@ -658,6 +673,47 @@ func (e *engine) killAll() {
 		if t.killTimer != nil {
 			t.killTimer.Stop()
 		}
+		stopCompletionTimer(t)
+	}
+}
+
+// startCompletionTimer arms the task's max_completion_time, counted
+// from now (the task has just started): when it passes, the engine
+// goroutine kills the task.
+func (e *engine) startCompletionTimer(t *task) {
+	limit := time.Duration(t.info.GetMaxCompletionTime().GetNanoseconds())
+	if limit <= 0 {
+		return
+	}
+	e.log.Info("task has a max completion time", "task", t.info.GetTaskId().GetValue(), "max_completion_time", limit)
+	t.completionTimer = time.AfterFunc(limit, func() {
+		select {
+		case e.events <- func() { e.completionTimeout(t, limit) }:
+		case <-e.quit:
+		}
+	})
+}
+
+// completionTimeout kills a task that has run for its max_completion_time
+// limit, as Mesos' executors do: SIGTERM and SIGKILL at once (a zero
+// grace period, whatever the task's kill policy), no TASK_KILLING, and a
+// TASK_FAILED with REASON_MAX_COMPLETION_TIME_REACHED once it is gone.
+// A task that has ended or is already being killed is left alone.
+func (e *engine) completionTimeout(t *task, limit time.Duration) {
+	if t.terminal || t.killing {
+		return
+	}
+	e.log.Info("killing task which exceeded its maximum completion time",
+		"task", t.info.GetTaskId().GetValue(), "max_completion_time", limit)
+	t.overdue = true
+	e.kill(context.Background(), t, 0)
+}
+
+// stopCompletionTimer disarms the task's max_completion_time.
+func stopCompletionTimer(t *task) {
+	if t.completionTimer != nil {
+		t.completionTimer.Stop()
+		t.completionTimer = nil
 	}
 }
 

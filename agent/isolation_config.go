@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/mezzo-project/mezzo/agent/containerizer"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	"github.com/mezzo-project/mezzo/internal/flags"
 )
@@ -47,10 +49,14 @@ type IsolationConfig struct {
 	// container that reaches its quota instead of only failing its
 	// writes.
 	XFSKillContainers bool
+	// XFSQuotaHeadroom is Mesos' --xfs_quota_headroom (default 10MB): how
+	// far past its quota a container may write before the file system
+	// refuses, with XFSKillContainers.
+	XFSQuotaHeadroom string
 
 	// Parsed by validate.
 	effectiveCaps, boundingCaps *mesos.CapabilityInfo
-	xfsFirst, xfsLast           uint32
+	xfsQuotaHeadroom            uint64
 }
 
 // defaultIsolationConfig is Mesos' defaults (CgroupsRoot excepted).
@@ -61,6 +67,7 @@ func defaultIsolationConfig() IsolationConfig {
 		CgroupsMaxPids:             4096,
 		ContainerDiskWatchInterval: 15 * time.Second,
 		XFSProjectRange:            "[5000-10000]",
+		XFSQuotaHeadroom:           "10MB",
 	}
 }
 
@@ -77,6 +84,7 @@ func (c *IsolationConfig) addFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.BoundingCapabilities, "bounding_capabilities", d.BoundingCapabilities, `linux/capabilities: bounding set of containers that ask for none, as JSON ({"capabilities":["NET_RAW"]}).`)
 	fs.StringVar(&c.XFSProjectRange, "xfs_project_range", d.XFSProjectRange, "disk/xfs: XFS project ids to hand out, as [first-last].")
 	fs.BoolVar(&c.XFSKillContainers, "xfs_kill_containers", d.XFSKillContainers, "disk/xfs: end a container that reaches its disk quota.")
+	fs.StringVar(&c.XFSQuotaHeadroom, "xfs_quota_headroom", d.XFSQuotaHeadroom, "disk/xfs with --xfs_kill_containers: how far past its quota a container may write before the file system refuses (e.g. 10MB).")
 }
 
 var xfsRange = regexp.MustCompile(`^\[(\d+)-(\d+)\]$`)
@@ -136,9 +144,60 @@ func (c *IsolationConfig) validate() []error {
 		last, err2 := strconv.ParseUint(m[2], 10, 32)
 		if err1 != nil || err2 != nil || first == 0 || first > last {
 			errs = append(errs, fmt.Errorf("--xfs_project_range=%s: want 0 < first <= last < 2^32", c.XFSProjectRange))
-		} else {
-			c.xfsFirst, c.xfsLast = uint32(first), uint32(last)
 		}
 	}
+	if c.XFSQuotaHeadroom == "" {
+		c.XFSQuotaHeadroom = def.XFSQuotaHeadroom
+	}
+	if b, err := parseBytes(c.XFSQuotaHeadroom); err != nil {
+		errs = append(errs, fmt.Errorf("--xfs_quota_headroom=%s: %v", c.XFSQuotaHeadroom, err))
+	} else {
+		c.xfsQuotaHeadroom = b
+	}
 	return errs
+}
+
+// bytesUnits are the units of Mesos' Bytes flags.
+var bytesUnits = map[string]uint64{"": 1, "B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40}
+
+var bytesValue = regexp.MustCompile(`^(\d+)([KMGT]?B)?$`)
+
+// parseBytes reads a byte size as Mesos' Bytes flags take it: a whole
+// number with an optional unit B, KB, MB, GB or TB (powers of 1024).
+func parseBytes(s string) (uint64, error) {
+	m := bytesValue.FindStringSubmatch(strings.TrimSpace(s))
+	if m == nil {
+		return 0, fmt.Errorf("want a size such as 10MB (units B, KB, MB, GB, TB)")
+	}
+	n, err := strconv.ParseUint(m[1], 10, 64)
+	if err != nil {
+		return 0, err
+	}
+	unit := bytesUnits[m[2]]
+	if n > ^uint64(0)/unit {
+		return 0, fmt.Errorf("too large")
+	}
+	return n * unit, nil
+}
+
+// isolatorOptions are the options the isolators are built with.
+func (a *Agent) isolatorOptions() containerizer.IsolatorOptions {
+	c := a.cfg.IsolationConfig
+	log := a.log.With("component", "isolator")
+	return containerizer.IsolatorOptions{
+		WorkDir: a.cfg.WorkDir,
+		Disk: containerizer.DiskOptions{
+			Enforce:       c.EnforceContainerDiskQuota,
+			WatchInterval: c.ContainerDiskWatchInterval,
+			Log:           log,
+		},
+		XFS: containerizer.XFSOptions{
+			ProjectRange:   c.XFSProjectRange,
+			Enforce:        c.EnforceContainerDiskQuota,
+			KillContainers: c.XFSKillContainers,
+			Headroom:       c.xfsQuotaHeadroom,
+			WatchInterval:  c.ContainerDiskWatchInterval,
+			Log:            log,
+		},
+	}
 }

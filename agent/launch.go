@@ -418,7 +418,10 @@ func (a *Agent) newContainerizer() error {
 	if err != nil {
 		return err
 	}
-	isolators := iso.Isolators()
+	isolators, err := iso.Build(a.isolatorOptions())
+	if err != nil {
+		return err
+	}
 	var cs []containerizer.Containerizer
 	if a.cfg.BuiltinExecutors == "auto" {
 		cs = append(cs, containerizer.NewBuiltin(containerizer.BuiltinConfig{Isolation: iso, Isolators: isolators}))

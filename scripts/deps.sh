@@ -10,6 +10,8 @@ command -v protoc >/dev/null 2>&1 || need="$need protobuf-compiler"
 command -v python3 >/dev/null 2>&1 || need="$need python3"
 command -v xz >/dev/null 2>&1 || need="$need xz-utils"
 command -v bzip2 >/dev/null 2>&1 || need="$need bzip2"
+# The disk/xfs isolator's tests make a small XFS file system.
+command -v mkfs.xfs >/dev/null 2>&1 || need="$need xfsprogs"
 
 if [ -z "$need" ]; then
 	exit 0

@@ -184,17 +184,22 @@ func TestParseIsolation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	isolators, err := iso.Build(containerizer.IsolatorOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var names []string
-	for _, i := range iso.Isolators() {
+	for _, i := range isolators {
 		names = append(names, i.Name())
 	}
-	// filesystem/posix is always first; posix/disk has no isolator yet.
-	if !slices.Equal(names, []string{"filesystem/posix", "posix/mem"}) {
+	// filesystem/posix is always first.
+	if !slices.Equal(names, []string{"filesystem/posix", "posix/mem", "posix/disk"}) {
 		t.Errorf("isolators %v", names)
 	}
 	for in, want := range map[string]string{
-		"posix/cpu,cgroups/mem": `the "cgroups/mem" isolator is not supported`,
-		"posix/cpu,posix/cpu":   "duplicate",
+		"posix/cpu,cgroups/nope": `the "cgroups/nope" isolator is not supported`,
+		"posix/cpu,posix/cpu":    "duplicate",
+		"disk/du,posix/disk":     "disk/du and posix/disk cannot be used together",
 	} {
 		if _, err := containerizer.ParseIsolation(in); err == nil || !contains(err.Error(), want) {
 			t.Errorf("%q: %v, want %q", in, err, want)

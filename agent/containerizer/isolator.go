@@ -55,13 +55,20 @@ type Isolation struct {
 }
 
 // SupportedIsolators are the --isolation names this agent knows. The
-// posix/* isolators only observe, as in Mesos (posix/disk would measure
-// sandboxes with du and enforce nothing without
-// --enforce_container_disk_quota; here it is accepted and measures
-// nothing yet). filesystem/posix, which refuses container root file
-// systems, is always on, as Mesos adds it when no filesystem isolator
-// is named.
-var SupportedIsolators = []string{"posix/cpu", "posix/mem", "posix/disk", "filesystem/posix"}
+// posix/* isolators only observe, as in Mesos; disk/du (alias
+// posix/disk) measures sandboxes and, with
+// --enforce_container_disk_quota, ends those past their disk; disk/xfs
+// limits them with XFS project quotas. filesystem/posix, which refuses
+// container root file systems, is on unless filesystem/linux is named,
+// as Mesos adds it when no filesystem isolator is.
+var SupportedIsolators = []string{"posix/cpu", "posix/mem", "filesystem/posix",
+	DiskIsolatorName, DiskIsolatorAlias, "disk/xfs"}
+
+// exclusive are the sets of isolators of which at most one may be named.
+var exclusive = [][]string{
+	{DiskIsolatorName, DiskIsolatorAlias, "disk/xfs"},
+	{"filesystem/posix", "filesystem/linux"},
+}
 
 // ParseIsolation checks an --isolation value: a comma-separated list of
 // supported isolators without duplicates.
@@ -81,25 +88,62 @@ func ParseIsolation(s string) (Isolation, error) {
 		}
 		iso.Names = append(iso.Names, name)
 	}
+	for _, set := range exclusive {
+		var named []string
+		for _, n := range set {
+			if iso.Has(n) {
+				named = append(named, n)
+			}
+		}
+		if len(named) > 1 {
+			return iso, fmt.Errorf("--isolation=%s: %s cannot be used together", s, strings.Join(named, " and "))
+		}
+	}
 	return iso, nil
 }
 
 // Has reports whether the isolator name was asked for.
 func (iso Isolation) Has(name string) bool { return slices.Contains(iso.Names, name) }
 
-// Isolators returns the isolators iso names, filesystem/posix first
-// (always on). posix/disk has no isolator yet: it measures nothing.
-func (iso Isolation) Isolators() []Isolator {
-	out := []Isolator{filesystemPosix{}}
+// IsolatorOptions are what the isolators are built with: the agent's
+// work directory and flags.
+type IsolatorOptions struct {
+	// WorkDir is the agent's --work_dir (disk/xfs checks its file
+	// system).
+	WorkDir string
+	// Disk configures disk/du (its Name is set from --isolation).
+	Disk DiskOptions
+	// XFS configures disk/xfs.
+	XFS XFSOptions
+}
+
+// Build returns the isolators iso names, filesystem/posix first unless
+// filesystem/linux is named. It fails when one cannot work here (e.g.
+// disk/xfs on a work directory that is not XFS), naming it.
+func (iso Isolation) Build(opts IsolatorOptions) ([]Isolator, error) {
+	var out []Isolator
+	if !iso.Has("filesystem/linux") {
+		out = append(out, filesystemPosix{})
+	}
 	for _, name := range iso.Names {
 		switch name {
 		case "posix/cpu":
 			out = append(out, &posixUsage{name: name, cpu: true})
 		case "posix/mem":
 			out = append(out, &posixUsage{name: name, mem: true})
+		case DiskIsolatorName, DiskIsolatorAlias:
+			d := opts.Disk
+			d.Name = name
+			out = append(out, NewDiskIsolator(d))
+		case "disk/xfs":
+			x, err := NewXFSIsolator(opts.WorkDir, opts.XFS)
+			if err != nil {
+				return nil, fmt.Errorf("--isolation: disk/xfs: %w", err)
+			}
+			out = append(out, x)
 		}
 	}
-	return out
+	return out, nil
 }
 
 // ---- filesystem/posix ----

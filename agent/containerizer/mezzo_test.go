@@ -35,7 +35,9 @@ func newTestMezzo(t *testing.T, isolators ...Isolator) *Mezzo {
 		if err != nil {
 			t.Fatal(err)
 		}
-		isolators = iso.Isolators()
+		if isolators, err = iso.Build(IsolatorOptions{}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return NewMezzo(MezzoConfig{Isolators: isolators})
 }

@@ -66,10 +66,17 @@ type Rlimit struct {
 // RlimInfinity is an unlimited soft or hard limit.
 const RlimInfinity = ^uint64(0)
 
-// Capabilities are Linux capability names as CAP_NET_BIND_SERVICE.
-// Bounding caps what the command and its children may ever gain;
-// Effective is what it holds (permitted, effective, inheritable and
-// ambient, so that it keeps them across exec even as a non-root user).
+// Capabilities are Linux capability names, CAP_NET_BIND_SERVICE (or
+// NET_BIND_SERVICE, as Mesos' CapabilityInfo names them); an unknown
+// name fails the launch. Bounding caps what the command and its
+// children may ever gain: every other capability is dropped from the
+// bounding set (empty: all are). Effective, when not nil, is what the
+// command holds — its permitted, effective, inheritable and ambient
+// sets, so that it keeps them across exec even as a non-root user (a
+// command run as root regains its whole bounding set on exec, as in
+// Mesos); an empty, non-nil Effective drops every capability. A nil
+// Effective leaves the capabilities to the user switch (none for a
+// non-root user).
 type Capabilities struct {
 	Bounding, Effective []string
 }

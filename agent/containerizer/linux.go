@@ -119,7 +119,7 @@ func NewLinuxIsolators(names []string, opts LinuxOptions) ([]Isolator, error) {
 // empty: its work is done in Prepare.
 type prepareOnly struct{}
 
-func (prepareOnly) Recover(context.Context, []RecoverState) error         { return nil }
+func (prepareOnly) Recover(context.Context, []RecoverState) error          { return nil }
 func (prepareOnly) Isolate(context.Context, *mesos.ContainerID, int) error { return nil }
 func (prepareOnly) Watch(*mesos.ContainerID) <-chan Limitation             { return nil }
 func (prepareOnly) Update(context.Context, *mesos.ContainerID, []*mesos.Resource, map[string]*mesos.Value_Scalar) error {

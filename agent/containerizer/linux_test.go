@@ -499,3 +499,36 @@ func TestNewLinuxIsolators(t *testing.T) {
 		t.Errorf("image: %v", err)
 	}
 }
+
+// recordingIsolator records the launch Prepare saw last.
+type recordingIsolator struct {
+	prepareOnly
+	user **launcher.User
+}
+
+func (recordingIsolator) Name() string { return "test/record" }
+
+func (r recordingIsolator) Prepare(_ context.Context, _ *mesos.ContainerID, _ *Config, launch *launcher.Isolation) error {
+	*r.user = launch.User
+	return nil
+}
+
+// The agent's own user needs no switch; another is resolved for the
+// helper.
+func TestLinuxUserOfTheAgent(t *testing.T) {
+	needRoot(t)
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen *launcher.User
+	m := NewMezzo(MezzoConfig{Isolators: []Isolator{recordingIsolator{user: &seen}}, Helper: exe})
+	runIn(t, m, "", Config{Command: shell("true"), User: "root"})
+	if seen != nil {
+		t.Errorf("the agent's own user is switched to: %+v", seen)
+	}
+	runIn(t, m, userSandbox(t, "nobody"), Config{Command: shell("true"), User: "nobody"})
+	if seen == nil || seen.UID != 65534 || seen.Name != "nobody" {
+		t.Errorf("nobody resolved as %+v", seen)
+	}
+}

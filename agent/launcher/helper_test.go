@@ -203,6 +203,17 @@ func TestHelperDestroyEndsNamespace(t *testing.T) {
 	eventually(t, "every process of the namespace to die", func() bool { return len(members()) == 0 })
 }
 
+func TestHelperInitReapsOrphans(t *testing.T) {
+	needRoot(t)
+	// Each subshell's sleeper is orphaned at once and ends soon after:
+	// the helper, init of the namespace, must reap them all.
+	cmd := `for i in 1 2 3 4 5; do (sleep 0.01 &); done; sleep 0.5; grep -l '^State:.*Z' /proc/[0-9]*/status | wc -l`
+	out, ws := run(t, cmd, Isolation{Namespaces: pidMount})
+	if ws != 0 || strings.TrimSpace(out) != "0" {
+		t.Errorf("zombies left in the namespace: %q (%s)", out, DescribeStatus(ws))
+	}
+}
+
 func TestHelperIsolateBeforeCommand(t *testing.T) {
 	needRoot(t)
 	dir := t.TempDir()

@@ -37,8 +37,9 @@ func (i *Isolation) Empty() bool {
 
 // Mount is one mount of a container: a bind mount of Source on Target
 // (Type "" or "bind"), or a file system of Type (e.g. "tmpfs", "proc")
-// on Target. Target is created when missing (a directory, or an empty
-// file when a bind Source is a file).
+// on Target, mounted nosuid and nodev (and noexec for proc). Target is
+// created when missing (a directory, or an empty file when a bind Source
+// is a file). A bind mount is recursive, and Source must exist.
 type Mount struct {
 	Source, Target, Type string
 	// ReadOnly remounts the mount read-only.

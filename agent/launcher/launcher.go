@@ -226,7 +226,10 @@ func (p *Process) Pid() int { return p.pid }
 // process: when it has exited).
 func (p *Process) Done() <-chan struct{} { return p.done }
 
-// Status returns the wait status; valid after Done is closed. An adopted
+// Status returns the wait status; valid after Done is closed. For a
+// process started as the init of a pid namespace it is the command's own
+// status as the helper reported it (the helper's, when it was killed
+// before the command ended: "terminated with signal Killed"). An adopted
 // process's status is unknown (0): only its parent could read it.
 func (p *Process) Status() syscall.WaitStatus { <-p.done; return p.status }
 

@@ -17,6 +17,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/mezzo-project/mezzo/agent/launcher"
 	"github.com/mezzo-project/mezzo/api/v1/codec"
 	"github.com/mezzo-project/mezzo/api/v1/httpapi"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
@@ -25,10 +26,14 @@ import (
 )
 
 // TestMain lets the test binary serve as the built-in executors: the
-// agent under test launches `<test binary> executor [--default]`.
+// agent under test launches `<test binary> executor [--default]`; and as
+// the launch helper, `<test binary> launch`.
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == "executor" {
 		os.Exit(builtin.Main(os.Args[2:], os.Stdout, os.Stderr))
+	}
+	if len(os.Args) > 1 && os.Args[1] == "launch" {
+		os.Exit(launcher.Main(os.Args[2:]))
 	}
 	os.Exit(m.Run())
 }

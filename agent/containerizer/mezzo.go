@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sync"
 
@@ -105,6 +106,17 @@ func (m *Mezzo) Launch(ctx context.Context, id *mesos.ContainerID, cfg Config) (
 		return Launched, err
 	}
 	launch := &launcher.Isolation{Helper: m.helper}
+	if cfg.User != "" && m.helper != "" {
+		// The helper switches to the executor's user; the agent's own
+		// user needs no switch.
+		u, err := launcher.LookupUser(cfg.User)
+		if err != nil {
+			return fail(0, err)
+		}
+		if int(u.UID) != os.Getuid() {
+			launch.User = u
+		}
+	}
 	for i, iso := range m.isolators {
 		if err := iso.Prepare(ctx, id, &cfg, launch); err != nil {
 			return fail(i, fmt.Errorf("failed to prepare isolator %s: %w", iso.Name(), err))

@@ -37,8 +37,9 @@ func (i *Isolation) Empty() bool {
 
 // Mount is one mount of a container: a bind mount of Source on Target
 // (Type "" or "bind"), or a file system of Type (e.g. "tmpfs", "proc")
-// on Target. Target is created when missing (a directory, or an empty
-// file when a bind Source is a file).
+// on Target, mounted nosuid and nodev (and noexec for proc). Target is
+// created when missing (a directory, or an empty file when a bind Source
+// is a file). A bind mount is recursive, and Source must exist.
 type Mount struct {
 	Source, Target, Type string
 	// ReadOnly remounts the mount read-only.
@@ -66,10 +67,17 @@ type Rlimit struct {
 // RlimInfinity is an unlimited soft or hard limit.
 const RlimInfinity = ^uint64(0)
 
-// Capabilities are Linux capability names as CAP_NET_BIND_SERVICE.
-// Bounding caps what the command and its children may ever gain;
-// Effective is what it holds (permitted, effective, inheritable and
-// ambient, so that it keeps them across exec even as a non-root user).
+// Capabilities are Linux capability names, CAP_NET_BIND_SERVICE (or
+// NET_BIND_SERVICE, as Mesos' CapabilityInfo names them); an unknown
+// name fails the launch. Bounding caps what the command and its
+// children may ever gain: every other capability is dropped from the
+// bounding set (empty: all are). Effective, when not nil, is what the
+// command holds — its permitted, effective, inheritable and ambient
+// sets, so that it keeps them across exec even as a non-root user (a
+// command run as root regains its whole bounding set on exec, as in
+// Mesos); an empty, non-nil Effective drops every capability. A nil
+// Effective leaves the capabilities to the user switch (none for a
+// non-root user).
 type Capabilities struct {
 	Bounding, Effective []string
 }

@@ -75,6 +75,10 @@ type Process struct {
 	// set before done is closed
 	status syscall.WaitStatus
 	err    error
+	// statusPipe, for a process started through the launch helper as
+	// the init of a pid namespace, carries the command's own wait
+	// status, which Status reports instead of the helper's.
+	statusPipe *os.File
 
 	// adopted: see Adopt. release stops watching it.
 	adopted bool
@@ -124,7 +128,8 @@ func Start(s Spec) (*Process, error) {
 	if _, ok := env["PATH"]; !ok {
 		env["PATH"] = DefaultPath
 	}
-	if !hasSlash(path) {
+	helped := !s.Isolation.Empty() || s.Isolate != nil
+	if !helped && !hasSlash(path) {
 		// Resolve against the process's own PATH, not ours.
 		if p, err := lookPath(path, env["PATH"]); err == nil {
 			path = p
@@ -150,6 +155,9 @@ func Start(s Spec) (*Process, error) {
 		return nil, err
 	}
 	defer errf.Close()
+	if helped {
+		return startHelped(s, path, argv, env, out, errf)
+	}
 	cmd := &exec.Cmd{
 		Path:        path,
 		Args:        argv,
@@ -197,6 +205,12 @@ func (p *Process) wait() {
 	if st, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus); ok {
 		p.status = st
 	}
+	if p.statusPipe != nil {
+		if st, ok := readStatus(p.statusPipe); ok {
+			p.status = st
+		}
+		p.statusPipe.Close()
+	}
 	var ee *exec.ExitError
 	if err != nil && !errors.As(err, &ee) {
 		p.err = err
@@ -204,14 +218,18 @@ func (p *Process) wait() {
 	close(p.done)
 }
 
-// Pid returns the process id (= its process group id).
+// Pid returns the process id (= its process group id): the command's,
+// or with a pid namespace that of the launch helper, its init.
 func (p *Process) Pid() int { return p.pid }
 
 // Done is closed when the process has exited and been reaped (an adopted
 // process: when it has exited).
 func (p *Process) Done() <-chan struct{} { return p.done }
 
-// Status returns the wait status; valid after Done is closed. An adopted
+// Status returns the wait status; valid after Done is closed. For a
+// process started as the init of a pid namespace it is the command's own
+// status as the helper reported it (the helper's, when it was killed
+// before the command ended: "terminated with signal Killed"). An adopted
 // process's status is unknown (0): only its parent could read it.
 func (p *Process) Status() syscall.WaitStatus { <-p.done; return p.status }
 
@@ -219,7 +237,10 @@ func (p *Process) Status() syscall.WaitStatus { <-p.done; return p.status }
 func (p *Process) Adopted() bool { return p.adopted }
 
 // Signal sends sig to the whole process group. It is a no-op once the
-// group is gone.
+// group is gone. For a process started as the init of a pid namespace
+// (Isolation with CLONE_NEWPID) the launch helper passes sig on to the
+// command's process group; SIGKILL ends the namespace and everything in
+// it.
 func (p *Process) Signal(sig syscall.Signal) error {
 	err := syscall.Kill(-p.Pid(), sig)
 	if errors.Is(err, syscall.ESRCH) {

@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 	"sort"
+
+	"github.com/mezzo-project/mezzo/agent/launcher"
 )
 
 // command is one subcommand of the binary.
@@ -18,6 +20,9 @@ type command struct {
 	// run executes the subcommand with the arguments after its name and
 	// returns the process exit code.
 	run func(args []string, stdout, stderr io.Writer) int
+	// hidden leaves the subcommand out of the usage text: it is started
+	// by mezzo itself, not by people.
+	hidden bool
 }
 
 // commands holds every subcommand by name; each file registers its own in
@@ -56,8 +61,10 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Commands:")
 	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
+	for n, c := range commands {
+		if !c.hidden {
+			names = append(names, n)
+		}
 	}
 	sort.Strings(names)
 	for _, n := range names {
@@ -82,6 +89,24 @@ func init() {
 			}
 			usage(stdout)
 			return 0
+		},
+	})
+}
+
+func init() {
+	// The agent's launch helper (Mesos' `mesos-containerizer launch`): it
+	// starts an executor inside the isolation its container asks for.
+	register(command{
+		name:    "launch",
+		summary: "the agent's launch helper; started by agents",
+		hidden:  true,
+		run: func(args []string, stdout, _ io.Writer) int {
+			if len(args) > 0 && (args[0] == "--help" || args[0] == "-h") {
+				fmt.Fprintln(stdout, "Usage: mezzo launch")
+				fmt.Fprintln(stdout, "The agent's launch helper: the agent starts it with the launch request on a pipe; it takes no flags.")
+				return 0
+			}
+			return launcher.Main(args)
 		},
 	})
 }

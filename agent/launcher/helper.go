@@ -1,0 +1,203 @@
+package launcher
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// The launch helper, `<Isolation.Helper> launch` (Mesos' `mesos-containerizer
+// launch`), is started by Start in the new namespaces with three pipes
+// beyond stdin, stdout and stderr:
+//
+//	fd 3  control  parent → helper: the request (4-byte big-endian length,
+//	               then JSON), later one byte of go-ahead once Spec.Isolate
+//	               has put the helper into the container's cgroups
+//	fd 4  errors   helper → parent: a setup error's text; closed without a
+//	               word when the command runs (close-on-exec, or closed by
+//	               the init once the command started)
+//	fd 5  status   helper → parent: with CLONE_NEWPID, the command's raw
+//	               wait status (4 bytes, big-endian) when it ended
+//
+// Without CLONE_NEWPID the helper replaces itself with the command
+// (execve), so nothing of it is left behind and the command's exit is the
+// process's own. With CLONE_NEWPID it stays as the namespace's init.
+const (
+	fdControl = 3
+	fdErrors  = 4
+	fdStatus  = 5
+)
+
+// goAhead is the byte that releases the helper.
+const goAhead = 'g'
+
+// maxRequest bounds the request a helper accepts.
+const maxRequest = 16 << 20
+
+// request is what the helper is asked to run and inside what.
+type request struct {
+	// Path is the executable, resolved against Env's PATH when it has no
+	// slash (after the mounts are made).
+	Path string   `json:"path"`
+	Argv []string `json:"argv"`
+	// Env is the complete environment, NAME=value.
+	Env []string `json:"env"`
+	// Dir is the working directory.
+	Dir string `json:"dir"`
+	// Namespaces are the clone flags the helper was started with.
+	Namespaces uintptr  `json:"namespaces"`
+	Mounts     []Mount  `json:"mounts,omitempty"`
+	User       *User    `json:"user,omitempty"`
+	Rlimits    []Rlimit `json:"rlimits,omitempty"`
+	// Capabilities: nil leaves them as they are.
+	Capabilities *Capabilities `json:"capabilities,omitempty"`
+	// DieWithParent is set again after the user switch, which clears it.
+	DieWithParent bool `json:"die_with_parent,omitempty"`
+}
+
+// startHelped starts s through the launch helper: the helper is started in
+// the namespaces asked for, receives the request, and waits until
+// s.Isolate (when set) has taken its pid; Start then returns once the
+// command runs or with the helper's setup error.
+func startHelped(s Spec, path string, argv []string, env map[string]string, out, errf *os.File) (*Process, error) {
+	iso := s.Isolation
+	if iso == nil || iso.Helper == "" {
+		return nil, errors.New("the isolation asked for needs the launch helper, and Isolation.Helper is empty")
+	}
+	if iso.Namespaces&unix.CLONE_NEWPID != 0 && iso.Namespaces&unix.CLONE_NEWNS == 0 {
+		return nil, errors.New("a pid namespace (CLONE_NEWPID) needs a mount namespace (CLONE_NEWNS) for its /proc")
+	}
+	if len(iso.Mounts) > 0 && iso.Namespaces&unix.CLONE_NEWNS == 0 {
+		return nil, errors.New("mounts need a mount namespace (CLONE_NEWNS)")
+	}
+	pidNS := iso.Namespaces&unix.CLONE_NEWPID != 0
+	req := request{
+		Path:          path,
+		Argv:          argv,
+		Env:           EnvList(env),
+		Dir:           s.Dir,
+		Namespaces:    iso.Namespaces,
+		Mounts:        iso.Mounts,
+		User:          iso.User,
+		Rlimits:       iso.Rlimits,
+		Capabilities:  iso.Capabilities,
+		DieWithParent: s.DieWithParent,
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return nil, fmt.Errorf("launch helper request: %w", err)
+	}
+
+	var closeLater []*os.File
+	defer func() {
+		for _, f := range closeLater {
+			f.Close()
+		}
+	}()
+	pipe := func() (r, w *os.File, err error) {
+		r, w, err = os.Pipe()
+		if err == nil {
+			closeLater = append(closeLater, r, w)
+		}
+		return r, w, err
+	}
+	ctrlR, ctrlW, err := pipe()
+	if err != nil {
+		return nil, err
+	}
+	errR, errW, err := pipe()
+	if err != nil {
+		return nil, err
+	}
+	statusR, statusW, err := pipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd := &exec.Cmd{
+		Path:       iso.Helper,
+		Args:       []string{iso.Helper, "launch"},
+		Env:        []string{},
+		Stdout:     out,
+		Stderr:     errf,
+		ExtraFiles: []*os.File{ctrlR, errW, statusW},
+		SysProcAttr: &syscall.SysProcAttr{
+			Setpgid:    !s.NewSession,
+			Setsid:     s.NewSession,
+			Cloneflags: iso.Namespaces,
+		},
+	}
+	if s.DieWithParent {
+		cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start the launch helper %s: %w", iso.Helper, err)
+	}
+	// Only the helper holds these ends now: the error pipe reads EOF once
+	// the command runs, the status pipe once the helper is gone.
+	ctrlR.Close()
+	errW.Close()
+	statusW.Close()
+	closeLater = []*os.File{ctrlW, errR}
+	p := &Process{cmd: cmd, pid: cmd.Process.Pid, done: make(chan struct{})}
+	if pidNS {
+		p.statusPipe = statusR
+	} else {
+		statusR.Close()
+	}
+	go p.wait()
+	fail := func(err error) (*Process, error) {
+		p.Kill()
+		return nil, err
+	}
+
+	var hdr [4]byte
+	binary.BigEndian.PutUint32(hdr[:], uint32(len(body)))
+	if _, err := ctrlW.Write(append(hdr[:], body...)); err != nil {
+		return fail(helperFailure(p, errR, fmt.Errorf("send the launch request to the helper: %w", err)))
+	}
+	if s.Isolate != nil {
+		if err := s.Isolate(p.pid); err != nil {
+			return fail(err)
+		}
+	}
+	if _, err := ctrlW.Write([]byte{goAhead}); err != nil {
+		return fail(helperFailure(p, errR, fmt.Errorf("release the launch helper: %w", err)))
+	}
+	ctrlW.Close()
+	msg, err := io.ReadAll(io.LimitReader(errR, 64<<10))
+	if err != nil {
+		return fail(fmt.Errorf("read the launch helper's errors: %w", err))
+	}
+	if len(msg) > 0 {
+		<-p.done
+		return nil, errors.New(string(msg))
+	}
+	return p, nil
+}
+
+// helperFailure returns the helper's own error when it wrote one before
+// dying (it could not have read its request otherwise), else err.
+func helperFailure(p *Process, errR *os.File, err error) error {
+	p.Kill()
+	if msg, rerr := io.ReadAll(io.LimitReader(errR, 64<<10)); rerr == nil && len(msg) > 0 {
+		return errors.New(string(msg))
+	}
+	return fmt.Errorf("%w (the helper %s)", err, DescribeStatus(p.status))
+}
+
+// readStatus reads the wait status the helper sent; ok is false when it
+// sent none (it was killed, or the command never started).
+func readStatus(f *os.File) (syscall.WaitStatus, bool) {
+	var b [4]byte
+	if _, err := io.ReadFull(f, b[:]); err != nil {
+		return 0, false
+	}
+	return syscall.WaitStatus(binary.BigEndian.Uint32(b[:])), true
+}

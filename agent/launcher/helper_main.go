@@ -1,0 +1,484 @@
+package launcher
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/mezzo-project/mezzo/api/v1/mesos"
+)
+
+// Main is the launch helper, `mezzo launch`: started by Start inside the
+// new namespaces, it reads its request, waits for the go-ahead, sets up
+// the isolation — mounts, resource limits, capabilities, user — and runs
+// the command (see the pipe protocol in helper.go). It is not for people
+// to run; args are ignored. It returns the exit code for os.Exit; with a
+// pid namespace, the command's own (128+signal when a signal ended it).
+func Main(args []string) int {
+	// Capabilities, the bounding set and the parent-death signal belong
+	// to a thread: everything is set on this one, which then executes
+	// the command (or forks it).
+	runtime.LockOSThread()
+	for _, fd := range []int{fdControl, fdErrors, fdStatus} {
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, unix.FD_CLOEXEC); err != nil {
+			fmt.Fprintf(os.Stderr, "mezzo launch: fd %d: %v (this is started by the agent, not by hand)\n", fd, err)
+			return 2
+		}
+	}
+	ctrl := os.NewFile(fdControl, "control")
+	errw := os.NewFile(fdErrors, "errors")
+	statusw := os.NewFile(fdStatus, "status")
+	report := func(err error) int {
+		io.WriteString(errw, err.Error())
+		return 1
+	}
+	req, err := readRequest(ctrl)
+	if err != nil {
+		return report(fmt.Errorf("launch helper: %w", err))
+	}
+	var b [1]byte
+	if _, err := io.ReadFull(ctrl, b[:]); err != nil || b[0] != goAhead {
+		return 1 // the parent gave up on the launch (Isolate failed)
+	}
+	ctrl.Close()
+	pidNS := req.Namespaces&unix.CLONE_NEWPID != 0
+	var sigs chan os.Signal
+	if pidNS {
+		// As init, only signals with a handler reach us; take them from
+		// now on, to pass on once the command runs.
+		sigs = make(chan os.Signal, 16)
+		signal.Notify(sigs, forwarded...)
+	}
+	path, err := setUp(req)
+	if err != nil {
+		return report(err)
+	}
+	if !pidNS {
+		err := syscall.Exec(path, req.Argv, req.Env)
+		return report(fmt.Errorf("exec %s: %w", path, err))
+	}
+	return runInit(req, path, sigs, errw, statusw)
+}
+
+// forwarded are the signals the init passes on to the command.
+var forwarded = []os.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2}
+
+func readRequest(r io.Reader) (*request, error) {
+	var hdr [4]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return nil, fmt.Errorf("read the request: %w", err)
+	}
+	n := binary.BigEndian.Uint32(hdr[:])
+	if n > maxRequest {
+		return nil, fmt.Errorf("request of %d bytes is too large", n)
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(r, body); err != nil {
+		return nil, fmt.Errorf("read the request: %w", err)
+	}
+	var req request
+	if err := json.Unmarshal(body, &req); err != nil {
+		return nil, fmt.Errorf("decode the request: %w", err)
+	}
+	return &req, nil
+}
+
+// setUp makes the isolation of req in the calling process (on the locked
+// thread) and returns the resolved executable.
+func setUp(req *request) (string, error) {
+	if req.Namespaces&unix.CLONE_NEWNS != 0 {
+		// Nothing mounted here may reach the host, while the host's
+		// later mounts still show here (Mesos' default propagation).
+		if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
+			return "", fmt.Errorf("make the container's mounts slaves of the host's: %w", err)
+		}
+	}
+	if req.Namespaces&unix.CLONE_NEWPID != 0 {
+		if err := mountOne(Mount{Source: "proc", Target: "/proc", Type: "proc"}); err != nil {
+			return "", err
+		}
+	}
+	for _, m := range req.Mounts {
+		if err := mountOne(m); err != nil {
+			return "", err
+		}
+	}
+	for _, rl := range req.Rlimits {
+		lim := syscall.Rlimit{Cur: rl.Soft, Max: rl.Hard}
+		if err := syscall.Setrlimit(rl.Resource, &lim); err != nil {
+			return "", fmt.Errorf("set rlimit %s (soft %s, hard %s): %w", rlimitName(rl.Resource), rlimValue(rl.Soft), rlimValue(rl.Hard), err)
+		}
+	}
+	path := req.Path
+	if !hasSlash(path) {
+		p, err := lookPath(path, envValue(req.Env, "PATH"))
+		if err != nil {
+			return "", fmt.Errorf("executable %q not found in PATH %q", path, envValue(req.Env, "PATH"))
+		}
+		path = p
+	}
+	var caps *capSets
+	if c := req.Capabilities; c != nil {
+		var err error
+		if caps, err = parseCapabilities(c); err != nil {
+			return "", err
+		}
+		if err := caps.dropBounding(); err != nil {
+			return "", err
+		}
+	}
+	if u := req.User; u != nil {
+		if caps != nil && caps.effective != nil {
+			// Keep the permitted set across the switch: the effective
+			// one is raised again from it below.
+			if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
+				return "", fmt.Errorf("keep capabilities across the user switch: %w", err)
+			}
+		}
+		if err := switchUser(u); err != nil {
+			return "", err
+		}
+		req.Env = setEnv(req.Env, "HOME", u.Home)
+		req.Env = setEnv(req.Env, "USER", u.Name)
+	}
+	if caps != nil && caps.effective != nil {
+		if err := caps.grant(); err != nil {
+			return "", err
+		}
+	}
+	if req.DieWithParent {
+		// Changing credentials cleared it.
+		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+			return "", fmt.Errorf("set the parent-death signal: %w", err)
+		}
+	}
+	if req.Dir != "" {
+		if err := os.Chdir(req.Dir); err != nil {
+			return "", fmt.Errorf("change to the sandbox: %w", err)
+		}
+	}
+	return path, nil
+}
+
+// mountOne makes m, creating its target when missing.
+func mountOne(m Mount) error {
+	bind := m.Type == "" || m.Type == "bind"
+	fail := func(err error) error {
+		var errno syscall.Errno
+		if errors.As(err, &errno) {
+			err = errno
+		}
+		if bind {
+			return fmt.Errorf("mount %s on %s: %w", m.Source, m.Target, err)
+		}
+		return fmt.Errorf("mount %s (%s) on %s: %w", m.Source, m.Type, m.Target, err)
+	}
+	dirTarget := true
+	if bind {
+		st, err := os.Stat(m.Source)
+		if err != nil {
+			return fail(err)
+		}
+		dirTarget = st.IsDir()
+	}
+	if _, err := os.Stat(m.Target); errors.Is(err, os.ErrNotExist) {
+		if dirTarget {
+			err = os.MkdirAll(m.Target, 0o755)
+		} else if err = os.MkdirAll(filepath.Dir(m.Target), 0o755); err == nil {
+			var f *os.File
+			if f, err = os.OpenFile(m.Target, os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
+				f.Close()
+			}
+		}
+		if err != nil {
+			return fail(fmt.Errorf("create the mount point: %w", err))
+		}
+	}
+	if bind {
+		if err := unix.Mount(m.Source, m.Target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return fail(err)
+		}
+		if m.ReadOnly {
+			// A bind mount takes read-only on a remount, which must keep
+			// the flags the source's mount has (nosuid, nodev, ...).
+			var st unix.Statfs_t
+			if err := unix.Statfs(m.Target, &st); err != nil {
+				return fail(err)
+			}
+			keep := uintptr(st.Flags) & (unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC | unix.MS_NOATIME | unix.MS_NODIRATIME | unix.MS_RELATIME)
+			if err := unix.Mount("", m.Target, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|keep, ""); err != nil {
+				return fail(fmt.Errorf("remount read-only: %w", err))
+			}
+		}
+		return nil
+	}
+	flags := uintptr(unix.MS_NOSUID | unix.MS_NODEV)
+	if m.Type == "proc" {
+		flags |= unix.MS_NOEXEC
+	}
+	if m.ReadOnly {
+		flags |= unix.MS_RDONLY
+	}
+	src := m.Source
+	if src == "" {
+		src = m.Type
+	}
+	if err := unix.Mount(src, m.Target, m.Type, flags, m.Data); err != nil {
+		return fail(err)
+	}
+	return nil
+}
+
+// switchUser makes every thread of the process run as u.
+func switchUser(u *User) error {
+	groups := make([]int, len(u.Groups))
+	for i, g := range u.Groups {
+		groups[i] = int(g)
+	}
+	if err := syscall.Setgroups(groups); err != nil {
+		return fmt.Errorf("switch to user %q: setgroups %v: %w", u.Name, u.Groups, err)
+	}
+	if err := syscall.Setgid(int(u.GID)); err != nil {
+		return fmt.Errorf("switch to user %q: setgid %d: %w", u.Name, u.GID, err)
+	}
+	if err := syscall.Setuid(int(u.UID)); err != nil {
+		return fmt.Errorf("switch to user %q: setuid %d: %w", u.Name, u.UID, err)
+	}
+	return nil
+}
+
+// runInit starts the command as the only child of the pid namespace's
+// init (this process), passes the forwarded signals on to its process
+// group, reaps every process that ends here, and when the command ends
+// sends its wait status to the parent and returns; the kernel then kills
+// whatever is left in the namespace.
+func runInit(req *request, path string, sigs chan os.Signal, errw, statusw *os.File) int {
+	proc, err := os.StartProcess(path, req.Argv, &os.ProcAttr{
+		Env:   req.Env,
+		Files: []*os.File{os.Stdin, os.Stdout, os.Stderr},
+		Sys:   &syscall.SysProcAttr{Setpgid: true},
+	})
+	if err != nil {
+		io.WriteString(errw, fmt.Sprintf("start %s: %v", path, err))
+		return 1
+	}
+	errw.Close()
+	pid := proc.Pid
+	go func() {
+		for sig := range sigs {
+			s := sig.(syscall.Signal)
+			if err := syscall.Kill(-pid, s); errors.Is(err, syscall.ESRCH) {
+				syscall.Kill(pid, s)
+			}
+		}
+	}()
+	for {
+		var ws syscall.WaitStatus
+		wpid, err := syscall.Wait4(-1, &ws, 0, nil)
+		if errors.Is(err, syscall.EINTR) {
+			continue
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "mezzo launch: wait: %v\n", err)
+			return 1
+		}
+		if wpid != pid {
+			continue // an orphan of the namespace
+		}
+		var b [4]byte
+		binary.BigEndian.PutUint32(b[:], uint32(ws))
+		statusw.Write(b[:])
+		switch {
+		case ws.Exited():
+			return ws.ExitStatus()
+		case ws.Signaled():
+			return 128 + int(ws.Signal())
+		}
+		return 1
+	}
+}
+
+// envValue returns NAME's value in a NAME=value list.
+func envValue(env []string, name string) string {
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, name+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// setEnv sets NAME in a NAME=value list.
+func setEnv(env []string, name, value string) []string {
+	for i, kv := range env {
+		if strings.HasPrefix(kv, name+"=") {
+			env[i] = name + "=" + value
+			return env
+		}
+	}
+	return append(env, name+"="+value)
+}
+
+// ---- capabilities ----
+
+// capSets are the capability numbers of Capabilities.
+type capSets struct {
+	bounding  []int
+	effective []int // nil: left as the user switch makes them
+}
+
+// parseCapabilities maps capability names (CAP_NET_RAW, or NET_RAW as
+// Mesos' CapabilityInfo spells them) to their numbers.
+func parseCapabilities(c *Capabilities) (*capSets, error) {
+	last, err := lastCap()
+	if err != nil {
+		return nil, err
+	}
+	parse := func(names []string) ([]int, error) {
+		out := []int{}
+		for _, name := range names {
+			v, ok := mesos.CapabilityInfo_Capability_value[strings.TrimPrefix(strings.ToUpper(name), "CAP_")]
+			if !ok || v < 1000 {
+				return nil, fmt.Errorf("unknown capability %q", name)
+			}
+			n := int(v) - 1000
+			if n > last {
+				return nil, fmt.Errorf("capability %q is not supported by this kernel (last is %d)", name, last)
+			}
+			out = append(out, n)
+		}
+		return out, nil
+	}
+	var s capSets
+	if s.bounding, err = parse(c.Bounding); err != nil {
+		return nil, err
+	}
+	if c.Effective != nil {
+		if s.effective, err = parse(c.Effective); err != nil {
+			return nil, err
+		}
+	}
+	return &s, nil
+}
+
+// lastCap is the highest capability number the kernel knows.
+func lastCap() (int, error) {
+	b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
+	if err != nil {
+		return 0, fmt.Errorf("capabilities: %w", err)
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return 0, fmt.Errorf("capabilities: /proc/sys/kernel/cap_last_cap: %w", err)
+	}
+	return n, nil
+}
+
+// dropBounding drops every capability outside the bounding set from this
+// thread's bounding set.
+func (s *capSets) dropBounding() error {
+	last, err := lastCap()
+	if err != nil {
+		return err
+	}
+	keep := map[int]bool{}
+	for _, c := range s.bounding {
+		keep[c] = true
+	}
+	for c := 0; c <= last; c++ {
+		if keep[c] {
+			continue
+		}
+		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil {
+			return fmt.Errorf("drop capability %d from the bounding set: %w", c, err)
+		}
+	}
+	return nil
+}
+
+// grant makes the effective set this thread's permitted, effective,
+// inheritable and ambient capabilities, so that the command holds them
+// after exec whoever it runs as.
+func (s *capSets) grant() error {
+	var data [2]unix.CapUserData
+	for _, c := range s.effective {
+		data[c/32].Permitted |= 1 << (c % 32)
+	}
+	for i := range data {
+		data[i].Effective = data[i].Permitted
+		data[i].Inheritable = data[i].Permitted
+	}
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("set capabilities %v: %w", capNames(s.effective), err)
+	}
+	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
+		return fmt.Errorf("clear ambient capabilities: %w", err)
+	}
+	for _, c := range s.effective {
+		if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(c), 0, 0); err != nil {
+			return fmt.Errorf("raise ambient capability %s: %w", capNames([]int{c})[0], err)
+		}
+	}
+	return nil
+}
+
+// capNames words capability numbers as CAP_ names.
+func capNames(cs []int) []string {
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = "CAP_" + mesos.CapabilityInfo_Capability(1000+c).String()
+	}
+	return out
+}
+
+// ---- rlimits ----
+
+// rlimitName words a RLIMIT_ number.
+func rlimitName(r int) string {
+	for name, v := range RlimitResources {
+		if v == r {
+			return name
+		}
+	}
+	return "RLIMIT(" + strconv.Itoa(r) + ")"
+}
+
+func rlimValue(v uint64) string {
+	if v == RlimInfinity {
+		return "unlimited"
+	}
+	return strconv.FormatUint(v, 10)
+}
+
+// RlimitResources maps Mesos' RLimitInfo types (RLMT_NOFILE, ...) to
+// setrlimit(2) resources.
+var RlimitResources = map[string]int{
+	"RLMT_AS":         unix.RLIMIT_AS,
+	"RLMT_CORE":       unix.RLIMIT_CORE,
+	"RLMT_CPU":        unix.RLIMIT_CPU,
+	"RLMT_DATA":       unix.RLIMIT_DATA,
+	"RLMT_FSIZE":      unix.RLIMIT_FSIZE,
+	"RLMT_LOCKS":      unix.RLIMIT_LOCKS,
+	"RLMT_MEMLOCK":    unix.RLIMIT_MEMLOCK,
+	"RLMT_MSGQUEUE":   unix.RLIMIT_MSGQUEUE,
+	"RLMT_NICE":       unix.RLIMIT_NICE,
+	"RLMT_NOFILE":     unix.RLIMIT_NOFILE,
+	"RLMT_NPROC":      unix.RLIMIT_NPROC,
+	"RLMT_RSS":        unix.RLIMIT_RSS,
+	"RLMT_RTPRIO":     unix.RLIMIT_RTPRIO,
+	"RLMT_RTTIME":     unix.RLIMIT_RTTIME,
+	"RLMT_SIGPENDING": unix.RLIMIT_SIGPENDING,
+	"RLMT_STACK":      unix.RLIMIT_STACK,
+}

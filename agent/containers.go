@@ -88,8 +88,8 @@ func (a *Agent) validateContainer(ci *mesos.ContainerInfo, what string) error {
 			return refuse("%s: linux_info.ipc_mode=PRIVATE needs the namespaces/ipc isolator (%s)", what, flag)
 		case li.IpcMode != nil && li.GetIpcMode() != mesos.LinuxInfo_SHARE_PARENT && li.GetIpcMode() != mesos.LinuxInfo_PRIVATE:
 			return refuse("%s: linux_info.ipc_mode=%v is not supported by this agent", what, li.GetIpcMode())
-		case li.ShmSize != nil:
-			return refuse("%s: linux_info.shm_size is not supported by this agent (%s)", what, flag)
+		case li.ShmSize != nil && (lacks("namespaces/ipc") || li.GetIpcMode() != mesos.LinuxInfo_PRIVATE):
+			return refuse("%s: linux_info.shm_size needs ipc_mode=PRIVATE and the namespaces/ipc isolator (%s)", what, flag)
 		case li.ShareCgroups != nil && !li.GetShareCgroups():
 			return refuse("%s: separate cgroups (linux_info.share_cgroups=false) apply to nested containers, which this agent does not run", what)
 		}
@@ -163,6 +163,30 @@ func (a *Agent) validateLimits(t *mesos.TaskInfo) error {
 	return nil
 }
 
+// mountsVolumes reports whether containers' persistent volumes are bind
+// mounted (filesystem/linux), which can make them read-only.
+func (a *Agent) mountsVolumes() bool { return a.cfg.isolation.Has("filesystem/linux") }
+
+// isolationAsked names the first field of ci that asks its container
+// for isolation (volumes, rlimits, Linux settings), "" when none does.
+func isolationAsked(ci *mesos.ContainerInfo) string {
+	switch {
+	case ci == nil:
+		return ""
+	case len(ci.GetVolumes()) > 0:
+		return "volumes"
+	case len(ci.GetRlimitInfo().GetRlimits()) > 0:
+		return "rlimit_info"
+	case ci.GetLinuxInfo() != nil:
+		li := ci.GetLinuxInfo()
+		if li.CapabilityInfo != nil || li.BoundingCapabilities != nil || li.EffectiveCapabilities != nil ||
+			(li.SharePidNamespace != nil && !li.GetSharePidNamespace()) || li.GetIpcMode() == mesos.LinuxInfo_PRIVATE || li.ShmSize != nil {
+			return "linux_info"
+		}
+	}
+	return ""
+}
+
 // requested is the quantity of a scalar resource a task asks for.
 func requested(t *mesos.TaskInfo, name string) float64 {
 	sum := 0.0
@@ -184,10 +208,11 @@ type volume struct {
 }
 
 // persistentVolumes returns the persistent volumes among rs, refusing
-// those the agent cannot provide: on a PATH/MOUNT disk, read-only (a
-// symlink cannot enforce it), or with a container path that is absolute
-// or leaves the sandbox.
-func persistentVolumes(rs []*mesos.Resource) ([]volume, error) {
+// those the agent cannot provide: on a PATH/MOUNT disk, read-only unless
+// mounted (readOnly: filesystem/linux bind mounts them read-only as the
+// container starts; a symlink cannot enforce it), or with a container
+// path that is absolute or leaves the sandbox.
+func persistentVolumes(rs []*mesos.Resource, readOnly bool) ([]volume, error) {
 	var out []volume
 	for _, r := range rs {
 		p := r.GetDisk().GetPersistence()
@@ -212,9 +237,9 @@ func persistentVolumes(rs []*mesos.Resource) ([]volume, error) {
 		if v == nil {
 			return nil, refuse("persistent volume %q: no disk.volume (container_path) given", id)
 		}
-		if v.GetMode() == mesos.Volume_RO {
-			return nil, refuse("persistent volume %q: read-only volumes are not supported by this agent: "+
-				"a symlink (filesystem/posix) cannot enforce mode RO", id)
+		if v.GetMode() == mesos.Volume_RO && !readOnly {
+			return nil, refuse("persistent volume %q: read-only volumes need the filesystem/linux isolator, "+
+				"which mounts them as a container starts (a symlink cannot enforce mode RO)", id)
 		}
 		if v.HostPath != nil || v.GetImage() != nil || v.GetSource() != nil {
 			return nil, refuse("persistent volume %q: disk.volume must give only container_path and mode", id)
@@ -340,7 +365,7 @@ func (a *Agent) validateRun(fw *framework, newExecutor bool, kind executorKind, 
 		if err := a.validateContainer(exInfo.GetContainer(), "executor "+exInfo.GetExecutorId().GetValue()); err != nil {
 			return nil, err
 		}
-		vs, err := persistentVolumes(exInfo.GetResources())
+		vs, err := persistentVolumes(exInfo.GetResources(), a.mountsVolumes())
 		if err != nil {
 			return nil, fmt.Errorf("executor %s: %w", exInfo.GetExecutorId().GetValue(), err)
 		}
@@ -351,10 +376,20 @@ func (a *Agent) validateRun(fw *framework, newExecutor bool, kind executorKind, 
 		if err := a.validateContainer(t.GetContainer(), "task "+id); err != nil {
 			return nil, err
 		}
+		if kind != kindCommand {
+			// Only a command task's container is its executor's; the
+			// tasks of other executors run in the executor's container.
+			if what := isolationAsked(t.GetContainer()); what != "" {
+				return nil, refuse("task %s: ContainerInfo.%s applies only to command tasks on this agent (give it in the executor's ContainerInfo)", id, what)
+			}
+		}
 		if err := a.validateLimits(t); err != nil {
 			return nil, err
 		}
-		vs, err := persistentVolumes(t.GetResources())
+		// Read-only volumes are mounted when a container starts: a
+		// command task's are, those of tasks given to other executors
+		// are only linked.
+		vs, err := persistentVolumes(t.GetResources(), newExecutor && kind == kindCommand && a.mountsVolumes())
 		if err != nil {
 			return nil, fmt.Errorf("task %s: %w", id, err)
 		}

@@ -136,7 +136,7 @@ func TestPersistentVolumesValidation(t *testing.T) {
 			return r
 		}(), volume{}, "MOUNT disks are not supported"},
 	} {
-		got, err := persistentVolumes([]*mesos.Resource{scalar("cpus", 1), tc.r})
+		got, err := persistentVolumes([]*mesos.Resource{scalar("cpus", 1), tc.r}, false)
 		switch {
 		case tc.wantErr == "" && err != nil:
 			t.Errorf("%s: %v", tc.name, err)

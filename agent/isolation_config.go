@@ -42,6 +42,10 @@ type IsolationConfig struct {
 	// linux/capabilities gives containers which ask for none; empty for
 	// none given.
 	EffectiveCapabilities, BoundingCapabilities string
+	// DefaultContainerShmSize is Mesos' --default_container_shm_size: the
+	// size of a private /dev/shm (namespaces/ipc, ipc_mode PRIVATE) whose
+	// container gives no shm_size; empty for the kernel's default.
+	DefaultContainerShmSize string
 	// XFSProjectRange is Mesos' --xfs_project_range (default
 	// [5000-10000]): the XFS project ids disk/xfs hands out.
 	XFSProjectRange string
@@ -57,6 +61,7 @@ type IsolationConfig struct {
 	// Parsed by validate.
 	effectiveCaps, boundingCaps *mesos.CapabilityInfo
 	xfsQuotaHeadroom            uint64
+	shmSizeMB                   uint32
 }
 
 // defaultIsolationConfig is Mesos' defaults (CgroupsRoot excepted).
@@ -82,6 +87,7 @@ func (c *IsolationConfig) addFlags(fs *flag.FlagSet) {
 	flags.DurationVar(fs, &c.ContainerDiskWatchInterval, "container_disk_watch_interval", d.ContainerDiskWatchInterval, "disk/du: interval between measures of each sandbox.")
 	fs.StringVar(&c.EffectiveCapabilities, "effective_capabilities", d.EffectiveCapabilities, `linux/capabilities: capabilities of containers that ask for none, as JSON ({"capabilities":["NET_RAW"]}).`)
 	fs.StringVar(&c.BoundingCapabilities, "bounding_capabilities", d.BoundingCapabilities, `linux/capabilities: bounding set of containers that ask for none, as JSON ({"capabilities":["NET_RAW"]}).`)
+	fs.StringVar(&c.DefaultContainerShmSize, "default_container_shm_size", d.DefaultContainerShmSize, "namespaces/ipc: size of a private /dev/shm whose container gives none (e.g. 64MB); default: the kernel's.")
 	fs.StringVar(&c.XFSProjectRange, "xfs_project_range", d.XFSProjectRange, "disk/xfs: XFS project ids to hand out, as [first-last].")
 	fs.BoolVar(&c.XFSKillContainers, "xfs_kill_containers", d.XFSKillContainers, "disk/xfs: end a container that reaches its disk quota.")
 	fs.StringVar(&c.XFSQuotaHeadroom, "xfs_quota_headroom", d.XFSQuotaHeadroom, "disk/xfs with --xfs_kill_containers: how far past its quota a container may write before the file system refuses (e.g. 10MB).")
@@ -146,6 +152,17 @@ func (c *IsolationConfig) validate() []error {
 			errs = append(errs, fmt.Errorf("--xfs_project_range=%s: want 0 < first <= last < 2^32", c.XFSProjectRange))
 		}
 	}
+	if c.DefaultContainerShmSize != "" {
+		b, err := parseBytes(c.DefaultContainerShmSize)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("--default_container_shm_size=%s: %v", c.DefaultContainerShmSize, err))
+		case b < 1<<20 || b%(1<<20) != 0 || b>>20 > 1<<31:
+			errs = append(errs, fmt.Errorf("--default_container_shm_size=%s: want a whole number of megabytes, at least 1MB", c.DefaultContainerShmSize))
+		default:
+			c.shmSizeMB = uint32(b >> 20)
+		}
+	}
 	if c.XFSQuotaHeadroom == "" {
 		c.XFSQuotaHeadroom = def.XFSQuotaHeadroom
 	}
@@ -190,6 +207,12 @@ func (a *Agent) isolatorOptions() containerizer.IsolatorOptions {
 			Enforce:       c.EnforceContainerDiskQuota,
 			WatchInterval: c.ContainerDiskWatchInterval,
 			Log:           log,
+		},
+		Linux: containerizer.LinuxOptions{
+			WorkDir:               a.cfg.WorkDir,
+			EffectiveCapabilities: c.effectiveCaps,
+			BoundingCapabilities:  c.boundingCaps,
+			DefaultShmSize:        c.shmSizeMB,
 		},
 		XFS: containerizer.XFSOptions{
 			ProjectRange:   c.XFSProjectRange,

@@ -424,13 +424,14 @@ func (a *Agent) newContainerizer() error {
 	}
 	var cs []containerizer.Containerizer
 	if a.cfg.BuiltinExecutors == "auto" {
-		cs = append(cs, containerizer.NewBuiltin(containerizer.BuiltinConfig{Isolation: iso, Isolators: isolators}))
+		cs = append(cs, containerizer.NewBuiltin(containerizer.BuiltinConfig{Isolation: iso, Isolators: isolators, Helper: a.cfg.LaunchHelper}))
 	}
 	for _, name := range names {
 		switch name {
 		case containerizer.NameMesos:
 			cs = append(cs, containerizer.NewMezzo(containerizer.MezzoConfig{
 				Isolators: isolators,
+				Helper:    a.cfg.LaunchHelper,
 				Sandboxes: filepath.Join(a.cfg.WorkDir, "slaves"),
 				Log:       a.log.With("containerizer", name),
 			}))

@@ -179,6 +179,7 @@ func commandExecutorInfo(fwID string, t *mesos.TaskInfo) *mesos.ExecutorInfo {
 		Name:        proto.String(fmt.Sprintf("Command Executor (Task: %s) (Command: %s)", id, show)),
 		Source:      proto.String(id),
 		Command:     &mesos.CommandInfo{Uris: cmd.GetUris(), User: cmd.User},
+		Container:   t.GetContainer(),
 		Resources:   t.GetResources(),
 		Labels:      t.GetLabels(),
 	}

@@ -2,7 +2,6 @@ package containerizer
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -197,40 +196,12 @@ func (b *Builtin) startTask(c *builtinContainer, spec launcher.Spec, task *mesos
 	if u := task.GetCommand().GetUser(); u != "" && user != "" {
 		user = u
 	}
-	if user != "" {
-		u, err := resolveUser(user)
-		if err != nil {
-			return nil, err
-		}
-		launch.User = u
+	u, err := userFor(user)
+	if err != nil {
+		return nil, err
 	}
-	isolate := func(pid int) error {
-		for _, iso := range b.isolators {
-			if err := iso.Isolate(launchCtx, c.id, pid); err != nil {
-				return fmt.Errorf("failed to isolate the task (%s): %w", iso.Name(), err)
-			}
-		}
-		return nil
-	}
-	if b.helper == "" {
-		if !launch.Empty() {
-			return nil, errors.New("the isolation asked for needs the launch helper (the mezzo binary), which is not configured")
-		}
-		p, err := launcher.Start(spec)
-		if err != nil {
-			return nil, err
-		}
-		if err := isolate(p.Pid()); err != nil {
-			p.Destroy()
-			<-p.Done()
-			return nil, err
-		}
-		return p, nil
-	}
-	if len(b.isolators) > 0 || !launch.Empty() {
-		spec.Isolation, spec.Isolate = &launch, isolate
-	}
-	return launcher.Start(spec)
+	launch.User = u
+	return startIsolated(launchCtx, b.isolators, c.id, spec, &launch, "task")
 }
 
 // cleanup has isolators clean up after the container (cgroups isolators

@@ -61,8 +61,8 @@ type Isolation struct {
 // limits them with XFS project quotas. filesystem/posix, which refuses
 // container root file systems, is on unless filesystem/linux is named,
 // as Mesos adds it when no filesystem isolator is.
-var SupportedIsolators = []string{"posix/cpu", "posix/mem", "filesystem/posix",
-	DiskIsolatorName, DiskIsolatorAlias, "disk/xfs"}
+var SupportedIsolators = append([]string{"posix/cpu", "posix/mem", "filesystem/posix",
+	DiskIsolatorName, DiskIsolatorAlias, "disk/xfs"}, LinuxIsolatorNames...)
 
 // exclusive are the sets of isolators of which at most one may be named.
 var exclusive = [][]string{
@@ -115,16 +115,26 @@ type IsolatorOptions struct {
 	Disk DiskOptions
 	// XFS configures disk/xfs.
 	XFS XFSOptions
+	// Linux configures the Linux isolators (filesystem/linux,
+	// namespaces, volumes, capabilities, rlimits).
+	Linux LinuxOptions
 }
 
-// Build returns the isolators iso names, filesystem/posix first unless
-// filesystem/linux is named. It fails when one cannot work here (e.g.
+// Build returns the isolators iso names: the file system one first
+// (filesystem/posix unless filesystem/linux is named), then the other
+// Linux ones in the order they must prepare, then the rest in the order
+// named. It fails when one cannot work here (e.g.
 // disk/xfs on a work directory that is not XFS), naming it.
 func (iso Isolation) Build(opts IsolatorOptions) ([]Isolator, error) {
 	var out []Isolator
 	if !iso.Has("filesystem/linux") {
 		out = append(out, filesystemPosix{})
 	}
+	linux, err := NewLinuxIsolators(iso.Names, opts.Linux)
+	if err != nil {
+		return nil, fmt.Errorf("--isolation: %w", err)
+	}
+	out = append(out, linux...)
 	for _, name := range iso.Names {
 		switch name {
 		case "posix/cpu":

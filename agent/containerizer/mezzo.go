@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"sync"
 
@@ -106,47 +105,20 @@ func (m *Mezzo) Launch(ctx context.Context, id *mesos.ContainerID, cfg Config) (
 		return Launched, err
 	}
 	launch := &launcher.Isolation{Helper: m.helper}
-	if cfg.User != "" && m.helper != "" {
-		// The helper switches to the executor's user; the agent's own
-		// user needs no switch.
-		u, err := launcher.LookupUser(cfg.User)
-		if err != nil {
-			return fail(0, err)
-		}
-		if int(u.UID) != os.Getuid() {
-			launch.User = u
-		}
+	u, err := userFor(cfg.User)
+	if err != nil {
+		return fail(0, err)
 	}
+	launch.User = u
 	for i, iso := range m.isolators {
 		if err := iso.Prepare(ctx, id, &cfg, launch); err != nil {
 			return fail(i, fmt.Errorf("failed to prepare isolator %s: %w", iso.Name(), err))
 		}
 	}
 	spec := launcher.Spec{Command: cfg.Command, Env: cfg.Env, Dir: cfg.Directory, NewSession: true}
-	isolate := func(pid int) error {
-		for _, iso := range m.isolators {
-			if err := iso.Isolate(ctx, id, pid); err != nil {
-				return fmt.Errorf("failed to isolate the executor (%s): %w", iso.Name(), err)
-			}
-		}
-		return nil
-	}
-	if m.helper != "" {
-		// The helper holds the executor until every isolator has it.
-		spec.Isolation, spec.Isolate = launch, isolate
-	} else if !launch.Empty() {
-		return fail(len(m.isolators), errors.New("the isolation asked for needs the launch helper (the mezzo binary), which is not configured"))
-	}
-	proc, err := launcher.Start(spec)
+	proc, err := startIsolated(ctx, m.isolators, id, spec, launch, "executor")
 	if err != nil {
 		return fail(len(m.isolators), err)
-	}
-	if m.helper == "" {
-		if err := isolate(proc.Pid()); err != nil {
-			proc.Destroy()
-			<-proc.Done()
-			return fail(len(m.isolators), err)
-		}
 	}
 	m.mu.Lock()
 	c.proc = proc

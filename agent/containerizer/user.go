@@ -1,49 +1,77 @@
 package containerizer
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"os/user"
-	"strconv"
+	"os"
+	"strings"
 
 	"github.com/mezzo-project/mezzo/agent/launcher"
+	"github.com/mezzo-project/mezzo/api/v1/mesos"
 )
 
-// resolveUser resolves the user a container's processes run as (a name,
-// or a numeric uid), with its primary and supplementary groups and home;
-// the error names a user that does not exist.
-func resolveUser(name string) (*launcher.User, error) {
-	u, err := user.Lookup(name)
-	var unknown user.UnknownUserError
-	if errors.As(err, &unknown) {
-		if _, nerr := strconv.ParseUint(name, 10, 32); nerr == nil {
-			u, err = user.LookupId(name)
+// userFor resolves the user a container's processes run as: nil for
+// none given or the agent's own user (no switch); the error names a user
+// that does not exist.
+func userFor(name string) (*launcher.User, error) {
+	if name == "" {
+		return nil, nil
+	}
+	u, err := launcher.LookupUser(name)
+	if err != nil {
+		return nil, err
+	}
+	if int(u.UID) == os.Getuid() {
+		return nil, nil
+	}
+	return u, nil
+}
+
+// startIsolated starts spec's process (an executor, or a built-in
+// executor's task: what) inside launch and puts it into every isolator.
+// When the isolation asks for more than the caller's own process
+// attributes (launch is not empty), or an isolator must have the process
+// before it runs anything (a cgroup: see isolatesBeforeRun), the launch
+// helper (launch.Helper) starts it and holds it until every isolator has
+// it; otherwise it is started directly and isolated right after, which
+// the observing isolators allow.
+func startIsolated(ctx context.Context, isolators []Isolator, id *mesos.ContainerID, spec launcher.Spec,
+	launch *launcher.Isolation, what string) (*launcher.Process, error) {
+	isolate := func(pid int) error {
+		for _, iso := range isolators {
+			if err := iso.Isolate(ctx, id, pid); err != nil {
+				return fmt.Errorf("failed to isolate the %s (%s): %w", what, iso.Name(), err)
+			}
 		}
+		return nil
 	}
-	if err != nil {
-		var unknownID user.UnknownUserIdError
-		if errors.As(err, &unknown) || errors.As(err, &unknownID) {
-			return nil, fmt.Errorf("user %q does not exist", name)
+	hold := !launch.Empty()
+	for _, iso := range isolators {
+		hold = hold || isolatesBeforeRun(iso)
+	}
+	if hold {
+		if launch.Helper == "" {
+			return nil, errors.New("the isolation asked for needs the launch helper (the mezzo binary), which is not configured")
 		}
-		return nil, fmt.Errorf("look up user %q: %w", name, err)
+		spec.Isolation, spec.Isolate = launch, isolate
+		return launcher.Start(spec)
 	}
-	uid, err := strconv.ParseUint(u.Uid, 10, 32)
+	p, err := launcher.Start(spec)
 	if err != nil {
-		return nil, fmt.Errorf("user %q: uid %q: %w", name, u.Uid, err)
+		return nil, err
 	}
-	gid, err := strconv.ParseUint(u.Gid, 10, 32)
-	if err != nil {
-		return nil, fmt.Errorf("user %q: gid %q: %w", name, u.Gid, err)
+	if err := isolate(p.Pid()); err != nil {
+		p.Destroy()
+		<-p.Done()
+		return nil, err
 	}
-	out := &launcher.User{Name: u.Username, UID: uint32(uid), GID: uint32(gid), Home: u.HomeDir}
-	gids, err := u.GroupIds()
-	if err != nil {
-		return nil, fmt.Errorf("user %q: supplementary groups: %w", name, err)
-	}
-	for _, g := range gids {
-		if n, err := strconv.ParseUint(g, 10, 32); err == nil {
-			out.Groups = append(out.Groups, uint32(n))
-		}
-	}
-	return out, nil
+	return p, nil
+}
+
+// isolatesBeforeRun reports whether an isolator must have a process
+// before it runs anything: a cgroup holds only what is started after the
+// process joined it.
+func isolatesBeforeRun(iso Isolator) bool {
+	return strings.HasPrefix(iso.Name(), "cgroups/")
 }

@@ -345,15 +345,15 @@ type Stats struct {
 	// Memory, in bytes: in use (usage_in_bytes, memory.current), the
 	// peak, and its parts: anonymous (rss, anon), page cache (cache,
 	// file), mapped files, swap, unevictable, kernel.
-	MemUsage, MemMaxUsage                  uint64
-	MemRSS, MemCache, MemMappedFile        uint64
-	MemSwap, MemUnevictable, MemKernel     uint64
-	MemSwapUsage                           uint64 // memory and swap together (v1 memsw)
-	MemLimit                               int64  // hard limit, Unlimited for none
-	OOMKills                               uint64 // processes the OOM killer ended inside
-	Processes, Threads, PidsLimit          uint64 // PidsLimit 0: none
-	IO                                     []IOStat
-	IOSource                               IOSource
+	MemUsage, MemMaxUsage              uint64
+	MemRSS, MemCache, MemMappedFile    uint64
+	MemSwap, MemUnevictable, MemKernel uint64
+	MemSwapUsage                       uint64 // memory and swap together (v1 memsw)
+	MemLimit                           int64  // hard limit, Unlimited for none
+	OOMKills                           uint64 // processes the OOM killer ended inside
+	Processes, Threads, PidsLimit      uint64 // PidsLimit 0: none
+	IO                                 []IOStat
+	IOSource                           IOSource
 }
 
 // IOSource says which kernel counters IO comes from.

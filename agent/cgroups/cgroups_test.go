@@ -391,3 +391,29 @@ func TestV1PidsMax(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The v1 devices controller lets /dev/zero through and refuses a device
+// not on the list; devices.list shows exactly the list.
+func TestV1Devices(t *testing.T) {
+	h := openV1Test(t, Devices)
+	node := DeniedDeviceNode(t)
+	cg, err := h.Create("dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cg.SetDevices([]DeviceRule{{Type: 'c', Major: 1, Minor: 3, Access: "rwm"}, {Type: 'c', Major: 1, Minor: 5, Access: "rwm"}, {Type: 'b', Major: -1, Minor: -1, Access: "m"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := readTrim(t, filepath.Join(cg.Paths()[Devices], "devices.list")); got != "c 1:3 rwm\nc 1:5 rwm\nb *:* m" {
+		t.Errorf("devices.list %q", got)
+	}
+	p := startHeld(t, "head -c1 /dev/zero >/dev/null && echo zero ok; : < "+node+" && echo node ok; exit 0")
+	if err := cg.Add(p.pid()); err != nil {
+		t.Fatal(err)
+	}
+	p.release(t)
+	p.wait(t)
+	if out := p.out.String(); !strings.Contains(out, "zero ok") || strings.Contains(out, "node ok") || !strings.Contains(out, "not permitted") {
+		t.Errorf("output %q", out)
+	}
+}

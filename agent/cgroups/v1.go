@@ -294,16 +294,14 @@ func (c *v1Cgroup) SetDevices(allow []DeviceRule) error {
 // deviceRules is "deny everything" followed by the allowed devices, in
 // the runtime spec's terms (the last matching rule wins).
 func deviceRules(allow []DeviceRule) []specs.LinuxDeviceCgroup {
-	out := []specs.LinuxDeviceCgroup{{Allow: false, Type: "a", Access: "rwm"}}
+	// Both renderings (v1 text, v2 eBPF) take -1 for "any".
+	anyNumber := func(v int64) *int64 {
+		v = max(v, -1)
+		return &v
+	}
+	out := []specs.LinuxDeviceCgroup{{Allow: false, Type: "a", Major: anyNumber(-1), Minor: anyNumber(-1), Access: "rwm"}}
 	for _, r := range allow {
-		d := specs.LinuxDeviceCgroup{Allow: true, Type: string(r.Type), Access: r.Access}
-		if r.Major >= 0 {
-			d.Major = &r.Major
-		}
-		if r.Minor >= 0 {
-			d.Minor = &r.Minor
-		}
-		out = append(out, d)
+		out = append(out, specs.LinuxDeviceCgroup{Allow: true, Type: string(r.Type), Major: anyNumber(r.Major), Minor: anyNumber(r.Minor), Access: r.Access})
 	}
 	return out
 }

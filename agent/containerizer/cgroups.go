@@ -96,18 +96,18 @@ type CgroupsOptions struct {
 var defaultDevices = []cgroups.DeviceRule{
 	{Type: 'c', Major: -1, Minor: -1, Access: "m"},
 	{Type: 'b', Major: -1, Minor: -1, Access: "m"},
-	{Type: 'c', Major: 5, Minor: 1, Access: "rwm"},   // /dev/console
-	{Type: 'c', Major: 4, Minor: 0, Access: "rwm"},   // /dev/tty0
-	{Type: 'c', Major: 4, Minor: 1, Access: "rwm"},   // /dev/tty1
+	{Type: 'c', Major: 5, Minor: 1, Access: "rwm"},    // /dev/console
+	{Type: 'c', Major: 4, Minor: 0, Access: "rwm"},    // /dev/tty0
+	{Type: 'c', Major: 4, Minor: 1, Access: "rwm"},    // /dev/tty1
 	{Type: 'c', Major: 136, Minor: -1, Access: "rwm"}, // /dev/pts/*
-	{Type: 'c', Major: 5, Minor: 2, Access: "rwm"},   // /dev/ptmx
+	{Type: 'c', Major: 5, Minor: 2, Access: "rwm"},    // /dev/ptmx
 	{Type: 'c', Major: 10, Minor: 200, Access: "rwm"}, // /dev/net/tun
-	{Type: 'c', Major: 1, Minor: 3, Access: "rwm"},   // /dev/null
-	{Type: 'c', Major: 1, Minor: 5, Access: "rwm"},   // /dev/zero
-	{Type: 'c', Major: 1, Minor: 7, Access: "rwm"},   // /dev/full
-	{Type: 'c', Major: 5, Minor: 0, Access: "rwm"},   // /dev/tty
-	{Type: 'c', Major: 1, Minor: 9, Access: "rwm"},   // /dev/urandom
-	{Type: 'c', Major: 1, Minor: 8, Access: "rwm"},   // /dev/random
+	{Type: 'c', Major: 1, Minor: 3, Access: "rwm"},    // /dev/null
+	{Type: 'c', Major: 1, Minor: 5, Access: "rwm"},    // /dev/zero
+	{Type: 'c', Major: 1, Minor: 7, Access: "rwm"},    // /dev/full
+	{Type: 'c', Major: 5, Minor: 0, Access: "rwm"},    // /dev/tty
+	{Type: 'c', Major: 1, Minor: 9, Access: "rwm"},    // /dev/urandom
+	{Type: 'c', Major: 1, Minor: 8, Access: "rwm"},    // /dev/random
 }
 
 // NewCgroupsIsolators returns the cgroups/* isolators names asks for (in

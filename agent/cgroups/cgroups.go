@@ -242,6 +242,22 @@ func (h *Hierarchy) List() ([]string, error) {
 	return out, nil
 }
 
+// Remove deletes the root cgroup (each controller's on v1); it fails
+// while a container cgroup is left under it. The agent keeps its root;
+// tests remove theirs.
+func (h *Hierarchy) Remove() error {
+	dirs := []string{h.impl.dir()}
+	if v1, ok := h.impl.(*v1Hierarchy); ok {
+		dirs = v1.dirs()
+	}
+	for _, d := range dirs {
+		if err := os.Remove(d); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove the root cgroup: %w", err)
+		}
+	}
+	return nil
+}
+
 // checkName refuses a container name that is not one path element.
 func checkName(name string) error {
 	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\x00") {

@@ -60,16 +60,8 @@ func removeHierarchy(t *testing.T, h *Hierarchy) {
 			t.Errorf("cleanup: %v", err)
 		}
 	}
-	var dirs []string
-	if v1, ok := h.impl.(*v1Hierarchy); ok {
-		dirs = v1.dirs()
-	} else {
-		dirs = []string{h.impl.dir()}
-	}
-	for _, d := range dirs {
-		if err := os.Remove(d); err != nil && !errors.Is(err, os.ErrNotExist) {
-			t.Errorf("cleanup: %v", err)
-		}
+	if err := h.Remove(); err != nil {
+		t.Errorf("cleanup: %v", err)
 	}
 }
 

@@ -1,9 +1,6 @@
 package cgroups
 
-import (
-	"os"
-	"time"
-)
+import "os"
 
 // OOMEvent is an OOM in a container's cgroup: its memory use reached the
 // hard limit and the kernel's OOM killer ended a process inside.
@@ -37,8 +34,8 @@ func (w *OOMWatch) Close() error {
 // startOOMWatch reads notifications of bufSize bytes from f (non
 // blocking, so that Close ends the read) and, for each, the OOM kill
 // count; each notification after which the count grew is an event. With
-// v1 (eager) every notification is an event, the count read again for a
-// while until it grew.
+// v1 (eager) every notification is an event, its count at least one
+// more than before.
 func startOOMWatch(f *os.File, bufSize int, count func() (uint64, error), eager bool) (*OOMWatch, error) {
 	base, err := count()
 	if err != nil {
@@ -58,12 +55,6 @@ func startOOMWatch(f *os.File, bufSize int, count func() (uint64, error), eager 
 				continue // the cgroup is gone: no OOM
 			}
 			if eager {
-				for i := 0; n <= base && i < 20; i++ {
-					time.Sleep(10 * time.Millisecond)
-					if m, err := count(); err == nil {
-						n = m
-					}
-				}
 				n = max(n, base+1)
 			}
 			if n <= base {

@@ -200,6 +200,9 @@ func (c *v1Cgroup) Add(pid int) error {
 func (c *v1Cgroup) Procs() ([]int, error) {
 	// Kill and Delete need the freezer, so every container has it.
 	ps, err := c.cg.Processes(cgroup1.Freezer, true)
+	if errors.Is(err, os.ErrNotExist) || errors.Is(err, cgroup1.ErrCgroupDeleted) {
+		return nil, nil // deleted: nothing inside
+	}
 	if err != nil {
 		return nil, fmt.Errorf("cgroup %s: list processes: %w", c.name, err)
 	}
@@ -425,6 +428,9 @@ func (c *v1Cgroup) freezer(ctx context.Context, state string) error {
 }
 
 func (c *v1Cgroup) Kill(ctx context.Context) error {
+	if _, err := os.Stat(c.path(Freezer)); errors.Is(err, os.ErrNotExist) {
+		return nil // deleted: nothing inside
+	}
 	return killFrozen(ctx, c)
 }
 

@@ -142,6 +142,9 @@ func (c *v2Cgroup) Add(pid int) error {
 
 func (c *v2Cgroup) Procs() ([]int, error) {
 	ps, err := c.m.Procs(true)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil // deleted: nothing inside
+	}
 	if err != nil {
 		return nil, fmt.Errorf("cgroup %s: list processes: %w", c.name, err)
 	}
@@ -359,6 +362,9 @@ func (c *v2Cgroup) freeze(ctx context.Context, frozen bool) error {
 // process of the subtree at once, else freezes and kills one by one;
 // then it waits until the cgroup is empty.
 func (c *v2Cgroup) Kill(ctx context.Context) error {
+	if _, err := os.Stat(c.dir); errors.Is(err, os.ErrNotExist) {
+		return nil // deleted: nothing inside
+	}
 	kill := filepath.Join(c.dir, "cgroup.kill")
 	if _, err := os.Stat(kill); err != nil {
 		return killFrozen(ctx, c)

@@ -198,7 +198,7 @@ func fakeV2(t *testing.T, root string, controllers string) string {
 	t.Helper()
 	mount := t.TempDir()
 	for dir, files := range map[string]map[string]string{
-		mount: {"cgroup.controllers": controllers + "\n", "cgroup.subtree_control": ""},
+		mount:                      {"cgroup.controllers": controllers + "\n", "cgroup.subtree_control": ""},
 		filepath.Join(mount, root): {"cgroup.controllers": controllers + "\n", "cgroup.subtree_control": ""},
 	} {
 		if err := os.MkdirAll(dir, 0o755); err != nil {

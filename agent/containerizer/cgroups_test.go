@@ -1,0 +1,592 @@
+package containerizer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/mezzo-project/mezzo/agent/cgroups"
+	"github.com/mezzo-project/mezzo/agent/launcher"
+	"github.com/mezzo-project/mezzo/api/v1/mesos"
+)
+
+var cgroupsTestRoots atomic.Int64
+
+// cgroupsTest is a set of cgroups isolators under a root of the test's
+// own; when the test ends no container cgroup may be left, and the root
+// is removed.
+type cgroupsTest struct {
+	opts  CgroupsOptions
+	names []string
+	isos  []Isolator
+	h     *cgroups.Hierarchy // the same hierarchy, to look at
+}
+
+func newCgroupsTest(t testing.TB, names []string, opts CgroupsOptions) *cgroupsTest {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to create cgroups")
+	}
+	opts.Root = fmt.Sprintf("mezzo-ctest-%d-%d", os.Getpid(), cgroupsTestRoots.Add(1))
+	opts.Log = testLogger(t)
+	isos, err := NewCgroupsIsolators(names, opts)
+	if err != nil {
+		t.Skipf("cgroups isolation %v unusable here: %v", names, err)
+	}
+	ct := &cgroupsTest{opts: opts, names: names, isos: isos}
+	var controllers []cgroups.Controller
+	for _, n := range names {
+		switch n {
+		case "cgroups/cpu":
+			controllers = append(controllers, cgroups.CPU, cgroups.CPUAcct)
+		case "cgroups/mem":
+			controllers = append(controllers, cgroups.Memory)
+		case "cgroups/pids":
+			controllers = append(controllers, cgroups.Pids)
+		case "cgroups/devices":
+			controllers = append(controllers, cgroups.Devices)
+		case "cgroups/blkio":
+			controllers = append(controllers, cgroups.Blkio)
+		}
+	}
+	if ct.h, err = cgroups.Open(cgroups.Config{Root: opts.Root, Controllers: controllers, Version: opts.Version, Mountpoint: opts.Hierarchy}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		left, err := ct.h.List()
+		if err != nil {
+			t.Error(err)
+		}
+		for _, n := range left {
+			t.Errorf("container cgroup %s left", n)
+			if cg, err := ct.h.Load(n); err == nil {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				cg.Kill(ctx)
+				cancel()
+				cg.Delete()
+			}
+		}
+		if err := ct.h.Remove(); err != nil {
+			t.Error(err)
+		}
+	})
+	return ct
+}
+
+// testLogger sends log lines to t.Log.
+func testLogger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+func cid(s string) *mesos.ContainerID { return &mesos.ContainerID{Value: proto.String(s)} }
+
+func resourcesOf(cpus, mem float64) []*mesos.Resource {
+	return []*mesos.Resource{scalar("cpus", cpus), scalar("mem", mem)}
+}
+
+func (ct *cgroupsTest) prepare(t testing.TB, id *mesos.ContainerID, cfg *Config) {
+	t.Helper()
+	for _, iso := range ct.isos {
+		if err := iso.Prepare(context.Background(), id, cfg, &launcher.Isolation{}); err != nil {
+			t.Fatalf("prepare %s: %v", iso.Name(), err)
+		}
+	}
+}
+
+func (ct *cgroupsTest) isolate(t testing.TB, id *mesos.ContainerID, pid int) {
+	t.Helper()
+	for _, iso := range ct.isos {
+		if err := iso.Isolate(context.Background(), id, pid); err != nil {
+			t.Fatalf("isolate %s: %v", iso.Name(), err)
+		}
+	}
+}
+
+func (ct *cgroupsTest) usage(t testing.TB, id *mesos.ContainerID) *mesos.ResourceStatistics {
+	t.Helper()
+	s := &mesos.ResourceStatistics{}
+	for _, iso := range ct.isos {
+		u, err := iso.Usage(context.Background(), id)
+		if err != nil {
+			t.Fatalf("usage %s: %v", iso.Name(), err)
+		}
+		proto.Merge(s, u)
+	}
+	return s
+}
+
+func (ct *cgroupsTest) cleanup(t testing.TB, id *mesos.ContainerID) {
+	t.Helper()
+	for _, iso := range ct.isos {
+		if err := iso.Cleanup(context.Background(), id); err != nil {
+			t.Fatalf("cleanup %s: %v", iso.Name(), err)
+		}
+	}
+}
+
+// file reads a control file of container id's cgroup: on v1 from
+// controller's hierarchy, on v2 from its one directory.
+func (ct *cgroupsTest) file(t testing.TB, id string, controller cgroups.Controller, name string) string {
+	t.Helper()
+	cg, err := ct.h.Load(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := cg.Paths()[controller]
+	if ct.h.Version() == cgroups.V2 {
+		dir = cg.Paths()[""]
+	}
+	b, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// heldProcess is a process that waits on its stdin before running its
+// script, as the launch helper holds an executor until it is isolated.
+type heldProcess struct {
+	cmd  *exec.Cmd
+	in   io.WriteCloser
+	out  *strings.Builder
+	done chan error
+}
+
+func startHeldProcess(t testing.TB, script string) *heldProcess {
+	t.Helper()
+	cmd := exec.Command("/bin/sh", "-c", "read _; "+script)
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &heldProcess{cmd: cmd, in: in, out: &strings.Builder{}, done: make(chan error, 1)}
+	cmd.Stdout, cmd.Stderr = p.out, p.out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-p.done
+		p.done <- nil
+	})
+	return p
+}
+
+func (p *heldProcess) pid() int { return p.cmd.Process.Pid }
+
+func (p *heldProcess) release(t testing.TB) {
+	t.Helper()
+	if _, err := io.WriteString(p.in, "go\n"); err != nil {
+		t.Fatal(err)
+	}
+	p.in.Close()
+}
+
+func (p *heldProcess) wait(t testing.TB) error {
+	t.Helper()
+	select {
+	case err := <-p.done:
+		p.done <- err
+		return err
+	case <-time.After(20 * time.Second):
+		t.Fatalf("process %d did not end; output %q", p.pid(), p.out.String())
+	}
+	return nil
+}
+
+// NewCgroupsIsolators refuses what it cannot honour, naming it.
+func TestCgroupsIsolatorsRefuse(t *testing.T) {
+	if isos, err := NewCgroupsIsolators([]string{"posix/cpu", "filesystem/posix"}, CgroupsOptions{}); isos != nil || err != nil {
+		t.Errorf("no cgroups isolator: %v, %v", isos, err)
+	}
+	_, err := NewCgroupsIsolators([]string{"cgroups/cpu", "cgroups/net_cls"}, CgroupsOptions{})
+	if err == nil || !strings.Contains(err.Error(), `"cgroups/net_cls"`) {
+		t.Errorf("unknown isolator: %v", err)
+	}
+	_, err = NewCgroupsIsolators([]string{"cgroups/cpu"}, CgroupsOptions{MaxPids: 10})
+	if err == nil || !strings.Contains(err.Error(), "cgroups/pids") {
+		t.Errorf("a pids limit without cgroups/pids: %v", err)
+	}
+	_, err = NewCgroupsIsolators([]string{"cgroups/mem", "cgroups/pids"}, CgroupsOptions{Hierarchy: t.TempDir(), Version: cgroups.V1})
+	if err == nil || !strings.Contains(err.Error(), "memory, pids") {
+		t.Errorf("no hierarchy: %v", err)
+	}
+}
+
+// Through the Mezzo containerizer: an executor allocating past its
+// memory limit is OOM-killed; the container ends with the memory
+// limitation, naming the limit as Mesos does, and its cgroup is gone.
+func TestCgroupsMemOOMEndsTheContainer(t *testing.T) {
+	ct := newCgroupsTest(t, []string{"cgroups/cpu", "cgroups/mem"}, CgroupsOptions{})
+	m := NewMezzo(MezzoConfig{Isolators: ct.isos, Log: testLogger(t)})
+	id := cid("oom")
+	// Without a launch helper the executor is isolated right after it
+	// starts: it waits a little before its child allocates.
+	res, err := m.Launch(context.Background(), id, Config{Command: shell("sleep 0.3; tail /dev/zero; sleep 30"), Directory: t.TempDir(),
+		Resources: resourcesOf(0.5, 32)})
+	if err != nil || res != Launched {
+		t.Fatalf("launch: %v, %v", res, err)
+	}
+	term, err := m.Wait(waitCtx(t), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if term.State != mesos.TaskState_TASK_FAILED || term.Reason != mesos.TaskStatus_REASON_CONTAINER_LIMITATION_MEMORY ||
+		!strings.HasPrefix(term.Message, "Memory limit exceeded: Requested: 32MB Maximum Used: ") ||
+		!strings.Contains(term.Message, "MEMORY STATISTICS") {
+		t.Errorf("termination %+v", term)
+	}
+	mem := ct.isos[1].(*CgroupsMemIsolator)
+	if mem.OOMs() != 1 {
+		t.Errorf("OOMs %d", mem.OOMs())
+	}
+	if names, _ := ct.h.List(); len(names) != 0 {
+		t.Errorf("cgroups left: %v", names)
+	}
+}
+
+// The OOM limitation's resources are the memory used at most.
+func TestCgroupsMemLimitationResources(t *testing.T) {
+	ct := newCgroupsTest(t, []string{"cgroups/mem"}, CgroupsOptions{})
+	id := cid("oom-direct")
+	ct.prepare(t, id, &Config{Resources: resourcesOf(0.1, 40)})
+	p := startHeldProcess(t, "exec tail /dev/zero")
+	ct.isolate(t, id, p.pid())
+	ch := ct.isos[0].Watch(id)
+	if ch == nil {
+		t.Fatal("cgroups/mem does not watch")
+	}
+	p.release(t)
+	select {
+	case l := <-ch:
+		if l.Reason != mesos.TaskStatus_REASON_CONTAINER_LIMITATION_MEMORY || len(l.Resources) != 1 ||
+			l.Resources[0].GetName() != "mem" || l.Resources[0].GetScalar().GetValue() < 39 ||
+			!strings.HasPrefix(l.Message, "Memory limit exceeded: Requested: 40MB Maximum Used: 40MB") {
+			t.Errorf("limitation %v %q", l.Resources, l.Message)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no limitation")
+	}
+	p.wait(t)
+	ct.cleanup(t, id)
+}
+
+// A CPU hog limited to 0.5 cpus with CFS uses about half a core; the
+// statistics show the throttling and the limit.
+func TestCgroupsCPUQuota(t *testing.T) {
+	ct := newCgroupsTest(t, []string{"cgroups/cpu"}, CgroupsOptions{EnableCFS: true})
+	id := cid("hog")
+	ct.prepare(t, id, &Config{Resources: resourcesOf(0.5, 32)})
+	p := startHeldProcess(t, "while :; do :; done")
+	ct.isolate(t, id, p.pid())
+	p.release(t)
+	time.Sleep(200 * time.Millisecond) // past the start
+	u0, t0 := ct.usage(t, id), time.Now()
+	time.Sleep(time.Second)
+	u1, t1 := ct.usage(t, id), time.Now()
+	used := (u1.GetCpusUserTimeSecs() + u1.GetCpusSystemTimeSecs() - u0.GetCpusUserTimeSecs() - u0.GetCpusSystemTimeSecs()) / t1.Sub(t0).Seconds()
+	t.Logf("a hog limited to 0.5 cpus used %.3f cpus", used)
+	// The machine is shared: less is possible, more is not.
+	if used > 0.6 || used < 0.2 {
+		t.Errorf("used %.3f cpus under a 0.5 cpus quota", used)
+	}
+	if u1.GetCpusLimit() != 0.5 || u1.GetCpusNrThrottled() == 0 || u1.GetCpusNrPeriods() < 5 || u1.GetCpusThrottledTimeSecs() <= 0 {
+		t.Errorf("statistics %v", u1)
+	}
+	ct.cleanup(t, id)
+	if err := p.wait(t); err == nil {
+		t.Error("the hog outlived its container's cleanup")
+	}
+}
+
+// cpu.shares is 1024 per cpu (at least 2); without CFS only a cpus
+// limit sets a quota, and an infinite one removes it (Mesos 1.11).
+func TestCgroupsCPUSharesAndLimits(t *testing.T) {
+	ct := newCgroupsTest(t, []string{"cgroups/cpu"}, CgroupsOptions{})
+	id := cid("shares")
+	ct.prepare(t, id, &Config{Resources: resourcesOf(0.001, 32)})
+	v1 := ct.h.Version() == cgroups.V1
+	shares := func() string {
+		if v1 {
+			return ct.file(t, "shares", cgroups.CPU, "cpu.shares")
+		}
+		return ct.file(t, "shares", cgroups.CPU, "cpu.weight")
+	}
+	quota := func() string {
+		if v1 {
+			return ct.file(t, "shares", cgroups.CPU, "cpu.cfs_quota_us")
+		}
+		return ct.file(t, "shares", cgroups.CPU, "cpu.max")
+	}
+	if v1 && (shares() != "2" || quota() != "-1") {
+		t.Errorf("0.001 cpus: shares %s, quota %s", shares(), quota())
+	}
+	ctx := context.Background()
+	iso := ct.isos[0]
+	if err := iso.Update(ctx, id, resourcesOf(1.5, 32), map[string]*mesos.Value_Scalar{"cpus": {Value: proto.Float64(0.25)}}); err != nil {
+		t.Fatal(err)
+	}
+	if v1 && (shares() != "1536" || quota() != "25000") {
+		t.Errorf("1.5 cpus limited to 0.25: shares %s, quota %s", shares(), quota())
+	}
+	if !v1 && quota() != "25000 100000" {
+		t.Errorf("cpu.max %s", quota())
+	}
+	if u := ct.usage(t, id); u.GetCpusLimit() != 0.25 {
+		t.Errorf("cpus_limit %v", u.GetCpusLimit())
+	}
+	if err := iso.Update(ctx, id, resourcesOf(1.5, 32), map[string]*mesos.Value_Scalar{"cpus": {Value: proto.Float64(math.Inf(1))}}); err != nil {
+		t.Fatal(err)
+	}
+	if v1 && quota() != "-1" || !v1 && !strings.HasPrefix(quota(), "max") {
+		t.Errorf("infinite limit: quota %s", quota())
+	}
+	if u := ct.usage(t, id); u.CpusLimit != nil {
+		t.Errorf("cpus_limit %v without a quota", u.GetCpusLimit())
+	}
+	if err := iso.Update(ctx, id, []*mesos.Resource{scalar("mem", 32)}, nil); err == nil || !strings.Contains(err.Error(), "no cpus") {
+		t.Errorf("no cpus: %v", err)
+	}
+	ct.cleanup(t, id)
+}
+
+// The memory limits: soft = hard = the mem (at least 32 MB); a mem limit
+// raises the hard limit, an infinite one removes it, and the hard limit
+// is never lowered.
+func TestCgroupsMemLimits(t *testing.T) {
+	ct := newCgroupsTest(t, []string{"cgroups/mem"}, CgroupsOptions{})
+	id := cid("memlimits")
+	ct.prepare(t, id, &Config{Resources: resourcesOf(0.1, 16)})
+	ctx := context.Background()
+	iso := ct.isos[0]
+	check := func(what string, hard, soft uint64) {
+		t.Helper()
+		u := ct.usage(t, id)
+		if hard == 0 && u.MemLimitBytes != nil || hard != 0 && u.GetMemLimitBytes() != hard || u.GetMemSoftLimitBytes() != soft {
+			t.Errorf("%s: mem_limit_bytes %v, mem_soft_limit_bytes %v; want %d, %d", what, u.MemLimitBytes, u.GetMemSoftLimitBytes(), hard, soft)
+		}
+	}
+	check("16 MB", 32<<20, 32<<20)
+	if err := iso.Update(ctx, id, resourcesOf(0.1, 64), map[string]*mesos.Value_Scalar{"mem": {Value: proto.Float64(128)}}); err != nil {
+		t.Fatal(err)
+	}
+	check("64 MB limited to 128 MB", 128<<20, 64<<20)
+	if err := iso.Update(ctx, id, resourcesOf(0.1, 48), nil); err != nil {
+		t.Fatal(err)
+	}
+	check("down to 48 MB", 128<<20, 48<<20)
+	if err := iso.Update(ctx, id, resourcesOf(0.1, 48), map[string]*mesos.Value_Scalar{"mem": {Value: proto.Float64(math.Inf(1))}}); err != nil {
+		t.Fatal(err)
+	}
+	check("unlimited", 0, 48<<20)
+	if ct.h.Version() == cgroups.V1 {
+		if got := ct.file(t, "memlimits", cgroups.Memory, "memory.limit_in_bytes"); got != "9223372036854771712" {
+			t.Errorf("memory.limit_in_bytes %s", got)
+		}
+	}
+	ct.cleanup(t, id)
+}
+
+// pids.max stops a fork loop; processes and threads are counted.
+func TestCgroupsPids(t *testing.T) {
+	ct := newCgroupsTest(t, []string{"cgroups/pids"}, CgroupsOptions{MaxPids: 20})
+	id := cid("forks")
+	ct.prepare(t, id, &Config{Resources: resourcesOf(0.1, 32)})
+	p := startHeldProcess(t, `for i in $(seq 200); do sleep 5 >/dev/null 2>&1 & done`)
+	ct.isolate(t, id, p.pid())
+	p.release(t)
+	p.wait(t)
+	if out := p.out.String(); !strings.Contains(out, "fork") {
+		t.Errorf("200 forks under pids.max=20: %q", out)
+	}
+	// What forked still sleeps: at most 20 tasks.
+	u := ct.usage(t, id)
+	if u.GetProcesses() < 10 || u.GetProcesses() > 20 || u.GetThreads() < u.GetProcesses() || u.GetThreads() > 20 {
+		t.Errorf("processes %d, threads %d", u.GetProcesses(), u.GetThreads())
+	}
+	ct.cleanup(t, id)
+}
+
+// Mesos' default device allow-list: /dev/zero works, any other device
+// (here a node made in a temporary directory) is refused.
+func TestCgroupsDevices(t *testing.T) {
+	ct := newCgroupsTest(t, []string{"cgroups/devices"}, CgroupsOptions{})
+	node := deniedDeviceNode(t)
+	id := cid("devices")
+	ct.prepare(t, id, &Config{Resources: resourcesOf(0.1, 32)})
+	p := startHeldProcess(t, "head -c1 /dev/zero | od -An -c && echo zero ok; : < "+node+" && echo node ok; exit 0")
+	ct.isolate(t, id, p.pid())
+	p.release(t)
+	p.wait(t)
+	if out := p.out.String(); !strings.Contains(out, "zero ok") || strings.Contains(out, "node ok") || !strings.Contains(out, "not permitted") {
+		t.Errorf("output %q", out)
+	}
+	ct.cleanup(t, id)
+}
+
+// deniedDeviceNode makes a device node no allow-list names and that this
+// process can open without isolation: the root disk's block device or,
+// where raw disks are refused outright, /dev/kmsg's number (c 1:11).
+func deniedDeviceNode(t *testing.T) string {
+	t.Helper()
+	var st unix.Stat_t
+	if err := unix.Stat("/", &st); err != nil {
+		t.Fatal(err)
+	}
+	type node struct {
+		mode uint32
+		dev  uint64
+	}
+	nodes := []node{{unix.S_IFCHR, unix.Mkdev(1, 11)}}
+	if unix.Major(st.Dev) != 0 {
+		nodes = append([]node{{unix.S_IFBLK, st.Dev}}, nodes...)
+	}
+	dir := t.TempDir()
+	var errs []error
+	for i, n := range nodes {
+		path := filepath.Join(dir, fmt.Sprint(i))
+		if err := unix.Mknod(path, n.mode|0o600, int(n.dev)); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		f.Close()
+		return path
+	}
+	t.Skipf("no device node to deny opens here even without isolation: %v", errors.Join(errs...))
+	return ""
+}
+
+// Usage reads the statistics of every cgroups isolator; a container may
+// hold several process trees; Cleanup leaves no process and no cgroup.
+func TestCgroupsUsageAndCleanup(t *testing.T) {
+	ct := newCgroupsTest(t, CgroupsIsolatorNames, CgroupsOptions{MaxPids: 100})
+	id := cid("usage")
+	ct.prepare(t, id, &Config{Resources: resourcesOf(1, 64)})
+	a := startHeldProcess(t, "dd if=/dev/zero of=/dev/null bs=1M count=20 2>/dev/null; x=$(head -c 4000000 /dev/zero | tr '\\0' a); sleep 30 & sleep 30")
+	b := startHeldProcess(t, "sleep 30 & exec sleep 30")
+	ct.isolate(t, id, a.pid())
+	ct.isolate(t, id, b.pid())
+	a.release(t)
+	b.release(t)
+	var u *mesos.ResourceStatistics
+	deadline := time.Now().Add(10 * time.Second)
+	for u = ct.usage(t, id); u.GetProcesses() != 5; u = ct.usage(t, id) {
+		if time.Now().After(deadline) {
+			t.Fatalf("processes %d, want 5", u.GetProcesses())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if u.GetThreads() < 4 || u.CpusUserTimeSecs == nil || u.CpusSystemTimeSecs == nil || u.GetCpusUserTimeSecs()+u.GetCpusSystemTimeSecs() <= 0 ||
+		u.GetMemTotalBytes() == 0 || u.MemRssBytes == nil || u.MemCacheBytes == nil || u.MemMappedFileBytes == nil ||
+		u.GetMemLimitBytes() != 64<<20 || u.GetMemSoftLimitBytes() != 64<<20 || u.BlkioStatistics == nil || u.CpusLimit != nil {
+		t.Errorf("usage %v", u)
+	}
+	// The same pid again changes nothing.
+	ct.isolate(t, id, b.pid())
+	ct.cleanup(t, id)
+	for _, p := range []*heldProcess{a, b} {
+		if err := p.wait(t); err == nil || !strings.Contains(err.Error(), "killed") {
+			t.Errorf("process %d: %v", p.pid(), err)
+		}
+	}
+	if names, _ := ct.h.List(); len(names) != 0 {
+		t.Errorf("cgroups left: %v", names)
+	}
+	if _, err := ct.isos[0].Usage(context.Background(), id); !errors.Is(err, ErrUnknownContainer) {
+		t.Errorf("usage after cleanup: %v", err)
+	}
+}
+
+// A restarted agent's isolators re-open the cgroups of the recovered
+// containers and destroy the orphan ones (their processes killed).
+func TestCgroupsRecover(t *testing.T) {
+	names := []string{"cgroups/cpu", "cgroups/mem", "cgroups/pids"}
+	before := newCgroupsTest(t, names, CgroupsOptions{})
+	known, orphan := cid("known"), cid("orphan")
+	before.prepare(t, known, &Config{Resources: resourcesOf(0.5, 64)})
+	before.prepare(t, orphan, &Config{Resources: resourcesOf(0.5, 64)})
+	k := startHeldProcess(t, "exec sleep 30")
+	o := startHeldProcess(t, "sleep 30 & exec sleep 30")
+	before.isolate(t, known, k.pid())
+	before.isolate(t, orphan, o.pid())
+	k.release(t)
+	o.release(t)
+
+	// The agent restarts: new isolators, same root.
+	opts := before.opts
+	opts.Log = testLogger(t)
+	after, err := NewCgroupsIsolators(names, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct := &cgroupsTest{opts: opts, names: names, isos: after, h: before.h}
+	states := []RecoverState{{ID: known, Pid: k.pid()}, {ID: cid("never-created"), Pid: 1}}
+	for _, iso := range after {
+		if err := iso.Recover(context.Background(), states); err != nil {
+			t.Fatalf("recover %s: %v", iso.Name(), err)
+		}
+	}
+	if err := o.wait(t); err == nil {
+		t.Error("the orphan's process survived")
+	}
+	if got, _ := before.h.List(); len(got) != 1 || got[0] != "known" {
+		t.Errorf("cgroups after recovery: %v", got)
+	}
+	if zombieOrGone(k.pid()) {
+		t.Fatal("the known container's process was killed")
+	}
+	u := ct.usage(t, known)
+	if u.GetProcesses() != 1 || u.GetMemTotalBytes() == 0 {
+		t.Errorf("usage of the recovered container %v", u)
+	}
+	// Its memory limit is known from the cgroup: raising works, lowering
+	// does not lower it.
+	if err := after[1].Update(context.Background(), known, resourcesOf(0.5, 32), nil); err != nil {
+		t.Fatal(err)
+	}
+	if u := ct.usage(t, known); u.GetMemSoftLimitBytes() != 32<<20 {
+		t.Errorf("soft limit %d", u.GetMemSoftLimitBytes())
+	}
+	if before.h.Version() == cgroups.V1 {
+		if got := ct.file(t, "known", cgroups.Memory, "memory.limit_in_bytes"); got != fmt.Sprint(64<<20) {
+			t.Errorf("hard limit lowered to %s", got)
+		}
+	}
+	if ch := after[1].Watch(known); ch == nil {
+		t.Error("no OOM watch for the recovered container")
+	}
+	ct.cleanup(t, known)
+	if err := k.wait(t); err == nil {
+		t.Error("the known container's process survived its cleanup")
+	}
+	// The first isolators' hold is stale now: cleaning it up stops their
+	// watches and finds nothing left to kill or remove.
+	before.cleanup(t, known)
+	before.cleanup(t, orphan)
+}

@@ -32,6 +32,9 @@ type freezable interface {
 // only once thawed), then wait until the cgroup is empty, killing
 // whatever still shows up.
 func killFrozen(ctx context.Context, c freezable) error {
+	if pids, err := c.Procs(); err == nil && len(pids) == 0 {
+		return nil // nothing to freeze
+	}
 	fctx, cancel := context.WithTimeout(ctx, FreezeTimeout)
 	freezeErr := c.Freeze(fctx)
 	cancel()

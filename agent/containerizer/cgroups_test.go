@@ -590,3 +590,40 @@ func TestCgroupsRecover(t *testing.T) {
 	before.cleanup(t, known)
 	before.cleanup(t, orphan)
 }
+
+// The cost of a container's cgroups with every cgroups isolator: create
+// and set up (Prepare), and remove (Cleanup), without and with a process
+// to isolate and kill (its start and reaping are outside the timer).
+func BenchmarkCgroupsContainer(b *testing.B) {
+	ct := newCgroupsTest(b, CgroupsIsolatorNames, CgroupsOptions{EnableCFS: true, MaxPids: 100})
+	cfg := &Config{Resources: resourcesOf(0.5, 64)}
+	b.Run("prepare+cleanup", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			id := cid(fmt.Sprint("bench-", i))
+			ct.prepare(b, id, cfg)
+			ct.cleanup(b, id)
+		}
+	})
+	b.Run("prepare+isolate+kill+cleanup", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			b.StopTimer()
+			cmd := exec.Command("/bin/sleep", "60")
+			if err := cmd.Start(); err != nil {
+				b.Fatal(err)
+			}
+			id := cid(fmt.Sprint("bench-proc-", i))
+			b.StartTimer()
+			ct.prepare(b, id, cfg)
+			ct.isolate(b, id, cmd.Process.Pid)
+			ct.cleanup(b, id)
+			b.StopTimer()
+			if err := cmd.Wait(); err == nil {
+				b.Fatal("the isolated process survived its container's cleanup")
+			}
+			b.StartTimer()
+		}
+	})
+	if names, err := ct.h.List(); err != nil || len(names) != 0 {
+		b.Fatalf("cgroups left: %v, %v", names, err)
+	}
+}

@@ -258,6 +258,20 @@ func (h *Hierarchy) Remove() error {
 	return nil
 }
 
+// wanted reports whether Stats was asked for c (any of cs, or all when
+// only is empty).
+func wanted(only []Controller, cs ...Controller) bool {
+	if len(only) == 0 {
+		return true
+	}
+	for _, c := range cs {
+		if slices.Contains(only, c) {
+			return true
+		}
+	}
+	return false
+}
+
 // checkName refuses a container name that is not one path element.
 func checkName(name string) error {
 	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\x00") {
@@ -328,8 +342,11 @@ type Cgroup interface {
 	// it once, before processes are added.
 	SetDevices(allow []DeviceRule) error
 
-	// Stats reads the statistics of the hierarchy's controllers.
-	Stats() (*Stats, error)
+	// Stats reads the statistics of the given controllers (CPU or
+	// CPUAcct: CPU times and throttling; Memory; Pids: also the
+	// processes and threads; Blkio), of all the hierarchy's when none is
+	// given.
+	Stats(only ...Controller) (*Stats, error)
 	// WatchOOM reports the OOM kills inside the cgroup until Close.
 	WatchOOM() (*OOMWatch, error)
 
@@ -349,7 +366,7 @@ type Cgroup interface {
 }
 
 // Stats are what a container's cgroup measures; zero for what its
-// controllers do not.
+// controllers do not, or were not asked for.
 type Stats struct {
 	// CPU (cpuacct on v1, cpu.stat on v2).
 	CPUUser, CPUSystem time.Duration

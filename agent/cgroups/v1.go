@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/containerd/cgroups/v3/cgroup1"
+	v1stats "github.com/containerd/cgroups/v3/cgroup1/stats"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -309,10 +310,23 @@ func deviceRules(allow []DeviceRule) []specs.LinuxDeviceCgroup {
 	return out
 }
 
-func (c *v1Cgroup) Stats() (*Stats, error) {
-	m, err := c.cg.Stat(cgroup1.IgnoreNotExist)
-	if err != nil {
-		return nil, fmt.Errorf("cgroup %s: read statistics: %w", c.name, err)
+// v1Stater is the library's controller that reads statistics.
+type v1Stater interface {
+	Stat(path string, stats *v1stats.Metrics) error
+}
+
+// Stats reads the asked controllers' statistics through the library's
+// controllers, one by one (its cgroup's Stat reads them all).
+func (c *v1Cgroup) Stats(only ...Controller) (*Stats, error) {
+	m := &v1stats.Metrics{CPU: &v1stats.CPUStat{Throttling: &v1stats.Throttle{}, Usage: &v1stats.CPUUsage{}}}
+	for i, ctrl := range c.h.controllers {
+		st, ok := c.h.subsystems[i].(v1Stater)
+		if !ok || !wanted(only, ctrl) {
+			continue
+		}
+		if err := st.Stat("/"+c.h.root+"/"+c.name, m); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("cgroup %s: read %s statistics: %w", c.name, ctrl, err)
+		}
 	}
 	s := &Stats{MemLimit: Unlimited}
 	if cpu := m.GetCPU(); cpu != nil {
@@ -365,6 +379,9 @@ func (c *v1Cgroup) Stats() (*Stats, error) {
 			s.IO = append(s.IO, *st)
 		}
 		sortIO(s.IO)
+	}
+	if !wanted(only, Pids) {
+		return s, nil
 	}
 	ps, err := c.Procs()
 	if err != nil {

@@ -245,9 +245,12 @@ func (c *v2Cgroup) SetDevices(allow []DeviceRule) error {
 	return c.update("the eBPF device program", &cgroup2.Resources{Devices: deviceRules(allow)})
 }
 
-func (c *v2Cgroup) Stats() (*Stats, error) {
+func (c *v2Cgroup) Stats(only ...Controller) (*Stats, error) {
 	var mask cgroup2.StatMask
 	for _, ctrl := range c.h.controllers {
+		if !wanted(only, ctrl) {
+			continue
+		}
 		switch v2Controller(ctrl) {
 		case "cpu":
 			mask |= cgroup2.StatCPU
@@ -300,6 +303,9 @@ func (c *v2Cgroup) Stats() (*Stats, error) {
 			Bytes:    map[string]uint64{"Read": e.GetRbytes(), "Write": e.GetWbytes(), "Total": e.GetRbytes() + e.GetWbytes()}})
 	}
 	sortIO(s.IO)
+	if !wanted(only, Pids) {
+		return s, nil
+	}
 	ps, err := c.Procs()
 	if err != nil {
 		return nil, err

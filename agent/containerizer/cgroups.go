@@ -620,7 +620,7 @@ func (i *cgroupsIsolator) memLimitation(c *cgroupContainer) Limitation {
 		}
 	}
 	var used uint64
-	if st, err := c.cg.Stats(); err == nil {
+	if st, err := c.cg.Stats(cgroups.Memory); err == nil {
 		used = max(st.MemMaxUsage, st.MemUsage)
 		fmt.Fprintf(&b, "Maximum Used: %s\n", formatBytes(used))
 	}
@@ -657,14 +657,27 @@ func (i *cgroupsIsolator) Usage(_ context.Context, id *mesos.ContainerID) (*meso
 	if err != nil {
 		return nil, err
 	}
-	st, err := c.cg.Stats()
+	out := &mesos.ResourceStatistics{}
+	var controllers []cgroups.Controller
+	switch i.kind {
+	case "cpu":
+		controllers = []cgroups.Controller{cgroups.CPU, cgroups.CPUAcct}
+	case "mem":
+		controllers = []cgroups.Controller{cgroups.Memory}
+	case "pids":
+		controllers = []cgroups.Controller{cgroups.Pids}
+	case "blkio":
+		controllers = []cgroups.Controller{cgroups.Blkio}
+	default:
+		return out, nil // cgroups/devices measures nothing
+	}
+	st, err := c.cg.Stats(controllers...)
 	if err != nil {
 		return nil, err
 	}
 	i.s.mu.Lock()
 	quota, hard, soft := c.cpuQuota, c.memHard, c.memSoft
 	i.s.mu.Unlock()
-	out := &mesos.ResourceStatistics{}
 	switch i.kind {
 	case "cpu":
 		out.CpusUserTimeSecs = proto.Float64(st.CPUUser.Seconds())

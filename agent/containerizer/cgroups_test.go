@@ -627,3 +627,25 @@ func BenchmarkCgroupsContainer(b *testing.B) {
 		b.Fatalf("cgroups left: %v, %v", names, err)
 	}
 }
+
+// The cost of measuring one container with every cgroups isolator (what
+// the agent's /monitor/statistics pays per container).
+func BenchmarkCgroupsUsage(b *testing.B) {
+	ct := newCgroupsTest(b, CgroupsIsolatorNames, CgroupsOptions{EnableCFS: true, MaxPids: 100})
+	id := cid("usage")
+	ct.prepare(b, id, &Config{Resources: resourcesOf(0.5, 64)})
+	cmd := exec.Command("/bin/sleep", "60")
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	ct.isolate(b, id, cmd.Process.Pid)
+	var u *mesos.ResourceStatistics
+	for b.Loop() {
+		u = ct.usage(b, id)
+	}
+	if u.GetProcesses() != 1 || u.GetMemTotalBytes() == 0 {
+		b.Errorf("usage %v", u)
+	}
+	ct.cleanup(b, id)
+	cmd.Wait()
+}

@@ -399,7 +399,7 @@ func TestV1Devices(t *testing.T) {
 	if got := readTrim(t, filepath.Join(cg.Paths()[Devices], "devices.list")); got != "c 1:3 rwm\nc 1:5 rwm\nb *:* m" {
 		t.Errorf("devices.list %q", got)
 	}
-	p := startHeld(t, "head -c1 /dev/zero >/dev/null && echo zero ok; : < "+node+" && echo node ok; exit 0")
+	p := startHeld(t, "head -c1 /dev/zero >/dev/null && echo zero ok; (: < "+node+") && echo node ok; exit 0")
 	if err := cg.Add(p.pid()); err != nil {
 		t.Fatal(err)
 	}

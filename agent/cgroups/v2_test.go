@@ -138,7 +138,7 @@ func TestV2RealDevices(t *testing.T) {
 	if err := cg.SetDevices([]DeviceRule{{Type: 'c', Major: 1, Minor: 3, Access: "rwm"}, {Type: 'c', Major: 1, Minor: 5, Access: "rwm"}}); err != nil {
 		t.Skipf("the kernel refuses the eBPF device program (BPF_PROG_TYPE_CGROUP_DEVICE): %v", err)
 	}
-	p := startHeld(t, "head -c1 /dev/zero >/dev/null && echo zero ok; : < "+node+" && echo node ok; exit 0")
+	p := startHeld(t, "head -c1 /dev/zero >/dev/null && echo zero ok; (: < "+node+") && echo node ok; exit 0")
 	if err := cg.Add(p.pid()); err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -168,8 +169,27 @@ func (ct *cgroupsTest) file(t testing.TB, id string, controller cgroups.Controll
 type heldProcess struct {
 	cmd  *exec.Cmd
 	in   io.WriteCloser
-	out  *strings.Builder
+	out  *lockedBuffer
 	done chan error
+}
+
+// lockedBuffer is an output buffer that may be read while the process
+// writes to it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func startHeldProcess(t testing.TB, script string) *heldProcess {
@@ -179,7 +199,7 @@ func startHeldProcess(t testing.TB, script string) *heldProcess {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &heldProcess{cmd: cmd, in: in, out: &strings.Builder{}, done: make(chan error, 1)}
+	p := &heldProcess{cmd: cmd, in: in, out: &lockedBuffer{}, done: make(chan error, 1)}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -213,6 +233,18 @@ func (p *heldProcess) wait(t testing.TB) error {
 		t.Fatalf("process %d did not end; output %q", p.pid(), p.out.String())
 	}
 	return nil
+}
+
+// soon waits up to 10 s for cond, checking it every 10 ms.
+func soon(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // NewCgroupsIsolators refuses what it cannot honour, naming it.
@@ -429,20 +461,37 @@ func TestCgroupsPids(t *testing.T) {
 }
 
 // Mesos' default device allow-list: /dev/zero works, any other device
-// (here a node made in a temporary directory) is refused.
+// (here a node made in a temporary directory) is refused. On the
+// detected hierarchy, and on a hybrid host's cgroup2 mount too (v2's
+// eBPF device program needs no controller).
 func TestCgroupsDevices(t *testing.T) {
-	ct := newCgroupsTest(t, []string{"cgroups/devices"}, CgroupsOptions{})
-	node := deniedDeviceNode(t)
-	id := cid("devices")
-	ct.prepare(t, id, &Config{Resources: resourcesOf(0.1, 32)})
-	p := startHeldProcess(t, "head -c1 /dev/zero | od -An -c && echo zero ok; : < "+node+" && echo node ok; exit 0")
-	ct.isolate(t, id, p.pid())
-	p.release(t)
-	p.wait(t)
-	if out := p.out.String(); !strings.Contains(out, "zero ok") || strings.Contains(out, "node ok") || !strings.Contains(out, "not permitted") {
-		t.Errorf("output %q", out)
+	var st unix.Statfs_t
+	for _, hier := range []struct {
+		name string
+		opts CgroupsOptions
+	}{{"detected", CgroupsOptions{}}, {"v2-hybrid", CgroupsOptions{Version: cgroups.V2, Hierarchy: "/sys/fs/cgroup/unified"}}} {
+		t.Run(hier.name, func(t *testing.T) {
+			if hier.opts.Hierarchy != "" && (unix.Statfs(hier.opts.Hierarchy, &st) != nil || st.Type != unix.CGROUP2_SUPER_MAGIC) {
+				t.Skipf("no cgroup2 mount at %s", hier.opts.Hierarchy)
+			}
+			ct := newCgroupsTest(t, []string{"cgroups/devices"}, hier.opts)
+			node := deniedDeviceNode(t)
+			id := cid("devices")
+			ct.prepare(t, id, &Config{Resources: resourcesOf(0.1, 32)})
+			p := startHeldProcess(t, "head -c1 /dev/zero | od -An -c && echo zero ok; (: < "+node+") && echo node ok; echo tried; sleep 30")
+			ct.isolate(t, id, p.pid())
+			p.release(t)
+			soon(t, "the device accesses", func() bool { return strings.Contains(p.out.String(), "tried") })
+			if out := p.out.String(); !strings.Contains(out, "zero ok") || strings.Contains(out, "node ok") || !strings.Contains(out, "not permitted") {
+				t.Errorf("output %q", out)
+			}
+			// Cleanup kills what runs (v2: cgroup.kill) and removes the cgroup.
+			ct.cleanup(t, id)
+			if err := p.wait(t); err == nil {
+				t.Error("the process outlived its container's cleanup")
+			}
+		})
 	}
-	ct.cleanup(t, id)
 }
 
 // deniedDeviceNode makes a device node no allow-list names and that this
@@ -495,13 +544,7 @@ func TestCgroupsUsageAndCleanup(t *testing.T) {
 	a.release(t)
 	b.release(t)
 	var u *mesos.ResourceStatistics
-	deadline := time.Now().Add(10 * time.Second)
-	for u = ct.usage(t, id); u.GetProcesses() != 5; u = ct.usage(t, id) {
-		if time.Now().After(deadline) {
-			t.Fatalf("processes %d, want 5", u.GetProcesses())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	soon(t, "5 processes", func() bool { u = ct.usage(t, id); return u.GetProcesses() == 5 })
 	if u.GetThreads() < 4 || u.CpusUserTimeSecs == nil || u.CpusSystemTimeSecs == nil || u.GetCpusUserTimeSecs()+u.GetCpusSystemTimeSecs() <= 0 ||
 		u.GetMemTotalBytes() == 0 || u.MemRssBytes == nil || u.MemCacheBytes == nil || u.MemMappedFileBytes == nil ||
 		u.GetMemLimitBytes() != 64<<20 || u.GetMemSoftLimitBytes() != 64<<20 || u.BlkioStatistics == nil || u.CpusLimit != nil {

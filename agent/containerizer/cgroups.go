@@ -406,8 +406,17 @@ func (i *cgroupsIsolator) Recover(ctx context.Context, states []RecoverState) er
 			if watching {
 				continue
 			}
-			if werr := i.watchOOM(c); werr != nil {
-				err = errors.Join(err, fmt.Errorf("container %s: %w", c.cg.Name(), werr))
+			// The hard limit set before is only known from the cgroup
+			// (it is then only raised).
+			hard, herr := c.cg.MemoryLimit()
+			if herr == nil {
+				i.s.mu.Lock()
+				c.memHard = hard
+				i.s.mu.Unlock()
+				herr = i.watchOOM(c)
+			}
+			if herr != nil {
+				err = errors.Join(err, fmt.Errorf("container %s: %w", c.cg.Name(), herr))
 			}
 		}
 	}
@@ -550,12 +559,6 @@ func (i *cgroupsIsolator) updateMem(c *cgroupContainer, res []*mesos.Resource, l
 	first, current := !c.hardLimitSet, c.memHard
 	c.memSoft = soft
 	i.s.mu.Unlock()
-	if !first && current == cgroups.Unlimited {
-		// Recovered: the limit set is only known from the cgroup.
-		if l, err := c.cg.MemoryLimit(); err == nil {
-			current = l
-		}
-	}
 	raise := hard == cgroups.Unlimited && current != cgroups.Unlimited || current != cgroups.Unlimited && hard > current
 	if !first && !raise {
 		return nil

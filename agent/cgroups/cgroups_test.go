@@ -246,6 +246,10 @@ func TestV1Lifecycle(t *testing.T) {
 	}
 	a.wait(t)
 	b.wait(t)
+	// Nested cgroups (an executor may make its own) go with it.
+	for _, c := range []Controller{Memory, Freezer} {
+		must(os.Mkdir(filepath.Join(paths[c], "nested"), 0o755))
+	}
 	must(cg.Delete())
 	must(cg.Delete())
 	for c, p := range paths {

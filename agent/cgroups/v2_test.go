@@ -117,6 +117,10 @@ func TestV2RealCoreLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	q.wait(t)
+	// A nested cgroup (an executor may make its own) goes with it.
+	if err := os.Mkdir(filepath.Join(cg.Paths()[""], "nested"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	if err := cg.Delete(); err != nil {
 		t.Fatal(err)
 	}

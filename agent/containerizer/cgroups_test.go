@@ -692,3 +692,140 @@ func BenchmarkCgroupsUsage(b *testing.B) {
 	ct.cleanup(b, id)
 	cmd.Wait()
 }
+
+// The isolators on cgroup v2, against a fake unified tree with the
+// kernel's file formats (this host's cgroup2 mount has no cpu, memory,
+// pids or io controller): what Prepare and Update write, what Usage
+// reads, and an OOM in memory.events becoming the memory limitation.
+func TestCgroupsV2Files(t *testing.T) {
+	mount := t.TempDir()
+	root := filepath.Join(mount, "mezzo")
+	if err := os.Mkdir(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{mount, root} {
+		for f, s := range map[string]string{"cgroup.controllers": "cpuset cpu io memory hugetlb pids rdma misc\n", "cgroup.subtree_control": ""} {
+			if err := os.WriteFile(filepath.Join(dir, f), []byte(s), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	names := []string{"cgroups/cpu", "cgroups/mem", "cgroups/pids", "cgroups/blkio"}
+	isos, err := NewCgroupsIsolators(names, CgroupsOptions{Version: cgroups.V2, Hierarchy: mount, MaxPids: 50, Log: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct := &cgroupsTest{isos: isos, names: names}
+	id := cid("c")
+	cfg := &Config{Resources: resourcesOf(0.5, 64), Limits: map[string]*mesos.Value_Scalar{"cpus": {Value: proto.Float64(2)}}}
+	// cgroups/cpu creates the cgroup; the kernel would make the
+	// memory.events that cgroups/mem watches.
+	if err := isos[0].Prepare(context.Background(), id, cfg, &launcher.Isolation{}); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(root, "c")
+	if err := os.WriteFile(filepath.Join(dir, "memory.events"), []byte("low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\noom_group_kill 0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, iso := range isos[1:] {
+		if err := iso.Prepare(context.Background(), id, cfg, &launcher.Isolation{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read := func(f string) string {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(b))
+	}
+	for f, want := range map[string]string{"cpu.weight": "59", "cpu.max": "200000 100000", "memory.max": "67108864", "memory.low": "67108864", "pids.max": "50"} {
+		if got := read(f); got != want {
+			t.Errorf("%s = %q, want %q", f, got, want)
+		}
+	}
+	if err := isos[1].Update(context.Background(), id, resourcesOf(0.5, 128), map[string]*mesos.Value_Scalar{"mem": {Value: proto.Float64(math.Inf(1))}}); err != nil {
+		t.Fatal(err)
+	}
+	if read("memory.max") != "max" || read("memory.low") != "134217728" {
+		t.Errorf("memory.max %s, memory.low %s", read("memory.max"), read("memory.low"))
+	}
+	if err := isos[1].Update(context.Background(), id, resourcesOf(0.5, 64), nil); err != nil {
+		t.Fatal(err)
+	}
+	if read("memory.max") != "max" {
+		t.Errorf("memory.max lowered to %s", read("memory.max"))
+	}
+	if err := os.WriteFile(filepath.Join(dir, "memory.max"), []byte("67108864\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	writes := map[string]string{
+		"cgroup.procs":   "41\n42\n",
+		"cpu.stat":       "usage_usec 3000000\nuser_usec 2000000\nsystem_usec 1000000\nnr_periods 40\nnr_throttled 4\nthrottled_usec 500000\n",
+		"memory.stat":    "anon 10485760\nfile 4194304\nfile_mapped 1048576\nunevictable 0\nkernel_stack 16384\nslab 16384\n",
+		"memory.current": "14680064\n", "memory.peak": "67108864\n",
+		"memory.events": "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\noom_group_kill 0\n",
+		"pids.current":  "9\n",
+		"io.stat":       "254:0 rbytes=4096 wbytes=8192 rios=1 wios=2 dbytes=0 dios=0\n",
+	}
+	for f, s := range writes {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	u := ct.usage(t, id)
+	want := &mesos.ResourceStatistics{
+		Processes: proto.Uint32(2), Threads: proto.Uint32(9),
+		CpusUserTimeSecs: proto.Float64(2), CpusSystemTimeSecs: proto.Float64(1), CpusLimit: proto.Float64(2),
+		CpusNrPeriods: proto.Uint32(40), CpusNrThrottled: proto.Uint32(4), CpusThrottledTimeSecs: proto.Float64(0.5),
+		MemTotalBytes: proto.Uint64(14 << 20), MemRssBytes: proto.Uint64(10 << 20), MemAnonBytes: proto.Uint64(10 << 20),
+		MemCacheBytes: proto.Uint64(4 << 20), MemFileBytes: proto.Uint64(4 << 20), MemMappedFileBytes: proto.Uint64(1 << 20),
+		MemSwapBytes: proto.Uint64(0), MemUnevictableBytes: proto.Uint64(0), MemKmemUsageBytes: proto.Uint64(32768),
+		MemSoftLimitBytes: proto.Uint64(64 << 20),
+		BlkioStatistics: &mesos.CgroupInfo_Blkio_Statistics{Throttling: []*mesos.CgroupInfo_Blkio_Throttling_Statistics{{
+			Device: &mesos.Device_Number{MajorNumber: proto.Uint64(254), MinorNumber: proto.Uint64(0)},
+			IoServiced: []*mesos.CgroupInfo_Blkio_Value{
+				{Op: mesos.CgroupInfo_Blkio_TOTAL.Enum(), Value: proto.Uint64(3)},
+				{Op: mesos.CgroupInfo_Blkio_READ.Enum(), Value: proto.Uint64(1)},
+				{Op: mesos.CgroupInfo_Blkio_WRITE.Enum(), Value: proto.Uint64(2)}},
+			IoServiceBytes: []*mesos.CgroupInfo_Blkio_Value{
+				{Op: mesos.CgroupInfo_Blkio_TOTAL.Enum(), Value: proto.Uint64(12288)},
+				{Op: mesos.CgroupInfo_Blkio_READ.Enum(), Value: proto.Uint64(4096)},
+				{Op: mesos.CgroupInfo_Blkio_WRITE.Enum(), Value: proto.Uint64(8192)}},
+		}}},
+	}
+	if !proto.Equal(u, want) {
+		t.Errorf("usage\n%v\nwant\n%v", u, want)
+	}
+
+	// An OOM kill counted in memory.events is the memory limitation.
+	ch := isos[1].Watch(id)
+	if ch == nil {
+		t.Fatal("cgroups/mem does not watch")
+	}
+	if err := os.WriteFile(filepath.Join(dir, "memory.events"), []byte("low 0\nhigh 0\nmax 12\noom 1\noom_kill 1\noom_group_kill 0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case l := <-ch:
+		if l.Reason != mesos.TaskStatus_REASON_CONTAINER_LIMITATION_MEMORY ||
+			!strings.HasPrefix(l.Message, "Memory limit exceeded: Requested: 64MB Maximum Used: 64MB\n\nMEMORY STATISTICS: \nanon 10485760") ||
+			l.Resources[0].GetScalar().GetValue() != 64 {
+			t.Errorf("limitation %v %q", l.Resources, l.Message)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no limitation")
+	}
+	if got := isos[1].(*CgroupsMemIsolator).OOMs(); got != 1 {
+		t.Errorf("OOMs %d", got)
+	}
+	// Cleanup: nothing listed inside any more, the directory goes.
+	if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ct.cleanup(t, id)
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("cgroup left: %v", err)
+	}
+}

@@ -23,6 +23,10 @@ type IsolationConfig struct {
 	// CgroupsRoot is Mesos' --cgroups_root: the cgroup under which each
 	// container gets its own (default "mezzo"; Mesos' is "mesos").
 	CgroupsRoot string
+	// CgroupsDestroyTimeout is Mesos' --cgroups_destroy_timeout
+	// (default 1 min): how long killing what is left in a container's
+	// cgroups may take.
+	CgroupsDestroyTimeout time.Duration
 	// CgroupsEnableCFS is Mesos' --cgroups_enable_cfs: cgroups/cpu caps a
 	// container at its cpus with a CFS quota, not only weights it.
 	CgroupsEnableCFS bool
@@ -70,6 +74,7 @@ func defaultIsolationConfig() IsolationConfig {
 		CgroupsHierarchy:           "/sys/fs/cgroup",
 		CgroupsRoot:                "mezzo",
 		CgroupsMaxPids:             4096,
+		CgroupsDestroyTimeout:      time.Minute,
 		ContainerDiskWatchInterval: 15 * time.Second,
 		XFSProjectRange:            "[5000-10000]",
 		XFSQuotaHeadroom:           "10MB",
@@ -81,6 +86,7 @@ func (c *IsolationConfig) addFlags(fs *flag.FlagSet) {
 	d := *c
 	fs.StringVar(&c.CgroupsHierarchy, "cgroups_hierarchy", d.CgroupsHierarchy, "Where the cgroup hierarchies are mounted.")
 	fs.StringVar(&c.CgroupsRoot, "cgroups_root", d.CgroupsRoot, "Cgroup under which each container gets its own.")
+	flags.DurationVar(fs, &c.CgroupsDestroyTimeout, "cgroups_destroy_timeout", d.CgroupsDestroyTimeout, "Longest time killing what is left in a container's cgroups may take.")
 	fs.BoolVar(&c.CgroupsEnableCFS, "cgroups_enable_cfs", d.CgroupsEnableCFS, "cgroups/cpu: cap each container at its cpus with a CFS quota (not only weight it).")
 	fs.IntVar(&c.CgroupsMaxPids, "cgroups_max_pids", d.CgroupsMaxPids, "cgroups/pids: most processes and threads a container may hold (0: no limit). A Mezzo extension.")
 	fs.BoolVar(&c.EnforceContainerDiskQuota, "enforce_container_disk_quota", d.EnforceContainerDiskQuota, "disk/du: end a container whose sandbox outgrows its disk resources.")
@@ -104,6 +110,12 @@ func (c *IsolationConfig) validate() []error {
 	}
 	if c.CgroupsRoot == "" {
 		c.CgroupsRoot = def.CgroupsRoot
+	}
+	switch {
+	case c.CgroupsDestroyTimeout < 0:
+		errs = append(errs, fmt.Errorf("--cgroups_destroy_timeout=%s: must not be negative", flags.FormatDuration(c.CgroupsDestroyTimeout)))
+	case c.CgroupsDestroyTimeout == 0:
+		c.CgroupsDestroyTimeout = def.CgroupsDestroyTimeout
 	}
 	if c.CgroupsMaxPids < 0 {
 		errs = append(errs, fmt.Errorf("--cgroups_max_pids=%d: must not be negative", c.CgroupsMaxPids))
@@ -207,6 +219,14 @@ func (a *Agent) isolatorOptions() containerizer.IsolatorOptions {
 			Enforce:       c.EnforceContainerDiskQuota,
 			WatchInterval: c.ContainerDiskWatchInterval,
 			Log:           log,
+		},
+		Cgroups: containerizer.CgroupsOptions{
+			Root:           c.CgroupsRoot,
+			EnableCFS:      c.CgroupsEnableCFS,
+			MaxPids:        int64(c.CgroupsMaxPids),
+			Hierarchy:      c.CgroupsHierarchy,
+			DestroyTimeout: c.CgroupsDestroyTimeout,
+			Log:            log,
 		},
 		Linux: containerizer.LinuxOptions{
 			WorkDir:               a.cfg.WorkDir,

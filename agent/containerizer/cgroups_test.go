@@ -271,11 +271,15 @@ func TestCgroupsIsolatorsRefuse(t *testing.T) {
 // limitation, naming the limit as Mesos does, and its cgroup is gone.
 func TestCgroupsMemOOMEndsTheContainer(t *testing.T) {
 	ct := newCgroupsTest(t, []string{"cgroups/cpu", "cgroups/mem"}, CgroupsOptions{})
-	m := NewMezzo(MezzoConfig{Isolators: ct.isos, Log: testLogger(t)})
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := NewMezzo(MezzoConfig{Isolators: ct.isos, Log: testLogger(t), Helper: exe})
 	id := cid("oom")
-	// Without a launch helper the executor is isolated right after it
-	// starts: it waits a little before its child allocates.
-	res, err := m.Launch(context.Background(), id, Config{Command: shell("sleep 0.3; tail /dev/zero; sleep 30"), Directory: t.TempDir(),
+	// The executor itself allocates: its end by the OOM killer must
+	// still be reported as the memory limitation.
+	res, err := m.Launch(context.Background(), id, Config{Command: shell("exec tail /dev/zero"), Directory: t.TempDir(),
 		Resources: resourcesOf(0.5, 32)})
 	if err != nil || res != Launched {
 		t.Fatalf("launch: %v, %v", res, err)

@@ -61,8 +61,11 @@ type Isolation struct {
 // limits them with XFS project quotas. filesystem/posix, which refuses
 // container root file systems, is on unless filesystem/linux is named,
 // as Mesos adds it when no filesystem isolator is.
-var SupportedIsolators = append([]string{"posix/cpu", "posix/mem", "filesystem/posix",
-	DiskIsolatorName, DiskIsolatorAlias, "disk/xfs"}, LinuxIsolatorNames...)
+var SupportedIsolators = slices.Concat([]string{"posix/cpu", "posix/mem", "filesystem/posix",
+	DiskIsolatorName, DiskIsolatorAlias, "disk/xfs"}, CgroupsIsolatorNames, LinuxIsolatorNames)
+
+// cgroupsAll is Mesos' "cgroups/all": every cgroups isolator.
+const cgroupsAll = "cgroups/all"
 
 // exclusive are the sets of isolators of which at most one may be named.
 var exclusive = [][]string{
@@ -79,12 +82,20 @@ func ParseIsolation(s string) (Isolation, error) {
 		if name == "" {
 			continue
 		}
+		if name == cgroupsAll {
+			for _, n := range CgroupsIsolatorNames {
+				if !iso.Has(n) {
+					iso.Names = append(iso.Names, n)
+				}
+			}
+			continue
+		}
 		if slices.Contains(iso.Names, name) {
 			return iso, fmt.Errorf("--isolation=%s: duplicate entry %q", s, name)
 		}
 		if !slices.Contains(SupportedIsolators, name) {
-			return iso, fmt.Errorf("--isolation=%s: the %q isolator is not supported by this agent (supported: %s)",
-				s, name, strings.Join(SupportedIsolators, ","))
+			return iso, fmt.Errorf("--isolation=%s: the %q isolator is not supported by this agent (supported: %s,%s)",
+				s, name, strings.Join(SupportedIsolators, ","), cgroupsAll)
 		}
 		iso.Names = append(iso.Names, name)
 	}
@@ -118,6 +129,9 @@ type IsolatorOptions struct {
 	// Linux configures the Linux isolators (filesystem/linux,
 	// namespaces, volumes, capabilities, rlimits).
 	Linux LinuxOptions
+	// Cgroups configures the cgroups isolators (MaxPids is used only
+	// with cgroups/pids).
+	Cgroups CgroupsOptions
 }
 
 // Build returns the isolators iso names: the file system one first
@@ -135,6 +149,15 @@ func (iso Isolation) Build(opts IsolatorOptions) ([]Isolator, error) {
 		return nil, fmt.Errorf("--isolation: %w", err)
 	}
 	out = append(out, linux...)
+	cg := opts.Cgroups
+	if !iso.Has("cgroups/pids") {
+		cg.MaxPids = 0
+	}
+	cgroupIsolators, err := NewCgroupsIsolators(iso.Names, cg)
+	if err != nil {
+		return nil, fmt.Errorf("--isolation: %w", err)
+	}
+	out = append(out, cgroupIsolators...)
 	for _, name := range iso.Names {
 		switch name {
 		case "posix/cpu":
@@ -276,23 +299,28 @@ func (p *posixUsage) Cleanup(_ context.Context, id *mesos.ContainerID) error {
 // ---- limits ----
 
 // withLimits sets the limits Mesos' containerizer reports with a
-// container's usage, from the resources it holds: cpus_soft_limit (the
-// cpus), mem_soft_limit_bytes and mem_limit_bytes (the mem, in whole
-// megabytes as Mesos counts them). As in Mesos 1.11 without
-// --cgroups_enable_cfs there is no cpus_limit: nothing caps the CPU a
-// container uses.
+// container's usage, from the resources it holds, where no isolator
+// reported them (cgroups/cpu and cgroups/mem report what they set):
+// cpus_soft_limit (the cpus), mem_soft_limit_bytes and mem_limit_bytes
+// (the mem, in whole megabytes as Mesos counts them). As in Mesos 1.11
+// without --cgroups_enable_cfs or a cpus limit there is no cpus_limit:
+// nothing caps the CPU a container uses.
 func withLimits(s *mesos.ResourceStatistics, held []*mesos.Resource) {
 	rs, err := resources.FromProto(held)
 	if err != nil {
 		return // the agent accepted them, so they parse
 	}
-	if cpus := rs.ByName("cpus"); !cpus.IsEmpty() {
+	if cpus := rs.ByName("cpus"); !cpus.IsEmpty() && s.CpusSoftLimit == nil {
 		s.CpusSoftLimit = proto.Float64(cpus.ScalarOf("cpus").Float())
 	}
 	if mem := rs.ByName("mem"); !mem.IsEmpty() {
 		b := uint64(mem.ScalarOf("mem").Float()) << 20
-		s.MemSoftLimitBytes = proto.Uint64(b)
-		s.MemLimitBytes = proto.Uint64(b)
+		if s.MemSoftLimitBytes == nil {
+			s.MemSoftLimitBytes = proto.Uint64(b)
+		}
+		if s.MemLimitBytes == nil {
+			s.MemLimitBytes = proto.Uint64(b)
+		}
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"syscall"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -144,6 +146,15 @@ func (m *Mezzo) reap(ctx context.Context, c *posixContainer) {
 	var limit *Limitation
 	select {
 	case <-c.proc.Done():
+		// An executor killed by its limitation (the OOM killer) may end
+		// before the limitation is reported: give it a moment.
+		if limited != nil && c.proc.Status().Signaled() && c.proc.Status().Signal() == syscall.SIGKILL {
+			select {
+			case l := <-limited:
+				limit = &l
+			case <-time.After(limitationGrace):
+			}
+		}
 	case l := <-limited:
 		limit = &l
 		m.log.Info("container limitation; destroying it", "container", c.id.GetValue(), "reason", l.Reason, "message", l.Message)
@@ -170,6 +181,10 @@ func (m *Mezzo) reap(ctx context.Context, c *posixContainer) {
 	c.term = term
 	close(c.done)
 }
+
+// limitationGrace is how long the end of a SIGKILLed executor waits for
+// an isolator to report the limitation that killed it.
+const limitationGrace = 500 * time.Millisecond
 
 // watch merges the isolators' limitation channels for the container.
 func (m *Mezzo) watch(c *posixContainer) <-chan Limitation {

@@ -33,6 +33,11 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	bin.dir = dir
+	// Executors running as another user (--switch_user) run the binary.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	bin.mezzo = filepath.Join(dir, "mezzo")
 	bin.framework = filepath.Join(dir, "test-framework")
 	for _, b := range [][2]string{{bin.mezzo, "../cmd/mezzo"}, {bin.framework, "../examples/test-framework"}} {

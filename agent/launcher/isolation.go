@@ -81,3 +81,11 @@ const RlimInfinity = ^uint64(0)
 type Capabilities struct {
 	Bounding, Effective []string
 }
+
+// user is the user i switches to, nil for none (also for a nil i).
+func (i *Isolation) user() *User {
+	if i == nil {
+		return nil
+	}
+	return i.User
+}

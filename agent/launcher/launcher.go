@@ -155,6 +155,15 @@ func Start(s Spec) (*Process, error) {
 		return nil, err
 	}
 	defer errf.Close()
+	if u := s.Isolation.user(); u != nil {
+		// The output files are the user's, as the sandbox is: what it
+		// runs may reopen them (an executor's tasks write there too).
+		for _, f := range []*os.File{out, errf} {
+			if err := f.Chown(int(u.UID), int(u.GID)); err != nil {
+				return nil, fmt.Errorf("give %s to user %q: %w", f.Name(), u.Name, err)
+			}
+		}
+	}
 	if helped {
 		return startHelped(s, path, argv, env, out, errf)
 	}

@@ -1,0 +1,181 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// isolationFlags turn on every isolator of the mezzo containerizer, with
+// short intervals so that limits are seen quickly.
+var isolationFlags = []string{
+	"--isolation=cgroups/cpu,cgroups/mem,cgroups/pids,cgroups/devices,cgroups/blkio,namespaces/pid,namespaces/ipc," +
+		"filesystem/linux,volume/host_path,volume/sandbox_path,posix/rlimits,linux/capabilities,disk/du",
+	"--cgroups_enable_cfs", "--cgroups_max_pids=64",
+	"--enforce_container_disk_quota", "--container_disk_watch_interval=100ms",
+}
+
+// needRoot skips a test that needs root (cgroups, namespaces, users)
+// outside CI, naming what is missing; CI runs as root.
+func needRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: cgroups, namespaces and switching users")
+	}
+}
+
+// isolationCase is a task run by `mezzo execute --task` and what must
+// come of it.
+type isolationCase struct {
+	name string
+	// task is the TaskInfo's JSON fields beyond name, task_id and
+	// resources (which res gives, default cpus:0.1;mem:64).
+	task, res string
+	// state, reason and message (substrings) of the last update.
+	state, reason, message string
+	// killAfter is --kill_after.
+	killAfter string
+	// check runs after the task ended, with its sandbox.
+	check func(t *testing.T, sandbox string)
+}
+
+func taskJSON(id, res, rest string) string {
+	var rs []string
+	for _, kv := range strings.Split(res, ";") {
+		name, v, _ := strings.Cut(kv, ":")
+		rs = append(rs, fmt.Sprintf(`{"name":%q,"type":"SCALAR","scalar":{"value":%s}}`, name, v))
+	}
+	s := fmt.Sprintf(`{"name":%q,"task_id":{"value":%q},"agent_id":{"value":""},"resources":[%s]`, id, id, strings.Join(rs, ","))
+	if rest != "" {
+		s += "," + rest
+	}
+	return s + "}"
+}
+
+// TestIsolation runs tasks under every isolator, through the built-in
+// executors inside the agent and as processes, and checks that each
+// limit holds and is reported as Mesos reports it.
+func TestIsolation(t *testing.T) {
+	needRoot(t)
+	host := t.TempDir()
+	if err := os.WriteFile(filepath.Join(host, "f"), []byte("host data\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	marker := strconv.Itoa(4000 + os.Getpid()%1000)
+	cases := []isolationCase{
+		{name: "oom", task: `"command":{"value":"dd if=/dev/zero of=/dev/null bs=300M count=1"}`,
+			state: "TASK_FAILED", reason: "REASON_CONTAINER_LIMITATION_MEMORY", message: "Memory limit exceeded"},
+		{name: "mem-limit", task: `"limits":{"mem":{"value":1024}},"command":{"value":"dd if=/dev/zero of=/dev/null bs=300M count=1"}`,
+			state: "TASK_FINISHED"},
+		{name: "pidns", task: fmt.Sprintf(`"command":{"value":"test $(ls /proc | grep -c '^[0-9]') -lt 8 && ! kill -0 %d"}`, os.Getpid()),
+			state: "TASK_FINISHED"},
+		{name: "forkbomb", task: `"command":{"value":"for i in $(seq 100); do sleep 2 & done; wait"}`,
+			check: func(t *testing.T, sandbox string) {
+				b, _ := os.ReadFile(filepath.Join(sandbox, "stderr"))
+				if !strings.Contains(strings.ToLower(string(b)), "fork") {
+					t.Errorf("no fork failure past the pids limit; stderr:\n%s", b)
+				}
+			}},
+		{name: "user", task: `"command":{"value":"test $(id -u) = 65534 && touch $MESOS_SANDBOX/mine","user":"nobody"}`,
+			state: "TASK_FINISHED"},
+		{name: "unknown-user", task: `"command":{"value":"true","user":"no-such-user-e2e"}`,
+			state: "TASK_FAILED", reason: "REASON_CONTAINER_LAUNCH_FAILED", message: `user "no-such-user-e2e" does not exist`},
+		{name: "rlimits", task: `"container":{"type":"MESOS","rlimit_info":{"rlimits":[{"type":"RLMT_NOFILE","soft":123,"hard":456}]}},` +
+			`"command":{"value":"test $(ulimit -n) = 123 && test $(ulimit -Hn) = 456"}`, state: "TASK_FINISHED"},
+		{name: "capabilities", task: `"container":{"type":"MESOS","linux_info":{"effective_capabilities":{"capabilities":["NET_BIND_SERVICE"]}}},` +
+			`"command":{"value":"grep -q 'CapEff:[[:space:]]*0000000000000400$' /proc/self/status"}`, state: "TASK_FINISHED"},
+		{name: "volume-ro", task: fmt.Sprintf(`"container":{"type":"MESOS","volumes":[{"container_path":"data","host_path":%q,"mode":"RO"}]},`+
+			`"command":{"value":"grep -q 'host data' data/f && ! touch data/g"}`, host), state: "TASK_FINISHED"},
+		{name: "volume-rw", task: fmt.Sprintf(`"container":{"type":"MESOS","volumes":[{"container_path":"data","host_path":%q,"mode":"RW"}]},`+
+			`"command":{"value":"echo written > data/rw"}`, host), state: "TASK_FINISHED",
+			check: func(t *testing.T, _ string) {
+				if b, err := os.ReadFile(filepath.Join(host, "rw")); err != nil || string(b) != "written\n" {
+					t.Errorf("RW volume: %q, %v", b, err)
+				}
+				os.Remove(filepath.Join(host, "rw"))
+			}},
+		{name: "disk", res: "cpus:0.1;mem:64;disk:1", task: `"command":{"value":"dd if=/dev/zero of=big bs=1M count=5 && sleep 20"}`,
+			state: "TASK_FAILED", reason: "REASON_CONTAINER_LIMITATION_DISK", message: "exceeds"},
+		{name: "max-completion", task: `"max_completion_time":{"nanoseconds":1000000000},"command":{"value":"sleep 20"}`,
+			state: "TASK_FAILED", reason: "REASON_MAX_COMPLETION_TIME_REACHED"},
+		{name: "killed", killAfter: "2secs", task: fmt.Sprintf(`"command":{"value":"sleep %s.1 & (setsid sleep %s.2 &) ; wait"}`, marker, marker),
+			state: "TASK_KILLED",
+			check: func(t *testing.T, _ string) {
+				waitFor(t, 10*time.Second, "the killed task's processes gone", func() error {
+					if pids := processesWith("sleep " + marker); len(pids) > 0 {
+						return fmt.Errorf("left behind: %v", pids)
+					}
+					return nil
+				})
+			}},
+	}
+	for _, mode := range builtinModes {
+		t.Run(mode, func(t *testing.T) {
+			c := startClusterWith(t, 1, "cpus:2;mem:2048;disk:1024;ports:[31000-31100]",
+				append([]string{"--builtin_executors=" + mode}, isolationFlags...)...)
+			// Tasks running as another user must reach their sandboxes
+			// (t.TempDir makes private directories).
+			for d := c.work; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
+				if err := os.Chmod(d, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, tc := range cases {
+				t.Run(tc.name, func(t *testing.T) {
+					id := tc.name + "-" + mode
+					res := tc.res
+					if res == "" {
+						res = "cpus:0.1;mem:64"
+					}
+					args := []string{"execute", "--master=" + c.master, "--task=" + taskJSON(id, res, tc.task)}
+					if tc.killAfter != "" {
+						args = append(args, "--kill_after="+tc.killAfter)
+					}
+					out, _ := run(t, time.Minute, bin.mezzo, args...)
+					if tc.state != "" && !strings.Contains(out, "Received status update "+tc.state+" for task '"+id+"'") {
+						t.Fatalf("want %s:\n%s", tc.state, out)
+					}
+					for _, want := range []string{tc.reason, tc.message} {
+						if want != "" && !strings.Contains(out, want) {
+							t.Errorf("want %q in:\n%s", want, out)
+						}
+					}
+					if tc.check != nil {
+						var dirs []string
+						for _, d := range sandboxFiles(filepath.Join(c.work, "agent0", "slaves", "*", "frameworks", "*", "executors", id, "runs", "*")) {
+							if filepath.Base(d) != "latest" {
+								dirs = append(dirs, d)
+							}
+						}
+						if len(dirs) != 1 {
+							t.Fatalf("sandboxes of %s: %v", id, dirs)
+						}
+						tc.check(t, dirs[0])
+					}
+				})
+			}
+		})
+	}
+}
+
+// processesWith lists the live processes whose command line contains s.
+func processesWith(s string) []int {
+	var out []int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || !strings.Contains(strings.ReplaceAll(string(b), "\x00", " "), s) || !alive(pid) {
+			continue
+		}
+		out = append(out, pid)
+	}
+	return out
+}

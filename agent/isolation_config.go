@@ -2,8 +2,10 @@ package agent
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -243,4 +245,34 @@ func (a *Agent) isolatorOptions() containerizer.IsolatorOptions {
 			Log:            log,
 		},
 	}
+}
+
+// RootIsolation is the --isolation an agent running as root uses when
+// none is given (Mesos' default is posix/cpu,posix/mem, which enforces
+// nothing): each container's CPU share, memory and process count are
+// limited by its cgroups, and it has a PID namespace of its own (which
+// needs filesystem/linux for its /proc).
+const RootIsolation = "cgroups/cpu,cgroups/mem,cgroups/pids,filesystem/linux,namespaces/pid"
+
+// DefaultIsolation is the isolation for cfg when --isolation was not
+// given: RootIsolation when the agent runs as root and the cgroup
+// controllers it needs are usable, else cfg's own (Mesos' default), with
+// the reason for falling back to it.
+func DefaultIsolation(cfg Config) (isolation, fallback string) {
+	if os.Geteuid() != 0 {
+		return cfg.Isolation, "the agent does not run as root"
+	}
+	c := cfg.IsolationConfig
+	if errs := c.validate(); len(errs) > 0 {
+		return cfg.Isolation, errors.Join(errs...).Error()
+	}
+	iso, err := containerizer.ParseIsolation(RootIsolation)
+	if err != nil {
+		return cfg.Isolation, err.Error()
+	}
+	probe := containerizer.CgroupsOptions{Root: c.CgroupsRoot, Hierarchy: c.CgroupsHierarchy, MaxPids: int64(c.CgroupsMaxPids)}
+	if _, err := containerizer.NewCgroupsIsolators(iso.Names, probe); err != nil {
+		return cfg.Isolation, err.Error()
+	}
+	return RootIsolation, ""
 }

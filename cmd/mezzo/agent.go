@@ -48,6 +48,7 @@ func runAgent(args []string, stdout, stderr io.Writer) int {
 	}
 	defer closeLog()
 	cfg.Verbosity = verbosity
+	applyDefaultIsolation(fs, &cfg, log)
 	a, err := agent.New(cfg, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "mezzo agent: %v\n", err)

@@ -81,6 +81,7 @@ func runLocal(args []string, stdout, stderr io.Writer) int {
 	}
 	defer closeLog()
 	mcfg.Verbosity, acfg.Verbosity = verbosity, verbosity
+	applyDefaultIsolation(fs, &acfg, log)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := runCluster(ctx, mcfg, acfg, lf, stdout, log); err != nil {

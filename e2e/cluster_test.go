@@ -95,6 +95,12 @@ func (b *syncBuffer) String() string {
 func start(t testing.TB, name string, args ...string) *proc {
 	t.Helper()
 	args = ownCgroupsRoot(args)
+	for _, a := range args {
+		if root, ok := strings.CutPrefix(a, "--cgroups_root=mezzo-e2e-"); ok {
+			// After the agent stopped (cleanups run last first).
+			t.Cleanup(func() { removeCgroups("mezzo-e2e-" + root) })
+		}
+	}
 	p := &proc{name: name, cmd: exec.Command(bin.mezzo, args...), out: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd.Stdout = p.out
 	p.cmd.Stderr = p.out
@@ -134,6 +140,30 @@ func ownCgroupsRoot(args []string) []string {
 	}
 	sum := sha256.Sum256([]byte(work))
 	return append(append([]string(nil), args...), fmt.Sprintf("--cgroups_root=mezzo-e2e-%x", sum[:6]))
+}
+
+// removeCgroups removes what is left of an agent's cgroups root, once
+// empty, from every hierarchy under /sys/fs/cgroup (best effort: a
+// container still running keeps its cgroup and the root).
+func removeCgroups(root string) {
+	dirs, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", root))
+	if d := filepath.Join("/sys/fs/cgroup", root); dirExists(d) {
+		dirs = append(dirs, d)
+	}
+	for _, d := range dirs {
+		subs, _ := os.ReadDir(d)
+		for _, e := range subs {
+			if e.IsDir() {
+				os.Remove(filepath.Join(d, e.Name()))
+			}
+		}
+		os.Remove(d)
+	}
+}
+
+func dirExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
 }
 
 // stop sends SIGTERM, then SIGKILL to the process group after 10 s.

@@ -76,6 +76,11 @@ func TestExecuteFetchesURIAndWritesSandbox(t *testing.T) {
 	}
 }
 
+// noIsolation runs an agent without cgroups or namespaces, as one that
+// is not root does, for tests of what a task's process ids tell (in a
+// PID namespace they are not the host's).
+const noIsolation = "--isolation=posix/cpu,posix/mem"
+
 // builtinModes are the two places the built-in executors of a framework
 // that does not checkpoint can run: inside the agent (the default) and
 // as `mezzo executor` processes.
@@ -84,7 +89,10 @@ var builtinModes = []string{"auto", "process"}
 func TestExecuteKillAfterLeavesNoProcess(t *testing.T) {
 	for _, mode := range builtinModes {
 		t.Run(mode, func(t *testing.T) {
-			c := startClusterWith(t, 1, "cpus:2;mem:1024;disk:1024;ports:[31000-31100]", "--builtin_executors="+mode)
+			// Without isolation: process groups and sessions alone must
+			// find everything (TestIsolation checks the kill in cgroups
+			// and PID namespaces, where the task's pids are not ours).
+			c := startClusterWith(t, 1, "cpus:2;mem:1024;disk:1024;ports:[31000-31100]", "--builtin_executors="+mode, noIsolation)
 			pidFile := filepath.Join(t.TempDir(), "pids")
 			// The task starts a child in a process group of its own
 			// (job control) and one in its own: all must be gone.
@@ -129,7 +137,8 @@ func alive(pid int) bool {
 // command executor inside the agent does not outlive the agent, and what
 // it started is killed when the agent comes back.
 func TestTasksOfNonCheckpointingFrameworkDieWithAgent(t *testing.T) {
-	c := startCluster(t, 1, "cpus:2;mem:1024;disk:1024;ports:[31000-31100]")
+	// Without isolation (TestIsolationAcrossAgentRestart has it).
+	c := startClusterWith(t, 1, "cpus:2;mem:1024;disk:1024;ports:[31000-31100]", noIsolation)
 	dir := t.TempDir()
 	shellPid, childPid := filepath.Join(dir, "shell"), filepath.Join(dir, "child")
 	exe := start(t, "execute", "execute", "--master="+c.master, "--name=orphan",

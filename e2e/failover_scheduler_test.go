@@ -86,7 +86,7 @@ func (s *schedulerSession) sawState(state mesos.TaskState) bool {
 // live one makes the first get an ERROR; and when the scheduler stays away
 // past the timeout the framework is torn down and its task killed.
 func TestSchedulerFailover(t *testing.T) {
-	c := startCluster(t, 1, "cpus:2;mem:1024;disk:1024;ports:[31000-31100]")
+	c := startClusterWith(t, 1, "cpus:2;mem:1024;disk:1024;ports:[31000-31100]", noIsolation)
 	pidFile := filepath.Join(c.work, "task.pid")
 	info := &mesos.FrameworkInfo{User: proto.String("root"), Name: proto.String("failover"),
 		FailoverTimeout: proto.Float64(4), Checkpoint: proto.Bool(true)}

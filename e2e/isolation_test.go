@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -162,7 +163,8 @@ func TestIsolation(t *testing.T) {
 	}
 }
 
-// processesWith lists the live processes whose command line contains s.
+// processesWith lists the live processes whose command line starts
+// with s.
 func processesWith(s string) []int {
 	var out []int
 	ents, _ := os.ReadDir("/proc")
@@ -172,10 +174,109 @@ func processesWith(s string) []int {
 			continue
 		}
 		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil || !strings.Contains(strings.ReplaceAll(string(b), "\x00", " "), s) || !alive(pid) {
+		if err != nil || !strings.HasPrefix(strings.ReplaceAll(string(b), "\x00", " "), s) || !alive(pid) {
 			continue
 		}
 		out = append(out, pid)
 	}
 	return out
+}
+
+// containerCgroups lists the memory cgroups of a task's containers: the
+// cgroup named by each of its sandboxes' run (container) id.
+func containerCgroups(t *testing.T, work, taskID string) []string {
+	t.Helper()
+	var out []string
+	for _, d := range sandboxFiles(filepath.Join(work, "agent0", "slaves", "*", "frameworks", "*", "executors", taskID, "runs", "*")) {
+		if filepath.Base(d) == "latest" {
+			continue
+		}
+		cg, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup/memory", "mezzo-e2e-*", filepath.Base(d)))
+		out = append(out, cg...)
+	}
+	return out
+}
+
+// TestIsolationAcrossAgentRestart kills an agent under two isolated
+// tasks: the one of a checkpointing framework keeps running in its
+// cgroup and is re-adopted by the restarted agent, which later kills it
+// leaving nothing; the one run inside the agent for a framework that
+// does not checkpoint dies with the agent, and the restarted agent
+// destroys its cgroup as an orphan.
+func TestIsolationAcrossAgentRestart(t *testing.T) {
+	needRoot(t)
+	if _, err := os.Stat("/sys/fs/cgroup/memory"); err != nil {
+		t.Skip("needs the cgroup v1 memory controller at /sys/fs/cgroup/memory to find the containers' cgroups")
+	}
+	c := startClusterWith(t, 1, "cpus:2;mem:2048;disk:1024;ports:[31000-31100]", isolationFlags...)
+	marker := strconv.Itoa(5000 + os.Getpid()%1000)
+	kept := start(t, "execute-kept", "execute", "--master="+c.master, "--checkpoint",
+		"--task="+taskJSON("kept", "cpus:0.1;mem:64", fmt.Sprintf(`"command":{"value":"sleep %s.1 & sleep %s.2; wait"}`, marker, marker)),
+		"--kill_after=20secs")
+	lost := start(t, "execute-lost", "execute", "--master="+c.master,
+		"--task="+taskJSON("lost", "cpus:0.1;mem:64", fmt.Sprintf(`"command":{"value":"sleep %s.3 & sleep %s.4; wait"}`, marker, marker)))
+	waitFor(t, 30*time.Second, "both tasks running", func() error {
+		for _, e := range []*proc{kept, lost} {
+			if !strings.Contains(e.out.String(), "TASK_RUNNING") {
+				return fmt.Errorf("%s not running yet", e.name)
+			}
+		}
+		if n := len(processesWith("sleep " + marker)); n != 4 {
+			return fmt.Errorf("%d task processes", n)
+		}
+		return nil
+	})
+	keptCg, lostCg := containerCgroups(t, c.work, "kept"), containerCgroups(t, c.work, "lost")
+	if len(keptCg) != 1 || len(lostCg) != 1 {
+		all, _ := filepath.Glob(filepath.Join(c.work, "agent0", "slaves", "*", "frameworks", "*", "executors", "*", "runs", "*"))
+		cgs, _ := filepath.Glob("/sys/fs/cgroup/memory/mezzo-e2e-*/*-*-*")
+		t.Fatalf("cgroups: kept %v, lost %v; sandboxes %v; cgroups %v", keptCg, lostCg, all, cgs)
+	}
+	agent := c.agents[0]
+	if err := syscall.Kill(agent.cmd.Process.Pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-agent.done
+	waitFor(t, 10*time.Second, "the in-agent task's processes dead with the agent", func() error {
+		for _, m := range []string{".3", ".4"} {
+			if pids := processesWith("sleep " + marker + m); len(pids) > 0 {
+				st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pids[0]))
+				return fmt.Errorf("still alive: %v:\n%s", pids, st)
+			}
+		}
+		return nil
+	})
+	if n := len(processesWith("sleep " + marker + ".1")); n != 1 {
+		t.Fatalf("the checkpointed task did not survive the agent (%d processes)", n)
+	}
+	procs, err := os.ReadFile(filepath.Join(keptCg[0], "cgroup.procs"))
+	if err != nil || len(strings.Fields(string(procs))) == 0 {
+		t.Fatalf("the checkpointed task's cgroup holds nothing: %q, %v", procs, err)
+	}
+
+	start(t, "agent0-restarted", agent.cmd.Args[1:]...)
+	waitFor(t, 30*time.Second, "the orphan cgroup destroyed", func() error {
+		if _, err := os.Stat(lostCg[0]); err == nil {
+			return fmt.Errorf("%s still exists", lostCg[0])
+		}
+		return nil
+	})
+	if _, err := os.Stat(keptCg[0]); err != nil {
+		t.Fatalf("the re-adopted container's cgroup is gone: %v", err)
+	}
+	waitFor(t, 60*time.Second, "the re-adopted task killed", func() error {
+		if !strings.Contains(kept.out.String(), "TASK_KILLED") {
+			return fmt.Errorf("not killed yet")
+		}
+		return nil
+	})
+	waitFor(t, 10*time.Second, "nothing left of the killed task", func() error {
+		if pids := processesWith("sleep " + marker); len(pids) > 0 {
+			return fmt.Errorf("left behind: %v", pids)
+		}
+		if _, err := os.Stat(keptCg[0]); err == nil {
+			return fmt.Errorf("%s still exists", keptCg[0])
+		}
+		return nil
+	})
 }

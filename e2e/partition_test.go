@@ -26,7 +26,7 @@ func startPartitionable(t *testing.T) (master string, proxy *partitionProxy, wor
 	waitFor(t, 20*time.Second, "master", func() error { return httpOK("http://" + master + "/health") })
 	proxy = newPartitionProxy(t, master)
 	start(t, "agent", "agent", "--master="+proxy.Addr(), "--ip=127.0.0.1", fmt.Sprintf("--port=%d", freePort(t)),
-		"--work_dir="+filepath.Join(work, "agent"), "--resources=cpus:1;mem:256;disk:256;ports:[31000-31010]")
+		"--work_dir="+filepath.Join(work, "agent"), "--resources=cpus:1;mem:256;disk:256;ports:[31000-31010]", noIsolation)
 	return master, proxy, work
 }
 

@@ -41,6 +41,9 @@ type Agent struct {
 	// containers runs the executors (launch.go, package containerizer);
 	// detachCtx ends when the agent detaches (or stops).
 	containers containerizer.Containerizer
+	// oomEvents counts the OOM kills in containers (cgroups/mem); nil
+	// without that isolator.
+	oomEvents func() uint64
 	detachCtx  context.Context
 
 	inbox chan func()

@@ -126,19 +126,19 @@ type Config struct {
 	// Containerizers is Mesos' --containerizers (default "mesos"): the
 	// containerizers a launch is offered to, in order (package
 	// containerizer). Only "mesos" is supported ("mezzo" is another name
-	// for it): executors run as plain processes. "docker" and unknown
+	// for it): executors run as processes in their containers. "docker" and unknown
 	// names make New fail; tasks and executors asking for a Docker
 	// container are refused (TASK_FAILED, REASON_CONTAINER_LAUNCH_FAILED),
 	// not run on the host.
 	Containerizers string
-	// Isolation is Mesos' --isolation (default "posix/cpu,posix/mem"):
-	// the isolators of the mesos containerizer. posix/cpu and posix/mem
-	// measure CPU times and resident memory (/monitor/statistics,
-	// GET_CONTAINERS); posix/disk is accepted and measures nothing yet;
-	// filesystem/posix is always on. None of them enforces limits.
-	// Other isolators make New fail, and what only they could provide
-	// (images, capabilities, rlimits, namespaces, ...) is refused per
-	// task.
+	// Isolation is Mesos' --isolation (default "posix/cpu,posix/mem",
+	// which enforces nothing; `mezzo agent` and `mezzo local` running as
+	// root use RootIsolation instead when not given one): the isolators
+	// of the mezzo containerizer, by Mesos' names
+	// (containerizer.SupportedIsolators, and cgroups/all). A name Mezzo
+	// does not know makes New fail, and what a task asks for that no
+	// enabled isolator provides (limits, volumes, capabilities, rlimits,
+	// namespaces, ...) is refused per task.
 	Isolation string
 	// isolation is Isolation parsed by validate.
 	isolation containerizer.Isolation
@@ -241,8 +241,8 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 	flags.DurationVar(fs, &c.RecoveryTimeout, "recovery_timeout", d.RecoveryTimeout, "Time a checkpointing executor keeps trying to re-subscribe (MESOS_RECOVERY_TIMEOUT).")
 	flags.DurationVar(fs, &c.RegistrationBackoffFactor, "registration_backoff_factor", d.RegistrationBackoffFactor, "First bound of the random wait before re-registering with the master; doubles up to 1mins.")
 	fs.StringVar(&c.LauncherDir, "launcher_dir", d.LauncherDir, "Directory holding the mezzo binary that runs built-in executors (default: this binary's).")
-	fs.StringVar(&c.Containerizers, "containerizers", d.Containerizers, "Comma-separated containerizers, tried in order; only mesos is supported (tasks asking for Docker containers fail).")
-	fs.StringVar(&c.Isolation, "isolation", d.Isolation, "Comma-separated isolators; supported: "+strings.Join(containerizer.SupportedIsolators, ",")+".")
+	fs.StringVar(&c.Containerizers, "containerizers", d.Containerizers, "Comma-separated containerizers, tried in order; only mezzo (alias mesos) is supported (tasks asking for Docker containers fail).")
+	fs.StringVar(&c.Isolation, "isolation", d.Isolation, "Comma-separated isolators; supported: "+strings.Join(containerizer.SupportedIsolators, ",")+",cgroups/all. Run as root without this flag, mezzo agent and mezzo local use "+RootIsolation+".")
 	c.IsolationConfig.addFlags(fs)
 	fs.BoolVar(&c.SwitchUser, "switch_user", d.SwitchUser, "Run each container as its executor's or framework's user (the agent must then be root to run another user's); false: as the agent's user.")
 	fs.StringVar(&c.BuiltinExecutors, "builtin_executors", d.BuiltinExecutors, "Where the command and default executors run: auto (inside the agent for frameworks that do not checkpoint, as processes for those that do) or process (always a process per executor).")

@@ -191,8 +191,7 @@
 // by a goroutine of its own, never following a symlink.
 //
 // Not implemented yet: --reconfiguration_policy=additive, the operator
-// API's container, SET_LOGGING_LEVEL and resource-provider calls,
-// --switch_user (tasks run as the agent's user), the fetcher cache,
-// containerizers beyond plain processes (Docker, images, namespaces,
-// cgroups) and the removal of destroyed persistent volumes.
+// API's container, SET_LOGGING_LEVEL and resource-provider calls, the
+// fetcher cache, the Docker containerizer and container images, nested
+// containers, and the removal of destroyed persistent volumes.
 package agent

@@ -422,6 +422,11 @@ func (a *Agent) newContainerizer() error {
 	if err != nil {
 		return err
 	}
+	for _, i := range isolators {
+		if mem, ok := i.(*containerizer.CgroupsMemIsolator); ok {
+			a.oomEvents = mem.OOMs
+		}
+	}
 	var cs []containerizer.Containerizer
 	if a.cfg.BuiltinExecutors == "auto" {
 		cs = append(cs, containerizer.NewBuiltin(containerizer.BuiltinConfig{Isolation: iso, Isolators: isolators, Helper: a.cfg.LaunchHelper}))

@@ -41,6 +41,10 @@ import (
 // same numbers — free, not available, memory). A value that cannot be
 // read is left out, as libprocess leaves out a gauge that failed.
 //
+// Beyond Mesos' keys, with cgroups/mem: containerizer/mezzo/oom_events,
+// how many processes the kernel's OOM killer ended in containers (each
+// container's statistics are in /monitor/statistics and GET_CONTAINERS).
+//
 // Counters (the counters struct, incremented where their event happens).
 //
 // Always 0, because their event cannot happen in Mezzo, and kept so that
@@ -211,6 +215,9 @@ func (a *Agent) metricsSnapshot() legacy.Metrics {
 		"resource_provider_manager/subscribed":        0,
 		"resource_provider_manager/events/subscribe":  0,
 		"resource_provider_manager/events/disconnect": 0,
+	}
+	if a.oomEvents != nil {
+		m["containerizer/mezzo/oom_events"] = legacy.Float(a.oomEvents())
 	}
 	if c.recovered {
 		m["slave/recovery_time_secs"] = legacy.Float(c.recoveryTime.Seconds())

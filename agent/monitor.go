@@ -26,10 +26,12 @@ import (
 //	mem_limit_bytes        the same (Mesos' hard limit defaults to it)
 //
 // Like Mesos 1.11 without --cgroups_enable_cfs, there is no cpus_limit:
-// nothing caps the CPU an executor uses. Everything else of
-// ResourceStatistics (cgroups' throttling, memory breakdown and pressure,
-// disk, network, perf, process and thread counts) is left out: Mezzo has
-// no cgroups, disk or network isolation to read it from. What an
+// nothing caps the CPU an executor uses. The cgroups isolators report
+// from the container's cgroups instead: CPU times, periods and
+// throttling, cpus_limit when a quota is set, the memory breakdown and
+// the limits they set, processes and threads, blkio; disk/du and disk/xfs
+// the disk used and its limit. Network and perf statistics are left
+// out: Mezzo has no network or perf isolation to read them from. What an
 // executor's processes are is the containerizer's business (package
 // containerizer): a process executor's session, or the task sessions of
 // a built-in executor running inside the agent. The containers are

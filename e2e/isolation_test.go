@@ -145,6 +145,13 @@ func TestIsolation(t *testing.T) {
 							t.Errorf("want %q in:\n%s", want, out)
 						}
 					}
+					if tc.name == "oom" {
+						// The agent counts the OOM kill.
+						var m map[string]float64
+						if err := getJSON("http://"+agentAddr(c.agents[0])+"/metrics/snapshot", &m); err != nil || m["containerizer/mezzo/oom_events"] < 1 {
+							t.Errorf("containerizer/mezzo/oom_events = %v (%v)", m["containerizer/mezzo/oom_events"], err)
+						}
+					}
 					if tc.check != nil {
 						var dirs []string
 						for _, d := range sandboxFiles(filepath.Join(c.work, "agent0", "slaves", "*", "frameworks", "*", "executors", id, "runs", "*")) {
@@ -279,4 +286,14 @@ func TestIsolationAcrossAgentRestart(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// agentAddr is the address of an agent a test started.
+func agentAddr(p *proc) string {
+	for _, a := range p.cmd.Args {
+		if port, ok := strings.CutPrefix(a, "--port="); ok {
+			return "127.0.0.1:" + port
+		}
+	}
+	return ""
 }

@@ -26,6 +26,7 @@ var (
 	launchWorkDir    = flag.String("launch_work_dir", "", "parent directory of the work_dir of the mezzo local that BenchmarkLaunchTrueTasks starts (default: the test's temporary directory)")
 	launchCheckpoint = flag.Bool("launch_checkpoint", false, "BenchmarkLaunchTrueTasks subscribes with checkpoint=true (a mezzo executor process per task, updates journaled and fsynced)")
 	launchMaster     = flag.String("launch_master", "", "run BenchmarkLaunchTrueTasks against this running master (host:port) instead of starting mezzo local")
+	launchIsolation  = flag.String("launch_isolation", "", "--isolation of the mezzo local BenchmarkLaunchTrueTasks starts (default: the agent's, cgroups and PID namespaces as root)")
 )
 
 // BenchmarkLaunchTrueTasks launches -launch_tasks short command tasks
@@ -75,9 +76,13 @@ func startLocal(b *testing.B) string {
 		b.Cleanup(func() { os.RemoveAll(dir) })
 		parent = dir
 	}
-	start(b, "local", "local", "--ip=127.0.0.1", fmt.Sprintf("--port=%d", port),
-		"--work_dir="+filepath.Join(parent, "local"),
-		"--agents=1", "--resources=cpus:32;mem:32768;disk:32768;ports:[31000-32000]")
+	args := []string{"local", "--ip=127.0.0.1", fmt.Sprintf("--port=%d", port),
+		"--work_dir=" + filepath.Join(parent, "local"),
+		"--agents=1", "--resources=cpus:32;mem:32768;disk:32768;ports:[31000-32000]"}
+	if *launchIsolation != "" {
+		args = append(args, "--isolation="+*launchIsolation)
+	}
+	start(b, "local", args...)
 	deadline := time.Now().Add(20 * time.Second)
 	for httpOK("http://"+master+"/health") != nil {
 		if time.Now().After(deadline) {

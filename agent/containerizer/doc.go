@@ -8,27 +8,35 @@
 //	                                                                          │ offers each launch in order
 //	                                       ┌──────────────────────────────────┴──────────────┐
 //	                                       ▼                                                 ▼
-//	            Builtin (--builtin_executors=auto)                         Mezzo (--containerizers=mesos)
-//	            built-in executors of frameworks that do                   every executor as a process in a
-//	            not checkpoint, on goroutines of the agent                 session of its own (package launcher)
-//	                                                                                 │ Isolator, in order:
-//	                                                                                 ▼ prepare, isolate(pid), watch,
-//	                                                                       filesystem/posix, posix/cpu, posix/mem
-//	                                                                       (update, usage, cleanup, recover)
+//	            Builtin (--builtin_executors=auto)                         Mezzo (--containerizers=mezzo|mesos)
+//	            built-in executors of frameworks that do                   every executor as a process
+//	            not checkpoint, on goroutines of the agent;                (package launcher)
+//	            each task started inside the container                              │
+//	                       │                                                         │
+//	                       └───────────── the same Isolators, in order ──────────────┘
+//	                        prepare (→ launcher.Isolation), isolate(pid), watch,
+//	                        update, usage, cleanup, recover (Mezzo only)
 //
 // Composing is Mesos' composing containerizer: each launch goes to its
 // containerizers in order until one does not answer NotSupported, and
 // later calls for the container go to the one that launched it. Builtin
 // (a Mezzo extension) takes only the command and default executors of
 // frameworks that do not checkpoint, which need not outlive the agent;
-// Mezzo, the equivalent of Mesos' "mesos" containerizer with the POSIX
-// launcher, takes everything of type MESOS. Docker would come after it.
+// Mezzo, the equivalent of Mesos' "mesos" containerizer, takes
+// everything of type MESOS. Docker would come after it.
 //
-// The Mezzo containerizer's isolation is a list of Isolators
-// (--isolation): filesystem/posix (always on: refuses root file
-// systems), posix/cpu and posix/mem (measure a container's session in
-// /proc and enforce nothing). cgroups and namespace isolators plug in
-// there; an isolator's limitation (Watch) ends the container with a
+// Isolation is a list of Isolators built from --isolation (Build), as
+// Mesos' are: filesystem/posix or filesystem/linux, the Linux ones
+// (namespaces/pid, namespaces/ipc, volume/host_path, volume/sandbox_path,
+// linux/capabilities, posix/rlimits), the cgroups ones (cgroups/cpu, mem,
+// pids, devices, blkio, over cgroup v1 or v2: package cgroups), posix/cpu
+// and posix/mem (measure sessions in /proc), disk/du and disk/xfs. Each
+// isolator's Prepare adds to the launch what the process must start
+// inside (namespaces, mounts, user, rlimits, capabilities); the launch
+// helper (`mezzo launch`, Mesos' `mesos-containerizer launch`) sets it
+// up and holds the process until every isolator has isolated its pid
+// (its cgroups), so nothing it starts escapes them. An isolator's
+// limitation (Watch: OOM, disk quota) ends the container with a
 // Termination carrying the reason its tasks get.
 //
 // Package fake holds a Containerizer that runs no process, for tests.

@@ -44,7 +44,7 @@ type Agent struct {
 	// oomEvents counts the OOM kills in containers (cgroups/mem); nil
 	// without that isolator.
 	oomEvents func() uint64
-	detachCtx  context.Context
+	detachCtx context.Context
 
 	inbox chan func()
 	quit  chan struct{} // closed by Close

@@ -11,56 +11,15 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/mezzo-project/mezzo/agent/launcher/helper"
 )
 
-// The launch helper, `<Isolation.Helper> launch` (Mesos' `mesos-containerizer
-// launch`), is started by Start in the new namespaces with three pipes
-// beyond stdin, stdout and stderr:
-//
-//	fd 3  control  parent → helper: the request (4-byte big-endian length,
-//	               then JSON), later one byte of go-ahead once Spec.Isolate
-//	               has put the helper into the container's cgroups
-//	fd 4  errors   helper → parent: a setup error's text; closed without a
-//	               word when the command runs (close-on-exec, or closed by
-//	               the init once the command started)
-//	fd 5  status   helper → parent: with CLONE_NEWPID, the command's raw
-//	               wait status (4 bytes, big-endian) when it ended
-//
-// Without CLONE_NEWPID the helper replaces itself with the command
-// (execve), so nothing of it is left behind and the command's exit is the
-// process's own. With CLONE_NEWPID it stays as the namespace's init.
-const (
-	fdControl = 3
-	fdErrors  = 4
-	fdStatus  = 5
-)
-
-// goAhead is the byte that releases the helper.
-const goAhead = 'g'
-
-// maxRequest bounds the request a helper accepts.
-const maxRequest = 16 << 20
-
-// request is what the helper is asked to run and inside what.
-type request struct {
-	// Path is the executable, resolved against Env's PATH when it has no
-	// slash (after the mounts are made).
-	Path string   `json:"path"`
-	Argv []string `json:"argv"`
-	// Env is the complete environment, NAME=value.
-	Env []string `json:"env"`
-	// Dir is the working directory.
-	Dir string `json:"dir"`
-	// Namespaces are the clone flags the helper was started with.
-	Namespaces uintptr  `json:"namespaces"`
-	Mounts     []Mount  `json:"mounts,omitempty"`
-	User       *User    `json:"user,omitempty"`
-	Rlimits    []Rlimit `json:"rlimits,omitempty"`
-	// Capabilities: nil leaves them as they are.
-	Capabilities *Capabilities `json:"capabilities,omitempty"`
-	// DieWithParent is set again after the user switch, which clears it.
-	DieWithParent bool `json:"die_with_parent,omitempty"`
-}
+// Main is the launch helper, `mezzo launch` (package helper): a binary
+// whose main dispatches `launch` to it serves as Isolation.Helper. (The
+// helper package also takes over a process started as the helper before
+// the rest of the binary initializes.)
+func Main(args []string) int { return helper.Main(args) }
 
 // startHelped starts s through the launch helper: the helper is started in
 // the namespaces asked for, receives the request, and waits until
@@ -78,7 +37,7 @@ func startHelped(s Spec, path string, argv []string, env map[string]string, out,
 		return nil, errors.New("mounts need a mount namespace (CLONE_NEWNS)")
 	}
 	pidNS := iso.Namespaces&unix.CLONE_NEWPID != 0
-	req := request{
+	req := helper.Request{
 		Path:          path,
 		Argv:          argv,
 		Env:           EnvList(env),
@@ -123,7 +82,7 @@ func startHelped(s Spec, path string, argv []string, env map[string]string, out,
 	cmd := &exec.Cmd{
 		Path:       iso.Helper,
 		Args:       []string{iso.Helper, "launch"},
-		Env:        []string{},
+		Env:        []string{helper.EnvMarker + "=1"},
 		Stdout:     out,
 		Stderr:     errf,
 		ExtraFiles: []*os.File{ctrlR, errW, statusW},
@@ -167,7 +126,7 @@ func startHelped(s Spec, path string, argv []string, env map[string]string, out,
 			return fail(err)
 		}
 	}
-	if _, err := ctrlW.Write([]byte{goAhead}); err != nil {
+	if _, err := ctrlW.Write([]byte{helper.GoAhead}); err != nil {
 		return fail(helperFailure(p, errR, fmt.Errorf("release the launch helper: %w", err)))
 	}
 	ctrlW.Close()

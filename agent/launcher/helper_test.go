@@ -25,8 +25,8 @@ func needRoot(t testing.TB) {
 	}
 }
 
-// helper is the launch helper of these tests: the test binary (TestMain).
-func helper(t testing.TB) string {
+// helperBinary is the launch helper of these tests: the test binary (TestMain).
+func helperBinary(t testing.TB) string {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
@@ -58,7 +58,7 @@ func shell(cmd string) *mesos.CommandInfo { return &mesos.CommandInfo{Value: pro
 // filled in) and destroys it when the test ends.
 func startIsolated(t *testing.T, dir, cmd string, iso Isolation, isolate func(int) error) (*Process, error) {
 	t.Helper()
-	iso.Helper = helper(t)
+	iso.Helper = helperBinary(t)
 	p, err := Start(Spec{Command: shell(cmd), Dir: dir, NewSession: true, Isolation: &iso, Isolate: isolate})
 	if err == nil {
 		t.Cleanup(func() { p.Destroy(); <-p.Done() })
@@ -267,7 +267,7 @@ func TestHelperSetupErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			iso := tc.iso
-			iso.Helper = helper(t)
+			iso.Helper = helperBinary(t)
 			p, err := Start(Spec{Command: tc.cmd, Dir: t.TempDir(), NewSession: true, Isolation: &iso})
 			if err == nil {
 				p.Kill()
@@ -293,7 +293,7 @@ func TestHelperMounts(t *testing.T) {
 	shm := filepath.Base(sandbox)
 	cmd := `cat ro/in; if (echo x > ro/new) 2>/dev/null; then echo ro-writable; fi; echo y > deep/rw/new && echo rw-ok; ` +
 		`touch /dev/shm/` + shm + ` && ls /dev/shm`
-	iso := Isolation{Helper: helper(t), Namespaces: unix.CLONE_NEWNS | unix.CLONE_NEWIPC, Mounts: []Mount{
+	iso := Isolation{Helper: helperBinary(t), Namespaces: unix.CLONE_NEWNS | unix.CLONE_NEWIPC, Mounts: []Mount{
 		{Source: src, Target: ro, ReadOnly: true},
 		{Source: src, Target: rw},
 		{Type: "tmpfs", Source: "tmpfs", Target: "/dev/shm", Data: "mode=1777"},
@@ -435,9 +435,9 @@ func BenchmarkStart(b *testing.B) {
 		iso  *Isolation
 	}{
 		{"direct", nil},
-		{"helper", &Isolation{Helper: helper(b)}},
-		{"helper-mount-ns", &Isolation{Helper: helper(b), Namespaces: unix.CLONE_NEWNS}},
-		{"helper-pid-ns", &Isolation{Helper: helper(b), Namespaces: pidMount}},
+		{"helper", &Isolation{Helper: helperBinary(b)}},
+		{"helper-mount-ns", &Isolation{Helper: helperBinary(b), Namespaces: unix.CLONE_NEWNS}},
+		{"helper-pid-ns", &Isolation{Helper: helperBinary(b), Namespaces: pidMount}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			cmd := &mesos.CommandInfo{Shell: proto.Bool(false), Value: proto.String("/bin/true")}

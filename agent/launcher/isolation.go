@@ -1,5 +1,7 @@
 package launcher
 
+import "github.com/mezzo-project/mezzo/agent/launcher/helper"
+
 // Isolation is what a process is started inside beyond its own session,
 // as the isolators of a container ask for it (Mesos' ContainerLaunchInfo):
 // namespaces, mounts, the user it runs as, resource limits and
@@ -35,52 +37,24 @@ func (i *Isolation) Empty() bool {
 	return i == nil || (i.Namespaces == 0 && len(i.Mounts) == 0 && i.User == nil && len(i.Rlimits) == 0 && i.Capabilities == nil)
 }
 
-// Mount is one mount of a container: a bind mount of Source on Target
-// (Type "" or "bind"), or a file system of Type (e.g. "tmpfs", "proc")
-// on Target, mounted nosuid and nodev (and noexec for proc). Target is
-// created when missing (a directory, or an empty file when a bind Source
-// is a file). A bind mount is recursive, and Source must exist.
-type Mount struct {
-	Source, Target, Type string
-	// ReadOnly remounts the mount read-only.
-	ReadOnly bool
-	// Data is passed to mount(2) for a file system (e.g. "mode=1777").
-	Data string
-}
-
-// User is a resolved user: the command runs with UID, GID and the
-// supplementary Groups, and HOME and USER set from Name and Home.
-type User struct {
-	Name     string
-	UID, GID uint32
-	Groups   []uint32
-	Home     string
-}
-
-// Rlimit is one resource limit (setrlimit(2)); Resource is a RLIMIT_*
-// number, and RlimInfinity means unlimited.
-type Rlimit struct {
-	Resource   int
-	Soft, Hard uint64
-}
+// The parts of an Isolation, defined with the helper that makes them.
+type (
+	// Mount is one mount of a container (helper.Mount).
+	Mount = helper.Mount
+	// User is a resolved user (helper.User).
+	User = helper.User
+	// Rlimit is one resource limit (helper.Rlimit).
+	Rlimit = helper.Rlimit
+	// Capabilities bound and grant capabilities (helper.Capabilities).
+	Capabilities = helper.Capabilities
+)
 
 // RlimInfinity is an unlimited soft or hard limit.
-const RlimInfinity = ^uint64(0)
+const RlimInfinity = helper.RlimInfinity
 
-// Capabilities are Linux capability names, CAP_NET_BIND_SERVICE (or
-// NET_BIND_SERVICE, as Mesos' CapabilityInfo names them); an unknown
-// name fails the launch. Bounding caps what the command and its
-// children may ever gain: every other capability is dropped from the
-// bounding set (empty: all are). Effective, when not nil, is what the
-// command holds — its permitted, effective, inheritable and ambient
-// sets, so that it keeps them across exec even as a non-root user (a
-// command run as root regains its whole bounding set on exec, as in
-// Mesos); an empty, non-nil Effective drops every capability. A nil
-// Effective leaves the capabilities to the user switch (none for a
-// non-root user).
-type Capabilities struct {
-	Bounding, Effective []string
-}
+// RlimitResources maps Mesos' RLimitInfo types (RLMT_NOFILE, ...) to
+// setrlimit(2) resources.
+var RlimitResources = helper.RlimitResources
 
 // user is the user i switches to, nil for none (also for a nil i).
 func (i *Isolation) user() *User {

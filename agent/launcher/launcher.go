@@ -21,6 +21,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/mezzo-project/mezzo/agent/launcher/helper"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 )
 
@@ -129,9 +130,9 @@ func Start(s Spec) (*Process, error) {
 		env["PATH"] = DefaultPath
 	}
 	helped := !s.Isolation.Empty() || s.Isolate != nil
-	if !helped && !hasSlash(path) {
+	if !helped && !strings.Contains(path, "/") {
 		// Resolve against the process's own PATH, not ours.
-		if p, err := lookPath(path, env["PATH"]); err == nil {
+		if p, err := helper.LookPath(path, env["PATH"]); err == nil {
 			path = p
 		} else {
 			return nil, fmt.Errorf("executable %q not found in PATH %q", path, env["PATH"])
@@ -185,28 +186,6 @@ func Start(s Spec) (*Process, error) {
 	p := &Process{cmd: cmd, pid: cmd.Process.Pid, done: make(chan struct{})}
 	go p.wait()
 	return p, nil
-}
-
-func hasSlash(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] == '/' {
-			return true
-		}
-	}
-	return false
-}
-
-func lookPath(file, path string) (string, error) {
-	for _, dir := range filepath.SplitList(path) {
-		if dir == "" {
-			dir = "."
-		}
-		p := filepath.Join(dir, file)
-		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
-			return p, nil
-		}
-	}
-	return "", exec.ErrNotFound
 }
 
 func (p *Process) wait() {

@@ -1,4 +1,4 @@
-package launcher
+package helper
 
 import (
 	"encoding/binary"
@@ -8,18 +8,16 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/mezzo-project/mezzo/api/v1/mesos"
 )
 
-// Main is the launch helper, `mezzo launch`: started by Start inside the
+// Main is the launch helper, `mezzo launch`: started by launcher.Start inside the
 // new namespaces, it reads its request, waits for the go-ahead, sets up
 // the isolation — mounts, resource limits, capabilities, user — and runs
 // the command (see the pipe protocol in helper.go). It is not for people
@@ -30,15 +28,15 @@ func Main(args []string) int {
 	// to a thread: everything is set on this one, which then executes
 	// the command (or forks it).
 	runtime.LockOSThread()
-	for _, fd := range []int{fdControl, fdErrors, fdStatus} {
+	for _, fd := range []int{FdControl, FdErrors, FdStatus} {
 		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, unix.FD_CLOEXEC); err != nil {
 			fmt.Fprintf(os.Stderr, "mezzo launch: fd %d: %v (this is started by the agent, not by hand)\n", fd, err)
 			return 2
 		}
 	}
-	ctrl := os.NewFile(fdControl, "control")
-	errw := os.NewFile(fdErrors, "errors")
-	statusw := os.NewFile(fdStatus, "status")
+	ctrl := os.NewFile(FdControl, "control")
+	errw := os.NewFile(FdErrors, "errors")
+	statusw := os.NewFile(FdStatus, "status")
 	report := func(err error) int {
 		io.WriteString(errw, err.Error())
 		return 1
@@ -48,7 +46,7 @@ func Main(args []string) int {
 		return report(fmt.Errorf("launch helper: %w", err))
 	}
 	var b [1]byte
-	if _, err := io.ReadFull(ctrl, b[:]); err != nil || b[0] != goAhead {
+	if _, err := io.ReadFull(ctrl, b[:]); err != nil || b[0] != GoAhead {
 		return 1 // the parent gave up on the launch (Isolate failed)
 	}
 	ctrl.Close()
@@ -74,20 +72,20 @@ func Main(args []string) int {
 // forwarded are the signals the init passes on to the command.
 var forwarded = []os.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2}
 
-func readRequest(r io.Reader) (*request, error) {
+func readRequest(r io.Reader) (*Request, error) {
 	var hdr [4]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
 		return nil, fmt.Errorf("read the request: %w", err)
 	}
 	n := binary.BigEndian.Uint32(hdr[:])
-	if n > maxRequest {
+	if n > MaxRequest {
 		return nil, fmt.Errorf("request of %d bytes is too large", n)
 	}
 	body := make([]byte, n)
 	if _, err := io.ReadFull(r, body); err != nil {
 		return nil, fmt.Errorf("read the request: %w", err)
 	}
-	var req request
+	var req Request
 	if err := json.Unmarshal(body, &req); err != nil {
 		return nil, fmt.Errorf("decode the request: %w", err)
 	}
@@ -96,7 +94,7 @@ func readRequest(r io.Reader) (*request, error) {
 
 // setUp makes the isolation of req in the calling process (on the locked
 // thread) and returns the resolved executable.
-func setUp(req *request) (string, error) {
+func setUp(req *Request) (string, error) {
 	if req.Namespaces&unix.CLONE_NEWNS != 0 {
 		// Nothing mounted here may reach the host, while the host's
 		// later mounts still show here (Mesos' default propagation).
@@ -121,8 +119,8 @@ func setUp(req *request) (string, error) {
 		}
 	}
 	path := req.Path
-	if !hasSlash(path) {
-		p, err := lookPath(path, envValue(req.Env, "PATH"))
+	if !strings.Contains(path, "/") {
+		p, err := LookPath(path, envValue(req.Env, "PATH"))
 		if err != nil {
 			return "", fmt.Errorf("executable %q not found in PATH %q", path, envValue(req.Env, "PATH"))
 		}
@@ -195,7 +193,7 @@ func mountOne(m Mount) error {
 	if _, err := os.Stat(m.Target); errors.Is(err, os.ErrNotExist) {
 		if dirTarget {
 			err = os.MkdirAll(m.Target, 0o755)
-		} else if err = os.MkdirAll(filepath.Dir(m.Target), 0o755); err == nil {
+		} else if err = os.MkdirAll(parentDir(m.Target), 0o755); err == nil {
 			var f *os.File
 			if f, err = os.OpenFile(m.Target, os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
 				f.Close()
@@ -263,7 +261,7 @@ func switchUser(u *User) error {
 // group, reaps every process that ends here, and when the command ends
 // sends its wait status to the parent and returns; the kernel then kills
 // whatever is left in the namespace.
-func runInit(req *request, path string, sigs chan os.Signal, errw, statusw *os.File) int {
+func runInit(req *Request, path string, sigs chan os.Signal, errw, statusw *os.File) int {
 	proc, err := os.StartProcess(path, req.Argv, &os.ProcAttr{
 		Env:   req.Env,
 		Files: []*os.File{os.Stdin, os.Stdout, os.Stderr},
@@ -348,11 +346,10 @@ func parseCapabilities(c *Capabilities) (*capSets, error) {
 	parse := func(names []string) ([]int, error) {
 		out := []int{}
 		for _, name := range names {
-			v, ok := mesos.CapabilityInfo_Capability_value[strings.TrimPrefix(strings.ToUpper(name), "CAP_")]
-			if !ok || v < 1000 {
+			n := slices.Index(capabilityNames, strings.TrimPrefix(strings.ToUpper(name), "CAP_"))
+			if n < 0 {
 				return nil, fmt.Errorf("unknown capability %q", name)
 			}
-			n := int(v) - 1000
 			if n > last {
 				return nil, fmt.Errorf("capability %q is not supported by this kernel (last is %d)", name, last)
 			}
@@ -438,7 +435,10 @@ func (s *capSets) grant() error {
 func capNames(cs []int) []string {
 	out := make([]string, len(cs))
 	for i, c := range cs {
-		out[i] = "CAP_" + mesos.CapabilityInfo_Capability(1000+c).String()
+		out[i] = fmt.Sprintf("capability %d", c)
+		if c >= 0 && c < len(capabilityNames) {
+			out[i] = "CAP_" + capabilityNames[c]
+		}
 	}
 	return out
 }
@@ -481,4 +481,44 @@ var RlimitResources = map[string]int{
 	"RLMT_RTTIME":     unix.RLIMIT_RTTIME,
 	"RLMT_SIGPENDING": unix.RLIMIT_SIGPENDING,
 	"RLMT_STACK":      unix.RLIMIT_STACK,
+}
+
+// capabilityNames are Linux's capabilities by number (linux/capability.h),
+// as Mesos' CapabilityInfo names them (without CAP_).
+var capabilityNames = []string{
+	"CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",
+	"SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW",
+	"IPC_LOCK", "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT",
+	"SYS_ADMIN", "SYS_BOOT", "SYS_NICE", "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD",
+	"LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP", "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG",
+	"WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF", "CHECKPOINT_RESTORE",
+}
+
+// ErrNotFound is LookPath's error for an executable in no directory of
+// the PATH.
+var ErrNotFound = errors.New("executable file not found in $PATH")
+
+// LookPath finds an executable file in a PATH list, as the shell does.
+// (It and parentDir do without path/filepath and os/exec: see init.)
+func LookPath(file, path string) (string, error) {
+	for _, dir := range strings.Split(path, ":") {
+		if dir == "" {
+			dir = "."
+		}
+		p := strings.TrimSuffix(dir, "/") + "/" + file
+		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", ErrNotFound
+}
+
+// parentDir is the directory holding path ("/" for a top-level one).
+func parentDir(path string) string {
+	path = strings.TrimRight(path, "/")
+	i := strings.LastIndexByte(path, '/')
+	if i <= 0 {
+		return "/"
+	}
+	return path[:i]
 }

@@ -1,0 +1,105 @@
+package helper
+
+// The launch helper, `<Isolation.Helper> launch` (Mesos' `mesos-containerizer
+// launch`), is started by launcher.Start in the new namespaces, with
+// EnvMarker=1 as its whole environment and three pipes beyond stdin,
+// stdout and stderr:
+//
+//	fd 3  control  parent → helper: the request (4-byte big-endian length,
+//	               then JSON), later one byte of go-ahead once Spec.Isolate
+//	               has put the helper into the container's cgroups
+//	fd 4  errors   helper → parent: a setup error's text; closed without a
+//	               word when the command runs (close-on-exec, or closed by
+//	               the init once the command started)
+//	fd 5  status   helper → parent: with CLONE_NEWPID, the command's raw
+//	               wait status (4 bytes, big-endian) when it ended
+//
+// Without CLONE_NEWPID the helper replaces itself with the command
+// (execve), so nothing of it is left behind and the command's exit is the
+// process's own. With CLONE_NEWPID it stays as the namespace's init.
+const (
+	// FdControl carries the request and the go-ahead.
+	FdControl = 3
+	// FdErrors carries a setup error.
+	FdErrors = 4
+	// FdStatus carries the command's wait status (PID namespace).
+	FdStatus = 5
+)
+
+// GoAhead is the byte that releases the helper.
+const GoAhead = 'g'
+
+// MaxRequest bounds the request a helper accepts.
+const MaxRequest = 16 << 20
+
+// Request is what the helper is asked to run and inside what.
+type Request struct {
+	// Path is the executable, resolved against Env's PATH when it has no
+	// slash (after the mounts are made).
+	Path string   `json:"path"`
+	Argv []string `json:"argv"`
+	// Env is the complete environment, NAME=value.
+	Env []string `json:"env"`
+	// Dir is the working directory.
+	Dir string `json:"dir"`
+	// Namespaces are the clone flags the helper was started with.
+	Namespaces uintptr  `json:"namespaces"`
+	Mounts     []Mount  `json:"mounts,omitempty"`
+	User       *User    `json:"user,omitempty"`
+	Rlimits    []Rlimit `json:"rlimits,omitempty"`
+	// Capabilities: nil leaves them as they are.
+	Capabilities *Capabilities `json:"capabilities,omitempty"`
+	// DieWithParent is set again after the user switch, which clears it.
+	DieWithParent bool `json:"die_with_parent,omitempty"`
+}
+
+// EnvMarker is set (to "1") in the helper's environment, so that only a
+// process started as the helper runs as one.
+const EnvMarker = "MEZZO_LAUNCH_HELPER"
+
+// Mount is one mount of a container: a bind mount of Source on Target
+// (Type "" or "bind"), or a file system of Type (e.g. "tmpfs", "proc")
+// on Target, mounted nosuid and nodev (and noexec for proc). Target is
+// created when missing (a directory, or an empty file when a bind Source
+// is a file). A bind mount is recursive, and Source must exist.
+type Mount struct {
+	Source, Target, Type string
+	// ReadOnly remounts the mount read-only.
+	ReadOnly bool
+	// Data is passed to mount(2) for a file system (e.g. "mode=1777").
+	Data string
+}
+
+// User is a resolved user: the command runs with UID, GID and the
+// supplementary Groups, and HOME and USER set from Name and Home.
+type User struct {
+	Name     string
+	UID, GID uint32
+	Groups   []uint32
+	Home     string
+}
+
+// Rlimit is one resource limit (setrlimit(2)); Resource is a RLIMIT_*
+// number, and RlimInfinity means unlimited.
+type Rlimit struct {
+	Resource   int
+	Soft, Hard uint64
+}
+
+// RlimInfinity is an unlimited soft or hard limit.
+const RlimInfinity = ^uint64(0)
+
+// Capabilities are Linux capability names, CAP_NET_BIND_SERVICE (or
+// NET_BIND_SERVICE, as Mesos' CapabilityInfo names them); an unknown
+// name fails the launch. Bounding caps what the command and its
+// children may ever gain: every other capability is dropped from the
+// bounding set (empty: all are). Effective, when not nil, is what the
+// command holds — its permitted, effective, inheritable and ambient
+// sets, so that it keeps them across exec even as a non-root user (a
+// command run as root regains its whole bounding set on exec, as in
+// Mesos); an empty, non-nil Effective drops every capability. A nil
+// Effective leaves the capabilities to the user switch (none for a
+// non-root user).
+type Capabilities struct {
+	Bounding, Effective []string
+}

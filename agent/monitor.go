@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"log/slog"
 	"maps"
 	"net/http"
 	"slices"
@@ -116,25 +117,10 @@ func (a *Agent) measure(ctx context.Context, list []*mesos.ContainerID) []*mesos
 // legacyStatistics writes ResourceStatistics as /monitor/statistics
 // does: what was measured, keys sorted.
 func legacyStatistics(s *mesos.ResourceStatistics) legacy.ResourceStatistics {
-	return legacy.ResourceStatistics{
-		Timestamp:          legacy.Float(s.GetTimestamp()),
-		CPUsUserTimeSecs:   floatOf(s.CpusUserTimeSecs),
-		CPUsSystemTimeSecs: floatOf(s.CpusSystemTimeSecs),
-		CPUsSoftLimit:      floatOf(s.CpusSoftLimit),
-		CPUsLimit:          floatOf(s.CpusLimit),
-		MemRSSBytes:        s.MemRssBytes,
-		MemSoftLimitBytes:  s.MemSoftLimitBytes,
-		MemLimitBytes:      s.MemLimitBytes,
-		DiskLimitBytes:     s.DiskLimitBytes,
-		DiskUsedBytes:      s.DiskUsedBytes,
+	out, err := legacy.StatisticsOf(s)
+	if err != nil {
+		slog.Warn("cannot write a container's statistics", "err", err)
 	}
+	return out
 }
 
-// floatOf converts an optional double to an optional document number.
-func floatOf(f *float64) *legacy.Float {
-	if f == nil {
-		return nil
-	}
-	v := legacy.Float(*f)
-	return &v
-}

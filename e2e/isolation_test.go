@@ -99,6 +99,21 @@ func TestIsolation(t *testing.T) {
 				}
 				os.Remove(filepath.Join(host, "rw"))
 			}},
+		// A private temporary directory (the test's work directory is
+		// under /tmp, which a volume there would hide: refused below).
+		{name: "private-tmp", task: `"container":{"type":"MESOS","volumes":[{"container_path":"/var/tmp","mode":"RW",` +
+			`"source":{"type":"SANDBOX_PATH","sandbox_path":{"type":"SELF","path":"tmp"}}}]},` +
+			fmt.Sprintf(`"command":{"value":"echo x > /var/tmp/mezzo-private-%s && test -f $MESOS_SANDBOX/tmp/mezzo-private-%s"}`, marker, marker),
+			state: "TASK_FINISHED",
+			check: func(t *testing.T, _ string) {
+				if _, err := os.Stat("/var/tmp/mezzo-private-" + marker); err == nil {
+					os.Remove("/var/tmp/mezzo-private-" + marker)
+					t.Error("the task's /var/tmp was the host's")
+				}
+			}},
+		{name: "hidden-sandbox", task: `"container":{"type":"MESOS","volumes":[{"container_path":"/tmp","mode":"RW",` +
+			`"source":{"type":"SANDBOX_PATH","sandbox_path":{"type":"SELF","path":"tmp"}}}]},"command":{"value":"true"}`,
+			state: "TASK_FAILED", message: `container_path "/tmp" would hide the sandbox`},
 		{name: "disk", res: "cpus:0.1;mem:64;disk:1", task: `"command":{"value":"dd if=/dev/zero of=big bs=1M count=5 && sleep 20"}`,
 			state: "TASK_FAILED", reason: "REASON_CONTAINER_LIMITATION_DISK", message: "exceeds"},
 		{name: "max-completion", task: `"max_completion_time":{"nanoseconds":1000000000},"command":{"value":"sleep 20"}`,
@@ -220,10 +235,13 @@ func TestIsolationAcrossAgentRestart(t *testing.T) {
 	kept := start(t, "execute-kept", "execute", "--master="+c.master, "--checkpoint",
 		"--task="+taskJSON("kept", "cpus:0.1;mem:64", fmt.Sprintf(`"command":{"value":"sleep %s.1 & sleep %s.2; wait"}`, marker, marker)),
 		"--kill_after=20secs")
+	// Its container runs out of memory only once the agent restarted.
+	oomLater := start(t, "execute-oom", "execute", "--master="+c.master, "--checkpoint",
+		"--task="+taskJSON("oom-later", "cpus:0.1;mem:64", `"command":{"value":"while [ ! -f go ]; do sleep 0.1; done; dd if=/dev/zero of=/dev/null bs=300M count=1"}`))
 	lost := start(t, "execute-lost", "execute", "--master="+c.master,
 		"--task="+taskJSON("lost", "cpus:0.1;mem:64", fmt.Sprintf(`"command":{"value":"sleep %s.3 & sleep %s.4; wait"}`, marker, marker)))
 	waitFor(t, 30*time.Second, "both tasks running", func() error {
-		for _, e := range []*proc{kept, lost} {
+		for _, e := range []*proc{kept, lost, oomLater} {
 			if !strings.Contains(e.out.String(), "TASK_RUNNING") {
 				return fmt.Errorf("%s not running yet", e.name)
 			}
@@ -239,6 +257,7 @@ func TestIsolationAcrossAgentRestart(t *testing.T) {
 		cgs, _ := filepath.Glob("/sys/fs/cgroup/memory/mezzo-e2e-*/*-*-*")
 		t.Fatalf("cgroups: kept %v, lost %v; sandboxes %v; cgroups %v", keptCg, lostCg, all, cgs)
 	}
+	checkStatistics(t, agentAddr(c.agents[0]), "kept")
 	agent := c.agents[0]
 	if err := syscall.Kill(agent.cmd.Process.Pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -271,6 +290,28 @@ func TestIsolationAcrossAgentRestart(t *testing.T) {
 	if _, err := os.Stat(keptCg[0]); err != nil {
 		t.Fatalf("the re-adopted container's cgroup is gone: %v", err)
 	}
+	// The re-adopted containers are measured and limited as before.
+	waitFor(t, 30*time.Second, "the re-adopted executor measured", func() error {
+		return statisticsOf(agentAddr(c.agents[0]), "kept", nil)
+	})
+	checkStatistics(t, agentAddr(c.agents[0]), "kept")
+	dirs := sandboxFiles(filepath.Join(c.work, "agent0", "slaves", "*", "frameworks", "*", "executors", "oom-later", "runs", "latest"))
+	if len(dirs) != 1 {
+		t.Fatalf("oom-later sandboxes: %v", dirs)
+	}
+	if err := os.WriteFile(filepath.Join(dirs[0], "go"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "the re-adopted container's OOM reported", func() error {
+		out := oomLater.out.String()
+		if !strings.Contains(out, "TASK_FAILED") {
+			return fmt.Errorf("not failed yet")
+		}
+		if !strings.Contains(out, "REASON_CONTAINER_LIMITATION_MEMORY") {
+			return fmt.Errorf("failed without the memory reason:\n%s", out)
+		}
+		return nil
+	})
 	waitFor(t, 60*time.Second, "the re-adopted task killed", func() error {
 		if !strings.Contains(kept.out.String(), "TASK_KILLED") {
 			return fmt.Errorf("not killed yet")
@@ -296,4 +337,60 @@ func agentAddr(p *proc) string {
 		}
 	}
 	return ""
+}
+
+// statisticsOf finds an executor's entry in the agent's
+// /monitor/statistics and passes its statistics to check (when set).
+func statisticsOf(agent, executor string, check func(map[string]float64) error) error {
+	var entries []struct {
+		ExecutorID string             `json:"executor_id"`
+		Statistics map[string]any `json:"statistics"`
+	}
+	if err := getJSON("http://"+agent+"/monitor/statistics", &entries); err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.ExecutorID == executor {
+			if check == nil {
+				return nil
+			}
+			nums := map[string]float64{}
+			for k, v := range e.Statistics {
+				if f, ok := v.(float64); ok {
+					nums[k] = f
+				}
+			}
+			if _, ok := e.Statistics["blkio_statistics"].(map[string]any); !ok {
+				return fmt.Errorf("no blkio_statistics: %v", e.Statistics)
+			}
+			return check(nums)
+		}
+	}
+	return fmt.Errorf("no statistics for %s in %d entries", executor, len(entries))
+}
+
+// checkStatistics checks that a running executor's statistics come from
+// its cgroups: its memory limit, its processes, CPU times and the CFS
+// quota (--cgroups_enable_cfs).
+func checkStatistics(t *testing.T, agent, executor string) {
+	t.Helper()
+	err := statisticsOf(agent, executor, func(s map[string]float64) error {
+		switch {
+		case s["mem_limit_bytes"] != 64<<20:
+			return fmt.Errorf("mem_limit_bytes %v, want 64MB", s["mem_limit_bytes"])
+		case s["processes"] < 2:
+			return fmt.Errorf("processes %v, want the executor and its tasks", s["processes"])
+		case s["cpus_limit"] != 0.1:
+			return fmt.Errorf("cpus_limit %v, want 0.1", s["cpus_limit"])
+		case s["mem_total_bytes"] <= 0:
+			return fmt.Errorf("mem_total_bytes %v", s["mem_total_bytes"])
+		}
+		if _, ok := s["cpus_user_time_secs"]; !ok {
+			return fmt.Errorf("no cpus_user_time_secs: %v", s)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Error(err)
+	}
 }

@@ -340,6 +340,9 @@ func mountPoint(containerPath, sandbox string) (string, error) {
 		if _, err := os.Stat(c); err != nil {
 			return "", fmt.Errorf("mount point %q is an absolute path, which must exist when the container shares the host's file system: %w", c, err)
 		}
+		if rel, err := filepath.Rel(c, sandbox); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+			return "", fmt.Errorf("container_path %q would hide the sandbox %s, which is under it (the agent's --work_dir is there)", c, sandbox)
+		}
 		return c, nil
 	}
 	cp, err := inSandbox(containerPath)
@@ -396,8 +399,8 @@ func (volumeHostPath) Prepare(_ context.Context, _ *mesos.ContainerID, cfg *Conf
 
 // volumeSandboxPath bind mounts SANDBOX_PATH volumes of type SELF (and
 // those with the legacy relative host_path): a path inside the sandbox,
-// created when missing, on an absolute container path; read-only for
-// mode RO. PARENT volumes are for nested containers, which this agent
+// created when missing, on the container path (absolute, or relative to
+// the sandbox: see mountPoint); read-only for mode RO. PARENT volumes are for nested containers, which this agent
 // does not run.
 type volumeSandboxPath struct{ prepareOnly }
 
@@ -423,9 +426,6 @@ func (volumeSandboxPath) Prepare(_ context.Context, _ *mesos.ContainerID, cfg *C
 		}
 		if filepath.IsAbs(path) {
 			return fmt.Errorf("volume %q: path %q in SANDBOX_PATH volume is absolute; it must be relative to the sandbox", cp, path)
-		}
-		if !filepath.IsAbs(cp) {
-			return fmt.Errorf("volume %q: container_path is relative for a SANDBOX_PATH volume of type SELF; a link in the sandbox does the same", cp)
 		}
 		rel, err := inSandbox(path)
 		if err != nil {

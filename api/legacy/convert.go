@@ -2,6 +2,7 @@ package legacy
 
 import (
 	"encoding/json"
+	"fmt"
 
 	"google.golang.org/protobuf/proto"
 
@@ -190,4 +191,15 @@ func viaJSON(m proto.Message, v any) error {
 		return err
 	}
 	return json.Unmarshal(b, v)
+}
+
+// StatisticsOf writes a container's ResourceStatistics as
+// /monitor/statistics does: every field the isolators measured, under
+// Mesos' JSON names, sub-messages verbatim.
+func StatisticsOf(s *mesos.ResourceStatistics) (ResourceStatistics, error) {
+	var out ResourceStatistics
+	if err := viaJSON(s, &out); err != nil {
+		return ResourceStatistics{Timestamp: Float(s.GetTimestamp())}, fmt.Errorf("resource statistics: %w", err)
+	}
+	return out, nil
 }

@@ -123,4 +123,3 @@ func legacyStatistics(s *mesos.ResourceStatistics) legacy.ResourceStatistics {
 	}
 	return out
 }
-

@@ -343,7 +343,7 @@ func agentAddr(p *proc) string {
 // /monitor/statistics and passes its statistics to check (when set).
 func statisticsOf(agent, executor string, check func(map[string]float64) error) error {
 	var entries []struct {
-		ExecutorID string             `json:"executor_id"`
+		ExecutorID string         `json:"executor_id"`
 		Statistics map[string]any `json:"statistics"`
 	}
 	if err := getJSON("http://"+agent+"/monitor/statistics", &entries); err != nil {

@@ -257,7 +257,7 @@ func TestLinuxSandboxPathVolumes(t *testing.T) {
 		"only work for nested containers": {ContainerPath: proto.String("x"), Mode: mesos.Volume_RW.Enum(),
 			Source: &mesos.Volume_Source{Type: mesos.Volume_Source_SANDBOX_PATH.Enum(),
 				SandboxPath: &mesos.Volume_Source_SandboxPath{Type: mesos.Volume_Source_SandboxPath_PARENT.Enum(), Path: proto.String("p")}}},
-		"leaves the sandbox":         {ContainerPath: proto.String(over), Mode: mesos.Volume_RW.Enum(), HostPath: proto.String("../y")},
+		"leaves the sandbox": {ContainerPath: proto.String(over), Mode: mesos.Volume_RW.Enum(), HostPath: proto.String("../y")},
 	} {
 		ci := mesosContainer()
 		ci.Volumes = []*mesos.Volume{v}

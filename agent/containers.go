@@ -6,8 +6,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 
 	"github.com/mezzo-project/mezzo/agent/containerizer"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
@@ -107,7 +105,7 @@ func (a *Agent) validateContainer(ci *mesos.ContainerInfo, what string) error {
 // that mount it: filesystem/linux with volume/host_path or
 // volume/sandbox_path.
 func validateVolume(iso containerizer.Isolation, v *mesos.Volume) error {
-	kind := volumeKind(v)
+	kind := containerizer.VolumeSource(v)
 	var need string
 	switch kind {
 	case "HOST_PATH":
@@ -123,18 +121,6 @@ func validateVolume(iso containerizer.Isolation, v *mesos.Volume) error {
 	return nil
 }
 
-// volumeKind names a Volume's source for messages.
-func volumeKind(v *mesos.Volume) string {
-	switch {
-	case v.GetSource() != nil:
-		return v.GetSource().GetType().String()
-	case v.GetImage() != nil:
-		return "image"
-	case v.HostPath != nil:
-		return "HOST_PATH"
-	}
-	return "SANDBOX_PATH"
-}
 
 // validateLimits checks TaskInfo.limits: a cpus limit needs cgroups/cpu
 // and a mem limit cgroups/mem, as in Mesos; no other resource may have
@@ -244,31 +230,13 @@ func persistentVolumes(rs []*mesos.Resource, readOnly bool) ([]volume, error) {
 		if v.HostPath != nil || v.GetImage() != nil || v.GetSource() != nil {
 			return nil, refuse("persistent volume %q: disk.volume must give only container_path and mode", id)
 		}
-		cp, err := sandboxRelative(v.GetContainerPath())
+		cp, err := containerizer.SandboxRelative(v.GetContainerPath())
 		if err != nil {
 			return nil, refuse("persistent volume %q: %v", id, err)
 		}
 		out = append(out, volume{role: role, id: id, containerPath: cp})
 	}
 	return out, nil
-}
-
-// sandboxRelative checks a container path: relative, inside the sandbox
-// (no ".." component), not the sandbox itself. It returns it cleaned.
-func sandboxRelative(p string) (string, error) {
-	switch {
-	case p == "":
-		return "", errors.New("empty container_path")
-	case filepath.IsAbs(p):
-		return "", fmt.Errorf("container_path %q is absolute; it must be relative to the sandbox", p)
-	case slices.Contains(strings.Split(p, "/"), ".."):
-		return "", fmt.Errorf("container_path %q escapes the sandbox (contains \"..\")", p)
-	}
-	c := filepath.Clean(p)
-	if c == "." {
-		return "", fmt.Errorf("container_path %q names the sandbox itself", p)
-	}
-	return c, nil
 }
 
 // reservationRole is the role of a resource's most refined reservation
@@ -298,12 +266,9 @@ func validateID(id string) error {
 	return nil
 }
 
-// volumePath is where a persistent volume's data lives, as in Mesos:
-// <work_dir>/volumes/roles/<role>/<persistence_id>, with each "/" of a
-// hierarchical role written as a space (role names have no whitespace).
-func volumePath(workDir, role, id string) string {
-	return filepath.Join(workDir, "volumes", "roles", strings.ReplaceAll(role, "/", " "), id)
-}
+// volumePath is where a persistent volume's data lives
+// (containerizer.VolumePath).
+func volumePath(workDir, role, id string) string { return containerizer.VolumePath(workDir, role, id) }
 
 // linkVolumes makes each volume's directory (created when absent) appear
 // at <dir>/<container_path> as a symlink. Parent directories of the link

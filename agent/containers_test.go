@@ -121,7 +121,7 @@ func TestPersistentVolumesValidation(t *testing.T) {
 		{"simple", volumeResource("eng", "v1", "data", rw), volume{"eng", "v1", "data"}, ""},
 		{"nested path", volumeResource("eng/ads", "v1", "a/b/", rw), volume{"eng/ads", "v1", "a/b"}, ""},
 		{"absolute", volumeResource("eng", "v1", "/data", rw), volume{}, "is absolute"},
-		{"dotdot", volumeResource("eng", "v1", "a/../../x", rw), volume{}, "escapes the sandbox"},
+		{"dotdot", volumeResource("eng", "v1", "a/../../x", rw), volume{}, "leaves the sandbox"},
 		{"sandbox itself", volumeResource("eng", "v1", "./", rw), volume{}, "names the sandbox itself"},
 		{"read-only", volumeResource("eng", "v1", "data", mesos.Volume_RO), volume{}, "read-only"},
 		{"bad id", volumeResource("eng", "a/b", "data", rw), volume{}, "invalid persistence id"},

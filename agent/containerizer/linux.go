@@ -213,7 +213,7 @@ func (f *filesystemLinux) Prepare(_ context.Context, _ *mesos.ContainerID, cfg *
 		return errors.New("container images (ContainerInfo.mesos.image) are not supported yet by filesystem/linux")
 	}
 	for _, v := range ci.GetVolumes() {
-		switch kind := volumeSource(v); kind {
+		switch kind := VolumeSource(v); kind {
 		case "HOST_PATH":
 			if !f.hostPath {
 				return fmt.Errorf("volume %q: HOST_PATH volumes need the volume/host_path isolator", v.GetContainerPath())
@@ -267,7 +267,7 @@ func (f *filesystemLinux) persistentVolume(r *mesos.Resource, sandbox string) (l
 	if role == "" || role == "*" {
 		return launcher.Mount{}, errors.New("not reserved for a role")
 	}
-	cp, err := inSandbox(v.GetContainerPath())
+	cp, err := SandboxRelative(v.GetContainerPath())
 	if err != nil {
 		return launcher.Mount{}, err
 	}
@@ -275,7 +275,7 @@ func (f *filesystemLinux) persistentVolume(r *mesos.Resource, sandbox string) (l
 	if id == "" || id == "." || id == ".." || strings.ContainsAny(id, "/\\") {
 		return launcher.Mount{}, fmt.Errorf("invalid persistence id %q", id)
 	}
-	src := filepath.Join(f.workDir, "volumes", "roles", strings.ReplaceAll(role, "/", " "), id)
+	src := VolumePath(f.workDir, role, id)
 	if err := os.MkdirAll(src, 0o755); err != nil {
 		return launcher.Mount{}, fmt.Errorf("create the volume: %w", err)
 	}
@@ -291,10 +291,10 @@ func (f *filesystemLinux) persistentVolume(r *mesos.Resource, sandbox string) (l
 	return launcher.Mount{Source: src, Target: target, ReadOnly: v.GetMode() == mesos.Volume_RO}, nil
 }
 
-// volumeSource names where a volume comes from: HOST_PATH (a source of
+// VolumeSource names where a volume comes from: HOST_PATH (a source of
 // that type, or the legacy absolute host_path), SANDBOX_PATH (a source
 // of that type, or the legacy relative host_path), or another kind.
-func volumeSource(v *mesos.Volume) string {
+func VolumeSource(v *mesos.Volume) string {
 	switch {
 	case v.GetSource() != nil:
 		return v.GetSource().GetType().String()
@@ -308,9 +308,10 @@ func volumeSource(v *mesos.Volume) string {
 	return "sourceless"
 }
 
-// inSandbox checks a path relative to the sandbox: relative, not
-// leaving it, not the sandbox itself. It returns it cleaned.
-func inSandbox(p string) (string, error) {
+// SandboxRelative checks a path relative to a sandbox (a container_path):
+// relative, not leaving it (no ".." component), not the sandbox itself.
+// It returns it cleaned.
+func SandboxRelative(p string) (string, error) {
 	switch {
 	case p == "":
 		return "", errors.New("empty container_path")
@@ -324,6 +325,13 @@ func inSandbox(p string) (string, error) {
 		return "", fmt.Errorf("path %q names the sandbox itself", p)
 	}
 	return c, nil
+}
+
+// VolumePath is where a persistent volume's data lives, as in Mesos:
+// <work_dir>/volumes/roles/<role>/<persistence_id>, with each "/" of a
+// hierarchical role written as a space (role names have no whitespace).
+func VolumePath(workDir, role, id string) string {
+	return filepath.Join(workDir, "volumes", "roles", strings.ReplaceAll(role, "/", " "), id)
 }
 
 // mountPoint is where a volume's container_path is mounted: an absolute
@@ -345,7 +353,7 @@ func mountPoint(containerPath, sandbox string) (string, error) {
 		}
 		return c, nil
 	}
-	cp, err := inSandbox(containerPath)
+	cp, err := SandboxRelative(containerPath)
 	if err != nil {
 		return "", err
 	}
@@ -363,7 +371,7 @@ func (volumeHostPath) Name() string { return "volume/host_path" }
 
 func (volumeHostPath) Prepare(_ context.Context, _ *mesos.ContainerID, cfg *Config, launch *launcher.Isolation) error {
 	for _, v := range cfg.ContainerInfo.GetVolumes() {
-		if volumeSource(v) != "HOST_PATH" {
+		if VolumeSource(v) != "HOST_PATH" {
 			continue
 		}
 		host := v.GetHostPath()
@@ -408,7 +416,7 @@ func (volumeSandboxPath) Name() string { return "volume/sandbox_path" }
 
 func (volumeSandboxPath) Prepare(_ context.Context, _ *mesos.ContainerID, cfg *Config, launch *launcher.Isolation) error {
 	for _, v := range cfg.ContainerInfo.GetVolumes() {
-		if volumeSource(v) != "SANDBOX_PATH" {
+		if VolumeSource(v) != "SANDBOX_PATH" {
 			continue
 		}
 		cp := v.GetContainerPath()
@@ -427,7 +435,7 @@ func (volumeSandboxPath) Prepare(_ context.Context, _ *mesos.ContainerID, cfg *C
 		if filepath.IsAbs(path) {
 			return fmt.Errorf("volume %q: path %q in SANDBOX_PATH volume is absolute; it must be relative to the sandbox", cp, path)
 		}
-		rel, err := inSandbox(path)
+		rel, err := SandboxRelative(path)
 		if err != nil {
 			return fmt.Errorf("volume %q: %w", cp, err)
 		}

@@ -121,7 +121,6 @@ func validateVolume(iso containerizer.Isolation, v *mesos.Volume) error {
 	return nil
 }
 
-
 // validateLimits checks TaskInfo.limits: a cpus limit needs cgroups/cpu
 // and a mem limit cgroups/mem, as in Mesos; no other resource may have
 // one.

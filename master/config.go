@@ -9,8 +9,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	"github.com/mezzo-project/mezzo/internal/flags"
 	"github.com/mezzo-project/mezzo/internal/logging"
+	"github.com/mezzo-project/mezzo/master/registry"
 	"github.com/mezzo-project/mezzo/resources"
 )
 
@@ -113,6 +115,28 @@ type Config struct {
 	// WorkDir that survives restarts; "replicated" is taken too) or
 	// "in_memory" (lost when the master stops; for tests).
 	Registry string
+	// ZK is Mesos' --zk: the ZooKeeper URL (zk://host1:2181,host2:2181/path,
+	// with user:pass@ for digest authentication, or file:///path of a file
+	// holding it) where the masters elect their leader and keep the
+	// registry; empty for a lone master. (`mezzo master` does the election;
+	// New is given the leader's Info and Store.)
+	ZK string
+	// Quorum is Mesos' --quorum: how many masters must take part before
+	// the elected one recovers and serves (as Mesos' replicated log needs
+	// a quorum of replicas); required with ZK.
+	Quorum int
+	// ZKSessionTimeout is Mesos' --zk_session_timeout (default 10 s): the
+	// ZooKeeper session timeout, after which a master cut off from the
+	// ensemble has lost its leadership.
+	ZKSessionTimeout time.Duration
+	// Info, when set, is the MasterInfo the master advertises (its id
+	// included), as it contended for leadership with it; nil builds one
+	// with a new id. Not a flag.
+	Info *mesos.MasterInfo
+	// Store, when set, is the registry the master recovers from and
+	// writes to instead of the one Registry names (the ZooKeeper registry
+	// of an elected master). Not a flag.
+	Store registry.Store
 	// RegistryStrict makes the master refuse agents that re-register with
 	// an id its registry does not hold (--registry_strict, default false:
 	// such agents are admitted, as after the loss of the registry).
@@ -158,6 +182,7 @@ func DefaultConfig() Config {
 		OfferTimeout:                      DefaultOfferTimeout,
 		MinAllocatableResources:           "cpus:0.01|mem:32",
 		Registry:                          "replicated_log",
+		ZKSessionTimeout:                  10 * time.Second,
 		RegistryMaxAgentAge:               14 * 24 * time.Hour,
 		RegistryMaxAgentCount:             100 * 1024,
 		AgentReregisterTimeout:            10 * time.Minute,
@@ -226,6 +251,10 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.AdvertisePort, "advertise_port", d.AdvertisePort, "Port advertised to reach this master; 0 means --port.")
 	fs.StringVar(&c.Registry, "registry", d.Registry,
 		"Persistence of the registry: 'replicated_log' (a database in --work_dir, survives restarts) or 'in_memory'.")
+	fs.StringVar(&c.ZK, "zk", d.ZK,
+		"ZooKeeper URL for leader election and the registry among several masters: zk://host1:port1,host2:port2,.../path, zk://user:pass@host:port/path, or file:///path holding one.")
+	fs.IntVar(&c.Quorum, "quorum", d.Quorum, "With --zk: how many masters must take part before the elected one serves.")
+	flags.DurationVar(fs, &c.ZKSessionTimeout, "zk_session_timeout", d.ZKSessionTimeout, "ZooKeeper session timeout.")
 	fs.BoolVar(&c.RegistryStrict, "registry_strict", d.RegistryStrict,
 		"Refuse agents that re-register with an id the registry does not hold.")
 	flags.DurationVar(fs, &c.RegistryMaxAgentAge, "registry_max_agent_age", d.RegistryMaxAgentAge,
@@ -290,6 +319,15 @@ func (c *Config) Validate() error {
 	if _, err := c.minAllocatable(); err != nil {
 		errs = append(errs, fmt.Errorf("--min_allocatable_resources=%s: %v", c.MinAllocatableResources, err))
 	}
+	if c.ZK != "" && c.Quorum <= 0 {
+		errs = append(errs, fmt.Errorf("--quorum is required with --zk (the number of masters that must take part, e.g. 2 of 3)"))
+	}
+	if c.Quorum < 0 {
+		errs = append(errs, fmt.Errorf("--quorum=%d: must not be negative", c.Quorum))
+	}
+	if c.ZKSessionTimeout < 0 {
+		errs = append(errs, fmt.Errorf("--zk_session_timeout=%s: must not be negative", flags.FormatDuration(c.ZKSessionTimeout)))
+	}
 	switch c.Registry {
 	case "in_memory":
 	case "replicated_log", "replicated":
@@ -340,6 +378,7 @@ func (c *Config) flagValues() map[string]string {
 		"authenticate_http_readonly":            "false",
 		"authenticate_http_readwrite":           "false",
 		"registry":                              c.Registry,
+		"zk_session_timeout":                    flags.FormatDuration(c.ZKSessionTimeout),
 		"registry_strict":                       fmt.Sprint(c.RegistryStrict),
 		"registry_max_agent_age":                flags.FormatDuration(c.RegistryMaxAgentAge),
 		"registry_max_agent_count":              fmt.Sprint(c.RegistryMaxAgentCount),

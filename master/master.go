@@ -76,14 +76,20 @@ func newMaster(cfg Config, log *slog.Logger, clock Clock) (*Master, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	info, err := masterInfo(cfg, newUUID())
-	if err != nil {
-		return nil, err
+	info := cfg.Info
+	if info == nil {
+		var err error
+		if info, err = NewInfo(cfg); err != nil {
+			return nil, err
+		}
 	}
 	log = log.With("master_id", info.GetId())
-	store, err := openRegistry(cfg)
-	if err != nil {
-		return nil, err
+	store := cfg.Store
+	if store == nil {
+		var err error
+		if store, err = openRegistry(cfg); err != nil {
+			return nil, err
+		}
 	}
 	fetchStart := clock.Now()
 	state, err := store.Recover()
@@ -122,6 +128,12 @@ func openRegistry(cfg Config) (registry.Store, error) {
 		return registry.NewMemory(), nil
 	}
 	return registry.OpenBolt(filepath.Join(cfg.WorkDir, "registry.db"))
+}
+
+// NewInfo builds the MasterInfo a master with cfg advertises, with a new
+// id: what it contends for leadership with (Config.Info).
+func NewInfo(cfg Config) (*mesos.MasterInfo, error) {
+	return masterInfo(cfg, newUUID())
 }
 
 // masterInfo builds the MasterInfo the master advertises.

@@ -322,6 +322,9 @@ func (c *Config) Validate() error {
 	if c.ZK != "" && c.Quorum <= 0 {
 		errs = append(errs, fmt.Errorf("--quorum is required with --zk (the number of masters that must take part, e.g. 2 of 3)"))
 	}
+	if c.ZK != "" && (c.Store == nil || c.Info == nil) {
+		errs = append(errs, fmt.Errorf("--zk=%s: a master of several is started once elected, with the elected Info and the ZooKeeper registry (as `mezzo master` does)", c.ZK))
+	}
 	if c.Quorum < 0 {
 		errs = append(errs, fmt.Errorf("--quorum=%d: must not be negative", c.Quorum))
 	}

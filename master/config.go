@@ -74,6 +74,13 @@ type Config struct {
 	// Verbosity is the process's logging verbosity, which /logging/toggle
 	// and SET_LOGGING_LEVEL raise for a while (nil: fixed at 0).
 	Verbosity *logging.Verbosity
+	// Leadership tells the master which master leads, as the ZooKeeper
+	// election sees it: /master/state's leader and leader_info,
+	// /master/redirect and the metric master/elected (1 while the leader
+	// is this master, by id) follow it at each request. Nil means this
+	// master leads alone (no --zk): it is its own leader. It is not a
+	// flag, and it is called from HTTP goroutines concurrently.
+	Leadership Leadership
 	// RootSubmissions is Mesos' --root_submissions (default true): when
 	// false, frameworks may not subscribe with user "root".
 	RootSubmissions bool

@@ -253,8 +253,18 @@ func (m *Master) filtered(w http.ResponseWriter, r *http.Request, build func(v *
 	return legacy.WriteEncoded(w, r, b)
 }
 
+// stateJSON is /master/state. Its leader fields follow Config.Leadership
+// at each request; the document is memoized per snapshot and leader.
 func (m *Master) stateJSON(w http.ResponseWriter, r *http.Request) error {
-	return m.document(w, r, "state", func(v *core) any { return v.state() })
+	if m.cfg.Leadership == nil {
+		return m.document(w, r, "state", func(v *core) any { return v.state() })
+	}
+	leader := m.cfg.Leadership.Leader()
+	return m.document(w, r, "state leader="+leaderKey(leader), func(v *core) any {
+		doc := v.state()
+		doc.Leader, doc.LeaderInfo = leaderFields(leader)
+		return doc
+	})
 }
 
 func (m *Master) rolesJSON(w http.ResponseWriter, r *http.Request) error {
@@ -302,7 +312,7 @@ func (s *snapshot) coreMetrics() map[string]float64 {
 
 // liveMetricNames are the metrics that are the master's at the time of the
 // read rather than the snapshot's.
-var liveMetricNames = []string{"master/uptime_secs", "master/event_queue_dispatches"}
+var liveMetricNames = []string{"master/uptime_secs", "master/event_queue_dispatches", "master/elected"}
 
 // liveMetrics are the metrics read when asked: uptime, the calls queued
 // for the core, and the host's system/* gauges (read at most every
@@ -318,6 +328,7 @@ func (m *Master) liveMetrics(s *snapshot) map[string]float64 {
 	maps.Copy(out, sys.values)
 	out["master/uptime_secs"] = now.Sub(s.view.start).Seconds()
 	out["master/event_queue_dispatches"] = float64(m.queued.Load())
+	out["master/elected"] = elected(s.view.info, m.cfg.Leadership)
 	return out
 }
 
@@ -357,9 +368,13 @@ func (m *Master) versionJSON(w http.ResponseWriter, r *http.Request) error {
 	})
 }
 
-// redirect is /master/redirect: this master always leads, so it sends the
-// client to itself, as Mesos' leader does: 307 to "//host:port".
+// redirect is /master/redirect: 307 to "//host:port" of the leader that
+// Config.Leadership names (503 while none is known), or of this master
+// when it leads alone, as Mesos' masters answer it.
 func (m *Master) redirect(w http.ResponseWriter, r *http.Request) error {
-	info := m.Info()
-	return httpapi.Redirect("//" + info.GetHostname() + ":" + itoa(int(info.GetPort())))
+	leader := m.Info()
+	if m.cfg.Leadership != nil {
+		leader = m.cfg.Leadership.Leader()
+	}
+	return leaderRedirect(m.log, leader, r)
 }

@@ -26,17 +26,13 @@ func secs(t time.Time) legacy.Float {
 func (c *core) state() *legacy.MasterState {
 	info := c.info
 	doc := &legacy.MasterState{
-		BuildInfo:    buildInfo(),
-		StartTime:    secs(c.start),
-		ElectedTime:  secs(c.start),
-		ID:           info.GetId(),
-		PID:          info.GetPid(),
-		Hostname:     info.GetHostname(),
-		Capabilities: legacy.List[string]{"AGENT_UPDATE", "AGENT_DRAINING", "QUOTA_V2"},
-		Leader:       info.GetPid(),
-		LeaderInfo: &legacy.MasterInfo{
-			ID: info.GetId(), PID: info.GetPid(), Port: int32(info.GetPort()), Hostname: info.GetHostname(),
-		},
+		BuildInfo:              buildInfo(),
+		StartTime:              secs(c.start),
+		ElectedTime:            secs(c.start),
+		ID:                     info.GetId(),
+		PID:                    info.GetPid(),
+		Hostname:               info.GetHostname(),
+		Capabilities:           legacy.List[string]{"AGENT_UPDATE", "AGENT_DRAINING", "QUOTA_V2"},
 		Cluster:                c.cfg.Cluster,
 		Flags:                  legacy.Flags(c.cfg.flagValues()),
 		Slaves:                 legacy.List[legacy.Slave]{},
@@ -47,6 +43,7 @@ func (c *core) state() *legacy.MasterState {
 		UnregisteredFrameworks: legacy.List[string]{},
 		UnreachableSlaves:      legacy.Float(len(c.unreachable)),
 	}
+	doc.Leader, doc.LeaderInfo = leaderFields(info) // this master, unless Config.Leadership says otherwise (stateJSON)
 	for _, a := range c.sortedAgents() {
 		if a.connected() && !c.maint.deactivated[a.id] {
 			doc.ActivatedSlaves++

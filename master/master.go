@@ -79,7 +79,7 @@ func newMaster(cfg Config, log *slog.Logger, clock Clock) (*Master, error) {
 	info := cfg.Info
 	if info == nil {
 		var err error
-		if info, err = NewInfo(cfg); err != nil {
+		if info, err = NewMasterInfo(cfg); err != nil {
 			return nil, err
 		}
 	}
@@ -128,12 +128,6 @@ func openRegistry(cfg Config) (registry.Store, error) {
 		return registry.NewMemory(), nil
 	}
 	return registry.OpenBolt(filepath.Join(cfg.WorkDir, "registry.db"))
-}
-
-// NewInfo builds the MasterInfo a master with cfg advertises, with a new
-// id: what it contends for leadership with (Config.Info).
-func NewInfo(cfg Config) (*mesos.MasterInfo, error) {
-	return masterInfo(cfg, newUUID())
 }
 
 // masterInfo builds the MasterInfo the master advertises.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -112,8 +113,25 @@ func waitLeader(t testing.TB, d *Detector, id string, within time.Duration) time
 	}
 }
 
+// eventually fails the test unless cond holds within d; it checks every
+// 50ms.
+func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(d)
+	for !cond() {
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("not within %v: %s", d, what)
+		}
+	}
+}
+
 func TestElectionAndDetectionAcrossClose(t *testing.T) {
 	e := zktest.Start(t, 3)
+	baseline := runtime.NumGoroutine()
 	u := mustParse(t, "zk://"+e.Connect()+"/mezzo/test")
 	d := detect(t, u)
 	waitLeader(t, d, "", 5*time.Second)
@@ -160,6 +178,13 @@ func TestElectionAndDetectionAcrossClose(t *testing.T) {
 	t.Logf("leader closed -> detector saw the next: %v", seen.Sub(closed))
 	b.Close()
 	waitLeader(t, d, "", sessionTimeout+slack)
+
+	// Closing stops every goroutine the contenders and detectors started.
+	raw.Close()
+	d.Close()
+	eventually(t, 5*time.Second, "goroutines back to where they were before contending", func() bool {
+		return runtime.NumGoroutine() <= baseline
+	})
 }
 
 // TestFailoverWhenLeaderIsCutOff cuts the leader's connections to
@@ -377,4 +402,58 @@ func (p *proxy) cut() {
 		c.Close()
 	}
 	p.conns = nil
+}
+
+// TestDigestAuthentication contends with credentials: the znodes are
+// readable by everyone (a detector without credentials follows the
+// leader) and writable only by their creator, as Mesos sets them.
+func TestDigestAuthentication(t *testing.T) {
+	e := zktest.Start(t, 1)
+	a := contend(t, mustParse(t, "zk://master:s3cret@"+e.Connect()+"/secure/mesos"), "A", 5050)
+	waitElected(t, a, 5*time.Second)
+	d := detect(t, mustParse(t, "zk://"+e.Connect()+"/secure/mesos"))
+	waitLeader(t, d, "A", 5*time.Second)
+
+	raw, _, err := zk.Connect(e.Servers(), sessionTimeout, zk.WithLogInfo(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	acl, _, err := raw.GetACL(a.Fence().Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(acl) != 2 || acl[0] != (zk.ACL{Perms: zk.PermRead, Scheme: "world", ID: "anyone"}) || acl[1].Scheme != "digest" || !strings.HasPrefix(acl[1].ID, "master:") || acl[1].Perms != zk.PermAll {
+		t.Errorf("ACL %+v, want world read and the creator's digest with all permissions", acl)
+	}
+	if err := raw.Delete(a.Fence().Path, -1); !errors.Is(err, zk.ErrNoAuth) {
+		t.Errorf("deleting the leader's znode without credentials: %v, want ErrNoAuth", err)
+	}
+}
+
+// TestNodeDeletedLosesLeadership deletes the leader's znode behind its
+// back: it must step down and the next master leads.
+func TestNodeDeletedLosesLeadership(t *testing.T) {
+	e := zktest.Start(t, 1)
+	u := mustParse(t, "zk://"+e.Connect()+"/mezzo")
+	a := contend(t, u, "A", 5050)
+	waitElected(t, a, 5*time.Second)
+	b := contend(t, u, "B", 5051)
+	raw, _, err := zk.Connect(e.Servers(), sessionTimeout, zk.WithLogInfo(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if err := raw.Delete(a.Fence().Path, -1); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-a.Lost():
+		if !errors.Is(err, ErrNodeDeleted) {
+			t.Errorf("Lost delivered %v, want ErrNodeDeleted", err)
+		}
+	case <-time.After(sessionTimeout):
+		t.Fatal("A still leads after its znode was deleted")
+	}
+	waitElected(t, b, sessionTimeout)
 }

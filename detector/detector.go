@@ -30,6 +30,9 @@ type Detector struct {
 	// reported is set once the first value went to changes.
 	reported bool
 
+	// refresh asks watchLeader to read the election again: the session is
+	// back after the leader was forgotten.
+	refresh   chan struct{}
 	stop      chan struct{}
 	closeOnce sync.Once
 	wg        sync.WaitGroup
@@ -51,6 +54,7 @@ func Detect(ctx context.Context, url *URL, sessionTimeout time.Duration, opts ..
 		timeout: sessionTimeout,
 		log:     o.log.With("zk", url.String()),
 		changes: make(chan *mesos.MasterInfo, 1),
+		refresh: make(chan struct{}, 1),
 		stop:    make(chan struct{}),
 	}
 	if !url.IsZooKeeper() {
@@ -125,6 +129,7 @@ func (d *Detector) watchSession(events <-chan zk.Event) {
 	defer d.wg.Done()
 	var timer *time.Timer
 	var stale <-chan time.Time
+	forgot := false
 	defer func() {
 		if timer != nil {
 			timer.Stop()
@@ -149,13 +154,22 @@ func (d *Detector) watchSession(events <-chan zk.Event) {
 					timer.Stop()
 					timer, stale = nil, nil
 				}
+				if forgot {
+					forgot = false
+					select {
+					case d.refresh <- struct{}{}:
+					default:
+					}
+				}
 			case zk.StateExpired:
 				d.log.Warn("ZooKeeper session expired; detecting again with a new one")
 				d.set(nil, "")
+				forgot = true
 			}
 		case <-stale:
 			d.log.Warn("disconnected from ZooKeeper for the session timeout; the leader is unknown", "timeout", d.timeout)
 			d.set(nil, "")
+			forgot = true
 			timer, stale = nil, nil
 		}
 	}
@@ -205,6 +219,7 @@ func (d *Detector) watchLeader() {
 		case <-d.stop:
 			return
 		case <-changed:
+		case <-d.refresh:
 		}
 	}
 }

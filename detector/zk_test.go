@@ -394,6 +394,13 @@ func (p *proxy) serve() {
 	}
 }
 
+// heal lets new connections through again.
+func (p *proxy) heal() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.isCut = false
+}
+
 func (p *proxy) cut() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -456,4 +463,20 @@ func TestNodeDeletedLosesLeadership(t *testing.T) {
 		t.Fatal("A still leads after its znode was deleted")
 	}
 	waitElected(t, b, sessionTimeout)
+}
+
+// TestDetectorForgetsAndRecoversAcrossPartition cuts a detector off from
+// ZooKeeper: after the session timeout it no longer vouches for the
+// leader, and once reconnected it reports the leader again.
+func TestDetectorForgetsAndRecoversAcrossPartition(t *testing.T) {
+	e := zktest.Start(t, 1)
+	p := startProxy(t, e.Servers()[0])
+	a := contend(t, mustParse(t, "zk://"+e.Connect()+"/mezzo"), "A", 5050)
+	waitElected(t, a, 5*time.Second)
+	d := detect(t, mustParse(t, "zk://"+p.addr()+"/mezzo"))
+	waitLeader(t, d, "A", 5*time.Second)
+	p.cut()
+	waitLeader(t, d, "", sessionTimeout+slack)
+	p.heal()
+	waitLeader(t, d, "A", sessionTimeout+slack)
 }

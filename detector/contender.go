@@ -59,7 +59,8 @@ type Contender struct {
 
 // Contend joins the election under url's path on behalf of the master
 // described by info: it opens a ZooKeeper session with sessionTimeout
-// (ZooKeeper bounds it to between 2 and 20 of its ticks), creates the path
+// (ZooKeeper bounds it to between 2 and 20 of its ticks; the contender
+// times its step-down by what was granted), creates the path
 // if missing and an ephemeral sequential znode json.info_<seq> holding
 // info as JSON. It returns once the znode exists, or fails when ctx ends
 // first. The caller must Close the Contender.
@@ -175,7 +176,8 @@ func (c *Contender) end(err error) {
 // watchSession ends the candidacy when the session is lost: expired,
 // replaced by a new one, or disconnected until it may have expired.
 //
-// ZooKeeper expires a session one session timeout after it last heard from
+// ZooKeeper expires a session one session timeout (the one the server
+// granted, which may be shorter than requested) after it last heard from
 // the client, and it heard from the client no earlier than the client's
 // last request that it answered. So once disconnected, the session is
 // assumed alive until 9/10 of the session timeout after the client last
@@ -206,7 +208,7 @@ func (c *Contender) watchSession(events <-chan zk.Event) {
 			switch ev.State {
 			case zk.StateDisconnected:
 				if timer == nil {
-					deadline := c.heard.get().Add(c.timeout * 9 / 10)
+					deadline := c.heard.get().Add(c.heard.timeout(c.timeout) * 9 / 10)
 					c.log.Debug("disconnected from ZooKeeper", "server", ev.Server, "step_down_in", time.Until(deadline))
 					timer = time.NewTimer(time.Until(deadline))
 					expired = timer.C
@@ -229,7 +231,7 @@ func (c *Contender) watchSession(events <-chan zk.Event) {
 			}
 		case <-expired:
 			c.end(fmt.Errorf("no answer from ZooKeeper since %s (session timeout %v): %w",
-				c.heard.get().Format("15:04:05.000"), c.timeout, ErrDisconnected))
+				c.heard.get().Format("15:04:05.000"), c.heard.timeout(c.timeout), ErrDisconnected))
 			return
 		}
 	}

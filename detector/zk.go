@@ -2,6 +2,7 @@ package detector
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -47,10 +48,24 @@ func (l zkLogger) Printf(format string, args ...any) {
 }
 
 // lastHeard records when a ZooKeeper client last received bytes from a
-// server, on any of its connections.
-type lastHeard struct{ nanos atomic.Int64 }
+// server, on any of its connections, and the session timeout the server
+// granted.
+type lastHeard struct {
+	nanos     atomic.Int64
+	grantedMs atomic.Int32
+}
 
 func (h *lastHeard) get() time.Time { return time.Unix(0, h.nanos.Load()) }
+
+// timeout returns the session timeout the server granted, or requested
+// until one has been granted. Servers clamp requests to their bounds
+// (by default 2 to 20 ticks).
+func (h *lastHeard) timeout(requested time.Duration) time.Duration {
+	if ms := h.grantedMs.Load(); ms > 0 {
+		return time.Duration(ms) * time.Millisecond
+	}
+	return requested
+}
 
 // dialer returns a zk.Dialer whose connections update h on every read.
 func (h *lastHeard) dialer() zk.Dialer {
@@ -65,13 +80,28 @@ func (h *lastHeard) dialer() zk.Dialer {
 
 type heardConn struct {
 	net.Conn
-	h *lastHeard
+	h    *lastHeard
+	head []byte // the connection's first bytes, up to connectHead
 }
+
+// connectHead is how much of a connection's first message, the connect
+// response, holds the granted session timeout: a 4-byte length, the
+// 4-byte protocol version and the 4-byte timeout in milliseconds, all
+// big-endian.
+const connectHead = 12
 
 func (c *heardConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	if n > 0 {
 		c.h.nanos.Store(time.Now().UnixNano())
+		if len(c.head) < connectHead {
+			c.head = append(c.head, p[:min(n, connectHead-len(c.head))]...)
+			if len(c.head) == connectHead {
+				if ms := int32(binary.BigEndian.Uint32(c.head[8:])); ms > 0 {
+					c.h.grantedMs.Store(ms)
+				}
+			}
+		}
 	}
 	return n, err
 }

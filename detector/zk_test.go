@@ -480,3 +480,20 @@ func TestDetectorForgetsAndRecoversAcrossPartition(t *testing.T) {
 	p.heal()
 	waitLeader(t, d, "A", sessionTimeout+slack)
 }
+
+// TestGrantedSessionTimeout asks for more than zktest's servers grant (20
+// ticks of 500ms): the contender must time its step-down by what was
+// granted, or it would lead past its session's expiry.
+func TestGrantedSessionTimeout(t *testing.T) {
+	e := zktest.Start(t, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := Contend(ctx, mustParse(t, "zk://"+e.Connect()+"/mezzo"), time.Minute, testMasterInfo("A", 5050), testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if got := c.heard.timeout(time.Minute); got != 10*time.Second {
+		t.Errorf("granted session timeout %v, want zktest's maximum 10s", got)
+	}
+}

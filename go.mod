@@ -11,6 +11,7 @@ require (
 
 require (
 	github.com/containerd/cgroups/v3 v3.1.3
+	github.com/go-zookeeper/zk v1.0.4
 	github.com/opencontainers/runtime-spec v1.3.0
 	golang.org/x/sys v0.45.0
 )

@@ -12,6 +12,9 @@ command -v xz >/dev/null 2>&1 || need="$need xz-utils"
 command -v bzip2 >/dev/null 2>&1 || need="$need bzip2"
 # The disk/xfs isolator's tests make a small XFS file system.
 command -v mkfs.xfs >/dev/null 2>&1 || need="$need xfsprogs"
+# The detector's tests run a real ZooKeeper ensemble (internal/zktest):
+# Debian's server jar, which brings a Java runtime with it.
+{ [ -f /usr/share/java/zookeeper.jar ] && command -v java >/dev/null 2>&1; } || need="$need zookeeper"
 
 if [ -z "$need" ]; then
 	exit 0

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -18,6 +19,7 @@ import (
 	"github.com/mezzo-project/mezzo/agent/containerizer"
 	"github.com/mezzo-project/mezzo/agent/fetcher"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
+	"github.com/mezzo-project/mezzo/detector"
 )
 
 // ErrClosed is returned by calls on an Agent after Close.
@@ -41,6 +43,9 @@ type Agent struct {
 	// containers runs the executors (launch.go, package containerizer);
 	// detachCtx ends when the agent detaches (or stops).
 	containers containerizer.Containerizer
+	// leader follows the leading master when --master is a ZooKeeper
+	// URL (set once the master link starts); nil for a given master.
+	leader atomic.Pointer[detector.Follower]
 	// oomEvents counts the OOM kills in containers (cgroups/mem); nil
 	// without that isolator.
 	oomEvents func() uint64

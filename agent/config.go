@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mezzo-project/mezzo/agent/containerizer"
+	"github.com/mezzo-project/mezzo/detector"
 	"github.com/mezzo-project/mezzo/internal/flags"
 	"github.com/mezzo-project/mezzo/internal/logging"
 )
@@ -221,7 +222,7 @@ func Defaults() Config {
 // current values (start from Defaults()) as defaults.
 func (c *Config) AddFlags(fs *flag.FlagSet) {
 	d := *c
-	fs.StringVar(&c.Master, "master", d.Master, "The master's host:port. Required.")
+	fs.StringVar(&c.Master, "master", d.Master, "The master's host:port, or where the masters elect their leader: zk://host1:port1,host2:port2,.../path or file:///path holding that. Required.")
 	fs.StringVar(&c.IP, "ip", d.IP, "IP address to listen on and advertise.")
 	fs.IntVar(&c.Port, "port", d.Port, "Port to listen on.")
 	fs.StringVar(&c.Hostname, "hostname", d.Hostname, "Hostname the agent advertises (default: the machine's hostname).")
@@ -286,8 +287,10 @@ func (c *Config) validate() error {
 	switch {
 	case c.Master == "":
 		errs = append(errs, errors.New("--master is required (host:port of the master)"))
-	case strings.HasPrefix(c.Master, "zk://") || strings.HasPrefix(c.Master, "file://"):
-		errs = append(errs, fmt.Errorf("--master=%s: ZooKeeper and file master URLs are not supported yet; give host:port", c.Master))
+	case isDetected(c.Master):
+		if _, err := detector.ParseURL(c.Master); err != nil {
+			errs = append(errs, fmt.Errorf("--master: %w", err))
+		}
 	default:
 		if _, _, err := net.SplitHostPort(c.Master); err != nil {
 			errs = append(errs, fmt.Errorf("--master=%s: want host:port: %v", c.Master, err))

@@ -91,7 +91,7 @@ func (a *Agent) stateDocument() *legacy.AgentState {
 		// host name; the master's own hostname, else the --master host.
 		doc.MasterHostname = a.st.masterInfo.GetHostname()
 		if doc.MasterHostname == "" {
-			doc.MasterHostname, _, _ = net.SplitHostPort(a.cfg.Master)
+			doc.MasterHostname, _, _ = net.SplitHostPort(a.masterAddress())
 		}
 	}
 	for role, r := range total.Reservations() {

@@ -45,6 +45,15 @@ func (a *Agent) masterLink(ctx context.Context) {
 	}()
 	defer func() { <-senderDone }()
 
+	if isDetected(a.cfg.Master) {
+		f, stop, err := a.followLeader(ctx)
+		if err != nil {
+			a.serveErr <- fmt.Errorf("--master=%s: %w", a.cfg.Master, err)
+			return
+		}
+		defer stop()
+		a.leader.Store(f)
+	}
 	// Register only once recovery knows what runs here.
 	select {
 	case <-a.recovered:
@@ -105,7 +114,14 @@ func (a *Agent) connect(ctx context.Context, client *http.Client) (registered bo
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+a.cfg.Master+masterPath, bytes.NewReader(body))
+	addr := a.cfg.Master
+	if f := a.leader.Load(); f != nil {
+		// A change of leader ends this connection.
+		if addr = f.Attach(cancel); addr == "" {
+			return false, fmt.Errorf("%w in %s", errNoLeader, a.cfg.Master)
+		}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+masterPath, bytes.NewReader(body))
 	if err != nil {
 		return false, err
 	}
@@ -210,7 +226,7 @@ func (a *Agent) postCall(ctx context.Context, client *http.Client, streamID stri
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+a.cfg.Master+masterPath, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+a.masterAddress()+masterPath, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
@@ -321,7 +337,7 @@ func (a *Agent) masterEvent(streamID string, ev *agentproto.AgentEvent) {
 		a.mu.Lock()
 		a.idCopy = id
 		a.mu.Unlock()
-		a.log.Info("registered with master", "agent_id", id, "master", a.cfg.Master)
+		a.log.Info("registered with master", "agent_id", id, "master", a.masterAddress())
 		a.gcUnscheduleAgent(id)
 		a.persist(func(b *checkpoint.Batch) { b.WriteAgent(info) }, a.logCheckpointError("agent info"))
 		for _, fw := range a.st.frameworks {

@@ -52,7 +52,7 @@ type executeFlags struct {
 }
 
 func (f *executeFlags) add(fs *flag.FlagSet) {
-	fs.StringVar(&f.master, "master", "", "Mesos or Mezzo master (e.g., IP:PORT). Required.")
+	fs.StringVar(&f.master, "master", "", "Mesos or Mezzo master (e.g., IP:PORT), or zk://host1:port1,.../path where several elect their leader. Required.")
 	fs.StringVar(&f.name, "name", "", "Name (and id) of the task. Required unless --task or --task_group.")
 	fs.StringVar(&f.command, "command", "", "Command to launch.")
 	fs.BoolVar(&f.shell, "shell", true, "Run --command through /bin/sh -c; if false, it is the executable to run.")

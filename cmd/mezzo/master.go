@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os/signal"
 	"strconv"
@@ -50,6 +51,9 @@ func runMaster(args []string, stdout, stderr io.Writer) int {
 	}
 	defer closeLog()
 	cfg.Verbosity = verbosity
+	if cfg.ZK != "" {
+		return runMasterOfSeveral(cfg, log, stderr)
+	}
 	m, err := master.New(cfg, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "mezzo master: %v\n", err)
@@ -74,6 +78,23 @@ func runMaster(args []string, stdout, stderr io.Writer) int {
 		err = cerr
 	}
 	if err != nil {
+		fmt.Fprintf(stderr, "mezzo master: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// runMasterOfSeveral runs `mezzo master --zk=…` (runElectedMaster) until a
+// signal or the loss of its leadership.
+func runMasterOfSeveral(cfg master.Config, log *slog.Logger, stderr io.Writer) int {
+	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.IP, strconv.Itoa(cfg.Port)))
+	if err != nil {
+		fmt.Fprintf(stderr, "mezzo master: %v\n", err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := runElectedMaster(ctx, cfg, ln, log); err != nil {
 		fmt.Fprintf(stderr, "mezzo master: %v\n", err)
 		return 1
 	}

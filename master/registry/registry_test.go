@@ -17,11 +17,15 @@ func agentInfo(id string) *mesos.AgentInfo {
 	return &mesos.AgentInfo{Hostname: proto.String("host-" + id), Id: &mesos.AgentID{Value: proto.String(id)}}
 }
 
-// stores runs f against both implementations.
+// stores runs f against every implementation.
 func stores(t *testing.T, f func(t *testing.T, s Store, reopen func() Store)) {
 	t.Run("memory", func(t *testing.T) {
 		m := NewMemory()
 		f(t, m, func() Store { return m })
+	})
+	t.Run("zookeeper", func(t *testing.T) {
+		_, z, reopen := zkStore(t)
+		f(t, z, reopen)
 	})
 	t.Run("bolt", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "registry.db")

@@ -32,6 +32,7 @@ import (
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	"github.com/mezzo-project/mezzo/api/v1/recordio"
 	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
+	"github.com/mezzo-project/mezzo/detector"
 )
 
 // ErrDone is returned by a Handler to end Run without an error.
@@ -44,8 +45,11 @@ type Handler func(ctx context.Context, ev *schedpb.Event) error
 
 // Config configures a Client.
 type Config struct {
-	// Master is the master's address: "host:port" or an http(s) URL.
-	// Required.
+	// Master is the master's address: "host:port" or an http(s) URL, or
+	// where several masters elect their leader: zk://host1:port1,…/path or
+	// file:///path holding that, followed with package detector (the
+	// client subscribes to the leader and moves to the next one as soon
+	// as it is elected). Required.
 	Master string
 	// Framework is the FrameworkInfo to subscribe with. User and Name are
 	// required by the API; an empty User is filled with "root". Set Id to
@@ -87,6 +91,19 @@ type Client struct {
 
 	// acked holds the updates acknowledged through Acknowledge.
 	acked ackedSet
+	// leader follows the leading master when Master is a ZooKeeper URL
+	// (set by Run).
+	leader *detector.Follower
+}
+
+// detectSessionTimeout is the ZooKeeper session timeout of the client's
+// detector (Mesos' default).
+const detectSessionTimeout = 10 * time.Second
+
+// isDetected reports whether a master address is found through
+// ZooKeeper rather than given.
+func isDetected(master string) bool {
+	return strings.HasPrefix(master, "zk://") || strings.HasPrefix(master, "file://")
 }
 
 // New returns a Client. It does not connect until Run.
@@ -110,7 +127,10 @@ func New(cfg Config) *Client {
 		fw.User = proto.String("root")
 	}
 	cfg.Framework = fw
-	c := &Client{cfg: cfg, http: hc, log: log, master: baseURL(cfg.Master), subscribed: make(chan struct{})}
+	c := &Client{cfg: cfg, http: hc, log: log, subscribed: make(chan struct{})}
+	if !isDetected(cfg.Master) {
+		c.master = baseURL(cfg.Master)
+	}
 	if fw.GetId().GetValue() != "" {
 		c.frameworkID = fw.GetId()
 	}
@@ -138,6 +158,18 @@ func (c *Client) Subscribed() <-chan struct{} { return c.subscribed }
 // Run subscribes and delivers events to h until ctx ends, h returns an
 // error, or the stream ends (and Reconnect is off).
 func (c *Client) Run(ctx context.Context, h Handler) error {
+	if isDetected(c.cfg.Master) {
+		u, err := detector.ParseURL(c.cfg.Master)
+		if err != nil {
+			return fmt.Errorf("scheduler: master: %w", err)
+		}
+		det, err := detector.Detect(ctx, u, detectSessionTimeout, detector.WithLogger(c.log))
+		if err != nil {
+			return fmt.Errorf("scheduler: detect the leading master in %s: %w", u, err)
+		}
+		defer det.Close()
+		c.leader = detector.Follow(ctx, det)
+	}
 	backoff := 500 * time.Millisecond
 	for {
 		err := c.runOnce(ctx, h)
@@ -189,6 +221,17 @@ func (e handlerError) Is(target error) bool {
 func (c *Client) runOnce(ctx context.Context, h Handler) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if c.leader != nil {
+		// Subscribe to the leader; a change of leader ends the
+		// subscription, and Run subscribes to the next one.
+		addr := c.leader.Attach(cancel)
+		if addr == "" {
+			return fmt.Errorf("scheduler: no leading master detected yet in %s", c.cfg.Master)
+		}
+		c.mu.Lock()
+		c.master = "http://" + addr
+		c.mu.Unlock()
+	}
 
 	fw := proto.Clone(c.cfg.Framework).(*mesos.FrameworkInfo)
 	call := &schedpb.Call{Type: schedpb.Call_SUBSCRIBE.Enum(), Subscribe: &schedpb.Call_Subscribe{FrameworkInfo: fw}}

@@ -1,0 +1,185 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/mezzo-project/mezzo/detector"
+	"github.com/mezzo-project/mezzo/master"
+	"github.com/mezzo-project/mezzo/master/registry"
+)
+
+// runElectedMaster runs a master of several (--zk), as Mesos' does: it
+// serves as a standby (redirecting to the leader it detects) while it
+// contends for leadership; once elected, and once --quorum masters take
+// part, it recovers from the registry in ZooKeeper and leads. Losing its
+// leadership (its ZooKeeper session) ends it at once with an error —
+// another master may lead already, so it must neither offer nor write —
+// and its supervisor starts it again as a standby, as Mesos' master
+// exits when it loses leadership.
+func runElectedMaster(ctx context.Context, cfg master.Config, ln net.Listener, log *slog.Logger) error {
+	u, err := detector.ParseURL(cfg.ZK)
+	if err != nil {
+		return fmt.Errorf("--zk: %w", err)
+	}
+	if !u.IsZooKeeper() {
+		return fmt.Errorf("--zk=%s: not a ZooKeeper URL (zk://host:port/path)", cfg.ZK)
+	}
+	info, err := master.NewMasterInfo(cfg)
+	if err != nil {
+		return err
+	}
+	if info.GetPort() == 0 {
+		// --port=0: advertise the port the listener got.
+		port := ln.Addr().(*net.TCPAddr).Port
+		info.Port = proto.Uint32(uint32(port))
+		info.Address.Port = proto.Int32(int32(port))
+		info.Pid = proto.String("master@" + info.GetAddress().GetIp() + ":" + strconv.Itoa(port))
+	}
+	log = log.With("master_id", info.GetId())
+	timeout := cfg.ZKSessionTimeout
+	check := cfg
+	check.Info, check.Store = info, registry.NewMemory()
+	if err := check.Validate(); err != nil {
+		return err
+	}
+
+	det, err := detector.Detect(ctx, u, timeout, detector.WithLogger(log))
+	if err != nil {
+		return fmt.Errorf("detect the leading master in %s: %w", u, err)
+	}
+	defer det.Close()
+	cfg.Leadership = det
+
+	var current atomic.Pointer[http.Handler]
+	standby := master.NewStandby(info, det, cfg, log).Handler()
+	current.Store(&standby)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		(*current.Load()).ServeHTTP(w, r)
+	})}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	defer srv.Close()
+
+	cont, err := detector.Contend(ctx, u, timeout, info, detector.WithLogger(log))
+	if err != nil {
+		return fmt.Errorf("contend for leadership in %s: %w", u, err)
+	}
+	defer cont.Close()
+	log.Info("contending for leadership", "zk", u.String(), "node", cont.Fence().Path)
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-served:
+		return err
+	case err := <-cont.Lost():
+		return fmt.Errorf("lost the candidacy: %w", err)
+	case <-cont.Elected():
+	}
+	log.Info("elected leading master", "node", cont.Fence().Path)
+
+	conn, err := dialZK(ctx, u, timeout)
+	if err != nil {
+		return fmt.Errorf("connect to ZooKeeper for the registry: %w", err)
+	}
+	defer conn.Close()
+	if err := waitQuorum(ctx, conn, u.Path, cfg.Quorum, cont.Lost(), log); err != nil {
+		return err
+	}
+	store, err := registry.OpenZooKeeper(conn, u.Path, cont.Fence().Path)
+	if err != nil {
+		return err
+	}
+	cfg.Info, cfg.Store = info, store
+	m, err := master.New(cfg, log)
+	if err != nil {
+		return err
+	}
+	leading := m.Handler()
+	current.Store(&leading)
+	select {
+	case <-ctx.Done():
+		return m.Close()
+	case err := <-served:
+		m.Close()
+		return err
+	case err := <-cont.Lost():
+		// Stop at once: another master may lead already.
+		srv.Close()
+		m.Close()
+		return fmt.Errorf("lost leadership (%w); exiting so that this master comes back as a standby", err)
+	}
+}
+
+// dialZK opens a ZooKeeper session for the registry, with the URL's
+// credentials, and waits until it is established.
+func dialZK(ctx context.Context, u *detector.URL, timeout time.Duration) (*zk.Conn, error) {
+	conn, events, err := zk.Connect(u.Servers, timeout, zk.WithLogInfo(false))
+	if err != nil {
+		return nil, err
+	}
+	if u.Username != "" || u.Password != "" {
+		if err := conn.AddAuth("digest", []byte(u.Username+":"+u.Password)); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("authenticate as %q: %w", u.Username, err)
+		}
+	}
+	deadline := time.After(timeout)
+	for {
+		select {
+		case ev := <-events:
+			if ev.State == zk.StateHasSession {
+				return conn, nil
+			}
+		case <-deadline:
+			conn.Close()
+			return nil, errors.New("no ZooKeeper session within the session timeout")
+		case <-ctx.Done():
+			conn.Close()
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// waitQuorum waits until at least quorum masters take part in the
+// election under dir (their json.info_ znodes), as Mesos' replicated log
+// needs a quorum of replicas before the leader recovers.
+func waitQuorum(ctx context.Context, conn *zk.Conn, dir string, quorum int, lost <-chan error, log *slog.Logger) error {
+	logged := false
+	for {
+		children, _, ch, err := conn.ChildrenW(dir)
+		if err != nil {
+			return fmt.Errorf("list the masters under %s: %w", dir, err)
+		}
+		n := 0
+		for _, c := range children {
+			if len(c) > len("json.info_") && c[:len("json.info_")] == "json.info_" {
+				n++
+			}
+		}
+		if n >= quorum {
+			return nil
+		}
+		if !logged {
+			log.Info("waiting for a quorum of masters", "masters", n, "quorum", quorum)
+			logged = true
+		}
+		select {
+		case <-ch:
+		case err := <-lost:
+			return fmt.Errorf("lost leadership while waiting for a quorum: %w", err)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}

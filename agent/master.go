@@ -81,8 +81,21 @@ func (a *Agent) masterLink(ctx context.Context) {
 		}
 		wait := time.Duration(rand.Int64N(int64(bound) + 1))
 		a.log.Info("master connection lost; re-registering", "err", err, "in", wait)
-		if !a.sleep(ctx, wait) {
+		var changed <-chan struct{}
+		if f := a.leader.Load(); f != nil {
+			changed = f.Changed()
+		}
+		switch a.sleepOr(ctx, wait, changed) {
+		case sleepCancelled:
 			return
+		case sleepInterrupted:
+			// Another master leads: register with it after Mesos'
+			// first, short backoff.
+			bound = a.cfg.RegistrationBackoffFactor
+			if !a.sleep(ctx, time.Duration(rand.Int64N(int64(bound)+1))) {
+				return
+			}
+			continue
 		}
 		bound = min(bound*2, maxBackoff)
 	}
@@ -90,14 +103,29 @@ func (a *Agent) masterLink(ctx context.Context) {
 
 // sleep waits d on the agent's clock; false if ctx ended first.
 func (a *Agent) sleep(ctx context.Context, d time.Duration) bool {
+	return a.sleepOr(ctx, d, nil) == slept
+}
+
+// How sleepOr ended.
+const (
+	slept = iota
+	sleepCancelled
+	sleepInterrupted
+)
+
+// sleepOr waits d on the agent's clock, or until ctx ends
+// (sleepCancelled) or wake is closed (sleepInterrupted).
+func (a *Agent) sleepOr(ctx context.Context, d time.Duration, wake <-chan struct{}) int {
 	done := make(chan struct{})
 	t := a.clock.AfterFunc(d, func() { close(done) })
 	defer t.Stop()
 	select {
 	case <-done:
-		return true
+		return slept
 	case <-ctx.Done():
-		return false
+		return sleepCancelled
+	case <-wake:
+		return sleepInterrupted
 	}
 }
 

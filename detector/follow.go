@@ -27,11 +27,12 @@ type Follower struct {
 	mu      sync.Mutex
 	addr    string
 	current context.CancelFunc
+	changed chan struct{} // closed at the next change, then replaced
 }
 
 // Follow starts following src until ctx ends.
 func Follow(ctx context.Context, src Source) *Follower {
-	f := &Follower{}
+	f := &Follower{changed: make(chan struct{})}
 	f.set(src.Leader())
 	go func() {
 		for {
@@ -53,6 +54,14 @@ func (f *Follower) Address() string {
 	return f.addr
 }
 
+// Changed returns a channel closed when the leader next changes: a
+// client waiting before it reconnects (a backoff) may go at once.
+func (f *Follower) Changed() <-chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.changed
+}
+
 // Attach returns the leader's address ("" while none leads) and has
 // cancel called when the leader changes: the connection being made to
 // it is over then.
@@ -71,6 +80,8 @@ func (f *Follower) set(info *mesos.MasterInfo) {
 		return
 	}
 	f.addr = addr
+	close(f.changed)
+	f.changed = make(chan struct{})
 	if f.current != nil {
 		f.current()
 		f.current = nil

@@ -1,0 +1,170 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mezzo-project/mezzo/internal/zktest"
+)
+
+// haCluster is three masters electing their leader in a real ZooKeeper
+// ensemble, and agents following the leader.
+type haCluster struct {
+	zk      *zktest.Ensemble
+	url     string
+	masters []*proc
+	addrs   []string
+	agents  []*proc
+}
+
+func startHACluster(t *testing.T, agents int) *haCluster {
+	t.Helper()
+	c := &haCluster{zk: zktest.Start(t, 3)}
+	c.url = "zk://" + c.zk.Connect() + "/mezzo"
+	work := t.TempDir()
+	for i := range 3 {
+		port := freePort(t)
+		c.addrs = append(c.addrs, fmt.Sprintf("127.0.0.1:%d", port))
+		c.masters = append(c.masters, start(t, fmt.Sprintf("master%d", i), "master", "--ip=127.0.0.1",
+			fmt.Sprintf("--port=%d", port), "--work_dir="+filepath.Join(work, fmt.Sprintf("master%d", i)),
+			"--zk="+c.url, "--quorum=2", "--zk_session_timeout=2secs", "--allocation_interval=100ms"))
+	}
+	c.waitLeader(t, -1)
+	for i := range agents {
+		c.agents = append(c.agents, start(t, fmt.Sprintf("agent%d", i), "agent", "--master="+c.url, "--ip=127.0.0.1",
+			fmt.Sprintf("--port=%d", freePort(t)), "--work_dir="+filepath.Join(work, fmt.Sprintf("agent%d", i)),
+			"--resources=cpus:2;mem:1024;disk:1024;ports:[31000-31100]"))
+	}
+	c.waitAgents(t, agents, time.Minute)
+	return c
+}
+
+// leader returns the index of the master that says it is elected, -1
+// when none does; it fails when two do.
+func (c *haCluster) leader(t *testing.T) int {
+	t.Helper()
+	leader := -1
+	for i, a := range c.addrs {
+		var m map[string]float64
+		if getJSON("http://"+a+"/metrics/snapshot", &m) != nil || m["master/elected"] != 1 {
+			continue
+		}
+		if leader >= 0 {
+			t.Fatalf("masters %d and %d both say they lead", leader, i)
+		}
+		leader = i
+	}
+	return leader
+}
+
+// waitLeader waits until a master other than not leads and returns it.
+func (c *haCluster) waitLeader(t *testing.T, not int) int {
+	t.Helper()
+	l := -1
+	waitFor(t, 30*time.Second, "a leading master", func() error {
+		if l = c.leader(t); l < 0 || l == not {
+			return fmt.Errorf("no new leader yet")
+		}
+		return nil
+	})
+	return l
+}
+
+// waitAgents waits until the leader has n active agents.
+func (c *haCluster) waitAgents(t *testing.T, n int, limit time.Duration) {
+	t.Helper()
+	waitFor(t, limit, fmt.Sprintf("%d agents registered with the leader", n), func() error {
+		l := c.leader(t)
+		if l < 0 {
+			return fmt.Errorf("no leader")
+		}
+		var st struct {
+			Activated float64 `json:"activated_slaves"`
+		}
+		if err := getJSON("http://"+c.addrs[l]+"/master/state", &st); err != nil {
+			return err
+		}
+		if int(st.Activated) != n {
+			return fmt.Errorf("%v of %d agents active", st.Activated, n)
+		}
+		return nil
+	})
+}
+
+// TestMasterFailover kills the leading master of three under a running
+// task: a standby is elected, the agents and the framework move to it on
+// their own, the task keeps running without being reported lost, and
+// new tasks run.
+func TestMasterFailover(t *testing.T) {
+	c := startHACluster(t, 2)
+	first := c.leader(t)
+
+	// A standby sends clients to the leader.
+	standby := (first + 1) % 3
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Get("http://" + c.addrs[standby] + "/master/redirect")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusTemporaryRedirect || !strings.HasSuffix(loc, c.addrs[first][strings.LastIndex(c.addrs[first], ":"):]) {
+		t.Fatalf("standby's /master/redirect: %d %q, want 307 to %s", resp.StatusCode, loc, c.addrs[first])
+	}
+	out, code := run(t, 30*time.Second, bin.mezzo, "resolve", c.url)
+	if code != 0 || !strings.HasSuffix(strings.TrimSpace(out), c.addrs[first][strings.LastIndex(c.addrs[first], ":"):]) {
+		t.Fatalf("mezzo resolve: %d %q, want the leader %s", code, out, c.addrs[first])
+	}
+
+	long := start(t, "execute-long", "execute", "--master="+c.url, "--checkpoint", "--name=long",
+		"--command=sleep 600", "--resources=cpus:0.1;mem:32")
+	waitFor(t, 30*time.Second, "the long task running", func() error {
+		if !strings.Contains(long.out.String(), "TASK_RUNNING") {
+			return fmt.Errorf("not running yet")
+		}
+		return nil
+	})
+
+	killed := time.Now()
+	if err := syscall.Kill(c.masters[first].cmd.Process.Pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	next := c.waitLeader(t, first)
+	elected := time.Since(killed)
+	c.waitAgents(t, 2, time.Minute)
+	reregistered := time.Since(killed)
+	t.Logf("leader killed: new leader after %v, both agents re-registered after %v (session timeout 2s)", elected, reregistered)
+
+	// The framework follows, and its task is still running.
+	waitFor(t, time.Minute, "the task known to the new leader as running", func() error {
+		var st struct {
+			Tasks []struct {
+				Name  string `json:"name"`
+				State string `json:"state"`
+			} `json:"tasks"`
+		}
+		if err := getJSON("http://"+c.addrs[next]+"/master/tasks", &st); err != nil {
+			return err
+		}
+		for _, tk := range st.Tasks {
+			if tk.Name == "long" && tk.State == "TASK_RUNNING" {
+				return nil
+			}
+		}
+		return fmt.Errorf("tasks %v", st.Tasks)
+	})
+	for _, bad := range []string{"TASK_LOST", "TASK_FAILED", "TASK_KILLED", "TASK_GONE", "TASK_DROPPED"} {
+		if strings.Contains(long.out.String(), bad) {
+			t.Fatalf("the long task was reported %s:\n%s", bad, long.out.String())
+		}
+	}
+	out, code = run(t, time.Minute, bin.mezzo, "execute", "--master="+c.url, "--name=after", "--command=true",
+		"--resources=cpus:0.1;mem:32")
+	if code != 0 || !strings.Contains(out, "TASK_FINISHED") {
+		t.Fatalf("a task after the failover: exit %d\n%s", code, out)
+	}
+}

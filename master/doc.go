@@ -146,7 +146,13 @@
 // the registry and survive a restart; inverse offers and their answers do
 // not (frameworks are asked again).
 //
-// Not yet: offer constraints, reservations surviving an agent's
-// re-registration (the agent does not report them yet), and leader
-// election (a Mezzo master always leads).
+// Several masters (--zk): `mezzo master` contends for leadership in
+// ZooKeeper (package detector) and serves a Standby — the endpoints a
+// non-leading Mesos master serves, redirecting the APIs to the leader —
+// until it is elected; then it runs a Master with the elected Info and the
+// ZooKeeper registry (registry.ZooKeeper), whose Leadership reports the
+// leader. A Master with Leadership nil leads alone.
+//
+// Not yet: offer constraints, and reservations surviving an agent's
+// re-registration (the agent does not report them yet).
 package master

@@ -192,8 +192,19 @@ func TestMezzoRecover(t *testing.T) {
 	if st, err := m.Status(context.Background(), live); err != nil || int(st.GetExecutorPid()) != exec.Pid() {
 		t.Fatalf("status %v, %v", st, err)
 	}
-	if s, err := m.Usage(context.Background(), live); err != nil || s.GetMemRssBytes() == 0 {
-		t.Errorf("usage of a recovered container: %v, %v", s, err)
+	// The kernel's resident-memory counters of a process that just
+	// started may read 0 for a moment.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s, err := m.Usage(context.Background(), live)
+		if err == nil && s.GetMemRssBytes() > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("usage of a recovered container: %v, %v", s, err)
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	if _, err := m.Status(context.Background(), gone); !errors.Is(err, ErrUnknownContainer) {
 		t.Fatalf("status of a gone container: %v", err)

@@ -20,19 +20,37 @@ type haCluster struct {
 	masters []*proc
 	addrs   []string
 	agents  []*proc
+	// proxies[i] stand between master i and each ZooKeeper server, when
+	// the test cuts masters off.
+	proxies [][]*partitionProxy
 }
 
-func startHACluster(t *testing.T, agents int) *haCluster {
+// startHACluster starts three masters (session timeout 2 s) and the
+// agents; with proxied, each master reaches ZooKeeper through proxies
+// the test can cut.
+func startHACluster(t *testing.T, agents int, proxied bool) *haCluster {
 	t.Helper()
 	c := &haCluster{zk: zktest.Start(t, 3)}
 	c.url = "zk://" + c.zk.Connect() + "/mezzo"
 	work := t.TempDir()
 	for i := range 3 {
+		url := c.url
+		if proxied {
+			var ps []*partitionProxy
+			var addrs []string
+			for _, s := range c.zk.Servers() {
+				p := newPartitionProxy(t, s)
+				ps = append(ps, p)
+				addrs = append(addrs, p.Addr())
+			}
+			c.proxies = append(c.proxies, ps)
+			url = "zk://" + strings.Join(addrs, ",") + "/mezzo"
+		}
 		port := freePort(t)
 		c.addrs = append(c.addrs, fmt.Sprintf("127.0.0.1:%d", port))
 		c.masters = append(c.masters, start(t, fmt.Sprintf("master%d", i), "master", "--ip=127.0.0.1",
 			fmt.Sprintf("--port=%d", port), "--work_dir="+filepath.Join(work, fmt.Sprintf("master%d", i)),
-			"--zk="+c.url, "--quorum=2", "--zk_session_timeout=2secs", "--allocation_interval=100ms"))
+			"--zk="+url, "--quorum=2", "--zk_session_timeout=2secs", "--allocation_interval=100ms"))
 	}
 	c.waitLeader(t, -1)
 	for i := range agents {
@@ -101,7 +119,7 @@ func (c *haCluster) waitAgents(t *testing.T, n int, limit time.Duration) {
 // their own, the task keeps running without being reported lost, and
 // new tasks run.
 func TestMasterFailover(t *testing.T) {
-	c := startHACluster(t, 2)
+	c := startHACluster(t, 2, false)
 	first := c.leader(t)
 
 	// A standby sends clients to the leader.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -83,7 +84,7 @@ func runElectedMaster(ctx context.Context, cfg master.Config, ln net.Listener, l
 	case err := <-served:
 		return err
 	case err := <-cont.Lost():
-		return fmt.Errorf("lost the candidacy: %w", err)
+		exitLost(log, "lost the candidacy", err)
 	case <-cont.Elected():
 	}
 	log.Info("elected leading master", "node", cont.Fence().Path)
@@ -114,11 +115,19 @@ func runElectedMaster(ctx context.Context, cfg master.Config, ln net.Listener, l
 		m.Close()
 		return err
 	case err := <-cont.Lost():
-		// Stop at once: another master may lead already.
-		srv.Close()
-		m.Close()
-		return fmt.Errorf("lost leadership (%w); exiting so that this master comes back as a standby", err)
+		exitLost(log, "lost leadership", err)
 	}
+	return nil
+}
+
+// exitLost ends the process at once, as Mesos' master does when it
+// loses its candidacy or its leadership: another master may lead
+// already, so nothing more may be offered, written or answered — not
+// even the clean-up of connections that may hang on a lost network. Its
+// supervisor starts it again, as a standby.
+func exitLost(log *slog.Logger, what string, err error) {
+	log.Error(what+"; exiting so that this master comes back as a standby", "err", err)
+	os.Exit(1)
 }
 
 // dialZK opens a ZooKeeper session for the registry, with the URL's
@@ -177,7 +186,7 @@ func waitQuorum(ctx context.Context, conn *zk.Conn, dir string, quorum int, lost
 		select {
 		case <-ch:
 		case err := <-lost:
-			return fmt.Errorf("lost leadership while waiting for a quorum: %w", err)
+			exitLost(log, "lost leadership while waiting for a quorum", err)
 		case <-ctx.Done():
 			return ctx.Err()
 		}

@@ -25,11 +25,8 @@ const streamIDHeader = "Mesos-Stream-Id"
 // "/state" are one endpoint) and a trailing slash is ignored.
 func (m *Master) routes() http.Handler {
 	wrap := func(h httpapi.HandlerFunc) http.Handler { return httpapi.Wrap(m.log, h) }
-	routes := map[string]http.Handler{}
-	both := func(path string, h http.Handler) {
-		routes[path] = h
-		routes["/master"+path] = h
-	}
+	routes := routeTable{}
+	both := routes.both
 	both("/api/v1/scheduler", wrap(m.schedulerAPI))
 	both("/api/v1/agent", wrap(m.agentAPI))
 	both("/api/v1", wrap(m.operatorAPI))
@@ -59,14 +56,7 @@ func (m *Master) routes() http.Handler {
 	routes["/version"] = wrap(m.versionJSON)
 	routes["/logging/toggle"] = m.cfg.Verbosity.ToggleHandler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		path := r.URL.Path
-		if len(path) > 1 {
-			path = strings.TrimRight(path, "/")
-		}
-		h, ok := routes[path]
-		if !ok && (strings.HasPrefix(path, "/quota/") || strings.HasPrefix(path, "/master/quota/")) {
-			h, ok = routes["/quota"], true // DELETE /quota/<role>
-		}
+		h, ok := routes.lookup(r.URL.Path)
 		if !ok {
 			http.NotFound(w, r)
 			return
@@ -377,4 +367,31 @@ func (m *Master) redirect(w http.ResponseWriter, r *http.Request) error {
 		leader = m.cfg.Leadership.Leader()
 	}
 	return leaderRedirect(m.log, leader, r)
+}
+
+// routeTable maps a master's paths to handlers. As libprocess does, every
+// path is also served under the master's process id ("/master/state" and
+// "/state" are one endpoint) and a trailing slash is ignored.
+type routeTable map[string]http.Handler
+
+// both serves h at path and at /master<path>.
+func (rt routeTable) both(path string, h http.Handler) {
+	rt[path] = h
+	rt["/master"+path] = h
+}
+
+// lookup finds the handler of a request path; DELETE /quota/<role> is
+// served by /quota.
+func (rt routeTable) lookup(path string) (http.Handler, bool) {
+	if len(path) > 1 {
+		path = strings.TrimRight(path, "/")
+	}
+	if h, ok := rt[path]; ok {
+		return h, true
+	}
+	if strings.HasPrefix(path, "/quota/") || strings.HasPrefix(path, "/master/quota/") {
+		h, ok := rt["/quota"]
+		return h, ok
+	}
+	return nil, false
 }

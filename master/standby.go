@@ -112,11 +112,8 @@ var leaderPaths = []string{
 
 func (s *Standby) routes() http.Handler {
 	wrap := func(h httpapi.HandlerFunc) http.Handler { return httpapi.Wrap(s.log, h) }
-	routes := map[string]http.Handler{}
-	both := func(path string, h http.Handler) {
-		routes[path] = h
-		routes["/master"+path] = h
-	}
+	routes := routeTable{}
+	both := routes.both
 	toLeader := wrap(s.toLeader)
 	for _, p := range leaderPaths {
 		both(p, toLeader)
@@ -128,14 +125,7 @@ func (s *Standby) routes() http.Handler {
 	routes["/metrics/snapshot"] = wrap(s.metricsJSON)
 	routes["/logging/toggle"] = s.cfg.Verbosity.ToggleHandler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		path := r.URL.Path
-		if len(path) > 1 {
-			path = strings.TrimRight(path, "/")
-		}
-		h, ok := routes[path]
-		if !ok && (strings.HasPrefix(path, "/quota/") || strings.HasPrefix(path, "/master/quota/")) {
-			h, ok = toLeader, true // DELETE /quota/<role>
-		}
+		h, ok := routes.lookup(r.URL.Path)
 		if !ok {
 			http.NotFound(w, r)
 			return

@@ -84,9 +84,35 @@ func TestMasterCutOffFromZooKeeper(t *testing.T) {
 	if out := c.masters[first].out.String(); !strings.Contains(out, "lost leadership") {
 		t.Fatalf("the cut-off leader ended without saying it lost leadership:\n%s", out)
 	}
-	c.waitLeader(t, first)
+	next := c.waitLeader(t, first)
+	// No overlap: the old leader stopped before the next was elected.
+	stopped := logTime(t, c.masters[first], "lost leadership")
+	elected := logTime(t, c.masters[next], "elected leading master")
+	if !stopped.Before(elected) {
+		t.Fatalf("split brain: master %d stopped leading at %s, after master %d was elected at %s", first, stopped, next, elected)
+	}
+	t.Logf("the cut-off leader stopped %v before the next was elected", elected.Sub(stopped))
 	c.waitAgents(t, 2, time.Minute)
 	c.checkAfterFailover(t, long, "long-cut")
+}
+
+// logTime returns the time of the first log line of p that contains
+// what (the daemons' text logs start with time=<RFC 3339>).
+func logTime(t *testing.T, p *proc, what string) time.Time {
+	t.Helper()
+	for _, line := range strings.Split(p.out.String(), "\n") {
+		if !strings.Contains(line, what) || !strings.HasPrefix(line, "time=") {
+			continue
+		}
+		ts, _, _ := strings.Cut(strings.TrimPrefix(line, "time="), " ")
+		tm, err := time.Parse(time.RFC3339Nano, ts)
+		if err != nil {
+			t.Fatalf("%s: bad time in %q: %v", p.name, line, err)
+		}
+		return tm
+	}
+	t.Fatalf("%s never logged %q:\n%s", p.name, what, p.out.String())
+	return time.Time{}
 }
 
 // One ZooKeeper server of three killed changes nothing; the loss of the

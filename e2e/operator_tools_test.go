@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mezzo-project/mezzo/resources"
 )
 
 // startLocalCluster starts `mezzo local` with n agents on a free port, without
@@ -247,5 +249,33 @@ func TestExecuteLeavesNoUnknownExecutorWarning(t *testing.T) {
 	time.Sleep(time.Second)
 	if strings.Contains(p.out.String(), "unknown executor") {
 		t.Errorf("warning about an unknown executor:\n%s", p.out.String())
+	}
+}
+
+// TestAgentNewWorkDirOffersItsFileSystem: an agent whose --work_dir does
+// not exist yet (a fresh machine's /var/lib/mezzo) offers the disk of the
+// file system it creates the directory on, not the 10 GiB fallback.
+func TestAgentNewWorkDirOffersItsFileSystem(t *testing.T) {
+	c := startClusterWith(t, 1, "cpus:1;mem:512")
+	want, err := resources.AgentResources("", c.work, "*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantDisk := want.ScalarOf("disk").Float()
+	if wantDisk == 10240 {
+		t.Skip("this file system's detected disk equals the fallback: nothing to tell apart")
+	}
+	var slaves struct {
+		Slaves []struct {
+			Resources struct {
+				Disk float64 `json:"disk"`
+			} `json:"resources"`
+		} `json:"slaves"`
+	}
+	if err := getJSON("http://"+c.master+"/master/slaves", &slaves); err != nil || len(slaves.Slaves) != 1 {
+		t.Fatalf("/master/slaves: %v %+v", err, slaves)
+	}
+	if got := slaves.Slaves[0].Resources.Disk; got != wantDisk {
+		t.Errorf("agent offers disk %v MB, want %v (its work directory's file system)", got, wantDisk)
 	}
 }

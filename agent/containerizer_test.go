@@ -70,7 +70,7 @@ func fakeExecutor(ctx context.Context, _ string, cfg containerizer.Config) sysca
 // sandbox, environment and resources), the executor subscribes and
 // reports TASK_RUNNING, /monitor/statistics reads the container's usage
 // through the seam, KILL_TASK ends in TASK_KILLED, and the container's
-// end is reported to the master as EXECUTOR_EXITED.
+// end (waited for through the seam) lets the agent forget the framework.
 func TestTaskThroughFakeContainerizer(t *testing.T) {
 	m := newFakeMaster(t)
 	fc := &fake.Containerizer{Name: "fake", Run: fakeExecutor,
@@ -113,9 +113,11 @@ func TestTaskThroughFakeContainerizer(t *testing.T) {
 	m.send(&agentproto.AgentEvent{Type: agentproto.AgentEvent_KILL_TASK.Enum(), KillTask: &agentproto.AgentEvent_KillTask{
 		FrameworkId: &mesos.FrameworkID{Value: proto.String("F1")}, TaskId: &mesos.TaskID{Value: proto.String("t1")}}})
 	m.waitState(t, "t1", mesos.TaskState_TASK_KILLED)
-	waitFor(t, 10*time.Second, "EXECUTOR_EXITED", func() error {
-		if x := m.executorExited("t1"); x == nil || x.Status == nil || *x.Status != 0 {
-			return fmt.Errorf("EXECUTOR_EXITED %v", x)
+	waitFor(t, 10*time.Second, "the executor's end", func() error {
+		n := -1
+		a.do(func() { n = len(a.st.frameworks) })
+		if n != 0 {
+			return fmt.Errorf("%d frameworks", n)
 		}
 		return nil
 	})

@@ -422,7 +422,11 @@ func (a *Agent) executorTerminated(ex *executor, term *containerizer.Termination
 			a.agentUpdate(ex.fw, ex, id, why.state, why.reason, why.message)
 		}
 	}
-	if term != nil {
+	// The master knows only the executors a framework gave it: the
+	// command executor is the agent's own (as in Mesos, its end is not
+	// reported), and a terminating framework's executors left the master
+	// with the framework.
+	if term != nil && ex.kind != kindCommand && !ex.fw.terminating {
 		a.send(&agentproto.AgentCall{
 			Type: agentproto.AgentCall_EXECUTOR_EXITED.Enum(),
 			ExecutorExited: &agentproto.AgentCall_ExecutorExited{

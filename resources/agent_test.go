@@ -1,6 +1,7 @@
 package resources
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -61,8 +62,36 @@ func TestDetectHost(t *testing.T) {
 	if err != nil || got.ScalarOf("cpus") != ScalarFromInt(int64(host.CPUs)) || got.ScalarOf("mem") == 0 || got.ScalarOf("disk") == 0 {
 		t.Errorf("AgentResources = %v, %v", got, err)
 	}
-	if _, err := DetectHost(filepath.Join(dir, "missing")); err == nil {
-		t.Errorf("statfs of a missing directory succeeded")
+}
+
+// TestDetectHostMissingWorkDir: a work directory that does not exist yet
+// (an agent's first start with --work_dir=/var/lib/mezzo) is sized by the
+// file system it will be created on, not left to the 10 GiB fallback.
+func TestDetectHostMissingWorkDir(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("disk detection is Linux only")
+	}
+	dir := t.TempDir()
+	want, err := DetectHost(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, missing := range []string{filepath.Join(dir, "missing"), filepath.Join(dir, "a", "b", "c")} {
+		got, err := DetectHost(missing)
+		if err != nil {
+			t.Fatalf("DetectHost(%s): %v", missing, err)
+		}
+		if got.DiskTotal == 0 || got.DiskTotal != want.DiskTotal {
+			t.Errorf("DetectHost(%s).DiskTotal = %d, want %d (its parent's file system)", missing, got.DiskTotal, want.DiskTotal)
+		}
+		if _, err := os.Stat(missing); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("detection created %s (%v)", missing, err)
+		}
+	}
+	// A relative path is resolved against the working directory.
+	t.Chdir(dir)
+	if got, err := DetectHost(filepath.Join("x", "y")); err != nil || got.DiskTotal != want.DiskTotal {
+		t.Errorf("DetectHost(x/y) = %+v, %v", got, err)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"syscall"
 )
@@ -11,8 +12,11 @@ import (
 // DetectHost inspects the machine: the online CPUs
 // (/sys/devices/system/cpu/online, else the CPUs this process may run on),
 // MemTotal from /proc/meminfo, and the size of the filesystem holding
-// workDir (statfs). It returns what it found even when some part failed;
-// failed parts are zero (see HostInfo) and are described by the error.
+// workDir (statfs). A workDir that does not exist yet (an agent creates it
+// when it starts) is sized by the file system of its nearest existing
+// parent, where it will be created. It returns what it found even when
+// some part failed; failed parts are zero (see HostInfo) and are
+// described by the error.
 func DetectHost(workDir string) (HostInfo, error) {
 	var host HostInfo
 	var errs []error
@@ -32,9 +36,8 @@ func DetectHost(workDir string) (HostInfo, error) {
 		errs = append(errs, fmt.Errorf("detect mem: /proc/meminfo: %w", err))
 	}
 
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(workDir, &st); err != nil {
-		errs = append(errs, fmt.Errorf("detect disk: statfs %s: %w", workDir, err))
+	if st, err := statfsExisting(workDir); err != nil {
+		errs = append(errs, fmt.Errorf("detect disk: %w", err))
 	} else {
 		size := uint64(st.Frsize)
 		if size == 0 {
@@ -43,4 +46,23 @@ func DetectHost(workDir string) (HostInfo, error) {
 		host.DiskTotal = st.Blocks * size
 	}
 	return host, errors.Join(errs...)
+}
+
+// statfsExisting returns the file system statistics of dir or, while dir
+// does not exist, of its nearest existing parent.
+func statfsExisting(dir string) (syscall.Statfs_t, error) {
+	var st syscall.Statfs_t
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return st, fmt.Errorf("work directory %s: %w", dir, err)
+	}
+	for p := abs; ; p = filepath.Dir(p) {
+		err := syscall.Statfs(p, &st)
+		if err == nil {
+			return st, nil
+		}
+		if !errors.Is(err, syscall.ENOENT) || p == filepath.Dir(p) {
+			return st, fmt.Errorf("statfs %s (for work directory %s): %w", p, dir, err)
+		}
+	}
 }

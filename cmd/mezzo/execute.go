@@ -47,7 +47,7 @@ type executeFlags struct {
 	taskJSON, taskGroupJSON, capabilities, principal, contentType           string
 	frameworkName                                                           string
 	shell, checkpoint, partitionAware                                       bool
-	killAfter                                                               time.Duration
+	killAfter, subscribeTimeout                                             time.Duration
 	uris                                                                    uriList
 }
 
@@ -71,6 +71,9 @@ func (f *executeFlags) add(fs *flag.FlagSet) {
 	fs.BoolVar(&f.partitionAware, "partition_aware", true, "Enable partition-awareness for the framework.")
 	fs.StringVar(&f.frameworkName, "framework_name", "mezzo-execute instance", "Name of the framework.")
 	fs.Var(&f.uris, "uri", "A URI to fetch into the sandbox before the command runs (repeatable).")
+	flags.DurationVar(fs, &f.subscribeTimeout, "subscribe_timeout", time.Minute,
+		"Give up (exit 1) when no master accepted the framework within this long (Mezzo; mesos-execute waits forever, as 0 does). "+
+			"Once subscribed, a lost master is waited for without limit.")
 }
 
 func runExecute(args []string, stdout, stderr io.Writer) int {
@@ -90,14 +93,63 @@ func runExecute(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mezzo execute: %v\n", err)
 		return 2
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigc := make(chan os.Signal, 1)
+	signal.Notify(sigc, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigc)
+	interrupted := make(chan syscall.Signal, 1)
+	go func() {
+		select {
+		case sig := <-sigc:
+			interrupted <- sig.(syscall.Signal)
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	code, err := ex.run(ctx)
+	select {
+	case sig := <-interrupted:
+		// Like a shell's child killed by the signal, after ending the
+		// framework so that its task does not outlive it.
+		ex.teardown(stderr)
+		fmt.Fprintf(stderr, "mezzo execute: interrupted (%v)\n", sig)
+		return 128 + int(sig)
+	default:
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "mezzo execute: %v\n", err)
 	}
 	return code
 }
+
+// teardownTimeout bounds the TEARDOWN call of an interrupted execution.
+const teardownTimeout = 5 * time.Second
+
+// teardown ends the framework (the master kills its tasks) when it was
+// subscribed and has tasks still running.
+func (ex *execution) teardown(stderr io.Writer) {
+	select {
+	case <-ex.client.Subscribed():
+	default:
+		return
+	}
+	if len(ex.pending) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), teardownTimeout)
+	defer cancel()
+	for id := range ex.pending {
+		fmt.Fprintf(ex.out, "Killing task '%s': the framework is torn down\n", id)
+	}
+	if err := ex.client.Teardown(ctx); err != nil {
+		fmt.Fprintf(stderr, "mezzo execute: teardown: %v\n", err)
+	}
+}
+
+// errNotSubscribed: no master accepted the framework within
+// --subscribe_timeout.
+var errNotSubscribed = errors.New("not subscribed")
 
 // execution is one run of `mezzo execute`: a framework that launches one
 // task or task group and follows it to the end.
@@ -264,8 +316,19 @@ func (f *executeFlags) commandTask() (*mesos.TaskInfo, error) {
 }
 
 func (ex *execution) run(ctx context.Context) (int, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	if d := ex.f.subscribeTimeout; d > 0 {
+		go func() {
+			select {
+			case <-ex.client.Subscribed():
+			case <-ctx.Done():
+			case <-time.After(d):
+				cancel(fmt.Errorf("%w: no master at %s accepted the framework within %s (--subscribe_timeout)",
+					errNotSubscribed, ex.f.master, flags.FormatDuration(d)))
+			}
+		}()
+	}
 	kill := make(chan struct{})
 	if ex.f.killAfter > 0 {
 		go func() {
@@ -288,6 +351,9 @@ func (ex *execution) run(ctx context.Context) (int, error) {
 		}
 		return ex.handle(ctx, ev)
 	})
+	if cause := context.Cause(ctx); errors.Is(cause, errNotSubscribed) {
+		return 1, cause
+	}
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return 1, err
 	}

@@ -57,7 +57,8 @@ func runLocal(args []string, stdout, stderr io.Writer) int {
 	logf.add(fs)
 	if err := flags.Parse(fs, args, "resources", "executor_environment_variables"); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintf(stdout, "Usage: mezzo local [--agents=N] [master and agent flags]\n\n%s", flags.Usage(fs))
+			fmt.Fprintf(stdout, "Usage: mezzo local [--agents=N] [master and agent flags]\n\n"+
+				"The master and the agents listen on 127.0.0.1 unless --ip names another address.\n\n%s", flags.Usage(fs))
 			return 0
 		}
 		fmt.Fprintf(stderr, "mezzo local: %v\n", err)
@@ -69,6 +70,11 @@ func runLocal(args []string, stdout, stderr io.Writer) int {
 	}
 	if mcfg.WorkDir == "" {
 		mcfg.WorkDir = filepath.Join(os.TempDir(), "mezzo-local")
+	}
+	if mcfg.IP == "" {
+		// A cluster for this machine, without authentication: not
+		// reachable from others unless --ip asks for it.
+		mcfg.IP = "127.0.0.1"
 	}
 	if logf.version {
 		printVersion(stdout)
@@ -84,15 +90,29 @@ func runLocal(args []string, stdout, stderr io.Writer) int {
 	applyDefaultIsolation(fs, &acfg, log)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := runCluster(ctx, mcfg, acfg, lf, stdout, log); err != nil {
+	agentLog := func(i int) (*slog.Logger, func(), error) {
+		if logf.dir == "" {
+			return log.With("component", "agent", "agent", i), func() {}, nil
+		}
+		alog, closeFile, err := logf.openFile(fmt.Sprintf("mezzo-local-agent%d.log", i), stderr, verbosity)
+		if err != nil {
+			return nil, nil, err
+		}
+		return alog.With("component", "agent", "agent", i), closeFile, nil
+	}
+	if err := runCluster(ctx, mcfg, acfg, lf, stdout, log, agentLog); err != nil {
 		fmt.Fprintf(stderr, "mezzo local: %v\n", err)
 		return 1
 	}
 	return 0
 }
 
-// runCluster starts the master and the agents and serves until ctx ends.
-func runCluster(ctx context.Context, mcfg master.Config, acfg agent.Config, lf localFlags, stdout io.Writer, log *slog.Logger) error {
+// runCluster starts the master and the agents and serves until ctx ends
+// or the master or an agent fails. An agent the master refuses (marked
+// gone by an operator) stops alone; the master and the other agents go on.
+// agentLog returns agent i's logger and a function that closes its file.
+func runCluster(ctx context.Context, mcfg master.Config, acfg agent.Config, lf localFlags, stdout io.Writer, log *slog.Logger,
+	agentLog func(i int) (*slog.Logger, func(), error)) error {
 	mcfg.WorkDir = filepath.Join(mcfg.WorkDir, "master")
 	root := filepath.Dir(mcfg.WorkDir)
 	if err := os.MkdirAll(mcfg.WorkDir, 0o755); err != nil {
@@ -109,9 +129,10 @@ func runCluster(ctx context.Context, mcfg master.Config, acfg agent.Config, lf l
 	}
 	defer m.Close()
 	errc := make(chan error, lf.agents+1)
-	go func() { errc <- m.Serve(ln) }()
+	go func() { errc <- fmt.Errorf("master: %w", errOrStopped(m.Serve(ln))) }()
 	masterAddr := ln.Addr().String()
-	if mcfg.IP == "" {
+	if mcfg.IP == "" || net.ParseIP(mcfg.IP).IsUnspecified() {
+		// --ip=0.0.0.0: the agents reach the master on loopback.
 		masterAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
 	}
 
@@ -119,6 +140,7 @@ func runCluster(ctx context.Context, mcfg master.Config, acfg agent.Config, lf l
 	if err != nil {
 		return err
 	}
+	agentAddrs := make([]string, lf.agents)
 	for i := 0; i < lf.agents; i++ {
 		cfg := acfg
 		cfg.Master = masterAddr
@@ -131,7 +153,12 @@ func runCluster(ctx context.Context, mcfg master.Config, acfg agent.Config, lf l
 		cfg.WorkDir = filepath.Join(root, fmt.Sprintf("agent%d", i))
 		cfg.Resources = shares[i]
 		cfg.CgroupsRoot = localCgroupsRoot(acfg.CgroupsRoot, root, i)
-		a, err := agent.New(cfg, log.With("component", "agent", "agent", i))
+		alog, closeLog, err := agentLog(i)
+		if err != nil {
+			return fmt.Errorf("agent %d: %w", i, err)
+		}
+		defer closeLog()
+		a, err := agent.New(cfg, alog)
 		if err != nil {
 			return fmt.Errorf("agent %d: %w", i, err)
 		}
@@ -140,19 +167,41 @@ func runCluster(ctx context.Context, mcfg master.Config, acfg agent.Config, lf l
 		if err != nil {
 			return fmt.Errorf("agent %d: %w", i, err)
 		}
-		go func() { errc <- a.Serve(aln) }()
+		agentAddrs[i] = aln.Addr().String()
+		go func() {
+			err := a.Serve(aln)
+			if errors.Is(err, agent.ErrRefused) {
+				// Mesos' agent exits when the master marks it gone; here
+				// that agent alone stops.
+				alog.Warn("agent stopped: the master refused it; the rest of the local cluster keeps running", "err", err)
+				a.Close()
+				return
+			}
+			errc <- fmt.Errorf("agent %d: %w", i, errOrStopped(err))
+		}()
 	}
 	fmt.Fprintf(stdout, "Mezzo local cluster: master at %s with %d agent(s); work directory %s\n", masterAddr, lf.agents, root)
+	for i, addr := range agentAddrs {
+		fmt.Fprintf(stdout, "  agent %d at %s, work directory %s\n", i, addr, filepath.Join(root, fmt.Sprintf("agent%d", i)))
+	}
 	fmt.Fprintf(stdout, "Try: mezzo execute --master=%s --name=hello --command='echo hello from Mezzo'\n", masterAddr)
 	select {
 	case <-ctx.Done():
 		return nil
 	case err := <-errc:
-		if err == nil {
-			return errors.New("a component stopped")
-		}
 		return err
 	}
+}
+
+// errStopped is the end of a local cluster's component that stopped
+// without an error while the cluster was meant to run on.
+var errStopped = errors.New("stopped")
+
+func errOrStopped(err error) error {
+	if err == nil {
+		return errStopped
+	}
+	return err
 }
 
 // agentShares returns each agent's --resources value. When the user gave

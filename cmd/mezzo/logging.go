@@ -15,7 +15,8 @@ import (
 // logFlags are Mesos' logging flags, which master, agent and local take
 // (with --version):
 // --logging_level (INFO, WARNING or ERROR; Mezzo also takes DEBUG),
-// --log_dir (also write the log to <log_dir>/mezzo-<command>.log) and
+// --log_dir (also write the log to <log_dir>/mezzo-<command>.log; each
+// agent of `mezzo local` to <log_dir>/mezzo-local-agent<i>.log) and
 // --quiet (do not log to stderr).
 type logFlags struct {
 	level string
@@ -49,6 +50,19 @@ func (l *logFlags) open(command string, stderr io.Writer) (*slog.Logger, *loggin
 	default:
 		return nil, nil, nil, fmt.Errorf("--logging_level=%s: want INFO, WARNING or ERROR (or DEBUG)", l.level)
 	}
+	verbosity := logging.New(level)
+	log, closeFile, err := l.openFile("mezzo-"+command+".log", stderr, verbosity)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return log, verbosity, closeFile, nil
+}
+
+// openFile returns a logger at verbosity that writes to stderr (unless
+// --quiet) and, with --log_dir, to <log_dir>/<file> (appended); and a
+// function that closes that file. One process logs to several files this
+// way: each agent of `mezzo local` has its own.
+func (l *logFlags) openFile(file string, stderr io.Writer, verbosity *logging.Verbosity) (*slog.Logger, func(), error) {
 	var outs []io.Writer
 	if !l.quiet {
 		outs = append(outs, stderr)
@@ -56,15 +70,14 @@ func (l *logFlags) open(command string, stderr io.Writer) (*slog.Logger, *loggin
 	closeFile := func() {}
 	if l.dir != "" {
 		if err := os.MkdirAll(l.dir, 0o755); err != nil {
-			return nil, nil, nil, fmt.Errorf("--log_dir: %w", err)
+			return nil, nil, fmt.Errorf("--log_dir: %w", err)
 		}
-		f, err := os.OpenFile(filepath.Join(l.dir, "mezzo-"+command+".log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		f, err := os.OpenFile(filepath.Join(l.dir, file), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("--log_dir: %w", err)
+			return nil, nil, fmt.Errorf("--log_dir: %w", err)
 		}
 		outs = append(outs, f)
 		closeFile = func() { f.Close() }
 	}
-	verbosity := logging.New(level)
-	return slog.New(slog.NewTextHandler(io.MultiWriter(outs...), &slog.HandlerOptions{Level: verbosity.Level()})), verbosity, closeFile, nil
+	return slog.New(slog.NewTextHandler(io.MultiWriter(outs...), &slog.HandlerOptions{Level: verbosity.Level()})), closeFile, nil
 }

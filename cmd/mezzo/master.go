@@ -54,16 +54,17 @@ func runMaster(args []string, stdout, stderr io.Writer) int {
 	if cfg.ZK != "" {
 		return runMasterOfSeveral(cfg, log, stderr)
 	}
-	m, err := master.New(cfg, log)
-	if err != nil {
-		fmt.Fprintf(stderr, "mezzo master: %v\n", err)
-		return 2
-	}
+	// Bind first: a master that cannot listen never says it started.
 	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.IP, strconv.Itoa(cfg.Port)))
 	if err != nil {
-		m.Close()
 		fmt.Fprintf(stderr, "mezzo master: %v\n", err)
 		return 1
+	}
+	m, err := master.New(cfg, log)
+	if err != nil {
+		ln.Close()
+		fmt.Fprintf(stderr, "mezzo master: %v\n", err)
+		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()

@@ -187,7 +187,12 @@ func (c *Client) Run(ctx context.Context, h Handler) error {
 			// again would be refused again.
 			return err
 		}
-		c.log.Warn("subscription lost; re-subscribing", "err", err, "backoff", backoff)
+		select {
+		case <-c.subscribed:
+			c.log.Warn("subscription lost; re-subscribing", "err", err, "backoff", backoff)
+		default:
+			c.log.Warn("could not subscribe; trying again", "master", c.cfg.Master, "err", err, "backoff", backoff)
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()

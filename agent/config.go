@@ -37,6 +37,12 @@ type Config struct {
 	// Verbosity is the process's logging verbosity, which /logging/toggle
 	// and SET_LOGGING_LEVEL raise for a while (nil: fixed at 0).
 	Verbosity *logging.Verbosity
+	// EnablePprof is Mezzo's --enable_pprof (default false): serve Go's
+	// profiler (net/http/pprof) under /debug/pprof/. When false those
+	// paths answer 404. Profiles show the process' memory and cost CPU
+	// while taken; Mesos' /profiler/start and /profiler/stop answer 501
+	// either way and point here.
+	EnablePprof bool
 	// HostnameLookup is Mesos' --hostname_lookup (default true): without
 	// --hostname, advertise the machine's name; when false, the --ip
 	// address.
@@ -245,6 +251,7 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Containerizers, "containerizers", d.Containerizers, "Comma-separated containerizers, tried in order; only mezzo (alias mesos) is supported (tasks asking for Docker containers fail).")
 	fs.StringVar(&c.Isolation, "isolation", d.Isolation, "Comma-separated isolators; supported: "+strings.Join(containerizer.SupportedIsolators, ",")+",cgroups/all. Run as root without this flag, mezzo agent and mezzo local use "+RootIsolation+".")
 	c.IsolationConfig.addFlags(fs)
+	fs.BoolVar(&c.EnablePprof, "enable_pprof", d.EnablePprof, "Serve Go's profiler (net/http/pprof) under /debug/pprof/ (Mezzo's; Mesos' /profiler/* are not implemented).")
 	fs.BoolVar(&c.SwitchUser, "switch_user", d.SwitchUser, "Run each container as its executor's or framework's user (the agent must then be root to run another user's); false: as the agent's user.")
 	fs.StringVar(&c.BuiltinExecutors, "builtin_executors", d.BuiltinExecutors, "Where the command and default executors run: auto (inside the agent for frameworks that do not checkpoint, as processes for those that do) or process (always a process per executor).")
 	fs.BoolVar(&c.HTTPCommandExecutor, "http_command_executor", d.HTTPCommandExecutor, "Passed to executors as MESOS_HTTP_COMMAND_EXECUTOR (the command executor always uses HTTP).")

@@ -12,14 +12,15 @@ import (
 )
 
 func (a *Agent) routes() {
-	exec := httpapi.Wrap(a.log, a.serveExecutor)
+	pm := a.newPromMetrics()
+	exec := pm.timed("executor", httpapi.Wrap(a.log, a.serveExecutor))
 	for _, p := range []string{"/api/v1/executor", "/slave(1)/api/v1/executor"} {
 		a.mux.Handle(p, exec)
 		a.mux.Handle(p+"/", exec)
 	}
 	// The operator API (operator.go). Patterns without a trailing slash
 	// match only their own path, so /api/v1/executor stays the executor's.
-	operator := httpapi.Wrap(a.log, a.serveOperator)
+	operator := pm.timed("operator", httpapi.Wrap(a.log, a.serveOperator))
 	a.mux.Handle("/api/v1", operator)
 	a.mux.Handle("/slave(1)/api/v1", operator)
 	health := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
@@ -27,6 +28,7 @@ func (a *Agent) routes() {
 	a.mux.Handle("/slave(1)/health", health)
 	a.routeFiles()
 	a.routeDocuments()
+	a.routeObservability(pm)
 }
 
 // validateCall applies Mesos' executor call validation.

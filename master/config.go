@@ -88,6 +88,12 @@ type Config struct {
 	// (default true): whether /metrics/snapshot has the
 	// master/frameworks/<name>/<id>/ metrics.
 	PublishPerFrameworkMetrics bool
+	// EnablePprof is Mezzo's --enable_pprof (default false): serve Go's
+	// profiler (net/http/pprof) under /debug/pprof/. When false those
+	// paths answer 404. Profiles show the process' memory and cost CPU
+	// while taken; Mesos' /profiler/start and /profiler/stop answer 501
+	// either way and point here.
+	EnablePprof bool
 	// Allocator, FrameworkSorter and RoleSorter are Mesos' --allocator,
 	// --framework_sorter and --role_sorter: Mezzo has the hierarchical
 	// allocator with DRF sorting only, so these take only those values.
@@ -243,6 +249,7 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.RootSubmissions, "root_submissions", d.RootSubmissions, "Allow frameworks to subscribe with user root.")
 	fs.BoolVar(&c.PublishPerFrameworkMetrics, "publish_per_framework_metrics", d.PublishPerFrameworkMetrics,
 		"Publish each framework's metrics (master/frameworks/<name>/<id>/...) in /metrics/snapshot.")
+	fs.BoolVar(&c.EnablePprof, "enable_pprof", d.EnablePprof, "Serve Go's profiler (net/http/pprof) under /debug/pprof/ (Mezzo's; Mesos' /profiler/* are not implemented).")
 	fs.StringVar(&c.Allocator, "allocator", d.Allocator, "Allocator: hierarchical (the only one).")
 	fs.StringVar(&c.FrameworkSorter, "framework_sorter", d.FrameworkSorter, "How frameworks of a role are ordered: drf (the only one).")
 	fs.StringVar(&c.RoleSorter, "role_sorter", d.RoleSorter, "How roles are ordered: drf (the only one).")
@@ -381,6 +388,7 @@ func (c *Config) flagValues() map[string]string {
 		"allocator_recovery_timeout":            flags.FormatDuration(c.AllocatorRecoveryTimeout),
 		"allocator_agent_recovery_factor":       fmt.Sprint(c.AllocatorAgentRecoveryFactor),
 		"publish_per_framework_metrics":         fmt.Sprint(c.PublishPerFrameworkMetrics),
+		"enable_pprof":                          fmt.Sprint(c.EnablePprof),
 		"min_allocatable_resources":             c.MinAllocatableResources,
 		"authenticate_agents":                   "false",
 		"authenticate_frameworks":               "false",

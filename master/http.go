@@ -15,6 +15,7 @@ import (
 	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
 	"github.com/mezzo-project/mezzo/internal/agentproto"
 	"github.com/mezzo-project/mezzo/internal/flags"
+	"github.com/mezzo-project/mezzo/internal/prom"
 	"github.com/mezzo-project/mezzo/internal/sysmetrics"
 )
 
@@ -27,12 +28,19 @@ func (m *Master) routes() http.Handler {
 	wrap := func(h httpapi.HandlerFunc) http.Handler { return httpapi.Wrap(m.log, h) }
 	routes := routeTable{}
 	both := routes.both
-	both("/api/v1/scheduler", wrap(m.schedulerAPI))
-	both("/api/v1/agent", wrap(m.agentAPI))
-	both("/api/v1", wrap(m.operatorAPI))
+	pm := m.newPromMetrics()
+	both("/api/v1/scheduler", pm.timed("scheduler", wrap(m.schedulerAPI)))
+	both("/api/v1/agent", pm.timed("agent", wrap(m.agentAPI)))
+	both("/api/v1", pm.timed("operator", wrap(m.operatorAPI)))
 	both("/roles", wrap(m.rolesJSON))
 	both("/roles.json", wrap(m.rolesJSON))
 	routes["/metrics/snapshot"] = wrap(m.metricsJSON)
+	routes["/metrics"] = pm.handler()
+	for _, p := range prom.PprofPaths() {
+		routes[p] = prom.Pprof(m.cfg.EnablePprof)
+	}
+	routes["/profiler/start"] = prom.Profiler(m.cfg.EnablePprof)
+	routes["/profiler/stop"] = prom.Profiler(m.cfg.EnablePprof)
 	both("/health", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) }))
 	both("/state", wrap(m.stateJSON))
 	both("/state-summary", wrap(m.stateSummaryJSON))

@@ -102,6 +102,9 @@ func (m *Master) operatorAPI(w http.ResponseWriter, r *http.Request) error {
 		if sl == nil || sl.Level == nil || sl.Duration == nil {
 			return httpapi.BadRequest("Failed to validate master::Call: Expecting 'set_logging_level' with 'level' and 'duration' to be present")
 		}
+		if ns := sl.GetDuration().GetNanoseconds(); ns < 0 {
+			return httpapi.BadRequest("Failed to validate master::Call: 'set_logging_level.duration' must not be negative (%d nanoseconds)", ns)
+		}
 		if err := m.cfg.Verbosity.Set(sl.GetLevel(), time.Duration(sl.GetDuration().GetNanoseconds())); err != nil {
 			return httpapi.ServiceUnavailable("%v", err)
 		}

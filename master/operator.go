@@ -2,7 +2,6 @@ package master
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"sort"
 	"time"
@@ -394,9 +393,9 @@ func (m *Master) machinesJSON(w http.ResponseWriter, r *http.Request, down bool)
 		w.Header().Set("Allow", "POST")
 		return httpapi.Errorf(http.StatusMethodNotAllowed, "Expecting 'POST', received '%s'", r.Method)
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, 16<<20))
+	body, err := httpapi.ReadBody(w, r, 0)
 	if err != nil {
-		return httpapi.BadRequest("Failed to read the body: %v", err)
+		return err
 	}
 	var raw []json.RawMessage
 	if err := json.Unmarshal(body, &raw); err != nil {

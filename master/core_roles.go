@@ -372,7 +372,17 @@ func (c *core) rolesProto() []*mesos.Role {
 		for _, id := range v.frameworks {
 			r.Frameworks = append(r.Frameworks, frameworkID(id))
 		}
-		r.Resources = resources.ToProto(v.allocated.Add(v.offered), resources.FormatEndpoint)
+		// As Mesos 1.11: the quantities of cpus, disk, gpus and mem only
+		// (in that order), allocated plus offered, each a bare SCALAR
+		// resource without role or reservation.
+		sum := v.allocated.Add(v.offered)
+		for _, name := range []string{"cpus", "disk", "gpus", "mem"} {
+			if q := sum.ScalarOf(name).Float(); q > 0 {
+				r.Resources = append(r.Resources, &mesos.Resource{
+					Name: proto.String(name), Type: mesos.Value_SCALAR.Enum(), Scalar: &mesos.Value_Scalar{Value: proto.Float64(q)},
+				})
+			}
+		}
 		out = append(out, r)
 	}
 	return out

@@ -50,7 +50,7 @@ func (m *Master) operatorAPI(w http.ResponseWriter, r *http.Request) error {
 			return s.memoBytes(t.String()+" "+format.String(), func() ([]byte, error) {
 				resp := &masterpb.Response{Type: t.Enum()}
 				fill(s.view, resp)
-				return codec.Marshal(format, resp)
+				return codec.MarshalV1(format, resp)
 			})
 		})
 		if err != nil {

@@ -292,7 +292,7 @@ func ReadBody(w http.ResponseWriter, r *http.Request, maxBody int64) ([]byte, er
 
 // Respond writes m as a 200 response in format f.
 func Respond(w http.ResponseWriter, f codec.Format, m proto.Message) error {
-	b, err := codec.Marshal(f, m)
+	b, err := codec.MarshalV1(f, m)
 	if err != nil {
 		return err
 	}
@@ -340,7 +340,7 @@ func (s *Stream) Format() codec.Format { return s.format }
 
 // Send encodes m, writes it as one record and flushes it to the client.
 func (s *Stream) Send(m proto.Message) error {
-	b, err := codec.Marshal(s.format, m)
+	b, err := codec.MarshalV1(s.format, m)
 	if err != nil {
 		return err
 	}

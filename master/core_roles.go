@@ -337,7 +337,10 @@ func (c *core) rolesJSON() *legacy.Roles {
 				q.Limit[name] = legacy.Float(l.GetValue())
 			}
 		}
-		for name, x := range v.consumed.All() {
+		// Mesos shows as consumed what tasks and executors use plus the
+		// reservations nobody uses; the allocator's figure also counts
+		// unreserved resources on offer, which Mesos leaves out.
+		for name, x := range v.consumed.Subtract(v.offered.Unreserved().Quantities()).All() {
 			q.Consumed[name] = legacy.Float(x.Float())
 		}
 		fws := legacy.List[string]{}

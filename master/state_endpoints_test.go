@@ -92,9 +92,8 @@ func TestLegacyDocumentsHaveMesosShape(t *testing.T) {
 			t.Skipf("samples not available: %v", err)
 		}
 		// Mezzo's flags are its own set (a difference of flags, not of
-		// shape); Mesos' quota consumption leaves out offered resources,
-		// Mezzo's counts them (the allocator's figure).
-		sameShape(t, name, got, want, "container_status", ".flags.", ".quota.consumed.")
+		// shape).
+		sameShape(t, name, got, want, "container_status", ".flags.")
 		sameEnums(t, name, got, want, "container_status", ".slaves[].capabilities[]=") // the fake agent has no capabilities
 	}
 

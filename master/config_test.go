@@ -152,3 +152,43 @@ func TestOperatorLoggingLevel(t *testing.T) {
 	}
 	m.cfg.Verbosity.Set(0, 0)
 }
+
+// TestLoggingLevelRefusesNegativeDuration: SET_LOGGING_LEVEL and
+// /logging/toggle with a negative duration answer 400 naming the duration
+// (they answered 200 and changed nothing), and leave the verbosity alone.
+func TestLoggingLevelRefusesNegativeDuration(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Hostname, cfg.IP, cfg.Registry = "localhost", "127.0.0.1", "in_memory"
+	cfg.Verbosity = logging.New(slog.LevelInfo)
+	m, err := New(cfg, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(m.Handler())
+	t.Cleanup(func() { m.Close(); srv.Close() })
+	code, body := operatorCall(t, srv.URL, `{"type":"SET_LOGGING_LEVEL","set_logging_level":{"level":1,"duration":{"nanoseconds":-1000000000}}}`)
+	if code != http.StatusBadRequest || !strings.Contains(body, "duration") || !strings.Contains(body, "negative") {
+		t.Errorf("SET_LOGGING_LEVEL with a negative duration: %d %s", code, body)
+	}
+	resp, err := http.Get(srv.URL + "/logging/toggle?level=1&duration=-1secs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "-1secs") || !strings.Contains(string(b), "negative") {
+		t.Errorf("/logging/toggle with a negative duration: %d %s", resp.StatusCode, b)
+	}
+	if v := m.cfg.Verbosity.Get(); v != 0 {
+		t.Errorf("verbosity %d after refused changes", v)
+	}
+	resp, err = http.Get(srv.URL + "/logging/toggle?level=1&duration=0secs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("/logging/toggle with duration 0: %d", resp.StatusCode)
+	}
+	m.cfg.Verbosity.Set(0, 0)
+}

@@ -199,7 +199,7 @@ func (c *core) failTasks(f *framework, tasks []*mesos.TaskInfo, reason mesos.Tas
 func (c *core) sendMasterUpdate(f *framework, t *mesos.TaskInfo, state mesos.TaskState, reason mesos.TaskStatus_Reason, msg string) {
 	c.log.Info("task not launched", "framework_id", f.id, "task_id", t.GetTaskId().GetValue(), "state", state.String(), "reason", msg)
 	st := c.masterStatus(t.GetTaskId().GetValue(), t.GetAgentId().GetValue(), state, reason, msg)
-	c.metrics.taskEnded(st)
+	c.metrics.taskEnded(state, st)
 	f.send(updateEvent(st))
 }
 

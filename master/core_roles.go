@@ -337,7 +337,10 @@ func (c *core) rolesJSON() *legacy.Roles {
 				q.Limit[name] = legacy.Float(l.GetValue())
 			}
 		}
-		for name, x := range v.consumed.All() {
+		// Mesos shows as consumed what tasks and executors use plus the
+		// reservations nobody uses; the allocator's figure also counts
+		// unreserved resources on offer, which Mesos leaves out.
+		for name, x := range v.consumed.Subtract(v.offered.Unreserved().Quantities()).All() {
 			q.Consumed[name] = legacy.Float(x.Float())
 		}
 		fws := legacy.List[string]{}
@@ -372,7 +375,17 @@ func (c *core) rolesProto() []*mesos.Role {
 		for _, id := range v.frameworks {
 			r.Frameworks = append(r.Frameworks, frameworkID(id))
 		}
-		r.Resources = resources.ToProto(v.allocated.Add(v.offered), resources.FormatEndpoint)
+		// As Mesos 1.11: the quantities of cpus, disk, gpus and mem only
+		// (in that order), allocated plus offered, each a bare SCALAR
+		// resource without role or reservation.
+		sum := v.allocated.Add(v.offered)
+		for _, name := range []string{"cpus", "disk", "gpus", "mem"} {
+			if q := sum.ScalarOf(name).Float(); q > 0 {
+				r.Resources = append(r.Resources, &mesos.Resource{
+					Name: proto.String(name), Type: mesos.Value_SCALAR.Enum(), Scalar: &mesos.Value_Scalar{Value: proto.Float64(q)},
+				})
+			}
+		}
 		out = append(out, r)
 	}
 	return out

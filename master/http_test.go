@@ -173,6 +173,7 @@ func TestSubscribeJSONConformance(t *testing.T) {
 		t.Errorf("master_info %v", mi)
 	}
 	sameShape(t, "SUBSCRIBED", raw, sampleEvent(t, "SUBSCRIBED"))
+	sameEnums(t, "SUBSCRIBED", raw, sampleEvent(t, "SUBSCRIBED"))
 }
 
 func TestSubscribeProtobuf(t *testing.T) {
@@ -309,6 +310,7 @@ func TestEndToEndOverHTTP(t *testing.T) {
 	fwID := sub.GetSubscribed().GetFrameworkId().GetValue()
 	offers, raw := fs.nextOf(schedpb.Event_OFFERS)
 	sameShape(t, "OFFERS", raw, sampleEvent(t, "OFFERS"))
+	sameEnums(t, "OFFERS", raw, sampleEvent(t, "OFFERS"))
 	o := offers.GetOffers().GetOffers()[0]
 
 	callURL := srv.URL + "/api/v1/scheduler"
@@ -349,6 +351,7 @@ func TestEndToEndOverHTTP(t *testing.T) {
 		t.Fatalf("UPDATE %v", st)
 	}
 	sameShape(t, "UPDATE", raw, sampleEvent(t, "UPDATE"), "container_status")
+	sameEnums(t, "UPDATE", raw, sampleEvent(t, "UPDATE"), "container_status", ".update.status.state=") // the recording's first UPDATE is STARTING
 	ack := &schedpb.Call{FrameworkId: frameworkID(fwID), Type: schedpb.Call_ACKNOWLEDGE.Enum(), Acknowledge: &schedpb.Call_Acknowledge{
 		AgentId: st.GetAgentId(), TaskId: st.GetTaskId(), Uuid: st.GetUuid()}}
 	if resp := post(t, callURL, "application/json", jsonBody(t, ack), hdr); resp.StatusCode != 202 {

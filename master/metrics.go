@@ -287,16 +287,19 @@ func newCoreMetrics() coreMetrics {
 // inc adds one to counter x.
 func (m *coreMetrics) inc(x counter) { m.counts[x]++ }
 
-// taskEnded counts a task that reached state with status st: the
-// terminal-state counter (by the status' own state, as Mesos does) and,
-// when the status has a reason, the master/<state>/<source>/<reason>
-// counter.
-func (m *coreMetrics) taskEnded(st *mesos.TaskStatus) {
-	if x, ok := terminalCounters[st.GetState()]; ok {
+// taskEnded counts a task that reached state (terminal or unreachable)
+// with status st: the terminal-state counter of state and, when the status
+// has a reason, the master/<state>/<source>/<reason> counter. state is the
+// task's new state, which differs from the status' own when the agent
+// forwards an older update carrying a newer latest state (a RUNNING update
+// of a task that already FINISHED); counting by the status' state would
+// miss such a task, since its later FINISHED update finds it terminal.
+func (m *coreMetrics) taskEnded(state mesos.TaskState, st *mesos.TaskStatus) {
+	if x, ok := terminalCounters[state]; ok {
 		m.counts[x]++
 	}
 	if st.Reason != nil {
-		m.taskStates[taskStateKey{st.GetState(), st.GetSource(), st.GetReason()}]++
+		m.taskStates[taskStateKey{state, st.GetSource(), st.GetReason()}]++
 	}
 }
 
@@ -797,7 +800,8 @@ func (c *core) addFrameworkMetrics(out map[string]float64, f *framework) {
 // newer state the agent knows) from state old, as Mesos' updateTask does:
 // the framework's tasks/terminal/<state> when the task moves to a
 // terminal state, and the master's terminal-state counters when the task
-// becomes terminal or unreachable.
+// becomes terminal or unreachable; both by the task's new state, so each
+// task is counted once, whatever the order of its updates.
 func (c *core) countTaskUpdate(t *task, old mesos.TaskState, st *mesos.TaskStatus, latest *mesos.TaskState) {
 	if isTerminal(old) {
 		return
@@ -812,7 +816,7 @@ func (c *core) countTaskUpdate(t *task, old mesos.TaskState, st *mesos.TaskStatu
 		}
 	}
 	if old != mesos.TaskState_TASK_UNREACHABLE && (isTerminal(next) || next == mesos.TaskState_TASK_UNREACHABLE) {
-		c.metrics.taskEnded(st)
+		c.metrics.taskEnded(next, st)
 	}
 }
 

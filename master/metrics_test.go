@@ -432,11 +432,11 @@ func TestMetricCountersDoNotAllocate(t *testing.T) {
 	st := &mesos.TaskStatus{State: mesos.TaskState_TASK_FAILED.Enum(), Source: mesos.TaskStatus_SOURCE_EXECUTOR.Enum(),
 		Reason: mesos.TaskStatus_REASON_COMMAND_EXECUTOR_FAILED.Enum()}
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	m.taskEnded(st)
+	m.taskEnded(st.GetState(), st)
 	m.allocationRun.record(now, time.Millisecond)
 	allocs := testing.AllocsPerRun(100, func() {
 		m.inc(ctrMsgStatusUpdate)
-		m.taskEnded(st)
+		m.taskEnded(st.GetState(), st)
 		fm.event(schedpb.Event_UPDATE)
 		fm.call(schedpb.Call_ACCEPT)
 		fm.offersSent++

@@ -2,7 +2,6 @@ package master
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"sort"
 	"time"
@@ -51,7 +50,7 @@ func (m *Master) operatorAPI(w http.ResponseWriter, r *http.Request) error {
 			return s.memoBytes(t.String()+" "+format.String(), func() ([]byte, error) {
 				resp := &masterpb.Response{Type: t.Enum()}
 				fill(s.view, resp)
-				return codec.Marshal(format, resp)
+				return codec.MarshalV1(format, resp)
 			})
 		})
 		if err != nil {
@@ -101,6 +100,9 @@ func (m *Master) operatorAPI(w http.ResponseWriter, r *http.Request) error {
 		sl := call.GetSetLoggingLevel()
 		if sl == nil || sl.Level == nil || sl.Duration == nil {
 			return httpapi.BadRequest("Failed to validate master::Call: Expecting 'set_logging_level' with 'level' and 'duration' to be present")
+		}
+		if ns := sl.GetDuration().GetNanoseconds(); ns < 0 {
+			return httpapi.BadRequest("Failed to validate master::Call: 'set_logging_level.duration' must not be negative (%d nanoseconds)", ns)
 		}
 		if err := m.cfg.Verbosity.Set(sl.GetLevel(), time.Duration(sl.GetDuration().GetNanoseconds())); err != nil {
 			return httpapi.ServiceUnavailable("%v", err)
@@ -391,9 +393,9 @@ func (m *Master) machinesJSON(w http.ResponseWriter, r *http.Request, down bool)
 		w.Header().Set("Allow", "POST")
 		return httpapi.Errorf(http.StatusMethodNotAllowed, "Expecting 'POST', received '%s'", r.Method)
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, 16<<20))
+	body, err := httpapi.ReadBody(w, r, 0)
 	if err != nil {
-		return httpapi.BadRequest("Failed to read the body: %v", err)
+		return err
 	}
 	var raw []json.RawMessage
 	if err := json.Unmarshal(body, &raw); err != nil {

@@ -316,7 +316,7 @@ func respondState(w http.ResponseWriter, format codec.Format, resp *masterpb.Res
 // present even when empty (see appendStateJSON).
 func encodeState(format codec.Format, resp *masterpb.Response) ([]byte, error) {
 	if format != codec.JSON {
-		return codec.Marshal(format, resp)
+		return codec.MarshalV1(format, resp)
 	}
 	b, err := appendStateJSON(nil, resp.ProtoReflect())
 	if err != nil {
@@ -401,7 +401,7 @@ func appendStateJSON(b []byte, m protoreflect.Message) ([]byte, error) {
 				if j > 0 {
 					b = append(b, ',')
 				}
-				if b, err = codec.AppendJSON(b, l.Get(j).Message().Interface()); err != nil {
+				if b, err = codec.AppendV1JSON(b, l.Get(j).Message().Interface()); err != nil {
 					return nil, fmt.Errorf("%s: %w", fd.Name(), err)
 				}
 			}
@@ -411,7 +411,7 @@ func appendStateJSON(b []byte, m protoreflect.Message) ([]byte, error) {
 				return nil, fmt.Errorf("%s: %w", fd.Name(), err)
 			}
 		case fd.Kind() == protoreflect.MessageKind:
-			if b, err = codec.AppendJSON(b, m.Get(fd).Message().Interface()); err != nil {
+			if b, err = codec.AppendV1JSON(b, m.Get(fd).Message().Interface()); err != nil {
 				return nil, fmt.Errorf("%s: %w", fd.Name(), err)
 			}
 		case fd.Kind() == protoreflect.EnumKind && !fd.IsList():

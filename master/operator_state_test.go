@@ -297,6 +297,7 @@ func TestOperatorGetStateHasMesosShape(t *testing.T) {
 	// Every key of the sample is one this scenario produces, so nothing is
 	// excluded.
 	sameShape(t, "GET_STATE", got, golden)
+	sameEnums(t, "GET_STATE", got, golden)
 
 	// The protobuf sample (another framework, no task) has no key the
 	// protobuf answer lacks.

@@ -321,7 +321,7 @@ func (m *Master) operatorSubscribe(w http.ResponseWriter, r *http.Request, f cod
 // empty, as Mesos writes it.
 func encodeSubscribed(f codec.Format, ev *masterpb.Event) ([]byte, error) {
 	if f != codec.JSON {
-		return codec.Marshal(f, ev)
+		return codec.MarshalV1(f, ev)
 	}
 	sub := ev.GetSubscribed()
 	b := []byte(`{"type":"SUBSCRIBED","subscribed":{"get_state":`)

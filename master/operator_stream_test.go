@@ -274,6 +274,7 @@ func TestOperatorStreamSubscribedHasMesosShape(t *testing.T) {
 
 	_, _, raw := subscribeOperator(t, oc.url, codec.JSON)
 	sameShape(t, "SUBSCRIBED's get_state", getStateOf(t, raw), getStateOf(t, golden))
+	sameEnums(t, "SUBSCRIBED's get_state", getStateOf(t, raw), getStateOf(t, golden))
 	got := keyPaths(t, raw)
 	for _, k := range []string{".type", ".subscribed", ".subscribed.get_state", ".subscribed.heartbeat_interval_seconds"} {
 		if !got[k] {

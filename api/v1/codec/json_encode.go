@@ -18,6 +18,12 @@ type JSONOptions struct {
 	// OmitDefaults leaves out unset fields that have an explicit default,
 	// which Mesos' form writes with their default value.
 	OmitDefaults bool
+	// MesosV1 leaves out, as Mesos 1.11's v1 HTTP APIs do, the fields and
+	// enum values Mesos 1.11's v1 .proto files lack (mesos_v1.go): such a
+	// field is not written, nor is an enum field holding such a value, nor
+	// such a value in a list of enums. Mesos' v0 documents (/master/state,
+	// the ZooKeeper MasterInfo) keep them; leave MesosV1 false for those.
+	MesosV1 bool
 }
 
 // MarshalJSON encodes m in Mesos' JSON mapping.
@@ -67,6 +73,9 @@ func (e *encoder) message(m protoreflect.Message) error {
 		default:
 			continue
 		}
+		if e.opts.MesosV1 && e.v1Omits(fd, v) {
+			continue
+		}
 		if !first {
 			e.buf = append(e.buf, ',')
 		}
@@ -95,12 +104,27 @@ func isDeprecated(fd protoreflect.FieldDescriptor) bool {
 	return ok && opts.GetDeprecated()
 }
 
+// v1Omits reports whether MesosV1 leaves out field fd holding v: a field
+// Mesos 1.11's v1 protos lack, or a singular enum holding a value they
+// lack.
+func (e *encoder) v1Omits(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+	if mesosV1LacksField(fd) {
+		return true
+	}
+	return fd.Kind() == protoreflect.EnumKind && !fd.IsList() && !fd.IsMap() && mesosV1LacksValue(fd, v.Enum())
+}
+
 func (e *encoder) list(fd protoreflect.FieldDescriptor, l protoreflect.List) error {
 	e.buf = append(e.buf, '[')
+	written := 0
 	for i := 0; i < l.Len(); i++ {
-		if i > 0 {
+		if e.opts.MesosV1 && fd.Kind() == protoreflect.EnumKind && mesosV1LacksValue(fd, l.Get(i).Enum()) {
+			continue
+		}
+		if written > 0 {
 			e.buf = append(e.buf, ',')
 		}
+		written++
 		if err := e.single(fd, l.Get(i)); err != nil {
 			return err
 		}

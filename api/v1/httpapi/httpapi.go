@@ -110,8 +110,8 @@ func StatusOf(err error) int {
 type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
 
 // Wrap adapts h to http.Handler: it answers errors with their status and a
-// plain-text body, and logs one line per request at debug level (errors at
-// info, server faults at error).
+// plain-text body, and logs one line per request at debug level (refusals
+// at info or warn, server faults at error: see errorLogLevel).
 func Wrap(log *slog.Logger, h HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -125,15 +125,33 @@ func Wrap(log *slog.Logger, h HandlerFunc) http.Handler {
 			status = http.StatusOK
 		}
 		attrs := []any{"method", r.Method, "path", r.URL.Path, "status", status, "remote", r.RemoteAddr, "elapsed", time.Since(start)}
-		switch {
-		case err == nil:
+		if err == nil {
 			log.Debug("http request", attrs...)
-		case status >= 500:
-			log.Error("http request failed", append(attrs, "err", err)...)
-		default:
-			log.Info("http request refused", append(attrs, "err", err)...)
+			return
+		}
+		attrs = append(attrs, "err", err)
+		if level := errorLogLevel(status); level == slog.LevelError {
+			log.Error("http request failed", attrs...)
+		} else {
+			log.Log(r.Context(), level, "http request refused", attrs...)
 		}
 	})
+}
+
+// errorLogLevel is the level of the log line of a request answered with
+// an error of status: server faults (500, 502, 504, ...) at error; a
+// refusal the client caused (4xx) or a call this process does not
+// implement (501) at info; 503 (not the leader, shutting down, a resource
+// not available now) at warn.
+func errorLogLevel(status int) slog.Level {
+	switch {
+	case status < 500, status == http.StatusNotImplemented:
+		return slog.LevelInfo
+	case status == http.StatusServiceUnavailable:
+		return slog.LevelWarn
+	default:
+		return slog.LevelError
+	}
 }
 
 func writeError(w *statusWriter, err error) {
@@ -274,7 +292,7 @@ func ReadBody(w http.ResponseWriter, r *http.Request, maxBody int64) ([]byte, er
 
 // Respond writes m as a 200 response in format f.
 func Respond(w http.ResponseWriter, f codec.Format, m proto.Message) error {
-	b, err := codec.Marshal(f, m)
+	b, err := codec.MarshalV1(f, m)
 	if err != nil {
 		return err
 	}
@@ -322,7 +340,7 @@ func (s *Stream) Format() codec.Format { return s.format }
 
 // Send encodes m, writes it as one record and flushes it to the client.
 func (s *Stream) Send(m proto.Message) error {
-	b, err := codec.Marshal(s.format, m)
+	b, err := codec.MarshalV1(s.format, m)
 	if err != nil {
 		return err
 	}

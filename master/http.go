@@ -62,7 +62,7 @@ func (m *Master) routes() http.Handler {
 	both("/machine/up", wrap(m.machineUpJSON))
 	both("/redirect", wrap(m.redirect))
 	routes["/version"] = wrap(m.versionJSON)
-	routes["/logging/toggle"] = loggingToggle(m.cfg.Verbosity)
+	routes["/logging/toggle"] = m.cfg.Verbosity.ToggleHandler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h, ok := routes.lookup(r.URL.Path)
 		if !ok {

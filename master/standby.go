@@ -123,7 +123,7 @@ func (s *Standby) routes() http.Handler {
 	both("/flags", wrap(s.flagsJSON))
 	routes["/version"] = wrap(versionDocument)
 	routes["/metrics/snapshot"] = wrap(s.metricsJSON)
-	routes["/logging/toggle"] = loggingToggle(s.cfg.Verbosity)
+	routes["/logging/toggle"] = s.cfg.Verbosity.ToggleHandler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h, ok := routes.lookup(r.URL.Path)
 		if !ok {

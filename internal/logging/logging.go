@@ -116,6 +116,12 @@ func (v *Verbosity) ToggleHandler() http.Handler {
 			http.Error(w, fmt.Sprintf("Invalid duration '%s': %v.", q.Get("duration"), err), http.StatusBadRequest)
 			return
 		}
+		if d < 0 {
+			// Raising the verbosity for less than no time would answer
+			// 200 and change nothing.
+			http.Error(w, fmt.Sprintf("Invalid duration '%s': must not be negative.", q.Get("duration")), http.StatusBadRequest)
+			return
+		}
 		if err := v.Set(uint32(level), d); err != nil {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return

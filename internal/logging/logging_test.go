@@ -49,6 +49,7 @@ func TestToggleHandler(t *testing.T) {
 		"?duration=1secs":           http.StatusBadRequest,
 		"?level=x&duration=1secs":   http.StatusBadRequest,
 		"?level=2&duration=forever": http.StatusBadRequest,
+		"?level=2&duration=-1secs":  http.StatusBadRequest,
 		"?level=2&duration=10mins":  http.StatusOK,
 	} {
 		resp, err := http.Get(srv.URL + query)

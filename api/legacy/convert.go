@@ -196,9 +196,15 @@ func viaJSON(m proto.Message, v any) error {
 // StatisticsOf writes a container's ResourceStatistics as
 // /monitor/statistics does: every field the isolators measured, under
 // Mesos' JSON names, sub-messages verbatim.
+// Fields Mesos 1.11's messages lack (the kernel memory counters) are
+// left out, as in the v1 API's JSON.
 func StatisticsOf(s *mesos.ResourceStatistics) (ResourceStatistics, error) {
 	var out ResourceStatistics
-	if err := viaJSON(s, &out); err != nil {
+	b, err := codec.AppendV1JSON(nil, s)
+	if err == nil {
+		err = json.Unmarshal(b, &out)
+	}
+	if err != nil {
 		return ResourceStatistics{Timestamp: Float(s.GetTimestamp())}, fmt.Errorf("resource statistics: %w", err)
 	}
 	return out, nil

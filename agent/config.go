@@ -294,7 +294,7 @@ func (c *Config) validate() error {
 	switch {
 	case c.Master == "":
 		errs = append(errs, errors.New("--master is required (host:port of the master)"))
-	case isDetected(c.Master):
+	case detector.Detected(c.Master):
 		if _, err := detector.ParseURL(c.Master); err != nil {
 			errs = append(errs, fmt.Errorf("--master: %w", err))
 		}

@@ -3,7 +3,6 @@ package agent
 import (
 	"context"
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/mezzo-project/mezzo/detector"
@@ -14,12 +13,6 @@ import (
 // registers with the leader, and when another master takes over it
 // drops its connection at once and registers with the new one (a
 // re-registration, keeping its id and tasks).
-
-// isDetected reports whether a --master value is found through
-// ZooKeeper rather than given.
-func isDetected(master string) bool {
-	return strings.HasPrefix(master, "zk://") || strings.HasPrefix(master, "file://")
-}
 
 // masterSessionTimeout is the ZooKeeper session timeout of the agent's
 // detector (Mesos' agent --zk_session_timeout default).

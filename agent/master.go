@@ -17,6 +17,7 @@ import (
 	"github.com/mezzo-project/mezzo/api/v1/codec"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	"github.com/mezzo-project/mezzo/api/v1/recordio"
+	"github.com/mezzo-project/mezzo/detector"
 	"github.com/mezzo-project/mezzo/internal/agentproto"
 	"github.com/mezzo-project/mezzo/internal/version"
 )
@@ -45,7 +46,7 @@ func (a *Agent) masterLink(ctx context.Context) {
 	}()
 	defer func() { <-senderDone }()
 
-	if isDetected(a.cfg.Master) {
+	if detector.Detected(a.cfg.Master) {
 		f, stop, err := a.followLeader(ctx)
 		if err != nil {
 			a.serveErr <- fmt.Errorf("--master=%s: %w", a.cfg.Master, err)

@@ -160,3 +160,10 @@ func validHostname(h string) bool {
 	}
 	return !strings.HasPrefix(h, ".") && !strings.HasPrefix(h, "-")
 }
+
+// Detected reports whether a master address names where masters elect
+// their leader (zk:// or file://), to be followed with a Detector,
+// rather than one fixed master.
+func Detected(master string) bool {
+	return strings.HasPrefix(master, "zk://") || strings.HasPrefix(master, "file://")
+}

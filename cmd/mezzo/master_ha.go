@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -10,7 +9,6 @@ import (
 	"os"
 	"strconv"
 	"sync/atomic"
-	"time"
 
 	"github.com/go-zookeeper/zk"
 	"google.golang.org/protobuf/proto"
@@ -89,7 +87,7 @@ func runElectedMaster(ctx context.Context, cfg master.Config, ln net.Listener, l
 	}
 	log.Info("elected leading master", "node", cont.Fence().Path)
 
-	conn, err := dialZK(ctx, u, timeout)
+	conn, err := detector.Dial(ctx, u, timeout, detector.WithLogger(log))
 	if err != nil {
 		return fmt.Errorf("connect to ZooKeeper for the registry: %w", err)
 	}
@@ -97,7 +95,7 @@ func runElectedMaster(ctx context.Context, cfg master.Config, ln net.Listener, l
 	if err := waitQuorum(ctx, conn, u.Path, cfg.Quorum, cont.Lost(), log); err != nil {
 		return err
 	}
-	store, err := registry.OpenZooKeeper(conn, u.Path, cont.Fence().Path)
+	store, err := registry.OpenZooKeeper(conn, u.Path, cont.Fence().Path, detector.ACL(u))
 	if err != nil {
 		return err
 	}
@@ -130,51 +128,15 @@ func exitLost(log *slog.Logger, what string, err error) {
 	os.Exit(1)
 }
 
-// dialZK opens a ZooKeeper session for the registry, with the URL's
-// credentials, and waits until it is established.
-func dialZK(ctx context.Context, u *detector.URL, timeout time.Duration) (*zk.Conn, error) {
-	conn, events, err := zk.Connect(u.Servers, timeout, zk.WithLogInfo(false))
-	if err != nil {
-		return nil, err
-	}
-	if u.Username != "" || u.Password != "" {
-		if err := conn.AddAuth("digest", []byte(u.Username+":"+u.Password)); err != nil {
-			conn.Close()
-			return nil, fmt.Errorf("authenticate as %q: %w", u.Username, err)
-		}
-	}
-	deadline := time.After(timeout)
-	for {
-		select {
-		case ev := <-events:
-			if ev.State == zk.StateHasSession {
-				return conn, nil
-			}
-		case <-deadline:
-			conn.Close()
-			return nil, errors.New("no ZooKeeper session within the session timeout")
-		case <-ctx.Done():
-			conn.Close()
-			return nil, ctx.Err()
-		}
-	}
-}
-
 // waitQuorum waits until at least quorum masters take part in the
 // election under dir (their json.info_ znodes), as Mesos' replicated log
 // needs a quorum of replicas before the leader recovers.
 func waitQuorum(ctx context.Context, conn *zk.Conn, dir string, quorum int, lost <-chan error, log *slog.Logger) error {
 	logged := false
 	for {
-		children, _, ch, err := conn.ChildrenW(dir)
+		n, ch, err := detector.Candidates(conn, dir)
 		if err != nil {
 			return fmt.Errorf("list the masters under %s: %w", dir, err)
-		}
-		n := 0
-		for _, c := range children {
-			if len(c) > len("json.info_") && c[:len("json.info_")] == "json.info_" {
-				n++
-			}
 		}
 		if n >= quorum {
 			return nil

@@ -10,6 +10,8 @@ import (
 	"sync"
 
 	"github.com/go-zookeeper/zk"
+
+	"github.com/mezzo-project/mezzo/detector"
 )
 
 // ZooKeeper is a Store in ZooKeeper, the registry of masters that elect
@@ -33,6 +35,7 @@ type ZooKeeper struct {
 	conn  *zk.Conn
 	root  string // <path>/registry
 	fence string
+	acl   []zk.ACL
 
 	mu     sync.Mutex
 	data   map[string]map[string][]byte // nil until Recover
@@ -49,31 +52,19 @@ const zkRecoverWorkers = 32
 // OpenZooKeeper returns the registry under path (the masters' ZooKeeper
 // path, e.g. /mesos) on conn, whose writes are fenced by fence, the
 // path of the writing master's election znode. It creates the registry's
-// znodes when missing. conn stays the caller's.
-func OpenZooKeeper(conn *zk.Conn, zkPath, fence string) (*ZooKeeper, error) {
-	z := &ZooKeeper{conn: conn, root: path.Join(zkPath, "registry"), fence: fence}
-	for _, p := range append([]string{zkPath, z.root}, z.kindPaths()...) {
-		if err := createPersistent(conn, p); err != nil {
-			return nil, fmt.Errorf("registry: create %s in ZooKeeper: %w", p, err)
+// znodes, with acl (nil: open to all), when missing. conn stays the
+// caller's.
+func OpenZooKeeper(conn *zk.Conn, zkPath, fence string, acl []zk.ACL) (*ZooKeeper, error) {
+	if acl == nil {
+		acl = zk.WorldACL(zk.PermAll)
+	}
+	z := &ZooKeeper{conn: conn, root: path.Join(zkPath, "registry"), fence: fence, acl: acl}
+	for _, p := range z.kindPaths() {
+		if err := detector.EnsurePath(conn, p, acl); err != nil {
+			return nil, fmt.Errorf("registry: %w", err)
 		}
 	}
 	return z, nil
-}
-
-// createPersistent creates the znode p (and its parents) unless it
-// exists.
-func createPersistent(conn *zk.Conn, p string) error {
-	if p == "/" || p == "" {
-		return nil
-	}
-	if err := createPersistent(conn, path.Dir(p)); err != nil {
-		return err
-	}
-	_, err := conn.Create(p, nil, 0, zk.WorldACL(zk.PermAll))
-	if err != nil && !errors.Is(err, zk.ErrNodeExists) {
-		return err
-	}
-	return nil
 }
 
 func (z *ZooKeeper) kindPaths() []string {
@@ -179,7 +170,7 @@ func (z *ZooKeeper) Apply(ops ...Op) error {
 			case existed:
 				reqs = append(reqs, &zk.SetDataRequest{Path: p, Data: v, Version: -1})
 			default:
-				reqs = append(reqs, &zk.CreateRequest{Path: p, Data: v, Acl: zk.WorldACL(zk.PermAll)})
+				reqs = append(reqs, &zk.CreateRequest{Path: p, Data: v, Acl: z.acl})
 			}
 		}
 	}

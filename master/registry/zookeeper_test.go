@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
+	"github.com/mezzo-project/mezzo/detector"
 	"github.com/mezzo-project/mezzo/internal/zktest"
 )
 
@@ -21,7 +22,7 @@ func zkStore(t *testing.T) (*zk.Conn, Store, func() Store) {
 	conn := zkConnect(t, ens)
 	fence := zkFence(t, conn, "/mesos-test", "json.info_")
 	open := func() Store {
-		s, err := OpenZooKeeper(conn, "/mesos-test", fence)
+		s, err := OpenZooKeeper(conn, "/mesos-test", fence, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -47,7 +48,7 @@ func zkConnect(t *testing.T, ens *zktest.Ensemble) *zk.Conn {
 // election node, and returns its path.
 func zkFence(t *testing.T, conn *zk.Conn, dir, prefix string) string {
 	t.Helper()
-	if err := createPersistent(conn, dir); err != nil {
+	if err := detector.EnsurePath(conn, dir, zk.WorldACL(zk.PermAll)); err != nil {
 		t.Fatal(err)
 	}
 	p, err := conn.Create(dir+"/"+prefix, []byte("{}"), zk.FlagEphemeral|zk.FlagSequence, zk.WorldACL(zk.PermAll))
@@ -86,7 +87,7 @@ func TestZooKeeperWritesAreFenced(t *testing.T) {
 func TestZooKeeperNextLeaderSeesWrites(t *testing.T) {
 	ens := zktest.Start(t, 1)
 	c1 := zkConnect(t, ens)
-	s1, err := OpenZooKeeper(c1, "/mesos", zkFence(t, c1, "/mesos", "json.info_"))
+	s1, err := OpenZooKeeper(c1, "/mesos", zkFence(t, c1, "/mesos", "json.info_"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +99,7 @@ func TestZooKeeperNextLeaderSeesWrites(t *testing.T) {
 	}
 	c1.Close()
 	c2 := zkConnect(t, ens)
-	s2, err := OpenZooKeeper(c2, "/mesos", zkFence(t, c2, "/mesos", "json.info_"))
+	s2, err := OpenZooKeeper(c2, "/mesos", zkFence(t, c2, "/mesos", "json.info_"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

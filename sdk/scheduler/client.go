@@ -100,12 +100,6 @@ type Client struct {
 // detector (Mesos' default).
 const detectSessionTimeout = 10 * time.Second
 
-// isDetected reports whether a master address is found through
-// ZooKeeper rather than given.
-func isDetected(master string) bool {
-	return strings.HasPrefix(master, "zk://") || strings.HasPrefix(master, "file://")
-}
-
 // New returns a Client. It does not connect until Run.
 func New(cfg Config) *Client {
 	hc := cfg.HTTPClient
@@ -128,7 +122,7 @@ func New(cfg Config) *Client {
 	}
 	cfg.Framework = fw
 	c := &Client{cfg: cfg, http: hc, log: log, subscribed: make(chan struct{})}
-	if !isDetected(cfg.Master) {
+	if !detector.Detected(cfg.Master) {
 		c.master = baseURL(cfg.Master)
 	}
 	if fw.GetId().GetValue() != "" {
@@ -158,7 +152,7 @@ func (c *Client) Subscribed() <-chan struct{} { return c.subscribed }
 // Run subscribes and delivers events to h until ctx ends, h returns an
 // error, or the stream ends (and Reconnect is off).
 func (c *Client) Run(ctx context.Context, h Handler) error {
-	if isDetected(c.cfg.Master) {
+	if detector.Detected(c.cfg.Master) {
 		u, err := detector.ParseURL(c.cfg.Master)
 		if err != nil {
 			return fmt.Errorf("scheduler: master: %w", err)

@@ -257,7 +257,10 @@ func TestSurvivesOneServerKilled(t *testing.T) {
 		}
 		e.Restart(i)
 	}
+	// Killing a server may cost the ensemble its ZooKeeper leader; the
+	// failover measured here starts once the survivors serve again.
 	e.Stop(1)
+	e.WaitQuorum()
 	a.Close()
 	waitElected(t, b, sessionTimeout+slack)
 	waitLeader(t, d, "B", sessionTimeout+slack)

@@ -159,6 +159,18 @@ func (e *Ensemble) Restart(i int) {
 	e.waitServing(s, time.Now().Add(startTimeout))
 }
 
+// WaitQuorum waits until every running server serves clients again, as it
+// does once the survivors of a kill have elected a ZooKeeper leader.
+func (e *Ensemble) WaitQuorum() {
+	e.t.Helper()
+	deadline := time.Now().Add(startTimeout)
+	for _, s := range e.servers {
+		if s.cmd != nil {
+			e.waitServing(s, deadline)
+		}
+	}
+}
+
 func (e *Ensemble) server(i int) *server {
 	if i < 0 || i >= len(e.servers) {
 		e.t.Fatalf("zktest: no server %d in an ensemble of %d", i, len(e.servers))

@@ -9,8 +9,8 @@
 // (files.go). POST /api/v1 (also /slave(1)/api/v1) is Mesos' v1 agent
 // operator API (operator.go): its GET_* calls answer from the same state,
 // metrics and usage as these documents, LIST_FILES and READ_FILE from the
-// same sandbox paths; the container, SET_LOGGING_LEVEL and
-// resource-provider calls answer 501.
+// same sandbox paths, SET_LOGGING_LEVEL raises the verbosity for a while;
+// the container and resource-provider calls answer 501.
 //
 // # Shape
 //
@@ -121,9 +121,11 @@
 // through an os.Root so that a symlink already in the sandbox cannot
 // redirect them); volumes on PATH or MOUNT disks are refused. The data
 // outlives tasks, executors and agent restarts: nothing removes it
-// (sandbox garbage collection deletes the links, not their targets). The
-// master's DESTROY has no agent-side message yet, so destroyed volumes'
-// directories stay behind until there is one; links stay in their
+// (sandbox garbage collection deletes the links, not their targets) until
+// the volume is destroyed: when the master's new total for the agent
+// (after DESTROY) no longer holds a volume, the agent deletes its data
+// once the new total is checkpointed, unless a running executor still
+// uses it (then it is kept and a warning logged). Links stay in their
 // sandbox after the task using them ends (an executor that keeps running
 // keeps access).
 //
@@ -191,7 +193,6 @@
 // by a goroutine of its own, never following a symlink.
 //
 // Not implemented yet: --reconfiguration_policy=additive, the operator
-// API's container, SET_LOGGING_LEVEL and resource-provider calls, the
-// fetcher cache, the Docker containerizer and container images, nested
-// containers, and the removal of destroyed persistent volumes.
+// API's container and resource-provider calls, the fetcher cache, the
+// Docker containerizer and container images, and nested containers.
 package agent

@@ -8,7 +8,6 @@ import (
 	"os"
 	"regexp"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/mezzo-project/mezzo/agent/containerizer"
@@ -167,7 +166,7 @@ func (c *IsolationConfig) validate() []error {
 		}
 	}
 	if c.DefaultContainerShmSize != "" {
-		b, err := parseBytes(c.DefaultContainerShmSize)
+		b, err := flags.ParseBytes(c.DefaultContainerShmSize)
 		switch {
 		case err != nil:
 			errs = append(errs, fmt.Errorf("--default_container_shm_size=%s: %v", c.DefaultContainerShmSize, err))
@@ -180,35 +179,12 @@ func (c *IsolationConfig) validate() []error {
 	if c.XFSQuotaHeadroom == "" {
 		c.XFSQuotaHeadroom = def.XFSQuotaHeadroom
 	}
-	if b, err := parseBytes(c.XFSQuotaHeadroom); err != nil {
+	if b, err := flags.ParseBytes(c.XFSQuotaHeadroom); err != nil {
 		errs = append(errs, fmt.Errorf("--xfs_quota_headroom=%s: %v", c.XFSQuotaHeadroom, err))
 	} else {
 		c.xfsQuotaHeadroom = b
 	}
 	return errs
-}
-
-// bytesUnits are the units of Mesos' Bytes flags.
-var bytesUnits = map[string]uint64{"": 1, "B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40}
-
-var bytesValue = regexp.MustCompile(`^(\d+)([KMGT]?B)?$`)
-
-// parseBytes reads a byte size as Mesos' Bytes flags take it: a whole
-// number with an optional unit B, KB, MB, GB or TB (powers of 1024).
-func parseBytes(s string) (uint64, error) {
-	m := bytesValue.FindStringSubmatch(strings.TrimSpace(s))
-	if m == nil {
-		return 0, fmt.Errorf("want a size such as 10MB (units B, KB, MB, GB, TB)")
-	}
-	n, err := strconv.ParseUint(m[1], 10, 64)
-	if err != nil {
-		return 0, err
-	}
-	unit := bytesUnits[m[2]]
-	if n > ^uint64(0)/unit {
-		return 0, fmt.Errorf("too large")
-	}
-	return n * unit, nil
 }
 
 // isolatorOptions are the options the isolators are built with.

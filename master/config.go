@@ -12,6 +12,7 @@ import (
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	"github.com/mezzo-project/mezzo/internal/flags"
 	"github.com/mezzo-project/mezzo/internal/logging"
+	"github.com/mezzo-project/mezzo/master/constraints"
 	"github.com/mezzo-project/mezzo/master/registry"
 	"github.com/mezzo-project/mezzo/resources"
 )
@@ -52,6 +53,12 @@ type Config struct {
 	// Frameworks' offer_filters override it per role. Default
 	// "cpus:0.01|mem:32"; "" means no minimum.
 	MinAllocatableResources string
+	// OfferConstraintLimits bound each regular expression of frameworks'
+	// offer constraints (--offer_constraints_re2_max_mem, default 4KB,
+	// and --offer_constraints_re2_max_program_size, default 100); a
+	// subscription whose constraints exceed them is refused. See package
+	// master/constraints for how Go's regex programs are measured.
+	OfferConstraintLimits constraints.Limits
 	// AgentPingTimeout is how often the master pings each agent, and how
 	// long it waits for the answer (--agent_ping_timeout). Default 15s.
 	AgentPingTimeout time.Duration
@@ -194,6 +201,7 @@ func DefaultConfig() Config {
 		AllocationInterval:                time.Second,
 		OfferTimeout:                      DefaultOfferTimeout,
 		MinAllocatableResources:           "cpus:0.01|mem:32",
+		OfferConstraintLimits:             constraints.DefaultLimits(),
 		Registry:                          "replicated_log",
 		ZKSessionTimeout:                  10 * time.Second,
 		RegistryMaxAgentAge:               14 * 24 * time.Hour,
@@ -261,6 +269,21 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 		"Amount of time to wait between batch allocations.")
 	fs.StringVar(&c.MinAllocatableResources, "min_allocatable_resources", d.MinAllocatableResources,
 		"Minimum resources an offer must contain: quantity sets separated by '|', e.g. \"cpus:0.01|mem:32\".")
+	fs.Func("offer_constraints_re2_max_mem",
+		"Memory budget of each regular expression in frameworks' offer constraints (default 4KB); a subscription exceeding it is refused.",
+		func(v string) error {
+			n, err := flags.ParseBytes(v)
+			if err != nil {
+				return err
+			}
+			if n > 1<<40 {
+				return fmt.Errorf("too large")
+			}
+			c.OfferConstraintLimits.MaxMem = int64(n)
+			return nil
+		})
+	fs.IntVar(&c.OfferConstraintLimits.MaxProgramSize, "offer_constraints_re2_max_program_size", d.OfferConstraintLimits.MaxProgramSize,
+		"Largest program (in instructions) of each regular expression in frameworks' offer constraints; a subscription exceeding it is refused.")
 	fs.StringVar(&c.AdvertiseIP, "advertise_ip", d.AdvertiseIP, "IP address advertised to reach this master.")
 	fs.IntVar(&c.AdvertisePort, "advertise_port", d.AdvertisePort, "Port advertised to reach this master; 0 means --port.")
 	fs.StringVar(&c.Registry, "registry", d.Registry,
@@ -330,6 +353,12 @@ func (c *Config) Validate() error {
 	if c.MaxCompletedTasksPerFramework < 0 {
 		errs = append(errs, fmt.Errorf("--max_completed_tasks_per_framework=%d: must not be negative", c.MaxCompletedTasksPerFramework))
 	}
+	if c.OfferConstraintLimits.MaxProgramSize < 1 {
+		errs = append(errs, fmt.Errorf("--offer_constraints_re2_max_program_size=%d: must be at least 1", c.OfferConstraintLimits.MaxProgramSize))
+	}
+	if c.OfferConstraintLimits.MaxMem < 1 {
+		errs = append(errs, fmt.Errorf("--offer_constraints_re2_max_mem=%dB: must be at least 1B", c.OfferConstraintLimits.MaxMem))
+	}
 	if _, err := c.minAllocatable(); err != nil {
 		errs = append(errs, fmt.Errorf("--min_allocatable_resources=%s: %v", c.MinAllocatableResources, err))
 	}
@@ -373,35 +402,37 @@ func (c *Config) Validate() error {
 // them: every value as a string, durations in Mesos' syntax.
 func (c *Config) flagValues() map[string]string {
 	m := map[string]string{
-		"port":                                  fmt.Sprint(c.Port),
-		"agent_ping_timeout":                    flags.FormatDuration(c.AgentPingTimeout),
-		"max_agent_ping_timeouts":               fmt.Sprint(c.MaxAgentPingTimeouts),
-		"max_completed_frameworks":              fmt.Sprint(c.MaxCompletedFrameworks),
-		"max_completed_tasks_per_framework":     fmt.Sprint(c.MaxCompletedTasksPerFramework),
-		"max_operator_event_stream_subscribers": fmt.Sprint(c.MaxOperatorEventStreamSubscribers),
-		"max_unreachable_tasks_per_framework":   fmt.Sprint(c.MaxUnreachableTasksPerFramework),
-		"allocation_interval":                   flags.FormatDuration(c.AllocationInterval),
-		"allocator":                             c.Allocator,
-		"framework_sorter":                      c.FrameworkSorter,
-		"role_sorter":                           c.RoleSorter,
-		"root_submissions":                      fmt.Sprint(c.RootSubmissions),
-		"allocator_recovery_timeout":            flags.FormatDuration(c.AllocatorRecoveryTimeout),
-		"allocator_agent_recovery_factor":       fmt.Sprint(c.AllocatorAgentRecoveryFactor),
-		"publish_per_framework_metrics":         fmt.Sprint(c.PublishPerFrameworkMetrics),
-		"enable_pprof":                          fmt.Sprint(c.EnablePprof),
-		"min_allocatable_resources":             c.MinAllocatableResources,
-		"authenticate_agents":                   "false",
-		"authenticate_frameworks":               "false",
-		"authenticate_http_frameworks":          "false",
-		"authenticate_http_readonly":            "false",
-		"authenticate_http_readwrite":           "false",
-		"registry":                              c.Registry,
-		"zk_session_timeout":                    flags.FormatDuration(c.ZKSessionTimeout),
-		"registry_strict":                       fmt.Sprint(c.RegistryStrict),
-		"registry_max_agent_age":                flags.FormatDuration(c.RegistryMaxAgentAge),
-		"registry_max_agent_count":              fmt.Sprint(c.RegistryMaxAgentCount),
-		"agent_reregister_timeout":              flags.FormatDuration(c.AgentReregisterTimeout),
-		"agent_removal_rate_limit":              c.AgentRemovalRateLimit,
+		"port":                                   fmt.Sprint(c.Port),
+		"agent_ping_timeout":                     flags.FormatDuration(c.AgentPingTimeout),
+		"max_agent_ping_timeouts":                fmt.Sprint(c.MaxAgentPingTimeouts),
+		"max_completed_frameworks":               fmt.Sprint(c.MaxCompletedFrameworks),
+		"max_completed_tasks_per_framework":      fmt.Sprint(c.MaxCompletedTasksPerFramework),
+		"max_operator_event_stream_subscribers":  fmt.Sprint(c.MaxOperatorEventStreamSubscribers),
+		"max_unreachable_tasks_per_framework":    fmt.Sprint(c.MaxUnreachableTasksPerFramework),
+		"allocation_interval":                    flags.FormatDuration(c.AllocationInterval),
+		"allocator":                              c.Allocator,
+		"framework_sorter":                       c.FrameworkSorter,
+		"role_sorter":                            c.RoleSorter,
+		"root_submissions":                       fmt.Sprint(c.RootSubmissions),
+		"allocator_recovery_timeout":             flags.FormatDuration(c.AllocatorRecoveryTimeout),
+		"allocator_agent_recovery_factor":        fmt.Sprint(c.AllocatorAgentRecoveryFactor),
+		"publish_per_framework_metrics":          fmt.Sprint(c.PublishPerFrameworkMetrics),
+		"enable_pprof":                           fmt.Sprint(c.EnablePprof),
+		"min_allocatable_resources":              c.MinAllocatableResources,
+		"offer_constraints_re2_max_mem":          flags.FormatBytes(uint64(c.OfferConstraintLimits.MaxMem)),
+		"offer_constraints_re2_max_program_size": fmt.Sprint(c.OfferConstraintLimits.MaxProgramSize),
+		"authenticate_agents":                    "false",
+		"authenticate_frameworks":                "false",
+		"authenticate_http_frameworks":           "false",
+		"authenticate_http_readonly":             "false",
+		"authenticate_http_readwrite":            "false",
+		"registry":                               c.Registry,
+		"zk_session_timeout":                     flags.FormatDuration(c.ZKSessionTimeout),
+		"registry_strict":                        fmt.Sprint(c.RegistryStrict),
+		"registry_max_agent_age":                 flags.FormatDuration(c.RegistryMaxAgentAge),
+		"registry_max_agent_count":               fmt.Sprint(c.RegistryMaxAgentCount),
+		"agent_reregister_timeout":               flags.FormatDuration(c.AgentReregisterTimeout),
+		"agent_removal_rate_limit":               c.AgentRemovalRateLimit,
 	}
 	for name, v := range map[string]string{
 		"ip": c.IP, "hostname": c.Hostname, "hostname_lookup": fmt.Sprint(c.HostnameLookup), "work_dir": c.WorkDir, "cluster": c.Cluster,

@@ -15,6 +15,7 @@ import (
 	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
 	"github.com/mezzo-project/mezzo/internal/agentproto"
 	"github.com/mezzo-project/mezzo/master/allocator"
+	"github.com/mezzo-project/mezzo/master/constraints"
 	"github.com/mezzo-project/mezzo/master/registry"
 	"github.com/mezzo-project/mezzo/resources"
 )
@@ -139,6 +140,10 @@ type framework struct {
 	// ones it asked not to be offered.
 	roles      []string
 	suppressed []string
+	// offerConstraints are the constraints of its last SUBSCRIBE or
+	// UPDATE_FRAMEWORK (nil: none) and constraints their compiled form.
+	offerConstraints *schedpb.OfferConstraints
+	constraints      *constraints.Filter
 	// stream is nil while the framework is disconnected.
 	stream   eventSink
 	streamID string
@@ -541,7 +546,7 @@ func (f *framework) hasRole(role string) bool {
 }
 
 // allocFramework describes a framework to the allocator.
-func (f *framework) allocFramework() allocator.Framework {
+func (c *core) allocFramework(f *framework) allocator.Framework {
 	af := allocator.Framework{
 		Roles:      f.roles,
 		Suppressed: f.suppressed,
@@ -572,6 +577,12 @@ func (f *framework) allocFramework() allocator.Framework {
 			sets = append(sets, resources.NewQuantities(qs...))
 		}
 		af.MinAllocatable[role] = sets
+	}
+	if fc := f.constraints; fc != nil {
+		af.Excludes = func(role, agentID string) bool {
+			a := c.agents[agentID]
+			return a != nil && fc.Excludes(role, a.info)
+		}
 	}
 	return af
 }
@@ -695,4 +706,14 @@ func (f *framework) lostState(partitionAware mesos.TaskState) mesos.TaskState {
 		return partitionAware
 	}
 	return mesos.TaskState_TASK_LOST
+}
+
+// setOfferConstraints keeps the offer constraints a framework subscribed
+// or updated with, and their compiled filter.
+func (f *framework) setOfferConstraints(oc *schedpb.OfferConstraints, filter *constraints.Filter) {
+	f.offerConstraints = nil
+	if len(oc.GetRoleConstraints()) > 0 {
+		f.offerConstraints = proto.Clone(oc).(*schedpb.OfferConstraints)
+	}
+	f.constraints = filter
 }

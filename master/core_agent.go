@@ -417,7 +417,7 @@ func (c *core) addRecoveredFramework(info *mesos.FrameworkInfo) *framework {
 	f := c.newFramework(info, c.clock.Now())
 	f.recovered = true
 	f.roles = frameworkRoles(info)
-	c.alloc.AddFramework(f.id, f.allocFramework())
+	c.alloc.AddFramework(f.id, c.allocFramework(f))
 	c.alloc.SetFrameworkActive(f.id, false)
 	return f
 }

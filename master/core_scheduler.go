@@ -13,6 +13,7 @@ import (
 	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
 	"github.com/mezzo-project/mezzo/internal/agentproto"
 	"github.com/mezzo-project/mezzo/master/allocator"
+	"github.com/mezzo-project/mezzo/master/constraints"
 	"github.com/mezzo-project/mezzo/master/registry"
 )
 
@@ -45,6 +46,10 @@ func (c *core) subscribe(sink eventSink, streamID string, sub *schedpb.Call_Subs
 	}
 	if err := validateOfferConstraintRoles(roles, sub.GetOfferConstraints()); err != nil {
 		return refuse(err.Error())
+	}
+	filter, err := constraints.Compile(sub.GetOfferConstraints(), c.cfg.OfferConstraintLimits)
+	if err != nil {
+		return refuse("Offer constraints are not valid: " + err.Error())
 	}
 	id := info.GetId().GetValue()
 	if id != "" && c.removedIDs[id] {
@@ -102,12 +107,13 @@ func (c *core) subscribe(sink eventSink, streamID string, sub *schedpb.Call_Subs
 	f.recovered = false
 	f.roles = roles
 	f.suppressed = append([]string(nil), sub.GetSuppressedRoles()...)
+	f.setOfferConstraints(sub.GetOfferConstraints(), filter)
 	f.stream = sink
 	f.streamID = streamID
 	f.resetPace()
 	f.failoverDeadline = time.Time{}
 	f.unregistered = time.Time{}
-	c.alloc.AddFramework(id, f.allocFramework())
+	c.alloc.AddFramework(id, c.allocFramework(f))
 	f.metrics.call(schedpb.Call_SUBSCRIBE)
 	c.publish(frameworkEvent(change, f))
 
@@ -269,10 +275,21 @@ func (c *core) updateFramework(f *framework, u *schedpb.Call_UpdateFramework) er
 	if err := validateOfferConstraintRoles(roles, u.GetOfferConstraints()); err != nil {
 		return httpapi.BadRequest("%v", err)
 	}
+	filter, err := constraints.Compile(u.GetOfferConstraints(), c.cfg.OfferConstraintLimits)
+	if err != nil {
+		return httpapi.BadRequest("Offer constraints are not valid: %v", err)
+	}
 	f.info = info
 	f.roles = roles
 	f.suppressed = append([]string(nil), u.GetSuppressedRoles()...)
-	c.alloc.UpdateFramework(f.id, f.allocFramework())
+	f.setOfferConstraints(u.GetOfferConstraints(), filter)
+	c.alloc.UpdateFramework(f.id, c.allocFramework(f))
+	// Offers on agents the new constraints exclude are void.
+	for _, o := range sortOffers(f.offers) {
+		if a := c.agents[o.agentID]; a != nil && filter.Excludes(o.role, a.info) {
+			c.rescindOffer(o)
+		}
+	}
 	// Offers in roles the framework left are void.
 	for _, o := range sortOffers(f.offers) {
 		if !f.hasRole(o.role) {

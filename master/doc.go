@@ -153,6 +153,11 @@
 // ZooKeeper registry (registry.ZooKeeper), whose Leadership reports the
 // leader. A Master with Leadership nil leads alone.
 //
-// Not yet: offer constraints, and reservations surviving an agent's
-// re-registration (the agent does not report them yet).
+// Offer constraints (Call.Subscribe and Call.UpdateFramework's
+// offer_constraints) are compiled by package master/constraints into a
+// filter the allocator asks, once per agent and role, whether an agent may
+// be offered to the framework; UPDATE_FRAMEWORK rescinds outstanding
+// offers the new constraints exclude. Reservations and persistent volumes
+// survive an agent's re-registration: the agent reports its checkpointed
+// total, which the master takes when it matches the agent's flags.
 package master

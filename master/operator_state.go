@@ -152,8 +152,10 @@ func (c *core) frameworkProto(f *framework) *masterpb.Response_GetFrameworks_Fra
 		Connected:        proto.Bool(f.stream != nil),
 		Recovered:        proto.Bool(f.recovered),
 		UnregisteredTime: timeInfo(f.unregistered),
-		// The master does not keep offer constraints yet: none.
 		OfferConstraints: &schedpb.OfferConstraints{},
+	}
+	if f.offerConstraints != nil {
+		out.OfferConstraints = proto.Clone(f.offerConstraints).(*schedpb.OfferConstraints)
 	}
 	if !f.recovered {
 		out.RegisteredTime = timeInfo(f.registered)

@@ -3,6 +3,7 @@ package master
 import (
 	"time"
 
+	"github.com/mezzo-project/mezzo/api/v1/codec"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 
 	"github.com/mezzo-project/mezzo/api/legacy"
@@ -276,6 +277,11 @@ func (c *core) frameworkJSON(f *framework) legacy.Framework {
 		Offers:           offers,
 		Executors:        executors,
 		OfferConstraints: legacy.ProtoJSON("{}"),
+	}
+	if f.offerConstraints != nil {
+		if b, err := codec.MarshalJSON(f.offerConstraints); err == nil {
+			out.OfferConstraints = legacy.ProtoJSON(b)
+		}
 	}
 	if f.multiRole() {
 		out.Roles = append([]string{}, f.roles...)

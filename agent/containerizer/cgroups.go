@@ -19,6 +19,7 @@ import (
 	"github.com/mezzo-project/mezzo/agent/cgroups"
 	"github.com/mezzo-project/mezzo/agent/launcher"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
+	"github.com/mezzo-project/mezzo/internal/flags"
 )
 
 // The cgroups isolators are Mesos' cgroups/* isolators
@@ -619,13 +620,13 @@ func (i *cgroupsIsolator) memLimitation(c *cgroupContainer) Limitation {
 		if l == cgroups.Unlimited {
 			b.WriteString("Requested: unlimited ")
 		} else {
-			fmt.Fprintf(&b, "Requested: %s ", formatBytes(uint64(l)))
+			fmt.Fprintf(&b, "Requested: %s ", flags.FormatBytes(uint64(l)))
 		}
 	}
 	var used uint64
 	if st, err := c.cg.Stats(cgroups.Memory); err == nil {
 		used = max(st.MemMaxUsage, st.MemUsage)
-		fmt.Fprintf(&b, "Maximum Used: %s\n", formatBytes(used))
+		fmt.Fprintf(&b, "Maximum Used: %s\n", flags.FormatBytes(used))
 	}
 	dir := c.cg.Paths()[cgroups.Memory]
 	if dir == "" {
@@ -640,18 +641,6 @@ func (i *cgroupsIsolator) memLimitation(c *cgroupContainer) Limitation {
 		Reason:  mesos.TaskStatus_REASON_CONTAINER_LIMITATION_MEMORY,
 		Message: strings.TrimSpace(b.String()),
 	}
-}
-
-// formatBytes writes a size as Mesos' Bytes does: in the largest unit
-// that loses nothing (64MB, 1536KB, 100B).
-func formatBytes(n uint64) string {
-	units := []string{"B", "KB", "MB", "GB", "TB"}
-	u := 0
-	for u < len(units)-1 && n != 0 && n%1024 == 0 {
-		n /= 1024
-		u++
-	}
-	return fmt.Sprintf("%d%s", n, units[u])
 }
 
 // Usage reads this isolator's statistics from the container's cgroup.

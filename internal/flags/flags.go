@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -202,3 +203,38 @@ func Usage(fs *flag.FlagSet) string {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// bytesUnits are the units of Mesos' Bytes flags.
+var bytesUnits = map[string]uint64{"": 1, "B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40}
+
+var bytesValue = regexp.MustCompile(`^(\d+)([KMGT]?B)?$`)
+
+// ParseBytes reads a byte size as Mesos' Bytes flags take it: a whole
+// number with an optional unit B, KB, MB, GB or TB (powers of 1024).
+func ParseBytes(s string) (uint64, error) {
+	m := bytesValue.FindStringSubmatch(strings.TrimSpace(s))
+	if m == nil {
+		return 0, fmt.Errorf("want a size such as 10MB (units B, KB, MB, GB, TB)")
+	}
+	n, err := strconv.ParseUint(m[1], 10, 64)
+	if err != nil {
+		return 0, err
+	}
+	unit := bytesUnits[m[2]]
+	if n > ^uint64(0)/unit {
+		return 0, fmt.Errorf("too large")
+	}
+	return n * unit, nil
+}
+
+// FormatBytes writes a size as Mesos' Bytes does: in the largest unit
+// that loses nothing (64MB, 1536KB, 100B).
+func FormatBytes(n uint64) string {
+	units := []string{"B", "KB", "MB", "GB", "TB"}
+	u := 0
+	for u < len(units)-1 && n != 0 && n%1024 == 0 {
+		n /= 1024
+		u++
+	}
+	return fmt.Sprintf("%d%s", n, units[u])
+}

@@ -199,6 +199,9 @@ func (a *Allocator) pickClient(leaf *node, w *walk) (*client, resources.Resource
 		if ag.gpus && a.opts.FilterGPUs && !c.fw.caps.GPU {
 			continue
 		}
+		if c.fw.excludes != nil && c.excludes(ag) {
+			continue
+		}
 		r := avail
 		if ag.special {
 			r = allowedFor(r, c.fw.caps)
@@ -226,6 +229,20 @@ func (a *Allocator) pickClient(leaf *node, w *walk) (*client, resources.Resource
 		return c, r
 	}
 	return nil, resources.Resources{}
+}
+
+// excludes asks, once per agent, whether the client's framework's offer
+// constraints keep ag from its offers.
+func (c *client) excludes(ag *agent) bool {
+	x, ok := c.excluded[ag]
+	if !ok {
+		x = c.fw.excludes(c.leaf.name, ag.id)
+		if c.excluded == nil {
+			c.excluded = map[*agent]bool{}
+		}
+		c.excluded[ag] = x
+	}
+	return x
 }
 
 // allowedFor drops what a framework's capabilities do not allow.

@@ -84,6 +84,13 @@ type Framework struct {
 	// of the quantity sets must be contained. A role absent here uses the
 	// allocator's Options.MinAllocatable.
 	MinAllocatable map[string][]resources.Quantities
+	// Excludes, when set, reports whether the framework's offer
+	// constraints keep an agent out of its offers in a role. The allocator
+	// calls it on the goroutine that calls the allocator and remembers each
+	// answer until the next UpdateFramework or until the agent is added
+	// again, so it must depend only on the role and the agent's
+	// (pseudo)attributes.
+	Excludes func(role, agentID string) bool
 }
 
 // Options configure an Allocator.
@@ -193,7 +200,9 @@ type client struct {
 	eager      bool // counted as eager
 	filters    map[*agent]filter
 	onAgents   map[*agent]struct{}
-	k          key
+	// excluded remembers the framework's Excludes answers for this role.
+	excluded map[*agent]bool
+	k        key
 }
 
 func (c *client) sortKey() *key { return &c.k }
@@ -211,6 +220,8 @@ type framework struct {
 	caps    Capabilities
 	clients map[string]*client
 	minSets map[string][]vec
+	// excludes is Framework.Excludes; nil excludes nothing.
+	excludes func(role, agentID string) bool
 }
 
 // New returns an empty allocator.
@@ -303,6 +314,12 @@ func (a *Allocator) toQuantities(v vec) resources.Quantities {
 func (a *Allocator) AddAgent(id string, total resources.Resources) {
 	ag, ok := a.agents[id]
 	if ok {
+		// A re-registered agent may carry new attributes.
+		for _, f := range a.frameworks {
+			for _, c := range f.clients {
+				delete(c.excluded, ag)
+			}
+		}
 		a.setTotal(ag, total)
 		a.SetAgentActive(id, true)
 		return
@@ -375,6 +392,7 @@ func (a *Allocator) RemoveAgent(id string) {
 	for _, f := range a.frameworks {
 		for _, c := range f.clients {
 			delete(c.filters, ag)
+			delete(c.excluded, ag)
 		}
 	}
 	a.applyTotal(ag, -1)
@@ -424,6 +442,10 @@ func (a *Allocator) UpdateFramework(id string, info Framework) {
 		return
 	}
 	f.caps = info.Capabilities
+	f.excludes = info.Excludes
+	for _, c := range f.clients {
+		c.excluded = nil
+	}
 	f.minSets = map[string][]vec{}
 	for role, sets := range info.MinAllocatable {
 		f.minSets[role] = a.vecsOf(sets)

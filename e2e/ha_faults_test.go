@@ -53,6 +53,17 @@ func (c *haCluster) checkAfterFailover(t *testing.T, long *proc, name string) {
 			t.Fatalf("%s was reported %s:\n%s", name, bad, long.out.String())
 		}
 	}
+	// Nothing reported twice: the framework saw TASK_RUNNING once from its
+	// executor (answers to its reconciliation after re-subscribing aside).
+	running := 0
+	for _, u := range strings.Split(long.out.String(), "Received status update ")[1:] {
+		if strings.HasPrefix(u, "TASK_RUNNING") && !strings.Contains(u, "REASON_RECONCILIATION") {
+			running++
+		}
+	}
+	if running != 1 {
+		t.Fatalf("%s: TASK_RUNNING delivered %d times:\n%s", name, running, long.out.String())
+	}
 	out, code := run(t, time.Minute, bin.mezzo, "execute", "--master="+c.url, "--name=after-"+name, "--command=true",
 		"--resources=cpus:0.1;mem:32")
 	if code != 0 || !strings.Contains(out, "TASK_FINISHED") {
@@ -65,6 +76,7 @@ func (c *haCluster) checkAfterFailover(t *testing.T, long *proc, name string) {
 func (c *haCluster) restart(t *testing.T, i int) {
 	t.Helper()
 	c.masters[i] = start(t, fmt.Sprintf("master%d-again", i), c.masters[i].cmd.Args[1:]...)
+	c.history = append(c.history, c.masters[i])
 }
 
 // A leader cut off from ZooKeeper (not killed) stops leading at once and
@@ -73,6 +85,8 @@ func TestMasterCutOffFromZooKeeper(t *testing.T) {
 	c := startHACluster(t, 2, true)
 	long := c.startLongTask(t, "long-cut")
 	first := c.leader(t)
+	churn := c.keepLaunching(t)
+	time.Sleep(2 * time.Second)
 	for _, p := range c.proxies[first] {
 		p.Cut()
 	}
@@ -94,6 +108,9 @@ func TestMasterCutOffFromZooKeeper(t *testing.T) {
 	t.Logf("the cut-off leader stopped %v before the next was elected", elected.Sub(stopped))
 	c.waitAgents(t, 2, time.Minute)
 	c.checkAfterFailover(t, long, "long-cut")
+	finished, failed := churn()
+	t.Logf("%d short tasks finished and %d runs failed across the failover", finished, failed)
+	requireTerms(t, c.checkNoSplitBrain(t), c.masters[first].name)
 }
 
 // logTime returns the time of the first log line of p that contains

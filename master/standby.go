@@ -139,7 +139,9 @@ func (s *Standby) routes() http.Handler {
 func (s *Standby) toLeader(w http.ResponseWriter, r *http.Request) error {
 	leader := s.leader.Leader()
 	if leader != nil && leader.GetId() == s.info.GetId() {
-		return httpapi.ServiceUnavailable("Master has not finished recovery")
+		e := httpapi.ServiceUnavailable("Master has not finished recovery")
+		e.Expected = true
+		return e
 	}
 	return leaderRedirect(s.log, leader, r)
 }
@@ -152,8 +154,11 @@ func (s *Standby) toLeader(w http.ResponseWriter, r *http.Request) error {
 // hostname is named by its IP address.
 func leaderRedirect(log *slog.Logger, leader *mesos.MasterInfo, r *http.Request) error {
 	if leader == nil {
-		log.Warn("no leading master is known; cannot redirect", "path", r.URL.Path)
-		return httpapi.ServiceUnavailable("No leader elected")
+		// Every client meets this between two leaders: not worth a warning each.
+		log.Debug("no leading master is known; cannot redirect", "path", r.URL.Path)
+		e := httpapi.ServiceUnavailable("No leader elected")
+		e.Expected = true
+		return e
 	}
 	host := leader.GetHostname()
 	if host == "" {

@@ -8,7 +8,9 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/go-zookeeper/zk"
 	"google.golang.org/protobuf/proto"
@@ -86,6 +88,11 @@ func runElectedMaster(ctx context.Context, cfg master.Config, ln net.Listener, l
 	case <-cont.Elected():
 	}
 	log.Info("elected leading master", "node", cont.Fence().Path)
+	// Agents that find this master while it recovers wait for it rather
+	// than back off (see holdAgents); everything else is the standby's.
+	ready := make(chan struct{})
+	recovering := holdAgents(standby, &current, ready)
+	current.Store(&recovering)
 
 	conn, err := detector.Dial(ctx, u, timeout, detector.WithLogger(log))
 	if err != nil {
@@ -106,6 +113,7 @@ func runElectedMaster(ctx context.Context, cfg master.Config, ln net.Listener, l
 	}
 	leading := m.Handler()
 	current.Store(&leading)
+	close(ready)
 	select {
 	case <-ctx.Done():
 		return m.Close()
@@ -116,6 +124,37 @@ func runElectedMaster(ctx context.Context, cfg master.Config, ln net.Listener, l
 		exitLost(log, "lost leadership", err)
 	}
 	return nil
+}
+
+// agentHold bounds how long an agent's registration waits for the
+// elected master to finish its recovery.
+const agentHold = 15 * time.Second
+
+// holdAgents serves an elected master that has not finished recovering:
+// agents' calls (POST /master/api/v1/agent, Mezzo's own protocol) wait
+// until ready is closed and are then served by the master current holds;
+// other requests, and agents' once agentHold has passed, get the
+// standby's answer (503 "Master has not finished recovery", as Mesos
+// answers frameworks). Without it every agent of a large cluster would
+// meet that 503 at once and back off, re-registering seconds later than
+// the master could take it.
+func holdAgents(standby http.Handler, current *atomic.Pointer[http.Handler], ready <-chan struct{}) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch strings.TrimRight(r.URL.Path, "/") {
+		case "/master/api/v1/agent", "/api/v1/agent":
+			t := time.NewTimer(agentHold)
+			defer t.Stop()
+			select {
+			case <-ready:
+				(*current.Load()).ServeHTTP(w, r)
+				return
+			case <-r.Context().Done():
+				return
+			case <-t.C:
+			}
+		}
+		standby.ServeHTTP(w, r)
+	})
 }
 
 // exitLost ends the process at once, as Mesos' master does when it

@@ -39,6 +39,10 @@ type Error struct {
 	Header http.Header
 	// Err is the underlying cause, if any; it is logged, not sent.
 	Err error
+	// Expected marks a refusal that is part of normal operation (a
+	// standby master's 503 while no leader serves, which every agent and
+	// framework meets during a failover): Wrap logs it at debug level.
+	Expected bool
 }
 
 // Error describes what went wrong.
@@ -130,6 +134,11 @@ func Wrap(log *slog.Logger, h HandlerFunc) http.Handler {
 			return
 		}
 		attrs = append(attrs, "err", err)
+		var he *Error
+		if errors.As(err, &he) && he.Expected {
+			log.Debug("http request refused", attrs...)
+			return
+		}
 		if level := errorLogLevel(status); level == slog.LevelError {
 			log.Error("http request failed", attrs...)
 		} else {

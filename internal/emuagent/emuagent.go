@@ -1,0 +1,547 @@
+// Package emuagent emulates many Mezzo agents in one process. Each
+// emulated agent speaks the real master↔agent protocol over loopback TCP
+// (REGISTER on POST /master/api/v1/agent and the event stream it opens,
+// PONG, STATUS_UPDATE) exactly as `mezzo agent` does, but runs no
+// executors: a task it is given reports TASK_RUNNING at once and
+// TASK_FINISHED after Config.TaskDuration (or N seconds for a command
+// "sleep N"); an update not acknowledged is resent when the agent
+// re-registers.
+//
+// With a zk:// master URL the agents of one Pool share one detector (one
+// ZooKeeper session) and all follow the leader it finds: when another
+// master takes over, every agent drops its stream and re-registers with
+// the new leader, keeping its id and its running tasks, as a real agent
+// does. Scale tests and benchmarks use a Pool to put the master under the
+// load of thousands of agents without running thousands of processes.
+package emuagent
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	mrand "math/rand/v2"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/mezzo-project/mezzo/api/v1/codec"
+	"github.com/mezzo-project/mezzo/api/v1/mesos"
+	"github.com/mezzo-project/mezzo/api/v1/recordio"
+	"github.com/mezzo-project/mezzo/detector"
+	"github.com/mezzo-project/mezzo/internal/agentproto"
+	"github.com/mezzo-project/mezzo/internal/version"
+	"github.com/mezzo-project/mezzo/resources"
+)
+
+// masterPath is where agents register and post their calls.
+const masterPath = "/master/api/v1/agent"
+
+// Config describes a Pool.
+type Config struct {
+	// Master is the master's host:port, or a zk:// or file:// URL of
+	// several masters.
+	Master string
+	// Count is how many agents to emulate (at least 1).
+	Count int
+	// Resources is each agent's total in Mesos' resource syntax, e.g.
+	// "cpus:8;mem:16384;disk:100000;ports:[31000-32000]".
+	Resources string
+	// HostPrefix names the agents' hosts <HostPrefix><i> (default "emu-").
+	HostPrefix string
+	// TaskDuration is how long a task "runs" before it reports
+	// TASK_FINISHED (default 0: at once); a task whose command is
+	// "sleep N" runs N seconds instead.
+	TaskDuration time.Duration
+	// RegistrationBackoffFactor bounds the first random wait before a
+	// re-registration, as the agent's --registration_backoff_factor does
+	// (default 1s).
+	RegistrationBackoffFactor time.Duration
+	// SessionTimeout is the ZooKeeper session timeout of the shared
+	// detector (default 10s, the agent's).
+	SessionTimeout time.Duration
+	// Log receives the pool's log lines; nil discards them.
+	Log *slog.Logger
+}
+
+// Pool is a set of running emulated agents.
+type Pool struct {
+	cfg    Config
+	log    *slog.Logger
+	client *http.Client
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	leader *detector.Follower // nil with a fixed master
+	closeD func()
+	agents []*agent
+
+	mu sync.Mutex
+	// registered counts REGISTERED events per master address.
+	registered map[string]int
+	changed    chan struct{} // closed and replaced on every registration
+}
+
+// Start starts cfg.Count agents that register with the (leading) master
+// and keep re-registering until Close.
+func Start(ctx context.Context, cfg Config) (*Pool, error) {
+	if cfg.Count < 1 {
+		return nil, fmt.Errorf("emuagent: Count=%d: want at least 1", cfg.Count)
+	}
+	if cfg.HostPrefix == "" {
+		cfg.HostPrefix = "emu-"
+	}
+	if cfg.RegistrationBackoffFactor <= 0 {
+		cfg.RegistrationBackoffFactor = time.Second
+	}
+	if cfg.SessionTimeout == 0 {
+		cfg.SessionTimeout = 10 * time.Second
+	}
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	total, err := resources.Parse(cfg.Resources, "*")
+	if err != nil {
+		return nil, fmt.Errorf("emuagent: resources %q: %w", cfg.Resources, err)
+	}
+	u, err := detector.ParseURL(cfg.Master)
+	if err != nil {
+		return nil, fmt.Errorf("emuagent: master %q: %w", cfg.Master, err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	p := &Pool{
+		cfg: cfg, log: log, cancel: cancel, closeD: func() {},
+		client: &http.Client{Transport: &http.Transport{
+			MaxIdleConnsPerHost: 64,
+			DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		}},
+		registered: map[string]int{},
+		changed:    make(chan struct{}),
+	}
+	if u.IsZooKeeper() {
+		det, err := detector.Detect(ctx, u, cfg.SessionTimeout, detector.WithLogger(log.With("component", "detector")))
+		if err != nil {
+			cancel()
+			return nil, fmt.Errorf("emuagent: detecting the leader in %s: %w", cfg.Master, err)
+		}
+		p.leader = detector.Follow(ctx, det)
+		p.closeD = func() { det.Close() }
+	}
+	res := resources.ToProto(total, resources.FormatPreRefinement)
+	for i := range cfg.Count {
+		host := fmt.Sprintf("%s%d", cfg.HostPrefix, i)
+		a := &agent{
+			pool: p,
+			info: &mesos.AgentInfo{Hostname: proto.String(host), Port: proto.Int32(int32(5051)), Resources: res},
+			// Distinct endpoints: the master keys agents by address.
+			endpoint: fmt.Sprintf("127.0.0.1:%d", 10000+i),
+			tasks:    map[string]*task{},
+		}
+		p.agents = append(p.agents, a)
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			a.run(ctx)
+		}()
+	}
+	return p, nil
+}
+
+// Close stops every agent (they do not unregister: to the master they
+// look like agents that went away) and waits for them.
+func (p *Pool) Close() {
+	p.cancel()
+	p.wg.Wait()
+	p.closeD()
+	p.client.CloseIdleConnections()
+}
+
+// Registered returns how many agents are registered with the master at
+// address addr (host:port) now.
+func (p *Pool) Registered(addr string) int {
+	n := 0
+	for _, a := range p.agents {
+		a.mu.Lock()
+		if a.connectedTo == addr {
+			n++
+		}
+		a.mu.Unlock()
+	}
+	return n
+}
+
+// WaitRegistered waits until all agents are registered with the master
+// at addr, or ctx ends.
+func (p *Pool) WaitRegistered(ctx context.Context, addr string) error {
+	for {
+		p.mu.Lock()
+		ch := p.changed
+		p.mu.Unlock()
+		n := p.Registered(addr)
+		if n == len(p.agents) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%d of %d agents registered with %s: %w", n, len(p.agents), addr, ctx.Err())
+		case <-ch:
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// Agents returns the ids the master gave the agents ("" where not yet
+// registered).
+func (p *Pool) Agents() []string {
+	out := make([]string, len(p.agents))
+	for i, a := range p.agents {
+		a.mu.Lock()
+		out[i] = a.info.GetId().GetValue()
+		a.mu.Unlock()
+	}
+	return out
+}
+
+func (p *Pool) noteRegistered() {
+	p.mu.Lock()
+	close(p.changed)
+	p.changed = make(chan struct{})
+	p.mu.Unlock()
+}
+
+// agent is one emulated agent. Its fields are guarded by mu: the stream
+// reader and the task timers touch them.
+type agent struct {
+	pool     *Pool
+	endpoint string
+
+	mu          sync.Mutex
+	info        *mesos.AgentInfo
+	frameworks  map[string]*mesos.FrameworkInfo
+	tasks       map[string]*task // by task id
+	streamID    string
+	connectedTo string // master address while registered
+	addr        string
+}
+
+// task is a task the agent "runs", with its unacknowledged update.
+type task struct {
+	frameworkID string
+	info        *mesos.TaskInfo
+	state       mesos.TaskState
+	pending     *mesos.TaskStatus // sent, not yet acknowledged
+}
+
+// run registers and re-registers until ctx ends, waiting between
+// attempts as `mezzo agent` does: a random time up to a bound that
+// starts at RegistrationBackoffFactor and doubles after each failure (up
+// to a minute), and a fresh short wait when another master takes over.
+func (a *agent) run(ctx context.Context) {
+	factor := a.pool.cfg.RegistrationBackoffFactor
+	bound := factor
+	for ctx.Err() == nil {
+		registered, err := a.connect(ctx)
+		a.mu.Lock()
+		a.connectedTo, a.streamID = "", ""
+		a.mu.Unlock()
+		if ctx.Err() != nil {
+			return
+		}
+		if registered {
+			bound = factor
+		}
+		a.pool.log.Debug("emulated agent disconnected", "host", a.info.GetHostname(), "err", err)
+		var changed <-chan struct{}
+		if f := a.pool.leader; f != nil {
+			changed = f.Changed()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(jitter(bound)):
+			bound = min(2*bound, time.Minute)
+		case <-changed:
+			bound = factor
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(jitter(bound)):
+			}
+		}
+	}
+}
+
+// jitter is a random duration in [0, d].
+func jitter(d time.Duration) time.Duration {
+	return time.Duration(mrand.Int64N(int64(d) + 1))
+}
+
+// connect registers and reads the event stream until it ends.
+func (a *agent) connect(ctx context.Context) (bool, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	addr := a.pool.cfg.Master
+	if f := a.pool.leader; f != nil {
+		if addr = f.Attach(cancel); addr == "" {
+			return false, errors.New("no leading master")
+		}
+	}
+	a.mu.Lock()
+	a.addr = addr
+	body, err := proto.Marshal(a.registerCall())
+	a.mu.Unlock()
+	if err != nil {
+		return false, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+masterPath, bytes.NewReader(body))
+	if err != nil {
+		return false, err
+	}
+	req.Header.Set("Content-Type", codec.MediaProtobuf)
+	req.Header.Set("Accept", codec.MediaProtobuf)
+	resp, err := a.pool.client.Do(req)
+	if err != nil {
+		return false, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return false, fmt.Errorf("REGISTER: %s: %s", resp.Status, bytes.TrimSpace(b))
+	}
+	streamID := resp.Header.Get("Mesos-Stream-Id")
+	rec := recordio.NewReader(resp.Body, 0)
+	registered := false
+	for {
+		b, err := rec.Read()
+		if err != nil {
+			return registered, err
+		}
+		ev := &agentproto.AgentEvent{}
+		if err := proto.Unmarshal(b, ev); err != nil {
+			return registered, fmt.Errorf("bad event: %w", err)
+		}
+		switch ev.GetType() {
+		case agentproto.AgentEvent_REGISTERED:
+			registered = true
+			a.mu.Lock()
+			a.info.Id = ev.GetRegistered().GetAgentId()
+			a.streamID, a.connectedTo = streamID, addr
+			var resend []*agentproto.AgentCall
+			for _, t := range a.tasks {
+				if t.pending != nil {
+					resend = append(resend, a.updateCall(t))
+				}
+			}
+			a.mu.Unlock()
+			a.pool.noteRegistered()
+			for _, c := range resend {
+				a.post(ctx, c)
+			}
+		case agentproto.AgentEvent_PING:
+			a.post(ctx, &agentproto.AgentCall{Type: agentproto.AgentCall_PONG.Enum(),
+				Pong: &agentproto.AgentCall_Pong{Sequence: ev.GetPing().Sequence}})
+		case agentproto.AgentEvent_RUN_TASK:
+			a.runTask(ctx, ev.GetRunTask())
+		case agentproto.AgentEvent_KILL_TASK:
+			k := ev.GetKillTask()
+			a.finish(ctx, k.GetTaskId().GetValue(), mesos.TaskState_TASK_KILLED)
+		case agentproto.AgentEvent_ACKNOWLEDGE:
+			a.acknowledge(ctx, ev.GetAcknowledge())
+		case agentproto.AgentEvent_SHUTDOWN_FRAMEWORK:
+			fw := ev.GetShutdownFramework().GetFrameworkId().GetValue()
+			a.mu.Lock()
+			var ids []string
+			for id, t := range a.tasks {
+				if t.frameworkID == fw && !terminal(t.state) {
+					ids = append(ids, id)
+				}
+			}
+			a.mu.Unlock()
+			for _, id := range ids {
+				a.finish(ctx, id, mesos.TaskState_TASK_KILLED)
+			}
+		case agentproto.AgentEvent_ERROR:
+			return registered, fmt.Errorf("master refused the agent: %s", ev.GetError().GetMessage())
+		}
+	}
+}
+
+// registerCall describes the agent and what it runs (mu held).
+func (a *agent) registerCall() *agentproto.AgentCall {
+	r := &agentproto.AgentCall_Register{
+		AgentInfo: proto.Clone(a.info).(*mesos.AgentInfo),
+		Version:   proto.String(version.Version),
+		Endpoint:  proto.String(a.endpoint),
+	}
+	for _, fw := range a.frameworks {
+		r.Frameworks = append(r.Frameworks, fw)
+	}
+	for _, t := range a.tasks {
+		if terminal(t.state) && t.pending == nil {
+			continue
+		}
+		r.Tasks = append(r.Tasks, &mesos.Task{
+			Name: t.info.Name, TaskId: t.info.TaskId,
+			FrameworkId: &mesos.FrameworkID{Value: proto.String(t.frameworkID)},
+			AgentId:     a.info.GetId(), State: t.state.Enum(), Resources: t.info.GetResources(),
+		})
+	}
+	return &agentproto.AgentCall{Type: agentproto.AgentCall_REGISTER.Enum(), Register: r}
+}
+
+func (a *agent) runTask(ctx context.Context, rt *agentproto.AgentEvent_RunTask) {
+	fw := rt.GetFramework()
+	var infos []*mesos.TaskInfo
+	if rt.GetTask() != nil {
+		infos = append(infos, rt.GetTask())
+	}
+	infos = append(infos, rt.GetTaskGroup().GetTasks()...)
+	a.mu.Lock()
+	if a.frameworks == nil {
+		a.frameworks = map[string]*mesos.FrameworkInfo{}
+	}
+	a.frameworks[fw.GetId().GetValue()] = fw
+	for _, ti := range infos {
+		a.tasks[ti.GetTaskId().GetValue()] = &task{frameworkID: fw.GetId().GetValue(), info: ti}
+	}
+	a.mu.Unlock()
+	for _, ti := range infos {
+		id := ti.GetTaskId().GetValue()
+		a.update(ctx, id, mesos.TaskState_TASK_RUNNING)
+		d := a.pool.cfg.TaskDuration
+		if v, ok := strings.CutPrefix(ti.GetCommand().GetValue(), "sleep "); ok {
+			if secs, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil && secs >= 0 {
+				d = time.Duration(secs * float64(time.Second))
+			}
+		}
+		time.AfterFunc(d, func() { a.finish(ctx, id, mesos.TaskState_TASK_FINISHED) })
+	}
+}
+
+// finish ends a task that has not ended yet.
+func (a *agent) finish(ctx context.Context, id string, state mesos.TaskState) {
+	a.mu.Lock()
+	t := a.tasks[id]
+	done := t == nil || terminal(t.state)
+	a.mu.Unlock()
+	if !done {
+		a.update(ctx, id, state)
+	}
+}
+
+// update sets a task's state and sends the update; a later update waits
+// for the acknowledgement of the one before (the master acknowledges in
+// order), so the newest state is kept and sent once acknowledged.
+func (a *agent) update(ctx context.Context, id string, state mesos.TaskState) {
+	a.mu.Lock()
+	t := a.tasks[id]
+	if t == nil {
+		a.mu.Unlock()
+		return
+	}
+	t.state = state
+	var call *agentproto.AgentCall
+	if t.pending == nil {
+		t.pending = a.status(t)
+		call = a.updateCall(t)
+	}
+	a.mu.Unlock()
+	if call != nil {
+		a.post(ctx, call)
+	}
+}
+
+func (a *agent) status(t *task) *mesos.TaskStatus {
+	var u [16]byte
+	rand.Read(u[:])
+	return &mesos.TaskStatus{
+		TaskId: t.info.TaskId, State: t.state.Enum(), Source: mesos.TaskStatus_SOURCE_EXECUTOR.Enum(),
+		AgentId: a.info.GetId(), Timestamp: proto.Float64(float64(time.Now().UnixNano()) / 1e9), Uuid: u[:],
+		ExecutorId: &mesos.ExecutorID{Value: proto.String(t.info.GetTaskId().GetValue())},
+	}
+}
+
+// updateCall is STATUS_UPDATE of t's pending status (mu held).
+func (a *agent) updateCall(t *task) *agentproto.AgentCall {
+	return &agentproto.AgentCall{
+		Type: agentproto.AgentCall_STATUS_UPDATE.Enum(),
+		StatusUpdate: &agentproto.AgentCall_StatusUpdate{
+			FrameworkId: &mesos.FrameworkID{Value: proto.String(t.frameworkID)},
+			Status:      t.pending,
+			LatestState: t.state.Enum(),
+		},
+	}
+}
+
+func (a *agent) acknowledge(ctx context.Context, ack *agentproto.AgentEvent_Acknowledge) {
+	a.mu.Lock()
+	t := a.tasks[ack.GetTaskId().GetValue()]
+	if t == nil || t.pending == nil || !bytes.Equal(t.pending.GetUuid(), ack.GetUuid()) {
+		a.mu.Unlock()
+		return
+	}
+	acked := t.pending.GetState()
+	t.pending = nil
+	var call *agentproto.AgentCall
+	switch {
+	case acked != t.state:
+		// The task moved on while the update before was unacknowledged.
+		t.pending = a.status(t)
+		call = a.updateCall(t)
+	case terminal(t.state):
+		delete(a.tasks, ack.GetTaskId().GetValue())
+	}
+	a.mu.Unlock()
+	if call != nil {
+		a.post(ctx, call)
+	}
+}
+
+// post sends a call on the current stream; failures are left to the
+// re-registration, which resends what is unacknowledged.
+func (a *agent) post(ctx context.Context, call *agentproto.AgentCall) {
+	a.mu.Lock()
+	call.AgentId = a.info.GetId()
+	streamID, addr := a.streamID, a.addr
+	a.mu.Unlock()
+	if streamID == "" {
+		return
+	}
+	body, err := proto.Marshal(call)
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+masterPath, bytes.NewReader(body))
+	if err != nil {
+		return
+	}
+	req.Header.Set("Content-Type", codec.MediaProtobuf)
+	req.Header.Set("Mesos-Stream-Id", streamID)
+	resp, err := a.pool.client.Do(req)
+	if err != nil {
+		a.pool.log.Debug("emulated agent call failed", "type", call.GetType(), "err", err)
+		return
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+	resp.Body.Close()
+}
+
+func terminal(s mesos.TaskState) bool {
+	switch s {
+	case mesos.TaskState_TASK_FINISHED, mesos.TaskState_TASK_FAILED, mesos.TaskState_TASK_KILLED,
+		mesos.TaskState_TASK_LOST, mesos.TaskState_TASK_ERROR, mesos.TaskState_TASK_DROPPED,
+		mesos.TaskState_TASK_GONE, mesos.TaskState_TASK_GONE_BY_OPERATOR:
+		return true
+	}
+	return false
+}

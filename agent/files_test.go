@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/mezzo-project/mezzo/api/legacy"
+	"github.com/mezzo-project/mezzo/internal/files"
 )
 
 // filesClient asks one agent's /files endpoints over real HTTP.
@@ -352,7 +353,7 @@ func testFilesDownload(t *testing.T, f *filesFixture) {
 	}{
 		{f.virtual + "/page.html", filesPage, "text/html", "page.html"},
 		{f.sandbox + "/stdout", "hello stdout\n", "application/octet-stream", "stdout"},
-		{f.virtual + "/big.txt", f.big, downloadMediaType("big.txt"), "big.txt"},
+		{f.virtual + "/big.txt", f.big, files.MediaType("big.txt"), "big.txt"},
 	} {
 		ans := f.c.get("/files/download", "path", tc.path)
 		if ans.status != 200 || ans.body != tc.body {

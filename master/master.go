@@ -386,6 +386,7 @@ func (m *Master) Close() error {
 		errs = append(errs, s.Close())
 	}
 	m.inflight.Wait()
+	m.filesClient.CloseIdleConnections()
 	errs = append(errs, m.core.reg.Close())
 	m.log.Info("master stopped")
 	return errors.Join(errs...)

@@ -220,7 +220,7 @@ func newRoot(o *options, env Env) *cobra.Command {
 	root.AddGroup(&cobra.Group{ID: "cluster", Title: "Cluster commands:"}, &cobra.Group{ID: "server", Title: "Other commands:"})
 	for _, c := range []*cobra.Command{
 		agentsCmd(o), frameworksCmd(o), tasksCmd(o), taskCmd(o), stateCmd(o),
-		logsCmd(o), lsCmd(o), catCmd(o), teardownCmd(o), eventsCmd(o), topCmd(o),
+		logsCmd(o), lsCmd(o), catCmd(o), killCmd(o), teardownCmd(o), eventsCmd(o), topCmd(o),
 	} {
 		c.GroupID = "cluster"
 		root.AddCommand(c)

@@ -449,3 +449,19 @@ func TestCompletionListsEveryCommand(t *testing.T) {
 		t.Errorf("local --help:\n%s", out)
 	}
 }
+
+func TestKill(t *testing.T) {
+	execOut := runTask(t, "to-kill", "sleep 600", "RUNNING")
+	if out := mustMezzo(t, "kill", "to-ki"); !strings.Contains(out, "killing task to-kill") {
+		t.Errorf("kill said %q", out)
+	}
+	eventually(t, 20*time.Second, "the task killed", func() error {
+		if out := mustMezzo(t, "task", "to-kill"); !strings.Contains(out, "State:      KILLED") {
+			return fmt.Errorf("task says:\n%s\nexecute says:\n%s", out, execOut.String())
+		}
+		return nil
+	})
+	if _, errOut, code := mezzo(t, "kill", "to-kill"); code != 1 || !strings.Contains(errOut, "has already ended (KILLED)") {
+		t.Errorf("killing an ended task: exit %d, %q", code, errOut)
+	}
+}

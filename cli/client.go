@@ -252,3 +252,18 @@ func (c *client) subscribe(ctx context.Context) (next func() (*masterpb.Event, e
 func (o *options) request() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(o.ctx, o.timeout)
 }
+
+// postForm POSTs a form to a master endpoint and discards the answer.
+func (c *client) postForm(ctx context.Context, path string, form url.Values) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url(path, nil), strings.NewReader(form.Encode()))
+	if err != nil {
+		return fmt.Errorf("building POST %s: %w", path, err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := c.do(req)
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+	return resp.Body.Close()
+}

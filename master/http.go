@@ -48,6 +48,7 @@ func (m *Master) routes() http.Handler {
 	both("/frameworks", wrap(m.frameworksJSON))
 	both("/tasks", wrap(m.tasksJSON))
 	both("/teardown", wrap(m.teardown))
+	both("/kill", wrap(m.killTask))
 	both("/reserve", wrap(m.conversionEndpoint(mesos.Offer_Operation_RESERVE, "resources")))
 	both("/unreserve", wrap(m.conversionEndpoint(mesos.Offer_Operation_UNRESERVE, "resources")))
 	both("/create-volumes", wrap(m.conversionEndpoint(mesos.Offer_Operation_CREATE, "volumes")))

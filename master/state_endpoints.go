@@ -321,3 +321,52 @@ func (m *Master) teardown(w http.ResponseWriter, r *http.Request) error {
 	}
 	return m.onCoreOK(w, func(c *core) error { return c.teardownFramework(form.Get("frameworkId")) })
 }
+
+// killTask is POST /master/kill (a Mezzo extension: Mesos 1.11 has no
+// operator call that kills one task): the form's frameworkId and taskId
+// name a live task, which its agent kills as if its framework's scheduler
+// had sent KILL, with the task's kill policy. The framework hears the
+// task's end (TASK_KILLED) as usual. 404 for an unknown framework or
+// task, 409 for a task that has ended, 503 while its agent is
+// disconnected.
+func (m *Master) killTask(w http.ResponseWriter, r *http.Request) error {
+	if err := httpapi.RequirePOST(r); err != nil {
+		return err
+	}
+	body, err := httpapi.ReadBody(w, r, 0)
+	if err != nil {
+		return err
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return httpapi.BadRequest("Unable to decode query string: %v", err)
+	}
+	for _, key := range []string{"frameworkId", "taskId"} {
+		if form.Get(key) == "" {
+			return httpapi.BadRequest("Missing '%s' query parameter in the request body", key)
+		}
+	}
+	return m.onCoreOK(w, func(c *core) error { return c.operatorKill(form.Get("frameworkId"), form.Get("taskId")) })
+}
+
+// operatorKill kills one live task on the operator's request.
+func (c *core) operatorKill(fwID, taskID string) error {
+	f := c.frameworks[fwID]
+	if f == nil {
+		return httpapi.Errorf(http.StatusNotFound, "No framework found with ID %q", fwID)
+	}
+	t := f.tasks[taskID]
+	if t == nil {
+		return httpapi.Errorf(http.StatusNotFound, "No task %q found in framework %q", taskID, fwID)
+	}
+	if isTerminal(t.pb.GetState()) {
+		return httpapi.Conflict("Task %q has already ended (%s)", taskID, t.pb.GetState())
+	}
+	a := c.agents[t.pb.GetAgentId().GetValue()]
+	if a == nil || !a.connected() {
+		return httpapi.ServiceUnavailable("The agent of task %q is disconnected; retry later", taskID)
+	}
+	c.log.Info("killing task on the operator's request", "framework_id", fwID, "task_id", taskID)
+	c.sendKill(a, fwID, t, t.pb.GetKillPolicy())
+	return nil
+}

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -453,6 +454,9 @@ func (c *Config) flagValues() map[string]string {
 	}
 	if c.OfferTimeout > 0 {
 		m["offer_timeout"] = flags.FormatDuration(c.OfferTimeout)
+	}
+	if c.LogFile != "" {
+		m["log_dir"] = filepath.Dir(c.LogFile)
 	}
 	return m
 }

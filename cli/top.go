@@ -16,10 +16,6 @@ import (
 	"github.com/mezzo-project/mezzo/api/legacy"
 )
 
-// topStateRefresh is how often `mezzo top` re-reads the cluster's state
-// (agents, frameworks, tasks); utilisation and usage are read every frame.
-const topStateRefresh = 5 * time.Second
-
 // usageSample is one executor's cumulative usage at one time.
 type usageSample struct {
 	cpuSecs float64
@@ -49,6 +45,7 @@ func topCmd(o *options) *cobra.Command {
 		Long: strings.TrimSpace(`
 Show the cluster's utilisation (the master's /metrics/snapshot) and its busiest tasks by CPU (each
 agent's /monitor/statistics, the CPU time used between two samples), redrawn every --interval.
+Agents, frameworks and tasks are followed through the master's operator event stream.
 When the output is not a terminal, or with --once, print one frame (taken over one interval) and
 exit. Ctrl-C stops it.`),
 		Args: exactArgs(0, "no arguments"),
@@ -74,16 +71,28 @@ exit. Ctrl-C stops it.`),
 			if !tty {
 				once = true
 			}
-			prev := map[usageKey]usageSample{}
-			var cl *cluster
-			var loaded time.Time
-			for frame := 0; ; frame++ {
-				if cl == nil || time.Since(loaded) >= topStateRefresh {
-					if _, cl, err = o.loadCluster(); err != nil {
-						return err
-					}
-					loaded = time.Now()
+			// Agents, frameworks and tasks follow the event stream;
+			// utilisation and usage are read every frame.
+			ctx, cancel := context.WithCancel(o.ctx)
+			defer cancel()
+			live, err := followCluster(ctx, c)
+			if err != nil {
+				if o.ctx.Err() != nil {
+					return ErrInterrupted
 				}
+				return err
+			}
+			prev := map[usageKey]usageSample{}
+			for frame := 0; ; frame++ {
+				select {
+				case <-live.ended():
+					if o.ctx.Err() != nil {
+						return ErrInterrupted
+					}
+					return live.failure()
+				default:
+				}
+				cl := live.snapshot()
 				metrics := legacy.Metrics{}
 				ctx, cancel := o.request()
 				err := c.getJSON(ctx, "", "/metrics/snapshot", nil, &metrics)

@@ -159,6 +159,28 @@ func (e *Ensemble) Restart(i int) {
 	e.waitServing(s, time.Now().Add(startTimeout))
 }
 
+// Follower returns the index of a running server that follows (not the
+// ensemble's leader): killing it costs the ensemble no election, so
+// clients keep their sessions. It waits for the ensemble to serve.
+func (e *Ensemble) Follower() int {
+	e.t.Helper()
+	e.WaitQuorum()
+	deadline := time.Now().Add(startTimeout)
+	for time.Now().Before(deadline) {
+		for i, s := range e.servers {
+			if s.cmd == nil {
+				continue
+			}
+			if out, err := fourLetter(s.addr(), "srvr"); err == nil && strings.Contains(out, "Mode: follower") {
+				return i
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	e.t.Fatalf("zktest: no ZooKeeper server follows")
+	return -1
+}
+
 // WaitQuorum waits until every running server serves clients again, as it
 // does once the survivors of a kill have elected a ZooKeeper leader.
 func (e *Ensemble) WaitQuorum() {

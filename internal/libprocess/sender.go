@@ -190,8 +190,8 @@ type peer struct {
 	stopped bool
 	// overflowed is set when the queue went over its bound.
 	overflowed bool
-	wake    chan struct{}
-	done    chan struct{} // closed by stop
+	wake       chan struct{}
+	done       chan struct{} // closed by stop
 }
 
 func (p *peer) push(to UPID, name string, body []byte) error {

@@ -61,6 +61,8 @@ type Master struct {
 	inflight sync.WaitGroup // handler calls in progress
 
 	handler http.Handler
+	// v0 serves the libprocess driver protocol (v0.go).
+	v0 *v0Edge
 }
 
 // New validates cfg and starts a master's core goroutine. The master
@@ -115,6 +117,7 @@ func newMaster(cfg Config, log *slog.Logger, clock Clock) (*Master, error) {
 	m.readSlots = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))
 	m.readLimit = &readLimiter{interval: readInterval, burst: readBurst}
 	m.snaps.build(core, 0)
+	m.v0 = newV0Edge(m)
 	m.handler = m.routes()
 	go m.loop()
 	log.Info("master started", "pid", info.GetPid(), "hostname", info.GetHostname(), "version", info.GetVersion())
@@ -375,6 +378,7 @@ func (m *Master) Close() error {
 
 	close(m.quit)
 	<-m.done
+	m.v0.close()
 	var errs []error
 	for _, s := range servers {
 		errs = append(errs, s.Close())

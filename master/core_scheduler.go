@@ -104,6 +104,7 @@ func (c *core) subscribe(sink eventSink, streamID string, sub *schedpb.Call_Subs
 	f.suppressed = append([]string(nil), sub.GetSuppressedRoles()...)
 	f.stream = sink
 	f.streamID = streamID
+	f.pid = "" // the driver protocol sets it again (v0.go)
 	f.resetPace()
 	f.failoverDeadline = time.Time{}
 	f.unregistered = time.Time{}

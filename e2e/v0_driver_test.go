@@ -312,18 +312,34 @@ func TestV0DriverTasksAndMasterRestart(t *testing.T) {
 		}
 		return r.Msg.(*messages.ResourceOffersMessage).GetOffers()[0]
 	}
+	// seen keeps the updates that arrived while another was awaited.
+	seen := map[string]*messages.StatusUpdateMessage{}
 	update := func(task string, state mesos.TaskState) *messages.StatusUpdateMessage {
 		t.Helper()
+		key := task + "/" + state.String()
+		if u := seen[key]; u != nil {
+			delete(seen, key)
+			return u
+		}
 		want := v0test.Update(task, state)
 		r, err := s.Await(30*time.Second, func(r v0test.Received) bool {
+			u, ok := r.Msg.(*messages.StatusUpdateMessage)
+			if !ok {
+				return false
+			}
 			// Every update with a uuid is acknowledged, explicitly (the
 			// agent sends a task's next update only after that).
-			if u, ok := r.Msg.(*messages.StatusUpdateMessage); ok && len(u.GetUpdate().GetUuid()) > 0 && u.GetPid() != "" {
+			if len(u.GetUpdate().GetUuid()) > 0 && u.GetPid() != "" {
 				if err := s.Acknowledge(u); err != nil {
 					t.Error(err)
 				}
 			}
-			return want(r)
+			if want(r) {
+				return true
+			}
+			st := u.GetUpdate().GetStatus()
+			seen[st.GetTaskId().GetValue()+"/"+st.GetState().String()] = u // for a later wait
+			return false
 		})
 		if err != nil {
 			t.Fatalf("%s %v: %v", task, state, err)

@@ -21,7 +21,7 @@ deps:
 	@sh scripts/deps.sh
 
 generate: deps
-	$(GO) generate ./api/v1/
+	$(GO) generate ./api/v1/ ./api/v0/
 
 # check-generated fails when the committed generated code is not what the
 # .proto files produce.

@@ -147,6 +147,9 @@ type framework struct {
 	// stream is nil while the framework is disconnected.
 	stream   eventSink
 	streamID string
+	// pid is the libprocess pid of the framework's scheduler driver, for
+	// frameworks that subscribed through the driver protocol (v0.go).
+	pid string
 	// recovered frameworks were learned from a re-registering agent and
 	// have not subscribed to this master yet.
 	recovered bool

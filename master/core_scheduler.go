@@ -110,6 +110,7 @@ func (c *core) subscribe(sink eventSink, streamID string, sub *schedpb.Call_Subs
 	f.setOfferConstraints(sub.GetOfferConstraints(), filter)
 	f.stream = sink
 	f.streamID = streamID
+	f.pid = "" // the driver protocol sets it again (v0.go)
 	f.resetPace()
 	f.failoverDeadline = time.Time{}
 	f.unregistered = time.Time{}

@@ -43,6 +43,11 @@
 // stream closes is disconnected: its offers are discarded and it is removed
 // (tasks killed) when its failover_timeout elapses, at once when that is 0.
 //
+// Schedulers linked against libmesos' driver speak the libprocess
+// protocol instead (v0.go, internal/libprocess): their POSTs to
+// /master/<message name> make the same core calls, and a v0Sink takes
+// the place of the stream, sending the driver's messages to its address.
+//
 // # Back-pressure
 //
 // A stream's outbox (stream.go) holds at most 64 MiB for a framework or

@@ -15,6 +15,7 @@ import (
 	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
 	"github.com/mezzo-project/mezzo/internal/agentproto"
 	"github.com/mezzo-project/mezzo/internal/flags"
+	"github.com/mezzo-project/mezzo/internal/libprocess"
 	"github.com/mezzo-project/mezzo/internal/prom"
 	"github.com/mezzo-project/mezzo/internal/sysmetrics"
 )
@@ -71,6 +72,10 @@ func (m *Master) routes() http.Handler {
 	routes["/logging/toggle"] = m.cfg.Verbosity.ToggleHandler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h, ok := routes.lookup(r.URL.Path)
+		if !ok && strings.HasPrefix(r.URL.Path, "/master/mesos.") && libprocess.IsMessage(r) {
+			// A scheduler driver's message (v0.go).
+			h, ok = m.v0.recv, true
+		}
 		if !ok {
 			http.NotFound(w, r)
 			return

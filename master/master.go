@@ -66,6 +66,8 @@ type Master struct {
 	// forwards the requests for agents' files.
 	files       *files.Server
 	filesClient *http.Client
+	// v0 serves the libprocess driver protocol (v0.go).
+	v0 *v0Edge
 }
 
 // New validates cfg and starts a master's core goroutine. The master
@@ -121,6 +123,7 @@ func newMaster(cfg Config, log *slog.Logger, clock Clock) (*Master, error) {
 	m.readLimit = &readLimiter{interval: readInterval, burst: readBurst}
 	m.snaps.build(core, 0)
 	m.files, m.filesClient = m.newFileServer(), newFilesClient()
+	m.v0 = newV0Edge(m)
 	m.handler = m.routes()
 	go m.loop()
 	log.Info("master started", "pid", info.GetPid(), "hostname", info.GetHostname(), "version", info.GetVersion())
@@ -381,6 +384,7 @@ func (m *Master) Close() error {
 
 	close(m.quit)
 	<-m.done
+	m.v0.close()
 	var errs []error
 	for _, s := range servers {
 		errs = append(errs, s.Close())

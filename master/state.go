@@ -172,6 +172,7 @@ func frameworkSummary(f *framework, used, offered resources.Resources) legacy.Fr
 	return legacy.FrameworkSummary{
 		ID:               f.id,
 		Name:             f.info.GetName(),
+		PID:              f.pid,
 		UsedResources:    legacy.Summary(used),
 		OfferedResources: legacy.Summary(offered),
 		Capabilities:     caps,

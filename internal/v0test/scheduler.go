@@ -1,0 +1,205 @@
+package v0test
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/mezzo-project/mezzo/api/v0/messages"
+	schedv0 "github.com/mezzo-project/mezzo/api/v0/scheduler"
+	"github.com/mezzo-project/mezzo/api/v1/mesos"
+	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
+	"github.com/mezzo-project/mezzo/internal/libprocess"
+)
+
+// Received is one message a Scheduler got.
+type Received struct {
+	From libprocess.UPID
+	Name string
+	// Msg is the decoded message (nil for a type Mezzo has no Go type for).
+	Msg  proto.Message
+	Body []byte
+}
+
+// Scheduler is a minimal libprocess scheduler driver: it listens on
+// loopback under its own pid, sends calls to the master as
+// MesosSchedulerDriver does, and queues what the master sends it. With
+// ImplicitAcks it acknowledges each status update that carries a uuid and
+// an agent pid right after receiving it, as the driver does by default.
+type Scheduler struct {
+	// PID is the driver's pid; Master the master's.
+	PID, Master libprocess.UPID
+	// ImplicitAcks makes the driver acknowledge updates itself.
+	ImplicitAcks bool
+
+	sender *libprocess.Sender
+	srv    *http.Server
+	ln     net.Listener
+
+	mu          sync.Mutex
+	frameworkID string
+	inbox       []Received
+	wake        chan struct{}
+}
+
+// NewScheduler starts a driver with the process id id ("scheduler-<uuid>")
+// for the master at addr (host:port).
+func NewScheduler(addr, id string) (*Scheduler, error) {
+	master, err := libprocess.ParseUPID("master@" + addr)
+	if err != nil {
+		return nil, fmt.Errorf("scheduler driver: %w", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("scheduler driver: listen: %w", err)
+	}
+	s := &Scheduler{
+		PID:    libprocess.UPID{ID: id, Host: "127.0.0.1", Port: ln.Addr().(*net.TCPAddr).Port},
+		Master: master,
+		ln:     ln,
+		wake:   make(chan struct{}, 1),
+	}
+	s.sender = libprocess.NewSender(libprocess.Config{Self: s.PID, RedialInterval: time.Millisecond})
+	rc := &libprocess.Receiver{ID: id, Handlers: map[string]func(libprocess.Message){}}
+	for _, name := range []string{"FrameworkRegisteredMessage", "FrameworkReregisteredMessage", "ResourceOffersMessage",
+		"RescindResourceOfferMessage", "StatusUpdateMessage", "ExecutorToFrameworkMessage", "LostSlaveMessage",
+		"ExitedExecutorMessage", "FrameworkErrorMessage"} {
+		rc.Handlers["mesos.internal."+name] = s.receive
+	}
+	s.srv = &http.Server{Handler: rc, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = s.srv.Serve(ln) }()
+	return s, nil
+}
+
+// Close stops the driver: its listener and connections close, which the
+// master sees as the driver's exit.
+func (s *Scheduler) Close() {
+	_ = s.srv.Close()
+	s.sender.Close()
+}
+
+// FrameworkID is the id the master registered the framework with.
+func (s *Scheduler) FrameworkID() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.frameworkID
+}
+
+func (s *Scheduler) receive(m libprocess.Message) {
+	r := Received{From: m.From, Name: m.Name, Body: m.Body}
+	if msg := NewMessage(m.Name); msg != nil && proto.Unmarshal(m.Body, msg) == nil {
+		r.Msg = msg
+	}
+	s.mu.Lock()
+	switch msg := r.Msg.(type) {
+	case *messages.FrameworkRegisteredMessage:
+		s.frameworkID = msg.GetFrameworkId().GetValue()
+	case *messages.FrameworkReregisteredMessage:
+		s.frameworkID = msg.GetFrameworkId().GetValue()
+	}
+	s.inbox = append(s.inbox, r)
+	implicit := s.ImplicitAcks
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+	if u, ok := r.Msg.(*messages.StatusUpdateMessage); ok && implicit && len(u.GetUpdate().GetUuid()) > 0 && u.GetPid() != "" {
+		_ = s.Acknowledge(u)
+	}
+}
+
+// Next returns the next message received, waiting up to timeout.
+func (s *Scheduler) Next(timeout time.Duration) (Received, error) {
+	return s.Await(timeout, func(Received) bool { return true })
+}
+
+// Await returns the first message received that match accepts, waiting
+// up to timeout; the messages before it are dropped.
+func (s *Scheduler) Await(timeout time.Duration, match func(Received) bool) (Received, error) {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		for {
+			s.mu.Lock()
+			if len(s.inbox) == 0 {
+				s.mu.Unlock()
+				break
+			}
+			r := s.inbox[0]
+			s.inbox = s.inbox[1:]
+			s.mu.Unlock()
+			if match(r) { // without the lock: match may make calls
+				return r, nil
+			}
+		}
+		select {
+		case <-s.wake:
+		case <-deadline.C:
+			return Received{}, errors.New("scheduler driver: no matching message in time")
+		}
+	}
+}
+
+// Named matches messages of the given name (short names get the
+// "mesos.internal." prefix).
+func Named(name string) func(Received) bool {
+	if !strings.Contains(name, ".") {
+		name = "mesos.internal." + name
+	}
+	return func(r Received) bool { return r.Name == name }
+}
+
+// Update matches the status update of task in state.
+func Update(task string, state mesos.TaskState) func(Received) bool {
+	return func(r Received) bool {
+		u, ok := r.Msg.(*messages.StatusUpdateMessage)
+		st := u.GetUpdate().GetStatus()
+		return ok && st.GetTaskId().GetValue() == task && st.GetState() == state
+	}
+}
+
+// Send sends a raw message to the master.
+func (s *Scheduler) Send(name string, m proto.Message) error {
+	b, err := proto.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", name, err)
+	}
+	return s.sender.Send(s.Master, name, b)
+}
+
+// Call sends a v1 call the way the driver sends it (mesos.scheduler.Call),
+// filling in the framework id.
+func (s *Scheduler) Call(c *schedpb.Call) error {
+	if c.FrameworkId == nil && c.GetType() != schedpb.Call_SUBSCRIBE {
+		c.FrameworkId = &mesos.FrameworkID{Value: proto.String(s.FrameworkID())}
+	}
+	return s.Send("mesos.scheduler.Call", schedv0.FromV1(c))
+}
+
+// Subscribe registers the framework (again, when info has an id).
+func (s *Scheduler) Subscribe(info *mesos.FrameworkInfo) error {
+	return s.Call(&schedpb.Call{Type: schedpb.Call_SUBSCRIBE.Enum(), FrameworkId: info.GetId(),
+		Subscribe: &schedpb.Call_Subscribe{FrameworkInfo: info}})
+}
+
+// Acknowledge acknowledges a status update.
+func (s *Scheduler) Acknowledge(u *messages.StatusUpdateMessage) error {
+	return s.Call(&schedpb.Call{Type: schedpb.Call_ACKNOWLEDGE.Enum(), Acknowledge: &schedpb.Call_Acknowledge{
+		AgentId: u.GetUpdate().GetSlaveId(), TaskId: u.GetUpdate().GetStatus().GetTaskId(), Uuid: u.GetUpdate().GetUuid()}})
+}
+
+// Launch accepts offer with a LAUNCH of tasks.
+func (s *Scheduler) Launch(offer *mesos.Offer, tasks ...*mesos.TaskInfo) error {
+	return s.Call(&schedpb.Call{Type: schedpb.Call_ACCEPT.Enum(), Accept: &schedpb.Call_Accept{
+		OfferIds: []*mesos.OfferID{offer.GetId()},
+		Operations: []*mesos.Offer_Operation{{Type: mesos.Offer_Operation_LAUNCH.Enum(),
+			Launch: &mesos.Offer_Operation_Launch{TaskInfos: tasks}}},
+		Filters: &mesos.Filters{RefuseSeconds: proto.Float64(0.1)}}})
+}

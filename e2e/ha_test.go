@@ -144,6 +144,12 @@ func TestMasterFailover(t *testing.T) {
 		t.Fatalf("mezzo resolve: %d %q, want the leader %s", code, out, c.addrs[first])
 	}
 
+	// The CLI finds the leader through ZooKeeper.
+	out, code = run(t, 30*time.Second, bin.mezzo, "agents", "--master="+c.url)
+	if code != 0 || strings.Count(out, " active ") != 2 {
+		t.Fatalf("mezzo agents --master=%s: exit %d\n%s", c.url, code, out)
+	}
+
 	long := c.startLongTask(t, "long")
 	churn := c.keepLaunching(t)
 	// Let the churn run on the first leader for a moment.

@@ -17,6 +17,7 @@ import (
 	"github.com/mezzo-project/mezzo/internal/flags"
 	"github.com/mezzo-project/mezzo/internal/prom"
 	"github.com/mezzo-project/mezzo/internal/sysmetrics"
+	"github.com/mezzo-project/mezzo/webui"
 )
 
 const streamIDHeader = "Mesos-Stream-Id"
@@ -63,6 +64,7 @@ func (m *Master) routes() http.Handler {
 	both("/redirect", wrap(m.redirect))
 	routes["/version"] = wrap(m.versionJSON)
 	routes["/logging/toggle"] = m.cfg.Verbosity.ToggleHandler()
+	routes.ui(webui.Handler())
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h, ok := routes.lookup(r.URL.Path)
 		if !ok {
@@ -388,9 +390,20 @@ func (rt routeTable) both(path string, h http.Handler) {
 	rt["/master"+path] = h
 }
 
+// ui serves the web UI (package webui) with h: the page at "/" and its
+// files under webui.Prefix.
+func (rt routeTable) ui(h http.Handler) {
+	rt["/"] = h
+	rt[webui.Prefix] = h
+}
+
 // lookup finds the handler of a request path; DELETE /quota/<role> is
-// served by /quota.
+// served by /quota, and the web UI's files by webui.Prefix.
 func (rt routeTable) lookup(path string) (http.Handler, bool) {
+	if strings.HasPrefix(path, webui.Prefix) {
+		h, ok := rt[webui.Prefix]
+		return h, ok
+	}
 	if len(path) > 1 {
 		path = strings.TrimRight(path, "/")
 	}

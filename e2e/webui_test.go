@@ -1,0 +1,244 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// chromiumPath finds Debian's chromium (scripts/deps.sh installs it).
+func chromiumPath(t testing.TB) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Fatal("chromium is not installed (scripts/deps.sh installs Debian's chromium): the web UI tests drive a real browser")
+	return ""
+}
+
+// browser starts a headless chromium for the test and returns a chromedp
+// context on one of its tabs; the browser is closed when the test ends.
+func browser(t testing.TB, width, height int) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromiumPath(t)),
+		chromedp.NoSandbox,
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.WindowSize(width, height),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
+	t.Cleanup(func() {
+		cancel()
+		cancelAlloc()
+	})
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return ctx
+}
+
+// textOf reads an element's text in the page; "" when it is not there.
+func textOf(ctx context.Context, selector string) (string, error) {
+	js := fmt.Sprintf(`(document.querySelector(%q)?.textContent ?? "")`, selector)
+	return chromedp.Run(ctx, chromedp.Evaluate[string](js))
+}
+
+// waitText polls the page until selector's text satisfies ok.
+func waitText(t *testing.T, ctx context.Context, limit time.Duration, selector, what string, ok func(string) bool) {
+	t.Helper()
+	waitFor(t, limit, what, func() error {
+		s, err := textOf(ctx, selector)
+		if err != nil {
+			return err
+		}
+		if !ok(s) {
+			return fmt.Errorf("%s reads %q", selector, s)
+		}
+		return nil
+	})
+}
+
+func equals(want string) func(string) bool { return func(s string) bool { return s == want } }
+
+// screenshot saves a full-page PNG of the page under $MEZZO_UI_SCREENSHOTS
+// (unset: nothing is saved), for docs/screenshots.
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	dir := os.Getenv("MEZZO_UI_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestWebUI drives the master's web UI in headless chromium against real
+// master and agent processes: the overview counts the tasks `mezzo
+// execute` ran, a task's page lists its states, its log viewer shows a line
+// the task printed after the page opened (read through the master's files
+// proxy), and the overview follows an agent that is stopped.
+func TestWebUI(t *testing.T) {
+	work := t.TempDir()
+	killLeftoverExecutors(t, work)
+	master := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	// Missed pings mark a stopped agent unreachable in about 2 s.
+	start(t, "master", "master", "--ip=127.0.0.1", "--port="+strings.Split(master, ":")[1],
+		"--work_dir="+filepath.Join(work, "master"), "--allocation_interval=100ms",
+		"--agent_ping_timeout=1secs", "--max_agent_ping_timeouts=2")
+	waitFor(t, 20*time.Second, "master health", func() error { return httpOK("http://" + master + "/health") })
+	var agents []*proc
+	for i := range 2 {
+		agents = append(agents, start(t, fmt.Sprintf("agent%d", i), "agent", "--master="+master, "--ip=127.0.0.1",
+			fmt.Sprintf("--port=%d", freePort(t)), "--work_dir="+filepath.Join(work, fmt.Sprintf("agent%d", i)),
+			"--resources=cpus:2;mem:1024;disk:1024;ports:[31000-31100]", fmt.Sprintf("--attributes=rack:r%d", i)))
+	}
+	ctx := browser(t, 1280, 900)
+	base := "http://" + master + "/"
+
+	// The UI opens before any task, so all it shows later came by events.
+	if err := chromedp.Do(ctx, chromedp.Navigate(base)); err != nil {
+		t.Fatal(err)
+	}
+	waitText(t, ctx, 30*time.Second, `[data-stat="agents-active"] b`, "two active agents on the overview", equals("2"))
+
+	out, code := run(t, 60*time.Second, bin.mezzo, "execute", "--master="+master, "--name=hello", "--resources=cpus:0.1;mem:32",
+		"--command=echo hello from the web UI test")
+	if code != 0 {
+		t.Fatalf("mezzo execute hello: exit %d\n%s", code, out)
+	}
+	gate := filepath.Join(work, "go")
+	start(t, "execute-follow", "execute", "--master="+master, "--name=follow", "--resources=cpus:0.1;mem:32",
+		"--command=echo waiting; while [ ! -e "+gate+" ]; do sleep 0.1; done; echo LINE-AFTER-PAGE-OPENED; echo on-stderr >&2; sleep 300")
+	waitText(t, ctx, 30*time.Second, `[data-stat="tasks-finished"] b`, "one finished task on the overview", equals("1"))
+	waitText(t, ctx, 30*time.Second, `[data-stat="tasks-running"] b`, "one running task on the overview", equals("1"))
+	screenshot(t, ctx, "overview")
+
+	// The tasks page lists both, and filters by state.
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"#/tasks?state=TASK_FINISHED")); err != nil {
+		t.Fatal(err)
+	}
+	waitText(t, ctx, 10*time.Second, "main tbody", "the finished task alone in the filtered tasks table", func(s string) bool {
+		return strings.Contains(s, "hello") && !strings.Contains(s, "follow")
+	})
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"#/tasks")); err != nil {
+		t.Fatal(err)
+	}
+	waitText(t, ctx, 10*time.Second, "main tbody", "both tasks in the tasks table", func(s string) bool {
+		return strings.Contains(s, "hello") && strings.Contains(s, "follow")
+	})
+	screenshot(t, ctx, "tasks")
+
+	// A finished task's page: its states in order.
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"#/tasks/hello")); err != nil {
+		t.Fatal(err)
+	}
+	waitText(t, ctx, 10*time.Second, `ol.status-list`, "hello's states on its page", func(s string) bool {
+		i, j := strings.Index(s, "RUNNING"), strings.Index(s, "FINISHED")
+		return i >= 0 && j > i
+	})
+
+	// The running task's page: its log viewer follows stdout.
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"#/tasks/follow")); err != nil {
+		t.Fatal(err)
+	}
+	waitText(t, ctx, 10*time.Second, `ol.status-list`, "follow's RUNNING state", func(s string) bool { return strings.Contains(s, "RUNNING") })
+	waitText(t, ctx, 20*time.Second, `pre.log`, "the line the task printed before the page opened", func(s string) bool {
+		return strings.Contains(s, "waiting")
+	})
+	if s, _ := textOf(ctx, "pre.log"); strings.Contains(s, "LINE-AFTER-PAGE-OPENED") {
+		t.Fatalf("the log shows the line before the task printed it: %q", s)
+	}
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitText(t, ctx, 10*time.Second, `pre.log`, "the line printed after the page opened, in the log viewer", func(s string) bool {
+		return strings.Contains(s, "LINE-AFTER-PAGE-OPENED")
+	})
+	waitText(t, ctx, 10*time.Second, `main table[aria-label="Sandbox files"]`, "the sandbox listing", func(s string) bool {
+		return strings.Contains(s, "stdout") && strings.Contains(s, "stderr")
+	})
+	screenshot(t, ctx, "task")
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`.tabs button:nth-child(2)`))); err != nil {
+		t.Fatal(err)
+	}
+	waitText(t, ctx, 10*time.Second, `pre.log`, "stderr in the log viewer", func(s string) bool { return strings.Contains(s, "on-stderr") })
+
+	for _, page := range []string{"agents", "frameworks", "roles", "maintenance"} {
+		if err := chromedp.Do(ctx, chromedp.Navigate(base+"#/"+page)); err != nil {
+			t.Fatal(err)
+		}
+		waitText(t, ctx, 10*time.Second, "main", "the "+page+" page", func(s string) bool { return !strings.Contains(s, "Loading") })
+		if s, _ := textOf(ctx, "main .notice.error"); s != "" {
+			t.Fatalf("the %s page shows an error: %s", page, s)
+		}
+		screenshot(t, ctx, page)
+	}
+
+	// Stop the agent that does not run `follow`: the overview, open since
+	// before, shows one agent active and one unreachable.
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"#/")); err != nil {
+		t.Fatal(err)
+	}
+	waitText(t, ctx, 10*time.Second, `[data-stat="agents-active"] b`, "two active agents", equals("2"))
+	var tasks struct {
+		GetTasks struct {
+			Tasks []struct {
+				AgentID struct{ Value string } `json:"agent_id"`
+			} `json:"tasks"`
+		} `json:"get_tasks"`
+	}
+	operatorJSON(t, master, `{"type":"GET_TASKS"}`, &tasks)
+	var ags struct {
+		GetAgents struct {
+			Agents []struct {
+				Info struct {
+					ID   struct{ Value string } `json:"id"`
+					Port int                    `json:"port"`
+				} `json:"agent_info"`
+			} `json:"agents"`
+		} `json:"get_agents"`
+	}
+	operatorJSON(t, master, `{"type":"GET_AGENTS"}`, &ags)
+	if len(tasks.GetTasks.Tasks) != 1 {
+		t.Fatalf("%d running tasks, want 1", len(tasks.GetTasks.Tasks))
+	}
+	victim := -1
+	for i, a := range agents {
+		for _, x := range ags.GetAgents.Agents {
+			if x.Info.ID.Value != tasks.GetTasks.Tasks[0].AgentID.Value && slicesContainsPort(a.cmd.Args, x.Info.Port) {
+				victim = i
+			}
+		}
+	}
+	if victim < 0 {
+		t.Fatal(errors.New("found no agent without the running task"))
+	}
+	agents[victim].stop()
+	waitText(t, ctx, 20*time.Second, `[data-stat="agents-active"] b`, "one active agent after the other stopped", equals("1"))
+	waitText(t, ctx, 10*time.Second, `[data-stat="agents-unreachable"] b`, "one unreachable agent", equals("1"))
+	waitText(t, ctx, 10*time.Second, `ul.feed`, "the agent's removal in the event feed", func(s string) bool { return strings.Contains(s, "AGENT_REMOVED") })
+}
+
+func slicesContainsPort(args []string, port int) bool {
+	for _, a := range args {
+		if a == fmt.Sprintf("--port=%d", port) {
+			return true
+		}
+	}
+	return false
+}

@@ -20,6 +20,7 @@ import (
 	"github.com/mezzo-project/mezzo/agent/fetcher"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	"github.com/mezzo-project/mezzo/detector"
+	"github.com/mezzo-project/mezzo/internal/files"
 )
 
 // ErrClosed is returned by calls on an Agent after Close.
@@ -83,6 +84,8 @@ type Agent struct {
 
 	// started is when New was called (/state's start_time).
 	started time.Time
+	// files serves /files/* and LIST_FILES/READ_FILE (files.go).
+	files *files.Server
 	// recoveredPort is the port of the recovered agent when --port=0
 	// (set before the state goroutine starts; read-only after).
 	recoveredPort int
@@ -139,6 +142,7 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 		started:   time.Now(),
 	}
 	a.st = newState(info)
+	a.files = a.newFileServer()
 	if err := a.newContainerizer(); err != nil {
 		cancel()
 		return nil, err

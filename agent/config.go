@@ -37,6 +37,12 @@ type Config struct {
 	// Verbosity is the process's logging verbosity, which /logging/toggle
 	// and SET_LOGGING_LEVEL raise for a while (nil: fixed at 0).
 	Verbosity *logging.Verbosity
+	// LogFile is the file this agent's log is written to (with Mesos'
+	// --log_dir, which the command sets it from; not a flag of its own).
+	// Its /files endpoints and LIST_FILES/READ_FILE serve it as
+	// /slave/log, as Mesos attaches its log; empty: no such file, and
+	// /slave/log is 404.
+	LogFile string
 	// EnablePprof is Mezzo's --enable_pprof (default false): serve Go's
 	// profiler (net/http/pprof) under /debug/pprof/. When false those
 	// paths answer 404. Profiles show the process' memory and cost CPU

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/mezzo-project/mezzo/api/legacy"
+	"github.com/mezzo-project/mezzo/internal/files"
 )
 
 // filesClient asks one agent's /files endpoints over real HTTP.
@@ -352,7 +353,7 @@ func testFilesDownload(t *testing.T, f *filesFixture) {
 	}{
 		{f.virtual + "/page.html", filesPage, "text/html", "page.html"},
 		{f.sandbox + "/stdout", "hello stdout\n", "application/octet-stream", "stdout"},
-		{f.virtual + "/big.txt", f.big, downloadMediaType("big.txt"), "big.txt"},
+		{f.virtual + "/big.txt", f.big, files.MediaType("big.txt"), "big.txt"},
 	} {
 		ans := f.c.get("/files/download", "path", tc.path)
 		if ans.status != 200 || ans.body != tc.body {
@@ -453,4 +454,39 @@ func testFilesEscapes(t *testing.T, f *filesFixture) {
 		f.c.get("/files/read", "path", p, "offset", "0").expect(t, "read "+p, 400, want)
 		f.c.get("/files/download", "path", p).expect(t, "download "+p, 400, want)
 	}
+}
+
+// TestFilesAgentLog: with a log file (--log_dir) the agent serves it as
+// /slave/log, lists it under /slave and names it in /files/debug.
+func TestFilesAgentLog(t *testing.T) {
+	logFile := filepath.Join(t.TempDir(), "mezzo-agent.log")
+	if err := os.WriteFile(logFile, []byte("agent log line\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a := startAgent(t, newFakeMaster(t), func(c *Config) { c.LogFile = logFile })
+	c := filesClient{t: t, base: "http://" + a.Endpoint()}
+	c.get("/files/read", "path", "/slave/log", "offset", "0").expect(t, "read /slave/log", 200, `{"data":"agent log line\n","offset":0}`)
+	c.get("/files/download", "path", "/slave/log").expect(t, "download /slave/log", 200, "agent log line\n")
+	ans := c.get("/files/browse", "path", "/slave")
+	var listing legacy.FileListing
+	if ans.status != 200 || json.Unmarshal([]byte(ans.body), &listing) != nil || len(listing) != 1 ||
+		listing[0].Path != "/slave/log" || listing[0].Size != 15 || listing[0].Mode != "-rw-r--r--" {
+		t.Errorf("browse /slave: %d %q", ans.status, ans.body)
+	}
+	c.get("/files/read", "path", "/slave", "offset", "0").expect(t, "read /slave", 400, "Cannot read a directory.\n")
+	c.get("/files/read", "path", "/slave/log/x").expect(t, "below /slave/log", 404, "")
+	if ans := c.get("/files/debug"); !strings.Contains(ans.body, `"/slave/log":"`+logFile+`"`) {
+		t.Errorf("/files/debug: %q", ans.body)
+	}
+}
+
+// TestFilesNoAgentLog: without a log file /slave/log is a 404 that names
+// --log_dir, and /slave is not served.
+func TestFilesNoAgentLog(t *testing.T) {
+	b := startAgent(t, newFakeMaster(t), nil)
+	c := filesClient{t: t, base: "http://" + b.Endpoint()}
+	if ans := c.get("/files/read", "path", "/slave/log"); ans.status != 404 || !strings.Contains(ans.body, "--log_dir") {
+		t.Errorf("/slave/log without a log file: %d %q, want 404 naming --log_dir", ans.status, ans.body)
+	}
+	c.get("/files/browse", "path", "/slave").expect(t, "browse /slave without a log file", 404, "")
 }

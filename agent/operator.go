@@ -5,12 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"math"
 	"net/http"
-	"os"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -464,72 +461,27 @@ func (a *Agent) getContainers() (*agentpb.Response_GetContainers, error) {
 // does), sorted by name and named by the path as given joined with the
 // entry's name. A file, rather than a directory, lists nothing.
 func (a *Agent) listFiles(requested string) (*agentpb.Response_ListFiles, error) {
-	dir, err := a.resolveFilePath(requested)
+	infos, err := a.files.List(requested)
 	if err != nil {
 		return nil, err
 	}
-	out := &agentpb.Response_ListFiles{}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		if !errors.Is(err, syscall.ENOTDIR) {
-			a.log.Warn("LIST_FILES: cannot list directory", "path", dir, "err", err)
-		}
-		return out, nil
-	}
-	names := ownerNames{}
-	base := strings.TrimSuffix(strings.TrimPrefix(requested, "file://"), "/")
-	for _, e := range entries {
-		full := dir + "/" + e.Name()
-		fi, err := os.Stat(full)
-		if err != nil {
-			a.log.Warn("LIST_FILES: listed entry cannot be stat'ed", "path", full, "err", err)
-			continue
-		}
-		out.FileInfos = append(out.FileInfos, names.fileInfoProto(base+"/"+e.Name(), fi))
-	}
-	return out, nil
+	return &agentpb.Response_ListFiles{FileInfos: infos}, nil
 }
 
-// fileInfoProto describes fi, found at path p, as Mesos' FileInfo
-// message: st_mode with its file type bits, mtime in whole seconds (as
-// nanoseconds), owner and group by name.
-func (n *ownerNames) fileInfoProto(p string, fi os.FileInfo) *mesos.FileInfo {
-	info := &mesos.FileInfo{
-		Path:  proto.String(p),
-		Size:  proto.Uint64(uint64(max(fi.Size(), 0))),
-		Mtime: &mesos.TimeInfo{Nanoseconds: proto.Int64(fi.ModTime().Unix() * int64(time.Second))},
-	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		info.Nlink = proto.Int32(int32(st.Nlink))
-		info.Mode = proto.Uint32(uint32(st.Mode))
-		info.Uid = proto.String(n.user(st.Uid))
-		info.Gid = proto.String(n.group(st.Gid))
-	}
-	return info
-}
-
-// readFile is READ_FILE: at most filesMaxRead bytes of the file at the
+// readFile is READ_FILE: at most files.MaxRead bytes of the file at the
 // call's path from its offset, for its length (to the end without one),
 // with the file's size. Reading at or past the end, or a length of 0,
 // answers no data.
 func (a *Agent) readFile(rf *agentpb.Call_ReadFile) (*agentpb.Response_ReadFile, error) {
-	path, err := a.resolveFilePath(rf.GetPath())
-	if err != nil {
-		return nil, err
-	}
-	offset := int64(min(rf.GetOffset(), math.MaxInt64))
-	length := int64(-1)
+	var length *uint64
 	if rf.Length != nil {
-		length = int64(min(rf.GetLength(), math.MaxInt64))
+		length = proto.Uint64(rf.GetLength())
 	}
-	size, data, err := readFileChunk(path, offset, length)
+	size, data, err := a.files.ReadFile(rf.GetPath(), rf.GetOffset(), length)
 	if err != nil {
 		return nil, err
 	}
-	if data == nil {
-		data = []byte{} // required: present even when empty
-	}
-	return &agentpb.Response_ReadFile{Size: proto.Uint64(uint64(size)), Data: data}, nil
+	return &agentpb.Response_ReadFile{Size: proto.Uint64(size), Data: data}, nil
 }
 
 // respondOperator writes resp as a 200 in format f. Protobuf is the

@@ -74,6 +74,12 @@ type Config struct {
 	// Verbosity is the process's logging verbosity, which /logging/toggle
 	// and SET_LOGGING_LEVEL raise for a while (nil: fixed at 0).
 	Verbosity *logging.Verbosity
+	// LogFile is the file this master's log is written to (with Mesos'
+	// --log_dir, which the command sets it from; not a flag of its own).
+	// Its /files endpoints and LIST_FILES/READ_FILE serve it as
+	// /master/log, as Mesos attaches its log; empty: no such file, and
+	// /master/log is 404.
+	LogFile string
 	// Leadership tells the master which master leads, as the ZooKeeper
 	// election sees it: /master/state's leader and leader_info,
 	// /master/redirect and the metric master/elected (1 while the leader

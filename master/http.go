@@ -62,6 +62,11 @@ func (m *Master) routes() http.Handler {
 	both("/machine/down", wrap(m.machineDownJSON))
 	both("/machine/up", wrap(m.machineUpJSON))
 	both("/redirect", wrap(m.redirect))
+	// Mesos' files process is /files; /master/files is the same.
+	both("/files/browse", wrap(m.filesBrowse))
+	both("/files/read", wrap(m.filesRead))
+	both("/files/download", wrap(m.filesDownload))
+	both("/files/debug", wrap(m.filesDebug))
 	routes["/version"] = wrap(m.versionJSON)
 	routes["/logging/toggle"] = m.cfg.Verbosity.ToggleHandler()
 	routes.ui(webui.Handler())

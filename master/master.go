@@ -20,6 +20,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
+	"github.com/mezzo-project/mezzo/internal/files"
 	"github.com/mezzo-project/mezzo/internal/version"
 	"github.com/mezzo-project/mezzo/master/registry"
 )
@@ -61,6 +62,10 @@ type Master struct {
 	inflight sync.WaitGroup // handler calls in progress
 
 	handler http.Handler
+	// files serves the master's own files (files.go); filesClient
+	// forwards the requests for agents' files.
+	files       *files.Server
+	filesClient *http.Client
 }
 
 // New validates cfg and starts a master's core goroutine. The master
@@ -115,6 +120,7 @@ func newMaster(cfg Config, log *slog.Logger, clock Clock) (*Master, error) {
 	m.readSlots = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))
 	m.readLimit = &readLimiter{interval: readInterval, burst: readBurst}
 	m.snaps.build(core, 0)
+	m.files, m.filesClient = m.newFileServer(), newFilesClient()
 	m.handler = m.routes()
 	go m.loop()
 	log.Info("master started", "pid", info.GetPid(), "hostname", info.GetHostname(), "version", info.GetVersion())
@@ -380,6 +386,7 @@ func (m *Master) Close() error {
 		errs = append(errs, s.Close())
 	}
 	m.inflight.Wait()
+	m.filesClient.CloseIdleConnections()
 	errs = append(errs, m.core.reg.Close())
 	m.log.Info("master stopped")
 	return errors.Join(errs...)

@@ -312,6 +312,24 @@ func (m *Master) operatorAPI(w http.ResponseWriter, r *http.Request) error {
 			return httpapi.BadRequest("Failed to validate master::Call: Expecting 'remove_quota' to be present")
 		}
 		return m.onCoreOK(w, func(c *core) error { return c.removeLegacyQuota(call.GetRemoveQuota().GetRole()) })
+	case masterpb.Call_LIST_FILES:
+		if call.GetListFiles().GetPath() == "" {
+			return httpapi.BadRequest("Failed to validate master::Call: Expecting 'list_files.path' to be present")
+		}
+		lf, err := m.listFiles(r.Context(), call.GetListFiles().GetPath())
+		if err != nil {
+			return err
+		}
+		return respond(masterpb.Response_LIST_FILES, func(resp *masterpb.Response) { resp.ListFiles = lf })
+	case masterpb.Call_READ_FILE:
+		if call.GetReadFile().GetPath() == "" {
+			return httpapi.BadRequest("Failed to validate master::Call: Expecting 'read_file.path' to be present")
+		}
+		rf, err := m.readFile(r.Context(), call.GetReadFile())
+		if err != nil {
+			return err
+		}
+		return respond(masterpb.Response_READ_FILE, func(resp *masterpb.Response) { resp.ReadFile = rf })
 	case masterpb.Call_UNKNOWN:
 		return httpapi.NotImplemented("")
 	}

@@ -48,6 +48,7 @@ func runAgent(args []string, stdout, stderr io.Writer) int {
 	}
 	defer closeLog()
 	cfg.Verbosity = verbosity
+	cfg.LogFile = lf.path("mezzo-agent.log")
 	applyDefaultIsolation(fs, &cfg, log)
 	a, err := agent.New(cfg, log)
 	if err != nil {

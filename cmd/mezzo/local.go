@@ -87,18 +87,21 @@ func runLocal(args []string, stdout, stderr io.Writer) int {
 	}
 	defer closeLog()
 	mcfg.Verbosity, acfg.Verbosity = verbosity, verbosity
+	// The master logs to the cluster's own log: /master/log serves it.
+	mcfg.LogFile = logf.path("mezzo-local.log")
 	applyDefaultIsolation(fs, &acfg, log)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	agentLog := func(i int) (*slog.Logger, func(), error) {
+	agentLog := func(i int) (*slog.Logger, string, func(), error) {
 		if logf.dir == "" {
-			return log.With("component", "agent", "agent", i), func() {}, nil
+			return log.With("component", "agent", "agent", i), "", func() {}, nil
 		}
-		alog, closeFile, err := logf.openFile(fmt.Sprintf("mezzo-local-agent%d.log", i), stderr, verbosity)
+		file := fmt.Sprintf("mezzo-local-agent%d.log", i)
+		alog, closeFile, err := logf.openFile(file, stderr, verbosity)
 		if err != nil {
-			return nil, nil, err
+			return nil, "", nil, err
 		}
-		return alog.With("component", "agent", "agent", i), closeFile, nil
+		return alog.With("component", "agent", "agent", i), logf.path(file), closeFile, nil
 	}
 	if err := runCluster(ctx, mcfg, acfg, lf, stdout, log, agentLog); err != nil {
 		fmt.Fprintf(stderr, "mezzo local: %v\n", err)
@@ -110,9 +113,11 @@ func runLocal(args []string, stdout, stderr io.Writer) int {
 // runCluster starts the master and the agents and serves until ctx ends
 // or the master or an agent fails. An agent the master refuses (marked
 // gone by an operator) stops alone; the master and the other agents go on.
-// agentLog returns agent i's logger and a function that closes its file.
+// agentLog returns agent i's logger, the file it writes (empty for
+// none; the agent serves it as /slave/log) and a function that closes
+// that file.
 func runCluster(ctx context.Context, mcfg master.Config, acfg agent.Config, lf localFlags, stdout io.Writer, log *slog.Logger,
-	agentLog func(i int) (*slog.Logger, func(), error)) error {
+	agentLog func(i int) (*slog.Logger, string, func(), error)) error {
 	mcfg.WorkDir = filepath.Join(mcfg.WorkDir, "master")
 	root := filepath.Dir(mcfg.WorkDir)
 	if err := os.MkdirAll(mcfg.WorkDir, 0o755); err != nil {
@@ -153,10 +158,11 @@ func runCluster(ctx context.Context, mcfg master.Config, acfg agent.Config, lf l
 		cfg.WorkDir = filepath.Join(root, fmt.Sprintf("agent%d", i))
 		cfg.Resources = shares[i]
 		cfg.CgroupsRoot = localCgroupsRoot(acfg.CgroupsRoot, root, i)
-		alog, closeLog, err := agentLog(i)
+		alog, logFile, closeLog, err := agentLog(i)
 		if err != nil {
 			return fmt.Errorf("agent %d: %w", i, err)
 		}
+		cfg.LogFile = logFile
 		defer closeLog()
 		a, err := agent.New(cfg, alog)
 		if err != nil {

@@ -58,6 +58,19 @@ func (l *logFlags) open(command string, stderr io.Writer) (*slog.Logger, *loggin
 	return log, verbosity, closeFile, nil
 }
 
+// path is where --log_dir puts the log file named file; empty without
+// --log_dir. The master and the agent serve their own as /master/log and
+// /slave/log.
+func (l *logFlags) path(file string) string {
+	if l.dir == "" {
+		return ""
+	}
+	if abs, err := filepath.Abs(filepath.Join(l.dir, file)); err == nil {
+		return abs
+	}
+	return filepath.Join(l.dir, file)
+}
+
 // openFile returns a logger at verbosity that writes to stderr (unless
 // --quiet) and, with --log_dir, to <log_dir>/<file> (appended); and a
 // function that closes that file. One process logs to several files this
@@ -72,7 +85,7 @@ func (l *logFlags) openFile(file string, stderr io.Writer, verbosity *logging.Ve
 		if err := os.MkdirAll(l.dir, 0o755); err != nil {
 			return nil, nil, fmt.Errorf("--log_dir: %w", err)
 		}
-		f, err := os.OpenFile(filepath.Join(l.dir, file), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		f, err := os.OpenFile(l.path(file), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 		if err != nil {
 			return nil, nil, fmt.Errorf("--log_dir: %w", err)
 		}

@@ -51,6 +51,7 @@ func runMaster(args []string, stdout, stderr io.Writer) int {
 	}
 	defer closeLog()
 	cfg.Verbosity = verbosity
+	cfg.LogFile = lf.path("mezzo-master.log")
 	if cfg.ZK != "" {
 		return runMasterOfSeveral(cfg, log, stderr)
 	}

@@ -71,14 +71,14 @@ func waitText(t *testing.T, ctx context.Context, limit time.Duration, selector, 
 
 func equals(want string) func(string) bool { return func(s string) bool { return s == want } }
 
-// screenshot saves a full-page PNG of the page under $MEZZO_UI_SCREENSHOTS
+// screenshot saves a full-page PNG (quality 100 makes PNG, less JPEG) of the page under $MEZZO_UI_SCREENSHOTS
 // (unset: nothing is saved), for docs/screenshots.
 func screenshot(t *testing.T, ctx context.Context, name string) {
 	dir := os.Getenv("MEZZO_UI_SCREENSHOTS")
 	if dir == "" {
 		return
 	}
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)
 	}

@@ -113,7 +113,7 @@ async function pollMetrics() {
   for (;;) {
     try {
       live.metrics = await api.metrics();
-      live.history.push(live.metrics["master/tasks_running"] || 0);
+      live.history.push(model.byState.TASK_RUNNING || 0);
       if (live.history.length > 150) live.history.shift();
       router.update(model);
     } catch {

@@ -110,9 +110,8 @@ export function table(columns, { pageSize = 50, empty = "Nothing to show.", link
   const info = h("span", { class: "pageinfo" });
   const prev = h("button", { onclick: () => { page--; draw(); }, "aria-label": "previous page" }, "‹ Prev");
   const next = h("button", { onclick: () => { page++; draw(); }, "aria-label": "next page" }, "Next ›");
-  const el = h("div", { class: "tablewrap" },
-    h("table", { "aria-label": label || "" }, thead, tbody),
-    h("div", { class: "pager" }, prev, info, next));
+  const pager = h("div", { class: "pager" }, prev, info, next);
+  const el = h("div", { class: "tablewrap" }, h("table", { "aria-label": label || "" }, thead, tbody), pager);
 
   function draw() {
     let view = rows;
@@ -140,6 +139,7 @@ export function table(columns, { pageSize = 50, empty = "Nothing to show.", link
     tbody.replaceChildren(frag);
     if (focused !== undefined) tbody.querySelector(`tr[data-i="${focused}"]`)?.focus();
     info.textContent = view.length ? `${(start + 1).toLocaleString("en")}–${Math.min(view.length, start + pageSize).toLocaleString("en")} of ${view.length.toLocaleString("en")}` : "0 rows";
+    pager.hidden = pages <= 1;
     prev.disabled = page === 0;
     next.disabled = page >= pages - 1;
   }
@@ -181,6 +181,7 @@ export function usageChart(rows) {
 export function sparkline(values, label) {
   const w = 300, hgt = 50;
   const max = Math.max(1, ...values);
+  if (values.length === 1) values = [values[0], values[0]];
   const pts = values.map((v, i) => `${values.length > 1 ? (i / (values.length - 1)) * w : 0},${hgt - (v / max) * (hgt - 4) - 2}`).join(" ");
   return svg("svg", { viewBox: `0 0 ${w} ${hgt}`, class: "spark", role: "img", "aria-label": `${label}: ${values.at(-1) ?? 0}` },
     svg("polyline", { points: pts, class: "line" }));

@@ -58,23 +58,26 @@ function render(model, live) {
     STATES.filter((s) => model.byState[s] || ["TASK_STAGING", "TASK_RUNNING", "TASK_FINISHED", "TASK_FAILED"].includes(s))
       .map((s) => stat(model.byState[s] || 0, short(s).toLowerCase(), `#/tasks?state=${s}`, `tasks-${short(s).toLowerCase()}`))));
 
-  // Used and offered come from the master's metrics (the allocator's own
-  // figures); before the first poll, from the model.
+  // Total and used follow the events (the registered agents, the tasks
+  // not yet terminal); offered is the allocator's offered-or-allocated
+  // less what is allocated, from the last metrics poll.
   const tot = model.totals();
   const rows = [];
   for (const [k, name, fmt] of [["cpus", "CPU", fmtNum], ["mem", "Memory", fmtMB], ["disk", "Disk", fmtMB], ["gpus", "GPU", fmtNum]]) {
-    const total = m[`master/${k}_total`] ?? tot.total[k] ?? 0;
+    const total = tot.total[k] || 0;
     if (k === "gpus" && !total) continue;
-    const used = m[`master/${k}_used`] ?? tot.used[k] ?? 0;
+    const used = Math.min(total, tot.used[k] || 0);
     const oa = m[`allocator/mesos/resources/${k}/offered_or_allocated`];
-    const offered = oa !== undefined ? Math.max(0, oa - used) : tot.offered[k] || 0;
+    const offered = Math.min(total - used, oa !== undefined ? Math.max(0, oa - (m[`master/${k}_used`] ?? used)) : tot.offered[k] || 0);
     const idle = Math.max(0, total - used - offered);
     rows.push({ name, total, used, offered, totalText: fmt(total), usedText: fmt(used), offeredText: fmt(offered), idleText: fmt(idle) });
   }
   const usage = section("Resources",
     rows.length && rows[0].total ? usageChart(rows) : message("empty", "No resources yet", "No agent is registered."),
     h("div", { class: "legend" }, h("span", {}, h("i", { class: "used" }), "used"), h("span", {}, h("i", { class: "offered" }), "offered"), h("span", {}, h("i", { class: "idle" }), "idle")));
-  const running = section("Running tasks (last 5 minutes)", sparkline(live.history.length ? live.history : [model.byState.TASK_RUNNING || 0], "running tasks"));
+  const running = section(`Running tasks: ${fmtNum(model.byState.TASK_RUNNING || 0)}`,
+    sparkline([...live.history, model.byState.TASK_RUNNING || 0], "running tasks over the last 5 minutes"),
+    h("p", { class: "meta" }, "over the last 5 minutes"));
   const feed = section("Recent events",
     model.feed.length ? h("ul", { class: "feed", "aria-live": "polite" }, model.feed.slice(0, 50).map((e) =>
       h("li", {}, h("time", {}, new Date(e.at).toLocaleTimeString("en-GB", { hour12: false })), h("span", { class: "type" }, e.type),

@@ -121,7 +121,7 @@ function render(m, t) {
     ["Last result", last?.healthy === undefined ? "none yet" : last.healthy ? "healthy" : "unhealthy"],
   ]) : h("p", { class: "meta" }, "No health check.");
   return h("div", {},
-    h("h1", {}, t.name || t.id, h("small", {}, t.id), " ", badge(t.state)),
+    h("h1", {}, t.name || t.id, t.name && t.name !== t.id ? h("small", {}, t.id) : null, " ", badge(t.state)),
     h("div", { class: "grid" },
       section("Task", dl([
         ["State", badge(t.state)],

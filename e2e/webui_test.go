@@ -100,7 +100,7 @@ func TestWebUI(t *testing.T) {
 	killLeftoverExecutors(t, work)
 	master := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	// Missed pings mark a stopped agent unreachable in about 2 s.
-	start(t, "master", "master", "--ip=127.0.0.1", "--port="+strings.Split(master, ":")[1],
+	mproc := start(t, "master", "master", "--ip=127.0.0.1", "--port="+strings.Split(master, ":")[1],
 		"--work_dir="+filepath.Join(work, "master"), "--allocation_interval=100ms",
 		"--agent_ping_timeout=1secs", "--max_agent_ping_timeouts=2")
 	waitFor(t, 20*time.Second, "master health", func() error { return httpOK("http://" + master + "/health") })
@@ -192,8 +192,29 @@ func TestWebUI(t *testing.T) {
 		screenshot(t, ctx, page)
 	}
 
-	// Stop the agent that does not run `follow`: the overview, open since
-	// before, shows one agent active and one unreachable.
+	// The theme toggle overrides the system's (light in headless chromium),
+	// and "/" goes to the search box.
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"#/tasks"), chromedp.Click(chromedp.CSS("#theme"))); err != nil {
+		t.Fatal(err)
+	}
+	if theme, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.documentElement.dataset.theme || ""`)); err != nil || theme != "dark" {
+		t.Fatalf("theme after the toggle: %q %v, want dark", theme, err)
+	}
+	waitText(t, ctx, 10*time.Second, "main tbody", "the tasks table", func(s string) bool { return strings.Contains(s, "follow") })
+	screenshot(t, ctx, "tasks-dark")
+	if err := chromedp.Do(ctx, chromedp.KeyEvent("/")); err != nil {
+		t.Fatal(err)
+	}
+	if focused, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.activeElement.hasAttribute("data-search")`)); err != nil || !focused {
+		t.Fatalf("after \"/\" the search box has no focus (%v)", err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#theme"))); err != nil {
+		t.Fatal(err)
+	}
+
+	// Stop the agent that runs `follow`: the overview, open since before,
+	// shows one agent active and one unreachable; the task's log viewer
+	// says its agent cannot be reached.
 	if err := chromedp.Do(ctx, chromedp.Navigate(base+"#/")); err != nil {
 		t.Fatal(err)
 	}
@@ -223,18 +244,35 @@ func TestWebUI(t *testing.T) {
 	victim := -1
 	for i, a := range agents {
 		for _, x := range ags.GetAgents.Agents {
-			if x.Info.ID.Value != tasks.GetTasks.Tasks[0].AgentID.Value && slicesContainsPort(a.cmd.Args, x.Info.Port) {
+			if x.Info.ID.Value == tasks.GetTasks.Tasks[0].AgentID.Value && slicesContainsPort(a.cmd.Args, x.Info.Port) {
 				victim = i
 			}
 		}
 	}
 	if victim < 0 {
-		t.Fatal(errors.New("found no agent without the running task"))
+		t.Fatal(errors.New("found no agent running the task"))
 	}
 	agents[victim].stop()
 	waitText(t, ctx, 20*time.Second, `[data-stat="agents-active"] b`, "one active agent after the other stopped", equals("1"))
 	waitText(t, ctx, 10*time.Second, `[data-stat="agents-unreachable"] b`, "one unreachable agent", equals("1"))
 	waitText(t, ctx, 10*time.Second, `ul.feed`, "the agent's removal in the event feed", func(s string) bool { return strings.Contains(s, "AGENT_REMOVED") })
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"#/tasks/follow")); err != nil {
+		t.Fatal(err)
+	}
+	waitText(t, ctx, 10*time.Second, `main .notice.error`, "the log viewer's error for an unreachable agent", func(s string) bool {
+		return strings.Contains(s, "agent")
+	})
+	screenshot(t, ctx, "task-agent-gone")
+
+	// The master goes away: the page says so.
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"#/")); err != nil {
+		t.Fatal(err)
+	}
+	waitText(t, ctx, 10*time.Second, `#conn`, "the live indicator", equals("live"))
+	mproc.stop()
+	waitText(t, ctx, 10*time.Second, `#banner`, "the banner saying the master cannot be reached", func(s string) bool {
+		return strings.Contains(s, "cannot be reached")
+	})
 }
 
 func slicesContainsPort(args []string, port int) bool {
@@ -244,4 +282,31 @@ func slicesContainsPort(args []string, port int) bool {
 		}
 	}
 	return false
+}
+
+// TestWebUIOnLocal opens the UI of `mezzo local`, as the README's quick
+// start does, and finds its agents and a task run on it.
+func TestWebUIOnLocal(t *testing.T) {
+	work := t.TempDir()
+	killLeftoverExecutors(t, work)
+	port := freePort(t)
+	master := fmt.Sprintf("127.0.0.1:%d", port)
+	start(t, "local", "local", "--ip=127.0.0.1", fmt.Sprintf("--port=%d", port), "--work_dir="+filepath.Join(work, "local"),
+		"--agents=2", "--resources=cpus:1;mem:512;disk:512")
+	waitFor(t, 20*time.Second, "mezzo local health", func() error { return httpOK("http://" + master + "/health") })
+	out, code := run(t, 60*time.Second, bin.mezzo, "execute", "--master="+master, "--name=on-local", "--resources=cpus:0.1;mem:32",
+		"--command=echo hello")
+	if code != 0 {
+		t.Fatalf("mezzo execute: exit %d\n%s", code, out)
+	}
+	ctx := browser(t, 1280, 900)
+	if err := chromedp.Do(ctx, chromedp.Navigate("http://"+master+"/")); err != nil {
+		t.Fatal(err)
+	}
+	waitText(t, ctx, 20*time.Second, `[data-stat="agents-active"] b`, "two active agents", equals("2"))
+	waitText(t, ctx, 10*time.Second, `[data-stat="tasks-finished"] b`, "the finished task", equals("1"))
+	if err := chromedp.Do(ctx, chromedp.Navigate("http://"+master+"/#/tasks/on-local")); err != nil {
+		t.Fatal(err)
+	}
+	waitText(t, ctx, 20*time.Second, `pre.log`, "the task's stdout", func(s string) bool { return strings.Contains(s, "hello") })
 }

@@ -175,9 +175,16 @@ function logViewer(api) {
       state.replaceChildren();
       if (!pre.textContent) state.replaceChildren(message("empty", `${path.split("/").pop()} is empty`, "Lines will show here as the task writes them."));
     } catch (e) {
-      state.replaceChildren(e.status === 404
-        ? message("empty", `${path.split("/").pop()} does not exist yet`, "The task may not have started; checking again.")
-        : message("error", "The agent cannot be reached for this log", `${e.message}. Retrying every second.`));
+      const file = path.split("/").pop();
+      if (e.status === 404 && /not registered/i.test(e.message)) {
+        state.replaceChildren(message("error", "The agent of this task is not registered with the master", `It is unreachable or gone, so ${file} cannot be read (${e.message.trim()}). Checking again every second.`));
+      } else if (e.status === 404) {
+        state.replaceChildren(message("empty", `${file} does not exist yet`, "The task may not have started; checking again."));
+      } else if (e.status === 0) {
+        state.replaceChildren(message("error", "The master cannot be reached", `${e.message}. Retrying every second.`));
+      } else {
+        state.replaceChildren(message("error", "The agent cannot be reached for this log", `${e.message.trim()}. Retrying every second.`));
+      }
     }
     if (myGen === gen && !stopped && follow.checked) timer = setTimeout(() => tick(myGen), 1000);
   }

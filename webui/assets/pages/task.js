@@ -43,7 +43,9 @@ export function mount(el, { model, params, api }) {
     try {
       entries = await api.browse(path);
     } catch (e) {
-      files.replaceChildren(message("error", e.status === 404 ? "No such directory" : "The sandbox cannot be listed", `${path}: ${e.message}`),
+      const title = e.status === 404 && /not registered/i.test(e.message) ? "The agent of this task is not registered with the master"
+        : e.status === 404 ? "No such directory" : "The sandbox cannot be listed";
+      files.replaceChildren(message("error", title, `${path}: ${e.message}`),
         h("button", { onclick: () => showDir(path) }, "Retry"));
       return;
     }
@@ -127,7 +129,7 @@ function render(m, t) {
         ["State", badge(t.state)],
         ["Framework", h("a", { href: `#/frameworks/${t.fw}` }, fw?.name || t.fw)],
         ["Agent", t.agent ? h("a", { href: `#/agents/${t.agent}` }, agent?.hostname || t.agent) : "not yet placed"],
-        ["Executor", t.executor || last?.executor || "–"],
+        ["Executor", t.executor || t.statuses.findLast((x) => x.executor)?.executor || "–"],
         ["Resources", fmtRes(t.res)],
         last?.ip ? ["IP address", last.ip] : null,
         ["Completed", TERMINAL.has(t.state) ? "yes" : "no"],

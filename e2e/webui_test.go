@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -181,15 +183,26 @@ func TestWebUI(t *testing.T) {
 	}
 	waitText(t, ctx, 10*time.Second, `pre.log`, "stderr in the log viewer", func(s string) bool { return strings.Contains(s, "on-stderr") })
 
-	for _, page := range []string{"agents", "frameworks", "roles", "maintenance"} {
-		if err := chromedp.Do(ctx, chromedp.Navigate(base+"#/"+page)); err != nil {
+	// A role with a weight and quota, and a maintenance window, to show.
+	for _, call := range []string{
+		`{"type":"UPDATE_WEIGHTS","update_weights":{"weight_infos":[{"role":"analytics","weight":2.5}]}}`,
+		`{"type":"UPDATE_QUOTA","update_quota":{"quota_configs":[{"role":"analytics","guarantees":{"cpus":{"value":1}},"limits":{"cpus":{"value":3}}}]}}`,
+		`{"type":"UPDATE_MAINTENANCE_SCHEDULE","update_maintenance_schedule":{"schedule":{"windows":[{"machine_ids":[{"hostname":"rack7-node3","ip":"10.0.0.7"}],
+			"unavailability":{"start":{"nanoseconds":4102444800000000000},"duration":{"nanoseconds":7200000000000}}}]}}}`,
+	} {
+		operatorOK(t, master, call)
+	}
+	for _, page := range []struct{ name, shows string }{
+		{"agents", "rack:r1"}, {"frameworks", "mezzo-execute instance"}, {"roles", "cpus:3"}, {"maintenance", "rack7-node3"},
+	} {
+		if err := chromedp.Do(ctx, chromedp.Navigate(base+"#/"+page.name)); err != nil {
 			t.Fatal(err)
 		}
-		waitText(t, ctx, 10*time.Second, "main", "the "+page+" page", func(s string) bool { return !strings.Contains(s, "Loading") })
+		waitText(t, ctx, 10*time.Second, "main", "the "+page.name+" page showing "+page.shows, func(s string) bool { return strings.Contains(s, page.shows) })
 		if s, _ := textOf(ctx, "main .notice.error"); s != "" {
-			t.Fatalf("the %s page shows an error: %s", page, s)
+			t.Fatalf("the %s page shows an error: %s", page.name, s)
 		}
-		screenshot(t, ctx, page)
+		screenshot(t, ctx, page.name)
 	}
 
 	// The theme toggle overrides the system's (light in headless chromium),
@@ -273,6 +286,20 @@ func TestWebUI(t *testing.T) {
 	waitText(t, ctx, 10*time.Second, `#banner`, "the banner saying the master cannot be reached", func(s string) bool {
 		return strings.Contains(s, "cannot be reached")
 	})
+}
+
+// operatorOK posts a JSON operator call that answers 200 with no body.
+func operatorOK(t *testing.T, base, body string) {
+	t.Helper()
+	resp, err := http.Post("http://"+base+"/api/v1", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("%s: %s %s", body, resp.Status, b)
+	}
 }
 
 func slicesContainsPort(args []string, port int) bool {

@@ -27,7 +27,7 @@ export const list = {
     const state = h("select", { "aria-label": "Agent state" }, ["", "active", "inactive", "draining", "removed"].map((s) => h("option", { value: s }, s || "any state")));
     state.value = query.get("state") || "";
     const t = table([
-      { title: "Hostname", cell: (a) => h("a", { href: `#/agents/${a.id}` }, a.hostname), sort: (a) => a.hostname },
+      { title: "Agent", cell: (a) => h("a", { href: `#/agents/${a.id}` }, `${a.hostname}:${a.port}`), sort: (a) => `${a.hostname}:${a.port}` },
       { title: "State", cell: (a) => badge(agentState(a)), sort: stateKey },
       { title: "CPU", cell: (a) => `${fmtNum(model.usedOn(a.id).cpus)} / ${fmtNum(a.total.cpus)}`, sort: (a) => model.usedOn(a.id).cpus / (a.total.cpus || 1) },
       { title: "Memory", cell: (a) => `${fmtMB(model.usedOn(a.id).mem)} / ${fmtMB(a.total.mem)} (${pct(model.usedOn(a.id).mem, a.total.mem)})`, sort: (a) => model.usedOn(a.id).mem / (a.total.mem || 1) },

@@ -7,13 +7,13 @@ import { scalars } from "../model.js";
 
 const quotaText = (m) => (m && Object.keys(m).length ? Object.entries(m).map(([k, v]) => `${k}:${fmtNum(v.value)}`).join(", ") : "–");
 
-export function mount(el, { api }) {
+export function mount(el, { api, model }) {
   const box = h("div", {}, h("p", { class: "loading" }, "Loading roles…"));
   el.append(h("h1", {}, "Roles"), section("Roles", box));
   const t = table([
     { title: "Role", cell: (r) => r.name, class: "mono", sort: (r) => r.name },
     { title: "Weight", cell: (r) => fmtNum(r.weight ?? 1), sort: (r) => r.weight ?? 1 },
-    { title: "Frameworks", cell: (r) => (r.frameworks || []).map((f, i) => [i ? ", " : "", h("a", { href: `#/frameworks/${f.value}` }, f.value.slice(-6))]), sort: (r) => (r.frameworks || []).length },
+    { title: "Frameworks", cell: (r) => (r.frameworks || []).map((f, i) => [i ? ", " : "", h("a", { href: `#/frameworks/${f.value}` }, model.frameworks.get(f.value)?.name || f.value)]), sort: (r) => (r.frameworks || []).length },
     { title: "Allocated", cell: (r) => fmtRes(scalars(r.resources)), sort: (r) => scalars(r.resources).cpus },
     { title: "Quota guarantee", cell: (r) => quotaText(r.quota?.guarantees) },
     { title: "Quota limit", cell: (r) => quotaText(r.quota?.limits) },

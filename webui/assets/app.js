@@ -105,17 +105,31 @@ async function stream() {
         router.update(model);
       }, () => {});
       performance.mark("mezzo-subscribe");
-      await api.subscribe((ev) => {
-        if (ev.type === "SUBSCRIBED") {
-          performance.mark("mezzo-subscribed");
-          setConnected(true);
-          delay = 500;
-        }
-        model.apply(ev);
-      });
+      // A stream silent for two heartbeat intervals (a cut network closes
+      // nothing) is given up and opened again.
+      const abort = new AbortController();
+      let silent = 0, watchdog = 0;
+      const arm = () => {
+        clearTimeout(watchdog);
+        if (silent) watchdog = setTimeout(() => abort.abort(new Error("no heartbeat from the master")), silent);
+      };
+      try {
+        await api.subscribe((ev) => {
+          if (ev.type === "SUBSCRIBED") {
+            performance.mark("mezzo-subscribed");
+            silent = 2000 * (ev.subscribed?.heartbeat_interval_seconds || 15);
+            setConnected(true);
+            delay = 500;
+          }
+          arm();
+          model.apply(ev);
+        }, abort.signal);
+      } finally {
+        clearTimeout(watchdog);
+      }
       setConnected(false, "the event stream ended");
     } catch (e) {
-      setConnected(false, e.message);
+      setConnected(false, e.name === "AbortError" ? "no heartbeat from the master" : e.message);
     }
     await new Promise((r) => setTimeout(r, delay));
     delay = Math.min(delay * 2, 5000);

@@ -6,7 +6,8 @@
 // usage, as their containerizer measures it, monitor.go), /metrics/snapshot with the names of
 // Mesos' agent metrics (metrics.go), and the sandbox files through
 // /files/browse, /files/read, /files/download and /files/debug
-// (files.go). POST /api/v1 (also /slave(1)/api/v1) is Mesos' v1 agent
+// (files.go, over internal/files), with the agent's own log as /slave/log
+// when it writes one (Config.LogFile, from --log_dir). POST /api/v1 (also /slave(1)/api/v1) is Mesos' v1 agent
 // operator API (operator.go): its GET_* calls answer from the same state,
 // metrics and usage as these documents, LIST_FILES and READ_FILE from the
 // same sandbox paths; the container, SET_LOGGING_LEVEL and

@@ -117,6 +117,24 @@
 // FRAMEWORK_UPDATED and FRAMEWORK_REMOVED in the order the master made
 // them, and HEARTBEAT every 15 s.
 //
+// # Files and logs
+//
+// /files/browse, /files/read, /files/download and /files/debug (also
+// under /master/files/) and the operator API's LIST_FILES and READ_FILE
+// (files.go) serve the master's own log as /master/log (Config.LogFile,
+// from --log_dir) and, beyond Mesos, every registered agent's files as
+// /agents/<agent id>/<path on the agent>, forwarded to that agent. A
+// task's sandbox is
+//
+//	/agents/<agent id>/frameworks/<framework id>/executors/<executor id>/runs/latest
+//
+// with the task id as executor id for a command task (its executor is
+// named after it), and .../runs/latest/tasks/<task id> for a task of a
+// task group; the agent's log is /agents/<agent id>/slave/log. The
+// directories above these are listed from the master's books so that a
+// browser can walk from "/". The file endpoints themselves are the
+// agent's (internal/files).
+//
 // # Metrics
 //
 // metrics.go: /metrics/snapshot and GET_METRICS report Mesos 1.11's master

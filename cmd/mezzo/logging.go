@@ -16,7 +16,8 @@ import (
 // (with --version):
 // --logging_level (INFO, WARNING or ERROR; Mezzo also takes DEBUG),
 // --log_dir (also write the log to <log_dir>/mezzo-<command>.log; each
-// agent of `mezzo local` to <log_dir>/mezzo-local-agent<i>.log) and
+// agent of `mezzo local` to <log_dir>/mezzo-local-agent<i>.log; the
+// master serves its file as /master/log, an agent as /slave/log) and
 // --quiet (do not log to stderr).
 type logFlags struct {
 	level string
@@ -29,7 +30,7 @@ type logFlags struct {
 func (l *logFlags) add(fs *flag.FlagSet) {
 	fs.BoolVar(&l.version, "version", false, "Print the version and exit.")
 	fs.StringVar(&l.level, "logging_level", "INFO", "Log messages at this level and above: INFO, WARNING or ERROR (or DEBUG).")
-	fs.StringVar(&l.dir, "log_dir", "", "Also write the log to <log_dir>/mezzo-<command>.log (appended).")
+	fs.StringVar(&l.dir, "log_dir", "", "Also write the log to <log_dir>/mezzo-<command>.log (appended), served as /master/log or /slave/log on /files.")
 	fs.BoolVar(&l.quiet, "quiet", false, "Do not log to stderr.")
 }
 

@@ -117,6 +117,9 @@ func TestModelFollowsEvents(t *testing.T) {
 		m.apply({type: "FRAMEWORK_REMOVED", framework_removed: {framework_info: {id: {value: "F1"}}}});
 		m.apply({type: "FRAMEWORK_ADDED", framework_added: {framework: {framework_info: {id: {value: "F2"}, name: "f2", user: "u"}, active: true, connected: true}}});
 		out.removed = snap();
+		// GET_AGENTS tells what no event does: A1 is deactivated; A2 stays removed.
+		m.refreshAgents({agents: [{...agent("A1", "h1"), deactivated: true}, agent("A2", "h2")]});
+		out.refreshed = m.agentCounts();
 		out.totals = m.totals();
 		return out;
 	`, &got)
@@ -135,6 +138,7 @@ func TestModelFollowsEvents(t *testing.T) {
 		"removed": map[string]any{"byState": map[string]any{"TASK_FAILED": 1.0, "TASK_FINISHED": 1.0, "TASK_STAGING": 1.0}, "agents": map[string]any{"active": 1.0, "inactive": 0.0, "draining": 0.0, "removed": 1.0},
 			"usedA1": map[string]any{"cpus": 1.0, "mem": 100.0, "disk": 0.0, "gpus": 0.0}, "usedF1": map[string]any{"cpus": 1.0, "mem": 100.0, "disk": 0.0, "gpus": 0.0},
 			"tasks": 3.0, "feed": 6.0, "frameworks": []any{"f1:completed", "f2:active"}},
+		"refreshed": map[string]any{"active": 0.0, "inactive": 0.0, "draining": 1.0, "removed": 1.0},
 		"totals": map[string]any{"total": map[string]any{"cpus": 4.0, "mem": 4096.0, "disk": 0.0, "gpus": 0.0},
 			"used": map[string]any{"cpus": 1.0, "mem": 100.0, "disk": 0.0, "gpus": 0.0}, "offered": map[string]any{"cpus": 0.0, "mem": 0.0, "disk": 0.0, "gpus": 0.0}},
 	}

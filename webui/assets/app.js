@@ -1,7 +1,8 @@
 // app.js: start-up. It applies the theme, wires the keyboard, keeps the
 // operator event stream open (reconnecting with a back-off, and saying so
 // when the master cannot be reached), polls /metrics/snapshot for the
-// utilisation figures, and hands model changes to the router's page.
+// utilisation figures and GET_AGENTS for agents' draining (no event says
+// so), and hands model changes to the router's page.
 
 import * as api from "./api.js";
 import { Model } from "./model.js";
@@ -151,6 +152,21 @@ async function pollMetrics() {
   }
 }
 
+// pollAgents reads GET_AGENTS every 15 s while the page is shown, for
+// what the event stream does not carry (draining, deactivated, offers).
+async function pollAgents() {
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 15000));
+    if (!model.loaded || document.visibilityState !== "visible") continue;
+    try {
+      model.refreshAgents((await api.call("GET_AGENTS")).get_agents);
+    } catch {
+      // The stream reports the master unreachable.
+    }
+  }
+}
+
 router.go();
 stream();
 pollMetrics();
+pollAgents();

@@ -265,6 +265,28 @@ export class Model {
     this.changed();
   }
 
+  /**
+   * refreshAgents takes from a GET_AGENTS answer what no event reports: an
+   * agent's draining, deactivation, connection and offered resources. The
+   * events stay the source of which agents exist.
+   */
+  refreshAgents(getAgents) {
+    let changed = false;
+    for (const a of getAgents?.agents || []) {
+      const fresh = compactAgent(a);
+      const old = this.agents.get(fresh.id);
+      if (!old || old.removed) continue;
+      for (const k of ["draining", "deactivated", "active"]) {
+        if (old[k] !== fresh[k]) {
+          old[k] = fresh[k];
+          changed = true;
+        }
+      }
+      old.offered = fresh.offered;
+    }
+    if (changed) this.changed();
+  }
+
   /** totals sums the registered agents' resources: total, used, offered. */
   totals() {
     const out = { total: {}, used: {}, offered: {} };

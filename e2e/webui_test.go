@@ -93,10 +93,16 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 }
 
 // TestWebUI drives the master's web UI in headless chromium against real
-// master and agent processes: the overview counts the tasks `mezzo
-// execute` ran, a task's page lists its states, its log viewer shows a line
-// the task printed after the page opened (read through the master's files
-// proxy), and the overview follows an agent that is stopped.
+// master and agent processes. The page is loaded once (later moves are
+// hash changes in the same document), so what it shows of later changes
+// came by events: the overview counts the tasks `mezzo execute` ran, the
+// tasks page filters them, a task's page lists its states, its log viewer
+// shows a line the task printed after the page opened (read through the
+// master's files proxy) and then stderr; the agents, frameworks, roles and
+// maintenance pages show what was set; the theme toggle and "/" work; when
+// the agent running a task is stopped the overview counts it unreachable
+// and the task's log viewer says why it cannot read; when the master stops
+// the page says it cannot be reached.
 func TestWebUI(t *testing.T) {
 	work := t.TempDir()
 	killLeftoverExecutors(t, work)

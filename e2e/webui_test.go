@@ -211,6 +211,34 @@ func TestWebUI(t *testing.T) {
 		screenshot(t, ctx, page.name)
 	}
 
+	// The running task's framework and agent have pages of their own.
+	var running struct {
+		GetTasks struct {
+			Tasks []struct {
+				FrameworkID struct{ Value string } `json:"framework_id"`
+				AgentID     struct{ Value string } `json:"agent_id"`
+			} `json:"tasks"`
+		} `json:"get_tasks"`
+	}
+	operatorJSON(t, master, `{"type":"GET_TASKS"}`, &running)
+	if len(running.GetTasks.Tasks) != 1 {
+		t.Fatalf("%d running tasks, want 1", len(running.GetTasks.Tasks))
+	}
+	fw, ag := running.GetTasks.Tasks[0].FrameworkID.Value, running.GetTasks.Tasks[0].AgentID.Value
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"#/frameworks/"+fw)); err != nil {
+		t.Fatal(err)
+	}
+	waitText(t, ctx, 10*time.Second, "main", "the framework's page with its task, share and offers", func(s string) bool {
+		return strings.Contains(s, "follow") && strings.Contains(s, "Dominant share") && !strings.Contains(s, "Loading offers")
+	})
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"#/agents/"+ag)); err != nil {
+		t.Fatal(err)
+	}
+	waitText(t, ctx, 10*time.Second, "main", "the agent's page with its executor and task", func(s string) bool {
+		return strings.Contains(s, "follow") && strings.Contains(s, "0.1 of 2 used") && strings.Contains(s, "rack:r")
+	})
+	screenshot(t, ctx, "agent")
+
 	// The theme toggle overrides the system's (light in headless chromium),
 	// and "/" goes to the search box.
 	if err := chromedp.Do(ctx, chromedp.Navigate(base+"#/tasks"), chromedp.Click(chromedp.CSS("#theme"))); err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/mezzo-project/mezzo/internal/libprocess"
 	"github.com/mezzo-project/mezzo/internal/prom"
 	"github.com/mezzo-project/mezzo/internal/sysmetrics"
+	"github.com/mezzo-project/mezzo/webui"
 )
 
 const streamIDHeader = "Mesos-Stream-Id"
@@ -70,6 +71,7 @@ func (m *Master) routes() http.Handler {
 	both("/files/debug", wrap(m.filesDebug))
 	routes["/version"] = wrap(m.versionJSON)
 	routes["/logging/toggle"] = m.cfg.Verbosity.ToggleHandler()
+	routes.ui(webui.Handler())
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h, ok := routes.lookup(r.URL.Path)
 		if !ok && strings.HasPrefix(r.URL.Path, "/master/mesos.") && libprocess.IsMessage(r) {
@@ -399,9 +401,20 @@ func (rt routeTable) both(path string, h http.Handler) {
 	rt["/master"+path] = h
 }
 
+// ui serves the web UI (package webui) with h: the page at "/" and its
+// files under webui.Prefix.
+func (rt routeTable) ui(h http.Handler) {
+	rt["/"] = h
+	rt[webui.Prefix] = h
+}
+
 // lookup finds the handler of a request path; DELETE /quota/<role> is
-// served by /quota.
+// served by /quota, and the web UI's files by webui.Prefix.
 func (rt routeTable) lookup(path string) (http.Handler, bool) {
+	if strings.HasPrefix(path, webui.Prefix) {
+		h, ok := rt[webui.Prefix]
+		return h, ok
+	}
 	if len(path) > 1 {
 		path = strings.TrimRight(path, "/")
 	}

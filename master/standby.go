@@ -41,6 +41,8 @@ type Leadership interface {
 //     no leader is known, and 503 "Master has not finished recovery" while
 //     the leader is this master itself (elected, but its Master does not
 //     serve yet);
+//   - the web UI ("/" and its files, package webui) is redirected to the
+//     leader in the same way;
 //   - /health, /flags, /version, /metrics/snapshot (master/elected 0) and
 //     /logging/toggle are answered here.
 //
@@ -124,6 +126,8 @@ func (s *Standby) routes() http.Handler {
 	routes["/version"] = wrap(versionDocument)
 	routes["/metrics/snapshot"] = wrap(s.metricsJSON)
 	routes["/logging/toggle"] = s.cfg.Verbosity.ToggleHandler()
+	// The web UI shows the leader's books: a browser is sent there.
+	routes.ui(toLeader)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h, ok := routes.lookup(r.URL.Path)
 		if !ok {

@@ -105,6 +105,9 @@ var standbyRedirected = []struct{ method, path, body string }{
 	{"POST", "/master/reserve", ""},
 	{"POST", "/master/machine/down", ""},
 	{"GET", "/master/maintenance/status", ""},
+	// The web UI: the page and its files.
+	{"GET", "/", ""},
+	{"GET", "/ui/app.js", ""},
 }
 
 func TestStandbyRedirectsToTheLeader(t *testing.T) {

@@ -15,6 +15,8 @@ command -v mkfs.xfs >/dev/null 2>&1 || need="$need xfsprogs"
 # The detector's tests run a real ZooKeeper ensemble (internal/zktest):
 # Debian's server jar, which brings a Java runtime with it.
 { [ -f /usr/share/java/zookeeper.jar ] && command -v java >/dev/null 2>&1; } || need="$need zookeeper"
+# The web UI's tests (e2e/webui_test.go) drive Debian's headless chromium.
+command -v chromium >/dev/null 2>&1 || need="$need chromium"
 
 if [ -z "$need" ]; then
 	exit 0

@@ -132,8 +132,28 @@ async function stream() {
     } catch (e) {
       setConnected(false, e.name === "AbortError" ? "no heartbeat from the master" : e.message);
     }
+    if (await leaderElsewhere()) {
+      // This master came back as a standby (a master that loses its
+      // leadership restarts as one): go to the leader, on the same page.
+      location.replace("/master/redirect" + location.hash);
+      return;
+    }
     await new Promise((r) => setTimeout(r, delay));
     delay = Math.min(delay * 2, 5000);
+  }
+}
+
+// leaderElsewhere reports whether this master answers but does not lead
+// while another does: its /metrics/snapshot says master/elected 0 and its
+// /master/redirect redirects (a standby without a leader answers 503).
+async function leaderElsewhere() {
+  try {
+    const m = await (await fetch("/metrics/snapshot", { cache: "no-store" })).json();
+    if (m["master/elected"] !== 0) return false;
+    const r = await fetch("/master/redirect", { redirect: "manual", cache: "no-store" });
+    return r.type === "opaqueredirect";
+  } catch {
+    return false;
   }
 }
 

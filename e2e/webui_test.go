@@ -237,6 +237,22 @@ func TestWebUI(t *testing.T) {
 	waitText(t, ctx, 10*time.Second, "main", "the agent's page with its executor and task", func(s string) bool {
 		return strings.Contains(s, "follow") && strings.Contains(s, "0.1 of 2 used") && strings.Contains(s, "rack:r")
 	})
+	// The executor's measured usage, read through the master.
+	waitFor(t, 20*time.Second, "the executor's memory and CPU used on the agent's page", func() error {
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => {
+			const sec = [...document.querySelectorAll("main section")].find((s) => s.querySelector("h2")?.textContent === "Executors");
+			const cells = sec ? [...sec.querySelectorAll("tbody tr:first-child td")] : [];
+			return cells.slice(-2).map((c) => c.textContent).join("|");
+		})()`))
+		if err != nil {
+			return err
+		}
+		cpu, mem, _ := strings.Cut(got, "|")
+		if cpu == "" || cpu == "–" || mem == "" || mem == "–" {
+			return fmt.Errorf("CPU and memory used read %q", got)
+		}
+		return nil
+	})
 	screenshot(t, ctx, "agent")
 
 	// The theme toggle overrides the system's (light in headless chromium),

@@ -233,6 +233,20 @@ func TestFilesThroughMaster(t *testing.T) {
 		}
 	})
 
+	t.Run("statistics", func(t *testing.T) {
+		status, body, _ := c.get(t, "/monitor/statistics", "agent_id", id)
+		var stats []map[string]any
+		if status != http.StatusOK || json.Unmarshal([]byte(body), &stats) != nil {
+			t.Errorf("the agent's /monitor/statistics through the master: %d %q", status, body)
+		}
+		if status, body, _ := c.get(t, "/master/monitor/statistics", "agent_id", "nope"); status != http.StatusNotFound || !strings.Contains(body, "nope") {
+			t.Errorf("unknown agent: %d %q", status, body)
+		}
+		if status, _, _ := c.get(t, "/monitor/statistics"); status != http.StatusBadRequest {
+			t.Errorf("no agent_id: %d", status)
+		}
+	})
+
 	t.Run("refusals", func(t *testing.T) {
 		for _, tc := range []struct {
 			endpoint string

@@ -69,6 +69,7 @@ func (m *Master) routes() http.Handler {
 	both("/files/read", wrap(m.filesRead))
 	both("/files/download", wrap(m.filesDownload))
 	both("/files/debug", wrap(m.filesDebug))
+	both("/monitor/statistics", wrap(m.agentStatistics))
 	routes["/version"] = wrap(m.versionJSON)
 	routes["/logging/toggle"] = m.cfg.Verbosity.ToggleHandler()
 	routes.ui(webui.Handler())

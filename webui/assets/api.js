@@ -41,6 +41,14 @@ export async function metrics() {
   return (await request("/metrics/snapshot", { headers: { Accept: "application/json" } })).json();
 }
 
+/**
+ * agentStatistics returns an agent's /monitor/statistics (its executors'
+ * usage, as Mesos' agent writes it), forwarded by the master.
+ */
+export async function agentStatistics(agentID) {
+  return (await request(`/monitor/statistics?agent_id=${encodeURIComponent(agentID)}`)).json();
+}
+
 /** masterState returns /master/state (leader, version, start time). */
 export async function masterState() {
   return (await request("/master/state")).json();

@@ -1,7 +1,8 @@
 // agents.js: the agents list (state, resources used of total, attributes;
-// filterable) and an agent's page (its facts, executors and tasks).
+// filterable) and an agent's page (its facts, executors with their
+// containers' measured usage, and tasks).
 
-import { h, table, badge, fmtRes, fmtNum, fmtMB, fmtTime, dl, section, message } from "../ui.js";
+import { h, table, badge, fmtRes, fmtNum, fmtMB, fmtBytes, fmtTime, dl, section, message } from "../ui.js";
 import { TERMINAL, short, taskLink } from "../model.js";
 
 function agentState(a) {
@@ -54,13 +55,50 @@ export const list = {
   },
 };
 
+// usagePoll is how often an agent's page reads its containers' usage.
+const usagePoll = 2000;
+
 /** detail is one agent's page. */
 export const detail = {
-  mount(el, { model, params }) {
+  mount(el, { model, params, api }) {
     const body = h("div");
     el.append(body);
     let seen = -1;
-    return {
+    // usage: executor key -> {cpus (CPUs used over the last poll), rss,
+    // limit}; prev: the cumulative sample before, for the rate.
+    let usage = new Map(), prev = new Map(), usageError = "";
+    let timer = 0, stopped = false;
+    const poll = async () => {
+      try {
+        const stats = await api.agentStatistics(params.id);
+        const next = new Map(), sample = new Map();
+        for (const e of stats) {
+          const s = e.statistics || {};
+          const key = e.framework_id + "/" + e.executor_id;
+          const cpu = (s.cpus_user_time_secs || 0) + (s.cpus_system_time_secs || 0);
+          sample.set(key, { cpu, at: s.timestamp });
+          const p = prev.get(key);
+          next.set(key, {
+            cpus: p && s.timestamp > p.at ? Math.max(0, (cpu - p.cpu) / (s.timestamp - p.at)) : null,
+            rss: s.mem_rss_bytes, limit: s.mem_limit_bytes,
+          });
+        }
+        prev = sample;
+        usage = next;
+        usageError = "";
+      } catch (e) {
+        usageError = e.status === 0 ? e.message : `the agent's usage cannot be read: ${e.message}`;
+      }
+      if (stopped) return;
+      seen = -1;
+      this_.update(model);
+      timer = setTimeout(poll, usagePoll);
+    };
+    const this_ = {
+      destroy() {
+        stopped = true;
+        clearTimeout(timer);
+      },
       update(m) {
         if (m.version === seen) return;
         seen = m.version;
@@ -93,6 +131,8 @@ export const detail = {
           { title: "Framework", cell: (e) => m.frameworks.get(e.fw)?.name || e.fw },
           { title: "Tasks", cell: (e) => fmtNum(e.tasks) },
           { title: "Tasks' resources", cell: (e) => fmtRes(e.res) },
+          { title: "CPU used", cell: (e) => { const u = usage.get(e.fw + "/" + e.id); return u?.cpus == null ? "–" : fmtNum(Math.round(u.cpus * 100) / 100); } },
+          { title: "Memory used", cell: (e) => { const u = usage.get(e.fw + "/" + e.id); return u?.rss == null ? "–" : fmtBytes(u.rss) + (u.limit ? ` of ${fmtBytes(u.limit)}` : ""); } },
         ], { empty: "No executor runs here.", label: "Executors" });
         et.set([...executors.values()]);
         body.replaceChildren(
@@ -109,11 +149,13 @@ export const detail = {
               ["Disk", `${fmtMB(used.disk)} of ${fmtMB(a.total.disk)} used`],
               a.total.gpus ? ["GPU", `${fmtNum(used.gpus)} of ${fmtNum(a.total.gpus)} used`] : null,
             ]))),
-          section("Executors", et.el),
+          section("Executors", usageError ? h("p", { class: "loading", "data-usage-error": true }, usageError) : null, et.el),
           section(`Tasks (${tasks.length})`, tt.el),
         );
       },
     };
+    poll();
+    return this_;
   },
 };
 

@@ -193,7 +193,7 @@ func (a *Agent) executorDocument(fw *framework, ex *executor, allocated *resourc
 		switch {
 		case t.queued:
 			out.QueuedTasks = append(out.QueuedTasks, a.queuedTaskDocument(fw, t, res))
-		case isTerminal(t.state) || !live:
+		case mesos.IsTerminalState(t.state) || !live:
 			out.CompletedTasks = append(out.CompletedTasks, a.taskDocument(fw, ex, t, res))
 		default:
 			out.Tasks = append(out.Tasks, a.taskDocument(fw, ex, t, res))
@@ -225,7 +225,7 @@ func allocatedTo(ex *executor) resources.Resources {
 	}
 	live := ex.state != exTerminated
 	for _, id := range slices.Sorted(maps.Keys(ex.tasks)) {
-		if t := ex.tasks[id]; t.queued || (live && !isTerminal(t.state)) {
+		if t := ex.tasks[id]; t.queued || (live && !mesos.IsTerminalState(t.state)) {
 			used = used.Add(parseOrNone(t.info.GetResources()))
 		}
 	}

@@ -427,7 +427,7 @@ func (a *Agent) reconcile(r *agentproto.AgentEvent_Reconcile) {
 		}
 		for _, ex := range fw.executors {
 			for tid, t := range ex.tasks {
-				if !knownTask[tid] && !isTerminal(t.state) {
+				if !knownTask[tid] && !mesos.IsTerminalState(t.state) {
 					a.killTask(id, tid, nil)
 				}
 			}
@@ -534,7 +534,7 @@ func (a *Agent) volumeInUse(k volumeKey) bool {
 				return true
 			}
 			for _, t := range ex.tasks {
-				if !isTerminal(t.state) && uses(t.info.GetResources()) {
+				if !mesos.IsTerminalState(t.state) && uses(t.info.GetResources()) {
 					return true
 				}
 			}

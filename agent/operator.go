@@ -374,7 +374,7 @@ func (a *Agent) getTasks() *agentpb.Response_GetTasks {
 					pb := a.operatorTask(ex, t)
 					pb.State = mesos.TaskState_TASK_STAGING.Enum()
 					out.QueuedTasks = append(out.QueuedTasks, pb)
-				case isTerminal(t.state) || !live:
+				case mesos.IsTerminalState(t.state) || !live:
 					out.TerminatedTasks = append(out.TerminatedTasks, a.operatorTask(ex, t))
 				default:
 					out.LaunchedTasks = append(out.LaunchedTasks, a.operatorTask(ex, t))

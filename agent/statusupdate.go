@@ -219,7 +219,7 @@ func (u *updateStream) apply(uuid []byte) {
 	h := u.pending[0]
 	u.pending = u.pending[1:]
 	u.acked[string(uuid)] = true
-	if isTerminal(h.GetState()) {
+	if mesos.IsTerminalState(h.GetState()) {
 		u.terminated = true
 	}
 	u.backoff = updateRetryMin

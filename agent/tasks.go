@@ -244,7 +244,7 @@ func (a *Agent) killTask(fwID, taskID string, policy *mesos.KillPolicy) {
 		return
 	}
 	t := ex.tasks[taskID]
-	if isTerminal(t.state) {
+	if mesos.IsTerminalState(t.state) {
 		return
 	}
 	if t.queued {
@@ -288,7 +288,7 @@ func (ex *executor) hasQueued() bool {
 // terminal state.
 func (ex *executor) hasLiveTask() bool {
 	for _, t := range ex.tasks {
-		if !isTerminal(t.state) {
+		if !mesos.IsTerminalState(t.state) {
 			return true
 		}
 	}
@@ -417,7 +417,7 @@ func (a *Agent) executorTerminated(ex *executor, term *containerizer.Termination
 		}
 	}
 	for id, t := range ex.tasks {
-		if !isTerminal(t.state) {
+		if !mesos.IsTerminalState(t.state) {
 			t.queued = false
 			a.agentUpdate(ex.fw, ex, id, why.state, why.reason, why.message)
 		}

@@ -13,16 +13,6 @@ import (
 	"github.com/mezzo-project/mezzo/internal/agentproto"
 )
 
-func isTerminal(s mesos.TaskState) bool {
-	switch s {
-	case mesos.TaskState_TASK_FINISHED, mesos.TaskState_TASK_FAILED, mesos.TaskState_TASK_KILLED,
-		mesos.TaskState_TASK_LOST, mesos.TaskState_TASK_ERROR, mesos.TaskState_TASK_DROPPED,
-		mesos.TaskState_TASK_GONE, mesos.TaskState_TASK_GONE_BY_OPERATOR:
-		return true
-	}
-	return false
-}
-
 func newUUID() []byte {
 	b := make([]byte, 16)
 	rand.Read(b)
@@ -118,7 +108,7 @@ func (a *Agent) statusUpdate(fw *framework, ex *executor, s *mesos.TaskStatus, d
 			return nil
 		}
 	}
-	if t != nil && isTerminal(t.state) {
+	if t != nil && mesos.IsTerminalState(t.state) {
 		// A task does not come back from a terminal state; the executor
 		// still gets its acknowledgement.
 		a.log.Warn("dropping update after a terminal state", "task", taskID, "state", s.GetState(), "latest", t.state)
@@ -133,7 +123,7 @@ func (a *Agent) statusUpdate(fw *framework, ex *executor, s *mesos.TaskStatus, d
 	if t != nil {
 		t.state = s.GetState()
 		t.statuses = append(t.statuses, s)
-		if isTerminal(t.state) {
+		if mesos.IsTerminalState(t.state) {
 			a.st.metrics.countTerminal(t.state)
 			// The container shrinks to what its live tasks hold.
 			if ex != nil {

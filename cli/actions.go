@@ -69,7 +69,7 @@ func killCmd(o *options) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if terminal(t.GetState()) {
+			if mesos.IsTerminalState(t.GetState()) {
 				return fmt.Errorf("task %s has already ended (%s)", t.GetTaskId().GetValue(), stateName(t.GetState()))
 			}
 			ctx, cancel := o.request()

@@ -300,7 +300,7 @@ its name; --agent an agent's id, a unique prefix of it, or its address (host:por
 					return err
 				}
 				want = &s
-				if terminal(s) {
+				if mesos.IsTerminalState(s) {
 					all = true
 				}
 			}

@@ -264,7 +264,7 @@ its start.`),
 // and the file drained, or the command is interrupted.
 func (o *options) follow(c *client, t *mesos.Task, sb *sandbox, file string) error {
 	var offset int64
-	ended := terminal(t.GetState())
+	ended := mesos.IsTerminalState(t.GetState())
 	lastCheck := time.Now()
 	for {
 		ctx, cancel := o.request()
@@ -298,7 +298,7 @@ func (o *options) follow(c *client, t *mesos.Task, sb *sandbox, file string) err
 		}
 		if time.Since(lastCheck) >= time.Second {
 			lastCheck = time.Now()
-			if state, err := o.taskState(c, t); err == nil && terminal(state) {
+			if state, err := o.taskState(c, t); err == nil && mesos.IsTerminalState(state) {
 				// One more pass drains what was written before it ended.
 				ended = true
 			}

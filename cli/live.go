@@ -106,7 +106,7 @@ func (lc *liveCluster) apply(ev *masterpb.Event) {
 	case masterpb.Event_TASK_UPDATED:
 		u := ev.GetTaskUpdated()
 		k := taskKey{u.GetFrameworkId().GetValue(), u.GetStatus().GetTaskId().GetValue()}
-		if terminal(u.GetState()) {
+		if mesos.IsTerminalState(u.GetState()) {
 			delete(lc.tasks, k)
 		} else if t := lc.tasks[k]; t != nil {
 			t = proto.Clone(t).(*mesos.Task)

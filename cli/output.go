@@ -146,17 +146,6 @@ func parseState(s string) (mesos.TaskState, error) {
 	return mesos.TaskState(v), nil
 }
 
-// terminal reports whether a task in state s has ended.
-func terminal(s mesos.TaskState) bool {
-	switch s {
-	case mesos.TaskState_TASK_FINISHED, mesos.TaskState_TASK_FAILED, mesos.TaskState_TASK_KILLED,
-		mesos.TaskState_TASK_ERROR, mesos.TaskState_TASK_LOST, mesos.TaskState_TASK_DROPPED,
-		mesos.TaskState_TASK_GONE, mesos.TaskState_TASK_GONE_BY_OPERATOR:
-		return true
-	}
-	return false
-}
-
 // ago formats how long before now t was (3s, 5m, 2h, 4d).
 func ago(now time.Time, secs float64) string {
 	if secs <= 0 {

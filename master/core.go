@@ -658,16 +658,6 @@ func (a *agent) task(frameworkID, taskID string) *task {
 
 // ---- task states ----
 
-func isTerminal(s mesos.TaskState) bool {
-	switch s {
-	case mesos.TaskState_TASK_FINISHED, mesos.TaskState_TASK_FAILED, mesos.TaskState_TASK_KILLED,
-		mesos.TaskState_TASK_LOST, mesos.TaskState_TASK_ERROR, mesos.TaskState_TASK_DROPPED,
-		mesos.TaskState_TASK_GONE, mesos.TaskState_TASK_GONE_BY_OPERATOR:
-		return true
-	}
-	return false
-}
-
 // masterStatus is a status update the master generates itself: source
 // SOURCE_MASTER, no uuid (so the framework must not acknowledge it),
 // timestamped now.

@@ -282,7 +282,7 @@ func (c *core) reconcileAgent(a *agent, reg *agentproto.AgentCall_Register, wasU
 			// Told to shut it down before, on a stream that broke first:
 			// only this task is killed now, as the framework may have new
 			// tasks here since.
-			if !isTerminal(t.GetState()) {
+			if !mesos.IsTerminalState(t.GetState()) {
 				a.send(&agentproto.AgentEvent{
 					Type:     agentproto.AgentEvent_KILL_TASK.Enum(),
 					KillTask: &agentproto.AgentEvent_KillTask{FrameworkId: frameworkID(fwID), TaskId: t.GetTaskId()},
@@ -318,7 +318,7 @@ func (c *core) reconcileAgent(a *agent, reg *agentproto.AgentCall_Register, wasU
 		}
 		a.tasks[fwID][taskID] = nt
 		c.publish(taskAdded(pb))
-		if isTerminal(pb.GetState()) || pb.GetState() == mesos.TaskState_TASK_UNREACHABLE {
+		if mesos.IsTerminalState(pb.GetState()) || pb.GetState() == mesos.TaskState_TASK_UNREACHABLE {
 			nt.released = true
 		} else {
 			c.alloc.Use(fwID, a.id, nt.role, res)
@@ -377,7 +377,7 @@ func (c *core) endUnreportedUnreachable(a *agent, reported map[string]map[string
 				continue
 			}
 			delete(f.unreachableTasks, id)
-			if isTerminal(t.GetState()) {
+			if mesos.IsTerminalState(t.GetState()) {
 				// TASK_LOST already told a framework without PARTITION_AWARE.
 				f.addCompletedTask(t, c.cfg.MaxCompletedTasksPerFramework)
 				continue
@@ -545,7 +545,7 @@ func (c *core) markUnreachable(a *agent, msg string, cause removalCause) {
 				mesos.TaskStatus_REASON_AGENT_REMOVED, msg)
 			st.ExecutorId = t.pb.GetExecutorId()
 			st.UnreachableTime = &mesos.TimeInfo{Nanoseconds: proto.Int64(now.UnixNano())}
-			wasTerminal := isTerminal(t.pb.GetState())
+			wasTerminal := mesos.IsTerminalState(t.pb.GetState())
 			c.updateTask(t, st, nil)
 			c.removeTask(t, !wasTerminal)
 			if f != nil && !wasTerminal {

@@ -636,7 +636,7 @@ func (c *core) acknowledge(f *framework, ack *schedpb.Call_Acknowledge) {
 			t.acked = map[string]bool{}
 		}
 		t.acked[string(ack.GetUuid())] = true
-		if isTerminal(t.pb.GetStatusUpdateState()) && string(t.pb.GetStatusUpdateUuid()) == string(ack.GetUuid()) {
+		if mesos.IsTerminalState(t.pb.GetStatusUpdateState()) && string(t.pb.GetStatusUpdateUuid()) == string(ack.GetUuid()) {
 			c.removeTask(t, false)
 		}
 	}
@@ -684,7 +684,7 @@ func (c *core) updateTask(t *task, st *mesos.TaskStatus, latest *mesos.TaskState
 	}
 	s := t.pb.GetState()
 	c.countTaskUpdate(t, old, st, latest)
-	if !t.released && (isTerminal(s) || s == mesos.TaskState_TASK_UNREACHABLE) {
+	if !t.released && (mesos.IsTerminalState(s) || s == mesos.TaskState_TASK_UNREACHABLE) {
 		t.released = true
 		c.alloc.Recover(t.pb.GetFrameworkId().GetValue(), t.pb.GetAgentId().GetValue(), t.role, t.res, 0, c.clock.Now())
 		c.allocateSoon = true
@@ -699,7 +699,7 @@ func applyStatus(t *mesos.Task, st *mesos.TaskStatus, latest *mesos.TaskState) {
 	if latest != nil {
 		state = *latest
 	}
-	if !isTerminal(t.GetState()) {
+	if !mesos.IsTerminalState(t.GetState()) {
 		t.State = state.Enum()
 	}
 	kept := proto.Clone(st).(*mesos.TaskStatus)

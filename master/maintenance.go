@@ -736,7 +736,7 @@ func (c *core) killForDrain(a *agent) {
 	}
 	for _, fwID := range sortedKeys(a.tasks) {
 		for _, t := range sortedTasks(a.tasks[fwID]) {
-			if isTerminal(t.pb.GetState()) {
+			if mesos.IsTerminalState(t.pb.GetState()) {
 				continue
 			}
 			policy := t.pb.GetKillPolicy()
@@ -782,7 +782,7 @@ func (c *core) checkDraining() {
 		live := 0
 		for _, fwID := range sortedKeys(a.tasks) {
 			for _, t := range sortedTasks(a.tasks[fwID]) {
-				if isTerminal(t.pb.GetState()) {
+				if mesos.IsTerminalState(t.pb.GetState()) {
 					continue
 				}
 				live++

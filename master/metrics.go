@@ -778,7 +778,7 @@ func (c *core) addFrameworkMetrics(out map[string]float64, f *framework) {
 		}
 	}
 	for _, e := range taskStateNames {
-		if isTerminal(mesos.TaskState(e.value)) {
+		if mesos.IsTerminalState(mesos.TaskState(e.value)) {
 			out[p+"tasks/terminal/"+e.name] = float64(m.terminal[e.value])
 		} else {
 			out[p+"tasks/active/"+e.name] = activeStates[e.value]
@@ -803,19 +803,19 @@ func (c *core) addFrameworkMetrics(out map[string]float64, f *framework) {
 // becomes terminal or unreachable; both by the task's new state, so each
 // task is counted once, whatever the order of its updates.
 func (c *core) countTaskUpdate(t *task, old mesos.TaskState, st *mesos.TaskStatus, latest *mesos.TaskState) {
-	if isTerminal(old) {
+	if mesos.IsTerminalState(old) {
 		return
 	}
 	next := st.GetState()
 	if latest != nil {
 		next = *latest
 	}
-	if next != old && isTerminal(next) {
+	if next != old && mesos.IsTerminalState(next) {
 		if f := c.frameworks[t.pb.GetFrameworkId().GetValue()]; f != nil {
 			f.metrics.taskTerminal(next)
 		}
 	}
-	if old != mesos.TaskState_TASK_UNREACHABLE && (isTerminal(next) || next == mesos.TaskState_TASK_UNREACHABLE) {
+	if old != mesos.TaskState_TASK_UNREACHABLE && (mesos.IsTerminalState(next) || next == mesos.TaskState_TASK_UNREACHABLE) {
 		c.metrics.taskEnded(next, st)
 	}
 }

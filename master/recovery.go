@@ -236,7 +236,7 @@ func (c *core) removeAgent(a *agent, refusal, msg string) {
 	for _, fwID := range sortedKeys(a.tasks) {
 		f := c.frameworks[fwID]
 		for _, t := range sortedTasks(a.tasks[fwID]) {
-			wasTerminal := isTerminal(t.pb.GetState())
+			wasTerminal := mesos.IsTerminalState(t.pb.GetState())
 			st := c.masterStatus(t.pb.GetTaskId().GetValue(), id, f.lostState(mesos.TaskState_TASK_GONE_BY_OPERATOR),
 				mesos.TaskStatus_REASON_AGENT_REMOVED_BY_OPERATOR, msg)
 			st.ExecutorId = t.pb.GetExecutorId()

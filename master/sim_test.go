@@ -699,7 +699,7 @@ func (w *simWorld) checkSettled() {
 			}
 			onAgents[key] = t.state
 			mt := c.agents[a.id].task(t.fw, t.info.GetTaskId().GetValue())
-			if mt == nil && !isTerminal(t.state) {
+			if mt == nil && !mesos.IsTerminalState(t.state) {
 				w.fail("%s runs task %s that the master does not know", a.name, key)
 			} else if mt != nil && mt.pb.GetState() != t.state {
 				w.fail("task %s: the master says %v, %s says %v", key, mt.pb.GetState(), a.name, t.state)
@@ -720,7 +720,7 @@ func (w *simWorld) checkSettled() {
 				}
 				continue
 			}
-			if !isTerminal(ft.state) && ft.state != mesos.TaskState_TASK_UNKNOWN && !(f.partitionAware && ft.state == mesos.TaskState_TASK_UNREACHABLE) {
+			if !mesos.IsTerminalState(ft.state) && ft.state != mesos.TaskState_TASK_UNKNOWN && !(f.partitionAware && ft.state == mesos.TaskState_TASK_UNREACHABLE) {
 				w.fail("%s believes task %s is %v but no agent has it", f.name, id, ft.state)
 			}
 		}
@@ -947,7 +947,7 @@ func (a *simAgent) event(m proto.Message) {
 		t.pending = t.pending[1:]
 		if len(t.pending) > 0 {
 			a.sendUpdate(t)
-		} else if isTerminal(t.state) {
+		} else if mesos.IsTerminalState(t.state) {
 			delete(a.tasks, key)
 		}
 	case agentproto.AgentEvent_SHUTDOWN_FRAMEWORK:
@@ -975,7 +975,7 @@ func (a *simAgent) event(m proto.Message) {
 			if !knownFw[t.fw] {
 				delete(a.tasks, key)
 				delete(a.frameworks, t.fw)
-			} else if !knownTask[t.info.GetTaskId().GetValue()] && !isTerminal(t.state) {
+			} else if !knownTask[t.info.GetTaskId().GetValue()] && !mesos.IsTerminalState(t.state) {
 				a.update(t, mesos.TaskState_TASK_KILLED)
 			}
 		}
@@ -1005,7 +1005,7 @@ func (a *simAgent) runTask(rt *agentproto.AgentEvent_RunTask) {
 func (a *simAgent) runTasks() {
 	for _, key := range sortedKeys(a.tasks) {
 		t := a.tasks[key]
-		if !t.ends.IsZero() && !a.w.now().Before(t.ends) && !isTerminal(t.state) {
+		if !t.ends.IsZero() && !a.w.now().Before(t.ends) && !mesos.IsTerminalState(t.state) {
 			state := mesos.TaskState_TASK_FINISHED
 			if a.w.rng.IntN(4) == 0 {
 				state = mesos.TaskState_TASK_FAILED
@@ -1029,7 +1029,7 @@ func (a *simAgent) kill(fw, taskID string) {
 		a.update(t, state)
 		return
 	}
-	if !isTerminal(t.state) {
+	if !mesos.IsTerminalState(t.state) {
 		a.update(t, mesos.TaskState_TASK_KILLED)
 	}
 }
@@ -1242,13 +1242,13 @@ func (f *simFramework) update(st *mesos.TaskStatus) {
 	// still run (its agent comes back to a master that restarted before
 	// the agent heard that it must shut the framework down).
 	lostMayReturn := t.state == mesos.TaskState_TASK_LOST && !f.partitionAware
-	if isTerminal(t.state) && state != t.state && !lostMayReturn {
+	if mesos.IsTerminalState(t.state) && state != t.state && !lostMayReturn {
 		// Reconciliation may say a finished task is unknown by now
 		// (TASK_LOST to frameworks that are not partition-aware).
-		if st.GetReason() != mesos.TaskStatus_REASON_RECONCILIATION || !(isTerminal(state) || state == mesos.TaskState_TASK_UNKNOWN) {
+		if st.GetReason() != mesos.TaskStatus_REASON_RECONCILIATION || !(mesos.IsTerminalState(state) || state == mesos.TaskState_TASK_UNKNOWN) {
 			f.w.fail("%s: task %s moved from terminal %v to %v (%v, %q)", f.name, id, t.state, state, st.GetReason(), st.GetMessage())
 		}
-	} else if !isTerminal(t.state) || lostMayReturn {
+	} else if !mesos.IsTerminalState(t.state) || lostMayReturn {
 		if (state == mesos.TaskState_TASK_STAGING || state == mesos.TaskState_TASK_STARTING) && t.state == mesos.TaskState_TASK_RUNNING {
 			f.w.fail("%s: task %s went back from RUNNING to %v", f.name, id, state)
 		}
@@ -1272,7 +1272,7 @@ func (f *simFramework) ack(id string, st *mesos.TaskStatus) {
 func (f *simFramework) reconcile() {
 	var ts []*schedpb.Call_Reconcile_Task
 	for _, id := range sortedKeys(f.tasks) {
-		if st := f.tasks[id].state; !isTerminal(st) || (st == mesos.TaskState_TASK_LOST && !f.partitionAware) {
+		if st := f.tasks[id].state; !mesos.IsTerminalState(st) || (st == mesos.TaskState_TASK_LOST && !f.partitionAware) {
 			ts = append(ts, &schedpb.Call_Reconcile_Task{TaskId: &mesos.TaskID{Value: proto.String(id)}})
 		}
 	}

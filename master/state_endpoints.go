@@ -359,7 +359,7 @@ func (c *core) operatorKill(fwID, taskID string) error {
 	if t == nil {
 		return httpapi.Errorf(http.StatusNotFound, "No task %q found in framework %q", taskID, fwID)
 	}
-	if isTerminal(t.pb.GetState()) {
+	if mesos.IsTerminalState(t.pb.GetState()) {
 		return httpapi.Conflict("Task %q has already ended (%s)", taskID, t.pb.GetState())
 	}
 	a := c.agents[t.pb.GetAgentId().GetValue()]

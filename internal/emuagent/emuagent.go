@@ -360,7 +360,7 @@ func (a *agent) connect(ctx context.Context) (bool, error) {
 			a.mu.Lock()
 			var ids []string
 			for id, t := range a.tasks {
-				if t.frameworkID == fw && !terminal(t.state) {
+				if t.frameworkID == fw && !mesos.IsTerminalState(t.state) {
 					ids = append(ids, id)
 				}
 			}
@@ -385,7 +385,7 @@ func (a *agent) registerCall() *agentproto.AgentCall {
 		r.Frameworks = append(r.Frameworks, fw)
 	}
 	for _, t := range a.tasks {
-		if terminal(t.state) && t.pending == nil {
+		if mesos.IsTerminalState(t.state) && t.pending == nil {
 			continue
 		}
 		r.Tasks = append(r.Tasks, &mesos.Task{
@@ -430,7 +430,7 @@ func (a *agent) runTask(ctx context.Context, rt *agentproto.AgentEvent_RunTask) 
 func (a *agent) finish(ctx context.Context, id string, state mesos.TaskState) {
 	a.mu.Lock()
 	t := a.tasks[id]
-	done := t == nil || terminal(t.state)
+	done := t == nil || mesos.IsTerminalState(t.state)
 	a.mu.Unlock()
 	if !done {
 		a.update(ctx, id, state)
@@ -496,7 +496,7 @@ func (a *agent) acknowledge(ctx context.Context, ack *agentproto.AgentEvent_Ackn
 		// The task moved on while the update before was unacknowledged.
 		t.pending = a.status(t)
 		call = a.updateCall(t)
-	case terminal(t.state):
+	case mesos.IsTerminalState(t.state):
 		delete(a.tasks, ack.GetTaskId().GetValue())
 	}
 	a.mu.Unlock()
@@ -534,14 +534,4 @@ func (a *agent) post(ctx context.Context, call *agentproto.AgentCall) {
 	}
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
 	resp.Body.Close()
-}
-
-func terminal(s mesos.TaskState) bool {
-	switch s {
-	case mesos.TaskState_TASK_FINISHED, mesos.TaskState_TASK_FAILED, mesos.TaskState_TASK_KILLED,
-		mesos.TaskState_TASK_LOST, mesos.TaskState_TASK_ERROR, mesos.TaskState_TASK_DROPPED,
-		mesos.TaskState_TASK_GONE, mesos.TaskState_TASK_GONE_BY_OPERATOR:
-		return true
-	}
-	return false
 }

@@ -15,6 +15,12 @@ command -v mkfs.xfs >/dev/null 2>&1 || need="$need xfsprogs"
 # The detector's tests run a real ZooKeeper ensemble (internal/zktest):
 # Debian's server jar, which brings a Java runtime with it.
 { [ -f /usr/share/java/zookeeper.jar ] && command -v java >/dev/null 2>&1; } || need="$need zookeeper"
+# The deployment test (deploy/test) builds its hosts' Debian root with
+# debootstrap (once; the image is cached in Docker).
+command -v debootstrap >/dev/null 2>&1 || need="$need debootstrap"
+# ... and drives them over ssh, as the cluster scripts do.
+command -v ssh >/dev/null 2>&1 || need="$need openssh-client"
+command -v curl >/dev/null 2>&1 || need="$need curl"
 
 if [ -z "$need" ]; then
 	exit 0

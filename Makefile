@@ -9,7 +9,7 @@ PKGS      := ./...
 RACE_PKGS := ./api/... ./master/... ./agent/... ./executor/... ./sdk/... ./internal/libprocess/...
 BIN       := bin/mezzo
 
-.PHONY: all build deps generate check-generated fmt-check vet test test-unit test-race fuzz soak quickstart clean
+.PHONY: all build deps generate check-generated fmt-check vet test test-unit test-race fuzz soak quickstart clean package image install
 
 all: build
 
@@ -58,6 +58,35 @@ SOAK_SEEDS ?= 20000
 SOAK_FIRST ?= $(shell date +%s)
 soak:
 	$(GO) test ./master -run='^TestSimulation$$' -count=1 -timeout=0 -v -args -sim.seeds=$(SOAK_SEEDS) -sim.first=$(SOAK_FIRST)
+
+# The release's version, as the binary reports it (the packages name it).
+VERSION   ?= $(shell sed -n 's/^var Version = "\(.*\)"/\1/p' internal/version/version.go)
+
+# package builds the Debian package bin/mezzo_<VERSION>_<arch>.deb with nfpm
+# (deploy/package, a module of its own): the binary, the systemd units, the
+# default configuration and the cluster scripts.
+package: build
+	cd deploy/package && $(GO) run . --root=../.. --binary=$(BIN) --version=$(VERSION) --out=bin
+
+# image builds the container image mezzo:<VERSION>, FROM scratch with the
+# static binary (deploy/docker/Dockerfile); no registry is involved.
+image: build
+	docker build -q -f deploy/docker/Dockerfile -t mezzo:$(VERSION) bin/
+
+# install puts the binary, the cluster scripts, the units and the default
+# configuration (when none is there yet) under DESTDIR/PREFIX.
+PREFIX ?= /usr/local
+install: build
+	install -D -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/mezzo
+	install -D -m 755 deploy/scripts/mezzo-cluster $(DESTDIR)$(PREFIX)/bin/mezzo-cluster
+	for s in start-cluster stop-cluster start-masters stop-masters start-agents stop-agents upgrade-agents upgrade-masters; do \
+		ln -sf mezzo-cluster $(DESTDIR)$(PREFIX)/bin/mezzo-$$s; done
+	for u in master agent; do \
+		sed 's|/usr/bin/mezzo |$(PREFIX)/bin/mezzo |' deploy/systemd/mezzo-$$u.service >tmp.unit && \
+		install -D -m 644 tmp.unit $(DESTDIR)/etc/systemd/system/mezzo-$$u.service && rm -f tmp.unit; \
+		[ -e $(DESTDIR)/etc/mezzo/$$u.yaml ] || install -D -m 644 deploy/config/$$u.yaml $(DESTDIR)/etc/mezzo/$$u.yaml; \
+		[ -e $(DESTDIR)/etc/default/mezzo-$$u ] || install -D -m 644 deploy/config/default-$$u $(DESTDIR)/etc/default/mezzo-$$u; \
+	done
 
 clean:
 	rm -rf bin

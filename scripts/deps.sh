@@ -17,6 +17,12 @@ command -v mkfs.xfs >/dev/null 2>&1 || need="$need xfsprogs"
 { [ -f /usr/share/java/zookeeper.jar ] && command -v java >/dev/null 2>&1; } || need="$need zookeeper"
 # The web UI's tests (e2e/webui_test.go) drive Debian's headless chromium.
 command -v chromium >/dev/null 2>&1 || need="$need chromium"
+# The deployment test (deploy/test) builds its hosts' Debian root with
+# debootstrap (once; the image is cached in Docker).
+command -v debootstrap >/dev/null 2>&1 || need="$need debootstrap"
+# ... and drives them over ssh, as the cluster scripts do.
+command -v ssh >/dev/null 2>&1 || need="$need openssh-client"
+command -v curl >/dev/null 2>&1 || need="$need curl"
 
 if [ -z "$need" ]; then
 	exit 0

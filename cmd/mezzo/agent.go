@@ -27,6 +27,7 @@ func runAgent(args []string, stdout, stderr io.Writer) int {
 	cfg.AddFlags(fs)
 	var lf logFlags
 	lf.add(fs)
+	flags.ConfigVar(fs)
 	if err := flags.Parse(fs, args, "resources", "attributes", "executor_environment_variables"); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(stdout, "Usage: mezzo agent --master=HOST:PORT --work_dir=DIR [flags]")

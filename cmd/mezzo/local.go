@@ -55,6 +55,7 @@ func runLocal(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&lf.agents, "agents", 1, "Number of agents to run.")
 	var logf logFlags
 	logf.add(fs)
+	flags.ConfigVar(fs)
 	if err := flags.Parse(fs, args, "resources", "executor_environment_variables"); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintf(stdout, "Usage: mezzo local [--agents=N] [master and agent flags]\n\n"+

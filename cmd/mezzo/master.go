@@ -30,6 +30,7 @@ func runMaster(args []string, stdout, stderr io.Writer) int {
 	cfg.AddFlags(fs)
 	var lf logFlags
 	lf.add(fs)
+	flags.ConfigVar(fs)
 	if err := flags.Parse(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(stdout, "Usage: mezzo master [flags]")

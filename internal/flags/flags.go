@@ -3,7 +3,8 @@
 // (`15secs`, `500ms`, `2mins`), values from `file:///path`, and defaults
 // from environment variables `MEZZO_<NAME>` (and `MESOS_<NAME>`, so
 // existing deployment scripts keep working), with the command line taking
-// precedence.
+// precedence. Daemons also take a configuration file (ConfigVar: YAML or
+// JSON, flag names as keys) below the environment in precedence.
 package flags
 
 import (
@@ -110,10 +111,14 @@ func DurationVar(fs *flag.FlagSet, p *time.Duration, name string, value time.Dur
 
 // Parse parses args into fs after applying environment defaults: for each
 // defined flag not given on the command line, MEZZO_<NAME> (or else
-// MESOS_<NAME>) with the name upper-cased supplies the value. A value
+// MESOS_<NAME>) with the name upper-cased supplies the value. When fs has
+// the --config flag of ConfigVar and it names a file (on the command line
+// or in MEZZO_CONFIG), the file supplies the flags that neither the
+// command line nor the environment set. A value
 // "file:///path" is replaced by the file's contents (trailing newline
 // removed) for the flags named in fileFlags. As in Mesos, "--no-NAME"
-// sets a boolean flag NAME to false. Errors name the flag.
+// sets a boolean flag NAME to false. Errors name the flag (or the
+// configuration file's key), all of them at once.
 func Parse(fs *flag.FlagSet, args []string, fileFlags ...string) error {
 	fs.SetOutput(discard{})
 	if err := fs.Parse(negations(fs, args)); err != nil {
@@ -135,6 +140,7 @@ func Parse(fs *flag.FlagSet, args []string, fileFlags ...string) error {
 		key := strings.ToUpper(f.Name)
 		for _, prefix := range []string{"MEZZO_", "MESOS_"} {
 			if v, ok := os.LookupEnv(prefix + key); ok {
+				given[f.Name] = true
 				if err := f.Value.Set(v); err != nil {
 					errs = append(errs, fmt.Errorf("%s: environment %s%s=%q: %w", fs.Name(), prefix, key, v, err))
 				}
@@ -142,6 +148,13 @@ func Parse(fs *flag.FlagSet, args []string, fileFlags ...string) error {
 			}
 		}
 	})
+	if f := fs.Lookup(ConfigFlag); f != nil {
+		if path, ok := f.Value.(*configPath); ok && *path != "" {
+			if err := applyConfig(fs, string(*path), given, fileFlags); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
 	for _, name := range fileFlags {
 		f := fs.Lookup(name)
 		if f == nil {

@@ -15,6 +15,9 @@ command -v mkfs.xfs >/dev/null 2>&1 || need="$need xfsprogs"
 # The detector's tests run a real ZooKeeper ensemble (internal/zktest):
 # Debian's server jar, which brings a Java runtime with it.
 { [ -f /usr/share/java/zookeeper.jar ] && command -v java >/dev/null 2>&1; } || need="$need zookeeper"
+# The service framework's end-to-end tests deploy Redis (redis-server,
+# and redis-cli from redis-tools, which it brings) as a master and replicas.
+{ command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1; } || need="$need redis-server"
 
 if [ -z "$need" ]; then
 	exit 0

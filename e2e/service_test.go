@@ -328,7 +328,8 @@ func TestServiceRedisLocal(t *testing.T) {
 // TestServiceRedisTarball deploys the service from a tarball served over
 // HTTP (holding the machine's redis-server and redis-cli), restarts the
 // framework and checks that it re-attaches to the running tasks, and
-// reports why a role waits when no agent offers its port.
+// reports why a role waits when no agent offers its port, scales down,
+// and rolls a configuration update out to the replicas.
 func TestServiceRedisTarball(t *testing.T) {
 	c := startRedisCluster(t, 2)
 	dir := t.TempDir()
@@ -399,9 +400,42 @@ func TestServiceRedisTarball(t *testing.T) {
 		}
 		return nil
 	})
+
+	// A rolling configuration update: the replicas get a memory limit and
+	// restart one at a time with it.
+	data, err := os.ReadFile(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	updated := strings.Replace(string(data), "        replicaof", "        maxmemory 50mb\n        replicaof", 1)
+	if err := os.WriteFile(spec, []byte(updated), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, code = run(t, 20*time.Second, bin.mezzo, "service", "update", spec)
+	if code != 0 {
+		t.Fatalf("update: exit %d\n%s", code, out)
+	}
+	waitHealthy(t, api, 40*time.Second, "replicas updated", func(st *service.Status) error {
+		for _, rep := range role(st, "replica").Tasks {
+			info, err := resp(addr(rep), "INFO", "memory")
+			if err != nil {
+				return err
+			}
+			if !strings.Contains(info, "maxmemory:52428800") {
+				return fmt.Errorf("replica %d runs without the new maxmemory", rep.Index)
+			}
+		}
+		if m := role(st, "master").Tasks[0]; m.Gen != 1 {
+			return fmt.Errorf("the master restarted (generation %d); its configuration did not change", m.Gen)
+		}
+		return nil
+	})
 	out, code = run(t, 20*time.Second, bin.mezzo, "service", "stop", spec)
 	if code != 0 {
 		t.Fatalf("service stop: exit %d\n%s", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "state", "state.json")); !os.IsNotExist(err) {
+		t.Errorf("state.json after stop: %v", err)
 	}
 }
 

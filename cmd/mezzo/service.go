@@ -35,13 +35,14 @@ type usageError struct{ error }
 
 func runService(args []string, stdout, stderr io.Writer) int {
 	root := &cobra.Command{
-		Use:   "mezzo service",
+		Use:   "service",
 		Short: "Run a service (roles such as master and workers) described by a spec file, and manage it.",
 		Long: "`run SPEC` runs the service's framework in the foreground; status, scale, update and stop\n" +
 			"reach it through its HTTP API, whose address it writes to <state_dir>/api.addr.",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.CompletionOptions.DisableDefaultCmd = true
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetArgs(args)

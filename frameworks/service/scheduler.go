@@ -48,6 +48,7 @@ type Scheduler struct {
 
 	waiting    map[string]string             // role -> why its pending instances wait
 	attrs      map[string][]*mesos.Attribute // agent id -> attributes seen in its offers
+	blocked    map[string]bool               // roles waiting for their dependencies
 	suppressed bool
 	subscribed bool
 	dirty      bool
@@ -74,7 +75,7 @@ func New(cfg Config) (*Scheduler, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Scheduler{cfg: cfg, spec: cfg.Spec, st: st, log: log.With("service", cfg.Spec.Name),
-		waiting: map[string]string{}, reqs: make(chan apiRequest)}, nil
+		waiting: map[string]string{}, blocked: map[string]bool{}, reqs: make(chan apiRequest)}, nil
 }
 
 // APIAddrFile is where Run writes its API's address, in the state dir.
@@ -435,6 +436,16 @@ func (s *Scheduler) converge(ctx context.Context) {
 			break
 		}
 	}
+	// A role whose dependencies just became healthy revives offers: the
+	// offers declined while it waited are filtered for a while otherwise.
+	unblocked := false
+	for _, r := range s.spec.Roles {
+		blocked := s.blockedBy(r) != ""
+		if s.blocked[r.Name] && !blocked {
+			unblocked = true
+		}
+		s.blocked[r.Name] = blocked
+	}
 	// Offers are wanted while an instance waits to be launched.
 	now := time.Now()
 	want := false
@@ -444,7 +455,7 @@ func (s *Scheduler) converge(ctx context.Context) {
 		}
 	}
 	switch {
-	case want && s.suppressed:
+	case want && (s.suppressed || unblocked):
 		if err := s.client.Revive(ctx); err != nil {
 			s.log.Warn("revive failed", "err", err)
 		} else {

@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -20,8 +22,9 @@ import (
 // TestSDKCustomExecutorMessages runs a framework written with the SDK
 // (sdk/scheduler, sdk/offers) against a real master and agent, launching
 // a task under examples/echo-executor (sdk/executor), fetched by URI: the
-// executor runs the task, answers a framework message through the
-// scheduler API's MESSAGE, and reports TASK_KILLED after a KILL.
+// executor runs the task, re-subscribes when its agent is restarted,
+// answers a framework message through the scheduler API's MESSAGE, and
+// reports TASK_KILLED after a KILL.
 func TestSDKCustomExecutorMessages(t *testing.T) {
 	c := startCluster(t, 1, "cpus:2;mem:1024;disk:1024;ports:[31000-31100]")
 	execBin := filepath.Join(t.TempDir(), "echo-executor")
@@ -79,6 +82,22 @@ func TestSDKCustomExecutorMessages(t *testing.T) {
 			states = append(states, st.GetState())
 			switch st.GetState() {
 			case mesos.TaskState_TASK_RUNNING:
+				// Restart the agent under the executor: the executor
+				// re-subscribes to the new agent process, and answers
+				// through it.
+				old := c.agents[0]
+				args := old.cmd.Args[1:]
+				if err := old.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+					return err
+				}
+				<-old.done
+				restarted := start(t, "agent0-restarted", args...)
+				waitFor(t, 30*time.Second, "executor re-subscribed", func() error {
+					if out := restarted.out.String(); !strings.Contains(out, `msg="executor subscribed"`) || !strings.Contains(out, "recovered=true") {
+						return errors.New("not yet")
+					}
+					return nil
+				})
 				return client.Message(ctx, agent, execID, []byte("ping"))
 			case mesos.TaskState_TASK_KILLED:
 				return scheduler.ErrDone

@@ -23,6 +23,9 @@ command -v debootstrap >/dev/null 2>&1 || need="$need debootstrap"
 # ... and drives them over ssh, as the cluster scripts do.
 command -v ssh >/dev/null 2>&1 || need="$need openssh-client"
 command -v curl >/dev/null 2>&1 || need="$need curl"
+# The service framework's end-to-end tests deploy Redis (redis-server,
+# and redis-cli from redis-tools, which it brings) as a master and replicas.
+{ command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1; } || need="$need redis-server"
 
 if [ -z "$need" ]; then
 	exit 0

@@ -20,6 +20,7 @@ import (
 
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
+	"github.com/mezzo-project/mezzo/sdk/offers"
 	"github.com/mezzo-project/mezzo/sdk/scheduler"
 )
 
@@ -110,49 +111,26 @@ func (f *framework) handle(ctx context.Context, ev *schedpb.Event) error {
 // offer launches as many of the remaining tasks as fit in o and declines
 // the rest of it.
 func (f *framework) offer(ctx context.Context, o *mesos.Offer) error {
-	var cpus, mem float64
-	role := "*"
-	for _, r := range o.GetResources() {
-		if r.GetReservation() != nil || len(r.GetReservations()) > 0 {
-			continue
-		}
-		switch r.GetName() {
-		case "cpus":
-			cpus += r.GetScalar().GetValue()
-			role = r.GetRole()
-		case "mem":
-			mem += r.GetScalar().GetValue()
-		}
-	}
+	pool := offers.NewPool(o, "*")
 	var tasks []*mesos.TaskInfo
-	for f.launched < f.total && cpus >= f.cpus && mem >= f.mem {
+	for f.launched < f.total {
+		m, _, ok := pool.Take(offers.Need{Cpus: f.cpus, Mem: f.mem})
+		if !ok {
+			break
+		}
 		id := fmt.Sprint(f.launched)
 		tasks = append(tasks, &mesos.TaskInfo{
-			Name:    proto.String("Task " + id),
-			TaskId:  &mesos.TaskID{Value: proto.String(id)},
-			AgentId: o.GetAgentId(),
-			Command: &mesos.CommandInfo{Value: proto.String("echo 'Hello from task " + id + "'")},
-			Resources: []*mesos.Resource{
-				scalar("cpus", f.cpus, role),
-				scalar("mem", f.mem, role),
-			},
+			Name:      proto.String("Task " + id),
+			TaskId:    &mesos.TaskID{Value: proto.String(id)},
+			AgentId:   o.GetAgentId(),
+			Command:   &mesos.CommandInfo{Value: proto.String("echo 'Hello from task " + id + "'")},
+			Resources: m.Resources,
 		})
 		fmt.Printf("Launching task %s using offer %s\n", id, o.GetId().GetValue())
 		f.launched++
-		cpus -= f.cpus
-		mem -= f.mem
 	}
 	if len(tasks) == 0 {
 		return f.client.Decline(ctx, []*mesos.OfferID{o.GetId()}, nil)
 	}
 	return f.client.Launch(ctx, o.GetId(), tasks...)
-}
-
-func scalar(name string, v float64, role string) *mesos.Resource {
-	return &mesos.Resource{
-		Name:   proto.String(name),
-		Type:   mesos.Value_SCALAR.Enum(),
-		Scalar: &mesos.Value_Scalar{Value: proto.Float64(v)},
-		Role:   proto.String(role),
-	}
 }

@@ -72,6 +72,13 @@ type Config struct {
 	// MaxMissedHeartbeats is how many heartbeat intervals may pass without
 	// any event before the stream is considered dead; 0 means 5.
 	MaxMissedHeartbeats int
+	// ReconcileOnSubscribe sends an implicit reconciliation (RECONCILE
+	// naming no task) after every SUBSCRIBED, once the Handler has seen
+	// it, so the framework learns the state of all its tasks the master
+	// knows after a failover or reconnection. Tasks the master does not
+	// know are not answered: a framework that must learn they are gone
+	// reconciles them by name (Reconcile with tasks).
+	ReconcileOnSubscribe bool
 	// Log receives the client's own log lines; nil discards them.
 	Log *slog.Logger
 }
@@ -322,6 +329,11 @@ func (c *Client) runOnce(ctx context.Context, h Handler) error {
 		if err := h(ctx, &ev); err != nil {
 			return handlerError{err}
 		}
+		if c.cfg.ReconcileOnSubscribe && ev.GetType() == schedpb.Event_SUBSCRIBED {
+			if err := c.Reconcile(ctx); err != nil {
+				c.log.Warn("reconciliation after subscribing failed", "err", err)
+			}
+		}
 		if c.cfg.AutoAcknowledge && ev.GetType() == schedpb.Event_UPDATE {
 			if err := c.Acknowledge(ctx, ev.GetUpdate().GetStatus()); err != nil {
 				c.log.Warn("acknowledge failed", "task", ev.GetUpdate().GetStatus().GetTaskId().GetValue(), "err", err)
@@ -490,6 +502,13 @@ func (c *Client) Revive(ctx context.Context, roles ...string) error {
 // Suppress stops offers for roles (all when none) until Revive.
 func (c *Client) Suppress(ctx context.Context, roles ...string) error {
 	return c.Call(ctx, &schedpb.Call{Type: schedpb.Call_SUPPRESS.Enum(), Suppress: &schedpb.Call_Suppress{Roles: roles}})
+}
+
+// Message sends data to an executor (a framework message); the executor
+// receives it as a MESSAGE event. Delivery is best effort, as in Mesos.
+func (c *Client) Message(ctx context.Context, agentID *mesos.AgentID, executorID *mesos.ExecutorID, data []byte) error {
+	return c.Call(ctx, &schedpb.Call{Type: schedpb.Call_MESSAGE.Enum(),
+		Message: &schedpb.Call_Message{AgentId: agentID, ExecutorId: executorID, Data: data}})
 }
 
 // Teardown ends the framework: the master kills its tasks and forgets it.

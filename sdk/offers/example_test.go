@@ -1,0 +1,56 @@
+package offers_test
+
+import (
+	"fmt"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/mezzo-project/mezzo/api/v1/mesos"
+	"github.com/mezzo-project/mezzo/sdk/offers"
+)
+
+// Place a Redis master on port 19998 and see why a second one does not fit.
+func ExamplePool_Take() {
+	offer := &mesos.Offer{
+		Hostname: proto.String("agent1"),
+		Resources: []*mesos.Resource{
+			offers.Scalar("cpus", 2), offers.Scalar("mem", 1024),
+			{Name: proto.String("ports"), Type: mesos.Value_RANGES.Enum(), Ranges: &mesos.Value_Ranges{
+				Range: []*mesos.Value_Range{{Begin: proto.Uint64(19998), End: proto.Uint64(19998)}}}},
+		},
+	}
+	pool := offers.NewPool(offer, "*")
+	need := offers.Need{Cpus: 0.5, Mem: 128, Ports: []offers.PortSpec{{Name: "redis", Port: 19998}}}
+	if m, _, ok := pool.Take(need); ok {
+		fmt.Println("placed on port", m.Ports[0], "with", len(m.Resources), "resources")
+	}
+	if _, why, ok := pool.Take(need); !ok {
+		fmt.Println("waiting:", why.Reason)
+	}
+	// Output:
+	// placed on port 19998 with 3 resources
+	// waiting: no port 19998
+}
+
+// One instance per host.
+func ExampleConstraint_Allows() {
+	c, _ := offers.ParseConstraint([]string{"hostname", "UNIQUE"})
+	running := []offers.Host{{Hostname: "agent1"}}
+	ok, why := c.Allows(offers.Host{Hostname: "agent1"}, running)
+	fmt.Println(ok, why.Reason)
+	ok, _ = c.Allows(offers.Host{Hostname: "agent2"}, running)
+	fmt.Println(ok)
+	// Output:
+	// false an instance runs on hostname "agent1" already (hostname:UNIQUE)
+	// true
+}
+
+// Build the ACCEPT operations of a task group under the default executor.
+func ExampleLaunchGroup() {
+	exec := &mesos.ExecutorInfo{ExecutorId: &mesos.ExecutorID{Value: proto.String("group-1")},
+		Resources: []*mesos.Resource{offers.Scalar("cpus", 0.1), offers.Scalar("mem", 32)}}
+	task := &mesos.TaskInfo{Name: proto.String("web"), TaskId: &mesos.TaskID{Value: proto.String("web-1")}}
+	op := offers.LaunchGroup(exec, task)
+	fmt.Println(op.GetType(), op.GetLaunchGroup().GetExecutor().GetType(), len(op.GetLaunchGroup().GetTaskGroup().GetTasks()))
+	// Output: LAUNCH_GROUP DEFAULT 1
+}

@@ -8,7 +8,8 @@
 // masters and agents files, a framework runs tasks across the agents, hosts
 // are stopped and started, every agent and master is upgraded to a newer
 // build while the tasks keep running, and the stop script leaves nothing
-// behind. A second test installs the Debian package on a clean root.
+// behind. A second test installs the Debian package on a clean root and
+// starts its units with systemd as the container's init.
 //
 // The tests need docker, ssh, ssh-keygen and curl on this machine, and
 // debootstrap the first time; without one they fail naming it.

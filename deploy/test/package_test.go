@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -13,10 +12,9 @@ import (
 // TestPackage builds the Debian package (make package's program) and the
 // FROM scratch image, installs the package on a clean Debian root (a
 // container of the hosts' image, which has no Mezzo), checks its units with
-// systemd-analyze verify, and starts the master and the agent as their
-// units would (the units' EnvironmentFile and ExecStart; systemd itself
-// cannot run as PID 1 in an unprivileged container here), until the agent
-// registers with the master.
+// systemd-analyze verify, boots systemd as the container's init, starts
+// mezzo-master and mezzo-agent with systemctl until the agent registers
+// with the master, and checks that systemd restarts a killed master.
 func TestPackage(t *testing.T) {
 	need(t, "docker", "go")
 	ensureHostImage(t)
@@ -50,7 +48,10 @@ func TestPackage(t *testing.T) {
 
 	// A clean Debian root with the package installed.
 	h := &host{name: run + "-pkg", hostname: "pkg"}
-	must(t, time.Minute, "docker", "run", "-d", "--name", h.name, "--hostname", "pkg", "--tmpfs", "/run", "--tmpfs", "/tmp", HostImage, "sleep", "infinity")
+	// systemd is the container's init, so that the units are started by
+	// systemd itself (it needs the cgroup hierarchy and CAP_SYS_ADMIN).
+	must(t, time.Minute, "docker", "run", "-d", "--name", h.name, "--hostname", "pkg", "--tmpfs", "/run", "--tmpfs", "/run/lock",
+		"--tmpfs", "/tmp", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:ro", "--cap-add", "SYS_ADMIN", HostImage, "/lib/systemd/systemd")
 	t.Cleanup(func() { command(time.Minute, nil, "docker", "rm", "-f", h.name) })
 	if out, err := h.exec(time.Minute, "command -v mezzo; ls /etc/mezzo 2>&1"); !strings.Contains(out, "No such file") {
 		t.Fatalf("the root is not clean: %q %v", out, err)
@@ -76,31 +77,27 @@ func TestPackage(t *testing.T) {
 		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
 	}
 
-	// Start both as their units do. The agent's environment file (above
-	// its configuration file) turns off cgroups, which this container
-	// cannot use.
+	waitFor(t, time.Minute, "systemd up in the container", func() error {
+		out, _ := h.exec(10*time.Second, "systemctl is-system-running")
+		if st := strings.TrimSpace(out); st != "running" && st != "degraded" {
+			return fmt.Errorf("systemctl is-system-running: %q", st)
+		}
+		return nil
+	})
+	// The agent's environment file (above its configuration file) turns
+	// off cgroups, which this container cannot write.
 	must(t, time.Minute, "docker", "exec", h.name, "sh", "-c", "echo MEZZO_ISOLATION=posix/cpu,posix/mem >>/etc/default/mezzo-agent")
-	execStart := regexp.MustCompile(`(?m)^ExecStart=(.*)$`)
-	envFile := regexp.MustCompile(`(?m)^EnvironmentFile=-?(.*)$`)
-	for _, unit := range []string{"mezzo-master", "mezzo-agent"} {
-		text, err := h.exec(time.Minute, "cat /lib/systemd/system/"+unit+".service")
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd, env := execStart.FindStringSubmatch(text), envFile.FindStringSubmatch(text)
-		if cmd == nil || env == nil {
-			t.Fatalf("%s.service has no ExecStart or EnvironmentFile:\n%s", unit, text)
-		}
-		if unit == "mezzo-agent" && !strings.Contains(text, "\nKillMode=process\n") {
-			t.Errorf("mezzo-agent.service does not leave the tasks running (KillMode=process)")
-		}
-		must(t, time.Minute, "docker", "exec", "-d", h.name, "sh", "-c",
-			fmt.Sprintf("set -a; . %s; set +a; exec %s >/tmp/%s.log 2>&1", env[1], cmd[1], unit))
+	if text, err := h.exec(time.Minute, "cat /lib/systemd/system/mezzo-agent.service"); err != nil || !strings.Contains(text, "\nKillMode=process\n") {
+		t.Errorf("mezzo-agent.service does not leave the tasks running (KillMode=process): %v\n%s", err, text)
+	}
+	if out, err := h.exec(time.Minute, "systemctl daemon-reload && systemctl start mezzo-master mezzo-agent"); err != nil {
+		logs, _ := h.exec(10*time.Second, "systemctl status --no-pager mezzo-master mezzo-agent; journalctl --no-pager -n 30")
+		t.Fatalf("systemctl start: %v\n%s\n%s", err, out, logs)
 	}
 	waitFor(t, 60*time.Second, "the agent registered with the master", func() error {
 		out, err := h.exec(10*time.Second, "curl -fsS http://127.0.0.1:5050/master/slaves")
 		if err != nil || !strings.Contains(out, `"hostname":"pkg"`) {
-			logs, _ := h.exec(10*time.Second, "tail -n 3 /tmp/mezzo-master.log /tmp/mezzo-agent.log")
+			logs, _ := h.exec(10*time.Second, "systemctl status --no-pager mezzo-master mezzo-agent")
 			return fmt.Errorf("%v: %s\n%s", err, out, logs)
 		}
 		return nil
@@ -108,4 +105,15 @@ func TestPackage(t *testing.T) {
 	if out, err := h.exec(time.Minute, "ls /var/lib/mezzo/master /var/lib/mezzo/agent/meta"); err != nil {
 		t.Errorf("the default configuration's work directories: %v %s", err, out)
 	}
+	// systemd restarts a master that dies.
+	if out, err := h.exec(time.Minute, "systemctl kill -s KILL mezzo-master"); err != nil {
+		t.Fatalf("systemctl kill: %v %s", err, out)
+	}
+	waitFor(t, 60*time.Second, "systemd restarted the killed master", func() error {
+		out, err := h.exec(10*time.Second, "systemctl show -p NRestarts --value mezzo-master; curl -fsS http://127.0.0.1:5050/health && echo healthy")
+		if err != nil || !strings.Contains(out, "healthy") || strings.HasPrefix(strings.TrimSpace(out), "0") {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		return nil
+	})
 }

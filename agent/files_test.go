@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/mezzo-project/mezzo/api/legacy"
+	agentpb "github.com/mezzo-project/mezzo/api/v1/agent"
+	"github.com/mezzo-project/mezzo/api/v1/codec"
 	"github.com/mezzo-project/mezzo/internal/files"
 )
 
@@ -142,6 +144,16 @@ func newFilesFixture(t *testing.T) *filesFixture {
 		sandbox = dir
 		_, err = os.Stat(filepath.Join(sandbox, "done"))
 		return err
+	})
+	// "done" is written before the command exits: wait until the agent
+	// knows the task finished (its update stays unacknowledged).
+	oc := newOperatorClient(t, a)
+	waitFor(t, 10*time.Second, "the agent to know the task finished", func() error {
+		got := operatorTasks(oc.do(simpleCall(agentpb.Call_GET_TASKS), codec.JSON).GetGetTasks())
+		if !slices.Contains(got["terminated"], "files:TASK_FINISHED") {
+			return fmt.Errorf("tasks %v", got)
+		}
+		return nil
 	})
 	if err := os.Remove(filepath.Join(sandbox, "done")); err != nil {
 		t.Fatal(err)

@@ -861,9 +861,13 @@ type AgentEvent_RunTask struct {
 	Framework *mesos.FrameworkInfo   `protobuf:"bytes,1,req,name=framework" json:"framework,omitempty"`
 	// The executor for task or task_group; absent for a command task,
 	// which the agent runs under its command executor.
-	Executor      *mesos.ExecutorInfo  `protobuf:"bytes,2,opt,name=executor" json:"executor,omitempty"`
-	Task          *mesos.TaskInfo      `protobuf:"bytes,3,opt,name=task" json:"task,omitempty"`
-	TaskGroup     *mesos.TaskGroupInfo `protobuf:"bytes,4,opt,name=task_group,json=taskGroup" json:"task_group,omitempty"`
+	Executor  *mesos.ExecutorInfo  `protobuf:"bytes,2,opt,name=executor" json:"executor,omitempty"`
+	Task      *mesos.TaskInfo      `protobuf:"bytes,3,opt,name=task" json:"task,omitempty"`
+	TaskGroup *mesos.TaskGroupInfo `protobuf:"bytes,4,opt,name=task_group,json=taskGroup" json:"task_group,omitempty"`
+	// The libprocess pid of the framework's scheduler driver ("" for a
+	// framework on the HTTP API): the agent sends the messages of the
+	// framework's executors straight to it, as Mesos' agent does.
+	FrameworkPid  *string `protobuf:"bytes,5,opt,name=framework_pid,json=frameworkPid" json:"framework_pid,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -924,6 +928,13 @@ func (x *AgentEvent_RunTask) GetTaskGroup() *mesos.TaskGroupInfo {
 		return x.TaskGroup
 	}
 	return nil
+}
+
+func (x *AgentEvent_RunTask) GetFrameworkPid() string {
+	if x != nil && x.FrameworkPid != nil {
+		return *x.FrameworkPid
+	}
+	return ""
 }
 
 type AgentEvent_KillTask struct {
@@ -1438,7 +1449,7 @@ const file_mezzo_agentproto_agentproto_proto_rawDesc = "" +
 	"\x11FRAMEWORK_MESSAGE\x10\x04\x12\b\n" +
 	"\x04PONG\x10\x05\x12\x0e\n" +
 	"\n" +
-	"UNREGISTER\x10\x06\"\xc5\x13\n" +
+	"UNREGISTER\x10\x06\"\xea\x13\n" +
 	"\n" +
 	"AgentEvent\x125\n" +
 	"\x04type\x18\x01 \x01(\x0e2!.mezzo.agentproto.AgentEvent.TypeR\x04type\x12G\n" +
@@ -1462,13 +1473,14 @@ const file_mezzo_agentproto_agentproto_proto_rawDesc = "" +
 	"\vmaster_info\x18\x02 \x02(\v2\x14.mesos.v1.MasterInfoR\n" +
 	"masterInfo\x122\n" +
 	"\x15ping_interval_seconds\x18\x03 \x01(\x01R\x13pingIntervalSeconds\x12(\n" +
-	"\x10max_missed_pings\x18\x04 \x01(\rR\x0emaxMissedPings\x1a\xd4\x01\n" +
+	"\x10max_missed_pings\x18\x04 \x01(\rR\x0emaxMissedPings\x1a\xf9\x01\n" +
 	"\aRunTask\x125\n" +
 	"\tframework\x18\x01 \x02(\v2\x17.mesos.v1.FrameworkInfoR\tframework\x122\n" +
 	"\bexecutor\x18\x02 \x01(\v2\x16.mesos.v1.ExecutorInfoR\bexecutor\x12&\n" +
 	"\x04task\x18\x03 \x01(\v2\x12.mesos.v1.TaskInfoR\x04task\x126\n" +
 	"\n" +
-	"task_group\x18\x04 \x01(\v2\x17.mesos.v1.TaskGroupInfoR\ttaskGroup\x1a\xa6\x01\n" +
+	"task_group\x18\x04 \x01(\v2\x17.mesos.v1.TaskGroupInfoR\ttaskGroup\x12#\n" +
+	"\rframework_pid\x18\x05 \x01(\tR\fframeworkPid\x1a\xa6\x01\n" +
 	"\bKillTask\x128\n" +
 	"\fframework_id\x18\x01 \x02(\v2\x15.mesos.v1.FrameworkIDR\vframeworkId\x12)\n" +
 	"\atask_id\x18\x02 \x02(\v2\x10.mesos.v1.TaskIDR\x06taskId\x125\n" +

@@ -44,6 +44,7 @@ type Scheduler struct {
 
 	mu          sync.Mutex
 	frameworkID string
+	agentPIDs   map[string]string // agent id → pid, from offers
 	inbox       []Received
 	wake        chan struct{}
 }
@@ -60,10 +61,11 @@ func NewScheduler(addr, id string) (*Scheduler, error) {
 		return nil, fmt.Errorf("scheduler driver: listen: %w", err)
 	}
 	s := &Scheduler{
-		PID:    libprocess.UPID{ID: id, Host: "127.0.0.1", Port: ln.Addr().(*net.TCPAddr).Port},
-		Master: master,
-		ln:     ln,
-		wake:   make(chan struct{}, 1),
+		PID:       libprocess.UPID{ID: id, Host: "127.0.0.1", Port: ln.Addr().(*net.TCPAddr).Port},
+		Master:    master,
+		ln:        ln,
+		agentPIDs: map[string]string{},
+		wake:      make(chan struct{}, 1),
 	}
 	s.sender = libprocess.NewSender(libprocess.Config{Self: s.PID, RedialInterval: time.Millisecond})
 	rc := &libprocess.Receiver{ID: id, Handlers: map[string]func(libprocess.Message){}}
@@ -102,6 +104,12 @@ func (s *Scheduler) receive(m libprocess.Message) {
 		s.frameworkID = msg.GetFrameworkId().GetValue()
 	case *messages.FrameworkReregisteredMessage:
 		s.frameworkID = msg.GetFrameworkId().GetValue()
+	case *messages.ResourceOffersMessage:
+		for i, o := range msg.GetOffers() {
+			if i < len(msg.GetPids()) && msg.GetPids()[i] != "" {
+				s.agentPIDs[o.GetAgentId().GetValue()] = msg.GetPids()[i]
+			}
+		}
 	}
 	s.inbox = append(s.inbox, r)
 	implicit := s.ImplicitAcks
@@ -202,4 +210,29 @@ func (s *Scheduler) Launch(offer *mesos.Offer, tasks ...*mesos.TaskInfo) error {
 		Operations: []*mesos.Offer_Operation{{Type: mesos.Offer_Operation_LAUNCH.Enum(),
 			Launch: &mesos.Offer_Operation_Launch{TaskInfos: tasks}}},
 		Filters: &mesos.Filters{RefuseSeconds: proto.Float64(0.1)}}})
+}
+
+// SendFrameworkMessage sends data to executor exID on agent agentID as
+// the driver does: straight to the agent's pid learnt from its offers,
+// through the master (Call MESSAGE) when the pid is not known.
+func (s *Scheduler) SendFrameworkMessage(agentID, exID string, data []byte) error {
+	s.mu.Lock()
+	pid := s.agentPIDs[agentID]
+	fw := s.frameworkID
+	s.mu.Unlock()
+	if pid == "" {
+		return s.Call(&schedpb.Call{Type: schedpb.Call_MESSAGE.Enum(), Message: &schedpb.Call_Message{
+			AgentId: &mesos.AgentID{Value: proto.String(agentID)}, ExecutorId: &mesos.ExecutorID{Value: proto.String(exID)}, Data: data}})
+	}
+	to, err := libprocess.ParseUPID(pid)
+	if err != nil {
+		return fmt.Errorf("agent %s: %w", agentID, err)
+	}
+	b, err := proto.Marshal(&messages.FrameworkToExecutorMessage{
+		SlaveId: &mesos.AgentID{Value: proto.String(agentID)}, FrameworkId: &mesos.FrameworkID{Value: proto.String(fw)},
+		ExecutorId: &mesos.ExecutorID{Value: proto.String(exID)}, Data: data})
+	if err != nil {
+		return fmt.Errorf("encode FrameworkToExecutorMessage: %w", err)
+	}
+	return s.sender.Send(to, "mesos.internal.FrameworkToExecutorMessage", b)
 }

@@ -1,0 +1,215 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/mezzo-project/mezzo/api/v0/messages"
+	"github.com/mezzo-project/mezzo/api/v1/mesos"
+	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
+	"github.com/mezzo-project/mezzo/internal/v0test"
+)
+
+var v0executor struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// v0ExecutorBinary builds testdata/v0executor (a driver-based executor)
+// once.
+func v0ExecutorBinary(t *testing.T) string {
+	t.Helper()
+	v0executor.once.Do(func() {
+		v0executor.path = filepath.Join(bin.dir, "v0executor")
+		cmd := exec.Command("go", "build", "-o", v0executor.path, "./testdata/v0executor")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			v0executor.err = fmt.Errorf("build testdata/v0executor: %v\n%s", err, out)
+		}
+	})
+	if v0executor.err != nil {
+		t.Fatal(v0executor.err)
+	}
+	return v0executor.path
+}
+
+// v0ExecutorTask is a task for the driver-based executor exID.
+func v0ExecutorTask(id string, offer *mesos.Offer, exID, path string, data string) *mesos.TaskInfo {
+	cpus := func(v float64) *mesos.Resource {
+		return &mesos.Resource{Name: proto.String("cpus"), Type: mesos.Value_SCALAR.Enum(), Scalar: &mesos.Value_Scalar{Value: proto.Float64(v)}}
+	}
+	mem := func(v float64) *mesos.Resource {
+		return &mesos.Resource{Name: proto.String("mem"), Type: mesos.Value_SCALAR.Enum(), Scalar: &mesos.Value_Scalar{Value: proto.Float64(v)}}
+	}
+	return &mesos.TaskInfo{
+		Name: proto.String(id), TaskId: &mesos.TaskID{Value: proto.String(id)}, AgentId: offer.GetAgentId(),
+		Resources: []*mesos.Resource{cpus(0.1), mem(16)},
+		Data:      []byte(data),
+		Executor: &mesos.ExecutorInfo{
+			ExecutorId: &mesos.ExecutorID{Value: proto.String(exID)},
+			Name:       proto.String("v0 test executor"),
+			Command:    &mesos.CommandInfo{Value: proto.String(path), Shell: proto.Bool(false)},
+			Resources:  []*mesos.Resource{cpus(0.1), mem(32)},
+		},
+	}
+}
+
+// TestV0ExecutorDriver runs a driver-based executor (testdata/v0executor,
+// built on v0test's executor driver) under a driver-based scheduler,
+// against a master and an agent in separate processes: the executor
+// registers with the agent, runs tasks, takes framework messages sent
+// straight to the agent's pid and answers straight from the agent to the
+// scheduler's pid; the agent restarts and the executor, of a
+// checkpointing framework, registers again and runs a new task; a task is
+// killed, and the framework's teardown shuts the executor down.
+func TestV0ExecutorDriver(t *testing.T) {
+	path := v0ExecutorBinary(t)
+	work := t.TempDir()
+	killLeftoverExecutors(t, work)
+	port := freePort(t)
+	master := fmt.Sprintf("127.0.0.1:%d", port)
+	start(t, "master", "master", "--ip=127.0.0.1", fmt.Sprintf("--port=%d", port), "--work_dir="+filepath.Join(work, "master"),
+		"--allocation_interval=100ms")
+	waitFor(t, 20*time.Second, "master", func() error { return httpOK("http://" + master + "/health") })
+	agentPort := freePort(t)
+	agentArgs := []string{"agent", "--master=" + master, "--ip=127.0.0.1", fmt.Sprintf("--port=%d", agentPort),
+		"--work_dir=" + filepath.Join(work, "agent"), "--resources=cpus:2;mem:512;disk:256;ports:[31000-31010]",
+		"--registration_backoff_factor=100ms", "--executor_reregistration_timeout=10secs"}
+	agent := start(t, "agent", agentArgs...)
+	agentPID := fmt.Sprintf("slave(1)@127.0.0.1:%d", agentPort)
+
+	s, err := v0test.NewScheduler(master, "scheduler-v0exec")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.ImplicitAcks = true
+	if err := s.Subscribe(v0FrameworkInfo(t, "v0 executor e2e")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Await(10*time.Second, v0test.Named("FrameworkRegisteredMessage")); err != nil {
+		t.Fatal(err)
+	}
+	offer := func() *mesos.Offer {
+		t.Helper()
+		r, err := s.Await(30*time.Second, v0test.Named("ResourceOffersMessage"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := r.Msg.(*messages.ResourceOffersMessage)
+		if len(m.GetPids()) != 1 || m.GetPids()[0] != agentPID {
+			t.Fatalf("offer pids %q, want [%s]", m.GetPids(), agentPID)
+		}
+		return m.GetOffers()[0]
+	}
+	// seen keeps the updates that arrived while another was awaited.
+	seen := map[string]bool{}
+	update := func(task string, state mesos.TaskState) {
+		t.Helper()
+		if seen[task+"/"+state.String()] {
+			return
+		}
+		want := v0test.Update(task, state)
+		_, err := s.Await(30*time.Second, func(r v0test.Received) bool {
+			if u, ok := r.Msg.(*messages.StatusUpdateMessage); ok {
+				st := u.GetUpdate().GetStatus()
+				seen[st.GetTaskId().GetValue()+"/"+st.GetState().String()] = true
+				if u.GetPid() != agentPID {
+					t.Errorf("update %s %v: pid %q, want the agent's %s", st.GetTaskId().GetValue(), st.GetState(), u.GetPid(), agentPID)
+				}
+			}
+			return want(r)
+		})
+		if err != nil {
+			t.Fatalf("%s %v: %v", task, state, err)
+		}
+	}
+
+	// Two tasks on one executor: one finishes, one keeps running.
+	o := offer()
+	if err := s.Launch(o, v0ExecutorTask("done", o, "v0-exec", path, "finish"), v0ExecutorTask("long", o, "v0-exec", path, "")); err != nil {
+		t.Fatal(err)
+	}
+	update("done", mesos.TaskState_TASK_FINISHED)
+	update("long", mesos.TaskState_TASK_RUNNING)
+	agentID := o.GetAgentId().GetValue()
+
+	// Messages both ways, without the master: to the agent's pid, and
+	// from it to the scheduler's.
+	echo := func(data string) {
+		t.Helper()
+		if err := s.SendFrameworkMessage(agentID, "v0-exec", []byte(data)); err != nil {
+			t.Fatal(err)
+		}
+		r, err := s.Await(20*time.Second, v0test.Named("ExecutorToFrameworkMessage"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := r.Msg.(*messages.ExecutorToFrameworkMessage)
+		if r.From.String() != agentPID || string(m.GetData()) != "echo: "+data || m.GetExecutorId().GetValue() != "v0-exec" || m.GetSlaveId().GetValue() != agentID {
+			t.Errorf("executor message from %s: %v", r.From, m)
+		}
+	}
+	echo("hello")
+
+	// The agent restarts; the executor keeps running and registers again.
+	agent.stop()
+	start(t, "agent-2", agentArgs...)
+	o = offer()
+	if err := s.Launch(o, v0ExecutorTask("after", o, "v0-exec", path, "")); err != nil {
+		t.Fatal(err)
+	}
+	update("after", mesos.TaskState_TASK_RUNNING)
+	echo("again")
+
+	// Kill a task that runs since before the restart.
+	if err := s.Call(&schedpb.Call{Type: schedpb.Call_KILL.Enum(), Kill: &schedpb.Call_Kill{TaskId: &mesos.TaskID{Value: proto.String("long")}}}); err != nil {
+		t.Fatal(err)
+	}
+	update("long", mesos.TaskState_TASK_KILLED)
+
+	// Teardown: the executor is told to shut down, and exits.
+	if err := s.Call(&schedpb.Call{Type: schedpb.Call_TEARDOWN.Enum()}); err != nil {
+		t.Fatal(err)
+	}
+	var state struct {
+		CompletedFrameworks []struct {
+			CompletedExecutors []struct {
+				ID string `json:"id"`
+			} `json:"completed_executors"`
+		} `json:"completed_frameworks"`
+	}
+	waitFor(t, 20*time.Second, "the executor's exit after teardown", func() error {
+		if err := getJSON(fmt.Sprintf("http://127.0.0.1:%d/state", agentPort), &state); err != nil {
+			return err
+		}
+		for _, f := range state.CompletedFrameworks {
+			for _, e := range f.CompletedExecutors {
+				if e.ID == "v0-exec" {
+					return nil
+				}
+			}
+		}
+		return fmt.Errorf("not among the completed executors: %+v", state)
+	})
+	outs := sandboxFiles(filepath.Join(work, "agent", "slaves", "*", "frameworks", "*", "executors", "v0-exec", "runs", "*", "stdout"))
+	if len(outs) != 1 {
+		t.Fatalf("executor stdout: %v", outs)
+	}
+	out, _ := os.ReadFile(outs[0])
+	for _, want := range []string{"received mesos.internal.ExecutorRegisteredMessage", "received mesos.internal.ReconnectExecutorMessage",
+		"received mesos.internal.ExecutorReregisteredMessage", "received mesos.internal.ShutdownExecutorMessage"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("executor's stdout lacks %q:\n%s", want, out)
+		}
+	}
+}

@@ -1,12 +1,14 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -211,5 +213,82 @@ func TestV0ExecutorDriver(t *testing.T) {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("executor's stdout lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestV0DriverMasterFailoverZooKeeper runs a driver-based framework
+// against three masters electing their leader in ZooKeeper: the driver
+// finds the leader as libmesos' detector does (the lowest json.info_
+// znode), launches a task, and when the leader is SIGKILLed it finds the
+// new one and registers there again with its framework id; the task is
+// still running, and is killed through the new leader.
+func TestV0DriverMasterFailoverZooKeeper(t *testing.T) {
+	c := startHACluster(t, 1, false)
+	first := c.leader(t)
+
+	s, err := v0test.NewScheduler(c.addrs[first], "scheduler-v0zk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.ImplicitAcks = true
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := s.FollowLeader(ctx, c.url, v0FrameworkInfo(t, "v0 failover e2e")); err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.Await(30*time.Second, v0test.Named("FrameworkRegisteredMessage"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "master@" + c.addrs[first]; r.From.String() != want {
+		t.Fatalf("registered by %s, want the leader %s", r.From, want)
+	}
+	r, err = s.Await(30*time.Second, v0test.Named("ResourceOffersMessage"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := r.Msg.(*messages.ResourceOffersMessage).GetOffers()[0]
+	if err := s.Launch(o, commandTask("sleeper", o, "sleep 600")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Await(30*time.Second, v0test.Update("sleeper", mesos.TaskState_TASK_RUNNING)); err != nil {
+		t.Fatal(err)
+	}
+
+	killed := time.Now()
+	if err := syscall.Kill(c.masters[first].cmd.Process.Pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	r, err = s.Await(60*time.Second, func(r v0test.Received) bool {
+		return r.Name == "mesos.internal.FrameworkRegisteredMessage" || r.Name == "mesos.internal.FrameworkReregisteredMessage"
+	})
+	if err != nil {
+		t.Fatalf("no registration with a new leader: %v", err)
+	}
+	if r.Name != "mesos.internal.FrameworkRegisteredMessage" {
+		t.Fatalf("a new leader answers FrameworkRegisteredMessage (MESOS-786), got %s", r.Name)
+	}
+	next := c.leader(t)
+	if next < 0 || r.From.String() != "master@"+c.addrs[next] {
+		t.Fatalf("registered again by %s; the leader is master %d", r.From, next)
+	}
+	if id := r.Msg.(*messages.FrameworkRegisteredMessage).GetFrameworkId().GetValue(); id != s.FrameworkID() || id == "" {
+		t.Fatalf("registered again as %q", id)
+	}
+	t.Logf("registered with the new leader %v after the old one was killed", time.Since(killed))
+	c.waitAgents(t, 1, time.Minute)
+	waitFor(t, 30*time.Second, "the running task reconciled with the new leader", func() error {
+		if err := s.Call(&schedpb.Call{Type: schedpb.Call_RECONCILE.Enum(), Reconcile: &schedpb.Call_Reconcile{}}); err != nil {
+			return err
+		}
+		_, err := s.Await(time.Second, v0test.Update("sleeper", mesos.TaskState_TASK_RUNNING))
+		return err
+	})
+	if err := s.Call(&schedpb.Call{Type: schedpb.Call_KILL.Enum(), Kill: &schedpb.Call_Kill{TaskId: &mesos.TaskID{Value: proto.String("sleeper")}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Await(30*time.Second, v0test.Update("sleeper", mesos.TaskState_TASK_KILLED)); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -45,8 +45,10 @@ type Scheduler struct {
 	mu          sync.Mutex
 	frameworkID string
 	agentPIDs   map[string]string // agent id → pid, from offers
-	inbox       []Received
-	wake        chan struct{}
+	// registeredWith is the master that last answered a registration.
+	registeredWith libprocess.UPID
+	inbox          []Received
+	wake           chan struct{}
 }
 
 // NewScheduler starts a driver with the process id id ("scheduler-<uuid>")
@@ -102,8 +104,10 @@ func (s *Scheduler) receive(m libprocess.Message) {
 	switch msg := r.Msg.(type) {
 	case *messages.FrameworkRegisteredMessage:
 		s.frameworkID = msg.GetFrameworkId().GetValue()
+		s.registeredWith = m.From
 	case *messages.FrameworkReregisteredMessage:
 		s.frameworkID = msg.GetFrameworkId().GetValue()
+		s.registeredWith = m.From
 	case *messages.ResourceOffersMessage:
 		for i, o := range msg.GetOffers() {
 			if i < len(msg.GetPids()) && msg.GetPids()[i] != "" {
@@ -179,7 +183,15 @@ func (s *Scheduler) Send(name string, m proto.Message) error {
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", name, err)
 	}
-	return s.sender.Send(s.Master, name, b)
+	return s.sender.Send(s.master(), name, b)
+}
+
+// master is the master the driver talks to (it changes when the driver
+// follows a leader in ZooKeeper).
+func (s *Scheduler) master() libprocess.UPID {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.Master
 }
 
 // Call sends a v1 call the way the driver sends it (mesos.scheduler.Call),

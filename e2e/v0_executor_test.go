@@ -17,6 +17,7 @@ import (
 	"github.com/mezzo-project/mezzo/api/v0/messages"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
+	"github.com/mezzo-project/mezzo/internal/libprocess"
 	"github.com/mezzo-project/mezzo/internal/v0test"
 )
 
@@ -291,4 +292,176 @@ func TestV0DriverMasterFailoverZooKeeper(t *testing.T) {
 	if _, err := s.Await(30*time.Second, v0test.Update("sleeper", mesos.TaskState_TASK_KILLED)); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestV0ReplayCustomExecutor replays the executor side of Mesos 1.11's
+// test-framework session (executor-test-executor.txt) against a Mezzo
+// agent: a v0 scheduler launches the recorded first two tasks on the
+// recorded executor "default" (whose process here only sleeps), the test
+// registers as that executor with the recorded messages (ids rewritten
+// to Mezzo's), and the agent must answer as Mesos' did: the same message
+// types in the same order, with the same fields set.
+func TestV0ReplayCustomExecutor(t *testing.T) {
+	entries, err := v0test.ReadTranscript("../internal/v0test/testdata/executor-test-executor.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The recording up to the first offer's work: registration, two
+	// RunTasks, four updates and their acknowledgements (#12..#29).
+	var fromExec, toExec []v0test.Entry
+	var runTasks []*messages.RunTaskMessage
+	for _, e := range entries {
+		if e.Seq > 29 {
+			break
+		}
+		switch {
+		case strings.HasPrefix(e.From, "executor(1)@"):
+			fromExec = append(fromExec, e)
+		case strings.HasPrefix(e.To, "executor(1)@"):
+			toExec = append(toExec, e)
+			if e.Name == "mesos.internal.RunTaskMessage" {
+				m, err := e.Decode()
+				if err != nil {
+					t.Fatal(err)
+				}
+				runTasks = append(runTasks, m.(*messages.RunTaskMessage))
+			}
+		}
+	}
+	if len(fromExec) != 5 || len(toExec) != 7 || len(runTasks) != 2 {
+		t.Fatalf("transcript: %d messages from the executor, %d to it, %d RunTasks", len(fromExec), len(toExec), len(runTasks))
+	}
+	shutdown := entries[len(entries)-1]
+	if shutdown.Name != "mesos.internal.ShutdownExecutorMessage" {
+		t.Fatalf("transcript ends with %s", shutdown.Name)
+	}
+
+	work := t.TempDir()
+	killLeftoverExecutors(t, work)
+	port := freePort(t)
+	master := fmt.Sprintf("127.0.0.1:%d", port)
+	start(t, "master", "master", "--ip=127.0.0.1", fmt.Sprintf("--port=%d", port), "--work_dir="+filepath.Join(work, "master"),
+		"--allocation_interval=100ms")
+	waitFor(t, 20*time.Second, "master", func() error { return httpOK("http://" + master + "/health") })
+	start(t, "agent", "agent", "--master="+master, "--ip=127.0.0.1", fmt.Sprintf("--port=%d", freePort(t)),
+		"--work_dir="+filepath.Join(work, "agent"), "--resources=cpus:2;mem:512;disk:256;ports:[31000-31010]",
+		"--registration_backoff_factor=100ms")
+	s, err := v0test.NewScheduler(master, "scheduler-replay-exec")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.ImplicitAcks = true
+	if err := s.Subscribe(v0FrameworkInfo(t, "v0 executor replay")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Await(10*time.Second, v0test.Named("FrameworkRegisteredMessage")); err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.Await(30*time.Second, v0test.Named("ResourceOffersMessage"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	offers := r.Msg.(*messages.ResourceOffersMessage)
+	o := offers.GetOffers()[0]
+	recTask := runTasks[0].GetTask()
+	ids := map[string]string{
+		recTask.GetExecutor().GetFrameworkId().GetValue(): s.FrameworkID(),
+		recTask.GetAgentId().GetValue():                   o.GetAgentId().GetValue(),
+	}
+	// The recorded tasks, on an executor that only sleeps: the test is
+	// its driver.
+	var tasks []*mesos.TaskInfo
+	for _, rt := range runTasks {
+		ti := rewrite(t, rt.GetTask(), ids).(*mesos.TaskInfo)
+		ti.Resources = []*mesos.Resource{
+			{Name: proto.String("cpus"), Type: mesos.Value_SCALAR.Enum(), Scalar: &mesos.Value_Scalar{Value: proto.Float64(0.1)}},
+			{Name: proto.String("mem"), Type: mesos.Value_SCALAR.Enum(), Scalar: &mesos.Value_Scalar{Value: proto.Float64(16)}},
+		}
+		ti.Executor.Command = &mesos.CommandInfo{Value: proto.String("touch started && exec sleep 600"), Shell: proto.Bool(true)}
+		tasks = append(tasks, ti)
+	}
+	if err := s.Launch(o, tasks...); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "the executor's process", func() error {
+		if len(sandboxFiles(filepath.Join(work, "agent", "slaves", "*", "frameworks", "*", "executors", "default", "runs", "*", "started"))) == 0 {
+			return fmt.Errorf("not started")
+		}
+		return nil
+	})
+	agentPID, err := libprocess.ParseUPID(offers.GetPids()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := fromExec[0].Decode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg = rewrite(t, reg, ids)
+	d, err := v0test.NewExecutor(agentPID, reg.(*messages.RegisterExecutorMessage).GetFrameworkId().GetValue(),
+		reg.(*messages.RegisterExecutorMessage).GetExecutorId().GetValue(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	expect := func(rec v0test.Entry) {
+		t.Helper()
+		got, err := d.Next(20 * time.Second)
+		if err != nil {
+			t.Fatalf("waiting for #%d %s: %v", rec.Seq, rec.Name, err)
+		}
+		if got.Name != rec.Name {
+			t.Fatalf("#%d: got %s, recorded %s", rec.Seq, got.Name, rec.Name)
+		}
+		if got.From != agentPID {
+			t.Errorf("#%d %s from %s, want the agent %s", rec.Seq, rec.Name, got.From, agentPID)
+		}
+		want, err := rec.Decode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Left out: what the test's scheduler chose (its FrameworkInfo,
+		// its tasks' resources), and SlaveInfo's deprecated checkpoint
+		// flag, which Mesos' agent always sets and v1's AgentInfo lacks.
+		if miss := missingFields(got.Msg, want, "framework.", "framework_info.", "task.resources.", "slave_info.checkpoint"); len(miss) > 0 {
+			t.Errorf("#%d %s lacks %v", rec.Seq, rec.Name, miss)
+		}
+		if len(rec.Body) == 0 && len(got.Body) != 0 {
+			t.Errorf("#%d %s: %d bytes, recorded empty", rec.Seq, rec.Name, len(got.Body))
+		}
+		if m, ok := got.Msg.(*messages.RunTaskMessage); ok && m.GetPid() != s.PID.String() {
+			t.Errorf("RunTaskMessage names scheduler %q, want %s", m.GetPid(), s.PID)
+		}
+	}
+	// Registration, then the two tasks.
+	for _, rec := range toExec[:3] {
+		expect(rec)
+	}
+	// The recorded updates (from the test's own pid), each acknowledged
+	// by the agent once taken.
+	for _, rec := range fromExec[1:] {
+		m, err := rec.Decode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		u := rewrite(t, m, ids).(*messages.StatusUpdateMessage)
+		u.Pid = proto.String(d.PID.String())
+		if err := d.Send(rec.Name, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, rec := range toExec[3:] {
+		expect(rec)
+	}
+	for _, id := range []string{"0", "1"} {
+		if _, err := s.Await(20*time.Second, v0test.Update(id, mesos.TaskState_TASK_FINISHED)); err != nil {
+			t.Fatalf("task %s: %v", id, err)
+		}
+	}
+	// The framework's teardown: ShutdownExecutorMessage, empty.
+	if err := s.Call(&schedpb.Call{Type: schedpb.Call_TEARDOWN.Enum()}); err != nil {
+		t.Fatal(err)
+	}
+	expect(shutdown)
 }

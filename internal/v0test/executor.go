@@ -105,6 +105,9 @@ func (e *Executor) Close() {
 	e.sender.Close()
 }
 
+// Send sends a raw message to the agent.
+func (e *Executor) Send(name string, m proto.Message) error { return e.send(name, m) }
+
 func (e *Executor) send(name string, m proto.Message) error {
 	b, err := proto.Marshal(m)
 	if err != nil {

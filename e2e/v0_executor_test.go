@@ -164,15 +164,50 @@ func TestV0ExecutorDriver(t *testing.T) {
 	}
 	echo("hello")
 
-	// The agent restarts; the executor keeps running and registers again.
+	// The agent restarts; the executor keeps running and registers again,
+	// and the master tells the agent the driver's pid again
+	// (UPDATE_FRAMEWORK): the executor's answers come from the agent.
 	agent.stop()
 	start(t, "agent-2", agentArgs...)
-	o = offer()
+	// Offers that come meanwhile are kept, those rescinded (the agent's
+	// before its restart) dropped.
+	var pending []*mesos.Offer
+	waitFor(t, 30*time.Second, "an answer from the agent after its restart", func() error {
+		if err := s.SendFrameworkMessage(agentID, "v0-exec", []byte("again")); err != nil {
+			return err
+		}
+		r, err := s.Await(time.Second, func(r v0test.Received) bool {
+			switch m := r.Msg.(type) {
+			case *messages.ResourceOffersMessage:
+				pending = append(pending, m.GetOffers()...)
+			case *messages.RescindResourceOfferMessage:
+				for i, o := range pending {
+					if o.GetId().GetValue() == m.GetOfferId().GetValue() {
+						pending = append(pending[:i], pending[i+1:]...)
+						break
+					}
+				}
+			}
+			return r.Name == "mesos.internal.ExecutorToFrameworkMessage"
+		})
+		if err != nil {
+			return err
+		}
+		if r.From.String() != agentPID {
+			return fmt.Errorf("executor message from %s, not the agent", r.From)
+		}
+		return nil
+	})
+	if len(pending) > 0 {
+		o = pending[len(pending)-1]
+	} else {
+		o = offer()
+	}
 	if err := s.Launch(o, v0ExecutorTask("after", o, "v0-exec", path, "")); err != nil {
 		t.Fatal(err)
 	}
 	update("after", mesos.TaskState_TASK_RUNNING)
-	echo("again")
+	echo("third")
 
 	// Kill a task that runs since before the restart.
 	if err := s.Call(&schedpb.Call{Type: schedpb.Call_KILL.Enum(), Kill: &schedpb.Call_Kill{TaskId: &mesos.TaskID{Value: proto.String("long")}}}); err != nil {

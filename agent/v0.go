@@ -148,11 +148,17 @@ func (e *v0Edge) setPID(fwID, exID string, pid libprocess.UPID) {
 	e.pids[executorKey(fwID, exID)] = pid
 }
 
-// forget drops an executor that ended (state goroutine).
+// forget drops an executor that ended (state goroutine), and the
+// Sender's old dial times with it, so that neither grows with the
+// executors an agent ever ran.
 func (e *v0Edge) forget(fwID, exID string) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	delete(e.pids, executorKey(fwID, exID))
+	s := e.sender
+	e.mu.Unlock()
+	if s != nil {
+		s.Forget()
+	}
 }
 
 // exited is the Sender's report that pid cannot be reached: the

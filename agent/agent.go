@@ -103,6 +103,9 @@ type Agent struct {
 	commit   func(*checkpoint.Batch) error
 	ckptWork chan *checkpoint.Batch
 
+	// v0 serves the executor driver protocol (v0.go).
+	v0 *v0Edge
+
 	// ---- state below is owned by the loop goroutine ----
 	st state
 }
@@ -148,6 +151,7 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 		return nil, err
 	}
 	a.mux = http.NewServeMux()
+	a.v0 = newV0Edge(a)
 	a.routes()
 	if err := a.initGC(); err != nil {
 		cancel()
@@ -213,12 +217,19 @@ func (a *Agent) Serve(ln net.Listener) error {
 	a.mu.Lock()
 	a.endpoint = endpoint
 	a.mu.Unlock()
+	if err := a.v0.start(endpoint); err != nil {
+		ln.Close()
+		return fmt.Errorf("the agent's libprocess pid: %w", err)
+	}
 	if err := a.do(func() {
 		a.st.ip = ip
 		a.st.endpoint = endpoint
 		info := proto.Clone(a.st.info).(*mesos.AgentInfo)
 		info.Port = proto32(int32(addr.Port))
 		a.st.info = info
+		// Recovered driver-based executors connect back to the
+		// listener, which queues them until the server below runs.
+		a.v0.reconnectExecutors()
 	}); err != nil {
 		return err
 	}
@@ -330,6 +341,7 @@ func (a *Agent) stop(detach bool) error {
 		}
 		close(a.quit)
 		a.wg.Wait()
+		a.v0.close()
 		a.gcRoot.Close()
 	})
 	return nil

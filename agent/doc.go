@@ -57,6 +57,23 @@
 // agent — as such tasks do in Mesos, whose restarted agent kills
 // executors it has no checkpoint of.
 //
+// # Driver-based executors
+//
+// Executors linked with libmesos' MesosExecutorDriver speak libprocess
+// (v0.go, over internal/libprocess): they POST RegisterExecutorMessage,
+// StatusUpdateMessage and the rest to /slave(1)/<message> on the agent's
+// port (MESOS_SLAVE_PID), and the agent answers with POSTs of its own to
+// the executor's address. Such an executor is subscribed through the same
+// state code as an HTTP one; a goroutine per subscription turns its
+// events into the driver's messages and queues them on a libprocess
+// Sender, which never blocks the state goroutine. Its updates are
+// acknowledged to it once durable (as Mesos' agent does), its messages
+// go straight to the scheduler driver's pid when the framework has one
+// (RUN_TASK's framework_pid, UPDATE_FRAMEWORK), and its pid is
+// checkpointed (pids/libprocess.pid) so that a restarted agent sends it
+// ReconnectExecutorMessage. Scheduler drivers send framework messages
+// straight to the agent too (FrameworkToExecutorMessage).
+//
 // # Containerizers
 //
 // The agent's state code runs executors only through a

@@ -26,6 +26,8 @@ func (a *Agent) routes() {
 	health := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
 	a.mux.Handle("/health", health)
 	a.mux.Handle("/slave(1)/health", health)
+	// Executor and scheduler drivers' libprocess messages (v0.go).
+	a.mux.Handle("/slave(1)/", a.v0)
 	a.routeFiles()
 	a.routeDocuments()
 	a.routeObservability(pm)

@@ -403,6 +403,11 @@ func (a *Agent) masterEvent(streamID string, ev *agentproto.AgentEvent) {
 		a.persist(func(b *checkpoint.Batch) { b.RemoveLatest() }, a.logCheckpointError("removal of meta/slaves/latest"))
 	case agentproto.AgentEvent_RECONCILE:
 		a.reconcile(ev.GetReconcile())
+	case agentproto.AgentEvent_UPDATE_FRAMEWORK:
+		u := ev.GetUpdateFramework()
+		if fw := a.st.frameworks[u.GetFrameworkId().GetValue()]; fw != nil {
+			fw.pid = u.GetFrameworkPid()
+		}
 	case agentproto.AgentEvent_CHECKPOINT_RESOURCES:
 		a.checkpointResources(ev.GetCheckpointResources().GetResources())
 	default:

@@ -224,7 +224,8 @@ func (a *Agent) recoverExecutor(fw *framework, es *checkpoint.ExecutorState, run
 		tasks:     map[string]*task{},
 		completed: map[string]bool{},
 		everSent:  true, recovered: true, checkpointed: true,
-		runID: checkpoint.Run{AgentID: a.st.agentID(), FrameworkID: fw.id, ExecutorID: id, ContainerID: run.ContainerID},
+		libprocessPID: run.LibprocessPid,
+		runID:         checkpoint.Run{AgentID: a.st.agentID(), FrameworkID: fw.id, ExecutorID: id, ContainerID: run.ContainerID},
 	}
 	fw.executors[id] = ex
 	for _, ts := range run.Tasks {

@@ -81,7 +81,10 @@ type framework struct {
 	id          string
 	info        *mesos.FrameworkInfo
 	terminating bool
-	executors   map[string]*executor
+	// pid is the libprocess pid of the framework's scheduler driver, from
+	// the latest RUN_TASK ("" for a framework on the HTTP API).
+	pid       string
+	executors map[string]*executor
 	// updates holds each task's stream of unacknowledged status updates.
 	updates map[string]*updateStream
 	// checkpointed is the FrameworkInfo last written to the checkpoint.
@@ -183,6 +186,10 @@ type executor struct {
 	everSent bool
 
 	conn *execConn
+	// libprocessPID is the pid of an executor that speaks the driver
+	// protocol ("" for an HTTP executor), from its registration or the
+	// checkpoint.
+	libprocessPID string
 
 	// launched is the executor's container once launched (nil before,
 	// or when it never started).

@@ -48,6 +48,7 @@ func (a *Agent) runTask(r *agentproto.AgentEvent_RunTask) {
 	fi := r.GetFramework()
 	fwID := fi.GetId().GetValue()
 	fw := a.framework(fwID, fi)
+	fw.pid = r.GetFrameworkPid()
 
 	var infos []*mesos.TaskInfo
 	var group *mesos.TaskGroupInfo
@@ -392,6 +393,7 @@ func (a *Agent) executorTerminated(ex *executor, term *containerizer.Termination
 	}
 	ex.state = exTerminated
 	a.st.metrics.executorsTerminated++
+	a.v0.forget(ex.fw.id, ex.id)
 	ex.stopTimers()
 	if ex.conn != nil {
 		ex.conn.events.close()

@@ -169,13 +169,18 @@ func TestV0ReplayCommandTasks(t *testing.T) {
 	}
 	offers := r.Msg.(*messages.ResourceOffersMessage)
 	recOffers := recorded(r.Name).(*messages.ResourceOffersMessage)
-	// Mezzo's agents take no libprocess messages: no pid (the driver then
-	// sends framework messages through the master).
-	if miss := missingFields(offers, recOffers, "pids"); len(miss) > 0 {
+	if miss := missingFields(offers, recOffers); len(miss) > 0 {
 		t.Errorf("ResourceOffersMessage lacks %v", miss)
 	}
+	// Each offer names its agent's pid, slave(1)@<agent address>, to
+	// which the driver sends framework messages.
 	if len(offers.GetPids()) != len(offers.GetOffers()) {
 		t.Errorf("%d pids for %d offers", len(offers.GetPids()), len(offers.GetOffers()))
+	}
+	for i, pid := range offers.GetPids() {
+		if !strings.HasPrefix(pid, "slave(1)@127.0.0.1:") {
+			t.Errorf("offer %d: agent pid %q", i, pid)
+		}
 	}
 	ids[recOffers.GetOffers()[0].GetId().GetValue()] = offers.GetOffers()[0].GetId().GetValue()
 	ids[recOffers.GetOffers()[0].GetAgentId().GetValue()] = offers.GetOffers()[0].GetAgentId().GetValue()

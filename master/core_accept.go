@@ -252,6 +252,9 @@ func (c *core) launch(f *framework, a *agent, role string, used taskResources, e
 		c.log.Info("launching task", "framework_id", f.id, "task_id", ti.GetTaskId().GetValue(), "agent_id", a.id)
 	}
 	run := &agentproto.AgentEvent_RunTask{Framework: f.info}
+	if f.pid != "" {
+		run.FrameworkPid = proto.String(f.pid)
+	}
 	if group != nil {
 		run.Executor = exec
 		run.TaskGroup = group

@@ -185,8 +185,35 @@ func (c *core) registerAgent(sink agentSink, streamID string, reg *agentproto.Ag
 		c.log.Info("sending the agent the reservations and volumes it did not report", "agent_id", id, "total", total.String())
 		c.checkpointResources(a)
 	}
+	// The pids of the scheduler drivers whose tasks it runs (a restarted
+	// agent lost them).
+	for _, fid := range sortedKeys(a.tasks) {
+		if f := c.frameworks[fid]; f != nil && f.pid != "" {
+			a.send(updateFrameworkEvent(f))
+		}
+	}
 	c.allocateSoon = true
 	return id, nil
+}
+
+// updateFrameworkEvent tells an agent the pid of f's scheduler driver.
+func updateFrameworkEvent(f *framework) *agentproto.AgentEvent {
+	return &agentproto.AgentEvent{Type: agentproto.AgentEvent_UPDATE_FRAMEWORK.Enum(),
+		UpdateFramework: &agentproto.AgentEvent_UpdateFramework{
+			FrameworkId: &mesos.FrameworkID{Value: proto.String(f.id)}, FrameworkPid: proto.String(f.pid)}}
+}
+
+// frameworkPIDChanged tells the agents that run f's tasks the new pid of
+// its scheduler driver, when it differs from old.
+func (c *core) frameworkPIDChanged(f *framework, old string) {
+	if f.pid == old {
+		return
+	}
+	for _, aid := range sortedKeys(c.agents) {
+		if a := c.agents[aid]; len(a.tasks[f.id]) > 0 {
+			a.send(updateFrameworkEvent(f))
+		}
+	}
 }
 
 // recordedResourcesDiffer reports whether the registry's record of an

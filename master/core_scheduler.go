@@ -110,7 +110,11 @@ func (c *core) subscribe(sink eventSink, streamID string, sub *schedpb.Call_Subs
 	f.setOfferConstraints(sub.GetOfferConstraints(), filter)
 	f.stream = sink
 	f.streamID = streamID
+	oldPID := f.pid
 	f.pid = "" // the driver protocol sets it again (v0.go)
+	if _, v0 := sink.(*v0Sink); !v0 {
+		c.frameworkPIDChanged(f, oldPID)
+	}
 	f.resetPace()
 	f.failoverDeadline = time.Time{}
 	f.unregistered = time.Time{}

@@ -47,6 +47,9 @@
 // protocol instead (v0.go, internal/libprocess): their POSTs to
 // /master/<message name> make the same core calls, and a v0Sink takes
 // the place of the stream, sending the driver's messages to its address.
+// Offers name each agent's pid, and agents learn each driver's pid
+// (RUN_TASK, UPDATE_FRAMEWORK), so that framework messages go between
+// drivers and agents directly, as in Mesos.
 //
 // # Back-pressure
 //

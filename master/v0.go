@@ -167,7 +167,9 @@ func (e *v0Edge) subscribe(from libprocess.UPID, sub *schedpb.Call_Subscribe) {
 			}
 		}
 		sink := &v0Sink{sender: s, pid: from, log: e.log, agentPID: c.agentPID}
+		oldPID := ""
 		if f := c.frameworks[id]; f != nil {
+			oldPID = f.pid
 			// A driver that knew this master hears FrameworkReregistered;
 			// after a master restart it hears FrameworkRegistered
 			// (Mesos' master does the same: MESOS-786).
@@ -178,7 +180,9 @@ func (e *v0Edge) subscribe(from libprocess.UPID, sub *schedpb.Call_Subscribe) {
 		}
 		if fid := c.subscribe(sink, newUUID(), sub); fid != "" {
 			sink.frameworkID = fid
-			c.frameworks[fid].pid = from.String()
+			f := c.frameworks[fid]
+			f.pid = from.String()
+			c.frameworkPIDChanged(f, oldPID)
 		}
 	})
 }

@@ -57,11 +57,10 @@ func (s *v0Sink) Send(ev *schedpb.Event) {
 		s.subscribed(ev.GetSubscribed().GetMasterInfo())
 	case schedpb.Event_OFFERS:
 		m := &messages.ResourceOffersMessage{Offers: ev.GetOffers().GetOffers()}
-		for range m.Offers {
-			// No agent pid: Mezzo's agents do not take libprocess
-			// messages, so the driver sends framework messages through
-			// the master (Call MESSAGE), as it does for an unknown pid.
-			m.Pids = append(m.Pids, "")
+		for _, o := range m.Offers {
+			// The agent's pid: the driver sends its framework messages
+			// straight to the agent (FrameworkToExecutorMessage).
+			m.Pids = append(m.Pids, s.agentPID(o.GetAgentId().GetValue()))
 		}
 		s.send("mesos.internal.ResourceOffersMessage", m)
 	case schedpb.Event_RESCIND:

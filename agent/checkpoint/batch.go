@@ -153,6 +153,14 @@ func (b *Batch) WritePid(r Run, pid int) {
 	b.add(opReplace, filepath.Join(dir, "forked.pid"), []byte(strconv.Itoa(pid)))
 }
 
+// WriteLibprocessPid checkpoints the libprocess pid ("executor(1)@ip:port")
+// of run r's executor when it speaks the driver protocol: a restarted
+// agent asks it to register again (ReconnectExecutorMessage).
+func (b *Batch) WriteLibprocessPid(r Run, pid string) {
+	dir := filepath.Join(b.s.RunDir(r.AgentID, r.FrameworkID, r.ExecutorID, r.ContainerID), "pids")
+	b.add(opReplace, filepath.Join(dir, "libprocess.pid"), []byte(pid))
+}
+
 // MarkCompleted writes run r's sentinel: its executor is gone and every
 // update of its tasks was acknowledged; recovery skips it.
 func (b *Batch) MarkCompleted(r Run) {

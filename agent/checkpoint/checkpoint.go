@@ -16,6 +16,8 @@
 //	  frameworks/<fw>/executors/<ex>/executor.info ExecutorInfo
 //	    runs/latest -> <container_id>              the executor's latest run
 //	    runs/<container_id>/pids/forked.pid        executor pid, decimal text
+//	    runs/<container_id>/pids/libprocess.pid    a driver-based executor's
+//	                                               libprocess pid, as text
 //	    runs/<container_id>/executor.sentinel      the run is over (empty)
 //	    runs/<container_id>/tasks/<task>/task.info    TaskInfo
 //	    runs/<container_id>/tasks/<task>/task.updates status-update records
@@ -376,6 +378,9 @@ type RunState struct {
 	// Pid is the executor's pid, 0 when it was never checkpointed (the
 	// agent died before it started).
 	Pid int
+	// LibprocessPid is the libprocess pid of an executor that speaks the
+	// driver protocol ("" for an HTTP executor).
+	LibprocessPid string
 	// Completed: the run's sentinel exists.
 	Completed bool
 	Tasks     map[string]*TaskState
@@ -524,6 +529,9 @@ func (r *reader) run(s *Store, run Run) (*RunState, error) {
 		} else {
 			rs.Pid = pid
 		}
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "pids", "libprocess.pid")); err == nil {
+		rs.LibprocessPid = strings.TrimSpace(string(b))
 	}
 	tasks, err := listDirs(filepath.Join(dir, "tasks"))
 	if err != nil {

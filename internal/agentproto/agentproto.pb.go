@@ -146,6 +146,11 @@ const (
 	// agent checkpoints the new total and reports it when it registers
 	// again, so reservations and volumes survive agent restarts.
 	AgentEvent_CHECKPOINT_RESOURCES AgentEvent_Type = 11
+	// The libprocess pid of a framework's scheduler driver changed (it
+	// registered from a new address, or moved to the HTTP API), or the
+	// agent registered: messages of the framework's executors go there
+	// (Mesos' UpdateFrameworkMessage).
+	AgentEvent_UPDATE_FRAMEWORK AgentEvent_Type = 12
 )
 
 // Enum value maps for AgentEvent_Type.
@@ -163,6 +168,7 @@ var (
 		9:  "ERROR",
 		10: "RECONCILE",
 		11: "CHECKPOINT_RESOURCES",
+		12: "UPDATE_FRAMEWORK",
 	}
 	AgentEvent_Type_value = map[string]int32{
 		"UNKNOWN":              0,
@@ -177,6 +183,7 @@ var (
 		"ERROR":                9,
 		"RECONCILE":            10,
 		"CHECKPOINT_RESOURCES": 11,
+		"UPDATE_FRAMEWORK":     12,
 	}
 )
 
@@ -325,6 +332,7 @@ type AgentEvent struct {
 	Error               *AgentEvent_Error               `protobuf:"bytes,10,opt,name=error" json:"error,omitempty"`
 	Reconcile           *AgentEvent_Reconcile           `protobuf:"bytes,11,opt,name=reconcile" json:"reconcile,omitempty"`
 	CheckpointResources *AgentEvent_CheckpointResources `protobuf:"bytes,12,opt,name=checkpoint_resources,json=checkpointResources" json:"checkpoint_resources,omitempty"`
+	UpdateFramework     *AgentEvent_UpdateFramework     `protobuf:"bytes,13,opt,name=update_framework,json=updateFramework" json:"update_framework,omitempty"`
 	unknownFields       protoimpl.UnknownFields
 	sizeCache           protoimpl.SizeCache
 }
@@ -439,6 +447,13 @@ func (x *AgentEvent) GetReconcile() *AgentEvent_Reconcile {
 func (x *AgentEvent) GetCheckpointResources() *AgentEvent_CheckpointResources {
 	if x != nil {
 		return x.CheckpointResources
+	}
+	return nil
+}
+
+func (x *AgentEvent) GetUpdateFramework() *AgentEvent_UpdateFramework {
+	if x != nil {
+		return x.UpdateFramework
 	}
 	return nil
 }
@@ -861,9 +876,13 @@ type AgentEvent_RunTask struct {
 	Framework *mesos.FrameworkInfo   `protobuf:"bytes,1,req,name=framework" json:"framework,omitempty"`
 	// The executor for task or task_group; absent for a command task,
 	// which the agent runs under its command executor.
-	Executor      *mesos.ExecutorInfo  `protobuf:"bytes,2,opt,name=executor" json:"executor,omitempty"`
-	Task          *mesos.TaskInfo      `protobuf:"bytes,3,opt,name=task" json:"task,omitempty"`
-	TaskGroup     *mesos.TaskGroupInfo `protobuf:"bytes,4,opt,name=task_group,json=taskGroup" json:"task_group,omitempty"`
+	Executor  *mesos.ExecutorInfo  `protobuf:"bytes,2,opt,name=executor" json:"executor,omitempty"`
+	Task      *mesos.TaskInfo      `protobuf:"bytes,3,opt,name=task" json:"task,omitempty"`
+	TaskGroup *mesos.TaskGroupInfo `protobuf:"bytes,4,opt,name=task_group,json=taskGroup" json:"task_group,omitempty"`
+	// The libprocess pid of the framework's scheduler driver ("" for a
+	// framework on the HTTP API): the agent sends the messages of the
+	// framework's executors straight to it, as Mesos' agent does.
+	FrameworkPid  *string `protobuf:"bytes,5,opt,name=framework_pid,json=frameworkPid" json:"framework_pid,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -924,6 +943,13 @@ func (x *AgentEvent_RunTask) GetTaskGroup() *mesos.TaskGroupInfo {
 		return x.TaskGroup
 	}
 	return nil
+}
+
+func (x *AgentEvent_RunTask) GetFrameworkPid() string {
+	if x != nil && x.FrameworkPid != nil {
+		return *x.FrameworkPid
+	}
+	return ""
 }
 
 type AgentEvent_KillTask struct {
@@ -1343,6 +1369,59 @@ func (x *AgentEvent_Reconcile) GetKnownFrameworks() []*mesos.FrameworkID {
 	return nil
 }
 
+type AgentEvent_UpdateFramework struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	FrameworkId *mesos.FrameworkID     `protobuf:"bytes,1,req,name=framework_id,json=frameworkId" json:"framework_id,omitempty"`
+	// "" for a framework on the HTTP API.
+	FrameworkPid  *string `protobuf:"bytes,2,opt,name=framework_pid,json=frameworkPid" json:"framework_pid,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentEvent_UpdateFramework) Reset() {
+	*x = AgentEvent_UpdateFramework{}
+	mi := &file_mezzo_agentproto_agentproto_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentEvent_UpdateFramework) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentEvent_UpdateFramework) ProtoMessage() {}
+
+func (x *AgentEvent_UpdateFramework) ProtoReflect() protoreflect.Message {
+	mi := &file_mezzo_agentproto_agentproto_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentEvent_UpdateFramework.ProtoReflect.Descriptor instead.
+func (*AgentEvent_UpdateFramework) Descriptor() ([]byte, []int) {
+	return file_mezzo_agentproto_agentproto_proto_rawDescGZIP(), []int{1, 10}
+}
+
+func (x *AgentEvent_UpdateFramework) GetFrameworkId() *mesos.FrameworkID {
+	if x != nil {
+		return x.FrameworkId
+	}
+	return nil
+}
+
+func (x *AgentEvent_UpdateFramework) GetFrameworkPid() string {
+	if x != nil && x.FrameworkPid != nil {
+		return *x.FrameworkPid
+	}
+	return ""
+}
+
 type AgentEvent_CheckpointResources struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The agent's full total resources (post-refinement format), with
@@ -1354,7 +1433,7 @@ type AgentEvent_CheckpointResources struct {
 
 func (x *AgentEvent_CheckpointResources) Reset() {
 	*x = AgentEvent_CheckpointResources{}
-	mi := &file_mezzo_agentproto_agentproto_proto_msgTypes[17]
+	mi := &file_mezzo_agentproto_agentproto_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1366,7 +1445,7 @@ func (x *AgentEvent_CheckpointResources) String() string {
 func (*AgentEvent_CheckpointResources) ProtoMessage() {}
 
 func (x *AgentEvent_CheckpointResources) ProtoReflect() protoreflect.Message {
-	mi := &file_mezzo_agentproto_agentproto_proto_msgTypes[17]
+	mi := &file_mezzo_agentproto_agentproto_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1379,7 +1458,7 @@ func (x *AgentEvent_CheckpointResources) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentEvent_CheckpointResources.ProtoReflect.Descriptor instead.
 func (*AgentEvent_CheckpointResources) Descriptor() ([]byte, []int) {
-	return file_mezzo_agentproto_agentproto_proto_rawDescGZIP(), []int{1, 10}
+	return file_mezzo_agentproto_agentproto_proto_rawDescGZIP(), []int{1, 11}
 }
 
 func (x *AgentEvent_CheckpointResources) GetResources() []*mesos.Resource {
@@ -1438,7 +1517,7 @@ const file_mezzo_agentproto_agentproto_proto_rawDesc = "" +
 	"\x11FRAMEWORK_MESSAGE\x10\x04\x12\b\n" +
 	"\x04PONG\x10\x05\x12\x0e\n" +
 	"\n" +
-	"UNREGISTER\x10\x06\"\xc5\x13\n" +
+	"UNREGISTER\x10\x06\"\xcb\x15\n" +
 	"\n" +
 	"AgentEvent\x125\n" +
 	"\x04type\x18\x01 \x01(\x0e2!.mezzo.agentproto.AgentEvent.TypeR\x04type\x12G\n" +
@@ -1455,20 +1534,22 @@ const file_mezzo_agentproto_agentproto_proto_rawDesc = "" +
 	"\x05error\x18\n" +
 	" \x01(\v2\".mezzo.agentproto.AgentEvent.ErrorR\x05error\x12D\n" +
 	"\treconcile\x18\v \x01(\v2&.mezzo.agentproto.AgentEvent.ReconcileR\treconcile\x12c\n" +
-	"\x14checkpoint_resources\x18\f \x01(\v20.mezzo.agentproto.AgentEvent.CheckpointResourcesR\x13checkpointResources\x1a\xcf\x01\n" +
+	"\x14checkpoint_resources\x18\f \x01(\v20.mezzo.agentproto.AgentEvent.CheckpointResourcesR\x13checkpointResources\x12W\n" +
+	"\x10update_framework\x18\r \x01(\v2,.mezzo.agentproto.AgentEvent.UpdateFrameworkR\x0fupdateFramework\x1a\xcf\x01\n" +
 	"\n" +
 	"Registered\x12,\n" +
 	"\bagent_id\x18\x01 \x02(\v2\x11.mesos.v1.AgentIDR\aagentId\x125\n" +
 	"\vmaster_info\x18\x02 \x02(\v2\x14.mesos.v1.MasterInfoR\n" +
 	"masterInfo\x122\n" +
 	"\x15ping_interval_seconds\x18\x03 \x01(\x01R\x13pingIntervalSeconds\x12(\n" +
-	"\x10max_missed_pings\x18\x04 \x01(\rR\x0emaxMissedPings\x1a\xd4\x01\n" +
+	"\x10max_missed_pings\x18\x04 \x01(\rR\x0emaxMissedPings\x1a\xf9\x01\n" +
 	"\aRunTask\x125\n" +
 	"\tframework\x18\x01 \x02(\v2\x17.mesos.v1.FrameworkInfoR\tframework\x122\n" +
 	"\bexecutor\x18\x02 \x01(\v2\x16.mesos.v1.ExecutorInfoR\bexecutor\x12&\n" +
 	"\x04task\x18\x03 \x01(\v2\x12.mesos.v1.TaskInfoR\x04task\x126\n" +
 	"\n" +
-	"task_group\x18\x04 \x01(\v2\x17.mesos.v1.TaskGroupInfoR\ttaskGroup\x1a\xa6\x01\n" +
+	"task_group\x18\x04 \x01(\v2\x17.mesos.v1.TaskGroupInfoR\ttaskGroup\x12#\n" +
+	"\rframework_pid\x18\x05 \x01(\tR\fframeworkPid\x1a\xa6\x01\n" +
 	"\bKillTask\x128\n" +
 	"\fframework_id\x18\x01 \x02(\v2\x15.mesos.v1.FrameworkIDR\vframeworkId\x12)\n" +
 	"\atask_id\x18\x02 \x02(\v2\x10.mesos.v1.TaskIDR\x06taskId\x125\n" +
@@ -1496,9 +1577,12 @@ const file_mezzo_agentproto_agentproto_proto_rawDesc = "" +
 	"\tReconcile\x121\n" +
 	"\vknown_tasks\x18\x01 \x03(\v2\x10.mesos.v1.TaskIDR\n" +
 	"knownTasks\x12@\n" +
-	"\x10known_frameworks\x18\x02 \x03(\v2\x15.mesos.v1.FrameworkIDR\x0fknownFrameworks\x1aG\n" +
+	"\x10known_frameworks\x18\x02 \x03(\v2\x15.mesos.v1.FrameworkIDR\x0fknownFrameworks\x1ap\n" +
+	"\x0fUpdateFramework\x128\n" +
+	"\fframework_id\x18\x01 \x02(\v2\x15.mesos.v1.FrameworkIDR\vframeworkId\x12#\n" +
+	"\rframework_pid\x18\x02 \x01(\tR\fframeworkPid\x1aG\n" +
 	"\x13CheckpointResources\x120\n" +
-	"\tresources\x18\x01 \x03(\v2\x12.mesos.v1.ResourceR\tresources\"\xd5\x01\n" +
+	"\tresources\x18\x01 \x03(\v2\x12.mesos.v1.ResourceR\tresources\"\xeb\x01\n" +
 	"\x04Type\x12\v\n" +
 	"\aUNKNOWN\x10\x00\x12\x0e\n" +
 	"\n" +
@@ -1513,7 +1597,8 @@ const file_mezzo_agentproto_agentproto_proto_rawDesc = "" +
 	"\x05ERROR\x10\t\x12\r\n" +
 	"\tRECONCILE\x10\n" +
 	"\x12\x18\n" +
-	"\x14CHECKPOINT_RESOURCES\x10\vB?Z=github.com/mezzo-project/mezzo/internal/agentproto;agentproto"
+	"\x14CHECKPOINT_RESOURCES\x10\v\x12\x14\n" +
+	"\x10UPDATE_FRAMEWORK\x10\fB?Z=github.com/mezzo-project/mezzo/internal/agentproto;agentproto"
 
 var (
 	file_mezzo_agentproto_agentproto_proto_rawDescOnce sync.Once
@@ -1528,7 +1613,7 @@ func file_mezzo_agentproto_agentproto_proto_rawDescGZIP() []byte {
 }
 
 var file_mezzo_agentproto_agentproto_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_mezzo_agentproto_agentproto_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_mezzo_agentproto_agentproto_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_mezzo_agentproto_agentproto_proto_goTypes = []any{
 	(AgentCall_Type)(0),                    // 0: mezzo.agentproto.AgentCall.Type
 	(AgentEvent_Type)(0),                   // 1: mezzo.agentproto.AgentEvent.Type
@@ -1549,27 +1634,28 @@ var file_mezzo_agentproto_agentproto_proto_goTypes = []any{
 	(*AgentEvent_Ping)(nil),                // 16: mezzo.agentproto.AgentEvent.Ping
 	(*AgentEvent_Error)(nil),               // 17: mezzo.agentproto.AgentEvent.Error
 	(*AgentEvent_Reconcile)(nil),           // 18: mezzo.agentproto.AgentEvent.Reconcile
-	(*AgentEvent_CheckpointResources)(nil), // 19: mezzo.agentproto.AgentEvent.CheckpointResources
-	(*mesos.AgentID)(nil),                  // 20: mesos.v1.AgentID
-	(*mesos.AgentInfo)(nil),                // 21: mesos.v1.AgentInfo
-	(*mesos.FrameworkInfo)(nil),            // 22: mesos.v1.FrameworkInfo
-	(*mesos.ExecutorInfo)(nil),             // 23: mesos.v1.ExecutorInfo
-	(*mesos.Task)(nil),                     // 24: mesos.v1.Task
-	(*mesos.AgentInfo_Capability)(nil),     // 25: mesos.v1.AgentInfo.Capability
-	(*mesos.Resource)(nil),                 // 26: mesos.v1.Resource
-	(*mesos.FrameworkID)(nil),              // 27: mesos.v1.FrameworkID
-	(*mesos.TaskStatus)(nil),               // 28: mesos.v1.TaskStatus
-	(mesos.TaskState)(0),                   // 29: mesos.v1.TaskState
-	(*mesos.ExecutorID)(nil),               // 30: mesos.v1.ExecutorID
-	(*mesos.MasterInfo)(nil),               // 31: mesos.v1.MasterInfo
-	(*mesos.TaskInfo)(nil),                 // 32: mesos.v1.TaskInfo
-	(*mesos.TaskGroupInfo)(nil),            // 33: mesos.v1.TaskGroupInfo
-	(*mesos.TaskID)(nil),                   // 34: mesos.v1.TaskID
-	(*mesos.KillPolicy)(nil),               // 35: mesos.v1.KillPolicy
+	(*AgentEvent_UpdateFramework)(nil),     // 19: mezzo.agentproto.AgentEvent.UpdateFramework
+	(*AgentEvent_CheckpointResources)(nil), // 20: mezzo.agentproto.AgentEvent.CheckpointResources
+	(*mesos.AgentID)(nil),                  // 21: mesos.v1.AgentID
+	(*mesos.AgentInfo)(nil),                // 22: mesos.v1.AgentInfo
+	(*mesos.FrameworkInfo)(nil),            // 23: mesos.v1.FrameworkInfo
+	(*mesos.ExecutorInfo)(nil),             // 24: mesos.v1.ExecutorInfo
+	(*mesos.Task)(nil),                     // 25: mesos.v1.Task
+	(*mesos.AgentInfo_Capability)(nil),     // 26: mesos.v1.AgentInfo.Capability
+	(*mesos.Resource)(nil),                 // 27: mesos.v1.Resource
+	(*mesos.FrameworkID)(nil),              // 28: mesos.v1.FrameworkID
+	(*mesos.TaskStatus)(nil),               // 29: mesos.v1.TaskStatus
+	(mesos.TaskState)(0),                   // 30: mesos.v1.TaskState
+	(*mesos.ExecutorID)(nil),               // 31: mesos.v1.ExecutorID
+	(*mesos.MasterInfo)(nil),               // 32: mesos.v1.MasterInfo
+	(*mesos.TaskInfo)(nil),                 // 33: mesos.v1.TaskInfo
+	(*mesos.TaskGroupInfo)(nil),            // 34: mesos.v1.TaskGroupInfo
+	(*mesos.TaskID)(nil),                   // 35: mesos.v1.TaskID
+	(*mesos.KillPolicy)(nil),               // 36: mesos.v1.KillPolicy
 }
 var file_mezzo_agentproto_agentproto_proto_depIdxs = []int32{
 	0,  // 0: mezzo.agentproto.AgentCall.type:type_name -> mezzo.agentproto.AgentCall.Type
-	20, // 1: mezzo.agentproto.AgentCall.agent_id:type_name -> mesos.v1.AgentID
+	21, // 1: mezzo.agentproto.AgentCall.agent_id:type_name -> mesos.v1.AgentID
 	4,  // 2: mezzo.agentproto.AgentCall.register:type_name -> mezzo.agentproto.AgentCall.Register
 	5,  // 3: mezzo.agentproto.AgentCall.status_update:type_name -> mezzo.agentproto.AgentCall.StatusUpdate
 	6,  // 4: mezzo.agentproto.AgentCall.executor_exited:type_name -> mezzo.agentproto.AgentCall.ExecutorExited
@@ -1586,44 +1672,46 @@ var file_mezzo_agentproto_agentproto_proto_depIdxs = []int32{
 	16, // 15: mezzo.agentproto.AgentEvent.ping:type_name -> mezzo.agentproto.AgentEvent.Ping
 	17, // 16: mezzo.agentproto.AgentEvent.error:type_name -> mezzo.agentproto.AgentEvent.Error
 	18, // 17: mezzo.agentproto.AgentEvent.reconcile:type_name -> mezzo.agentproto.AgentEvent.Reconcile
-	19, // 18: mezzo.agentproto.AgentEvent.checkpoint_resources:type_name -> mezzo.agentproto.AgentEvent.CheckpointResources
-	21, // 19: mezzo.agentproto.AgentCall.Register.agent_info:type_name -> mesos.v1.AgentInfo
-	22, // 20: mezzo.agentproto.AgentCall.Register.frameworks:type_name -> mesos.v1.FrameworkInfo
-	23, // 21: mezzo.agentproto.AgentCall.Register.executors:type_name -> mesos.v1.ExecutorInfo
-	24, // 22: mezzo.agentproto.AgentCall.Register.tasks:type_name -> mesos.v1.Task
-	25, // 23: mezzo.agentproto.AgentCall.Register.capabilities:type_name -> mesos.v1.AgentInfo.Capability
-	26, // 24: mezzo.agentproto.AgentCall.Register.checkpointed_resources:type_name -> mesos.v1.Resource
-	27, // 25: mezzo.agentproto.AgentCall.StatusUpdate.framework_id:type_name -> mesos.v1.FrameworkID
-	28, // 26: mezzo.agentproto.AgentCall.StatusUpdate.status:type_name -> mesos.v1.TaskStatus
-	29, // 27: mezzo.agentproto.AgentCall.StatusUpdate.latest_state:type_name -> mesos.v1.TaskState
-	27, // 28: mezzo.agentproto.AgentCall.ExecutorExited.framework_id:type_name -> mesos.v1.FrameworkID
-	30, // 29: mezzo.agentproto.AgentCall.ExecutorExited.executor_id:type_name -> mesos.v1.ExecutorID
-	27, // 30: mezzo.agentproto.AgentCall.FrameworkMessage.framework_id:type_name -> mesos.v1.FrameworkID
-	30, // 31: mezzo.agentproto.AgentCall.FrameworkMessage.executor_id:type_name -> mesos.v1.ExecutorID
-	20, // 32: mezzo.agentproto.AgentEvent.Registered.agent_id:type_name -> mesos.v1.AgentID
-	31, // 33: mezzo.agentproto.AgentEvent.Registered.master_info:type_name -> mesos.v1.MasterInfo
-	22, // 34: mezzo.agentproto.AgentEvent.RunTask.framework:type_name -> mesos.v1.FrameworkInfo
-	23, // 35: mezzo.agentproto.AgentEvent.RunTask.executor:type_name -> mesos.v1.ExecutorInfo
-	32, // 36: mezzo.agentproto.AgentEvent.RunTask.task:type_name -> mesos.v1.TaskInfo
-	33, // 37: mezzo.agentproto.AgentEvent.RunTask.task_group:type_name -> mesos.v1.TaskGroupInfo
-	27, // 38: mezzo.agentproto.AgentEvent.KillTask.framework_id:type_name -> mesos.v1.FrameworkID
-	34, // 39: mezzo.agentproto.AgentEvent.KillTask.task_id:type_name -> mesos.v1.TaskID
-	35, // 40: mezzo.agentproto.AgentEvent.KillTask.kill_policy:type_name -> mesos.v1.KillPolicy
-	27, // 41: mezzo.agentproto.AgentEvent.Acknowledge.framework_id:type_name -> mesos.v1.FrameworkID
-	34, // 42: mezzo.agentproto.AgentEvent.Acknowledge.task_id:type_name -> mesos.v1.TaskID
-	27, // 43: mezzo.agentproto.AgentEvent.ShutdownFramework.framework_id:type_name -> mesos.v1.FrameworkID
-	27, // 44: mezzo.agentproto.AgentEvent.ShutdownExecutor.framework_id:type_name -> mesos.v1.FrameworkID
-	30, // 45: mezzo.agentproto.AgentEvent.ShutdownExecutor.executor_id:type_name -> mesos.v1.ExecutorID
-	27, // 46: mezzo.agentproto.AgentEvent.FrameworkMessage.framework_id:type_name -> mesos.v1.FrameworkID
-	30, // 47: mezzo.agentproto.AgentEvent.FrameworkMessage.executor_id:type_name -> mesos.v1.ExecutorID
-	34, // 48: mezzo.agentproto.AgentEvent.Reconcile.known_tasks:type_name -> mesos.v1.TaskID
-	27, // 49: mezzo.agentproto.AgentEvent.Reconcile.known_frameworks:type_name -> mesos.v1.FrameworkID
-	26, // 50: mezzo.agentproto.AgentEvent.CheckpointResources.resources:type_name -> mesos.v1.Resource
-	51, // [51:51] is the sub-list for method output_type
-	51, // [51:51] is the sub-list for method input_type
-	51, // [51:51] is the sub-list for extension type_name
-	51, // [51:51] is the sub-list for extension extendee
-	0,  // [0:51] is the sub-list for field type_name
+	20, // 18: mezzo.agentproto.AgentEvent.checkpoint_resources:type_name -> mezzo.agentproto.AgentEvent.CheckpointResources
+	19, // 19: mezzo.agentproto.AgentEvent.update_framework:type_name -> mezzo.agentproto.AgentEvent.UpdateFramework
+	22, // 20: mezzo.agentproto.AgentCall.Register.agent_info:type_name -> mesos.v1.AgentInfo
+	23, // 21: mezzo.agentproto.AgentCall.Register.frameworks:type_name -> mesos.v1.FrameworkInfo
+	24, // 22: mezzo.agentproto.AgentCall.Register.executors:type_name -> mesos.v1.ExecutorInfo
+	25, // 23: mezzo.agentproto.AgentCall.Register.tasks:type_name -> mesos.v1.Task
+	26, // 24: mezzo.agentproto.AgentCall.Register.capabilities:type_name -> mesos.v1.AgentInfo.Capability
+	27, // 25: mezzo.agentproto.AgentCall.Register.checkpointed_resources:type_name -> mesos.v1.Resource
+	28, // 26: mezzo.agentproto.AgentCall.StatusUpdate.framework_id:type_name -> mesos.v1.FrameworkID
+	29, // 27: mezzo.agentproto.AgentCall.StatusUpdate.status:type_name -> mesos.v1.TaskStatus
+	30, // 28: mezzo.agentproto.AgentCall.StatusUpdate.latest_state:type_name -> mesos.v1.TaskState
+	28, // 29: mezzo.agentproto.AgentCall.ExecutorExited.framework_id:type_name -> mesos.v1.FrameworkID
+	31, // 30: mezzo.agentproto.AgentCall.ExecutorExited.executor_id:type_name -> mesos.v1.ExecutorID
+	28, // 31: mezzo.agentproto.AgentCall.FrameworkMessage.framework_id:type_name -> mesos.v1.FrameworkID
+	31, // 32: mezzo.agentproto.AgentCall.FrameworkMessage.executor_id:type_name -> mesos.v1.ExecutorID
+	21, // 33: mezzo.agentproto.AgentEvent.Registered.agent_id:type_name -> mesos.v1.AgentID
+	32, // 34: mezzo.agentproto.AgentEvent.Registered.master_info:type_name -> mesos.v1.MasterInfo
+	23, // 35: mezzo.agentproto.AgentEvent.RunTask.framework:type_name -> mesos.v1.FrameworkInfo
+	24, // 36: mezzo.agentproto.AgentEvent.RunTask.executor:type_name -> mesos.v1.ExecutorInfo
+	33, // 37: mezzo.agentproto.AgentEvent.RunTask.task:type_name -> mesos.v1.TaskInfo
+	34, // 38: mezzo.agentproto.AgentEvent.RunTask.task_group:type_name -> mesos.v1.TaskGroupInfo
+	28, // 39: mezzo.agentproto.AgentEvent.KillTask.framework_id:type_name -> mesos.v1.FrameworkID
+	35, // 40: mezzo.agentproto.AgentEvent.KillTask.task_id:type_name -> mesos.v1.TaskID
+	36, // 41: mezzo.agentproto.AgentEvent.KillTask.kill_policy:type_name -> mesos.v1.KillPolicy
+	28, // 42: mezzo.agentproto.AgentEvent.Acknowledge.framework_id:type_name -> mesos.v1.FrameworkID
+	35, // 43: mezzo.agentproto.AgentEvent.Acknowledge.task_id:type_name -> mesos.v1.TaskID
+	28, // 44: mezzo.agentproto.AgentEvent.ShutdownFramework.framework_id:type_name -> mesos.v1.FrameworkID
+	28, // 45: mezzo.agentproto.AgentEvent.ShutdownExecutor.framework_id:type_name -> mesos.v1.FrameworkID
+	31, // 46: mezzo.agentproto.AgentEvent.ShutdownExecutor.executor_id:type_name -> mesos.v1.ExecutorID
+	28, // 47: mezzo.agentproto.AgentEvent.FrameworkMessage.framework_id:type_name -> mesos.v1.FrameworkID
+	31, // 48: mezzo.agentproto.AgentEvent.FrameworkMessage.executor_id:type_name -> mesos.v1.ExecutorID
+	35, // 49: mezzo.agentproto.AgentEvent.Reconcile.known_tasks:type_name -> mesos.v1.TaskID
+	28, // 50: mezzo.agentproto.AgentEvent.Reconcile.known_frameworks:type_name -> mesos.v1.FrameworkID
+	28, // 51: mezzo.agentproto.AgentEvent.UpdateFramework.framework_id:type_name -> mesos.v1.FrameworkID
+	27, // 52: mezzo.agentproto.AgentEvent.CheckpointResources.resources:type_name -> mesos.v1.Resource
+	53, // [53:53] is the sub-list for method output_type
+	53, // [53:53] is the sub-list for method input_type
+	53, // [53:53] is the sub-list for extension type_name
+	53, // [53:53] is the sub-list for extension extendee
+	0,  // [0:53] is the sub-list for field type_name
 }
 
 func init() { file_mezzo_agentproto_agentproto_proto_init() }
@@ -1637,7 +1725,7 @@ func file_mezzo_agentproto_agentproto_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mezzo_agentproto_agentproto_proto_rawDesc), len(file_mezzo_agentproto_agentproto_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   18,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -44,8 +44,11 @@ type Scheduler struct {
 
 	mu          sync.Mutex
 	frameworkID string
-	inbox       []Received
-	wake        chan struct{}
+	agentPIDs   map[string]string // agent id → pid, from offers
+	// registeredWith is the master that last answered a registration.
+	registeredWith libprocess.UPID
+	inbox          []Received
+	wake           chan struct{}
 }
 
 // NewScheduler starts a driver with the process id id ("scheduler-<uuid>")
@@ -60,10 +63,11 @@ func NewScheduler(addr, id string) (*Scheduler, error) {
 		return nil, fmt.Errorf("scheduler driver: listen: %w", err)
 	}
 	s := &Scheduler{
-		PID:    libprocess.UPID{ID: id, Host: "127.0.0.1", Port: ln.Addr().(*net.TCPAddr).Port},
-		Master: master,
-		ln:     ln,
-		wake:   make(chan struct{}, 1),
+		PID:       libprocess.UPID{ID: id, Host: "127.0.0.1", Port: ln.Addr().(*net.TCPAddr).Port},
+		Master:    master,
+		ln:        ln,
+		agentPIDs: map[string]string{},
+		wake:      make(chan struct{}, 1),
 	}
 	s.sender = libprocess.NewSender(libprocess.Config{Self: s.PID, RedialInterval: time.Millisecond})
 	rc := &libprocess.Receiver{ID: id, Handlers: map[string]func(libprocess.Message){}}
@@ -100,8 +104,16 @@ func (s *Scheduler) receive(m libprocess.Message) {
 	switch msg := r.Msg.(type) {
 	case *messages.FrameworkRegisteredMessage:
 		s.frameworkID = msg.GetFrameworkId().GetValue()
+		s.registeredWith = m.From
 	case *messages.FrameworkReregisteredMessage:
 		s.frameworkID = msg.GetFrameworkId().GetValue()
+		s.registeredWith = m.From
+	case *messages.ResourceOffersMessage:
+		for i, o := range msg.GetOffers() {
+			if i < len(msg.GetPids()) && msg.GetPids()[i] != "" {
+				s.agentPIDs[o.GetAgentId().GetValue()] = msg.GetPids()[i]
+			}
+		}
 	}
 	s.inbox = append(s.inbox, r)
 	implicit := s.ImplicitAcks
@@ -171,7 +183,15 @@ func (s *Scheduler) Send(name string, m proto.Message) error {
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", name, err)
 	}
-	return s.sender.Send(s.Master, name, b)
+	return s.sender.Send(s.master(), name, b)
+}
+
+// master is the master the driver talks to (it changes when the driver
+// follows a leader in ZooKeeper).
+func (s *Scheduler) master() libprocess.UPID {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.Master
 }
 
 // Call sends a v1 call the way the driver sends it (mesos.scheduler.Call),
@@ -202,4 +222,29 @@ func (s *Scheduler) Launch(offer *mesos.Offer, tasks ...*mesos.TaskInfo) error {
 		Operations: []*mesos.Offer_Operation{{Type: mesos.Offer_Operation_LAUNCH.Enum(),
 			Launch: &mesos.Offer_Operation_Launch{TaskInfos: tasks}}},
 		Filters: &mesos.Filters{RefuseSeconds: proto.Float64(0.1)}}})
+}
+
+// SendFrameworkMessage sends data to executor exID on agent agentID as
+// the driver does: straight to the agent's pid learnt from its offers,
+// through the master (Call MESSAGE) when the pid is not known.
+func (s *Scheduler) SendFrameworkMessage(agentID, exID string, data []byte) error {
+	s.mu.Lock()
+	pid := s.agentPIDs[agentID]
+	fw := s.frameworkID
+	s.mu.Unlock()
+	if pid == "" {
+		return s.Call(&schedpb.Call{Type: schedpb.Call_MESSAGE.Enum(), Message: &schedpb.Call_Message{
+			AgentId: &mesos.AgentID{Value: proto.String(agentID)}, ExecutorId: &mesos.ExecutorID{Value: proto.String(exID)}, Data: data}})
+	}
+	to, err := libprocess.ParseUPID(pid)
+	if err != nil {
+		return fmt.Errorf("agent %s: %w", agentID, err)
+	}
+	b, err := proto.Marshal(&messages.FrameworkToExecutorMessage{
+		SlaveId: &mesos.AgentID{Value: proto.String(agentID)}, FrameworkId: &mesos.FrameworkID{Value: proto.String(fw)},
+		ExecutorId: &mesos.ExecutorID{Value: proto.String(exID)}, Data: data})
+	if err != nil {
+		return fmt.Errorf("encode FrameworkToExecutorMessage: %w", err)
+	}
+	return s.sender.Send(to, "mesos.internal.FrameworkToExecutorMessage", b)
 }

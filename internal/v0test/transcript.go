@@ -123,7 +123,7 @@ func parseTranscript(r io.Reader) ([]Entry, error) {
 			continue
 		}
 		switch {
-		case strings.HasPrefix(line, "    -- body base64:"):
+		case strings.HasPrefix(line, "    -- body base64"):
 			inBody = true
 		case strings.HasPrefix(line, "    -- "):
 			inBody = false

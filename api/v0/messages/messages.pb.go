@@ -1503,6 +1503,177 @@ func (x *ShutdownExecutorMessage) GetFrameworkId() *mesos.FrameworkID {
 	return nil
 }
 
+// An executor driver's registration after it lost its agent (the agent
+// restarted): what it holds that the agent may not know of.
+type ReregisterExecutorMessage struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	ExecutorId  *mesos.ExecutorID      `protobuf:"bytes,1,req,name=executor_id,json=executorId" json:"executor_id,omitempty"`
+	FrameworkId *mesos.FrameworkID     `protobuf:"bytes,2,req,name=framework_id,json=frameworkId" json:"framework_id,omitempty"`
+	// Tasks the executor got and has sent no update for.
+	Tasks []*mesos.TaskInfo `protobuf:"bytes,3,rep,name=tasks" json:"tasks,omitempty"`
+	// Updates the agent has not acknowledged.
+	Updates       []*StatusUpdate `protobuf:"bytes,4,rep,name=updates" json:"updates,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReregisterExecutorMessage) Reset() {
+	*x = ReregisterExecutorMessage{}
+	mi := &file_mesos_internal_messages_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReregisterExecutorMessage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReregisterExecutorMessage) ProtoMessage() {}
+
+func (x *ReregisterExecutorMessage) ProtoReflect() protoreflect.Message {
+	mi := &file_mesos_internal_messages_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReregisterExecutorMessage.ProtoReflect.Descriptor instead.
+func (*ReregisterExecutorMessage) Descriptor() ([]byte, []int) {
+	return file_mesos_internal_messages_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *ReregisterExecutorMessage) GetExecutorId() *mesos.ExecutorID {
+	if x != nil {
+		return x.ExecutorId
+	}
+	return nil
+}
+
+func (x *ReregisterExecutorMessage) GetFrameworkId() *mesos.FrameworkID {
+	if x != nil {
+		return x.FrameworkId
+	}
+	return nil
+}
+
+func (x *ReregisterExecutorMessage) GetTasks() []*mesos.TaskInfo {
+	if x != nil {
+		return x.Tasks
+	}
+	return nil
+}
+
+func (x *ReregisterExecutorMessage) GetUpdates() []*StatusUpdate {
+	if x != nil {
+		return x.Updates
+	}
+	return nil
+}
+
+// The agent's answer to ReregisterExecutorMessage.
+type ExecutorReregisteredMessage struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SlaveId       *mesos.AgentID         `protobuf:"bytes,1,req,name=slave_id,json=slaveId" json:"slave_id,omitempty"`
+	SlaveInfo     *mesos.AgentInfo       `protobuf:"bytes,2,req,name=slave_info,json=slaveInfo" json:"slave_info,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExecutorReregisteredMessage) Reset() {
+	*x = ExecutorReregisteredMessage{}
+	mi := &file_mesos_internal_messages_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExecutorReregisteredMessage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExecutorReregisteredMessage) ProtoMessage() {}
+
+func (x *ExecutorReregisteredMessage) ProtoReflect() protoreflect.Message {
+	mi := &file_mesos_internal_messages_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExecutorReregisteredMessage.ProtoReflect.Descriptor instead.
+func (*ExecutorReregisteredMessage) Descriptor() ([]byte, []int) {
+	return file_mesos_internal_messages_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *ExecutorReregisteredMessage) GetSlaveId() *mesos.AgentID {
+	if x != nil {
+		return x.SlaveId
+	}
+	return nil
+}
+
+func (x *ExecutorReregisteredMessage) GetSlaveInfo() *mesos.AgentInfo {
+	if x != nil {
+		return x.SlaveInfo
+	}
+	return nil
+}
+
+// Sent by a restarted agent to the executors it recovered: register
+// again.
+type ReconnectExecutorMessage struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SlaveId       *mesos.AgentID         `protobuf:"bytes,1,req,name=slave_id,json=slaveId" json:"slave_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReconnectExecutorMessage) Reset() {
+	*x = ReconnectExecutorMessage{}
+	mi := &file_mesos_internal_messages_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReconnectExecutorMessage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReconnectExecutorMessage) ProtoMessage() {}
+
+func (x *ReconnectExecutorMessage) ProtoReflect() protoreflect.Message {
+	mi := &file_mesos_internal_messages_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReconnectExecutorMessage.ProtoReflect.Descriptor instead.
+func (*ReconnectExecutorMessage) Descriptor() ([]byte, []int) {
+	return file_mesos_internal_messages_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *ReconnectExecutorMessage) GetSlaveId() *mesos.AgentID {
+	if x != nil {
+		return x.SlaveId
+	}
+	return nil
+}
+
 var File_mesos_internal_messages_proto protoreflect.FileDescriptor
 
 const file_mesos_internal_messages_proto_rawDesc = "" +
@@ -1609,7 +1780,19 @@ const file_mesos_internal_messages_proto_rawDesc = "" +
 	"\x17ShutdownExecutorMessage\x125\n" +
 	"\vexecutor_id\x18\x01 \x01(\v2\x14.mesos.v1.ExecutorIDR\n" +
 	"executorId\x128\n" +
-	"\fframework_id\x18\x02 \x01(\v2\x15.mesos.v1.FrameworkIDR\vframeworkIdB9Z7github.com/mezzo-project/mezzo/api/v0/messages;messages"
+	"\fframework_id\x18\x02 \x01(\v2\x15.mesos.v1.FrameworkIDR\vframeworkId\"\xee\x01\n" +
+	"\x19ReregisterExecutorMessage\x125\n" +
+	"\vexecutor_id\x18\x01 \x02(\v2\x14.mesos.v1.ExecutorIDR\n" +
+	"executorId\x128\n" +
+	"\fframework_id\x18\x02 \x02(\v2\x15.mesos.v1.FrameworkIDR\vframeworkId\x12(\n" +
+	"\x05tasks\x18\x03 \x03(\v2\x12.mesos.v1.TaskInfoR\x05tasks\x126\n" +
+	"\aupdates\x18\x04 \x03(\v2\x1c.mesos.internal.StatusUpdateR\aupdates\"\x7f\n" +
+	"\x1bExecutorReregisteredMessage\x12,\n" +
+	"\bslave_id\x18\x01 \x02(\v2\x11.mesos.v1.AgentIDR\aslaveId\x122\n" +
+	"\n" +
+	"slave_info\x18\x02 \x02(\v2\x13.mesos.v1.AgentInfoR\tslaveInfo\"H\n" +
+	"\x18ReconnectExecutorMessage\x12,\n" +
+	"\bslave_id\x18\x01 \x02(\v2\x11.mesos.v1.AgentIDR\aslaveIdB9Z7github.com/mezzo-project/mezzo/api/v0/messages;messages"
 
 var (
 	file_mesos_internal_messages_proto_rawDescOnce sync.Once
@@ -1623,7 +1806,7 @@ func file_mesos_internal_messages_proto_rawDescGZIP() []byte {
 	return file_mesos_internal_messages_proto_rawDescData
 }
 
-var file_mesos_internal_messages_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_mesos_internal_messages_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_mesos_internal_messages_proto_goTypes = []any{
 	(*StatusUpdate)(nil),                       // 0: mesos.internal.StatusUpdate
 	(*ExecutorToFrameworkMessage)(nil),         // 1: mesos.internal.ExecutorToFrameworkMessage
@@ -1650,83 +1833,93 @@ var file_mesos_internal_messages_proto_goTypes = []any{
 	(*RegisterExecutorMessage)(nil),            // 22: mesos.internal.RegisterExecutorMessage
 	(*ExecutorRegisteredMessage)(nil),          // 23: mesos.internal.ExecutorRegisteredMessage
 	(*ShutdownExecutorMessage)(nil),            // 24: mesos.internal.ShutdownExecutorMessage
-	(*mesos.FrameworkID)(nil),                  // 25: mesos.v1.FrameworkID
-	(*mesos.ExecutorID)(nil),                   // 26: mesos.v1.ExecutorID
-	(*mesos.AgentID)(nil),                      // 27: mesos.v1.AgentID
-	(*mesos.TaskStatus)(nil),                   // 28: mesos.v1.TaskStatus
-	(mesos.TaskState)(0),                       // 29: mesos.v1.TaskState
-	(*mesos.FrameworkInfo)(nil),                // 30: mesos.v1.FrameworkInfo
-	(*mesos.MasterInfo)(nil),                   // 31: mesos.v1.MasterInfo
-	(*mesos.Request)(nil),                      // 32: mesos.v1.Request
-	(*mesos.Offer)(nil),                        // 33: mesos.v1.Offer
-	(*mesos.TaskInfo)(nil),                     // 34: mesos.v1.TaskInfo
-	(*mesos.Filters)(nil),                      // 35: mesos.v1.Filters
-	(*mesos.OfferID)(nil),                      // 36: mesos.v1.OfferID
-	(*mesos.TaskID)(nil),                       // 37: mesos.v1.TaskID
-	(*mesos.KillPolicy)(nil),                   // 38: mesos.v1.KillPolicy
-	(*mesos.ExecutorInfo)(nil),                 // 39: mesos.v1.ExecutorInfo
-	(*mesos.AgentInfo)(nil),                    // 40: mesos.v1.AgentInfo
+	(*ReregisterExecutorMessage)(nil),          // 25: mesos.internal.ReregisterExecutorMessage
+	(*ExecutorReregisteredMessage)(nil),        // 26: mesos.internal.ExecutorReregisteredMessage
+	(*ReconnectExecutorMessage)(nil),           // 27: mesos.internal.ReconnectExecutorMessage
+	(*mesos.FrameworkID)(nil),                  // 28: mesos.v1.FrameworkID
+	(*mesos.ExecutorID)(nil),                   // 29: mesos.v1.ExecutorID
+	(*mesos.AgentID)(nil),                      // 30: mesos.v1.AgentID
+	(*mesos.TaskStatus)(nil),                   // 31: mesos.v1.TaskStatus
+	(mesos.TaskState)(0),                       // 32: mesos.v1.TaskState
+	(*mesos.FrameworkInfo)(nil),                // 33: mesos.v1.FrameworkInfo
+	(*mesos.MasterInfo)(nil),                   // 34: mesos.v1.MasterInfo
+	(*mesos.Request)(nil),                      // 35: mesos.v1.Request
+	(*mesos.Offer)(nil),                        // 36: mesos.v1.Offer
+	(*mesos.TaskInfo)(nil),                     // 37: mesos.v1.TaskInfo
+	(*mesos.Filters)(nil),                      // 38: mesos.v1.Filters
+	(*mesos.OfferID)(nil),                      // 39: mesos.v1.OfferID
+	(*mesos.TaskID)(nil),                       // 40: mesos.v1.TaskID
+	(*mesos.KillPolicy)(nil),                   // 41: mesos.v1.KillPolicy
+	(*mesos.ExecutorInfo)(nil),                 // 42: mesos.v1.ExecutorInfo
+	(*mesos.AgentInfo)(nil),                    // 43: mesos.v1.AgentInfo
 }
 var file_mesos_internal_messages_proto_depIdxs = []int32{
-	25, // 0: mesos.internal.StatusUpdate.framework_id:type_name -> mesos.v1.FrameworkID
-	26, // 1: mesos.internal.StatusUpdate.executor_id:type_name -> mesos.v1.ExecutorID
-	27, // 2: mesos.internal.StatusUpdate.slave_id:type_name -> mesos.v1.AgentID
-	28, // 3: mesos.internal.StatusUpdate.status:type_name -> mesos.v1.TaskStatus
-	29, // 4: mesos.internal.StatusUpdate.latest_state:type_name -> mesos.v1.TaskState
-	27, // 5: mesos.internal.ExecutorToFrameworkMessage.slave_id:type_name -> mesos.v1.AgentID
-	25, // 6: mesos.internal.ExecutorToFrameworkMessage.framework_id:type_name -> mesos.v1.FrameworkID
-	26, // 7: mesos.internal.ExecutorToFrameworkMessage.executor_id:type_name -> mesos.v1.ExecutorID
-	27, // 8: mesos.internal.FrameworkToExecutorMessage.slave_id:type_name -> mesos.v1.AgentID
-	25, // 9: mesos.internal.FrameworkToExecutorMessage.framework_id:type_name -> mesos.v1.FrameworkID
-	26, // 10: mesos.internal.FrameworkToExecutorMessage.executor_id:type_name -> mesos.v1.ExecutorID
-	30, // 11: mesos.internal.RegisterFrameworkMessage.framework:type_name -> mesos.v1.FrameworkInfo
-	30, // 12: mesos.internal.ReregisterFrameworkMessage.framework:type_name -> mesos.v1.FrameworkInfo
-	25, // 13: mesos.internal.FrameworkRegisteredMessage.framework_id:type_name -> mesos.v1.FrameworkID
-	31, // 14: mesos.internal.FrameworkRegisteredMessage.master_info:type_name -> mesos.v1.MasterInfo
-	25, // 15: mesos.internal.FrameworkReregisteredMessage.framework_id:type_name -> mesos.v1.FrameworkID
-	31, // 16: mesos.internal.FrameworkReregisteredMessage.master_info:type_name -> mesos.v1.MasterInfo
-	25, // 17: mesos.internal.UnregisterFrameworkMessage.framework_id:type_name -> mesos.v1.FrameworkID
-	25, // 18: mesos.internal.DeactivateFrameworkMessage.framework_id:type_name -> mesos.v1.FrameworkID
-	25, // 19: mesos.internal.ResourceRequestMessage.framework_id:type_name -> mesos.v1.FrameworkID
-	32, // 20: mesos.internal.ResourceRequestMessage.requests:type_name -> mesos.v1.Request
-	33, // 21: mesos.internal.ResourceOffersMessage.offers:type_name -> mesos.v1.Offer
-	25, // 22: mesos.internal.LaunchTasksMessage.framework_id:type_name -> mesos.v1.FrameworkID
-	34, // 23: mesos.internal.LaunchTasksMessage.tasks:type_name -> mesos.v1.TaskInfo
-	35, // 24: mesos.internal.LaunchTasksMessage.filters:type_name -> mesos.v1.Filters
-	36, // 25: mesos.internal.LaunchTasksMessage.offer_ids:type_name -> mesos.v1.OfferID
-	36, // 26: mesos.internal.RescindResourceOfferMessage.offer_id:type_name -> mesos.v1.OfferID
-	25, // 27: mesos.internal.ReviveOffersMessage.framework_id:type_name -> mesos.v1.FrameworkID
-	25, // 28: mesos.internal.RunTaskMessage.framework_id:type_name -> mesos.v1.FrameworkID
-	30, // 29: mesos.internal.RunTaskMessage.framework:type_name -> mesos.v1.FrameworkInfo
-	34, // 30: mesos.internal.RunTaskMessage.task:type_name -> mesos.v1.TaskInfo
-	25, // 31: mesos.internal.KillTaskMessage.framework_id:type_name -> mesos.v1.FrameworkID
-	37, // 32: mesos.internal.KillTaskMessage.task_id:type_name -> mesos.v1.TaskID
-	38, // 33: mesos.internal.KillTaskMessage.kill_policy:type_name -> mesos.v1.KillPolicy
+	28, // 0: mesos.internal.StatusUpdate.framework_id:type_name -> mesos.v1.FrameworkID
+	29, // 1: mesos.internal.StatusUpdate.executor_id:type_name -> mesos.v1.ExecutorID
+	30, // 2: mesos.internal.StatusUpdate.slave_id:type_name -> mesos.v1.AgentID
+	31, // 3: mesos.internal.StatusUpdate.status:type_name -> mesos.v1.TaskStatus
+	32, // 4: mesos.internal.StatusUpdate.latest_state:type_name -> mesos.v1.TaskState
+	30, // 5: mesos.internal.ExecutorToFrameworkMessage.slave_id:type_name -> mesos.v1.AgentID
+	28, // 6: mesos.internal.ExecutorToFrameworkMessage.framework_id:type_name -> mesos.v1.FrameworkID
+	29, // 7: mesos.internal.ExecutorToFrameworkMessage.executor_id:type_name -> mesos.v1.ExecutorID
+	30, // 8: mesos.internal.FrameworkToExecutorMessage.slave_id:type_name -> mesos.v1.AgentID
+	28, // 9: mesos.internal.FrameworkToExecutorMessage.framework_id:type_name -> mesos.v1.FrameworkID
+	29, // 10: mesos.internal.FrameworkToExecutorMessage.executor_id:type_name -> mesos.v1.ExecutorID
+	33, // 11: mesos.internal.RegisterFrameworkMessage.framework:type_name -> mesos.v1.FrameworkInfo
+	33, // 12: mesos.internal.ReregisterFrameworkMessage.framework:type_name -> mesos.v1.FrameworkInfo
+	28, // 13: mesos.internal.FrameworkRegisteredMessage.framework_id:type_name -> mesos.v1.FrameworkID
+	34, // 14: mesos.internal.FrameworkRegisteredMessage.master_info:type_name -> mesos.v1.MasterInfo
+	28, // 15: mesos.internal.FrameworkReregisteredMessage.framework_id:type_name -> mesos.v1.FrameworkID
+	34, // 16: mesos.internal.FrameworkReregisteredMessage.master_info:type_name -> mesos.v1.MasterInfo
+	28, // 17: mesos.internal.UnregisterFrameworkMessage.framework_id:type_name -> mesos.v1.FrameworkID
+	28, // 18: mesos.internal.DeactivateFrameworkMessage.framework_id:type_name -> mesos.v1.FrameworkID
+	28, // 19: mesos.internal.ResourceRequestMessage.framework_id:type_name -> mesos.v1.FrameworkID
+	35, // 20: mesos.internal.ResourceRequestMessage.requests:type_name -> mesos.v1.Request
+	36, // 21: mesos.internal.ResourceOffersMessage.offers:type_name -> mesos.v1.Offer
+	28, // 22: mesos.internal.LaunchTasksMessage.framework_id:type_name -> mesos.v1.FrameworkID
+	37, // 23: mesos.internal.LaunchTasksMessage.tasks:type_name -> mesos.v1.TaskInfo
+	38, // 24: mesos.internal.LaunchTasksMessage.filters:type_name -> mesos.v1.Filters
+	39, // 25: mesos.internal.LaunchTasksMessage.offer_ids:type_name -> mesos.v1.OfferID
+	39, // 26: mesos.internal.RescindResourceOfferMessage.offer_id:type_name -> mesos.v1.OfferID
+	28, // 27: mesos.internal.ReviveOffersMessage.framework_id:type_name -> mesos.v1.FrameworkID
+	28, // 28: mesos.internal.RunTaskMessage.framework_id:type_name -> mesos.v1.FrameworkID
+	33, // 29: mesos.internal.RunTaskMessage.framework:type_name -> mesos.v1.FrameworkInfo
+	37, // 30: mesos.internal.RunTaskMessage.task:type_name -> mesos.v1.TaskInfo
+	28, // 31: mesos.internal.KillTaskMessage.framework_id:type_name -> mesos.v1.FrameworkID
+	40, // 32: mesos.internal.KillTaskMessage.task_id:type_name -> mesos.v1.TaskID
+	41, // 33: mesos.internal.KillTaskMessage.kill_policy:type_name -> mesos.v1.KillPolicy
 	0,  // 34: mesos.internal.StatusUpdateMessage.update:type_name -> mesos.internal.StatusUpdate
-	27, // 35: mesos.internal.StatusUpdateAcknowledgementMessage.slave_id:type_name -> mesos.v1.AgentID
-	25, // 36: mesos.internal.StatusUpdateAcknowledgementMessage.framework_id:type_name -> mesos.v1.FrameworkID
-	37, // 37: mesos.internal.StatusUpdateAcknowledgementMessage.task_id:type_name -> mesos.v1.TaskID
-	27, // 38: mesos.internal.LostSlaveMessage.slave_id:type_name -> mesos.v1.AgentID
-	25, // 39: mesos.internal.ReconcileTasksMessage.framework_id:type_name -> mesos.v1.FrameworkID
-	28, // 40: mesos.internal.ReconcileTasksMessage.statuses:type_name -> mesos.v1.TaskStatus
-	30, // 41: mesos.internal.ReconcileTasksMessage.framework:type_name -> mesos.v1.FrameworkInfo
-	27, // 42: mesos.internal.ExitedExecutorMessage.slave_id:type_name -> mesos.v1.AgentID
-	25, // 43: mesos.internal.ExitedExecutorMessage.framework_id:type_name -> mesos.v1.FrameworkID
-	26, // 44: mesos.internal.ExitedExecutorMessage.executor_id:type_name -> mesos.v1.ExecutorID
-	25, // 45: mesos.internal.RegisterExecutorMessage.framework_id:type_name -> mesos.v1.FrameworkID
-	26, // 46: mesos.internal.RegisterExecutorMessage.executor_id:type_name -> mesos.v1.ExecutorID
-	39, // 47: mesos.internal.ExecutorRegisteredMessage.executor_info:type_name -> mesos.v1.ExecutorInfo
-	25, // 48: mesos.internal.ExecutorRegisteredMessage.framework_id:type_name -> mesos.v1.FrameworkID
-	30, // 49: mesos.internal.ExecutorRegisteredMessage.framework_info:type_name -> mesos.v1.FrameworkInfo
-	27, // 50: mesos.internal.ExecutorRegisteredMessage.slave_id:type_name -> mesos.v1.AgentID
-	40, // 51: mesos.internal.ExecutorRegisteredMessage.slave_info:type_name -> mesos.v1.AgentInfo
-	26, // 52: mesos.internal.ShutdownExecutorMessage.executor_id:type_name -> mesos.v1.ExecutorID
-	25, // 53: mesos.internal.ShutdownExecutorMessage.framework_id:type_name -> mesos.v1.FrameworkID
-	54, // [54:54] is the sub-list for method output_type
-	54, // [54:54] is the sub-list for method input_type
-	54, // [54:54] is the sub-list for extension type_name
-	54, // [54:54] is the sub-list for extension extendee
-	0,  // [0:54] is the sub-list for field type_name
+	30, // 35: mesos.internal.StatusUpdateAcknowledgementMessage.slave_id:type_name -> mesos.v1.AgentID
+	28, // 36: mesos.internal.StatusUpdateAcknowledgementMessage.framework_id:type_name -> mesos.v1.FrameworkID
+	40, // 37: mesos.internal.StatusUpdateAcknowledgementMessage.task_id:type_name -> mesos.v1.TaskID
+	30, // 38: mesos.internal.LostSlaveMessage.slave_id:type_name -> mesos.v1.AgentID
+	28, // 39: mesos.internal.ReconcileTasksMessage.framework_id:type_name -> mesos.v1.FrameworkID
+	31, // 40: mesos.internal.ReconcileTasksMessage.statuses:type_name -> mesos.v1.TaskStatus
+	33, // 41: mesos.internal.ReconcileTasksMessage.framework:type_name -> mesos.v1.FrameworkInfo
+	30, // 42: mesos.internal.ExitedExecutorMessage.slave_id:type_name -> mesos.v1.AgentID
+	28, // 43: mesos.internal.ExitedExecutorMessage.framework_id:type_name -> mesos.v1.FrameworkID
+	29, // 44: mesos.internal.ExitedExecutorMessage.executor_id:type_name -> mesos.v1.ExecutorID
+	28, // 45: mesos.internal.RegisterExecutorMessage.framework_id:type_name -> mesos.v1.FrameworkID
+	29, // 46: mesos.internal.RegisterExecutorMessage.executor_id:type_name -> mesos.v1.ExecutorID
+	42, // 47: mesos.internal.ExecutorRegisteredMessage.executor_info:type_name -> mesos.v1.ExecutorInfo
+	28, // 48: mesos.internal.ExecutorRegisteredMessage.framework_id:type_name -> mesos.v1.FrameworkID
+	33, // 49: mesos.internal.ExecutorRegisteredMessage.framework_info:type_name -> mesos.v1.FrameworkInfo
+	30, // 50: mesos.internal.ExecutorRegisteredMessage.slave_id:type_name -> mesos.v1.AgentID
+	43, // 51: mesos.internal.ExecutorRegisteredMessage.slave_info:type_name -> mesos.v1.AgentInfo
+	29, // 52: mesos.internal.ShutdownExecutorMessage.executor_id:type_name -> mesos.v1.ExecutorID
+	28, // 53: mesos.internal.ShutdownExecutorMessage.framework_id:type_name -> mesos.v1.FrameworkID
+	29, // 54: mesos.internal.ReregisterExecutorMessage.executor_id:type_name -> mesos.v1.ExecutorID
+	28, // 55: mesos.internal.ReregisterExecutorMessage.framework_id:type_name -> mesos.v1.FrameworkID
+	37, // 56: mesos.internal.ReregisterExecutorMessage.tasks:type_name -> mesos.v1.TaskInfo
+	0,  // 57: mesos.internal.ReregisterExecutorMessage.updates:type_name -> mesos.internal.StatusUpdate
+	30, // 58: mesos.internal.ExecutorReregisteredMessage.slave_id:type_name -> mesos.v1.AgentID
+	43, // 59: mesos.internal.ExecutorReregisteredMessage.slave_info:type_name -> mesos.v1.AgentInfo
+	30, // 60: mesos.internal.ReconnectExecutorMessage.slave_id:type_name -> mesos.v1.AgentID
+	61, // [61:61] is the sub-list for method output_type
+	61, // [61:61] is the sub-list for method input_type
+	61, // [61:61] is the sub-list for extension type_name
+	61, // [61:61] is the sub-list for extension extendee
+	0,  // [0:61] is the sub-list for field type_name
 }
 
 func init() { file_mesos_internal_messages_proto_init() }
@@ -1740,7 +1933,7 @@ func file_mesos_internal_messages_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mesos_internal_messages_proto_rawDesc), len(file_mesos_internal_messages_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   25,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -3,16 +3,13 @@ package e2e
 import (
 	"context"
 	"flag"
-	"fmt"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/mezzo-project/mezzo/internal/emuagent"
-	"github.com/mezzo-project/mezzo/internal/zktest"
 )
 
 var failoverAgents = flag.Int("failover_agents", 1000, "emulated agents TestFailoverEmulatedAgents registers with three masters")
@@ -27,20 +24,9 @@ var failoverAgents = flag.Int("failover_agents", 1000, "emulated agents TestFail
 // to every agent re-registered with it, and checks that a task runs
 // afterwards.
 func TestFailoverEmulatedAgents(t *testing.T) {
-	ens := zktest.Start(t, 3)
-	url := "zk://" + ens.Connect() + "/mezzo"
-	work := t.TempDir()
-	c := &haCluster{zk: ens, url: url}
-	for i := range 3 {
-		port := freePort(t)
-		c.addrs = append(c.addrs, fmt.Sprintf("127.0.0.1:%d", port))
-		c.masters = append(c.masters, start(t, fmt.Sprintf("master%d", i), "master", "--ip=127.0.0.1",
-			fmt.Sprintf("--port=%d", port), "--work_dir="+filepath.Join(work, fmt.Sprintf("master%d", i)),
-			"--zk="+url, "--quorum=2", "--zk_session_timeout=2secs", "--allocation_interval=100ms",
-			"--logging_level=DEBUG"))
-		c.history = append(c.history, c.masters[i])
-	}
-	first := c.waitLeader(t, -1)
+	c := startHACluster(t, 0, false)
+	url := c.url
+	first := c.leader(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	pool, err := emuagent.Start(ctx, emuagent.Config{

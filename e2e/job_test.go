@@ -238,7 +238,10 @@ state_dir: %s
 	}
 }
 
-var jobBench = flag.Int("job_bench_tasks", 0, "run TestJobThroughput with this many /bin/true tasks (0: skip)")
+var (
+	jobBench    = flag.Int("job_bench_tasks", 0, "run TestJobThroughput with this many /bin/true tasks (0: skip)")
+	jobBenchPar = flag.Int("job_bench_parallelism", 64, "the parallelism of TestJobThroughput's job")
+)
 
 // TestJobThroughput measures a job of -job_bench_tasks /bin/true tasks on 4
 // agents (docs/benchmarks.md): go test ./e2e -run TestJobThroughput
@@ -252,12 +255,12 @@ func TestJobThroughput(t *testing.T) {
 	dir := t.TempDir()
 	spec := writeJobSpec(t, dir, fmt.Sprintf(`name: trues
 tasks: %d
-parallelism: 64
+parallelism: %d
 cpus: 0.01
 mem: 4
 command: /bin/true
 state_dir: %s
-`, n, filepath.Join(dir, "state")))
+`, n, *jobBenchPar, filepath.Join(dir, "state")))
 	start := time.Now()
 	out, code := run(t, 30*time.Minute, bin.mezzo, "job", "run", spec, "--master="+c.master, "--quiet")
 	took := time.Since(start)
@@ -265,6 +268,6 @@ state_dir: %s
 		t.Fatalf("job run exited %d:\n%s", code, out)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	t.Logf("%d /bin/true tasks on 4 agents: %v, %.1f tasks/s\n%s", n, took, float64(n)/took.Seconds(),
+	t.Logf("%d /bin/true tasks on 4 agents, parallelism %d: %v, %.1f tasks/s\n%s", n, *jobBenchPar, took, float64(n)/took.Seconds(),
 		strings.Join(lines[max(0, len(lines)-3):], "\n"))
 }

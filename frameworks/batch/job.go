@@ -97,6 +97,7 @@ type Job struct {
 	apiAddr  string
 	fwID     string
 	suppress bool
+	held     []*mesos.Offer // offers kept while the parallelism is reached
 	reqs     chan apiRequest
 	need     offers.Need
 
@@ -277,18 +278,37 @@ func (j *Job) handle(ctx context.Context, ev *schedpb.Event) {
 		j.log.Info("subscribed", "framework_id", j.fwID)
 	case schedpb.Event_OFFERS:
 		j.offers(ctx, ev.GetOffers().GetOffers())
+	case schedpb.Event_RESCIND:
+		j.rescind(ev.GetRescind().GetOfferId().GetValue())
 	case schedpb.Event_UPDATE:
 		j.update(ctx, ev.GetUpdate().GetStatus())
+		if j.state == "running" && len(j.held) > 0 {
+			j.launchHeld(ctx)
+		}
 	case schedpb.Event_ERROR:
 		j.end(ctx, "failed", "master: "+ev.GetError().GetMessage())
 	}
 }
 
-// offers packs each offer with as many ready tasks as it holds and the
-// parallelism allows, in one LAUNCH, and declines the rest.
+// offers keeps the new offers and launches what they hold.
 func (j *Job) offers(ctx context.Context, list []*mesos.Offer) {
+	j.held = append(j.held, list...)
+	j.launchHeld(ctx)
+}
+
+// launchHeld packs each held offer with as many ready tasks as it holds
+// and the parallelism allows, in one LAUNCH. While tasks are ready but
+// the parallelism is reached, the offers are kept for the moment a task
+// ends (so the next one launches without waiting for an offer); the rest
+// are declined.
+func (j *Job) launchHeld(ctx context.Context) {
 	var decline []*mesos.OfferID
-	for _, o := range list {
+	var keep []*mesos.Offer
+	for _, o := range j.held {
+		if len(j.ready) > 0 && j.spec.Parallelism > 0 && j.active >= j.spec.Parallelism {
+			keep = append(keep, o)
+			continue
+		}
 		pool := offers.NewPool(o, j.spec.Role)
 		var infos []*mesos.TaskInfo
 		var launched []*Task
@@ -335,12 +355,23 @@ func (j *Job) offers(ctx context.Context, list []*mesos.Offer) {
 		}
 		j.log.Debug("launched", "tasks", len(infos), "host", o.GetHostname())
 	}
+	j.held = keep
 	if len(decline) > 0 {
 		if err := j.client.Decline(ctx, decline, &mesos.Filters{RefuseSeconds: proto.Float64(1)}); err != nil {
 			j.log.Warn("decline failed", "err", err)
 		}
 	}
 	j.adjustSuppress(ctx)
+}
+
+// rescind forgets a held offer the master took back.
+func (j *Job) rescind(id string) {
+	for i, o := range j.held {
+		if o.GetId().GetValue() == id {
+			j.held = append(j.held[:i], j.held[i+1:]...)
+			return
+		}
+	}
 }
 
 // adjustSuppress stops offers while no task is ready and asks for them
@@ -500,7 +531,7 @@ func (j *Job) promote(ctx context.Context, now time.Time) {
 		j.ready = append(j.ready, i)
 	}
 	if len(due) > 0 {
-		j.adjustSuppress(ctx)
+		j.launchHeld(ctx)
 	}
 }
 

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -197,4 +198,33 @@ func atoi(t *testing.T, s string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+var wordcountBenchMB = flag.Int("wordcount_bench_mb", 0, "run TestWordcountThroughput on this many MB of generated text (0: skip)")
+
+// TestWordcountThroughput times wordcount on -wordcount_bench_mb MB of
+// generated text, distributed on 4 agents and in one process
+// (docs/benchmarks.md): go test ./e2e -run TestWordcountThroughput
+// -wordcount_bench_mb=200.
+func TestWordcountThroughput(t *testing.T) {
+	mb := *wordcountBenchMB
+	if mb == 0 {
+		t.Skip("set -wordcount_bench_mb=N to run")
+	}
+	wc := buildWordcount(t)
+	input := t.TempDir()
+	writeCorpus(t, input, 20, int64(mb)<<20)
+	c := startCluster(t, 4, "cpus:2;mem:2048;disk:1024")
+	start := time.Now()
+	localOut, _, localCounts := runWordcount(t, wc, "--local", input)
+	local := time.Since(start)
+	start = time.Now()
+	out, errOut, counts := runWordcount(t, wc, "--master="+c.master, "--quiet", "--task_cpus=1", "--task_mem=256", input)
+	dist := time.Since(start)
+	if out != localOut || !bytes.Equal(counts, localCounts) {
+		t.Fatalf("distributed result differs from the local one:\n%s\nlocal:\n%s", out, localOut)
+	}
+	m := executorsLine.FindStringSubmatch(errOut)
+	t.Logf("%d MB: local %v (%.1f MB/s), distributed %v (%.1f MB/s); %s", mb, local.Round(time.Millisecond),
+		float64(mb)/local.Seconds(), dist.Round(time.Millisecond), float64(mb)/dist.Seconds(), m[0])
 }

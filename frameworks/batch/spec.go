@@ -119,7 +119,8 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// Context is what the templates of a task see.
+// Context is what the templates of a task see; they may also call add,
+// sub, mul, div and mod on integers ({{index .Inputs.colors (mod .Index 3)}}).
 type Context struct {
 	// Index is the task's index, 0..Tasks-1.
 	Index int
@@ -131,6 +132,26 @@ type Context struct {
 	Job string
 	// Inputs are the spec's named inputs.
 	Inputs map[string]any
+}
+
+// funcs are the templates' functions besides text/template's own:
+// integer arithmetic, to pick inputs or ranges by index.
+var funcs = template.FuncMap{
+	"add": func(a, b int) int { return a + b },
+	"sub": func(a, b int) int { return a - b },
+	"mul": func(a, b int) int { return a * b },
+	"div": func(a, b int) (int, error) {
+		if b == 0 {
+			return 0, errors.New("div by 0")
+		}
+		return a / b, nil
+	},
+	"mod": func(a, b int) (int, error) {
+		if b == 0 {
+			return 0, errors.New("mod by 0")
+		}
+		return a % b, nil
+	},
 }
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
@@ -207,7 +228,7 @@ func (s *Spec) check() error {
 		s.API = "127.0.0.1:0"
 	}
 	var err error
-	if s.command, err = template.New("command").Option("missingkey=error").Parse(s.Command); err != nil {
+	if s.command, err = template.New("command").Funcs(funcs).Option("missingkey=error").Parse(s.Command); err != nil {
 		return fmt.Errorf("command: %w", err)
 	}
 	s.env = map[string]*template.Template{}
@@ -215,7 +236,7 @@ func (s *Spec) check() error {
 		if k == "" || strings.ContainsAny(k, "=\x00") {
 			return fmt.Errorf("env: name %q: want a name without '='", k)
 		}
-		if s.env[k], err = template.New("env " + k).Option("missingkey=error").Parse(v); err != nil {
+		if s.env[k], err = template.New("env " + k).Funcs(funcs).Option("missingkey=error").Parse(v); err != nil {
 			return fmt.Errorf("env %s: %w", k, err)
 		}
 	}
@@ -223,7 +244,7 @@ func (s *Spec) check() error {
 		if strings.TrimSpace(u.Value) == "" {
 			return fmt.Errorf("uris[%d]: missing uri", i)
 		}
-		t, err := template.New(fmt.Sprintf("uris[%d]", i)).Option("missingkey=error").Parse(u.Value)
+		t, err := template.New(fmt.Sprintf("uris[%d]", i)).Funcs(funcs).Option("missingkey=error").Parse(u.Value)
 		if err != nil {
 			return fmt.Errorf("uris[%d]: %w", i, err)
 		}

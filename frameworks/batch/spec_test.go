@@ -57,3 +57,17 @@ func TestParseSpecErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestExampleSpec(t *testing.T) {
+	s, err := ReadSpec("../../examples/jobs/squares.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.Render(7, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `echo "task 7 of 100 (green): $(( 7 * 7 ))"`; r.Command != want {
+		t.Errorf("command %q, want %q", r.Command, want)
+	}
+}

@@ -188,8 +188,12 @@ func jobStatus(specFile string) (*batch.Status, error) {
 	}
 	spec, _ := batch.ReadSpec(specFile)
 	sum, serr := batch.ReadSummary(spec.StateDir)
+	if errors.Is(serr, os.ErrNotExist) {
+		return nil, fmt.Errorf("job %s is not running and has not run: no %s or %s in %s", spec.Name,
+			batch.APIAddrFile, batch.SummaryFile, spec.StateDir)
+	}
 	if serr != nil {
-		return nil, fmt.Errorf("%w; and no summary of an earlier run: %v", err, serr)
+		return nil, fmt.Errorf("%w; and its summary: %v", err, serr)
 	}
 	return sum, nil
 }

@@ -94,14 +94,10 @@ func runDriver(ctx context.Context, cfg driverConfig) (*Result, map[string]int, 
 	d.client = scheduler.New(scheduler.Config{Master: cfg.master, AutoAcknowledge: true, Log: cfg.log,
 		Framework: &mesos.FrameworkInfo{Name: proto.String("wordcount")}})
 	cfg.log.Info("driver serving its binary", "url", d.binURL, "partitions", len(cfg.parts))
-	err = d.client.Run(ctx, d.handle)
-	if err != nil {
+	// The framework has no failover timeout: when Run ends, the master
+	// removes it and its executors.
+	if err := d.client.Run(ctx, d.handle); err != nil {
 		return nil, nil, 0, fmt.Errorf("scheduler API: %w", err)
-	}
-	tctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := d.client.Teardown(tctx); err != nil {
-		cfg.log.Warn("teardown failed", "err", err)
 	}
 	return d.total, d.stats, d.reruns, nil
 }
@@ -138,6 +134,11 @@ func (d *driver) handle(ctx context.Context, ev *schedpb.Event) error {
 		}
 	}
 	if d.done == len(d.state) {
+		// Shut the executors down now rather than when the master
+		// notices the driver gone.
+		if err := d.client.Teardown(ctx); err != nil {
+			d.cfg.log.Warn("teardown failed", "err", err)
+		}
 		return scheduler.ErrDone
 	}
 	return nil

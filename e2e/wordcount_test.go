@@ -123,7 +123,7 @@ func TestWordcountSurvivesExecutorKill(t *testing.T) {
 	localOut, _, localCounts := runWordcount(t, wc, "--local", input)
 
 	out := filepath.Join(t.TempDir(), "counts.tsv")
-	cmd := exec.Command(wc, "--master="+c.master, "--partition_size=100KiB", "--delay=300ms", "--out="+out, input)
+	cmd := exec.Command(wc, "--master="+c.master, "--partition_size=50KiB", "--delay=300ms", "--out="+out, input)
 	stdout, stderr := &syncBuffer{}, &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if err := cmd.Start(); err != nil {

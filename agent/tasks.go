@@ -400,8 +400,11 @@ func (a *Agent) executorTerminated(ex *executor, term *containerizer.Termination
 		ex.conn = nil
 	}
 	why := ex.pendingTermination
-	if why == nil && term != nil && term.Reason != 0 {
-		// Ended by its isolation (a limitation).
+	if term != nil && term.Reason != 0 && (why == nil || why.reason == mesos.TaskStatus_REASON_EXECUTOR_REREGISTRATION_TIMEOUT) {
+		// Ended by its isolation (a limitation). A recovered executor
+		// whose container hit a limit before it could re-subscribe is
+		// reported with that limit, not with the re-registration timeout
+		// that found it dying.
 		why = &termination{state: term.State, reason: term.Reason, message: term.Message}
 	}
 	if why == nil {

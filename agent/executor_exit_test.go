@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -44,9 +45,14 @@ func TestExecutorExitReportedOnlyWhenMasterKnowsIt(t *testing.T) {
 		group(m, "F1", "default-ex", "g1", "true")
 		m.waitState(t, "g1", mesos.TaskState_TASK_FINISHED)
 		waitFrameworkForgotten(t, a)
-		if m.executorExited("default-ex") == nil {
-			t.Errorf("no EXECUTOR_EXITED for the default executor the master launched")
-		}
+		// The call goes out through the agent's sender, after the state
+		// goroutine has moved on.
+		waitFor(t, 10*time.Second, "EXECUTOR_EXITED for the default executor the master launched", func() error {
+			if m.executorExited("default-ex") == nil {
+				return errors.New("not sent yet")
+			}
+			return nil
+		})
 	})
 	t.Run("command executor ends", func(t *testing.T) {
 		m := newFakeMaster(t)

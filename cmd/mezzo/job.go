@@ -11,7 +11,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -50,7 +49,7 @@ func runJob(args []string, stdout, stderr io.Writer) int {
 	run := &cobra.Command{
 		Use:   "run SPEC",
 		Short: "run the job in the foreground: progress every second, a summary at the end (log also in <state_dir>/logs/framework.out)",
-		Args:  jobArgs(1),
+		Args:  frameworkArgs("job", 1),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			spec, err := batch.ReadSpec(a[0])
 			if err != nil {
@@ -72,7 +71,7 @@ func runJob(args []string, stdout, stderr io.Writer) int {
 	status := &cobra.Command{
 		Use:   "status SPEC",
 		Short: "show the job's progress, or its summary once it ended",
-		Args:  jobArgs(1),
+		Args:  frameworkArgs("job", 1),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			st, err := jobStatus(a[0])
 			if err != nil {
@@ -97,7 +96,7 @@ func runJob(args []string, stdout, stderr io.Writer) int {
 	logs := &cobra.Command{
 		Use:   "logs SPEC INDEX",
 		Short: "print the stdout (or --stderr) of the latest attempt of the job's task INDEX",
-		Args:  jobArgs(2),
+		Args:  frameworkArgs("job", 2),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			i, err := strconv.Atoi(a[1])
 			if err != nil || i < 0 {
@@ -125,7 +124,7 @@ func runJob(args []string, stdout, stderr io.Writer) int {
 	kill := &cobra.Command{
 		Use:   "kill SPEC",
 		Short: "kill the running job: its tasks are killed and `run` ends with the summary",
-		Args:  jobArgs(1),
+		Args:  frameworkArgs("job", 1),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			var st batch.Status
 			if err := jobCall(a[0], "/v1/kill", []byte("{}"), &st); err != nil {
@@ -137,28 +136,10 @@ func runJob(args []string, stdout, stderr io.Writer) int {
 	}
 	root.AddCommand(run, status, logs, kill)
 	err := root.Execute()
-	var ue usageError
-	switch {
-	case err == nil && failed:
-		return 1
-	case err == nil:
-		return 0
-	case errors.As(err, &ue) || strings.HasPrefix(err.Error(), "unknown command") || strings.HasPrefix(err.Error(), "unknown flag"):
-		fmt.Fprintf(stderr, "mezzo job: %v\n", err)
-		return 2
-	default:
-		fmt.Fprintf(stderr, "mezzo job: %v\n", err)
+	if err == nil && failed {
 		return 1
 	}
-}
-
-func jobArgs(n int) cobra.PositionalArgs {
-	return func(cmd *cobra.Command, args []string) error {
-		if len(args) != n {
-			return usageError{fmt.Errorf("usage: mezzo job %s", cmd.Use)}
-		}
-		return nil
-	}
+	return frameworkExit("job", err, stderr)
 }
 
 // jobCall sends a request to the API of the running job of specFile.

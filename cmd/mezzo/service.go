@@ -52,7 +52,7 @@ func runService(args []string, stdout, stderr io.Writer) int {
 	run := &cobra.Command{
 		Use:   "run SPEC",
 		Short: "run the service's framework in the foreground (logs also to <state_dir>/logs/framework.out)",
-		Args:  exactArgs(1),
+		Args:  frameworkArgs("service", 1),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			spec, err := service.ReadSpec(a[0])
 			if err != nil {
@@ -68,7 +68,7 @@ func runService(args []string, stdout, stderr io.Writer) int {
 	status := &cobra.Command{
 		Use:   "status SPEC",
 		Short: "show the service's roles and instances",
-		Args:  exactArgs(1),
+		Args:  frameworkArgs("service", 1),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			var st service.Status
 			if err := serviceCall(a[0], "/v1/status", nil, &st); err != nil {
@@ -88,7 +88,7 @@ func runService(args []string, stdout, stderr io.Writer) int {
 	scale := &cobra.Command{
 		Use:   "scale SPEC ROLE INSTANCES",
 		Short: "set how many instances a role runs",
-		Args:  exactArgs(3),
+		Args:  frameworkArgs("service", 3),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			n, err := strconv.Atoi(a[2])
 			if err != nil || n < 0 {
@@ -106,7 +106,7 @@ func runService(args []string, stdout, stderr io.Writer) int {
 	update := &cobra.Command{
 		Use:   "update SPEC",
 		Short: "send the spec file's new contents to the running service (changed instances restart one at a time)",
-		Args:  exactArgs(1),
+		Args:  frameworkArgs("service", 1),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			if _, err := service.ReadSpec(a[0]); err != nil {
 				return usageError{err}
@@ -126,7 +126,7 @@ func runService(args []string, stdout, stderr io.Writer) int {
 	stop := &cobra.Command{
 		Use:   "stop SPEC",
 		Short: "tear the service down: kill its tasks, remove its framework and state, end `run`",
-		Args:  exactArgs(1),
+		Args:  frameworkArgs("service", 1),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			var st service.Status
 			if err := serviceCall(a[0], "/v1/stop", []byte("{}"), &st); err != nil {
@@ -137,27 +137,33 @@ func runService(args []string, stdout, stderr io.Writer) int {
 		},
 	}
 	root.AddCommand(run, status, scale, update, stop)
-	err := root.Execute()
-	var ue usageError
-	switch {
-	case err == nil:
-		return 0
-	case errors.As(err, &ue) || strings.HasPrefix(err.Error(), "unknown command") || strings.HasPrefix(err.Error(), "unknown flag"):
-		fmt.Fprintf(stderr, "mezzo service: %v\n", err)
-		return 2
-	default:
-		fmt.Fprintf(stderr, "mezzo service: %v\n", err)
-		return 1
-	}
+	return frameworkExit("service", root.Execute(), stderr)
 }
 
-func exactArgs(n int) cobra.PositionalArgs {
+// frameworkArgs requires n arguments of `mezzo <command> <sub>`: a
+// usage error (exit 2) naming the usage otherwise.
+func frameworkArgs(command string, n int) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) != n {
-			return usageError{fmt.Errorf("usage: mezzo service %s", cmd.Use)}
+			return usageError{fmt.Errorf("usage: mezzo %s %s", command, cmd.Use)}
 		}
 		return nil
 	}
+}
+
+// frameworkExit is the exit code of `mezzo <command>` (service, job)
+// after its command tree ran: 0 without error, 2 for a usage error
+// (printed), 1 for any other (printed).
+func frameworkExit(command string, err error, stderr io.Writer) int {
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintf(stderr, "mezzo %s: %v\n", command, err)
+	var ue usageError
+	if errors.As(err, &ue) || strings.HasPrefix(err.Error(), "unknown command") || strings.HasPrefix(err.Error(), "unknown flag") {
+		return 2
+	}
+	return 1
 }
 
 func envOr(name, def string) string {

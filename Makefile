@@ -9,7 +9,7 @@ PKGS      := ./...
 RACE_PKGS := ./api/... ./master/... ./agent/... ./executor/... ./sdk/... ./internal/libprocess/...
 BIN       := bin/mezzo
 
-.PHONY: all build deps generate check-generated fmt-check vet test test-unit test-race fuzz soak quickstart clean package image install
+.PHONY: all build deps generate check-generated fmt-check vet test test-unit test-race fuzz soak bench-quick quickstart clean package image install
 
 all: build
 
@@ -49,6 +49,17 @@ fuzz:
 	$(GO) test ./resources -run='^$$' -fuzz='^FuzzParseAttributes$$' -fuzztime=$(FUZZTIME)
 	$(GO) test ./api/v1/recordio -run='^$$' -fuzz='^FuzzReader$$' -fuzztime=$(FUZZTIME)
 	$(GO) test ./api/v1 -run='^$$' -fuzz='^FuzzSchedulerCallJSON$$' -fuzztime=$(FUZZTIME)
+
+# bench-quick runs each scale scenario of `mezzo bench` at a small size
+# (docs/benchmarks.md gives the full-size commands), results in bin/bench.
+bench-quick: build
+	@mkdir -p bin/bench
+	$(BIN) bench allocator --agents=20000 --frameworks=200 --cycles=5 --out=bin/bench/allocator.json
+	$(BIN) bench burst --agents=500 --tasks=10000 --frameworks=5 --out=bin/bench/burst.json
+	$(BIN) bench idle --agents=2000 --window=10secs --master_flag=--agent_ping_timeout=1secs --master_flag=--max_agent_ping_timeouts=3 --out=bin/bench/idle.json
+	$(BIN) bench failover --agents=2000 --tasks_per_agent=5 --frameworks=5 --out=bin/bench/failover.json
+	$(BIN) bench paper --agents=1000 --frameworks=50 --task_duration=10secs --warmup=10secs --window=20secs --out=bin/bench/paper.json
+	$(BIN) bench state --agents=1000 --frameworks=20 --running=20000 --completed=20000 --pollers=4 --window=10secs --out=bin/bench/state.json
 
 # soak runs the cluster simulation (master/sim_test.go) over many more
 # seeds than the test run's 1,000, from a seed that changes every run:

@@ -29,6 +29,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -55,12 +56,30 @@ type Config struct {
 	// Resources is each agent's total in Mesos' resource syntax, e.g.
 	// "cpus:8;mem:16384;disk:100000;ports:[31000-32000]".
 	Resources string
+	// Attributes are each agent's attributes in Mesos' syntax
+	// ("rack:r1;zone:a"); in a value, {i} stands for the agent's index in
+	// the pool and {i%N} for that index modulo N, so "rack:r{i%10}"
+	// spreads the agents over ten racks.
+	Attributes string
 	// HostPrefix names the agents' hosts <HostPrefix><i> (default "emu-").
 	HostPrefix string
+	// FirstIndex is the index of the pool's first agent (default 0):
+	// pools in several processes use disjoint ranges so that host names
+	// and endpoints stay unique.
+	FirstIndex int
 	// TaskDuration is how long a task "runs" before it reports
 	// TASK_FINISHED (default 0: at once); a task whose command is
 	// "sleep N" runs N seconds instead.
 	TaskDuration time.Duration
+	// TaskDurationSpread draws each task's duration uniformly from
+	// TaskDuration×[1-s, 1+s] (0 ≤ s ≤ 1; default 0: every task runs
+	// exactly TaskDuration).
+	TaskDurationSpread float64
+	// SourceAddrs are local IP addresses (e.g. 127.0.0.2, 127.0.0.3) the
+	// agents' connections leave from, agent i from SourceAddrs[i mod n]:
+	// one address has about 28,000 ephemeral ports to one master port,
+	// fewer than 50,000 agents need. Empty: the system chooses.
+	SourceAddrs []string
 	// RegistrationBackoffFactor bounds the first random wait before a
 	// re-registration, as the agent's --registration_backoff_factor does
 	// (default 1s).
@@ -74,19 +93,23 @@ type Config struct {
 
 // Pool is a set of running emulated agents.
 type Pool struct {
-	cfg    Config
-	log    *slog.Logger
-	client *http.Client
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	leader *detector.Follower // nil with a fixed master
-	closeD func()
-	agents []*agent
+	cfg     Config
+	log     *slog.Logger
+	clients []*http.Client // by source address
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	leader  *detector.Follower // nil with a fixed master
+	closeD  func()
+	agents  []*agent
 
 	mu sync.Mutex
 	// registered counts REGISTERED events per master address.
 	registered map[string]int
 	changed    chan struct{} // closed and replaced on every registration
+
+	// sent and received count the calls the agents posted and the
+	// events they read.
+	sent, received atomic.Int64
 }
 
 // Start starts cfg.Count agents that register with the (leading) master
@@ -108,9 +131,34 @@ func Start(ctx context.Context, cfg Config) (*Pool, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.TaskDurationSpread < 0 || cfg.TaskDurationSpread > 1 {
+		return nil, fmt.Errorf("emuagent: TaskDurationSpread=%v: want 0 to 1", cfg.TaskDurationSpread)
+	}
 	total, err := resources.Parse(cfg.Resources, "*")
 	if err != nil {
 		return nil, fmt.Errorf("emuagent: resources %q: %w", cfg.Resources, err)
+	}
+	if _, err := resources.ParseAttributes(expandIndex(cfg.Attributes, 0)); err != nil {
+		return nil, fmt.Errorf("emuagent: attributes %q: %w", cfg.Attributes, err)
+	}
+	sources := cfg.SourceAddrs
+	if len(sources) == 0 {
+		sources = []string{""}
+	}
+	var clients []*http.Client
+	for _, src := range sources {
+		d := &net.Dialer{Timeout: 5 * time.Second}
+		if src != "" {
+			ip := net.ParseIP(src)
+			if ip == nil {
+				return nil, fmt.Errorf("emuagent: source address %q is not an IP address", src)
+			}
+			d.LocalAddr = &net.TCPAddr{IP: ip}
+		}
+		clients = append(clients, &http.Client{Transport: &http.Transport{
+			MaxIdleConnsPerHost: 64,
+			DialContext:         d.DialContext,
+		}})
 	}
 	u, err := detector.ParseURL(cfg.Master)
 	if err != nil {
@@ -119,10 +167,7 @@ func Start(ctx context.Context, cfg Config) (*Pool, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	p := &Pool{
 		cfg: cfg, log: log, cancel: cancel, closeD: func() {},
-		client: &http.Client{Transport: &http.Transport{
-			MaxIdleConnsPerHost: 64,
-			DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
-		}},
+		clients:    clients,
 		registered: map[string]int{},
 		changed:    make(chan struct{}),
 	}
@@ -136,13 +181,27 @@ func Start(ctx context.Context, cfg Config) (*Pool, error) {
 		p.closeD = func() { det.Close() }
 	}
 	res := resources.ToProto(total, resources.FormatPreRefinement)
-	for i := range cfg.Count {
+	for n := range cfg.Count {
+		i := cfg.FirstIndex + n
 		host := fmt.Sprintf("%s%d", cfg.HostPrefix, i)
+		attrs, err := resources.ParseAttributes(expandIndex(cfg.Attributes, i))
+		if err != nil {
+			cancel()
+			p.closeD()
+			return nil, fmt.Errorf("emuagent: attributes of agent %d: %w", i, err)
+		}
+		src := n % len(clients)
+		ip := sources[src]
+		if ip == "" {
+			ip = "127.0.0.1"
+		}
 		a := &agent{
-			pool: p,
-			info: &mesos.AgentInfo{Hostname: proto.String(host), Port: proto.Int32(int32(5051)), Resources: res},
+			pool:   p,
+			client: clients[src],
+			info: &mesos.AgentInfo{Hostname: proto.String(host), Port: proto.Int32(int32(5051)),
+				Resources: res, Attributes: resources.AttributesToProto(attrs)},
 			// Distinct endpoints: the master keys agents by address.
-			endpoint: fmt.Sprintf("127.0.0.1:%d", 10000+i),
+			endpoint: net.JoinHostPort(ip, strconv.Itoa(1024+i/len(clients)%64000)),
 			tasks:    map[string]*task{},
 		}
 		p.agents = append(p.agents, a)
@@ -161,7 +220,51 @@ func (p *Pool) Close() {
 	p.cancel()
 	p.wg.Wait()
 	p.closeD()
-	p.client.CloseIdleConnections()
+	for _, c := range p.clients {
+		c.CloseIdleConnections()
+	}
+}
+
+// Messages returns how many calls the agents have posted to the master
+// and how many events they have read from it.
+func (p *Pool) Messages() (sent, received int64) {
+	return p.sent.Load(), p.received.Load()
+}
+
+// Silence makes agent i (0 ≤ i < Count) stop answering the master's
+// pings while keeping its connection, as a hung agent does; the master
+// should then find it unreachable. It returns the agent's id.
+func (p *Pool) Silence(i int) (string, error) {
+	if i < 0 || i >= len(p.agents) {
+		return "", fmt.Errorf("emuagent: Silence(%d): the pool has %d agents", i, len(p.agents))
+	}
+	a := p.agents[i]
+	a.silent.Store(true)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.info.GetId().GetValue(), nil
+}
+
+// expandIndex replaces {i} and {i%N} in s by i and i mod N.
+func expandIndex(s string, i int) string {
+	for {
+		start := strings.Index(s, "{i")
+		if start < 0 {
+			return s
+		}
+		end := strings.IndexByte(s[start:], '}')
+		if end < 0 {
+			return s
+		}
+		expr := s[start+2 : start+end]
+		v := i
+		if m, ok := strings.CutPrefix(expr, "%"); ok {
+			if n, err := strconv.Atoi(m); err == nil && n > 0 {
+				v = i % n
+			}
+		}
+		s = s[:start] + strconv.Itoa(v) + s[start+end+1:]
+	}
 }
 
 // Registered returns how many agents are registered with the master at
@@ -221,7 +324,9 @@ func (p *Pool) noteRegistered() {
 // reader and the task timers touch them.
 type agent struct {
 	pool     *Pool
+	client   *http.Client
 	endpoint string
+	silent   atomic.Bool // answers no pings (Silence)
 
 	mu          sync.Mutex
 	info        *mesos.AgentInfo
@@ -307,10 +412,11 @@ func (a *agent) connect(ctx context.Context) (bool, error) {
 	}
 	req.Header.Set("Content-Type", codec.MediaProtobuf)
 	req.Header.Set("Accept", codec.MediaProtobuf)
-	resp, err := a.pool.client.Do(req)
+	resp, err := a.client.Do(req)
 	if err != nil {
 		return false, err
 	}
+	a.pool.sent.Add(1)
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
@@ -328,6 +434,7 @@ func (a *agent) connect(ctx context.Context) (bool, error) {
 		if err := proto.Unmarshal(b, ev); err != nil {
 			return registered, fmt.Errorf("bad event: %w", err)
 		}
+		a.pool.received.Add(1)
 		switch ev.GetType() {
 		case agentproto.AgentEvent_REGISTERED:
 			registered = true
@@ -346,6 +453,9 @@ func (a *agent) connect(ctx context.Context) (bool, error) {
 				a.post(ctx, c)
 			}
 		case agentproto.AgentEvent_PING:
+			if a.silent.Load() {
+				continue
+			}
 			a.post(ctx, &agentproto.AgentCall{Type: agentproto.AgentCall_PONG.Enum(),
 				Pong: &agentproto.AgentCall_Pong{Sequence: ev.GetPing().Sequence}})
 		case agentproto.AgentEvent_RUN_TASK:
@@ -417,6 +527,9 @@ func (a *agent) runTask(ctx context.Context, rt *agentproto.AgentEvent_RunTask) 
 		id := ti.GetTaskId().GetValue()
 		a.update(ctx, id, mesos.TaskState_TASK_RUNNING)
 		d := a.pool.cfg.TaskDuration
+		if s := a.pool.cfg.TaskDurationSpread; s > 0 {
+			d = time.Duration(float64(d) * (1 - s + 2*s*mrand.Float64()))
+		}
 		if v, ok := strings.CutPrefix(ti.GetCommand().GetValue(), "sleep "); ok {
 			if secs, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil && secs >= 0 {
 				d = time.Duration(secs * float64(time.Second))
@@ -527,7 +640,8 @@ func (a *agent) post(ctx context.Context, call *agentproto.AgentCall) {
 	}
 	req.Header.Set("Content-Type", codec.MediaProtobuf)
 	req.Header.Set("Mesos-Stream-Id", streamID)
-	resp, err := a.pool.client.Do(req)
+	resp, err := a.client.Do(req)
+	a.pool.sent.Add(1)
 	if err != nil {
 		a.pool.log.Debug("emulated agent call failed", "type", call.GetType(), "err", err)
 		return

@@ -1,0 +1,565 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/mezzo-project/mezzo/api/v1/codec"
+	"github.com/mezzo-project/mezzo/api/v1/mesos"
+	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
+)
+
+// Env is what every scenario shares: where its master runs and how its
+// agents are emulated.
+type Env struct {
+	// Dir holds the master's work directory and log (a temporary
+	// directory when empty; removed at the end unless Keep).
+	Dir  string
+	Keep bool
+	// Binary is the mezzo binary for the master and agent processes.
+	Binary string
+	// MasterFlags are extra `mezzo master` flags.
+	MasterFlags []string
+	// AgentProcs, SourceAddrs, AgentResources and AgentAttributes shape
+	// the fleet (FleetOptions).
+	AgentProcs      int
+	SourceAddrs     []string
+	AgentResources  string
+	AgentAttributes string
+	// TaskResources is what each emulated framework's task takes.
+	TaskResources string
+	// Log, when set, receives progress lines.
+	Log func(format string, args ...any)
+}
+
+func (e *Env) logf(format string, args ...any) {
+	if e.Log != nil {
+		e.Log(format, args...)
+	}
+}
+
+// start starts the master and n agents, and waits until all are
+// connected.
+func (e *Env) start(ctx context.Context, n int, taskDuration time.Duration, spread float64) (*Master, *Fleet, func(), error) {
+	dir := e.Dir
+	if dir == "" {
+		d, err := os.MkdirTemp("", "mezzo-bench-")
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("bench: %w", err)
+		}
+		dir = d
+	}
+	m, err := StartMaster(ctx, MasterOptions{Binary: e.Binary, Dir: dir, Flags: e.MasterFlags})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	fo := FleetOptions{
+		Master: m.Addr, Count: n, Procs: e.AgentProcs, SourceAddrs: e.SourceAddrs,
+		Resources: e.AgentResources, Attributes: e.AgentAttributes,
+		TaskDuration: taskDuration, TaskDurationSpread: spread, Binary: e.Binary,
+	}
+	e.logf("starting %s", fo.Mode())
+	start := time.Now()
+	fleet, err := StartFleet(ctx, fo)
+	if err != nil {
+		m.Kill()
+		return nil, nil, nil, err
+	}
+	cleanup := func() {
+		fleet.Close()
+		m.Kill()
+		if e.Dir == "" && !e.Keep {
+			os.RemoveAll(dir)
+		}
+	}
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	if _, err := m.WaitMetric(wctx, "master/slaves_connected", func(v float64) bool { return v >= float64(n) }); err != nil {
+		cleanup()
+		return nil, nil, nil, err
+	}
+	e.logf("%d agents registered in %.1fs", n, time.Since(start).Seconds())
+	return m, fleet, cleanup, nil
+}
+
+// frameworks starts n emulated frameworks named <prefix><i>.
+func (e *Env) frameworks(ctx context.Context, m *Master, n int, prefix string, keep int, cmd func(int) string) ([]*Framework, error) {
+	fws := make([]*Framework, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 16)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			fws[i], errs[i] = StartFramework(ctx, FrameworkOptions{
+				Master: m.Addr, Name: fmt.Sprintf("%s%d", prefix, i), TaskResources: e.TaskResources,
+				Keep: keep, Command: cmd,
+			})
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return fws, nil
+}
+
+// messages sums what the fleet and the frameworks sent and received.
+func messages(fleet *Fleet, fws []*Framework) int64 {
+	s, r := fleet.Messages()
+	total := s + r
+	for _, f := range fws {
+		if f != nil {
+			fs, fr := f.Messages()
+			total += fs + fr
+		}
+	}
+	return total
+}
+
+// PaperOptions is the Mesos paper's experiment: agents, frameworks that
+// keep tasks of about TaskDuration running, and a probe framework that
+// measures the launch overhead.
+type PaperOptions struct {
+	Agents, Frameworks int
+	TaskDuration       time.Duration
+	// Load is the share of the cluster's cpus the frameworks keep busy.
+	Load float64
+	// Warmup runs the load before measuring; Window is the measurement.
+	Warmup, Window time.Duration
+	// ProbeEvery is the time between probes.
+	ProbeEvery time.Duration
+}
+
+// Paper runs the paper's experiment.
+func Paper(ctx context.Context, e Env, o PaperOptions) (*Result, error) {
+	r := newResult("paper", map[string]any{"agents": o.Agents, "frameworks": o.Frameworks,
+		"task_duration_s": o.TaskDuration.Seconds(), "load": o.Load, "window_s": o.Window.Seconds(),
+		"agent_resources": e.AgentResources, "task_resources": e.TaskResources})
+	m, fleet, cleanup, err := e.start(ctx, o.Agents, o.TaskDuration, 0.5)
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
+	r.Notes = append(r.Notes, fleet.opts.Mode())
+	agentCPUs, err := scalarOf(e.AgentResources, "cpus")
+	if err != nil {
+		return nil, err
+	}
+	taskCPUs, err := scalarOf(e.TaskResources, "cpus")
+	if err != nil {
+		return nil, err
+	}
+	keep := int(o.Load * float64(o.Agents) * agentCPUs / taskCPUs / float64(o.Frameworks))
+	r.Params["tasks_per_framework"] = keep
+	fws, err := e.frameworks(ctx, m, o.Frameworks, "paper-", max(keep, 1), nil)
+	if err != nil {
+		return nil, err
+	}
+	defer teardown(fws)
+	e.logf("%d frameworks keep %d tasks each; warming up for %s", o.Frameworks, keep, o.Warmup)
+	if err := sleep(ctx, o.Warmup); err != nil {
+		return nil, err
+	}
+	w, err := startWindow(m.Pid())
+	if err != nil {
+		return nil, err
+	}
+	msg0 := messages(fleet, fws)
+	run0 := runningCount(fws)
+	var probes []time.Duration
+	var probeErrs int
+	deadline := time.Now().Add(o.Window)
+	for i := 0; time.Now().Before(deadline); i++ {
+		d, err := Probe(ctx, m.Addr, fmt.Sprintf("probe-%d", i), e.TaskResources)
+		if err != nil {
+			probeErrs++
+			e.logf("probe %d: %v", i, err)
+		} else {
+			probes = append(probes, d)
+		}
+		if err := sleep(ctx, min(o.ProbeEvery, time.Until(deadline))); err != nil {
+			return nil, err
+		}
+	}
+	cpu, u, err := w.end()
+	if err != nil {
+		return nil, err
+	}
+	el := time.Since(w.start).Seconds()
+	pd := distOf(probes)
+	r.Figures["probe_overhead_s"] = pd
+	r.Figures["probe_mean_s"] = pd.Mean
+	r.Figures["probe_p99_s"] = pd.P99
+	r.Figures["probe_failures"] = probeErrs
+	r.Figures["master_cpu_cores"] = cpu
+	r.Figures["master_rss_bytes"] = u.RSS
+	r.Figures["master_rss_mb"] = float64(u.RSS) / (1 << 20)
+	r.Figures["messages_per_s"] = float64(messages(fleet, fws)-msg0) / el
+	r.Figures["tasks_started_per_s"] = float64(runningCount(fws)-run0) / el
+	r.summarize("agents", "frameworks", "probe_mean_s", "probe_p99_s", "master_cpu_cores", "master_rss_mb", "messages_per_s", "tasks_started_per_s")
+	return r, nil
+}
+
+// BurstOptions is the placement burst: Tasks submitted at once through
+// Frameworks frameworks on Agents agents.
+type BurstOptions struct {
+	Agents, Frameworks, Tasks int
+	Timeout                   time.Duration
+}
+
+// Burst runs the placement burst.
+func Burst(ctx context.Context, e Env, o BurstOptions) (*Result, error) {
+	r := newResult("burst", map[string]any{"agents": o.Agents, "frameworks": o.Frameworks, "tasks": o.Tasks,
+		"agent_resources": e.AgentResources, "task_resources": e.TaskResources})
+	m, fleet, cleanup, err := e.start(ctx, o.Agents, time.Hour, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
+	r.Notes = append(r.Notes, fleet.opts.Mode())
+	fws, err := e.frameworks(ctx, m, o.Frameworks, "burst-", 0, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer teardown(fws)
+	w, err := startWindow(m.Pid())
+	if err != nil {
+		return nil, err
+	}
+	msg0 := messages(fleet, fws)
+	start := time.Now()
+	per := o.Tasks / o.Frameworks
+	for i, f := range fws {
+		n := per
+		if i == 0 {
+			n += o.Tasks - per*o.Frameworks
+		}
+		f.Submit(n)
+	}
+	wctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	for i, f := range fws {
+		n := per
+		if i == 0 {
+			n += o.Tasks - per*o.Frameworks
+		}
+		if err := f.WaitRunning(wctx, n); err != nil {
+			return nil, err
+		}
+	}
+	cpu, u, err := w.end()
+	if err != nil {
+		return nil, err
+	}
+	var placed, running []time.Duration
+	var lastPlaced, lastRunning time.Time
+	for _, f := range fws {
+		s := f.Stats()
+		placed = append(placed, s.Placed...)
+		running = append(running, s.Running...)
+		if s.LastPlaced.After(lastPlaced) {
+			lastPlaced = s.LastPlaced
+		}
+		if s.LastRunning.After(lastRunning) {
+			lastRunning = s.LastRunning
+		}
+	}
+	noteLaunchErrors(r, fws)
+	pd, rd := distOf(placed), distOf(running)
+	first := math.Inf(1)
+	for _, d := range placed {
+		first = math.Min(first, d.Seconds())
+	}
+	allPlaced := lastPlaced.Sub(start).Seconds()
+	r.Figures["placed_s"] = pd
+	r.Figures["running_s"] = rd
+	r.Figures["first_placed_s"] = first
+	r.Figures["p50_placed_s"] = pd.P50
+	r.Figures["p99_placed_s"] = pd.P99
+	r.Figures["all_placed_s"] = allPlaced
+	r.Figures["p50_running_s"] = rd.P50
+	r.Figures["p99_running_s"] = rd.P99
+	r.Figures["all_running_s"] = lastRunning.Sub(start).Seconds()
+	r.Figures["placements_per_s"] = float64(o.Tasks) / allPlaced
+	r.Figures["master_cpu_cores"] = cpu
+	r.Figures["master_rss_mb"] = float64(u.RSS) / (1 << 20)
+	r.Figures["messages_per_s"] = float64(messages(fleet, fws)-msg0) / time.Since(start).Seconds()
+	r.summarize("agents", "tasks", "first_placed_s", "p50_placed_s", "p99_placed_s", "all_placed_s", "all_running_s", "placements_per_s", "master_cpu_cores", "master_rss_mb")
+	return r, nil
+}
+
+// IdleOptions is the idle-scale scenario: Agents agents and no
+// frameworks for Window, then one agent goes silent.
+type IdleOptions struct {
+	Agents int
+	Window time.Duration
+	// DetectTimeout bounds the wait for the silent agent to be noticed.
+	DetectTimeout time.Duration
+}
+
+// Idle runs the idle-scale scenario.
+func Idle(ctx context.Context, e Env, o IdleOptions) (*Result, error) {
+	r := newResult("idle", map[string]any{"agents": o.Agents, "window_s": o.Window.Seconds(),
+		"master_flags": strings.Join(e.MasterFlags, " ")})
+	m, fleet, cleanup, err := e.start(ctx, o.Agents, 0, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
+	r.Notes = append(r.Notes, fleet.opts.Mode())
+	w, err := startWindow(m.Pid())
+	if err != nil {
+		return nil, err
+	}
+	msg0 := messages(fleet, nil)
+	if err := sleep(ctx, o.Window); err != nil {
+		return nil, err
+	}
+	cpu, u, err := w.end()
+	if err != nil {
+		return nil, err
+	}
+	r.Figures["master_cpu_cores"] = cpu
+	r.Figures["master_rss_mb"] = float64(u.RSS) / (1 << 20)
+	r.Figures["messages_per_s"] = float64(messages(fleet, nil)-msg0) / time.Since(w.start).Seconds()
+	ms, err := m.Metrics(ctx)
+	if err != nil {
+		return nil, err
+	}
+	before := ms["master/slaves_unreachable"]
+	silenced := time.Now()
+	if _, err := fleet.Silence(o.Agents / 2); err != nil {
+		return nil, err
+	}
+	dctx, cancel := context.WithTimeout(ctx, o.DetectTimeout)
+	defer cancel()
+	if _, err := m.WaitMetric(dctx, "master/slaves_unreachable", func(v float64) bool { return v > before }); err != nil {
+		return nil, fmt.Errorf("bench: the silent agent was not found unreachable: %w", err)
+	}
+	r.Figures["silent_agent_noticed_s"] = time.Since(silenced).Seconds()
+	r.summarize("agents", "master_cpu_cores", "master_rss_mb", "messages_per_s", "silent_agent_noticed_s")
+	return r, nil
+}
+
+// FailoverOptions is the failover storm: Agents agents running
+// TasksPerAgent tasks each re-register with a restarted master.
+type FailoverOptions struct {
+	Agents, TasksPerAgent, Frameworks int
+	Timeout                           time.Duration
+}
+
+// Failover runs the failover storm against a restarted master.
+func Failover(ctx context.Context, e Env, o FailoverOptions) (*Result, error) {
+	r := newResult("failover", map[string]any{"agents": o.Agents, "tasks": o.Agents * o.TasksPerAgent,
+		"frameworks": o.Frameworks, "registration_backoff_factor_s": 1.0})
+	m, fleet, cleanup, err := e.start(ctx, o.Agents, time.Hour, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
+	r.Notes = append(r.Notes, fleet.opts.Mode())
+	fws, err := e.frameworks(ctx, m, o.Frameworks, "failover-", 0, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer teardown(fws)
+	total := o.Agents * o.TasksPerAgent
+	per := total / o.Frameworks
+	for _, f := range fws {
+		f.Submit(per)
+	}
+	wctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	for _, f := range fws {
+		if err := f.WaitRunning(wctx, per); err != nil {
+			return nil, err
+		}
+	}
+	running := float64(per * o.Frameworks)
+	e.logf("%d tasks running; restarting the master", int(running))
+	if err := m.Restart(ctx); err != nil {
+		return nil, err
+	}
+	up := time.Now()
+	if _, err := m.WaitMetric(wctx, "master/slaves_connected", func(v float64) bool { return v >= float64(o.Agents) }); err != nil {
+		return nil, err
+	}
+	r.Figures["all_agents_reregistered_s"] = time.Since(up).Seconds()
+	if _, err := m.WaitMetric(wctx, "master/tasks_running", func(v float64) bool { return v >= running }); err != nil {
+		return nil, err
+	}
+	r.Figures["all_tasks_known_s"] = time.Since(up).Seconds()
+	r.summarize("agents", "tasks", "all_agents_reregistered_s", "all_tasks_known_s")
+	return r, nil
+}
+
+// StateOptions is reads under load: Agents agents with Running running
+// and Completed completed tasks over Frameworks frameworks, while
+// Pollers clients read /master/state, GET_STATE and /metrics/snapshot
+// and a scheduler's calls are timed.
+type StateOptions struct {
+	Agents, Frameworks, Running, Completed, Pollers int
+	Window, Timeout                                 time.Duration
+}
+
+// State runs reads under load.
+func State(ctx context.Context, e Env, o StateOptions) (*Result, error) {
+	r := newResult("state", map[string]any{"agents": o.Agents, "frameworks": o.Frameworks, "running": o.Running,
+		"completed": o.Completed, "pollers": o.Pollers, "window_s": o.Window.Seconds()})
+	m, fleet, cleanup, err := e.start(ctx, o.Agents, time.Hour, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
+	r.Notes = append(r.Notes, fleet.opts.Mode())
+	doneEach := o.Completed / o.Frameworks
+	runEach := o.Running / o.Frameworks
+	fws, err := e.frameworks(ctx, m, o.Frameworks, "state-", 0, func(i int) string {
+		if i < doneEach {
+			return "sleep 0"
+		}
+		return "sleep 3600"
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer teardown(fws)
+	for _, f := range fws {
+		f.Submit(doneEach + runEach)
+	}
+	wctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	for _, f := range fws {
+		if err := f.WaitRunning(wctx, doneEach+runEach); err != nil {
+			return nil, err
+		}
+	}
+	want := float64(doneEach * o.Frameworks)
+	if _, err := m.WaitMetric(wctx, "master/tasks_finished", func(v float64) bool { return v >= want }); err != nil {
+		return nil, err
+	}
+	e.logf("%d running and %d finished tasks; polling", runEach*o.Frameworks, doneEach*o.Frameworks)
+	getState := []byte(`{"type":"GET_STATE"}`)
+	reads := map[string]func(context.Context) (time.Duration, int64, error){
+		"master_state": func(ctx context.Context) (time.Duration, int64, error) { return m.get(ctx, "/master/state") },
+		"get_state": func(ctx context.Context) (time.Duration, int64, error) {
+			return m.do(ctx, "POST", "/api/v1", codec.MediaJSON, getState)
+		},
+		"metrics": func(ctx context.Context) (time.Duration, int64, error) { return m.get(ctx, "/metrics/snapshot") },
+	}
+	kinds := []string{"master_state", "get_state", "metrics"}
+	var mu sync.Mutex
+	lat := map[string][]time.Duration{}
+	size := map[string]int64{}
+	var readErrs []error
+	pctx, pcancel := context.WithTimeout(ctx, o.Window)
+	defer pcancel()
+	var wg sync.WaitGroup
+	for p := range o.Pollers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := p; pctx.Err() == nil; i++ {
+				k := kinds[i%len(kinds)]
+				d, n, err := reads[k](pctx)
+				if pctx.Err() != nil {
+					return
+				}
+				mu.Lock()
+				if err != nil {
+					readErrs = append(readErrs, fmt.Errorf("%s: %w", k, err))
+				} else {
+					lat[k] = append(lat[k], d)
+					size[k] = n
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	// A scheduler's calls meanwhile: reconciliation of one task, timed
+	// to the master's 202.
+	var calls []time.Duration
+	c := fws[0].Client()
+	one := &schedpb.Call{Type: schedpb.Call_RECONCILE.Enum(), Reconcile: &schedpb.Call_Reconcile{
+		Tasks: []*schedpb.Call_Reconcile_Task{{TaskId: &mesos.TaskID{Value: proto.String("state-0-0")}}}}}
+	for pctx.Err() == nil {
+		start := time.Now()
+		if err := c.Call(pctx, one); err == nil {
+			calls = append(calls, time.Since(start))
+		}
+		sleep(pctx, 50*time.Millisecond)
+	}
+	wg.Wait()
+	for _, k := range kinds {
+		d := distOf(lat[k])
+		r.Figures[k+"_s"] = d
+		r.Figures[k+"_p50_s"] = d.P50
+		r.Figures[k+"_p99_s"] = d.P99
+		r.Figures[k+"_bytes"] = size[k]
+	}
+	cd := distOf(calls)
+	r.Figures["scheduler_call_s"] = cd
+	r.Figures["scheduler_call_p99_s"] = cd.P99
+	r.Figures["read_errors"] = len(readErrs)
+	if len(readErrs) > 0 {
+		r.Notes = append(r.Notes, "first read error: "+readErrs[0].Error())
+	}
+	r.summarize("agents", "running", "completed", "master_state_p50_s", "master_state_p99_s", "get_state_p99_s", "metrics_p99_s", "scheduler_call_p99_s", "read_errors")
+	return r, nil
+}
+
+// noteLaunchErrors adds the frameworks' failed ACCEPT calls to r.
+func noteLaunchErrors(r *Result, fws []*Framework) {
+	var n int64
+	for _, f := range fws {
+		k, last := f.LaunchErrors()
+		if k > 0 && n == 0 {
+			r.Notes = append(r.Notes, "a failed ACCEPT: "+last)
+		}
+		n += k
+	}
+	r.Figures["launch_errors"] = n
+}
+
+func teardown(fws []*Framework) {
+	var wg sync.WaitGroup
+	for _, f := range fws {
+		wg.Add(1)
+		go func() { defer wg.Done(); f.Teardown() }()
+	}
+	wg.Wait()
+}
+
+func runningCount(fws []*Framework) int {
+	n := 0
+	for _, f := range fws {
+		f.mu.Lock()
+		n += len(f.running)
+		f.mu.Unlock()
+	}
+	return n
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
+}

@@ -308,12 +308,18 @@ func (f *Framework) Teardown() {
 	f.client.Teardown(ctx)
 }
 
+// ProbeTimes are the steps of one probe, each from its start.
+type ProbeTimes struct {
+	Subscribed, Offered, Running, Ended time.Duration
+}
+
 // Probe measures the launch overhead as the Mesos paper did: a new
 // framework registers, waits for an offer, runs one task that ends at
-// once ("sleep 0" on an emulated agent) and waits for its end. It
-// returns the time from the subscription to the terminal update, and
-// tears the framework down.
-func Probe(ctx context.Context, master, name, taskResources string) (time.Duration, error) {
+// once ("sleep 0" on an emulated agent) and waits for its end. Ended is
+// the launch overhead: from the subscription to the terminal update. The
+// framework is torn down afterwards.
+func Probe(ctx context.Context, master, name, taskResources string) (ProbeTimes, error) {
+	var pt ProbeTimes
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	start := time.Now()
@@ -322,21 +328,29 @@ func Probe(ctx context.Context, master, name, taskResources string) (time.Durati
 		Command: func(int) string { return "sleep 0" },
 	})
 	if err != nil {
-		return 0, err
+		return pt, err
 	}
 	defer f.Teardown()
+	pt.Subscribed = time.Since(start)
 	f.Submit(1)
 	for {
 		f.mu.Lock()
 		ended := f.next == 1 && len(f.submitted) == 0 && len(f.pending) == 0
+		if !f.lastPlace.IsZero() && pt.Offered == 0 {
+			pt.Offered = f.lastPlace.Sub(start)
+		}
+		if !f.lastRun.IsZero() && pt.Running == 0 {
+			pt.Running = f.lastRun.Sub(start)
+		}
 		ch := f.changed
 		f.mu.Unlock()
 		if ended {
-			return time.Since(start), nil
+			pt.Ended = time.Since(start)
+			return pt, nil
 		}
 		select {
 		case <-ctx.Done():
-			return 0, errors.New("bench: the probe's task did not end within a minute")
+			return pt, errors.New("bench: the probe's task did not end within a minute")
 		case <-ch:
 		}
 	}

@@ -178,16 +178,18 @@ func Paper(ctx context.Context, e Env, o PaperOptions) (*Result, error) {
 	}
 	msg0 := messages(fleet, fws)
 	run0 := runningCount(fws)
-	var probes []time.Duration
+	var probes, offered, running []time.Duration
 	var probeErrs int
 	deadline := time.Now().Add(o.Window)
 	for i := 0; time.Now().Before(deadline); i++ {
-		d, err := Probe(ctx, m.Addr, fmt.Sprintf("probe-%d", i), e.TaskResources)
+		pt, err := Probe(ctx, m.Addr, fmt.Sprintf("probe-%d", i), e.TaskResources)
 		if err != nil {
 			probeErrs++
 			e.logf("probe %d: %v", i, err)
 		} else {
-			probes = append(probes, d)
+			probes = append(probes, pt.Ended)
+			offered = append(offered, pt.Offered)
+			running = append(running, pt.Running)
 		}
 		if err := sleep(ctx, min(o.ProbeEvery, time.Until(deadline))); err != nil {
 			return nil, err
@@ -202,6 +204,8 @@ func Paper(ctx context.Context, e Env, o PaperOptions) (*Result, error) {
 	r.Figures["probe_overhead_s"] = pd
 	r.Figures["probe_mean_s"] = pd.Mean
 	r.Figures["probe_p99_s"] = pd.P99
+	r.Figures["probe_launched_s"] = distOf(offered)
+	r.Figures["probe_running_s"] = distOf(running)
 	r.Figures["probe_failures"] = probeErrs
 	r.Figures["master_cpu_cores"] = cpu
 	r.Figures["master_rss_bytes"] = u.RSS

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mezzo-project/mezzo/internal/zktest"
 )
 
 // TestBenchScenarios runs each `mezzo bench` scenario from the binary at
@@ -26,7 +28,10 @@ func TestBenchScenarios(t *testing.T) {
 			"--master_flag=--agent_ping_timeout=500ms", "--master_flag=--max_agent_ping_timeouts=2"},
 			[]string{"master_cpu_cores", "master_rss_mb", "messages_per_s", "silent_agent_noticed_s"}},
 		{"failover", []string{"--agents=30", "--tasks_per_agent=2", "--frameworks=2"},
-			[]string{"all_agents_reregistered_s", "all_tasks_known_s"}},
+			[]string{"master_up_s", "all_agents_reregistered_s", "all_tasks_known_s"}},
+		{"failover", []string{"--agents=30", "--tasks_per_agent=2", "--frameworks=2", "--zk=ZK",
+			"--master_flag=--zk_session_timeout=2secs"},
+			[]string{"new_leader_elected_s", "all_agents_reregistered_s", "all_tasks_known_s"}},
 		{"paper", []string{"--agents=20", "--frameworks=4", "--task_duration=1secs", "--warmup=1secs", "--window=2secs", "--probe_every=500ms"},
 			[]string{"probe_mean_s", "probe_p99_s", "master_cpu_cores", "messages_per_s", "tasks_started_per_s"}},
 		{"state", []string{"--agents=20", "--frameworks=4", "--running=200", "--completed=200", "--pollers=2", "--window=1secs"},
@@ -34,8 +39,17 @@ func TestBenchScenarios(t *testing.T) {
 		{"allocator", []string{"--agents=500", "--frameworks=20", "--cycles=3"},
 			[]string{"cycle_mean_s", "cycle_p99_s"}},
 	} {
-		t.Run(tc.scenario, func(t *testing.T) {
-			out := filepath.Join(dir, tc.scenario+".json")
+		name := tc.scenario
+		if strings.Contains(strings.Join(tc.args, " "), "--zk=") {
+			name += "-ha"
+		}
+		t.Run(name, func(t *testing.T) {
+			out := filepath.Join(dir, name+".json")
+			for i, a := range tc.args {
+				if a == "--zk=ZK" {
+					tc.args[i] = "--zk=" + zk(t)
+				}
+			}
 			cmd := exec.Command(bin.mezzo, append([]string{"bench", tc.scenario, "--out=" + out, "--timeout=2mins"}, tc.args...)...)
 			var stderr strings.Builder
 			cmd.Stderr = &stderr
@@ -75,6 +89,13 @@ func TestBenchScenarios(t *testing.T) {
 			t.Log(strings.TrimSpace(string(line)))
 		})
 	}
+}
+
+// zk starts a three-server ZooKeeper ensemble for the test and returns
+// its zk:// URL.
+func zk(t *testing.T) string {
+	t.Helper()
+	return "zk://" + zktest.Start(t, 3).Connect() + "/mezzo-bench"
 }
 
 // TestBenchBadInput: bad flags and scenarios get errors naming them.

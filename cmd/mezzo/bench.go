@@ -87,6 +87,8 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&out, "out", "bench-"+name+".json", "Where to write the JSON result.")
 	fs.StringVar(&e.Dir, "dir", "", "Directory for the master's work directory and log (default: a temporary one, removed at the end).")
 	fs.Var(&masterFlags, "master_flag", "A flag for the master, e.g. --master_flag=--agent_ping_timeout=1secs (repeatable).")
+	fs.StringVar(&e.ZK, "zk", "", "zk://host:port,.../path: run --masters masters electing their leader in this ZooKeeper (the failover scenario then kills the leader).")
+	fs.IntVar(&e.Masters, "masters", 3, "Masters to run with --zk.")
 	fs.IntVar(&procs, "agent_procs", 1, "Processes the emulated agents are spread over.")
 	fs.StringVar(&sources, "source_addrs", "", "Comma-separated local addresses the agents connect from (default: one 127.0.x.y per 12,000 agents).")
 	fs.StringVar(&e.AgentResources, "agent_resources", "cpus:8;mem:16384;disk:100000;ports:[31000-32000]", "Each emulated agent's resources.")

@@ -27,6 +27,7 @@ type Master struct {
 
 	bin     string
 	args    []string
+	standby bool
 	cmd     *exec.Cmd
 	exited  chan struct{}
 	started time.Time
@@ -41,6 +42,11 @@ type MasterOptions struct {
 	Dir string
 	// Flags are extra `mezzo master` flags, e.g. --agent_ping_timeout=1secs.
 	Flags []string
+	// Name names its work directory and log under Dir (default "master").
+	Name string
+	// Standby: the master may answer as a standby (with --zk, until it is
+	// elected), so any answer to /health means it is up.
+	Standby bool
 }
 
 // StartMaster starts a master on a free loopback port and waits until
@@ -58,14 +64,19 @@ func StartMaster(ctx context.Context, o MasterOptions) (*Master, error) {
 	if err != nil {
 		return nil, err
 	}
-	work := filepath.Join(o.Dir, "master")
+	name := o.Name
+	if name == "" {
+		name = "master"
+	}
+	work := filepath.Join(o.Dir, name)
 	if err := os.MkdirAll(work, 0o755); err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
 	m := &Master{
-		Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
-		Log:  filepath.Join(o.Dir, "master.log"),
-		bin:  bin,
+		Addr:    net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
+		Log:     filepath.Join(o.Dir, name+".log"),
+		bin:     bin,
+		standby: o.Standby,
 		args: append([]string{"master", "--ip=127.0.0.1", "--port=" + strconv.Itoa(port),
 			"--work_dir=" + work, "--logging_level=WARNING"}, o.Flags...),
 		client: &http.Client{Timeout: 60 * time.Second},
@@ -105,7 +116,7 @@ func (m *Master) start(ctx context.Context) error {
 		}
 		if resp, err := m.client.Get("http://" + m.Addr + "/health"); err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			if resp.StatusCode == http.StatusOK || m.standby {
 				return nil
 			}
 		}
@@ -133,6 +144,15 @@ func (m *Master) Kill() {
 	m.cmd.Process.Kill()
 	<-m.exited
 }
+
+// Elected reports whether the master says it leads (master/elected).
+func (m *Master) Elected(ctx context.Context) bool {
+	ms, err := m.Metrics(ctx)
+	return err == nil && ms["master/elected"] == 1
+}
+
+// Exited is closed when the master process has ended.
+func (m *Master) Exited() <-chan struct{} { return m.exited }
 
 // Pid is the master process' id.
 func (m *Master) Pid() int { return m.cmd.Process.Pid }

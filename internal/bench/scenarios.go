@@ -28,6 +28,10 @@ type Env struct {
 	Binary string
 	// MasterFlags are extra `mezzo master` flags.
 	MasterFlags []string
+	// ZK, a zk:// URL, runs Masters masters (default 3) that elect their
+	// leader in that ZooKeeper; agents and frameworks follow the leader.
+	ZK      string
+	Masters int
 	// AgentProcs, SourceAddrs, AgentResources and AgentAttributes shape
 	// the fleet (FleetOptions).
 	AgentProcs      int
@@ -46,23 +50,86 @@ func (e *Env) logf(format string, args ...any) {
 	}
 }
 
-// start starts the master and n agents, and waits until all are
-// connected.
-func (e *Env) start(ctx context.Context, n int, taskDuration time.Duration, spread float64) (*Master, *Fleet, func(), error) {
+// cluster is the masters of a scenario.
+type cluster struct {
+	masters []*Master
+	// url is what agents and frameworks are given: the master's address,
+	// or the zk:// URL.
+	url string
+}
+
+// leader waits for the master that leads (the only one without ZK).
+func (c *cluster) leader(ctx context.Context) (*Master, error) {
+	if len(c.masters) == 1 {
+		return c.masters[0], nil
+	}
+	return c.leaderOtherThan(ctx, nil)
+}
+
+// leaderOtherThan waits for a leader that is not not.
+func (c *cluster) leaderOtherThan(ctx context.Context, not *Master) (*Master, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for {
+		for _, m := range c.masters {
+			if m != not && m.Elected(ctx) {
+				return m, nil
+			}
+		}
+		if err := sleep(ctx, 20*time.Millisecond); err != nil {
+			return nil, fmt.Errorf("bench: no leading master: %w", err)
+		}
+	}
+}
+
+func (c *cluster) kill() {
+	for _, m := range c.masters {
+		m.Kill()
+	}
+}
+
+// start starts the masters and n agents, and waits until all agents are
+// connected to the leader.
+func (e *Env) start(ctx context.Context, n int, taskDuration time.Duration, spread float64) (*cluster, *Master, *Fleet, func(), error) {
 	dir := e.Dir
 	if dir == "" {
 		d, err := os.MkdirTemp("", "mezzo-bench-")
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("bench: %w", err)
+			return nil, nil, nil, nil, fmt.Errorf("bench: %w", err)
 		}
 		dir = d
 	}
-	m, err := StartMaster(ctx, MasterOptions{Binary: e.Binary, Dir: dir, Flags: e.MasterFlags})
+	c := &cluster{}
+	if e.ZK == "" {
+		m, err := StartMaster(ctx, MasterOptions{Binary: e.Binary, Dir: dir, Flags: e.MasterFlags})
+		if err != nil {
+			return nil, nil, nil, nil, err
+		}
+		c.masters, c.url = []*Master{m}, m.Addr
+	} else {
+		k := e.Masters
+		if k <= 0 {
+			k = 3
+		}
+		flags := append([]string{"--zk=" + e.ZK, "--quorum=" + fmt.Sprint(k/2+1)}, e.MasterFlags...)
+		for i := range k {
+			m, err := StartMaster(ctx, MasterOptions{Binary: e.Binary, Dir: dir, Flags: flags,
+				Name: fmt.Sprintf("master%d", i), Standby: true})
+			if err != nil {
+				c.kill()
+				return nil, nil, nil, nil, err
+			}
+			c.masters = append(c.masters, m)
+		}
+		c.url = e.ZK
+	}
+	leader, err := c.leader(ctx)
 	if err != nil {
-		return nil, nil, nil, err
+		c.kill()
+		return nil, nil, nil, nil, err
 	}
 	fo := FleetOptions{
-		Master: m.Addr, Count: n, Procs: e.AgentProcs, SourceAddrs: e.SourceAddrs,
+		Master: c.url, Count: n, Procs: e.AgentProcs, SourceAddrs: e.SourceAddrs,
 		Resources: e.AgentResources, Attributes: e.AgentAttributes,
 		TaskDuration: taskDuration, TaskDurationSpread: spread, Binary: e.Binary,
 	}
@@ -70,28 +137,28 @@ func (e *Env) start(ctx context.Context, n int, taskDuration time.Duration, spre
 	start := time.Now()
 	fleet, err := StartFleet(ctx, fo)
 	if err != nil {
-		m.Kill()
-		return nil, nil, nil, err
+		c.kill()
+		return nil, nil, nil, nil, err
 	}
 	cleanup := func() {
 		fleet.Close()
-		m.Kill()
+		c.kill()
 		if e.Dir == "" && !e.Keep {
 			os.RemoveAll(dir)
 		}
 	}
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
-	if _, err := m.WaitMetric(wctx, "master/slaves_connected", func(v float64) bool { return v >= float64(n) }); err != nil {
+	if _, err := leader.WaitMetric(wctx, "master/slaves_connected", func(v float64) bool { return v >= float64(n) }); err != nil {
 		cleanup()
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	e.logf("%d agents registered in %.1fs", n, time.Since(start).Seconds())
-	return m, fleet, cleanup, nil
+	return c, leader, fleet, cleanup, nil
 }
 
 // frameworks starts n emulated frameworks named <prefix><i>.
-func (e *Env) frameworks(ctx context.Context, m *Master, n int, prefix string, keep int, cmd func(int) string) ([]*Framework, error) {
+func (e *Env) frameworks(ctx context.Context, c *cluster, n int, prefix string, keep int, cmd func(int) string) ([]*Framework, error) {
 	fws := make([]*Framework, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
@@ -103,7 +170,7 @@ func (e *Env) frameworks(ctx context.Context, m *Master, n int, prefix string, k
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			fws[i], errs[i] = StartFramework(ctx, FrameworkOptions{
-				Master: m.Addr, Name: fmt.Sprintf("%s%d", prefix, i), TaskResources: e.TaskResources,
+				Master: c.url, Name: fmt.Sprintf("%s%d", prefix, i), TaskResources: e.TaskResources,
 				Keep: keep, Command: cmd,
 			})
 		}()
@@ -147,7 +214,7 @@ func Paper(ctx context.Context, e Env, o PaperOptions) (*Result, error) {
 	r := newResult("paper", map[string]any{"agents": o.Agents, "frameworks": o.Frameworks,
 		"task_duration_s": o.TaskDuration.Seconds(), "load": o.Load, "window_s": o.Window.Seconds(),
 		"agent_resources": e.AgentResources, "task_resources": e.TaskResources})
-	m, fleet, cleanup, err := e.start(ctx, o.Agents, o.TaskDuration, 0.5)
+	c, m, fleet, cleanup, err := e.start(ctx, o.Agents, o.TaskDuration, 0.5)
 	if err != nil {
 		return nil, err
 	}
@@ -163,7 +230,7 @@ func Paper(ctx context.Context, e Env, o PaperOptions) (*Result, error) {
 	}
 	keep := int(o.Load * float64(o.Agents) * agentCPUs / taskCPUs / float64(o.Frameworks))
 	r.Params["tasks_per_framework"] = keep
-	fws, err := e.frameworks(ctx, m, o.Frameworks, "paper-", max(keep, 1), nil)
+	fws, err := e.frameworks(ctx, c, o.Frameworks, "paper-", max(keep, 1), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -182,7 +249,7 @@ func Paper(ctx context.Context, e Env, o PaperOptions) (*Result, error) {
 	var probeErrs int
 	deadline := time.Now().Add(o.Window)
 	for i := 0; time.Now().Before(deadline); i++ {
-		pt, err := Probe(ctx, m.Addr, fmt.Sprintf("probe-%d", i), e.TaskResources)
+		pt, err := Probe(ctx, c.url, fmt.Sprintf("probe-%d", i), e.TaskResources)
 		if err != nil {
 			probeErrs++
 			e.logf("probe %d: %v", i, err)
@@ -227,13 +294,13 @@ type BurstOptions struct {
 func Burst(ctx context.Context, e Env, o BurstOptions) (*Result, error) {
 	r := newResult("burst", map[string]any{"agents": o.Agents, "frameworks": o.Frameworks, "tasks": o.Tasks,
 		"agent_resources": e.AgentResources, "task_resources": e.TaskResources})
-	m, fleet, cleanup, err := e.start(ctx, o.Agents, time.Hour, 0)
+	c, m, fleet, cleanup, err := e.start(ctx, o.Agents, time.Hour, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer cleanup()
 	r.Notes = append(r.Notes, fleet.opts.Mode())
-	fws, err := e.frameworks(ctx, m, o.Frameworks, "burst-", 0, nil)
+	fws, err := e.frameworks(ctx, c, o.Frameworks, "burst-", 0, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -317,7 +384,7 @@ type IdleOptions struct {
 func Idle(ctx context.Context, e Env, o IdleOptions) (*Result, error) {
 	r := newResult("idle", map[string]any{"agents": o.Agents, "window_s": o.Window.Seconds(),
 		"master_flags": strings.Join(e.MasterFlags, " ")})
-	m, fleet, cleanup, err := e.start(ctx, o.Agents, 0, 0)
+	_, m, fleet, cleanup, err := e.start(ctx, o.Agents, 0, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -358,23 +425,27 @@ func Idle(ctx context.Context, e Env, o IdleOptions) (*Result, error) {
 }
 
 // FailoverOptions is the failover storm: Agents agents running
-// TasksPerAgent tasks each re-register with a restarted master.
+// TasksPerAgent tasks each re-register with a restarted master, or with
+// a new leader when the Env runs several masters (Env.ZK).
 type FailoverOptions struct {
 	Agents, TasksPerAgent, Frameworks int
 	Timeout                           time.Duration
 }
 
-// Failover runs the failover storm against a restarted master.
+// Failover runs the failover storm: the (leading) master is killed with
+// SIGKILL; with one master it is started again on the same registry,
+// with several the next leader takes over.
 func Failover(ctx context.Context, e Env, o FailoverOptions) (*Result, error) {
 	r := newResult("failover", map[string]any{"agents": o.Agents, "tasks": o.Agents * o.TasksPerAgent,
 		"frameworks": o.Frameworks, "registration_backoff_factor_s": 1.0})
-	m, fleet, cleanup, err := e.start(ctx, o.Agents, time.Hour, 0)
+	c, m, fleet, cleanup, err := e.start(ctx, o.Agents, time.Hour, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer cleanup()
 	r.Notes = append(r.Notes, fleet.opts.Mode())
-	fws, err := e.frameworks(ctx, m, o.Frameworks, "failover-", 0, nil)
+	r.Params["masters"] = len(c.masters)
+	fws, err := e.frameworks(ctx, c, o.Frameworks, "failover-", 0, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -392,20 +463,31 @@ func Failover(ctx context.Context, e Env, o FailoverOptions) (*Result, error) {
 		}
 	}
 	running := float64(per * o.Frameworks)
-	e.logf("%d tasks running; restarting the master", int(running))
-	if err := m.Restart(ctx); err != nil {
+	killed := time.Now()
+	next := m
+	if len(c.masters) == 1 {
+		e.logf("%d tasks running; restarting the master", int(running))
+		if err := m.Restart(ctx); err != nil {
+			return nil, err
+		}
+		r.Figures["master_up_s"] = time.Since(killed).Seconds()
+	} else {
+		e.logf("%d tasks running; killing the leading master", int(running))
+		m.Kill()
+		if next, err = c.leaderOtherThan(ctx, m); err != nil {
+			return nil, err
+		}
+		r.Figures["new_leader_elected_s"] = time.Since(killed).Seconds()
+	}
+	if _, err := next.WaitMetric(wctx, "master/slaves_connected", func(v float64) bool { return v >= float64(o.Agents) }); err != nil {
 		return nil, err
 	}
-	up := time.Now()
-	if _, err := m.WaitMetric(wctx, "master/slaves_connected", func(v float64) bool { return v >= float64(o.Agents) }); err != nil {
+	r.Figures["all_agents_reregistered_s"] = time.Since(killed).Seconds()
+	if _, err := next.WaitMetric(wctx, "master/tasks_running", func(v float64) bool { return v >= running }); err != nil {
 		return nil, err
 	}
-	r.Figures["all_agents_reregistered_s"] = time.Since(up).Seconds()
-	if _, err := m.WaitMetric(wctx, "master/tasks_running", func(v float64) bool { return v >= running }); err != nil {
-		return nil, err
-	}
-	r.Figures["all_tasks_known_s"] = time.Since(up).Seconds()
-	r.summarize("agents", "tasks", "all_agents_reregistered_s", "all_tasks_known_s")
+	r.Figures["all_tasks_known_s"] = time.Since(killed).Seconds()
+	r.summarize("agents", "tasks", "masters", "new_leader_elected_s", "master_up_s", "all_agents_reregistered_s", "all_tasks_known_s")
 	return r, nil
 }
 
@@ -422,7 +504,7 @@ type StateOptions struct {
 func State(ctx context.Context, e Env, o StateOptions) (*Result, error) {
 	r := newResult("state", map[string]any{"agents": o.Agents, "frameworks": o.Frameworks, "running": o.Running,
 		"completed": o.Completed, "pollers": o.Pollers, "window_s": o.Window.Seconds()})
-	m, fleet, cleanup, err := e.start(ctx, o.Agents, time.Hour, 0)
+	c, m, fleet, cleanup, err := e.start(ctx, o.Agents, time.Hour, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -430,7 +512,7 @@ func State(ctx context.Context, e Env, o StateOptions) (*Result, error) {
 	r.Notes = append(r.Notes, fleet.opts.Mode())
 	doneEach := o.Completed / o.Frameworks
 	runEach := o.Running / o.Frameworks
-	fws, err := e.frameworks(ctx, m, o.Frameworks, "state-", 0, func(i int) string {
+	fws, err := e.frameworks(ctx, c, o.Frameworks, "state-", 0, func(i int) string {
 		if i < doneEach {
 			return "sleep 0"
 		}
@@ -495,12 +577,12 @@ func State(ctx context.Context, e Env, o StateOptions) (*Result, error) {
 	// A scheduler's calls meanwhile: reconciliation of one task, timed
 	// to the master's 202.
 	var calls []time.Duration
-	c := fws[0].Client()
+	sc := fws[0].Client()
 	one := &schedpb.Call{Type: schedpb.Call_RECONCILE.Enum(), Reconcile: &schedpb.Call_Reconcile{
 		Tasks: []*schedpb.Call_Reconcile_Task{{TaskId: &mesos.TaskID{Value: proto.String("state-0-0")}}}}}
 	for pctx.Err() == nil {
 		start := time.Now()
-		if err := c.Call(pctx, one); err == nil {
+		if err := sc.Call(pctx, one); err == nil {
 			calls = append(calls, time.Since(start))
 		}
 		sleep(pctx, 50*time.Millisecond)

@@ -28,7 +28,7 @@ type promMetrics struct {
 // newPromMetrics builds the agent's Prometheus registry.
 func (a *Agent) newPromMetrics() *promMetrics {
 	p := &promMetrics{a: a, api: prom.NewAPIHistogram("agent")}
-	p.registry = prom.Registry(p.read, a.log, nil, p.api)
+	p.registry = prom.Registry(p.read, a.log, nil, p.api, newContainerCollector(a))
 	return p
 }
 

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mezzo-project/mezzo/internal/prom/promtest"
 )
 
 // isolationFlags turn on every isolator of the mezzo containerizer, with
@@ -392,5 +394,26 @@ func checkStatistics(t *testing.T, agent, executor string) {
 	})
 	if err != nil {
 		t.Error(err)
+	}
+	// The same figures in the agent's Prometheus metrics.
+	fams := promtest.Scrape(t, "http://"+agent+"/metrics")
+	gauge := func(name string) (float64, bool) {
+		for _, m := range fams[name].GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "executor_id" && l.GetValue() == executor {
+					return m.GetGauge().GetValue(), true
+				}
+			}
+		}
+		return 0, false
+	}
+	if v, ok := gauge("mezzo_container_mem_limit_bytes"); !ok || v != 64<<20 {
+		t.Errorf("mezzo_container_mem_limit_bytes{executor_id=%q} = %v, %v; want 64MB", executor, v, ok)
+	}
+	if v, ok := gauge("mezzo_container_processes"); !ok || v < 2 {
+		t.Errorf("mezzo_container_processes{executor_id=%q} = %v, %v; want at least 2", executor, v, ok)
+	}
+	if _, ok := gauge("mezzo_container_blkio_io_service_bytes"); !ok {
+		t.Errorf("no mezzo_container_blkio_io_service_bytes for %q", executor)
 	}
 }

@@ -568,7 +568,10 @@ func (rs Resources) ScalarQuantities() Quantities {
 // value, ranges by how many integers they hold, sets by how many items,
 // ignoring all other metadata (Mesos' ResourceQuantities::fromResources).
 func (rs Resources) Quantities() Quantities {
-	var q []Quantity
+	if len(rs.items) == 0 {
+		return Quantities{}
+	}
+	q := make([]Quantity, 0, len(rs.items))
 	for i := range rs.items {
 		r := &rs.items[i].r
 		v := r.quantity()
@@ -579,6 +582,31 @@ func (rs Resources) Quantities() Quantities {
 		}
 	}
 	return Quantities{q: q}
+}
+
+// QuantitySeq yields each resource name with its total quantity, in
+// name order, as Quantities holds them, without building them: the
+// allocator's per-agent arithmetic reads them into its own vectors.
+func (rs Resources) QuantitySeq() iter.Seq2[string, Scalar] {
+	return func(yield func(string, Scalar) bool) {
+		var name string
+		var sum Scalar
+		have := false
+		for i := range rs.items {
+			r := &rs.items[i].r
+			if have && r.Name == name {
+				sum = sum.Add(r.quantity())
+				continue
+			}
+			if have && !yield(name, sum) {
+				return
+			}
+			name, sum, have = r.Name, r.quantity(), true
+		}
+		if have {
+			yield(name, sum)
+		}
+	}
 }
 
 // quantity returns r's size as a Scalar.

@@ -52,6 +52,14 @@ type walk struct {
 	stage1   bool
 	hasUnres bool     // free has unreserved scalar resources
 	resRoles []string // roles free resources are reserved for
+	// Set by pickClient for the pick it returns: q is the picked
+	// resources' quantities (nil when not computed) and whole says they
+	// are all of the agent's free resources.
+	q     vec
+	whole bool
+	// scratch is storage for q, reused from pick to pick: q is read
+	// only until the offer it describes is booked.
+	scratch vec
 }
 
 func (a *Allocator) run(now time.Time, ags []*agent) []Offer {
@@ -94,7 +102,7 @@ func (a *Allocator) allocateAgent(w *walk, out *[]Offer) {
 		if c == nil {
 			return
 		}
-		a.offer(ag, c, r)
+		a.offer(ag, c, r, w.q, w.whole)
 		*out = append(*out, Offer{FrameworkID: c.fw.id, AgentID: ag.id, Role: c.leaf.name, Resources: r})
 	}
 }
@@ -192,6 +200,7 @@ func (a *Allocator) pickClient(leaf *node, w *walk) (*client, resources.Resource
 		}
 	}
 	var q vec // quantities of avail, computed once for plain agents
+	whole := len(w.resRoles) == 0 && !quotaActive
 	for _, c := range leaf.clients.items {
 		if c.k.tier == tierInactive {
 			break
@@ -218,7 +227,8 @@ func (a *Allocator) pickClient(leaf *node, w *walk) (*client, resources.Resource
 		}
 		rq := q
 		if ag.special || rq == nil {
-			rq = a.quantities(r)
+			rq = a.quantitiesInto(w.scratch, r)
+			w.scratch = rq
 			if !ag.special {
 				q = rq
 			}
@@ -226,6 +236,7 @@ func (a *Allocator) pickClient(leaf *node, w *walk) (*client, resources.Resource
 		if !a.minAllocatable(c, role, rq) {
 			continue
 		}
+		w.q, w.whole = rq, whole && !ag.special
 		return c, r
 	}
 	return nil, resources.Resources{}
@@ -270,14 +281,16 @@ func (a *Allocator) minAllocatable(c *client, role string, q vec) bool {
 	return false
 }
 
-// offer allocates r on ag to c.
-func (a *Allocator) offer(ag *agent, c *client, r resources.Resources) {
-	a.book(ag, c, r)
-	unres := r.Unreserved()
-	if !unres.IsEmpty() {
-		a.freeUnres.add(a.quantities(unres), -1)
+// offer allocates r on ag to c; q is r's quantities when known (else
+// nil), whole says r is all of ag's free resources.
+func (a *Allocator) offer(ag *agent, c *client, r resources.Resources, q vec, whole bool) {
+	unres := a.book(ag, c, r, q)
+	a.freeUnres.add(unres, -1)
+	if whole {
+		ag.free = resources.Resources{}
+	} else {
+		ag.free = ag.free.Subtract(r)
 	}
-	ag.free = ag.free.Subtract(r)
 }
 
 // unsatisfiedChain reports whether role or an ancestor lacks part of its

@@ -259,9 +259,13 @@ func (a *Allocator) nameIndex(name string) int {
 
 // quantities returns r's quantities as a vec.
 func (a *Allocator) quantities(r resources.Resources) vec {
-	q := r.Quantities()
-	v := make(vec, 0, len(a.nameList))
-	for name, x := range q.All() {
+	return a.quantitiesInto(make(vec, 0, len(a.nameList)), r)
+}
+
+// quantitiesInto is quantities written over v's storage.
+func (a *Allocator) quantitiesInto(v vec, r resources.Resources) vec {
+	v = v[:0]
+	for name, x := range r.QuantitySeq() {
 		i := a.nameIndex(name)
 		v.grow(i + 1)
 		v[i] = x
@@ -571,15 +575,18 @@ func (a *Allocator) RemoveFramework(id string) {
 
 // ---- allocations ----
 
-// book records r as allocated to c on ag, updating every sum. It does not
-// touch ag.free.
-func (a *Allocator) book(ag *agent, c *client, r resources.Resources) {
+// book records r as allocated to c on ag, updating every sum, and
+// returns the quantities of r's unreserved part. It does not touch
+// ag.free. all is r's quantities when the caller has them (else nil).
+func (a *Allocator) book(ag *agent, c *client, r resources.Resources, all vec) vec {
 	ag.allocs[c] = ag.allocs[c].Add(r)
 	c.onAgents[ag] = struct{}{}
-	all := a.quantities(r)
+	if all == nil {
+		all = a.quantities(r)
+	}
 	unres := all
-	if !r.Unreserved().Equal(r) {
-		unres = a.quantities(r.Unreserved())
+	if u := r.Unreserved(); u.Len() != r.Len() {
+		unres = a.quantities(u)
 	}
 	l := &c.leaf.clients
 	i := l.find(c)
@@ -587,6 +594,7 @@ func (a *Allocator) book(ag *agent, c *client, r resources.Resources) {
 	c.k.share = a.share(c.alloc, 1)
 	l.move(i)
 	a.bookPath(c.leaf, all, unres, +1)
+	return unres
 }
 
 // unbook removes r from c's allocation on ag; r must be part of it.
@@ -626,7 +634,7 @@ func (a *Allocator) Use(frameworkID, agentID, role string, r resources.Resources
 		c.suppressed = true
 		a.updateClient(c)
 	}
-	a.book(ag, c, r)
+	a.book(ag, c, r, nil)
 	a.recomputeFree(ag)
 }
 
@@ -797,7 +805,7 @@ func (a *Allocator) UpdateAllocation(frameworkID, agentID, role string, from, to
 		return fmt.Errorf("%w: %v is not allocated to %s in role %s on agent %s", ErrInsufficient, from, frameworkID, role, agentID)
 	}
 	a.unbook(ag, c, from)
-	a.book(ag, c, to)
+	a.book(ag, c, to, nil)
 	a.setTotal(ag, ag.total.Subtract(from).Add(to))
 	return nil
 }

@@ -78,3 +78,19 @@ func ExampleParseNeed() {
 	// true cpus(web):1;gpus(web):1;mem(web):256;zones(web):{eu-1}
 	// then: gpus: gpus offers 0, 1 needed
 }
+
+// Place a task group and its executor on one offer, all or nothing.
+func ExamplePool_TakeAll() {
+	offered, _ := resources.Parse("cpus:1;mem:256;disk:100", "*")
+	pool := offers.NewPool(&mesos.Offer{Resources: resources.ToProto(offered, resources.FormatPostRefinement)}, "*")
+	executor := offers.Need{Cpus: 0.1, Mem: 32, Disk: 10}
+	task := offers.Need{Cpus: 0.4, Mem: 64}
+	if _, why, ok := pool.TakeAll(executor, task, task, task); !ok {
+		fmt.Println("three tasks:", why)
+	}
+	ms, _, ok := pool.TakeAll(executor, task, task)
+	fmt.Println("two tasks:", ok, len(ms), "matches,", pool.Scalar("cpus"), "cpus left")
+	// Output:
+	// three tasks: cpus: cpus offers 0.1, 0.4 needed
+	// two tasks: true 3 matches, 0.1 cpus left
+}

@@ -24,7 +24,8 @@
 //
 // The taken resources keep the offer's reservations and allocation role,
 // so they are valid in an ACCEPT whether or not the framework is
-// MULTI_ROLE.
+// MULTI_ROLE; they are written with both the reservations stack and the
+// older role field (resources.FormatEndpoint), which every master reads.
 package offers
 
 import (
@@ -162,8 +163,9 @@ type Match struct {
 // agent out). It is a value, not an error.
 type Misfit struct {
 	// Resource is the name of the resource the offer lacks ("cpus",
-	// "ports", "gpus", ...), "request" for a Need that is not valid, or,
-	// for a constraint, the attribute's name.
+	// "ports", "gpus", ...), "request" for a Need that is not valid,
+	// "resources" when each resource fits alone but not all together,
+	// or, for a constraint, the attribute's name.
 	Resource string
 	// Reason is a short phrase such as "no port 19998" or "cpus offers
 	// 0.1, 0.5 needed".

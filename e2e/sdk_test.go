@@ -92,8 +92,11 @@ func TestSDKCustomExecutorMessages(t *testing.T) {
 				}
 				<-old.done
 				restarted := start(t, "agent0-restarted", args...)
-				waitFor(t, 30*time.Second, "executor re-subscribed", func() error {
-					if out := restarted.out.String(); !strings.Contains(out, `msg="executor subscribed"`) || !strings.Contains(out, "recovered=true") {
+				// The message goes through the master: wait until it has
+				// the agent back too, or it drops the message.
+				waitFor(t, 30*time.Second, "executor re-subscribed and agent re-registered", func() error {
+					if out := restarted.out.String(); !strings.Contains(out, `msg="executor subscribed"`) || !strings.Contains(out, "recovered=true") ||
+						!strings.Contains(out, `msg="registered with master"`) {
 						return errors.New("not yet")
 					}
 					return nil

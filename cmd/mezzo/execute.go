@@ -25,6 +25,7 @@ import (
 	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
 	"github.com/mezzo-project/mezzo/internal/flags"
 	"github.com/mezzo-project/mezzo/resources"
+	"github.com/mezzo-project/mezzo/sdk/offers"
 	"github.com/mezzo-project/mezzo/sdk/scheduler"
 )
 
@@ -154,10 +155,13 @@ var errNotSubscribed = errors.New("not subscribed")
 // execution is one run of `mezzo execute`: a framework that launches one
 // task or task group and follows it to the end.
 type execution struct {
-	f        *executeFlags
-	out      io.Writer
-	client   *scheduler.Client
-	want     resources.Resources // what the task (group) needs
+	f      *executeFlags
+	out    io.Writer
+	client *scheduler.Client
+	// needs are what the task needs, or the group's executor and then
+	// each of its tasks; want is their sum, for the user.
+	needs    []offers.Need
+	want     resources.Resources
 	task     *mesos.TaskInfo
 	group    *mesos.TaskGroupInfo
 	launched bool
@@ -189,23 +193,24 @@ func newExecution(f *executeFlags, out, stderr io.Writer) (*execution, error) {
 		if len(ex.group.GetTasks()) == 0 {
 			return nil, errors.New("--task_group: the group has no tasks")
 		}
+		ex.needs = append(ex.needs, groupExecutorNeed)
 		for _, t := range ex.group.GetTasks() {
-			r, err := resources.FromProto(t.GetResources())
+			n, err := offers.NeedOf(t.GetResources())
 			if err != nil {
 				return nil, fmt.Errorf("--task_group: task %q: %w", t.GetTaskId().GetValue(), err)
 			}
-			ex.want = ex.want.Add(r)
+			ex.needs = append(ex.needs, n)
 		}
 	case f.taskJSON != "":
 		ex.task = &mesos.TaskInfo{}
 		if err := codec.UnmarshalJSON([]byte(f.taskJSON), ex.task); err != nil {
 			return nil, fmt.Errorf("--task: %w", err)
 		}
-		r, err := resources.FromProto(ex.task.GetResources())
+		n, err := offers.NeedOf(ex.task.GetResources())
 		if err != nil {
 			return nil, fmt.Errorf("--task: %w", err)
 		}
-		ex.want = r
+		ex.needs = []offers.Need{n}
 	default:
 		if f.name == "" {
 			return nil, errors.New("missing required flag --name")
@@ -213,16 +218,23 @@ func newExecution(f *executeFlags, out, stderr io.Writer) (*execution, error) {
 		if f.command == "" && f.dockerImage == "" {
 			return nil, errors.New("missing required flag --command")
 		}
-		r, err := resources.Parse(f.resources, "*")
+		n, err := offers.ParseNeed(f.resources)
 		if err != nil {
 			return nil, fmt.Errorf("--resources: %w", err)
 		}
-		ex.want = r
+		ex.needs = []offers.Need{n}
 		task, err := f.commandTask()
 		if err != nil {
 			return nil, err
 		}
 		ex.task = task
+	}
+	for _, n := range ex.needs {
+		r, err := n.Resolve()
+		if err != nil {
+			return nil, err
+		}
+		ex.want = ex.want.Add(r)
 	}
 
 	fw := &mesos.FrameworkInfo{
@@ -384,10 +396,10 @@ func (ex *execution) handle(ctx context.Context, ev *schedpb.Event) error {
 	return nil
 }
 
-func (ex *execution) offers(ctx context.Context, offers []*mesos.Offer) error {
+func (ex *execution) offers(ctx context.Context, batch []*mesos.Offer) error {
 	var decline []*mesos.OfferID
 	unconfirmed := false
-	for _, o := range offers {
+	for _, o := range batch {
 		if ex.launched {
 			decline = append(decline, o.GetId())
 			continue
@@ -396,7 +408,7 @@ func (ex *execution) offers(ctx context.Context, offers []*mesos.Offer) error {
 		if err != nil {
 			return fmt.Errorf("offer %s: %w", o.GetId().GetValue(), err)
 		}
-		taskRes, ok := take(offered, ex.want, ex.f.role)
+		op, ids, ok := ex.operation(offers.NewPool(o, ex.f.role), o)
 		if !ok {
 			if !ex.toldWaiting {
 				ex.toldWaiting = true
@@ -406,7 +418,6 @@ func (ex *execution) offers(ctx context.Context, offers []*mesos.Offer) error {
 			decline = append(decline, o.GetId())
 			continue
 		}
-		op, ids := ex.operation(o, taskRes)
 		if err := ex.client.Accept(ctx, []*mesos.OfferID{o.GetId()}, []*mesos.Offer_Operation{op}, nil); err != nil {
 			var ce *scheduler.CallError
 			if errors.As(err, &ce) {
@@ -455,33 +466,36 @@ func (ex *execution) reconcile(ctx context.Context) error {
 	return ex.client.Reconcile(ctx, tasks...)
 }
 
-// operation builds the LAUNCH (or LAUNCH_GROUP) of the task on offer o.
-func (ex *execution) operation(o *mesos.Offer, taskRes resources.Resources) (*mesos.Offer_Operation, []string) {
+// groupExecutorNeed is what the default executor of a --task_group
+// takes from the offer beside its tasks.
+var groupExecutorNeed = offers.Need{Cpus: 0.1, Mem: 32, Disk: 10}
+
+// operation builds the LAUNCH (or LAUNCH_GROUP) of the task on the offer
+// of pool; ok is false when the offer cannot hold it (and its executor).
+func (ex *execution) operation(pool *offers.Pool, o *mesos.Offer) (op *mesos.Offer_Operation, ids []string, ok bool) {
+	ms, _, ok := pool.TakeAll(ex.needs...)
+	if !ok {
+		return nil, nil, false
+	}
 	if ex.group != nil {
 		group := proto.Clone(ex.group).(*mesos.TaskGroupInfo)
-		var ids []string
-		for _, t := range group.GetTasks() {
+		for i, t := range group.GetTasks() {
 			t.AgentId = o.GetAgentId()
-			r, _ := resources.FromProto(t.GetResources())
-			t.Resources = resources.ToProto(r.Allocate(ex.f.role), resources.FormatEndpoint)
+			t.Resources = ms[i+1].Resources
 			ids = append(ids, t.GetTaskId().GetValue())
 		}
 		execID := "default-executor-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 		exec := &mesos.ExecutorInfo{
-			Type:        mesos.ExecutorInfo_DEFAULT.Enum(),
 			ExecutorId:  &mesos.ExecutorID{Value: proto.String(execID)},
 			FrameworkId: o.GetFrameworkId(),
-			Resources: resources.ToProto(mustParse("cpus:0.1;mem:32;disk:10").Allocate(ex.f.role),
-				resources.FormatEndpoint),
+			Resources:   ms[0].Resources,
 		}
-		return &mesos.Offer_Operation{Type: mesos.Offer_Operation_LAUNCH_GROUP.Enum(),
-			LaunchGroup: &mesos.Offer_Operation_LaunchGroup{Executor: exec, TaskGroup: group}}, ids
+		return offers.LaunchGroup(exec, group.GetTasks()...), ids, true
 	}
 	task := proto.Clone(ex.task).(*mesos.TaskInfo)
 	task.AgentId = o.GetAgentId()
-	task.Resources = resources.ToProto(taskRes, resources.FormatEndpoint)
-	return &mesos.Offer_Operation{Type: mesos.Offer_Operation_LAUNCH.Enum(),
-		Launch: &mesos.Offer_Operation_Launch{TaskInfos: []*mesos.TaskInfo{task}}}, []string{task.GetTaskId().GetValue()}
+	task.Resources = ms[0].Resources
+	return offers.Launch(task), []string{task.GetTaskId().GetValue()}, true
 }
 
 var exitStatusRE = regexp.MustCompile(`exited with status (\d+)`)
@@ -538,36 +552,6 @@ func currentUser() string {
 		return u.Username
 	}
 	return "root"
-}
-
-func mustParse(s string) resources.Resources {
-	r, err := resources.Parse(s, "*")
-	if err != nil {
-		panic(err)
-	}
-	return r
-}
-
-// take returns the task's resources as the offer holds them: unreserved,
-// or reserved to role, allocated to role. ok is false when the offer
-// cannot hold them.
-func take(offered, want resources.Resources, role string) (resources.Resources, bool) {
-	unreserved := want.Allocate(role)
-	if offered.Contains(unreserved) {
-		return unreserved, true
-	}
-	if role == "*" {
-		return resources.Resources{}, false
-	}
-	reserved, err := want.PushReservation(resources.Reservation{Type: resources.ReservationStatic, Role: role})
-	if err != nil {
-		return resources.Resources{}, false
-	}
-	reserved = reserved.Allocate(role)
-	if offered.Contains(reserved) {
-		return reserved, true
-	}
-	return resources.Resources{}, false
 }
 
 // jsonUnmarshal decodes a flag's JSON value.

@@ -124,14 +124,9 @@ func (s *Scheduler) apiHandler() http.Handler {
 			return nil, badRequest("scale: instances %d: must not be negative", req.Instances)
 		}
 		return func(context.Context) (any, error) {
-			if s.spec.role(req.Role) == nil {
-				return nil, &apiError{http.StatusNotFound, fmt.Sprintf("scale: service %s has no role %q", s.spec.Name, req.Role)}
+			if err := s.setScale(req.Role, req.Instances); err != nil {
+				return nil, err
 			}
-			if s.st.Scale == nil {
-				s.st.Scale = map[string]int{}
-			}
-			s.st.Scale[req.Role], s.dirty = req.Instances, true
-			s.log.Info("scaling", "role", req.Role, "instances", req.Instances)
 			return s.status(), nil
 		}, nil
 	})
@@ -141,12 +136,9 @@ func (s *Scheduler) apiHandler() http.Handler {
 			return nil, badRequest("update: %v", err)
 		}
 		return func(context.Context) (any, error) {
-			if spec.Name != s.spec.Name {
-				return nil, badRequest("update: the spec is of service %q, this is %q", spec.Name, s.spec.Name)
+			if err := s.setSpec(spec); err != nil {
+				return nil, err
 			}
-			spec.StateDir, spec.API = s.spec.StateDir, s.spec.API
-			s.spec, s.st.Scale, s.dirty = spec, nil, true
-			s.log.Info("spec updated; restarting changed instances one at a time")
 			return s.status(), nil
 		}, nil
 	})
@@ -169,6 +161,34 @@ func (s *Scheduler) apiHandler() http.Handler {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such endpoint " + r.URL.Path + " (see /v1/status, /v1/scale, /v1/update, /v1/stop)"})
 	})
 	return mux
+}
+
+// setScale sets how many instances role should have, overriding the
+// spec's count until the next setSpec; converge then adds instances or
+// kills the highest-numbered ones.
+func (s *Scheduler) setScale(role string, n int) error {
+	if s.spec.role(role) == nil {
+		return &apiError{http.StatusNotFound, fmt.Sprintf("scale: service %s has no role %q", s.spec.Name, role)}
+	}
+	if s.st.Scale == nil {
+		s.st.Scale = map[string]int{}
+	}
+	s.st.Scale[role], s.dirty = n, true
+	s.log.Info("scaling", "role", role, "instances", n)
+	return nil
+}
+
+// setSpec replaces the spec with a new one of the same service (its state
+// dir and API address stay); converge then restarts the instances whose
+// rendering changed, one at a time.
+func (s *Scheduler) setSpec(spec *Spec) error {
+	if spec.Name != s.spec.Name {
+		return badRequest("update: the spec is of service %q, this is %q", spec.Name, s.spec.Name)
+	}
+	spec.StateDir, spec.API = s.spec.StateDir, s.spec.API
+	s.spec, s.st.Scale, s.dirty = spec, nil, true
+	s.log.Info("spec updated; restarting changed instances one at a time")
+	return nil
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -32,4 +32,10 @@
 // (the failover timeout is a week), reconciles the tasks it knew, and
 // keeps those still running instead of launching them again. Its log goes
 // to <state_dir>/logs/framework.out.
+//
+// The scheduler's decisions depend only on the events it is given and on
+// Config.Now; the calls it makes go through a small interface of the
+// scheduler API. Its scenario tests (testdata/*.txt) drive it with
+// scripted offers and status updates on a fake clock and compare the calls
+// and log lines it produces.
 package service

@@ -35,6 +35,25 @@ type Config struct {
 	Spec *Spec
 	// Log receives the framework's log; nil discards it.
 	Log *slog.Logger
+	// Now reads the clock for restart backoffs and launch times; nil is
+	// time.Now. Tests pass a fake clock; Run's one-second tick is real
+	// time either way.
+	Now func() time.Time
+}
+
+// master is what the service's logic asks of the master: the calls of
+// the scheduler API it makes. *scheduler.Client implements it; Run makes
+// one, and tests record the calls instead. All calls come from Run's
+// goroutine.
+type master interface {
+	Accept(ctx context.Context, offerIDs []*mesos.OfferID, ops []*mesos.Offer_Operation, filters *mesos.Filters) error
+	Decline(ctx context.Context, offerIDs []*mesos.OfferID, filters *mesos.Filters) error
+	Acknowledge(ctx context.Context, st *mesos.TaskStatus) error
+	Kill(ctx context.Context, taskID *mesos.TaskID, agentID *mesos.AgentID) error
+	Reconcile(ctx context.Context, tasks ...*schedpb.Call_Reconcile_Task) error
+	Revive(ctx context.Context, roles ...string) error
+	Suppress(ctx context.Context, roles ...string) error
+	Teardown(ctx context.Context) error
 }
 
 // Scheduler runs one service: it owns the service's state on Run's
@@ -44,7 +63,8 @@ type Scheduler struct {
 	spec   *Spec
 	st     *state
 	log    *slog.Logger
-	client *scheduler.Client
+	now    func() time.Time
+	client master
 
 	waiting    map[string]string             // role -> why its pending instances wait
 	attrs      map[string][]*mesos.Attribute // agent id -> attributes seen in its offers
@@ -74,7 +94,11 @@ func New(cfg Config) (*Scheduler, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Scheduler{cfg: cfg, spec: cfg.Spec, st: st, log: log.With("service", cfg.Spec.Name),
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Scheduler{cfg: cfg, spec: cfg.Spec, st: st, log: log.With("service", cfg.Spec.Name), now: now,
 		waiting: map[string]string{}, blocked: map[string]bool{}, reqs: make(chan apiRequest)}, nil
 }
 
@@ -129,14 +153,15 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		s.log.Info("re-attaching to the framework of the state file", "framework_id", s.st.FrameworkID,
 			"instances", len(s.st.Instances))
 	}
-	s.client = scheduler.New(scheduler.Config{Master: s.cfg.Master, Framework: fw, Reconnect: true, Log: s.log})
+	client := scheduler.New(scheduler.Config{Master: s.cfg.Master, Framework: fw, Reconnect: true, Log: s.log})
+	s.client = client
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	events := make(chan event)
 	clientDone := make(chan error, 1)
 	go func() {
-		clientDone <- s.client.Run(runCtx, func(ctx context.Context, ev *schedpb.Event) error {
+		clientDone <- client.Run(runCtx, func(ctx context.Context, ev *schedpb.Event) error {
 			e := event{ev: ev, done: make(chan error, 1)}
 			select {
 			case events <- e:
@@ -275,14 +300,21 @@ func (s *Scheduler) update(ctx context.Context, st *mesos.TaskStatus) {
 		return
 	}
 	s.dirty = true
+	now := s.now()
+	healthySince := in.HealthySince
 	prevHealthy := in.Healthy
 	in.State, in.Message = state.String(), st.GetMessage()
 	if st.Healthy != nil {
 		in.Healthy = st.GetHealthy()
 	}
 	if in.Healthy && !prevHealthy {
-		in.Failures = 0
 		s.log.Info("instance healthy", "role", in.Role, "index", in.Index, "task", id, "host", in.Host, "ports", in.Ports)
+	}
+	switch healthy := s.healthy(in); {
+	case healthy && in.HealthySince.IsZero():
+		in.HealthySince = now
+	case !healthy:
+		in.HealthySince = time.Time{}
 	}
 	if !scheduler.IsTerminal(state) && state != mesos.TaskState_TASK_UNREACHABLE && state != mesos.TaskState_TASK_UNKNOWN {
 		if state == mesos.TaskState_TASK_RUNNING && st.Healthy == nil {
@@ -290,17 +322,23 @@ func (s *Scheduler) update(ctx context.Context, st *mesos.TaskStatus) {
 		}
 		return
 	}
+	reason := ""
+	if st.Reason != nil {
+		reason = st.GetReason().String()
+	}
 	s.log.Info("task ended", "role", in.Role, "index", in.Index, "task", id, "state", state.String(),
-		"reason", st.GetReason().String(), "message", st.GetMessage())
+		"reason", reason, "message", st.GetMessage())
 	if !scheduler.IsTerminal(state) {
 		// Unreachable or unknown: it is replaced; should it come back,
 		// it is killed then (see above), and now if the master can.
 		_ = s.client.Kill(ctx, st.GetTaskId(), st.GetAgentId())
 	}
 	agent := in.AgentID
+	// A healthy run: healthy for at least the longest backoff.
+	healthyRun := !healthySince.IsZero() && now.Sub(healthySince) >= s.spec.Restart.maxDelay()
+	in.HealthySince = time.Time{}
 	in.TaskID, in.AgentID, in.Host, in.Hostname, in.Ports, in.Hash = "", "", "", "", nil, ""
 	in.Healthy = false
-	now := time.Now()
 	switch {
 	case in.Removing:
 		s.st.Instances = slices.DeleteFunc(s.st.Instances, func(x *Instance) bool { return x == in })
@@ -311,16 +349,31 @@ func (s *Scheduler) update(ctx context.Context, st *mesos.TaskStatus) {
 		in.Avoid = append(in.Avoid, agent)
 		in.NotBefore = now
 	default:
-		in.Failures++
-		d := time.Duration(s.spec.Restart.Delay * float64(time.Second))
-		for i := 1; i < in.Failures && d < time.Duration(s.spec.Restart.MaxDelay*float64(time.Second)); i++ {
-			d *= 2
+		if in.Failures > 0 && healthyRun {
+			s.log.Info("failures forgotten after a healthy run", "role", in.Role, "index", in.Index,
+				"failures", in.Failures, "healthy_for", now.Sub(healthySince))
+			in.Failures = 0
 		}
-		d = min(d, time.Duration(s.spec.Restart.MaxDelay*float64(time.Second)))
+		in.Failures++
+		d := s.spec.Restart.backoff(in.Failures)
 		in.NotBefore = now.Add(d)
 		s.log.Info("restarting after a backoff", "role", in.Role, "index", in.Index, "failures", in.Failures, "backoff", d)
 	}
 }
+
+// backoff is the wait before relaunching an instance after its n-th
+// failure in a row (n ≥ 1): Delay, doubled for each further failure, at
+// most MaxDelay.
+func (r Restart) backoff(n int) time.Duration {
+	maxDelay := r.maxDelay()
+	d := time.Duration(r.Delay * float64(time.Second))
+	for i := 1; i < n && d < maxDelay; i++ {
+		d *= 2
+	}
+	return min(d, maxDelay)
+}
+
+func (r Restart) maxDelay() time.Duration { return time.Duration(r.MaxDelay * float64(time.Second)) }
 
 // wanted is how many instances role should have.
 func (s *Scheduler) wanted(r *RoleSpec) int {
@@ -383,7 +436,7 @@ func (s *Scheduler) converge(ctx context.Context) {
 	for _, r := range s.spec.Roles {
 		for i := 0; i < s.wanted(r); i++ {
 			if !slices.ContainsFunc(s.st.Instances, func(in *Instance) bool { return in.Role == r.Name && in.Index == i }) {
-				s.st.Instances = append(s.st.Instances, &Instance{Role: r.Name, Index: i})
+				s.st.Instances = append(s.st.Instances, &Instance{Role: r.Name, Index: i, Gen: s.st.Gens[slot(r.Name, i)]})
 				s.dirty = true
 			}
 		}
@@ -447,7 +500,7 @@ func (s *Scheduler) converge(ctx context.Context) {
 		s.blocked[r.Name] = blocked
 	}
 	// Offers are wanted while an instance waits to be launched.
-	now := time.Now()
+	now := s.now()
 	want := false
 	for _, in := range s.st.Instances {
 		if in.pending() && !in.Removing && !now.Before(in.NotBefore) {
@@ -503,7 +556,7 @@ func (s *Scheduler) setWaiting(role, why string) {
 // deploy order, recording why the others wait.
 func (s *Scheduler) launchable() []*Instance {
 	var out []*Instance
-	now := time.Now()
+	now := s.now()
 	for _, r := range s.spec.Roles {
 		var ready []*Instance
 		why := ""
@@ -639,12 +692,16 @@ func (s *Scheduler) task(r *RoleSpec, in *Instance, o *mesos.Offer, m offers.Mat
 		in.Host, in.Hostname, in.Ports = "", "", nil
 		return nil, err
 	}
-	in.Gen++
+	in.Gen = max(in.Gen, s.st.Gens[slot(r.Name, in.Index)]) + 1
+	if s.st.Gens == nil {
+		s.st.Gens = map[string]int{}
+	}
+	s.st.Gens[slot(r.Name, in.Index)] = in.Gen
 	in.TaskID = fmt.Sprintf("%s.%s.%d.%d", s.spec.Name, r.Name, in.Index, in.Gen)
 	in.AgentID = o.GetAgentId().GetValue()
 	in.Hash = out.hash()
 	in.State = mesos.TaskState_TASK_STAGING.String()
-	in.Healthy, in.Message, in.Launched = false, "", time.Now()
+	in.Healthy, in.Message, in.Launched = false, "", s.now()
 	s.dirty = true
 
 	script, fileEnv := out.script()

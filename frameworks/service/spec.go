@@ -46,7 +46,9 @@ type Spec struct {
 }
 
 // Restart is the backoff of a failing instance: Delay seconds after the
-// first failure, doubling after each further one up to MaxDelay.
+// first failure, doubling after each further one up to MaxDelay. A task
+// that stayed healthy for MaxDelay before it failed starts the count
+// again: its instance waits Delay.
 type Restart struct {
 	Delay    float64 `yaml:"delay"`     // seconds; default 1
 	MaxDelay float64 `yaml:"max_delay"` // seconds; default 30

@@ -30,8 +30,9 @@ type Instance struct {
 	State   string `json:"state,omitempty"`
 	Healthy bool   `json:"healthy"`
 	Message string `json:"message,omitempty"`
-	// Failures counts failures in a row; NotBefore is when the next
-	// launch may happen (restart backoff).
+	// Failures counts failures in a row; it starts again from 0 when a
+	// task that was healthy for at least the restart max_delay fails.
+	// NotBefore is when the next launch may happen (restart backoff).
 	Failures  int       `json:"failures,omitempty"`
 	NotBefore time.Time `json:"not_before,omitempty"`
 	// Restarting: killed for a rolling update, to be relaunched at once.
@@ -42,6 +43,9 @@ type Instance struct {
 	Avoid []string `json:"avoid,omitempty"`
 	// Launched is when the current task was launched.
 	Launched time.Time `json:"launched,omitempty"`
+	// HealthySince is when the current task became healthy (running, and
+	// passing its health check if it has one); zero while it is not.
+	HealthySince time.Time `json:"healthy_since,omitempty"`
 }
 
 // pending: no live task.
@@ -54,7 +58,13 @@ type state struct {
 	// override the spec's until an update brings a new spec.
 	Scale     map[string]int `json:"scale,omitempty"`
 	Instances []*Instance    `json:"instances"`
+	// Gens holds the last generation launched of each slot
+	// ("<role>.<index>"), so that a slot removed by a scale-down and
+	// added again later never reuses a task id.
+	Gens map[string]int `json:"gens,omitempty"`
 }
+
+func slot(role string, index int) string { return fmt.Sprintf("%s.%d", role, index) }
 
 func statePath(dir string) string { return filepath.Join(dir, "state.json") }
 

@@ -6,6 +6,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
+	"github.com/mezzo-project/mezzo/resources"
 	"github.com/mezzo-project/mezzo/sdk/offers"
 )
 
@@ -53,4 +54,43 @@ func ExampleLaunchGroup() {
 	op := offers.LaunchGroup(exec, task)
 	fmt.Println(op.GetType(), op.GetLaunchGroup().GetExecutor().GetType(), len(op.GetLaunchGroup().GetTaskGroup().GetTasks()))
 	// Output: LAUNCH_GROUP DEFAULT 1
+}
+
+// Place a request given as a resource string, with a GPU and a named set,
+// for a framework in role "web": the offer's unreserved cpus are too few,
+// so the whole request comes from the role's reservation.
+func ExampleParseNeed() {
+	need, err := offers.ParseNeed("cpus:1;mem:256;gpus:1;zones:{eu-1}")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	offered, _ := resources.Parse("cpus:0.5;mem:4096;cpus(web):2;mem(web):512;gpus(web):1;zones(web):{eu-1,eu-2}", "*")
+	offer := &mesos.Offer{Hostname: proto.String("agent1"),
+		Resources: resources.ToProto(offered.Allocate("web"), resources.FormatPostRefinement)}
+	pool := offers.NewPool(offer, "web")
+	m, _, ok := pool.Take(need)
+	taken, _ := resources.FromProto(m.Resources)
+	fmt.Println(ok, resources.Format(taken.Unallocate()))
+	_, why, _ := pool.Take(need)
+	fmt.Println("then:", why)
+	// Output:
+	// true cpus(web):1;gpus(web):1;mem(web):256;zones(web):{eu-1}
+	// then: gpus: gpus offers 0, 1 needed
+}
+
+// Place a task group and its executor on one offer, all or nothing.
+func ExamplePool_TakeAll() {
+	offered, _ := resources.Parse("cpus:1;mem:256;disk:100", "*")
+	pool := offers.NewPool(&mesos.Offer{Resources: resources.ToProto(offered, resources.FormatPostRefinement)}, "*")
+	executor := offers.Need{Cpus: 0.1, Mem: 32, Disk: 10}
+	task := offers.Need{Cpus: 0.4, Mem: 64}
+	if _, why, ok := pool.TakeAll(executor, task, task, task); !ok {
+		fmt.Println("three tasks:", why)
+	}
+	ms, _, ok := pool.TakeAll(executor, task, task)
+	fmt.Println("two tasks:", ok, len(ms), "matches,", pool.Scalar("cpus"), "cpus left")
+	// Output:
+	// three tasks: cpus: cpus offers 0.1, 0.4 needed
+	// two tasks: true 3 matches, 0.1 cpus left
 }

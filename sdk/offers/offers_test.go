@@ -68,9 +68,19 @@ func TestPoolRoles(t *testing.T) {
 	if got := NewPool(o, "web").Scalar("mem"); got != 0 {
 		t.Errorf("role web sees mem reserved to db: %g", got)
 	}
+	// Across reserved and unreserved, the role's reservation first.
 	m, _, ok := NewPool(o, "web").Take(Need{Cpus: 2.5})
-	if !ok || len(m.Resources) != 2 || len(m.Resources[0].GetReservations()) != 1 {
+	if !ok || len(m.Resources) != 2 {
 		t.Fatalf("take across reserved and unreserved: ok=%v %v", ok, m.Resources)
+	}
+	for _, r := range m.Resources {
+		want := 0.5
+		if len(r.GetReservations()) == 1 {
+			want = 2
+		}
+		if r.GetScalar().GetValue() != want {
+			t.Errorf("piece %v: want %g", r, want)
+		}
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"math"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -185,16 +186,15 @@ type Config struct {
 	// deletions that failed are retried. 0 means the default; negative is
 	// refused.
 	DiskWatchInterval time.Duration
-	// FetcherCacheDir is Mesos' --fetcher_cache_dir (default
-	// /tmp/mezzo/fetch, Mesos' /tmp/mesos/fetch with Mezzo's name): the
-	// directory of the fetcher cache (package fetcher), used by URIs with
-	// cache=true, per user. Unlike Mesos' agent, which empties it at
-	// start, the agent keeps its complete entries across restarts (partial
-	// downloads are discarded). One agent uses it at a time (an flock): a
-	// second agent on the same directory runs without a cache and logs a
-	// warning, so agents sharing a machine each need their own (`mezzo
-	// local` gives each of its agents <work_dir>/agent<i>/fetch). ""
-	// runs without a cache.
+	// FetcherCacheDir is Mesos' --fetcher_cache_dir: the directory of the
+	// fetcher cache (package fetcher), used by URIs with cache=true, per
+	// user. Empty (the default) is <work_dir>/fetch, where Mesos' default
+	// is /tmp/mesos/fetch: unlike Mesos' agent, which empties its cache
+	// at every start, Mezzo's keeps its complete entries across restarts
+	// (partial downloads are discarded), and belongs with the agent's
+	// other state. One agent uses a directory at a time (an flock): a
+	// second agent given the same one runs without a cache and logs a
+	// warning. To run without a cache, set --fetcher_cache_size=0B.
 	FetcherCacheDir string
 	// FetcherCacheSize is Mesos' --fetcher_cache_size (default 2GB, Mesos'
 	// Bytes syntax): the most the cache's entries hold; least recently
@@ -228,10 +228,6 @@ type Config struct {
 	diskUsage func(dir string) (float64, error)
 }
 
-// DefaultFetcherCacheDir is --fetcher_cache_dir's default: Mesos'
-// /tmp/mesos/fetch, with Mezzo's name.
-const DefaultFetcherCacheDir = "/tmp/mezzo/fetch"
-
 // Defaults returns a Config with Mesos' defaults (Master and WorkDir
 // still empty).
 func Defaults() Config {
@@ -256,7 +252,6 @@ func Defaults() Config {
 		GCDelay:                           7 * 24 * time.Hour,
 		GCDiskHeadroom:                    0.1,
 		DiskWatchInterval:                 time.Minute,
-		FetcherCacheDir:                   DefaultFetcherCacheDir,
 		FetcherCacheSize:                  "2GB",
 		FetcherStallTimeout:               time.Minute,
 	}
@@ -298,7 +293,7 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 	flags.DurationVar(fs, &c.GCDelay, "gc_delay", d.GCDelay, "Longest time the sandbox and meta directories of finished executors and frameworks are kept; shortened as the disk fills (see --gc_disk_headroom).")
 	fs.Float64Var(&c.GCDiskHeadroom, "gc_disk_headroom", d.GCDiskHeadroom, "Disk headroom, between 0.0 and 1.0, of the age beyond which finished sandboxes are deleted at each --disk_watch_interval: gc_delay * max(0.0, 1.0 - gc_disk_headroom - disk usage).")
 	flags.DurationVar(fs, &c.DiskWatchInterval, "disk_watch_interval", d.DiskWatchInterval, "Interval between checks of the disk usage of --work_dir, which prune the directories scheduled for garbage collection.")
-	fs.StringVar(&c.FetcherCacheDir, "fetcher_cache_dir", d.FetcherCacheDir, "Directory of the fetcher cache (URIs with cache=true), kept across restarts; one agent per directory.")
+	fs.StringVar(&c.FetcherCacheDir, "fetcher_cache_dir", d.FetcherCacheDir, "Directory of the fetcher cache (URIs with cache=true), kept across restarts; one agent per directory (default: <work_dir>/fetch).")
 	fs.StringVar(&c.FetcherCacheSize, "fetcher_cache_size", d.FetcherCacheSize, "Size of the fetcher cache in Bytes (e.g. 2GB); 0B disables it.")
 	flags.DurationVar(fs, &c.FetcherStallTimeout, "fetcher_stall_timeout", d.FetcherStallTimeout, "Time an http(s) download may receive nothing before it is aborted and its task fails.")
 }
@@ -432,6 +427,9 @@ func (c *Config) validate() error {
 		errs = append(errs, fmt.Errorf("--disk_watch_interval=%s: must not be negative", flags.FormatDuration(c.DiskWatchInterval)))
 	case c.DiskWatchInterval == 0:
 		c.DiskWatchInterval = def.DiskWatchInterval
+	}
+	if c.FetcherCacheDir == "" && c.WorkDir != "" {
+		c.FetcherCacheDir = filepath.Join(c.WorkDir, "fetch")
 	}
 	if c.FetcherCacheSize == "" {
 		c.FetcherCacheSize = def.FetcherCacheSize

@@ -159,7 +159,7 @@ func runCluster(ctx context.Context, mcfg master.Config, acfg agent.Config, lf l
 		cfg.WorkDir = filepath.Join(root, fmt.Sprintf("agent%d", i))
 		cfg.Resources = shares[i]
 		cfg.CgroupsRoot = localCgroupsRoot(acfg.CgroupsRoot, root, i)
-		cfg.FetcherCacheDir = localFetcherCacheDir(acfg.FetcherCacheDir, cfg.WorkDir, i)
+		cfg.FetcherCacheDir = localFetcherCacheDir(acfg.FetcherCacheDir, i)
 		alog, logFile, closeLog, err := agentLog(i)
 		if err != nil {
 			return fmt.Errorf("agent %d: %w", i, err)
@@ -264,14 +264,11 @@ func localCgroupsRoot(root, workDir string, i int) string {
 
 // localFetcherCacheDir gives each agent of a local cluster its own
 // fetcher cache, as mesos-local does (a cache directory serves one agent
-// at a time): <agent work dir>/fetch by default, <dir>/agent<i> under a
-// --fetcher_cache_dir given; "" (no cache) stays.
-func localFetcherCacheDir(dir, agentWorkDir string, i int) string {
-	switch dir {
-	case "":
+// at a time): <dir>/agent<i> under a --fetcher_cache_dir given; without
+// one each agent uses its own <work_dir>/fetch.
+func localFetcherCacheDir(dir string, i int) string {
+	if dir == "" {
 		return ""
-	case agent.DefaultFetcherCacheDir:
-		return filepath.Join(agentWorkDir, "fetch")
 	}
 	return filepath.Join(dir, fmt.Sprintf("agent%d", i))
 }

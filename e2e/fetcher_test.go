@@ -1,0 +1,175 @@
+package e2e
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"flag"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+var fetchTasks = flag.Int("fetcher_tasks", 20, "tasks TestFetcherCache runs with the same cached URI")
+
+// toolArchive is a .tar.gz holding tool/run.sh, which prints its marker.
+func toolArchive(t *testing.T) []byte {
+	t.Helper()
+	var tb bytes.Buffer
+	tw := tar.NewWriter(&tb)
+	script := "#!/bin/sh\necho tool-ran-ok\n"
+	for _, h := range []*tar.Header{
+		{Name: "tool/", Typeflag: tar.TypeDir, Mode: 0o755},
+		{Name: "tool/run.sh", Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(script))},
+	} {
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tw.Write([]byte(script))
+	tw.Close()
+	var gb bytes.Buffer
+	zw := gzip.NewWriter(&gb)
+	zw.Write(tb.Bytes())
+	zw.Close()
+	return gb.Bytes()
+}
+
+// TestFetcherCache runs `mezzo local` and a job of many tasks whose
+// command comes in one cached archive, served by a test HTTP server: it
+// is downloaded once, every task finishes, the sandboxes hold the
+// fetcher's log, and the agent's metrics show the cache. A task whose
+// URI answers 404 fails with REASON_CONTAINER_LAUNCH_FAILED and a
+// message naming the URI.
+func TestFetcherCache(t *testing.T) {
+	archive := toolArchive(t)
+	var downloads, missing atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/tool.tar.gz" {
+			missing.Add(1)
+			http.NotFound(w, r)
+			return
+		}
+		downloads.Add(1)
+		// Slow enough that the tasks launched together find the
+		// download under way and wait for it.
+		time.Sleep(200 * time.Millisecond)
+		w.Header().Set("Content-Length", fmt.Sprint(len(archive)))
+		w.Write(archive)
+	}))
+	defer srv.Close()
+
+	n := *fetchTasks
+	port := freePort(t)
+	master := fmt.Sprintf("127.0.0.1:%d", port)
+	work := filepath.Join(t.TempDir(), "local")
+	local := start(t, "local", "local", "--ip=127.0.0.1", fmt.Sprintf("--port=%d", port), "--agents=1",
+		"--work_dir="+work, "--allocation_interval=100ms",
+		fmt.Sprintf("--resources=cpus:%d;mem:%d;disk:1024", n/10+2, 32*n+256))
+	waitFor(t, 20*time.Second, "mezzo local", func() error { return httpOK("http://" + master + "/health") })
+	var agentAddr string
+	waitFor(t, 20*time.Second, "the agent's address", func() error {
+		m := regexp.MustCompile(`agent 0 at (\S+),`).FindStringSubmatch(local.out.String())
+		if m == nil {
+			return fmt.Errorf("not printed yet")
+		}
+		agentAddr = m[1]
+		return nil
+	})
+
+	dir := t.TempDir()
+	spec := writeJobSpec(t, dir, fmt.Sprintf(`name: fetched
+tasks: %d
+parallelism: %d
+cpus: 0.1
+mem: 32
+uris:
+  - uri: %s/tool.tar.gz
+command: sh tool/run.sh
+state_dir: %s
+`, n, n, srv.URL, filepath.Join(dir, "state")))
+	began := time.Now()
+	out, code := run(t, 3*time.Minute, bin.mezzo, "job", "run", spec, "--master="+master, "--quiet")
+	took := time.Since(began)
+	if code != 0 || !strings.Contains(out, fmt.Sprintf("%d finished", n)) {
+		t.Fatalf("job run exited %d, want 0 with %d tasks finished:\n%s", code, n, out)
+	}
+	if got := downloads.Load(); got != 1 {
+		t.Fatalf("%d downloads of the cached URI for %d tasks, want 1", got, n)
+	}
+	t.Logf("%d tasks sharing one cached URI: %d download, job run took %v", n, downloads.Load(), took)
+
+	// Every sandbox has the fetcher's log before the task's output.
+	logs := sandboxFiles(filepath.Join(work, "agent0", "slaves", "*", "frameworks", "*", "executors", "*", "runs", "*", "stderr"))
+	if len(logs) != n {
+		t.Fatalf("%d sandboxes with a stderr, want %d", len(logs), n)
+	}
+	fromCache := 0
+	for _, p := range logs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		log := string(b)
+		for _, want := range []string{"Fetching URI '" + srv.URL + "/tool.tar.gz'", "Fetched '" + srv.URL + "/tool.tar.gz' to '", "Extracted '"} {
+			if !strings.Contains(log, want) {
+				t.Fatalf("%s lacks %q:\n%s", p, want, log)
+			}
+		}
+		if strings.Contains(log, "from cache") {
+			fromCache++
+		}
+	}
+	if fromCache < n-1 {
+		t.Errorf("%d of %d sandbox logs say their URI came from the cache, want at least %d", fromCache, n, n-1)
+	}
+
+	var metrics map[string]float64
+	if err := getJSON("http://"+agentAddr+"/metrics/snapshot", &metrics); err != nil {
+		t.Fatal(err)
+	}
+	if got := metrics["containerizer/fetcher/cache_size_total_bytes"]; got != 2<<30 {
+		t.Errorf("cache_size_total_bytes %v, want 2GB (the default --fetcher_cache_size)", got)
+	}
+	if got := metrics["containerizer/fetcher/cache_size_used_bytes"]; got != float64(len(archive)) {
+		t.Errorf("cache_size_used_bytes %v, want the archive's %d bytes", got, len(archive))
+	}
+	if got := metrics["containerizer/fetcher/task_fetches_succeeded"]; got != float64(n) {
+		t.Errorf("task_fetches_succeeded %v, want %d", got, n)
+	}
+
+	// A URI that answers 404: the task fails at once, naming it.
+	bad := srv.URL + "/missing.tar.gz"
+	task := taskJSON("fetch-404", "cpus:0.1;mem:32", fmt.Sprintf(`"command":{"value":"true","uris":[{"value":%q,"cache":true}]}`, bad))
+	out, code = run(t, time.Minute, bin.mezzo, "execute", "--master="+master, "--task="+task, "--content_type=json")
+	if code == 0 {
+		t.Fatalf("mezzo execute exited 0 for a task whose URI is missing:\n%s", out)
+	}
+	for _, want := range []string{"TASK_FAILED", "REASON_CONTAINER_LAUNCH_FAILED", "Failed to fetch '" + bad + "'", "404"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if got := missing.Load(); got != 1 {
+		t.Errorf("%d requests for the missing URI, want 1 (a 404 is not retried)", got)
+	}
+	if err := getJSON("http://"+agentAddr+"/metrics/snapshot", &metrics); err != nil {
+		t.Fatal(err)
+	}
+	if got := metrics["containerizer/fetcher/task_fetches_failed"]; got != 1 {
+		t.Errorf("task_fetches_failed %v, want 1", got)
+	}
+	if got := metrics["containerizer/fetcher/cache_size_used_bytes"]; got != float64(len(archive)) {
+		t.Errorf("cache_size_used_bytes %v after a failed download, want %d", got, len(archive))
+	}
+	if junk, _ := filepath.Glob(filepath.Join(work, "agent0", "fetch", ".partial", "*")); len(junk) != 0 {
+		t.Errorf("partial downloads left in the cache: %v", junk)
+	}
+}

@@ -47,12 +47,28 @@ func toolArchive(t *testing.T) []byte {
 // is downloaded once, every task finishes, the sandboxes hold the
 // fetcher's log, and the agent's metrics show the cache. A task whose
 // URI answers 404 fails with REASON_CONTAINER_LAUNCH_FAILED and a
-// message naming the URI.
+// message naming the URI; so do a corrupt archive, a stalled server and
+// an unreachable one.
 func TestFetcherCache(t *testing.T) {
 	archive := toolArchive(t)
 	var downloads, missing atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/tool.tar.gz" {
+		switch r.URL.Path {
+		case "/tool.tar.gz":
+		case "/corrupt.tar.gz":
+			w.Write([]byte("not a gzip stream"))
+			return
+		case "/stalled.tar.gz":
+			// Headers and a few bytes, then nothing.
+			w.Header().Set("Content-Length", "100000")
+			w.Write([]byte("\x1f\x8b"))
+			w.(http.Flusher).Flush()
+			select {
+			case <-r.Context().Done():
+			case <-time.After(30 * time.Second):
+			}
+			return
+		default:
 			missing.Add(1)
 			http.NotFound(w, r)
 			return
@@ -71,7 +87,7 @@ func TestFetcherCache(t *testing.T) {
 	master := fmt.Sprintf("127.0.0.1:%d", port)
 	work := filepath.Join(t.TempDir(), "local")
 	local := start(t, "local", "local", "--ip=127.0.0.1", fmt.Sprintf("--port=%d", port), "--agents=1",
-		"--work_dir="+work, "--allocation_interval=100ms",
+		"--work_dir="+work, "--allocation_interval=100ms", "--fetcher_stall_timeout=1secs",
 		fmt.Sprintf("--resources=cpus:%d;mem:%d;disk:1024", n/10+2, 32*n+256))
 	waitFor(t, 20*time.Second, "mezzo local", func() error { return httpOK("http://" + master + "/health") })
 	var agentAddr string
@@ -145,16 +161,37 @@ state_dir: %s
 		t.Errorf("task_fetches_succeeded %v, want %d", got, n)
 	}
 
-	// A URI that answers 404: the task fails at once, naming it.
-	bad := srv.URL + "/missing.tar.gz"
-	task := taskJSON("fetch-404", "cpus:0.1;mem:32", fmt.Sprintf(`"command":{"value":"true","uris":[{"value":%q,"cache":true}]}`, bad))
-	out, code = run(t, time.Minute, bin.mezzo, "execute", "--master="+master, "--task="+task, "--content_type=json")
-	if code == 0 {
-		t.Fatalf("mezzo execute exited 0 for a task whose URI is missing:\n%s", out)
-	}
-	for _, want := range []string{"TASK_FAILED", "REASON_CONTAINER_LAUNCH_FAILED", "Failed to fetch '" + bad + "'", "404"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("output lacks %q:\n%s", want, out)
+	// URIs that cannot be fetched: each task fails with
+	// REASON_CONTAINER_LAUNCH_FAILED and a message naming the URI and the
+	// cause, and leaves nothing but the fetcher's log in its sandbox.
+	dead := fmt.Sprintf("http://127.0.0.1:%d/gone.tar.gz", freePort(t))
+	for _, tc := range []struct {
+		id, uri string
+		want    []string
+	}{
+		{"fetch-404", srv.URL + "/missing.tar.gz", []string{"404"}},
+		{"fetch-corrupt", srv.URL + "/corrupt.tar.gz", []string{"extract"}},
+		{"fetch-stalled", srv.URL + "/stalled.tar.gz", []string{"download stalled", "1secs", "--fetcher_stall_timeout"}},
+		{"fetch-unreachable", dead, []string{"connection refused", "attempt 4 of 4"}},
+	} {
+		task := taskJSON(tc.id, "cpus:0.1;mem:32", fmt.Sprintf(`"command":{"value":"true","uris":[{"value":%q,"cache":true}]}`, tc.uri))
+		out, code := run(t, time.Minute, bin.mezzo, "execute", "--master="+master, "--task="+task, "--content_type=json")
+		if code == 0 {
+			t.Fatalf("%s: mezzo execute exited 0 for a task whose URI cannot be fetched:\n%s", tc.id, out)
+		}
+		for _, want := range append([]string{"TASK_FAILED", "REASON_CONTAINER_LAUNCH_FAILED", "Failed to fetch '" + tc.uri + "'"}, tc.want...) {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s: output lacks %q:\n%s", tc.id, want, out)
+			}
+		}
+		runs := sandboxFiles(filepath.Join(work, "agent0", "slaves", "*", "frameworks", "*", "executors", tc.id, "runs", "*", "*"))
+		if len(runs) == 0 {
+			t.Errorf("%s: no sandbox with the fetcher's log", tc.id)
+		}
+		for _, p := range runs {
+			if filepath.Base(p) != "stderr" {
+				t.Errorf("%s: the failed fetch left %s", tc.id, p)
+			}
 		}
 	}
 	if got := missing.Load(); got != 1 {
@@ -163,8 +200,8 @@ state_dir: %s
 	if err := getJSON("http://"+agentAddr+"/metrics/snapshot", &metrics); err != nil {
 		t.Fatal(err)
 	}
-	if got := metrics["containerizer/fetcher/task_fetches_failed"]; got != 1 {
-		t.Errorf("task_fetches_failed %v, want 1", got)
+	if got := metrics["containerizer/fetcher/task_fetches_failed"]; got != 4 {
+		t.Errorf("task_fetches_failed %v, want 4", got)
 	}
 	if got := metrics["containerizer/fetcher/cache_size_used_bytes"]; got != float64(len(archive)) {
 		t.Errorf("cache_size_used_bytes %v after a failed download, want %d", got, len(archive))

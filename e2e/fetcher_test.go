@@ -48,7 +48,8 @@ func toolArchive(t *testing.T) []byte {
 // fetcher's log, and the agent's metrics show the cache. A task whose
 // URI answers 404 fails with REASON_CONTAINER_LAUNCH_FAILED and a
 // message naming the URI; so do a corrupt archive, a stalled server and
-// an unreachable one.
+// an unreachable one. After a restart of `mezzo local` the cache still
+// holds the archive.
 func TestFetcherCache(t *testing.T) {
 	archive := toolArchive(t)
 	var downloads, missing atomic.Int32
@@ -86,19 +87,11 @@ func TestFetcherCache(t *testing.T) {
 	port := freePort(t)
 	master := fmt.Sprintf("127.0.0.1:%d", port)
 	work := filepath.Join(t.TempDir(), "local")
-	local := start(t, "local", "local", "--ip=127.0.0.1", fmt.Sprintf("--port=%d", port), "--agents=1",
-		"--work_dir="+work, "--allocation_interval=100ms", "--fetcher_stall_timeout=1secs",
-		fmt.Sprintf("--resources=cpus:%d;mem:%d;disk:1024", n/10+2, 32*n+256))
-	waitFor(t, 20*time.Second, "mezzo local", func() error { return httpOK("http://" + master + "/health") })
-	var agentAddr string
-	waitFor(t, 20*time.Second, "the agent's address", func() error {
-		m := regexp.MustCompile(`agent 0 at (\S+),`).FindStringSubmatch(local.out.String())
-		if m == nil {
-			return fmt.Errorf("not printed yet")
-		}
-		agentAddr = m[1]
-		return nil
-	})
+	localArgs := []string{"local", "--ip=127.0.0.1", fmt.Sprintf("--port=%d", port), "--agents=1",
+		"--work_dir=" + work, "--allocation_interval=100ms", "--fetcher_stall_timeout=1secs",
+		fmt.Sprintf("--resources=cpus:%d;mem:%d;disk:1024", n/10+2, 32*n+256)}
+	local := start(t, "local", localArgs...)
+	agentAddr := waitLocal(t, master, local)
 
 	dir := t.TempDir()
 	spec := writeJobSpec(t, dir, fmt.Sprintf(`name: fetched
@@ -209,4 +202,49 @@ state_dir: %s
 	if junk, _ := filepath.Glob(filepath.Join(work, "agent0", "fetch", ".partial", "*")); len(junk) != 0 {
 		t.Errorf("partial downloads left in the cache: %v", junk)
 	}
+
+	// The cache survives a restart of the agent: a new job's tasks find
+	// the archive there.
+	local.stop()
+	local = start(t, "local-restarted", localArgs...)
+	agentAddr = waitLocal(t, master, local)
+	if err := getJSON("http://"+agentAddr+"/metrics/snapshot", &metrics); err != nil {
+		t.Fatal(err)
+	}
+	if got := metrics["containerizer/fetcher/cache_size_used_bytes"]; got != float64(len(archive)) {
+		t.Errorf("cache_size_used_bytes %v after the restart, want %d (re-indexed)", got, len(archive))
+	}
+	spec = writeJobSpec(t, dir, fmt.Sprintf(`name: fetched-again
+tasks: 3
+cpus: 0.1
+mem: 32
+uris:
+  - uri: %s/tool.tar.gz
+command: sh tool/run.sh
+state_dir: %s
+`, srv.URL, filepath.Join(dir, "state2")))
+	out, code = run(t, 2*time.Minute, bin.mezzo, "job", "run", spec, "--master="+master, "--quiet")
+	if code != 0 || !strings.Contains(out, "3 finished") {
+		t.Fatalf("job run after the restart exited %d, want 0 with 3 tasks finished:\n%s", code, out)
+	}
+	if got := downloads.Load(); got != 1 {
+		t.Errorf("%d downloads after the restart, want still 1", got)
+	}
+}
+
+// waitLocal waits for `mezzo local` to serve and returns its agent's
+// address.
+func waitLocal(t *testing.T, master string, local *proc) string {
+	t.Helper()
+	waitFor(t, 20*time.Second, "mezzo local", func() error { return httpOK("http://" + master + "/health") })
+	var addr string
+	waitFor(t, 20*time.Second, "the agent's address", func() error {
+		m := regexp.MustCompile(`agent 0 at (\S+),`).FindStringSubmatch(local.out.String())
+		if m == nil {
+			return fmt.Errorf("not printed yet")
+		}
+		addr = m[1]
+		return nil
+	})
+	return addr
 }

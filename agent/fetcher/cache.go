@@ -277,8 +277,14 @@ func (c *cache) download(ctx context.Context, e *entry, get downloadFunc) {
 	sized := func(n int64) { c.reserve(e, n) }
 	n, err := get(ctx, filepath.Join(dir, entryData), sized, note)
 	if err == nil {
-		meta, _ := json.Marshal(entryMetadata{User: e.key.user, URI: e.key.uri, Size: n, Fetched: time.Now().UTC()})
+		now := time.Now()
+		meta, _ := json.Marshal(entryMetadata{User: e.key.user, URI: e.key.uri, Size: n, Fetched: now.UTC()})
 		err = os.WriteFile(filepath.Join(dir, entryMeta), meta, 0o644)
+		if err == nil {
+			// The file system's own timestamps are coarser than the
+			// clock: uses a moment apart must stay in order.
+			err = os.Chtimes(filepath.Join(dir, entryMeta), now, now)
+		}
 	}
 	c.finish(e, dir, n, err)
 }
@@ -318,6 +324,12 @@ func (c *cache) noRoom(n int64) string {
 // directory; on failure the partial directory is deleted and the error
 // shared with every fetch waiting.
 func (c *cache) finish(e *entry, dir string, n int64, err error) {
+	if err != nil && dir != "" {
+		// Gone before the fetches waiting learn of the failure.
+		if rerr := os.RemoveAll(dir); rerr != nil {
+			c.log.Warn("cannot delete a failed download", "dir", dir, "err", rerr)
+		}
+	}
 	c.mu.Lock()
 	defer func() {
 		c.mu.Unlock()
@@ -327,9 +339,6 @@ func (c *cache) finish(e *entry, dir string, n int64, err error) {
 		c.used -= e.reserved
 		e.reserved = 0
 		c.untable(e)
-		if dir != "" {
-			c.trash = append(c.trash, dir)
-		}
 		e.dir = ""
 		e.err = err
 		close(e.done)

@@ -6,7 +6,8 @@
 // # What a URI becomes
 //
 //   - http:// and https:// URIs are downloaded; file:// URIs and absolute
-//     paths are copied from the local file system;
+//     paths are copied from the local file system, when the container's
+//     user may read them (mode bits of the file and its directories);
 //   - the file is stored in the sandbox under the URI's base name, or under
 //     URI.output_file, which must stay inside the sandbox;
 //   - URI.executable makes the file executable (mode 0755) and skips

@@ -10,8 +10,11 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/mezzo-project/mezzo/internal/flags"
@@ -43,7 +46,10 @@ type noteFunc func(format string, args ...any)
 // all, waiting Config.Backoff, then twice that, and so on; a 4xx answer,
 // a stall and a cancelled ctx end it at once. On error dst may hold a
 // partial file: the caller removes it.
-func (f *Fetcher) get(ctx context.Context, value, dst string, sized sizeFunc, note noteFunc) (int64, error) {
+//
+// A local file is read only when user, the container's user, may read
+// it (see readableBy).
+func (f *Fetcher) get(ctx context.Context, value, user, dst string, sized sizeFunc, note noteFunc) (int64, error) {
 	var src string
 	switch {
 	case strings.HasPrefix(value, "http://") || strings.HasPrefix(value, "https://"):
@@ -60,7 +66,76 @@ func (f *Fetcher) get(ctx context.Context, value, dst string, sized sizeFunc, no
 		scheme, _, _ := strings.Cut(value, "://")
 		return 0, fmt.Errorf("unsupported URI scheme %q (want http, https, file or an absolute path)", scheme)
 	}
+	if user != f.owner && os.Geteuid() == 0 {
+		if err := readableBy(src, user); err != nil {
+			return 0, err
+		}
+	}
 	return copyLocal(ctx, src, dst, sized)
+}
+
+// readableBy fails unless the mode bits of path and of every directory
+// leading to it (symbolic links resolved) let user read it, as the
+// kernel would if the fetcher ran as that user, as mesos-fetcher does:
+// an agent running as root must not copy a file into a sandbox whose
+// user could not read it. ACLs are not consulted.
+func readableBy(path, name string) error {
+	u, err := user.Lookup(name)
+	if err != nil {
+		return fmt.Errorf("check %s's access to %s: %w", name, path, err)
+	}
+	uid, err := strconv.ParseUint(u.Uid, 10, 32)
+	if err != nil {
+		return fmt.Errorf("check %s's access to %s: uid %q: %w", name, path, u.Uid, err)
+	}
+	if uid == 0 {
+		return nil
+	}
+	gids := map[uint32]bool{}
+	ids, _ := u.GroupIds()
+	for _, g := range append(ids, u.Gid) {
+		if n, err := strconv.ParseUint(g, 10, 32); err == nil {
+			gids[uint32(n)] = true
+		}
+	}
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return err
+	}
+	allowed := func(p string, want uint32) (bool, error) {
+		var st syscall.Stat_t
+		if err := syscall.Stat(p, &st); err != nil {
+			return false, &os.PathError{Op: "stat", Path: p, Err: err}
+		}
+		switch {
+		case st.Uid == uint32(uid):
+			return st.Mode&(want<<6) != 0, nil
+		case gids[st.Gid]:
+			return st.Mode&(want<<3) != 0, nil
+		}
+		return st.Mode&want != 0, nil
+	}
+	denied := fmt.Errorf("user %q may not read %s: %w", name, path, os.ErrPermission)
+	for d := filepath.Dir(real); ; d = filepath.Dir(d) {
+		ok, err := allowed(d, 0o1) // search
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return denied
+		}
+		if d == filepath.Dir(d) {
+			break
+		}
+	}
+	ok, err := allowed(real, 0o4)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return denied
+	}
+	return nil
 }
 
 // checkScheme fails early for a URI get cannot fetch.

@@ -228,7 +228,7 @@ func (f *Fetcher) fetchOne(ctx context.Context, log *sandboxLog, u *mesos.Comman
 		log.printf('W', "Not using the fetcher cache for '%s': %s", value, why)
 	}
 	log.printf('I', "Fetching '%s' directly into the sandbox directory", value)
-	if err := f.getInto(ctx, log, value, dst, &made); err != nil {
+	if err := f.getInto(ctx, log, value, user, dst, &made); err != nil {
 		return "", err
 	}
 	if u.GetExecutable() {
@@ -249,14 +249,14 @@ func (f *Fetcher) fetchOne(ctx context.Context, log *sandboxLog, u *mesos.Comman
 
 // getInto downloads value to dst through a temporary file next to it,
 // renamed into place once complete.
-func (f *Fetcher) getInto(ctx context.Context, log *sandboxLog, value, dst string, made *undo) error {
+func (f *Fetcher) getInto(ctx context.Context, log *sandboxLog, value, user, dst string, made *undo) error {
 	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".fetching-")
 	if err != nil {
 		return err
 	}
 	tmp.Close()
 	log.printf('I', "Downloading resource from '%s' to '%s'", value, dst)
-	if _, err := f.get(ctx, value, tmp.Name(), nil, log.note); err != nil {
+	if _, err := f.get(ctx, value, user, tmp.Name(), nil, log.note); err != nil {
 		os.Remove(tmp.Name())
 		return err
 	}
@@ -275,7 +275,7 @@ func (f *Fetcher) getInto(ctx context.Context, log *sandboxLog, value, dst strin
 func (f *Fetcher) fetchThroughCache(ctx context.Context, log *sandboxLog, u *mesos.CommandInfo_URI, key cacheKey, sandbox, rel, dst string, made *undo) (string, error) {
 	value := u.GetValue()
 	get := func(ctx context.Context, dst string, sized sizeFunc, note noteFunc) (int64, error) {
-		return f.get(ctx, value, dst, sized, note)
+		return f.get(ctx, value, key.user, dst, sized, note)
 	}
 	e, started, err := f.cache.acquire(key, get)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -233,5 +234,50 @@ func TestFetchErrors(t *testing.T) {
 				t.Fatal("a file was written outside the sandbox")
 			}
 		})
+	}
+}
+
+// An agent running as root copies a local file into a sandbox only when
+// the container's user could read it, as mesos-fetcher, which switches
+// to that user, can.
+func TestLocalFileReadableByUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: fetching for another user")
+	}
+	if _, err := user.Lookup("nobody"); err != nil {
+		t.Fatalf("the user nobody is needed for this test: %v", err)
+	}
+	dir := t.TempDir()
+	for d := dir; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
+		os.Chmod(d, 0o755)
+	}
+	open := write(t, dir, "open.txt", []byte("open"))
+	secret := write(t, dir, "secret.txt", []byte("secret"))
+	os.Chmod(secret, 0o600)
+	closed := filepath.Join(dir, "closed")
+	os.Mkdir(closed, 0o700)
+	inClosed := write(t, closed, "in.txt", []byte("in"))
+	f := newFetcher(t, Config{CacheDir: t.TempDir(), CacheSize: 1 << 20})
+	for _, tc := range []struct {
+		path, user string
+		ok         bool
+	}{
+		{open, "nobody", true},
+		{secret, "nobody", false},
+		{inClosed, "nobody", false},
+		{secret, "", true}, // the agent's own user
+	} {
+		for _, cache := range []bool{false, true} {
+			sb := t.TempDir()
+			u := uri(tc.path)
+			u.Cache = proto.Bool(cache)
+			err := f.Fetch(context.Background(), []*mesos.CommandInfo_URI{u}, sb, tc.user)
+			if tc.ok != (err == nil) {
+				t.Errorf("%s for %q (cache=%v): %v", tc.path, tc.user, cache, err)
+			}
+			if err != nil && (!errors.Is(err, os.ErrPermission) || !strings.Contains(err.Error(), tc.user)) {
+				t.Errorf("error %q is not a permission error naming the user", err)
+			}
+		}
 	}
 }

@@ -622,3 +622,51 @@ func TestCacheShrunk(t *testing.T) {
 		t.Fatalf("cache holds %v, want only the most recently used b", got)
 	}
 }
+
+// An entry a fetch holds is never evicted: a file that cannot fit beside
+// it is handed over without being kept, and cached once it can be.
+func TestCacheEntriesInUseStay(t *testing.T) {
+	srv := newCounting(map[string][]byte{"/a": bytes.Repeat([]byte("a"), 1000), "/b": bytes.Repeat([]byte("b"), 1000)})
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	dir := t.TempDir()
+	f := newFetcher(t, Config{CacheDir: dir, CacheSize: 1500})
+	fetch := func(name string) string {
+		t.Helper()
+		sb := t.TempDir()
+		if err := f.Fetch(context.Background(), []*mesos.CommandInfo_URI{cached(hs.URL + "/" + name)}, sb, "alice"); err != nil {
+			t.Fatal(err)
+		}
+		if got := readFile(t, filepath.Join(sb, name)); got != string(srv.files["/"+name]) {
+			t.Fatalf("%s: wrong content", name)
+		}
+		return readFile(t, filepath.Join(sb, "stderr"))
+	}
+	fetch("a")
+	// A fetch copying a out of the cache holds it.
+	held, _, err := f.cache.acquire(cacheKey{user: "alice", uri: hs.URL + "/a"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := fetch("b")
+	if !strings.Contains(log, "not kept in the fetcher cache") {
+		t.Errorf("sandbox log does not say b was not kept:\n%s", log)
+	}
+	if got := cacheEntries(t, dir); len(got) != 1 || got[0] != "alice:"+hs.URL+"/a" {
+		t.Fatalf("cache holds %v, want only a", got)
+	}
+	if got := partials(t, dir); len(got) != 0 {
+		t.Fatalf("partial downloads left: %v", got)
+	}
+	if _, used := f.CacheSize(); used != 1000 {
+		t.Fatalf("cache uses %d bytes, want 1000", used)
+	}
+	f.cache.release(held)
+	fetch("b")
+	if got := cacheEntries(t, dir); len(got) != 1 || got[0] != "alice:"+hs.URL+"/b" {
+		t.Fatalf("cache holds %v, want only b", got)
+	}
+	if srv.count("/b") != 2 {
+		t.Fatalf("b downloaded %d times, want 2", srv.count("/b"))
+	}
+}

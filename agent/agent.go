@@ -126,12 +126,21 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 	if err := os.MkdirAll(cfg.WorkDir, 0o755); err != nil {
 		return nil, fmt.Errorf("--work_dir=%s: %w", cfg.WorkDir, err)
 	}
+	fetch, err := fetcher.New(fetcher.Config{
+		CacheDir:     cfg.FetcherCacheDir,
+		CacheSize:    cfg.fetcherCacheBytes,
+		StallTimeout: cfg.FetcherStallTimeout,
+		Log:          log.With("component", "fetcher"),
+	})
+	if err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a := &Agent{
+		fetch:     fetch,
 		cfg:       cfg,
 		log:       log,
 		clock:     cfg.Clock,
-		fetch:     &fetcher.Fetcher{},
 		inbox:     make(chan func(), 64),
 		quit:      make(chan struct{}),
 		ctx:       ctx,
@@ -148,6 +157,7 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 	a.files = a.newFileServer()
 	if err := a.newContainerizer(); err != nil {
 		cancel()
+		fetch.Close()
 		return nil, err
 	}
 	a.mux = http.NewServeMux()
@@ -155,6 +165,7 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 	a.routes()
 	if err := a.initGC(); err != nil {
 		cancel()
+		fetch.Close()
 		return nil, err
 	}
 	// Recovery runs before the state goroutine: nothing else touches the
@@ -166,6 +177,7 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 		a.st.stopTimers()
 		a.gcRoot.Close()
 		cancel()
+		fetch.Close()
 		return nil, err
 	}
 	a.startGC()
@@ -333,6 +345,7 @@ func (a *Agent) stop(detach bool) error {
 			a.server.Close()
 		}
 		a.procs.Wait()
+		a.fetch.Close()
 		// What was checkpointed so far is committed before the agent
 		// ends (a refused agent's removal of meta/slaves/latest, the
 		// last updates of its tasks).

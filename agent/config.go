@@ -8,6 +8,7 @@ import (
 	"math"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -185,6 +186,30 @@ type Config struct {
 	// deletions that failed are retried. 0 means the default; negative is
 	// refused.
 	DiskWatchInterval time.Duration
+	// FetcherCacheDir is Mesos' --fetcher_cache_dir: the directory of the
+	// fetcher cache (package fetcher), used by URIs with cache=true, per
+	// user. Empty (the default) is <work_dir>/fetch, where Mesos' default
+	// is /tmp/mesos/fetch: unlike Mesos' agent, which empties its cache
+	// at every start, Mezzo's keeps its complete entries across restarts
+	// (partial downloads are discarded), and belongs with the agent's
+	// other state. One agent uses a directory at a time (an flock): a
+	// second agent given the same one runs without a cache and logs a
+	// warning. To run without a cache, set --fetcher_cache_size=0B.
+	FetcherCacheDir string
+	// FetcherCacheSize is Mesos' --fetcher_cache_size (default 2GB, Mesos'
+	// Bytes syntax): the most the cache's entries hold; least recently
+	// used entries no fetch holds are evicted to make room, and a file
+	// larger than the cache is fetched without being kept. 0B runs
+	// without a cache, as in Mesos.
+	FetcherCacheSize string
+	// fetcherCacheBytes is FetcherCacheSize parsed by validate.
+	fetcherCacheBytes uint64
+	// FetcherStallTimeout is Mesos' --fetcher_stall_timeout (default
+	// 1mins): an http(s) download that receives nothing for that long is
+	// aborted and its task fails (TASK_FAILED,
+	// REASON_CONTAINER_LAUNCH_FAILED) with a message naming the URI and
+	// the stall. 0 means the default; negative is refused.
+	FetcherStallTimeout time.Duration
 
 	// LaunchHelper is the mezzo binary whose `launch` subcommand starts
 	// each container inside its isolation (Mesos' mesos-containerizer
@@ -227,6 +252,8 @@ func Defaults() Config {
 		GCDelay:                           7 * 24 * time.Hour,
 		GCDiskHeadroom:                    0.1,
 		DiskWatchInterval:                 time.Minute,
+		FetcherCacheSize:                  "2GB",
+		FetcherStallTimeout:               time.Minute,
 	}
 }
 
@@ -266,6 +293,9 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 	flags.DurationVar(fs, &c.GCDelay, "gc_delay", d.GCDelay, "Longest time the sandbox and meta directories of finished executors and frameworks are kept; shortened as the disk fills (see --gc_disk_headroom).")
 	fs.Float64Var(&c.GCDiskHeadroom, "gc_disk_headroom", d.GCDiskHeadroom, "Disk headroom, between 0.0 and 1.0, of the age beyond which finished sandboxes are deleted at each --disk_watch_interval: gc_delay * max(0.0, 1.0 - gc_disk_headroom - disk usage).")
 	flags.DurationVar(fs, &c.DiskWatchInterval, "disk_watch_interval", d.DiskWatchInterval, "Interval between checks of the disk usage of --work_dir, which prune the directories scheduled for garbage collection.")
+	fs.StringVar(&c.FetcherCacheDir, "fetcher_cache_dir", d.FetcherCacheDir, "Directory of the fetcher cache (URIs with cache=true), kept across restarts; one agent per directory (default: <work_dir>/fetch).")
+	fs.StringVar(&c.FetcherCacheSize, "fetcher_cache_size", d.FetcherCacheSize, "Size of the fetcher cache in Bytes (e.g. 2GB); 0B disables it.")
+	flags.DurationVar(fs, &c.FetcherStallTimeout, "fetcher_stall_timeout", d.FetcherStallTimeout, "Time an http(s) download may receive nothing before it is aborted and its task fails.")
 }
 
 // parseExecutorEnv reads --executor_environment_variables: a JSON object
@@ -397,6 +427,23 @@ func (c *Config) validate() error {
 		errs = append(errs, fmt.Errorf("--disk_watch_interval=%s: must not be negative", flags.FormatDuration(c.DiskWatchInterval)))
 	case c.DiskWatchInterval == 0:
 		c.DiskWatchInterval = def.DiskWatchInterval
+	}
+	if c.FetcherCacheDir == "" && c.WorkDir != "" {
+		c.FetcherCacheDir = filepath.Join(c.WorkDir, "fetch")
+	}
+	if c.FetcherCacheSize == "" {
+		c.FetcherCacheSize = def.FetcherCacheSize
+	}
+	if b, err := flags.ParseBytes(c.FetcherCacheSize); err != nil {
+		errs = append(errs, fmt.Errorf("--fetcher_cache_size=%s: %v", c.FetcherCacheSize, err))
+	} else {
+		c.fetcherCacheBytes = b
+	}
+	switch {
+	case c.FetcherStallTimeout < 0:
+		errs = append(errs, fmt.Errorf("--fetcher_stall_timeout=%s: must not be negative", flags.FormatDuration(c.FetcherStallTimeout)))
+	case c.FetcherStallTimeout == 0:
+		c.FetcherStallTimeout = def.FetcherStallTimeout
 	}
 	if c.diskUsage == nil {
 		c.diskUsage = fsUsage

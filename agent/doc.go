@@ -36,7 +36,11 @@
 // group runs under the default executor (`mezzo executor --default`).
 // Before launch the agent fetches CommandInfo.uris into the sandbox
 // <work_dir>/slaves/<agent>/frameworks/<fw>/executors/<ex>/runs/<container>
-// (runs/latest links to it; task-group tasks get tasks/<task_id>), then
+// (runs/latest links to it; task-group tasks get tasks/<task_id>) with
+// package fetcher (URIs with cache=true through the fetcher cache in
+// --fetcher_cache_dir, <work_dir>/fetch by default; its progress goes to
+// the sandbox's stderr; a failed fetch fails the tasks with
+// REASON_CONTAINER_LAUNCH_FAILED and a message naming the URI), then
 // has its containerizer launch the executor (see Containerizers): a
 // process in a new session (its own process group), cwd = sandbox,
 // stdout/stderr to files there, with exactly Mesos' executor environment.
@@ -211,6 +215,6 @@
 // by a goroutine of its own, never following a symlink.
 //
 // Not implemented yet: --reconfiguration_policy=additive, the operator
-// API's container and resource-provider calls, the fetcher cache, the
+// API's container and resource-provider calls, the
 // Docker containerizer and container images, and nested containers.
 package agent

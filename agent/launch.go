@@ -95,7 +95,7 @@ func (a *Agent) launchExecutor(ex *executor) {
 				if err := os.MkdirAll(j.dir, 0o755); err != nil {
 					return err
 				}
-				if err := a.fetch.Fetch(ctx, j.uris, j.dir); err != nil {
+				if err := a.fetch.Fetch(ctx, j.uris, j.dir, ls.config.User); err != nil {
 					return err
 				}
 			}

@@ -33,6 +33,11 @@ import (
 // scheduled directory is removed, from the last disk check; --gc_delay ×
 // (1 − --gc_disk_headroom) before the first).
 //
+// From the fetcher (package fetcher):
+// containerizer/fetcher/cache_size_total_bytes (--fetcher_cache_size; 0
+// without a cache) and containerizer/fetcher/cache_size_used_bytes (the
+// cache's entries plus the space reserved by downloads under way).
+//
 // Gauges read from the host (outside the state goroutine):
 // system/load_{1,5,15}min (/proc/loadavg), system/cpus_total (online
 // CPUs, /sys/devices/system/cpu/online, as sysconf(_SC_NPROCESSORS_ONLN)),
@@ -50,8 +55,7 @@ import (
 // Always 0, because their event cannot happen in Mezzo, and kept so that
 // dashboards built for Mesos keep working: slave/executors_preempted (no
 // QoS controller), slave/*_revocable_total (no oversubscription, so no
-// revocable resources), containerizer/fetcher/cache_size_{total,used}_bytes
-// (the fetcher has no cache), containerizer/mesos/provisioner/
+// revocable resources), containerizer/mesos/provisioner/
 // remove_container_errors and .../bind/remove_rootfs_errors (no
 // provisioner: container images are refused),
 // resource_provider_manager/subscribed and .../events/{subscribe,
@@ -173,6 +177,7 @@ func (a *Agent) metricsSnapshot() legacy.Metrics {
 			}
 		}
 	}
+	cacheTotal, cacheUsed := a.fetch.CacheSize()
 	m := legacy.Metrics{
 		"slave/tasks_staging":              legacy.Float(staging),
 		"slave/tasks_starting":             legacy.Float(starting),
@@ -200,8 +205,8 @@ func (a *Agent) metricsSnapshot() legacy.Metrics {
 
 		"containerizer/fetcher/task_fetches_succeeded": legacy.Float(c.fetchesSucceeded),
 		"containerizer/fetcher/task_fetches_failed":    legacy.Float(c.fetchesFailed),
-		"containerizer/fetcher/cache_size_total_bytes": 0,
-		"containerizer/fetcher/cache_size_used_bytes":  0,
+		"containerizer/fetcher/cache_size_total_bytes": legacy.Float(cacheTotal),
+		"containerizer/fetcher/cache_size_used_bytes":  legacy.Float(cacheUsed),
 
 		"containerizer/mesos/provisioner/remove_container_errors":   0,
 		"containerizer/mesos/provisioner/bind/remove_rootfs_errors": 0,

@@ -1,93 +1,386 @@
-// Package fetcher downloads a command's URIs (CommandInfo.uris) into an
-// executor's sandbox before the executor starts, as Mesos' mesos-fetcher
-// does:
-//
-//   - http:// and https:// URIs are downloaded; file:// URIs and absolute
-//     paths are copied from the local file system;
-//   - the file is stored in the sandbox under the URI's base name, or under
-//     URI.output_file, which must stay inside the sandbox;
-//   - URI.executable makes the file executable (mode 0755) and skips
-//     extraction;
-//   - URI.extract (default true) unpacks archives named .tar, .tar.gz,
-//     .tgz, .tar.bz2, .tbz2, .tar.xz, .txz and .zip into the sandbox, and
-//     decompresses a plain .gz file next to it; the archive itself stays.
-//     An entry whose path would land outside the sandbox (absolute, "..",
-//     or through a symbolic link) fails the fetch.
-//
-// Every error names the URI it concerns. The fetcher has no cache
-// (URI.cache is accepted and ignored).
 package fetcher
 
 import (
-	"archive/tar"
-	"archive/zip"
-	"compress/bzip2"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
+	"os/user"
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 )
 
-// ErrEscape is returned (wrapped) when an output_file or an archive entry
-// names a path outside the sandbox.
-var ErrEscape = errors.New("path escapes the sandbox")
+// Defaults of Config.
+const (
+	// DefaultAttempts is how many times an http(s) download is tried
+	// in all before a transient failure fails the fetch.
+	DefaultAttempts = 4
+	// DefaultBackoff is the wait before the first retry; it doubles
+	// for each further one (1s, 2s, 4s).
+	DefaultBackoff = time.Second
+)
 
-// Fetcher fetches URIs. The zero value is ready to use.
-type Fetcher struct {
+// Config configures a Fetcher. The zero value fetches without a cache,
+// without a stall timeout, with DefaultAttempts and DefaultBackoff.
+type Config struct {
+	// CacheDir is the cache's directory (--fetcher_cache_dir); "" runs
+	// without a cache (every URI is fetched directly). The Fetcher takes
+	// it for itself (an flock on CacheDir/.lock): a second Fetcher on
+	// the same directory, in this process or another, runs without a
+	// cache and says so in its log and the sandboxes' logs.
+	CacheDir string
+	// CacheSize bounds the bytes the cache holds (--fetcher_cache_size);
+	// 0 runs without a cache.
+	CacheSize uint64
+	// StallTimeout aborts an http(s) download that received nothing for
+	// that long (--fetcher_stall_timeout); 0 never does.
+	StallTimeout time.Duration
+	// Attempts is how many times an http(s) download is tried before a
+	// transient failure (connection error, 5xx, a body cut short) fails
+	// the fetch; 0 means DefaultAttempts. 4xx answers and stalls are not
+	// retried.
+	Attempts int
+	// Backoff is the wait before the first retry, doubled for each
+	// further one; 0 means DefaultBackoff.
+	Backoff time.Duration
 	// Client downloads http(s) URIs; nil means http.DefaultClient.
 	Client *http.Client
+	// Log receives the fetcher's own log lines (the sandbox log is
+	// separate); nil discards them.
+	Log *slog.Logger
 }
 
-// Fetch fetches every URI into sandbox, in order, and stops at the first
-// failure. The error names the failing URI.
-func (f *Fetcher) Fetch(ctx context.Context, uris []*mesos.CommandInfo_URI, sandbox string) error {
-	for _, u := range uris {
-		if err := f.fetchOne(ctx, u, sandbox); err != nil {
-			return fmt.Errorf("Failed to fetch '%s': %w", u.GetValue(), err)
+// Fetcher fetches URIs into sandboxes. Create one with New (the zero
+// value works too, without a cache); it is safe for concurrent use by
+// any number of fetches. Close it when the agent stops.
+type Fetcher struct {
+	cfg   Config
+	cache *cache
+	// noCache says why a URI asking for the cache is fetched directly.
+	noCache string
+	// owner is the agent's own user, whose cache directory serves the
+	// fetches for containers that run as the agent's user.
+	owner     string
+	closeOnce sync.Once
+}
+
+// New returns a Fetcher for cfg. With a cache it discards partial
+// downloads left in CacheDir and re-indexes the entries there (they
+// survive agent restarts). It fails when CacheDir cannot be used, and
+// runs without a cache when another agent holds it (ErrCacheInUse,
+// logged).
+func New(cfg Config) (*Fetcher, error) {
+	f := &Fetcher{cfg: cfg, owner: agentUser()}
+	if cfg.Log == nil {
+		f.cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	switch {
+	case cfg.CacheDir == "":
+		f.noCache = "no --fetcher_cache_dir"
+	case cfg.CacheSize == 0:
+		f.noCache = "--fetcher_cache_size is 0"
+	case cfg.CacheSize > 1<<62:
+		return nil, fmt.Errorf("--fetcher_cache_size=%d: too large", cfg.CacheSize)
+	default:
+		c, err := openCache(cfg.CacheDir, int64(cfg.CacheSize), f.cfg.Log)
+		switch {
+		case errors.Is(err, ErrCacheInUse):
+			f.noCache = err.Error()
+			f.cfg.Log.Warn("running without a fetcher cache: set another --fetcher_cache_dir for each agent of this machine", "err", err)
+		case err != nil:
+			return nil, fmt.Errorf("fetcher cache --fetcher_cache_dir=%s: %w", cfg.CacheDir, err)
+		default:
+			f.cache = c
 		}
+	}
+	return f, nil
+}
+
+// agentUser is the name of the user the agent runs as.
+func agentUser() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	return fmt.Sprintf("uid-%d", os.Getuid())
+}
+
+// CacheSize returns the cache's size (--fetcher_cache_size) and the
+// bytes its entries and the downloads under way take; 0, 0 without a
+// cache (or a Fetcher).
+func (f *Fetcher) CacheSize() (total, used uint64) {
+	if f == nil || f.cache == nil {
+		return 0, 0
+	}
+	t, u := f.cache.size()
+	return uint64(t), uint64(u)
+}
+
+// Close aborts the cache's downloads, waits for them and releases the
+// cache directory. Fetches must have ended.
+func (f *Fetcher) Close() error {
+	f.closeOnce.Do(func() {
+		if f.cache != nil {
+			f.cache.close()
+		}
+	})
+	return nil
+}
+
+func (f *Fetcher) logger() *slog.Logger {
+	if f.cfg.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return f.cfg.Log
+}
+
+func (f *Fetcher) attempts() int {
+	if f.cfg.Attempts > 0 {
+		return f.cfg.Attempts
+	}
+	return DefaultAttempts
+}
+
+func (f *Fetcher) backoff() time.Duration {
+	if f.cfg.Backoff > 0 {
+		return f.cfg.Backoff
+	}
+	return DefaultBackoff
+}
+
+// Fetch fetches every URI into sandbox, in order, for a container that
+// runs as user ("" for the agent's own user), and stops at the first
+// failure. The error names the failing URI. Its progress is appended to
+// the sandbox's stderr, which the executor's output then follows.
+func (f *Fetcher) Fetch(ctx context.Context, uris []*mesos.CommandInfo_URI, sandbox, user string) error {
+	log := openSandboxLog(sandbox, f.logger())
+	defer log.close()
+	if user == "" {
+		user = f.owner
+	}
+	for _, u := range uris {
+		log.printf('I', "Fetching URI '%s'", u.GetValue())
+		dst, err := f.fetchOne(ctx, log, u, sandbox, user)
+		if err != nil {
+			err = fmt.Errorf("Failed to fetch '%s': %w", u.GetValue(), err)
+			log.printf('E', "%v", err)
+			return err
+		}
+		log.printf('I', "Fetched '%s' to '%s'", u.GetValue(), dst)
+	}
+	if len(uris) > 0 {
+		log.printf('I', "Successfully fetched all URIs into '%s'", sandbox)
 	}
 	return nil
 }
 
-func (f *Fetcher) fetchOne(ctx context.Context, u *mesos.CommandInfo_URI, sandbox string) error {
+// fetchOne fetches one URI and returns where it went (the file, or the
+// sandbox for an extracted cache entry). What it made in the sandbox is
+// removed again when it fails.
+func (f *Fetcher) fetchOne(ctx context.Context, log *sandboxLog, u *mesos.CommandInfo_URI, sandbox, user string) (_ string, err error) {
 	value := u.GetValue()
 	if value == "" {
-		return errors.New("empty URI")
+		return "", errors.New("empty URI")
+	}
+	if err := checkScheme(value); err != nil {
+		return "", err
 	}
 	name := u.GetOutputFile()
 	if name == "" {
 		name = baseName(value)
 		if name == "" || name == "." || name == "/" {
-			return fmt.Errorf("cannot derive a file name from the URI; set output_file")
+			return "", fmt.Errorf("cannot derive a file name from the URI; set output_file")
 		}
 	}
 	dst, err := within(sandbox, name)
 	if err != nil {
-		return fmt.Errorf("output file %q: %w", name, err)
+		return "", fmt.Errorf("output file %q: %w", name, err)
 	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
+	rel, _ := filepath.Rel(sandbox, dst)
+	var made undo
+	defer func() {
+		if err != nil {
+			made.revert()
+		}
+	}()
+	if err := made.mkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return "", err
 	}
-	if err := f.download(ctx, value, dst); err != nil {
-		return err
+	if u.GetCache() {
+		why := f.noCache
+		switch {
+		case f.cache != nil:
+			why = userDirProblem(user)
+		case why == "":
+			why = "the fetcher has no cache"
+		}
+		if why == "" {
+			return f.fetchThroughCache(ctx, log, u, cacheKey{user: user, uri: value}, sandbox, rel, dst, &made)
+		}
+		log.printf('W', "Not using the fetcher cache for '%s': %s", value, why)
+	}
+	log.printf('I', "Fetching '%s' directly into the sandbox directory", value)
+	if err := f.getInto(ctx, log, value, user, dst, &made); err != nil {
+		return "", err
 	}
 	if u.GetExecutable() {
-		return os.Chmod(dst, 0o755)
+		return dst, os.Chmod(dst, 0o755)
 	}
 	if !u.GetExtract() { // proto default is true
-		return nil
+		return dst, nil
 	}
-	return extract(ctx, dst, sandbox)
+	ok, err := extract(ctx, dst, rel, sandbox, &made)
+	if err != nil {
+		return "", err
+	}
+	if ok {
+		log.printf('I', "Extracted '%s' into '%s'", dst, sandbox)
+	}
+	return dst, nil
+}
+
+// getInto downloads value to dst through a temporary file next to it,
+// renamed into place once complete.
+func (f *Fetcher) getInto(ctx context.Context, log *sandboxLog, value, user, dst string, made *undo) error {
+	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".fetching-")
+	if err != nil {
+		return err
+	}
+	tmp.Close()
+	log.printf('I', "Downloading resource from '%s' to '%s'", value, dst)
+	if _, err := f.get(ctx, value, user, tmp.Name(), nil, log.note); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := os.Rename(tmp.Name(), dst); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	made.created(dst)
+	return nil
+}
+
+// fetchThroughCache gets the URI's cache entry (downloading it, or
+// waiting for the download under way) and copies or extracts it into the
+// sandbox: an archive to extract leaves only its content there, as in
+// Mesos.
+func (f *Fetcher) fetchThroughCache(ctx context.Context, log *sandboxLog, u *mesos.CommandInfo_URI, key cacheKey, sandbox, rel, dst string, made *undo) (string, error) {
+	value := u.GetValue()
+	get := func(ctx context.Context, dst string, sized sizeFunc, note noteFunc) (int64, error) {
+		return f.get(ctx, value, key.user, dst, sized, note)
+	}
+	e, started, err := f.cache.acquire(key, get)
+	if err != nil {
+		return "", err
+	}
+	defer f.cache.release(e)
+	waited := true
+	switch {
+	case started:
+		log.printf('I', "Downloading '%s' into the fetcher cache", value)
+	default:
+		select {
+		case <-e.done:
+			waited = false
+			log.printf('I', "Fetching URI '%s' from cache", value)
+		default:
+			log.printf('I', "Waiting for the download of '%s' into the fetcher cache, already under way", value)
+		}
+	}
+	select {
+	case <-e.done:
+	case <-ctx.Done():
+		return "", fmt.Errorf("waiting for the fetcher cache: %w", ctx.Err())
+	}
+	if waited {
+		for _, n := range e.notes {
+			log.printf('W', "%s", n)
+		}
+	}
+	if e.err != nil {
+		return "", e.err
+	}
+	if e.reason != "" {
+		log.printf('W', "'%s' is not kept in the fetcher cache: %s", value, e.reason)
+	} else if waited {
+		log.printf('I', "Fetching URI '%s' from cache", value)
+	}
+	out, err := deliver(ctx, log, u, e.path, sandbox, rel, dst, made)
+	if err != nil {
+		f.cache.invalidate(e)
+		return "", err
+	}
+	return out, nil
+}
+
+// deliver copies or extracts a cached file into the sandbox.
+func deliver(ctx context.Context, log *sandboxLog, u *mesos.CommandInfo_URI, src, sandbox, rel, dst string, made *undo) (string, error) {
+	if u.GetExecutable() {
+		if err := copyInto(src, dst, 0o755, made); err != nil {
+			return "", err
+		}
+		return dst, nil
+	}
+	if u.GetExtract() {
+		ok, err := extract(ctx, src, rel, sandbox, made)
+		if err != nil {
+			return "", err
+		}
+		if ok {
+			log.printf('I', "Extracted '%s' into '%s'", src, sandbox)
+			return sandbox, nil
+		}
+	}
+	if err := copyInto(src, dst, 0o644, made); err != nil {
+		return "", err
+	}
+	return dst, nil
+}
+
+// copyInto copies src to dst through a temporary file.
+func copyInto(src, dst string, mode os.FileMode, made *undo) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".fetching-")
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(tmp, in)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), mode)
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), dst)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	made.created(dst)
+	return nil
+}
+
+// userDirProblem says why user cannot name a cache directory ("" when
+// it can).
+func userDirProblem(user string) string {
+	if user == "" || strings.HasPrefix(user, ".") || strings.ContainsAny(user, "/\x00") {
+		return fmt.Sprintf("user %q cannot name a cache directory", user)
+	}
+	return ""
 }
 
 // baseName is the last path element of a URI or path, without query.
@@ -98,301 +391,37 @@ func baseName(value string) string {
 	return filepath.Base(value)
 }
 
-// within joins rel onto root and fails if the result is not inside root.
-func within(root, rel string) (string, error) {
-	if filepath.IsAbs(rel) {
-		return "", ErrEscape
-	}
-	p := filepath.Join(root, rel)
-	r, err := filepath.Rel(root, p)
-	if err != nil || r == ".." || strings.HasPrefix(r, ".."+string(filepath.Separator)) || r == "." {
-		return "", ErrEscape
-	}
-	return p, nil
+// sandboxLog appends the fetcher's progress to the sandbox's stderr, as
+// Mesos' fetcher does before the executor starts, one line per event:
+// a severity letter, the time, "fetcher]" and the message.
+type sandboxLog struct {
+	w io.WriteCloser
 }
 
-func (f *Fetcher) download(ctx context.Context, value, dst string) error {
-	var src string
-	switch {
-	case strings.HasPrefix(value, "http://") || strings.HasPrefix(value, "https://"):
-		return f.httpGet(ctx, value, dst)
-	case strings.HasPrefix(value, "file://"):
-		pu, err := url.Parse(value)
-		if err != nil {
-			return err
-		}
-		src = pu.Path
-	case filepath.IsAbs(value):
-		src = value
-	default:
-		scheme, _, _ := strings.Cut(value, "://")
-		return fmt.Errorf("unsupported URI scheme %q (want http, https, file or an absolute path)", scheme)
-	}
-	return copyFile(src, dst)
-}
-
-func (f *Fetcher) httpGet(ctx context.Context, value, dst string) error {
-	c := f.Client
-	if c == nil {
-		c = http.DefaultClient
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, value, nil)
+// openSandboxLog opens <sandbox>/stderr for appending; when it cannot,
+// the lines go nowhere and the agent's log says why.
+func openSandboxLog(sandbox string, agentLog *slog.Logger) *sandboxLog {
+	f, err := os.OpenFile(filepath.Join(sandbox, "stderr"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		return err
+		agentLog.Warn("cannot write the fetcher's log to the sandbox", "sandbox", sandbox, "err", err)
+		return &sandboxLog{}
 	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("HTTP %s", resp.Status)
-	}
-	return writeFile(dst, resp.Body, 0o644)
+	return &sandboxLog{w: f}
 }
 
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
+func (l *sandboxLog) printf(severity byte, format string, args ...any) {
+	if l.w == nil {
+		return
 	}
-	defer in.Close()
-	st, err := in.Stat()
-	if err != nil {
-		return err
-	}
-	if st.IsDir() {
-		return fmt.Errorf("%s is a directory", src)
-	}
-	return writeFile(dst, in, st.Mode().Perm()|0o600)
+	now := time.Now()
+	fmt.Fprintf(l.w, "%c%s fetcher] %s\n", severity, now.Format("0102 15:04:05.000000"), fmt.Sprintf(format, args...))
 }
 
-func writeFile(dst string, r io.Reader, mode os.FileMode) error {
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, r); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
-}
+// note logs a download's progress (retries) as a warning.
+func (l *sandboxLog) note(format string, args ...any) { l.printf('W', format, args...) }
 
-// archiveKind classifies a file name by its extension.
-func archiveKind(name string) string {
-	n := strings.ToLower(name)
-	for _, k := range []string{".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".tar", ".zip", ".gz"} {
-		if strings.HasSuffix(n, k) {
-			return k
-		}
+func (l *sandboxLog) close() {
+	if l.w != nil {
+		l.w.Close()
 	}
-	return ""
-}
-
-// extract unpacks file into dir when its name says it is an archive.
-func extract(ctx context.Context, file, dir string) error {
-	kind := archiveKind(file)
-	if kind == "" {
-		return nil
-	}
-	if kind == ".zip" {
-		return extractZip(file, dir)
-	}
-	in, err := os.Open(file)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	var r io.Reader = in
-	switch kind {
-	case ".tar.gz", ".tgz", ".gz":
-		zr, err := gzip.NewReader(in)
-		if err != nil {
-			return fmt.Errorf("extract: %w", err)
-		}
-		defer zr.Close()
-		r = zr
-	case ".tar.bz2", ".tbz2":
-		r = bzip2.NewReader(in)
-	case ".tar.xz", ".txz":
-		// The standard library has no xz decoder: decompress with xz(1),
-		// keep the path checks here.
-		cmd := exec.CommandContext(ctx, "xz", "-dc")
-		cmd.Stdin = in
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			return err
-		}
-		if err := cmd.Start(); err != nil {
-			return fmt.Errorf("extract: xz: %w", err)
-		}
-		terr := extractTar(out, dir)
-		io.Copy(io.Discard, out)
-		werr := cmd.Wait()
-		if terr != nil {
-			return terr
-		}
-		if werr != nil {
-			return fmt.Errorf("extract: xz: %w", werr)
-		}
-		return nil
-	}
-	if kind == ".gz" {
-		// A single compressed file: write it without the suffix.
-		dst := strings.TrimSuffix(file, filepath.Ext(file))
-		return writeFile(dst, r, 0o644)
-	}
-	return extractTar(r, dir)
-}
-
-func extractTar(r io.Reader, dir string) error {
-	tr := tar.NewReader(r)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("extract: %w", err)
-		}
-		dst, err := entryPath(dir, h.Name)
-		if err != nil {
-			return err
-		}
-		if dst == "" {
-			continue
-		}
-		mode := h.FileInfo().Mode()
-		switch h.Typeflag {
-		case tar.TypeDir:
-			if err := os.MkdirAll(dst, mode.Perm()|0o700); err != nil {
-				return err
-			}
-		case tar.TypeReg:
-			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-				return err
-			}
-			os.Remove(dst)
-			if err := writeFile(dst, tr, mode.Perm()); err != nil {
-				return err
-			}
-		case tar.TypeSymlink:
-			if err := checkLink(dir, dst, h.Linkname); err != nil {
-				return err
-			}
-			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-				return err
-			}
-			os.Remove(dst)
-			if err := os.Symlink(h.Linkname, dst); err != nil {
-				return err
-			}
-		case tar.TypeLink:
-			src, err := entryPath(dir, h.Linkname)
-			if err != nil || src == "" {
-				return fmt.Errorf("extract: hard link %q -> %q: %w", h.Name, h.Linkname, ErrEscape)
-			}
-			os.Remove(dst)
-			if err := os.Link(src, dst); err != nil {
-				return err
-			}
-		default:
-			// Devices, FIFOs and the like are skipped.
-		}
-	}
-}
-
-func extractZip(file, dir string) error {
-	zr, err := zip.OpenReader(file)
-	if err != nil {
-		return fmt.Errorf("extract: %w", err)
-	}
-	defer zr.Close()
-	for _, zf := range zr.File {
-		dst, err := entryPath(dir, zf.Name)
-		if err != nil {
-			return err
-		}
-		if dst == "" {
-			continue
-		}
-		mode := zf.Mode()
-		if mode.IsDir() {
-			if err := os.MkdirAll(dst, 0o755); err != nil {
-				return err
-			}
-			continue
-		}
-		if mode&os.ModeSymlink != 0 {
-			return fmt.Errorf("extract: %q: symbolic links in zip archives are not supported", zf.Name)
-		}
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return err
-		}
-		rc, err := zf.Open()
-		if err != nil {
-			return err
-		}
-		perm := mode.Perm()
-		if perm == 0 {
-			perm = 0o644
-		}
-		os.Remove(dst)
-		err = writeFile(dst, rc, perm)
-		rc.Close()
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// entryPath maps an archive entry name to a path inside dir; "" for the
-// archive's root entry. It refuses absolute names, "..", and entries that
-// would be written through a symbolic link.
-func entryPath(dir, name string) (string, error) {
-	clean := filepath.Clean(filepath.FromSlash(name))
-	if clean == "." {
-		return "", nil
-	}
-	if filepath.IsAbs(name) || strings.HasPrefix(name, "/") {
-		return "", fmt.Errorf("extract: entry %q: %w", name, ErrEscape)
-	}
-	dst, err := within(dir, clean)
-	if err != nil {
-		return "", fmt.Errorf("extract: entry %q: %w", name, err)
-	}
-	// No parent of the entry may be a symbolic link (an earlier entry
-	// could point it outside the sandbox).
-	rel, _ := filepath.Rel(dir, filepath.Dir(dst))
-	cur := dir
-	if rel != "." {
-		for _, part := range strings.Split(rel, string(filepath.Separator)) {
-			cur = filepath.Join(cur, part)
-			if st, err := os.Lstat(cur); err == nil && st.Mode()&os.ModeSymlink != 0 {
-				return "", fmt.Errorf("extract: entry %q goes through symbolic link %q: %w", name, part, ErrEscape)
-			}
-		}
-	}
-	return dst, nil
-}
-
-// checkLink refuses a symbolic link whose target resolves outside dir.
-func checkLink(dir, at, target string) error {
-	if filepath.IsAbs(target) {
-		return fmt.Errorf("extract: symbolic link %q -> %q: %w", at, target, ErrEscape)
-	}
-	if _, err := within(dir, filepath.Join(filepath.Dir(mustRel(dir, at)), target)); err != nil {
-		return fmt.Errorf("extract: symbolic link %q -> %q: %w", at, target, ErrEscape)
-	}
-	return nil
-}
-
-func mustRel(base, p string) string {
-	r, err := filepath.Rel(base, p)
-	if err != nil {
-		return p
-	}
-	return r
 }

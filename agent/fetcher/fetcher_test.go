@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -24,12 +25,12 @@ func uri(value string) *mesos.CommandInfo_URI {
 	return &mesos.CommandInfo_URI{Value: proto.String(value)}
 }
 
-type entry struct {
+type tarEntry struct {
 	name, body, link string
 	dir              bool
 }
 
-func tarBytes(t *testing.T, entries []entry) []byte {
+func tarBytes(t *testing.T, entries []tarEntry) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
@@ -74,7 +75,7 @@ func compressWith(t *testing.T, tool string, b []byte) []byte {
 	return out
 }
 
-func zipBytes(t *testing.T, entries []entry) []byte {
+func zipBytes(t *testing.T, entries []tarEntry) []byte {
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
 	for _, e := range entries {
@@ -108,7 +109,7 @@ func readFile(t *testing.T, p string) string {
 
 func TestFetchKinds(t *testing.T) {
 	src := t.TempDir()
-	files := tarBytes(t, []entry{{name: "pkg/", dir: true}, {name: "pkg/a.txt", body: "A"}})
+	files := tarBytes(t, []tarEntry{{name: "pkg/", dir: true}, {name: "pkg/a.txt", body: "A"}})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/dl/script.sh":
@@ -126,7 +127,7 @@ func TestFetchKinds(t *testing.T) {
 	tarBz2 := write(t, src, "c.tar.bz2", compressWith(t, "bzip2", files))
 	tarXz := write(t, src, "d.tar.xz", compressWith(t, "xz", files))
 	tarPlain := write(t, src, "e.tar", files)
-	zipFile := write(t, src, "f.zip", zipBytes(t, []entry{{name: "z/one.txt", body: "one"}}))
+	zipFile := write(t, src, "f.zip", zipBytes(t, []tarEntry{{name: "z/one.txt", body: "one"}}))
 	gzFile := write(t, src, "g.txt.gz", gz(t, []byte("gunzipped")))
 
 	cases := []struct {
@@ -181,7 +182,7 @@ func TestFetchKinds(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			sb := t.TempDir()
-			if err := (&Fetcher{}).Fetch(context.Background(), []*mesos.CommandInfo_URI{tc.uri}, sb); err != nil {
+			if err := (&Fetcher{}).Fetch(context.Background(), []*mesos.CommandInfo_URI{tc.uri}, sb, ""); err != nil {
 				t.Fatal(err)
 			}
 			tc.check(t, sb)
@@ -207,16 +208,16 @@ func TestFetchErrors(t *testing.T) {
 		{"relative path", uri("relative/x"), false, "unsupported"},
 		{"output_file escapes", &mesos.CommandInfo_URI{Value: proto.String(plain), OutputFile: proto.String("../x")}, true, ""},
 		{"output_file absolute", &mesos.CommandInfo_URI{Value: proto.String(plain), OutputFile: proto.String(filepath.Join(outside, "x"))}, true, ""},
-		{"tar dotdot", uri(write(t, src, "dd.tar", tarBytes(t, []entry{{name: "../evil.txt", body: "x"}}))), true, ""},
-		{"tar absolute", uri(write(t, src, "abs.tar", tarBytes(t, []entry{{name: filepath.Join(outside, "evil.txt"), body: "x"}}))), true, ""},
-		{"tar symlink out", uri(write(t, src, "ln.tar", tarBytes(t, []entry{{name: "l", link: outside}, {name: "l/evil.txt", body: "x"}}))), true, ""},
-		{"tar relative symlink out", uri(write(t, src, "ln2.tar", tarBytes(t, []entry{{name: "l", link: "../../.."}}))), true, ""},
-		{"zip dotdot", uri(write(t, src, "dd.zip", zipBytes(t, []entry{{name: "../evil.txt", body: "x"}}))), true, ""},
+		{"tar dotdot", uri(write(t, src, "dd.tar", tarBytes(t, []tarEntry{{name: "../evil.txt", body: "x"}}))), true, ""},
+		{"tar absolute", uri(write(t, src, "abs.tar", tarBytes(t, []tarEntry{{name: filepath.Join(outside, "evil.txt"), body: "x"}}))), true, ""},
+		{"tar symlink out", uri(write(t, src, "ln.tar", tarBytes(t, []tarEntry{{name: "l", link: outside}, {name: "l/evil.txt", body: "x"}}))), true, ""},
+		{"tar relative symlink out", uri(write(t, src, "ln2.tar", tarBytes(t, []tarEntry{{name: "l", link: "../../.."}}))), true, ""},
+		{"zip dotdot", uri(write(t, src, "dd.zip", zipBytes(t, []tarEntry{{name: "../evil.txt", body: "x"}}))), true, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			sb := t.TempDir()
-			err := (&Fetcher{}).Fetch(context.Background(), []*mesos.CommandInfo_URI{tc.uri}, sb)
+			err := (&Fetcher{}).Fetch(context.Background(), []*mesos.CommandInfo_URI{tc.uri}, sb, "")
 			if err == nil {
 				t.Fatal("fetch succeeded")
 			}
@@ -233,5 +234,50 @@ func TestFetchErrors(t *testing.T) {
 				t.Fatal("a file was written outside the sandbox")
 			}
 		})
+	}
+}
+
+// An agent running as root copies a local file into a sandbox only when
+// the container's user could read it, as mesos-fetcher, which switches
+// to that user, can.
+func TestLocalFileReadableByUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: fetching for another user")
+	}
+	if _, err := user.Lookup("nobody"); err != nil {
+		t.Fatalf("the user nobody is needed for this test: %v", err)
+	}
+	dir := t.TempDir()
+	for d := dir; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
+		os.Chmod(d, 0o755)
+	}
+	open := write(t, dir, "open.txt", []byte("open"))
+	secret := write(t, dir, "secret.txt", []byte("secret"))
+	os.Chmod(secret, 0o600)
+	closed := filepath.Join(dir, "closed")
+	os.Mkdir(closed, 0o700)
+	inClosed := write(t, closed, "in.txt", []byte("in"))
+	f := newFetcher(t, Config{CacheDir: t.TempDir(), CacheSize: 1 << 20})
+	for _, tc := range []struct {
+		path, user string
+		ok         bool
+	}{
+		{open, "nobody", true},
+		{secret, "nobody", false},
+		{inClosed, "nobody", false},
+		{secret, "", true}, // the agent's own user
+	} {
+		for _, cache := range []bool{false, true} {
+			sb := t.TempDir()
+			u := uri(tc.path)
+			u.Cache = proto.Bool(cache)
+			err := f.Fetch(context.Background(), []*mesos.CommandInfo_URI{u}, sb, tc.user)
+			if tc.ok != (err == nil) {
+				t.Errorf("%s for %q (cache=%v): %v", tc.path, tc.user, cache, err)
+			}
+			if err != nil && (!errors.Is(err, os.ErrPermission) || !strings.Contains(err.Error(), tc.user)) {
+				t.Errorf("error %q is not a permission error naming the user", err)
+			}
+		}
 	}
 }

@@ -159,6 +159,7 @@ func runCluster(ctx context.Context, mcfg master.Config, acfg agent.Config, lf l
 		cfg.WorkDir = filepath.Join(root, fmt.Sprintf("agent%d", i))
 		cfg.Resources = shares[i]
 		cfg.CgroupsRoot = localCgroupsRoot(acfg.CgroupsRoot, root, i)
+		cfg.FetcherCacheDir = localFetcherCacheDir(acfg.FetcherCacheDir, i)
 		alog, logFile, closeLog, err := agentLog(i)
 		if err != nil {
 			return fmt.Errorf("agent %d: %w", i, err)
@@ -259,4 +260,15 @@ func agentShares(given, workDir string, n int) ([]string, error) {
 func localCgroupsRoot(root, workDir string, i int) string {
 	sum := sha256.Sum256([]byte(workDir))
 	return path.Join(fmt.Sprintf("%s-local-%x", root, sum[:4]), fmt.Sprintf("agent%d", i))
+}
+
+// localFetcherCacheDir gives each agent of a local cluster its own
+// fetcher cache, as mesos-local does (a cache directory serves one agent
+// at a time): <dir>/agent<i> under a --fetcher_cache_dir given; without
+// one each agent uses its own <work_dir>/fetch.
+func localFetcherCacheDir(dir string, i int) string {
+	if dir == "" {
+		return ""
+	}
+	return filepath.Join(dir, fmt.Sprintf("agent%d", i))
 }

@@ -6,9 +6,9 @@
 // A Spec (YAML or JSON) gives the number of tasks, the command (a
 // text/template filled per task with {{.Index}}, {{.Tasks}} and the named
 // {{.Inputs}}), the URIs that ship code and data into each sandbox (also
-// templates, marked cache: true by default so that an agent with a fetcher
-// cache reuses them; Mezzo's own fetcher has no cache yet and downloads
-// them for every task), each task's resources, the maximum parallelism, how often
+// templates, marked cache: true by default so that the agent's fetcher
+// cache downloads each once and reuses it for every task), each task's
+// resources, the maximum parallelism, how often
 // a failed task is retried and with what backoff, and a deadline.
 //
 //	pending ──▶ LAUNCH (many tasks per offer) ──▶ running ──▶ finished

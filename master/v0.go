@@ -157,6 +157,18 @@ func (e *v0Edge) subscribe(from libprocess.UPID, sub *schedpb.Call_Subscribe) {
 		if s == nil {
 			return
 		}
+		if e.m.cfg.Authentication.Frameworks {
+			// Mesos authenticates drivers with CRAM-MD5 before they
+			// register; Mezzo does not implement that exchange, so with
+			// --authenticate_frameworks a driver cannot prove who it is.
+			e.log.Warn("refusing an unauthenticated driver framework", "from", from.String())
+			sink := &v0Sink{sender: s, pid: from, log: e.log, agentPID: c.agentPID}
+			sink.send("mesos.internal.FrameworkErrorMessage", &messages.FrameworkErrorMessage{Message: proto.String(
+				"Framework at " + from.String() + " is not authenticated: this master requires authentication " +
+					"(--authenticate_frameworks) and does not implement the driver's CRAM-MD5 exchange; " +
+					"use the v1 scheduler API with HTTP Basic credentials")})
+			return
+		}
 		id := sub.GetFrameworkInfo().GetId().GetValue()
 		if id == "" {
 			// The driver retries its registration until it hears back:

@@ -195,6 +195,8 @@ type Config struct {
 	// as the argv of the built-in executors ("--default" is appended for
 	// the default executor). Not a flag; tests use it.
 	ExecutorCommand []string
+	// Authentication is the agent's authentication flags (authn.go).
+	Authentication Authentication
 	// Clock drives timers (registration timeouts, retries, grace
 	// periods, garbage collection). Nil means the real clock.
 	Clock Clock
@@ -227,6 +229,7 @@ func Defaults() Config {
 		GCDelay:                           7 * 24 * time.Hour,
 		GCDiskHeadroom:                    0.1,
 		DiskWatchInterval:                 time.Minute,
+		Authentication:                    Authentication{HTTPAuthenticators: "basic"},
 	}
 }
 
@@ -266,6 +269,7 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 	flags.DurationVar(fs, &c.GCDelay, "gc_delay", d.GCDelay, "Longest time the sandbox and meta directories of finished executors and frameworks are kept; shortened as the disk fills (see --gc_disk_headroom).")
 	fs.Float64Var(&c.GCDiskHeadroom, "gc_disk_headroom", d.GCDiskHeadroom, "Disk headroom, between 0.0 and 1.0, of the age beyond which finished sandboxes are deleted at each --disk_watch_interval: gc_delay * max(0.0, 1.0 - gc_disk_headroom - disk usage).")
 	flags.DurationVar(fs, &c.DiskWatchInterval, "disk_watch_interval", d.DiskWatchInterval, "Interval between checks of the disk usage of --work_dir, which prune the directories scheduled for garbage collection.")
+	c.Authentication.addFlags(fs)
 }
 
 // parseExecutorEnv reads --executor_environment_variables: a JSON object

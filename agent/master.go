@@ -156,6 +156,7 @@ func (a *Agent) connect(ctx context.Context, client *http.Client) (registered bo
 	}
 	req.Header.Set("Content-Type", codec.MediaProtobuf)
 	req.Header.Set("Accept", codec.MediaProtobuf)
+	a.authn.authorize(req)
 
 	// The watchdog cuts the attempt when the master stays silent for ping
 	// interval × max missed pings: while connecting (a partitioned network
@@ -261,6 +262,7 @@ func (a *Agent) postCall(ctx context.Context, client *http.Client, streamID stri
 	}
 	req.Header.Set("Content-Type", codec.MediaProtobuf)
 	req.Header.Set("Mesos-Stream-Id", streamID)
+	a.authn.authorize(req)
 	resp, err := client.Do(req)
 	if err != nil {
 		return err

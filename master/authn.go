@@ -53,6 +53,21 @@ func (n *authn) required(realm string) bool {
 	return false
 }
 
+// uiRealm is the realm of the web UI's page and files: the read-only
+// realm when it is protected, else the read-write one, else none. Mesos
+// serves its UI to anyone; Mezzo protects it once the endpoints it reads
+// are, so that opening the page makes the browser ask for credentials
+// and send them with every request the UI makes (all same-origin).
+func (n *authn) uiRealm() string {
+	switch {
+	case n.cfg.HTTPReadonly:
+		return auth.RealmMasterReadonly
+	case n.cfg.HTTPReadwrite:
+		return auth.RealmMasterReadwrite
+	}
+	return ""
+}
+
 // guard returns h behind realm's authentication: HTTP Basic when the
 // realm's flag is on (401 with Mesos' challenge otherwise), and, for the
 // endpoints that change state once any authentication is on, a refusal

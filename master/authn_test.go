@@ -102,7 +102,10 @@ func TestAuthnRealms(t *testing.T) {
 	if resp := get(t, srv.URL+"/master/state", basic("alice", "s-alice")); resp.StatusCode != 200 {
 		t.Errorf("/master/state with credentials: %d", resp.StatusCode)
 	}
-	for _, p := range []string{"/health", "/master/health", "/version", "/"} {
+	if resp := get(t, srv.URL+"/", nil); resp.StatusCode != 401 || resp.Header.Get("WWW-Authenticate") != `Basic realm="mesos-master-readonly"` {
+		t.Errorf("the web UI's page: %d, want 401 so the browser asks for credentials", resp.StatusCode)
+	}
+	for _, p := range []string{"/health", "/master/health", "/version"} {
 		if resp := get(t, srv.URL+p, nil); resp.StatusCode == 401 {
 			t.Errorf("%s is not protected by Mesos but answered 401", p)
 		}

@@ -76,7 +76,11 @@ func (m *Master) routes() http.Handler {
 	routes["/logging/toggle"] = m.cfg.Verbosity.ToggleHandler()
 	routes.ui(webui.Handler())
 	for path, h := range routes {
-		routes[path] = m.authn.guard(realmOf(path), h)
+		realm := realmOf(path)
+		if path == "/" || path == webui.Prefix {
+			realm = m.authn.uiRealm()
+		}
+		routes[path] = m.authn.guard(realm, h)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h, ok := routes.lookup(r.URL.Path)

@@ -16,7 +16,12 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
+	"github.com/mezzo-project/mezzo/api/v0/messages"
+	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	"github.com/mezzo-project/mezzo/internal/auth"
+	"github.com/mezzo-project/mezzo/internal/v0test"
 )
 
 // authCluster is a master and agent with every authentication flag on.
@@ -232,6 +237,64 @@ func TestAuthnClusterRefusesForgedIdentities(t *testing.T) {
 			if f.ID == id && (!f.Active || f.Principal != "alice") {
 				t.Fatalf("alice's framework after the attempts: %+v", f)
 			}
+		}
+	})
+
+	t.Run("driver frameworks (CRAM-MD5)", func(t *testing.T) {
+		driver := func(id string) *v0test.Scheduler {
+			s, err := v0test.NewScheduler(c.master, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(s.Close)
+			return s
+		}
+		info := func(principal string) *mesos.FrameworkInfo {
+			return &mesos.FrameworkInfo{User: proto.String("root"), Name: proto.String("driver"), Principal: proto.String(principal)}
+		}
+		errorOf := func(s *v0test.Scheduler) string {
+			t.Helper()
+			r, err := s.Await(10*time.Second, func(r v0test.Received) bool {
+				return r.Name == "mesos.internal.FrameworkErrorMessage" || r.Name == "mesos.internal.FrameworkRegisteredMessage"
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m, ok := r.Msg.(*messages.FrameworkErrorMessage); ok {
+				return m.GetMessage()
+			}
+			return ""
+		}
+		anon := driver("scheduler-anon")
+		if err := anon.Subscribe(info("alice")); err != nil {
+			t.Fatal(err)
+		}
+		if msg := errorOf(anon); !strings.Contains(msg, "is not authenticated") {
+			t.Fatalf("unauthenticated driver: %q", msg)
+		}
+		if err := driver("scheduler-wrong").Authenticate("alice", "not-her-secret", 10*time.Second); err == nil ||
+			!strings.Contains(err.Error(), "AuthenticationFailedMessage") {
+			t.Fatalf("wrong secret: %v", err)
+		}
+		bob := driver("scheduler-bob")
+		if err := bob.Authenticate("bob", bobPW, 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if err := bob.Subscribe(info("alice")); err != nil {
+			t.Fatal(err)
+		}
+		if msg := errorOf(bob); !strings.Contains(msg, "does not match authenticated principal 'bob'") {
+			t.Fatalf("bob registering as alice: %q", msg)
+		}
+		alice := driver("scheduler-alice")
+		if err := alice.Authenticate("alice", alicePW, 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if err := alice.Subscribe(info("alice")); err != nil {
+			t.Fatal(err)
+		}
+		if msg := errorOf(alice); msg != "" || alice.FrameworkID() == "" {
+			t.Fatalf("alice's authenticated driver: error %q, framework id %q", msg, alice.FrameworkID())
 		}
 	})
 

@@ -38,6 +38,10 @@ func newAuthn(a Authentication) (*authn, error) {
 	return n, nil
 }
 
+// frameworkCredentials are the principals drivers authenticate as
+// with CRAM-MD5: --credentials.
+func (n *authn) frameworkCredentials() auth.Credentials { return n.agents.Credentials }
+
 // required reports whether requests in realm must authenticate.
 func (n *authn) required(realm string) bool {
 	switch realm {

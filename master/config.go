@@ -196,9 +196,10 @@ type Config struct {
 // without these flags serves anyone who reaches it.
 type Authentication struct {
 	// Frameworks is --authenticate_frameworks (default false): only
-	// authenticated frameworks may subscribe. HTTP frameworks prove their
-	// principal with HTTP Basic (as with --authenticate_http_frameworks);
-	// driver (v0) frameworks are refused, since Mezzo has no CRAM-MD5.
+	// authenticated frameworks may subscribe. Driver (v0) frameworks
+	// authenticate with CRAM-MD5 against Credentials (v0_authn.go); HTTP
+	// frameworks prove their principal with HTTP Basic (as with
+	// --authenticate_http_frameworks).
 	Frameworks bool
 	// Agents is --authenticate_agents (default false): agents must
 	// present one of --credentials with HTTP Basic on Mezzo's agent
@@ -224,8 +225,7 @@ type Authentication struct {
 	// Credentials, which then serve agents alone.
 	HTTPCredentials string
 	// Authenticators is --authenticators (default "crammd5"), the driver
-	// authenticator's name; only crammd5 is accepted, and Mezzo refuses
-	// driver frameworks when --authenticate_frameworks is on.
+	// authenticator's name; only crammd5 is implemented.
 	Authenticators string
 	// HTTPAuthenticators is --http_authenticators (default "basic"); only
 	// basic is implemented.
@@ -393,14 +393,14 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 	flags.DurationVar(fs, &c.AgentReregisterTimeout, "agent_reregister_timeout", d.AgentReregisterTimeout,
 		"How long a restarted master waits for its agents to re-register before marking them unreachable.")
 	au, da := &c.Authentication, d.Authentication
-	fs.BoolVar(&au.Frameworks, "authenticate_frameworks", da.Frameworks, "Only authenticated frameworks may subscribe (HTTP Basic on the scheduler API; driver frameworks are refused).")
+	fs.BoolVar(&au.Frameworks, "authenticate_frameworks", da.Frameworks, "Only authenticated frameworks may subscribe (CRAM-MD5 for driver frameworks, HTTP Basic on the scheduler API).")
 	fs.BoolVar(&au.Agents, "authenticate_agents", da.Agents, "Only agents authenticated with one of --credentials may register.")
 	fs.BoolVar(&au.HTTPReadonly, "authenticate_http_readonly", da.HTTPReadonly, "Read-only HTTP endpoints need HTTP Basic authentication.")
 	fs.BoolVar(&au.HTTPReadwrite, "authenticate_http_readwrite", da.HTTPReadwrite, "HTTP endpoints that change state, and the operator API, need HTTP Basic authentication.")
 	fs.BoolVar(&au.HTTPFrameworks, "authenticate_http_frameworks", da.HTTPFrameworks, "The scheduler API needs HTTP Basic authentication (with --http_framework_authenticators=basic).")
 	fs.StringVar(&au.Credentials, "credentials", da.Credentials, "Path of the credentials file: JSON {\"credentials\":[{\"principal\":..,\"secret\":..}]} or \"principal secret\" lines.")
 	fs.StringVar(&au.HTTPCredentials, "http_credentials", da.HTTPCredentials, "Path of a credentials file for the HTTP endpoints instead of --credentials.")
-	fs.StringVar(&au.Authenticators, "authenticators", da.Authenticators, "Driver authenticator: crammd5 (driver frameworks are refused when --authenticate_frameworks is on).")
+	fs.StringVar(&au.Authenticators, "authenticators", da.Authenticators, "Driver frameworks' authenticator: crammd5 (the only one).")
 	fs.StringVar(&au.HTTPAuthenticators, "http_authenticators", da.HTTPAuthenticators, "HTTP authenticator: basic (the only one).")
 	fs.StringVar(&au.HTTPFrameworkAuthenticators, "http_framework_authenticators", da.HTTPFrameworkAuthenticators, "HTTP authenticator of the scheduler API: basic (the only one).")
 }

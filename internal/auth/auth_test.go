@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -191,5 +192,40 @@ func TestCrossSite(t *testing.T) {
 		if got := CrossSite(r); got != tc.want {
 			t.Errorf("origin %q referer %q: %v", tc.origin, tc.referer, got)
 		}
+	}
+}
+
+func TestCRAMMD5(t *testing.T) {
+	cs := Credentials{"alice": "s1"}
+	ch, err := NewCRAMMD5Challenge("master", time.Unix(1700000000, 0))
+	if err != nil || !strings.HasPrefix(ch, "<") || !strings.HasSuffix(ch, ".1700000000@master>") {
+		t.Fatalf("challenge %q, %v", ch, err)
+	}
+	// RFC 2195's example.
+	rfc := CRAMMD5Response("tim", "tanstaaftanstaaf", "<1896.697170952@postoffice.reston.mci.net>")
+	if string(rfc) != "tim b913a602c7eda7a495b4e6e7334d3890" {
+		t.Fatalf("RFC 2195 example: %q", rfc)
+	}
+	if p, ok := VerifyCRAMMD5(cs, ch, CRAMMD5Response("alice", "s1", ch)); !ok || p != "alice" {
+		t.Fatalf("good response: %q %v", p, ok)
+	}
+	other, _ := NewCRAMMD5Challenge("master", time.Unix(1700000000, 0))
+	for name, resp := range map[string][]byte{
+		"wrong secret":    CRAMMD5Response("alice", "s2", ch),
+		"unknown":         CRAMMD5Response("mallory", "s1", ch),
+		"other challenge": CRAMMD5Response("alice", "s1", other),
+		"garbage":         []byte("alice"),
+	} {
+		if _, ok := VerifyCRAMMD5(cs, ch, resp); ok {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	b := EncodeFields(WireField{1, []byte("CRAM-MD5")}, WireField{2, nil}, WireField{1, []byte("x")})
+	fields, err := DecodeFields(b)
+	if err != nil || len(fields[1]) != 2 || string(fields[1][0]) != "CRAM-MD5" || len(fields[2]) != 1 {
+		t.Fatalf("fields %v, %v", fields, err)
+	}
+	if _, err := DecodeFields([]byte{0x0a, 0x05, 'a'}); err == nil {
+		t.Fatal("a truncated message decoded")
 	}
 }

@@ -183,6 +183,13 @@ func (a *Agent) connect(ctx context.Context, client *http.Client) (registered bo
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		if resp.StatusCode == http.StatusUnauthorized {
+			hint := "the master authenticates agents (--authenticate_agents): start the agent with --credential"
+			if a.authn.credential != nil {
+				hint = "the master does not accept this agent's --credential (principal " + a.authn.credential.Principal + ")"
+			}
+			return false, fmt.Errorf("REGISTER: %s: %s", resp.Status, hint)
+		}
 		return false, fmt.Errorf("REGISTER: %s: %s", resp.Status, bytes.TrimSpace(b))
 	}
 	streamID := resp.Header.Get("Mesos-Stream-Id")

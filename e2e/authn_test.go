@@ -111,7 +111,7 @@ func TestAuthnClusterRefusesForgedIdentities(t *testing.T) {
 
 	t.Run("agent without credential", func(t *testing.T) {
 		waitFor(t, 20*time.Second, "the master to refuse the agent without a credential", func() error {
-			if !strings.Contains(c.badAgent.out.String(), "401") {
+			if !strings.Contains(c.badAgent.out.String(), "401 Unauthorized: the master authenticates agents (--authenticate_agents): start the agent with --credential") {
 				return fmt.Errorf("agent output has no 401 yet")
 			}
 			return nil

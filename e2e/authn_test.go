@@ -240,6 +240,27 @@ func TestAuthnClusterRefusesForgedIdentities(t *testing.T) {
 		}
 	})
 
+	t.Run("master forwards credentials to the agent", func(t *testing.T) {
+		// The agent's /monitor/statistics needs credentials
+		// (--authenticate_http_readonly); the master's proxy of it passes
+		// the operator's on.
+		var slaves struct {
+			Slaves []struct {
+				ID string `json:"id"`
+			} `json:"slaves"`
+		}
+		if err := getJSONAs(base+"/master/slaves", "alice", alicePW, &slaves); err != nil || len(slaves.Slaves) != 1 {
+			t.Fatalf("slaves %v: %v", slaves, err)
+		}
+		var stats []any
+		if err := getJSONAs(base+"/monitor/statistics?agent_id="+slaves.Slaves[0].ID, "alice", alicePW, &stats); err != nil {
+			t.Fatalf("the agent's statistics through the master: %v", err)
+		}
+		if err := httpOK("http://" + c.agent + "/monitor/statistics"); err == nil || !strings.Contains(err.Error(), "401") {
+			t.Fatalf("the agent's statistics without credentials: %v", err)
+		}
+	})
+
 	t.Run("driver frameworks (CRAM-MD5)", func(t *testing.T) {
 		driver := func(id string) *v0test.Scheduler {
 			s, err := v0test.NewScheduler(c.master, id)

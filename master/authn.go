@@ -1,6 +1,7 @@
 package master
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -86,7 +87,13 @@ func (n *authn) guard(realm string, h http.Handler) http.Handler {
 		if realm == auth.RealmMasterAgent {
 			b = n.agents
 		}
-		h = auth.RequireBasic(realm, b, h)
+		next := h
+		h = auth.RequireBasic(realm, b, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			// Requests the master makes to agents on this one's behalf
+			// (files, statistics) carry the same credentials.
+			ctx := context.WithValue(r.Context(), forwardedAuthKey{}, r.Header.Get("Authorization"))
+			next.ServeHTTP(w, r.WithContext(ctx))
+		}))
 	}
 	if realm == auth.RealmMasterReadwrite && n.cfg.enabled() {
 		next := h
@@ -99,6 +106,18 @@ func (n *authn) guard(realm string, h http.Handler) http.Handler {
 		})
 	}
 	return h
+}
+
+type forwardedAuthKey struct{}
+
+// forwardAuth sets on req, a request to an agent made for an
+// authenticated request whose context is ctx, that request's
+// Authorization header: the agents' own --authenticate_http_readonly
+// and --authenticate_http_readwrite then see the operator's credentials.
+func forwardAuth(ctx context.Context, req *http.Request) {
+	if v, _ := ctx.Value(forwardedAuthKey{}).(string); v != "" {
+		req.Header.Set("Authorization", v)
+	}
 }
 
 // realmOf is the authentication realm of a master path (as routes

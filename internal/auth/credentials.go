@@ -26,13 +26,10 @@ type Credentials map[string]string
 // compares in constant time so the answer's timing does not tell how
 // much of a secret was right.
 func (cs Credentials) Check(principal, secret string) bool {
-	want, ok := cs[principal]
-	if !ok {
-		// Compare anyway, so an unknown principal costs the same time.
-		constantTimeEqual(secret, secret)
-		return false
-	}
-	return constantTimeEqual(want, secret)
+	want, known := cs[principal]
+	// An unknown principal is compared too (with an empty secret, which
+	// no entry has), so it costs the same time as a known one.
+	return constantTimeEqual(want, secret) && known
 }
 
 // ReadCredentials reads a credentials file (Mesos' --credentials and

@@ -116,6 +116,30 @@ func TestAgentHTTPRealms(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Errorf("/state with credentials: %d", resp.StatusCode)
 	}
+	// A browser's cross-site post to the operator API is refused even with
+	// its stored credentials.
+	req, _ = http.NewRequest("POST", srv.URL+"/api/v1", strings.NewReader(`{"type":"GET_HEALTH"}`))
+	req.SetBasicAuth("ops", "pw")
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Origin", "http://evil.example")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 403 {
+		t.Errorf("cross-site operator call: %d, want 403", resp.StatusCode)
+	}
+	req.Header.Del("Origin")
+	req.Body = io.NopCloser(strings.NewReader(`{"type":"GET_HEALTH"}`))
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("operator call with credentials: %d", resp.StatusCode)
+	}
 	if resp, _ := http.Get(srv.URL + "/health"); resp.StatusCode != 200 {
 		t.Errorf("/health: %d", resp.StatusCode)
 	}

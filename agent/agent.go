@@ -105,6 +105,10 @@ type Agent struct {
 
 	// v0 serves the executor driver protocol (v0.go).
 	v0 *v0Edge
+	// authn authenticates the agent to the master, HTTP requests and
+	// executors (authn.go); handler is mux behind it.
+	authn   *authn
+	handler http.Handler
 
 	// ---- state below is owned by the loop goroutine ----
 	st state
@@ -120,6 +124,10 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 		return nil, err
 	}
 	info, err := agentInfo(cfg)
+	if err != nil {
+		return nil, err
+	}
+	authn, err := newAuthn(cfg.Authentication)
 	if err != nil {
 		return nil, err
 	}
@@ -152,6 +160,7 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 		detached:  make(chan struct{}),
 		recovered: make(chan struct{}),
 		started:   time.Now(),
+		authn:     authn,
 	}
 	a.st = newState(info)
 	a.files = a.newFileServer()
@@ -163,6 +172,7 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 	a.mux = http.NewServeMux()
 	a.v0 = newV0Edge(a)
 	a.routes()
+	a.handler = a.authn.guard(a.mux)
 	if err := a.initGC(); err != nil {
 		cancel()
 		fetch.Close()
@@ -203,7 +213,7 @@ func (a *Agent) Endpoint() string {
 
 // Handler returns the agent's HTTP handler: the executor API at
 // /api/v1/executor (and /slave(1)/api/v1/executor) and /health.
-func (a *Agent) Handler() http.Handler { return a.mux }
+func (a *Agent) Handler() http.Handler { return a.handler }
 
 // Serve serves HTTP on ln, registers with the master and runs until Close
 // (then it returns nil), until the master refuses the agent (ErrRefused)
@@ -245,7 +255,7 @@ func (a *Agent) Serve(ln net.Listener) error {
 	}); err != nil {
 		return err
 	}
-	a.server = &http.Server{Handler: a.mux}
+	a.server = &http.Server{Handler: a.handler}
 	a.wg.Add(2)
 	go func() {
 		defer a.wg.Done()

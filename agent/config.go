@@ -220,6 +220,8 @@ type Config struct {
 	// as the argv of the built-in executors ("--default" is appended for
 	// the default executor). Not a flag; tests use it.
 	ExecutorCommand []string
+	// Authentication is the agent's authentication flags (authn.go).
+	Authentication Authentication
 	// Clock drives timers (registration timeouts, retries, grace
 	// periods, garbage collection). Nil means the real clock.
 	Clock Clock
@@ -254,6 +256,7 @@ func Defaults() Config {
 		DiskWatchInterval:                 time.Minute,
 		FetcherCacheSize:                  "2GB",
 		FetcherStallTimeout:               time.Minute,
+		Authentication:                    Authentication{HTTPAuthenticators: "basic"},
 	}
 }
 
@@ -296,6 +299,7 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.FetcherCacheDir, "fetcher_cache_dir", d.FetcherCacheDir, "Directory of the fetcher cache (URIs with cache=true), kept across restarts; one agent per directory (default: <work_dir>/fetch).")
 	fs.StringVar(&c.FetcherCacheSize, "fetcher_cache_size", d.FetcherCacheSize, "Size of the fetcher cache in Bytes (e.g. 2GB); 0B disables it.")
 	flags.DurationVar(fs, &c.FetcherStallTimeout, "fetcher_stall_timeout", d.FetcherStallTimeout, "Time an http(s) download may receive nothing before it is aborted and its task fails.")
+	c.Authentication.addFlags(fs)
 }
 
 // parseExecutorEnv reads --executor_environment_variables: a JSON object

@@ -9,6 +9,7 @@ import (
 	execpb "github.com/mezzo-project/mezzo/api/v1/executor"
 	"github.com/mezzo-project/mezzo/api/v1/httpapi"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
+	"github.com/mezzo-project/mezzo/internal/auth"
 )
 
 func (a *Agent) routes() {
@@ -88,6 +89,11 @@ func (a *Agent) serveExecutor(w http.ResponseWriter, r *http.Request) error {
 	}
 	if err := validateCall(call); err != nil {
 		return httpapi.BadRequest("Failed to validate Executor::Call: %s", err.Error())
+	}
+	if a.authn.cfg.HTTPExecutors {
+		if err := a.authenticateExecutor(w, r, call); err != nil {
+			return err
+		}
 	}
 	switch call.GetType() {
 	case execpb.Call_HEARTBEAT:
@@ -218,4 +224,44 @@ func (a *Agent) unsubscribe(conn *execConn) {
 			}
 		}
 	}
+}
+
+// authenticateExecutor checks the Bearer token of an executor's call
+// (--authenticate_http_executors): a token this agent signed, for the
+// call's framework and executor and the executor's current container, as
+// Mesos checks its claims. No or a bad token is 401 with Mesos' Bearer
+// challenge; a good token for another executor or container is 403.
+func (a *Agent) authenticateExecutor(w http.ResponseWriter, r *http.Request, call *execpb.Call) error {
+	token, problem := auth.BearerToken(r)
+	if token == "" {
+		w.Header().Set("WWW-Authenticate", auth.BearerChallenge(auth.RealmAgentExecutor, problem))
+		return httpapi.Errorf(http.StatusUnauthorized, "Executor authentication required")
+	}
+	claims, err := auth.VerifyExecutorToken(a.authn.key, token)
+	if err != nil {
+		w.Header().Set("WWW-Authenticate", auth.BearerChallenge(auth.RealmAgentExecutor, "Invalid JWT: "+err.Error()))
+		return httpapi.Errorf(http.StatusUnauthorized, "Executor authentication failed")
+	}
+	fwID, exID := call.GetFrameworkId().GetValue(), call.GetExecutorId().GetValue()
+	if claims.FrameworkID != fwID {
+		return httpapi.Forbidden("Authenticated principal does not contain an 'fid' claim with the framework ID %s, which is set in the call", fwID)
+	}
+	if claims.ExecutorID != exID {
+		return httpapi.Forbidden("Authenticated principal does not contain an 'eid' claim with the executor ID %s, which is set in the call", exID)
+	}
+	var containerID string
+	found := false
+	if err := a.do(func() {
+		if fw := a.st.frameworks[fwID]; fw != nil {
+			if ex := fw.executors[exID]; ex != nil {
+				containerID, found = ex.containerID, true
+			}
+		}
+	}); err != nil {
+		return httpapi.ServiceUnavailable("Agent is shutting down")
+	}
+	if found && claims.ContainerID != containerID {
+		return httpapi.Forbidden("Authenticated principal does not contain a 'cid' claim with the correct active ContainerID")
+	}
+	return nil
 }

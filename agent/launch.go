@@ -15,6 +15,7 @@ import (
 	"github.com/mezzo-project/mezzo/agent/containerizer"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	builtin "github.com/mezzo-project/mezzo/executor"
+	"github.com/mezzo-project/mezzo/internal/auth"
 	"github.com/mezzo-project/mezzo/internal/flags"
 	"github.com/mezzo-project/mezzo/resources"
 )
@@ -304,6 +305,13 @@ func (a *Agent) executorEnv(ex *executor, cmd *mesos.CommandInfo) map[string]str
 	}
 	if ip, ok := os.LookupEnv("LIBPROCESS_IP"); ok {
 		env["LIBPROCESS_IP"] = ip
+	}
+	// With a --jwt_secret_key, the executor proves to the executor API
+	// which framework, executor and container it is.
+	if token, err := a.authn.executorToken(ex.fw.id, ex.id, ex.containerID); err != nil {
+		a.log.Error("no authentication token for the executor", "framework_id", ex.fw.id, "executor_id", ex.id, "err", err)
+	} else if token != "" {
+		env[auth.ExecutorTokenEnv] = token
 	}
 	for _, v := range cmd.GetEnvironment().GetVariables() {
 		if v.GetType() == mesos.Environment_Variable_SECRET {

@@ -156,6 +156,7 @@ func (a *Agent) connect(ctx context.Context, client *http.Client) (registered bo
 	}
 	req.Header.Set("Content-Type", codec.MediaProtobuf)
 	req.Header.Set("Accept", codec.MediaProtobuf)
+	a.authn.authorize(req)
 
 	// The watchdog cuts the attempt when the master stays silent for ping
 	// interval × max missed pings: while connecting (a partitioned network
@@ -182,6 +183,13 @@ func (a *Agent) connect(ctx context.Context, client *http.Client) (registered bo
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		if resp.StatusCode == http.StatusUnauthorized {
+			hint := "the master authenticates agents (--authenticate_agents): start the agent with --credential"
+			if a.authn.credential != nil {
+				hint = "the master does not accept this agent's --credential (principal " + a.authn.credential.Principal + ")"
+			}
+			return false, fmt.Errorf("REGISTER: %s: %s", resp.Status, hint)
+		}
 		return false, fmt.Errorf("REGISTER: %s: %s", resp.Status, bytes.TrimSpace(b))
 	}
 	streamID := resp.Header.Get("Mesos-Stream-Id")
@@ -261,6 +269,7 @@ func (a *Agent) postCall(ctx context.Context, client *http.Client, streamID stri
 	}
 	req.Header.Set("Content-Type", codec.MediaProtobuf)
 	req.Header.Set("Mesos-Stream-Id", streamID)
+	a.authn.authorize(req)
 	resp, err := client.Do(req)
 	if err != nil {
 		return err

@@ -86,12 +86,15 @@ func Summaries() map[string]string {
 
 // options are the flags every command shares.
 type options struct {
-	master  string
-	json    bool
-	timeout time.Duration
-	getenv  func(string) string
-	stdout  io.Writer
-	stderr  io.Writer
+	master string
+	// principal and secret are sent with HTTP Basic on every request
+	// (--principal/--secret, else $MEZZO_PRINCIPAL/$MEZZO_SECRET).
+	principal, secret string
+	json              bool
+	timeout           time.Duration
+	getenv            func(string) string
+	stdout            io.Writer
+	stderr            io.Writer
 	// ctx is cancelled by SIGINT or SIGTERM.
 	ctx context.Context
 }
@@ -216,6 +219,8 @@ func newRoot(o *options, env Env) *cobra.Command {
 	pf.StringVar(&o.master, "master", "", "the master: host:port, zk://host:port,.../path or file:///path (default $MEZZO_MASTER, else "+DefaultMaster+")")
 	pf.BoolVar(&o.json, "json", false, "print the API's messages as JSON (Mesos' JSON mapping) instead of tables")
 	pf.DurationVar(&o.timeout, "timeout", 15*time.Second, "how long one request to the cluster may take")
+	pf.StringVar(&o.principal, "principal", "", "principal to authenticate as, with HTTP Basic (default $MEZZO_PRINCIPAL)")
+	pf.StringVar(&o.secret, "secret", "", "the principal's secret (default $MEZZO_SECRET)")
 
 	root.AddGroup(&cobra.Group{ID: "cluster", Title: "Cluster commands:"}, &cobra.Group{ID: "server", Title: "Other commands:"})
 	for _, c := range []*cobra.Command{

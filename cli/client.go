@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -35,6 +36,9 @@ type client struct {
 	what    string
 	http    *http.Client
 	timeout time.Duration
+	// principal and secret, when principal is set, go with every
+	// request as HTTP Basic credentials.
+	principal, secret string
 }
 
 // connect finds the master the options name: --master, else
@@ -48,7 +52,11 @@ func (o *options) connect() (*client, error) {
 	if master == "" {
 		master = DefaultMaster
 	}
-	c := &client{http: &http.Client{}, timeout: o.timeout}
+	c := &client{http: &http.Client{}, timeout: o.timeout,
+		principal: cmp.Or(o.principal, o.getenv("MEZZO_PRINCIPAL")), secret: cmp.Or(o.secret, o.getenv("MEZZO_SECRET"))}
+	if c.principal == "" && c.secret != "" {
+		return nil, usagef("--secret (or $MEZZO_SECRET) without --principal (or $MEZZO_PRINCIPAL)")
+	}
 	if detector.Detected(master) {
 		addr, err := o.resolveLeader(master)
 		if err != nil {
@@ -136,6 +144,9 @@ func (e *httpError) Is(target error) bool {
 // do sends req and returns the answer if it is 2xx; a connection failure
 // names the master that could not be reached.
 func (c *client) do(req *http.Request) (*http.Response, error) {
+	if c.principal != "" {
+		req.SetBasicAuth(c.principal, c.secret)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		if req.Context().Err() != nil && errors.Is(err, context.DeadlineExceeded) {
@@ -152,6 +163,10 @@ func (c *client) do(req *http.Request) (*http.Response, error) {
 		resp.Body.Close()
 		if resp.StatusCode == http.StatusServiceUnavailable && strings.Contains(string(body), "leader") {
 			return nil, fmt.Errorf("the master at %s has no leader to send the request to yet: %s", c.what, strings.TrimSpace(string(body)))
+		}
+		if resp.StatusCode == http.StatusUnauthorized {
+			return nil, fmt.Errorf("%s answered 401 (%s): give credentials with --principal and --secret (or $MEZZO_PRINCIPAL and $MEZZO_SECRET)",
+				req.URL.Redacted(), resp.Header.Get("WWW-Authenticate"))
 		}
 		return nil, &httpError{status: resp.StatusCode, url: req.URL.Redacted(), body: string(body)}
 	}

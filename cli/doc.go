@@ -19,6 +19,10 @@
 // leader through package detector. Standby masters' 307 redirects are
 // followed.
 //
+// With --principal and --secret (else $MEZZO_PRINCIPAL and $MEZZO_SECRET)
+// every request carries HTTP Basic credentials, for masters and agents
+// that authenticate their endpoints (docs/security.md); a 401 says so.
+//
 // Every command prints a human table by default and the API's own
 // messages (Mesos' JSON mapping) with --json. An id argument may be any
 // unique prefix of the id. Exit codes are stable for scripts:

@@ -40,6 +40,10 @@ type Env struct {
 	// ShutdownGracePeriod is MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD (default
 	// 5 s): the time the agent allows between SHUTDOWN and killing us.
 	ShutdownGracePeriod time.Duration
+	// AuthenticationToken is MESOS_EXECUTOR_AUTHENTICATION_TOKEN: the
+	// token the agent issued this executor, sent with every call as
+	// "Authorization: Bearer <token>" (empty: none sent).
+	AuthenticationToken string
 }
 
 // EnvFromOS reads Env with getenv (os.Getenv when nil).
@@ -56,6 +60,7 @@ func EnvFromOS(getenv func(string) string) (Env, error) {
 		RecoveryTimeout:        15 * time.Minute,
 		SubscriptionBackoffMax: 2 * time.Second,
 		ShutdownGracePeriod:    5 * time.Second,
+		AuthenticationToken:    getenv("MESOS_EXECUTOR_AUTHENTICATION_TOKEN"),
 	}
 	if e.FrameworkID == "" {
 		return e, errors.New("expecting MESOS_FRAMEWORK_ID to be set in the environment")
@@ -109,6 +114,9 @@ type Client struct {
 	// (the subscription stream lives long).
 	HTTP *http.Client
 
+	// Token is sent as "Authorization: Bearer <Token>" when not empty.
+	Token string
+
 	frameworkID *mesos.FrameworkID
 	executorID  *mesos.ExecutorID
 }
@@ -118,6 +126,7 @@ func NewClient(e Env, f codec.Format) *Client {
 	return &Client{
 		URL:         "http://" + e.Endpoint + "/api/v1/executor",
 		Format:      f,
+		Token:       e.AuthenticationToken,
 		frameworkID: &mesos.FrameworkID{Value: &e.FrameworkID},
 		executorID:  &mesos.ExecutorID{Value: &e.ExecutorID},
 	}
@@ -145,6 +154,9 @@ func (c *Client) post(ctx context.Context, call *execpb.Call) (*http.Response, e
 	}
 	req.Header.Set("Content-Type", c.Format.MediaType())
 	req.Header.Set("Accept", c.Format.MediaType())
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
 	return c.http().Do(req)
 }
 

@@ -185,6 +185,88 @@ type Config struct {
 	// "N/DURATION", e.g. "1/10mins"; empty means no limit. It keeps a
 	// network problem from taking out the whole cluster at once.
 	AgentRemovalRateLimit string
+
+	// Authentication is Mesos' authentication flags; see
+	// docs/security.md. All off by default, as in Mesos.
+	Authentication Authentication
+}
+
+// Authentication holds the master's authentication flags, Mesos' names
+// and defaults. Every protection is off by default: a master started
+// without these flags serves anyone who reaches it.
+type Authentication struct {
+	// Frameworks is --authenticate_frameworks (default false): only
+	// authenticated frameworks may subscribe. Driver (v0) frameworks
+	// authenticate with CRAM-MD5 against Credentials (v0_authn.go); HTTP
+	// frameworks prove their principal with HTTP Basic (as with
+	// --authenticate_http_frameworks).
+	Frameworks bool
+	// Agents is --authenticate_agents (default false): agents must
+	// present one of --credentials with HTTP Basic on Mezzo's agent
+	// protocol (realm mezzo-master-agent).
+	Agents bool
+	// HTTPReadonly is --authenticate_http_readonly (default false): the
+	// read-only endpoints (realm mesos-master-readonly) need HTTP Basic.
+	HTTPReadonly bool
+	// HTTPReadwrite is --authenticate_http_readwrite (default false): the
+	// endpoints that change state and the operator API /api/v1 (realm
+	// mesos-master-readwrite) need HTTP Basic.
+	HTTPReadwrite bool
+	// HTTPFrameworks is --authenticate_http_frameworks (default false):
+	// the scheduler API (realm mesos-master-scheduler) needs HTTP Basic;
+	// it requires HTTPFrameworkAuthenticators, as in Mesos.
+	HTTPFrameworks bool
+	// Credentials is --credentials: the path (or file:///path) of the
+	// file of principals and secrets, JSON {"credentials": [...]} or
+	// "principal secret" lines. Required by any of the flags above.
+	Credentials string
+	// HTTPCredentials is Mezzo's --http_credentials: when set, the HTTP
+	// realms (readonly, readwrite, scheduler) check these instead of
+	// Credentials, which then serve agents alone.
+	HTTPCredentials string
+	// Authenticators is --authenticators (default "crammd5"), the driver
+	// authenticator's name; only crammd5 is implemented.
+	Authenticators string
+	// HTTPAuthenticators is --http_authenticators (default "basic"); only
+	// basic is implemented.
+	HTTPAuthenticators string
+	// HTTPFrameworkAuthenticators is --http_framework_authenticators
+	// (default none); only basic is implemented.
+	HTTPFrameworkAuthenticators string
+}
+
+// enabled reports whether any authentication flag is on.
+func (a Authentication) enabled() bool {
+	return a.Frameworks || a.Agents || a.HTTPReadonly || a.HTTPReadwrite || a.HTTPFrameworks
+}
+
+// validate reports the flags' errors, naming them. It does not read the
+// credentials file (New does).
+func (a Authentication) validate() []error {
+	var errs []error
+	if a.Authenticators != "" && a.Authenticators != "crammd5" {
+		errs = append(errs, fmt.Errorf("--authenticators=%s: only crammd5 is supported", a.Authenticators))
+	}
+	if a.HTTPAuthenticators != "" && a.HTTPAuthenticators != "basic" {
+		errs = append(errs, fmt.Errorf("--http_authenticators=%s: only basic is supported", a.HTTPAuthenticators))
+	}
+	if a.HTTPFrameworkAuthenticators != "" && a.HTTPFrameworkAuthenticators != "basic" {
+		errs = append(errs, fmt.Errorf("--http_framework_authenticators=%s: only basic is supported", a.HTTPFrameworkAuthenticators))
+	}
+	if a.HTTPFrameworks && a.HTTPFrameworkAuthenticators == "" {
+		errs = append(errs, errors.New("--authenticate_http_frameworks requires --http_framework_authenticators (basic)"))
+	}
+	for _, f := range []struct {
+		on   bool
+		name string
+	}{{a.Frameworks, "authenticate_frameworks"}, {a.Agents, "authenticate_agents"},
+		{a.HTTPReadonly, "authenticate_http_readonly"}, {a.HTTPReadwrite, "authenticate_http_readwrite"},
+		{a.HTTPFrameworks, "authenticate_http_frameworks"}} {
+		if f.on && a.Credentials == "" && (a.HTTPCredentials == "" || f.name == "authenticate_agents") {
+			errs = append(errs, fmt.Errorf("--%s requires --credentials (the principals and secrets to accept)", f.name))
+		}
+	}
+	return errs
 }
 
 // DefaultConfig returns Mesos' defaults.
@@ -214,6 +296,7 @@ func DefaultConfig() Config {
 		RegistryMaxAgentAge:               14 * 24 * time.Hour,
 		RegistryMaxAgentCount:             100 * 1024,
 		AgentReregisterTimeout:            10 * time.Minute,
+		Authentication:                    Authentication{Authenticators: "crammd5", HTTPAuthenticators: "basic"},
 	}
 }
 
@@ -309,6 +392,17 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 		"Most agents removed for failed health checks per duration, e.g. '1/10mins'; empty means no limit.")
 	flags.DurationVar(fs, &c.AgentReregisterTimeout, "agent_reregister_timeout", d.AgentReregisterTimeout,
 		"How long a restarted master waits for its agents to re-register before marking them unreachable.")
+	au, da := &c.Authentication, d.Authentication
+	fs.BoolVar(&au.Frameworks, "authenticate_frameworks", da.Frameworks, "Only authenticated frameworks may subscribe (CRAM-MD5 for driver frameworks, HTTP Basic on the scheduler API).")
+	fs.BoolVar(&au.Agents, "authenticate_agents", da.Agents, "Only agents authenticated with one of --credentials may register.")
+	fs.BoolVar(&au.HTTPReadonly, "authenticate_http_readonly", da.HTTPReadonly, "Read-only HTTP endpoints need HTTP Basic authentication.")
+	fs.BoolVar(&au.HTTPReadwrite, "authenticate_http_readwrite", da.HTTPReadwrite, "HTTP endpoints that change state, and the operator API, need HTTP Basic authentication.")
+	fs.BoolVar(&au.HTTPFrameworks, "authenticate_http_frameworks", da.HTTPFrameworks, "The scheduler API needs HTTP Basic authentication (with --http_framework_authenticators=basic).")
+	fs.StringVar(&au.Credentials, "credentials", da.Credentials, "Path of the credentials file: JSON {\"credentials\":[{\"principal\":..,\"secret\":..}]} or \"principal secret\" lines.")
+	fs.StringVar(&au.HTTPCredentials, "http_credentials", da.HTTPCredentials, "Path of a credentials file for the HTTP endpoints instead of --credentials.")
+	fs.StringVar(&au.Authenticators, "authenticators", da.Authenticators, "Driver frameworks' authenticator: crammd5 (the only one).")
+	fs.StringVar(&au.HTTPAuthenticators, "http_authenticators", da.HTTPAuthenticators, "HTTP authenticator: basic (the only one).")
+	fs.StringVar(&au.HTTPFrameworkAuthenticators, "http_framework_authenticators", da.HTTPFrameworkAuthenticators, "HTTP authenticator of the scheduler API: basic (the only one).")
 }
 
 // Validate reports configuration errors, naming the flag.
@@ -399,6 +493,7 @@ func (c *Config) Validate() error {
 	if c.RegistryMaxAgentAge < 0 || c.RegistryMaxAgentCount < 0 {
 		errs = append(errs, errors.New("--registry_max_agent_age and --registry_max_agent_count must not be negative"))
 	}
+	errs = append(errs, c.Authentication.validate()...)
 	if c.AllocationInterval <= 0 {
 		errs = append(errs, fmt.Errorf("--allocation_interval=%s: must be positive", flags.FormatDuration(c.AllocationInterval)))
 	}
@@ -428,11 +523,13 @@ func (c *Config) flagValues() map[string]string {
 		"min_allocatable_resources":              c.MinAllocatableResources,
 		"offer_constraints_re2_max_mem":          flags.FormatBytes(uint64(c.OfferConstraintLimits.MaxMem)),
 		"offer_constraints_re2_max_program_size": fmt.Sprint(c.OfferConstraintLimits.MaxProgramSize),
-		"authenticate_agents":                    "false",
-		"authenticate_frameworks":                "false",
-		"authenticate_http_frameworks":           "false",
-		"authenticate_http_readonly":             "false",
-		"authenticate_http_readwrite":            "false",
+		"authenticate_agents":                    fmt.Sprint(c.Authentication.Agents),
+		"authenticate_frameworks":                fmt.Sprint(c.Authentication.Frameworks),
+		"authenticate_http_frameworks":           fmt.Sprint(c.Authentication.HTTPFrameworks),
+		"authenticate_http_readonly":             fmt.Sprint(c.Authentication.HTTPReadonly),
+		"authenticate_http_readwrite":            fmt.Sprint(c.Authentication.HTTPReadwrite),
+		"authenticators":                         c.Authentication.Authenticators,
+		"http_authenticators":                    c.Authentication.HTTPAuthenticators,
 		"registry":                               c.Registry,
 		"zk_session_timeout":                     flags.FormatDuration(c.ZKSessionTimeout),
 		"registry_strict":                        fmt.Sprint(c.RegistryStrict),
@@ -444,6 +541,14 @@ func (c *Config) flagValues() map[string]string {
 	for name, v := range map[string]string{
 		"ip": c.IP, "hostname": c.Hostname, "hostname_lookup": fmt.Sprint(c.HostnameLookup), "work_dir": c.WorkDir, "cluster": c.Cluster,
 		"advertise_ip": c.AdvertiseIP,
+	} {
+		if v != "" {
+			m[name] = v
+		}
+	}
+	for name, v := range map[string]string{
+		"credentials": c.Authentication.Credentials, "http_credentials": c.Authentication.HTTPCredentials,
+		"http_framework_authenticators": c.Authentication.HTTPFrameworkAuthenticators,
 	} {
 		if v != "" {
 			m[name] = v

@@ -189,6 +189,11 @@ type agent struct {
 	total    resources.Resources
 	stream   agentSink
 	streamID string
+	// principal is who authenticated the agent's registration ("" when
+	// agents are not authenticated) and remoteHost the address it came
+	// from: another registration claiming the id while the agent is
+	// connected must match both.
+	principal, remoteHost string
 
 	registered, reregistered time.Time
 	// disconnected is when the agent's stream closed (zero while

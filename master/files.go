@@ -558,6 +558,7 @@ func (m *Master) agentRequest(ctx context.Context, target agentFile, method, pat
 		req.Header.Set("Content-Type", contentType)
 		req.Header.Set("Accept", contentType)
 	}
+	forwardAuth(ctx, req)
 	resp, err := m.filesClient.Do(req)
 	if err != nil {
 		m.log.Warn("files: agent cannot be reached", "agent_id", target.id, "address", target.addr, "err", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
 	"github.com/mezzo-project/mezzo/internal/agentproto"
+	"github.com/mezzo-project/mezzo/internal/auth"
 	"github.com/mezzo-project/mezzo/internal/flags"
 	"github.com/mezzo-project/mezzo/internal/libprocess"
 	"github.com/mezzo-project/mezzo/internal/prom"
@@ -73,6 +75,13 @@ func (m *Master) routes() http.Handler {
 	routes["/version"] = wrap(m.versionJSON)
 	routes["/logging/toggle"] = m.cfg.Verbosity.ToggleHandler()
 	routes.ui(webui.Handler())
+	for path, h := range routes {
+		realm := realmOf(path)
+		if path == "/" || path == webui.Prefix {
+			realm = m.authn.uiRealm()
+		}
+		routes[path] = m.authn.guard(realm, h)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h, ok := routes.lookup(r.URL.Path)
 		if !ok && strings.HasPrefix(r.URL.Path, "/master/mesos.") && libprocess.IsMessage(r) {
@@ -135,6 +144,17 @@ func (m *Master) schedulerAPI(w http.ResponseWriter, r *http.Request) error {
 		if len(r.Header.Values(streamIDHeader)) > 0 {
 			return httpapi.BadRequest("Subscribe calls should not include the 'Mesos-Stream-Id' header")
 		}
+		if p, ok := auth.PrincipalFrom(r.Context()); ok {
+			// The framework is who authenticated: FrameworkInfo.principal
+			// must name it (Mesos lets it be left out; Mezzo does not, so
+			// every authenticated framework carries its principal), and
+			// the core refuses a framework id registered by another
+			// principal ("Changing framework's principal is not allowed").
+			info := call.GetSubscribe().GetFrameworkInfo()
+			if info.Principal == nil || info.GetPrincipal() != p {
+				return httpapi.BadRequest("Authenticated principal '%s' does not match principal '%s' set in `FrameworkInfo`", p, info.GetPrincipal())
+			}
+		}
 		return m.subscribe(w, r, f, call.GetSubscribe())
 	}
 	if call.GetType() == schedpb.Call_RECONCILE_OPERATIONS {
@@ -143,8 +163,15 @@ func (m *Master) schedulerAPI(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	_, hasStreamID := r.Header[http.CanonicalHeaderKey(streamIDHeader)]
+	principal, authenticated := auth.PrincipalFrom(r.Context())
 	var callErr error
-	if err := m.do(func(c *core) { callErr = c.schedulerCall(call, r.Header.Get(streamIDHeader), hasStreamID) }); err != nil {
+	if err := m.do(func(c *core) {
+		if f := c.frameworks[call.GetFrameworkId().GetValue()]; f != nil && authenticated && f.info.GetPrincipal() != principal {
+			callErr = httpapi.BadRequest("Authenticated principal '%s' does not match principal '%s' set in `FrameworkInfo`", principal, f.info.GetPrincipal())
+			return
+		}
+		callErr = c.schedulerCall(call, r.Header.Get(streamIDHeader), hasStreamID)
+	}); err != nil {
 		return unavailable(err)
 	}
 	if callErr != nil {
@@ -222,7 +249,24 @@ func (m *Master) registerAgent(w http.ResponseWriter, r *http.Request, f codec.F
 	box := newAgentOutbox()
 	var id string
 	var regErr error
-	if err := m.do(func(c *core) { id, regErr = c.registerAgent(box, streamID, reg) }); err != nil {
+	principal, _ := auth.PrincipalFrom(r.Context())
+	host, _, _ := net.SplitHostPort(r.RemoteAddr)
+	if err := m.do(func(c *core) {
+		claimed := reg.GetAgentInfo().GetId().GetValue()
+		if a := c.agents[claimed]; claimed != "" && a != nil && a.stream != nil && (a.principal != principal || a.remoteHost != host) {
+			// A connected agent's id claimed by another principal or
+			// from another host: an impostor, or a second agent with a
+			// copied work directory. The live agent keeps its id.
+			c.log.Warn("refusing a registration that claims a connected agent's id", "agent_id", claimed,
+				"principal", principal, "from", host, "agent_principal", a.principal, "agent_host", a.remoteHost)
+			regErr = httpapi.Forbidden("Agent %s is connected from another host or principal; refusing its registration from %s", claimed, host)
+			return
+		}
+		id, regErr = c.registerAgent(box, streamID, reg)
+		if a := c.agents[id]; regErr == nil && a != nil && a.streamID == streamID {
+			a.principal, a.remoteHost = principal, host
+		}
+	}); err != nil {
 		return unavailable(err)
 	}
 	if regErr != nil {

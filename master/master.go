@@ -68,6 +68,8 @@ type Master struct {
 	filesClient *http.Client
 	// v0 serves the libprocess driver protocol (v0.go).
 	v0 *v0Edge
+	// authn authenticates HTTP requests (authn.go).
+	authn *authn
 }
 
 // New validates cfg and starts a master's core goroutine. The master
@@ -82,6 +84,10 @@ func newMaster(cfg Config, log *slog.Logger, clock Clock) (*Master, error) {
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	authn, err := newAuthn(cfg.Authentication)
+	if err != nil {
+		return nil, err
 	}
 	info := cfg.Info
 	if info == nil {
@@ -116,6 +122,7 @@ func newMaster(cfg Config, log *slog.Logger, clock Clock) (*Master, error) {
 		events: make(chan func()),
 		quit:   make(chan struct{}),
 		done:   make(chan struct{}),
+		authn:  authn,
 	}
 	core.queued = m.queued.Load
 	m.snaps = newPublisher()

@@ -10,6 +10,7 @@ import (
 	schedv0 "github.com/mezzo-project/mezzo/api/v0/scheduler"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
+	"github.com/mezzo-project/mezzo/internal/auth"
 	"github.com/mezzo-project/mezzo/internal/libprocess"
 )
 
@@ -40,6 +41,8 @@ type v0Edge struct {
 	mu     sync.Mutex
 	sender *libprocess.Sender // made on first use, with the master's pid
 	closed bool
+	// auth authenticates drivers with CRAM-MD5 (v0_authn.go).
+	auth *v0Auth
 }
 
 func newV0Edge(m *Master) *v0Edge {
@@ -58,6 +61,10 @@ func newV0Edge(m *Master) *v0Edge {
 		"mesos.internal.ReconcileTasksMessage":              e.reconcileTasks,
 		"mesos.internal.FrameworkToExecutorMessage":         e.frameworkToExecutor,
 	}}
+	e.auth = newV0Auth(e)
+	e.recv.Handlers[auth.MsgAuthenticate] = e.auth.authenticate
+	e.recv.Handlers[auth.MsgStart] = e.auth.start
+	e.recv.Handlers[auth.MsgStep] = e.auth.step
 	return e
 }
 
@@ -97,6 +104,7 @@ func (e *v0Edge) close() {
 // exited is the Sender's report that a driver cannot be reached: its
 // frameworks are disconnected, as Mesos' master does on ExitedEvent.
 func (e *v0Edge) exited(pid libprocess.UPID) {
+	e.auth.forget(pid.String())
 	go func() {
 		_ = e.m.do(func(c *core) {
 			for _, f := range c.v0Frameworks(pid.String()) {
@@ -157,6 +165,12 @@ func (e *v0Edge) subscribe(from libprocess.UPID, sub *schedpb.Call_Subscribe) {
 		if s == nil {
 			return
 		}
+		if refusal := e.checkPrincipal(from, sub.GetFrameworkInfo()); refusal != "" {
+			e.log.Warn("refusing a driver framework", "from", from.String(), "reason", refusal)
+			sink := &v0Sink{sender: s, pid: from, log: e.log, agentPID: c.agentPID}
+			sink.send("mesos.internal.FrameworkErrorMessage", &messages.FrameworkErrorMessage{Message: proto.String(refusal)})
+			return
+		}
 		id := sub.GetFrameworkInfo().GetId().GetValue()
 		if id == "" {
 			// The driver retries its registration until it hears back:
@@ -185,6 +199,24 @@ func (e *v0Edge) subscribe(from libprocess.UPID, sub *schedpb.Call_Subscribe) {
 			c.frameworkPIDChanged(f, oldPID)
 		}
 	})
+}
+
+// checkPrincipal returns why a driver's registration is refused, as
+// Mesos' master refuses it: with --authenticate_frameworks, a driver that
+// has not authenticated (CRAM-MD5, v0_authn.go); and any authenticated
+// driver whose FrameworkInfo names another principal.
+func (e *v0Edge) checkPrincipal(from libprocess.UPID, info *mesos.FrameworkInfo) string {
+	principal, ok := e.auth.principal(from.String())
+	if !ok {
+		if e.m.cfg.Authentication.Frameworks {
+			return "Framework at " + from.String() + " is not authenticated"
+		}
+		return ""
+	}
+	if info.GetPrincipal() != principal {
+		return "Framework principal '" + info.GetPrincipal() + "' does not match authenticated principal '" + principal + "'"
+	}
+	return ""
 }
 
 // agentPID is an agent's libprocess pid, "" for an agent not known.

@@ -46,6 +46,7 @@ func (u *uriList) Set(v string) error { *u = append(*u, v); return nil }
 type executeFlags struct {
 	master, name, command, env, resources, role, dockerImage, containerizer string
 	taskJSON, taskGroupJSON, capabilities, principal, contentType           string
+	secret                                                                  string
 	frameworkName                                                           string
 	shell, checkpoint, partitionAware                                       bool
 	killAfter, subscribeTimeout                                             time.Duration
@@ -68,6 +69,7 @@ func (f *executeFlags) add(fs *flag.FlagSet) {
 	fs.StringVar(&f.taskGroupJSON, "task_group", "", "A TaskGroupInfo as JSON, or file:///path to one; run under the default executor.")
 	fs.StringVar(&f.capabilities, "framework_capabilities", "", "Comma-separated extra framework capabilities to enable.")
 	fs.StringVar(&f.principal, "principal", "", "Principal of the framework.")
+	fs.StringVar(&f.secret, "secret", "", "Secret of --principal, sent with HTTP Basic to a master that authenticates frameworks.")
 	fs.StringVar(&f.contentType, "content_type", "protobuf", "Encoding of scheduler API messages: json or protobuf.")
 	fs.BoolVar(&f.partitionAware, "partition_aware", true, "Enable partition-awareness for the framework.")
 	fs.StringVar(&f.frameworkName, "framework_name", "mezzo-execute instance", "Name of the framework.")
@@ -268,8 +270,12 @@ func newExecution(f *executeFlags, out, stderr io.Writer) (*execution, error) {
 	// Like mesos-execute, it outlives a lost connection: it subscribes
 	// again with its framework id (a restarted master knows it from its
 	// registry) and goes on reporting the task.
+	if f.secret != "" && f.principal == "" {
+		return nil, errors.New("--secret requires --principal")
+	}
 	ex.client = scheduler.New(scheduler.Config{Master: f.master, Framework: fw, Format: format, Reconnect: true,
-		Log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+		Credential: scheduler.Credential{Principal: f.principal, Secret: f.secret},
+		Log:        slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	return ex, nil
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mezzo-project/mezzo/frameworks/batch"
+	"github.com/mezzo-project/mezzo/sdk/scheduler"
 )
 
 func init() {
@@ -44,6 +45,7 @@ func runJob(args []string, stdout, stderr io.Writer) int {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 
 	var master string
+	var cred scheduler.Credential
 	var quiet bool
 	var failed bool
 	run := &cobra.Command{
@@ -55,7 +57,7 @@ func runJob(args []string, stdout, stderr io.Writer) int {
 			if err != nil {
 				return usageError{err}
 			}
-			st, err := jobRun(spec, master, quiet, stdout, stderr)
+			st, err := jobRun(spec, master, cred, quiet, stdout, stderr)
 			if err != nil {
 				return err
 			}
@@ -65,6 +67,8 @@ func runJob(args []string, stdout, stderr io.Writer) int {
 	}
 	run.Flags().StringVar(&master, "master", envOr("MEZZO_MASTER", "127.0.0.1:5050"),
 		"the master: host:port, or zk://host:port,.../path (default $MEZZO_MASTER, else 127.0.0.1:5050)")
+	run.Flags().StringVar(&cred.Principal, "principal", envOr("MEZZO_PRINCIPAL", ""), "principal the framework authenticates as (default $MEZZO_PRINCIPAL)")
+	run.Flags().StringVar(&cred.Secret, "secret", envOr("MEZZO_SECRET", ""), "the principal's secret (default $MEZZO_SECRET)")
 	run.Flags().BoolVar(&quiet, "quiet", false, "print only the summary, not the framework's log")
 
 	var asJSON bool
@@ -210,7 +214,7 @@ func jobTask(specFile string, index int) (*batch.Task, string, error) {
 
 // jobRun runs the job until it ends or is interrupted, logging to
 // <state_dir>/logs/framework.out (and stderr unless quiet).
-func jobRun(spec *batch.Spec, master string, quiet bool, stdout, stderr io.Writer) (*batch.Status, error) {
+func jobRun(spec *batch.Spec, master string, cred scheduler.Credential, quiet bool, stdout, stderr io.Writer) (*batch.Status, error) {
 	if err := os.MkdirAll(filepath.Join(spec.StateDir, "logs"), 0o755); err != nil {
 		return nil, fmt.Errorf("state dir: %w", err)
 	}
@@ -223,7 +227,7 @@ func jobRun(spec *batch.Spec, master string, quiet bool, stdout, stderr io.Write
 	if !quiet {
 		logw = io.MultiWriter(f, stderr)
 	}
-	j, err := batch.New(batch.Config{Master: master, Spec: spec, Log: slog.New(slog.NewTextHandler(logw, nil)), Progress: stdout})
+	j, err := batch.New(batch.Config{Master: master, Spec: spec, Credential: cred, Log: slog.New(slog.NewTextHandler(logw, nil)), Progress: stdout})
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -64,6 +65,12 @@ func runLocal(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stderr, "mezzo local: %v\n", err)
 		return 2
+	}
+	// The HTTP authentication flags the master and agents share protect
+	// the agents' endpoints too, with the master's HTTP credentials.
+	if ma := mcfg.Authentication; ma.HTTPReadonly || ma.HTTPReadwrite {
+		acfg.Authentication.HTTPReadonly, acfg.Authentication.HTTPReadwrite = ma.HTTPReadonly, ma.HTTPReadwrite
+		acfg.Authentication.HTTPCredentials = cmp.Or(ma.HTTPCredentials, ma.Credentials)
 	}
 	if lf.agents < 1 {
 		fmt.Fprintf(stderr, "mezzo local: --agents=%d: must be at least 1\n", lf.agents)

@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mezzo-project/mezzo/frameworks/service"
+	"github.com/mezzo-project/mezzo/sdk/scheduler"
 )
 
 func init() {
@@ -49,6 +50,7 @@ func runService(args []string, stdout, stderr io.Writer) int {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 
 	var master string
+	var cred scheduler.Credential
 	run := &cobra.Command{
 		Use:   "run SPEC",
 		Short: "run the service's framework in the foreground (logs also to <state_dir>/logs/framework.out)",
@@ -58,11 +60,13 @@ func runService(args []string, stdout, stderr io.Writer) int {
 			if err != nil {
 				return usageError{err}
 			}
-			return serviceRun(spec, master, stderr)
+			return serviceRun(spec, master, cred, stderr)
 		},
 	}
 	run.Flags().StringVar(&master, "master", envOr("MEZZO_MASTER", "127.0.0.1:5050"),
 		"the master: host:port, or zk://host:port,.../path (default $MEZZO_MASTER, else 127.0.0.1:5050)")
+	run.Flags().StringVar(&cred.Principal, "principal", envOr("MEZZO_PRINCIPAL", ""), "principal the framework authenticates as (default $MEZZO_PRINCIPAL)")
+	run.Flags().StringVar(&cred.Secret, "secret", envOr("MEZZO_SECRET", ""), "the principal's secret (default $MEZZO_SECRET)")
 
 	var asJSON bool
 	status := &cobra.Command{
@@ -190,7 +194,7 @@ func serviceCall(specFile, path string, body []byte, out any) error {
 
 // serviceRun runs the framework until interrupted or stopped, logging to
 // stderr and <state_dir>/logs/framework.out.
-func serviceRun(spec *service.Spec, master string, stderr io.Writer) error {
+func serviceRun(spec *service.Spec, master string, cred scheduler.Credential, stderr io.Writer) error {
 	if err := os.MkdirAll(filepath.Join(spec.StateDir, "logs"), 0o755); err != nil {
 		return fmt.Errorf("state dir: %w", err)
 	}
@@ -200,7 +204,7 @@ func serviceRun(spec *service.Spec, master string, stderr io.Writer) error {
 	}
 	defer f.Close()
 	log := slog.New(slog.NewTextHandler(io.MultiWriter(f, stderr), nil))
-	s, err := service.New(service.Config{Master: master, Spec: spec, Log: log})
+	s, err := service.New(service.Config{Master: master, Spec: spec, Log: log, Credential: cred})
 	if err != nil {
 		return err
 	}

@@ -31,6 +31,9 @@ type Config struct {
 	Master string
 	// Spec is the job to run.
 	Spec *Spec
+	// Credential authenticates the framework to a master that requires
+	// it (its principal becomes FrameworkInfo.principal); zero: none.
+	Credential scheduler.Credential
 	// Log receives the framework's log; nil discards it.
 	Log *slog.Logger
 	// Progress receives a progress line whenever the counts changed, at
@@ -179,7 +182,7 @@ func (j *Job) Run(ctx context.Context) (*Status, error) {
 	if j.spec.User != "" {
 		fw.User = proto.String(j.spec.User)
 	}
-	j.client = scheduler.New(scheduler.Config{Master: j.cfg.Master, Framework: fw, AutoAcknowledge: true, Log: j.log})
+	j.client = scheduler.New(scheduler.Config{Master: j.cfg.Master, Framework: fw, AutoAcknowledge: true, Log: j.log, Credential: j.cfg.Credential})
 
 	runCtx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -33,6 +33,9 @@ type Config struct {
 	Master string
 	// Spec is the service to run; StateDir comes from it.
 	Spec *Spec
+	// Credential authenticates the framework to a master that requires
+	// it (its principal becomes FrameworkInfo.principal); zero: none.
+	Credential scheduler.Credential
 	// Log receives the framework's log; nil discards it.
 	Log *slog.Logger
 	// Now reads the clock for restart backoffs and launch times; nil is
@@ -153,7 +156,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		s.log.Info("re-attaching to the framework of the state file", "framework_id", s.st.FrameworkID,
 			"instances", len(s.st.Instances))
 	}
-	client := scheduler.New(scheduler.Config{Master: s.cfg.Master, Framework: fw, Reconnect: true, Log: s.log})
+	client := scheduler.New(scheduler.Config{Master: s.cfg.Master, Framework: fw, Reconnect: true, Log: s.log, Credential: s.cfg.Credential})
 	s.client = client
 
 	runCtx, cancel := context.WithCancel(ctx)

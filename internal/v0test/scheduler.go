@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -15,6 +16,7 @@ import (
 	schedv0 "github.com/mezzo-project/mezzo/api/v0/scheduler"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
+	"github.com/mezzo-project/mezzo/internal/auth"
 	"github.com/mezzo-project/mezzo/internal/libprocess"
 )
 
@@ -75,6 +77,9 @@ func NewScheduler(addr, id string) (*Scheduler, error) {
 		"RescindResourceOfferMessage", "StatusUpdateMessage", "ExecutorToFrameworkMessage", "LostSlaveMessage",
 		"ExitedExecutorMessage", "FrameworkErrorMessage"} {
 		rc.Handlers["mesos.internal."+name] = s.receive
+	}
+	for _, name := range []string{auth.MsgMechanisms, auth.MsgStep, auth.MsgCompleted, auth.MsgFailed, auth.MsgError} {
+		rc.Handlers[name] = s.receive
 	}
 	s.srv = &http.Server{Handler: rc, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = s.srv.Serve(ln) }()
@@ -247,4 +252,47 @@ func (s *Scheduler) SendFrameworkMessage(agentID, exID string, data []byte) erro
 		return fmt.Errorf("encode FrameworkToExecutorMessage: %w", err)
 	}
 	return s.sender.Send(to, "mesos.internal.FrameworkToExecutorMessage", b)
+}
+
+// Authenticate runs the driver's CRAM-MD5 exchange with the master as
+// principal, as MesosSchedulerDriver does before it registers when given
+// a credential. It returns nil once the master completed it, and an
+// error naming the master's answer otherwise.
+func (s *Scheduler) Authenticate(principal, secret string, timeout time.Duration) error {
+	named := func(names ...string) func(Received) bool {
+		return func(r Received) bool { return slices.Contains(names, r.Name) }
+	}
+	fail := []string{auth.MsgFailed, auth.MsgError}
+	if err := s.sender.Send(s.master(), auth.MsgAuthenticate, auth.EncodeFields(auth.WireField{Num: 1, Data: []byte(s.PID.String())})); err != nil {
+		return err
+	}
+	r, err := s.Await(timeout, named(append([]string{auth.MsgMechanisms}, fail...)...))
+	if err != nil {
+		return fmt.Errorf("authenticate: %w", err)
+	}
+	if r.Name != auth.MsgMechanisms {
+		return fmt.Errorf("authenticate: the master answered %s %q", r.Name, r.Body)
+	}
+	// The exchange continues with the process that offered the mechanisms.
+	if err := s.sender.Send(r.From, auth.MsgStart, auth.EncodeFields(auth.WireField{Num: 1, Data: []byte(auth.CRAMMD5)})); err != nil {
+		return err
+	}
+	if r, err = s.Await(timeout, named(append([]string{auth.MsgStep}, fail...)...)); err != nil {
+		return fmt.Errorf("authenticate: %w", err)
+	}
+	f, err := auth.DecodeFields(r.Body)
+	if r.Name != auth.MsgStep || err != nil || len(f[1]) == 0 {
+		return fmt.Errorf("authenticate: the master answered %s %q", r.Name, r.Body)
+	}
+	resp := auth.CRAMMD5Response(principal, secret, string(f[1][0]))
+	if err := s.sender.Send(r.From, auth.MsgStep, auth.EncodeFields(auth.WireField{Num: 1, Data: resp})); err != nil {
+		return err
+	}
+	if r, err = s.Await(timeout, named(append([]string{auth.MsgCompleted}, fail...)...)); err != nil {
+		return fmt.Errorf("authenticate: %w", err)
+	}
+	if r.Name != auth.MsgCompleted {
+		return fmt.Errorf("authenticate: the master answered %s %q", r.Name, r.Body)
+	}
+	return nil
 }

@@ -79,8 +79,19 @@ type Config struct {
 	// know are not answered: a framework that must learn they are gone
 	// reconciles them by name (Reconcile with tasks).
 	ReconcileOnSubscribe bool
+	// Credential, when its Principal is set, is sent with every call as
+	// HTTP Basic credentials: what a master with
+	// --authenticate_http_frameworks (or --authenticate_frameworks)
+	// requires. Framework.Principal is filled with it when empty; a
+	// different one is refused by such a master.
+	Credential Credential
 	// Log receives the client's own log lines; nil discards them.
 	Log *slog.Logger
+}
+
+// Credential is a framework's principal and secret.
+type Credential struct {
+	Principal, Secret string
 }
 
 // Client is a connection of one framework to the master. Its methods may be
@@ -126,6 +137,9 @@ func New(cfg Config) *Client {
 	}
 	if fw.GetUser() == "" {
 		fw.User = proto.String("root")
+	}
+	if fw.Principal == nil && cfg.Credential.Principal != "" {
+		fw.Principal = proto.String(cfg.Credential.Principal)
 	}
 	cfg.Framework = fw
 	c := &Client{cfg: cfg, http: hc, log: log, subscribed: make(chan struct{})}
@@ -370,6 +384,9 @@ func (c *Client) post(ctx context.Context, call *schedpb.Call, streamID string, 
 		req.Header.Set("Accept", c.cfg.Format.MediaType())
 		if streamID != "" {
 			req.Header.Set("Mesos-Stream-Id", streamID)
+		}
+		if p := c.cfg.Credential.Principal; p != "" {
+			req.SetBasicAuth(p, c.cfg.Credential.Secret)
 		}
 		resp, err := noRedirect.Do(req)
 		if err != nil {

@@ -1,0 +1,550 @@
+package e2e
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/mezzo-project/mezzo/api/v1/mesos"
+	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
+	"github.com/mezzo-project/mezzo/sdk/scheduler"
+)
+
+// requireDocker skips a test when no Docker engine answers, unless the
+// test runs as root or in CI, where Docker is part of the test machine
+// and its absence a failure.
+func requireDocker(t *testing.T) {
+	t.Helper()
+	_, err := os.Stat("/var/run/docker.sock")
+	if err == nil {
+		if out, code := run(t, 30*time.Second, "docker", "version", "--format", "{{.Server.Version}}"); code == 0 {
+			return
+		} else {
+			err = errors.New(strings.TrimSpace(out))
+		}
+	}
+	if os.Geteuid() == 0 || os.Getenv("CI") != "" {
+		t.Fatalf("Docker engine needed (/var/run/docker.sock): %v", err)
+	}
+	t.Skipf("Docker engine not available (/var/run/docker.sock): %v", err)
+}
+
+var dockerImage struct {
+	once sync.Once
+	tag  string
+	err  error
+}
+
+// testImage builds the tests' image once: FROM scratch with the static
+// program e2e/testdata/dockertask at /task, tagged by the program's hash
+// (an image already present is reused).
+func testImage(t *testing.T) string {
+	t.Helper()
+	dockerImage.once.Do(func() {
+		dir, err := os.MkdirTemp("", "mezzo-docker-image-")
+		if err != nil {
+			dockerImage.err = err
+			return
+		}
+		defer os.RemoveAll(dir)
+		build := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(dir, "task"), "./testdata/dockertask")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			dockerImage.err = fmt.Errorf("build dockertask: %v\n%s", err, out)
+			return
+		}
+		b, err := os.ReadFile(filepath.Join(dir, "task"))
+		if err != nil {
+			dockerImage.err = err
+			return
+		}
+		tag := fmt.Sprintf("mezzo-test-task:%x", sha256.Sum256(b))[:len("mezzo-test-task:")+12]
+		if exec.Command("docker", "image", "inspect", tag).Run() == nil {
+			dockerImage.tag = tag
+			return
+		}
+		if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM scratch\nCOPY task /task\n"), 0o644); err != nil {
+			dockerImage.err = err
+			return
+		}
+		if out, err := exec.Command("docker", "build", "-q", "-t", tag, dir).CombinedOutput(); err != nil {
+			dockerImage.err = fmt.Errorf("docker build: %v\n%s", err, out)
+			return
+		}
+		dockerImage.tag = tag
+	})
+	if dockerImage.err != nil {
+		t.Fatal(dockerImage.err)
+	}
+	return dockerImage.tag
+}
+
+// dockerFramework launches the tasks a test gives it, each on the next
+// offer, and records their updates.
+type dockerFramework struct {
+	client *scheduler.Client
+	offers chan *mesos.Offer
+
+	mu      sync.Mutex
+	updates map[string][]*mesos.TaskStatus
+}
+
+func newDockerFramework(t *testing.T, master string, checkpoint bool) *dockerFramework {
+	fw := &mesos.FrameworkInfo{User: proto.String("root"), Name: proto.String("docker-e2e"),
+		FailoverTimeout: proto.Float64(300), Checkpoint: proto.Bool(checkpoint),
+		Capabilities: []*mesos.FrameworkInfo_Capability{{Type: mesos.FrameworkInfo_Capability_PARTITION_AWARE.Enum()}}}
+	f := &dockerFramework{offers: make(chan *mesos.Offer, 16), updates: map[string][]*mesos.TaskStatus{}}
+	f.client = scheduler.New(scheduler.Config{Master: master, Framework: fw, AutoAcknowledge: true})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f.client.Run(ctx, func(ctx context.Context, ev *schedpb.Event) error {
+			switch ev.GetType() {
+			case schedpb.Event_OFFERS:
+				for _, o := range ev.GetOffers().GetOffers() {
+					select {
+					case f.offers <- o:
+					default:
+						f.client.Decline(ctx, []*mesos.OfferID{o.GetId()}, nil)
+					}
+				}
+			case schedpb.Event_UPDATE:
+				s := ev.GetUpdate().GetStatus()
+				f.mu.Lock()
+				f.updates[s.GetTaskId().GetValue()] = append(f.updates[s.GetTaskId().GetValue()], s)
+				f.mu.Unlock()
+			}
+			return nil
+		})
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	return f
+}
+
+// launch launches the tasks made from the next offer, all on it.
+func (f *dockerFramework) launch(t *testing.T, build func(o *mesos.Offer) []*mesos.TaskInfo) *mesos.Offer {
+	t.Helper()
+	select {
+	case o := <-f.offers:
+		tasks := build(o)
+		for _, task := range tasks {
+			task.AgentId = o.GetAgentId()
+		}
+		if err := f.client.Launch(context.Background(), o.GetId(), tasks...); err != nil {
+			t.Fatal(err)
+		}
+		return o
+	case <-time.After(30 * time.Second):
+		t.Fatal("no offer within 30s")
+	}
+	return nil
+}
+
+// wait waits for an update of task satisfying ok.
+func (f *dockerFramework) wait(t *testing.T, task, what string, ok func(*mesos.TaskStatus) bool) *mesos.TaskStatus {
+	t.Helper()
+	var got *mesos.TaskStatus
+	waitFor(t, 60*time.Second, task+": "+what, func() error {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		var seen []string
+		for _, s := range f.updates[task] {
+			if ok(s) {
+				got = s
+				return nil
+			}
+			seen = append(seen, fmt.Sprintf("%v/%v %q", s.GetState(), s.GetReason(), s.GetMessage()))
+		}
+		return fmt.Errorf("updates so far: %v", seen)
+	})
+	return got
+}
+
+func (f *dockerFramework) waitState(t *testing.T, task string, state mesos.TaskState) *mesos.TaskStatus {
+	t.Helper()
+	return f.wait(t, task, state.String(), func(s *mesos.TaskStatus) bool { return s.GetState() == state })
+}
+
+func (f *dockerFramework) states(task string) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for _, s := range f.updates[task] {
+		if len(s.GetUuid()) > 0 {
+			out = append(out, s.GetState().String())
+		}
+	}
+	return out
+}
+
+// dockerTask is a command task running /task with steps in image.
+func dockerTask(id, image string, steps ...string) *mesos.TaskInfo {
+	return &mesos.TaskInfo{
+		Name: proto.String(id), TaskId: &mesos.TaskID{Value: proto.String(id)},
+		Command: &mesos.CommandInfo{Shell: proto.Bool(false), Value: proto.String("/task"), Arguments: steps},
+		Container: &mesos.ContainerInfo{Type: mesos.ContainerInfo_DOCKER.Enum(),
+			Docker: &mesos.ContainerInfo_DockerInfo{Image: proto.String(image), Network: mesos.ContainerInfo_DockerInfo_HOST.Enum()}},
+		Resources: []*mesos.Resource{benchScalar("cpus", 0.1), benchScalar("mem", 32)},
+	}
+}
+
+func portResource(p uint64) *mesos.Resource {
+	return &mesos.Resource{Name: proto.String("ports"), Type: mesos.Value_RANGES.Enum(), Role: proto.String("*"),
+		Ranges: &mesos.Value_Ranges{Range: []*mesos.Value_Range{{Begin: proto.Uint64(p), End: proto.Uint64(p)}}}}
+}
+
+// offeredPorts are the first n ports of an offer.
+func offeredPorts(t *testing.T, o *mesos.Offer, n int) []uint64 {
+	t.Helper()
+	var out []uint64
+	for _, r := range o.GetResources() {
+		for _, rg := range r.GetRanges().GetRange() {
+			for p := rg.GetBegin(); p <= rg.GetEnd() && len(out) < n; p++ {
+				out = append(out, p)
+			}
+		}
+	}
+	if len(out) < n {
+		t.Fatalf("offer has %d ports, want %d", len(out), n)
+	}
+	return out
+}
+
+// containerExists reports whether a container of that name exists
+// (running or not).
+func containerExists(t *testing.T, name string) bool {
+	out, _ := run(t, 30*time.Second, "docker", "ps", "-a", "--filter", "name=^/"+name+"$", "--format", "{{.Names}}")
+	return strings.TrimSpace(out) == name
+}
+
+// containerRunning reports whether the container runs.
+func containerRunning(t *testing.T, name string) bool {
+	out, code := run(t, 30*time.Second, "docker", "inspect", "--format", "{{.State.Running}}", name)
+	return code == 0 && strings.TrimSpace(out) == "true"
+}
+
+// agentContainerID is the container id of an executor's latest run.
+func agentContainerID(t *testing.T, agentWork, executor string) string {
+	t.Helper()
+	var id string
+	waitFor(t, 30*time.Second, "sandbox of "+executor, func() error {
+		runs := uniquePaths(filepath.Join(agentWork, "slaves", "*", "frameworks", "*", "executors", executor, "runs", "latest"))
+		if len(runs) != 1 {
+			return fmt.Errorf("runs %v", runs)
+		}
+		id = filepath.Base(runs[0])
+		return nil
+	})
+	return id
+}
+
+func sandboxOf(t *testing.T, agentWork, executor string) string {
+	t.Helper()
+	runs := uniquePaths(filepath.Join(agentWork, "slaves", "*", "frameworks", "*", "executors", executor, "runs", "latest"))
+	if len(runs) != 1 {
+		t.Fatalf("sandboxes of %s: %v", executor, runs)
+	}
+	return runs[0]
+}
+
+// removeAgentContainers removes, when the test ends, the containers an
+// agent with that work directory left.
+func removeAgentContainers(t *testing.T, agentWork string) {
+	t.Cleanup(func() {
+		out, _ := run(t, 30*time.Second, "docker", "ps", "-aq", "--filter", "label=org.mezzo.work_dir="+agentWork)
+		if ids := strings.Fields(out); len(ids) > 0 {
+			run(t, 60*time.Second, "docker", append([]string{"rm", "-f"}, ids...)...)
+		}
+	})
+}
+
+const dockerAgentResources = "cpus:4;mem:4096;disk:1024;ports:[31000-31100]"
+
+// TestDockerTasks runs command tasks in Docker containers through
+// `mezzo agent --containerizers=docker,mesos`: output in the sandbox,
+// exit codes, a kill, a bridge port mapping, a read-only volume, the
+// Mesos environment, health checks in and against the container, and an
+// image that cannot be had.
+func TestDockerTasks(t *testing.T) {
+	requireDocker(t)
+	image := testImage(t)
+	c := startClusterWith(t, 1, dockerAgentResources, "--containerizers=docker,mesos", "--docker_remove_delay=0secs")
+	agentWork := filepath.Join(c.work, "agent0")
+	removeAgentContainers(t, agentWork)
+	fw := newDockerFramework(t, c.master, false)
+
+	vol := t.TempDir()
+	if err := os.WriteFile(filepath.Join(vol, "f"), []byte("from the host\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	missing := "mezzo-no-such-image:never"
+	var hostPort uint64
+	fw.launch(t, func(o *mesos.Offer) []*mesos.TaskInfo {
+		ports := offeredPorts(t, o, 2)
+		hostPort = ports[0]
+
+		hello := dockerTask("hello", image, "print", "hello from docker", "env", "MESOS_SANDBOX", "env", "MESOS_CONTAINER_NAME", "eprint", "to stderr")
+		three := dockerTask("three", image, "exit", "3")
+		sleeper := dockerTask("sleeper", image, "sleep", "600")
+
+		bridge := dockerTask("bridge", image, "serve", "8080", "sleep", "600")
+		bridge.Container.Docker.Network = mesos.ContainerInfo_DockerInfo_BRIDGE.Enum()
+		bridge.Container.Docker.PortMappings = []*mesos.ContainerInfo_DockerInfo_PortMapping{
+			{HostPort: proto.Uint32(uint32(ports[0])), ContainerPort: proto.Uint32(8080)}}
+		bridge.Resources = append(bridge.Resources, portResource(ports[0]))
+		// Health checks: an HTTP one reaching the container on its
+		// bridge address, a COMMAND one run inside it.
+		bridge.HealthCheck = &mesos.HealthCheck{Type: mesos.HealthCheck_HTTP.Enum(),
+			Http: &mesos.HealthCheck_HTTPCheckInfo{Port: proto.Uint32(8080), Path: proto.String("/")},
+			IntervalSeconds: proto.Float64(0.5), DelaySeconds: proto.Float64(0), GracePeriodSeconds: proto.Float64(30)}
+		bridge.Check = &mesos.CheckInfo{Type: mesos.CheckInfo_COMMAND.Enum(),
+			Command: &mesos.CheckInfo_Command{Command: &mesos.CommandInfo{Shell: proto.Bool(false),
+				Value: proto.String("/task"), Arguments: []string{"task", "exit", "7"}}},
+			IntervalSeconds: proto.Float64(0.5), DelaySeconds: proto.Float64(0)}
+
+		ro := dockerTask("readonly", image, "cat", "/data/f", "write", "/data/g")
+		ro.Container.Volumes = []*mesos.Volume{{HostPath: proto.String(vol), ContainerPath: proto.String("/data"), Mode: mesos.Volume_RO.Enum()}}
+
+		absent := dockerTask("absent", missing, "print", "never")
+		return []*mesos.TaskInfo{hello, three, sleeper, bridge, ro, absent}
+	})
+
+	// hello: FINISHED, its output in the sandbox.
+	fw.waitState(t, "hello", mesos.TaskState_TASK_FINISHED)
+	if got, want := fw.states("hello"), []string{"TASK_STARTING", "TASK_RUNNING", "TASK_FINISHED"}; !equalStrings(got, want) {
+		t.Errorf("hello: updates %v, want %v", got, want)
+	}
+	helloSandbox := sandboxOf(t, agentWork, "hello")
+	helloID := filepath.Base(helloSandbox)
+	stdout, _ := os.ReadFile(filepath.Join(helloSandbox, "stdout"))
+	for _, want := range []string{"hello from docker", "MESOS_SANDBOX=/mnt/mesos/sandbox", "MESOS_CONTAINER_NAME=mesos-" + helloID} {
+		if !strings.Contains(string(stdout), want) {
+			t.Errorf("hello: stdout lacks %q:\n%s", want, stdout)
+		}
+	}
+	if stderr, _ := os.ReadFile(filepath.Join(helloSandbox, "stderr")); !strings.Contains(string(stderr), "to stderr") {
+		t.Errorf("hello: stderr lacks the task's line:\n%s", stderr)
+	}
+
+	// three: TASK_FAILED with its exit code.
+	s := fw.waitState(t, "three", mesos.TaskState_TASK_FAILED)
+	if !strings.Contains(s.GetMessage(), "status 3") {
+		t.Errorf("three: message %q, want the exit status 3", s.GetMessage())
+	}
+
+	// readonly: the file is read, the write fails (exit 4).
+	s = fw.waitState(t, "readonly", mesos.TaskState_TASK_FAILED)
+	if !strings.Contains(s.GetMessage(), "status 4") {
+		t.Errorf("readonly: message %q, want exit status 4 (the write refused)", s.GetMessage())
+	}
+	roSandbox := sandboxOf(t, agentWork, "readonly")
+	if b, _ := os.ReadFile(filepath.Join(roSandbox, "stdout")); !strings.Contains(string(b), "from the host") {
+		t.Errorf("readonly: stdout %q lacks the volume's file", b)
+	}
+	if b, _ := os.ReadFile(filepath.Join(roSandbox, "stderr")); !strings.Contains(string(b), "read-only file system") {
+		t.Errorf("readonly: stderr %q lacks the refused write", b)
+	}
+	if _, err := os.Stat(filepath.Join(vol, "g")); err == nil {
+		t.Error("readonly: the container wrote into a read-only volume")
+	}
+
+	// absent: TASK_FAILED naming the image, fast.
+	s = fw.waitState(t, "absent", mesos.TaskState_TASK_FAILED)
+	if !strings.Contains(s.GetMessage(), missing) || s.GetReason() != mesos.TaskStatus_REASON_CONTAINER_LAUNCH_FAILED {
+		t.Errorf("absent: %v %q, want REASON_CONTAINER_LAUNCH_FAILED naming %s", s.GetReason(), s.GetMessage(), missing)
+	}
+
+	// bridge: reachable on the host port; healthy through its HTTP
+	// health check; its COMMAND check ran in the container (exit 7).
+	fw.waitState(t, "bridge", mesos.TaskState_TASK_RUNNING)
+	waitFor(t, 20*time.Second, "the bridge task on its host port", func() error {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", hostPort))
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if string(b) != "ok" {
+			return fmt.Errorf("answer %q", b)
+		}
+		return nil
+	})
+	fw.wait(t, "bridge", "healthy", func(s *mesos.TaskStatus) bool { return s.Healthy != nil && s.GetHealthy() })
+	fw.wait(t, "bridge", "check exit code 7", func(s *mesos.TaskStatus) bool {
+		return s.GetCheckStatus().GetCommand().GetExitCode() == 7
+	})
+
+	// sleeper: killed, its container gone.
+	fw.waitState(t, "sleeper", mesos.TaskState_TASK_RUNNING)
+	sleeperName := "mesos-" + agentContainerID(t, agentWork, "sleeper")
+	if !containerRunning(t, sleeperName) {
+		t.Fatalf("container %s is not running", sleeperName)
+	}
+	if err := fw.client.Kill(context.Background(), &mesos.TaskID{Value: proto.String("sleeper")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	fw.waitState(t, "sleeper", mesos.TaskState_TASK_KILLED)
+	waitFor(t, 30*time.Second, "container "+sleeperName+" removed", func() error {
+		if containerExists(t, sleeperName) {
+			return errors.New("still there")
+		}
+		return nil
+	})
+	// Usage through the Docker API, in /monitor/statistics.
+	var stats []struct {
+		ExecutorID string `json:"executor_id"`
+		Statistics struct {
+			MemTotalBytes float64 `json:"mem_total_bytes"`
+			MemLimitBytes float64 `json:"mem_limit_bytes"`
+			CpusLimit     float64 `json:"cpus_limit"`
+		} `json:"statistics"`
+	}
+	agentAddr := agentAddress(t, c.agents[0])
+	waitFor(t, 20*time.Second, "statistics of the bridge task", func() error {
+		if err := getJSON("http://"+agentAddr+"/monitor/statistics", &stats); err != nil {
+			return err
+		}
+		for _, s := range stats {
+			if s.ExecutorID == "bridge" && s.Statistics.MemTotalBytes > 0 && s.Statistics.CpusLimit > 0 {
+				return nil
+			}
+		}
+		return fmt.Errorf("statistics %+v", stats)
+	})
+	if err := fw.client.Kill(context.Background(), &mesos.TaskID{Value: proto.String("bridge")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	fw.waitState(t, "bridge", mesos.TaskState_TASK_KILLED)
+}
+
+// agentAddress is the host:port an agent started by startCluster
+// listens on.
+func agentAddress(t *testing.T, p *proc) string {
+	t.Helper()
+	for _, a := range p.cmd.Args {
+		if v, ok := strings.CutPrefix(a, "--port="); ok {
+			return "127.0.0.1:" + v
+		}
+	}
+	t.Fatal("agent has no --port")
+	return ""
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// TestDockerAgentRestart kills (SIGKILL) an agent under a Docker task of
+// a checkpointing framework and restarts it: the container keeps
+// running, the restarted agent recovers its executor (the task is
+// reconciled RUNNING) and the task finishes through it. An orphan
+// container labelled with the agent's work directory is removed when the
+// agent starts.
+func TestDockerAgentRestart(t *testing.T) {
+	requireDocker(t)
+	image := testImage(t)
+	c := startClusterWith(t, 1, dockerAgentResources, "--containerizers=docker,mesos", "--docker_remove_delay=0secs")
+	agentWork := filepath.Join(c.work, "agent0")
+	removeAgentContainers(t, agentWork)
+	fw := newDockerFramework(t, c.master, true)
+	fw.launch(t, func(*mesos.Offer) []*mesos.TaskInfo {
+		return []*mesos.TaskInfo{dockerTask("survivor", image, "until", "/mnt/mesos/sandbox/stop", "print", "stopped")}
+	})
+	fw.waitState(t, "survivor", mesos.TaskState_TASK_RUNNING)
+	name := "mesos-" + agentContainerID(t, agentWork, "survivor")
+	sandbox := sandboxOf(t, agentWork, "survivor")
+
+	old := c.agents[0]
+	args := old.cmd.Args[1:]
+	if err := old.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-old.done
+	if !containerRunning(t, name) {
+		t.Fatal("the task's container died with the agent")
+	}
+	// An orphan: a container of this agent no checkpoint lists.
+	orphan := fmt.Sprintf("mesos-orphan-%d", time.Now().UnixNano())
+	if out, code := run(t, 60*time.Second, "docker", "run", "-d", "--name", orphan,
+		"--label", "org.mezzo.work_dir="+agentWork, "--label", "org.mezzo.container_id=orphan",
+		image, "/task", "sleep", "600"); code != 0 {
+		t.Fatalf("docker run: %s", out)
+	}
+	t.Cleanup(func() { run(t, 60*time.Second, "docker", "rm", "-f", orphan) })
+
+	before := len(fw.states("survivor"))
+	start(t, "agent0-restarted", args...)
+	waitFor(t, 30*time.Second, "orphan removed", func() error {
+		if containerExists(t, orphan) {
+			return errors.New("still there")
+		}
+		return nil
+	})
+	if err := fw.client.Reconcile(context.Background(), &schedpb.Call_Reconcile_Task{
+		TaskId: &mesos.TaskID{Value: proto.String("survivor")}}); err != nil {
+		t.Fatal(err)
+	}
+	rec := fw.wait(t, "survivor", "reconciliation", func(s *mesos.TaskStatus) bool {
+		return s.GetReason() == mesos.TaskStatus_REASON_RECONCILIATION
+	})
+	if rec.GetState() != mesos.TaskState_TASK_RUNNING {
+		t.Fatalf("reconciled as %v, want TASK_RUNNING", rec.GetState())
+	}
+	if !containerRunning(t, name) {
+		t.Fatal("the task's container is not running after the restart")
+	}
+	if err := os.WriteFile(filepath.Join(sandbox, "stop"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fw.waitState(t, "survivor", mesos.TaskState_TASK_FINISHED)
+	if got, want := fw.states("survivor"), []string{"TASK_STARTING", "TASK_RUNNING", "TASK_FINISHED"}; !equalStrings(got, want) {
+		t.Errorf("updates %v (%d before the restart), want %v", got, before, want)
+	}
+	if b, _ := os.ReadFile(filepath.Join(sandbox, "stdout")); !strings.Contains(string(b), "stopped") {
+		t.Errorf("stdout %q", b)
+	}
+	waitFor(t, 30*time.Second, "container "+name+" removed", func() error {
+		if containerExists(t, name) {
+			return errors.New("still there")
+		}
+		return nil
+	})
+}
+
+// TestDockerAgentNeedsEngine: an agent with the Docker containerizer and
+// no engine at --docker_socket refuses to start, naming the socket.
+func TestDockerAgentNeedsEngine(t *testing.T) {
+	work := t.TempDir()
+	sock := filepath.Join(work, "no-docker.sock")
+	out, code := run(t, 60*time.Second, bin.mezzo, "agent", "--master=127.0.0.1:1", "--ip=127.0.0.1", "--port=0",
+		"--work_dir="+work, "--containerizers=docker,mesos", "--docker_socket="+sock)
+	if code == 0 || !strings.Contains(out, sock) {
+		t.Fatalf("exit %d, output:\n%s\nwant a failure naming %s", code, out, sock)
+	}
+	out, code = run(t, 60*time.Second, bin.mezzo, "agent", "--master=127.0.0.1:1", "--work_dir="+work, "--docker_mesos_image=mesos:1")
+	if code == 0 || !strings.Contains(out, "--docker_mesos_image") {
+		t.Fatalf("exit %d, output:\n%s\nwant --docker_mesos_image refused", code, out)
+	}
+}

@@ -309,7 +309,7 @@ func TestDockerTasks(t *testing.T) {
 		// Health checks: an HTTP one reaching the container on its
 		// bridge address, a COMMAND one run inside it.
 		bridge.HealthCheck = &mesos.HealthCheck{Type: mesos.HealthCheck_HTTP.Enum(),
-			Http: &mesos.HealthCheck_HTTPCheckInfo{Port: proto.Uint32(8080), Path: proto.String("/")},
+			Http:            &mesos.HealthCheck_HTTPCheckInfo{Port: proto.Uint32(8080), Path: proto.String("/")},
 			IntervalSeconds: proto.Float64(0.5), DelaySeconds: proto.Float64(0), GracePeriodSeconds: proto.Float64(30)}
 		bridge.Check = &mesos.CheckInfo{Type: mesos.CheckInfo_COMMAND.Enum(),
 			Command: &mesos.CheckInfo_Command{Command: &mesos.CommandInfo{Shell: proto.Bool(false),

@@ -124,9 +124,18 @@ var supportedParameters = map[string]func(c *container.Config, h *container.Host
 		h.ExtraHosts = append(h.ExtraHosts, v)
 		return nil
 	},
-	"cap-add":  func(_ *container.Config, h *container.HostConfig, v string) error { h.CapAdd = append(h.CapAdd, v); return nil },
-	"cap-drop": func(_ *container.Config, h *container.HostConfig, v string) error { h.CapDrop = append(h.CapDrop, v); return nil },
-	"dns":      func(_ *container.Config, h *container.HostConfig, v string) error { h.DNS = append(h.DNS, v); return nil },
+	"cap-add": func(_ *container.Config, h *container.HostConfig, v string) error {
+		h.CapAdd = append(h.CapAdd, v)
+		return nil
+	},
+	"cap-drop": func(_ *container.Config, h *container.HostConfig, v string) error {
+		h.CapDrop = append(h.CapDrop, v)
+		return nil
+	},
+	"dns": func(_ *container.Config, h *container.HostConfig, v string) error {
+		h.DNS = append(h.DNS, v)
+		return nil
+	},
 	"read-only": func(_ *container.Config, h *container.HostConfig, v string) error {
 		b, err := strconv.ParseBool(v)
 		h.ReadonlyRootfs = b

@@ -26,15 +26,17 @@ import (
 // requireDocker skips a test when no Docker engine answers, unless the
 // test runs as root or in CI, where Docker is part of the test machine
 // and its absence a failure.
-func requireDocker(t *testing.T) {
+func requireDocker(t testing.TB) {
 	t.Helper()
 	_, err := os.Stat("/var/run/docker.sock")
 	if err == nil {
-		if out, code := run(t, 30*time.Second, "docker", "version", "--format", "{{.Server.Version}}"); code == 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		out, verr := exec.CommandContext(ctx, "docker", "version", "--format", "{{.Server.Version}}").CombinedOutput()
+		if verr == nil {
 			return
-		} else {
-			err = errors.New(strings.TrimSpace(out))
 		}
+		err = fmt.Errorf("%v: %s", verr, strings.TrimSpace(string(out)))
 	}
 	if os.Geteuid() == 0 || os.Getenv("CI") != "" {
 		t.Fatalf("Docker engine needed (/var/run/docker.sock): %v", err)
@@ -51,7 +53,7 @@ var dockerImage struct {
 // testImage builds the tests' image once: FROM scratch with the static
 // program e2e/testdata/dockertask at /task, tagged by the program's hash
 // (an image already present is reused).
-func testImage(t *testing.T) string {
+func testImage(t testing.TB) string {
 	t.Helper()
 	dockerImage.once.Do(func() {
 		dir, err := os.MkdirTemp("", "mezzo-docker-image-")
@@ -106,7 +108,7 @@ func newDockerFramework(t *testing.T, master string, checkpoint bool) *dockerFra
 	fw := &mesos.FrameworkInfo{User: proto.String("root"), Name: proto.String("docker-e2e"),
 		FailoverTimeout: proto.Float64(300), Checkpoint: proto.Bool(checkpoint),
 		Capabilities: []*mesos.FrameworkInfo_Capability{{Type: mesos.FrameworkInfo_Capability_PARTITION_AWARE.Enum()}}}
-	f := &dockerFramework{offers: make(chan *mesos.Offer, 16), updates: map[string][]*mesos.TaskStatus{}}
+	f := &dockerFramework{offers: make(chan *mesos.Offer), updates: map[string][]*mesos.TaskStatus{}}
 	f.client = scheduler.New(scheduler.Config{Master: master, Framework: fw, AutoAcknowledge: true})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -116,10 +118,11 @@ func newDockerFramework(t *testing.T, master string, checkpoint bool) *dockerFra
 			switch ev.GetType() {
 			case schedpb.Event_OFFERS:
 				for _, o := range ev.GetOffers().GetOffers() {
+					// An offer goes to a waiting launch, else back.
 					select {
 					case f.offers <- o:
 					default:
-						f.client.Decline(ctx, []*mesos.OfferID{o.GetId()}, nil)
+						f.client.Decline(ctx, []*mesos.OfferID{o.GetId()}, &mesos.Filters{RefuseSeconds: proto.Float64(0.5)})
 					}
 				}
 			case schedpb.Event_UPDATE:
@@ -475,6 +478,13 @@ func TestDockerAgentRestart(t *testing.T) {
 	fw.waitState(t, "survivor", mesos.TaskState_TASK_RUNNING)
 	name := "mesos-" + agentContainerID(t, agentWork, "survivor")
 	sandbox := sandboxOf(t, agentWork, "survivor")
+	// A framework that does not checkpoint: its task dies with the agent.
+	mortal := newDockerFramework(t, c.master, false)
+	mortal.launch(t, func(*mesos.Offer) []*mesos.TaskInfo {
+		return []*mesos.TaskInfo{dockerTask("mortal", image, "sleep", "600")}
+	})
+	mortal.waitState(t, "mortal", mesos.TaskState_TASK_RUNNING)
+	mortalName := "mesos-" + agentContainerID(t, agentWork, "mortal")
 
 	old := c.agents[0]
 	args := old.cmd.Args[1:]
@@ -485,6 +495,12 @@ func TestDockerAgentRestart(t *testing.T) {
 	if !containerRunning(t, name) {
 		t.Fatal("the task's container died with the agent")
 	}
+	waitFor(t, 30*time.Second, "the non-checkpointing task's container stopped with the agent", func() error {
+		if containerRunning(t, mortalName) {
+			return errors.New("still running")
+		}
+		return nil
+	})
 	// An orphan: a container of this agent no checkpoint lists.
 	orphan := fmt.Sprintf("mesos-orphan-%d", time.Now().UnixNano())
 	if out, code := run(t, 60*time.Second, "docker", "run", "-d", "--name", orphan,
@@ -495,9 +511,9 @@ func TestDockerAgentRestart(t *testing.T) {
 	t.Cleanup(func() { run(t, 60*time.Second, "docker", "rm", "-f", orphan) })
 
 	before := len(fw.states("survivor"))
-	start(t, "agent0-restarted", args...)
-	waitFor(t, 30*time.Second, "orphan removed", func() error {
-		if containerExists(t, orphan) {
+	restarted := start(t, "agent0-restarted", args...)
+	waitFor(t, 30*time.Second, "orphans removed", func() error {
+		if containerExists(t, orphan) || containerExists(t, mortalName) {
 			return errors.New("still there")
 		}
 		return nil
@@ -514,6 +530,9 @@ func TestDockerAgentRestart(t *testing.T) {
 	}
 	if !containerRunning(t, name) {
 		t.Fatal("the task's container is not running after the restart")
+	}
+	if out := restarted.out.String(); !strings.Contains(out, `msg="recovered a Docker executor"`) {
+		t.Errorf("the Docker containerizer did not recover the executor:\n%s", out)
 	}
 	if err := os.WriteFile(filepath.Join(sandbox, "stop"), nil, 0o644); err != nil {
 		t.Fatal(err)
@@ -547,4 +566,48 @@ func TestDockerAgentNeedsEngine(t *testing.T) {
 	if code == 0 || !strings.Contains(out, "--docker_mesos_image") {
 		t.Fatalf("exit %d, output:\n%s\nwant --docker_mesos_image refused", code, out)
 	}
+}
+
+// TestDockerCustomExecutor runs a custom executor in a Docker container
+// (ExecutorInfo.container DOCKER, network HOST): Mezzo's command executor,
+// the static mezzo binary mounted into the test image, reaches the
+// agent's executor API through MESOS_AGENT_ENDPOINT and runs its task
+// inside the container; the task's output lands in the sandbox, and the
+// container is removed once the executor exits.
+func TestDockerCustomExecutor(t *testing.T) {
+	requireDocker(t)
+	image := testImage(t)
+	c := startClusterWith(t, 1, dockerAgentResources, "--containerizers=docker,mesos", "--docker_remove_delay=0secs")
+	agentWork := filepath.Join(c.work, "agent0")
+	removeAgentContainers(t, agentWork)
+	fw := newDockerFramework(t, c.master, false)
+	fw.launch(t, func(*mesos.Offer) []*mesos.TaskInfo {
+		ex := &mesos.ExecutorInfo{
+			ExecutorId: &mesos.ExecutorID{Value: proto.String("dockerex")},
+			Command:    &mesos.CommandInfo{Shell: proto.Bool(false), Value: proto.String("/mezzo"), Arguments: []string{"executor"}},
+			Container: &mesos.ContainerInfo{Type: mesos.ContainerInfo_DOCKER.Enum(),
+				Docker:  &mesos.ContainerInfo_DockerInfo{Image: proto.String(image), Network: mesos.ContainerInfo_DockerInfo_HOST.Enum()},
+				Volumes: []*mesos.Volume{{HostPath: proto.String(bin.mezzo), ContainerPath: proto.String("/mezzo"), Mode: mesos.Volume_RO.Enum()}}},
+			Resources: []*mesos.Resource{benchScalar("cpus", 0.1), benchScalar("mem", 32)},
+		}
+		task := &mesos.TaskInfo{Name: proto.String("inside"), TaskId: &mesos.TaskID{Value: proto.String("inside")}, Executor: ex,
+			Command:   &mesos.CommandInfo{Shell: proto.Bool(false), Value: proto.String("/task"), Arguments: []string{"/task", "print", "ran inside", "env", "MESOS_SANDBOX"}},
+			Resources: []*mesos.Resource{benchScalar("cpus", 0.1), benchScalar("mem", 32)}}
+		return []*mesos.TaskInfo{task}
+	})
+	fw.waitState(t, "inside", mesos.TaskState_TASK_FINISHED)
+	sandbox := sandboxOf(t, agentWork, "dockerex")
+	b, _ := os.ReadFile(filepath.Join(sandbox, "stdout"))
+	for _, want := range []string{"ran inside", "MESOS_SANDBOX=/mnt/mesos/sandbox"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("stdout lacks %q:\n%s", want, b)
+		}
+	}
+	name := "mesos-" + filepath.Base(sandbox)
+	waitFor(t, 60*time.Second, "executor container "+name+" removed", func() error {
+		if containerExists(t, name) {
+			return errors.New("still there")
+		}
+		return nil
+	})
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -610,4 +611,78 @@ func TestDockerCustomExecutor(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// dockerProxy forwards a Unix socket of its own to the Docker engine's,
+// until cut: the engine then looks gone to whoever uses the proxy.
+type dockerProxy struct {
+	path string
+	l    net.Listener
+
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func newDockerProxy(t *testing.T) *dockerProxy {
+	p := &dockerProxy{path: filepath.Join(t.TempDir(), "docker.sock")}
+	l, err := net.Listen("unix", p.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.l = l
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			d, err := net.Dial("unix", "/var/run/docker.sock")
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, d)
+			p.mu.Unlock()
+			go func() { io.Copy(d, c); d.Close() }()
+			go func() { io.Copy(c, d); c.Close() }()
+		}
+	}()
+	t.Cleanup(p.cut)
+	return p
+}
+
+// cut stops accepting and closes every forwarded connection.
+func (p *dockerProxy) cut() {
+	p.l.Close()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+// TestDockerEngineDown: when the engine stops answering after the agent
+// started, Docker tasks end TASK_FAILED with REASON_CONTAINER_LAUNCH_FAILED
+// naming the socket, and the agent keeps running other tasks.
+func TestDockerEngineDown(t *testing.T) {
+	requireDocker(t)
+	image := testImage(t)
+	proxy := newDockerProxy(t)
+	c := startClusterWith(t, 1, dockerAgentResources, "--containerizers=docker,mesos", "--docker_socket="+proxy.path)
+	removeAgentContainers(t, filepath.Join(c.work, "agent0"))
+	proxy.cut()
+	fw := newDockerFramework(t, c.master, false)
+	fw.launch(t, func(*mesos.Offer) []*mesos.TaskInfo {
+		plain := &mesos.TaskInfo{Name: proto.String("plain"), TaskId: &mesos.TaskID{Value: proto.String("plain")},
+			Command:   &mesos.CommandInfo{Value: proto.String("echo still here")},
+			Resources: []*mesos.Resource{benchScalar("cpus", 0.1), benchScalar("mem", 32)}}
+		return []*mesos.TaskInfo{dockerTask("indocker", image, "print", "never"), plain}
+	})
+	s := fw.waitState(t, "indocker", mesos.TaskState_TASK_FAILED)
+	if s.GetReason() != mesos.TaskStatus_REASON_CONTAINER_LAUNCH_FAILED || !strings.Contains(s.GetMessage(), proxy.path) {
+		t.Errorf("indocker: %v %q, want REASON_CONTAINER_LAUNCH_FAILED naming %s", s.GetReason(), s.GetMessage(), proxy.path)
+	}
+	fw.waitState(t, "plain", mesos.TaskState_TASK_FINISHED)
 }

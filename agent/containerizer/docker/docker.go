@@ -43,6 +43,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/docker/docker/errdefs"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/mezzo-project/mezzo/agent/containerizer"
@@ -105,6 +106,9 @@ type dockerContainer struct {
 	started   bool
 	destroyed bool
 	resources []*mesos.Resource
+
+	// updating serialises Update's calls to the engine.
+	updating sync.Mutex
 
 	done chan struct{}
 	term containerizer.Termination
@@ -370,9 +374,13 @@ func (d *Docker) destroy(c *dockerContainer) {
 	}()
 }
 
-// Update sets the container's CPU shares and memory limit to what it now
-// holds (a command task's container once it exists).
-func (d *Docker) Update(ctx context.Context, id *mesos.ContainerID, res []*mesos.Resource, _ map[string]*mesos.Value_Scalar) error {
+// Update records what the container now holds and sets its CPU shares
+// and memory limit to it on a goroutine of its own (the caller is the
+// agent's state goroutine): each update applies the latest resources,
+// so the last to run leaves them in force. A command task's container
+// that does not exist yet gets its task's resources when its executor
+// creates it.
+func (d *Docker) Update(_ context.Context, id *mesos.ContainerID, res []*mesos.Resource, _ map[string]*mesos.Value_Scalar) error {
 	c, err := d.get(id)
 	if err != nil {
 		return err
@@ -380,11 +388,19 @@ func (d *Docker) Update(ctx context.Context, id *mesos.ContainerID, res []*mesos
 	d.mu.Lock()
 	c.resources = res
 	d.mu.Unlock()
-	err = d.cfg.Client.Update(ctx, c.name, res)
-	if err != nil && c.kind == engine.KindTask && strings.Contains(err.Error(), "No such container") {
-		return nil // the executor has not created it yet
-	}
-	return err
+	go func() {
+		c.updating.Lock()
+		defer c.updating.Unlock()
+		d.mu.Lock()
+		latest := c.resources
+		d.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := d.cfg.Client.Update(ctx, c.name, latest); err != nil && !errdefs.IsNotFound(errors.Unwrap(err)) {
+			d.log.Warn("failed to update a container's resources", "container", c.name, "err", err)
+		}
+	}()
+	return nil
 }
 
 // Usage measures the container through the engine's statistics, with

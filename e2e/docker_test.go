@@ -74,12 +74,13 @@ func testImage(t testing.TB) string {
 			dockerImage.err = err
 			return
 		}
-		tag := fmt.Sprintf("mezzo-test-task:%x", sha256.Sum256(b))[:len("mezzo-test-task:")+12]
+		dockerfile := "FROM scratch\nCOPY task /task\nCOPY task /bin/sh\n"
+		tag := fmt.Sprintf("mezzo-test-task:%x", sha256.Sum256(append(b, dockerfile...)))[:len("mezzo-test-task:")+12]
 		if exec.Command("docker", "image", "inspect", tag).Run() == nil {
 			dockerImage.tag = tag
 			return
 		}
-		if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM scratch\nCOPY task /task\n"), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(dockerfile), 0o644); err != nil {
 			dockerImage.err = err
 			return
 		}
@@ -324,7 +325,10 @@ func TestDockerTasks(t *testing.T) {
 		ro.Container.Volumes = []*mesos.Volume{{HostPath: proto.String(vol), ContainerPath: proto.String("/data"), Mode: mesos.Volume_RO.Enum()}}
 
 		absent := dockerTask("absent", missing, "print", "never")
-		return []*mesos.TaskInfo{hello, three, sleeper, bridge, ro, absent}
+		// A shell command: /bin/sh -c value replaces the entrypoint.
+		shell := dockerTask("shell", image)
+		shell.Command = &mesos.CommandInfo{Value: proto.String("print via-shell")}
+		return []*mesos.TaskInfo{hello, three, sleeper, bridge, ro, absent, shell}
 	})
 
 	// hello: FINISHED, its output in the sandbox.
@@ -342,6 +346,11 @@ func TestDockerTasks(t *testing.T) {
 	}
 	if stderr, _ := os.ReadFile(filepath.Join(helloSandbox, "stderr")); !strings.Contains(string(stderr), "to stderr") {
 		t.Errorf("hello: stderr lacks the task's line:\n%s", stderr)
+	}
+
+	fw.waitState(t, "shell", mesos.TaskState_TASK_FINISHED)
+	if b, _ := os.ReadFile(filepath.Join(sandboxOf(t, agentWork, "shell"), "stdout")); !strings.Contains(string(b), "via-shell") {
+		t.Errorf("shell: stdout %q", b)
 	}
 
 	// three: TASK_FAILED with its exit code.
@@ -570,36 +579,45 @@ func TestDockerAgentNeedsEngine(t *testing.T) {
 }
 
 // TestDockerCustomExecutor runs a custom executor in a Docker container
-// (ExecutorInfo.container DOCKER, network HOST): Mezzo's command executor,
-// the static mezzo binary mounted into the test image, reaches the
-// agent's executor API through MESOS_AGENT_ENDPOINT and runs its task
-// inside the container; the task's output lands in the sandbox, and the
-// container is removed once the executor exits.
+// (ExecutorInfo.container DOCKER, network HOST): examples/echo-executor,
+// built static and mounted into the test image, reaches the agent's
+// executor API through MESOS_AGENT_ENDPOINT and runs its task inside the
+// container; the task's output lands in the sandbox, and the container
+// is removed once the executor exits.
 func TestDockerCustomExecutor(t *testing.T) {
 	requireDocker(t)
 	image := testImage(t)
+	execBin := filepath.Join(t.TempDir(), "echo-executor")
+	build := exec.Command("go", "build", "-o", execBin, "../examples/echo-executor")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build echo-executor: %v\n%s", err, out)
+	}
 	c := startClusterWith(t, 1, dockerAgentResources, "--containerizers=docker,mesos", "--docker_remove_delay=0secs")
 	agentWork := filepath.Join(c.work, "agent0")
 	removeAgentContainers(t, agentWork)
 	fw := newDockerFramework(t, c.master, false)
 	fw.launch(t, func(*mesos.Offer) []*mesos.TaskInfo {
 		ex := &mesos.ExecutorInfo{
+			Type:       mesos.ExecutorInfo_CUSTOM.Enum(),
 			ExecutorId: &mesos.ExecutorID{Value: proto.String("dockerex")},
-			Command:    &mesos.CommandInfo{Shell: proto.Bool(false), Value: proto.String("/mezzo"), Arguments: []string{"executor"}},
+			Command:    &mesos.CommandInfo{Shell: proto.Bool(false), Value: proto.String("/echo-executor")},
 			Container: &mesos.ContainerInfo{Type: mesos.ContainerInfo_DOCKER.Enum(),
 				Docker:  &mesos.ContainerInfo_DockerInfo{Image: proto.String(image), Network: mesos.ContainerInfo_DockerInfo_HOST.Enum()},
-				Volumes: []*mesos.Volume{{HostPath: proto.String(bin.mezzo), ContainerPath: proto.String("/mezzo"), Mode: mesos.Volume_RO.Enum()}}},
+				Volumes: []*mesos.Volume{{HostPath: proto.String(execBin), ContainerPath: proto.String("/echo-executor"), Mode: mesos.Volume_RO.Enum()}}},
 			Resources: []*mesos.Resource{benchScalar("cpus", 0.1), benchScalar("mem", 32)},
 		}
+		// The executor runs its task's data with /bin/sh -c: the test
+		// program's steps.
 		task := &mesos.TaskInfo{Name: proto.String("inside"), TaskId: &mesos.TaskID{Value: proto.String("inside")}, Executor: ex,
-			Command:   &mesos.CommandInfo{Shell: proto.Bool(false), Value: proto.String("/task"), Arguments: []string{"/task", "print", "ran inside", "env", "MESOS_SANDBOX"}},
+			Data:      []byte("print ran-inside env MESOS_SANDBOX"),
 			Resources: []*mesos.Resource{benchScalar("cpus", 0.1), benchScalar("mem", 32)}}
 		return []*mesos.TaskInfo{task}
 	})
 	fw.waitState(t, "inside", mesos.TaskState_TASK_FINISHED)
 	sandbox := sandboxOf(t, agentWork, "dockerex")
 	b, _ := os.ReadFile(filepath.Join(sandbox, "stdout"))
-	for _, want := range []string{"ran inside", "MESOS_SANDBOX=/mnt/mesos/sandbox"} {
+	for _, want := range []string{"ran-inside", "MESOS_SANDBOX=/mnt/mesos/sandbox"} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("stdout lacks %q:\n%s", want, b)
 		}

@@ -47,11 +47,12 @@ func Connect(ctx context.Context, socket string) (*Client, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if _, err := api.Ping(ctx); err != nil {
+	ping, err := api.Ping(ctx)
+	if err != nil {
 		api.Close()
 		return nil, fmt.Errorf("no Docker engine answers at --docker_socket=%s: %w", socket, err)
 	}
-	api.NegotiateAPIVersion(ctx)
+	api.NegotiateAPIVersionPing(ping)
 	return &Client{api: api, socket: socket}, nil
 }
 

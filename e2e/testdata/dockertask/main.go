@@ -11,18 +11,26 @@
 //	write PATH    create PATH (exit 4 when that fails)
 //	cat PATH      print the contents of PATH (exit 5 when unreadable)
 //	until PATH    wait until PATH exists
+//
+// Installed as /bin/sh too, it takes `sh -c "STEP ARG ..."`: the steps
+// split at spaces (the image has no shell of its own).
 package main
 
 import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 )
 
 func main() {
 	args := os.Args[1:]
+	if filepath.Base(os.Args[0]) == "sh" && len(args) == 2 && args[0] == "-c" {
+		args = strings.Fields(args[1])
+	}
 	for len(args) >= 2 {
 		op, arg := args[0], args[1]
 		args = args[2:]

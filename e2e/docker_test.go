@@ -578,12 +578,15 @@ func TestDockerAgentNeedsEngine(t *testing.T) {
 	}
 }
 
-// TestDockerCustomExecutor runs a custom executor in a Docker container
-// (ExecutorInfo.container DOCKER, network HOST): examples/echo-executor,
-// built static and mounted into the test image, reaches the agent's
-// executor API through MESOS_AGENT_ENDPOINT and runs its task inside the
-// container; the task's output lands in the sandbox, and the container
-// is removed once the executor exits.
+// TestDockerCustomExecutor runs a custom executor of a checkpointing
+// framework in a Docker container (ExecutorInfo.container DOCKER, network
+// HOST): examples/echo-executor, built static and mounted into the test
+// image, reaches the agent's executor API through MESOS_AGENT_ENDPOINT
+// and runs its task inside the container. The agent is killed and
+// restarted under it: the containerizer recovers the container by its
+// labels, the executor re-subscribes, the task finishes, its output (from
+// before and after the restart) is in the sandbox, and the container is
+// removed once the executor exits.
 func TestDockerCustomExecutor(t *testing.T) {
 	requireDocker(t)
 	image := testImage(t)
@@ -596,7 +599,7 @@ func TestDockerCustomExecutor(t *testing.T) {
 	c := startClusterWith(t, 1, dockerAgentResources, "--containerizers=docker,mesos", "--docker_remove_delay=0secs")
 	agentWork := filepath.Join(c.work, "agent0")
 	removeAgentContainers(t, agentWork)
-	fw := newDockerFramework(t, c.master, false)
+	fw := newDockerFramework(t, c.master, true)
 	fw.launch(t, func(*mesos.Offer) []*mesos.TaskInfo {
 		ex := &mesos.ExecutorInfo{
 			Type:       mesos.ExecutorInfo_CUSTOM.Enum(),
@@ -607,28 +610,55 @@ func TestDockerCustomExecutor(t *testing.T) {
 				Volumes: []*mesos.Volume{{HostPath: proto.String(execBin), ContainerPath: proto.String("/echo-executor"), Mode: mesos.Volume_RO.Enum()}}},
 			Resources: []*mesos.Resource{benchScalar("cpus", 0.1), benchScalar("mem", 32)},
 		}
-		// The executor runs its task's data with /bin/sh -c: the test
-		// program's steps.
+		// The executor runs its task's data with /bin/sh -c (the test
+		// program's steps) in its sandbox.
 		task := &mesos.TaskInfo{Name: proto.String("inside"), TaskId: &mesos.TaskID{Value: proto.String("inside")}, Executor: ex,
-			Data:      []byte("print ran-inside env MESOS_SANDBOX"),
+			Data:      []byte("print ran-inside env MESOS_SANDBOX until stop print stopped"),
 			Resources: []*mesos.Resource{benchScalar("cpus", 0.1), benchScalar("mem", 32)}}
 		return []*mesos.TaskInfo{task}
 	})
-	fw.waitState(t, "inside", mesos.TaskState_TASK_FINISHED)
+	fw.waitState(t, "inside", mesos.TaskState_TASK_RUNNING)
 	sandbox := sandboxOf(t, agentWork, "dockerex")
-	b, _ := os.ReadFile(filepath.Join(sandbox, "stdout"))
-	for _, want := range []string{"ran-inside", "MESOS_SANDBOX=/mnt/mesos/sandbox"} {
-		if !strings.Contains(string(b), want) {
-			t.Errorf("stdout lacks %q:\n%s", want, b)
-		}
-	}
 	name := "mesos-" + filepath.Base(sandbox)
+	waitFor(t, 20*time.Second, "the task's first output", func() error {
+		if b, _ := os.ReadFile(filepath.Join(sandbox, "stdout")); !strings.Contains(string(b), "ran-inside") {
+			return fmt.Errorf("stdout %q", b)
+		}
+		return nil
+	})
+
+	old := c.agents[0]
+	args := old.cmd.Args[1:]
+	if err := old.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-old.done
+	restarted := start(t, "agent0-restarted", args...)
+	waitFor(t, 30*time.Second, "executor re-subscribed", func() error {
+		if out := restarted.out.String(); !strings.Contains(out, `msg="executor subscribed"`) || !strings.Contains(out, "recovered=true") {
+			return errors.New("not yet")
+		}
+		return nil
+	})
+	if out := restarted.out.String(); !strings.Contains(out, `msg="recovered an executor's container"`) {
+		t.Errorf("the Docker containerizer did not recover the container:\n%s", out)
+	}
+	if err := os.WriteFile(filepath.Join(sandbox, "stop"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fw.waitState(t, "inside", mesos.TaskState_TASK_FINISHED)
 	waitFor(t, 60*time.Second, "executor container "+name+" removed", func() error {
 		if containerExists(t, name) {
 			return errors.New("still there")
 		}
 		return nil
 	})
+	b, _ := os.ReadFile(filepath.Join(sandbox, "stdout"))
+	for _, want := range []string{"ran-inside", "MESOS_SANDBOX=/mnt/mesos/sandbox", "stopped"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("stdout lacks %q:\n%s", want, b)
+		}
+	}
 }
 
 // dockerProxy forwards a Unix socket of its own to the Docker engine's,

@@ -280,10 +280,10 @@ func removeAgentContainers(t *testing.T, agentWork string) {
 const dockerAgentResources = "cpus:4;mem:4096;disk:1024;ports:[31000-31100]"
 
 // TestDockerTasks runs command tasks in Docker containers through
-// `mezzo agent --containerizers=docker,mesos`: output in the sandbox,
-// exit codes, a kill, a bridge port mapping, a read-only volume, the
-// Mesos environment, health checks in and against the container, and an
-// image that cannot be had.
+// `mezzo agent --containerizers=docker,mesos`: output in the sandbox
+// (stdout and stderr), Mesos' environment of a Docker task, a shell
+// command, an exit code, a read-only volume, and an image that cannot be
+// had.
 func TestDockerTasks(t *testing.T) {
 	requireDocker(t)
 	image := testImage(t)
@@ -297,30 +297,11 @@ func TestDockerTasks(t *testing.T) {
 		t.Fatal(err)
 	}
 	missing := "mezzo-no-such-image:never"
-	var hostPort uint64
 	fw.launch(t, func(o *mesos.Offer) []*mesos.TaskInfo {
-		ports := offeredPorts(t, o, 2)
-		hostPort = ports[0]
-
-		hello := dockerTask("hello", image, "print", "hello from docker", "env", "MESOS_SANDBOX", "env", "MESOS_CONTAINER_NAME", "eprint", "to stderr")
+		hello := dockerTask("hello", image, "print", "hello from docker", "env", "MESOS_SANDBOX", "env", "MESOS_CONTAINER_NAME",
+			"env", "FOO", "env", "MESOS_FRAMEWORK_ID", "eprint", "to stderr")
+		hello.Command.Environment = &mesos.Environment{Variables: []*mesos.Environment_Variable{{Name: proto.String("FOO"), Value: proto.String("bar")}}}
 		three := dockerTask("three", image, "exit", "3")
-		sleeper := dockerTask("sleeper", image, "sleep", "600")
-
-		bridge := dockerTask("bridge", image, "serve", "8080", "sleep", "600")
-		bridge.Container.Docker.Network = mesos.ContainerInfo_DockerInfo_BRIDGE.Enum()
-		bridge.Container.Docker.PortMappings = []*mesos.ContainerInfo_DockerInfo_PortMapping{
-			{HostPort: proto.Uint32(uint32(ports[0])), ContainerPort: proto.Uint32(8080)}}
-		bridge.Resources = append(bridge.Resources, portResource(ports[0]))
-		// Health checks: an HTTP one reaching the container on its
-		// bridge address, a COMMAND one run inside it.
-		bridge.HealthCheck = &mesos.HealthCheck{Type: mesos.HealthCheck_HTTP.Enum(),
-			Http:            &mesos.HealthCheck_HTTPCheckInfo{Port: proto.Uint32(8080), Path: proto.String("/")},
-			IntervalSeconds: proto.Float64(0.5), DelaySeconds: proto.Float64(0), GracePeriodSeconds: proto.Float64(30)}
-		bridge.Check = &mesos.CheckInfo{Type: mesos.CheckInfo_COMMAND.Enum(),
-			Command: &mesos.CheckInfo_Command{Command: &mesos.CommandInfo{Shell: proto.Bool(false),
-				Value: proto.String("/task"), Arguments: []string{"task", "exit", "7"}}},
-			IntervalSeconds: proto.Float64(0.5), DelaySeconds: proto.Float64(0)}
-
 		ro := dockerTask("readonly", image, "cat", "/data/f", "write", "/data/g")
 		ro.Container.Volumes = []*mesos.Volume{{HostPath: proto.String(vol), ContainerPath: proto.String("/data"), Mode: mesos.Volume_RO.Enum()}}
 
@@ -328,7 +309,7 @@ func TestDockerTasks(t *testing.T) {
 		// A shell command: /bin/sh -c value replaces the entrypoint.
 		shell := dockerTask("shell", image)
 		shell.Command = &mesos.CommandInfo{Value: proto.String("print via-shell")}
-		return []*mesos.TaskInfo{hello, three, sleeper, bridge, ro, absent, shell}
+		return []*mesos.TaskInfo{hello, three, ro, absent, shell}
 	})
 
 	// hello: FINISHED, its output in the sandbox.
@@ -339,7 +320,10 @@ func TestDockerTasks(t *testing.T) {
 	helloSandbox := sandboxOf(t, agentWork, "hello")
 	helloID := filepath.Base(helloSandbox)
 	stdout, _ := os.ReadFile(filepath.Join(helloSandbox, "stdout"))
-	for _, want := range []string{"hello from docker", "MESOS_SANDBOX=/mnt/mesos/sandbox", "MESOS_CONTAINER_NAME=mesos-" + helloID} {
+	// Mesos' environment of a Docker task: the command's, MESOS_SANDBOX
+	// and MESOS_CONTAINER_NAME, not the executor's MESOS_* variables.
+	for _, want := range []string{"hello from docker", "MESOS_SANDBOX=/mnt/mesos/sandbox", "MESOS_CONTAINER_NAME=mesos-" + helloID,
+		"FOO=bar", "MESOS_FRAMEWORK_ID=\n"} {
 		if !strings.Contains(string(stdout), want) {
 			t.Errorf("hello: stdout lacks %q:\n%s", want, stdout)
 		}
@@ -380,6 +364,69 @@ func TestDockerTasks(t *testing.T) {
 	if !strings.Contains(s.GetMessage(), missing) || s.GetReason() != mesos.TaskStatus_REASON_CONTAINER_LAUNCH_FAILED {
 		t.Errorf("absent: %v %q, want REASON_CONTAINER_LAUNCH_FAILED naming %s", s.GetReason(), s.GetMessage(), missing)
 	}
+	starting := fw.waitState(t, "absent", mesos.TaskState_TASK_STARTING)
+	if took := s.GetTimestamp() - starting.GetTimestamp(); took > 10 {
+		t.Errorf("absent: failed %.1fs after TASK_STARTING; a missing image must fail fast", took)
+	}
+}
+
+// TestDockerTaskNetworks runs Docker tasks on a bridge network with a
+// port mapping (reachable on the host port, an HTTP health check at the
+// container's address, a COMMAND check run inside the container) and on
+// a named network (a TCP health check), checks a task's CPU shares and
+// memory limit, its statistics in /monitor/statistics, and a kill that
+// leaves no container.
+func TestDockerTaskNetworks(t *testing.T) {
+	requireDocker(t)
+	image := testImage(t)
+	c := startClusterWith(t, 1, dockerAgentResources, "--containerizers=docker,mesos", "--docker_remove_delay=0secs")
+	agentWork := filepath.Join(c.work, "agent0")
+	removeAgentContainers(t, agentWork)
+	fw := newDockerFramework(t, c.master, false)
+
+	userNet := fmt.Sprintf("mezzo-e2e-%d", time.Now().UnixNano())
+	if out, code := run(t, 60*time.Second, "docker", "network", "create", userNet); code != 0 {
+		t.Fatalf("docker network create: %s", out)
+	}
+	t.Cleanup(func() {
+		out, _ := run(t, 30*time.Second, "docker", "ps", "-aq", "--filter", "network="+userNet)
+		if ids := strings.Fields(out); len(ids) > 0 {
+			run(t, 60*time.Second, "docker", append([]string{"rm", "-f"}, ids...)...)
+		}
+		run(t, 60*time.Second, "docker", "network", "rm", userNet)
+	})
+	var hostPort uint64
+	fw.launch(t, func(o *mesos.Offer) []*mesos.TaskInfo {
+		ports := offeredPorts(t, o, 1)
+		hostPort = ports[0]
+
+		sleeper := dockerTask("sleeper", image, "sleep", "600")
+
+		bridge := dockerTask("bridge", image, "serve", "8080", "sleep", "600")
+		bridge.Container.Docker.Network = mesos.ContainerInfo_DockerInfo_BRIDGE.Enum()
+		bridge.Container.Docker.PortMappings = []*mesos.ContainerInfo_DockerInfo_PortMapping{
+			{HostPort: proto.Uint32(uint32(ports[0])), ContainerPort: proto.Uint32(8080)}}
+		bridge.Resources = append(bridge.Resources, portResource(ports[0]))
+		// Health checks: an HTTP one reaching the container on its
+		// bridge address, a COMMAND one run inside it.
+		bridge.HealthCheck = &mesos.HealthCheck{Type: mesos.HealthCheck_HTTP.Enum(),
+			Http:            &mesos.HealthCheck_HTTPCheckInfo{Port: proto.Uint32(8080), Path: proto.String("/")},
+			IntervalSeconds: proto.Float64(0.5), DelaySeconds: proto.Float64(0), GracePeriodSeconds: proto.Float64(30)}
+		bridge.Check = &mesos.CheckInfo{Type: mesos.CheckInfo_COMMAND.Enum(),
+			Command: &mesos.CheckInfo_Command{Command: &mesos.CommandInfo{Shell: proto.Bool(false),
+				Value: proto.String("/task"), Arguments: []string{"task", "exit", "7"}}},
+			IntervalSeconds: proto.Float64(0.5), DelaySeconds: proto.Float64(0)}
+
+		// A named (USER) network, checked healthy by TCP at its address
+		// there.
+		user := dockerTask("usernet", image, "serve", "8082", "sleep", "600")
+		user.Container.Docker.Network = mesos.ContainerInfo_DockerInfo_USER.Enum()
+		user.Container.NetworkInfos = []*mesos.NetworkInfo{{Name: proto.String(userNet)}}
+		user.HealthCheck = &mesos.HealthCheck{Type: mesos.HealthCheck_TCP.Enum(),
+			Tcp:             &mesos.HealthCheck_TCPCheckInfo{Port: proto.Uint32(8082)},
+			IntervalSeconds: proto.Float64(0.5), GracePeriodSeconds: proto.Float64(30)}
+		return []*mesos.TaskInfo{sleeper, bridge, user}
+	})
 
 	// bridge: reachable on the host port; healthy through its HTTP
 	// health check; its COMMAND check ran in the container (exit 7).
@@ -401,11 +448,26 @@ func TestDockerTasks(t *testing.T) {
 		return s.GetCheckStatus().GetCommand().GetExitCode() == 7
 	})
 
-	// sleeper: killed, its container gone.
+	// usernet: on the named network, healthy by TCP.
+	fw.wait(t, "usernet", "healthy", func(s *mesos.TaskStatus) bool { return s.Healthy != nil && s.GetHealthy() })
+	userName := "mesos-" + agentContainerID(t, agentWork, "usernet")
+	if out, _ := run(t, 30*time.Second, "docker", "inspect", "--format", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}", userName); strings.TrimSpace(out) != userNet {
+		t.Errorf("usernet: container networks %q, want %s", out, userNet)
+	}
+	if err := fw.client.Kill(context.Background(), &mesos.TaskID{Value: proto.String("usernet")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	fw.waitState(t, "usernet", mesos.TaskState_TASK_KILLED)
+
+	// sleeper: its resources as CPU shares and memory limit; killed, its
+	// container gone.
 	fw.waitState(t, "sleeper", mesos.TaskState_TASK_RUNNING)
 	sleeperName := "mesos-" + agentContainerID(t, agentWork, "sleeper")
 	if !containerRunning(t, sleeperName) {
 		t.Fatalf("container %s is not running", sleeperName)
+	}
+	if out, _ := run(t, 30*time.Second, "docker", "inspect", "--format", "{{.HostConfig.CpuShares}} {{.HostConfig.Memory}}", sleeperName); strings.TrimSpace(out) != "102 33554432" {
+		t.Errorf("sleeper: cpu shares and memory %q, want 102 (0.1 cpus) and 32 MB", out)
 	}
 	if err := fw.client.Kill(context.Background(), &mesos.TaskID{Value: proto.String("sleeper")}, nil); err != nil {
 		t.Fatal(err)

@@ -62,7 +62,7 @@ func (d *dockerFlags) configure(cfg *Config, env Env, log *slog.Logger) error {
 		r := &docker.TaskRunner{Client: client, Name: d.container, Labels: labels, Sandbox: env.Sandbox, Log: log}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		defer cancel()
-		c, err := r.Start(ctx, task, spec.Env)
+		c, err := r.Start(ctx, task, spec.Env["MESOS_ALLOCATION_ROLE"])
 		if err != nil {
 			return nil, err
 		}

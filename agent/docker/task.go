@@ -41,14 +41,19 @@ type TaskRunner struct {
 }
 
 // Start creates and starts the task's container from its ContainerInfo,
-// command and resources, with env as its environment (host-only
-// variables dropped: PATH, which the image sets, and MESOS_DIRECTORY).
-// Its stdout and stderr are appended to the sandbox's files. An image
-// that cannot be had fails at once, naming it.
-func (r *TaskRunner) Start(ctx context.Context, task *mesos.TaskInfo, env map[string]string) (*Container, error) {
-	env = maps.Clone(env)
-	delete(env, "PATH")
-	delete(env, "MESOS_DIRECTORY")
+// command and resources. Its environment is Mesos' for a Docker task:
+// the command's variables, MESOS_ALLOCATION_ROLE (allocationRole),
+// MESOS_SANDBOX and MESOS_CONTAINER_NAME — not the executor's MESOS_*
+// variables. Its stdout and stderr are appended to the sandbox's files.
+// An image that cannot be had fails at once, naming it.
+func (r *TaskRunner) Start(ctx context.Context, task *mesos.TaskInfo, allocationRole string) (*Container, error) {
+	env := map[string]string{"MESOS_ALLOCATION_ROLE": allocationRole}
+	for _, v := range task.GetCommand().GetEnvironment().GetVariables() {
+		if v.GetType() == mesos.Environment_Variable_SECRET {
+			return nil, fmt.Errorf("environment variable %s: secrets are not supported", v.GetName())
+		}
+		env[v.GetName()] = v.GetValue()
+	}
 	spec := RunSpec{
 		Name:      r.Name,
 		Labels:    r.Labels,

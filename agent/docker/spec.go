@@ -162,6 +162,18 @@ func (s RunSpec) build() (*container.Config, *container.HostConfig, *network.Net
 	if di.GetImage() == "" {
 		return nil, nil, nil, fmt.Errorf("ContainerInfo.docker.image is not set")
 	}
+	switch {
+	case ci.GetMesos() != nil:
+		return nil, nil, nil, fmt.Errorf("ContainerInfo.mesos applies to MESOS containers, not DOCKER ones")
+	case ci.GetLinuxInfo() != nil:
+		return nil, nil, nil, fmt.Errorf("ContainerInfo.linux_info is not supported for Docker containers (use the cap-add and cap-drop parameters)")
+	case ci.GetRlimitInfo() != nil:
+		return nil, nil, nil, fmt.Errorf("ContainerInfo.rlimit_info is not supported for Docker containers")
+	case ci.GetTtyInfo() != nil:
+		return nil, nil, nil, fmt.Errorf("ContainerInfo.tty_info is not supported for Docker containers")
+	case len(ci.GetNetworkInfos()) > 0 && di.GetNetwork() != mesos.ContainerInfo_DockerInfo_USER:
+		return nil, nil, nil, fmt.Errorf("ContainerInfo.network_infos applies to network USER only (docker network is %v)", di.GetNetwork())
+	}
 	if di.VolumeDriver != nil {
 		return nil, nil, nil, fmt.Errorf("ContainerInfo.docker.volume_driver (deprecated) is not supported; give each volume its source")
 	}

@@ -115,6 +115,11 @@ func TestBuildRefuses(t *testing.T) {
 		}, "leaves the sandbox"},
 		{"shell without a value", func(s *RunSpec) { s.Command = &mesos.CommandInfo{} }, "CommandInfo.value is empty"},
 		{"volume driver", func(s *RunSpec) { s.Info.Docker.VolumeDriver = proto.String("flocker") }, "volume_driver"},
+		{"linux info", func(s *RunSpec) { s.Info.LinuxInfo = &mesos.LinuxInfo{} }, "linux_info"},
+		{"rlimits", func(s *RunSpec) { s.Info.RlimitInfo = &mesos.RLimitInfo{} }, "rlimit_info"},
+		{"network infos on bridge", func(s *RunSpec) {
+			s.Info.NetworkInfos = []*mesos.NetworkInfo{{Name: proto.String("n")}}
+		}, "network USER only"},
 	} {
 		s := RunSpec{Name: "mesos-c", Info: dockerInfo("img"), Sandbox: "/sb", Resources: []*mesos.Resource{ports(31000, 31000)}}
 		tc.modify(&s)

@@ -130,6 +130,11 @@ func (d *Docker) Launch(ctx context.Context, id *mesos.ContainerID, cfg containe
 		}
 		kind = engine.KindTask
 	}
+	for _, r := range cfg.Resources {
+		if p := r.GetDisk().GetPersistence(); p != nil {
+			return containerizer.Launched, fmt.Errorf("persistent volume %q: persistent volumes are not supported in Docker containers", p.GetId())
+		}
+	}
 	key := id.GetValue()
 	c := &dockerContainer{id: id, name: engine.Name(key), kind: kind, resources: cfg.Resources, done: make(chan struct{})}
 	d.mu.Lock()

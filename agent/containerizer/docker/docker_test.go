@@ -3,6 +3,7 @@ package docker
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -30,6 +31,12 @@ func TestLaunchOnlyDocker(t *testing.T) {
 		Builtin: &containerizer.BuiltinExecutor{Mode: builtin.Default}})
 	if err == nil {
 		t.Error("a task group was launched in a Docker container")
+	}
+	vol := &mesos.Resource{Name: proto.String("disk"), Type: mesos.Value_SCALAR.Enum(), Scalar: &mesos.Value_Scalar{Value: proto.Float64(1)},
+		Disk: &mesos.Resource_DiskInfo{Persistence: &mesos.Resource_DiskInfo_Persistence{Id: proto.String("v1")}}}
+	_, err = d.Launch(context.Background(), id, containerizer.Config{ContainerInfo: docker, Resources: []*mesos.Resource{vol}})
+	if err == nil || !strings.Contains(err.Error(), `persistent volume "v1"`) {
+		t.Errorf("a persistent volume in a Docker container: %v, want it refused by name", err)
 	}
 	if _, err := d.Status(context.Background(), id); !errors.Is(err, containerizer.ErrUnknownContainer) {
 		t.Errorf("after a refused launch: %v, want ErrUnknownContainer", err)

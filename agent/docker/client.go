@@ -15,6 +15,7 @@ import (
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/errdefs"
+	"github.com/docker/docker/pkg/jsonmessage"
 	"github.com/docker/docker/pkg/stdcopy"
 	"google.golang.org/protobuf/proto"
 
@@ -79,13 +80,10 @@ func (c *Client) EnsureImage(ctx context.Context, ref string, force bool) error 
 		return fmt.Errorf("%w: failed to pull image %s: %v", ErrNoImage, ref, err)
 	}
 	defer rc.Close()
-	// The pull's progress is a JSON stream; an error shows up in it.
-	b, err := io.ReadAll(rc)
-	if err != nil {
+	// The pull's progress is a stream of JSON messages; a failure is one
+	// of them.
+	if err := jsonmessage.DisplayJSONMessagesStream(rc, io.Discard, 0, false, nil); err != nil {
 		return fmt.Errorf("%w: failed to pull image %s: %v", ErrNoImage, ref, err)
-	}
-	if i := strings.Index(string(b), `"error"`); i >= 0 {
-		return fmt.Errorf("%w: failed to pull image %s: %s", ErrNoImage, ref, strings.TrimSpace(string(b[i:])))
 	}
 	if _, err := c.api.ImageInspect(ctx, ref); err != nil {
 		return fmt.Errorf("%w: image %s is absent after its pull: %v", ErrNoImage, ref, err)

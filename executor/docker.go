@@ -15,6 +15,9 @@ import (
 	"github.com/mezzo-project/mezzo/internal/flags"
 )
 
+// A Docker task is a Container: its checks run inside it.
+var _ Container = (*docker.Container)(nil)
+
 // dockerFlags are the flags of `mezzo executor --docker`, Mezzo's
 // mesos-docker-executor: the command executor, running its task as a
 // Docker container (package agent/docker) instead of a process. The

@@ -451,6 +451,7 @@ func (a *Agent) newContainerizer() error {
 			StopTimeout: a.cfg.DockerStopTimeout,
 			RemoveDelay: a.cfg.DockerRemoveDelay,
 			KillOrphans: a.cfg.DockerKillOrphans,
+			EnableCFS:   a.cfg.CgroupsEnableCFS,
 			Log:         a.log.With("containerizer", containerizer.NameDocker),
 		}))
 	}

@@ -28,6 +28,7 @@ type dockerFlags struct {
 	container   string
 	labels      string
 	stopTimeout time.Duration
+	enableCFS   bool
 }
 
 func (d *dockerFlags) register(fs *flag.FlagSet) {
@@ -35,6 +36,7 @@ func (d *dockerFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&d.socket, "docker_socket", docker.DefaultSocket, "With --docker: the Docker engine's socket.")
 	fs.StringVar(&d.container, "container", "", "With --docker: the name of the task's container (mesos-<container id>).")
 	fs.StringVar(&d.labels, "container_labels", "", "With --docker: the container's labels, as a JSON object.")
+	fs.BoolVar(&d.enableCFS, "cgroups_enable_cfs", false, "With --docker: cap the task's container at its cpus with a CFS quota (the agent's --cgroups_enable_cfs).")
 	flags.DurationVar(fs, &d.stopTimeout, "stop_timeout", 0, "With --docker: the grace period of a kill for a task without a kill policy (--docker_stop_timeout).")
 }
 
@@ -62,7 +64,7 @@ func (d *dockerFlags) configure(cfg *Config, env Env, log *slog.Logger) error {
 		if cerr != nil {
 			return nil, cerr
 		}
-		r := &docker.TaskRunner{Client: client, Name: d.container, Labels: labels, Sandbox: env.Sandbox, Log: log}
+		r := &docker.TaskRunner{Client: client, Name: d.container, Labels: labels, Sandbox: env.Sandbox, EnableCFS: d.enableCFS, Log: log}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		defer cancel()
 		c, err := r.Start(ctx, task, spec.Env["MESOS_ALLOCATION_ROLE"])

@@ -3,12 +3,14 @@ package docker
 import (
 	"fmt"
 	"maps"
+	"math"
 	"path"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/network"
@@ -54,6 +56,8 @@ const (
 	cpuSharesPerCPU = 1024
 	minCPUShares    = 2
 	minMemory       = 32 << 20
+	cfsPeriod       = 100 * time.Millisecond
+	minCFSQuota     = time.Millisecond
 )
 
 // RunSpec is a container to run: what Mesos' Docker::RunOptions::create
@@ -76,6 +80,13 @@ type RunSpec struct {
 	// Resources are the task's (or executor's): cpus become CPU shares,
 	// mem a memory limit, ports the host ports port mappings may use.
 	Resources []*mesos.Resource
+	// Limits are the task's limits (TaskInfo.limits): a cpus limit
+	// becomes a CFS quota, a mem limit the memory limit (the request
+	// then being the reservation); an infinite one sets none.
+	Limits map[string]*mesos.Value_Scalar
+	// EnableCFS is --cgroups_enable_cfs: without a cpus limit, the cpus
+	// request becomes a CFS quota too.
+	EnableCFS bool
 	// Sandbox is the host directory mounted at MappedSandbox.
 	Sandbox string
 }
@@ -227,12 +238,40 @@ func (s RunSpec) build() (*container.Config, *container.HostConfig, *network.Net
 			mem, hasMem = mem+r.GetScalar().GetValue(), true
 		}
 	}
+	// As Mesos' Docker::RunOptions::create: shares from the request; a
+	// CFS quota from the cpus limit, else (--cgroups_enable_cfs) from the
+	// request; the memory limit from the mem limit (the request a
+	// reservation), else from the request. An infinite limit sets none.
 	if hasCPUs {
 		host.CPUShares = max(int64(cpus*cpuSharesPerCPU), minCPUShares)
 	}
-	if hasMem {
+	quota := func(c float64) {
+		host.CPUPeriod = int64(cfsPeriod / time.Microsecond)
+		host.CPUQuota = int64(max(time.Duration(c*float64(cfsPeriod)), minCFSQuota) / time.Microsecond)
+	}
+	if l, ok := s.Limits["cpus"]; ok {
+		if !math.IsInf(l.GetValue(), 1) {
+			quota(l.GetValue())
+		}
+	} else if s.EnableCFS && hasCPUs {
+		quota(cpus)
+	}
+	if l, ok := s.Limits["mem"]; ok {
+		if !math.IsInf(l.GetValue(), 1) {
+			host.Memory = max(int64(l.GetValue())<<20, minMemory)
+			host.MemorySwap = host.Memory
+		}
+		if hasMem {
+			host.MemoryReservation = max(int64(mem)<<20, minMemory)
+		}
+	} else if hasMem {
 		host.Memory = max(int64(mem)<<20, minMemory)
 		host.MemorySwap = host.Memory
+	}
+	for name := range s.Limits {
+		if name != "cpus" && name != "mem" {
+			return nil, nil, nil, fmt.Errorf("limits: resource %q cannot have a limit (only cpus and mem)", name)
+		}
 	}
 
 	// Sandbox and volumes.

@@ -1,6 +1,7 @@
 package docker
 
 import (
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -126,6 +127,36 @@ func TestBuildRefuses(t *testing.T) {
 		_, _, _, err := s.build()
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %v, want one with %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+// TestBuildLimits: cpu and memory limits and --cgroups_enable_cfs as
+// Mesos turns them into docker run options.
+func TestBuildLimits(t *testing.T) {
+	res := []*mesos.Resource{scalar("cpus", 0.5), scalar("mem", 64)}
+	for _, tc := range []struct {
+		name                       string
+		limits                     map[string]*mesos.Value_Scalar
+		cfs                        bool
+		quota, memory, reservation int64
+	}{
+		{"requests only", nil, false, 0, 64 << 20, 0},
+		{"requests with CFS", nil, true, 50000, 64 << 20, 0},
+		{"limits", map[string]*mesos.Value_Scalar{"cpus": {Value: proto.Float64(2)}, "mem": {Value: proto.Float64(128)}}, false, 200000, 128 << 20, 64 << 20},
+		{"infinite limits", map[string]*mesos.Value_Scalar{"cpus": {Value: proto.Float64(math.Inf(1))}, "mem": {Value: proto.Float64(math.Inf(1))}}, true, 0, 0, 64 << 20},
+	} {
+		s := RunSpec{Name: "mesos-c", Info: dockerInfo("img"), Sandbox: "/sb", Resources: res, Limits: tc.limits, EnableCFS: tc.cfs}
+		_, host, _, err := s.build()
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if host.CPUShares != 512 || host.CPUQuota != tc.quota || host.Memory != tc.memory || host.MemoryReservation != tc.reservation {
+			t.Errorf("%s: shares %d quota %d memory %d reservation %d; want 512 %d %d %d", tc.name,
+				host.CPUShares, host.CPUQuota, host.Memory, host.MemoryReservation, tc.quota, tc.memory, tc.reservation)
+		}
+		if tc.quota > 0 && host.CPUPeriod != 100000 {
+			t.Errorf("%s: CFS period %d, want 100000", tc.name, host.CPUPeriod)
 		}
 	}
 }

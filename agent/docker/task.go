@@ -36,6 +36,8 @@ type TaskRunner struct {
 	Labels map[string]string
 	// Sandbox is the executor's sandbox on the host.
 	Sandbox string
+	// EnableCFS is the agent's --cgroups_enable_cfs (RunSpec.EnableCFS).
+	EnableCFS bool
 	// Log receives the runner's log lines.
 	Log *slog.Logger
 }
@@ -61,6 +63,8 @@ func (r *TaskRunner) Start(ctx context.Context, task *mesos.TaskInfo, allocation
 		Command:   task.GetCommand(),
 		Env:       env,
 		Resources: task.GetResources(),
+		Limits:    task.GetLimits(),
+		EnableCFS: r.EnableCFS,
 		Sandbox:   r.Sandbox,
 	}
 	// A container of that name left by a previous attempt is replaced.

@@ -68,6 +68,9 @@ type Config struct {
 	// RemoveDelay is --docker_remove_delay: how long an ended container
 	// is kept before it is removed.
 	RemoveDelay time.Duration
+	// EnableCFS is --cgroups_enable_cfs: containers are capped at their
+	// cpus with a CFS quota (a cpus limit does it regardless).
+	EnableCFS bool
 	// KillOrphans is --docker_kill_orphans: Recover removes the
 	// containers of this agent that it does not recover.
 	KillOrphans bool
@@ -196,6 +199,9 @@ func (d *Docker) startExecutor(id *mesos.ContainerID, cfg containerizer.Config) 
 		"--container_labels="+string(labels),
 		"--stop_timeout="+flags.FormatDuration(d.cfg.StopTimeout),
 	)
+	if d.cfg.EnableCFS {
+		cmd.Arguments = append(cmd.Arguments, "--cgroups_enable_cfs")
+	}
 	proc, err := launcher.Start(launcher.Spec{Command: cmd, Env: cfg.Env, Dir: cfg.Directory, NewSession: true})
 	if err != nil {
 		return nil, fmt.Errorf("failed to start the Docker executor: %w", err)
@@ -218,6 +224,8 @@ func (d *Docker) startExecutorContainer(ctx context.Context, id *mesos.Container
 		Command:   cfg.Command,
 		Env:       env,
 		Resources: cfg.Resources,
+		Limits:    cfg.Limits,
+		EnableCFS: d.cfg.EnableCFS,
 		Sandbox:   cfg.Directory,
 	}
 	client := d.cfg.Client

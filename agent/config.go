@@ -139,12 +139,17 @@ type Config struct {
 	executorEnv map[string]string
 	// Containerizers is Mesos' --containerizers (default "mesos"): the
 	// containerizers a launch is offered to, in order (package
-	// containerizer). Only "mesos" is supported ("mezzo" is another name
-	// for it): executors run as processes in their containers. "docker" and unknown
-	// names make New fail; tasks and executors asking for a Docker
-	// container are refused (TASK_FAILED, REASON_CONTAINER_LAUNCH_FAILED),
-	// not run on the host.
+	// containerizer). "mesos" ("mezzo" is another name for it) runs
+	// executors as processes in their containers; "docker" (package
+	// containerizer/docker) runs those whose ContainerInfo has type
+	// DOCKER through the Docker engine at DockerSocket, which must answer
+	// when the agent starts. Unknown names make New fail; without
+	// "docker", tasks and executors asking for a Docker container are
+	// refused (TASK_FAILED, REASON_CONTAINER_LAUNCH_FAILED), not run on
+	// the host.
 	Containerizers string
+	// DockerConfig holds the Docker containerizer's flags.
+	DockerConfig
 	// Isolation is Mesos' --isolation (default "posix/cpu,posix/mem",
 	// which enforces nothing; `mezzo agent` and `mezzo local` running as
 	// root use RootIsolation instead when not given one): the isolators
@@ -247,6 +252,7 @@ func Defaults() Config {
 		Containerizers:                    "mesos",
 		Isolation:                         "posix/cpu,posix/mem",
 		BuiltinExecutors:                  "auto",
+		DockerConfig:                      defaultDockerConfig(),
 		SwitchUser:                        true,
 		IsolationConfig:                   defaultIsolationConfig(),
 		HostnameLookup:                    true,
@@ -284,7 +290,8 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 	flags.DurationVar(fs, &c.RecoveryTimeout, "recovery_timeout", d.RecoveryTimeout, "Time a checkpointing executor keeps trying to re-subscribe (MESOS_RECOVERY_TIMEOUT).")
 	flags.DurationVar(fs, &c.RegistrationBackoffFactor, "registration_backoff_factor", d.RegistrationBackoffFactor, "First bound of the random wait before re-registering with the master; doubles up to 1mins.")
 	fs.StringVar(&c.LauncherDir, "launcher_dir", d.LauncherDir, "Directory holding the mezzo binary that runs built-in executors (default: this binary's).")
-	fs.StringVar(&c.Containerizers, "containerizers", d.Containerizers, "Comma-separated containerizers, tried in order; only mezzo (alias mesos) is supported (tasks asking for Docker containers fail).")
+	fs.StringVar(&c.Containerizers, "containerizers", d.Containerizers, "Comma-separated containerizers, tried in order: mesos (alias mezzo) and docker (tasks asking for Docker containers fail without it).")
+	c.DockerConfig.addFlags(fs)
 	fs.StringVar(&c.Isolation, "isolation", d.Isolation, "Comma-separated isolators; supported: "+strings.Join(containerizer.SupportedIsolators, ",")+",cgroups/all. Run as root without this flag, mezzo agent and mezzo local use "+RootIsolation+".")
 	c.IsolationConfig.addFlags(fs)
 	fs.BoolVar(&c.EnablePprof, "enable_pprof", d.EnablePprof, "Serve Go's profiler (net/http/pprof) under /debug/pprof/ (Mezzo's; Mesos' /profiler/* are not implemented).")
@@ -406,6 +413,7 @@ func (c *Config) validate() error {
 		c.Isolation = def.Isolation
 	}
 	errs = append(errs, c.IsolationConfig.validate()...)
+	errs = append(errs, c.DockerConfig.validate()...)
 	if iso, err := containerizer.ParseIsolation(c.Isolation); err != nil {
 		errs = append(errs, err)
 	} else {

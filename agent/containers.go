@@ -6,8 +6,10 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/mezzo-project/mezzo/agent/containerizer"
+	"github.com/mezzo-project/mezzo/agent/docker"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	"github.com/mezzo-project/mezzo/resources"
 )
@@ -19,11 +21,18 @@ import (
 // naming the field and the isolator it needs, rather than run as if it
 // had not been asked for; see doc.go.
 
-// parseContainerizers checks a --containerizers value: only "mesos" (or
-// "mezzo"); "docker" is refused until it is implemented.
+// parseContainerizers checks a --containerizers value: "mesos" (or
+// "mezzo") and "docker".
 func parseContainerizers(s string) error {
 	_, err := containerizer.ParseContainerizers(s)
 	return err
+}
+
+// runsDocker reports whether --containerizers has the Docker
+// containerizer.
+func (a *Agent) runsDocker() bool {
+	names, err := containerizer.ParseContainerizers(a.cfg.Containerizers)
+	return err == nil && slices.Contains(names, containerizer.NameDocker)
 }
 
 // unsupported is the error of a task or executor the agent refuses to run.
@@ -51,7 +60,13 @@ func (a *Agent) validateContainer(ci *mesos.ContainerInfo, what string) error {
 	switch ci.GetType() {
 	case mesos.ContainerInfo_MESOS:
 	case mesos.ContainerInfo_DOCKER:
-		return refuse("Docker containers are not supported by this agent (--containerizers=%s)", a.cfg.Containerizers)
+		if !a.runsDocker() {
+			return refuse("Docker containers are not supported by this agent (--containerizers=%s)", a.cfg.Containerizers)
+		}
+		if err := docker.Validate(ci); err != nil {
+			return refuse("%s: %v", what, err)
+		}
+		return nil
 	default:
 		return refuse("%s: container type %v is not supported by this agent (--containerizers=%s)", what, ci.GetType(), a.cfg.Containerizers)
 	}

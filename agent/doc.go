@@ -106,12 +106,14 @@
 // Mezzo's only containerizer is the equivalent of Mesos' "mesos" one with
 // its POSIX isolators (--containerizers=mesos; --isolation accepts
 // posix/cpu, posix/mem, posix/disk and filesystem/posix, none of which
-// enforces anything; "docker" and other names make New fail): executors
+// enforces anything; "docker" adds package containerizer/docker, other
+// names make New fail): executors
 // are plain processes in the agent's own namespaces. A RUN_TASK whose executor (when it is to be created) or
 // tasks ask for more is refused before anything is created or launched:
 // each task gets TASK_FAILED from the agent (SOURCE_AGENT,
 // REASON_CONTAINER_LAUNCH_FAILED) with a message naming what is not
-// supported. Refused: DOCKER containers, container images
+// supported. Refused: DOCKER containers without "docker" in
+// --containerizers, container images
 // (ContainerInfo.mesos.image), every ContainerInfo volume (HOST_PATH,
 // SANDBOX_PATH, SECRET, DOCKER_VOLUME, CSI_VOLUME, image; Mesos'
 // filesystem/posix refuses them too), ContainerInfo.hostname, named
@@ -215,6 +217,6 @@
 // by a goroutine of its own, never following a symlink.
 //
 // Not implemented yet: --reconfiguration_policy=additive, the operator
-// API's container and resource-provider calls, the
-// Docker containerizer and container images, and nested containers.
+// API's container and resource-provider calls, container images,
+// and nested containers.
 package agent

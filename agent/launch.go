@@ -8,11 +8,14 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"google.golang.org/protobuf/proto"
 
 	"github.com/mezzo-project/mezzo/agent/containerizer"
+	dockerc "github.com/mezzo-project/mezzo/agent/containerizer/docker"
+	"github.com/mezzo-project/mezzo/agent/docker"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	builtin "github.com/mezzo-project/mezzo/executor"
 	"github.com/mezzo-project/mezzo/internal/auth"
@@ -439,6 +442,27 @@ func (a *Agent) newContainerizer() error {
 	if a.cfg.BuiltinExecutors == "auto" {
 		cs = append(cs, containerizer.NewBuiltin(containerizer.BuiltinConfig{Isolation: iso, Isolators: isolators, Helper: a.cfg.LaunchHelper}))
 	}
+	// The Docker containerizer goes before the others whatever its place
+	// in --containerizers: the containers each accepts are disjoint (type
+	// DOCKER, or not), so the order of launches does not change, and
+	// recovery then gives the executors it recognises to it first (the
+	// Mezzo containerizer also adopts every live checkpointed pid, which
+	// keeps Docker executors from being killed as leftovers).
+	if slices.Contains(names, containerizer.NameDocker) {
+		client, err := docker.Connect(context.Background(), a.cfg.DockerSocket)
+		if err != nil {
+			return fmt.Errorf("--containerizers=%s: %w", a.cfg.Containerizers, err)
+		}
+		cs = append(cs, dockerc.New(dockerc.Config{
+			Client:      client,
+			WorkDir:     a.cfg.WorkDir,
+			StopTimeout: a.cfg.DockerStopTimeout,
+			RemoveDelay: a.cfg.DockerRemoveDelay,
+			KillOrphans: a.cfg.DockerKillOrphans,
+			EnableCFS:   a.cfg.CgroupsEnableCFS,
+			Log:         a.log.With("containerizer", containerizer.NameDocker),
+		}))
+	}
 	for _, name := range names {
 		switch name {
 		case containerizer.NameMesos:
@@ -448,6 +472,7 @@ func (a *Agent) newContainerizer() error {
 				Sandboxes: filepath.Join(a.cfg.WorkDir, "slaves"),
 				Log:       a.log.With("containerizer", name),
 			}))
+		case containerizer.NameDocker:
 		default:
 			return fmt.Errorf("--containerizers: %q is not implemented", name)
 		}

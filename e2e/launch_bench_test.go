@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -26,6 +27,7 @@ var (
 	launchWorkDir    = flag.String("launch_work_dir", "", "parent directory of the work_dir of the mezzo local that BenchmarkLaunchTrueTasks starts (default: the test's temporary directory)")
 	launchCheckpoint = flag.Bool("launch_checkpoint", false, "BenchmarkLaunchTrueTasks subscribes with checkpoint=true (a mezzo executor process per task, updates journaled and fsynced)")
 	launchMaster     = flag.String("launch_master", "", "run BenchmarkLaunchTrueTasks against this running master (host:port) instead of starting mezzo local")
+	launchDocker     = flag.Bool("launch_docker", false, "BenchmarkLaunchTrueTasks runs each task in a Docker container (the e2e test image, network HOST) through --containerizers=docker,mesos")
 	launchIsolation  = flag.String("launch_isolation", "", "--isolation of the mezzo local BenchmarkLaunchTrueTasks starts (default: the agent's, cgroups and PID namespaces as root)")
 )
 
@@ -82,6 +84,16 @@ func startLocal(b *testing.B) string {
 	if *launchIsolation != "" {
 		args = append(args, "--isolation="+*launchIsolation)
 	}
+	if *launchDocker {
+		requireDocker(b)
+		args = append(args, "--containerizers=docker,mesos", "--docker_remove_delay=0secs")
+		b.Cleanup(func() {
+			out, _ := exec.Command("docker", "ps", "-aq", "--filter", "label=org.mezzo.work_dir="+filepath.Join(parent, "local")).Output()
+			if ids := strings.Fields(string(out)); len(ids) > 0 {
+				exec.Command("docker", append([]string{"rm", "-f"}, ids...)...).Run()
+			}
+		})
+	}
 	start(b, "local", args...)
 	deadline := time.Now().Add(20 * time.Second)
 	for httpOK("http://"+master+"/health") != nil {
@@ -127,6 +139,23 @@ func launchRun(b *testing.B, master string, n int) launchResult {
 			Checkpoint: proto.Bool(*launchCheckpoint)},
 	})
 	cpus, mem := 0.01, 4.0
+	// newTask is one task: /bin/true, or /task exit 0 in a Docker
+	// container of the test image (-launch_docker).
+	newTask := func(id string) *mesos.TaskInfo {
+		return &mesos.TaskInfo{
+			Name: proto.String(id), TaskId: &mesos.TaskID{Value: proto.String(id)},
+			Command: &mesos.CommandInfo{Value: proto.String("/bin/true"), Shell: proto.Bool(false),
+				Arguments: []string{"/bin/true"}},
+			Resources: []*mesos.Resource{benchScalar("cpus", cpus), benchScalar("mem", mem)},
+		}
+	}
+	if *launchDocker {
+		image := testImage(b)
+		newTask = func(id string) *mesos.TaskInfo {
+			return dockerTask(id, image, "exit", "0")
+		}
+		cpus, mem = 0.1, 32
+	}
 	var held []*mesos.Offer // offers kept while the launch window is full
 	inflight := 0           // tasks accepted but not yet running
 	// launch uses held offers for as many tasks as the window allows.
@@ -146,12 +175,9 @@ func launchRun(b *testing.B, master string, n int) launchResult {
 			var tasks []*mesos.TaskInfo
 			for launched < n && inflight < *launchWindow && ocpus >= cpus-1e-9 && omem >= mem {
 				id := fmt.Sprintf("t%d", launched)
-				tasks = append(tasks, &mesos.TaskInfo{
-					Name: proto.String(id), TaskId: &mesos.TaskID{Value: proto.String(id)}, AgentId: o.GetAgentId(),
-					Command: &mesos.CommandInfo{Value: proto.String("/bin/true"), Shell: proto.Bool(false),
-						Arguments: []string{"/bin/true"}},
-					Resources: []*mesos.Resource{benchScalar("cpus", cpus), benchScalar("mem", mem)},
-				})
+				task := newTask(id)
+				task.AgentId = o.GetAgentId()
+				tasks = append(tasks, task)
 				launched++
 				inflight++
 				ocpus -= cpus

@@ -154,6 +154,7 @@ type taskChecks struct {
 // check the master should have refused (unknown type, missing fields).
 func (e *engine) healthProbe(t *task, hc *mesos.HealthCheck) *probe {
 	p := &probe{timeout: seconds(hc.GetTimeoutSeconds())}
+	p.container, _ = t.proc.(Container)
 	switch hc.GetType() {
 	case mesos.HealthCheck_COMMAND:
 		if hc.GetCommand().GetValue() == "" {
@@ -188,6 +189,7 @@ func (e *engine) healthProbe(t *task, hc *mesos.HealthCheck) *probe {
 // have no scheme or protocol: HTTP over IPv4 only.
 func (e *engine) checkProbe(t *task, ci *mesos.CheckInfo) *probe {
 	p := &probe{timeout: seconds(ci.GetTimeoutSeconds())}
+	p.container, _ = t.proc.(Container)
 	switch ci.GetType() {
 	case mesos.CheckInfo_COMMAND:
 		if ci.GetCommand().GetCommand().GetValue() == "" {

@@ -126,6 +126,13 @@ type checkHarness struct {
 // of its own; the test's cleanup stops it.
 func startExecutor(t *testing.T, mode Mode, agent *fakeAgent) *checkHarness {
 	t.Helper()
+	return startExecutorWith(t, mode, agent, nil)
+}
+
+// startExecutorWith is startExecutor with its Config changed by modify
+// (nil: unchanged).
+func startExecutorWith(t *testing.T, mode Mode, agent *fakeAgent, modify func(*Config)) *checkHarness {
+	t.Helper()
 	h := &checkHarness{
 		t: t, agent: agent, sandbox: t.TempDir(),
 		marker: fmt.Sprintf("MEZZO_CHECKS_TEST=%d-%s", os.Getpid(), strings.ReplaceAll(t.Name(), "/", "_")),
@@ -141,6 +148,9 @@ func startExecutor(t *testing.T, mode Mode, agent *fakeAgent) *checkHarness {
 		AckTimeout: 5 * time.Second,
 		TaskEnv:    map[string]string{"PATH": os.Getenv("PATH"), name: value},
 		Transport:  agent,
+	}
+	if modify != nil {
+		modify(&cfg)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel

@@ -60,6 +60,18 @@
 // the task is being killed or has ended. The master rejects invalid
 // checks (TASK_ERROR), so the executor only logs one it cannot run.
 //
+// `mezzo executor --docker` is Mezzo's mesos-docker-executor, which the
+// Docker containerizer (package agent/containerizer/docker) starts for a
+// command task whose ContainerInfo has type DOCKER: the same command
+// executor, whose task is a Docker container (package agent/docker)
+// instead of a process (Config.RunTask). Signals reach the container's
+// main process through the engine; a kill without a kill policy uses
+// --stop_timeout (the agent's --docker_stop_timeout) as its grace
+// period; COMMAND checks run inside the container and HTTP and TCP
+// checks connect to it (Container); a task whose container cannot be
+// created or started (its image cannot be had, the engine does not
+// answer) ends TASK_FAILED with REASON_CONTAINER_LAUNCH_FAILED.
+//
 // Run is the entry point; Env reads the environment, Client is a small v1
 // executor API client that other Go executors can use too. The agent also
 // runs these executors inside itself for frameworks that do not

@@ -65,6 +65,42 @@ type Config struct {
 	// containerizer's, which starts the task inside the executor's
 	// container (its cgroups, namespaces and user).
 	StartTask func(spec launcher.Spec, task *mesos.TaskInfo) (*launcher.Process, error)
+	// RunTask, when set, replaces StartTask: it starts a task as
+	// something other than a local process (`mezzo executor --docker`:
+	// a Docker container). A returned Container also runs the task's
+	// COMMAND checks and is the address of its HTTP and TCP checks.
+	RunTask func(spec launcher.Spec, task *mesos.TaskInfo) (Process, error)
+	// DefaultKillGrace, when set, is the grace period of a kill whose
+	// task has no kill policy, instead of the executor shutdown grace
+	// period (the Docker executor's --stop_timeout, Mesos'
+	// --docker_stop_timeout).
+	DefaultKillGrace *time.Duration
+}
+
+// Process is a running task as the executor sees it: *launcher.Process,
+// or what Config.RunTask returns.
+type Process interface {
+	// Pid is the task's process id (0 when it has none on this host).
+	Pid() int
+	// Done is closed when the task has ended; Status then says how.
+	Done() <-chan struct{}
+	Status() syscall.WaitStatus
+	// Signal signals the task's process (group); Destroy SIGKILLs
+	// everything of the task.
+	Signal(sig syscall.Signal) error
+	Destroy()
+}
+
+// Container is a task Process that runs in a container of its own: its
+// checks run inside it (COMMAND) or reach it at its address (HTTP, TCP).
+type Container interface {
+	Process
+	// Exec runs cmd inside the container with env, its output appended
+	// to the file output, and returns its exit code; it ends (killing
+	// the command) when ctx does.
+	Exec(ctx context.Context, cmd *mesos.CommandInfo, env map[string]string, output string) (int, error)
+	// Address is the host:port at which the task's port is reached.
+	Address(port uint32, ipv6 bool) string
 }
 
 // Transport is how an executor reaches its agent: SUBSCRIBE opens the
@@ -131,7 +167,7 @@ type task struct {
 	info    *mesos.TaskInfo
 	group   []string // ids of the task group (default mode)
 	sandbox string
-	proc    *launcher.Process
+	proc    Process
 	killing bool
 	// killedByGroup: killed because a sibling failed.
 	terminal  bool
@@ -436,6 +472,10 @@ func (e *engine) launch(ctx context.Context, infos []*mesos.TaskInfo, sandbox st
 		if err := e.start(t); err != nil {
 			t.terminal = true
 			reason := mesos.TaskStatus_REASON_COMMAND_EXECUTOR_FAILED
+			if e.cfg.RunTask != nil {
+				// The task's container could not be had.
+				reason = mesos.TaskStatus_REASON_CONTAINER_LAUNCH_FAILED
+			}
 			e.forward(ctx, e.status(t, mesos.TaskState_TASK_FAILED, "Failed to launch task: "+err.Error(), &reason))
 			continue
 		}
@@ -470,11 +510,14 @@ func (e *engine) start(t *task) error {
 	t.env = env
 	spec := launcher.Spec{Command: cmd, Env: env, Dir: t.sandbox,
 		NewSession: e.cfg.TaskSession, DieWithParent: e.cfg.DieWithAgent}
-	var p *launcher.Process
+	var p Process
 	var err error
-	if e.cfg.StartTask != nil {
+	switch {
+	case e.cfg.RunTask != nil:
+		p, err = e.cfg.RunTask(spec, t.info)
+	case e.cfg.StartTask != nil:
 		p, err = e.cfg.StartTask(spec, t.info)
-	} else {
+	default:
 		p, err = launcher.Start(spec)
 	}
 	if err != nil {
@@ -609,6 +652,9 @@ func (e *engine) kill(ctx context.Context, t *task, grace time.Duration) {
 // task's, else the executor shutdown grace period.
 func (e *engine) killGrace(t *task, override *mesos.KillPolicy) time.Duration {
 	grace := e.cfg.Env.ShutdownGracePeriod
+	if e.cfg.DefaultKillGrace != nil {
+		grace = *e.cfg.DefaultKillGrace
+	}
 	if gp := t.info.GetKillPolicy().GetGracePeriod(); gp != nil {
 		grace = time.Duration(gp.GetNanoseconds())
 	}

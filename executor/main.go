@@ -29,6 +29,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("executor", flag.ContinueOnError)
 	def := fs.Bool("default", false, "Run the default executor (task groups) instead of the command executor.")
 	contentType := fs.String("content_type", "json", "Encoding used with the agent: json or protobuf.")
+	var dk dockerFlags
+	dk.register(fs)
 	var ackTimeout time.Duration
 	flags.DurationVar(fs, &ackTimeout, "ack_timeout", time.Minute, "How long to wait for the agent to acknowledge the last status updates before exiting.")
 	// Only command-line flags: MESOS_* in the environment describe the
@@ -85,7 +87,18 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		case <-ctx.Done():
 		}
 	}()
-	if err := Run(ctx, Config{Env: env, Mode: mode, Format: format, AckTimeout: ackTimeout}, log); err != nil {
+	cfg := Config{Env: env, Mode: mode, Format: format, AckTimeout: ackTimeout}
+	if dk.enabled {
+		if mode != Command {
+			fmt.Fprintln(stderr, "mezzo executor: --docker runs a command task; it cannot be combined with --default")
+			return 2
+		}
+		if err := dk.configure(&cfg, env, log); err != nil {
+			fmt.Fprintf(stderr, "mezzo executor: %v\n", err)
+			return 2
+		}
+	}
+	if err := Run(ctx, cfg, log); err != nil {
 		log.Error("executor exiting", "err", err)
 		return 1
 	}

@@ -52,6 +52,11 @@ type probe struct {
 	scheme string
 	path   string
 	client *http.Client
+
+	// container is the task's container when it runs in one: COMMAND
+	// checks run inside it and HTTP and TCP checks reach it at its
+	// address.
+	container Container
 }
 
 // errProbeStopped is what a probe returns when its checker is stopped
@@ -95,6 +100,16 @@ func (p *probe) run(ctx context.Context) (*mesos.CheckStatusInfo, error) {
 // or session), waits for it within ctx, and SIGKILLs whatever the command
 // left behind, whether it ended, timed out or was stopped.
 func (p *probe) runCommand(ctx context.Context) (*mesos.CheckStatusInfo, error) {
+	if p.container != nil {
+		code, err := p.container.Exec(ctx, p.command, p.env, p.output)
+		if err != nil {
+			return nil, fmt.Errorf("check command in the container: %w", err)
+		}
+		return &mesos.CheckStatusInfo{
+			Type:    mesos.CheckInfo_COMMAND.Enum(),
+			Command: &mesos.CheckStatusInfo_Command{ExitCode: proto.Int32(int32(code))},
+		}, nil
+	}
 	proc, err := launcher.Start(launcher.Spec{
 		Command: p.command, Env: p.env, Dir: p.dir,
 		Stdout: p.output, Stderr: p.output,
@@ -131,6 +146,9 @@ func (p *probe) runCommand(ctx context.Context) (*mesos.CheckStatusInfo, error) 
 // host is the loopback address probes connect to, ready for a URL or
 // net.Dial.
 func (p *probe) host() string {
+	if p.container != nil {
+		return p.container.Address(p.port, p.ipv6)
+	}
 	if p.ipv6 {
 		return net.JoinHostPort("::1", strconv.FormatUint(uint64(p.port), 10))
 	}

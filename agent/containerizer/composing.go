@@ -188,14 +188,15 @@ func (c *Composing) Containers(ctx context.Context) ([]*mesos.ContainerID, error
 const (
 	// NameMesos is Mesos' "mesos" containerizer: Mezzo.
 	NameMesos = "mesos"
-	// NameDocker is Mesos' "docker" containerizer, not implemented.
+	// NameDocker is Mesos' "docker" containerizer (package
+	// containerizer/docker).
 	NameDocker = "docker"
 )
 
 // ParseContainerizers checks a --containerizers value and returns its
 // names in order: "mesos" (the Mezzo containerizer; "mezzo" is accepted
-// as another name for it; a name given twice counts once). "docker" is
-// refused until it is implemented, as is any unknown name.
+// as another name for it) and "docker"; a name given twice counts once.
+// Any other name is refused.
 func ParseContainerizers(s string) ([]string, error) {
 	var names []string
 	for _, name := range strings.Split(s, ",") {
@@ -204,9 +205,8 @@ func ParseContainerizers(s string) ([]string, error) {
 		case NameMesos, "mezzo":
 			name = NameMesos
 		case NameDocker:
-			return nil, fmt.Errorf("--containerizers=%s: the Docker containerizer is not supported yet; use --containerizers=mesos", s)
 		default:
-			return nil, fmt.Errorf("--containerizers=%s: unknown containerizer %q; only mesos is supported", s, name)
+			return nil, fmt.Errorf("--containerizers=%s: unknown containerizer %q; supported: mesos, docker", s, name)
 		}
 		if !slices.Contains(names, name) {
 			names = append(names, name)

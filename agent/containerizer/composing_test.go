@@ -165,8 +165,8 @@ func TestParseContainerizers(t *testing.T) {
 		{"mesos", []string{"mesos"}, ""},
 		{"mezzo", []string{"mesos"}, ""},
 		{"mesos, mezzo", []string{"mesos"}, ""},
-		{"docker", nil, "Docker containerizer is not supported yet"},
-		{"mesos,docker", nil, "Docker containerizer is not supported yet"},
+		{"docker", []string{"docker"}, ""},
+		{"docker,mesos,docker", []string{"docker", "mesos"}, ""},
 		{"lxc", nil, `unknown containerizer "lxc"`},
 	} {
 		got, err := containerizer.ParseContainerizers(tc.in)

@@ -23,7 +23,8 @@
 // (a Mezzo extension) takes only the command and default executors of
 // frameworks that do not checkpoint, which need not outlive the agent;
 // Mezzo, the equivalent of Mesos' "mesos" containerizer, takes
-// everything of type MESOS. Docker would come after it.
+// everything of type MESOS. Docker (package containerizer/docker,
+// --containerizers=docker) takes everything of type DOCKER.
 //
 // Isolation is a list of Isolators built from --isolation (Build), as
 // Mesos' are: filesystem/posix or filesystem/linux, the Linux ones

@@ -212,6 +212,11 @@ func (a *Agent) launchSpecFor(ex *executor) (launchSpec, error) {
 		return ls, err
 	}
 	ls.config.User = user
+	if ex.kind == kindCommand {
+		for _, t := range ex.tasks {
+			ls.config.Task = t.info
+		}
+	}
 	if ex.kind == kindCommand || ex.kind == kindDefault {
 		mode := builtin.Command
 		if ex.kind == kindDefault {
@@ -434,11 +439,16 @@ func (a *Agent) newContainerizer() error {
 	for _, name := range names {
 		switch name {
 		case containerizer.NameMesos:
+			prov, err := a.newProvisioner()
+			if err != nil {
+				return err
+			}
 			cs = append(cs, containerizer.NewMezzo(containerizer.MezzoConfig{
-				Isolators: isolators,
-				Helper:    a.cfg.LaunchHelper,
-				Sandboxes: filepath.Join(a.cfg.WorkDir, "slaves"),
-				Log:       a.log.With("containerizer", name),
+				Provisioner: prov,
+				Isolators:   isolators,
+				Helper:      a.cfg.LaunchHelper,
+				Sandboxes:   filepath.Join(a.cfg.WorkDir, "slaves"),
+				Log:         a.log.With("containerizer", name),
 			}))
 		default:
 			return fmt.Errorf("--containerizers: %q is not implemented", name)

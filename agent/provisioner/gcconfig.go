@@ -39,6 +39,8 @@ type gcJSON struct {
 		Docker *struct {
 			Name string `json:"name"`
 		} `json:"docker"`
+		// Appc is parsed to be refused by its type.
+		Appc json.RawMessage `json:"appc"`
 	} `json:"excluded_images"`
 }
 

@@ -285,7 +285,10 @@ func layerInodes(t *testing.T, dir string) string {
 // one task at a time: "cold", each task's image new to the layer store
 // (an image of its own: the test image's program plus a file naming
 // it, one 2.6 MB layer, unpacked at launch); "warm", every task of one
-// image already in the store:
+// image already in the store; "host", the same tasks without an image
+// (/bin/true of the host), for comparison. The framework checkpoints,
+// so that every task has a `mezzo executor` process, as a task in an
+// image always has:
 //
 //	go test ./e2e -run '^$' -bench LaunchImageTasks -benchtime 1x
 func BenchmarkLaunchImageTasks(b *testing.B) {
@@ -312,10 +315,11 @@ func BenchmarkLaunchImageTasks(b *testing.B) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	var cold, warm []string
+	var cold, warm, host []string
 	for i := 0; i < n; i++ {
 		cold = append(cold, fmt.Sprintf("cold-%d", i))
 		warm = append(warm, "warm")
+		host = append(host, "")
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -329,6 +333,9 @@ func BenchmarkLaunchImageTasks(b *testing.B) {
 		w := imageLaunchRun(b, master, warm)
 		b.ReportMetric(percentileMs(w, 0.50), "warm-p50-ms")
 		b.ReportMetric(percentileMs(w, 0.99), "warm-p99-ms")
+		h := imageLaunchRun(b, master, host)
+		b.ReportMetric(percentileMs(h, 0.50), "host-p50-ms")
+		b.ReportMetric(percentileMs(h, 0.99), "host-p99-ms")
 	}
 }
 
@@ -371,14 +378,15 @@ func writeBenchImage(b *testing.B, reg, imageName string) {
 }
 
 // imageLaunchRun launches one task per image, in order, each once the
-// previous one ran, and returns each one's ACCEPT→TASK_RUNNING.
+// previous one ended ("" for a task without an image, running the
+// host's /bin/true), and returns each one's ACCEPT→TASK_RUNNING.
 func imageLaunchRun(b *testing.B, master string, images []string) []time.Duration {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	client := scheduler.New(scheduler.Config{
 		Master:    master,
 		Format:    codec.Protobuf,
-		Framework: &mesos.FrameworkInfo{User: proto.String("root"), Name: proto.String("image-launch-bench")},
+		Framework: &mesos.FrameworkInfo{User: proto.String("root"), Name: proto.String("image-launch-bench"), Checkpoint: proto.Bool(true)},
 	})
 	var (
 		next, finished int
@@ -394,14 +402,19 @@ func imageLaunchRun(b *testing.B, master string, images []string) []time.Duratio
 				var ops []*mesos.Offer_Operation
 				if !inflight && next < len(images) {
 					id := fmt.Sprintf("img-%d", next)
+					task := &mesos.TaskInfo{
+						Name: proto.String(id), TaskId: &mesos.TaskID{Value: proto.String(id)}, AgentId: o.GetAgentId(),
+						Command:   &mesos.CommandInfo{Shell: proto.Bool(false)},
+						Resources: []*mesos.Resource{benchScalar("cpus", 0.1), benchScalar("mem", 32)},
+					}
+					if images[next] == "" {
+						task.Command.Value, task.Command.Arguments = proto.String("/bin/true"), []string{"/bin/true"}
+					} else {
+						task.Container = &mesos.ContainerInfo{Type: mesos.ContainerInfo_MESOS.Enum(), Mesos: &mesos.ContainerInfo_MesosInfo{
+							Image: &mesos.Image{Type: mesos.Image_DOCKER.Enum(), Docker: &mesos.Image_Docker{Name: proto.String(images[next])}}}}
+					}
 					ops = append(ops, &mesos.Offer_Operation{Type: mesos.Offer_Operation_LAUNCH.Enum(),
-						Launch: &mesos.Offer_Operation_Launch{TaskInfos: []*mesos.TaskInfo{{
-							Name: proto.String(id), TaskId: &mesos.TaskID{Value: proto.String(id)}, AgentId: o.GetAgentId(),
-							Command: &mesos.CommandInfo{Shell: proto.Bool(false)},
-							Container: &mesos.ContainerInfo{Type: mesos.ContainerInfo_MESOS.Enum(), Mesos: &mesos.ContainerInfo_MesosInfo{
-								Image: &mesos.Image{Type: mesos.Image_DOCKER.Enum(), Docker: &mesos.Image_Docker{Name: proto.String(images[next])}}}},
-							Resources: []*mesos.Resource{benchScalar("cpus", 0.1), benchScalar("mem", 32)},
-						}}}})
+						Launch: &mesos.Offer_Operation_Launch{TaskInfos: []*mesos.TaskInfo{task}}})
 					next++
 					inflight = true
 					accepted = time.Now()

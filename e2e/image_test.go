@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -259,6 +260,80 @@ func TestImageTasks(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestImageTaskAcrossAgentRestart restarts the agent under a running
+// task in an image of a checkpointing framework: the re-adopted
+// container keeps its root file system (its overlay lives in the
+// container's mount namespace), what a previous run left for containers
+// that are gone is removed at start, and the task's root is removed
+// once it ends.
+func TestImageTaskAcrossAgentRestart(t *testing.T) {
+	needRoot(t)
+	reg := buildProbeImage(t)
+	work := t.TempDir()
+	c := startClusterWith(t, 1, "cpus:2;mem:1024;disk:1024", imageFlags(reg, filepath.Join(work, "store"))...)
+	kept := start(t, "execute-kept", "execute", "--master="+c.master, "--checkpoint",
+		"--task="+taskJSON("kept", "cpus:0.1;mem:64", imageTask(probeRef, `{"shell":false,"arguments":["waitfile","/mnt/mesos/sandbox/go"]}`)))
+	waitFor(t, 30*time.Second, "the task running", func() error {
+		if !strings.Contains(kept.out.String(), "TASK_RUNNING") {
+			return errors.New("not yet")
+		}
+		return nil
+	})
+	containers := filepath.Join(c.work, "agent0", "provisioner", "containers")
+	live, err := os.ReadDir(containers)
+	if err != nil || len(live) != 1 {
+		t.Fatalf("provisioned containers: %v, %v", live, err)
+	}
+	// What a previous run left for a container that is gone.
+	orphan := filepath.Join(containers, "orphan-of-a-previous-run")
+	if err := os.MkdirAll(filepath.Join(orphan, "rootfs", "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	agent := c.agents[0]
+	if err := syscall.Kill(agent.cmd.Process.Pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-agent.done
+	restarted := start(t, "agent0-restarted", agent.cmd.Args[1:]...)
+	waitFor(t, 30*time.Second, "the executor re-subscribed", func() error {
+		if out := restarted.out.String(); !strings.Contains(out, `msg="executor subscribed"`) || !strings.Contains(out, "recovered=true") {
+			return errors.New("not yet")
+		}
+		return nil
+	})
+	if _, err := os.Stat(orphan); !os.IsNotExist(err) {
+		t.Errorf("the orphan's rootfs directory is left after the restart: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(containers, live[0].Name())); err != nil {
+		t.Fatalf("the re-adopted container lost its rootfs: %v", err)
+	}
+	dirs := sandboxFiles(filepath.Join(c.work, "agent0", "slaves", "*", "frameworks", "*", "executors", "kept", "runs", live[0].Name()))
+	if len(dirs) != 1 {
+		t.Fatalf("sandbox of kept: %v", dirs)
+	}
+	if err := os.WriteFile(filepath.Join(dirs[0], "go"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-kept.done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the task did not end:\n%s", kept.out.String())
+	}
+	if !strings.Contains(kept.out.String(), "Received status update TASK_FINISHED for task 'kept'") {
+		t.Fatalf("want TASK_FINISHED:\n%s", kept.out.String())
+	}
+	stdout, _ := os.ReadFile(filepath.Join(dirs[0], "stdout"))
+	if !strings.Contains(string(stdout), "marker=mezzo-test-image") {
+		t.Errorf("the task did not run in the image:\n%s", stdout)
+	}
+	waitFor(t, 10*time.Second, "the ended container's rootfs removed", func() error {
+		if ents, _ := os.ReadDir(containers); len(ents) > 0 {
+			return fmt.Errorf("left: %v", ents)
+		}
+		return nil
+	})
 }
 
 // layerInodes describes the unpacked layers by name and inode, to see

@@ -93,6 +93,13 @@ func New(cfg Config) (*Provisioner, error) {
 		if !overlaySupported() {
 			return nil, errors.New("--image_provisioner_backend=overlay: the kernel has no overlay file system (see /proc/filesystems)")
 		}
+		// Overlay's options separate directories with ':' and options
+		// with ','.
+		for _, d := range []string{cfg.Dir, cfg.Store.cfg.Dir} {
+			if strings.ContainsAny(d, ":,") {
+				return nil, fmt.Errorf("--image_provisioner_backend=overlay: directory %q has a ':' or ',', which overlay mount options cannot hold", d)
+			}
+		}
 	case BackendCopy:
 	default:
 		return nil, fmt.Errorf("--image_provisioner_backend=%s is not supported (supported: overlay, copy)", cfg.Backend)

@@ -1,13 +1,15 @@
 // Command imageprobe is the program of the e2e tests' container image:
 // it prints what the container gives it — arguments, working directory,
 // user, environment and whether the host's files show — one "key=value"
-// line each, and with "write <file>" also writes a file there.
+// line each; with "write <file>" it also writes a file there, and with
+// "waitfile <file>" it waits until the file exists before exiting.
 package main
 
 import (
 	"fmt"
 	"os"
 	"sort"
+	"time"
 )
 
 func main() {
@@ -34,6 +36,14 @@ func main() {
 				os.Exit(3)
 			}
 			fmt.Printf("wrote %s\n", os.Args[i+1])
+		}
+		if os.Args[i] == "waitfile" {
+			for {
+				if _, err := os.Stat(os.Args[i+1]); err == nil {
+					break
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
 		}
 	}
 }

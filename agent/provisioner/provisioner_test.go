@@ -422,3 +422,41 @@ func TestParseGCConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestAutomaticGC(t *testing.T) {
+	needRoot(t)
+	reg := t.TempDir()
+	saveImage(t, reg, "app:1", imageOf(t, baseLayer(t)))
+	s := newStore(t, reg)
+	// A headroom of all the disk: every check finds too little free.
+	p, err := New(Config{Dir: filepath.Join(t.TempDir(), "provisioner"), Backend: BackendCopy, Store: s, Log: testLog(t),
+		GC: &GCConfig{ImageDiskHeadroom: 1, ImageDiskWatchInterval: 10 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(context.Background(), "app:1"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		p.Run(ctx)
+		close(done)
+	}()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		imgs, _ := s.Images()
+		layers, _ := os.ReadDir(filepath.Join(s.cfg.Dir, "layers"))
+		if len(imgs) == 0 && len(layers) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not collected: %d images, %d layers", len(imgs), len(layers))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

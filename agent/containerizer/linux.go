@@ -19,9 +19,11 @@ import (
 )
 
 // The Linux isolators (Mesos' namespaces/pid, namespaces/ipc,
-// filesystem/linux, volume/host_path, volume/sandbox_path,
-// linux/capabilities and posix/rlimits). Each only adds, in Prepare, to
-// what the launch helper sets up for the executor (launcher.Isolation):
+// filesystem/linux, docker/runtime, volume/host_path,
+// volume/sandbox_path, linux/capabilities and posix/rlimits). Each only
+// adds, in Prepare, to what the launch helper sets up for the executor
+// (launcher.Isolation; docker/runtime also to its command and
+// environment):
 // the namespaces, mounts, capabilities and resource limits live and die
 // with the container's processes, so there is nothing to isolate, watch,
 // measure, recover or clean up afterwards. They need the launch helper
@@ -357,11 +359,14 @@ func VolumePath(workDir, role, id string) string {
 	return filepath.Join(workDir, "volumes", "roles", strings.ReplaceAll(role, "/", " "), id)
 }
 
-// mountPoint is where a volume's container_path is mounted: an absolute
-// one over the same path of the host's file system, seen only inside the
-// container's mount namespace, which must exist (nothing is created
-// outside the sandbox); a relative one inside the sandbox, created by the
-// launch helper.
+// mountPoint is where a volume's container_path is mounted. In a
+// container with a root file system of its own (cfg.Rootfs), both are
+// inside it — an absolute one at that path of the root, a relative one
+// under the sandbox's mount point there — and created by the launch
+// helper. Otherwise an absolute one is over the same path of the host's
+// file system, seen only inside the container's mount namespace, which
+// must exist (nothing is created outside the sandbox); a relative one is
+// inside the sandbox, created by the launch helper.
 func mountPoint(cfg *Config, containerPath string) (string, error) {
 	sandbox := cfg.Directory
 	if r := cfg.Rootfs; r != nil {

@@ -75,6 +75,9 @@ func mountDev(dev string) error {
 // inside it: a symbolic link of the image must not take a mount onto
 // the host.
 func insideRoot(root, p string) error {
+	if !strings.HasPrefix(p, root+"/") {
+		return fmt.Errorf("mount target %q is outside the container's rootfs %s", p, root)
+	}
 	cur := root
 	rest := strings.TrimPrefix(p, root)
 	for _, c := range strings.Split(rest, "/") {

@@ -81,7 +81,7 @@ func TestImageCustomExecutor(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			isolators, err := NewLinuxIsolators([]string{"filesystem/linux", DockerRuntimeName, "namespaces/pid"}, LinuxOptions{WorkDir: work})
+			isolators, err := NewLinuxIsolators([]string{"filesystem/linux", DockerRuntimeName, "namespaces/pid", "volume/host_path"}, LinuxOptions{WorkDir: work})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -92,7 +92,18 @@ func TestImageCustomExecutor(t *testing.T) {
 			m := NewMezzo(MezzoConfig{Isolators: isolators, Helper: exe, Provisioner: prov})
 			ci := mesosContainer()
 			ci.Mesos = &mesos.ContainerInfo_MesosInfo{Image: &mesos.Image{Type: mesos.Image_DOCKER.Enum(), Docker: &mesos.Image_Docker{Name: proto.String("probe:1")}}}
-			cmd := &mesos.CommandInfo{Shell: proto.Bool(false), Arguments: []string{"custom"},
+			host := t.TempDir()
+			if err := os.WriteFile(filepath.Join(host, "f"), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			// Volumes are mounted inside the root: an absolute
+			// container path at that path of the image, a relative one
+			// in the sandbox.
+			ci.Volumes = []*mesos.Volume{
+				{ContainerPath: proto.String("/data"), HostPath: proto.String(host), Mode: mesos.Volume_RO.Enum()},
+				{ContainerPath: proto.String("vol"), HostPath: proto.String(host), Mode: mesos.Volume_RO.Enum()},
+			}
+			cmd := &mesos.CommandInfo{Shell: proto.Bool(false), Arguments: []string{"custom", "stat", "/data/f", "stat", "/mnt/mesos/sandbox/vol/f"},
 				Environment: &mesos.Environment{Variables: []*mesos.Environment_Variable{{Name: proto.String("OWN"), Value: proto.String("executor")}}}}
 			dir := t.TempDir()
 			id := &mesos.ContainerID{Value: proto.String("image-" + backend)}
@@ -109,7 +120,8 @@ func TestImageCustomExecutor(t *testing.T) {
 			if term.Describe() != "exited with status 0" {
 				t.Fatalf("%s:\n%s", term.Describe(), out)
 			}
-			for _, want := range []string{`args=["ep" "custom"]`, "cwd=/wd", "env IMG=image", "env OWN=executor",
+			for _, want := range []string{`args=["ep" "custom" "stat" "/data/f" "stat" "/mnt/mesos/sandbox/vol/f"]`, "cwd=/wd",
+				"exists /data/f=true", "exists /mnt/mesos/sandbox/vol/f=true", "env IMG=image", "env OWN=executor",
 				"env MESOS_SANDBOX=/mnt/mesos/sandbox", "exists /etc/hostname=false", "exists /mnt/mesos/sandbox=true",
 				"exists /proc/1/cmdline=true"} {
 				if !strings.Contains(out, want) {

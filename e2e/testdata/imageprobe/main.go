@@ -2,7 +2,8 @@
 // it prints what the container gives it — arguments, working directory,
 // user, environment and whether the host's files show — one "key=value"
 // line each; with "write <file>" it also writes a file there, and with
-// "waitfile <file>" it waits until the file exists before exiting.
+// "waitfile <file>" it waits until the file exists before exiting, and
+// with "stat <path>" it tells whether path exists.
 package main
 
 import (
@@ -36,6 +37,10 @@ func main() {
 				os.Exit(3)
 			}
 			fmt.Printf("wrote %s\n", os.Args[i+1])
+		}
+		if os.Args[i] == "stat" {
+			_, err := os.Stat(os.Args[i+1])
+			fmt.Printf("exists %s=%v\n", os.Args[i+1], err == nil)
 		}
 		if os.Args[i] == "waitfile" {
 			for {

@@ -380,7 +380,7 @@ func BenchmarkLaunchImageTasks(b *testing.B) {
 	port := freePort(b)
 	master := fmt.Sprintf("127.0.0.1:%d", port)
 	work := b.TempDir()
-	start(b, "local", append([]string{"local", "--ip=127.0.0.1", fmt.Sprintf("--port=%d", port),
+	local := start(b, "local", append([]string{"local", "--ip=127.0.0.1", fmt.Sprintf("--port=%d", port),
 		"--work_dir=" + filepath.Join(work, "local"), "--agents=1", "--resources=cpus:8;mem:8192"},
 		imageFlags(reg, filepath.Join(work, "store"))...)...)
 	deadline := time.Now().Add(20 * time.Second)
@@ -403,6 +403,13 @@ func BenchmarkLaunchImageTasks(b *testing.B) {
 			c := imageLaunchRun(b, master, cold)
 			b.ReportMetric(percentileMs(c, 0.50), "cold-p50-ms")
 			b.ReportMetric(percentileMs(c, 0.99), "cold-p99-ms")
+			// What the agent logged of each pull (reading the archive,
+			// unpacking and checking the layer).
+			pulls := logDurations(b, local.out.String(), `msg="image pulled"`)
+			if len(pulls) != n {
+				b.Fatalf("the agent logged %d pulls for %d cold images", len(pulls), n)
+			}
+			b.ReportMetric(percentileMs(pulls, 0.50), "cold-pull-p50-ms")
 		}
 		imageLaunchRun(b, master, warm[:1]) // the store has it from now on
 		w := imageLaunchRun(b, master, warm)
@@ -412,6 +419,28 @@ func BenchmarkLaunchImageTasks(b *testing.B) {
 		b.ReportMetric(percentileMs(h, 0.50), "host-p50-ms")
 		b.ReportMetric(percentileMs(h, 0.99), "host-p99-ms")
 	}
+}
+
+// logDurations returns the duration= values of the log lines holding
+// msg.
+func logDurations(b *testing.B, log, msg string) []time.Duration {
+	var out []time.Duration
+	for _, line := range strings.Split(log, "\n") {
+		if !strings.Contains(line, msg) {
+			continue
+		}
+		_, v, ok := strings.Cut(line, " duration=")
+		if !ok {
+			continue
+		}
+		v, _, _ = strings.Cut(v, " ")
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			b.Fatalf("log line %q: %v", line, err)
+		}
+		out = append(out, d)
+	}
+	return out
 }
 
 // writeBenchImage writes an image of one layer — the probe program and

@@ -336,6 +336,91 @@ func TestImageTaskAcrossAgentRestart(t *testing.T) {
 	})
 }
 
+// TestImageLaunchFailures checks that an image that cannot be pulled —
+// a corrupt archive, an unreachable registry — fails its task at launch
+// (TASK_FAILED, REASON_CONTAINER_LAUNCH_FAILED) with a message naming
+// the image and the cause, and leaves nothing in the layer store or the
+// provisioner's directory.
+func TestImageLaunchFailures(t *testing.T) {
+	needRoot(t)
+	src := buildProbeImage(t)
+	corrupt := t.TempDir()
+	corruptArchive(t, filepath.Join(src, probeRef+".tar"), filepath.Join(corrupt, "mezzo-e2e-corrupt:1.tar"))
+	for _, c := range []struct {
+		name, registry, image string
+		want                  []string
+	}{
+		{"corrupt", corrupt, "mezzo-e2e-corrupt:1", []string{"mezzo-e2e-corrupt:1", "corrupt"}},
+		{"unreachable", "http://127.0.0.1:1", "team/app:1", []string{"team/app:1", "127.0.0.1:1"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			work := t.TempDir()
+			store := filepath.Join(work, "store")
+			cl := startClusterWith(t, 1, "cpus:2;mem:1024;disk:1024", imageFlags(c.registry, store)...)
+			began := time.Now()
+			out, _ := run(t, time.Minute, bin.mezzo, "execute", "--master="+cl.master,
+				"--task="+taskJSON("bad", "cpus:0.1;mem:64", imageTask(c.image, `{"shell":false}`)))
+			for _, line := range strings.Split(out, "\n") {
+				if strings.Contains(line, "message:") {
+					t.Log(strings.TrimSpace(line))
+				}
+			}
+			for _, want := range append([]string{"TASK_FAILED", "REASON_CONTAINER_LAUNCH_FAILED"}, c.want...) {
+				if !strings.Contains(out, want) {
+					t.Errorf("want %q in:\n%s", want, out)
+				}
+			}
+			if d := time.Since(began); d > 30*time.Second {
+				t.Errorf("the launch took %v to fail", d)
+			}
+			for _, d := range []string{filepath.Join(store, "layers"), filepath.Join(store, "staging"), filepath.Join(store, "images"),
+				filepath.Join(cl.work, "agent0", "provisioner", "containers")} {
+				if ents, _ := os.ReadDir(d); len(ents) > 0 {
+					t.Errorf("%s holds %d entries after the failed launch", d, len(ents))
+				}
+			}
+		})
+	}
+}
+
+// corruptArchive copies a docker-save archive with a byte in the middle
+// of each layer flipped.
+func corruptArchive(t *testing.T, from, to string) {
+	t.Helper()
+	in, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	tr, tw := tar.NewReader(bytes.NewReader(in)), tar.NewWriter(&out)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasSuffix(h.Name, "layer.tar") && len(b) > 0 {
+			b[len(b)/2] ^= 0xff
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write(b)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, out.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // layerInodes describes the unpacked layers by name and inode, to see
 // whether they were unpacked again.
 func layerInodes(t *testing.T, dir string) string {

@@ -213,6 +213,8 @@ func (a *Agent) launchSpecFor(ex *executor) (launchSpec, error) {
 	}
 	ls.config.User = user
 	if ex.kind == kindCommand {
+		// Its one task: docker/runtime merges its command with the
+		// image's.
 		for _, t := range ex.tasks {
 			ls.config.Task = t.info
 		}
@@ -444,11 +446,13 @@ func (a *Agent) newContainerizer() error {
 				return err
 			}
 			cs = append(cs, containerizer.NewMezzo(containerizer.MezzoConfig{
+				Isolators: isolators,
+				Helper:    a.cfg.LaunchHelper,
+				Sandboxes: filepath.Join(a.cfg.WorkDir, "slaves"),
+				Log:       a.log.With("containerizer", name),
+
+				// Container images (--image_providers=docker).
 				Provisioner: prov,
-				Isolators:   isolators,
-				Helper:      a.cfg.LaunchHelper,
-				Sandboxes:   filepath.Join(a.cfg.WorkDir, "slaves"),
-				Log:         a.log.With("containerizer", name),
 			}))
 		default:
 			return fmt.Errorf("--containerizers: %q is not implemented", name)

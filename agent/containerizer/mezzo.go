@@ -385,13 +385,10 @@ func (m *Mezzo) provision(ctx context.Context, key string, img *mesos.Image) (*p
 	if name == "" {
 		return nil, errors.New("container image of type DOCKER without docker.name")
 	}
-	if img.Cached != nil && !img.GetCached() {
-		return nil, fmt.Errorf("image %s: Image.cached=false (always pull) is not supported by this agent", name)
-	}
 	if m.provisioner == nil {
 		return nil, fmt.Errorf("image %s: container images need --image_providers=docker", name)
 	}
-	r, err := m.provisioner.Provision(ctx, key, name)
+	r, err := m.provisioner.Provision(ctx, key, name, img.Cached != nil && !img.GetCached())
 	if err != nil {
 		return nil, fmt.Errorf("failed to provision the container's image: %w", err)
 	}

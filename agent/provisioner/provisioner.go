@@ -138,16 +138,21 @@ func (p *Provisioner) containerDir(id string) (string, error) {
 // page).
 const maxMountData = 4095
 
-// Provision gets image from the store and makes the container's root
-// file system from it. On error nothing of it is left.
-func (p *Provisioner) Provision(ctx context.Context, id, image string) (*Rootfs, error) {
+// Provision gets image from the store (pulling it again first when pull
+// is set, Mesos' Image.cached=false) and makes the container's root file
+// system from it. On error nothing of it is left.
+func (p *Provisioner) Provision(ctx context.Context, id, image string, pull bool) (*Rootfs, error) {
 	dir, err := p.containerDir(id)
 	if err != nil {
 		return nil, err
 	}
 	p.gcMu.RLock()
 	defer p.gcMu.RUnlock()
-	img, err := p.store.Get(ctx, image)
+	get := p.store.Get
+	if pull {
+		get = p.store.Pull
+	}
+	img, err := get(ctx, image)
 	if err != nil {
 		return nil, err
 	}

@@ -310,7 +310,7 @@ func TestProvisionerBackends(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r, err := p.Provision(context.Background(), "c1", "app:1")
+			r, err := p.Provision(context.Background(), "c1", "app:1", false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -361,7 +361,7 @@ func TestProvisionerRecoverAndPrune(t *testing.T) {
 	}
 	ctx := context.Background()
 	for id, img := range map[string]string{"live": "used:1", "orphan": "unused:1", "gone": "kept:1"} {
-		if _, err := p.Provision(ctx, id, img); err != nil {
+		if _, err := p.Provision(ctx, id, img, false); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -396,7 +396,7 @@ func TestProvisionerRecoverAndPrune(t *testing.T) {
 		t.Errorf("layers after prune: %d, want 3 (used:1's two and kept:1's)", len(layers))
 	}
 	// The pruned image comes back on demand.
-	if _, err := p2.Provision(ctx, "again", "unused:1"); err != nil {
+	if _, err := p2.Provision(ctx, "again", "unused:1", false); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -458,5 +458,30 @@ func TestAutomaticGC(t *testing.T) {
 			t.Fatalf("not collected: %d images, %d layers", len(imgs), len(layers))
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestStorePullReplacesAnImage(t *testing.T) {
+	needRoot(t)
+	reg := t.TempDir()
+	saveImage(t, reg, "app:1", imageOf(t, baseLayer(t)))
+	s := newStore(t, reg)
+	ctx := context.Background()
+	old, err := s.Get(ctx, "app:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The tag now names another image: Get keeps the stored one, Pull
+	// takes the new one and unpacks only its new layer.
+	saveImage(t, reg, "app:1", imageOf(t, baseLayer(t), topLayer(t)))
+	if img, err := s.Get(ctx, "app:1"); err != nil || len(img.Layers) != 1 {
+		t.Fatalf("Get after the tag moved: %+v, %v; want the stored image", img, err)
+	}
+	img, err := s.Pull(ctx, "app:1")
+	if err != nil || len(img.Layers) != 2 || img.Layers[0] != old.Layers[0] {
+		t.Fatalf("Pull: %+v, %v", img, err)
+	}
+	if n := s.Unpacks(); n != 2 {
+		t.Errorf("unpacks: %d, want 2 (the base once, the new top)", n)
 	}
 }

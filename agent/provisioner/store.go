@@ -136,6 +136,16 @@ func (s *Store) Get(ctx context.Context, image string) (*Image, error) {
 	if img, err := s.cached(image); err == nil {
 		return img, nil
 	}
+	return s.Pull(ctx, image)
+}
+
+// Pull pulls image even when the store has it (Mesos' Image.cached
+// false), replacing what the store knows of it; layers it has already
+// are not unpacked again.
+func (s *Store) Pull(ctx context.Context, image string) (*Image, error) {
+	if _, err := name.ParseReference(image); err != nil {
+		return nil, fmt.Errorf("invalid Docker image name %q: %w", image, err)
+	}
 	// One pull per image at a time: the others wait for it and then
 	// find it in the store.
 	if err := s.once(ctx, "image "+image, func() error { return s.pull(ctx, image) }); err != nil {

@@ -163,6 +163,8 @@ type Config struct {
 	isolation containerizer.Isolation
 	// IsolationConfig holds the isolators' flags.
 	IsolationConfig
+	// ImageConfig holds the container image flags.
+	ImageConfig
 	// SwitchUser is Mesos' --switch_user (default true): containers run
 	// as their executor's CommandInfo.user, else their framework's user,
 	// with sandboxes owned by it; false runs them as the agent's user.
@@ -255,6 +257,7 @@ func Defaults() Config {
 		DockerConfig:                      defaultDockerConfig(),
 		SwitchUser:                        true,
 		IsolationConfig:                   defaultIsolationConfig(),
+		ImageConfig:                       defaultImageConfig(),
 		HostnameLookup:                    true,
 		MaxCompletedExecutorsPerFramework: 150,
 		GCDelay:                           7 * 24 * time.Hour,
@@ -294,6 +297,7 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 	c.DockerConfig.addFlags(fs)
 	fs.StringVar(&c.Isolation, "isolation", d.Isolation, "Comma-separated isolators; supported: "+strings.Join(containerizer.SupportedIsolators, ",")+",cgroups/all. Run as root without this flag, mezzo agent and mezzo local use "+RootIsolation+".")
 	c.IsolationConfig.addFlags(fs)
+	c.ImageConfig.addFlags(fs)
 	fs.BoolVar(&c.EnablePprof, "enable_pprof", d.EnablePprof, "Serve Go's profiler (net/http/pprof) under /debug/pprof/ (Mezzo's; Mesos' /profiler/* are not implemented).")
 	fs.BoolVar(&c.SwitchUser, "switch_user", d.SwitchUser, "Run each container as its executor's or framework's user (the agent must then be root to run another user's); false: as the agent's user.")
 	fs.StringVar(&c.BuiltinExecutors, "builtin_executors", d.BuiltinExecutors, "Where the command and default executors run: auto (inside the agent for frameworks that do not checkpoint, as processes for those that do) or process (always a process per executor).")
@@ -419,6 +423,7 @@ func (c *Config) validate() error {
 	} else {
 		c.isolation = iso
 	}
+	errs = append(errs, c.ImageConfig.validate(c.isolation, c.Isolation)...)
 	if c.RecoveryTimeout <= 0 {
 		c.RecoveryTimeout = def.RecoveryTimeout
 	}

@@ -70,8 +70,8 @@ func (a *Agent) validateContainer(ci *mesos.ContainerInfo, what string) error {
 	default:
 		return refuse("%s: container type %v is not supported by this agent (--containerizers=%s)", what, ci.GetType(), a.cfg.Containerizers)
 	}
-	if ci.GetMesos().GetImage() != nil {
-		return refuse("%s: container images (ContainerInfo.mesos.image) are not supported by this agent (%s)", what, flag)
+	if ci.GetMesos().GetImage() != nil && !a.cfg.images {
+		return refuse("%s: container images (ContainerInfo.mesos.image) need --image_providers=docker on this agent", what)
 	}
 	for _, v := range ci.GetVolumes() {
 		if err := validateVolume(iso, v); err != nil {
@@ -173,6 +173,8 @@ func isolationAsked(ci *mesos.ContainerInfo) string {
 	switch {
 	case ci == nil:
 		return ""
+	case ci.GetMesos().GetImage() != nil:
+		return "mesos.image"
 	case len(ci.GetVolumes()) > 0:
 		return "volumes"
 	case len(ci.GetRlimitInfo().GetRlimits()) > 0:

@@ -222,7 +222,7 @@ func TestDockerTaskRefused(t *testing.T) {
 	t2 := commandTask("t2", "true")
 	t2.Command = nil
 	m.send(runTask(frameworkInfo("F1", true), ex, t2, nil))
-	refusedStatus(t, m, a, "F1", "ex1", "t2", "executor ex1: container images (ContainerInfo.mesos.image) are not supported")
+	refusedStatus(t, m, a, "F1", "ex1", "t2", "executor ex1: container images (ContainerInfo.mesos.image) need --image_providers=docker")
 
 	t3 := commandTask("t3", "touch "+marker)
 	t3.Resources = append(t3.Resources, volumeResource("eng", "v1", "/abs", mesos.Volume_RW))

@@ -216,6 +216,13 @@ func (a *Agent) launchSpecFor(ex *executor) (launchSpec, error) {
 		return ls, err
 	}
 	ls.config.User = user
+	if ex.kind == kindCommand {
+		// Its one task: docker/runtime merges its command with the
+		// image's.
+		for _, t := range ex.tasks {
+			ls.config.Task = t.info
+		}
+	}
 	if ex.kind == kindCommand || ex.kind == kindDefault {
 		mode := builtin.Command
 		if ex.kind == kindDefault {
@@ -466,11 +473,18 @@ func (a *Agent) newContainerizer() error {
 	for _, name := range names {
 		switch name {
 		case containerizer.NameMesos:
+			prov, err := a.newProvisioner()
+			if err != nil {
+				return err
+			}
 			cs = append(cs, containerizer.NewMezzo(containerizer.MezzoConfig{
 				Isolators: isolators,
 				Helper:    a.cfg.LaunchHelper,
 				Sandboxes: filepath.Join(a.cfg.WorkDir, "slaves"),
 				Log:       a.log.With("containerizer", name),
+
+				// Container images (--image_providers=docker).
+				Provisioner: prov,
 			}))
 		case containerizer.NameDocker:
 		default:

@@ -65,6 +65,12 @@ type Config struct {
 	// containerizer's, which starts the task inside the executor's
 	// container (its cgroups, namespaces and user).
 	StartTask func(spec launcher.Spec, task *mesos.TaskInfo) (*launcher.Process, error)
+	// TaskCommand, when set, replaces the command of a command task
+	// (--task_command: its command merged with its image's Entrypoint
+	// and Cmd); WorkingDir, when set, is where a command task starts
+	// instead of the sandbox (--working_directory: its image's).
+	TaskCommand *mesos.CommandInfo
+	WorkingDir  string
 	// RunTask, when set, replaces StartTask: it starts a task as
 	// something other than a local process (`mezzo executor --docker`:
 	// a Docker container). A returned Container also runs the task's
@@ -487,6 +493,15 @@ func (e *engine) launch(ctx context.Context, infos []*mesos.TaskInfo, sandbox st
 
 func (e *engine) start(t *task) error {
 	cmd := t.info.GetCommand()
+	dir := t.sandbox
+	if e.cfg.Mode == Command {
+		if e.cfg.TaskCommand != nil {
+			cmd = e.cfg.TaskCommand
+		}
+		if e.cfg.WorkingDir != "" {
+			dir = e.cfg.WorkingDir
+		}
+	}
 	if cmd == nil {
 		return errors.New("task has no command")
 	}
@@ -508,8 +523,12 @@ func (e *engine) start(t *task) error {
 		env[v.GetName()] = v.GetValue()
 	}
 	t.env = env
-	spec := launcher.Spec{Command: cmd, Env: env, Dir: t.sandbox,
+	spec := launcher.Spec{Command: cmd, Env: env, Dir: dir,
 		NewSession: e.cfg.TaskSession, DieWithParent: e.cfg.DieWithAgent}
+	if dir != t.sandbox {
+		// The output stays in the sandbox.
+		spec.Stdout, spec.Stderr = filepath.Join(t.sandbox, "stdout"), filepath.Join(t.sandbox, "stderr")
+	}
 	var p Process
 	var err error
 	switch {

@@ -13,7 +13,10 @@ import (
 	"syscall"
 	"time"
 
+	"google.golang.org/protobuf/encoding/protojson"
+
 	"github.com/mezzo-project/mezzo/api/v1/codec"
+	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	"github.com/mezzo-project/mezzo/internal/flags"
 )
 
@@ -33,6 +36,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	dk.register(fs)
 	var ackTimeout time.Duration
 	flags.DurationVar(fs, &ackTimeout, "ack_timeout", time.Minute, "How long to wait for the agent to acknowledge the last status updates before exiting.")
+	taskCommand := fs.String("task_command", "", "Command executor: the task's command as JSON CommandInfo, replacing the TaskInfo's (the agent's docker/runtime isolator passes the command merged with the task's image).")
+	workingDir := fs.String("working_directory", "", "Command executor: the task's working directory (default: the sandbox).")
 	// Only command-line flags: MESOS_* in the environment describe the
 	// executor, not its flags.
 	fs.SetOutput(io.Discard)
@@ -70,6 +75,14 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if *def {
 		mode = Default
 	}
+	var taskCmd *mesos.CommandInfo
+	if *taskCommand != "" {
+		taskCmd = &mesos.CommandInfo{}
+		if err := protojson.Unmarshal([]byte(*taskCommand), taskCmd); err != nil {
+			fmt.Fprintf(stderr, "mezzo executor: --task_command: %v\n", err)
+			return 2
+		}
+	}
 	log := slog.New(slog.NewTextHandler(stderr, nil)).With("executor", env.ExecutorID)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT)
 	defer stop()
@@ -87,7 +100,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		case <-ctx.Done():
 		}
 	}()
-	cfg := Config{Env: env, Mode: mode, Format: format, AckTimeout: ackTimeout}
+	cfg := Config{Env: env, Mode: mode, Format: format, AckTimeout: ackTimeout, TaskCommand: taskCmd, WorkingDir: *workingDir}
 	if dk.enabled {
 		if mode != Command {
 			fmt.Fprintln(stderr, "mezzo executor: --docker runs a command task; it cannot be combined with --default")

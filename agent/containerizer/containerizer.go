@@ -7,6 +7,7 @@ import (
 	"syscall"
 
 	"github.com/mezzo-project/mezzo/agent/launcher"
+	"github.com/mezzo-project/mezzo/agent/provisioner"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	builtin "github.com/mezzo-project/mezzo/executor"
 )
@@ -137,6 +138,13 @@ type Config struct {
 	// outlive the agent; a restarted agent recovers it by the pid it
 	// checkpointed. (Mesos passes a pid checkpoint path instead.)
 	Checkpoint bool
+	// Task is the command task a command executor runs (Mesos'
+	// ContainerConfig.task_info); nil for other executors.
+	Task *mesos.TaskInfo
+	// Rootfs is the container's root file system, provisioned from
+	// ContainerInfo.mesos.image by the containerizer before the
+	// isolators prepare; nil for a container that shares the host's.
+	Rootfs *provisioner.Rootfs
 	// Builtin is set for Mezzo's own command and default executors,
 	// which a containerizer may run inside the agent instead of as a
 	// process (see Builtin); nil for any other executor.

@@ -40,5 +40,12 @@
 // limitation (Watch: OOM, disk quota) ends the container with a
 // Termination carrying the reason its tasks get.
 //
+// A container with an image (ContainerInfo.mesos.image) gets its root
+// file system from package provisioner (MezzoConfig.Provisioner) before
+// its isolators prepare (Config.Rootfs); filesystem/linux has the launch
+// helper enter it, docker/runtime applies the image's configuration
+// (runtime.go), and the provisioner removes it when the container ends.
+// Only Mezzo runs such containers: Builtin answers NotSupported.
+//
 // Package fake holds a Containerizer that runs no process, for tests.
 package containerizer

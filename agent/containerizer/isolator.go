@@ -58,7 +58,8 @@ type Isolation struct {
 // posix/* isolators only observe, as in Mesos; disk/du (alias
 // posix/disk) measures sandboxes and, with
 // --enforce_container_disk_quota, ends those past their disk; disk/xfs
-// limits them with XFS project quotas. filesystem/posix, which refuses
+// limits them with XFS project quotas; docker/runtime (with
+// filesystem/linux) runs containers with their image's configuration. filesystem/posix, which refuses
 // container root file systems, is on unless filesystem/linux is named,
 // as Mesos adds it when no filesystem isolator is.
 var SupportedIsolators = slices.Concat([]string{"posix/cpu", "posix/mem", "filesystem/posix",

@@ -13,14 +13,17 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/mezzo-project/mezzo/agent/launcher"
+	"github.com/mezzo-project/mezzo/agent/provisioner"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	builtin "github.com/mezzo-project/mezzo/executor"
 )
 
 // The Linux isolators (Mesos' namespaces/pid, namespaces/ipc,
-// filesystem/linux, volume/host_path, volume/sandbox_path,
-// linux/capabilities and posix/rlimits). Each only adds, in Prepare, to
-// what the launch helper sets up for the executor (launcher.Isolation):
+// filesystem/linux, docker/runtime, volume/host_path,
+// volume/sandbox_path, linux/capabilities and posix/rlimits). Each only
+// adds, in Prepare, to what the launch helper sets up for the executor
+// (launcher.Isolation; docker/runtime also to its command and
+// environment):
 // the namespaces, mounts, capabilities and resource limits live and die
 // with the container's processes, so there is nothing to isolate, watch,
 // measure, recover or clean up afterwards. They need the launch helper
@@ -29,6 +32,7 @@ import (
 // LinuxIsolatorNames are the --isolation names NewLinuxIsolators knows.
 var LinuxIsolatorNames = []string{
 	"filesystem/linux",
+	DockerRuntimeName,
 	"volume/host_path",
 	"volume/sandbox_path",
 	"namespaces/pid",
@@ -77,7 +81,7 @@ func NewLinuxIsolators(names []string, opts LinuxOptions) ([]Isolator, error) {
 			return nil, fmt.Errorf("unknown isolator %q (Linux isolators: %s)", name, strings.Join(LinuxIsolatorNames, ","))
 		}
 	}
-	for _, name := range []string{"volume/host_path", "volume/sandbox_path", "namespaces/pid", "namespaces/ipc"} {
+	for _, name := range []string{"volume/host_path", "volume/sandbox_path", "namespaces/pid", "namespaces/ipc", DockerRuntimeName} {
 		if enabled[name] && !enabled["filesystem/linux"] {
 			return nil, fmt.Errorf("the %s isolator requires the filesystem/linux isolator", name)
 		}
@@ -98,6 +102,8 @@ func NewLinuxIsolators(names []string, opts LinuxOptions) ([]Isolator, error) {
 		switch name {
 		case "filesystem/linux":
 			out = append(out, &filesystemLinux{workDir: opts.WorkDir, hostPath: enabled["volume/host_path"], sandboxPath: enabled["volume/sandbox_path"]})
+		case DockerRuntimeName:
+			out = append(out, dockerRuntime{})
 		case "volume/host_path":
 			out = append(out, volumeHostPath{})
 		case "volume/sandbox_path":
@@ -188,17 +194,24 @@ func (n namespacesIpc) Prepare(_ context.Context, _ *mesos.ContainerID, cfg *Con
 	if size > 0 {
 		data += ",size=" + strconv.FormatUint(uint64(size), 10) + "m"
 	}
-	launch.Mounts = append(launch.Mounts, launcher.Mount{Type: "tmpfs", Source: "tmpfs", Target: "/dev/shm", Data: data})
+	shm := "/dev/shm"
+	if r := cfg.Rootfs; r != nil {
+		shm = r.Dir + shm
+	}
+	launch.Mounts = append(launch.Mounts, launcher.Mount{Type: "tmpfs", Source: "tmpfs", Target: shm, Data: data})
 	return nil
 }
 
 // ---- filesystem/linux ----
 
-// filesystemLinux is Mesos' filesystem/linux isolator without container
-// images: each container gets a mount namespace of its own (whose mounts
-// are slaves of the host's), its persistent volumes are bind mounted
-// into its sandbox — read-only ones read-only — and every volume of its
-// ContainerInfo must be one an enabled volume isolator mounts.
+// filesystemLinux is Mesos' filesystem/linux isolator: each container
+// gets a mount namespace of its own (whose mounts are slaves of the
+// host's), its persistent volumes are bind mounted into its sandbox —
+// read-only ones read-only — and every volume of its ContainerInfo must
+// be one an enabled volume isolator mounts. A container with a root file
+// system of its own (Config.Rootfs, from its image) enters it (the
+// launch helper's launcher.Rootfs) and sees its sandbox at
+// /mnt/mesos/sandbox (MESOS_SANDBOX), its volumes inside the root.
 type filesystemLinux struct {
 	prepareOnly
 	workDir               string
@@ -209,8 +222,8 @@ func (*filesystemLinux) Name() string { return "filesystem/linux" }
 
 func (f *filesystemLinux) Prepare(_ context.Context, _ *mesos.ContainerID, cfg *Config, launch *launcher.Isolation) error {
 	ci := cfg.ContainerInfo
-	if ci.GetMesos().GetImage() != nil {
-		return errors.New("container images (ContainerInfo.mesos.image) are not supported yet by filesystem/linux")
+	if ci.GetMesos().GetImage() != nil && cfg.Rootfs == nil {
+		return errors.New("the container's image (ContainerInfo.mesos.image) was not provisioned: the agent needs --image_providers=docker")
 	}
 	for _, v := range ci.GetVolumes() {
 		switch kind := VolumeSource(v); kind {
@@ -227,6 +240,14 @@ func (f *filesystemLinux) Prepare(_ context.Context, _ *mesos.ContainerID, cfg *
 		}
 	}
 	launch.Namespaces |= unix.CLONE_NEWNS
+	if r := cfg.Rootfs; r != nil {
+		rf := &launcher.Rootfs{Dir: r.Dir, Sandbox: cfg.Directory, HostExecutable: cfg.Builtin != nil}
+		if r.Backend == provisioner.BackendOverlay {
+			rf.Overlay = r.MountData()
+		}
+		launch.Rootfs = rf
+		cfg.Env["MESOS_SANDBOX"] = launcher.SandboxMountPoint
+	}
 	// A task group's tasks have their persistent volumes in their own
 	// sandboxes, which the agent links: only the default executor's own
 	// are mounted here.
@@ -239,7 +260,7 @@ func (f *filesystemLinux) Prepare(_ context.Context, _ *mesos.ContainerID, cfg *
 		if r.GetName() != "disk" || p == nil {
 			continue
 		}
-		m, err := f.persistentVolume(r, cfg.Directory)
+		m, err := f.persistentVolume(r, cfg)
 		if err != nil {
 			return fmt.Errorf("persistent volume %q: %w", p.GetId(), err)
 		}
@@ -252,7 +273,8 @@ func (f *filesystemLinux) Prepare(_ context.Context, _ *mesos.ContainerID, cfg *
 // sandbox dir: <work_dir>/volumes/roles/<role>/<id> (the layout of the
 // agent's volumePath, which package agent does not export) on
 // <sandbox>/<container_path>.
-func (f *filesystemLinux) persistentVolume(r *mesos.Resource, sandbox string) (launcher.Mount, error) {
+func (f *filesystemLinux) persistentVolume(r *mesos.Resource, cfg *Config) (launcher.Mount, error) {
+	sandbox := cfg.Directory
 	if src := r.GetDisk().GetSource(); src != nil {
 		return launcher.Mount{}, fmt.Errorf("volumes on %v disks are not supported by filesystem/linux", src.GetType())
 	}
@@ -287,6 +309,9 @@ func (f *filesystemLinux) persistentVolume(r *mesos.Resource, sandbox string) (l
 		if dest, err := os.Readlink(target); err != nil || filepath.Clean(dest) != src {
 			return launcher.Mount{}, fmt.Errorf("%q in the sandbox is a link to %q, not to the volume", cp, dest)
 		}
+	}
+	if cfg.Rootfs != nil {
+		target = filepath.Join(cfg.Rootfs.Dir, launcher.SandboxMountPoint, cp)
 	}
 	return launcher.Mount{Source: src, Target: target, ReadOnly: v.GetMode() == mesos.Volume_RO}, nil
 }
@@ -334,12 +359,32 @@ func VolumePath(workDir, role, id string) string {
 	return filepath.Join(workDir, "volumes", "roles", strings.ReplaceAll(role, "/", " "), id)
 }
 
-// mountPoint is where a volume's container_path is mounted: an absolute
-// one over the same path of the host's file system, seen only inside the
-// container's mount namespace, which must exist (nothing is created
-// outside the sandbox); a relative one inside the sandbox, created by the
-// launch helper.
-func mountPoint(containerPath, sandbox string) (string, error) {
+// mountPoint is where a volume's container_path is mounted. In a
+// container with a root file system of its own (cfg.Rootfs), both are
+// inside it — an absolute one at that path of the root, a relative one
+// under the sandbox's mount point there — and created by the launch
+// helper. Otherwise an absolute one is over the same path of the host's
+// file system, seen only inside the container's mount namespace, which
+// must exist (nothing is created outside the sandbox); a relative one is
+// inside the sandbox, created by the launch helper.
+func mountPoint(cfg *Config, containerPath string) (string, error) {
+	sandbox := cfg.Directory
+	if r := cfg.Rootfs; r != nil {
+		// Inside the container's root: the launch helper creates the
+		// mount point there.
+		if filepath.IsAbs(containerPath) {
+			c := filepath.Clean(containerPath)
+			if c == "/" {
+				return "", errors.New("container_path \"/\" would hide the whole file system")
+			}
+			return filepath.Join(r.Dir, c), nil
+		}
+		cp, err := SandboxRelative(containerPath)
+		if err != nil {
+			return "", err
+		}
+		return filepath.Join(r.Dir, launcher.SandboxMountPoint, cp), nil
+	}
 	if filepath.IsAbs(containerPath) {
 		c := filepath.Clean(containerPath)
 		if c == "/" {
@@ -394,7 +439,7 @@ func (volumeHostPath) Prepare(_ context.Context, _ *mesos.ContainerID, cfg *Conf
 			}
 			return fmt.Errorf("volume %q: %w", v.GetContainerPath(), err)
 		}
-		target, err := mountPoint(v.GetContainerPath(), cfg.Directory)
+		target, err := mountPoint(cfg, v.GetContainerPath())
 		if err != nil {
 			return fmt.Errorf("volume %q: %w", v.GetContainerPath(), err)
 		}
@@ -445,7 +490,7 @@ func (volumeSandboxPath) Prepare(_ context.Context, _ *mesos.ContainerID, cfg *C
 				return fmt.Errorf("volume %q: %w", cp, err)
 			}
 		}
-		target, err := mountPoint(cp, cfg.Directory)
+		target, err := mountPoint(cfg, cp)
 		if err != nil {
 			return fmt.Errorf("volume %q: %w", cp, err)
 		}

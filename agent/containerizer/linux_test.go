@@ -498,12 +498,18 @@ func TestNewLinuxIsolators(t *testing.T) {
 			t.Errorf("%s: %d isolators", names, len(isos))
 		}
 	}
-	// filesystem/linux refuses images.
+	// Without a provisioner (--image_providers=docker) images are
+	// refused, naming the flag.
 	m := linuxMezzo(t, "filesystem/linux", LinuxOptions{})
 	ci := mesosContainer()
-	ci.Mesos = &mesos.ContainerInfo_MesosInfo{Image: &mesos.Image{Type: mesos.Image_DOCKER.Enum()}}
-	if _, err := launchIn(t, m, t.TempDir(), Config{Command: shell("true"), ContainerInfo: ci}); err == nil || !strings.Contains(err.Error(), "not supported yet by filesystem/linux") {
+	ci.Mesos = &mesos.ContainerInfo_MesosInfo{Image: &mesos.Image{Type: mesos.Image_DOCKER.Enum(), Docker: &mesos.Image_Docker{Name: proto.String("busybox")}}}
+	if _, err := launchIn(t, m, t.TempDir(), Config{Command: shell("true"), ContainerInfo: ci}); err == nil || !strings.Contains(err.Error(), "need --image_providers=docker") {
 		t.Errorf("image: %v", err)
+	}
+	// APPC images are refused by name.
+	ci.Mesos.Image = &mesos.Image{Type: mesos.Image_APPC.Enum()}
+	if _, err := launchIn(t, m, t.TempDir(), Config{Command: shell("true"), ContainerInfo: ci}); err == nil || !strings.Contains(err.Error(), "APPC is not supported") {
+		t.Errorf("APPC image: %v", err)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/mezzo-project/mezzo/agent/launcher"
+	"github.com/mezzo-project/mezzo/agent/provisioner"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 )
 
@@ -30,8 +31,9 @@ import (
 // exits are watched through pidfds, their wait status is unknown, and
 // the watch ends when Recover's context does (the agent detaching).
 type Mezzo struct {
-	isolators []Isolator
-	helper    string
+	isolators   []Isolator
+	provisioner *provisioner.Provisioner
+	helper      string
 	// sandboxes is where orphans are looked for: <work_dir>/slaves.
 	sandboxes string
 	log       *slog.Logger
@@ -55,6 +57,11 @@ type MezzoConfig struct {
 	// executor inside its isolation (launcher.Isolation.Helper); empty
 	// for none, when no isolator asks for more than observing.
 	Helper string
+	// Provisioner makes the root file systems of containers with an
+	// image (ContainerInfo.mesos.image) before the isolators prepare
+	// them, and removes them when they end (--image_providers=docker);
+	// nil refuses images.
+	Provisioner *provisioner.Provisioner
 }
 
 // NewMezzo returns a Mezzo containerizer.
@@ -63,7 +70,7 @@ func NewMezzo(cfg MezzoConfig) *Mezzo {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Mezzo{isolators: cfg.Isolators, helper: cfg.Helper, sandboxes: cfg.Sandboxes, log: log, containers: map[string]*posixContainer{}}
+	return &Mezzo{isolators: cfg.Isolators, provisioner: cfg.Provisioner, helper: cfg.Helper, sandboxes: cfg.Sandboxes, log: log, containers: map[string]*posixContainer{}}
 }
 
 // posixContainer is one container: an executor process and its session.
@@ -101,6 +108,11 @@ func (m *Mezzo) Launch(ctx context.Context, id *mesos.ContainerID, cfg Config) (
 				m.log.Warn("isolator cleanup failed", "container", key, "isolator", iso.Name(), "err", cerr)
 			}
 		}
+		if cfg.Rootfs != nil {
+			if derr := m.provisioner.Destroy(key); derr != nil {
+				m.log.Warn("removing the container's rootfs failed", "container", key, "err", derr)
+			}
+		}
 		m.mu.Lock()
 		delete(m.containers, key)
 		m.mu.Unlock()
@@ -112,6 +124,13 @@ func (m *Mezzo) Launch(ctx context.Context, id *mesos.ContainerID, cfg Config) (
 		return fail(0, err)
 	}
 	launch.User = u
+	if img := cfg.ContainerInfo.GetMesos().GetImage(); img != nil {
+		r, err := m.provision(ctx, key, img)
+		if err != nil {
+			return fail(0, err)
+		}
+		cfg.Rootfs = r
+	}
 	for i, iso := range m.isolators {
 		if err := iso.Prepare(ctx, id, &cfg, launch); err != nil {
 			return fail(i, fmt.Errorf("failed to prepare isolator %s: %w", iso.Name(), err))
@@ -169,6 +188,11 @@ func (m *Mezzo) reap(ctx context.Context, c *posixContainer) {
 	for _, iso := range m.isolators {
 		if err := iso.Cleanup(context.Background(), c.id); err != nil {
 			m.log.Warn("isolator cleanup failed", "container", c.id.GetValue(), "isolator", iso.Name(), "err", err)
+		}
+	}
+	if m.provisioner != nil {
+		if err := m.provisioner.Destroy(c.id.GetValue()); err != nil {
+			m.log.Warn("removing the container's rootfs failed", "container", c.id.GetValue(), "err", err)
 		}
 	}
 	var term Termination
@@ -331,6 +355,15 @@ func (m *Mezzo) Recover(ctx context.Context, known []RecoverState) error {
 			errs = append(errs, fmt.Errorf("isolator %s: %w", iso.Name(), err))
 		}
 	}
+	if m.provisioner != nil {
+		ids := make([]string, 0, len(adopted))
+		for _, c := range adopted {
+			ids = append(ids, c.id.GetValue())
+		}
+		if err := m.provisioner.Recover(ids); err != nil {
+			errs = append(errs, fmt.Errorf("provisioner: %w", err))
+		}
+	}
 	for _, c := range adopted {
 		go m.reap(ctx, c)
 	}
@@ -340,4 +373,24 @@ func (m *Mezzo) Recover(ctx context.Context, known []RecoverState) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// provision makes the root file system of container key from its image.
+// Only Docker images are supported.
+func (m *Mezzo) provision(ctx context.Context, key string, img *mesos.Image) (*provisioner.Rootfs, error) {
+	if img.GetType() != mesos.Image_DOCKER {
+		return nil, fmt.Errorf("container image of type %v is not supported (only DOCKER images are: --image_providers=docker)", img.GetType())
+	}
+	name := img.GetDocker().GetName()
+	if name == "" {
+		return nil, errors.New("container image of type DOCKER without docker.name")
+	}
+	if m.provisioner == nil {
+		return nil, fmt.Errorf("image %s: container images need --image_providers=docker", name)
+	}
+	r, err := m.provisioner.Provision(ctx, key, name, img.Cached != nil && !img.GetCached())
+	if err != nil {
+		return nil, fmt.Errorf("failed to provision the container's image: %w", err)
+	}
+	return r, nil
 }

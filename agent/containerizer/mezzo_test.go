@@ -70,11 +70,11 @@ func TestMezzoLaunchAndExit(t *testing.T) {
 	if err != nil || res != NotSupported {
 		t.Errorf("docker: %v, %v", res, err)
 	}
-	// filesystem/posix refuses a root file system.
+	// Without a provisioner an image is refused.
 	_, err = m.Launch(context.Background(), &mesos.ContainerID{Value: proto.String("img")},
 		Config{Command: shell("true"), Directory: dir, ContainerInfo: &mesos.ContainerInfo{Type: mesos.ContainerInfo_MESOS.Enum(),
-			Mesos: &mesos.ContainerInfo_MesosInfo{Image: &mesos.Image{Type: mesos.Image_DOCKER.Enum()}}}})
-	if err == nil || !strings.Contains(err.Error(), "filesystem/posix") {
+			Mesos: &mesos.ContainerInfo_MesosInfo{Image: &mesos.Image{Type: mesos.Image_DOCKER.Enum(), Docker: &mesos.Image_Docker{Name: proto.String("busybox")}}}}})
+	if err == nil || !strings.Contains(err.Error(), "need --image_providers=docker") {
 		t.Errorf("image: %v", err)
 	}
 	if ids, _ := m.Containers(context.Background()); len(ids) != 0 {

@@ -48,6 +48,16 @@ func startHelped(s Spec, path string, argv []string, env map[string]string, out,
 		Rlimits:       iso.Rlimits,
 		Capabilities:  iso.Capabilities,
 		DieWithParent: s.DieWithParent,
+		Rootfs:        iso.Rootfs,
+	}
+	if iso.Rootfs != nil {
+		if iso.Namespaces&unix.CLONE_NEWNS == 0 {
+			return nil, errors.New("a container rootfs needs a mount namespace (CLONE_NEWNS)")
+		}
+		req.Dir = iso.WorkingDir
+		if req.Dir == "" {
+			req.Dir = SandboxMountPoint
+		}
 	}
 	body, err := json.Marshal(req)
 	if err != nil {

@@ -30,11 +30,19 @@ type Isolation struct {
 	// Capabilities, when set, bound and grant the command's Linux
 	// capabilities (linux/capabilities).
 	Capabilities *Capabilities
+	// Rootfs, when set, is the container's root file system, which the
+	// process enters (CLONE_NEWNS is required): the command is looked up
+	// inside it (unless Rootfs.HostExecutable), the Mounts' targets are
+	// host paths under Rootfs.Dir, and the process starts in WorkingDir.
+	Rootfs *Rootfs
+	// WorkingDir is the working directory inside the Rootfs (default
+	// SandboxMountPoint, the sandbox); unused without one.
+	WorkingDir string
 }
 
 // Empty reports whether i asks for nothing.
 func (i *Isolation) Empty() bool {
-	return i == nil || (i.Namespaces == 0 && len(i.Mounts) == 0 && i.User == nil && len(i.Rlimits) == 0 && i.Capabilities == nil)
+	return i == nil || (i.Namespaces == 0 && len(i.Mounts) == 0 && i.User == nil && len(i.Rlimits) == 0 && i.Capabilities == nil && i.Rootfs == nil)
 }
 
 // The parts of an Isolation, defined with the helper that makes them.
@@ -47,7 +55,12 @@ type (
 	Rlimit = helper.Rlimit
 	// Capabilities bound and grant capabilities (helper.Capabilities).
 	Capabilities = helper.Capabilities
+	// Rootfs is a container's root file system (helper.Rootfs).
+	Rootfs = helper.Rootfs
 )
+
+// SandboxMountPoint is where a container with a Rootfs sees its sandbox.
+const SandboxMountPoint = helper.SandboxMountPoint
 
 // RlimInfinity is an unlimited soft or hard limit.
 const RlimInfinity = helper.RlimInfinity

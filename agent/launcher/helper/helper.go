@@ -102,14 +102,46 @@ func setUp(req *Request) (string, error) {
 			return "", fmt.Errorf("make the container's mounts slaves of the host's: %w", err)
 		}
 	}
-	if req.Namespaces&unix.CLONE_NEWPID != 0 {
+	root := req.Rootfs
+	if root != nil {
+		if req.Namespaces&unix.CLONE_NEWNS == 0 {
+			return "", errors.New("a container rootfs needs a mount namespace (CLONE_NEWNS)")
+		}
+		if err := mountRootfs(root); err != nil {
+			return "", err
+		}
+	} else if req.Namespaces&unix.CLONE_NEWPID != 0 {
 		if err := mountOne(Mount{Source: "proc", Target: "/proc", Type: "proc"}); err != nil {
 			return "", err
 		}
 	}
 	for _, m := range req.Mounts {
+		if root != nil {
+			if err := insideRoot(root.Dir, m.Target); err != nil {
+				return "", err
+			}
+		}
 		if err := mountOne(m); err != nil {
 			return "", err
+		}
+	}
+	if root != nil {
+		if root.HostExecutable {
+			p, err := openHostExecutable(req.Path)
+			if err != nil {
+				return "", err
+			}
+			req.Path = p
+		}
+		if err := pivotRoot(root.Dir); err != nil {
+			return "", err
+		}
+		if req.Dir != "" {
+			// As Docker does, an image's working directory is made when
+			// the image lacks it.
+			if err := os.MkdirAll(req.Dir, 0o755); err != nil {
+				return "", fmt.Errorf("create the working directory %s in the container's rootfs: %w", req.Dir, err)
+			}
 		}
 	}
 	for _, rl := range req.Rlimits {
@@ -163,7 +195,7 @@ func setUp(req *Request) (string, error) {
 	}
 	if req.Dir != "" {
 		if err := os.Chdir(req.Dir); err != nil {
-			return "", fmt.Errorf("change to the sandbox: %w", err)
+			return "", fmt.Errorf("change to the working directory: %w", err)
 		}
 	}
 	return path, nil

@@ -51,6 +51,39 @@ type Request struct {
 	Capabilities *Capabilities `json:"capabilities,omitempty"`
 	// DieWithParent is set again after the user switch, which clears it.
 	DieWithParent bool `json:"die_with_parent,omitempty"`
+	// Rootfs, when set, is the container's root file system: the helper
+	// enters it (pivot_root) after the mounts, and Path and Dir are
+	// then paths inside it.
+	Rootfs *Rootfs `json:"rootfs,omitempty"`
+}
+
+// SandboxMountPoint is where a container with its own root file system
+// sees its sandbox, as in Mesos (MESOS_SANDBOX).
+const SandboxMountPoint = "/mnt/mesos/sandbox"
+
+// Rootfs is a container's root file system, which the helper (in the
+// container's mount namespace, CLONE_NEWNS) sets up and enters: it
+// mounts the overlay (Overlay, when set) or binds Dir onto itself, binds
+// Sandbox at SandboxMountPoint, mounts /proc, a minimal /dev (null, zero,
+// full, random, urandom, tty, a private devpts, /dev/shm) and a
+// read-only /sys, makes Request.Mounts (whose Targets are then host
+// paths under Dir), and pivot_roots into Dir. Everything it mounts lives
+// in the container's mount namespace only, and goes with its last
+// process.
+type Rootfs struct {
+	// Dir is the root's host path.
+	Dir string `json:"dir"`
+	// Overlay is the overlay file system's mount options (lowerdir,
+	// upperdir, workdir) mounted on Dir; empty when Dir holds the root
+	// already (a copy).
+	Overlay string `json:"overlay,omitempty"`
+	// Sandbox is the sandbox's host path.
+	Sandbox string `json:"sandbox"`
+	// HostExecutable: Request.Path is a host file (Mezzo's own executor,
+	// which then runs inside the root without being part of it),
+	// opened before entering the root and executed through
+	// /proc/self/fd.
+	HostExecutable bool `json:"host_executable,omitempty"`
 }
 
 // EnvMarker is set (to "1") in the helper's environment, so that only a

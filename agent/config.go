@@ -13,6 +13,7 @@ import (
 
 	"github.com/mezzo-project/mezzo/agent/containerizer"
 	"github.com/mezzo-project/mezzo/detector"
+	"github.com/mezzo-project/mezzo/internal/acl"
 	"github.com/mezzo-project/mezzo/internal/flags"
 	"github.com/mezzo-project/mezzo/internal/logging"
 )
@@ -201,6 +202,11 @@ type Config struct {
 	// diskUsage measures the used fraction of the file system holding a
 	// directory; nil (the default) is statfs (fsUsage). Tests replace it.
 	diskUsage func(dir string) (float64, error)
+	// ACLs are Mesos' --acls: the access control lists the agent's local
+	// authorizer decides its HTTP requests with (package internal/acl;
+	// the JSON, or file:///path or /path of a file holding it). Unset
+	// (the default): everything is allowed.
+	ACLs acl.Flag
 }
 
 // Defaults returns a Config with Mesos' defaults (Master and WorkDir
@@ -266,6 +272,8 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 	flags.DurationVar(fs, &c.GCDelay, "gc_delay", d.GCDelay, "Longest time the sandbox and meta directories of finished executors and frameworks are kept; shortened as the disk fills (see --gc_disk_headroom).")
 	fs.Float64Var(&c.GCDiskHeadroom, "gc_disk_headroom", d.GCDiskHeadroom, "Disk headroom, between 0.0 and 1.0, of the age beyond which finished sandboxes are deleted at each --disk_watch_interval: gc_delay * max(0.0, 1.0 - gc_disk_headroom - disk usage).")
 	flags.DurationVar(fs, &c.DiskWatchInterval, "disk_watch_interval", d.DiskWatchInterval, "Interval between checks of the disk usage of --work_dir, which prune the directories scheduled for garbage collection.")
+	c.ACLs = d.ACLs
+	fs.Var(&c.ACLs, "acls", "Access control lists (Mesos' ACLs as JSON, or file:///path or /path of a file holding them) that authorize requests to the agent's endpoints and operator API; without them everything is allowed.")
 }
 
 // parseExecutorEnv reads --executor_environment_variables: a JSON object

@@ -13,6 +13,7 @@ import (
 	"github.com/mezzo-project/mezzo/api/v1/httpapi"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
+	"github.com/mezzo-project/mezzo/internal/acl"
 	"github.com/mezzo-project/mezzo/internal/agentproto"
 	"github.com/mezzo-project/mezzo/internal/flags"
 	"github.com/mezzo-project/mezzo/internal/libprocess"
@@ -69,9 +70,9 @@ func (m *Master) routes() http.Handler {
 	both("/files/read", wrap(m.filesRead))
 	both("/files/download", wrap(m.filesDownload))
 	both("/files/debug", wrap(m.filesDebug))
-	both("/monitor/statistics", wrap(m.agentStatistics))
+	both("/monitor/statistics", m.authorizeEndpoint("/monitor/statistics", wrap(m.agentStatistics)))
 	routes["/version"] = wrap(m.versionJSON)
-	routes["/logging/toggle"] = m.cfg.Verbosity.ToggleHandler()
+	routes["/logging/toggle"] = m.authorizeEndpoint("/logging/toggle", m.cfg.Verbosity.ToggleHandler())
 	routes.ui(webui.Handler())
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h, ok := routes.lookup(r.URL.Path)
@@ -202,6 +203,9 @@ func (m *Master) agentAPI(w http.ResponseWriter, r *http.Request) error {
 		if len(r.Header.Values(streamIDHeader)) > 0 {
 			return httpapi.BadRequest("REGISTER must not include the 'Mesos-Stream-Id' header")
 		}
+		if err := m.authorize(r, acl.RegisterAgents, acl.AnyObject, "register an agent"); err != nil {
+			return err
+		}
 		return m.registerAgent(w, r, f, call.GetRegister())
 	}
 	if call.GetAgentId().GetValue() == "" {
@@ -268,19 +272,21 @@ func (m *Master) filtered(w http.ResponseWriter, r *http.Request, build func(v *
 // stateJSON is /master/state. Its leader fields follow Config.Leadership
 // at each request; the document is memoized per snapshot and leader.
 func (m *Master) stateJSON(w http.ResponseWriter, r *http.Request) error {
+	vw := m.viewerFor(r) // what the request's principal may view (authz.go)
 	if m.cfg.Leadership == nil {
-		return m.document(w, r, "state", func(v *core) any { return v.state() })
+		return m.document(w, r, "state"+vw.key(), func(v *core) any { return v.viewState(v.state(), vw) })
 	}
 	leader := m.cfg.Leadership.Leader()
-	return m.document(w, r, "state leader="+leaderKey(leader), func(v *core) any {
-		doc := v.state()
+	return m.document(w, r, "state leader="+leaderKey(leader)+vw.key(), func(v *core) any {
+		doc := v.viewState(v.state(), vw)
 		doc.Leader, doc.LeaderInfo = leaderFields(leader)
 		return doc
 	})
 }
 
 func (m *Master) rolesJSON(w http.ResponseWriter, r *http.Request) error {
-	return m.document(w, r, "roles", func(v *core) any { return v.rolesJSON() })
+	vw := m.viewerFor(r)
+	return m.document(w, r, "roles"+vw.key(), func(v *core) any { return viewRoles(v.rolesJSON(), vw) })
 }
 
 // metricsJSON is /metrics/snapshot: a flat JSON object of metric names and
@@ -288,6 +294,9 @@ func (m *Master) rolesJSON(w http.ResponseWriter, r *http.Request) error {
 // for the core's current figures and otherwise answers with the latest
 // published ones, as Mesos answers with the metrics ready by then.
 func (m *Master) metricsJSON(w http.ResponseWriter, r *http.Request) error {
+	if err := m.authorize(r, acl.GetEndpoints, acl.Value("/metrics/snapshot"), "GET /metrics/snapshot"); err != nil {
+		return err
+	}
 	var timeout time.Duration
 	if q := r.URL.Query(); q.Has("timeout") {
 		d, err := flags.ParseDuration(q.Get("timeout"))
@@ -369,6 +378,9 @@ func (m *Master) metrics(ctx context.Context, timeout time.Duration) (map[string
 }
 
 func (m *Master) flagsJSON(w http.ResponseWriter, r *http.Request) error {
+	if err := m.authorize(r, acl.ViewFlags, acl.AnyObject, "view the flags"); err != nil {
+		return err
+	}
 	return legacy.Write(w, r, legacy.FlagsDocument{Flags: legacy.Flags(m.cfg.flagValues())})
 }
 

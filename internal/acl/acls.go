@@ -46,6 +46,7 @@ const (
 	DrainAgents                Action = "drain_agents"
 	DeactivateAgents           Action = "deactivate_agents"
 	ReactivateAgents           Action = "reactivate_agents"
+	ViewContainers             Action = "view_containers"
 )
 
 // actionSpec is what the ACLs message says of one action's rules.
@@ -107,7 +108,7 @@ var actions = map[Action]actionSpec{
 	"launch_nested_container_sessions_under_parent_with_user": {object: "users", noOperation: true},
 	"attach_containers_input":                                 {object: "users", noOperation: true},
 	"attach_containers_output":                                {object: "users", noOperation: true},
-	"view_containers":                                         {object: "users", noOperation: true},
+	"view_containers":                                         {object: "users"},
 	"remove_nested_containers":                                {object: "users", noOperation: true},
 	"launch_standalone_containers":                            {object: "users", anyOrNone: true, noOperation: true},
 	"kill_standalone_containers":                              {object: "users", anyOrNone: true, noOperation: true},
@@ -350,4 +351,31 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// Flag is an --acls flag (flag.Value): Set parses the value as ParseFlag
+// does, String gives back the text it was set with.
+type Flag struct {
+	// Text is the flag's value as given ("" when unset).
+	Text string
+	// ACLs are the parsed lists; nil when unset.
+	ACLs *ACLs
+}
+
+// Set parses v (ParseFlag).
+func (f *Flag) Set(v string) error {
+	a, err := ParseFlag(v)
+	if err != nil {
+		return err
+	}
+	f.Text, f.ACLs = v, a
+	return nil
+}
+
+// String is the text the flag was set with.
+func (f *Flag) String() string {
+	if f == nil {
+		return ""
+	}
+	return f.Text
 }

@@ -190,7 +190,13 @@ func TestAuthorizeOperatorViewsAndActions(t *testing.T) {
 			{"principals": {"type": "ANY"}, "framework_principals": {"type": "NONE"}}],
 		"view_flags": [{"principals": {"values": ["alice"]}, "flags": {"type": "NONE"}}],
 		"view_roles": [{"principals": {"values": ["alice"]}, "roles": {"values": ["a"]}},
-			{"principals": {"values": ["alice"]}, "roles": {"type": "NONE"}}]
+			{"principals": {"values": ["alice"]}, "roles": {"type": "NONE"}}],
+		"get_endpoints": [{"principals": {"values": ["alice"]}, "paths": {"type": "ANY"}},
+			{"principals": {"type": "ANY"}, "paths": {"type": "NONE"}}],
+		"reserve_resources": [{"principals": {"type": "ANY"}, "roles": {"values": ["a/%"]}},
+			{"principals": {"type": "NONE"}, "roles": {"type": "ANY"}}],
+		"set_log_level": [{"principals": {"type": "NONE"}, "level": {"type": "ANY"}}],
+		"get_maintenance_schedules": [{"principals": {"values": ["bob"]}, "machines": {"type": "NONE"}}]
 	}`)
 	_, aliceSub, _ := subscribeJSON(t, srv, &mesos.FrameworkInfo{User: proto.String("alice"), Name: proto.String("a"), Principal: proto.String("alice-fw"), Role: proto.String("a")})
 	_, bobSub, _ := subscribeJSON(t, srv, &mesos.FrameworkInfo{User: proto.String("bob"), Name: proto.String("b"), Principal: proto.String("bob-fw"), Role: proto.String("b")})
@@ -244,7 +250,44 @@ func TestAuthorizeOperatorViewsAndActions(t *testing.T) {
 		t.Errorf("/master/roles as alice: %+v", d.Roles)
 	}
 
+	// (The test master's verbosity is fixed: /logging/toggle answers 503
+	// once past authorization.)
+	for path, want := range map[string]int{"/metrics/snapshot": http.StatusOK, "/metrics": http.StatusOK, "/logging/toggle?level=1&duration=1secs": http.StatusServiceUnavailable} {
+		if code, body := request(t, srv, http.MethodGet, path, "alice", "", ""); code != want {
+			t.Errorf("%s as alice: %d %s", path, code, body)
+		}
+		if code, body := request(t, srv, http.MethodGet, path, "", "", ""); code != http.StatusForbidden {
+			t.Errorf("%s as anonymous: %d %s", path, code, body)
+		}
+	}
+
 	// The operator API.
+	reserve := func(role string) int {
+		code, _ := request(t, srv, http.MethodPost, "/api/v1", "", "application/json", `{"type": "RESERVE_RESOURCES", "reserve_resources": {
+			"agent_id": {"value": "no-such-agent"}, "resources": [{"name": "cpus", "type": "SCALAR", "scalar": {"value": 1},
+			"reservations": [{"type": "DYNAMIC", "role": "`+role+`"}]}]}}`)
+		return code
+	}
+	if code := reserve("b"); code != http.StatusForbidden {
+		t.Errorf("RESERVE_RESOURCES for role b: %d, want 403", code)
+	}
+	if code := reserve("a/x"); code == http.StatusForbidden {
+		t.Errorf("RESERVE_RESOURCES for role a/x: 403, want it past authorization")
+	}
+	if code, body := request(t, srv, http.MethodPost, "/api/v1", "carol", "application/json",
+		`{"type": "SET_LOGGING_LEVEL", "set_logging_level": {"level": 1, "duration": {"nanoseconds": 1000000}}}`); code != http.StatusForbidden {
+		t.Errorf("SET_LOGGING_LEVEL: %d %s", code, body)
+	}
+	schedule := `{"windows": [{"machine_ids": [{"hostname": "h1"}], "unavailability": {"start": {"nanoseconds": 1}}}]}`
+	if code, body := request(t, srv, http.MethodPost, "/master/maintenance/schedule", "", "application/json", schedule); code != http.StatusOK {
+		t.Fatalf("POST /maintenance/schedule: %d %s", code, body)
+	}
+	if _, body := request(t, srv, http.MethodGet, "/master/maintenance/schedule", "bob", "", ""); strings.Contains(body, "h1") {
+		t.Errorf("bob sees the schedule: %s", body)
+	}
+	if _, body := request(t, srv, http.MethodGet, "/master/maintenance/schedule", "alice", "", ""); !strings.Contains(body, "h1") {
+		t.Errorf("alice does not see the schedule: %s", body)
+	}
 	code, body := request(t, srv, http.MethodPost, "/api/v1", "alice", "application/json", `{"type": "GET_STATE"}`)
 	resp := &masterpb.Response{}
 	if code != http.StatusOK || codec.Unmarshal(codec.JSON, []byte(body), resp) != nil {

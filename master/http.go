@@ -38,7 +38,8 @@ func (m *Master) routes() http.Handler {
 	both("/roles", wrap(m.rolesJSON))
 	both("/roles.json", wrap(m.rolesJSON))
 	routes["/metrics/snapshot"] = wrap(m.metricsJSON)
-	routes["/metrics"] = pm.handler()
+	// The figures of /metrics/snapshot: the same get_endpoints rule.
+	routes["/metrics"] = m.authorizeEndpoint("/metrics/snapshot", pm.handler())
 	for _, p := range prom.PprofPaths() {
 		routes[p] = prom.Pprof(m.cfg.EnablePprof)
 	}

@@ -170,7 +170,7 @@ func TestHierarchicalRoles(t *testing.T) {
 
 func TestParseErrorsNameTheProblem(t *testing.T) {
 	for doc, want := range map[string]string{
-		`{"register_framework": []}`: `unknown ACL "register_framework"`,
+		`{"register_framework": []}`: `unknown ACL "register_framework"; did you mean "register_frameworks"?`,
 		`{"run_tasks": [{"principals": {"type": "ANY"}, "user": {"type": "ANY"}}]}`:   `run_tasks[0]: unknown field "user"`,
 		`{"run_tasks": [{"principals": {"type": "ANY"}}]}`:                            `run_tasks[0]: missing required field "users"`,
 		`{"run_tasks": [{"principals": {"type": "ALL"}, "users": {"type": "ANY"}}]}`:  `run_tasks[0].principals.type: unknown type "ALL"`,

@@ -205,7 +205,7 @@ func Parse(data []byte) (*ACLs, error) {
 		}
 		spec, ok := actions[Action(key)]
 		if !ok {
-			errs = append(errs, fmt.Errorf("unknown ACL %q (the ACLs are the fields of Mesos' ACLs message: %s)", key, actionList()))
+			errs = append(errs, fmt.Errorf("unknown ACL %q%s (the ACLs are the fields of Mesos' ACLs message, include/mesos/authorizer/acls.proto)", key, suggest(key)))
 			continue
 		}
 		rules, err := parseRules(key, spec, raw)
@@ -335,13 +335,39 @@ func strictUnmarshal(data []byte, v any) error {
 	return nil
 }
 
-func actionList() string {
-	names := make([]string, 0, len(actions))
+// suggest names the action closest to a misspelt one, when one is close.
+func suggest(name string) string {
+	best, bestDist := "", 4
 	for a := range actions {
-		names = append(names, string(a))
+		if d := editDistance(name, string(a)); d < bestDist || d == bestDist && string(a) < best {
+			best, bestDist = string(a), d
+		}
 	}
-	sort.Strings(names)
-	return strings.Join(names, ", ")
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf("; did you mean %q?", best)
+}
+
+// editDistance is the Levenshtein distance of a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -13,7 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
+	"github.com/mezzo-project/mezzo/api/v0/messages"
+	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	"github.com/mezzo-project/mezzo/api/v1/recordio"
+	"github.com/mezzo-project/mezzo/internal/v0test"
 )
 
 // authzACLs are the ACLs of the authorization tests, for the user u the
@@ -84,6 +89,25 @@ func TestAuthorization(t *testing.T) {
 		ev := s.next("ERROR")
 		if msg, _ := dig(ev, "error", "message").(string); !strings.Contains(msg, "may not use role 'x'") {
 			t.Fatalf("ERROR: %v", ev)
+		}
+	})
+
+	t.Run("refused role over the driver protocol", func(t *testing.T) {
+		s, err := v0test.NewScheduler(master, "scheduler-authz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if err := s.Subscribe(&mesos.FrameworkInfo{User: proto.String(me.Username), Name: proto.String("v0"),
+			Principal: proto.String("p"), Role: proto.String("x")}); err != nil {
+			t.Fatal(err)
+		}
+		r, err := s.Await(20*time.Second, v0test.Named("FrameworkErrorMessage"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if msg := r.Msg.(*messages.FrameworkErrorMessage).GetMessage(); !strings.Contains(msg, "may not use role 'x'") {
+			t.Fatalf("FrameworkErrorMessage: %q", msg)
 		}
 	})
 

@@ -8,12 +8,14 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/mezzo-project/mezzo/api/legacy"
 	"github.com/mezzo-project/mezzo/api/v1/codec"
 	"github.com/mezzo-project/mezzo/api/v1/httpapi"
 	masterpb "github.com/mezzo-project/mezzo/api/v1/master"
@@ -367,4 +369,40 @@ func operatorStreamAs(t *testing.T, srv *httptest.Server, principal string) *str
 		t.Fatalf("SUBSCRIBE as %s: %d", principal, resp.StatusCode)
 	}
 	return &stream{t: t, resp: resp, r: recordio.NewReader(resp.Body, 16<<20), format: codec.JSON}
+}
+
+// An agent's reservations show only for the roles the viewer may view
+// (view_roles), in /master/state, /master/slaves and
+// /master/state-summary, as Mesos writes them.
+func TestAuthorizeViewReservations(t *testing.T) {
+	h := newHarness(t)
+	h.addAgent("host1", "cpus(a):1;cpus(b):1;mem:64")
+	v := newViewer(acl.New(mustACLs(t, `{"view_roles": [{"principals": {"values": ["alice"]}, "roles": {"values": ["a"]}},
+		{"principals": {"values": ["alice"]}, "roles": {"type": "NONE"}}]}`)), acl.Principal("alice"))
+	roles := func(m map[string]legacy.Resources) []string {
+		var out []string
+		for r := range m {
+			out = append(out, r)
+		}
+		slices.Sort(out)
+		return out
+	}
+	if got := roles(h.c.state().Slaves[0].ReservedResources); !slices.Equal(got, []string{"a", "b"}) {
+		t.Fatalf("unfiltered reservations: %v", got)
+	}
+	if got := roles(h.c.viewState(h.c.state(), v).Slaves[0].ReservedResources); !slices.Equal(got, []string{"a"}) {
+		t.Errorf("/master/state reservations for alice: %v", got)
+	}
+	sl := viewSlaves(h.c.slaves(idFilter{}), v).Slaves[0]
+	if got := roles(sl.ReservedResources); !slices.Equal(got, []string{"a"}) || len(sl.ReservedResourcesFull) != 1 {
+		t.Errorf("/master/slaves reservations for alice: %v, full %v", got, sl.ReservedResourcesFull)
+	}
+	if got := roles(h.c.viewSummary(h.c.stateSummary(), v).Slaves[0].ReservedResources); !slices.Equal(got, []string{"a"}) {
+		t.Errorf("/master/state-summary reservations for alice: %v", got)
+	}
+	// Bob, whom no rule names, sees both (permissive).
+	bob := newViewer(acl.New(mustACLs(t, `{"view_roles": [{"principals": {"values": ["alice"]}, "roles": {"type": "NONE"}}]}`)), acl.Principal("bob"))
+	if got := roles(h.c.viewState(h.c.state(), bob).Slaves[0].ReservedResources); !slices.Equal(got, []string{"a", "b"}) {
+		t.Errorf("/master/state reservations for bob: %v", got)
+	}
 }

@@ -77,11 +77,40 @@ func viewTaskDocs(ts legacy.List[legacy.Task], info *mesos.FrameworkInfo, v *vie
 	return out
 }
 
+// viewReserved keeps the reservations of the roles v may view
+// (view_roles), as Mesos writes an agent's reserved_resources.
+func viewReserved[R any](m map[string]R, v *viewer) map[string]R {
+	out := make(map[string]R, len(m))
+	for role, r := range m {
+		if v.role(role) {
+			out[role] = r
+		}
+	}
+	return out
+}
+
+// viewSlaves is /master/slaves as v may see it: each agent's
+// reservations of the roles v may view.
+func viewSlaves(doc *legacy.Slaves, v *viewer) *legacy.Slaves {
+	if v == nil {
+		return doc
+	}
+	for i := range doc.Slaves {
+		s := &doc.Slaves[i]
+		s.ReservedResources = viewReserved(s.ReservedResources, v)
+		s.ReservedResourcesFull = viewReserved(s.ReservedResourcesFull, v)
+	}
+	return doc
+}
+
 // viewState is /master/state as v may see it; the flags only with
-// view_flags.
+// view_flags, the agents' reservations of the roles it may view.
 func (c *core) viewState(doc *legacy.MasterState, v *viewer) *legacy.MasterState {
 	if v == nil {
 		return doc
+	}
+	for i := range doc.Slaves {
+		doc.Slaves[i].ReservedResources = viewReserved(doc.Slaves[i].ReservedResources, v)
 	}
 	byID := c.frameworksByID()
 	doc.Frameworks = c.viewFrameworkDocs(doc.Frameworks, byID, v)
@@ -135,6 +164,7 @@ func (c *core) viewSummary(doc *legacy.StateSummary, v *viewer) *legacy.StateSum
 			}
 		}
 		s.FrameworkIDs = ids
+		s.ReservedResources = viewReserved(s.ReservedResources, v)
 		slaves = append(slaves, s)
 	}
 	doc.Slaves = slaves

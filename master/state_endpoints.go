@@ -278,10 +278,11 @@ func sortedIDs(set map[string]bool) legacy.List[string] {
 
 func (m *Master) slavesJSON(w http.ResponseWriter, r *http.Request) error {
 	sel := queryID(r.URL.Query(), "slave_id")
+	vw := m.viewerFor(r)
 	if !sel.set {
-		return m.document(w, r, "slaves", func(v *core) any { return v.slaves(sel) })
+		return m.document(w, r, "slaves"+vw.key(), func(v *core) any { return viewSlaves(v.slaves(sel), vw) })
 	}
-	return m.filtered(w, r, func(v *core) any { return v.slaves(sel) })
+	return m.filtered(w, r, func(v *core) any { return viewSlaves(v.slaves(sel), vw) })
 }
 
 func (m *Master) frameworksJSON(w http.ResponseWriter, r *http.Request) error {

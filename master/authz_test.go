@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -127,7 +129,7 @@ const principalHeader = "X-Test-Principal"
 
 // aclMaster starts a master with acls whose handler takes each request's
 // principal from principalHeader.
-func aclMaster(t *testing.T, acls string) (*Master, *httptest.Server) {
+func aclMaster(t *testing.T, acls string, mutate ...func(*Config)) (*Master, *httptest.Server) {
 	t.Helper()
 	before := runtime.NumGoroutine()
 	cfg := DefaultConfig()
@@ -136,6 +138,9 @@ func aclMaster(t *testing.T, acls string) (*Master, *httptest.Server) {
 	cfg.AllocationInterval = 50 * time.Millisecond
 	cfg.Registry = "in_memory"
 	cfg.ACLs = mustACLs(t, acls)
+	for _, f := range mutate {
+		f(&cfg)
+	}
 	m, err := New(cfg, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
@@ -404,5 +409,46 @@ func TestAuthorizeViewReservations(t *testing.T) {
 	bob := newViewer(acl.New(mustACLs(t, `{"view_roles": [{"principals": {"values": ["alice"]}, "roles": {"type": "NONE"}}]}`)), acl.Principal("bob"))
 	if got := roles(h.c.viewState(h.c.state(), bob).Slaves[0].ReservedResources); !slices.Equal(got, []string{"a", "b"}) {
 		t.Errorf("/master/state reservations for bob: %v", got)
+	}
+}
+
+// The master's log needs access_mesos_logs, a sandbox through the
+// master's file proxy access_sandboxes, /files/debug get_endpoints.
+func TestAuthorizeFiles(t *testing.T) {
+	logFile := filepath.Join(t.TempDir(), "mezzo-master.log")
+	if err := os.WriteFile(logFile, []byte("a line\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, srv := aclMaster(t, `{
+		"access_mesos_logs": [{"principals": {"values": ["ops"]}, "logs": {"type": "ANY"}},
+			{"principals": {"type": "ANY"}, "logs": {"type": "NONE"}}],
+		"access_sandboxes": [{"principals": {"type": "ANY"}, "users": {"type": "NONE"}}],
+		"get_endpoints": [{"principals": {"type": "ANY"}, "paths": {"type": "NONE"}}]
+	}`, func(c *Config) { c.LogFile = logFile })
+	for _, tc := range []struct {
+		principal, path string
+		want            int
+	}{
+		{"ops", "/files/read?offset=0&path=/master/log", http.StatusOK},
+		{"", "/files/read?offset=0&path=/master/log", http.StatusForbidden},
+		{"dev", "/files/download?path=/master/log", http.StatusForbidden},
+		{"ops", "/files/browse?path=/master", http.StatusOK},
+		{"ops", "/files/browse?path=/agents/S1/frameworks/F1/executors/E1/runs/latest", http.StatusForbidden},
+		// Allowed, then 404: no agent S1.
+		{"ops", "/files/browse?path=/agents/S1/slave/log", http.StatusNotFound},
+		{"", "/files/browse?path=/agents/S1/slave/log", http.StatusForbidden},
+		{"ops", "/files/debug", http.StatusForbidden},
+	} {
+		if code, body := request(t, srv, http.MethodGet, tc.path, tc.principal, "", ""); code != tc.want {
+			t.Errorf("GET %s as %q: %d %s, want %d", tc.path, tc.principal, code, body, tc.want)
+		}
+	}
+	for body, want := range map[string]int{
+		`{"type": "READ_FILE", "read_file": {"path": "/master/log", "offset": 0}}`:                http.StatusForbidden,
+		`{"type": "LIST_FILES", "list_files": {"path": "/agents/S1/frameworks/F1/executors/E1"}}`: http.StatusForbidden,
+	} {
+		if code, answer := request(t, srv, http.MethodPost, "/api/v1", "dev", "application/json", body); code != want {
+			t.Errorf("%s: %d %s, want %d", body, code, answer, want)
+		}
 	}
 }

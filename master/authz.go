@@ -331,7 +331,9 @@ func (c *core) authorizeFrameworkConversion(f *framework, op *mesos.Offer_Operat
 // viewer is what one principal may see of the master's books: the
 // frameworks, tasks and executors (by the user they run as), the roles
 // (view_roles), the quotas (get_quotas) and the flags (view_flags). A
-// nil *viewer sees everything (no --acls).
+// nil *viewer sees everything (no --acls). It remembers its decisions
+// (there are few users and roles, and many tasks), so one goroutine at a
+// time may use it: the request's, or the core's for an event stream.
 type viewer struct {
 	subject                   acl.Subject
 	frameworks, tasks, execs  func(user string) bool
@@ -351,14 +353,27 @@ func newViewer(a *acl.Authorizer, s acl.Subject) *viewer {
 	}
 	return &viewer{
 		subject:    s,
-		frameworks: a.Approver(acl.ViewFrameworks, s),
-		tasks:      a.Approver(acl.ViewTasks, s),
-		execs:      a.Approver(acl.ViewExecutors, s),
-		roles:      a.Approver(acl.ViewRoles, s),
-		quotas:     a.Approver(acl.GetQuotas, s),
+		frameworks: remembered(a.Approver(acl.ViewFrameworks, s)),
+		tasks:      remembered(a.Approver(acl.ViewTasks, s)),
+		execs:      remembered(a.Approver(acl.ViewExecutors, s)),
+		roles:      remembered(a.Approver(acl.ViewRoles, s)),
+		quotas:     remembered(a.Approver(acl.GetQuotas, s)),
 		flags:      a.Allowed(acl.ViewFlags, s, acl.AnyObject),
 		schedule:   a.Allowed(acl.GetMaintenanceSchedules, s, acl.AnyObject),
 		statuses:   a.Allowed(acl.GetMaintenanceStatuses, s, acl.AnyObject),
+	}
+}
+
+// remembered is approve with its answers kept by value.
+func remembered(approve func(string) bool) func(string) bool {
+	seen := map[string]bool{}
+	return func(v string) bool {
+		ok, found := seen[v]
+		if !found {
+			ok = approve(v)
+			seen[v] = ok
+		}
+		return ok
 	}
 }
 

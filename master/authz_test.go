@@ -3,6 +3,7 @@ package master
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -451,4 +452,51 @@ func TestAuthorizeFiles(t *testing.T) {
 			t.Errorf("%s: %d %s, want %d", body, code, answer, want)
 		}
 	}
+}
+
+// BenchmarkViewState measures what filtering by ACLs adds to
+// /master/state and GET_STATE on 1,000 agents running 10,000 tasks of ten
+// frameworks, for a principal whose view_frameworks and view_tasks rules
+// (the eleventh of each list) let it see every framework of user u.
+//
+//	go test ./master -run '^$' -bench ViewState -benchtime 10x
+func BenchmarkViewState(b *testing.B) {
+	c := benchCluster(b, 1000, 10)
+	var rules []string
+	for i := 0; i < 10; i++ {
+		rules = append(rules, fmt.Sprintf(`{"principals": {"values": ["other%d"]}, "users": {"type": "NONE"}}`, i))
+	}
+	rules = append(rules, `{"principals": {"values": ["ops"]}, "users": {"values": ["u"]}}`)
+	list := "[" + strings.Join(rules, ",") + "]"
+	acls, err := acl.Parse([]byte(`{"permissive": false, "view_frameworks": ` + list + `, "view_tasks": ` + list + `, "view_executors": ` + list + `}`))
+	if err != nil {
+		b.Fatal(err)
+	}
+	v := newViewer(acl.New(acls), acl.Principal("ops"))
+	b.Run("master-state/unfiltered", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			c.state()
+		}
+	})
+	b.Run("master-state/filtered", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			doc := c.viewState(c.state(), v)
+			if n := len(doc.Frameworks[0].Tasks); n != 1000 {
+				b.Fatalf("%d tasks of the first framework visible", n)
+			}
+		}
+	})
+	b.Run("GET_STATE/unfiltered", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			c.getState()
+		}
+	})
+	b.Run("GET_STATE/filtered", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			resp := c.viewStateResponse(&masterpb.Response{GetState: c.getState()}, v)
+			if n := len(resp.GetGetState().GetGetTasks().GetTasks()); n != 10000 {
+				b.Fatalf("%d tasks visible", n)
+			}
+		}
+	})
 }

@@ -116,6 +116,7 @@ func (a *Agent) authorizeFile(r *http.Request, p string) error {
 // executors and tasks; nil sees everything (no --acls).
 type stateViewer struct {
 	frameworks, executors, tasks func(user string) bool
+	roles                        func(role string) bool
 	flags                        bool
 }
 
@@ -128,6 +129,7 @@ func (a *Agent) viewerFor(r *http.Request) *stateViewer {
 		frameworks: a.authz.Approver(acl.ViewFrameworks, s),
 		executors:  a.authz.Approver(acl.ViewExecutors, s),
 		tasks:      a.authz.Approver(acl.ViewTasks, s),
+		roles:      a.authz.Approver(acl.ViewRoles, s),
 		flags:      a.authz.Allowed(acl.ViewFlags, s, acl.AnyObject),
 	}
 }
@@ -141,8 +143,23 @@ func (a *Agent) viewState(doc *legacy.AgentState, v *stateViewer) {
 	if !v.flags {
 		doc.Flags = nil
 	}
+	doc.ReservedResources = viewReserved(doc.ReservedResources, v)
+	doc.ReservedResourcesFull = viewReserved(doc.ReservedResourcesFull, v)
+	doc.ReservedResourcesAllocated = viewReserved(doc.ReservedResourcesAllocated, v)
 	doc.Frameworks = a.viewFrameworkDocs(doc.Frameworks, v)
 	doc.CompletedFrameworks = a.viewFrameworkDocs(doc.CompletedFrameworks, v)
+}
+
+// viewReserved keeps the reservations of the roles v may view
+// (view_roles), as Mesos' agent writes its reserved resources.
+func viewReserved[R any](m map[string]R, v *stateViewer) map[string]R {
+	out := make(map[string]R, len(m))
+	for role, r := range m {
+		if v.roles(role) {
+			out[role] = r
+		}
+	}
+	return out
 }
 
 func (a *Agent) viewFrameworkDocs(docs legacy.List[legacy.AgentFramework], v *stateViewer) legacy.List[legacy.AgentFramework] {

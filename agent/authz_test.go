@@ -20,7 +20,10 @@ import (
 func TestAuthorizeEndpoints(t *testing.T) {
 	m := newFakeMaster(t)
 	a := startAgent(t, m, func(c *Config) {
+		c.Resources = "cpus:1;cpus(a):0.5;cpus(b):0.5;mem:1024;disk:1024;ports:[31000-32000]"
 		if err := c.ACLs.Set(`{
+			"view_roles": [{"principals": {"type": "ANY"}, "roles": {"values": ["a"]}},
+				{"principals": {"type": "ANY"}, "roles": {"type": "NONE"}}],
 			"view_frameworks": [{"principals": {"type": "ANY"}, "users": {"values": ["root"]}}],
 			"view_tasks": [{"principals": {"type": "ANY"}, "users": {"type": "NONE"}}],
 			"view_flags": [{"principals": {"type": "ANY"}, "flags": {"type": "NONE"}}],
@@ -46,6 +49,9 @@ func TestAuthorizeEndpoints(t *testing.T) {
 	})
 	if n := len(doc.Frameworks[0].Executors[0].Tasks); n != 0 || doc.Flags != nil {
 		t.Errorf("/state shows %d tasks and flags %v", n, doc.Flags)
+	}
+	if _, b := doc.ReservedResources["b"]; b || len(doc.ReservedResources) != 1 || len(doc.ReservedResourcesFull) != 1 {
+		t.Errorf("/state reservations: %v, full %v; want role a's only", doc.ReservedResources, doc.ReservedResourcesFull)
 	}
 	get := func(path string) int {
 		t.Helper()

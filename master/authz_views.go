@@ -53,7 +53,13 @@ func (c *core) viewFrameworkDocs(docs legacy.List[legacy.Framework], byID map[st
 		d.CompletedTasks = viewTaskDocs(d.CompletedTasks, f.info, v)
 		execs := legacy.List[legacy.Executor]{}
 		for _, e := range d.Executors {
-			if x := f.executors[e.SlaveID][e.ExecutorID]; x != nil && v.executor(x.info, f.info) {
+			// An executor the master no longer books is decided by its
+			// framework's user.
+			info := &mesos.ExecutorInfo{}
+			if x := f.executors[e.SlaveID][e.ExecutorID]; x != nil {
+				info = x.info
+			}
+			if v.executor(info, f.info) {
 				execs = append(execs, e)
 			}
 		}

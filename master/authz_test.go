@@ -500,3 +500,57 @@ func BenchmarkViewState(b *testing.B) {
 		}
 	})
 }
+
+// view_tasks decides each task by the user it runs as (its command's,
+// else its framework's), in the documents, the operator API and the
+// event stream alike.
+func TestAuthorizeViewTasks(t *testing.T) {
+	h := newHarness(t, func(c *Config) {
+		c.ACLs = mustACLs(t, `{"view_tasks": [{"principals": {"type": "ANY"}, "users": {"values": ["alice"]}},
+			{"principals": {"type": "ANY"}, "users": {"type": "NONE"}}]}`)
+	})
+	v := newViewer(h.c.authz, acl.Anonymous)
+	stream := &recOperator{}
+	h.step(func(c *core) { c.subscribeOperatorAs(stream, v) })
+	a := h.addAgent("host1", "cpus:4;mem:1024")
+	f := h.subscribe(&mesos.FrameworkInfo{User: proto.String("alice")})
+	offers := f.offers()
+	if len(offers) != 1 {
+		t.Fatalf("offers: %v", offers)
+	}
+	mine := commandTask(t, "mine", a.id, "cpus:1;mem:64")
+	asRoot := commandTask(t, "as-root", a.id, "cpus:1;mem:64")
+	asRoot.Command.User = proto.String("root")
+	h.mustCall(f, acceptCall([]string{offers[0].GetId().GetValue()}, launch(mine, asRoot)))
+
+	taskIDs := func(ts []*mesos.Task) []string {
+		var out []string
+		for _, t := range ts {
+			out = append(out, t.GetTaskId().GetValue())
+		}
+		return out
+	}
+	if got := taskIDs(h.c.getTasks().GetTasks()); len(got) != 2 {
+		t.Fatalf("unfiltered GET_TASKS: %v", got)
+	}
+	resp := h.c.viewStateResponse(&masterpb.Response{GetTasks: h.c.getTasks()}, v)
+	if got := taskIDs(resp.GetGetTasks().GetTasks()); !slices.Equal(got, []string{"mine"}) {
+		t.Errorf("GET_TASKS: %v", got)
+	}
+	doc := h.c.viewState(h.c.state(), v)
+	if ts := doc.Frameworks[0].Tasks; len(ts) != 1 || ts[0].ID != "mine" {
+		t.Errorf("/master/state tasks: %+v", ts)
+	}
+	if ts := h.c.tasks(taskQuery{limit: 10, visible: taskVisible(v)}).Tasks; len(ts) != 1 || ts[0].ID != "mine" {
+		t.Errorf("/master/tasks: %+v", ts)
+	}
+	var added []string
+	for _, ev := range stream.events {
+		if ev.GetType() == masterpb.Event_TASK_ADDED {
+			added = append(added, ev.GetTaskAdded().GetTask().GetTaskId().GetValue())
+		}
+	}
+	if !slices.Equal(added, []string{"mine"}) {
+		t.Errorf("TASK_ADDED events: %v", added)
+	}
+}

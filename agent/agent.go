@@ -20,6 +20,7 @@ import (
 	"github.com/mezzo-project/mezzo/agent/fetcher"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	"github.com/mezzo-project/mezzo/detector"
+	"github.com/mezzo-project/mezzo/internal/acl"
 	"github.com/mezzo-project/mezzo/internal/files"
 )
 
@@ -86,6 +87,9 @@ type Agent struct {
 	started time.Time
 	// files serves /files/* and LIST_FILES/READ_FILE (files.go).
 	files *files.Server
+	// authz decides HTTP requests by cfg.ACLs (authz.go); nil allows
+	// everything. Immutable.
+	authz *acl.Authorizer
 	// recoveredPort is the port of the recovered agent when --port=0
 	// (set before the state goroutine starts; read-only after).
 	recoveredPort int
@@ -164,6 +168,7 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 	}
 	a.st = newState(info)
 	a.files = a.newFileServer()
+	a.authz = acl.New(cfg.ACLs.ACLs)
 	if err := a.newContainerizer(); err != nil {
 		cancel()
 		fetch.Close()

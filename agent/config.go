@@ -14,6 +14,7 @@ import (
 
 	"github.com/mezzo-project/mezzo/agent/containerizer"
 	"github.com/mezzo-project/mezzo/detector"
+	"github.com/mezzo-project/mezzo/internal/acl"
 	"github.com/mezzo-project/mezzo/internal/flags"
 	"github.com/mezzo-project/mezzo/internal/logging"
 )
@@ -235,6 +236,11 @@ type Config struct {
 	// diskUsage measures the used fraction of the file system holding a
 	// directory; nil (the default) is statfs (fsUsage). Tests replace it.
 	diskUsage func(dir string) (float64, error)
+	// ACLs are Mesos' --acls: the access control lists the agent's local
+	// authorizer decides its HTTP requests with (package internal/acl;
+	// the JSON, or file:///path or /path of a file holding it). Unset
+	// (the default): everything is allowed.
+	ACLs acl.Flag
 }
 
 // Defaults returns a Config with Mesos' defaults (Master and WorkDir
@@ -311,6 +317,8 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.FetcherCacheSize, "fetcher_cache_size", d.FetcherCacheSize, "Size of the fetcher cache in Bytes (e.g. 2GB); 0B disables it.")
 	flags.DurationVar(fs, &c.FetcherStallTimeout, "fetcher_stall_timeout", d.FetcherStallTimeout, "Time an http(s) download may receive nothing before it is aborted and its task fails.")
 	c.Authentication.addFlags(fs)
+	c.ACLs = d.ACLs
+	fs.Var(&c.ACLs, "acls", "Access control lists (Mesos' ACLs as JSON, or file:///path or /path of a file holding them) that authorize requests to the agent's endpoints and operator API; without them everything is allowed.")
 }
 
 // parseExecutorEnv reads --executor_environment_variables: a JSON object

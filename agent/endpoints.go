@@ -12,6 +12,7 @@ import (
 	"github.com/mezzo-project/mezzo/api/v1/codec"
 	"github.com/mezzo-project/mezzo/api/v1/httpapi"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
+	"github.com/mezzo-project/mezzo/internal/acl"
 	"github.com/mezzo-project/mezzo/internal/version"
 	"github.com/mezzo-project/mezzo/resources"
 )
@@ -28,23 +29,30 @@ func (a *Agent) routeDocuments() {
 		"/monitor/statistics": a.serveStatistics,
 		"/containers":         a.serveContainers,
 	} {
-		handler := httpapi.Wrap(a.log, h)
+		var handler http.Handler = httpapi.Wrap(a.log, h)
+		if path == "/monitor/statistics" || path == "/containers" {
+			handler = a.guardEndpoint(path, handler)
+		}
 		a.mux.Handle(path, handler)
 		a.mux.Handle("/slave(1)"+path, handler)
 	}
-	a.mux.Handle("/metrics/snapshot", httpapi.Wrap(a.log, a.serveMetrics))
-	a.mux.Handle("/logging/toggle", a.cfg.Verbosity.ToggleHandler())
+	a.mux.Handle("/metrics/snapshot", a.guardEndpoint("/metrics/snapshot", httpapi.Wrap(a.log, a.serveMetrics)))
+	a.mux.Handle("/logging/toggle", a.guardEndpoint("/logging/toggle", a.cfg.Verbosity.ToggleHandler()))
 }
 
 func (a *Agent) serveState(w http.ResponseWriter, r *http.Request) error {
 	var doc *legacy.AgentState
-	if err := a.do(func() { doc = a.stateDocument() }); err != nil {
+	v := a.viewerFor(r)
+	if err := a.do(func() { doc = a.stateDocument(); a.viewState(doc, v) }); err != nil {
 		return httpapi.ServiceUnavailable("Agent is shutting down")
 	}
 	return legacy.Write(w, r, doc)
 }
 
 func (a *Agent) serveFlags(w http.ResponseWriter, r *http.Request) error {
+	if err := a.authorize(r, acl.ViewFlags, acl.AnyObject, "view the flags"); err != nil {
+		return err
+	}
 	return legacy.Write(w, r, legacy.FlagsDocument{Flags: a.flagValues()})
 }
 

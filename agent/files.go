@@ -60,7 +60,12 @@ func (a *Agent) routeFiles() {
 		"/files/download": a.files.Download,
 		"/files/debug":    a.serveFilesDebug,
 	} {
-		handler := httpapi.Wrap(a.log, h)
+		var handler http.Handler = httpapi.Wrap(a.log, h)
+		if path == "/files/debug" {
+			handler = a.guardEndpoint(path, handler)
+		} else {
+			handler = a.guardFiles(handler)
+		}
 		a.mux.Handle(path, handler)
 		a.mux.Handle(path+"/", handler)
 	}

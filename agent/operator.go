@@ -119,8 +119,15 @@ func (a *Agent) serveOperator(w http.ResponseWriter, r *http.Request) error {
 	if err := validateOperatorCall(call); err != nil {
 		return httpapi.BadRequest("Failed to validate agent::Call: %s", err.Error())
 	}
+	if err := a.authorizeOperatorCall(r, call); err != nil {
+		return err
+	}
 	resp, err := a.operatorCall(call)
 	if err != nil {
+		return err
+	}
+	viewStateResponse(resp, a.viewerFor(r))
+	if err := a.viewContainers(r, resp); err != nil {
 		return err
 	}
 	if resp == nil {

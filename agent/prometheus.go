@@ -56,7 +56,8 @@ func (p *promMetrics) read(context.Context) (map[string]float64, error) {
 // routeObservability registers /metrics, /debug/pprof/ (--enable_pprof)
 // and Mesos' /profiler/start and /profiler/stop (501).
 func (a *Agent) routeObservability(p *promMetrics) {
-	a.mux.Handle("/metrics", p.handler())
+	// The figures of /metrics/snapshot: the same get_endpoints rule.
+	a.mux.Handle("/metrics", a.guardEndpoint("/metrics/snapshot", p.handler()))
 	pprof := prom.Pprof(a.cfg.EnablePprof)
 	a.mux.Handle("/debug/pprof", pprof)
 	a.mux.Handle(prom.PprofPrefix, pprof)

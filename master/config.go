@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
+	"github.com/mezzo-project/mezzo/internal/acl"
 	"github.com/mezzo-project/mezzo/internal/flags"
 	"github.com/mezzo-project/mezzo/internal/logging"
 	"github.com/mezzo-project/mezzo/master/constraints"
@@ -185,6 +186,11 @@ type Config struct {
 	// "N/DURATION", e.g. "1/10mins"; empty means no limit. It keeps a
 	// network problem from taking out the whole cluster at once.
 	AgentRemovalRateLimit string
+	// ACLs are Mesos' --acls: the access control lists the master's local
+	// authorizer decides frameworks' and operators' requests with
+	// (package internal/acl; the flag takes the JSON, or a path to it as
+	// file:///path or /path). Nil (the default): everything is allowed.
+	ACLs *acl.ACLs
 
 	// Authentication is Mesos' authentication flags; see
 	// docs/security.md. All off by default, as in Mesos.
@@ -403,6 +409,8 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&au.Authenticators, "authenticators", da.Authenticators, "Driver frameworks' authenticator: crammd5 (the only one).")
 	fs.StringVar(&au.HTTPAuthenticators, "http_authenticators", da.HTTPAuthenticators, "HTTP authenticator: basic (the only one).")
 	fs.StringVar(&au.HTTPFrameworkAuthenticators, "http_framework_authenticators", da.HTTPFrameworkAuthenticators, "HTTP authenticator of the scheduler API: basic (the only one).")
+	fs.Func("acls", "Access control lists (Mesos' ACLs as JSON, or file:///path or /path of a file holding them) that authorize frameworks' and operators' requests; without them everything is allowed.",
+		func(v string) (err error) { c.ACLs, err = acl.ParseFlag(v); return err })
 }
 
 // Validate reports configuration errors, naming the flag.

@@ -13,6 +13,7 @@ import (
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	quotapb "github.com/mezzo-project/mezzo/api/v1/quota"
 	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
+	"github.com/mezzo-project/mezzo/internal/acl"
 	"github.com/mezzo-project/mezzo/internal/agentproto"
 	"github.com/mezzo-project/mezzo/master/allocator"
 	"github.com/mezzo-project/mezzo/master/constraints"
@@ -57,7 +58,10 @@ type agentSink interface {
 // the outside only through the sinks of the streams it was given, the
 // clock, and the logger.
 type core struct {
-	cfg   Config
+	cfg Config
+	// authz decides frameworks' requests by cfg.ACLs (authz.go); nil
+	// allows everything. Immutable, shared with the HTTP goroutines.
+	authz *acl.Authorizer
 	log   *slog.Logger
 	clock Clock
 	info  *mesos.MasterInfo
@@ -276,6 +280,7 @@ func newCore(cfg Config, log *slog.Logger, clock Clock, info *mesos.MasterInfo, 
 		gone:           map[string]time.Time{},
 		recovered:      map[string]*recoveredAgent{},
 		cfg:            cfg,
+		authz:          acl.New(cfg.ACLs),
 		log:            log,
 		clock:          clock,
 		info:           info,

@@ -75,6 +75,10 @@ func (c *core) accept(f *framework, acc *schedpb.Call_Accept) {
 		case mesos.Offer_Operation_RESERVE, mesos.Offer_Operation_UNRESERVE,
 			mesos.Offer_Operation_CREATE, mesos.Offer_Operation_DESTROY,
 			mesos.Offer_Operation_GROW_VOLUME, mesos.Offer_Operation_SHRINK_VOLUME:
+			if err := c.authorizeFrameworkConversion(f, op); err != nil {
+				c.operationError(f, op, a.id, err.Error())
+				continue
+			}
 			from, to, err := c.conversion(f, a, role, op)
 			if err == nil && !remaining.Contains(from) {
 				err = fmt.Errorf("%v is not available in the offers (remaining: %v)", from, remaining)
@@ -104,6 +108,10 @@ func (c *core) accept(f *framework, acc *schedpb.Call_Accept) {
 				if ti.GetExecutor() != nil && ti.GetExecutor().FrameworkId == nil {
 					ti.Executor.FrameworkId = frameworkID(f.id)
 				}
+				if err := c.authorizeTask(f, ti); err != nil {
+					c.sendMasterUpdate(f, ti, mesos.TaskState_TASK_ERROR, mesos.TaskStatus_REASON_TASK_UNAUTHORIZED, err.Error())
+					continue
+				}
 				used, err := c.validateTask(f, a, ti, remaining)
 				if err != nil {
 					c.sendMasterUpdate(f, ti, mesos.TaskState_TASK_ERROR, mesos.TaskStatus_REASON_TASK_INVALID, err.Error())
@@ -127,6 +135,10 @@ func (c *core) accept(f *framework, acc *schedpb.Call_Accept) {
 				if ti.Executor == nil {
 					ti.Executor = exec
 				}
+			}
+			if err := c.authorizeTaskGroup(f, group); err != nil {
+				c.failTasks(f, group.GetTasks(), mesos.TaskStatus_REASON_TASK_GROUP_UNAUTHORIZED, err.Error())
+				continue
 			}
 			used, err := c.validateTaskGroup(f, a, group, exec, remaining)
 			if err != nil {

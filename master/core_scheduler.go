@@ -51,6 +51,9 @@ func (c *core) subscribe(sink eventSink, streamID string, sub *schedpb.Call_Subs
 	if err != nil {
 		return refuse("Offer constraints are not valid: " + err.Error())
 	}
+	if err := c.authorizeRegistration(info, roles); err != nil {
+		return refuse(err.Error())
+	}
 	id := info.GetId().GetValue()
 	if id != "" && c.removedIDs[id] {
 		return refuse("Framework has been removed")
@@ -283,6 +286,10 @@ func (c *core) updateFramework(f *framework, u *schedpb.Call_UpdateFramework) er
 	filter, err := constraints.Compile(u.GetOfferConstraints(), c.cfg.OfferConstraintLimits)
 	if err != nil {
 		return httpapi.BadRequest("Offer constraints are not valid: %v", err)
+	}
+	if err := c.authorizeRegistration(info, roles); err != nil {
+		c.log.Info("refusing framework update", "framework_id", f.id, "reason", err)
+		return httpapi.Forbidden("%v", err)
 	}
 	f.info = info
 	f.roles = roles

@@ -186,4 +186,12 @@
 // offers the new constraints exclude. Reservations and persistent volumes
 // survive an agent's re-registration: the agent reports its checkpointed
 // total, which the master takes when it matches the agent's flags.
+//
+// Authorization (--acls, authz.go, authz_views.go): the core asks the
+// immutable local authorizer (package internal/acl) about frameworks'
+// calls, by FrameworkInfo.principal; the HTTP handlers about operators'
+// calls, by the principal in the request's context, answering 403; the
+// documents, query answers and operator event streams are filtered per
+// principal after they are built, and memoized per snapshot and
+// principal.
 package master

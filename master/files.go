@@ -23,6 +23,7 @@ import (
 	"github.com/mezzo-project/mezzo/api/v1/httpapi"
 	masterpb "github.com/mezzo-project/mezzo/api/v1/master"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
+	"github.com/mezzo-project/mezzo/internal/acl"
 	"github.com/mezzo-project/mezzo/internal/files"
 )
 
@@ -324,6 +325,9 @@ func (m *Master) filesBrowse(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := m.authorizeFile(r, requested); err != nil {
+		return err
+	}
 	target, remote, err := m.filesTarget(r.Context(), requested)
 	if err != nil || !remote {
 		if err != nil {
@@ -359,6 +363,9 @@ func (m *Master) filesRead(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := m.authorizeFile(r, rp.Path); err != nil {
+		return err
+	}
 	target, remote, err := m.filesTarget(r.Context(), rp.Path)
 	if err != nil || !remote {
 		if err != nil {
@@ -384,6 +391,9 @@ func (m *Master) filesRead(w http.ResponseWriter, r *http.Request) error {
 func (m *Master) filesDownload(w http.ResponseWriter, r *http.Request) error {
 	requested, err := files.PathParam(r.URL.Query())
 	if err != nil {
+		return err
+	}
+	if err := m.authorizeFile(r, requested); err != nil {
 		return err
 	}
 	target, remote, err := m.filesTarget(r.Context(), requested)
@@ -432,6 +442,9 @@ func (m *Master) filesDownload(w http.ResponseWriter, r *http.Request) error {
 // filesDebug is /files/debug: each attached path to what serves it: the
 // log file for /master/log, the agent's /files for /agents/<id>.
 func (m *Master) filesDebug(w http.ResponseWriter, r *http.Request) error {
+	if err := m.authorize(r, acl.GetEndpoints, acl.Value("/files/debug"), "GET /files/debug"); err != nil {
+		return err
+	}
 	s, err := m.read(r.Context())
 	if err != nil {
 		return unavailable(err)

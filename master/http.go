@@ -14,6 +14,7 @@ import (
 	"github.com/mezzo-project/mezzo/api/v1/httpapi"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
+	"github.com/mezzo-project/mezzo/internal/acl"
 	"github.com/mezzo-project/mezzo/internal/agentproto"
 	"github.com/mezzo-project/mezzo/internal/auth"
 	"github.com/mezzo-project/mezzo/internal/flags"
@@ -39,7 +40,8 @@ func (m *Master) routes() http.Handler {
 	both("/roles", wrap(m.rolesJSON))
 	both("/roles.json", wrap(m.rolesJSON))
 	routes["/metrics/snapshot"] = wrap(m.metricsJSON)
-	routes["/metrics"] = pm.handler()
+	// The figures of /metrics/snapshot: the same get_endpoints rule.
+	routes["/metrics"] = m.authorizeEndpoint("/metrics/snapshot", pm.handler())
 	for _, p := range prom.PprofPaths() {
 		routes[p] = prom.Pprof(m.cfg.EnablePprof)
 	}
@@ -71,9 +73,9 @@ func (m *Master) routes() http.Handler {
 	both("/files/read", wrap(m.filesRead))
 	both("/files/download", wrap(m.filesDownload))
 	both("/files/debug", wrap(m.filesDebug))
-	both("/monitor/statistics", wrap(m.agentStatistics))
+	both("/monitor/statistics", m.authorizeEndpoint("/monitor/statistics", wrap(m.agentStatistics)))
 	routes["/version"] = wrap(m.versionJSON)
-	routes["/logging/toggle"] = m.cfg.Verbosity.ToggleHandler()
+	routes["/logging/toggle"] = m.authorizeEndpoint("/logging/toggle", m.cfg.Verbosity.ToggleHandler())
 	routes.ui(webui.Handler())
 	for path, h := range routes {
 		realm := realmOf(path)
@@ -229,6 +231,9 @@ func (m *Master) agentAPI(w http.ResponseWriter, r *http.Request) error {
 		if len(r.Header.Values(streamIDHeader)) > 0 {
 			return httpapi.BadRequest("REGISTER must not include the 'Mesos-Stream-Id' header")
 		}
+		if err := m.authorize(r, acl.RegisterAgents, acl.AnyObject, "register an agent"); err != nil {
+			return err
+		}
 		return m.registerAgent(w, r, f, call.GetRegister())
 	}
 	if call.GetAgentId().GetValue() == "" {
@@ -312,19 +317,21 @@ func (m *Master) filtered(w http.ResponseWriter, r *http.Request, build func(v *
 // stateJSON is /master/state. Its leader fields follow Config.Leadership
 // at each request; the document is memoized per snapshot and leader.
 func (m *Master) stateJSON(w http.ResponseWriter, r *http.Request) error {
+	vw := m.viewerFor(r) // what the request's principal may view (authz.go)
 	if m.cfg.Leadership == nil {
-		return m.document(w, r, "state", func(v *core) any { return v.state() })
+		return m.document(w, r, "state"+vw.key(), func(v *core) any { return v.viewState(v.state(), vw) })
 	}
 	leader := m.cfg.Leadership.Leader()
-	return m.document(w, r, "state leader="+leaderKey(leader), func(v *core) any {
-		doc := v.state()
+	return m.document(w, r, "state leader="+leaderKey(leader)+vw.key(), func(v *core) any {
+		doc := v.viewState(v.state(), vw)
 		doc.Leader, doc.LeaderInfo = leaderFields(leader)
 		return doc
 	})
 }
 
 func (m *Master) rolesJSON(w http.ResponseWriter, r *http.Request) error {
-	return m.document(w, r, "roles", func(v *core) any { return v.rolesJSON() })
+	vw := m.viewerFor(r)
+	return m.document(w, r, "roles"+vw.key(), func(v *core) any { return viewRoles(v.rolesJSON(), vw) })
 }
 
 // metricsJSON is /metrics/snapshot: a flat JSON object of metric names and
@@ -332,6 +339,9 @@ func (m *Master) rolesJSON(w http.ResponseWriter, r *http.Request) error {
 // for the core's current figures and otherwise answers with the latest
 // published ones, as Mesos answers with the metrics ready by then.
 func (m *Master) metricsJSON(w http.ResponseWriter, r *http.Request) error {
+	if err := m.authorize(r, acl.GetEndpoints, acl.Value("/metrics/snapshot"), "GET /metrics/snapshot"); err != nil {
+		return err
+	}
 	var timeout time.Duration
 	if q := r.URL.Query(); q.Has("timeout") {
 		d, err := flags.ParseDuration(q.Get("timeout"))
@@ -413,6 +423,9 @@ func (m *Master) metrics(ctx context.Context, timeout time.Duration) (map[string
 }
 
 func (m *Master) flagsJSON(w http.ResponseWriter, r *http.Request) error {
+	if err := m.authorize(r, acl.ViewFlags, acl.AnyObject, "view the flags"); err != nil {
+		return err
+	}
 	return legacy.Write(w, r, legacy.FlagsDocument{Flags: legacy.Flags(m.cfg.flagValues())})
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/mezzo-project/mezzo/api/v1/httpapi"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	quotapb "github.com/mezzo-project/mezzo/api/v1/quota"
+	"github.com/mezzo-project/mezzo/internal/acl"
 	"github.com/mezzo-project/mezzo/resources"
 )
 
@@ -48,6 +49,9 @@ func (m *Master) conversionEndpoint(kind mesos.Offer_Operation_Type, key string)
 			if err := checkReserveSource(form, res); err != nil {
 				return err
 			}
+		}
+		if err := m.authorizeConversion(r, conversionOperation(kind, res)); err != nil {
+			return err
 		}
 		var callErr error
 		if err := m.do(func(c *core) { callErr = c.operatorConvert(form.Get("slaveId"), kind, res) }); err != nil {
@@ -130,8 +134,9 @@ func checkReserveSource(form url.Values, res []*mesos.Resource) error {
 func (m *Master) weightsJSON(w http.ResponseWriter, r *http.Request) error {
 	switch r.Method {
 	case http.MethodGet:
+		vw := m.viewerFor(r)
 		b, err := m.encodeRead(r.Context(), 0, func(s *snapshot) ([]byte, error) {
-			infos := s.view.weightInfos()
+			infos := viewWeights(s.view.weightInfos(), vw)
 			items := make([]json.RawMessage, 0, len(infos))
 			for _, info := range infos {
 				b, err := codec.MarshalJSON(info)
@@ -167,6 +172,11 @@ func (m *Master) weightsJSON(w http.ResponseWriter, r *http.Request) error {
 				return httpapi.BadRequest("Failed to convert weights JSON array to protobuf: element %d: expecting 'role' and 'weight'", i)
 			}
 			infos = append(infos, proto.Clone(info).(*mesos.WeightInfo))
+		}
+		for _, wi := range infos {
+			if err := m.authorize(r, acl.UpdateWeights, acl.Value(wi.GetRole()), "update the weight of role '"+wi.GetRole()+"'"); err != nil {
+				return err
+			}
 		}
 		return m.onCoreOK(w, func(c *core) error { return c.updateWeights(infos) })
 	}
@@ -246,7 +256,8 @@ func (c *core) removeLegacyQuota(role string) error {
 func (m *Master) quotaJSON(w http.ResponseWriter, r *http.Request) error {
 	switch r.Method {
 	case http.MethodGet:
-		return m.protoJSONRead(w, r, func(v *core) proto.Message { return v.quotaStatus() })
+		vw := m.viewerFor(r)
+		return m.protoJSONRead(w, r, func(v *core) proto.Message { return viewQuota(v.quotaStatus(), vw) })
 	case http.MethodPost:
 		req := &quotapb.QuotaRequest{}
 		if err := readProtoJSON(w, r, req); err != nil {
@@ -256,12 +267,18 @@ func (m *Master) quotaJSON(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
+		if err := m.authorize(r, acl.UpdateQuotas, acl.Value(qc.GetRole()), "set the quota of role '"+qc.GetRole()+"'"); err != nil {
+			return err
+		}
 		return m.onCoreOK(w, func(c *core) error { return c.setLegacyQuota(req.GetForce(), qc) })
 	case http.MethodDelete:
 		role := strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, "/master"), "/quota")
 		role = strings.Trim(role, "/")
 		if role == "" {
 			return httpapi.BadRequest("Failed to parse remove quota request for path '%s': expected /quota/<role>", r.URL.Path)
+		}
+		if err := m.authorize(r, acl.UpdateQuotas, acl.Value(role), "remove the quota of role '"+role+"'"); err != nil {
+			return err
 		}
 		return m.onCoreOK(w, func(c *core) error { return c.removeLegacyQuota(role) })
 	}

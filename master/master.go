@@ -20,6 +20,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
+	"github.com/mezzo-project/mezzo/internal/acl"
 	"github.com/mezzo-project/mezzo/internal/files"
 	"github.com/mezzo-project/mezzo/internal/version"
 	"github.com/mezzo-project/mezzo/master/registry"
@@ -70,6 +71,9 @@ type Master struct {
 	v0 *v0Edge
 	// authn authenticates HTTP requests (authn.go).
 	authn *authn
+	// authz decides operators' requests by cfg.ACLs (authz.go); the
+	// core's, shared.
+	authz *acl.Authorizer
 }
 
 // New validates cfg and starts a master's core goroutine. The master
@@ -119,6 +123,7 @@ func newMaster(cfg Config, log *slog.Logger, clock Clock) (*Master, error) {
 		log:    log,
 		clock:  clock,
 		core:   core,
+		authz:  core.authz,
 		events: make(chan func()),
 		quit:   make(chan struct{}),
 		done:   make(chan struct{}),

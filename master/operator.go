@@ -13,6 +13,7 @@ import (
 	"github.com/mezzo-project/mezzo/api/v1/maintenance"
 	masterpb "github.com/mezzo-project/mezzo/api/v1/master"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
+	"github.com/mezzo-project/mezzo/internal/acl"
 )
 
 // operatorAPI is POST /api/v1 (also /master/api/v1), Mesos' master
@@ -45,9 +46,13 @@ func (m *Master) operatorAPI(w http.ResponseWriter, r *http.Request) error {
 	// respondView answers a query from a snapshot (m.read): fill builds
 	// the response from the snapshot's books, once per snapshot and
 	// format however many requests ask.
+	// The answers that list frameworks, tasks, roles, quotas or the
+	// maintenance schedule are what the request's principal may view
+	// (authz.go), memoized per principal.
+	vw := m.viewerFor(r)
 	respondView := func(t masterpb.Response_Type, fill func(v *core, resp *masterpb.Response)) error {
 		b, err := m.encodeRead(r.Context(), 0, func(s *snapshot) ([]byte, error) {
-			return s.memoBytes(t.String()+" "+format.String(), func() ([]byte, error) {
+			return s.memoBytes(t.String()+" "+format.String()+vw.key(), func() ([]byte, error) {
 				resp := &masterpb.Response{Type: t.Enum()}
 				fill(s.view, resp)
 				return codec.MarshalV1(format, resp)
@@ -80,6 +85,9 @@ func (m *Master) operatorAPI(w http.ResponseWriter, r *http.Request) error {
 			}}
 		})
 	case masterpb.Call_GET_FLAGS:
+		if err := m.authorize(r, acl.ViewFlags, acl.AnyObject, "view the flags"); err != nil {
+			return err
+		}
 		vals := m.cfg.flagValues()
 		names := make([]string, 0, len(vals))
 		for n := range vals {
@@ -103,6 +111,9 @@ func (m *Master) operatorAPI(w http.ResponseWriter, r *http.Request) error {
 		}
 		if ns := sl.GetDuration().GetNanoseconds(); ns < 0 {
 			return httpapi.BadRequest("Failed to validate master::Call: 'set_logging_level.duration' must not be negative (%d nanoseconds)", ns)
+		}
+		if err := m.authorize(r, acl.SetLogLevel, acl.AnyObject, "set the logging level"); err != nil {
+			return err
 		}
 		if err := m.cfg.Verbosity.Set(sl.GetLevel(), time.Duration(sl.GetDuration().GetNanoseconds())); err != nil {
 			return httpapi.ServiceUnavailable("%v", err)
@@ -144,31 +155,44 @@ func (m *Master) operatorAPI(w http.ResponseWriter, r *http.Request) error {
 		})
 	case masterpb.Call_GET_ROLES:
 		return respondView(masterpb.Response_GET_ROLES, func(v *core, resp *masterpb.Response) {
-			resp.GetRoles = &masterpb.Response_GetRoles{Roles: v.rolesProto()}
+			resp.GetRoles = &masterpb.Response_GetRoles{Roles: viewRolesProto(v.rolesProto(), vw)}
 		})
 	case masterpb.Call_GET_WEIGHTS:
 		return respondView(masterpb.Response_GET_WEIGHTS, func(v *core, resp *masterpb.Response) {
-			resp.GetWeights = &masterpb.Response_GetWeights{WeightInfos: v.weightInfos()}
+			resp.GetWeights = &masterpb.Response_GetWeights{WeightInfos: viewWeights(v.weightInfos(), vw)}
 		})
 	case masterpb.Call_UPDATE_WEIGHTS:
 		if call.UpdateWeights == nil {
 			return httpapi.BadRequest("Failed to validate master::Call: Expecting 'update_weights' to be present")
 		}
+		for _, wi := range call.GetUpdateWeights().GetWeightInfos() {
+			if err := m.authorize(r, acl.UpdateWeights, acl.Value(wi.GetRole()), "update the weight of role '"+wi.GetRole()+"'"); err != nil {
+				return err
+			}
+		}
 		return m.onCoreOK(w, func(c *core) error { return c.updateWeights(call.GetUpdateWeights().GetWeightInfos()) })
 	case masterpb.Call_GET_QUOTA:
 		return respondView(masterpb.Response_GET_QUOTA, func(v *core, resp *masterpb.Response) {
-			resp.GetQuota = &masterpb.Response_GetQuota{Status: v.quotaStatus()}
+			resp.GetQuota = &masterpb.Response_GetQuota{Status: viewQuota(v.quotaStatus(), vw)}
 		})
 	case masterpb.Call_UPDATE_QUOTA:
 		uq := call.GetUpdateQuota()
 		if uq == nil {
 			return httpapi.BadRequest("Failed to validate master::Call: Expecting 'update_quota' to be present")
 		}
+		for _, qc := range uq.GetQuotaConfigs() {
+			if err := m.authorize(r, acl.UpdateQuotas, acl.Value(qc.GetRole()), "update the quota of role '"+qc.GetRole()+"'"); err != nil {
+				return err
+			}
+		}
 		return m.onCoreOK(w, func(c *core) error { return c.updateQuota(uq.GetForce(), uq.GetQuotaConfigs()) })
 	case masterpb.Call_RESERVE_RESOURCES, masterpb.Call_UNRESERVE_RESOURCES,
 		masterpb.Call_CREATE_VOLUMES, masterpb.Call_DESTROY_VOLUMES:
 		agent, kind, res, err := operatorConversion(call)
 		if err != nil {
+			return err
+		}
+		if err := m.authorizeConversion(r, conversionOperation(kind, res)); err != nil {
 			return err
 		}
 		if err := onCore(func(c *core) error { return c.operatorConvert(agent, kind, res) }); err != nil {
@@ -194,6 +218,9 @@ func (m *Master) operatorAPI(w http.ResponseWriter, r *http.Request) error {
 			op.Type = mesos.Offer_Operation_SHRINK_VOLUME.Enum()
 			op.ShrinkVolume = &mesos.Offer_Operation_ShrinkVolume{Volume: sh.GetVolume(), Subtract: sh.GetSubtract()}
 		}
+		if err := m.authorizeConversion(r, op); err != nil {
+			return err
+		}
 		if err := onCore(func(c *core) error { return c.operatorResize(agentID, op) }); err != nil {
 			return err
 		}
@@ -203,19 +230,25 @@ func (m *Master) operatorAPI(w http.ResponseWriter, r *http.Request) error {
 		if id == "" {
 			return httpapi.BadRequest("Failed to validate master::Call: Expecting 'mark_agent_gone.agent_id' to be present")
 		}
+		if err := m.authorize(r, acl.MarkAgentsGone, acl.AnyObject, "mark agents gone"); err != nil {
+			return err
+		}
 		return m.onCoreOK(w, func(c *core) error { return c.markAgentGone(id) })
 	case masterpb.Call_GET_MAINTENANCE_SCHEDULE:
 		return respondView(masterpb.Response_GET_MAINTENANCE_SCHEDULE, func(v *core, resp *masterpb.Response) {
-			resp.GetMaintenanceSchedule = &masterpb.Response_GetMaintenanceSchedule{Schedule: v.maint.schedule}
+			resp.GetMaintenanceSchedule = &masterpb.Response_GetMaintenanceSchedule{Schedule: viewSchedule(v.maint.schedule, vw)}
 		})
 	case masterpb.Call_GET_MAINTENANCE_STATUS:
 		return respondView(masterpb.Response_GET_MAINTENANCE_STATUS, func(v *core, resp *masterpb.Response) {
-			resp.GetMaintenanceStatus = &masterpb.Response_GetMaintenanceStatus{Status: v.maintenanceStatus()}
+			resp.GetMaintenanceStatus = &masterpb.Response_GetMaintenanceStatus{Status: viewMaintenanceStatus(v.maintenanceStatus(), vw)}
 		})
 	case masterpb.Call_UPDATE_MAINTENANCE_SCHEDULE:
 		u := call.GetUpdateMaintenanceSchedule()
 		if u == nil || u.Schedule == nil {
 			return httpapi.BadRequest("Failed to validate master::Call: Expecting 'update_maintenance_schedule' to be present")
+		}
+		if err := m.authorize(r, acl.UpdateMaintenanceSchedules, acl.AnyObject, "update the maintenance schedule"); err != nil {
+			return err
 		}
 		return m.onCoreOK(w, func(c *core) error { return c.updateMaintenanceSchedule(u.GetSchedule()) })
 	case masterpb.Call_START_MAINTENANCE, masterpb.Call_STOP_MAINTENANCE:
@@ -231,6 +264,9 @@ func (m *Master) operatorAPI(w http.ResponseWriter, r *http.Request) error {
 		default:
 			return httpapi.BadRequest("Failed to validate master::Call: Expecting 'stop_maintenance' to be present")
 		}
+		if err := m.authorizeMaintenance(r, start); err != nil {
+			return err
+		}
 		if err := onCore(func(c *core) error {
 			if start {
 				return c.startMaintenance(ids)
@@ -245,6 +281,9 @@ func (m *Master) operatorAPI(w http.ResponseWriter, r *http.Request) error {
 		d := call.GetDrainAgent()
 		if d.GetAgentId().GetValue() == "" {
 			return httpapi.BadRequest("Failed to validate master::Call: Expecting 'drain_agent.agent_id' to be present")
+		}
+		if err := m.authorize(r, acl.DrainAgents, acl.AnyObject, "drain agents"); err != nil {
+			return err
 		}
 		var maxGrace *time.Duration
 		if g := d.GetMaxGracePeriod(); g != nil {
@@ -265,6 +304,13 @@ func (m *Master) operatorAPI(w http.ResponseWriter, r *http.Request) error {
 		if id == "" {
 			return httpapi.BadRequest("Failed to validate master::Call: Expecting '%s' to be present", field)
 		}
+		action, what := acl.DeactivateAgents, "deactivate agents"
+		if !deactivate {
+			action, what = acl.ReactivateAgents, "reactivate agents"
+		}
+		if err := m.authorize(r, action, acl.AnyObject, what); err != nil {
+			return err
+		}
 		if err := onCore(func(c *core) error {
 			if deactivate {
 				return c.deactivateAgent(id)
@@ -278,11 +324,12 @@ func (m *Master) operatorAPI(w http.ResponseWriter, r *http.Request) error {
 	case masterpb.Call_GET_STATE, masterpb.Call_GET_AGENTS, masterpb.Call_GET_FRAMEWORKS,
 		masterpb.Call_GET_EXECUTORS, masterpb.Call_GET_TASKS:
 		b, err := m.encodeRead(r.Context(), 0, func(s *snapshot) ([]byte, error) {
-			return s.memoBytes(call.GetType().String()+" "+format.String(), func() ([]byte, error) {
+			return s.memoBytes(call.GetType().String()+" "+format.String()+vw.key(), func() ([]byte, error) {
 				resp, err := s.view.stateResponse(call.GetType())
 				if err != nil {
 					return nil, err
 				}
+				resp = s.view.viewStateResponse(resp, vw)
 				return encodeState(format, resp)
 			})
 		})
@@ -295,9 +342,10 @@ func (m *Master) operatorAPI(w http.ResponseWriter, r *http.Request) error {
 			return httpapi.BadRequest("Failed to validate master::Call: Expecting 'teardown' to be present")
 		}
 		id := call.GetTeardown().GetFrameworkId().GetValue()
-		return m.onCoreOK(w, func(c *core) error { return c.teardownFramework(id) })
+		s := requestSubject(r)
+		return m.onCoreOK(w, func(c *core) error { return c.operatorTeardown(s, id) })
 	case masterpb.Call_SUBSCRIBE:
-		return m.operatorSubscribe(w, r, format)
+		return m.operatorSubscribe(w, r, format, vw)
 	case masterpb.Call_SET_QUOTA:
 		if call.SetQuota == nil {
 			return httpapi.BadRequest("Failed to validate master::Call: Expecting 'set_quota' to be present")
@@ -306,15 +354,25 @@ func (m *Master) operatorAPI(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
+		if err := m.authorize(r, acl.UpdateQuotas, acl.Value(qc.GetRole()), "set the quota of role '"+qc.GetRole()+"'"); err != nil {
+			return err
+		}
 		return m.onCoreOK(w, func(c *core) error { return c.setLegacyQuota(call.GetSetQuota().GetQuotaRequest().GetForce(), qc) })
 	case masterpb.Call_REMOVE_QUOTA:
 		if call.RemoveQuota == nil {
 			return httpapi.BadRequest("Failed to validate master::Call: Expecting 'remove_quota' to be present")
 		}
+		role := call.GetRemoveQuota().GetRole()
+		if err := m.authorize(r, acl.UpdateQuotas, acl.Value(role), "remove the quota of role '"+role+"'"); err != nil {
+			return err
+		}
 		return m.onCoreOK(w, func(c *core) error { return c.removeLegacyQuota(call.GetRemoveQuota().GetRole()) })
 	case masterpb.Call_LIST_FILES:
 		if call.GetListFiles().GetPath() == "" {
 			return httpapi.BadRequest("Failed to validate master::Call: Expecting 'list_files.path' to be present")
+		}
+		if err := m.authorizeFile(r, call.GetListFiles().GetPath()); err != nil {
+			return err
 		}
 		lf, err := m.listFiles(r.Context(), call.GetListFiles().GetPath())
 		if err != nil {
@@ -324,6 +382,9 @@ func (m *Master) operatorAPI(w http.ResponseWriter, r *http.Request) error {
 	case masterpb.Call_READ_FILE:
 		if call.GetReadFile().GetPath() == "" {
 			return httpapi.BadRequest("Failed to validate master::Call: Expecting 'read_file.path' to be present")
+		}
+		if err := m.authorizeFile(r, call.GetReadFile().GetPath()); err != nil {
+			return err
 		}
 		rf, err := m.readFile(r.Context(), call.GetReadFile())
 		if err != nil {
@@ -376,10 +437,14 @@ func operatorConversion(call *masterpb.Call) (string, mesos.Offer_Operation_Type
 func (m *Master) maintenanceScheduleJSON(w http.ResponseWriter, r *http.Request) error {
 	switch r.Method {
 	case http.MethodGet:
-		return m.protoJSONRead(w, r, func(v *core) proto.Message { return v.maint.schedule })
+		vw := m.viewerFor(r)
+		return m.protoJSONRead(w, r, func(v *core) proto.Message { return viewSchedule(v.maint.schedule, vw) })
 	case http.MethodPost:
 		s := &maintenance.Schedule{}
 		if err := readProtoJSON(w, r, s); err != nil {
+			return err
+		}
+		if err := m.authorize(r, acl.UpdateMaintenanceSchedules, acl.AnyObject, "update the maintenance schedule"); err != nil {
 			return err
 		}
 		return m.onCoreOK(w, func(c *core) error { return c.updateMaintenanceSchedule(s) })
@@ -391,7 +456,8 @@ func (m *Master) maintenanceScheduleJSON(w http.ResponseWriter, r *http.Request)
 // maintenanceStatusJSON is /maintenance/status: the cluster's maintenance
 // status as JSON.
 func (m *Master) maintenanceStatusJSON(w http.ResponseWriter, r *http.Request) error {
-	return m.protoJSONRead(w, r, func(v *core) proto.Message { return v.maintenanceStatus() })
+	vw := m.viewerFor(r)
+	return m.protoJSONRead(w, r, func(v *core) proto.Message { return viewMaintenanceStatus(v.maintenanceStatus(), vw) })
 }
 
 // machineDownJSON is /machine/down: POST a JSON list of machine ids to
@@ -425,6 +491,9 @@ func (m *Master) machinesJSON(w http.ResponseWriter, r *http.Request, down bool)
 		if err := codec.Unmarshal(codec.JSON, b, ids[i]); err != nil {
 			return httpapi.BadRequest("Failed to parse the machines: %v", err)
 		}
+	}
+	if err := m.authorizeMaintenance(r, down); err != nil {
+		return err
 	}
 	return m.onCoreOK(w, func(c *core) error {
 		if down {

@@ -54,8 +54,12 @@ import (
 // offers and resources); a re-admitted agent's AGENT_ADDED comes before
 // the TASK_ADDED of the tasks it reports (Mesos sends it after them); a
 // framework that subscribes with an id this master never saw is only
-// added (Mesos: added, then updated). Every subscriber sees everything:
-// Mezzo has no authorization to filter by.
+// added (Mesos: added, then updated).
+//
+// With --acls, each subscriber sees what the principal that subscribed
+// may view (authz.go): SUBSCRIBED's state is filtered as GET_STATE is,
+// and framework and task events of frameworks or tasks it may not view
+// are not sent to it.
 
 // operatorHeartbeatInterval is how often an operator event stream gets a
 // HEARTBEAT, advertised in SUBSCRIBED (Mesos' 15 s, as for frameworks).
@@ -92,6 +96,8 @@ type operatorStreams struct {
 type operatorSub struct {
 	sink          operatorSink
 	nextHeartbeat time.Time
+	// view is what the subscriber may see; nil: everything.
+	view *viewer
 }
 
 // newOperatorStreams returns an empty set of streams with Mesos' heartbeat
@@ -113,6 +119,12 @@ func (s *operatorStreams) closeAll() {
 // event, which the caller writes before anything sink receives; sink's
 // first event is a HEARTBEAT. SUBSCRIBED shares nothing with the core.
 func (c *core) subscribeOperator(sink operatorSink) (int, *masterpb.Event) {
+	return c.subscribeOperatorAs(sink, nil)
+}
+
+// subscribeOperatorAs is subscribeOperator for a subscriber that sees
+// what v may view (nil: everything).
+func (c *core) subscribeOperatorAs(sink operatorSink, v *viewer) (int, *masterpb.Event) {
 	subs := &c.operatorSubs
 	for len(subs.subs) >= subs.max && subs.max > 0 {
 		oldest := -1
@@ -126,14 +138,14 @@ func (c *core) subscribeOperator(sink operatorSink) (int, *masterpb.Event) {
 	}
 	subs.seq++
 	id := subs.seq
-	subs.subs[id] = &operatorSub{sink: sink, nextHeartbeat: c.clock.Now().Add(subs.interval)}
+	subs.subs[id] = &operatorSub{sink: sink, nextHeartbeat: c.clock.Now().Add(subs.interval), view: v}
 	c.scheduleOperator(id)
 	c.log.Info("operator subscribed to the event stream", "subscriber", id, "subscribers", len(subs.subs))
 	sink.Send(heartbeatEvent())
 	return id, &masterpb.Event{
 		Type: masterpb.Event_SUBSCRIBED.Enum(),
 		Subscribed: &masterpb.Event_Subscribed{
-			GetState:                 c.getState(),
+			GetState:                 c.viewStateResponse(&masterpb.Response{GetState: c.getState()}, v).GetGetState(),
 			HeartbeatIntervalSeconds: proto.Float64(subs.interval.Seconds()),
 		},
 	}
@@ -187,7 +199,9 @@ func (c *core) publish(ev operatorEvent) {
 	}
 	msg := proto.Clone(ev(c)).(*masterpb.Event)
 	for _, sub := range c.operatorSubs.subs {
-		sub.sink.Send(msg)
+		if c.operatorEventVisible(msg, sub.view) {
+			sub.sink.Send(msg)
+		}
 	}
 }
 
@@ -288,11 +302,11 @@ func agentRemoved(id string) operatorEvent {
 // stream in format f (200, RecordIO), open until the client goes away,
 // the stream falls too far behind or is displaced by newer ones, or the
 // master closes.
-func (m *Master) operatorSubscribe(w http.ResponseWriter, r *http.Request, f codec.Format) error {
+func (m *Master) operatorSubscribe(w http.ResponseWriter, r *http.Request, f codec.Format, vw *viewer) error {
 	box := newOutbox()
 	var id int
 	var subscribed *masterpb.Event
-	if err := m.do(func(c *core) { id, subscribed = c.subscribeOperator(operatorOutbox{box}) }); err != nil {
+	if err := m.do(func(c *core) { id, subscribed = c.subscribeOperatorAs(operatorOutbox{box}, vw) }); err != nil {
 		return unavailable(err)
 	}
 	// However the stream ends, the core forgets it. When the master is

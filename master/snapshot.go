@@ -577,6 +577,7 @@ func (sc *snapshotCopier) freeze(c *core) *core {
 	sc.docs = make(map[*mesos.Task]*taskDoc, len(sc.pbs))
 	v := &core{
 		cfg:         c.cfg,
+		authz:       c.authz,
 		log:         c.log,
 		clock:       c.clock,
 		info:        proto.Clone(c.info).(*mesos.MasterInfo),

@@ -9,6 +9,7 @@ import (
 	"github.com/mezzo-project/mezzo/api/legacy"
 	"github.com/mezzo-project/mezzo/api/v1/httpapi"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
+	"github.com/mezzo-project/mezzo/internal/acl"
 	"github.com/mezzo-project/mezzo/resources"
 )
 
@@ -99,6 +100,9 @@ type taskQuery struct {
 	ascending     bool
 	framework     idFilter
 	task          idFilter
+	// visible, when set, selects the tasks the caller may view (authz.go),
+	// before paging.
+	visible func(frameworkTask) bool
 }
 
 // parseTaskQuery reads /master/tasks' parameters: limit (default 100),
@@ -146,7 +150,7 @@ func (c *core) tasks(q taskQuery) *legacy.Tasks {
 		current, unreachable, completed := frameworkTasks(f)
 		for _, group := range [][]frameworkTask{current, unreachable, completed} {
 			for _, t := range group {
-				if q.task.accept(t.pb.GetTaskId().GetValue()) {
+				if q.task.accept(t.pb.GetTaskId().GetValue()) && (q.visible == nil || q.visible(t)) {
 					all = append(all, t)
 				}
 			}
@@ -274,18 +278,20 @@ func sortedIDs(set map[string]bool) legacy.List[string] {
 
 func (m *Master) slavesJSON(w http.ResponseWriter, r *http.Request) error {
 	sel := queryID(r.URL.Query(), "slave_id")
+	vw := m.viewerFor(r)
 	if !sel.set {
-		return m.document(w, r, "slaves", func(v *core) any { return v.slaves(sel) })
+		return m.document(w, r, "slaves"+vw.key(), func(v *core) any { return viewSlaves(v.slaves(sel), vw) })
 	}
-	return m.filtered(w, r, func(v *core) any { return v.slaves(sel) })
+	return m.filtered(w, r, func(v *core) any { return viewSlaves(v.slaves(sel), vw) })
 }
 
 func (m *Master) frameworksJSON(w http.ResponseWriter, r *http.Request) error {
 	sel := queryID(r.URL.Query(), "framework_id")
+	vw := m.viewerFor(r)
 	if !sel.set {
-		return m.document(w, r, "frameworks", func(v *core) any { return v.frameworksDoc(sel) })
+		return m.document(w, r, "frameworks"+vw.key(), func(v *core) any { return v.viewFrameworks(v.frameworksDoc(sel), vw) })
 	}
-	return m.filtered(w, r, func(v *core) any { return v.frameworksDoc(sel) })
+	return m.filtered(w, r, func(v *core) any { return v.viewFrameworks(v.frameworksDoc(sel), vw) })
 }
 
 func (m *Master) tasksJSON(w http.ResponseWriter, r *http.Request) error {
@@ -293,11 +299,13 @@ func (m *Master) tasksJSON(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	q.visible = taskVisible(m.viewerFor(r))
 	return m.filtered(w, r, func(v *core) any { return v.tasks(q) })
 }
 
 func (m *Master) stateSummaryJSON(w http.ResponseWriter, r *http.Request) error {
-	return m.document(w, r, "state-summary", func(v *core) any { return v.stateSummary() })
+	vw := m.viewerFor(r)
+	return m.document(w, r, "state-summary"+vw.key(), func(v *core) any { return v.viewSummary(v.stateSummary(), vw) })
 }
 
 // teardown is POST /master/teardown with a form body "frameworkId=ID": it
@@ -319,7 +327,8 @@ func (m *Master) teardown(w http.ResponseWriter, r *http.Request) error {
 	if _, ok := form["frameworkId"]; !ok {
 		return httpapi.BadRequest("Missing 'frameworkId' query parameter in the request body")
 	}
-	return m.onCoreOK(w, func(c *core) error { return c.teardownFramework(form.Get("frameworkId")) })
+	sub := requestSubject(r)
+	return m.onCoreOK(w, func(c *core) error { return c.operatorTeardown(sub, form.Get("frameworkId")) })
 }
 
 // killTask is POST /master/kill (a Mezzo extension: Mesos 1.11 has no
@@ -346,14 +355,20 @@ func (m *Master) killTask(w http.ResponseWriter, r *http.Request) error {
 			return httpapi.BadRequest("Missing '%s' query parameter in the request body", key)
 		}
 	}
-	return m.onCoreOK(w, func(c *core) error { return c.operatorKill(form.Get("frameworkId"), form.Get("taskId")) })
+	sub := requestSubject(r)
+	return m.onCoreOK(w, func(c *core) error { return c.operatorKill(sub, form.Get("frameworkId"), form.Get("taskId")) })
 }
 
-// operatorKill kills one live task on the operator's request.
-func (c *core) operatorKill(fwID, taskID string) error {
+// operatorKill kills one live task on the operator's request. Mesos has
+// no ACL for it; it is decided as tearing the framework down is
+// (teardown_frameworks, by the framework's principal): 403 when refused.
+func (c *core) operatorKill(s acl.Subject, fwID, taskID string) error {
 	f := c.frameworks[fwID]
 	if f == nil {
 		return httpapi.Errorf(http.StatusNotFound, "No framework found with ID %q", fwID)
+	}
+	if !c.authz.Allowed(acl.TeardownFrameworks, s, acl.Value(f.info.GetPrincipal())) {
+		return httpapi.Forbidden("Principal %s is not authorized to kill the tasks of framework %s (teardown_frameworks)", s, fwID)
 	}
 	t := f.tasks[taskID]
 	if t == nil {

@@ -28,7 +28,7 @@ func runAgent(args []string, stdout, stderr io.Writer) int {
 	var lf logFlags
 	lf.add(fs)
 	flags.ConfigVar(fs)
-	if err := flags.Parse(fs, args, "resources", "attributes", "executor_environment_variables"); err != nil {
+	if err := flags.Parse(fs, args, "resources", "attributes", "executor_environment_variables", "acls"); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(stdout, "Usage: mezzo agent --master=HOST:PORT --work_dir=DIR [flags]")
 			fmt.Fprintln(stdout)

@@ -31,7 +31,7 @@ func runMaster(args []string, stdout, stderr io.Writer) int {
 	var lf logFlags
 	lf.add(fs)
 	flags.ConfigVar(fs)
-	if err := flags.Parse(fs, args); err != nil {
+	if err := flags.Parse(fs, args, "acls"); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(stdout, "Usage: mezzo master [flags]")
 			fmt.Fprintln(stdout)

@@ -21,6 +21,7 @@ import (
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	"github.com/mezzo-project/mezzo/detector"
 	"github.com/mezzo-project/mezzo/internal/files"
+	"github.com/mezzo-project/mezzo/internal/tlsutil"
 )
 
 // ErrClosed is returned by calls on an Agent after Close.
@@ -233,7 +234,8 @@ func (a *Agent) Serve(ln net.Listener) error {
 	}); err != nil {
 		return err
 	}
-	a.server = &http.Server{Handler: a.mux}
+	a.server = tlsutil.NewServer(a.mux, tlsutil.ServerOptions{Log: a.log})
+	ln = a.cfg.TLS.Listen(tlsutil.LimitListener(ln, 0))
 	a.wg.Add(2)
 	go func() {
 		defer a.wg.Done()

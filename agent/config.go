@@ -15,6 +15,7 @@ import (
 	"github.com/mezzo-project/mezzo/detector"
 	"github.com/mezzo-project/mezzo/internal/flags"
 	"github.com/mezzo-project/mezzo/internal/logging"
+	"github.com/mezzo-project/mezzo/internal/tlsutil"
 )
 
 // Config configures an Agent. Flags keep Mesos' names and defaults;
@@ -201,6 +202,11 @@ type Config struct {
 	// diskUsage measures the used fraction of the file system holding a
 	// directory; nil (the default) is statfs (fsUsage). Tests replace it.
 	diskUsage func(dir string) (float64, error)
+	// TLS is the agent's TLS (LIBPROCESS_SSL_*, package tlsutil): its
+	// listener speaks it, it dials the master with it (presenting its
+	// certificate), and its executors get the same LIBPROCESS_SSL_*
+	// variables. Nil is plain HTTP.
+	TLS *tlsutil.Setup
 }
 
 // Defaults returns a Config with Mesos' defaults (Master and WorkDir

@@ -17,6 +17,8 @@ import (
 	builtin "github.com/mezzo-project/mezzo/executor"
 	"github.com/mezzo-project/mezzo/internal/flags"
 	"github.com/mezzo-project/mezzo/resources"
+
+	"strings"
 )
 
 // newContainerID returns a random UUID string, as Mesos names containers.
@@ -304,6 +306,12 @@ func (a *Agent) executorEnv(ex *executor, cmd *mesos.CommandInfo) map[string]str
 	}
 	if ip, ok := os.LookupEnv("LIBPROCESS_IP"); ok {
 		env["LIBPROCESS_IP"] = ip
+	}
+	// As Mesos' agent, pass its SSL settings on: the executor speaks TLS
+	// to the agent's endpoint.
+	for _, kv := range a.cfg.TLS.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
 	}
 	for _, v := range cmd.GetEnvironment().GetVariables() {
 		if v.GetType() == mesos.Environment_Variable_SECRET {

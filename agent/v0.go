@@ -97,7 +97,7 @@ func (e *v0Edge) start(endpoint string) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.sender == nil {
-		e.sender = libprocess.NewSender(libprocess.Config{Self: self, Log: e.log, OnExited: e.exited})
+		e.sender = libprocess.NewSender(libprocess.Config{Self: self, Log: e.log, OnExited: e.exited, TLS: e.a.cfg.TLS})
 	}
 	return nil
 }

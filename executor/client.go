@@ -17,6 +17,7 @@ import (
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	"github.com/mezzo-project/mezzo/api/v1/recordio"
 	"github.com/mezzo-project/mezzo/internal/flags"
+	"github.com/mezzo-project/mezzo/internal/tlsutil"
 )
 
 // Env is what an executor learns from the environment the agent gives it
@@ -40,6 +41,10 @@ type Env struct {
 	// ShutdownGracePeriod is MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD (default
 	// 5 s): the time the agent allows between SHUTDOWN and killing us.
 	ShutdownGracePeriod time.Duration
+	// TLS is what the LIBPROCESS_SSL_* variables (which the agent passes
+	// on) say: with it the executor speaks https to Endpoint. Nil is
+	// plain HTTP.
+	TLS *tlsutil.Setup
 }
 
 // EnvFromOS reads Env with getenv (os.Getenv when nil).
@@ -73,6 +78,11 @@ func EnvFromOS(getenv func(string) string) (Env, error) {
 	if e.Endpoint == "" {
 		return e, errors.New("expecting MESOS_AGENT_ENDPOINT (or MESOS_SLAVE_PID) to be set in the environment")
 	}
+	tlsConf, err := tlsutil.FromEnv(func(k string) (string, bool) { v := getenv(k); return v, v != "" })
+	if err != nil {
+		return e, fmt.Errorf("TLS to the agent: %w", err)
+	}
+	e.TLS = tlsConf
 	if e.Sandbox == "" {
 		e.Sandbox = getenv("MESOS_DIRECTORY")
 	}
@@ -115,8 +125,13 @@ type Client struct {
 
 // NewClient returns a client for the executor described by e.
 func NewClient(e Env, f codec.Format) *Client {
+	var hc *http.Client
+	if e.TLS != nil {
+		hc = e.TLS.Client(0)
+	}
 	return &Client{
-		URL:         "http://" + e.Endpoint + "/api/v1/executor",
+		HTTP:        hc,
+		URL:         e.TLS.Scheme() + "://" + e.Endpoint + "/api/v1/executor",
 		Format:      f,
 		frameworkID: &mesos.FrameworkID{Value: &e.FrameworkID},
 		executorID:  &mesos.ExecutorID{Value: &e.ExecutorID},

@@ -25,6 +25,8 @@ import (
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	"github.com/mezzo-project/mezzo/internal/files"
 	"github.com/mezzo-project/mezzo/internal/tlsutil"
+
+	"path/filepath"
 )
 
 // The master's files, served as Mesos' "files" process serves them
@@ -156,25 +158,25 @@ func (m *Master) filesTarget(ctx context.Context, requested string) (agentFile, 
 }
 
 // resolveFilePath resolves the master's own files: /master/log alone.
-func (m *Master) resolveFilePath(requested string) (string, error) {
+func (m *Master) resolveFilePath(requested string) (files.Target, error) {
 	p, err := filesPath(requested)
 	if err != nil {
-		return "", err
+		return files.Target{}, err
 	}
 	if p != "/master/log" {
-		return "", files.NotFound()
+		return files.Target{}, files.NotFound()
 	}
 	if m.cfg.LogFile == "" {
-		return "", httpapi.Errorf(http.StatusNotFound, "/master/log: this master writes no log file (start it with --log_dir).\n")
+		return files.Target{}, httpapi.Errorf(http.StatusNotFound, "/master/log: this master writes no log file (start it with --log_dir).\n")
 	}
 	real, found, err := files.Canonical(m.cfg.LogFile)
 	if err != nil {
-		return "", err
+		return files.Target{}, err
 	}
 	if !found {
-		return "", files.NotFound()
+		return files.Target{}, files.NotFound()
 	}
-	return real, nil
+	return files.Target{Root: filepath.Dir(real), Rel: filepath.Base(real)}, nil
 }
 
 // filesVirtual lists the master's virtual directories: "/", "/master",

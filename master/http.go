@@ -197,6 +197,9 @@ func (m *Master) agentAPI(w http.ResponseWriter, r *http.Request) error {
 	if call.Type == nil {
 		return httpapi.BadRequest("Expecting 'type' to be present")
 	}
+	if err := checkBounds("call", call); err != nil {
+		return httpapi.BadRequest("Failed to validate agent call: %v", err)
+	}
 	if call.GetType() == agentproto.AgentCall_REGISTER {
 		if call.Register == nil {
 			return httpapi.BadRequest("Expecting 'register' to be present")

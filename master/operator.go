@@ -37,6 +37,9 @@ func (m *Master) operatorAPI(w http.ResponseWriter, r *http.Request) error {
 	if call.Type == nil {
 		return httpapi.BadRequest("Failed to validate master::Call: Expecting 'type' to be present")
 	}
+	if err := checkBounds("call", call); err != nil {
+		return httpapi.BadRequest("Failed to validate master::Call: %v", err)
+	}
 	respond := func(t masterpb.Response_Type, fill func(*masterpb.Response)) error {
 		resp := &masterpb.Response{Type: t.Enum()}
 		fill(resp)

@@ -26,6 +26,9 @@ func validateSchedulerCall(call *schedpb.Call) error {
 	if call.Type == nil {
 		return errors.New("Expecting 'type' to be present")
 	}
+	if err := checkBounds("call", call); err != nil {
+		return err
+	}
 	if call.GetType() == schedpb.Call_SUBSCRIBE {
 		if call.Subscribe == nil {
 			return errors.New("Expecting 'subscribe' to be present")

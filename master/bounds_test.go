@@ -1,0 +1,76 @@
+package master
+
+import (
+	"bytes"
+	"net/http"
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+
+	"github.com/mezzo-project/mezzo/api/v1/mesos"
+	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
+)
+
+// TestFieldBoundsNameRealFields: every bounded field exists, so that no
+// bound is silently void.
+func TestFieldBoundsNameRealFields(t *testing.T) {
+	for name := range fieldBounds {
+		d, err := protoregistry.GlobalFiles.FindDescriptorByName(name)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if _, ok := d.(protoreflect.FieldDescriptor); !ok {
+			t.Errorf("%s is not a field", name)
+		}
+	}
+}
+
+func TestCheckBounds(t *testing.T) {
+	long := func(n int) string { return strings.Repeat("x", n) }
+	sub := func(fw *mesos.FrameworkInfo) *schedpb.Call {
+		return &schedpb.Call{Type: schedpb.Call_SUBSCRIBE.Enum(), Subscribe: &schedpb.Call_Subscribe{FrameworkInfo: fw}}
+	}
+	ok := sub(&mesos.FrameworkInfo{Name: proto.String(long(maxNameBytes)), User: proto.String("u")})
+	if err := checkBounds("call", ok); err != nil {
+		t.Errorf("a name of %d bytes: %v", maxNameBytes, err)
+	}
+	for _, c := range []struct {
+		call *schedpb.Call
+		want string
+	}{
+		{sub(&mesos.FrameworkInfo{Name: proto.String(long(4 << 20)), User: proto.String("u")}), "'call.subscribe.framework_info.name' is 4194304 bytes; at most 1024"},
+		{sub(&mesos.FrameworkInfo{Name: proto.String("n"), User: proto.String("u"), Labels: &mesos.Labels{Labels: []*mesos.Label{{Key: proto.String("k"), Value: proto.String(long(maxLabelValueBytes + 1))}}}}),
+			"'call.subscribe.framework_info.labels.labels[0].value' is 16385 bytes"},
+		{sub(&mesos.FrameworkInfo{Name: proto.String("n"), User: proto.String("u"), Roles: make([]string, maxListEntries+1)}), "'call.subscribe.framework_info.roles' has 100001 entries"},
+		{&schedpb.Call{Type: schedpb.Call_ACCEPT.Enum(), Accept: &schedpb.Call_Accept{Operations: []*mesos.Offer_Operation{{
+			Launch: &mesos.Offer_Operation_Launch{TaskInfos: make([]*mesos.TaskInfo, maxLaunchTasks+1)}}}}}, "task_infos' has 10001 entries"},
+		{&schedpb.Call{Type: schedpb.Call_ACCEPT.Enum(), Accept: &schedpb.Call_Accept{Operations: []*mesos.Offer_Operation{{
+			Launch: &mesos.Offer_Operation_Launch{TaskInfos: []*mesos.TaskInfo{{Name: proto.String(long(2000))}}}}}}}, "'call.accept.operations[0].launch.task_infos[0].name' is 2000 bytes"},
+	} {
+		err := checkBounds("call", c.call)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("got %v, want %q", err, c.want)
+		}
+	}
+}
+
+// TestHugeFrameworkNameRefused: a SUBSCRIBE with a 4 MiB name is a 400
+// naming the field, and no framework appears.
+func TestHugeFrameworkNameRefused(t *testing.T) {
+	_, srv := testMaster(t)
+	body := `{"type":"SUBSCRIBE","subscribe":{"framework_info":{"user":"u","name":"` + strings.Repeat("n", 4<<20) + `"}}}`
+	resp, err := http.Post(srv.URL+"/api/v1/scheduler", "application/json", bytes.NewReader([]byte(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var msg bytes.Buffer
+	msg.ReadFrom(resp.Body)
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(msg.String(), "framework_info.name' is 4194304 bytes") {
+		t.Fatalf("%d %q", resp.StatusCode, msg.String())
+	}
+}

@@ -168,6 +168,10 @@ func (a *Agent) executorCall(call *execpb.Call) (*execConn, error) {
 // a HEARTBEAT (Mesos' DEFAULT_EXECUTOR_HEARTBEAT_INTERVAL, 30 minutes).
 var executorHeartbeatInterval = 30 * time.Minute
 
+// executorWriteTimeout bounds one write to an executor's event stream,
+// so that an executor that stops reading is cut off.
+const executorWriteTimeout = 30 * time.Second
+
 // streamEvents writes an executor's events until its subscription ends
 // (a newer SUBSCRIBE, the executor's end, the client leaving, Close).
 func (a *Agent) streamEvents(w http.ResponseWriter, r *http.Request, f codec.Format, conn *execConn) error {
@@ -188,6 +192,7 @@ func (a *Agent) streamEvents(w http.ResponseWriter, r *http.Request, f codec.For
 		case <-a.quit:
 			return nil
 		case <-heartbeat.C:
+			_ = stream.SetWriteDeadline(time.Now().Add(executorWriteTimeout))
 			if err := stream.Send(&execpb.Event{Type: execpb.Event_HEARTBEAT.Enum()}); err != nil {
 				return nil
 			}
@@ -196,6 +201,7 @@ func (a *Agent) streamEvents(w http.ResponseWriter, r *http.Request, f codec.For
 		}
 		events, closed := conn.events.take()
 		for _, ev := range events {
+			_ = stream.SetWriteDeadline(time.Now().Add(executorWriteTimeout))
 			if err := stream.Send(ev); err != nil {
 				return nil
 			}

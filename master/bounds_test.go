@@ -74,3 +74,24 @@ func TestHugeFrameworkNameRefused(t *testing.T) {
 		t.Fatalf("%d %q", resp.StatusCode, msg.String())
 	}
 }
+
+// TestEnvironmentNamesCannotInject: a variable named "A=B" or holding a
+// NUL would set another variable than the one named.
+func TestEnvironmentNamesCannotInject(t *testing.T) {
+	env := func(name, value string) *mesos.Environment {
+		return &mesos.Environment{Variables: []*mesos.Environment_Variable{{Name: proto.String(name), Value: proto.String(value), Type: mesos.Environment_Variable_VALUE.Enum()}}}
+	}
+	for _, c := range []struct{ name, value, want string }{
+		{"PATH=/evil:", "x", "is invalid"},
+		{"", "x", "is invalid"},
+		{"A\x00B", "x", "is invalid"},
+		{"A", "x\x00LD_PRELOAD=/evil.so", "holding NUL"},
+	} {
+		if err := validateEnvironment(env(c.name, c.value)); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q=%q: %v, want %q", c.name, c.value, err, c.want)
+		}
+	}
+	if err := validateEnvironment(env("GOOD_NAME", "a=b c")); err != nil {
+		t.Errorf("a valid variable: %v", err)
+	}
+}

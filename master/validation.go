@@ -343,6 +343,9 @@ func (c *core) validateTaskCommon(f *framework, a *agent, t *mesos.TaskInfo) (re
 	if t.GetMaxCompletionTime().GetNanoseconds() < 0 {
 		return resources.Resources{}, errors.New("Task's `max_completion_time` must be non-negative")
 	}
+	if err := validateEnvironment(t.GetCommand().GetEnvironment()); err != nil {
+		return resources.Resources{}, fmt.Errorf("Task's `CommandInfo` is invalid: %w", err)
+	}
 	if t.Check != nil {
 		if err := validateCheckInfo(t.GetCheck()); err != nil {
 			return resources.Resources{}, fmt.Errorf("Task uses invalid check: %w", err)
@@ -382,6 +385,9 @@ func (c *core) validateExecutor(f *framework, a *agent, e *mesos.ExecutorInfo) e
 	}
 	if e.GetShutdownGracePeriod().GetNanoseconds() < 0 {
 		return errors.New("ExecutorInfo's 'shutdown_grace_period' must be non-negative")
+	}
+	if err := validateEnvironment(e.GetCommand().GetEnvironment()); err != nil {
+		return fmt.Errorf("Executor's `CommandInfo` is invalid: %w", err)
 	}
 	if e.FrameworkId == nil {
 		return errors.New("'ExecutorInfo.framework_id' must be set")
@@ -595,9 +601,17 @@ func validateCheckCommand(cmd *mesos.CommandInfo, what, invalid string) error {
 
 // validateEnvironment applies Mesos' Environment rules: a VALUE variable
 // has a value and no secret, a SECRET one a secret and no value, and the
-// type is not UNKNOWN.
+// type is not UNKNOWN. Beyond Mesos, a name is not empty and holds no
+// '=' or NUL, and a value no NUL: "A=B" named "PATH=/evil:" would set
+// another variable than the one named.
 func validateEnvironment(env *mesos.Environment) error {
 	for _, v := range env.GetVariables() {
+		if name := v.GetName(); name == "" || strings.ContainsAny(name, "=\x00") {
+			return fmt.Errorf("Environment variable name %q is invalid: it must be non-empty and hold no '=' or NUL", name)
+		}
+		if strings.ContainsRune(v.GetValue(), 0) {
+			return fmt.Errorf("Environment variable '%s' has a value holding NUL", v.GetName())
+		}
 		switch v.GetType() {
 		case mesos.Environment_Variable_SECRET:
 			if v.Secret == nil {

@@ -9,6 +9,7 @@ import (
 	execpb "github.com/mezzo-project/mezzo/api/v1/executor"
 	"github.com/mezzo-project/mezzo/api/v1/httpapi"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
+	"github.com/mezzo-project/mezzo/internal/limits"
 )
 
 func (a *Agent) routes() {
@@ -40,6 +41,11 @@ func validateCall(c *execpb.Call) error {
 	}
 	if c.GetExecutorId() == nil {
 		return errors.New("Expecting 'executor_id' to be present")
+	}
+	// What the executor says is forwarded to the master, which bounds
+	// it the same way: refused here, it is not retried there forever.
+	if err := limits.Check("call", c); err != nil {
+		return err
 	}
 	if c.GetFrameworkId() == nil {
 		return errors.New("Expecting 'framework_id' to be present")

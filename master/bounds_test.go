@@ -12,12 +12,13 @@ import (
 
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
+	"github.com/mezzo-project/mezzo/internal/limits"
 )
 
 // TestFieldBoundsNameRealFields: every bounded field exists, so that no
 // bound is silently void.
 func TestFieldBoundsNameRealFields(t *testing.T) {
-	for name := range fieldBounds {
+	for name := range limits.FieldBounds {
 		d, err := protoregistry.GlobalFiles.FindDescriptorByName(name)
 		if err != nil {
 			t.Errorf("%s: %v", name, err)
@@ -34,24 +35,24 @@ func TestCheckBounds(t *testing.T) {
 	sub := func(fw *mesos.FrameworkInfo) *schedpb.Call {
 		return &schedpb.Call{Type: schedpb.Call_SUBSCRIBE.Enum(), Subscribe: &schedpb.Call_Subscribe{FrameworkInfo: fw}}
 	}
-	ok := sub(&mesos.FrameworkInfo{Name: proto.String(long(maxNameBytes)), User: proto.String("u")})
-	if err := checkBounds("call", ok); err != nil {
-		t.Errorf("a name of %d bytes: %v", maxNameBytes, err)
+	ok := sub(&mesos.FrameworkInfo{Name: proto.String(long(limits.MaxNameBytes)), User: proto.String("u")})
+	if err := limits.Check("call", ok); err != nil {
+		t.Errorf("a name of %d bytes: %v", limits.MaxNameBytes, err)
 	}
 	for _, c := range []struct {
 		call *schedpb.Call
 		want string
 	}{
 		{sub(&mesos.FrameworkInfo{Name: proto.String(long(4 << 20)), User: proto.String("u")}), "'call.subscribe.framework_info.name' is 4194304 bytes; at most 1024"},
-		{sub(&mesos.FrameworkInfo{Name: proto.String("n"), User: proto.String("u"), Labels: &mesos.Labels{Labels: []*mesos.Label{{Key: proto.String("k"), Value: proto.String(long(maxLabelValueBytes + 1))}}}}),
+		{sub(&mesos.FrameworkInfo{Name: proto.String("n"), User: proto.String("u"), Labels: &mesos.Labels{Labels: []*mesos.Label{{Key: proto.String("k"), Value: proto.String(long(limits.MaxLabelValueBytes + 1))}}}}),
 			"'call.subscribe.framework_info.labels.labels[0].value' is 16385 bytes"},
-		{sub(&mesos.FrameworkInfo{Name: proto.String("n"), User: proto.String("u"), Roles: make([]string, maxListEntries+1)}), "'call.subscribe.framework_info.roles' has 100001 entries"},
+		{sub(&mesos.FrameworkInfo{Name: proto.String("n"), User: proto.String("u"), Roles: make([]string, limits.MaxListEntries+1)}), "'call.subscribe.framework_info.roles' has 100001 entries"},
 		{&schedpb.Call{Type: schedpb.Call_ACCEPT.Enum(), Accept: &schedpb.Call_Accept{Operations: []*mesos.Offer_Operation{{
-			Launch: &mesos.Offer_Operation_Launch{TaskInfos: make([]*mesos.TaskInfo, maxLaunchTasks+1)}}}}}, "task_infos' has 10001 entries"},
+			Launch: &mesos.Offer_Operation_Launch{TaskInfos: make([]*mesos.TaskInfo, limits.MaxLaunchTasks+1)}}}}}, "task_infos' has 10001 entries"},
 		{&schedpb.Call{Type: schedpb.Call_ACCEPT.Enum(), Accept: &schedpb.Call_Accept{Operations: []*mesos.Offer_Operation{{
 			Launch: &mesos.Offer_Operation_Launch{TaskInfos: []*mesos.TaskInfo{{Name: proto.String(long(2000))}}}}}}}, "'call.accept.operations[0].launch.task_infos[0].name' is 2000 bytes"},
 	} {
-		err := checkBounds("call", c.call)
+		err := limits.Check("call", c.call)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("got %v, want %q", err, c.want)
 		}

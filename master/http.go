@@ -16,6 +16,7 @@ import (
 	"github.com/mezzo-project/mezzo/internal/agentproto"
 	"github.com/mezzo-project/mezzo/internal/flags"
 	"github.com/mezzo-project/mezzo/internal/libprocess"
+	"github.com/mezzo-project/mezzo/internal/limits"
 	"github.com/mezzo-project/mezzo/internal/prom"
 	"github.com/mezzo-project/mezzo/internal/sysmetrics"
 	"github.com/mezzo-project/mezzo/internal/tlsutil"
@@ -197,7 +198,7 @@ func (m *Master) agentAPI(w http.ResponseWriter, r *http.Request) error {
 	if call.Type == nil {
 		return httpapi.BadRequest("Expecting 'type' to be present")
 	}
-	if err := checkBounds("call", call); err != nil {
+	if err := limits.Check("call", call); err != nil {
 		return httpapi.BadRequest("Failed to validate agent call: %v", err)
 	}
 	if call.GetType() == agentproto.AgentCall_REGISTER {

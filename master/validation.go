@@ -12,6 +12,7 @@ import (
 
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
+	"github.com/mezzo-project/mezzo/internal/limits"
 	"github.com/mezzo-project/mezzo/resources"
 )
 
@@ -26,7 +27,7 @@ func validateSchedulerCall(call *schedpb.Call) error {
 	if call.Type == nil {
 		return errors.New("Expecting 'type' to be present")
 	}
-	if err := checkBounds("call", call); err != nil {
+	if err := limits.Check("call", call); err != nil {
 		return err
 	}
 	if call.GetType() == schedpb.Call_SUBSCRIBE {

@@ -49,6 +49,14 @@ fuzz:
 	$(GO) test ./resources -run='^$$' -fuzz='^FuzzParseAttributes$$' -fuzztime=$(FUZZTIME)
 	$(GO) test ./api/v1/recordio -run='^$$' -fuzz='^FuzzReader$$' -fuzztime=$(FUZZTIME)
 	$(GO) test ./api/v1 -run='^$$' -fuzz='^FuzzSchedulerCallJSON$$' -fuzztime=$(FUZZTIME)
+	$(GO) test ./api/v1 -run='^$$' -fuzz='^FuzzCallsProtobuf$$' -fuzztime=$(FUZZTIME)
+	$(GO) test ./master -run='^$$' -fuzz='^FuzzSchedulerCallProtobuf$$' -fuzztime=$(FUZZTIME)
+	$(GO) test ./internal/flags -run='^$$' -fuzz='^FuzzParseDuration$$' -fuzztime=$(FUZZTIME)
+	$(GO) test ./internal/flags -run='^$$' -fuzz='^FuzzParseBytes$$' -fuzztime=$(FUZZTIME)
+	$(GO) test ./internal/libprocess -run='^$$' -fuzz='^FuzzParseUPID$$' -fuzztime=$(FUZZTIME)
+	$(GO) test ./internal/libprocess -run='^$$' -fuzz='^FuzzReceiver$$' -fuzztime=$(FUZZTIME)
+	$(GO) test ./agent/fetcher -run='^$$' -fuzz='^FuzzExtractTar$$' -fuzztime=$(FUZZTIME)
+	$(GO) test ./agent/fetcher -run='^$$' -fuzz='^FuzzExtractZip$$' -fuzztime=$(FUZZTIME)
 
 # soak runs the cluster simulation (master/sim_test.go) over many more
 # seeds than the test run's 1,000, from a seed that changes every run:

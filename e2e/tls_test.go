@@ -144,7 +144,10 @@ func TestTLSCluster(t *testing.T) {
 	})
 	startEnv(t, "agent", tlsEnv(aCert, aKey, ca.File, strict), "agent", "--master="+master, "--ip=127.0.0.1",
 		fmt.Sprintf("--port=%d", freePort(t)), "--work_dir="+filepath.Join(work, "agent"),
-		"--resources=cpus:2;mem:1024;disk:1024;ports:[31000-31100]")
+		"--resources=cpus:2;mem:1024;disk:1024;ports:[31000-31100]",
+		// The command executor as a process of its own, which must
+		// subscribe to the agent over TLS with the agent's certificate.
+		"--builtin_executors=process")
 	waitFor(t, 30*time.Second, "the agent registered over TLS", func() error {
 		resp, err := operator.Get("https://" + master + "/master/state")
 		if err != nil {
@@ -163,6 +166,13 @@ func TestTLSCluster(t *testing.T) {
 		"--command=echo secret-hello", "--resources=cpus:0.1;mem:32")
 	if code != 0 || !strings.Contains(out, "TASK_FINISHED") {
 		t.Fatalf("mezzo execute over TLS: exit %d\n%s", code, out)
+	}
+	stdout := sandboxFiles(filepath.Join(work, "agent", "slaves", "*", "frameworks", "*", "executors", "over-tls", "runs", "*", "stdout"))
+	if len(stdout) != 1 {
+		t.Fatalf("sandbox stdout files: %v", stdout)
+	}
+	if b, _ := os.ReadFile(stdout[0]); !strings.Contains(string(b), "secret-hello") {
+		t.Fatalf("the task's stdout: %q", b)
 	}
 	out, code = runEnv(t, 30*time.Second, clientEnv, "agents", "--master="+master)
 	if code != 0 || !strings.Contains(out, "127.0.0.1") {

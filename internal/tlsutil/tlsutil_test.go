@@ -413,3 +413,33 @@ func TestDowngradeListenerClose(t *testing.T) {
 		t.Fatalf("Accept after Close: %v", err)
 	}
 }
+
+// TestEnvRoundTrip: the variables a Setup passes to executors describe
+// the same settings.
+func TestEnvRoundTrip(t *testing.T) {
+	p := newPKI(t)
+	s := mustSetup(t, map[string]string{
+		"LIBPROCESS_SSL_ENABLED": "true", "LIBPROCESS_SSL_CERT_FILE": p.srvCert, "LIBPROCESS_SSL_KEY_FILE": p.srvKey,
+		"LIBPROCESS_SSL_CA_FILE": p.ca.File, "LIBPROCESS_SSL_SUPPORT_DOWNGRADE": "1", "SSL_REQUIRE_CERT": "true",
+		"LIBPROCESS_SSL_ENABLE_TLS_V1_3": "false",
+	})
+	vars := map[string]string{}
+	for _, kv := range s.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		vars[k] = v
+	}
+	again, err := tlsutil.ConfigFromEnv(env(vars))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again != s.Config() {
+		t.Fatalf("round trip:\n got %+v\nwant %+v", again, s.Config())
+	}
+	if c := s.Config(); c.MaxVersion != tls.VersionTLS12 || !c.RequireClientCert || !c.VerifyServerCert || !c.SupportDowngrade {
+		t.Fatalf("settings %+v", c)
+	}
+	var none *tlsutil.Setup
+	if none.Env() != nil || none.Scheme() != "http" || none.MutualTLS() {
+		t.Fatal("a nil Setup is not plain HTTP")
+	}
+}

@@ -109,7 +109,7 @@ func EnvFromOS(getenv func(string) string) (Env, error) {
 }
 
 // Client speaks the v1 executor API to one agent: POST
-// http://<endpoint>/api/v1/executor.
+// http(s)://<endpoint>/api/v1/executor (https with Env.TLS).
 type Client struct {
 	// URL is the executor endpoint's full URL.
 	URL string

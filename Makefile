@@ -49,6 +49,14 @@ fuzz:
 	$(GO) test ./resources -run='^$$' -fuzz='^FuzzParseAttributes$$' -fuzztime=$(FUZZTIME)
 	$(GO) test ./api/v1/recordio -run='^$$' -fuzz='^FuzzReader$$' -fuzztime=$(FUZZTIME)
 	$(GO) test ./api/v1 -run='^$$' -fuzz='^FuzzSchedulerCallJSON$$' -fuzztime=$(FUZZTIME)
+	$(GO) test ./api/v1 -run='^$$' -fuzz='^FuzzCallsProtobuf$$' -fuzztime=$(FUZZTIME)
+	$(GO) test ./master -run='^$$' -fuzz='^FuzzSchedulerCallProtobuf$$' -fuzztime=$(FUZZTIME)
+	$(GO) test ./internal/flags -run='^$$' -fuzz='^FuzzParseDuration$$' -fuzztime=$(FUZZTIME)
+	$(GO) test ./internal/flags -run='^$$' -fuzz='^FuzzParseBytes$$' -fuzztime=$(FUZZTIME)
+	$(GO) test ./internal/libprocess -run='^$$' -fuzz='^FuzzParseUPID$$' -fuzztime=$(FUZZTIME)
+	$(GO) test ./internal/libprocess -run='^$$' -fuzz='^FuzzReceiver$$' -fuzztime=$(FUZZTIME)
+	$(GO) test ./agent/fetcher -run='^$$' -fuzz='^FuzzExtractTar$$' -fuzztime=$(FUZZTIME)
+	$(GO) test ./agent/fetcher -run='^$$' -fuzz='^FuzzExtractZip$$' -fuzztime=$(FUZZTIME)
 
 # bench-quick runs each scale scenario of `mezzo bench` at a small size
 # (docs/benchmarks.md gives the full-size commands), results in bin/bench.

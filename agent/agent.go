@@ -22,6 +22,7 @@ import (
 	"github.com/mezzo-project/mezzo/detector"
 	"github.com/mezzo-project/mezzo/internal/acl"
 	"github.com/mezzo-project/mezzo/internal/files"
+	"github.com/mezzo-project/mezzo/internal/tlsutil"
 )
 
 // ErrClosed is returned by calls on an Agent after Close.
@@ -260,7 +261,8 @@ func (a *Agent) Serve(ln net.Listener) error {
 	}); err != nil {
 		return err
 	}
-	a.server = &http.Server{Handler: a.handler}
+	a.server = tlsutil.NewServer(a.handler, tlsutil.ServerOptions{Log: a.log})
+	ln = a.cfg.TLS.Listen(tlsutil.LimitListener(ln, 0))
 	a.wg.Add(2)
 	go func() {
 		defer a.wg.Done()

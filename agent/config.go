@@ -17,6 +17,7 @@ import (
 	"github.com/mezzo-project/mezzo/internal/acl"
 	"github.com/mezzo-project/mezzo/internal/flags"
 	"github.com/mezzo-project/mezzo/internal/logging"
+	"github.com/mezzo-project/mezzo/internal/tlsutil"
 )
 
 // Config configures an Agent. Flags keep Mesos' names and defaults;
@@ -241,6 +242,11 @@ type Config struct {
 	// the JSON, or file:///path or /path of a file holding it). Unset
 	// (the default): everything is allowed.
 	ACLs acl.Flag
+	// TLS is the agent's TLS (LIBPROCESS_SSL_*, package tlsutil): its
+	// listener speaks it, it dials the master with it (presenting its
+	// certificate), and its executors get the same LIBPROCESS_SSL_*
+	// variables. Nil is plain HTTP.
+	TLS *tlsutil.Setup
 }
 
 // Defaults returns a Config with Mesos' defaults (Master and WorkDir

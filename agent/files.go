@@ -39,11 +39,14 @@ import (
 //
 // Beyond Mesos, /slave lists the log as a directory would (filesVirtual).
 //
-// The run directory is the root the answer must stay in: after symlinks
-// and ".." are resolved (filepath.EvalSymlinks) a target outside it is
-// refused with 400, as Mesos refuses a path that leaves its attached
-// directory. A task can thus not read /etc/shadow through a symlink in
-// its sandbox, nor another run's sandbox.
+// The run directory is the root the answer must stay in: the path below
+// it is opened beneath it in one step (os.Root, files.Target), and a
+// symlink or ".." leading outside is refused with 400, as Mesos refuses
+// a path that leaves its attached directory. A task can thus not read
+// /etc/shadow through a symlink in its sandbox, nor another run's
+// sandbox, even by swapping a file for a symlink while the agent serves
+// it; a listing leaves such a symlink out rather than show its target's
+// size, owner or times.
 //
 // Like Mesos' endpoints, these answer every method and ignore a trailing
 // path after the endpoint's name. Every file operation runs on the
@@ -144,42 +147,31 @@ func (a *Agent) slavesDir() string {
 }
 
 // resolveFilePath maps a requested path (see the comment at the top of
-// this file) to the real file it names, with symlinks resolved. Errors
-// are *httpapi.Error: 404 for a path that is not served or does not
-// exist, 400 for one that leaves its run directory or cannot be resolved.
-func (a *Agent) resolveFilePath(requested string) (string, error) {
+// this file) to its run directory, with symlinks resolved, and the path
+// below it (opened beneath it by the file server). Errors are
+// *httpapi.Error: 404 for a path that is not served or whose run
+// directory does not exist, 400 for a run directory outside the work
+// directory or one that cannot be resolved.
+func (a *Agent) resolveFilePath(requested string) (files.Target, error) {
 	p := files.Clean(requested)
 	if p == "/slave/log" {
 		return a.logFile()
 	}
 	base, rest, ok := a.runDir(p)
 	if !ok {
-		return "", files.NotFound()
+		return files.Target{}, files.NotFound()
 	}
 	root, found, err := files.Canonical(base)
 	if err != nil {
-		return "", err
+		return files.Target{}, err
 	}
 	if !found {
-		return "", files.NotFound()
+		return files.Target{}, files.NotFound()
 	}
 	if !files.Within(root, a.realSlavesDir()) {
-		return "", httpapi.BadRequest("'%s' is inaccessible.\n", requested)
+		return files.Target{}, httpapi.BadRequest("'%s' is inaccessible.\n", requested)
 	}
-	if len(rest) == 0 {
-		return root, nil
-	}
-	target, found, err := files.Canonical(root + "/" + strings.Join(rest, "/"))
-	if err != nil {
-		return "", err
-	}
-	if !found {
-		return "", files.NotFound()
-	}
-	if !files.Within(target, root) {
-		return "", httpapi.BadRequest("'%s' is inaccessible.\n", requested)
-	}
-	return target, nil
+	return files.Target{Root: root, Rel: strings.Join(rest, "/")}, nil
 }
 
 // runDir splits p, absolute with no trailing slash, into the run
@@ -217,18 +209,18 @@ func (a *Agent) runDir(p string) (base string, rest []string, ok bool) {
 
 // logFile resolves /slave/log: the agent's log file (Config.LogFile),
 // 404 with a message when it has none.
-func (a *Agent) logFile() (string, error) {
+func (a *Agent) logFile() (files.Target, error) {
 	if a.cfg.LogFile == "" {
-		return "", &httpapi.Error{Status: http.StatusNotFound, Message: "/slave/log: this agent writes no log file (start it with --log_dir)\n"}
+		return files.Target{}, &httpapi.Error{Status: http.StatusNotFound, Message: "/slave/log: this agent writes no log file (start it with --log_dir)\n"}
 	}
 	real, found, err := files.Canonical(a.cfg.LogFile)
 	if err != nil {
-		return "", err
+		return files.Target{}, err
 	}
 	if !found {
-		return "", files.NotFound()
+		return files.Target{}, files.NotFound()
 	}
-	return real, nil
+	return files.Target{Root: filepath.Dir(real), Rel: filepath.Base(real)}, nil
 }
 
 // realSlavesDir is slavesDir with symlinks resolved (slavesDir itself

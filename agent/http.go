@@ -10,6 +10,7 @@ import (
 	"github.com/mezzo-project/mezzo/api/v1/httpapi"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	"github.com/mezzo-project/mezzo/internal/auth"
+	"github.com/mezzo-project/mezzo/internal/limits"
 )
 
 func (a *Agent) routes() {
@@ -41,6 +42,11 @@ func validateCall(c *execpb.Call) error {
 	}
 	if c.GetExecutorId() == nil {
 		return errors.New("Expecting 'executor_id' to be present")
+	}
+	// What the executor says is forwarded to the master, which bounds
+	// it the same way: refused here, it is not retried there forever.
+	if err := limits.Check("call", c); err != nil {
+		return err
 	}
 	if c.GetFrameworkId() == nil {
 		return errors.New("Expecting 'framework_id' to be present")
@@ -174,6 +180,10 @@ func (a *Agent) executorCall(call *execpb.Call) (*execConn, error) {
 // a HEARTBEAT (Mesos' DEFAULT_EXECUTOR_HEARTBEAT_INTERVAL, 30 minutes).
 var executorHeartbeatInterval = 30 * time.Minute
 
+// executorWriteTimeout bounds one write to an executor's event stream,
+// so that an executor that stops reading is cut off.
+const executorWriteTimeout = 30 * time.Second
+
 // streamEvents writes an executor's events until its subscription ends
 // (a newer SUBSCRIBE, the executor's end, the client leaving, Close).
 func (a *Agent) streamEvents(w http.ResponseWriter, r *http.Request, f codec.Format, conn *execConn) error {
@@ -194,6 +204,7 @@ func (a *Agent) streamEvents(w http.ResponseWriter, r *http.Request, f codec.For
 		case <-a.quit:
 			return nil
 		case <-heartbeat.C:
+			_ = stream.SetWriteDeadline(time.Now().Add(executorWriteTimeout))
 			if err := stream.Send(&execpb.Event{Type: execpb.Event_HEARTBEAT.Enum()}); err != nil {
 				return nil
 			}
@@ -202,6 +213,7 @@ func (a *Agent) streamEvents(w http.ResponseWriter, r *http.Request, f codec.For
 		}
 		events, closed := conn.events.take()
 		for _, ev := range events {
+			_ = stream.SetWriteDeadline(time.Now().Add(executorWriteTimeout))
 			if err := stream.Send(ev); err != nil {
 				return nil
 			}

@@ -21,6 +21,8 @@ import (
 	"github.com/mezzo-project/mezzo/internal/auth"
 	"github.com/mezzo-project/mezzo/internal/flags"
 	"github.com/mezzo-project/mezzo/resources"
+
+	"strings"
 )
 
 // newContainerID returns a random UUID string, as Mesos names containers.
@@ -322,6 +324,12 @@ func (a *Agent) executorEnv(ex *executor, cmd *mesos.CommandInfo) map[string]str
 		a.log.Error("no authentication token for the executor", "framework_id", ex.fw.id, "executor_id", ex.id, "err", err)
 	} else if token != "" {
 		env[auth.ExecutorTokenEnv] = token
+	}
+	// As Mesos' agent, pass its SSL settings on: the executor speaks TLS
+	// to the agent's endpoint.
+	for _, kv := range a.cfg.TLS.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
 	}
 	for _, v := range cmd.GetEnvironment().GetVariables() {
 		if v.GetType() == mesos.Environment_Variable_SECRET {

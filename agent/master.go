@@ -37,7 +37,7 @@ const (
 // doubling backoff after the stream ends. It also runs the sender of
 // other calls. It returns when ctx ends or the master refuses the agent.
 func (a *Agent) masterLink(ctx context.Context) {
-	client := &http.Client{}
+	client := &http.Client{Transport: a.cfg.TLS.Transport()}
 	defer client.CloseIdleConnections()
 	senderDone := make(chan struct{})
 	go func() {
@@ -150,7 +150,7 @@ func (a *Agent) connect(ctx context.Context, client *http.Client) (registered bo
 			return false, fmt.Errorf("%w in %s", errNoLeader, a.cfg.Master)
 		}
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+masterPath, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.cfg.TLS.Scheme()+"://"+addr+masterPath, bytes.NewReader(body))
 	if err != nil {
 		return false, err
 	}
@@ -263,7 +263,7 @@ func (a *Agent) postCall(ctx context.Context, client *http.Client, streamID stri
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+a.masterAddress()+masterPath, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.cfg.TLS.Scheme()+"://"+a.masterAddress()+masterPath, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/mezzo-project/mezzo/api/v1/codec"
 	"github.com/mezzo-project/mezzo/api/v1/httpapi"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
+	"github.com/mezzo-project/mezzo/internal/limits"
 	"github.com/mezzo-project/mezzo/internal/version"
 )
 
@@ -115,6 +116,9 @@ func (a *Agent) serveOperator(w http.ResponseWriter, r *http.Request) error {
 	call := &agentpb.Call{}
 	if _, err := httpapi.DecodeCall(w, r, call, 0); err != nil {
 		return err
+	}
+	if err := limits.Check("call", call); err != nil {
+		return httpapi.BadRequest("Failed to validate agent::Call: %s", err.Error())
 	}
 	if err := validateOperatorCall(call); err != nil {
 		return httpapi.BadRequest("Failed to validate agent::Call: %s", err.Error())

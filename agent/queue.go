@@ -2,11 +2,14 @@ package agent
 
 import "sync"
 
-// queue is an unbounded FIFO between the state goroutine (which must
-// never block on a slow reader) and one consumer goroutine.
+// queue is a FIFO between the state goroutine (which must never block on
+// a slow reader) and one consumer goroutine: unbounded, or bounded to
+// max items, past which it closes itself (the consumer, fallen that far
+// behind, is cut off after what is queued).
 type queue[T any] struct {
 	mu     sync.Mutex
 	items  []T
+	max    int // 0: unbounded
 	closed bool
 	ready  chan struct{} // has a token while items or closed
 }
@@ -15,11 +18,22 @@ func newQueue[T any]() *queue[T] {
 	return &queue[T]{ready: make(chan struct{}, 1)}
 }
 
-// push appends v; false after close.
+// newBoundedQueue is a queue of at most max items.
+func newBoundedQueue[T any](max int) *queue[T] {
+	return &queue[T]{ready: make(chan struct{}, 1), max: max}
+}
+
+// push appends v; false after close, and when a bounded queue is full
+// (it is then closed).
 func (q *queue[T]) push(v T) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.closed {
+		return false
+	}
+	if q.max > 0 && len(q.items) >= q.max {
+		q.closed = true
+		q.signal()
 		return false
 	}
 	q.items = append(q.items, v)

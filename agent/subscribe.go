@@ -10,11 +10,17 @@ import (
 	"github.com/mezzo-project/mezzo/internal/agentproto"
 )
 
+// maxExecutorEvents bounds the events waiting for one executor's stream:
+// an executor that falls that far behind (or stops reading: each write
+// is bounded by executorWriteTimeout) is cut off, as the master cuts a
+// slow framework, and subscribes again.
+const maxExecutorEvents = 10000
+
 // subscribe attaches an executor's new event stream: SUBSCRIBED, then its
 // queued tasks. Updates and tasks it reports unacknowledged are taken
 // over (state goroutine).
 func (a *Agent) subscribe(fw *framework, ex *executor, sub *execpb.Call_Subscribe) *execConn {
-	conn := &execConn{events: newQueue[*execpb.Event]()}
+	conn := &execConn{events: newBoundedQueue[*execpb.Event](maxExecutorEvents)}
 	if fw.terminating || ex.state == exTerminating || ex.state == exTerminated {
 		a.log.Info("shutting down an executor that subscribes while terminating", "executor", ex.id)
 		conn.events.push(&execpb.Event{Type: execpb.Event_SHUTDOWN.Enum()})

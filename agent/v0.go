@@ -13,6 +13,7 @@ import (
 	execpb "github.com/mezzo-project/mezzo/api/v1/executor"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	"github.com/mezzo-project/mezzo/internal/libprocess"
+	"github.com/mezzo-project/mezzo/internal/limits"
 )
 
 // The executor driver protocol (libprocess, "v0"): an executor linked
@@ -97,7 +98,7 @@ func (e *v0Edge) start(endpoint string) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.sender == nil {
-		e.sender = libprocess.NewSender(libprocess.Config{Self: self, Log: e.log, OnExited: e.exited})
+		e.sender = libprocess.NewSender(libprocess.Config{Self: self, Log: e.log, OnExited: e.exited, TLS: e.a.cfg.TLS})
 	}
 	return nil
 }
@@ -335,6 +336,10 @@ func (e *v0Edge) update(from libprocess.UPID, fwID, exID string, u *messages.Sta
 	pid, ok := e.pidOf(fwID, exID)
 	if !ok || pid != from {
 		e.log.Warn("dropping a status update not from the executor's driver", "from", from.String(), "framework", fwID, "executor", exID)
+		return
+	}
+	if err := limits.Check("status_update", u); err != nil {
+		e.log.Warn("dropping a status update past Mezzo's bounds", "framework", fwID, "executor", exID, "err", err)
 		return
 	}
 	s := proto.Clone(u.GetStatus()).(*mesos.TaskStatus)

@@ -21,6 +21,7 @@ import (
 	masterpb "github.com/mezzo-project/mezzo/api/v1/master"
 	"github.com/mezzo-project/mezzo/api/v1/recordio"
 	"github.com/mezzo-project/mezzo/detector"
+	"github.com/mezzo-project/mezzo/internal/tlsutil"
 )
 
 // maxAnswer bounds the body of one answer the CLI reads (a GET_STATE of a
@@ -39,6 +40,9 @@ type client struct {
 	// principal and secret, when principal is set, go with every
 	// request as HTTP Basic credentials.
 	principal, secret string
+	// scheme is "https" when LIBPROCESS_SSL_ENABLED or the master was
+	// named by an https:// URL, else "http".
+	scheme string
 }
 
 // connect finds the master the options name: --master, else
@@ -52,8 +56,15 @@ func (o *options) connect() (*client, error) {
 	if master == "" {
 		master = DefaultMaster
 	}
-	c := &client{http: &http.Client{}, timeout: o.timeout,
+	tlsConf, err := tlsutil.FromEnv(func(k string) (string, bool) { v := o.getenv(k); return v, v != "" })
+	if err != nil {
+		return nil, err
+	}
+	c := &client{http: &http.Client{Transport: tlsConf.Transport()}, timeout: o.timeout, scheme: tlsConf.Scheme(),
 		principal: cmp.Or(o.principal, o.getenv("MEZZO_PRINCIPAL")), secret: cmp.Or(o.secret, o.getenv("MEZZO_SECRET"))}
+	if strings.HasPrefix(master, "https://") {
+		c.scheme = "https"
+	}
 	if c.principal == "" && c.secret != "" {
 		return nil, usagef("--secret (or $MEZZO_SECRET) without --principal (or $MEZZO_PRINCIPAL)")
 	}
@@ -76,7 +87,7 @@ func (o *options) connect() (*client, error) {
 // hostPort checks a master's host:port (an http:// prefix and a trailing
 // slash are dropped; a missing port is Mesos' 5050).
 func hostPort(s string) (string, error) {
-	s = strings.TrimSuffix(strings.TrimPrefix(s, "http://"), "/")
+	s = strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(s, "http://"), "https://"), "/")
 	if s == "" || strings.ContainsAny(s, "/?# ") {
 		return "", usagef("bad master address %q: want host:port, zk://host:port,.../path or file:///path", s)
 	}
@@ -174,7 +185,7 @@ func (c *client) do(req *http.Request) (*http.Response, error) {
 }
 
 func (c *client) url(path string, query url.Values) string {
-	u := url.URL{Scheme: "http", Host: c.addr, Path: path}
+	u := url.URL{Scheme: c.scheme, Host: c.addr, Path: path}
 	if query != nil {
 		u.RawQuery = query.Encode()
 	}
@@ -218,7 +229,7 @@ func (c *client) post(ctx context.Context, call *masterpb.Call) (*http.Response,
 func (c *client) getJSON(ctx context.Context, addr, path string, query url.Values, v any) error {
 	u := c.url(path, query)
 	if addr != "" {
-		u = (&url.URL{Scheme: "http", Host: addr, Path: path, RawQuery: query.Encode()}).String()
+		u = (&url.URL{Scheme: c.scheme, Host: addr, Path: path, RawQuery: query.Encode()}).String()
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	"github.com/mezzo-project/mezzo/api/v1/recordio"
 	"github.com/mezzo-project/mezzo/internal/flags"
+	"github.com/mezzo-project/mezzo/internal/tlsutil"
 )
 
 // Env is what an executor learns from the environment the agent gives it
@@ -44,6 +45,10 @@ type Env struct {
 	// token the agent issued this executor, sent with every call as
 	// "Authorization: Bearer <token>" (empty: none sent).
 	AuthenticationToken string
+	// TLS is what the LIBPROCESS_SSL_* variables (which the agent passes
+	// on) say: with it the executor speaks https to Endpoint. Nil is
+	// plain HTTP.
+	TLS *tlsutil.Setup
 }
 
 // EnvFromOS reads Env with getenv (os.Getenv when nil).
@@ -78,6 +83,11 @@ func EnvFromOS(getenv func(string) string) (Env, error) {
 	if e.Endpoint == "" {
 		return e, errors.New("expecting MESOS_AGENT_ENDPOINT (or MESOS_SLAVE_PID) to be set in the environment")
 	}
+	tlsConf, err := tlsutil.FromEnv(func(k string) (string, bool) { v := getenv(k); return v, v != "" })
+	if err != nil {
+		return e, fmt.Errorf("TLS to the agent: %w", err)
+	}
+	e.TLS = tlsConf
 	if e.Sandbox == "" {
 		e.Sandbox = getenv("MESOS_DIRECTORY")
 	}
@@ -104,7 +114,7 @@ func EnvFromOS(getenv func(string) string) (Env, error) {
 }
 
 // Client speaks the v1 executor API to one agent: POST
-// http://<endpoint>/api/v1/executor.
+// http(s)://<endpoint>/api/v1/executor (https with Env.TLS).
 type Client struct {
 	// URL is the executor endpoint's full URL.
 	URL string
@@ -123,8 +133,13 @@ type Client struct {
 
 // NewClient returns a client for the executor described by e.
 func NewClient(e Env, f codec.Format) *Client {
+	var hc *http.Client
+	if e.TLS != nil {
+		hc = e.TLS.Client(0)
+	}
 	return &Client{
-		URL:         "http://" + e.Endpoint + "/api/v1/executor",
+		HTTP:        hc,
+		URL:         e.TLS.Scheme() + "://" + e.Endpoint + "/api/v1/executor",
 		Format:      f,
 		Token:       e.AuthenticationToken,
 		frameworkID: &mesos.FrameworkID{Value: &e.FrameworkID},

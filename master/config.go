@@ -14,6 +14,7 @@ import (
 	"github.com/mezzo-project/mezzo/internal/acl"
 	"github.com/mezzo-project/mezzo/internal/flags"
 	"github.com/mezzo-project/mezzo/internal/logging"
+	"github.com/mezzo-project/mezzo/internal/tlsutil"
 	"github.com/mezzo-project/mezzo/master/constraints"
 	"github.com/mezzo-project/mezzo/master/registry"
 	"github.com/mezzo-project/mezzo/resources"
@@ -186,6 +187,12 @@ type Config struct {
 	// "N/DURATION", e.g. "1/10mins"; empty means no limit. It keeps a
 	// network problem from taking out the whole cluster at once.
 	AgentRemovalRateLimit string
+	// TLS is the master's TLS (LIBPROCESS_SSL_*, package tlsutil): its
+	// listeners speak it, its files proxy dials agents with it, and, with
+	// a CA, agents must present a verified certificate to register. Nil
+	// is plain HTTP.
+	TLS *tlsutil.Setup
+
 	// ACLs are Mesos' --acls: the access control lists the master's local
 	// authorizer decides frameworks' and operators' requests with
 	// (package internal/acl; the flag takes the JSON, or a path to it as

@@ -25,6 +25,9 @@ import (
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	"github.com/mezzo-project/mezzo/internal/acl"
 	"github.com/mezzo-project/mezzo/internal/files"
+	"github.com/mezzo-project/mezzo/internal/tlsutil"
+
+	"path/filepath"
 )
 
 // The master's files, served as Mesos' "files" process serves them
@@ -77,15 +80,15 @@ const filesProxyMaxBody = 16 << 20
 
 // newFilesClient is the HTTP client that forwards to agents: it dials
 // within 5 s and waits filesProxyTimeout for an answer's headers; each
-// call bounds the rest.
-func newFilesClient() *http.Client {
+// call bounds the rest. With tlsConf it speaks https to agents.
+func newFilesClient(tlsConf *tlsutil.Setup) *http.Client {
 	return &http.Client{
-		Transport: &http.Transport{
+		Transport: tlsConf.Configure(&http.Transport{
 			DialContext:           (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
 			ResponseHeaderTimeout: filesProxyTimeout,
 			MaxIdleConnsPerHost:   4,
 			IdleConnTimeout:       90 * time.Second,
-		},
+		}),
 		// An agent answers; it does not send the master elsewhere.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
@@ -156,25 +159,25 @@ func (m *Master) filesTarget(ctx context.Context, requested string) (agentFile, 
 }
 
 // resolveFilePath resolves the master's own files: /master/log alone.
-func (m *Master) resolveFilePath(requested string) (string, error) {
+func (m *Master) resolveFilePath(requested string) (files.Target, error) {
 	p, err := filesPath(requested)
 	if err != nil {
-		return "", err
+		return files.Target{}, err
 	}
 	if p != "/master/log" {
-		return "", files.NotFound()
+		return files.Target{}, files.NotFound()
 	}
 	if m.cfg.LogFile == "" {
-		return "", httpapi.Errorf(http.StatusNotFound, "/master/log: this master writes no log file (start it with --log_dir).\n")
+		return files.Target{}, httpapi.Errorf(http.StatusNotFound, "/master/log: this master writes no log file (start it with --log_dir).\n")
 	}
 	real, found, err := files.Canonical(m.cfg.LogFile)
 	if err != nil {
-		return "", err
+		return files.Target{}, err
 	}
 	if !found {
-		return "", files.NotFound()
+		return files.Target{}, files.NotFound()
 	}
-	return real, nil
+	return files.Target{Root: filepath.Dir(real), Rel: filepath.Base(real)}, nil
 }
 
 // filesVirtual lists the master's virtual directories: "/", "/master",
@@ -454,7 +457,7 @@ func (m *Master) filesDebug(w http.ResponseWriter, r *http.Request) error {
 		doc["/master/log"] = m.cfg.LogFile
 	}
 	for id, a := range s.view.agents {
-		doc["/agents/"+id] = "http://" + net.JoinHostPort(a.ip, strconv.Itoa(a.port)) + "/files"
+		doc["/agents/"+id] = m.cfg.TLS.Scheme() + "://" + net.JoinHostPort(a.ip, strconv.Itoa(a.port)) + "/files"
 	}
 	return legacy.Write(w, r, doc)
 }
@@ -563,7 +566,7 @@ func (m *Master) agentGet(ctx context.Context, target agentFile, op string, quer
 // agentRequest sends one request to the target's agent. Failing to reach
 // it is a 503 naming the agent.
 func (m *Master) agentRequest(ctx context.Context, target agentFile, method, pathQuery string, body []byte, contentType string) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, method, "http://"+target.addr+pathQuery, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, method, m.cfg.TLS.Scheme()+"://"+target.addr+pathQuery, bytes.NewReader(body))
 	if err != nil {
 		return nil, httpapi.Errorf(http.StatusBadGateway, "Agent '%s' at %s cannot be asked: %v.\n", target.id, target.addr, err)
 	}

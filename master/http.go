@@ -19,8 +19,10 @@ import (
 	"github.com/mezzo-project/mezzo/internal/auth"
 	"github.com/mezzo-project/mezzo/internal/flags"
 	"github.com/mezzo-project/mezzo/internal/libprocess"
+	"github.com/mezzo-project/mezzo/internal/limits"
 	"github.com/mezzo-project/mezzo/internal/prom"
 	"github.com/mezzo-project/mezzo/internal/sysmetrics"
+	"github.com/mezzo-project/mezzo/internal/tlsutil"
 	"github.com/mezzo-project/mezzo/webui"
 )
 
@@ -213,12 +215,20 @@ func (m *Master) subscribe(w http.ResponseWriter, r *http.Request, f codec.Forma
 // (internal/agentproto): REGISTER opens the agent's event stream, other
 // calls are answered 202.
 func (m *Master) agentAPI(w http.ResponseWriter, r *http.Request) error {
+	if m.cfg.TLS.MutualTLS() && !tlsutil.PeerVerified(r) {
+		// Beyond Mesos: with a CA configured, masters and agents
+		// authenticate each other (docs/security.md, "TLS").
+		return httpapi.Errorf(http.StatusForbidden, "The agent API requires a TLS client certificate signed by the configured CA (LIBPROCESS_SSL_CA_FILE/LIBPROCESS_SSL_CA_DIR)")
+	}
 	call := &agentproto.AgentCall{}
 	if _, err := httpapi.DecodeCall(w, r, call, 0); err != nil {
 		return err
 	}
 	if call.Type == nil {
 		return httpapi.BadRequest("Expecting 'type' to be present")
+	}
+	if err := limits.Check("call", call); err != nil {
+		return httpapi.BadRequest("Failed to validate agent call: %v", err)
 	}
 	if call.GetType() == agentproto.AgentCall_REGISTER {
 		if call.Register == nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	"github.com/mezzo-project/mezzo/internal/acl"
 	"github.com/mezzo-project/mezzo/internal/files"
+	"github.com/mezzo-project/mezzo/internal/tlsutil"
 	"github.com/mezzo-project/mezzo/internal/version"
 	"github.com/mezzo-project/mezzo/master/registry"
 )
@@ -134,7 +135,7 @@ func newMaster(cfg Config, log *slog.Logger, clock Clock) (*Master, error) {
 	m.readSlots = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))
 	m.readLimit = &readLimiter{interval: readInterval, burst: readBurst}
 	m.snaps.build(core, 0)
-	m.files, m.filesClient = m.newFileServer(), newFilesClient()
+	m.files, m.filesClient = m.newFileServer(), newFilesClient(cfg.TLS)
 	m.v0 = newV0Edge(m)
 	m.handler = m.routes()
 	go m.loop()
@@ -350,11 +351,13 @@ func (m *Master) Info() *mesos.MasterInfo {
 // /state, /flags, /version and /redirect, each also under /master/.
 func (m *Master) Handler() http.Handler { return m.handler }
 
-// Serve serves the master's endpoints on ln until Close. When the
+// Serve serves the master's endpoints on ln until Close, over TLS when
+// Config.TLS is set, with tlsutil's timeouts and connection cap. When the
 // configured port is 0, the master first adopts ln's port (and its IP,
 // when none is configured) as the advertised address.
 func (m *Master) Serve(ln net.Listener) error {
-	srv := &http.Server{Handler: m.handler, ReadHeaderTimeout: 30 * time.Second}
+	srv := tlsutil.NewServer(m.handler, tlsutil.ServerOptions{Log: m.log})
+	ln = m.cfg.TLS.Listen(tlsutil.LimitListener(ln, 0))
 	m.mu.Lock()
 	if m.closing {
 		m.mu.Unlock()

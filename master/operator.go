@@ -14,6 +14,7 @@ import (
 	masterpb "github.com/mezzo-project/mezzo/api/v1/master"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	"github.com/mezzo-project/mezzo/internal/acl"
+	"github.com/mezzo-project/mezzo/internal/limits"
 )
 
 // operatorAPI is POST /api/v1 (also /master/api/v1), Mesos' master
@@ -37,6 +38,9 @@ func (m *Master) operatorAPI(w http.ResponseWriter, r *http.Request) error {
 	}
 	if call.Type == nil {
 		return httpapi.BadRequest("Failed to validate master::Call: Expecting 'type' to be present")
+	}
+	if err := limits.Check("call", call); err != nil {
+		return httpapi.BadRequest("Failed to validate master::Call: %v", err)
 	}
 	respond := func(t masterpb.Response_Type, fill func(*masterpb.Response)) error {
 		resp := &masterpb.Response{Type: t.Enum()}

@@ -85,7 +85,7 @@ func (e *v0Edge) senderFor(self string) *libprocess.Sender {
 			e.log.Error("the master's pid is not a libprocess pid: driver-based frameworks get no answers", "pid", self, "err", err)
 			return nil
 		}
-		e.sender = libprocess.NewSender(libprocess.Config{Self: pid, Log: e.log, OnExited: e.exited})
+		e.sender = libprocess.NewSender(libprocess.Config{Self: pid, Log: e.log, OnExited: e.exited, TLS: e.m.cfg.TLS})
 	}
 	return e.sender
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
+	"github.com/mezzo-project/mezzo/internal/limits"
 	"github.com/mezzo-project/mezzo/resources"
 )
 
@@ -25,6 +26,9 @@ import (
 func validateSchedulerCall(call *schedpb.Call) error {
 	if call.Type == nil {
 		return errors.New("Expecting 'type' to be present")
+	}
+	if err := limits.Check("call", call); err != nil {
+		return err
 	}
 	if call.GetType() == schedpb.Call_SUBSCRIBE {
 		if call.Subscribe == nil {
@@ -340,6 +344,9 @@ func (c *core) validateTaskCommon(f *framework, a *agent, t *mesos.TaskInfo) (re
 	if t.GetMaxCompletionTime().GetNanoseconds() < 0 {
 		return resources.Resources{}, errors.New("Task's `max_completion_time` must be non-negative")
 	}
+	if err := validateEnvironment(t.GetCommand().GetEnvironment()); err != nil {
+		return resources.Resources{}, fmt.Errorf("Task's `CommandInfo` is invalid: %w", err)
+	}
 	if t.Check != nil {
 		if err := validateCheckInfo(t.GetCheck()); err != nil {
 			return resources.Resources{}, fmt.Errorf("Task uses invalid check: %w", err)
@@ -379,6 +386,9 @@ func (c *core) validateExecutor(f *framework, a *agent, e *mesos.ExecutorInfo) e
 	}
 	if e.GetShutdownGracePeriod().GetNanoseconds() < 0 {
 		return errors.New("ExecutorInfo's 'shutdown_grace_period' must be non-negative")
+	}
+	if err := validateEnvironment(e.GetCommand().GetEnvironment()); err != nil {
+		return fmt.Errorf("Executor's `CommandInfo` is invalid: %w", err)
 	}
 	if e.FrameworkId == nil {
 		return errors.New("'ExecutorInfo.framework_id' must be set")
@@ -592,9 +602,17 @@ func validateCheckCommand(cmd *mesos.CommandInfo, what, invalid string) error {
 
 // validateEnvironment applies Mesos' Environment rules: a VALUE variable
 // has a value and no secret, a SECRET one a secret and no value, and the
-// type is not UNKNOWN.
+// type is not UNKNOWN. Beyond Mesos, a name is not empty and holds no
+// '=' or NUL, and a value no NUL: "A=B" named "PATH=/evil:" would set
+// another variable than the one named.
 func validateEnvironment(env *mesos.Environment) error {
 	for _, v := range env.GetVariables() {
+		if name := v.GetName(); name == "" || strings.ContainsAny(name, "=\x00") {
+			return fmt.Errorf("Environment variable name %q is invalid: it must be non-empty and hold no '=' or NUL", name)
+		}
+		if strings.ContainsRune(v.GetValue(), 0) {
+			return fmt.Errorf("Environment variable '%s' has a value holding NUL", v.GetName())
+		}
 		switch v.GetType() {
 		case mesos.Environment_Variable_SECRET:
 			if v.Secret == nil {

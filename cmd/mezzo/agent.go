@@ -50,6 +50,10 @@ func runAgent(args []string, stdout, stderr io.Writer) int {
 	defer closeLog()
 	cfg.Verbosity = verbosity
 	cfg.LogFile = lf.path("mezzo-agent.log")
+	if cfg.TLS, err = loadTLS(log); err != nil {
+		fmt.Fprintf(stderr, "mezzo agent: %v\n", err)
+		return 2
+	}
 	applyDefaultIsolation(fs, &cfg, log)
 	a, err := agent.New(cfg, log)
 	if err != nil {

@@ -53,6 +53,10 @@ func runMaster(args []string, stdout, stderr io.Writer) int {
 	defer closeLog()
 	cfg.Verbosity = verbosity
 	cfg.LogFile = lf.path("mezzo-master.log")
+	if cfg.TLS, err = loadTLS(log); err != nil {
+		fmt.Fprintf(stderr, "mezzo master: %v\n", err)
+		return 2
+	}
 	if cfg.ZK != "" {
 		return runMasterOfSeveral(cfg, log, stderr)
 	}

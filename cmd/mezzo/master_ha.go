@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/mezzo-project/mezzo/detector"
+	"github.com/mezzo-project/mezzo/internal/tlsutil"
 	"github.com/mezzo-project/mezzo/master"
 	"github.com/mezzo-project/mezzo/master/registry"
 )
@@ -65,11 +66,11 @@ func runElectedMaster(ctx context.Context, cfg master.Config, ln net.Listener, l
 	var current atomic.Pointer[http.Handler]
 	standby := master.NewStandby(info, det, cfg, log).Handler()
 	current.Store(&standby)
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := tlsutil.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		(*current.Load()).ServeHTTP(w, r)
-	})}
+	}), tlsutil.ServerOptions{Log: log})
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() { served <- srv.Serve(cfg.TLS.Listen(tlsutil.LimitListener(ln, 0))) }()
 	defer srv.Close()
 
 	cont, err := detector.Contend(ctx, u, timeout, info, detector.WithLogger(log))

@@ -31,6 +31,7 @@ import (
 	"net/url"
 	"os"
 	"os/user"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -42,6 +43,8 @@ import (
 	"github.com/mezzo-project/mezzo/api/legacy"
 	"github.com/mezzo-project/mezzo/api/v1/httpapi"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
+
+	"slices"
 )
 
 // MaxRead is the most one read returns: 16 memory pages (64 KiB with
@@ -58,13 +61,34 @@ type Entry struct {
 	Real string
 }
 
+// Target is what a requested path names: Rel, a slash-separated path
+// relative to the directory Root ("" for Root itself). Root is trusted
+// (the process made it, or was told it); Rel is not: it is opened
+// beneath Root in one step (os.Root, openat2-style), so that no symlink
+// or ".." in it leads outside Root, whatever a task swaps the files for
+// while the request runs.
+type Target struct {
+	Root, Rel string
+}
+
+// path is t's path as a name (for messages and media types).
+func (t Target) path() string { return filepath.Join(t.Root, t.Rel) }
+
+// rel is Rel as os.Root takes it.
+func (t Target) rel() string {
+	if t.Rel == "" {
+		return "."
+	}
+	return t.Rel
+}
+
 // Server serves files over one process's attached paths. Its fields are
 // set once before use; its methods may be called from any goroutine.
 type Server struct {
-	// Resolve maps a requested path to the real file it names, with
-	// symlinks resolved and confined to its attached root. Its errors
-	// are *httpapi.Error (NotFound for a path it does not serve).
-	Resolve func(requested string) (string, error)
+	// Resolve maps a requested path to the file it names, beneath its
+	// attached root. Its errors are *httpapi.Error (NotFound for a path
+	// it does not serve).
+	Resolve func(requested string) (Target, error)
 	// Virtual, when set, lists the virtual directory at p (absolute,
 	// clean, no trailing slash); ok is false when p is none, and Resolve
 	// decides. Its errors are *httpapi.Error.
@@ -147,28 +171,83 @@ func (s *Server) walk(requested string, add func(p string, fi os.FileInfo, names
 		}
 		return nil
 	}
-	dir, err := s.Resolve(requested)
+	t, err := s.Resolve(requested)
 	if err != nil {
 		return err
 	}
-	des, err := os.ReadDir(dir)
+	root, err := os.OpenRoot(t.Root)
+	if err != nil {
+		return openError(t, requested, err)
+	}
+	defer root.Close()
+	dir, err := root.Open(t.rel())
+	if err != nil {
+		return openError(t, requested, err)
+	}
+	des, err := dir.ReadDir(-1)
+	dir.Close()
 	if err != nil {
 		if !errors.Is(err, syscall.ENOTDIR) {
-			s.warn("files: cannot list directory", "path", dir, "err", err)
+			s.warn("files: cannot list directory", "path", t.path(), "err", err)
 		}
 		return nil
 	}
+	slices.SortFunc(des, func(a, b os.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
 	base := strings.TrimSuffix(Clean(requested), "/")
+	realRoot, _, _ := Canonical(t.Root)
 	for _, e := range des {
-		full := filepath.Join(dir, e.Name())
-		fi, err := os.Stat(full)
+		// Stat'ed beneath the root too: a symlink that leads outside it
+		// is described as the link it is, its target's size, owner and
+		// times untold; a dangling one is left out.
+		rel := path.Join(t.rel(), e.Name())
+		fi, err := root.Stat(rel)
+		if err != nil && escapes(filepath.Join(t.Root, rel), realRoot) {
+			fi, err = root.Lstat(rel)
+		}
 		if err != nil {
-			s.warn("files: listed entry cannot be stat'ed", "path", full, "err", err)
+			s.debug("files: listed entry left out", "path", path.Join(t.path(), e.Name()), "err", err)
 			continue
 		}
 		add(base+"/"+e.Name(), fi, names)
 	}
 	return nil
+}
+
+// escapes says whether p exists and resolves outside root (both
+// absolute, root with its symlinks resolved). It only picks how an entry
+// is described; what is read was decided by os.Root.
+func escapes(p, root string) bool {
+	real, found, _ := Canonical(p)
+	return found && !Within(real, root)
+}
+
+func (s *Server) debug(msg string, args ...any) {
+	if s.Log != nil {
+		s.Log.Debug(msg, args...)
+	}
+}
+
+// open opens t beneath its root.
+func (t Target) open(requested string) (*os.File, error) {
+	root, err := os.OpenRoot(t.Root)
+	if err != nil {
+		return nil, openError(t, requested, err)
+	}
+	defer root.Close()
+	f, err := root.Open(t.rel())
+	if err != nil {
+		return nil, openError(t, requested, err)
+	}
+	return f, nil
+}
+
+// realName is the name of the file f has open, as the kernel knows it
+// (no race with a rename or a swapped symlink); fallback when unknown.
+func realName(f *os.File, fallback string) string {
+	if p, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(int(f.Fd()))); err == nil && filepath.IsAbs(p) {
+		return p
+	}
+	return fallback
 }
 
 func (s *Server) warn(msg string, args ...any) {
@@ -179,11 +258,11 @@ func (s *Server) warn(msg string, args ...any) {
 
 // resolveFile resolves a path that must name a file: a virtual directory
 // is what to do.
-func (s *Server) resolveFile(requested, what string) (string, error) {
+func (s *Server) resolveFile(requested, what string) (Target, error) {
 	if _, ok, err := s.virtual(requested); err != nil {
-		return "", err
+		return Target{}, err
 	} else if ok {
-		return "", httpapi.BadRequest("Cannot %s a directory.\n", what)
+		return Target{}, httpapi.BadRequest("Cannot %s a directory.\n", what)
 	}
 	return s.Resolve(requested)
 }
@@ -235,11 +314,11 @@ func (s *Server) Read(w http.ResponseWriter, r *http.Request) error {
 	if offset == -1 {
 		start, length = 0, 0
 	}
-	path, err := s.resolveFile(rp.Path, "read")
+	t, err := s.resolveFile(rp.Path, "read")
 	if err != nil {
 		return err
 	}
-	size, data, err := ReadChunk(path, start, length)
+	size, data, err := readChunk(t, rp.Path, start, length)
 	if err != nil {
 		return err
 	}
@@ -254,7 +333,7 @@ func (s *Server) Read(w http.ResponseWriter, r *http.Request) error {
 // size. Reading at or past the end, or a length of 0, answers no data
 // (an empty, not nil, slice).
 func (s *Server) ReadFile(requested string, offset uint64, length *uint64) (uint64, []byte, error) {
-	path, err := s.resolveFile(requested, "read")
+	t, err := s.resolveFile(requested, "read")
 	if err != nil {
 		return 0, nil, err
 	}
@@ -262,7 +341,7 @@ func (s *Server) ReadFile(requested string, offset uint64, length *uint64) (uint
 	if length != nil {
 		n = int64(min(*length, math.MaxInt64))
 	}
-	size, data, err := ReadChunk(path, int64(min(offset, math.MaxInt64)), n)
+	size, data, err := readChunk(t, requested, int64(min(offset, math.MaxInt64)), n)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -272,15 +351,16 @@ func (s *Server) ReadFile(requested string, offset uint64, length *uint64) (uint
 	return uint64(size), data, nil
 }
 
-// ReadChunk reads up to length bytes (all to the end when length is -1,
-// never more than MaxRead) of the file at path from offset, and returns
+// readChunk reads up to length bytes (all to the end when length is -1,
+// never more than MaxRead) of the file t names from offset, and returns
 // the file's size with them. Errors are *httpapi.Error.
-func ReadChunk(path string, offset, length int64) (int64, []byte, error) {
-	f, err := os.Open(path)
+func readChunk(t Target, requested string, offset, length int64) (int64, []byte, error) {
+	f, err := t.open(requested)
 	if err != nil {
-		return 0, nil, openError(path, err)
+		return 0, nil, err
 	}
 	defer f.Close()
+	path := t.path()
 	fi, err := f.Stat()
 	if err != nil {
 		return 0, nil, httpapi.Errorf(http.StatusInternalServerError, "Failed to stat file at '%s': %v.\n", path, err)
@@ -321,15 +401,16 @@ func (s *Server) Download(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	path, err := s.resolveFile(requested, "download")
+	t, err := s.resolveFile(requested, "download")
 	if err != nil {
 		return err
 	}
-	f, err := os.Open(path)
+	f, err := t.open(requested)
 	if err != nil {
-		return openError(path, err)
+		return err
 	}
 	defer f.Close()
+	path := realName(f, t.path())
 	fi, err := f.Stat()
 	if err != nil {
 		return httpapi.Errorf(http.StatusInternalServerError, "Failed to stat file at '%s': %v.\n", path, err)
@@ -443,13 +524,25 @@ func NotFound() error {
 	return &httpapi.Error{Status: http.StatusNotFound}
 }
 
-// openError answers a file that resolved but cannot be opened: 404 when
-// it went away since, 500 otherwise (Mesos' "unknown" failure).
-func openError(path string, err error) error {
-	if errors.Is(err, fs.ErrNotExist) {
+// openError answers a target that cannot be opened beneath its root:
+// 404 when it does not exist, 400 when it leads outside the root (a
+// symlink or ".." out of it, as Mesos answers a path that leaves its
+// attached directory), 500 otherwise (Mesos' "unknown" failure). The
+// answer is told by resolving the path again, after the fact: it only
+// picks the message; what is served was decided by the open.
+func openError(t Target, requested string, err error) error {
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 		return NotFound()
 	}
-	return httpapi.Errorf(http.StatusInternalServerError, "Failed to open file at '%s': %v.\n", path, err)
+	root, rootFound, _ := Canonical(t.Root)
+	real, found, _ := Canonical(t.path())
+	switch {
+	case !rootFound || !found:
+		return NotFound()
+	case !Within(real, root):
+		return httpapi.BadRequest("'%s' is inaccessible.\n", requested)
+	}
+	return httpapi.Errorf(http.StatusInternalServerError, "Failed to open file at '%s': %v.\n", t.path(), err)
 }
 
 // virtualDir is the os.FileInfo of a virtual directory: read-only, no

@@ -56,7 +56,9 @@ func ParseDuration(s string) (time.Duration, error) {
 	for _, u := range units {
 		if unit == u.name {
 			f := v * float64(u.d)
-			if math.Abs(f) > math.MaxInt64 {
+			// float64(math.MaxInt64) is 2^63, one past the largest
+			// Duration: equal is out of range too.
+			if math.Abs(f) >= math.MaxInt64 {
 				return 0, fmt.Errorf("invalid duration %q: out of range", s)
 			}
 			return time.Duration(f), nil

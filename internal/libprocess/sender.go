@@ -11,6 +11,10 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/mezzo-project/mezzo/internal/tlsutil"
+
+	"context"
 )
 
 // Defaults of Config's zero values.
@@ -59,6 +63,11 @@ type Config struct {
 	OnExited func(UPID)
 	// Log receives the sender's events; nil discards them.
 	Log *slog.Logger
+	// TLS, when set, is the TLS of the connections the Sender opens (as
+	// libprocess with LIBPROCESS_SSL_ENABLED; with SUPPORT_DOWNGRADE a
+	// peer that fails the handshake is dialled again in plain). Nil is
+	// plain TCP.
+	TLS *tlsutil.Setup
 }
 
 // Sender sends libprocess messages: one goroutine and one persistent
@@ -238,10 +247,22 @@ func (p *peer) stop() {
 func (p *peer) run() {
 	defer p.s.wg.Done()
 	d := net.Dialer{Timeout: p.s.cfg.DialTimeout}
-	conn, err := d.Dial("tcp", p.addr)
-	if err == nil {
-		// The answers are not waited for: messages are pipelined.
-		_ = conn.(*net.TCPConn).SetNoDelay(true)
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := d.DialContext(ctx, network, addr)
+		if err == nil {
+			// The answers are not waited for: messages are pipelined.
+			_ = conn.(*net.TCPConn).SetNoDelay(true)
+		}
+		return conn, err
+	}
+	var conn net.Conn
+	var err error
+	if p.s.cfg.TLS != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), p.s.cfg.DialTimeout)
+		conn, err = p.s.cfg.TLS.DialTLS(ctx, "tcp", p.addr, dial)
+		cancel()
+	} else {
+		conn, err = dial(context.Background(), "tcp", p.addr)
 	}
 	if err != nil {
 		p.fail(fmt.Errorf("connect: %w", err))

@@ -33,6 +33,7 @@ import (
 	"github.com/mezzo-project/mezzo/api/v1/recordio"
 	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
 	"github.com/mezzo-project/mezzo/detector"
+	"github.com/mezzo-project/mezzo/internal/tlsutil"
 )
 
 // ErrDone is returned by a Handler to end Run without an error.
@@ -57,7 +58,9 @@ type Config struct {
 	Framework *mesos.FrameworkInfo
 	// Format is the encoding of calls and events; the zero value is JSON.
 	Format codec.Format
-	// HTTPClient sends calls; nil means a client with a 30 s timeout. The
+	// HTTPClient sends calls; nil means a client with a 30 s timeout,
+	// speaking TLS as the LIBPROCESS_SSL_* variables of the process say
+	// (https to the master, as Mesos' scheduler library). The
 	// subscription uses a copy without a timeout.
 	HTTPClient *http.Client
 	// AutoAcknowledge acknowledges every UPDATE that carries a uuid after
@@ -103,6 +106,8 @@ type Client struct {
 
 	mu          sync.Mutex
 	master      string // base URL of the master currently used
+	scheme      string // "http" or "https": the scheme of detected masters
+	tlsErr      error  // a bad LIBPROCESS_SSL_* environment, reported by Run
 	streamID    string
 	frameworkID *mesos.FrameworkID
 	subscribed  chan struct{} // closed on the first SUBSCRIBED
@@ -121,8 +126,9 @@ const detectSessionTimeout = 10 * time.Second
 // New returns a Client. It does not connect until Run.
 func New(cfg Config) *Client {
 	hc := cfg.HTTPClient
+	tlsConf, tlsErr := tlsutil.Default()
 	if hc == nil {
-		hc = &http.Client{Timeout: 30 * time.Second}
+		hc = tlsConf.Client(30 * time.Second)
 	}
 	log := cfg.Log
 	if log == nil {
@@ -142,9 +148,9 @@ func New(cfg Config) *Client {
 		fw.Principal = proto.String(cfg.Credential.Principal)
 	}
 	cfg.Framework = fw
-	c := &Client{cfg: cfg, http: hc, log: log, subscribed: make(chan struct{})}
+	c := &Client{cfg: cfg, http: hc, log: log, subscribed: make(chan struct{}), scheme: tlsConf.Scheme(), tlsErr: tlsErr}
 	if !detector.Detected(cfg.Master) {
-		c.master = baseURL(cfg.Master)
+		c.master = baseURL(cfg.Master, c.scheme)
 	}
 	if fw.GetId().GetValue() != "" {
 		c.frameworkID = fw.GetId()
@@ -152,12 +158,12 @@ func New(cfg Config) *Client {
 	return c
 }
 
-func baseURL(master string) string {
+func baseURL(master, scheme string) string {
 	m := strings.TrimRight(master, "/")
 	if strings.HasPrefix(m, "http://") || strings.HasPrefix(m, "https://") {
 		return m
 	}
-	return "http://" + m
+	return scheme + "://" + m
 }
 
 // FrameworkID returns the framework's id, nil before the first SUBSCRIBED.
@@ -173,6 +179,9 @@ func (c *Client) Subscribed() <-chan struct{} { return c.subscribed }
 // Run subscribes and delivers events to h until ctx ends, h returns an
 // error, or the stream ends (and Reconnect is off).
 func (c *Client) Run(ctx context.Context, h Handler) error {
+	if c.tlsErr != nil {
+		return fmt.Errorf("scheduler: %w", c.tlsErr)
+	}
 	if detector.Detected(c.cfg.Master) {
 		u, err := detector.ParseURL(c.cfg.Master)
 		if err != nil {
@@ -249,7 +258,7 @@ func (c *Client) runOnce(ctx context.Context, h Handler) error {
 			return fmt.Errorf("scheduler: no leading master detected yet in %s", c.cfg.Master)
 		}
 		c.mu.Lock()
-		c.master = "http://" + addr
+		c.master = c.scheme + "://" + addr
 		c.mu.Unlock()
 	}
 
@@ -400,7 +409,11 @@ func (c *Client) post(ctx context.Context, call *schedpb.Call, streamID string, 
 				return nil, fmt.Errorf("scheduler: bad redirect location %q", loc)
 			}
 			c.mu.Lock()
-			c.master = "http://" + u.Host
+			scheme := u.Scheme // "//host:port" keeps the scheme in use
+			if scheme == "" {
+				scheme, _, _ = strings.Cut(c.master, "://")
+			}
+			c.master = scheme + "://" + u.Host
 			c.mu.Unlock()
 			c.log.Info("redirected to the leading master", "master", u.Host)
 			continue

@@ -70,6 +70,12 @@ type Config struct {
 	// (--max_agent_ping_timeouts). An agent whose stream closed is given
 	// AgentPingTimeout*MaxAgentPingTimeouts to register again. Default 5.
 	MaxAgentPingTimeouts int
+	// MaxConnections is Mezzo's --max_connections: how many connections
+	// the master's listener holds open at once (more wait in the
+	// kernel's backlog). Every agent holds one or two, so the default,
+	// 200,000, covers the largest clusters with room for frameworks and
+	// operators; it bounds what hostile clients can hold.
+	MaxConnections int
 	// MaxCompletedFrameworks is how many removed frameworks /master/state
 	// keeps (--max_completed_frameworks). Default 50.
 	MaxCompletedFrameworks int
@@ -289,6 +295,7 @@ func DefaultConfig() Config {
 		HostnameLookup:                    true,
 		AgentPingTimeout:                  15 * time.Second,
 		MaxAgentPingTimeouts:              5,
+		MaxConnections:                    200000,
 		MaxCompletedFrameworks:            50,
 		MaxOperatorEventStreamSubscribers: 1000,
 		MaxUnreachableTasksPerFramework:   1000,
@@ -347,6 +354,8 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 		"Duration after which an outstanding offer is rescinded (e.g. 30secs); 0 means never.")
 	flags.DurationVar(fs, &c.AgentPingTimeout, "agent_ping_timeout", d.AgentPingTimeout,
 		"How often the master pings an agent, and how long it waits for each answer.")
+	fs.IntVar(&c.MaxConnections, "max_connections", d.MaxConnections,
+		"Most connections the listener holds open at once (Mezzo); every agent holds one or two.")
 	fs.IntVar(&c.MaxAgentPingTimeouts, "max_agent_ping_timeouts", d.MaxAgentPingTimeouts,
 		"Number of unanswered pings in a row after which an agent is marked unreachable.")
 	fs.IntVar(&c.MaxCompletedFrameworks, "max_completed_frameworks", d.MaxCompletedFrameworks,
@@ -512,6 +521,9 @@ func (c *Config) Validate() error {
 	if c.AllocationInterval <= 0 {
 		errs = append(errs, fmt.Errorf("--allocation_interval=%s: must be positive", flags.FormatDuration(c.AllocationInterval)))
 	}
+	if c.MaxConnections < 1 {
+		errs = append(errs, fmt.Errorf("--max_connections=%d: must be at least 1", c.MaxConnections))
+	}
 	return errors.Join(errs...)
 }
 
@@ -522,6 +534,7 @@ func (c *Config) flagValues() map[string]string {
 		"port":                                   fmt.Sprint(c.Port),
 		"agent_ping_timeout":                     flags.FormatDuration(c.AgentPingTimeout),
 		"max_agent_ping_timeouts":                fmt.Sprint(c.MaxAgentPingTimeouts),
+		"max_connections":                        fmt.Sprint(c.MaxConnections),
 		"max_completed_frameworks":               fmt.Sprint(c.MaxCompletedFrameworks),
 		"max_completed_tasks_per_framework":      fmt.Sprint(c.MaxCompletedTasksPerFramework),
 		"max_operator_event_stream_subscribers":  fmt.Sprint(c.MaxOperatorEventStreamSubscribers),

@@ -357,7 +357,7 @@ func (m *Master) Handler() http.Handler { return m.handler }
 // when none is configured) as the advertised address.
 func (m *Master) Serve(ln net.Listener) error {
 	srv := tlsutil.NewServer(m.handler, tlsutil.ServerOptions{Log: m.log})
-	ln = m.cfg.TLS.Listen(tlsutil.LimitListener(ln, 0))
+	ln = m.cfg.TLS.Listen(tlsutil.LimitListener(ln, m.cfg.MaxConnections))
 	m.mu.Lock()
 	if m.closing {
 		m.mu.Unlock()

@@ -70,7 +70,7 @@ func runElectedMaster(ctx context.Context, cfg master.Config, ln net.Listener, l
 		(*current.Load()).ServeHTTP(w, r)
 	}), tlsutil.ServerOptions{Log: log})
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(cfg.TLS.Listen(tlsutil.LimitListener(ln, 0))) }()
+	go func() { served <- srv.Serve(cfg.TLS.Listen(tlsutil.LimitListener(ln, cfg.MaxConnections))) }()
 	defer srv.Close()
 
 	cont, err := detector.Contend(ctx, u, timeout, info, detector.WithLogger(log))

@@ -27,8 +27,9 @@ const (
 	DefaultIdleTimeout = 2 * time.Minute
 	// DefaultMaxHeaderBytes bounds a request's header block.
 	DefaultMaxHeaderBytes = 64 << 10
-	// DefaultMaxConns bounds the connections one listener holds open;
-	// more wait in the kernel's backlog.
+	// DefaultMaxConns bounds the connections one listener holds open
+	// when its daemon names no bound (the agent; the master takes
+	// --max_connections); more wait in the kernel's backlog.
 	DefaultMaxConns = 8192
 )
 

@@ -46,6 +46,10 @@ import (
 // masterPath is where agents register and post their calls.
 const masterPath = "/master/api/v1/agent"
 
+// postConns bounds the connections a pool's agents post their calls on,
+// per source address.
+const postConns = 256
+
 // Config describes a Pool.
 type Config struct {
 	// Master is the master's host:port, or a zk:// or file:// URL of
@@ -95,7 +99,8 @@ type Config struct {
 type Pool struct {
 	cfg     Config
 	log     *slog.Logger
-	clients []*http.Client // by source address
+	clients []*http.Client // by source address: the event streams
+	posters []*http.Client // by source address: the calls
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	leader  *detector.Follower // nil with a fixed master
@@ -145,7 +150,7 @@ func Start(ctx context.Context, cfg Config) (*Pool, error) {
 	if len(sources) == 0 {
 		sources = []string{""}
 	}
-	var clients []*http.Client
+	var clients, posters []*http.Client
 	for _, src := range sources {
 		d := &net.Dialer{Timeout: 5 * time.Second}
 		if src != "" {
@@ -159,6 +164,14 @@ func Start(ctx context.Context, cfg Config) (*Pool, error) {
 			MaxIdleConnsPerHost: 64,
 			DialContext:         d.DialContext,
 		}})
+		// Calls share a bounded set of kept-alive connections: opening
+		// one per concurrent call would exhaust the address' ephemeral
+		// ports (TIME_WAIT) once thousands of agents post at once.
+		posters = append(posters, &http.Client{Transport: &http.Transport{
+			MaxIdleConnsPerHost: postConns,
+			MaxConnsPerHost:     postConns,
+			DialContext:         d.DialContext,
+		}})
 	}
 	u, err := detector.ParseURL(cfg.Master)
 	if err != nil {
@@ -168,6 +181,7 @@ func Start(ctx context.Context, cfg Config) (*Pool, error) {
 	p := &Pool{
 		cfg: cfg, log: log, cancel: cancel, closeD: func() {},
 		clients:    clients,
+		posters:    posters,
 		registered: map[string]int{},
 		changed:    make(chan struct{}),
 	}
@@ -198,6 +212,7 @@ func Start(ctx context.Context, cfg Config) (*Pool, error) {
 		a := &agent{
 			pool:   p,
 			client: clients[src],
+			poster: posters[src],
 			info: &mesos.AgentInfo{Hostname: proto.String(host), Port: proto.Int32(int32(5051)),
 				Resources: res, Attributes: resources.AttributesToProto(attrs)},
 			// Distinct endpoints: the master keys agents by address.
@@ -220,7 +235,7 @@ func (p *Pool) Close() {
 	p.cancel()
 	p.wg.Wait()
 	p.closeD()
-	for _, c := range p.clients {
+	for _, c := range append(p.clients, p.posters...) {
 		c.CloseIdleConnections()
 	}
 }
@@ -324,7 +339,8 @@ func (p *Pool) noteRegistered() {
 // reader and the task timers touch them.
 type agent struct {
 	pool     *Pool
-	client   *http.Client
+	client   *http.Client // the event stream
+	poster   *http.Client // calls
 	endpoint string
 	silent   atomic.Bool // answers no pings (Silence)
 
@@ -640,7 +656,7 @@ func (a *agent) post(ctx context.Context, call *agentproto.AgentCall) {
 	}
 	req.Header.Set("Content-Type", codec.MediaProtobuf)
 	req.Header.Set("Mesos-Stream-Id", streamID)
-	resp, err := a.client.Do(req)
+	resp, err := a.poster.Do(req)
 	a.pool.sent.Add(1)
 	if err != nil {
 		a.pool.log.Debug("emulated agent call failed", "type", call.GetType(), "err", err)

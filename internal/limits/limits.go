@@ -9,6 +9,7 @@ package limits
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -61,18 +62,48 @@ var FieldBounds = map[protoreflect.FullName]int{
 
 // Check walks m and returns an error naming the first string,
 // bytes or repeated field past its bound, by its path in m ("subscribe.
-// framework_info.name"). what names m in the error.
+// framework_info.name"). what names m in the error. Calls are checked on
+// every request, so the walk allocates nothing: the path is put together
+// only for an error, as it returns through the fields it names.
 func Check(what string, m proto.Message) error {
 	if m == nil {
 		return nil
 	}
-	return boundsOf(what, m.ProtoReflect())
+	if e := boundsOf(m.ProtoReflect()); e != nil {
+		e.segs = append(e.segs, what)
+		return e
+	}
+	return nil
 }
 
-func boundsOf(path string, m protoreflect.Message) error {
-	var err error
+// boundError is a bound exceeded at a path, kept innermost segment first
+// (".name", "[3]") while the walk returns.
+type boundError struct {
+	segs   []string
+	format string // with %s for the path
+	args   []any
+}
+
+func (e *boundError) Error() string {
+	var b strings.Builder
+	for i := len(e.segs) - 1; i >= 0; i-- {
+		b.WriteString(e.segs[i])
+	}
+	return fmt.Sprintf(e.format, append([]any{b.String()}, e.args...)...)
+}
+
+func (e *boundError) in(seg string) *boundError {
+	e.segs = append(e.segs, seg)
+	return e
+}
+
+func exceeded(format string, args ...any) *boundError {
+	return &boundError{format: format, args: args}
+}
+
+func boundsOf(m protoreflect.Message) *boundError {
+	var err *boundError
 	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-		p := path + "." + string(fd.Name())
 		switch {
 		case fd.IsList():
 			l := v.List()
@@ -81,35 +112,42 @@ func boundsOf(path string, m protoreflect.Message) error {
 				limit = MaxLaunchTasks
 			}
 			if l.Len() > limit {
-				err = fmt.Errorf("'%s' has %d entries; at most %d are accepted", p, l.Len(), limit)
-				return false
+				err = exceeded("'%s' has %d entries; at most %d are accepted", l.Len(), limit)
+				break
 			}
 			for i := 0; i < l.Len() && err == nil; i++ {
-				err = boundsOfValue(p+"["+strconv.Itoa(i)+"]", fd, l.Get(i))
+				if err = boundsOfValue(fd, l.Get(i)); err != nil {
+					err.in("[" + strconv.Itoa(i) + "]")
+				}
 			}
 		case fd.IsMap():
 			mp := v.Map()
 			if mp.Len() > MaxListEntries {
-				err = fmt.Errorf("'%s' has %d entries; at most %d are accepted", p, mp.Len(), MaxListEntries)
-				return false
+				err = exceeded("'%s' has %d entries; at most %d are accepted", mp.Len(), MaxListEntries)
+				break
 			}
 			mp.Range(func(k protoreflect.MapKey, mv protoreflect.Value) bool {
 				if s, ok := k.Interface().(string); ok && len(s) > MaxNameBytes {
-					err = fmt.Errorf("a key of '%s' is %d bytes; at most %d are accepted", p, len(s), MaxNameBytes)
+					err = exceeded("a key of '%s' is %d bytes; at most %d are accepted", len(s), MaxNameBytes)
 					return false
 				}
-				err = boundsOfValue(p+"["+k.String()+"]", fd.MapValue(), mv)
+				if err = boundsOfValue(fd.MapValue(), mv); err != nil {
+					err.in("[" + k.String() + "]")
+				}
 				return err == nil
 			})
 		default:
-			err = boundsOfValue(p, fd, v)
+			err = boundsOfValue(fd, v)
+		}
+		if err != nil {
+			err.in("." + string(fd.Name()))
 		}
 		return err == nil
 	})
 	return err
 }
 
-func boundsOfValue(path string, fd protoreflect.FieldDescriptor, v protoreflect.Value) error {
+func boundsOfValue(fd protoreflect.FieldDescriptor, v protoreflect.Value) *boundError {
 	limit, ok := FieldBounds[fd.FullName()]
 	if !ok {
 		limit = MaxStringBytes
@@ -117,14 +155,14 @@ func boundsOfValue(path string, fd protoreflect.FieldDescriptor, v protoreflect.
 	switch fd.Kind() {
 	case protoreflect.StringKind:
 		if n := len(v.String()); n > limit {
-			return fmt.Errorf("'%s' is %d bytes; at most %d are accepted", path, n, limit)
+			return exceeded("'%s' is %d bytes; at most %d are accepted", n, limit)
 		}
 	case protoreflect.BytesKind:
 		if n := len(v.Bytes()); n > limit {
-			return fmt.Errorf("'%s' is %d bytes; at most %d are accepted", path, n, limit)
+			return exceeded("'%s' is %d bytes; at most %d are accepted", n, limit)
 		}
 	case protoreflect.MessageKind, protoreflect.GroupKind:
-		return boundsOf(path, v.Message())
+		return boundsOf(v.Message())
 	}
 	return nil
 }

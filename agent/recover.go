@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -86,13 +88,17 @@ func (a *Agent) recover() error {
 
 	cleanup := a.cfg.Recover == "cleanup"
 	unrecoverable := a.recoverContainers(cp.Agent, rebooted)
-	for _, fs := range cp.Agent.Frameworks {
+	for _, fwID := range slices.Sorted(maps.Keys(cp.Agent.Frameworks)) {
+		fs := cp.Agent.Frameworks[fwID]
 		if !fs.Info.GetCheckpoint() {
 			continue
 		}
 		fw := a.framework(fs.ID, fs.Info)
 		fw.checkpointed = fs.Info
-		for _, es := range fs.Executors {
+		a.st.restoring = fw
+		// In a fixed order, so that a recovery can be replayed.
+		for _, exID := range slices.Sorted(maps.Keys(fs.Executors)) {
+			es := fs.Executors[exID]
 			// Only the latest run can be recovered: the others are
 			// garbage, as is the latest once complete.
 			for cid := range es.Runs {
@@ -118,6 +124,7 @@ func (a *Agent) recover() error {
 				a.log.Warn("skipping an executor that cannot be recovered", "framework", fs.ID, "executor", es.ID, "err", err)
 			}
 		}
+		a.st.restoring = nil
 		a.cleanup(fw, nil)
 	}
 	if cleanup {

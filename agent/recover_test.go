@@ -387,6 +387,8 @@ func TestRecoverDropsTaskTheExecutorNeverGot(t *testing.T) {
 	cfg := recoveryConfig(m, work)
 	// The executor starts slowly: it subscribes only after the restart.
 	cfg.ExecutorCommand = []string{"/bin/sh", "-c", `sleep 1; exec "$0" "$@"`, os.Args[0], "executor"}
+	// Time enough for it to re-subscribe on a loaded machine.
+	cfg.ExecutorReregistrationTimeout = 30 * time.Second
 	a1 := serveAt(t, cfg, "127.0.0.1:0")
 	waitRegistered(t, m, 1)
 	m.send(runTask(frameworkInfo("F1", true, mesos.FrameworkInfo_Capability_PARTITION_AWARE), nil, commandTask("t", "sleep 300"), nil))
@@ -416,4 +418,76 @@ func TestRecoverDropsTaskTheExecutorNeverGot(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// An executor found gone while the checkpoint is read must not take its
+// framework with it: the framework's other executors, read after it, are
+// still the agent's, reported in REGISTER and re-subscribed. Executor "a"
+// ended while the agent was down, after its task's last update was
+// acknowledged and before the agent marked its run completed; recovery
+// reads executors in id order, so "a" is found gone before "b" is read.
+func TestRecoverExecutorGoneKeepsTheOthers(t *testing.T) {
+	m := newFakeMaster(t)
+	work := t.TempDir()
+	cfg := recoveryConfig(m, work)
+	a1 := serveAt(t, cfg, "127.0.0.1:0")
+	waitRegistered(t, m, 1)
+	for _, id := range []string{"a", "b"} {
+		m.send(runTask(frameworkInfo("F1", true), nil, commandTask(id, "sleep 300"), nil))
+		m.waitState(t, id, mesos.TaskState_TASK_RUNNING)
+	}
+	pidA, pidB := executorPid(t, work, "F1", "a"), executorPid(t, work, "F1", "b")
+	t.Cleanup(func() { syscall.Kill(-pidB, syscall.SIGKILL) })
+	waitFor(t, 10*time.Second, "updates of a acknowledged", func() error {
+		var n int
+		a1.do(func() { n = len(a1.st.frameworks["F1"].updates["a"].pending) })
+		if n > 0 {
+			return fmt.Errorf("%d pending", n)
+		}
+		return nil
+	})
+	addr := a1.Endpoint()
+	a1.Detach()
+
+	// Task a finished and its end was acknowledged, then its executor
+	// went, all while the agent was away.
+	store := checkpoint.New(work)
+	st, err := store.Recover(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := checkpoint.Run{AgentID: "M1-S0", FrameworkID: "F1", ExecutorID: "a", ContainerID: st.Agent.Frameworks["F1"].Executors["a"].Latest}
+	end := &mesos.TaskStatus{TaskId: &mesos.TaskID{Value: proto.String("a")}, State: mesos.TaskState_TASK_FINISHED.Enum(),
+		Source: mesos.TaskStatus_SOURCE_EXECUTOR.Enum(), Uuid: newUUID()}
+	b := store.NewBatch()
+	b.AppendRecord(run, "a", checkpoint.Record{Kind: checkpoint.RecordUpdate, Status: end})
+	b.AppendRecord(run, "a", checkpoint.Record{Kind: checkpoint.RecordAck, UUID: end.GetUuid()})
+	if err := b.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	p, err := launcher.Adopt(pidA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Destroy()
+	<-p.Done()
+
+	a2 := serveAt(t, cfg, addr)
+	reg := waitRegistered(t, m, 2)
+	got := map[string]mesos.TaskState{}
+	for _, task := range reg.GetTasks() {
+		got[task.GetTaskId().GetValue()] = task.GetState()
+	}
+	if got["b"] != mesos.TaskState_TASK_RUNNING {
+		t.Fatalf("REGISTER after recovery reports tasks %v, want b TASK_RUNNING", got)
+	}
+	var exState executorState
+	a2.do(func() {
+		if fw := a2.st.frameworks["F1"]; fw != nil && fw.executors["b"] != nil {
+			exState = fw.executors["b"].state
+		}
+	})
+	if exState != exRunning {
+		t.Fatalf("executor b is %v after recovery, want RUNNING (re-subscribed)", exState)
+	}
 }

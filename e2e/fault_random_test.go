@@ -42,6 +42,9 @@ type churnFramework struct {
 	// before passing the acknowledgement on comes again from the next
 	// one), and a framework recognizes a repeat by its uuid.
 	seen map[string]map[string]bool
+	// trail holds every update received, by task, described with its
+	// source, reason and message, for the failure report.
+	trail map[string][]string
 }
 
 func (f *churnFramework) outstanding() int {
@@ -109,6 +112,7 @@ func (f *churnFramework) handle(ctx context.Context, ev *schedpb.Event) error {
 		st := ev.GetUpdate().GetStatus()
 		f.mu.Lock()
 		id := st.GetTaskId().GetValue()
+		f.trail[id] = append(f.trail[id], fmt.Sprintf("%v/%v/%v uuid=%t %q", st.GetState(), st.GetSource(), st.GetReason(), len(st.GetUuid()) > 0, st.GetMessage()))
 		if st.GetReason() == mesos.TaskStatus_REASON_RECONCILIATION && len(st.GetUuid()) == 0 {
 			// Answers to reconciliation repeat what is known; they are
 			// checked at the end, not recorded as transitions.
@@ -171,7 +175,7 @@ func TestRandomFaults(t *testing.T) {
 
 	f := &churnFramework{rng: rand.New(rand.NewSource(seed + 1)), total: 24,
 		agentOf: map[string]*mesos.AgentID{}, updates: map[string][]mesos.TaskState{}, why: map[string]string{},
-		seen: map[string]map[string]bool{}}
+		seen: map[string]map[string]bool{}, trail: map[string][]string{}}
 	f.client = scheduler.New(scheduler.Config{Master: master, AutoAcknowledge: true, Reconnect: true,
 		Framework: &mesos.FrameworkInfo{User: proto.String("root"), Name: proto.String("churn"),
 			FailoverTimeout: proto.Float64(3600), Checkpoint: proto.Bool(true),
@@ -238,7 +242,7 @@ func TestRandomFaults(t *testing.T) {
 		// No task moves on after a terminal state.
 		for i, s := range states {
 			if scheduler.IsTerminal(s) && i != len(states)-1 {
-				t.Errorf("task %s moved on after %v: %v", id, s, states)
+				t.Errorf("task %s moved on after %v: %v; updates received: %s", id, s, states, strings.Join(f.trail[id], "; "))
 			}
 		}
 	}

@@ -388,7 +388,7 @@ func TestRecoverDropsTaskTheExecutorNeverGot(t *testing.T) {
 	// The executor starts slowly: it subscribes only after the restart.
 	cfg.ExecutorCommand = []string{"/bin/sh", "-c", `sleep 1; exec "$0" "$@"`, os.Args[0], "executor"}
 	// Time enough for it to re-subscribe on a loaded machine.
-	cfg.ExecutorReregistrationTimeout = 30 * time.Second
+	cfg.ExecutorReregistrationTimeout = 15 * time.Second
 	a1 := serveAt(t, cfg, "127.0.0.1:0")
 	waitRegistered(t, m, 1)
 	m.send(runTask(frameworkInfo("F1", true, mesos.FrameworkInfo_Capability_PARTITION_AWARE), nil, commandTask("t", "sleep 300"), nil))

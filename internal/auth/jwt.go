@@ -104,5 +104,24 @@ func BearerChallenge(realm, problem string) string {
 	if problem == "" {
 		return `Bearer realm="` + realm + `"`
 	}
-	return `Bearer realm="` + realm + `", error="invalid_token", error_description="` + problem + `"`
+	return `Bearer realm="` + realm + `", error="invalid_token", error_description="` + quotedPairs(problem) + `"`
+}
+
+// quotedPairs escapes s for an HTTP quoted-string (RFC 9110 §5.6.4): a
+// description that repeats a client's header (a scheme "a\"b") must not
+// end the string early; control characters become spaces.
+func quotedPairs(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r < 0x20 || r == 0x7f:
+			b.WriteByte(' ')
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }

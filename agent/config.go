@@ -263,6 +263,11 @@ type Config struct {
 	// certificate), and its executors get the same LIBPROCESS_SSL_*
 	// variables. Nil is plain HTTP.
 	TLS *tlsutil.Setup
+	// TLSFlags are the --ssl_* flags (ssl_enabled, ssl_cert_file, ...),
+	// which override the LIBPROCESS_SSL_* variables they name; the
+	// command builds TLS from them. /flags shows TLS's effective
+	// settings under these names.
+	TLSFlags tlsutil.Flags
 }
 
 // Defaults returns a Config with Mesos' defaults (Master and WorkDir
@@ -345,6 +350,7 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 	c.Authentication.addFlags(fs)
 	c.ACLs = d.ACLs
 	fs.Var(&c.ACLs, "acls", "Access control lists (Mesos' ACLs as JSON, or file:///path or /path of a file holding them) that authorize requests to the agent's endpoints and operator API; without them everything is allowed.")
+	c.TLSFlags.AddFlags(fs)
 }
 
 // parseExecutorEnv reads --executor_environment_variables: a JSON object

@@ -221,7 +221,7 @@ func FuzzExecutorToken(f *testing.F) {
 					t.Fatalf("a token changed at byte %d verified to other claims %+v", i, c2)
 				}
 			}
-		} else if len(key) != 0 {
+		} else if len(key) != 0 && utf8.ValidString(fid) && utf8.ValidString(eid) && utf8.ValidString(cid) {
 			t.Fatalf("no token issued with a key: %v", err)
 		}
 		r, _ := http.NewRequest(http.MethodPost, "http://agent/api/v1/executor", nil)

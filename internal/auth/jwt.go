@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -43,10 +44,18 @@ func ReadSecretKey(path string) ([]byte, error) {
 }
 
 // IssueExecutorToken signs c with key as a JWT (HS256), as Mesos' agent
-// does for each executor it launches.
+// does for each executor it launches. Claims that are not valid UTF-8
+// are refused.
 func IssueExecutorToken(key []byte, c ExecutorClaims) (string, error) {
 	if len(key) == 0 {
 		return "", errors.New("issue executor token: no secret key")
+	}
+	// JSON carries text only: an id that is not UTF-8 would come back
+	// changed, and the token would never match its executor.
+	for name, v := range map[string]string{"fid": c.FrameworkID, "eid": c.ExecutorID, "cid": c.ContainerID} {
+		if !utf8.ValidString(v) {
+			return "", fmt.Errorf("issue executor token: claim %q (%q) is not valid UTF-8", name, v)
+		}
 	}
 	t := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
 		"fid": c.FrameworkID, "eid": c.ExecutorID, "cid": c.ContainerID,

@@ -283,6 +283,21 @@ func TestTLSClusterFromFlags(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "127.0.0.1") {
 		t.Fatalf("mezzo agents with --ssl_* flags: exit %d\n%s", code, out)
 	}
+	// An agent whose certificate (signed by the CA) names another
+	// machine is refused, and stops saying why.
+	oCert, oKey, _ := ca.Issue(t, dir, "other-agent", "elsewhere.example.org", "10.9.9.9")
+	other := startEnv(t, "agent-other", plain, append([]string{"agent"}, append(sslFlags(oCert, oKey, ca.File),
+		"--master="+master, "--ip=127.0.0.1", "--hostname=agent-b.example.org", fmt.Sprintf("--port=%d", freePort(t)),
+		"--work_dir="+filepath.Join(work, "agent-other"), "--resources=cpus:1;mem:128")...)...)
+	select {
+	case <-other.done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("an agent whose certificate names another machine still runs:\n%s", other.out.String())
+	}
+	if log := other.out.String(); other.err == nil || !strings.Contains(log, "names none of agent-b.example.org, 127.0.0.1") {
+		t.Errorf("the refused agent: exit %v, log:\n%s", other.err, log)
+	}
+
 	for _, url := range []string{"https://" + master + "/flags", fmt.Sprintf("https://127.0.0.1:%d/flags", agentPort)} {
 		resp, err := operator.Get(url)
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -25,12 +26,12 @@ func PeerCertificate(r *http.Request) *x509.Certificate {
 // CheckNames returns nil when cert is valid for one of names, each a DNS
 // name or an IP address matched as a TLS client matches the host it
 // dials (DNS SANs, with wildcards, for a name; IP SANs for an address);
-// empty names are skipped. Otherwise it returns ErrWrongIdentity with
+// empty and repeated names are skipped. Otherwise it returns ErrWrongIdentity with
 // the certificate's names and the names asked.
 func CheckNames(cert *x509.Certificate, names ...string) error {
 	var asked []string
 	for _, n := range names {
-		if n == "" {
+		if n == "" || slices.Contains(asked, n) {
 			continue
 		}
 		if cert.VerifyHostname(n) == nil {

@@ -45,6 +45,14 @@ func (v *flagValue) Set(s string) error {
 
 func (v *flagValue) IsBoolFlag() bool { return v.boolean }
 
+// Type names the value's kind in command-line help.
+func (v *flagValue) Type() string {
+	if v.boolean {
+		return "bool"
+	}
+	return "string"
+}
+
 // flagSpecs are the flags, by the variable each overrides. The legacy
 // and alternative names of a variable (VERIFY_SERVER_CERT,
 // REQUIRE_CLIENT_CERT, ENABLE_DOWNGRADE) are overridden with it.

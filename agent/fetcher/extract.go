@@ -382,7 +382,6 @@ func (x *extraction) zip(file string) error {
 		}
 	}
 	for _, zf := range zr.File {
-		x.entries++
 		dst, err := entryPath(dir, zf.Name)
 		if err != nil {
 			return err

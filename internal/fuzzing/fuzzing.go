@@ -19,7 +19,7 @@ import (
 )
 
 // MinimizeTime is the default -test.fuzzminimizetime under Main.
-const MinimizeTime = "5s"
+const MinimizeTime = "2s"
 
 // Main parses the test flags, sets -test.fuzzminimizetime to
 // MinimizeTime unless it was given, and runs m; it does not return. Call

@@ -221,3 +221,17 @@ func TestExtractWithinLimits(t *testing.T) {
 	// One byte more is refused.
 	fetchRefused(t, write(t, src, "over.tar", tarBytes(t, append(entries, tarEntry{name: "c", body: "c"}))), Limits{MaxSize: 8, MaxEntries: 4}, "--fetcher_extract_max_size")
 }
+
+// TestSparseTarRefused: a tar entry of 1.5 KiB that declares a sparse
+// file of a TiB is refused before a byte is written (archive/tar would
+// hand out the TiB of zeros), with the default bounds.
+func TestSparseTarRefused(t *testing.T) {
+	archive := append(sparseEntry("holes", 1<<40), make([]byte, 1024)...)
+	// The archive reads as a TiB file.
+	h, err := tar.NewReader(bytes.NewReader(archive)).Next()
+	if err != nil || h.Size != 1<<40 {
+		t.Fatalf("the sparse archive reads as %+v, %v", h, err)
+	}
+	src := t.TempDir()
+	fetchRefused(t, write(t, src, "sparse.tar", archive), Limits{}, "--fetcher_extract_max_size")
+}

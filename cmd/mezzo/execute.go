@@ -24,6 +24,7 @@ import (
 	"github.com/mezzo-project/mezzo/api/v1/codec"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
+	"github.com/mezzo-project/mezzo/detector"
 	"github.com/mezzo-project/mezzo/internal/flags"
 	"github.com/mezzo-project/mezzo/internal/tlsutil"
 	"github.com/mezzo-project/mezzo/resources"
@@ -283,6 +284,11 @@ func newExecution(f *executeFlags, out, stderr io.Writer) (*execution, error) {
 	var hc *http.Client
 	master := f.master
 	if f.tls.Given() {
+		if detector.Detected(master) {
+			// The scheduler client dials the masters it detects with the
+			// environment's TLS settings only.
+			return nil, fmt.Errorf("--ssl_* flags with --master=%s: a master found through ZooKeeper or a file is dialled with the LIBPROCESS_SSL_* variables; set those instead", master)
+		}
 		setup, err := f.tls.Setup(os.LookupEnv)
 		if err != nil {
 			return nil, fmt.Errorf("TLS: %w", err)

@@ -47,6 +47,7 @@ FUZZTIME ?= 30s
 fuzz:
 	$(GO) test ./resources -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME)
 	$(GO) test ./resources -run='^$$' -fuzz='^FuzzParseAttributes$$' -fuzztime=$(FUZZTIME)
+	$(GO) test ./resources -run='^$$' -fuzz='^FuzzParseJSON$$' -fuzztime=$(FUZZTIME)
 	$(GO) test ./api/v1/recordio -run='^$$' -fuzz='^FuzzReader$$' -fuzztime=$(FUZZTIME)
 	$(GO) test ./api/v1 -run='^$$' -fuzz='^FuzzSchedulerCallJSON$$' -fuzztime=$(FUZZTIME)
 	$(GO) test ./api/v1 -run='^$$' -fuzz='^FuzzCallsProtobuf$$' -fuzztime=$(FUZZTIME)
@@ -57,6 +58,11 @@ fuzz:
 	$(GO) test ./internal/libprocess -run='^$$' -fuzz='^FuzzReceiver$$' -fuzztime=$(FUZZTIME)
 	$(GO) test ./agent/fetcher -run='^$$' -fuzz='^FuzzExtractTar$$' -fuzztime=$(FUZZTIME)
 	$(GO) test ./agent/fetcher -run='^$$' -fuzz='^FuzzExtractZip$$' -fuzztime=$(FUZZTIME)
+	$(GO) test ./internal/acl -run='^$$' -fuzz='^FuzzParseACLs$$' -fuzztime=$(FUZZTIME)
+	$(GO) test ./internal/auth -run='^$$' -fuzz='^FuzzReadCredentials$$' -fuzztime=$(FUZZTIME)
+	$(GO) test ./internal/auth -run='^$$' -fuzz='^FuzzReadCredential$$' -fuzztime=$(FUZZTIME)
+	$(GO) test ./internal/auth -run='^$$' -fuzz='^FuzzBasicAuthorization$$' -fuzztime=$(FUZZTIME)
+	$(GO) test ./internal/auth -run='^$$' -fuzz='^FuzzExecutorToken$$' -fuzztime=$(FUZZTIME)
 
 # bench-quick runs each scale scenario of `mezzo bench` at a small size
 # (docs/benchmarks.md gives the full-size commands), results in bin/bench.

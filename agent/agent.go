@@ -143,6 +143,7 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 		CacheDir:     cfg.FetcherCacheDir,
 		CacheSize:    cfg.fetcherCacheBytes,
 		StallTimeout: cfg.FetcherStallTimeout,
+		Extract:      fetcher.Limits{MaxSize: cfg.fetcherExtractBytes, MaxEntries: cfg.FetcherExtractMaxEntries},
 		Log:          log.With("component", "fetcher"),
 	})
 	if err != nil {

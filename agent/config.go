@@ -219,6 +219,22 @@ type Config struct {
 	// REASON_CONTAINER_LAUNCH_FAILED) with a message naming the URI and
 	// the stall. 0 means the default; negative is refused.
 	FetcherStallTimeout time.Duration
+	// FetcherExtractMaxSize (--fetcher_extract_max_size, Bytes, default
+	// 32GB; beyond Mesos) is the most one fetched archive may write into
+	// a sandbox when it is extracted, checked against the sizes its
+	// entries declare before anything is written and counted as it is
+	// written. Past it, the fetch (and its task) fails naming the
+	// archive and the flag, and what the archive wrote is removed. It is
+	// not tied to the task's disk resource: the disk isolator enforces
+	// that, as in Mesos.
+	FetcherExtractMaxSize string
+	// fetcherExtractBytes is FetcherExtractMaxSize parsed by validate.
+	fetcherExtractBytes uint64
+	// FetcherExtractMaxEntries (--fetcher_extract_max_entries, default
+	// 1,000,000; beyond Mesos) is the most entries (files, directories,
+	// links) one fetched archive may hold, enforced as
+	// FetcherExtractMaxSize is.
+	FetcherExtractMaxEntries int
 
 	// LaunchHelper is the mezzo binary whose `launch` subcommand starts
 	// each container inside its isolation (Mesos' mesos-containerizer
@@ -247,6 +263,11 @@ type Config struct {
 	// certificate), and its executors get the same LIBPROCESS_SSL_*
 	// variables. Nil is plain HTTP.
 	TLS *tlsutil.Setup
+	// TLSFlags are the --ssl_* flags (ssl_enabled, ssl_cert_file, ...),
+	// which override the LIBPROCESS_SSL_* variables they name; the
+	// command builds TLS from them. /flags shows TLS's effective
+	// settings under these names.
+	TLSFlags tlsutil.Flags
 }
 
 // Defaults returns a Config with Mesos' defaults (Master and WorkDir
@@ -277,6 +298,8 @@ func Defaults() Config {
 		DiskWatchInterval:                 time.Minute,
 		FetcherCacheSize:                  "2GB",
 		FetcherStallTimeout:               time.Minute,
+		FetcherExtractMaxSize:             "32GB",
+		FetcherExtractMaxEntries:          1_000_000,
 		Authentication:                    Authentication{HTTPAuthenticators: "basic"},
 	}
 }
@@ -322,9 +345,12 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.FetcherCacheDir, "fetcher_cache_dir", d.FetcherCacheDir, "Directory of the fetcher cache (URIs with cache=true), kept across restarts; one agent per directory (default: <work_dir>/fetch).")
 	fs.StringVar(&c.FetcherCacheSize, "fetcher_cache_size", d.FetcherCacheSize, "Size of the fetcher cache in Bytes (e.g. 2GB); 0B disables it.")
 	flags.DurationVar(fs, &c.FetcherStallTimeout, "fetcher_stall_timeout", d.FetcherStallTimeout, "Time an http(s) download may receive nothing before it is aborted and its task fails.")
+	fs.StringVar(&c.FetcherExtractMaxSize, "fetcher_extract_max_size", d.FetcherExtractMaxSize, "Most bytes one fetched archive may write into a sandbox when extracted (e.g. 32GB); past it the fetch fails and what the archive wrote is removed.")
+	fs.IntVar(&c.FetcherExtractMaxEntries, "fetcher_extract_max_entries", d.FetcherExtractMaxEntries, "Most entries (files, directories, links) one fetched archive may hold when extracted; past it the fetch fails and what the archive wrote is removed.")
 	c.Authentication.addFlags(fs)
 	c.ACLs = d.ACLs
 	fs.Var(&c.ACLs, "acls", "Access control lists (Mesos' ACLs as JSON, or file:///path or /path of a file holding them) that authorize requests to the agent's endpoints and operator API; without them everything is allowed.")
+	c.TLSFlags.AddFlags(fs)
 }
 
 // parseExecutorEnv reads --executor_environment_variables: a JSON object
@@ -469,6 +495,23 @@ func (c *Config) validate() error {
 		errs = append(errs, fmt.Errorf("--fetcher_cache_size=%s: %v", c.FetcherCacheSize, err))
 	} else {
 		c.fetcherCacheBytes = b
+	}
+	if c.FetcherExtractMaxSize == "" {
+		c.FetcherExtractMaxSize = def.FetcherExtractMaxSize
+	}
+	switch b, err := flags.ParseBytes(c.FetcherExtractMaxSize); {
+	case err != nil:
+		errs = append(errs, fmt.Errorf("--fetcher_extract_max_size=%s: %v", c.FetcherExtractMaxSize, err))
+	case b == 0:
+		errs = append(errs, fmt.Errorf("--fetcher_extract_max_size=%s: must be more than 0B", c.FetcherExtractMaxSize))
+	default:
+		c.fetcherExtractBytes = b
+	}
+	switch {
+	case c.FetcherExtractMaxEntries < 0:
+		errs = append(errs, fmt.Errorf("--fetcher_extract_max_entries=%d: must not be negative", c.FetcherExtractMaxEntries))
+	case c.FetcherExtractMaxEntries == 0:
+		c.FetcherExtractMaxEntries = def.FetcherExtractMaxEntries
 	}
 	switch {
 	case c.FetcherStallTimeout < 0:

@@ -53,6 +53,9 @@ func TestFetcherFlags(t *testing.T) {
 	if want := filepath.Join(cfg.WorkDir, "fetch"); cfg.FetcherCacheDir != want || cfg.fetcherCacheBytes != 2<<30 || cfg.FetcherStallTimeout != time.Minute {
 		t.Errorf("defaults: dir %q (want %q), size %d, stall %v", cfg.FetcherCacheDir, want, cfg.fetcherCacheBytes, cfg.FetcherStallTimeout)
 	}
+	if cfg.fetcherExtractBytes != 32<<30 || cfg.FetcherExtractMaxEntries != 1_000_000 {
+		t.Errorf("extraction bounds by default: %d bytes, %d entries", cfg.fetcherExtractBytes, cfg.FetcherExtractMaxEntries)
+	}
 	cfg = base()
 	cfg.FetcherCacheDir, cfg.FetcherCacheSize = "/var/cache/mezzo", "512MB"
 	if err := cfg.validate(); err != nil || cfg.FetcherCacheDir != "/var/cache/mezzo" || cfg.fetcherCacheBytes != 512<<20 {
@@ -64,6 +67,9 @@ func TestFetcherFlags(t *testing.T) {
 	}{
 		{func(c *Config) { c.FetcherCacheSize = "2 gigs" }, "--fetcher_cache_size=2 gigs"},
 		{func(c *Config) { c.FetcherStallTimeout = -time.Second }, "--fetcher_stall_timeout=-1secs"},
+		{func(c *Config) { c.FetcherExtractMaxSize = "lots" }, "--fetcher_extract_max_size=lots"},
+		{func(c *Config) { c.FetcherExtractMaxSize = "0B" }, "--fetcher_extract_max_size=0B"},
+		{func(c *Config) { c.FetcherExtractMaxEntries = -1 }, "--fetcher_extract_max_entries=-1"},
 	} {
 		cfg := base()
 		tc.set(&cfg)

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/mezzo-project/mezzo/api/legacy"
 	"github.com/mezzo-project/mezzo/api/v1/codec"
@@ -64,6 +65,14 @@ func (a *Agent) flagValues() legacy.Flags {
 	cfg.AddFlags(fs)
 	out := legacy.Flags{}
 	fs.VisitAll(func(f *flag.Flag) { out[f.Name] = f.Value.String() })
+	// The --ssl_* flags show the effective settings, from the flags or
+	// the LIBPROCESS_SSL_* variables.
+	for name := range out {
+		if strings.HasPrefix(name, "ssl_") {
+			delete(out, name)
+		}
+	}
+	maps.Copy(out, a.cfg.TLS.FlagValues())
 	return out
 }
 

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/mezzo-project/mezzo/internal/tlsutil"
 )
 
 // Exit codes of the CLI's commands (see the package documentation).
@@ -93,8 +96,10 @@ type options struct {
 	json              bool
 	timeout           time.Duration
 	getenv            func(string) string
-	stdout            io.Writer
-	stderr            io.Writer
+	// tls are the --ssl_* flags, over the LIBPROCESS_SSL_* variables.
+	tls    tlsutil.Flags
+	stdout io.Writer
+	stderr io.Writer
 	// ctx is cancelled by SIGINT or SIGTERM.
 	ctx context.Context
 }
@@ -221,6 +226,9 @@ func newRoot(o *options, env Env) *cobra.Command {
 	pf.DurationVar(&o.timeout, "timeout", 15*time.Second, "how long one request to the cluster may take")
 	pf.StringVar(&o.principal, "principal", "", "principal to authenticate as, with HTTP Basic (default $MEZZO_PRINCIPAL)")
 	pf.StringVar(&o.secret, "secret", "", "the principal's secret (default $MEZZO_SECRET)")
+	tlsFlags := flag.NewFlagSet("tls", flag.ContinueOnError)
+	o.tls.AddFlags(tlsFlags)
+	pf.AddGoFlagSet(tlsFlags)
 
 	root.AddGroup(&cobra.Group{ID: "cluster", Title: "Cluster commands:"}, &cobra.Group{ID: "server", Title: "Other commands:"})
 	for _, c := range []*cobra.Command{

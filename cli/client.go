@@ -21,7 +21,6 @@ import (
 	masterpb "github.com/mezzo-project/mezzo/api/v1/master"
 	"github.com/mezzo-project/mezzo/api/v1/recordio"
 	"github.com/mezzo-project/mezzo/detector"
-	"github.com/mezzo-project/mezzo/internal/tlsutil"
 )
 
 // maxAnswer bounds the body of one answer the CLI reads (a GET_STATE of a
@@ -56,7 +55,7 @@ func (o *options) connect() (*client, error) {
 	if master == "" {
 		master = DefaultMaster
 	}
-	tlsConf, err := tlsutil.FromEnv(func(k string) (string, bool) { v := o.getenv(k); return v, v != "" })
+	tlsConf, err := o.tls.Setup(func(k string) (string, bool) { v := o.getenv(k); return v, v != "" })
 	if err != nil {
 		return nil, err
 	}

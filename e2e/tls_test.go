@@ -209,3 +209,106 @@ func TestTLSCluster(t *testing.T) {
 		t.Errorf("agent API over TLS without a certificate: %d, %v; want 403", code, err)
 	}
 }
+
+// sslFlags are the --ssl_* flags of a process that presents cert and key
+// and trusts ca, plus extra.
+func sslFlags(cert, key, ca string, extra ...string) []string {
+	return append([]string{"--ssl_enabled", "--ssl_cert_file=" + cert, "--ssl_key_file=" + key, "--ssl_ca_file=" + ca}, extra...)
+}
+
+// withoutSSLEnv is the test's environment without LIBPROCESS_SSL_* and
+// SSL_* variables, so that only flags turn TLS on.
+func withoutSSLEnv() []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "LIBPROCESS_SSL_") && !strings.HasPrefix(kv, "SSL_") {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// TestTLSClusterFromFlags: a master and an agent given the --ssl_* flags
+// and no LIBPROCESS_SSL_* variable form a mutual-TLS cluster; the agent's
+// executor gets the settings as LIBPROCESS_SSL_* variables and
+// subscribes over TLS; `mezzo execute` and the CLI take the same flags;
+// /flags shows the effective settings.
+func TestTLSClusterFromFlags(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ca := tlstest.NewCA(t, dir, "ca")
+	mCert, mKey, _ := ca.Issue(t, dir, "master", "127.0.0.1", "localhost")
+	aCert, aKey, _ := ca.Issue(t, dir, "agent", "127.0.0.1", "localhost")
+	cCert, cKey, _ := ca.Issue(t, dir, "operator")
+	plain := withoutSSLEnv()
+
+	work := t.TempDir()
+	killLeftoverExecutors(t, work)
+	master := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	startEnv(t, "master", plain, append([]string{"master"}, append(sslFlags(mCert, mKey, ca.File, "--ssl_require_cert"), "--ip=127.0.0.1",
+		"--port="+strings.Split(master, ":")[1], "--work_dir="+filepath.Join(work, "master"), "--allocation_interval=100ms")...)...)
+	operator := tlsClient(t, cCert, cKey, ca.File)
+	waitFor(t, 20*time.Second, "master health over https", func() error {
+		code, err := status(operator, "GET", "https://"+master+"/health")
+		if err == nil && code != 200 {
+			err = fmt.Errorf("status %d", code)
+		}
+		return err
+	})
+	agentPort := freePort(t)
+	startEnv(t, "agent", plain, append([]string{"agent"}, append(sslFlags(aCert, aKey, ca.File, "--ssl_require_cert"),
+		"--master="+master, "--ip=127.0.0.1", fmt.Sprintf("--port=%d", agentPort), "--work_dir="+filepath.Join(work, "agent"),
+		"--resources=cpus:2;mem:1024;disk:1024;ports:[31000-31100]", "--builtin_executors=process")...)...)
+	waitFor(t, 30*time.Second, "the agent registered over TLS", func() error {
+		resp, err := operator.Get("https://" + master + "/master/state")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if !strings.Contains(string(b), `"activated_slaves":1`) {
+			return fmt.Errorf("state: %.200s", b)
+		}
+		return nil
+	})
+
+	out, code := runEnv(t, 2*time.Minute, plain, append([]string{"execute"}, append(sslFlags(cCert, cKey, ca.File),
+		"--master="+master, "--name=flags-tls", "--command=echo flag-hello", "--resources=cpus:0.1;mem:32")...)...)
+	if code != 0 || !strings.Contains(out, "TASK_FINISHED") {
+		t.Fatalf("mezzo execute with --ssl_* flags: exit %d\n%s", code, out)
+	}
+	out, code = runEnv(t, 30*time.Second, plain, append([]string{"agents"}, append(sslFlags(cCert, cKey, ca.File), "--master="+master)...)...)
+	if code != 0 || !strings.Contains(out, "127.0.0.1") {
+		t.Fatalf("mezzo agents with --ssl_* flags: exit %d\n%s", code, out)
+	}
+	// An agent whose certificate (signed by the CA) names another
+	// machine is refused, and stops saying why.
+	oCert, oKey, _ := ca.Issue(t, dir, "other-agent", "elsewhere.example.org", "10.9.9.9")
+	other := startEnv(t, "agent-other", plain, append([]string{"agent"}, append(sslFlags(oCert, oKey, ca.File),
+		"--master="+master, "--ip=127.0.0.1", "--hostname=agent-b.example.org", fmt.Sprintf("--port=%d", freePort(t)),
+		"--work_dir="+filepath.Join(work, "agent-other"), "--resources=cpus:1;mem:128")...)...)
+	select {
+	case <-other.done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("an agent whose certificate names another machine still runs:\n%s", other.out.String())
+	}
+	if log := other.out.String(); other.err == nil || !strings.Contains(log, "names none of agent-b.example.org, 127.0.0.1") {
+		t.Errorf("the refused agent: exit %v, log:\n%s", other.err, log)
+	}
+
+	for _, url := range []string{"https://" + master + "/flags", fmt.Sprintf("https://127.0.0.1:%d/flags", agentPort)} {
+		resp, err := operator.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, want := range []string{`"ssl_enabled":"true"`, `"ssl_require_cert":"true"`, `"ssl_ca_file":"` + ca.File + `"`} {
+			if !strings.Contains(string(b), want) {
+				t.Errorf("%s does not show %s: %.300s", url, want, b)
+			}
+		}
+	}
+}

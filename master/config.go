@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"net"
 	"path/filepath"
 	"strconv"
@@ -198,6 +199,11 @@ type Config struct {
 	// a CA, agents must present a verified certificate to register. Nil
 	// is plain HTTP.
 	TLS *tlsutil.Setup
+	// TLSFlags are the --ssl_* flags (ssl_enabled, ssl_cert_file, ...),
+	// which override the LIBPROCESS_SSL_* variables they name; the
+	// command builds TLS from them. /flags shows TLS's effective
+	// settings under these names.
+	TLSFlags tlsutil.Flags
 
 	// ACLs are Mesos' --acls: the access control lists the master's local
 	// authorizer decides frameworks' and operators' requests with
@@ -427,6 +433,7 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&au.HTTPFrameworkAuthenticators, "http_framework_authenticators", da.HTTPFrameworkAuthenticators, "HTTP authenticator of the scheduler API: basic (the only one).")
 	fs.Func("acls", "Access control lists (Mesos' ACLs as JSON, or file:///path or /path of a file holding them) that authorize frameworks' and operators' requests; without them everything is allowed.",
 		func(v string) (err error) { c.ACLs, err = acl.ParseFlag(v); return err })
+	c.TLSFlags.AddFlags(fs)
 }
 
 // Validate reports configuration errors, naming the flag.
@@ -591,6 +598,7 @@ func (c *Config) flagValues() map[string]string {
 	if c.LogFile != "" {
 		m["log_dir"] = filepath.Dir(c.LogFile)
 	}
+	maps.Copy(m, c.TLS.FlagValues())
 	return m
 }
 

@@ -3,11 +3,14 @@ package master
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"net"
 	"net/http"
 	"strings"
 	"time"
+
+	"google.golang.org/protobuf/proto"
 
 	"github.com/mezzo-project/mezzo/api/legacy"
 	"github.com/mezzo-project/mezzo/api/v1/codec"
@@ -260,6 +263,20 @@ func (m *Master) agentAPI(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (m *Master) registerAgent(w http.ResponseWriter, r *http.Request, f codec.Format, reg *agentproto.AgentCall_Register) error {
+	if m.cfg.TLS.MutualTLS() {
+		if err := agentIdentity(r, reg); err != nil {
+			// Refused as the core refuses an agent: an ERROR event, on
+			// which the agent logs the message and stops.
+			m.log.Warn("refusing agent registration: its certificate does not name it", "hostname", reg.GetAgentInfo().GetHostname(),
+				"endpoint", reg.GetEndpoint(), "from", r.RemoteAddr, "err", err)
+			st, serr := httpapi.StartStream(w, f, http.Header{streamIDHeader: {newUUID()}})
+			if serr != nil {
+				return serr
+			}
+			return st.Send(&agentproto.AgentEvent{Type: agentproto.AgentEvent_ERROR.Enum(),
+				Error: &agentproto.AgentEvent_Error{Message: proto.String(err.Error())}})
+		}
+	}
 	streamID := newUUID()
 	box := newAgentOutbox()
 	var id string
@@ -296,6 +313,27 @@ func (m *Master) registerAgent(w http.ResponseWriter, r *http.Request, f codec.F
 		m.log.Warn("agent stream cut: the agent fell too far behind", "agent_id", id, "peak_queued_events", events, "peak_queued_bytes", bytes)
 	} else if err != nil {
 		m.log.Debug("agent stream ended", "agent_id", id, "err", err, "peak_queued_events", events, "peak_queued_bytes", bytes)
+	}
+	return nil
+}
+
+// agentIdentity checks, under mutual TLS, that the certificate the agent
+// presented (which the CAs verified) names the agent: its hostname
+// (AgentInfo.hostname, a DNS name, or an IP address when the agent
+// advertises one), the address of its endpoint, or the address it
+// connects from. Beyond Mesos, whose agents do not present
+// certificates to the master.
+func agentIdentity(r *http.Request, reg *agentproto.AgentCall_Register) error {
+	cert := tlsutil.PeerCertificate(r)
+	if cert == nil {
+		return errors.New("Agent refused: it presented no TLS certificate the configured CA verified")
+	}
+	remote, _, _ := net.SplitHostPort(r.RemoteAddr)
+	advertised, _, _ := net.SplitHostPort(reg.GetEndpoint())
+	hostname := reg.GetAgentInfo().GetHostname()
+	if err := tlsutil.CheckNames(cert, hostname, advertised, remote); err != nil {
+		return fmt.Errorf("Agent %s at %s refused: its TLS certificate must name its hostname, its advertised address or the address it connects from: %w",
+			hostname, reg.GetEndpoint(), err)
 	}
 	return nil
 }

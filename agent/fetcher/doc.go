@@ -17,7 +17,10 @@
 //     decompresses a plain .gz file next to it. Fetched directly, the
 //     archive itself stays; from the cache, only its content lands in the
 //     sandbox (as in Mesos). An entry whose path would land outside the
-//     sandbox (absolute, "..", or through a symbolic link) fails the fetch.
+//     sandbox (absolute, "..", or through a symbolic link) fails the fetch,
+//     and so does an archive that would write more than Config.Extract
+//     allows (Limits: bytes and entries per archive, checked against the
+//     sizes it declares before writing and counted as it writes).
 //
 // Every error names the URI it concerns ("Failed to fetch '<uri>': ...").
 // A failed URI leaves nothing of its own in the sandbox: downloads go to

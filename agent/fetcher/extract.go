@@ -83,16 +83,137 @@ func archiveKind(name string) string {
 	return ""
 }
 
+// Defaults of Limits.
+const (
+	// DefaultExtractMaxSize is the most bytes one archive's files may
+	// hold in all (--fetcher_extract_max_size): 32 GiB.
+	DefaultExtractMaxSize = 32 << 30
+	// DefaultExtractMaxEntries is the most entries one archive may hold
+	// (--fetcher_extract_max_entries): 1,000,000.
+	DefaultExtractMaxEntries = 1_000_000
+)
+
+// Limits bounds what the extraction of one archive may create in a
+// sandbox, so that a decompression bomb, a sparse file or size that
+// claims far more than the archive holds, or an archive of countless
+// tiny entries cannot fill the agent's disk or keep the fetch busy for
+// hours. An archive that would pass a bound fails its fetch with
+// ErrArchiveLimit naming the archive and the bound, and what it wrote
+// is removed. The zero value means the defaults.
+type Limits struct {
+	// MaxSize is the most bytes the archive's files may hold in all,
+	// counted as written and checked up front against every size an
+	// entry declares (tar headers, zip's central directory), so that an
+	// archive that announces more is refused before anything is
+	// written. A plain .gz file counts as one file. 0 means
+	// DefaultExtractMaxSize.
+	MaxSize uint64
+	// MaxEntries is the most entries (files, directories, links) the
+	// archive may hold; 0 means DefaultExtractMaxEntries.
+	MaxEntries int
+}
+
+func (l Limits) maxSize() int64 {
+	switch {
+	case l.MaxSize == 0:
+		return DefaultExtractMaxSize
+	case l.MaxSize > 1<<62:
+		return 1 << 62
+	}
+	return int64(l.MaxSize)
+}
+
+func (l Limits) maxEntries() int {
+	if l.MaxEntries <= 0 {
+		return DefaultExtractMaxEntries
+	}
+	return l.MaxEntries
+}
+
+// ErrArchiveLimit is returned (wrapped) when an archive would write more
+// than Limits allows.
+var ErrArchiveLimit = errors.New("archive exceeds the extraction limits")
+
+// extraction is the state of one archive's extraction: where it goes,
+// what it made, and how much of its bounds it used.
+type extraction struct {
+	dir     string // the sandbox
+	archive string // the archive's name in the sandbox, for errors
+	u       *undo
+	lim     Limits
+	written int64
+	entries int
+}
+
+// entry counts one more entry against MaxEntries.
+func (x *extraction) entry() error {
+	x.entries++
+	if x.entries > x.lim.maxEntries() {
+		return fmt.Errorf("extract: archive '%s' holds more than %d entries (--fetcher_extract_max_entries): %w",
+			x.archive, x.lim.maxEntries(), ErrArchiveLimit)
+	}
+	return nil
+}
+
+// declare checks that an entry of size bytes still fits in MaxSize.
+func (x *extraction) declare(name string, size int64) error {
+	if size < 0 || size > x.lim.maxSize()-x.written {
+		return x.sizeError(fmt.Sprintf("entry %q declares %d bytes and", name, size))
+	}
+	return nil
+}
+
+func (x *extraction) sizeError(what string) error {
+	return fmt.Errorf("extract: archive '%s': %s would write more than %d bytes in all (--fetcher_extract_max_size): %w",
+		x.archive, what, x.lim.maxSize(), ErrArchiveLimit)
+}
+
+// wrap gives an error writing entry the archive's and the entry's names;
+// a bound's error already has them.
+func (x *extraction) wrap(entry string, err error) error {
+	if errors.Is(err, ErrArchiveLimit) {
+		return err
+	}
+	return fmt.Errorf("extract: archive '%s': entry %q: %w", x.archive, entry, err)
+}
+
+// budget wraps r so that reading past MaxSize (counted over the whole
+// archive) fails instead of handing out the bytes.
+func (x *extraction) budget(name string, r io.Reader) io.Reader {
+	return &budgetReader{r: r, x: x, name: name}
+}
+
+type budgetReader struct {
+	r    io.Reader
+	x    *extraction
+	name string
+}
+
+func (b *budgetReader) Read(p []byte) (int, error) {
+	left := b.x.lim.maxSize() - b.x.written
+	if int64(len(p)) > left+1 {
+		p = p[:left+1]
+	}
+	n, err := b.r.Read(p)
+	if int64(n) > left {
+		return 0, b.x.sizeError(fmt.Sprintf("entry %q", b.name))
+	}
+	b.x.written += int64(n)
+	return n, err
+}
+
 // extract unpacks the archive src into dir, by the kind its sandbox name
-// (name, relative to dir) says. A plain .gz file is decompressed to name
-// without its suffix. It reports whether name is an archive at all.
-func extract(ctx context.Context, src, name, dir string, u *undo) (bool, error) {
+// (name, relative to dir) says, within lim. A plain .gz file is
+// decompressed to name without its suffix. It reports whether name is an
+// archive at all.
+func extract(ctx context.Context, src, name, dir string, u *undo, lim Limits) (bool, error) {
 	kind := archiveKind(name)
 	if kind == "" {
 		return false, nil
 	}
+	x := &extraction{dir: dir, archive: name, u: u, lim: lim}
 	if kind == ".zip" {
-		return true, extractZip(src, dir, u)
+		return true, x.zip(src)
 	}
 	in, err := os.Open(src)
 	if err != nil {
@@ -104,7 +225,7 @@ func extract(ctx context.Context, src, name, dir string, u *undo) (bool, error) 
 	case ".tar.gz", ".tgz", ".gz":
 		zr, err := gzip.NewReader(in)
 		if err != nil {
-			return true, fmt.Errorf("extract: %w", err)
+			return true, fmt.Errorf("extract: archive '%s': %w", name, err)
 		}
 		defer zr.Close()
 		r = zr
@@ -112,7 +233,9 @@ func extract(ctx context.Context, src, name, dir string, u *undo) (bool, error) 
 		r = bzip2.NewReader(in)
 	case ".tar.xz", ".txz":
 		// The standard library has no xz decoder: decompress with xz(1),
-		// keep the path checks here.
+		// keep the path checks and bounds here. Stopping early kills xz.
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
 		cmd := exec.CommandContext(ctx, "xz", "-dc")
 		cmd.Stdin = in
 		out, err := cmd.StdoutPipe()
@@ -122,8 +245,12 @@ func extract(ctx context.Context, src, name, dir string, u *undo) (bool, error) 
 		if err := cmd.Start(); err != nil {
 			return true, fmt.Errorf("extract: xz: %w", err)
 		}
-		terr := extractTar(out, dir, u)
-		io.Copy(io.Discard, out)
+		terr := x.tar(out)
+		if terr != nil {
+			cancel()
+		} else {
+			io.Copy(io.Discard, out)
+		}
 		werr := cmd.Wait()
 		if terr != nil {
 			return true, terr
@@ -135,19 +262,31 @@ func extract(ctx context.Context, src, name, dir string, u *undo) (bool, error) 
 	}
 	if kind == ".gz" {
 		// A single compressed file: write it without the suffix.
-		dst, err := within(dir, strings.TrimSuffix(name, filepath.Ext(name)))
+		base := strings.TrimSuffix(name, filepath.Ext(name))
+		dst, err := within(dir, base)
 		if err != nil {
 			return true, fmt.Errorf("extract: %q: %w", name, err)
 		}
-		if err := u.writeFile(dst, r, 0o644); err != nil {
-			return true, fmt.Errorf("extract: %w", err)
+		if err := x.entry(); err != nil {
+			return true, err
+		}
+		if err := u.writeFile(dst, x.budget(base, r), 0o644); err != nil {
+			return true, x.wrap(base, err)
 		}
 		return true, nil
 	}
-	return true, extractTar(r, dir, u)
+	return true, x.tar(r)
 }
 
-func extractTar(r io.Reader, dir string, u *undo) error {
+// extractTar unpacks the tar stream r into dir within lim; archive names
+// it in errors.
+func extractTar(r io.Reader, archive, dir string, u *undo, lim Limits) error {
+	x := &extraction{dir: dir, archive: archive, u: u, lim: lim}
+	return x.tar(r)
+}
+
+func (x *extraction) tar(r io.Reader) error {
+	dir, u := x.dir, x.u
 	tr := tar.NewReader(r)
 	for {
 		h, err := tr.Next()
@@ -155,7 +294,10 @@ func extractTar(r io.Reader, dir string, u *undo) error {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("extract: %w", err)
+			return fmt.Errorf("extract: archive '%s': %w", x.archive, err)
+		}
+		if err := x.entry(); err != nil {
+			return err
 		}
 		dst, err := entryPath(dir, h.Name)
 		if err != nil {
@@ -171,11 +313,16 @@ func extractTar(r io.Reader, dir string, u *undo) error {
 				return err
 			}
 		case tar.TypeReg:
+			// The declared size (a sparse file's full size) is checked
+			// before anything is written.
+			if err := x.declare(h.Name, h.Size); err != nil {
+				return err
+			}
 			if err := u.mkdirAll(filepath.Dir(dst), 0o755); err != nil {
 				return err
 			}
-			if err := u.writeFile(dst, tr, mode.Perm()); err != nil {
-				return fmt.Errorf("extract: %q: %w", h.Name, err)
+			if err := u.writeFile(dst, x.budget(h.Name, tr), mode.Perm()); err != nil {
+				return x.wrap(h.Name, err)
 			}
 		case tar.TypeSymlink:
 			if err := checkLink(dir, dst, h.Linkname); err != nil {
@@ -205,12 +352,35 @@ func extractTar(r io.Reader, dir string, u *undo) error {
 	}
 }
 
-func extractZip(file, dir string, u *undo) error {
+// extractZip unpacks the zip file into dir within lim; archive names it
+// in errors.
+func extractZip(file, archive, dir string, u *undo, lim Limits) error {
+	x := &extraction{dir: dir, archive: archive, u: u, lim: lim}
+	return x.zip(file)
+}
+
+func (x *extraction) zip(file string) error {
+	dir, u := x.dir, x.u
 	zr, err := zip.OpenReader(file)
 	if err != nil {
-		return fmt.Errorf("extract: %w", err)
+		return fmt.Errorf("extract: archive '%s': %w", x.archive, err)
 	}
 	defer zr.Close()
+	// The central directory lists every entry and its size: an archive
+	// that announces more than the bounds is refused before anything is
+	// written. Entries that share their data (overlapping entries of a
+	// zip bomb) each count in full.
+	if len(zr.File) > x.lim.maxEntries() {
+		return fmt.Errorf("extract: archive '%s' holds %d entries, more than %d (--fetcher_extract_max_entries): %w",
+			x.archive, len(zr.File), x.lim.maxEntries(), ErrArchiveLimit)
+	}
+	var declared uint64
+	for _, zf := range zr.File {
+		declared += zf.UncompressedSize64
+		if zf.UncompressedSize64 > uint64(x.lim.maxSize()) || declared > uint64(x.lim.maxSize()) {
+			return x.sizeError(fmt.Sprintf("its entries declare %d bytes or more and", declared))
+		}
+	}
 	for _, zf := range zr.File {
 		dst, err := entryPath(dir, zf.Name)
 		if err != nil {
@@ -240,10 +410,12 @@ func extractZip(file, dir string, u *undo) error {
 		if perm == 0 {
 			perm = 0o644
 		}
-		err = u.writeFile(dst, rc, perm)
+		// zip's reader fails an entry whose data is longer than it
+		// declares; the budget bounds the archive even so.
+		err = u.writeFile(dst, x.budget(zf.Name, rc), perm)
 		rc.Close()
 		if err != nil {
-			return fmt.Errorf("extract: %q: %w", zf.Name, err)
+			return x.wrap(zf.Name, err)
 		}
 	}
 	return nil

@@ -54,6 +54,10 @@ type Config struct {
 	Backoff time.Duration
 	// Client downloads http(s) URIs; nil means http.DefaultClient.
 	Client *http.Client
+	// Extract bounds what the extraction of one archive may write
+	// (--fetcher_extract_max_size, --fetcher_extract_max_entries); the
+	// zero value means the defaults.
+	Extract Limits
 	// Log receives the fetcher's own log lines (the sandbox log is
 	// separate); nil discards them.
 	Log *slog.Logger
@@ -237,7 +241,7 @@ func (f *Fetcher) fetchOne(ctx context.Context, log *sandboxLog, u *mesos.Comman
 	if !u.GetExtract() { // proto default is true
 		return dst, nil
 	}
-	ok, err := extract(ctx, dst, rel, sandbox, &made)
+	ok, err := extract(ctx, dst, rel, sandbox, &made, f.cfg.Extract)
 	if err != nil {
 		return "", err
 	}
@@ -313,7 +317,7 @@ func (f *Fetcher) fetchThroughCache(ctx context.Context, log *sandboxLog, u *mes
 	} else if waited {
 		log.printf('I', "Fetching URI '%s' from cache", value)
 	}
-	out, err := deliver(ctx, log, u, e.path, sandbox, rel, dst, made)
+	out, err := deliver(ctx, log, u, e.path, sandbox, rel, dst, made, f.cfg.Extract)
 	if err != nil {
 		f.cache.invalidate(e)
 		return "", err
@@ -322,7 +326,7 @@ func (f *Fetcher) fetchThroughCache(ctx context.Context, log *sandboxLog, u *mes
 }
 
 // deliver copies or extracts a cached file into the sandbox.
-func deliver(ctx context.Context, log *sandboxLog, u *mesos.CommandInfo_URI, src, sandbox, rel, dst string, made *undo) (string, error) {
+func deliver(ctx context.Context, log *sandboxLog, u *mesos.CommandInfo_URI, src, sandbox, rel, dst string, made *undo, lim Limits) (string, error) {
 	if u.GetExecutable() {
 		if err := copyInto(src, dst, 0o755, made); err != nil {
 			return "", err
@@ -330,7 +334,7 @@ func deliver(ctx context.Context, log *sandboxLog, u *mesos.CommandInfo_URI, src
 		return dst, nil
 	}
 	if u.GetExtract() {
-		ok, err := extract(ctx, src, rel, sandbox, made)
+		ok, err := extract(ctx, src, rel, sandbox, made, lim)
 		if err != nil {
 			return "", err
 		}

@@ -50,7 +50,7 @@ func runAgent(args []string, stdout, stderr io.Writer) int {
 	defer closeLog()
 	cfg.Verbosity = verbosity
 	cfg.LogFile = lf.path("mezzo-agent.log")
-	if cfg.TLS, err = loadTLS(log); err != nil {
+	if cfg.TLS, err = loadTLS(log, &cfg.TLSFlags); err != nil {
 		fmt.Fprintf(stderr, "mezzo agent: %v\n", err)
 		return 2
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"os/user"
@@ -23,7 +24,9 @@ import (
 	"github.com/mezzo-project/mezzo/api/v1/codec"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
+	"github.com/mezzo-project/mezzo/detector"
 	"github.com/mezzo-project/mezzo/internal/flags"
+	"github.com/mezzo-project/mezzo/internal/tlsutil"
 	"github.com/mezzo-project/mezzo/resources"
 	"github.com/mezzo-project/mezzo/sdk/offers"
 	"github.com/mezzo-project/mezzo/sdk/scheduler"
@@ -51,6 +54,8 @@ type executeFlags struct {
 	shell, checkpoint, partitionAware                                       bool
 	killAfter, subscribeTimeout                                             time.Duration
 	uris                                                                    uriList
+	// tls are the --ssl_* flags, over the LIBPROCESS_SSL_* variables.
+	tls tlsutil.Flags
 }
 
 func (f *executeFlags) add(fs *flag.FlagSet) {
@@ -74,6 +79,7 @@ func (f *executeFlags) add(fs *flag.FlagSet) {
 	fs.BoolVar(&f.partitionAware, "partition_aware", true, "Enable partition-awareness for the framework.")
 	fs.StringVar(&f.frameworkName, "framework_name", "mezzo-execute instance", "Name of the framework.")
 	fs.Var(&f.uris, "uri", "A URI to fetch into the sandbox before the command runs (repeatable).")
+	f.tls.AddFlags(fs)
 	flags.DurationVar(fs, &f.subscribeTimeout, "subscribe_timeout", time.Minute,
 		"Give up (exit 1) when no master accepted the framework within this long (Mezzo; mesos-execute waits forever, as 0 does). "+
 			"Once subscribed, a lost master is waited for without limit.")
@@ -273,7 +279,26 @@ func newExecution(f *executeFlags, out, stderr io.Writer) (*execution, error) {
 	if f.secret != "" && f.principal == "" {
 		return nil, errors.New("--secret requires --principal")
 	}
-	ex.client = scheduler.New(scheduler.Config{Master: f.master, Framework: fw, Format: format, Reconnect: true,
+	// The --ssl_* flags given replace what the scheduler client takes
+	// from the LIBPROCESS_SSL_* variables.
+	var hc *http.Client
+	master := f.master
+	if f.tls.Given() {
+		if detector.Detected(master) {
+			// The scheduler client dials the masters it detects with the
+			// environment's TLS settings only.
+			return nil, fmt.Errorf("--ssl_* flags with --master=%s: a master found through ZooKeeper or a file is dialled with the LIBPROCESS_SSL_* variables; set those instead", master)
+		}
+		setup, err := f.tls.Setup(os.LookupEnv)
+		if err != nil {
+			return nil, fmt.Errorf("TLS: %w", err)
+		}
+		hc = setup.Client(30 * time.Second)
+		if !strings.Contains(master, "://") {
+			master = setup.Scheme() + "://" + master
+		}
+	}
+	ex.client = scheduler.New(scheduler.Config{Master: master, Framework: fw, Format: format, Reconnect: true, HTTPClient: hc,
 		Credential: scheduler.Credential{Principal: f.principal, Secret: f.secret},
 		Log:        slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	return ex, nil

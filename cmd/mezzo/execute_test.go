@@ -238,3 +238,31 @@ func TestExecuteMatchesRolesAndReservations(t *testing.T) {
 		}
 	}
 }
+
+// TestExecuteSSLFlags: the --ssl_* flags build the scheduler's client for
+// a master given by address, and are refused, naming the master, for one
+// found through ZooKeeper, which the client dials with the environment's
+// settings.
+func TestExecuteSSLFlags(t *testing.T) {
+	parse := func(args ...string) *executeFlags {
+		t.Helper()
+		var f executeFlags
+		fs := flag.NewFlagSet("execute", flag.ContinueOnError)
+		f.add(fs)
+		if err := fs.Parse(append([]string{"--name=x", "--command=true"}, args...)); err != nil {
+			t.Fatal(err)
+		}
+		return &f
+	}
+	_, err := newExecution(parse("--master=zk://127.0.0.1:2181/mesos", "--ssl_enabled"), io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "--master=zk://127.0.0.1:2181/mesos") {
+		t.Errorf("--ssl_enabled with a zk:// master: %v", err)
+	}
+	_, err = newExecution(parse("--master=127.0.0.1:1", "--ssl_enabled", "--ssl_cert_file=/nonexistent/c", "--ssl_key_file=/nonexistent/k"), io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "/nonexistent/c") {
+		t.Errorf("--ssl_cert_file of a missing file: %v", err)
+	}
+	if _, err := newExecution(parse("--master=127.0.0.1:1"), io.Discard, io.Discard); err != nil {
+		t.Errorf("without --ssl_* flags: %v", err)
+	}
+}

@@ -97,7 +97,7 @@ func runLocal(args []string, stdout, stderr io.Writer) int {
 	mcfg.Verbosity, acfg.Verbosity = verbosity, verbosity
 	// The master logs to the cluster's own log: /master/log serves it.
 	mcfg.LogFile = logf.path("mezzo-local.log")
-	if mcfg.TLS, err = loadTLS(log); err != nil {
+	if mcfg.TLS, err = loadTLS(log, &mcfg.TLSFlags); err != nil {
 		fmt.Fprintf(stderr, "mezzo local: %v\n", err)
 		return 2
 	}

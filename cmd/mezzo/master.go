@@ -53,7 +53,7 @@ func runMaster(args []string, stdout, stderr io.Writer) int {
 	defer closeLog()
 	cfg.Verbosity = verbosity
 	cfg.LogFile = lf.path("mezzo-master.log")
-	if cfg.TLS, err = loadTLS(log); err != nil {
+	if cfg.TLS, err = loadTLS(log, &cfg.TLSFlags); err != nil {
 		fmt.Fprintf(stderr, "mezzo master: %v\n", err)
 		return 2
 	}

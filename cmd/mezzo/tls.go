@@ -8,10 +8,11 @@ import (
 	"github.com/mezzo-project/mezzo/internal/tlsutil"
 )
 
-// loadTLS reads the process' LIBPROCESS_SSL_* variables: nil when TLS is
-// off, an error naming each bad variable or unreadable file.
-func loadTLS(log *slog.Logger) (*tlsutil.Setup, error) {
-	s, err := tlsutil.FromEnv(os.LookupEnv)
+// loadTLS reads the process' TLS settings, the --ssl_* flags given over
+// the LIBPROCESS_SSL_* variables: nil when TLS is off, an error naming
+// each bad flag or variable or unreadable file.
+func loadTLS(log *slog.Logger, flags *tlsutil.Flags) (*tlsutil.Setup, error) {
+	s, err := flags.Setup(os.LookupEnv)
 	if err != nil {
 		return nil, fmt.Errorf("TLS: %w", err)
 	}

@@ -209,6 +209,12 @@ func TestCRAMMD5(t *testing.T) {
 	if p, ok := VerifyCRAMMD5(cs, ch, CRAMMD5Response("alice", "s1", ch)); !ok || p != "alice" {
 		t.Fatalf("good response: %q %v", p, ok)
 	}
+	// A principal with spaces: the digest follows the last one, as Cyrus
+	// SASL's server reads the response.
+	spaced := Credentials{"data team": "s3"}
+	if p, ok := VerifyCRAMMD5(spaced, ch, CRAMMD5Response("data team", "s3", ch)); !ok || p != "data team" {
+		t.Fatalf("principal with a space: %q %v", p, ok)
+	}
 	other, _ := NewCRAMMD5Challenge("master", time.Unix(1700000000, 0))
 	for name, resp := range map[string][]byte{
 		"wrong secret":    CRAMMD5Response("alice", "s2", ch),

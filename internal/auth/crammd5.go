@@ -57,10 +57,13 @@ func CRAMMD5Response(principal, secret, challenge string) []byte {
 // VerifyCRAMMD5 checks a client's response to challenge against cs and
 // returns the principal it proves.
 func VerifyCRAMMD5(cs Credentials, challenge string, response []byte) (string, bool) {
-	principal, digest, ok := strings.Cut(string(response), " ")
-	if !ok || principal == "" {
+	// The principal is everything before the last space, as Cyrus
+	// SASL's CRAM-MD5 server reads it: a principal may hold spaces.
+	i := strings.LastIndexByte(string(response), ' ')
+	if i <= 0 {
 		return "", false
 	}
+	principal, digest := string(response[:i]), string(response[i+1:])
 	secret, known := cs[principal]
 	want := cramDigest(secret, challenge)
 	if !hmac.Equal([]byte(want), []byte(strings.ToLower(digest))) || !known {

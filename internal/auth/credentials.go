@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"unicode/utf8"
 )
 
 // Credential is one principal and its secret, as Mesos' Credential
@@ -37,8 +38,8 @@ func (cs Credentials) Check(principal, secret string) bool {
 // "secret": "s"}, ...]}, or Mesos' older text format, one "principal
 // secret" pair per line (blank lines and lines starting with '#' are
 // skipped). An empty file, a file without credentials, an entry without a
-// principal or secret and a principal given twice are errors naming the
-// file.
+// principal or secret, one that is not UTF-8 and a principal given twice
+// are errors naming the file.
 func ReadCredentials(path string) (Credentials, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -55,6 +56,9 @@ func ReadCredentials(path string) (Credentials, error) {
 		}
 		if c.Secret == "" {
 			return nil, fmt.Errorf("credentials file %s: principal %q has no secret", path, c.Principal)
+		}
+		if err := checkUTF8(c); err != nil {
+			return nil, fmt.Errorf("credentials file %s: entry %d: %w", path, i+1, err)
 		}
 		if _, dup := cs[c.Principal]; dup {
 			return nil, fmt.Errorf("credentials file %s: principal %q is given twice", path, c.Principal)
@@ -93,7 +97,24 @@ func ReadCredential(path string) (Credential, error) {
 	if c.Principal == "" || c.Secret == "" {
 		return Credential{}, fmt.Errorf("credential file %s: both principal and secret are required", path)
 	}
+	if err := checkUTF8(c); err != nil {
+		return Credential{}, fmt.Errorf("credential file %s: %w", path, err)
+	}
 	return c, nil
+}
+
+// checkUTF8 refuses a principal or secret that is not UTF-8 text (the
+// text format passes any bytes): a principal names a framework's
+// FrameworkInfo.principal and goes into JSON documents, which cannot
+// carry it.
+func checkUTF8(c Credential) error {
+	if !utf8.ValidString(c.Principal) {
+		return fmt.Errorf("principal %q is not valid UTF-8", c.Principal)
+	}
+	if !utf8.ValidString(c.Secret) {
+		return fmt.Errorf("the secret of principal %q is not valid UTF-8", c.Principal)
+	}
+	return nil
 }
 
 // parseCredentials reads either format of a credentials file.

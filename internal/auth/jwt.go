@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -43,10 +44,18 @@ func ReadSecretKey(path string) ([]byte, error) {
 }
 
 // IssueExecutorToken signs c with key as a JWT (HS256), as Mesos' agent
-// does for each executor it launches.
+// does for each executor it launches. Claims that are not valid UTF-8
+// are refused.
 func IssueExecutorToken(key []byte, c ExecutorClaims) (string, error) {
 	if len(key) == 0 {
 		return "", errors.New("issue executor token: no secret key")
+	}
+	// JSON carries text only: an id that is not UTF-8 would come back
+	// changed, and the token would never match its executor.
+	for name, v := range map[string]string{"fid": c.FrameworkID, "eid": c.ExecutorID, "cid": c.ContainerID} {
+		if !utf8.ValidString(v) {
+			return "", fmt.Errorf("issue executor token: claim %q (%q) is not valid UTF-8", name, v)
+		}
 	}
 	t := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
 		"fid": c.FrameworkID, "eid": c.ExecutorID, "cid": c.ContainerID,
@@ -104,5 +113,24 @@ func BearerChallenge(realm, problem string) string {
 	if problem == "" {
 		return `Bearer realm="` + realm + `"`
 	}
-	return `Bearer realm="` + realm + `", error="invalid_token", error_description="` + problem + `"`
+	return `Bearer realm="` + realm + `", error="invalid_token", error_description="` + quotedPairs(problem) + `"`
+}
+
+// quotedPairs escapes s for an HTTP quoted-string (RFC 9110 §5.6.4): a
+// description that repeats a client's header (a scheme "a\"b") must not
+// end the string early; control characters become spaces.
+func quotedPairs(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r < 0x20 || r == 0x7f:
+			b.WriteByte(' ')
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }

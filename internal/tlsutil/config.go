@@ -57,10 +57,10 @@ func (c Config) Validate() error {
 	}
 	var errs []error
 	if c.CertFile == "" {
-		errs = append(errs, errors.New("LIBPROCESS_SSL_CERT_FILE is required when LIBPROCESS_SSL_ENABLED=true"))
+		errs = append(errs, errors.New("LIBPROCESS_SSL_CERT_FILE is required when LIBPROCESS_SSL_ENABLED=true (flags: --ssl_cert_file, --ssl_enabled)"))
 	}
 	if c.KeyFile == "" {
-		errs = append(errs, errors.New("LIBPROCESS_SSL_KEY_FILE is required when LIBPROCESS_SSL_ENABLED=true"))
+		errs = append(errs, errors.New("LIBPROCESS_SSL_KEY_FILE is required when LIBPROCESS_SSL_ENABLED=true (flags: --ssl_key_file, --ssl_enabled)"))
 	}
 	if c.MinVersion == 0 || c.MaxVersion == 0 || c.MinVersion > c.MaxVersion {
 		errs = append(errs, errors.New("no TLS protocol version is enabled (LIBPROCESS_SSL_ENABLE_TLS_V1_*)"))
@@ -110,15 +110,15 @@ func FromEnv(lookup func(string) (string, bool)) (*Setup, error) {
 // ConfigFromEnv reads the LIBPROCESS_SSL_* (or SSL_*) variables through
 // lookup into a Config, without loading any file.
 func ConfigFromEnv(lookup func(string) (string, bool)) (Config, error) {
+	return (*Flags)(nil).Config(lookup)
+}
+
+// configFrom reads a Config through get, which returns a setting's value
+// by its variable's name without the LIBPROCESS_SSL_ prefix, the name of
+// where it came from (a variable or a flag) for errors, and whether it
+// is set.
+func configFrom(get func(name string) (value, source string, ok bool)) (Config, error) {
 	var errs []error
-	get := func(name string) (string, string, bool) {
-		for _, prefix := range []string{"LIBPROCESS_SSL_", "SSL_"} {
-			if v, ok := lookup(prefix + name); ok {
-				return v, prefix + name, true
-			}
-		}
-		return "", "LIBPROCESS_SSL_" + name, false
-	}
 	boolean := func(name string, def bool) (bool, bool) {
 		v, full, ok := get(name)
 		if !ok {
@@ -129,6 +129,10 @@ func ConfigFromEnv(lookup func(string) (string, bool)) (Config, error) {
 			return true, true
 		case "false", "0":
 			return false, true
+		}
+		if strings.HasPrefix(full, "--") {
+			// A flag's value was checked when it was parsed.
+			return v == "true", true
 		}
 		errs = append(errs, fmt.Errorf("%s=%q: want true, false, 1 or 0", full, v))
 		return def, true

@@ -44,7 +44,7 @@ func New(cfg Config) (*Setup, error) {
 		load: func() (*tls.Certificate, error) {
 			c, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
 			if err != nil {
-				return nil, fmt.Errorf("LIBPROCESS_SSL_CERT_FILE=%s, LIBPROCESS_SSL_KEY_FILE=%s: %w", cfg.CertFile, cfg.KeyFile, err)
+				return nil, fmt.Errorf("LIBPROCESS_SSL_CERT_FILE=%s, LIBPROCESS_SSL_KEY_FILE=%s (--ssl_cert_file, --ssl_key_file): %w", cfg.CertFile, cfg.KeyFile, err)
 			}
 			return &c, nil
 		},
@@ -274,7 +274,7 @@ func (c Config) caFiles() ([]string, error) {
 	if c.CADir != "" {
 		entries, err := os.ReadDir(c.CADir)
 		if err != nil {
-			return nil, fmt.Errorf("LIBPROCESS_SSL_CA_DIR=%s: %w", c.CADir, err)
+			return nil, fmt.Errorf("LIBPROCESS_SSL_CA_DIR=%s (--ssl_ca_dir): %w", c.CADir, err)
 		}
 		for _, e := range entries {
 			if e.Type().IsRegular() || e.Type()&os.ModeSymlink != 0 {
@@ -299,10 +299,10 @@ func (c Config) loadRoots() (*x509.CertPool, error) {
 	if c.CAFile != "" {
 		b, err := os.ReadFile(c.CAFile)
 		if err != nil {
-			return nil, fmt.Errorf("LIBPROCESS_SSL_CA_FILE: %w", err)
+			return nil, fmt.Errorf("LIBPROCESS_SSL_CA_FILE (--ssl_ca_file): %w", err)
 		}
 		if !pool.AppendCertsFromPEM(b) {
-			return nil, fmt.Errorf("LIBPROCESS_SSL_CA_FILE=%s holds no PEM certificate", c.CAFile)
+			return nil, fmt.Errorf("LIBPROCESS_SSL_CA_FILE=%s (--ssl_ca_file) holds no PEM certificate", c.CAFile)
 		}
 		n++
 	}
@@ -317,7 +317,7 @@ func (c Config) loadRoots() (*x509.CertPool, error) {
 			}
 			b, err := os.ReadFile(f)
 			if err != nil {
-				return nil, fmt.Errorf("LIBPROCESS_SSL_CA_DIR: %w", err)
+				return nil, fmt.Errorf("LIBPROCESS_SSL_CA_DIR (--ssl_ca_dir): %w", err)
 			}
 			if blk, _ := pem.Decode(b); blk != nil && pool.AppendCertsFromPEM(b) {
 				n++
@@ -325,7 +325,7 @@ func (c Config) loadRoots() (*x509.CertPool, error) {
 		}
 	}
 	if n == 0 {
-		return nil, fmt.Errorf("LIBPROCESS_SSL_CA_DIR=%s holds no PEM certificate", c.CADir)
+		return nil, fmt.Errorf("LIBPROCESS_SSL_CA_DIR=%s (--ssl_ca_dir) holds no PEM certificate", c.CADir)
 	}
 	return pool, nil
 }

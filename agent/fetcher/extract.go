@@ -47,13 +47,15 @@ func (u *undo) mkdirAll(dir string, perm os.FileMode) error {
 			break
 		}
 	}
-	if err := os.MkdirAll(dir, perm); err != nil {
-		return err
-	}
+	err := os.MkdirAll(dir, perm)
+	// What was made is recorded even when a deeper level failed (a name
+	// too long, an invalid one), so that it is taken away too.
 	for i := len(missing) - 1; i >= 0; i-- {
-		u.created(missing[i])
+		if _, statErr := os.Lstat(missing[i]); statErr == nil {
+			u.created(missing[i])
+		}
 	}
-	return nil
+	return err
 }
 
 // writeFile writes r to dst (replacing a file there) and records it.

@@ -28,7 +28,21 @@ func (c *core) agentGrace() time.Duration {
 // restart) and its reported tasks and executors are reconciled with the
 // master's. On success the first event on sink is REGISTERED; errors are
 // answered before the stream starts (400).
+//
+// The answer waits for the registry when the agent must be recorded
+// (admitted, re-admitted, or its total changed): then the error is a
+// *pendingReply, and nothing changes before the write is durable; a
+// registration of an agent whose record is being written waits for it.
 func (c *core) registerAgent(sink agentSink, streamID string, reg *agentproto.AgentCall_Register) (string, error) {
+	if claimed := reg.GetAgentInfo().GetId().GetValue(); claimed != "" {
+		again := func() error {
+			_, err := c.registerAgent(sink, streamID, reg)
+			return err
+		}
+		if p, busy := c.whenFree([]string{agentKey(claimed)}, again); busy {
+			return claimed, p
+		}
+	}
 	if reg.GetAgentInfo().GetId().GetValue() == "" {
 		c.metrics.inc(ctrMsgRegisterSlave)
 	} else {
@@ -68,7 +82,6 @@ func (c *core) registerAgent(sink agentSink, streamID string, reg *agentproto.Ag
 			return "", httpapi.BadRequest("Reported task without framework_id or task_id")
 		}
 	}
-	now := c.clock.Now()
 	a := c.agents[id]
 	if id == "" {
 		id = c.newAgentID()
@@ -107,11 +120,30 @@ func (c *core) registerAgent(sink agentSink, streamID string, reg *agentproto.Ag
 	if op == nil && c.recordedResourcesDiffer(a, id, total) {
 		op = registry.UpdateAgent{Info: rec, Capabilities: reg.GetCapabilities()}
 	}
-	if op != nil {
-		if err := c.persist(op); err != nil {
-			return "", httpapi.ServiceUnavailable("Could not record the agent in the registry; retry later")
-		}
+	if op == nil {
+		c.admitAgent(sink, streamID, reg, a, info, ip, port, total, resend)
+		return id, nil
 	}
+	return id, c.writeThen([]string{agentKey(id)}, []registry.Op{op}, func(err error) error {
+		if err == nil && c.agents[id] != a {
+			err = fmt.Errorf("agent %s changed while its record was written", id)
+		}
+		if err != nil {
+			c.log.Warn("agent registration not recorded", "agent_id", id, "err", err)
+			return httpapi.ServiceUnavailable("Could not record the agent in the registry; retry later")
+		}
+		c.admitAgent(sink, streamID, reg, a, info, ip, port, total, resend)
+		return nil
+	})
+}
+
+// admitAgent is registerAgent once the registry holds the agent: a (nil
+// for an agent new to this master) takes the registration's info, total
+// and stream, its tasks are reconciled, and it hears REGISTERED.
+func (c *core) admitAgent(sink agentSink, streamID string, reg *agentproto.AgentCall_Register, a *agent,
+	info *mesos.AgentInfo, ip string, port int, total resources.Resources, resend bool) {
+	now := c.clock.Now()
+	id := info.GetId().GetValue()
 	wasUnreachable := false
 	switch {
 	case info.GetId().GetValue() == id && reg.GetAgentInfo().GetId().GetValue() == "":
@@ -193,7 +225,6 @@ func (c *core) registerAgent(sink agentSink, streamID string, reg *agentproto.Ag
 		}
 	}
 	c.allocateSoon = true
-	return id, nil
 }
 
 // updateFrameworkEvent tells an agent the pid of f's scheduler driver.
@@ -542,15 +573,35 @@ func (c *core) markUnreachable(a *agent, msg string, cause removalCause) {
 		c.scheduleAgent(a)
 		return
 	}
-	if err := c.persist(registry.MarkUnreachable{ID: a.id, Time: now}, c.pruneOp(now)); err != nil {
-		// Without a durable record the agent stays as it is; the next
-		// tick tries again.
+	if c.keyBusy(agentKey(a.id)) {
+		// Its record is being written (this removal, or a change the
+		// agent made): the next tick tries again.
 		a.removalDeferred = now.Add(c.cfg.AgentPingTimeout)
 		a.removalCause = cause
 		c.scheduleAgent(a)
 		return
 	}
 	c.removalLimiter.take(now)
+	ops := []registry.Op{registry.MarkUnreachable{ID: a.id, Time: now}, c.pruneOp(now)}
+	c.write([]string{agentKey(a.id)}, ops, func(err error) {
+		if c.agents[a.id] != a {
+			return
+		}
+		if err != nil {
+			// Without a durable record the agent stays as it is; the
+			// next tick tries again.
+			a.removalDeferred = c.clock.Now().Add(c.cfg.AgentPingTimeout)
+			a.removalCause = cause
+			c.scheduleAgent(a)
+			return
+		}
+		c.agentUnreachable(a, msg, cause, now)
+	})
+}
+
+// agentUnreachable is markUnreachable once the registry holds the agent
+// as unreachable since now.
+func (c *core) agentUnreachable(a *agent, msg string, cause removalCause, now time.Time) {
 	c.metrics.inc(ctrSlaveRemovals)
 	switch cause {
 	case removalUnhealthy:

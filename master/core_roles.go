@@ -66,16 +66,20 @@ func quotaOps(old, next map[string]*quotapb.QuotaConfig) []registry.Op {
 	return ops
 }
 
-// persistRoles records a change of weights or quotas; nothing to record
-// is no write.
-func (c *core) persistRoles(ops []registry.Op) error {
+// writeRoles records a change of weights or quotas, then applies it;
+// nothing to record is no write. 503 when the write fails.
+func (c *core) writeRoles(ops []registry.Op, apply func()) error {
 	if len(ops) == 0 {
+		apply()
 		return nil
 	}
-	if err := c.persist(ops...); err != nil {
-		return httpapi.ServiceUnavailable("Failed to update the registry: %v", err)
-	}
-	return nil
+	return c.writeThen([]string{rolesKey}, ops, func(err error) error {
+		if err != nil {
+			return httpapi.ServiceUnavailable("Failed to update the registry: %v", err)
+		}
+		apply()
+		return nil
+	})
 }
 
 func allocQuota(qc *quotapb.QuotaConfig) allocator.Quota {
@@ -101,6 +105,9 @@ func (c *core) weight(role string) float64 {
 // updateWeights handles UPDATE_WEIGHTS: 400 for an invalid role or
 // weight, 503 when the registry write fails.
 func (c *core) updateWeights(infos []*mesos.WeightInfo) error {
+	if p, busy := c.whenFree([]string{rolesKey}, func() error { return c.updateWeights(infos) }); busy {
+		return p
+	}
 	next := map[string]float64{}
 	for role, w := range c.weights {
 		next[role] = w
@@ -116,15 +123,13 @@ func (c *core) updateWeights(infos []*mesos.WeightInfo) error {
 		}
 		next[role] = w
 	}
-	if err := c.persistRoles(weightOps(c.weights, next)); err != nil {
-		return err
-	}
-	for _, wi := range infos {
-		c.alloc.SetWeight(wi.GetRole(), wi.GetWeight())
-	}
-	c.weights = next
-	c.allocateSoon = true
-	return nil
+	return c.writeRoles(weightOps(c.weights, next), func() {
+		for _, wi := range infos {
+			c.alloc.SetWeight(wi.GetRole(), wi.GetWeight())
+		}
+		c.weights = next
+		c.allocateSoon = true
+	})
 }
 
 // updateQuota handles UPDATE_QUOTA with Mesos' checks: valid roles other
@@ -133,6 +138,9 @@ func (c *core) updateWeights(infos []*mesos.WeightInfo) error {
 // theirs (400); guarantees above the cluster's total need force (409).
 // A config with neither guarantees nor limits removes the role's quota.
 func (c *core) updateQuota(force bool, configs []*quotapb.QuotaConfig) error {
+	if p, busy := c.whenFree([]string{rolesKey}, func() error { return c.updateQuota(force, configs) }); busy {
+		return p
+	}
 	next := cloneQuotas(c.quotas)
 	for _, qc := range configs {
 		role := qc.GetRole()
@@ -216,21 +224,19 @@ func (c *core) updateQuota(force bool, configs []*quotapb.QuotaConfig) error {
 			}
 		}
 	}
-	if err := c.persistRoles(quotaOps(c.quotas, next)); err != nil {
-		return err
-	}
-	for _, qc := range configs {
-		role := qc.GetRole()
-		if q, ok := next[role]; ok {
-			c.alloc.SetQuota(role, allocQuota(q))
-		} else {
-			c.alloc.SetQuota(role, allocator.Quota{})
+	return c.writeRoles(quotaOps(c.quotas, next), func() {
+		for _, qc := range configs {
+			role := qc.GetRole()
+			if q, ok := next[role]; ok {
+				c.alloc.SetQuota(role, allocQuota(q))
+			} else {
+				c.alloc.SetQuota(role, allocator.Quota{})
+			}
 		}
-	}
-	c.quotas = next
-	c.allocateSoon = true
-	c.log.Info("quota updated", "roles", len(configs), "force", force)
-	return nil
+		c.quotas = next
+		c.allocateSoon = true
+		c.log.Info("quota updated", "roles", len(configs), "force", force)
+	})
 }
 
 // quotaStatus is GET_QUOTA's answer.

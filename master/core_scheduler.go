@@ -21,7 +21,21 @@ import (
 // events go to sink. A refused subscription gets one ERROR event and the
 // stream is closed, as Mesos does. It returns the framework id, or "" when
 // refused.
+//
+// A framework whose info changed (or new to this master) is recorded in
+// the registry first: SUBSCRIBED, and every change to the master's books,
+// wait for the write, and a subscription with the id of a framework whose
+// record is being written waits for it.
 func (c *core) subscribe(sink eventSink, streamID string, sub *schedpb.Call_Subscribe) string {
+	if claimed := sub.GetFrameworkInfo().GetId().GetValue(); claimed != "" {
+		again := func() error {
+			c.subscribe(sink, streamID, sub)
+			return nil
+		}
+		if _, busy := c.whenFree([]string{frameworkKey(claimed)}, again); busy {
+			return claimed
+		}
+	}
 	if sub.GetFrameworkInfo().GetId().GetValue() == "" {
 		c.metrics.inc(ctrMsgRegisterFramework)
 	} else {
@@ -58,14 +72,7 @@ func (c *core) subscribe(sink eventSink, streamID string, sub *schedpb.Call_Subs
 	if id != "" && c.removedIDs[id] {
 		return refuse("Framework has been removed")
 	}
-	now := c.clock.Now()
-
 	f := c.frameworks[id]
-	// Operator subscribers hear of a framework new to this master as added.
-	change := masterpb.Event_FRAMEWORK_UPDATED
-	if f == nil {
-		change = masterpb.Event_FRAMEWORK_ADDED
-	}
 	if id == "" {
 		id = c.newFrameworkID()
 		info.Id = &mesos.FrameworkID{Value: proto.String(id)}
@@ -78,10 +85,41 @@ func (c *core) subscribe(sink eventSink, streamID string, sub *schedpb.Call_Subs
 			return refuse("Changing framework's principal is not allowed.")
 		}
 	}
-	if f == nil || !proto.Equal(f.info, info) {
-		if err := c.persist(registry.AddFramework{Info: info}); err != nil {
-			return refuse("Could not record the framework in the registry; retry later")
+	if f != nil && proto.Equal(f.info, info) {
+		c.frameworkSubscribed(sink, streamID, sub, info, roles, filter)
+		return id
+	}
+	refused := false
+	c.write([]string{frameworkKey(id)}, []registry.Op{registry.AddFramework{Info: info}}, func(err error) {
+		switch {
+		case err != nil:
+			refused = true
+			refuse("Could not record the framework in the registry; retry later")
+		case c.removedIDs[id]:
+			refused = true
+			refuse("Framework has been removed")
+		default:
+			c.frameworkSubscribed(sink, streamID, sub, info, roles, filter)
 		}
+	})
+	if refused {
+		return ""
+	}
+	return id
+}
+
+// frameworkSubscribed is subscribe once the registry holds the
+// framework's info: the framework is added (or takes the new stream,
+// failing the old one over) and hears SUBSCRIBED.
+func (c *core) frameworkSubscribed(sink eventSink, streamID string, sub *schedpb.Call_Subscribe,
+	info *mesos.FrameworkInfo, roles []string, filter *constraints.Filter) {
+	now := c.clock.Now()
+	id := info.GetId().GetValue()
+	f := c.frameworks[id]
+	// Operator subscribers hear of a framework new to this master as added.
+	change := masterpb.Event_FRAMEWORK_UPDATED
+	if f == nil {
+		change = masterpb.Event_FRAMEWORK_ADDED
 	}
 	if f == nil && sub.GetFrameworkInfo().GetId().GetValue() == "" {
 		f = c.newFramework(info, now)
@@ -138,7 +176,6 @@ func (c *core) subscribe(sink eventSink, streamID string, sub *schedpb.Call_Subs
 	f.nextHeartbeat = now.Add(HeartbeatInterval)
 	c.scheduleFramework(f)
 	c.allocateSoon = true
-	return id
 }
 
 func (c *core) newFramework(info *mesos.FrameworkInfo, now time.Time) *framework {
@@ -319,11 +356,16 @@ func (c *core) updateFramework(f *framework, u *schedpb.Call_UpdateFramework) er
 // every agent), its stream closed, and it moves to the completed list.
 func (c *core) removeFramework(f *framework) {
 	c.log.Info("removing framework", "framework_id", f.id)
-	if err := c.persist(registry.RemoveFramework{ID: f.id}); err != nil {
-		// The framework is gone from this master either way; a restarted
-		// master would list it as recovered until its agents report.
-		c.log.Error("framework removed but still in the registry", "framework_id", f.id)
-	}
+	// The framework is gone from this master at once, its id refused from
+	// now on; the record goes with the next batch. Should the write fail,
+	// a restarted master would list it as recovered until its agents
+	// report. A reply to the teardown waits for the write (Master.do).
+	id := f.id
+	c.write([]string{frameworkKey(id)}, []registry.Op{registry.RemoveFramework{ID: id}}, func(err error) {
+		if err != nil {
+			c.log.Error("framework removed but still in the registry", "framework_id", id, "err", err)
+		}
+	})
 	now := c.clock.Now()
 	for _, o := range sortOffers(f.offers) {
 		c.discardOffer(o, 0)

@@ -120,7 +120,7 @@ func (m *Master) onCoreOK(w http.ResponseWriter, fn func(c *core) error) error {
 	if err := m.do(func(c *core) { callErr = fn(c) }); err != nil {
 		return unavailable(err)
 	}
-	if callErr != nil {
+	if callErr = awaitReply(callErr); callErr != nil {
 		return callErr
 	}
 	w.WriteHeader(http.StatusOK)
@@ -278,13 +278,17 @@ func (m *Master) registerAgent(w http.ResponseWriter, r *http.Request, f codec.F
 			return
 		}
 		id, regErr = c.registerAgent(box, streamID, reg)
-		if a := c.agents[id]; regErr == nil && a != nil && a.streamID == streamID {
-			a.principal, a.remoteHost = principal, host
-		}
+		// Once registered (maybe after a registry write), the agent is
+		// known by who registered it and from where.
+		onAnswer(regErr, func(err error) {
+			if a := c.agents[id]; err == nil && a != nil && a.streamID == streamID {
+				a.principal, a.remoteHost = principal, host
+			}
+		})
 	}); err != nil {
 		return unavailable(err)
 	}
-	if regErr != nil {
+	if regErr = awaitReply(regErr); regErr != nil {
 		return regErr
 	}
 	st, err := httpapi.StartStream(w, f, http.Header{streamIDHeader: {streamID}})

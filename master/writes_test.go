@@ -1,0 +1,204 @@
+package master
+
+import (
+	"errors"
+	"net/http"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/mezzo-project/mezzo/api/v1/httpapi"
+	"github.com/mezzo-project/mezzo/api/v1/mesos"
+	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
+	"github.com/mezzo-project/mezzo/internal/agentproto"
+	"github.com/mezzo-project/mezzo/master/registry"
+)
+
+// asyncHarness is a harness whose core hands its registry writes to the
+// test (commit) as the Master's loop hands them to its writer.
+func asyncHarness(t *testing.T) *harness {
+	h := newHarness(t)
+	h.c.writes.inline = false
+	return h
+}
+
+// commit commits the pending batch as the writer would and returns how
+// many writes it held (0: nothing was pending).
+func (h *harness) commit() int {
+	h.t.Helper()
+	batch := h.c.takeWrites()
+	if batch == nil {
+		return 0
+	}
+	refused, err := h.c.reg.Commit(batch.groups())
+	h.step(func(c *core) { c.committed(batch, refused, err, h.clock.t, 0) })
+	return len(batch)
+}
+
+func registerCall(host, id string) *agentproto.AgentCall_Register {
+	info := &mesos.AgentInfo{Hostname: proto.String(host), Resources: []*mesos.Resource{
+		{Name: proto.String("cpus"), Type: mesos.Value_SCALAR.Enum(), Scalar: &mesos.Value_Scalar{Value: proto.Float64(2)}}}}
+	if id != "" {
+		info.Id = agentID(id)
+	}
+	return &agentproto.AgentCall_Register{AgentInfo: info, Endpoint: proto.String(host + ":5051"), Version: proto.String("1.11.1")}
+}
+
+// pendingAnswer fails the test unless err is a reply still pending.
+func pendingAnswer(t *testing.T, err error) *pendingReply {
+	t.Helper()
+	var p *pendingReply
+	if !errors.As(err, &p) || p.resolved {
+		t.Fatalf("answer %v: want a reply pending on the registry", err)
+	}
+	return p
+}
+
+// TestRegistrationWaitsForItsWrite: an agent is told REGISTERED, and
+// exists in the master's books, only once the registry holds it; until
+// then a second registration under its id waits, and runs after it on the
+// state it left (no second admission).
+func TestRegistrationWaitsForItsWrite(t *testing.T) {
+	h := asyncHarness(t)
+	a := &recAgent{streamID: "s1"}
+	var id string
+	var err error
+	h.step(func(c *core) { id, err = c.registerAgent(a, a.streamID, registerCall("h1", "")) })
+	p := pendingAnswer(t, err)
+	if len(a.events) != 0 || h.c.agents[id] != nil {
+		t.Fatalf("before the write: events %v, agent in the books %v", a.events, h.c.agents[id] != nil)
+	}
+	// The agent retries on a new connection before hearing anything.
+	again := &recAgent{streamID: "s2"}
+	var err2 error
+	h.step(func(c *core) { _, err2 = c.registerAgent(again, again.streamID, registerCall("h1", id)) })
+	p2 := pendingAnswer(t, err2)
+	if n := h.commit(); n != 1 {
+		t.Fatalf("first batch held %d writes, want the admission alone", n)
+	}
+	if !p.resolved || p.err != nil {
+		t.Fatalf("first registration: resolved %v, answer %v", p.resolved, p.err)
+	}
+	if got := a.take(agentproto.AgentEvent_REGISTERED); len(got) != 1 {
+		t.Fatalf("agent got %d REGISTERED events", len(got))
+	}
+	// The second ran once the first was durable: the agent is known, so
+	// it needs no write and takes the new stream.
+	if !p2.resolved || p2.err != nil {
+		t.Fatalf("second registration: resolved %v, answer %v", p2.resolved, p2.err)
+	}
+	if h.commit() != 0 {
+		t.Error("the second registration of a known agent wrote to the registry")
+	}
+	if got := again.take(agentproto.AgentEvent_REGISTERED); len(got) != 1 || h.c.agents[id].streamID != "s2" {
+		t.Fatalf("second registration: %d REGISTERED, stream %s", len(got), h.c.agents[id].streamID)
+	}
+	st, err := h.c.reg.Recover()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Agents) != 1 || st.Agents[id] == nil {
+		t.Errorf("registry agents %v, want %s alone", sortedKeys(st.Agents), id)
+	}
+}
+
+// TestRefusedWriteFailsOnlyItsCall: writes batched together commit in one
+// Commit; the one the registry refuses fails its own call (503), the
+// others go through.
+func TestRefusedWriteFailsOnlyItsCall(t *testing.T) {
+	h := asyncHarness(t)
+	a1, a2 := &recAgent{streamID: "s1"}, &recAgent{streamID: "s2"}
+	var id1, id2 string
+	var err1, err2 error
+	h.step(func(c *core) {
+		id1, err1 = c.registerAgent(a1, a1.streamID, registerCall("h1", ""))
+		id2, err2 = c.registerAgent(a2, a2.streamID, registerCall("h2", ""))
+	})
+	p1, p2 := pendingAnswer(t, err1), pendingAnswer(t, err2)
+	// Someone else admitted the second id meanwhile: the registry refuses
+	// admitting it again.
+	if err := h.c.reg.Apply(registry.AdmitAgent{Info: &mesos.AgentInfo{Hostname: proto.String("x"), Id: agentID(id2)}}); err != nil {
+		t.Fatal(err)
+	}
+	if n := h.commit(); n != 2 {
+		t.Fatalf("batch held %d writes, want both admissions", n)
+	}
+	if p1.err != nil || len(a1.take(agentproto.AgentEvent_REGISTERED)) != 1 || h.c.agents[id1] == nil {
+		t.Errorf("first agent: answer %v, in the books %v", p1.err, h.c.agents[id1] != nil)
+	}
+	var he *httpapi.Error
+	if !errors.As(p2.err, &he) || he.Status != http.StatusServiceUnavailable {
+		t.Errorf("second agent: answer %v, want 503", p2.err)
+	}
+	if h.c.agents[id2] != nil || len(a2.events) != 0 {
+		t.Errorf("refused agent: in the books %v, events %v", h.c.agents[id2] != nil, a2.events)
+	}
+}
+
+// TestFailedWriteChangesNothing: a subscription whose record fails is
+// refused with an ERROR event and leaves no framework behind; a weight
+// update whose write fails is a 503 and the weight stays.
+func TestFailedWriteChangesNothing(t *testing.T) {
+	h := asyncHarness(t)
+	h.c.reg = failingStore{registry.NewMemory()}
+	f := &recFramework{streamID: "f1"}
+	var id string
+	h.step(func(c *core) {
+		id = c.subscribe(f, f.streamID, &schedpb.Call_Subscribe{FrameworkInfo: &mesos.FrameworkInfo{
+			User: proto.String("u"), Name: proto.String("n")}})
+	})
+	var werr error
+	h.step(func(c *core) {
+		werr = c.updateWeights([]*mesos.WeightInfo{{Role: proto.String("a"), Weight: proto.Float64(2)}})
+	})
+	p := pendingAnswer(t, werr)
+	if len(f.events) != 0 {
+		t.Fatalf("framework heard %v before the write", f.events)
+	}
+	h.commit()
+	if got := f.take(schedpb.Event_ERROR); len(got) != 1 || !f.closed || h.c.frameworks[id] != nil {
+		t.Errorf("failed subscription: %d ERROR events, closed %v, framework kept %v", len(got), f.closed, h.c.frameworks[id] != nil)
+	}
+	var he *httpapi.Error
+	if !errors.As(p.err, &he) || he.Status != http.StatusServiceUnavailable || h.c.weight("a") != 1 {
+		t.Errorf("failed weight update: answer %v, weight %v", p.err, h.c.weight("a"))
+	}
+}
+
+// TestTeardownDuringSubscription: a framework that fails over (its info
+// changed, so the subscription is recorded) and is torn down before the
+// record is durable is removed, and the subscription, run after the
+// write, is refused; the registry ends without it.
+func TestTeardownDuringSubscription(t *testing.T) {
+	h := asyncHarness(t)
+	info := &mesos.FrameworkInfo{User: proto.String("u"), Name: proto.String("n")}
+	f := &recFramework{streamID: "f1"}
+	h.step(func(c *core) { f.id = c.subscribe(f, f.streamID, &schedpb.Call_Subscribe{FrameworkInfo: info}) })
+	h.commit()
+	if len(f.take(schedpb.Event_SUBSCRIBED)) != 1 {
+		t.Fatal("no SUBSCRIBED")
+	}
+	changed := proto.Clone(info).(*mesos.FrameworkInfo)
+	changed.Id, changed.Name = frameworkID(f.id), proto.String("renamed")
+	g := &recFramework{streamID: "f2"}
+	h.step(func(c *core) { c.subscribe(g, g.streamID, &schedpb.Call_Subscribe{FrameworkInfo: changed}) })
+	h.step(func(c *core) {
+		if err := c.teardownFramework(f.id); err != nil {
+			t.Fatal(err)
+		}
+	})
+	h.commit()
+	if got := g.take(schedpb.Event_ERROR); len(got) != 1 || got[0].GetError().GetMessage() != "Framework has been removed" {
+		t.Errorf("subscription after the teardown got %v", got)
+	}
+	if h.c.frameworks[f.id] != nil {
+		t.Error("framework still in the books")
+	}
+	st, err := h.c.reg.Recover()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Frameworks[f.id] != nil {
+		t.Error("framework still in the registry after its teardown")
+	}
+}

@@ -144,14 +144,14 @@ type simWorld struct {
 	trace io.Writer
 	err   *simViolation
 
-	cfg   Config
-	reg   registry.Store
-	core  *core // nil while the master is down
+	cfg  Config
+	reg  registry.Store
+	core *core // nil while the master is down
 	// writing is the batch of registry writes being committed (nil when
 	// none): each takes simulated time, and a crash may lose it.
 	writing writeBatch
-	epoch int   // master incarnations
-	conns []*simConn
+	epoch   int // master incarnations
+	conns   []*simConn
 
 	agents []*simAgent
 	fws    []*simFramework

@@ -8,7 +8,6 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/mezzo-project/mezzo/api/v1/httpapi"
 	masterpb "github.com/mezzo-project/mezzo/api/v1/master"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
@@ -51,14 +50,14 @@ func (c *core) registerAgent(sink agentSink, streamID string, reg *agentproto.Ag
 	info := proto.Clone(reg.GetAgentInfo()).(*mesos.AgentInfo)
 	flagTotal, err := parseResources(info.GetResources())
 	if err != nil {
-		return "", httpapi.BadRequest("Invalid agent resources: %v", err)
+		return "", invalidf("Invalid agent resources: %v", err)
 	}
 	total := flagTotal
 	if cp := reg.GetCheckpointedResources(); len(cp) > 0 {
 		// The agent's checkpointed total: its reservations and volumes.
 		checkpointed, err := parseResources(cp)
 		if err != nil {
-			return "", httpapi.BadRequest("Invalid checkpointed resources: %v", err)
+			return "", invalidf("Invalid checkpointed resources: %v", err)
 		}
 		if baseResources(checkpointed).Equal(baseResources(flagTotal)) {
 			total = checkpointed
@@ -69,17 +68,17 @@ func (c *core) registerAgent(sink agentSink, streamID string, reg *agentproto.Ag
 	}
 	ip, port, err := splitEndpoint(reg.GetEndpoint(), info)
 	if err != nil {
-		return "", httpapi.BadRequest("Invalid agent endpoint: %v", err)
+		return "", invalidf("Invalid agent endpoint: %v", err)
 	}
 	id := info.GetId().GetValue()
 	if id != "" {
 		if err := validateID(id); err != nil {
-			return "", httpapi.BadRequest("Invalid agent id: %v", err)
+			return "", invalidf("Invalid agent id: %v", err)
 		}
 	}
 	for _, t := range reg.GetTasks() {
 		if t.GetFrameworkId().GetValue() == "" || t.GetTaskId().GetValue() == "" {
-			return "", httpapi.BadRequest("Reported task without framework_id or task_id")
+			return "", invalidf("Reported task without framework_id or task_id")
 		}
 	}
 	a := c.agents[id]
@@ -130,7 +129,7 @@ func (c *core) registerAgent(sink agentSink, streamID string, reg *agentproto.Ag
 		}
 		if err != nil {
 			c.log.Warn("agent registration not recorded", "agent_id", id, "err", err)
-			return httpapi.ServiceUnavailable("Could not record the agent in the registry; retry later")
+			return unavailablef("Could not record the agent in the registry; retry later")
 		}
 		c.admitAgent(sink, streamID, reg, a, info, ip, port, total, resend)
 		return nil
@@ -658,11 +657,11 @@ func (c *core) agentCall(call *agentproto.AgentCall, streamID string) error {
 	a := c.agents[id]
 	if a == nil {
 		c.countInvalidAgentCall(call.GetType())
-		return httpapi.Forbidden("Agent %s is not registered; register again", id)
+		return forbiddenf("Agent %s is not registered; register again", id)
 	}
 	if a.stream == nil || streamID != a.streamID {
 		c.countInvalidAgentCall(call.GetType())
-		return httpapi.BadRequest("The stream ID '%s' included in this request didn't match the stream ID currently associated with agent %s", streamID, id)
+		return invalidf("The stream ID '%s' included in this request didn't match the stream ID currently associated with agent %s", streamID, id)
 	}
 	switch call.GetType() {
 	case agentproto.AgentCall_PONG:
@@ -674,24 +673,24 @@ func (c *core) agentCall(call *agentproto.AgentCall, streamID string) error {
 		su := call.GetStatusUpdate()
 		if su == nil || su.GetStatus().GetTaskId().GetValue() == "" {
 			c.countInvalidAgentCall(call.GetType())
-			return httpapi.BadRequest("Expecting 'status_update' with a task_id")
+			return invalidf("Expecting 'status_update' with a task_id")
 		}
 		if err := validateUUID(su.GetStatus().GetUuid()); err != nil {
 			c.countInvalidAgentCall(call.GetType())
-			return httpapi.BadRequest("status_update.status.uuid: %v", err)
+			return invalidf("status_update.status.uuid: %v", err)
 		}
 		c.statusUpdate(a, su)
 	case agentproto.AgentCall_EXECUTOR_EXITED:
 		ee := call.GetExecutorExited()
 		if ee == nil {
-			return httpapi.BadRequest("Expecting 'executor_exited' to be present")
+			return invalidf("Expecting 'executor_exited' to be present")
 		}
 		c.executorExited(a, ee)
 	case agentproto.AgentCall_FRAMEWORK_MESSAGE:
 		m := call.GetFrameworkMessage()
 		if m == nil {
 			c.countInvalidAgentCall(call.GetType())
-			return httpapi.BadRequest("Expecting 'framework_message' to be present")
+			return invalidf("Expecting 'framework_message' to be present")
 		}
 		f := c.frameworks[m.GetFrameworkId().GetValue()]
 		if f == nil || f.stream == nil {
@@ -708,9 +707,9 @@ func (c *core) agentCall(call *agentproto.AgentCall, streamID string) error {
 		// this id): treat it as lost now rather than after the grace time.
 		c.markUnreachable(a, "Agent unregistered", removalUnregistered)
 	case agentproto.AgentCall_REGISTER:
-		return httpapi.BadRequest("REGISTER must not carry a Mesos-Stream-Id header")
+		return invalidf("REGISTER must not carry a Mesos-Stream-Id header")
 	default:
-		return httpapi.NotImplemented("Unknown agent call type %s", call.GetType())
+		return unsupportedf("Unknown agent call type %s", call.GetType())
 	}
 	return nil
 }

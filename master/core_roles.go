@@ -8,7 +8,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/mezzo-project/mezzo/api/legacy"
-	"github.com/mezzo-project/mezzo/api/v1/httpapi"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	quotapb "github.com/mezzo-project/mezzo/api/v1/quota"
 	"github.com/mezzo-project/mezzo/master/allocator"
@@ -75,7 +74,7 @@ func (c *core) writeRoles(ops []registry.Op, apply func()) error {
 	}
 	return c.writeThen([]string{rolesKey}, ops, func(err error) error {
 		if err != nil {
-			return httpapi.ServiceUnavailable("Failed to update the registry: %v", err)
+			return unavailablef("Failed to update the registry: %v", err)
 		}
 		apply()
 		return nil
@@ -115,11 +114,11 @@ func (c *core) updateWeights(infos []*mesos.WeightInfo) error {
 	for _, wi := range infos {
 		role := wi.GetRole()
 		if err := resources.ValidateRole(role); err != nil || role == "" {
-			return httpapi.BadRequest("Invalid role '%s' in weight update: %v", role, err)
+			return invalidf("Invalid role '%s' in weight update: %v", role, err)
 		}
 		w := wi.GetWeight()
 		if !(w > 0) || math.IsInf(w, 0) {
-			return httpapi.BadRequest("Invalid weight '%v' for role '%s': weights must be positive", w, role)
+			return invalidf("Invalid weight '%v' for role '%s': weights must be positive", w, role)
 		}
 		next[role] = w
 	}
@@ -145,18 +144,18 @@ func (c *core) updateQuota(force bool, configs []*quotapb.QuotaConfig) error {
 	for _, qc := range configs {
 		role := qc.GetRole()
 		if err := resources.ValidateRole(role); err != nil || role == "" || role == resources.UnreservedRole {
-			return httpapi.BadRequest("Invalid quota config for role '%s': invalid role", role)
+			return invalidf("Invalid quota config for role '%s': invalid role", role)
 		}
 		for _, m := range []map[string]*mesos.Value_Scalar{qc.GetGuarantees(), qc.GetLimits()} {
 			for name, v := range m {
 				if _, err := resources.ScalarFromFloat(v.GetValue()); err != nil {
-					return httpapi.BadRequest("Invalid quota config for role '%s': %s: %v", role, name, err)
+					return invalidf("Invalid quota config for role '%s': %s: %v", role, name, err)
 				}
 			}
 		}
 		for name, g := range qc.GetGuarantees() {
 			if l, ok := qc.GetLimits()[name]; ok && g.GetValue() > l.GetValue() {
-				return httpapi.BadRequest("Invalid quota config for role '%s': guarantee %s:%v exceeds limit %v", role, name, g.GetValue(), l.GetValue())
+				return invalidf("Invalid quota config for role '%s': guarantee %s:%v exceeds limit %v", role, name, g.GetValue(), l.GetValue())
 			}
 		}
 		if len(qc.GetGuarantees()) == 0 && len(qc.GetLimits()) == 0 {
@@ -175,7 +174,7 @@ func (c *core) updateQuota(force bool, configs []*quotapb.QuotaConfig) error {
 			}
 			for name, l := range qc.GetLimits() {
 				if pl, ok := pq.GetLimits()[name]; ok && l.GetValue() > pl.GetValue() {
-					return httpapi.BadRequest("Invalid quota config for role '%s': limit %s:%v exceeds its parent '%s' limit %v", role, name, l.GetValue(), parent, pl.GetValue())
+					return invalidf("Invalid quota config for role '%s': limit %s:%v exceeds its parent '%s' limit %v", role, name, l.GetValue(), parent, pl.GetValue())
 				}
 			}
 		}
@@ -197,7 +196,7 @@ func (c *core) updateQuota(force bool, configs []*quotapb.QuotaConfig) error {
 	for p, byName := range sums {
 		for name, sum := range byName {
 			if g := next[p].GetGuarantees()[name].GetValue(); sum > g+1e-9 {
-				return httpapi.BadRequest("Invalid quota config for role '%s': its children's guarantees of %s (%v) exceed its own (%v)", p, name, sum, g)
+				return invalidf("Invalid quota config for role '%s': its children's guarantees of %s (%v) exceed its own (%v)", p, name, sum, g)
 			}
 		}
 	}
@@ -220,7 +219,7 @@ func (c *core) updateQuota(force bool, configs []*quotapb.QuotaConfig) error {
 		}
 		for name, n := range need {
 			if have := tq.Get(name).Float(); n > have+1e-9 {
-				return httpapi.Conflict("Total quota guarantees of %s (%v) exceed the cluster's total (%v); use 'force' to set them anyway", name, n, have)
+				return conflictf("Total quota guarantees of %s (%v) exceed the cluster's total (%v); use 'force' to set them anyway", name, n, have)
 			}
 		}
 	}

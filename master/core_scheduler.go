@@ -7,7 +7,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	allocpb "github.com/mezzo-project/mezzo/api/v1/allocator"
-	"github.com/mezzo-project/mezzo/api/v1/httpapi"
 	masterpb "github.com/mezzo-project/mezzo/api/v1/master"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
@@ -239,19 +238,19 @@ const maxDuration = time.Duration(1<<63 - 1)
 func (c *core) schedulerCall(call *schedpb.Call, streamID string, hasStreamID bool) error {
 	f := c.frameworks[call.GetFrameworkId().GetValue()]
 	if f == nil {
-		return httpapi.BadRequest("Framework cannot be found")
+		return invalidf("Framework cannot be found")
 	}
 	// Mesos counts a framework's calls once it is found, before the
 	// subscription checks.
 	f.metrics.call(call.GetType())
 	if f.stream == nil {
-		return httpapi.Forbidden("Framework is not subscribed")
+		return forbiddenf("Framework is not subscribed")
 	}
 	if !hasStreamID {
-		return httpapi.BadRequest("All non-subscribe calls should include the 'Mesos-Stream-Id' header")
+		return invalidf("All non-subscribe calls should include the 'Mesos-Stream-Id' header")
 	}
 	if streamID != f.streamID {
-		return httpapi.BadRequest("The stream ID '%s' included in this request didn't match the stream ID currently associated with framework ID %s", streamID, f.id)
+		return invalidf("The stream ID '%s' included in this request didn't match the stream ID currently associated with framework ID %s", streamID, f.id)
 	}
 	switch call.GetType() {
 	case schedpb.Call_TEARDOWN:
@@ -294,7 +293,7 @@ func (c *core) schedulerCall(call *schedpb.Call, streamID string, hasStreamID bo
 	case schedpb.Call_UPDATE_FRAMEWORK:
 		return c.updateFramework(f, call.GetUpdateFramework())
 	default:
-		return httpapi.NotImplemented("")
+		return unsupportedf("")
 	}
 	return nil
 }
@@ -302,31 +301,31 @@ func (c *core) schedulerCall(call *schedpb.Call, streamID string, hasStreamID bo
 func (c *core) updateFramework(f *framework, u *schedpb.Call_UpdateFramework) error {
 	info := proto.Clone(u.GetFrameworkInfo()).(*mesos.FrameworkInfo)
 	if err := validateFrameworkInfo(info); err != nil {
-		return httpapi.BadRequest("%v", err)
+		return invalidf("%v", err)
 	}
 	if (f.info.Principal == nil) != (info.Principal == nil) || f.info.GetPrincipal() != info.GetPrincipal() {
-		return httpapi.BadRequest("Changing framework's principal is not allowed.")
+		return invalidf("Changing framework's principal is not allowed.")
 	}
 	if info.GetUser() != f.info.GetUser() {
-		return httpapi.BadRequest("Updating 'FrameworkInfo.user' is unsupported; attempted to update from '%s' to '%s'", f.info.GetUser(), info.GetUser())
+		return invalidf("Updating 'FrameworkInfo.user' is unsupported; attempted to update from '%s' to '%s'", f.info.GetUser(), info.GetUser())
 	}
 	if info.GetCheckpoint() != f.info.GetCheckpoint() {
-		return httpapi.BadRequest("Updating 'FrameworkInfo.checkpoint' is unsupported; attempted to update from '%t' to '%t'", f.info.GetCheckpoint(), info.GetCheckpoint())
+		return invalidf("Updating 'FrameworkInfo.checkpoint' is unsupported; attempted to update from '%t' to '%t'", f.info.GetCheckpoint(), info.GetCheckpoint())
 	}
 	roles := frameworkRoles(info)
 	if err := validateSubsetRoles(roles, u.GetSuppressedRoles(), "Suppressed roles"); err != nil {
-		return httpapi.BadRequest("%v", err)
+		return invalidf("%v", err)
 	}
 	if err := validateOfferConstraintRoles(roles, u.GetOfferConstraints()); err != nil {
-		return httpapi.BadRequest("%v", err)
+		return invalidf("%v", err)
 	}
 	filter, err := constraints.Compile(u.GetOfferConstraints(), c.cfg.OfferConstraintLimits)
 	if err != nil {
-		return httpapi.BadRequest("Offer constraints are not valid: %v", err)
+		return invalidf("Offer constraints are not valid: %v", err)
 	}
 	if err := c.authorizeRegistration(info, roles); err != nil {
 		c.log.Info("refusing framework update", "framework_id", f.id, "reason", err)
-		return httpapi.Forbidden("%v", err)
+		return forbiddenf("%v", err)
 	}
 	f.info = info
 	f.roles = roles

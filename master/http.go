@@ -32,7 +32,10 @@ const streamIDHeader = "Mesos-Stream-Id"
 // path is also served under the master's process id ("/master/state" and
 // "/state" are one endpoint) and a trailing slash is ignored.
 func (m *Master) routes() http.Handler {
-	wrap := func(h httpapi.HandlerFunc) http.Handler { return httpapi.Wrap(m.log, h) }
+	// The core's refusals become status codes here, at the edge.
+	wrap := func(h httpapi.HandlerFunc) http.Handler {
+		return httpapi.Wrap(m.log, func(w http.ResponseWriter, r *http.Request) error { return httpError(h(w, r)) })
+	}
 	routes := routeTable{}
 	both := routes.both
 	pm := m.newPromMetrics()

@@ -239,7 +239,7 @@ func (c *core) setLegacyQuota(force bool, qc *quotapb.QuotaConfig) error {
 		return p
 	}
 	if _, ok := c.quotas[qc.GetRole()]; ok {
-		return httpapi.BadRequest("Failed to validate set quota request: Cannot set quota for role '%s' which already has quota", qc.GetRole())
+		return invalidf("Failed to validate set quota request: Cannot set quota for role '%s' which already has quota", qc.GetRole())
 	}
 	return c.updateQuota(force, []*quotapb.QuotaConfig{qc})
 }
@@ -251,7 +251,7 @@ func (c *core) removeLegacyQuota(role string) error {
 		return p
 	}
 	if _, ok := c.quotas[role]; !ok {
-		return httpapi.BadRequest("Failed to remove quota: Role '%s' has no quota set", role)
+		return invalidf("Failed to remove quota: Role '%s' has no quota set", role)
 	}
 	return c.updateQuota(true, []*quotapb.QuotaConfig{{Role: proto.String(role)}})
 }

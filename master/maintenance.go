@@ -12,7 +12,6 @@ import (
 
 	"github.com/mezzo-project/mezzo/api/v1/allocator"
 	"github.com/mezzo-project/mezzo/api/v1/codec"
-	"github.com/mezzo-project/mezzo/api/v1/httpapi"
 	"github.com/mezzo-project/mezzo/api/v1/maintenance"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
@@ -278,7 +277,7 @@ func (c *core) updateMaintenanceSchedule(s *maintenance.Schedule) error {
 		s = &maintenance.Schedule{}
 	}
 	if err := c.validateSchedule(s); err != nil {
-		return httpapi.BadRequest("%v", err)
+		return invalidf("%v", err)
 	}
 	s = proto.Clone(s).(*maintenance.Schedule)
 	op := registry.SetMaintenance{Schedules: schedulesOf(s), Down: c.downMachines(nil, nil)}
@@ -293,7 +292,7 @@ func (c *core) updateMaintenanceSchedule(s *maintenance.Schedule) error {
 func (c *core) writeMaintenance(keys []string, ops []registry.Op, what string, apply func()) error {
 	return c.writeThen(keys, ops, func(err error) error {
 		if err != nil {
-			return httpapi.ServiceUnavailable("Could not record the %s in the registry; retry later", what)
+			return unavailablef("Could not record the %s in the registry; retry later", what)
 		}
 		apply()
 		return nil
@@ -368,7 +367,7 @@ func (c *core) startMaintenance(ids []*mesos.MachineID) error {
 		return p
 	}
 	if err := validateMachines(ids); err != nil {
-		return httpapi.BadRequest("%v", err)
+		return invalidf("%v", err)
 	}
 	var keys []machineKey
 	down := map[machineKey]bool{}
@@ -376,10 +375,10 @@ func (c *core) startMaintenance(ids []*mesos.MachineID) error {
 		k := keyOf(id)
 		m := c.maint.machines[k]
 		if m == nil {
-			return httpapi.BadRequest("Machine '%s' is not part of a maintenance schedule", k)
+			return invalidf("Machine '%s' is not part of a maintenance schedule", k)
 		}
 		if m.mode != mesos.MachineInfo_DRAINING {
-			return httpapi.BadRequest("Machine '%s' is not in DRAINING mode and cannot be brought down", k)
+			return invalidf("Machine '%s' is not in DRAINING mode and cannot be brought down", k)
 		}
 		keys = append(keys, k)
 		down[k] = true
@@ -425,17 +424,17 @@ func (c *core) stopMaintenance(ids []*mesos.MachineID) error {
 		return p
 	}
 	if err := validateMachines(ids); err != nil {
-		return httpapi.BadRequest("%v", err)
+		return invalidf("%v", err)
 	}
 	up := map[machineKey]bool{}
 	for _, id := range ids {
 		k := keyOf(id)
 		m := c.maint.machines[k]
 		if m == nil {
-			return httpapi.BadRequest("Machine '%s' is not part of a maintenance schedule", k)
+			return invalidf("Machine '%s' is not part of a maintenance schedule", k)
 		}
 		if m.mode != mesos.MachineInfo_DOWN {
-			return httpapi.BadRequest("Machine '%s' is not in DOWN mode and cannot be brought up", k)
+			return invalidf("Machine '%s' is not in DOWN mode and cannot be brought up", k)
 		}
 		up[k] = true
 	}
@@ -661,7 +660,7 @@ func (c *core) deactivateAgent(id string) error {
 		return p
 	}
 	if !c.agentKnown(id) {
-		return httpapi.BadRequest("Unknown agent")
+		return invalidf("Unknown agent")
 	}
 	if c.maint.deactivated[id] {
 		return nil
@@ -699,10 +698,10 @@ func (c *core) reactivateAgent(id string) error {
 		return p
 	}
 	if !c.maint.deactivated[id] {
-		return httpapi.BadRequest("Agent is not deactivated")
+		return invalidf("Agent is not deactivated")
 	}
 	if d := c.maint.draining[id]; d != nil && d.info.GetState() == mesos.DrainState_DRAINING {
-		return httpapi.BadRequest("Agent is still in the DRAINING state")
+		return invalidf("Agent is still in the DRAINING state")
 	}
 	op := registry.SetAgentMaintenance{ID: id}
 	return c.writeMaintenance([]string{agentKey(id)}, []registry.Op{op}, "agent's reactivation", func() {
@@ -727,7 +726,7 @@ func (c *core) drainAgent(id string, maxGrace *time.Duration, markGone bool) err
 		return p
 	}
 	if !c.agentKnown(id) {
-		return httpapi.BadRequest("Unknown agent")
+		return invalidf("Unknown agent")
 	}
 	cfg := &mesos.DrainConfig{MarkGone: proto.Bool(markGone)}
 	if maxGrace != nil {

@@ -3,12 +3,10 @@ package master
 import (
 	"errors"
 	"math"
-	"net/http"
 	"time"
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/mezzo-project/mezzo/api/v1/httpapi"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
 	"github.com/mezzo-project/mezzo/internal/agentproto"
@@ -188,11 +186,11 @@ func (c *core) markAgentGone(id string) error {
 	_, unreachable := c.unreachable[id]
 	_, recovered := c.recovered[id]
 	if a == nil && !unreachable && !recovered {
-		return httpapi.Errorf(http.StatusNotFound, "Agent '%s' not found", id)
+		return notFoundf("Agent '%s' not found", id)
 	}
 	return c.writeThen([]string{agentKey(id)}, []registry.Op{registry.MarkGone{ID: id, Time: now}}, func(err error) error {
 		if err != nil {
-			return httpapi.ServiceUnavailable("Could not record the agent as gone in the registry; retry later")
+			return unavailablef("Could not record the agent as gone in the registry; retry later")
 		}
 		c.agentGone(id, now)
 		return nil

@@ -127,7 +127,7 @@ func TestRefusedWriteFailsOnlyItsCall(t *testing.T) {
 		t.Errorf("first agent: answer %v, in the books %v", p1.err, h.c.agents[id1] != nil)
 	}
 	var he *httpapi.Error
-	if !errors.As(p2.err, &he) || he.Status != http.StatusServiceUnavailable {
+	if !errors.As(httpError(p2.err), &he) || he.Status != http.StatusServiceUnavailable {
 		t.Errorf("second agent: answer %v, want 503", p2.err)
 	}
 	if h.c.agents[id2] != nil || len(a2.events) != 0 {
@@ -160,7 +160,7 @@ func TestFailedWriteChangesNothing(t *testing.T) {
 		t.Errorf("failed subscription: %d ERROR events, closed %v, framework kept %v", len(got), f.closed, h.c.frameworks[id] != nil)
 	}
 	var he *httpapi.Error
-	if !errors.As(p.err, &he) || he.Status != http.StatusServiceUnavailable || h.c.weight("a") != 1 {
+	if !errors.As(httpError(p.err), &he) || he.Status != http.StatusServiceUnavailable || h.c.weight("a") != 1 {
 		t.Errorf("failed weight update: answer %v, weight %v", p.err, h.c.weight("a"))
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -200,5 +201,97 @@ func TestTeardownDuringSubscription(t *testing.T) {
 	}
 	if st.Frameworks[f.id] != nil {
 		t.Error("framework still in the registry after its teardown")
+	}
+}
+
+// gateStore is a registry whose commits wait for the test: each Commit
+// reports its batch's size on entered, then waits for a value on release.
+type gateStore struct {
+	registry.Store
+	entered chan int
+	release chan struct{}
+}
+
+func (s *gateStore) Commit(batch [][]registry.Op) ([]error, error) {
+	s.entered <- len(batch)
+	<-s.release
+	return s.Store.Commit(batch)
+}
+
+// TestSlowRegistryDoesNotStallTheCore: while a registration's write is
+// stuck in the registry, the master serves other calls, and the
+// registrations that arrive meanwhile are committed together in the next
+// batch; each is answered once its own write is durable.
+func TestSlowRegistryDoesNotStallTheCore(t *testing.T) {
+	store := &gateStore{Store: registry.NewMemory(), entered: make(chan int, 1), release: make(chan struct{})}
+	cfg := DefaultConfig()
+	cfg.Hostname, cfg.IP, cfg.Registry, cfg.Store = "master.test", "127.0.0.1", "in_memory", store
+	m, err := New(cfg, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	register := func(host string) chan error {
+		done := make(chan error, 1)
+		go func() {
+			var regErr error
+			if err := m.do(func(c *core) { _, regErr = c.registerAgent(benchAgentSink{}, host, registerCall(host, "")) }); err != nil {
+				done <- err
+				return
+			}
+			done <- awaitReply(regErr)
+		}()
+		return done
+	}
+	agents := func() int {
+		var n int
+		if err := m.do(func(c *core) { n = len(c.agents) }); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	first := register("h0")
+	if n := <-store.entered; n != 1 {
+		t.Fatalf("first batch holds %d writes", n)
+	}
+	// The core answers while the write is stuck, and has not admitted
+	// the agent yet.
+	if n := agents(); n != 0 {
+		t.Fatalf("%d agents before the write is durable", n)
+	}
+	var rest []chan error
+	for _, h := range []string{"h1", "h2", "h3"} {
+		rest = append(rest, register(h))
+	}
+	eventually(t, 10*time.Second, "the three registrations pending", func() bool {
+		var n int
+		if err := m.do(func(c *core) { n = len(c.writes.pending) }); err != nil {
+			t.Fatal(err)
+		}
+		return n == 3
+	})
+	if n := agents(); n != 0 {
+		t.Fatalf("%d agents before any write is durable", n)
+	}
+	select {
+	case err := <-first:
+		t.Fatalf("first registration answered (%v) before its write", err)
+	default:
+	}
+	store.release <- struct{}{}
+	if err := <-first; err != nil {
+		t.Fatalf("first registration: %v", err)
+	}
+	if n := <-store.entered; n != 3 {
+		t.Fatalf("second batch holds %d writes, want the 3 registrations that arrived meanwhile", n)
+	}
+	store.release <- struct{}{}
+	for i, done := range rest {
+		if err := <-done; err != nil {
+			t.Fatalf("registration %d: %v", i+1, err)
+		}
+	}
+	if n := agents(); n != 4 {
+		t.Fatalf("%d agents after the writes, want 4", n)
 	}
 }

@@ -112,6 +112,7 @@ func (c *core) write(keys []string, ops []registry.Op, then func(err error)) {
 		c.committed(writeBatch{w}, refused, err, start, c.clock.Now().Sub(start))
 	default:
 		ws.pending = append(ws.pending, w)
+		c.metrics.queuedWrites = len(ws.pending)
 	}
 }
 
@@ -157,6 +158,7 @@ func (c *core) takeWrites() writeBatch {
 		return nil
 	}
 	ws.inflight, ws.pending = ws.pending, nil
+	c.metrics.queuedWrites = 0
 	return ws.inflight
 }
 
@@ -236,6 +238,7 @@ func (c *core) closeWrites(err error) {
 	ws.closed = err
 	pending := ws.pending
 	ws.pending = nil
+	c.metrics.queuedWrites = 0
 	for _, w := range pending {
 		c.finishWrite(w, err)
 	}

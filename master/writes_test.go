@@ -295,3 +295,25 @@ func TestSlowRegistryDoesNotStallTheCore(t *testing.T) {
 		t.Fatalf("%d agents after the writes, want 4", n)
 	}
 }
+
+// TestQueuedWritesAreReported: registrar/queued_operations counts the
+// writes waiting for the batch in flight.
+func TestQueuedWritesAreReported(t *testing.T) {
+	h := asyncHarness(t)
+	queued := func() float64 { return h.c.metricsSnapshot()["registrar/queued_operations"] }
+	for _, host := range []string{"h1", "h2"} {
+		h.step(func(c *core) { c.registerAgent(&recAgent{}, host, registerCall(host, "")) })
+	}
+	if q := queued(); q != 2 {
+		t.Fatalf("queued_operations %v with two writes pending, want 2", q)
+	}
+	batch := h.c.takeWrites()
+	if q := queued(); q != 0 {
+		t.Fatalf("queued_operations %v once the batch is in flight, want 0", q)
+	}
+	refused, err := h.c.reg.Commit(batch.groups())
+	h.step(func(c *core) { c.committed(batch, refused, err, h.clock.t, 0) })
+	if len(h.c.agents) != 2 || queued() != 0 {
+		t.Errorf("after the commit: %d agents, queued_operations %v", len(h.c.agents), queued())
+	}
+}

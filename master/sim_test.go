@@ -239,11 +239,11 @@ func (w *simWorld) pumpWrites() {
 		return
 	}
 	w.writing = batch
-	d := time.Duration(1+w.rng.IntN(20)) * time.Millisecond
-	if w.faults && w.rng.IntN(20) == 0 {
-		d = time.Duration(w.rng.IntN(3000)) * time.Millisecond
+	d := time.Duration(1+w.rng.IntN(100)) * time.Millisecond
+	if w.faults && w.rng.IntN(10) == 0 {
+		d = time.Duration(w.rng.IntN(5000)) * time.Millisecond
 	}
-	failed := w.chance(0.01)
+	failed := w.chance(0.02)
 	start := w.now()
 	w.after(d, func() {
 		if w.core != c {

@@ -136,7 +136,7 @@ func (m *Master) authorizeMaintenance(r *http.Request, start bool) error {
 func (c *core) operatorTeardown(s acl.Subject, id string) error {
 	if f := c.frameworks[id]; f != nil && !c.authz.Allowed(acl.TeardownFrameworks, s, acl.Value(f.info.GetPrincipal())) {
 		c.log.Info("teardown refused by the ACLs", "principal", s.String(), "framework_id", id)
-		return httpapi.Forbidden("Principal %s is not authorized to tear down framework %s (teardown_frameworks)", s, id)
+		return forbiddenf("Principal %s is not authorized to tear down framework %s (teardown_frameworks)", s, id)
 	}
 	return c.teardownFramework(id)
 }

@@ -75,7 +75,7 @@ func TestAuthorizeFrameworkCalls(t *testing.T) {
 			Principal: proto.String("ops"), Role: proto.String("eng/y")},
 	}})
 	var herr *httpapi.Error
-	if !errors.As(err, &herr) || herr.Status != http.StatusForbidden || !strings.Contains(herr.Message, "may not use role 'eng/y'") {
+	if !errors.As(httpError(err), &herr) || herr.Status != http.StatusForbidden || !strings.Contains(herr.Message, "may not use role 'eng/y'") {
 		t.Fatalf("UPDATE_FRAMEWORK to a refused role: %v", err)
 	}
 	h.mustCall(web, &schedpb.Call{Type: schedpb.Call_TEARDOWN.Enum()})

@@ -90,8 +90,9 @@ type core struct {
 	removalLimiter rateLimiter
 
 	// reg is the durable registry; every change it records is written
-	// before the master acts on it.
-	reg registry.Store
+	// before the master acts on it, through writes (writes.go).
+	reg    registry.Store
+	writes writeState
 
 	offers map[string]*offer
 
@@ -276,6 +277,7 @@ func newCore(cfg Config, log *slog.Logger, clock Clock, info *mesos.MasterInfo, 
 	opts.MinAllocatable, _ = cfg.minAllocatable() // checked by Config.Validate
 	c := &core{
 		reg:            store,
+		writes:         newWriteState(),
 		removalLimiter: newRateLimiter(cfg.agentRemovalRate()),
 		gone:           map[string]time.Time{},
 		recovered:      map[string]*recoveredAgent{},
@@ -389,6 +391,16 @@ func (c *core) checkFramework(f *framework, now time.Time) {
 		f.nextHeartbeat = now.Add(HeartbeatInterval)
 	}
 	if f.stream == nil && !f.recovered && !f.failoverDeadline.IsZero() && !now.Before(f.failoverDeadline) {
+		recheck := func() error {
+			if c.frameworks[f.id] == f {
+				c.checkFramework(f, c.clock.Now())
+			}
+			return nil
+		}
+		if _, busy := c.whenFree([]string{frameworkKey(f.id)}, recheck); busy {
+			// Its subscription is being recorded: decide once it is.
+			return
+		}
 		c.log.Info("framework failover timeout elapsed", "framework_id", f.id)
 		c.removeFramework(f)
 		return

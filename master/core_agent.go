@@ -8,7 +8,6 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/mezzo-project/mezzo/api/v1/httpapi"
 	masterpb "github.com/mezzo-project/mezzo/api/v1/master"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
@@ -28,7 +27,21 @@ func (c *core) agentGrace() time.Duration {
 // restart) and its reported tasks and executors are reconciled with the
 // master's. On success the first event on sink is REGISTERED; errors are
 // answered before the stream starts (400).
+//
+// The answer waits for the registry when the agent must be recorded
+// (admitted, re-admitted, or its total changed): then the error is a
+// *pendingReply, and nothing changes before the write is durable; a
+// registration of an agent whose record is being written waits for it.
 func (c *core) registerAgent(sink agentSink, streamID string, reg *agentproto.AgentCall_Register) (string, error) {
+	if claimed := reg.GetAgentInfo().GetId().GetValue(); claimed != "" {
+		again := func() error {
+			_, err := c.registerAgent(sink, streamID, reg)
+			return err
+		}
+		if p, busy := c.whenFree([]string{agentKey(claimed)}, again); busy {
+			return claimed, p
+		}
+	}
 	if reg.GetAgentInfo().GetId().GetValue() == "" {
 		c.metrics.inc(ctrMsgRegisterSlave)
 	} else {
@@ -37,14 +50,14 @@ func (c *core) registerAgent(sink agentSink, streamID string, reg *agentproto.Ag
 	info := proto.Clone(reg.GetAgentInfo()).(*mesos.AgentInfo)
 	flagTotal, err := parseResources(info.GetResources())
 	if err != nil {
-		return "", httpapi.BadRequest("Invalid agent resources: %v", err)
+		return "", invalidf("Invalid agent resources: %v", err)
 	}
 	total := flagTotal
 	if cp := reg.GetCheckpointedResources(); len(cp) > 0 {
 		// The agent's checkpointed total: its reservations and volumes.
 		checkpointed, err := parseResources(cp)
 		if err != nil {
-			return "", httpapi.BadRequest("Invalid checkpointed resources: %v", err)
+			return "", invalidf("Invalid checkpointed resources: %v", err)
 		}
 		if baseResources(checkpointed).Equal(baseResources(flagTotal)) {
 			total = checkpointed
@@ -55,20 +68,19 @@ func (c *core) registerAgent(sink agentSink, streamID string, reg *agentproto.Ag
 	}
 	ip, port, err := splitEndpoint(reg.GetEndpoint(), info)
 	if err != nil {
-		return "", httpapi.BadRequest("Invalid agent endpoint: %v", err)
+		return "", invalidf("Invalid agent endpoint: %v", err)
 	}
 	id := info.GetId().GetValue()
 	if id != "" {
 		if err := validateID(id); err != nil {
-			return "", httpapi.BadRequest("Invalid agent id: %v", err)
+			return "", invalidf("Invalid agent id: %v", err)
 		}
 	}
 	for _, t := range reg.GetTasks() {
 		if t.GetFrameworkId().GetValue() == "" || t.GetTaskId().GetValue() == "" {
-			return "", httpapi.BadRequest("Reported task without framework_id or task_id")
+			return "", invalidf("Reported task without framework_id or task_id")
 		}
 	}
-	now := c.clock.Now()
 	a := c.agents[id]
 	if id == "" {
 		id = c.newAgentID()
@@ -107,11 +119,30 @@ func (c *core) registerAgent(sink agentSink, streamID string, reg *agentproto.Ag
 	if op == nil && c.recordedResourcesDiffer(a, id, total) {
 		op = registry.UpdateAgent{Info: rec, Capabilities: reg.GetCapabilities()}
 	}
-	if op != nil {
-		if err := c.persist(op); err != nil {
-			return "", httpapi.ServiceUnavailable("Could not record the agent in the registry; retry later")
-		}
+	if op == nil {
+		c.admitAgent(sink, streamID, reg, a, info, ip, port, total, resend)
+		return id, nil
 	}
+	return id, c.writeThen([]string{agentKey(id)}, []registry.Op{op}, func(err error) error {
+		if err == nil && c.agents[id] != a {
+			err = fmt.Errorf("agent %s changed while its record was written", id)
+		}
+		if err != nil {
+			c.log.Warn("agent registration not recorded", "agent_id", id, "err", err)
+			return unavailablef("Could not record the agent in the registry; retry later")
+		}
+		c.admitAgent(sink, streamID, reg, a, info, ip, port, total, resend)
+		return nil
+	})
+}
+
+// admitAgent is registerAgent once the registry holds the agent: a (nil
+// for an agent new to this master) takes the registration's info, total
+// and stream, its tasks are reconciled, and it hears REGISTERED.
+func (c *core) admitAgent(sink agentSink, streamID string, reg *agentproto.AgentCall_Register, a *agent,
+	info *mesos.AgentInfo, ip string, port int, total resources.Resources, resend bool) {
+	now := c.clock.Now()
+	id := info.GetId().GetValue()
 	wasUnreachable := false
 	switch {
 	case info.GetId().GetValue() == id && reg.GetAgentInfo().GetId().GetValue() == "":
@@ -193,7 +224,6 @@ func (c *core) registerAgent(sink agentSink, streamID string, reg *agentproto.Ag
 		}
 	}
 	c.allocateSoon = true
-	return id, nil
 }
 
 // updateFrameworkEvent tells an agent the pid of f's scheduler driver.
@@ -542,15 +572,35 @@ func (c *core) markUnreachable(a *agent, msg string, cause removalCause) {
 		c.scheduleAgent(a)
 		return
 	}
-	if err := c.persist(registry.MarkUnreachable{ID: a.id, Time: now}, c.pruneOp(now)); err != nil {
-		// Without a durable record the agent stays as it is; the next
-		// tick tries again.
+	if c.keyBusy(agentKey(a.id)) {
+		// Its record is being written (this removal, or a change the
+		// agent made): the next tick tries again.
 		a.removalDeferred = now.Add(c.cfg.AgentPingTimeout)
 		a.removalCause = cause
 		c.scheduleAgent(a)
 		return
 	}
 	c.removalLimiter.take(now)
+	ops := []registry.Op{registry.MarkUnreachable{ID: a.id, Time: now}, c.pruneOp(now)}
+	c.write([]string{agentKey(a.id)}, ops, func(err error) {
+		if c.agents[a.id] != a {
+			return
+		}
+		if err != nil {
+			// Without a durable record the agent stays as it is; the
+			// next tick tries again.
+			a.removalDeferred = c.clock.Now().Add(c.cfg.AgentPingTimeout)
+			a.removalCause = cause
+			c.scheduleAgent(a)
+			return
+		}
+		c.agentUnreachable(a, msg, cause, now)
+	})
+}
+
+// agentUnreachable is markUnreachable once the registry holds the agent
+// as unreachable since now.
+func (c *core) agentUnreachable(a *agent, msg string, cause removalCause, now time.Time) {
 	c.metrics.inc(ctrSlaveRemovals)
 	switch cause {
 	case removalUnhealthy:
@@ -607,11 +657,11 @@ func (c *core) agentCall(call *agentproto.AgentCall, streamID string) error {
 	a := c.agents[id]
 	if a == nil {
 		c.countInvalidAgentCall(call.GetType())
-		return httpapi.Forbidden("Agent %s is not registered; register again", id)
+		return forbiddenf("Agent %s is not registered; register again", id)
 	}
 	if a.stream == nil || streamID != a.streamID {
 		c.countInvalidAgentCall(call.GetType())
-		return httpapi.BadRequest("The stream ID '%s' included in this request didn't match the stream ID currently associated with agent %s", streamID, id)
+		return invalidf("The stream ID '%s' included in this request didn't match the stream ID currently associated with agent %s", streamID, id)
 	}
 	switch call.GetType() {
 	case agentproto.AgentCall_PONG:
@@ -623,24 +673,24 @@ func (c *core) agentCall(call *agentproto.AgentCall, streamID string) error {
 		su := call.GetStatusUpdate()
 		if su == nil || su.GetStatus().GetTaskId().GetValue() == "" {
 			c.countInvalidAgentCall(call.GetType())
-			return httpapi.BadRequest("Expecting 'status_update' with a task_id")
+			return invalidf("Expecting 'status_update' with a task_id")
 		}
 		if err := validateUUID(su.GetStatus().GetUuid()); err != nil {
 			c.countInvalidAgentCall(call.GetType())
-			return httpapi.BadRequest("status_update.status.uuid: %v", err)
+			return invalidf("status_update.status.uuid: %v", err)
 		}
 		c.statusUpdate(a, su)
 	case agentproto.AgentCall_EXECUTOR_EXITED:
 		ee := call.GetExecutorExited()
 		if ee == nil {
-			return httpapi.BadRequest("Expecting 'executor_exited' to be present")
+			return invalidf("Expecting 'executor_exited' to be present")
 		}
 		c.executorExited(a, ee)
 	case agentproto.AgentCall_FRAMEWORK_MESSAGE:
 		m := call.GetFrameworkMessage()
 		if m == nil {
 			c.countInvalidAgentCall(call.GetType())
-			return httpapi.BadRequest("Expecting 'framework_message' to be present")
+			return invalidf("Expecting 'framework_message' to be present")
 		}
 		f := c.frameworks[m.GetFrameworkId().GetValue()]
 		if f == nil || f.stream == nil {
@@ -657,9 +707,9 @@ func (c *core) agentCall(call *agentproto.AgentCall, streamID string) error {
 		// this id): treat it as lost now rather than after the grace time.
 		c.markUnreachable(a, "Agent unregistered", removalUnregistered)
 	case agentproto.AgentCall_REGISTER:
-		return httpapi.BadRequest("REGISTER must not carry a Mesos-Stream-Id header")
+		return invalidf("REGISTER must not carry a Mesos-Stream-Id header")
 	default:
-		return httpapi.NotImplemented("Unknown agent call type %s", call.GetType())
+		return unsupportedf("Unknown agent call type %s", call.GetType())
 	}
 	return nil
 }

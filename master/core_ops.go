@@ -3,7 +3,6 @@ package master
 import (
 	"fmt"
 
-	"github.com/mezzo-project/mezzo/api/v1/httpapi"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
 	"github.com/mezzo-project/mezzo/internal/agentproto"
@@ -280,11 +279,11 @@ func (c *core) operationFinished(f *framework, op *mesos.Offer_Operation, agent 
 func (c *core) operatorConvert(agentIDValue string, kind mesos.Offer_Operation_Type, res []*mesos.Resource) error {
 	a := c.agents[agentIDValue]
 	if a == nil {
-		return httpapi.BadRequest("No agent found with specified ID")
+		return invalidf("No agent found with specified ID")
 	}
 	rs, err := parseResources(res)
 	if err != nil {
-		return httpapi.BadRequest("Invalid resources: %v", err)
+		return invalidf("Invalid resources: %v", err)
 	}
 	var from, to resources.Resources
 	switch kind {
@@ -292,7 +291,7 @@ func (c *core) operatorConvert(agentIDValue string, kind mesos.Offer_Operation_T
 		to = rs
 		for r := range to.All() {
 			if !r.IsDynamic() {
-				return httpapi.BadRequest("Invalid RESERVE: %v is not a dynamic reservation", r)
+				return invalidf("Invalid RESERVE: %v is not a dynamic reservation", r)
 			}
 		}
 		from, err = to.PopReservation()
@@ -304,7 +303,7 @@ func (c *core) operatorConvert(agentIDValue string, kind mesos.Offer_Operation_T
 		from, to, err = c.destroyVolumes(a, rs)
 	}
 	if err != nil {
-		return httpapi.BadRequest("Invalid %s operation: %v", kind, err)
+		return invalidf("Invalid %s operation: %v", kind, err)
 	}
 	return c.applyOperatorConversion(a, kind, from, to)
 }
@@ -314,11 +313,11 @@ func (c *core) operatorConvert(agentIDValue string, kind mesos.Offer_Operation_T
 func (c *core) operatorResize(agentIDValue string, op *mesos.Offer_Operation) error {
 	a := c.agents[agentIDValue]
 	if a == nil {
-		return httpapi.BadRequest("No agent found with specified ID")
+		return invalidf("No agent found with specified ID")
 	}
 	from, to, err := c.convert(nil, a, "", op)
 	if err != nil {
-		return httpapi.BadRequest("Invalid %s operation: %v", op.GetType(), err)
+		return invalidf("Invalid %s operation: %v", op.GetType(), err)
 	}
 	return c.applyOperatorConversion(a, op.GetType(), from, to)
 }
@@ -333,7 +332,7 @@ func (c *core) applyOperatorConversion(a *agent, kind mesos.Offer_Operation_Type
 		}
 	}
 	if err := c.alloc.UpdateAvailable(a.id, from, to); err != nil {
-		return httpapi.Conflict("%v", err)
+		return conflictf("%v", err)
 	}
 	a.total = a.total.Subtract(from).Add(to)
 	c.checkpointResources(a)

@@ -8,7 +8,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/mezzo-project/mezzo/api/legacy"
-	"github.com/mezzo-project/mezzo/api/v1/httpapi"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	quotapb "github.com/mezzo-project/mezzo/api/v1/quota"
 	"github.com/mezzo-project/mezzo/master/allocator"
@@ -66,16 +65,20 @@ func quotaOps(old, next map[string]*quotapb.QuotaConfig) []registry.Op {
 	return ops
 }
 
-// persistRoles records a change of weights or quotas; nothing to record
-// is no write.
-func (c *core) persistRoles(ops []registry.Op) error {
+// writeRoles records a change of weights or quotas, then applies it;
+// nothing to record is no write. 503 when the write fails.
+func (c *core) writeRoles(ops []registry.Op, apply func()) error {
 	if len(ops) == 0 {
+		apply()
 		return nil
 	}
-	if err := c.persist(ops...); err != nil {
-		return httpapi.ServiceUnavailable("Failed to update the registry: %v", err)
-	}
-	return nil
+	return c.writeThen([]string{rolesKey}, ops, func(err error) error {
+		if err != nil {
+			return unavailablef("Failed to update the registry: %v", err)
+		}
+		apply()
+		return nil
+	})
 }
 
 func allocQuota(qc *quotapb.QuotaConfig) allocator.Quota {
@@ -101,6 +104,9 @@ func (c *core) weight(role string) float64 {
 // updateWeights handles UPDATE_WEIGHTS: 400 for an invalid role or
 // weight, 503 when the registry write fails.
 func (c *core) updateWeights(infos []*mesos.WeightInfo) error {
+	if p, busy := c.whenFree([]string{rolesKey}, func() error { return c.updateWeights(infos) }); busy {
+		return p
+	}
 	next := map[string]float64{}
 	for role, w := range c.weights {
 		next[role] = w
@@ -108,23 +114,21 @@ func (c *core) updateWeights(infos []*mesos.WeightInfo) error {
 	for _, wi := range infos {
 		role := wi.GetRole()
 		if err := resources.ValidateRole(role); err != nil || role == "" {
-			return httpapi.BadRequest("Invalid role '%s' in weight update: %v", role, err)
+			return invalidf("Invalid role '%s' in weight update: %v", role, err)
 		}
 		w := wi.GetWeight()
 		if !(w > 0) || math.IsInf(w, 0) {
-			return httpapi.BadRequest("Invalid weight '%v' for role '%s': weights must be positive", w, role)
+			return invalidf("Invalid weight '%v' for role '%s': weights must be positive", w, role)
 		}
 		next[role] = w
 	}
-	if err := c.persistRoles(weightOps(c.weights, next)); err != nil {
-		return err
-	}
-	for _, wi := range infos {
-		c.alloc.SetWeight(wi.GetRole(), wi.GetWeight())
-	}
-	c.weights = next
-	c.allocateSoon = true
-	return nil
+	return c.writeRoles(weightOps(c.weights, next), func() {
+		for _, wi := range infos {
+			c.alloc.SetWeight(wi.GetRole(), wi.GetWeight())
+		}
+		c.weights = next
+		c.allocateSoon = true
+	})
 }
 
 // updateQuota handles UPDATE_QUOTA with Mesos' checks: valid roles other
@@ -133,22 +137,25 @@ func (c *core) updateWeights(infos []*mesos.WeightInfo) error {
 // theirs (400); guarantees above the cluster's total need force (409).
 // A config with neither guarantees nor limits removes the role's quota.
 func (c *core) updateQuota(force bool, configs []*quotapb.QuotaConfig) error {
+	if p, busy := c.whenFree([]string{rolesKey}, func() error { return c.updateQuota(force, configs) }); busy {
+		return p
+	}
 	next := cloneQuotas(c.quotas)
 	for _, qc := range configs {
 		role := qc.GetRole()
 		if err := resources.ValidateRole(role); err != nil || role == "" || role == resources.UnreservedRole {
-			return httpapi.BadRequest("Invalid quota config for role '%s': invalid role", role)
+			return invalidf("Invalid quota config for role '%s': invalid role", role)
 		}
 		for _, m := range []map[string]*mesos.Value_Scalar{qc.GetGuarantees(), qc.GetLimits()} {
 			for name, v := range m {
 				if _, err := resources.ScalarFromFloat(v.GetValue()); err != nil {
-					return httpapi.BadRequest("Invalid quota config for role '%s': %s: %v", role, name, err)
+					return invalidf("Invalid quota config for role '%s': %s: %v", role, name, err)
 				}
 			}
 		}
 		for name, g := range qc.GetGuarantees() {
 			if l, ok := qc.GetLimits()[name]; ok && g.GetValue() > l.GetValue() {
-				return httpapi.BadRequest("Invalid quota config for role '%s': guarantee %s:%v exceeds limit %v", role, name, g.GetValue(), l.GetValue())
+				return invalidf("Invalid quota config for role '%s': guarantee %s:%v exceeds limit %v", role, name, g.GetValue(), l.GetValue())
 			}
 		}
 		if len(qc.GetGuarantees()) == 0 && len(qc.GetLimits()) == 0 {
@@ -167,7 +174,7 @@ func (c *core) updateQuota(force bool, configs []*quotapb.QuotaConfig) error {
 			}
 			for name, l := range qc.GetLimits() {
 				if pl, ok := pq.GetLimits()[name]; ok && l.GetValue() > pl.GetValue() {
-					return httpapi.BadRequest("Invalid quota config for role '%s': limit %s:%v exceeds its parent '%s' limit %v", role, name, l.GetValue(), parent, pl.GetValue())
+					return invalidf("Invalid quota config for role '%s': limit %s:%v exceeds its parent '%s' limit %v", role, name, l.GetValue(), parent, pl.GetValue())
 				}
 			}
 		}
@@ -189,7 +196,7 @@ func (c *core) updateQuota(force bool, configs []*quotapb.QuotaConfig) error {
 	for p, byName := range sums {
 		for name, sum := range byName {
 			if g := next[p].GetGuarantees()[name].GetValue(); sum > g+1e-9 {
-				return httpapi.BadRequest("Invalid quota config for role '%s': its children's guarantees of %s (%v) exceed its own (%v)", p, name, sum, g)
+				return invalidf("Invalid quota config for role '%s': its children's guarantees of %s (%v) exceed its own (%v)", p, name, sum, g)
 			}
 		}
 	}
@@ -212,25 +219,23 @@ func (c *core) updateQuota(force bool, configs []*quotapb.QuotaConfig) error {
 		}
 		for name, n := range need {
 			if have := tq.Get(name).Float(); n > have+1e-9 {
-				return httpapi.Conflict("Total quota guarantees of %s (%v) exceed the cluster's total (%v); use 'force' to set them anyway", name, n, have)
+				return conflictf("Total quota guarantees of %s (%v) exceed the cluster's total (%v); use 'force' to set them anyway", name, n, have)
 			}
 		}
 	}
-	if err := c.persistRoles(quotaOps(c.quotas, next)); err != nil {
-		return err
-	}
-	for _, qc := range configs {
-		role := qc.GetRole()
-		if q, ok := next[role]; ok {
-			c.alloc.SetQuota(role, allocQuota(q))
-		} else {
-			c.alloc.SetQuota(role, allocator.Quota{})
+	return c.writeRoles(quotaOps(c.quotas, next), func() {
+		for _, qc := range configs {
+			role := qc.GetRole()
+			if q, ok := next[role]; ok {
+				c.alloc.SetQuota(role, allocQuota(q))
+			} else {
+				c.alloc.SetQuota(role, allocator.Quota{})
+			}
 		}
-	}
-	c.quotas = next
-	c.allocateSoon = true
-	c.log.Info("quota updated", "roles", len(configs), "force", force)
-	return nil
+		c.quotas = next
+		c.allocateSoon = true
+		c.log.Info("quota updated", "roles", len(configs), "force", force)
+	})
 }
 
 // quotaStatus is GET_QUOTA's answer.

@@ -7,7 +7,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	allocpb "github.com/mezzo-project/mezzo/api/v1/allocator"
-	"github.com/mezzo-project/mezzo/api/v1/httpapi"
 	masterpb "github.com/mezzo-project/mezzo/api/v1/master"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
@@ -21,7 +20,21 @@ import (
 // events go to sink. A refused subscription gets one ERROR event and the
 // stream is closed, as Mesos does. It returns the framework id, or "" when
 // refused.
+//
+// A framework whose info changed (or new to this master) is recorded in
+// the registry first: SUBSCRIBED, and every change to the master's books,
+// wait for the write, and a subscription with the id of a framework whose
+// record is being written waits for it.
 func (c *core) subscribe(sink eventSink, streamID string, sub *schedpb.Call_Subscribe) string {
+	if claimed := sub.GetFrameworkInfo().GetId().GetValue(); claimed != "" {
+		again := func() error {
+			c.subscribe(sink, streamID, sub)
+			return nil
+		}
+		if _, busy := c.whenFree([]string{frameworkKey(claimed)}, again); busy {
+			return claimed
+		}
+	}
 	if sub.GetFrameworkInfo().GetId().GetValue() == "" {
 		c.metrics.inc(ctrMsgRegisterFramework)
 	} else {
@@ -58,14 +71,7 @@ func (c *core) subscribe(sink eventSink, streamID string, sub *schedpb.Call_Subs
 	if id != "" && c.removedIDs[id] {
 		return refuse("Framework has been removed")
 	}
-	now := c.clock.Now()
-
 	f := c.frameworks[id]
-	// Operator subscribers hear of a framework new to this master as added.
-	change := masterpb.Event_FRAMEWORK_UPDATED
-	if f == nil {
-		change = masterpb.Event_FRAMEWORK_ADDED
-	}
 	if id == "" {
 		id = c.newFrameworkID()
 		info.Id = &mesos.FrameworkID{Value: proto.String(id)}
@@ -78,10 +84,41 @@ func (c *core) subscribe(sink eventSink, streamID string, sub *schedpb.Call_Subs
 			return refuse("Changing framework's principal is not allowed.")
 		}
 	}
-	if f == nil || !proto.Equal(f.info, info) {
-		if err := c.persist(registry.AddFramework{Info: info}); err != nil {
-			return refuse("Could not record the framework in the registry; retry later")
+	if f != nil && proto.Equal(f.info, info) {
+		c.frameworkSubscribed(sink, streamID, sub, info, roles, filter)
+		return id
+	}
+	refused := false
+	c.write([]string{frameworkKey(id)}, []registry.Op{registry.AddFramework{Info: info}}, func(err error) {
+		switch {
+		case err != nil:
+			refused = true
+			refuse("Could not record the framework in the registry; retry later")
+		case c.removedIDs[id]:
+			refused = true
+			refuse("Framework has been removed")
+		default:
+			c.frameworkSubscribed(sink, streamID, sub, info, roles, filter)
 		}
+	})
+	if refused {
+		return ""
+	}
+	return id
+}
+
+// frameworkSubscribed is subscribe once the registry holds the
+// framework's info: the framework is added (or takes the new stream,
+// failing the old one over) and hears SUBSCRIBED.
+func (c *core) frameworkSubscribed(sink eventSink, streamID string, sub *schedpb.Call_Subscribe,
+	info *mesos.FrameworkInfo, roles []string, filter *constraints.Filter) {
+	now := c.clock.Now()
+	id := info.GetId().GetValue()
+	f := c.frameworks[id]
+	// Operator subscribers hear of a framework new to this master as added.
+	change := masterpb.Event_FRAMEWORK_UPDATED
+	if f == nil {
+		change = masterpb.Event_FRAMEWORK_ADDED
 	}
 	if f == nil && sub.GetFrameworkInfo().GetId().GetValue() == "" {
 		f = c.newFramework(info, now)
@@ -138,7 +175,6 @@ func (c *core) subscribe(sink eventSink, streamID string, sub *schedpb.Call_Subs
 	f.nextHeartbeat = now.Add(HeartbeatInterval)
 	c.scheduleFramework(f)
 	c.allocateSoon = true
-	return id
 }
 
 func (c *core) newFramework(info *mesos.FrameworkInfo, now time.Time) *framework {
@@ -202,19 +238,19 @@ const maxDuration = time.Duration(1<<63 - 1)
 func (c *core) schedulerCall(call *schedpb.Call, streamID string, hasStreamID bool) error {
 	f := c.frameworks[call.GetFrameworkId().GetValue()]
 	if f == nil {
-		return httpapi.BadRequest("Framework cannot be found")
+		return invalidf("Framework cannot be found")
 	}
 	// Mesos counts a framework's calls once it is found, before the
 	// subscription checks.
 	f.metrics.call(call.GetType())
 	if f.stream == nil {
-		return httpapi.Forbidden("Framework is not subscribed")
+		return forbiddenf("Framework is not subscribed")
 	}
 	if !hasStreamID {
-		return httpapi.BadRequest("All non-subscribe calls should include the 'Mesos-Stream-Id' header")
+		return invalidf("All non-subscribe calls should include the 'Mesos-Stream-Id' header")
 	}
 	if streamID != f.streamID {
-		return httpapi.BadRequest("The stream ID '%s' included in this request didn't match the stream ID currently associated with framework ID %s", streamID, f.id)
+		return invalidf("The stream ID '%s' included in this request didn't match the stream ID currently associated with framework ID %s", streamID, f.id)
 	}
 	switch call.GetType() {
 	case schedpb.Call_TEARDOWN:
@@ -257,7 +293,7 @@ func (c *core) schedulerCall(call *schedpb.Call, streamID string, hasStreamID bo
 	case schedpb.Call_UPDATE_FRAMEWORK:
 		return c.updateFramework(f, call.GetUpdateFramework())
 	default:
-		return httpapi.NotImplemented("")
+		return unsupportedf("")
 	}
 	return nil
 }
@@ -265,31 +301,31 @@ func (c *core) schedulerCall(call *schedpb.Call, streamID string, hasStreamID bo
 func (c *core) updateFramework(f *framework, u *schedpb.Call_UpdateFramework) error {
 	info := proto.Clone(u.GetFrameworkInfo()).(*mesos.FrameworkInfo)
 	if err := validateFrameworkInfo(info); err != nil {
-		return httpapi.BadRequest("%v", err)
+		return invalidf("%v", err)
 	}
 	if (f.info.Principal == nil) != (info.Principal == nil) || f.info.GetPrincipal() != info.GetPrincipal() {
-		return httpapi.BadRequest("Changing framework's principal is not allowed.")
+		return invalidf("Changing framework's principal is not allowed.")
 	}
 	if info.GetUser() != f.info.GetUser() {
-		return httpapi.BadRequest("Updating 'FrameworkInfo.user' is unsupported; attempted to update from '%s' to '%s'", f.info.GetUser(), info.GetUser())
+		return invalidf("Updating 'FrameworkInfo.user' is unsupported; attempted to update from '%s' to '%s'", f.info.GetUser(), info.GetUser())
 	}
 	if info.GetCheckpoint() != f.info.GetCheckpoint() {
-		return httpapi.BadRequest("Updating 'FrameworkInfo.checkpoint' is unsupported; attempted to update from '%t' to '%t'", f.info.GetCheckpoint(), info.GetCheckpoint())
+		return invalidf("Updating 'FrameworkInfo.checkpoint' is unsupported; attempted to update from '%t' to '%t'", f.info.GetCheckpoint(), info.GetCheckpoint())
 	}
 	roles := frameworkRoles(info)
 	if err := validateSubsetRoles(roles, u.GetSuppressedRoles(), "Suppressed roles"); err != nil {
-		return httpapi.BadRequest("%v", err)
+		return invalidf("%v", err)
 	}
 	if err := validateOfferConstraintRoles(roles, u.GetOfferConstraints()); err != nil {
-		return httpapi.BadRequest("%v", err)
+		return invalidf("%v", err)
 	}
 	filter, err := constraints.Compile(u.GetOfferConstraints(), c.cfg.OfferConstraintLimits)
 	if err != nil {
-		return httpapi.BadRequest("Offer constraints are not valid: %v", err)
+		return invalidf("Offer constraints are not valid: %v", err)
 	}
 	if err := c.authorizeRegistration(info, roles); err != nil {
 		c.log.Info("refusing framework update", "framework_id", f.id, "reason", err)
-		return httpapi.Forbidden("%v", err)
+		return forbiddenf("%v", err)
 	}
 	f.info = info
 	f.roles = roles
@@ -319,11 +355,16 @@ func (c *core) updateFramework(f *framework, u *schedpb.Call_UpdateFramework) er
 // every agent), its stream closed, and it moves to the completed list.
 func (c *core) removeFramework(f *framework) {
 	c.log.Info("removing framework", "framework_id", f.id)
-	if err := c.persist(registry.RemoveFramework{ID: f.id}); err != nil {
-		// The framework is gone from this master either way; a restarted
-		// master would list it as recovered until its agents report.
-		c.log.Error("framework removed but still in the registry", "framework_id", f.id)
-	}
+	// The framework is gone from this master at once, its id refused from
+	// now on; the record goes with the next batch. Should the write fail,
+	// a restarted master would list it as recovered until its agents
+	// report. A reply to the teardown waits for the write (Master.do).
+	id := f.id
+	c.write([]string{frameworkKey(id)}, []registry.Op{registry.RemoveFramework{ID: id}}, func(err error) {
+		if err != nil {
+			c.log.Error("framework removed but still in the registry", "framework_id", id, "err", err)
+		}
+	})
 	now := c.clock.Now()
 	for _, o := range sortOffers(f.offers) {
 		c.discardOffer(o, 0)

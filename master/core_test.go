@@ -2,6 +2,7 @@ package master
 
 import (
 	"github.com/mezzo-project/mezzo/master/allocator"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -525,7 +526,7 @@ func TestFrameworkFailover(t *testing.T) {
 	}
 	// Disconnected, it survives until failover_timeout.
 	h.step(func(c *core) { c.frameworkStreamClosed(f2.id, f2.streamID) })
-	if err := h.call(f2, &schedpb.Call{Type: schedpb.Call_REVIVE.Enum()}); err == nil || !strings.Contains(err.Error(), "403") {
+	if err := h.call(f2, &schedpb.Call{Type: schedpb.Call_REVIVE.Enum()}); httpStatus(err) != http.StatusForbidden {
 		t.Fatalf("call while disconnected: %v, want 403", err)
 	}
 	h.advance(59 * time.Second)

@@ -20,6 +20,13 @@
 //	outbox (stream.go) -> the request goroutine of each open stream writes
 //	                      its events as RecordIO records
 //
+// Registry writes are effects (writes.go): the core asks for them with
+// a continuation and goes on; the loop hands each batch to a writer
+// goroutine that commits it in one registry transaction, and gives the
+// outcome back to the core, which then runs the continuations in order.
+// What depends on a write (the in-memory change, the reply, the events)
+// happens in its continuation; HTTP handlers wait for it.
+//
 // Reads never queue on the core (snapshot.go): the documents, metrics
 // and operator queries are answered from an immutable copy of the core's
 // books that the loop publishes after an iteration when a reader waits

@@ -35,7 +35,10 @@ const streamIDHeader = "Mesos-Stream-Id"
 // path is also served under the master's process id ("/master/state" and
 // "/state" are one endpoint) and a trailing slash is ignored.
 func (m *Master) routes() http.Handler {
-	wrap := func(h httpapi.HandlerFunc) http.Handler { return httpapi.Wrap(m.log, h) }
+	// The core's refusals become status codes here, at the edge.
+	wrap := func(h httpapi.HandlerFunc) http.Handler {
+		return httpapi.Wrap(m.log, func(w http.ResponseWriter, r *http.Request) error { return httpError(h(w, r)) })
+	}
 	routes := routeTable{}
 	both := routes.both
 	pm := m.newPromMetrics()
@@ -123,7 +126,7 @@ func (m *Master) onCoreOK(w http.ResponseWriter, fn func(c *core) error) error {
 	if err := m.do(func(c *core) { callErr = fn(c) }); err != nil {
 		return unavailable(err)
 	}
-	if callErr != nil {
+	if callErr = awaitReply(callErr); callErr != nil {
 		return callErr
 	}
 	w.WriteHeader(http.StatusOK)
@@ -295,13 +298,17 @@ func (m *Master) registerAgent(w http.ResponseWriter, r *http.Request, f codec.F
 			return
 		}
 		id, regErr = c.registerAgent(box, streamID, reg)
-		if a := c.agents[id]; regErr == nil && a != nil && a.streamID == streamID {
-			a.principal, a.remoteHost = principal, host
-		}
+		// Once registered (maybe after a registry write), the agent is
+		// known by who registered it and from where.
+		onAnswer(regErr, func(err error) {
+			if a := c.agents[id]; err == nil && a != nil && a.streamID == streamID {
+				a.principal, a.remoteHost = principal, host
+			}
+		})
 	}); err != nil {
 		return unavailable(err)
 	}
-	if regErr != nil {
+	if regErr = awaitReply(regErr); regErr != nil {
 		return regErr
 	}
 	st, err := httpapi.StartStream(w, f, http.Header{streamIDHeader: {streamID}})

@@ -235,8 +235,11 @@ func legacyQuota(req *quotapb.QuotaRequest) (*quotapb.QuotaConfig, error) {
 // quota (200; 400 otherwise), checked against the cluster's capacity
 // unless forced (409).
 func (c *core) setLegacyQuota(force bool, qc *quotapb.QuotaConfig) error {
+	if p, busy := c.whenFree([]string{rolesKey}, func() error { return c.setLegacyQuota(force, qc) }); busy {
+		return p
+	}
 	if _, ok := c.quotas[qc.GetRole()]; ok {
-		return httpapi.BadRequest("Failed to validate set quota request: Cannot set quota for role '%s' which already has quota", qc.GetRole())
+		return invalidf("Failed to validate set quota request: Cannot set quota for role '%s' which already has quota", qc.GetRole())
 	}
 	return c.updateQuota(force, []*quotapb.QuotaConfig{qc})
 }
@@ -244,8 +247,11 @@ func (c *core) setLegacyQuota(force bool, qc *quotapb.QuotaConfig) error {
 // removeLegacyQuota applies REMOVE_QUOTA / DELETE /quota/<role>: the role
 // goes back to no guarantees and no limits (400 when it has no quota).
 func (c *core) removeLegacyQuota(role string) error {
+	if p, busy := c.whenFree([]string{rolesKey}, func() error { return c.removeLegacyQuota(role) }); busy {
+		return p
+	}
 	if _, ok := c.quotas[role]; !ok {
-		return httpapi.BadRequest("Failed to remove quota: Role '%s' has no quota set", role)
+		return invalidf("Failed to remove quota: Role '%s' has no quota set", role)
 	}
 	return c.updateQuota(true, []*quotapb.QuotaConfig{{Role: proto.String(role)}})
 }

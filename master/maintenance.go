@@ -1,6 +1,7 @@
 package master
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"sort"
@@ -11,7 +12,6 @@ import (
 
 	"github.com/mezzo-project/mezzo/api/v1/allocator"
 	"github.com/mezzo-project/mezzo/api/v1/codec"
-	"github.com/mezzo-project/mezzo/api/v1/httpapi"
 	"github.com/mezzo-project/mezzo/api/v1/maintenance"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
@@ -270,19 +270,33 @@ func schedulesOf(s *maintenance.Schedule) []*maintenance.Schedule {
 // POST /maintenance/schedule). New machines start DRAINING; machines left
 // out go back UP; DOWN machines stay DOWN.
 func (c *core) updateMaintenanceSchedule(s *maintenance.Schedule) error {
+	if p, busy := c.whenFree([]string{maintenanceKey}, func() error { return c.updateMaintenanceSchedule(s) }); busy {
+		return p
+	}
 	if s == nil {
 		s = &maintenance.Schedule{}
 	}
 	if err := c.validateSchedule(s); err != nil {
-		return httpapi.BadRequest("%v", err)
+		return invalidf("%v", err)
 	}
 	s = proto.Clone(s).(*maintenance.Schedule)
-	if err := c.persist(registry.SetMaintenance{Schedules: schedulesOf(s), Down: c.downMachines(nil, nil)}); err != nil {
-		return httpapi.ServiceUnavailable("Could not record the maintenance schedule in the registry; retry later")
-	}
-	c.applySchedule(s)
-	c.log.Info("maintenance schedule updated", "windows", len(s.GetWindows()), "machines", len(c.maint.machines))
-	return nil
+	op := registry.SetMaintenance{Schedules: schedulesOf(s), Down: c.downMachines(nil, nil)}
+	return c.writeMaintenance([]string{maintenanceKey}, []registry.Op{op}, "maintenance schedule", func() {
+		c.applySchedule(s)
+		c.log.Info("maintenance schedule updated", "windows", len(s.GetWindows()), "machines", len(c.maint.machines))
+	})
+}
+
+// writeMaintenance records ops, which concern keys, then runs apply; 503
+// naming what when the write fails.
+func (c *core) writeMaintenance(keys []string, ops []registry.Op, what string, apply func()) error {
+	return c.writeThen(keys, ops, func(err error) error {
+		if err != nil {
+			return unavailablef("Could not record the %s in the registry; retry later", what)
+		}
+		apply()
+		return nil
+	})
 }
 
 // applySchedule installs schedule s (already durable) and tells the
@@ -349,8 +363,11 @@ func (c *core) rescindInverseOffers(agentID string) {
 // startMaintenance takes DRAINING machines DOWN (START_MAINTENANCE,
 // POST /machine/down): their agents are removed and told to shut down.
 func (c *core) startMaintenance(ids []*mesos.MachineID) error {
+	if p, busy := c.whenFree([]string{maintenanceKey}, func() error { return c.startMaintenance(ids) }); busy {
+		return p
+	}
 	if err := validateMachines(ids); err != nil {
-		return httpapi.BadRequest("%v", err)
+		return invalidf("%v", err)
 	}
 	var keys []machineKey
 	down := map[machineKey]bool{}
@@ -358,10 +375,10 @@ func (c *core) startMaintenance(ids []*mesos.MachineID) error {
 		k := keyOf(id)
 		m := c.maint.machines[k]
 		if m == nil {
-			return httpapi.BadRequest("Machine '%s' is not part of a maintenance schedule", k)
+			return invalidf("Machine '%s' is not part of a maintenance schedule", k)
 		}
 		if m.mode != mesos.MachineInfo_DRAINING {
-			return httpapi.BadRequest("Machine '%s' is not in DRAINING mode and cannot be brought down", k)
+			return invalidf("Machine '%s' is not in DRAINING mode and cannot be brought down", k)
 		}
 		keys = append(keys, k)
 		down[k] = true
@@ -374,39 +391,50 @@ func (c *core) startMaintenance(ids []*mesos.MachineID) error {
 		}
 	}
 	ops := []registry.Op{registry.SetMaintenance{Schedules: schedulesOf(c.maint.schedule), Down: c.downMachines(nil, keys)}}
+	writeKeys := []string{maintenanceKey}
 	for _, a := range victims {
 		ops = append(ops, registry.RemoveAgent{ID: a.id})
+		writeKeys = append(writeKeys, agentKey(a.id))
 	}
-	if err := c.persist(ops...); err != nil {
-		return httpapi.ServiceUnavailable("Could not record the maintenance in the registry; retry later")
+	if p, busy := c.whenFree(writeKeys, func() error { return c.startMaintenance(ids) }); busy {
+		return p
 	}
-	for _, k := range keys {
-		c.maint.machines[k].mode = mesos.MachineInfo_DOWN
-		c.log.Info("machine DOWN for maintenance", "machine", k.String())
-	}
-	for _, a := range victims {
-		c.metrics.inc(ctrSlaveRemovals) // Mesos gives this removal no reason
-		c.removeAgent(a, "Machine is DOWN for maintenance", "Operator initiated 'Machine DOWN'")
-	}
-	c.refreshDrainingAgents()
-	return nil
+	return c.writeMaintenance(writeKeys, ops, "maintenance", func() {
+		for _, k := range keys {
+			if m := c.maint.machines[k]; m != nil {
+				m.mode = mesos.MachineInfo_DOWN
+				c.log.Info("machine DOWN for maintenance", "machine", k.String())
+			}
+		}
+		for _, a := range victims {
+			if c.agents[a.id] != a {
+				continue
+			}
+			c.metrics.inc(ctrSlaveRemovals) // Mesos gives this removal no reason
+			c.removeAgent(a, "Machine is DOWN for maintenance", "Operator initiated 'Machine DOWN'")
+		}
+		c.refreshDrainingAgents()
+	})
 }
 
 // stopMaintenance brings DOWN machines back UP and out of the schedule
 // (STOP_MAINTENANCE, POST /machine/up).
 func (c *core) stopMaintenance(ids []*mesos.MachineID) error {
+	if p, busy := c.whenFree([]string{maintenanceKey}, func() error { return c.stopMaintenance(ids) }); busy {
+		return p
+	}
 	if err := validateMachines(ids); err != nil {
-		return httpapi.BadRequest("%v", err)
+		return invalidf("%v", err)
 	}
 	up := map[machineKey]bool{}
 	for _, id := range ids {
 		k := keyOf(id)
 		m := c.maint.machines[k]
 		if m == nil {
-			return httpapi.BadRequest("Machine '%s' is not part of a maintenance schedule", k)
+			return invalidf("Machine '%s' is not part of a maintenance schedule", k)
 		}
 		if m.mode != mesos.MachineInfo_DOWN {
-			return httpapi.BadRequest("Machine '%s' is not in DOWN mode and cannot be brought up", k)
+			return invalidf("Machine '%s' is not in DOWN mode and cannot be brought up", k)
 		}
 		up[k] = true
 	}
@@ -422,16 +450,15 @@ func (c *core) stopMaintenance(ids []*mesos.MachineID) error {
 			s.Windows = append(s.Windows, nw)
 		}
 	}
-	if err := c.persist(registry.SetMaintenance{Schedules: schedulesOf(s), Down: c.downMachines(up, nil)}); err != nil {
-		return httpapi.ServiceUnavailable("Could not record the maintenance in the registry; retry later")
-	}
-	c.maint.schedule = s
-	for k := range up {
-		delete(c.maint.machines, k)
-		c.log.Info("machine UP after maintenance", "machine", k.String())
-	}
-	c.refreshDrainingAgents()
-	return nil
+	op := registry.SetMaintenance{Schedules: schedulesOf(s), Down: c.downMachines(up, nil)}
+	return c.writeMaintenance([]string{maintenanceKey}, []registry.Op{op}, "maintenance", func() {
+		c.maint.schedule = s
+		for k := range up {
+			delete(c.maint.machines, k)
+			c.log.Info("machine UP after maintenance", "machine", k.String())
+		}
+		c.refreshDrainingAgents()
+	})
 }
 
 // maintenanceStatus answers GET_MAINTENANCE_STATUS: DRAINING machines with
@@ -629,21 +656,23 @@ func (c *core) agentKnown(id string) bool {
 
 // deactivateAgent stops offering an agent's resources (DEACTIVATE_AGENT).
 func (c *core) deactivateAgent(id string) error {
+	if p, busy := c.whenFree([]string{agentKey(id)}, func() error { return c.deactivateAgent(id) }); busy {
+		return p
+	}
 	if !c.agentKnown(id) {
-		return httpapi.BadRequest("Unknown agent")
+		return invalidf("Unknown agent")
 	}
 	if c.maint.deactivated[id] {
 		return nil
 	}
-	if err := c.persist(registry.SetAgentMaintenance{ID: id, Deactivated: true, Drain: c.drainInfo(id)}); err != nil {
-		return httpapi.ServiceUnavailable("Could not record the agent's deactivation in the registry; retry later")
-	}
-	c.maint.deactivated[id] = true
-	c.log.Info("agent deactivated by the operator", "agent_id", id)
-	if a := c.agents[id]; a != nil {
-		c.deactivate(a)
-	}
-	return nil
+	op := registry.SetAgentMaintenance{ID: id, Deactivated: true, Drain: c.drainInfo(id)}
+	return c.writeMaintenance([]string{agentKey(id)}, []registry.Op{op}, "agent's deactivation", func() {
+		c.maint.deactivated[id] = true
+		c.log.Info("agent deactivated by the operator", "agent_id", id)
+		if a := c.agents[id]; a != nil {
+			c.deactivate(a)
+		}
+	})
 }
 
 // deactivate withdraws a registered agent from the allocator and rescinds
@@ -665,23 +694,25 @@ func (c *core) drainInfo(id string) *mesos.DrainInfo {
 // reactivateAgent offers a deactivated (or drained) agent again
 // (REACTIVATE_AGENT). 400 when it is not deactivated or still draining.
 func (c *core) reactivateAgent(id string) error {
+	if p, busy := c.whenFree([]string{agentKey(id)}, func() error { return c.reactivateAgent(id) }); busy {
+		return p
+	}
 	if !c.maint.deactivated[id] {
-		return httpapi.BadRequest("Agent is not deactivated")
+		return invalidf("Agent is not deactivated")
 	}
 	if d := c.maint.draining[id]; d != nil && d.info.GetState() == mesos.DrainState_DRAINING {
-		return httpapi.BadRequest("Agent is still in the DRAINING state")
+		return invalidf("Agent is still in the DRAINING state")
 	}
-	if err := c.persist(registry.SetAgentMaintenance{ID: id}); err != nil {
-		return httpapi.ServiceUnavailable("Could not record the agent's reactivation in the registry; retry later")
-	}
-	delete(c.maint.deactivated, id)
-	delete(c.maint.draining, id)
-	c.log.Info("agent reactivated by the operator", "agent_id", id)
-	if a := c.agents[id]; a != nil && a.connected() {
-		c.alloc.SetAgentActive(id, true)
-		c.allocateSoon = true
-	}
-	return nil
+	op := registry.SetAgentMaintenance{ID: id}
+	return c.writeMaintenance([]string{agentKey(id)}, []registry.Op{op}, "agent's reactivation", func() {
+		delete(c.maint.deactivated, id)
+		delete(c.maint.draining, id)
+		c.log.Info("agent reactivated by the operator", "agent_id", id)
+		if a := c.agents[id]; a != nil && a.connected() {
+			c.alloc.SetAgentActive(id, true)
+			c.allocateSoon = true
+		}
+	})
 }
 
 // drainAgent starts draining an agent (DRAIN_AGENT): it is deactivated,
@@ -690,27 +721,30 @@ func (c *core) reactivateAgent(id string) error {
 // markGone. An unreachable or recovered agent is drained when it comes
 // back.
 func (c *core) drainAgent(id string, maxGrace *time.Duration, markGone bool) error {
+	again := func() error { return c.drainAgent(id, maxGrace, markGone) }
+	if p, busy := c.whenFree([]string{agentKey(id)}, again); busy {
+		return p
+	}
 	if !c.agentKnown(id) {
-		return httpapi.BadRequest("Unknown agent")
+		return invalidf("Unknown agent")
 	}
 	cfg := &mesos.DrainConfig{MarkGone: proto.Bool(markGone)}
 	if maxGrace != nil {
 		cfg.MaxGracePeriod = &mesos.DurationInfo{Nanoseconds: proto.Int64(int64(*maxGrace))}
 	}
 	info := &mesos.DrainInfo{State: mesos.DrainState_DRAINING.Enum(), Config: cfg}
-	if err := c.persist(registry.SetAgentMaintenance{ID: id, Deactivated: true, Drain: info}); err != nil {
-		return httpapi.ServiceUnavailable("Could not record the agent's draining in the registry; retry later")
-	}
-	c.maint.deactivated[id] = true
-	c.maint.draining[id] = &agentDrain{info: info}
-	c.log.Info("draining agent", "agent_id", id, "max_grace_period", maxGrace, "mark_gone", markGone)
-	if a := c.agents[id]; a != nil {
-		c.deactivate(a)
-		if a.connected() {
-			c.killForDrain(a)
+	op := registry.SetAgentMaintenance{ID: id, Deactivated: true, Drain: info}
+	return c.writeMaintenance([]string{agentKey(id)}, []registry.Op{op}, "agent's draining", func() {
+		c.maint.deactivated[id] = true
+		c.maint.draining[id] = &agentDrain{info: info}
+		c.log.Info("draining agent", "agent_id", id, "max_grace_period", maxGrace, "mark_gone", markGone)
+		if a := c.agents[id]; a != nil {
+			c.deactivate(a)
+			if a.connected() {
+				c.killForDrain(a)
+			}
 		}
-	}
-	return nil
+	})
 }
 
 // killForDrain kills a draining agent's live tasks, each with its kill
@@ -776,7 +810,7 @@ func (c *core) checkDraining() {
 	for _, id := range sortedKeys(c.maint.draining) {
 		d := c.maint.draining[id]
 		a := c.agents[id]
-		if a == nil || !a.connected() || d.info.GetState() != mesos.DrainState_DRAINING {
+		if a == nil || !a.connected() || d.info.GetState() != mesos.DrainState_DRAINING || c.keyBusy(agentKey(id)) {
 			continue
 		}
 		live := 0
@@ -799,18 +833,22 @@ func (c *core) checkDraining() {
 		}
 		if d.info.GetConfig().GetMarkGone() {
 			c.log.Info("drained agent; marking it gone", "agent_id", id)
-			if err := c.markAgentGone(id); err != nil {
+			var pending *pendingReply
+			if err := c.markAgentGone(id); err != nil && !errors.As(err, &pending) {
 				c.log.Error("could not mark drained agent gone", "agent_id", id, "err", err)
 			}
 			continue
 		}
 		drained := proto.Clone(d.info).(*mesos.DrainInfo)
 		drained.State = mesos.DrainState_DRAINED.Enum()
-		if err := c.persist(registry.SetAgentMaintenance{ID: id, Deactivated: true, Drain: drained}); err != nil {
-			continue // try again after the next event
-		}
-		d.info = drained
-		c.log.Info("agent drained", "agent_id", id)
+		op := registry.SetAgentMaintenance{ID: id, Deactivated: true, Drain: drained}
+		c.write([]string{agentKey(id)}, []registry.Op{op}, func(err error) {
+			if err != nil || c.maint.draining[id] != d {
+				return // tried again after the next event
+			}
+			d.info = drained
+			c.log.Info("agent drained", "agent_id", id)
+		})
 	}
 }
 

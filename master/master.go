@@ -58,6 +58,13 @@ type Master struct {
 	quit   chan struct{}
 	done   chan struct{} // closed when the loop has exited
 
+	// writeReq hands a batch of registry writes to the writer goroutine
+	// (writer), which answers on writeDone; writerDone is closed when it
+	// has exited.
+	writeReq   chan writeBatch
+	writeDone  chan committedBatch
+	writerDone chan struct{}
+
 	mu       sync.Mutex
 	closing  bool
 	servers  []*http.Server
@@ -129,8 +136,13 @@ func newMaster(cfg Config, log *slog.Logger, clock Clock) (*Master, error) {
 		quit:   make(chan struct{}),
 		done:   make(chan struct{}),
 		authn:  authn,
+
+		writeReq:   make(chan writeBatch),
+		writeDone:  make(chan committedBatch),
+		writerDone: make(chan struct{}),
 	}
 	core.queued = m.queued.Load
+	core.writes.inline = false
 	m.snaps = newPublisher()
 	m.readSlots = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))
 	m.readLimit = &readLimiter{interval: readInterval, burst: readBurst}
@@ -138,6 +150,7 @@ func newMaster(cfg Config, log *slog.Logger, clock Clock) (*Master, error) {
 	m.files, m.filesClient = m.newFileServer(), newFilesClient(cfg.TLS)
 	m.v0 = newV0Edge(m)
 	m.handler = m.routes()
+	go m.writer(store)
 	go m.loop()
 	log.Info("master started", "pid", info.GetPid(), "hostname", info.GetHostname(), "version", info.GetVersion())
 	return m, nil
@@ -232,9 +245,32 @@ func newUUID() string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
+// committedBatch is the outcome of a batch of registry writes.
+type committedBatch struct {
+	batch   writeBatch
+	refused []error
+	err     error
+	start   time.Time
+	took    time.Duration
+}
+
+// writer commits the batches of registry writes the loop hands it, one
+// at a time, each in one Store.Commit, and hands back the outcome. It
+// exits when writeReq is closed.
+func (m *Master) writer(store registry.Store) {
+	defer close(m.writerDone)
+	for batch := range m.writeReq {
+		start := m.clock.Now()
+		refused, err := store.Commit(batch.groups())
+		m.writeDone <- committedBatch{batch: batch, refused: refused, err: err, start: start, took: m.clock.Now().Sub(start)}
+	}
+}
+
 // loop owns the core: it runs events, fires the core's timers, and
-// allocates after each; then, when a reader waits for a newer snapshot,
-// it publishes one (paced: see publisher.maybeBuild).
+// allocates after each; hands the registry writes the core asked for to
+// the writer when it is idle, and gives the core their outcome; then,
+// when a reader waits for a newer snapshot, it publishes one (paced: see
+// publisher.maybeBuild).
 func (m *Master) loop() {
 	defer close(m.done)
 	timer := time.NewTimer(time.Hour)
@@ -243,6 +279,9 @@ func (m *Master) loop() {
 	defer pace.Stop()
 	for {
 		m.core.flush()
+		if batch := m.core.takeWrites(); batch != nil {
+			m.writeReq <- batch // the writer is idle: no batch was in flight
+		}
 		var paced <-chan time.Time
 		if d := m.snaps.maybeBuild(m.core, m.version.Load(), m.clock.Now); d > 0 {
 			pace.Reset(d)
@@ -257,6 +296,9 @@ func (m *Master) loop() {
 		case fn := <-m.events:
 			m.version.Add(1)
 			fn()
+		case r := <-m.writeDone:
+			m.version.Add(1)
+			m.core.committed(r.batch, r.refused, r.err, r.start, r.took)
 		case <-timer.C:
 			m.version.Add(1)
 			m.core.tick()
@@ -264,19 +306,35 @@ func (m *Master) loop() {
 			// A reader waits for a snapshot: the top of the loop builds it.
 		case <-paced:
 		case <-m.quit:
+			// The batch in flight is committed (or not) before the
+			// master stops; the writes still pending fail.
+			if m.core.writing() {
+				r := <-m.writeDone
+				m.core.committed(r.batch, r.refused, r.err, r.start, r.took)
+			}
+			close(m.writeReq)
+			<-m.writerDone
+			m.core.closeWrites(errClosed)
 			m.core.shutdown()
 			return
 		}
 	}
 }
 
-// do runs fn on the core's goroutine and waits for it; errClosed after
-// Close. Reads do not use it: they read snapshots (read).
+// do runs fn on the core's goroutine and waits for it, and for the
+// registry writes fn asked for to be committed (so that what the caller
+// answers next is durable); errClosed after Close. Reads do not use it:
+// they read snapshots (read).
 func (m *Master) do(fn func(c *core)) error {
 	ran := make(chan struct{})
 	m.queued.Add(1)
 	select {
-	case m.events <- func() { m.queued.Add(-1); fn(m.core); close(ran) }:
+	case m.events <- func() {
+		m.queued.Add(-1)
+		mark := m.core.writes.asked
+		fn(m.core)
+		m.core.afterWrites(mark, func() { close(ran) })
+	}:
 		<-ran
 		return nil
 	case <-m.quit:

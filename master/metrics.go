@@ -266,9 +266,12 @@ type coreMetrics struct {
 	operationsByType [maxEnum]opCounts
 
 	// allocationRun times the allocator's runs (core.allocate);
-	// stateStore the registry's writes (core.persist).
+	// stateStore the registry's commits (core.committed).
 	allocationRun timer
 	stateStore    timer
+	// queuedWrites counts the registry writes waiting for the batch in
+	// flight to commit (registrar/queued_operations).
+	queuedWrites int
 	// stateFetch is how long reading the registry took at start-up, in
 	// ms; hasStateFetch says it was measured.
 	stateFetch    float64
@@ -700,8 +703,8 @@ func (c *core) metricsSnapshot() map[string]float64 {
 		addOps("master/operations/"+strings.ToLower(t.String())+"/", &m.operationsByType[t])
 	}
 
-	// Registrar: writes are synchronous, so nothing is ever queued.
-	out["registrar/queued_operations"] = 0
+	// Registrar: the writes waiting behind the batch being committed.
+	out["registrar/queued_operations"] = float64(m.queuedWrites)
 	if m.hasStateFetch {
 		out["registrar/state_fetch_ms"] = m.stateFetch
 	}

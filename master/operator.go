@@ -67,13 +67,14 @@ func (m *Master) operatorAPI(w http.ResponseWriter, r *http.Request) error {
 		}
 		return writeEncoded(w, format, b)
 	}
-	// onCore runs fn on the core and returns its error.
+	// onCore runs fn on the core and returns its answer, once any
+	// registry write it waits for is done.
 	onCore := func(fn func(c *core) error) error {
 		var callErr error
 		if err := m.do(func(c *core) { callErr = fn(c) }); err != nil {
 			return unavailable(err)
 		}
-		return callErr
+		return awaitReply(callErr)
 	}
 	switch call.GetType() {
 	case masterpb.Call_GET_HEALTH:

@@ -11,7 +11,6 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/mezzo-project/mezzo/api/v1/codec"
-	"github.com/mezzo-project/mezzo/api/v1/httpapi"
 	masterpb "github.com/mezzo-project/mezzo/api/v1/master"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
@@ -297,7 +296,7 @@ func timeInfo(t time.Time) *mesos.TimeInfo {
 func (c *core) teardownFramework(id string) error {
 	f := c.frameworks[id]
 	if f == nil {
-		return httpapi.BadRequest("No framework found with specified ID")
+		return invalidf("No framework found with specified ID")
 	}
 	c.log.Info("tearing down framework on the operator's request", "framework_id", id)
 	c.removeFramework(f)

@@ -63,7 +63,7 @@ func (oc *opCluster) addAgent(host, res string) *recAgent {
 			Capabilities: caps,
 		})
 	})
-	if err != nil {
+	if err = awaitReply(err); err != nil {
 		oc.t.Fatal(err)
 	}
 	return a

@@ -152,7 +152,8 @@ func multiRoleInfo(roles ...string) *mesos.FrameworkInfo {
 	}
 }
 
-func httpStatus(err error) int { return httpapi.StatusOf(err) }
+// httpStatus is the status code the HTTP edge answers err with.
+func httpStatus(err error) int { return httpapi.StatusOf(httpError(err)) }
 
 // GROW_VOLUME and SHRINK_VOLUME resize a persistent volume: from the
 // operator API on free resources, and in an ACCEPT on offered ones.

@@ -5,7 +5,6 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/mezzo-project/mezzo/api/v1/httpapi"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
 )
@@ -220,7 +219,7 @@ func (c *core) disconnectFailoverTimeout(f *framework) time.Duration {
 func (c *core) reconcileCall(f *framework, tasks []*schedpb.Call_Reconcile_Task) error {
 	if f.pace.sink == f.stream && f.pace.pending+len(tasks) > maxPendingAnswers {
 		c.metrics.inc(ctrMsgReconcileTasks)
-		return httpapi.ServiceUnavailable("%d reconciliation answers are waiting for the framework's event stream; retry later", f.pace.pending)
+		return unavailablef("%d reconciliation answers are waiting for the framework's event stream; retry later", f.pace.pending)
 	}
 	c.reconcile(f, tasks)
 	return nil

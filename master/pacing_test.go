@@ -8,7 +8,6 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/mezzo-project/mezzo/api/v1/httpapi"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
 	"github.com/mezzo-project/mezzo/internal/agentproto"
@@ -338,7 +337,7 @@ func TestReconcileRefusedWhenTooMuchPending(t *testing.T) {
 	room := maxPendingAnswers - h.c.frameworks[fwID].pace.pending
 	h.mustCallSlow(fwID, "slow-1", reconcileCall(ids[:room]...))
 	err := h.slowCall(fwID, "slow-1", reconcileCall("one-too-many"))
-	if httpapi.StatusOf(err) != 503 {
+	if httpStatus(err) != 503 {
 		t.Fatalf("got %v, want 503", err)
 	}
 	for len(s.queue) > 0 {

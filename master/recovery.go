@@ -3,12 +3,10 @@ package master
 import (
 	"errors"
 	"math"
-	"net/http"
 	"time"
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/mezzo-project/mezzo/api/v1/httpapi"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
 	"github.com/mezzo-project/mezzo/internal/agentproto"
@@ -18,20 +16,6 @@ import (
 // errRegistry marks a change the master could not make durable; the
 // request that asked for it is refused (503) and may be retried.
 var errRegistry = errors.New("registry write failed")
-
-// persist writes ops to the registry. It is called before the master acts
-// on the change ("durable before acknowledged"); an error means the change
-// must not happen.
-func (c *core) persist(ops ...registry.Op) error {
-	start := c.clock.Now()
-	err := c.reg.Apply(ops...)
-	c.metrics.stateStore.record(start, c.clock.Now().Sub(start))
-	if err != nil {
-		c.log.Error("registry write failed", "ops", len(ops), "first", ops[0].String(), "err", err)
-		return errors.Join(errRegistry, err)
-	}
-	return nil
-}
 
 // recoverState loads what the registry holds when the master starts:
 // admitted agents wait AgentReregisterTimeout to re-register (with their
@@ -115,15 +99,32 @@ func (c *core) expireRecovered(now time.Time, ids []string) {
 		return
 	}
 	ops := make([]registry.Op, 0, len(due)+1)
+	keys := make([]string, 0, len(due))
 	for _, id := range due {
 		ops = append(ops, registry.MarkUnreachable{ID: id, Time: now})
+		keys = append(keys, agentKey(id))
 	}
 	ops = append(ops, c.pruneOp(now))
-	if err := c.persist(ops...); err != nil {
+	// Until the write is durable the agents stay recovered (their timers
+	// off): one that re-registers meanwhile waits for the write, and is
+	// then re-admitted from unreachable.
+	for _, id := range due {
+		c.recovered[id].deadline = time.Time{}
+		c.scheduleRecovered(id)
+	}
+	c.write(keys, ops, func(err error) { c.recoveredExpired(now, due, err) })
+}
+
+// recoveredExpired is expireRecovered once its write is done: the agents
+// are unreachable, or (err set) they wait another ping timeout.
+func (c *core) recoveredExpired(now time.Time, due []string, err error) {
+	if err != nil {
 		// Try again later rather than forget them.
 		for _, id := range due {
-			c.recovered[id].deadline = now.Add(c.cfg.AgentPingTimeout)
-			c.scheduleRecovered(id)
+			if r := c.recovered[id]; r != nil {
+				r.deadline = c.clock.Now().Add(c.cfg.AgentPingTimeout)
+				c.scheduleRecovered(id)
+			}
 		}
 		return
 	}
@@ -174,6 +175,9 @@ func (c *core) agentRecordOp(id string, known bool, info *mesos.AgentInfo, reg [
 // that are not partition-aware), it is told to shut down, and it may never
 // register again. 404 for an agent the master does not know.
 func (c *core) markAgentGone(id string) error {
+	if p, busy := c.whenFree([]string{agentKey(id)}, func() error { return c.markAgentGone(id) }); busy {
+		return p
+	}
 	now := c.clock.Now()
 	if _, ok := c.gone[id]; ok {
 		return nil // already gone: Mesos answers OK
@@ -182,15 +186,23 @@ func (c *core) markAgentGone(id string) error {
 	_, unreachable := c.unreachable[id]
 	_, recovered := c.recovered[id]
 	if a == nil && !unreachable && !recovered {
-		return httpapi.Errorf(http.StatusNotFound, "Agent '%s' not found", id)
+		return notFoundf("Agent '%s' not found", id)
 	}
-	if recovered {
-		// The registry holds it as admitted; MarkGone takes it from there.
+	return c.writeThen([]string{agentKey(id)}, []registry.Op{registry.MarkGone{ID: id, Time: now}}, func(err error) error {
+		if err != nil {
+			return unavailablef("Could not record the agent as gone in the registry; retry later")
+		}
+		c.agentGone(id, now)
+		return nil
+	})
+}
+
+// agentGone is markAgentGone once the registry holds the agent as gone.
+func (c *core) agentGone(id string, now time.Time) {
+	if _, recovered := c.recovered[id]; recovered {
+		// The registry held it as admitted; MarkGone took it from there.
 		delete(c.recovered, id)
 		c.scheduleRecovered(id)
-	}
-	if err := c.persist(registry.MarkGone{ID: id, Time: now}); err != nil {
-		return httpapi.ServiceUnavailable("Could not record the agent as gone in the registry; retry later")
 	}
 	c.log.Warn("agent marked gone by the operator", "agent_id", id)
 	c.gone[id] = now
@@ -212,10 +224,9 @@ func (c *core) markAgentGone(id string) error {
 			f.send(updateEvent(st))
 		}
 	}
-	if a != nil {
+	if a := c.agents[id]; a != nil {
 		c.removeAgent(a, "Agent has been marked gone", "Agent marked gone by the operator")
 	}
-	return nil
 }
 
 // removeAgent removes a registered agent on the operator's behalf (marked

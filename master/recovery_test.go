@@ -8,7 +8,6 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/mezzo-project/mezzo/api/v1/httpapi"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	quotapb "github.com/mezzo-project/mezzo/api/v1/quota"
 	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
@@ -274,7 +273,7 @@ func TestMarkAgentGone(t *testing.T) {
 		t.Fatal("gone agent not in the registry")
 	}
 	h.step(func(c *core) { err = c.markAgentGone("no-such-agent") })
-	if httpapi.StatusOf(err) != 404 {
+	if httpStatus(err) != 404 {
 		t.Fatalf("unknown agent: %v", err)
 	}
 }

@@ -22,6 +22,13 @@ func (s *countingStore) Apply(ops ...registry.Op) error {
 	return s.Store.Apply(ops...)
 }
 
+func (s *countingStore) Commit(batch [][]registry.Op) ([]error, error) {
+	for _, ops := range batch {
+		s.ops = append(s.ops, ops...)
+	}
+	return s.Store.Commit(batch)
+}
+
 // TestRolesSurviveRestart: weights and quotas are registry records; a
 // restarted master has them, a role set back to weight 1 or without quota
 // is forgotten, and a change writes only the roles it changes.
@@ -74,6 +81,8 @@ func TestRolesSurviveRestart(t *testing.T) {
 type failingStore struct{ registry.Store }
 
 func (failingStore) Apply(...registry.Op) error { return registry.ErrClosed }
+
+func (failingStore) Commit([][]registry.Op) ([]error, error) { return nil, registry.ErrClosed }
 
 // TestRoleChangeNotDurableIsRefused: a weight the registry could not
 // record is refused (503) and changes nothing.

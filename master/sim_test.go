@@ -22,6 +22,7 @@ package master
 
 import (
 	"container/heap"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -143,11 +144,14 @@ type simWorld struct {
 	trace io.Writer
 	err   *simViolation
 
-	cfg   Config
-	reg   registry.Store
-	core  *core // nil while the master is down
-	epoch int   // master incarnations
-	conns []*simConn
+	cfg  Config
+	reg  registry.Store
+	core *core // nil while the master is down
+	// writing is the batch of registry writes being committed (nil when
+	// none): each takes simulated time, and a crash may lose it.
+	writing writeBatch
+	epoch   int // master incarnations
+	conns   []*simConn
 
 	agents []*simAgent
 	fws    []*simFramework
@@ -220,7 +224,42 @@ func (w *simWorld) onMaster(fn func(c *core)) bool {
 	}
 	fn(w.core)
 	w.core.flush()
+	w.pumpWrites()
 	return true
+}
+
+// pumpWrites hands the core's pending registry writes to the simulated
+// registry when no batch is in flight: the commit takes a few
+// milliseconds (sometimes seconds), and sometimes fails, and its outcome
+// comes back to the core as the loop's writer would bring it.
+func (w *simWorld) pumpWrites() {
+	c := w.core
+	batch := c.takeWrites()
+	if batch == nil {
+		return
+	}
+	w.writing = batch
+	d := time.Duration(1+w.rng.IntN(100)) * time.Millisecond
+	if w.faults && w.rng.IntN(10) == 0 {
+		d = time.Duration(w.rng.IntN(5000)) * time.Millisecond
+	}
+	failed := w.chance(0.02)
+	start := w.now()
+	w.after(d, func() {
+		if w.core != c {
+			return // the master crashed meanwhile (crashMaster decided)
+		}
+		w.writing = nil
+		var refused []error
+		var err error
+		if failed {
+			err = errors.New("simulated registry failure")
+		} else {
+			refused, err = w.reg.Commit(batch.groups())
+		}
+		w.tracef("registry commits %d writes (err=%v)", len(batch), err)
+		w.onMaster(func(c *core) { c.committed(batch, refused, err, start, w.now().Sub(start)) })
+	})
 }
 
 // request carries a client's request to the master: it arrives after a
@@ -375,17 +414,31 @@ func (w *simWorld) startMaster() {
 	w.core = newCore(w.cfg, log, w.clock, info, w.reg)
 	w.core.recoverState(st)
 	if w.quotaLimit > 0 {
+		// The operator's quota is in place when the master starts
+		// serving: written before the simulated writer takes over.
 		_ = w.core.updateQuota(true, []*quotapb.QuotaConfig{{
 			Role:   proto.String("limited"),
 			Limits: map[string]*mesos.Value_Scalar{"cpus": {Value: proto.Float64(w.quotaLimit)}},
 		}})
 	}
+	w.core.writes.inline = false
 	w.core.flush()
+	w.pumpWrites()
 	w.tracef("master %d started", w.epoch)
 }
 
 func (w *simWorld) crashMaster() {
 	w.tracef("master %d crashes", w.epoch)
+	if w.writing != nil {
+		// The batch in flight reached the disk, or it did not.
+		if w.rng.IntN(2) == 0 {
+			_, err := w.reg.Commit(w.writing.groups())
+			w.tracef("the batch in flight (%d writes) was committed (err=%v)", len(w.writing), err)
+		} else {
+			w.tracef("the batch in flight (%d writes) is lost", len(w.writing))
+		}
+		w.writing = nil
+	}
 	w.core = nil
 	for _, c := range w.conns {
 		c.serverDone = true
@@ -557,6 +610,7 @@ func (w *simWorld) run(end time.Time) {
 				}
 				w.core.tick()
 				w.core.flush()
+				w.pumpWrites()
 				w.check()
 				continue
 			}
@@ -865,7 +919,16 @@ func (a *simAgent) connect() {
 	a.silence = 2 * time.Minute
 	a.open("REGISTER", a.event, func(c *core, conn *simConn) func(*core) {
 		id, err := c.registerAgent(simAgentSink{conn}, conn.streamID, reg)
-		if err != nil {
+		var pending *pendingReply
+		if errors.As(err, &pending) {
+			// The answer waits for the registry: a refusal ends the
+			// stream before it started.
+			onAnswer(pending, func(err error) {
+				if err != nil {
+					conn.breakConn("registration refused: " + err.Error())
+				}
+			})
+		} else if err != nil {
 			return nil
 		}
 		return func(c *core) { c.agentStreamClosed(id, conn.streamID) }

@@ -365,21 +365,21 @@ func (m *Master) killTask(w http.ResponseWriter, r *http.Request) error {
 func (c *core) operatorKill(s acl.Subject, fwID, taskID string) error {
 	f := c.frameworks[fwID]
 	if f == nil {
-		return httpapi.Errorf(http.StatusNotFound, "No framework found with ID %q", fwID)
+		return notFoundf("No framework found with ID %q", fwID)
 	}
 	if !c.authz.Allowed(acl.TeardownFrameworks, s, acl.Value(f.info.GetPrincipal())) {
-		return httpapi.Forbidden("Principal %s is not authorized to kill the tasks of framework %s (teardown_frameworks)", s, fwID)
+		return forbiddenf("Principal %s is not authorized to kill the tasks of framework %s (teardown_frameworks)", s, fwID)
 	}
 	t := f.tasks[taskID]
 	if t == nil {
-		return httpapi.Errorf(http.StatusNotFound, "No task %q found in framework %q", taskID, fwID)
+		return notFoundf("No task %q found in framework %q", taskID, fwID)
 	}
 	if mesos.IsTerminalState(t.pb.GetState()) {
-		return httpapi.Conflict("Task %q has already ended (%s)", taskID, t.pb.GetState())
+		return conflictf("Task %q has already ended (%s)", taskID, t.pb.GetState())
 	}
 	a := c.agents[t.pb.GetAgentId().GetValue()]
 	if a == nil || !a.connected() {
-		return httpapi.ServiceUnavailable("The agent of task %q is disconnected; retry later", taskID)
+		return unavailablef("The agent of task %q is disconnected; retry later", taskID)
 	}
 	c.log.Info("killing task on the operator's request", "framework_id", fwID, "task_id", taskID)
 	c.sendKill(a, fwID, t, t.pb.GetKillPolicy())

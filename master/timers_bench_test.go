@@ -51,6 +51,8 @@ func (nopStore) Recover() (*registry.State, error) { return &registry.State{}, n
 func (nopStore) Apply(...registry.Op) error        { return nil }
 func (nopStore) Close() error                      { return nil }
 
+func (nopStore) Commit(batch [][]registry.Op) ([]error, error) { return make([]error, len(batch)), nil }
+
 // idleLoop is a core with n registered idle agents on a fake clock, driven
 // as Master.loop drives it: each turn finishes the last event (flush),
 // asks for the next deadline, then runs one event (a PONG) or, with none

@@ -194,9 +194,18 @@ func (e *v0Edge) subscribe(from libprocess.UPID, sub *schedpb.Call_Subscribe) {
 		}
 		if fid := c.subscribe(sink, newUUID(), sub); fid != "" {
 			sink.frameworkID = fid
-			f := c.frameworks[fid]
-			f.pid = from.String()
-			c.frameworkPIDChanged(f, oldPID)
+			// Once subscribed (after its record is written, when it
+			// needs one), the framework is known by its driver's pid.
+			setPID := func() error {
+				if f := c.frameworks[fid]; f != nil && f.stream == sink {
+					f.pid = from.String()
+					c.frameworkPIDChanged(f, oldPID)
+				}
+				return nil
+			}
+			if _, busy := c.whenFree([]string{frameworkKey(fid)}, setPID); !busy {
+				setPID()
+			}
 		}
 	})
 }

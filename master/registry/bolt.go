@@ -77,6 +77,24 @@ func (b *Bolt) Apply(ops ...Op) error {
 	return err
 }
 
+// Commit applies the groups of batch in one transaction, durable when it
+// returns; groups refused with an *OpError are left out.
+func (b *Bolt) Commit(batch [][]Op) ([]error, error) {
+	var refused []error
+	err := b.db.Update(func(tx *bolt.Tx) error {
+		var err error
+		refused, err = commitGroups(&boltTxn{tx: tx}, batch)
+		return err
+	})
+	if errors.Is(err, bolt.ErrDatabaseNotOpen) {
+		return nil, ErrClosed
+	}
+	if err != nil {
+		return nil, err
+	}
+	return refused, nil
+}
+
 // Close closes the database.
 func (b *Bolt) Close() error { return b.db.Close() }
 

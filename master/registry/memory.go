@@ -55,6 +55,26 @@ func (m *Memory) Apply(ops ...Op) error {
 	return nil
 }
 
+// Commit applies the groups of batch, each all or none; groups refused
+// with an *OpError are left out.
+func (m *Memory) Commit(batch [][]Op) ([]error, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, ErrClosed
+	}
+	work := make(map[string]map[string][]byte, len(m.data))
+	for k, v := range m.data {
+		work[k] = maps.Clone(v)
+	}
+	refused, err := commitGroups(&memTxn{data: work}, batch)
+	if err != nil {
+		return nil, err
+	}
+	m.data = work
+	return refused, nil
+}
+
 // Close marks the store closed.
 func (m *Memory) Close() error {
 	m.mu.Lock()

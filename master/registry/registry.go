@@ -6,11 +6,16 @@
 // operator deactivated or is draining.
 //
 // The master changes the registry with operations (Op) applied in
-// batches; Store.Apply returns only when the batch is durable (or has
-// failed as a whole), so the master acknowledges nothing it could forget —
-// "durable before acknowledged". An operation that does not fit the state
-// (admitting an agent twice, marking an unknown agent unreachable) fails
-// with an *OpError and leaves the state unchanged.
+// batches; Store.Apply and Store.Commit return only when the batch is
+// durable (or has failed as a whole), so the master acknowledges nothing
+// it could forget — "durable before acknowledged". An operation that does
+// not fit the state (admitting an agent twice, marking an unknown agent
+// unreachable) fails with an *OpError and leaves the state unchanged.
+//
+// Commit takes a batch of groups, one per request the master made: the
+// groups are applied in order in one transaction (one fsync, one
+// ZooKeeper multi-op), each all or none, and a group refused with an
+// *OpError is left out without failing the others.
 //
 // Two stores implement it, chosen by the master's --registry flag as in
 // Mesos: "in_memory" (NewMemory: lost when the master stops; for tests and
@@ -28,6 +33,8 @@ package registry
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"time"
 
@@ -39,14 +46,21 @@ import (
 	"github.com/mezzo-project/mezzo/internal/registrypb"
 )
 
-// Store is a registry. Recover, Apply and Close may be called from any
-// goroutine; Apply calls are serialized.
+// Store is a registry. Recover, Apply, Commit and Close may be called
+// from any goroutine; Apply and Commit calls are serialized.
 type Store interface {
 	// Recover reads the whole registry.
 	Recover() (*State, error)
 	// Apply applies ops in order, all or none, and returns once the result
 	// is durable. An op that does not fit the state returns an *OpError.
 	Apply(ops ...Op) error
+	// Commit applies the groups of batch in order in one transaction and
+	// returns once the result is durable. Each group is all or none: a
+	// group with an op that does not fit the state (as left by the groups
+	// before it) is skipped and its *OpError is refused[i]; the others
+	// are applied. An error err (the store failed) means nothing was
+	// written; refused is then nil.
+	Commit(batch [][]Op) (refused []error, err error)
 	// Close releases the store.
 	Close() error
 }
@@ -466,6 +480,118 @@ func (o Prune) apply(t txn) error {
 		for _, e := range entries[:drop] {
 			if err := t.del(kind, e.key); err != nil {
 				return err
+			}
+		}
+	}
+	return nil
+}
+
+// commitGroups applies the groups of batch to t in order, each through
+// an overlay so that a group refused with an *OpError leaves nothing
+// behind. Any other error fails the whole batch.
+func commitGroups(t txn, batch [][]Op) ([]error, error) {
+	refused := make([]error, len(batch))
+	for i, group := range batch {
+		o := newOverlay(t)
+		err := applyOps(o, group)
+		var opErr *OpError
+		if errors.As(err, &opErr) {
+			refused[i] = err
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := o.flush(); err != nil {
+			return nil, err
+		}
+	}
+	return refused, nil
+}
+
+// applyOps applies ops to t in order, stopping at the first error.
+func applyOps(t txn, ops []Op) error {
+	for _, op := range ops {
+		if err := op.apply(t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// overlayTxn is a view of base with changes on top (a nil value is a
+// deletion): operations see their own writes, and base is untouched
+// until flush writes the changes into it.
+type overlayTxn struct {
+	base    txn
+	changed map[string]map[string][]byte
+}
+
+func newOverlay(base txn) *overlayTxn {
+	return &overlayTxn{base: base, changed: map[string]map[string][]byte{}}
+}
+
+func (t *overlayTxn) get(kind, key string) ([]byte, bool) {
+	if v, ok := t.changed[kind][key]; ok {
+		return v, v != nil
+	}
+	return t.base.get(kind, key)
+}
+
+func (t *overlayTxn) set(kind, key string, v []byte) {
+	if t.changed[kind] == nil {
+		t.changed[kind] = map[string][]byte{}
+	}
+	t.changed[kind][key] = v
+}
+
+func (t *overlayTxn) put(kind, key string, value []byte) error {
+	if value == nil {
+		value = []byte{}
+	}
+	t.set(kind, key, value)
+	return nil
+}
+
+func (t *overlayTxn) del(kind, key string) error {
+	t.set(kind, key, nil)
+	return nil
+}
+
+func (t *overlayTxn) each(kind string, f func(key string, value []byte) error) error {
+	keys := map[string]bool{}
+	err := t.base.each(kind, func(k string, _ []byte) error {
+		keys[k] = true
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for k := range t.changed[kind] {
+		keys[k] = true
+	}
+	for _, k := range slices.Sorted(maps.Keys(keys)) {
+		if v, ok := t.get(kind, k); ok {
+			if err := f(k, v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// flush writes the changes into base, in kind and key order.
+func (t *overlayTxn) flush() error {
+	for _, kind := range slices.Sorted(maps.Keys(t.changed)) {
+		for _, key := range slices.Sorted(maps.Keys(t.changed[kind])) {
+			var err error
+			if v := t.changed[kind][key]; v == nil {
+				err = t.base.del(kind, key)
+			} else {
+				err = t.base.put(kind, key, v)
+			}
+			if err != nil {
+				return fmt.Errorf("registry: write %s/%s: %w", kind, key, err)
 			}
 		}
 	}

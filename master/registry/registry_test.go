@@ -257,3 +257,50 @@ func TestMaintenanceRecords(t *testing.T) {
 		}
 	})
 }
+
+// TestCommitRefusesOnlyItsGroup: a group that does not fit the state is
+// left out whole (even its ops that would fit) and reported; the groups
+// around it are applied in order, and later groups see earlier ones.
+func TestCommitRefusesOnlyItsGroup(t *testing.T) {
+	stores(t, func(t *testing.T, s Store, reopen func() Store) {
+		if err := s.Apply(AdmitAgent{Info: agentInfo("a1")}); err != nil {
+			t.Fatal(err)
+		}
+		refused, err := s.Commit([][]Op{
+			{AdmitAgent{Info: agentInfo("a2")}},
+			// a3 fits, a1 is admitted already: the group goes whole.
+			{AdmitAgent{Info: agentInfo("a3")}, AdmitAgent{Info: agentInfo("a1")}},
+			// Sees a2, admitted by the first group.
+			{MarkUnreachable{ID: "a2", Time: time.Unix(5, 0)}},
+			{AddFramework{Info: &mesos.FrameworkInfo{Id: &mesos.FrameworkID{Value: proto.String("f1")}, User: proto.String("u"), Name: proto.String("n")}}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(refused) != 4 || refused[0] != nil || refused[2] != nil || refused[3] != nil {
+			t.Fatalf("refused = %v, want only the second group", refused)
+		}
+		var opErr *OpError
+		if !errors.As(refused[1], &opErr) || opErr.Reason != "agent already admitted" {
+			t.Errorf("second group refused with %v, want the OpError of admitting a1 again", refused[1])
+		}
+		st, err := reopen().Recover()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Agents["a1"] == nil || st.Agents["a3"] != nil || st.Agents["a2"] != nil || st.Unreachable["a2"] == nil {
+			t.Errorf("agents %v, unreachable %v: want a1 admitted, a2 unreachable, no a3", keys(st.Agents), keys(st.Unreachable))
+		}
+		if st.Frameworks["f1"] == nil {
+			t.Error("the last group's framework is missing")
+		}
+	})
+}
+
+func keys[V any](m map[string]V) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}

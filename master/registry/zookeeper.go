@@ -151,12 +151,39 @@ func (z *ZooKeeper) Apply(ops ...Op) error {
 	if z.data == nil {
 		return errors.New("registry: Apply before Recover")
 	}
-	t := &overlayTxn{base: z.data, changed: map[string]map[string][]byte{}}
-	for _, op := range ops {
-		if err := op.apply(t); err != nil {
-			return err
-		}
+	t := newOverlay(&memTxn{data: z.data})
+	if err := applyOps(t, ops); err != nil {
+		return err
 	}
+	return z.write(t)
+}
+
+// Commit applies the groups of batch to the records and writes what
+// changed in one fenced transaction, as Apply does; groups refused with
+// an *OpError are left out.
+func (z *ZooKeeper) Commit(batch [][]Op) ([]error, error) {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if z.closed {
+		return nil, ErrClosed
+	}
+	if z.data == nil {
+		return nil, errors.New("registry: Commit before Recover")
+	}
+	t := newOverlay(&memTxn{data: z.data})
+	refused, err := commitGroups(t, batch)
+	if err != nil {
+		return nil, err
+	}
+	if err := z.write(t); err != nil {
+		return nil, err
+	}
+	return refused, nil
+}
+
+// write sends t's changes to ZooKeeper in one fenced multi-op and, once
+// it succeeded, to the records in memory.
+func (z *ZooKeeper) write(t *overlayTxn) error {
 	reqs := []any{&zk.CheckVersionRequest{Path: z.fence, Version: -1}}
 	for _, kind := range slices.Sorted(maps.Keys(t.changed)) {
 		for _, key := range slices.Sorted(maps.Keys(t.changed[kind])) {
@@ -201,59 +228,5 @@ func (z *ZooKeeper) Close() error {
 	defer z.mu.Unlock()
 	z.closed = true
 	z.data = nil
-	return nil
-}
-
-// overlayTxn is a view of base with changes on top (a nil value is a
-// deletion): operations see their own writes, and base is untouched
-// until the changes are written.
-type overlayTxn struct {
-	base    map[string]map[string][]byte
-	changed map[string]map[string][]byte
-}
-
-func (t *overlayTxn) get(kind, key string) ([]byte, bool) {
-	if v, ok := t.changed[kind][key]; ok {
-		return v, v != nil
-	}
-	v, ok := t.base[kind][key]
-	return v, ok
-}
-
-func (t *overlayTxn) set(kind, key string, v []byte) {
-	if t.changed[kind] == nil {
-		t.changed[kind] = map[string][]byte{}
-	}
-	t.changed[kind][key] = v
-}
-
-func (t *overlayTxn) put(kind, key string, value []byte) error {
-	if value == nil {
-		value = []byte{}
-	}
-	t.set(kind, key, value)
-	return nil
-}
-
-func (t *overlayTxn) del(kind, key string) error {
-	t.set(kind, key, nil)
-	return nil
-}
-
-func (t *overlayTxn) each(kind string, f func(key string, value []byte) error) error {
-	keys := map[string]bool{}
-	for k := range t.base[kind] {
-		keys[k] = true
-	}
-	for k := range t.changed[kind] {
-		keys[k] = true
-	}
-	for _, k := range slices.Sorted(maps.Keys(keys)) {
-		if v, ok := t.get(kind, k); ok {
-			if err := f(k, v); err != nil {
-				return err
-			}
-		}
-	}
 	return nil
 }

@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -57,8 +56,16 @@ type Framework struct {
 	firstSub  time.Time
 	lastPlace time.Time
 	lastRun   time.Time
-	hostOf    map[string]offers.Host // where live tasks run (for the constraint)
-	changed   chan struct{}
+	// subscribedAt is when SUBSCRIBED arrived, firstOffer when the first
+	// OFFERS event did; runStamp and endStamp are the agent's timestamps
+	// of the latest TASK_RUNNING and terminal update, endAt when that
+	// terminal update arrived (the probe's breakdown).
+	subscribedAt       time.Time
+	firstOffer         time.Time
+	runStamp, endStamp time.Time
+	endAt              time.Time
+	hostOf             map[string]offers.Host // where live tasks run (for the constraint)
+	changed            chan struct{}
 
 	calls, events atomic.Int64
 	launchErrs    atomic.Int64
@@ -143,7 +150,18 @@ func (f *Framework) Submit(n int) {
 func (f *Framework) handle(ctx context.Context, ev *schedpb.Event) error {
 	f.events.Add(1)
 	switch ev.GetType() {
+	case schedpb.Event_SUBSCRIBED:
+		f.mu.Lock()
+		if f.subscribedAt.IsZero() {
+			f.subscribedAt = time.Now()
+		}
+		f.mu.Unlock()
 	case schedpb.Event_OFFERS:
+		f.mu.Lock()
+		if f.firstOffer.IsZero() {
+			f.firstOffer = time.Now()
+		}
+		f.mu.Unlock()
 		f.offers(ctx, ev.GetOffers().GetOffers())
 	case schedpb.Event_UPDATE:
 		f.update(ev.GetUpdate().GetStatus())
@@ -241,7 +259,9 @@ func (f *Framework) update(st *mesos.TaskStatus) {
 	case st.GetState() == mesos.TaskState_TASK_RUNNING:
 		f.running = append(f.running, now.Sub(sub))
 		f.lastRun = now
+		f.runStamp = stampOf(st)
 	case mesos.IsTerminalState(st.GetState()):
+		f.endStamp, f.endAt = stampOf(st), now
 		delete(f.submitted, id)
 		f.live--
 		delete(f.hostOf, id)
@@ -251,6 +271,16 @@ func (f *Framework) update(st *mesos.TaskStatus) {
 	}
 	close(f.changed)
 	f.changed = make(chan struct{})
+}
+
+// stampOf is the time the agent stamped on a status update (zero when
+// it has none).
+func stampOf(st *mesos.TaskStatus) time.Time {
+	ts := st.GetTimestamp()
+	if ts <= 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, int64(ts*1e9))
 }
 
 // Stats is what a framework measured.
@@ -308,9 +338,19 @@ func (f *Framework) Teardown() {
 	f.client.Teardown(ctx)
 }
 
-// ProbeTimes are the steps of one probe, each from its start.
+// ProbeTimes are the steps of one probe, each from its start. The
+// agent's steps come from the timestamps it puts on its updates (the
+// emulated agents run on the same machine, on the same clock).
 type ProbeTimes struct {
-	Subscribed, Offered, Running, Ended time.Duration
+	// Subscribed: SUBSCRIBED arrived. Offered: the first offer arrived.
+	// Launched: the ACCEPT launching the task was answered.
+	Subscribed, Offered, Launched time.Duration
+	// AgentRunning: the agent stamped TASK_RUNNING, which it does as soon
+	// as it reads RUN_TASK. Running: TASK_RUNNING reached the framework.
+	AgentRunning, Running time.Duration
+	// AgentEnded: the agent stamped the terminal update. Ended: that
+	// update reached the framework, the launch overhead.
+	AgentEnded, Ended time.Duration
 }
 
 // Probe measures the launch overhead as the Mesos paper did: a new
@@ -331,27 +371,35 @@ func Probe(ctx context.Context, master, name, taskResources string) (ProbeTimes,
 		return pt, err
 	}
 	defer f.Teardown()
-	pt.Subscribed = time.Since(start)
 	f.Submit(1)
+	since := func(t time.Time) time.Duration {
+		if t.IsZero() {
+			return 0
+		}
+		return t.Sub(start)
+	}
 	for {
 		f.mu.Lock()
 		ended := f.next == 1 && len(f.submitted) == 0 && len(f.pending) == 0
-		if !f.lastPlace.IsZero() && pt.Offered == 0 {
-			pt.Offered = f.lastPlace.Sub(start)
-		}
-		if !f.lastRun.IsZero() && pt.Running == 0 {
-			pt.Running = f.lastRun.Sub(start)
-		}
+		pt.Subscribed, pt.Offered, pt.Launched = since(f.subscribedAt), since(f.firstOffer), since(f.lastPlace)
+		pt.AgentRunning, pt.Running = since(f.runStamp), since(f.lastRun)
+		pt.AgentEnded, pt.Ended = since(f.endStamp), since(f.endAt)
 		ch := f.changed
 		f.mu.Unlock()
 		if ended {
-			pt.Ended = time.Since(start)
 			return pt, nil
 		}
 		select {
 		case <-ctx.Done():
-			return pt, errors.New("bench: the probe's task did not end within a minute")
+			return pt, fmt.Errorf("bench: the probe's task did not end within a minute (%s)", pt)
 		case <-ch:
 		}
 	}
+}
+
+// String lists the steps a probe reached.
+func (pt ProbeTimes) String() string {
+	return fmt.Sprintf("subscribed %.3fs, offered %.3fs, launched %.3fs, running on the agent %.3fs, running %.3fs, ended on the agent %.3fs, ended %.3fs",
+		pt.Subscribed.Seconds(), pt.Offered.Seconds(), pt.Launched.Seconds(), pt.AgentRunning.Seconds(), pt.Running.Seconds(),
+		pt.AgentEnded.Seconds(), pt.Ended.Seconds())
 }

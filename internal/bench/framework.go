@@ -18,6 +18,12 @@ import (
 	"github.com/mezzo-project/mezzo/sdk/scheduler"
 )
 
+// declineRefuse is how long a framework refuses an agent whose offer it
+// declined: Mesos' default filter (5 s). With a shorter one the unused
+// agents of a large cluster go round the frameworks every second or so,
+// and the master's time goes to offers that are only declined.
+const declineRefuse = 5 * time.Second
+
 // FrameworkOptions describe one emulated framework.
 type FrameworkOptions struct {
 	// Master is the master's host:port (or a zk:// URL).
@@ -65,7 +71,14 @@ type Framework struct {
 	runStamp, endStamp time.Time
 	endAt              time.Time
 	hostOf             map[string]offers.Host // where live tasks run (for the constraint)
-	changed            chan struct{}
+	// suppressed: offers are suppressed (suppressIfDone) until Submit
+	// revives them; offerCalls orders those two calls.
+	suppressed bool
+	offerCalls sync.Mutex
+	changed    chan struct{}
+
+	// async counts the DECLINE calls in flight beside the event stream.
+	async sync.WaitGroup
 
 	calls, events atomic.Int64
 	launchErrs    atomic.Int64
@@ -134,6 +147,8 @@ func StartFramework(ctx context.Context, o FrameworkOptions) (*Framework, error)
 
 // Submit adds n tasks to place, submitted now.
 func (f *Framework) Submit(n int) {
+	f.offerCalls.Lock()
+	defer f.offerCalls.Unlock()
 	now := time.Now()
 	f.mu.Lock()
 	if f.firstSub.IsZero() {
@@ -142,9 +157,29 @@ func (f *Framework) Submit(n int) {
 	for range n {
 		f.pending = append(f.pending, now)
 	}
+	f.suppressed = false
 	f.mu.Unlock()
 	f.calls.Add(1)
 	f.client.Revive(context.Background())
+}
+
+// suppressIfDone suppresses the offers of a framework that keeps no
+// tasks running once it has nothing left to place, as a well-behaved
+// scheduler does: offers it would only decline would otherwise keep
+// coming, every second, ahead of its status updates on its event stream.
+func (f *Framework) suppressIfDone(ctx context.Context) {
+	f.offerCalls.Lock()
+	defer f.offerCalls.Unlock()
+	f.mu.Lock()
+	done := f.opts.Keep == 0 && len(f.pending) == 0 && !f.suppressed
+	if done {
+		f.suppressed = true
+	}
+	f.mu.Unlock()
+	if done {
+		f.calls.Add(1)
+		f.client.Suppress(ctx)
+	}
 }
 
 func (f *Framework) handle(ctx context.Context, ev *schedpb.Event) error {
@@ -240,9 +275,16 @@ func (f *Framework) offers(ctx context.Context, os []*mesos.Offer) {
 		}
 		f.mu.Unlock()
 	}
+	f.suppressIfDone(ctx)
 	if len(decline) > 0 {
+		// Nothing waits for the answer: the stream is read on meanwhile,
+		// so that the framework's updates are not held up behind it.
 		f.calls.Add(1)
-		f.client.Decline(ctx, decline, &mesos.Filters{RefuseSeconds: proto.Float64(1)})
+		f.async.Add(1)
+		go func() {
+			defer f.async.Done()
+			f.client.Decline(ctx, decline, &mesos.Filters{RefuseSeconds: proto.Float64(declineRefuse.Seconds())})
+		}()
 	}
 }
 
@@ -331,11 +373,12 @@ func (f *Framework) Messages() (sent, received int64) { return f.calls.Load(), f
 // Client is the framework's scheduler client.
 func (f *Framework) Client() *scheduler.Client { return f.client }
 
-// Teardown ends the framework.
+// Teardown ends the framework and waits for its calls in flight.
 func (f *Framework) Teardown() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	f.client.Teardown(ctx)
+	f.async.Wait()
 }
 
 // ProbeTimes are the steps of one probe, each from its start. The

@@ -394,6 +394,10 @@ type ProbeTimes struct {
 	// AgentEnded: the agent stamped the terminal update. Ended: that
 	// update reached the framework, the launch overhead.
 	AgentEnded, Ended time.Duration
+	// LaunchErrors counts the probe's failed ACCEPTs (its task placed
+	// again on a later offer); LastError is the last one.
+	LaunchErrors int64
+	LastError    string
 }
 
 // Probe measures the launch overhead as the Mesos paper did: a new
@@ -430,6 +434,7 @@ func Probe(ctx context.Context, master, name, taskResources string) (ProbeTimes,
 		ch := f.changed
 		f.mu.Unlock()
 		if ended {
+			pt.LaunchErrors, pt.LastError = f.LaunchErrors()
 			return pt, nil
 		}
 		select {

@@ -281,6 +281,9 @@ func Paper(ctx context.Context, e Env, o PaperOptions) (*Result, error) {
 			e.logf("probe %d: %v", i, err)
 		} else {
 			probes = append(probes, pt)
+			if pt.LaunchErrors > 0 {
+				e.logf("probe %d: %d failed ACCEPT(s), the last: %s", i, pt.LaunchErrors, pt.LastError)
+			}
 		}
 		if err := sleep(ctx, min(o.ProbeEvery, time.Until(deadline))); err != nil {
 			return nil, err
@@ -302,6 +305,7 @@ func Paper(ctx context.Context, e Env, o PaperOptions) (*Result, error) {
 	r.Figures["probe_mean_s"] = pd.Mean
 	r.Figures["probe_p99_s"] = pd.P99
 	r.Figures["probe_failures"] = probeErrs
+	noteLaunchErrors(r, fws)
 	r.Figures["master_cpu_cores"] = cpu
 	r.Figures["master_rss_bytes"] = u.RSS
 	r.Figures["master_rss_mb"] = float64(u.RSS) / (1 << 20)

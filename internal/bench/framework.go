@@ -56,6 +56,7 @@ type Framework struct {
 	next      int         // index of the next task
 	pending   []time.Time // submission times of tasks not yet placed
 	submitted map[string]time.Time
+	isRunning map[string]bool // live tasks that reported TASK_RUNNING
 	placed    []time.Duration // submission → ACCEPT answered
 	running   []time.Duration // submission → TASK_RUNNING
 	live      int             // tasks launched and not ended
@@ -109,7 +110,7 @@ func StartFramework(ctx context.Context, o FrameworkOptions) (*Framework, error)
 			return nil, fmt.Errorf("bench: task resources %q: only cpus, mem and disk are supported", o.TaskResources)
 		}
 	}
-	f := &Framework{opts: o, need: need, submitted: map[string]time.Time{}, hostOf: map[string]offers.Host{}, changed: make(chan struct{}), done: make(chan struct{})}
+	f := &Framework{opts: o, need: need, submitted: map[string]time.Time{}, isRunning: map[string]bool{}, hostOf: map[string]offers.Host{}, changed: make(chan struct{}), done: make(chan struct{})}
 	if len(o.Constraint) > 0 {
 		c, err := offers.ParseConstraint(o.Constraint)
 		if err != nil {
@@ -299,12 +300,17 @@ func (f *Framework) update(st *mesos.TaskStatus) {
 	}
 	switch {
 	case st.GetState() == mesos.TaskState_TASK_RUNNING:
+		if f.isRunning[id] {
+			return // a resent update
+		}
+		f.isRunning[id] = true
 		f.running = append(f.running, now.Sub(sub))
 		f.lastRun = now
 		f.runStamp = stampOf(st)
 	case mesos.IsTerminalState(st.GetState()):
 		f.endStamp, f.endAt = stampOf(st), now
 		delete(f.submitted, id)
+		delete(f.isRunning, id)
 		f.live--
 		delete(f.hostOf, id)
 		if f.opts.Keep > 0 {

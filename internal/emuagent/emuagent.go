@@ -592,37 +592,7 @@ func (a *agent) update(id string, state mesos.TaskState) {
 	a.mu.Unlock()
 	if call != nil {
 		a.post(call)
-		a.retryLater(id, call.GetStatusUpdate().GetStatus().GetUuid(), statusRetryMin)
 	}
-}
-
-// Mesos' agent resends an unacknowledged status update after
-// statusRetryMin, then after twice as long each time, up to
-// statusRetryMax.
-const (
-	statusRetryMin = 10 * time.Second
-	statusRetryMax = 10 * time.Minute
-)
-
-// retryLater resends task id's update uuid after d if it is still
-// unacknowledged then, and again later, as a real agent does: a call
-// lost on the way (or refused by a master that was busy) does not leave
-// the task waiting for a re-registration.
-func (a *agent) retryLater(id string, uuid []byte, d time.Duration) {
-	time.AfterFunc(d, func() {
-		a.mu.Lock()
-		t := a.tasks[id]
-		var call *agentproto.AgentCall
-		if t != nil && t.pending != nil && bytes.Equal(t.pending.GetUuid(), uuid) {
-			call = a.updateCall(t)
-		}
-		a.mu.Unlock()
-		if call == nil || a.pool.ctx.Err() != nil {
-			return
-		}
-		a.post(call)
-		a.retryLater(id, uuid, min(2*d, statusRetryMax))
-	})
 }
 
 func (a *agent) status(t *task) *mesos.TaskStatus {
@@ -668,7 +638,6 @@ func (a *agent) acknowledge(ack *agentproto.AgentEvent_Acknowledge) {
 	a.mu.Unlock()
 	if call != nil {
 		a.post(call)
-		a.retryLater(ack.GetTaskId().GetValue(), call.GetStatusUpdate().GetStatus().GetUuid(), statusRetryMin)
 	}
 }
 

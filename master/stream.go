@@ -287,9 +287,16 @@ func (o *outbox) pump(ctx context.Context, st *httpapi.Stream) error {
 		if drained {
 			o.onDrain()
 		}
-		for _, e := range batch {
+		if len(batch) > 0 {
+			// One flush per batch: a stream with a backlog sends it in
+			// a few large writes rather than a write per event.
 			_ = st.SetWriteDeadline(time.Now().Add(writeTimeout))
-			if err := st.Send(e.msg); err != nil {
+			for _, e := range batch {
+				if err := st.Write(e.msg); err != nil {
+					return err
+				}
+			}
+			if err := st.Flush(); err != nil {
 				return err
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -75,7 +76,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var (
 		e                            bench.Env
-		out, sources                 string
+		out, sources, cpuprofile     string
 		masterFlags                  listFlag
 		agents, frameworks, tasks    int
 		procs, pollers, cycles       int
@@ -94,6 +95,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&e.AgentResources, "agent_resources", "cpus:8;mem:16384;disk:100000;ports:[31000-32000]", "Each emulated agent's resources.")
 	fs.StringVar(&e.AgentAttributes, "agent_attributes", "rack:r{i%10}", "Each emulated agent's attributes; {i} is its index, {i%N} that modulo N.")
 	fs.StringVar(&e.TaskResources, "task_resources", "cpus:0.1;mem:32", "What each emulated framework's task takes.")
+	fs.StringVar(&cpuprofile, "cpuprofile", "", "Write a CPU profile of this process (the harness, its frameworks and in-process agents) to this file.")
 	flags.DurationVar(fs, &timeout, "timeout", 10*time.Minute, "Give up when the scenario's load has not been reached in this long.")
 	switch name {
 	case "paper":
@@ -155,6 +157,14 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	e.Log = func(format string, args ...any) {
 		fmt.Fprintf(stderr, "%s %s\n", time.Now().Format("15:04:05.000"), fmt.Sprintf(format, args...))
 	}
+	if cpuprofile != "" {
+		stop, err := startCPUProfile(cpuprofile)
+		if err != nil {
+			fmt.Fprintf(stderr, "mezzo bench %s: --cpuprofile: %v\n", name, err)
+			return 1
+		}
+		defer stop()
+	}
 	var (
 		r   *bench.Result
 		err error
@@ -185,6 +195,23 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stdout, r.Summary)
 	return 0
+}
+
+// startCPUProfile profiles this process into path until the returned
+// function is called.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 // runBenchAgents is `mezzo bench agents`: a process of emulated agents

@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -18,6 +17,12 @@ import (
 	"github.com/mezzo-project/mezzo/sdk/offers"
 	"github.com/mezzo-project/mezzo/sdk/scheduler"
 )
+
+// declineRefuse is how long a framework refuses an agent whose offer it
+// declined: Mesos' default filter (5 s). With a shorter one the unused
+// agents of a large cluster go round the frameworks every second or so,
+// and the master's time goes to offers that are only declined.
+const declineRefuse = 5 * time.Second
 
 // FrameworkOptions describe one emulated framework.
 type FrameworkOptions struct {
@@ -51,14 +56,30 @@ type Framework struct {
 	next      int         // index of the next task
 	pending   []time.Time // submission times of tasks not yet placed
 	submitted map[string]time.Time
+	isRunning map[string]bool // live tasks that reported TASK_RUNNING
 	placed    []time.Duration // submission → ACCEPT answered
 	running   []time.Duration // submission → TASK_RUNNING
 	live      int             // tasks launched and not ended
 	firstSub  time.Time
 	lastPlace time.Time
 	lastRun   time.Time
-	hostOf    map[string]offers.Host // where live tasks run (for the constraint)
-	changed   chan struct{}
+	// subscribedAt is when SUBSCRIBED arrived, firstOffer when the first
+	// OFFERS event did; runStamp and endStamp are the agent's timestamps
+	// of the latest TASK_RUNNING and terminal update, endAt when that
+	// terminal update arrived (the probe's breakdown).
+	subscribedAt       time.Time
+	firstOffer         time.Time
+	runStamp, endStamp time.Time
+	endAt              time.Time
+	hostOf             map[string]offers.Host // where live tasks run (for the constraint)
+	// suppressed: offers are suppressed (suppressIfDone) until Submit
+	// revives them; offerCalls orders those two calls.
+	suppressed bool
+	offerCalls sync.Mutex
+	changed    chan struct{}
+
+	// async counts the DECLINE calls in flight beside the event stream.
+	async sync.WaitGroup
 
 	calls, events atomic.Int64
 	launchErrs    atomic.Int64
@@ -89,7 +110,7 @@ func StartFramework(ctx context.Context, o FrameworkOptions) (*Framework, error)
 			return nil, fmt.Errorf("bench: task resources %q: only cpus, mem and disk are supported", o.TaskResources)
 		}
 	}
-	f := &Framework{opts: o, need: need, submitted: map[string]time.Time{}, hostOf: map[string]offers.Host{}, changed: make(chan struct{}), done: make(chan struct{})}
+	f := &Framework{opts: o, need: need, submitted: map[string]time.Time{}, isRunning: map[string]bool{}, hostOf: map[string]offers.Host{}, changed: make(chan struct{}), done: make(chan struct{})}
 	if len(o.Constraint) > 0 {
 		c, err := offers.ParseConstraint(o.Constraint)
 		if err != nil {
@@ -127,6 +148,8 @@ func StartFramework(ctx context.Context, o FrameworkOptions) (*Framework, error)
 
 // Submit adds n tasks to place, submitted now.
 func (f *Framework) Submit(n int) {
+	f.offerCalls.Lock()
+	defer f.offerCalls.Unlock()
 	now := time.Now()
 	f.mu.Lock()
 	if f.firstSub.IsZero() {
@@ -135,15 +158,46 @@ func (f *Framework) Submit(n int) {
 	for range n {
 		f.pending = append(f.pending, now)
 	}
+	f.suppressed = false
 	f.mu.Unlock()
 	f.calls.Add(1)
 	f.client.Revive(context.Background())
 }
 
+// suppressIfDone suppresses the offers of a framework that keeps no
+// tasks running once it has nothing left to place, as a well-behaved
+// scheduler does: offers it would only decline would otherwise keep
+// coming, every second, ahead of its status updates on its event stream.
+func (f *Framework) suppressIfDone(ctx context.Context) {
+	f.offerCalls.Lock()
+	defer f.offerCalls.Unlock()
+	f.mu.Lock()
+	done := f.opts.Keep == 0 && len(f.pending) == 0 && !f.suppressed
+	if done {
+		f.suppressed = true
+	}
+	f.mu.Unlock()
+	if done {
+		f.calls.Add(1)
+		f.client.Suppress(ctx)
+	}
+}
+
 func (f *Framework) handle(ctx context.Context, ev *schedpb.Event) error {
 	f.events.Add(1)
 	switch ev.GetType() {
+	case schedpb.Event_SUBSCRIBED:
+		f.mu.Lock()
+		if f.subscribedAt.IsZero() {
+			f.subscribedAt = time.Now()
+		}
+		f.mu.Unlock()
 	case schedpb.Event_OFFERS:
+		f.mu.Lock()
+		if f.firstOffer.IsZero() {
+			f.firstOffer = time.Now()
+		}
+		f.mu.Unlock()
 		f.offers(ctx, ev.GetOffers().GetOffers())
 	case schedpb.Event_UPDATE:
 		f.update(ev.GetUpdate().GetStatus())
@@ -222,9 +276,16 @@ func (f *Framework) offers(ctx context.Context, os []*mesos.Offer) {
 		}
 		f.mu.Unlock()
 	}
+	f.suppressIfDone(ctx)
 	if len(decline) > 0 {
+		// Nothing waits for the answer: the stream is read on meanwhile,
+		// so that the framework's updates are not held up behind it.
 		f.calls.Add(1)
-		f.client.Decline(ctx, decline, &mesos.Filters{RefuseSeconds: proto.Float64(1)})
+		f.async.Add(1)
+		go func() {
+			defer f.async.Done()
+			f.client.Decline(ctx, decline, &mesos.Filters{RefuseSeconds: proto.Float64(declineRefuse.Seconds())})
+		}()
 	}
 }
 
@@ -239,10 +300,17 @@ func (f *Framework) update(st *mesos.TaskStatus) {
 	}
 	switch {
 	case st.GetState() == mesos.TaskState_TASK_RUNNING:
+		if f.isRunning[id] {
+			return // a resent update
+		}
+		f.isRunning[id] = true
 		f.running = append(f.running, now.Sub(sub))
 		f.lastRun = now
+		f.runStamp = stampOf(st)
 	case mesos.IsTerminalState(st.GetState()):
+		f.endStamp, f.endAt = stampOf(st), now
 		delete(f.submitted, id)
+		delete(f.isRunning, id)
 		f.live--
 		delete(f.hostOf, id)
 		if f.opts.Keep > 0 {
@@ -251,6 +319,16 @@ func (f *Framework) update(st *mesos.TaskStatus) {
 	}
 	close(f.changed)
 	f.changed = make(chan struct{})
+}
+
+// stampOf is the time the agent stamped on a status update (zero when
+// it has none).
+func stampOf(st *mesos.TaskStatus) time.Time {
+	ts := st.GetTimestamp()
+	if ts <= 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, int64(ts*1e9))
 }
 
 // Stats is what a framework measured.
@@ -301,16 +379,31 @@ func (f *Framework) Messages() (sent, received int64) { return f.calls.Load(), f
 // Client is the framework's scheduler client.
 func (f *Framework) Client() *scheduler.Client { return f.client }
 
-// Teardown ends the framework.
+// Teardown ends the framework and waits for its calls in flight.
 func (f *Framework) Teardown() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	f.client.Teardown(ctx)
+	f.async.Wait()
 }
 
-// ProbeTimes are the steps of one probe, each from its start.
+// ProbeTimes are the steps of one probe, each from its start. The
+// agent's steps come from the timestamps it puts on its updates (the
+// emulated agents run on the same machine, on the same clock).
 type ProbeTimes struct {
-	Subscribed, Offered, Running, Ended time.Duration
+	// Subscribed: SUBSCRIBED arrived. Offered: the first offer arrived.
+	// Launched: the ACCEPT launching the task was answered.
+	Subscribed, Offered, Launched time.Duration
+	// AgentRunning: the agent stamped TASK_RUNNING, which it does as soon
+	// as it reads RUN_TASK. Running: TASK_RUNNING reached the framework.
+	AgentRunning, Running time.Duration
+	// AgentEnded: the agent stamped the terminal update. Ended: that
+	// update reached the framework, the launch overhead.
+	AgentEnded, Ended time.Duration
+	// LaunchErrors counts the probe's failed ACCEPTs (its task placed
+	// again on a later offer); LastError is the last one.
+	LaunchErrors int64
+	LastError    string
 }
 
 // Probe measures the launch overhead as the Mesos paper did: a new
@@ -331,27 +424,36 @@ func Probe(ctx context.Context, master, name, taskResources string) (ProbeTimes,
 		return pt, err
 	}
 	defer f.Teardown()
-	pt.Subscribed = time.Since(start)
 	f.Submit(1)
+	since := func(t time.Time) time.Duration {
+		if t.IsZero() {
+			return 0
+		}
+		return t.Sub(start)
+	}
 	for {
 		f.mu.Lock()
 		ended := f.next == 1 && len(f.submitted) == 0 && len(f.pending) == 0
-		if !f.lastPlace.IsZero() && pt.Offered == 0 {
-			pt.Offered = f.lastPlace.Sub(start)
-		}
-		if !f.lastRun.IsZero() && pt.Running == 0 {
-			pt.Running = f.lastRun.Sub(start)
-		}
+		pt.Subscribed, pt.Offered, pt.Launched = since(f.subscribedAt), since(f.firstOffer), since(f.lastPlace)
+		pt.AgentRunning, pt.Running = since(f.runStamp), since(f.lastRun)
+		pt.AgentEnded, pt.Ended = since(f.endStamp), since(f.endAt)
 		ch := f.changed
 		f.mu.Unlock()
 		if ended {
-			pt.Ended = time.Since(start)
+			pt.LaunchErrors, pt.LastError = f.LaunchErrors()
 			return pt, nil
 		}
 		select {
 		case <-ctx.Done():
-			return pt, errors.New("bench: the probe's task did not end within a minute")
+			return pt, fmt.Errorf("bench: the probe's task did not end within a minute (%s)", pt)
 		case <-ch:
 		}
 	}
+}
+
+// String lists the steps a probe reached.
+func (pt ProbeTimes) String() string {
+	return fmt.Sprintf("subscribed %.3fs, offered %.3fs, launched %.3fs, running on the agent %.3fs, running %.3fs, ended on the agent %.3fs, ended %.3fs",
+		pt.Subscribed.Seconds(), pt.Offered.Seconds(), pt.Launched.Seconds(), pt.AgentRunning.Seconds(), pt.Running.Seconds(),
+		pt.AgentEnded.Seconds(), pt.Ended.Seconds())
 }

@@ -209,6 +209,32 @@ type PaperOptions struct {
 	ProbeEvery time.Duration
 }
 
+// probeSteps are the figures Paper reports of its probes: the launch
+// overhead and the steps it is made of, one after the other.
+var probeSteps = map[string]func(ProbeTimes) time.Duration{
+	// From the subscription to the terminal update: the launch overhead.
+	"probe_overhead_s": func(pt ProbeTimes) time.Duration { return pt.Ended },
+	// SUBSCRIBE answered.
+	"probe_subscribe_s": func(pt ProbeTimes) time.Duration { return pt.Subscribed },
+	// From SUBSCRIBED to the first offer.
+	"probe_offer_wait_s": func(pt ProbeTimes) time.Duration { return pt.Offered - pt.Subscribed },
+	// From the offer to the ACCEPT answered.
+	"probe_accept_s": func(pt ProbeTimes) time.Duration { return pt.Launched - pt.Offered },
+	// From the ACCEPT answered to the agent's TASK_RUNNING: RUN_TASK's
+	// way through the master's outbox to the agent, and the agent's
+	// queue of events before it.
+	"probe_to_agent_s": func(pt ProbeTimes) time.Duration { return pt.AgentRunning - pt.Launched },
+	// From the agent's TASK_RUNNING to the framework: the agent's call,
+	// the master, the framework's event stream.
+	"probe_running_update_s": func(pt ProbeTimes) time.Duration { return pt.Running - pt.AgentRunning },
+	// From TASK_RUNNING at the framework to the agent's terminal update:
+	// the acknowledgement's way back to the agent (an agent sends a
+	// task's next update once the one before is acknowledged).
+	"probe_ack_running_s": func(pt ProbeTimes) time.Duration { return pt.AgentEnded - pt.Running },
+	// From the agent's terminal update to the framework.
+	"probe_end_update_s": func(pt ProbeTimes) time.Duration { return pt.Ended - pt.AgentEnded },
+}
+
 // Paper runs the paper's experiment.
 func Paper(ctx context.Context, e Env, o PaperOptions) (*Result, error) {
 	r := newResult("paper", map[string]any{"agents": o.Agents, "frameworks": o.Frameworks,
@@ -245,7 +271,7 @@ func Paper(ctx context.Context, e Env, o PaperOptions) (*Result, error) {
 	}
 	msg0 := messages(fleet, fws)
 	run0 := runningCount(fws)
-	var probes, offered, running []time.Duration
+	var probes []ProbeTimes
 	var probeErrs int
 	deadline := time.Now().Add(o.Window)
 	for i := 0; time.Now().Before(deadline); i++ {
@@ -254,9 +280,10 @@ func Paper(ctx context.Context, e Env, o PaperOptions) (*Result, error) {
 			probeErrs++
 			e.logf("probe %d: %v", i, err)
 		} else {
-			probes = append(probes, pt.Ended)
-			offered = append(offered, pt.Offered)
-			running = append(running, pt.Running)
+			probes = append(probes, pt)
+			if pt.LaunchErrors > 0 {
+				e.logf("probe %d: %d failed ACCEPT(s), the last: %s", i, pt.LaunchErrors, pt.LastError)
+			}
 		}
 		if err := sleep(ctx, min(o.ProbeEvery, time.Until(deadline))); err != nil {
 			return nil, err
@@ -267,13 +294,18 @@ func Paper(ctx context.Context, e Env, o PaperOptions) (*Result, error) {
 		return nil, err
 	}
 	el := time.Since(w.start).Seconds()
-	pd := distOf(probes)
-	r.Figures["probe_overhead_s"] = pd
+	for name, step := range probeSteps {
+		var ds []time.Duration
+		for _, pt := range probes {
+			ds = append(ds, step(pt))
+		}
+		r.Figures[name] = distOf(ds)
+	}
+	pd := r.Figures["probe_overhead_s"].(Dist)
 	r.Figures["probe_mean_s"] = pd.Mean
 	r.Figures["probe_p99_s"] = pd.P99
-	r.Figures["probe_launched_s"] = distOf(offered)
-	r.Figures["probe_running_s"] = distOf(running)
 	r.Figures["probe_failures"] = probeErrs
+	noteLaunchErrors(r, fws)
 	r.Figures["master_cpu_cores"] = cpu
 	r.Figures["master_rss_bytes"] = u.RSS
 	r.Figures["master_rss_mb"] = float64(u.RSS) / (1 << 20)

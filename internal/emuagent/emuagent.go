@@ -99,15 +99,18 @@ type Config struct {
 type Pool struct {
 	cfg     Config
 	log     *slog.Logger
-	clients []*http.Client // by source address: the event streams
-	posters []*http.Client // by source address: the calls
+	clients []*http.Client  // by source address: the event streams
+	posters []*http.Client  // by source address: the calls
+	ctx     context.Context // ends at Close
 	cancel  context.CancelFunc
-	wg      sync.WaitGroup
+	wg      sync.WaitGroup     // the agents
+	calls   sync.WaitGroup     // calls being posted (post)
 	leader  *detector.Follower // nil with a fixed master
 	closeD  func()
 	agents  []*agent
 
-	mu sync.Mutex
+	mu     sync.Mutex
+	closed bool // no more calls are posted
 	// registered counts REGISTERED events per master address.
 	registered map[string]int
 	changed    chan struct{} // closed and replaced on every registration
@@ -179,7 +182,7 @@ func Start(ctx context.Context, cfg Config) (*Pool, error) {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	p := &Pool{
-		cfg: cfg, log: log, cancel: cancel, closeD: func() {},
+		cfg: cfg, log: log, ctx: ctx, cancel: cancel, closeD: func() {},
 		clients:    clients,
 		posters:    posters,
 		registered: map[string]int{},
@@ -233,7 +236,11 @@ func Start(ctx context.Context, cfg Config) (*Pool, error) {
 // look like agents that went away) and waits for them.
 func (p *Pool) Close() {
 	p.cancel()
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
 	p.wg.Wait()
+	p.calls.Wait()
 	p.closeD()
 	for _, c := range append(p.clients, p.posters...) {
 		c.CloseIdleConnections()
@@ -466,21 +473,21 @@ func (a *agent) connect(ctx context.Context) (bool, error) {
 			a.mu.Unlock()
 			a.pool.noteRegistered()
 			for _, c := range resend {
-				a.post(ctx, c)
+				a.post(c)
 			}
 		case agentproto.AgentEvent_PING:
 			if a.silent.Load() {
 				continue
 			}
-			a.post(ctx, &agentproto.AgentCall{Type: agentproto.AgentCall_PONG.Enum(),
+			a.post(&agentproto.AgentCall{Type: agentproto.AgentCall_PONG.Enum(),
 				Pong: &agentproto.AgentCall_Pong{Sequence: ev.GetPing().Sequence}})
 		case agentproto.AgentEvent_RUN_TASK:
-			a.runTask(ctx, ev.GetRunTask())
+			a.runTask(ev.GetRunTask())
 		case agentproto.AgentEvent_KILL_TASK:
 			k := ev.GetKillTask()
-			a.finish(ctx, k.GetTaskId().GetValue(), mesos.TaskState_TASK_KILLED)
+			a.finish(k.GetTaskId().GetValue(), mesos.TaskState_TASK_KILLED)
 		case agentproto.AgentEvent_ACKNOWLEDGE:
-			a.acknowledge(ctx, ev.GetAcknowledge())
+			a.acknowledge(ev.GetAcknowledge())
 		case agentproto.AgentEvent_SHUTDOWN_FRAMEWORK:
 			fw := ev.GetShutdownFramework().GetFrameworkId().GetValue()
 			a.mu.Lock()
@@ -492,7 +499,7 @@ func (a *agent) connect(ctx context.Context) (bool, error) {
 			}
 			a.mu.Unlock()
 			for _, id := range ids {
-				a.finish(ctx, id, mesos.TaskState_TASK_KILLED)
+				a.finish(id, mesos.TaskState_TASK_KILLED)
 			}
 		case agentproto.AgentEvent_ERROR:
 			return registered, fmt.Errorf("master refused the agent: %s", ev.GetError().GetMessage())
@@ -523,7 +530,7 @@ func (a *agent) registerCall() *agentproto.AgentCall {
 	return &agentproto.AgentCall{Type: agentproto.AgentCall_REGISTER.Enum(), Register: r}
 }
 
-func (a *agent) runTask(ctx context.Context, rt *agentproto.AgentEvent_RunTask) {
+func (a *agent) runTask(rt *agentproto.AgentEvent_RunTask) {
 	fw := rt.GetFramework()
 	var infos []*mesos.TaskInfo
 	if rt.GetTask() != nil {
@@ -541,7 +548,7 @@ func (a *agent) runTask(ctx context.Context, rt *agentproto.AgentEvent_RunTask) 
 	a.mu.Unlock()
 	for _, ti := range infos {
 		id := ti.GetTaskId().GetValue()
-		a.update(ctx, id, mesos.TaskState_TASK_RUNNING)
+		a.update(id, mesos.TaskState_TASK_RUNNING)
 		d := a.pool.cfg.TaskDuration
 		if s := a.pool.cfg.TaskDurationSpread; s > 0 {
 			d = time.Duration(float64(d) * (1 - s + 2*s*mrand.Float64()))
@@ -551,25 +558,25 @@ func (a *agent) runTask(ctx context.Context, rt *agentproto.AgentEvent_RunTask) 
 				d = time.Duration(secs * float64(time.Second))
 			}
 		}
-		time.AfterFunc(d, func() { a.finish(ctx, id, mesos.TaskState_TASK_FINISHED) })
+		time.AfterFunc(d, func() { a.finish(id, mesos.TaskState_TASK_FINISHED) })
 	}
 }
 
 // finish ends a task that has not ended yet.
-func (a *agent) finish(ctx context.Context, id string, state mesos.TaskState) {
+func (a *agent) finish(id string, state mesos.TaskState) {
 	a.mu.Lock()
 	t := a.tasks[id]
 	done := t == nil || mesos.IsTerminalState(t.state)
 	a.mu.Unlock()
 	if !done {
-		a.update(ctx, id, state)
+		a.update(id, state)
 	}
 }
 
 // update sets a task's state and sends the update; a later update waits
 // for the acknowledgement of the one before (the master acknowledges in
 // order), so the newest state is kept and sent once acknowledged.
-func (a *agent) update(ctx context.Context, id string, state mesos.TaskState) {
+func (a *agent) update(id string, state mesos.TaskState) {
 	a.mu.Lock()
 	t := a.tasks[id]
 	if t == nil {
@@ -584,7 +591,7 @@ func (a *agent) update(ctx context.Context, id string, state mesos.TaskState) {
 	}
 	a.mu.Unlock()
 	if call != nil {
-		a.post(ctx, call)
+		a.post(call)
 	}
 }
 
@@ -610,7 +617,7 @@ func (a *agent) updateCall(t *task) *agentproto.AgentCall {
 	}
 }
 
-func (a *agent) acknowledge(ctx context.Context, ack *agentproto.AgentEvent_Acknowledge) {
+func (a *agent) acknowledge(ack *agentproto.AgentEvent_Acknowledge) {
 	a.mu.Lock()
 	t := a.tasks[ack.GetTaskId().GetValue()]
 	if t == nil || t.pending == nil || !bytes.Equal(t.pending.GetUuid(), ack.GetUuid()) {
@@ -630,18 +637,54 @@ func (a *agent) acknowledge(ctx context.Context, ack *agentproto.AgentEvent_Ackn
 	}
 	a.mu.Unlock()
 	if call != nil {
-		a.post(ctx, call)
+		a.post(call)
 	}
 }
 
-// post sends a call on the current stream; failures are left to the
-// re-registration, which resends what is unacknowledged.
-func (a *agent) post(ctx context.Context, call *agentproto.AgentCall) {
+// outCall is a call for the master and the stream it was made on.
+type outCall struct {
+	call     *agentproto.AgentCall
+	streamID string
+}
+
+// post sends a call to the master in the background: the stream reader
+// and the task timers never wait for the master's answers (a real
+// agent's messages go out without waiting for one another either), so an
+// acknowledgement or a RUN_TASK is read as soon as it arrives. A call
+// made with no stream open is dropped, as is one whose stream has ended
+// before it is sent; the re-registration resends what is
+// unacknowledged.
+func (a *agent) post(call *agentproto.AgentCall) {
+	a.mu.Lock()
+	streamID := a.streamID
+	a.mu.Unlock()
+	if streamID == "" {
+		return
+	}
+	p := a.pool
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.calls.Add(1)
+	p.mu.Unlock()
+	go func() {
+		defer p.calls.Done()
+		a.send(p.ctx, outCall{call: call, streamID: streamID})
+	}()
+}
+
+// send posts one call on the stream it was made on, if that stream is
+// still the agent's; failures are left to the re-registration, which
+// resends what is unacknowledged.
+func (a *agent) send(ctx context.Context, c outCall) {
+	call := c.call
 	a.mu.Lock()
 	call.AgentId = a.info.GetId()
 	streamID, addr := a.streamID, a.addr
 	a.mu.Unlock()
-	if streamID == "" {
+	if streamID == "" || streamID != c.streamID {
 		return
 	}
 	body, err := proto.Marshal(call)

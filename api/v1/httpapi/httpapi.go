@@ -356,6 +356,25 @@ func (s *Stream) Send(m proto.Message) error {
 	return s.SendEncoded(b)
 }
 
+// Write encodes m and writes it as one record without flushing it: a
+// writer that has several records to send writes them all and then calls
+// Flush once, so that they leave together rather than one write each.
+func (s *Stream) Write(m proto.Message) error {
+	b, err := codec.MarshalV1(s.format, m)
+	if err != nil {
+		return err
+	}
+	return s.rec.Write(b)
+}
+
+// Flush sends what Write has written to the client.
+func (s *Stream) Flush() error {
+	if err := s.rc.Flush(); err != nil {
+		return fmt.Errorf("flush stream record: %w", err)
+	}
+	return nil
+}
+
 // SendEncoded writes an already encoded message as one record and flushes.
 func (s *Stream) SendEncoded(b []byte) error {
 	if err := s.rec.Write(b); err != nil {

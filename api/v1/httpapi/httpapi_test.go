@@ -200,3 +200,54 @@ func TestStreamFlushesEachRecord(t *testing.T) {
 		next <- struct{}{}
 	}
 }
+
+// TestStreamWriteThenFlush checks that records written with Write reach
+// the client, in order, once Flush is called.
+func TestStreamWriteThenFlush(t *testing.T) {
+	srv := httptest.NewServer(Wrap(testLogger(t), func(w http.ResponseWriter, r *http.Request) error {
+		s, err := StartStream(w, codec.JSON, nil)
+		if err != nil {
+			return err
+		}
+		for _, typ := range []schedpb.Event_Type{schedpb.Event_HEARTBEAT, schedpb.Event_RESCIND, schedpb.Event_ERROR} {
+			if err := s.Write(&schedpb.Event{Type: typ.Enum()}); err != nil {
+				return err
+			}
+		}
+		if err := s.Flush(); err != nil {
+			return err
+		}
+		<-r.Context().Done()
+		return nil
+	}))
+	defer srv.Close()
+	resp, err := http.Post(srv.URL, "application/json", strings.NewReader(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	rd := recordio.NewReader(bufio.NewReader(resp.Body), 0)
+	done := make(chan error, 1)
+	go func() {
+		for _, want := range []string{`{"type":"HEARTBEAT"}`, `{"type":"RESCIND"}`, `{"type":"ERROR"}`} {
+			rec, err := rd.Read()
+			if err != nil {
+				done <- err
+				return
+			}
+			if string(rec) != want {
+				done <- fmt.Errorf("record %q, want %q", rec, want)
+				return
+			}
+		}
+		done <- nil
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the records written before Flush did not arrive")
+	}
+}

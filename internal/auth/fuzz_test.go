@@ -3,10 +3,12 @@ package auth
 import (
 	"encoding/base64"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"unicode"
@@ -60,7 +62,20 @@ func FuzzReadCredentials(f *testing.F) {
 		}
 		words := true
 		var text strings.Builder
-		for p, s := range cs {
+		// A file beginning with '{' is read as JSON: in the text
+		// re-encoding, principals beginning with '{' come last.
+		principals := slices.SortedFunc(maps.Keys(cs), func(a, b string) int {
+			if ja, jb := strings.HasPrefix(a, "{"), strings.HasPrefix(b, "{"); ja != jb {
+				if ja {
+					return 1
+				}
+				return -1
+			}
+			return strings.Compare(a, b)
+		})
+		words = !strings.HasPrefix(principals[0], "{")
+		for _, p := range principals {
+			s := cs[p]
 			if p == "" || s == "" {
 				t.Fatalf("accepted an empty principal or secret: %q %q", p, s)
 			}

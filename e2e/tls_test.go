@@ -148,18 +148,7 @@ func TestTLSCluster(t *testing.T) {
 		// The command executor as a process of its own, which must
 		// subscribe to the agent over TLS with the agent's certificate.
 		"--builtin_executors=process")
-	waitFor(t, 30*time.Second, "the agent registered over TLS", func() error {
-		resp, err := operator.Get("https://" + master + "/master/state")
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if !strings.Contains(string(b), `"activated_slaves":1`) {
-			return fmt.Errorf("state: %.200s", b)
-		}
-		return nil
-	})
+	waitAgentOverTLS(t, operator, master)
 
 	clientEnv := tlsEnv(cCert, cKey, ca.File)
 	out, code := runEnv(t, 2*time.Minute, clientEnv, "execute", "--master="+master, "--name=over-tls",
@@ -261,18 +250,7 @@ func TestTLSClusterFromFlags(t *testing.T) {
 	startEnv(t, "agent", plain, append([]string{"agent"}, append(sslFlags(aCert, aKey, ca.File, "--ssl_require_cert"),
 		"--master="+master, "--ip=127.0.0.1", fmt.Sprintf("--port=%d", agentPort), "--work_dir="+filepath.Join(work, "agent"),
 		"--resources=cpus:2;mem:1024;disk:1024;ports:[31000-31100]", "--builtin_executors=process")...)...)
-	waitFor(t, 30*time.Second, "the agent registered over TLS", func() error {
-		resp, err := operator.Get("https://" + master + "/master/state")
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if !strings.Contains(string(b), `"activated_slaves":1`) {
-			return fmt.Errorf("state: %.200s", b)
-		}
-		return nil
-	})
+	waitAgentOverTLS(t, operator, master)
 
 	out, code := runEnv(t, 2*time.Minute, plain, append([]string{"execute"}, append(sslFlags(cCert, cKey, ca.File),
 		"--master="+master, "--name=flags-tls", "--command=echo flag-hello", "--resources=cpus:0.1;mem:32")...)...)
@@ -311,4 +289,22 @@ func TestTLSClusterFromFlags(t *testing.T) {
 			}
 		}
 	}
+}
+
+// waitAgentOverTLS waits until the master at addr, read over https with
+// client, counts one active agent.
+func waitAgentOverTLS(t *testing.T, client *http.Client, addr string) {
+	t.Helper()
+	waitFor(t, 30*time.Second, "the agent registered over TLS", func() error {
+		resp, err := client.Get("https://" + addr + "/master/state")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if !strings.Contains(string(b), `"activated_slaves":1`) {
+			return fmt.Errorf("state: %.200s", b)
+		}
+		return nil
+	})
 }

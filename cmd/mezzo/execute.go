@@ -166,6 +166,7 @@ type execution struct {
 	f      *executeFlags
 	out    io.Writer
 	client *scheduler.Client
+	log    *slog.Logger
 	// needs are what the task needs, or the group's executor and then
 	// each of its tasks; want is their sum, for the user.
 	needs    []offers.Need
@@ -298,9 +299,10 @@ func newExecution(f *executeFlags, out, stderr io.Writer) (*execution, error) {
 			master = setup.Scheme() + "://" + master
 		}
 	}
+	ex.log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ex.client = scheduler.New(scheduler.Config{Master: master, Framework: fw, Format: format, Reconnect: true, HTTPClient: hc,
 		Credential: scheduler.Credential{Principal: f.principal, Secret: f.secret},
-		Log:        slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+		Log:        ex.log})
 	return ex, nil
 }
 
@@ -546,7 +548,10 @@ func (ex *execution) update(ctx context.Context, st *mesos.TaskStatus) error {
 		fmt.Fprintf(ex.out, "  healthy?: %v\n", st.GetHealthy())
 	}
 	if err := ex.client.Acknowledge(ctx, st); err != nil {
-		return err
+		// The master may be failing over: an update not acknowledged
+		// is delivered again once the scheduler has re-subscribed.
+		ex.log.Warn("acknowledgement not taken; the update will come again", "task", st.GetTaskId().GetValue(),
+			"state", st.GetState(), "err", err)
 	}
 	if !scheduler.IsTerminal(st.GetState()) {
 		return nil

@@ -95,7 +95,10 @@ func (a *Agent) recover() error {
 		}
 		fw := a.framework(fs.ID, fs.Info)
 		fw.checkpointed = fs.Info
-		a.st.restoring = fw
+		// Executors found gone end once all of the framework's executors
+		// are read: ending one takes the framework away when it is the
+		// last one known, and those read after it would be left out.
+		var gone []*executor
 		// In a fixed order, so that a recovery can be replayed.
 		for _, exID := range slices.Sorted(maps.Keys(fs.Executors)) {
 			es := fs.Executors[exID]
@@ -116,7 +119,11 @@ func (a *Agent) recover() error {
 				a.gcRecoveredExecutor(fw.id, es.ID)
 				continue
 			}
-			if err := a.recoverExecutor(fw, es, run, unrecoverable[run.ContainerID], cleanup); err != nil {
+			ex, err := a.recoverExecutor(fw, es, run, unrecoverable[run.ContainerID], cleanup)
+			if ex != nil {
+				gone = append(gone, ex)
+			}
+			if err != nil {
 				if a.cfg.Strict {
 					return fmt.Errorf("failed to recover executor %s of framework %s: %w", es.ID, fs.ID, err)
 				}
@@ -124,7 +131,9 @@ func (a *Agent) recover() error {
 				a.log.Warn("skipping an executor that cannot be recovered", "framework", fs.ID, "executor", es.ID, "err", err)
 			}
 		}
-		a.st.restoring = nil
+		for _, ex := range gone {
+			a.executorTerminated(ex, nil)
+		}
 		a.cleanup(fw, nil)
 	}
 	if cleanup {
@@ -212,8 +221,10 @@ func unjoin(err error) []error {
 
 // recoverExecutor rebuilds an executor's latest run, its tasks and their
 // update streams, and watches its container when the containerizer
-// re-adopted it (adoptErr: why it could not).
-func (a *Agent) recoverExecutor(fw *framework, es *checkpoint.ExecutorState, run *checkpoint.RunState, adoptErr error, cleanup bool) error {
+// re-adopted it (adoptErr: why it could not). An executor whose
+// container is gone is returned for the caller to end once the
+// framework's other executors are read.
+func (a *Agent) recoverExecutor(fw *framework, es *checkpoint.ExecutorState, run *checkpoint.RunState, adoptErr error, cleanup bool) (gone *executor, err error) {
 	id := es.ID
 	kind := kindCustom
 	switch {
@@ -248,7 +259,7 @@ func (a *Agent) recoverExecutor(fw *framework, es *checkpoint.ExecutorState, run
 		if len(ts.Records) > 0 {
 			u, err := replayStream(fw.id, ts.ID, ts.Records, a.journalOf(fw, ex))
 			if err != nil {
-				return err
+				return nil, err
 			}
 			if u.done() {
 				ex.completed[ts.ID] = true
@@ -260,7 +271,7 @@ func (a *Agent) recoverExecutor(fw *framework, es *checkpoint.ExecutorState, run
 	}
 
 	if adoptErr != nil {
-		return adoptErr
+		return nil, adoptErr
 	}
 	cid := ex.container()
 	st, err := a.containers.Status(a.detachCtx, cid)
@@ -268,8 +279,7 @@ func (a *Agent) recoverExecutor(fw *framework, es *checkpoint.ExecutorState, run
 		// The executor is gone (or never started): its unfinished tasks
 		// fail as if it had just exited.
 		a.log.Info("recovered executor is not running", "framework", fw.id, "executor", id, "pid", run.Pid)
-		a.executorTerminated(ex, nil)
-		return nil
+		return ex, nil
 	}
 	// What it holds reaches the containerizer with the first update.
 	ex.launched = &launchedContainer{pid: int(st.GetExecutorPid())}
@@ -283,7 +293,7 @@ func (a *Agent) recoverExecutor(fw *framework, es *checkpoint.ExecutorState, run
 		ex.state = exTerminating
 		a.destroyContainer(ex)
 	}
-	return nil
+	return nil, nil
 }
 
 // cleanupRecovered finishes --recover=cleanup: every adopted executor was

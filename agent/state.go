@@ -40,13 +40,6 @@ type state struct {
 	recovering bool
 	reregTimer Timer
 
-	// restoring is the framework whose executors recovery is reading
-	// from the checkpoint: an executor found gone on the way must not
-	// take the framework with it while its other executors are still
-	// to be read (they would be left out of the agent's books, and out
-	// of REGISTER).
-	restoring *framework
-
 	// out is the queue of calls to the master, drained by the sender.
 	out *queue[outCall]
 

@@ -465,7 +465,7 @@ func (a *Agent) cleanup(fw *framework, ex *executor) {
 			a.gcExecutor(ex)
 		}
 	}
-	if len(fw.executors) == 0 && len(fw.updates) == 0 && a.st.frameworks[fw.id] == fw && a.st.restoring != fw {
+	if len(fw.executors) == 0 && len(fw.updates) == 0 && a.st.frameworks[fw.id] == fw {
 		delete(a.st.frameworks, fw.id)
 		a.st.completedFrameworks = appendBounded(a.st.completedFrameworks, fw, maxCompletedFrameworks)
 		a.gcFramework(fw)

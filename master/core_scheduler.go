@@ -492,14 +492,38 @@ func (c *core) allocate(all bool) {
 // offerForFramework is the offer as framework f sees it: allocation info
 // only for MULTI_ROLE frameworks, pre-refinement resources unless it has
 // RESERVATION_REFINEMENT.
+//
+// It shares o.pb's fields instead of copying them: o.pb and everything it
+// points to are never changed once made (they are only read, by views and
+// by the stream writers that encode the offer), and a deep copy per offer
+// was a tenth of the master's CPU with 10,000 agents offered and declined
+// every few seconds.
 func (c *core) offerForFramework(f *framework, o *offer) *mesos.Offer {
-	pb := proto.Clone(o.pb).(*mesos.Offer)
+	pb := shareOffer(o.pb)
 	multi := f.multiRole()
 	pb.Resources = resourcesForFramework(o.res, o.role, multi, f.hasCapability(mesos.FrameworkInfo_Capability_RESERVATION_REFINEMENT))
 	if multi {
 		pb.AllocationInfo = &mesos.Resource_AllocationInfo{Role: proto.String(o.role)}
 	}
 	return pb
+}
+
+// shareOffer returns a new Offer whose fields are those of o, shared, not
+// copied (TestShareOfferCopiesEveryField keeps it complete).
+func shareOffer(o *mesos.Offer) *mesos.Offer {
+	return &mesos.Offer{
+		Id:             o.Id,
+		FrameworkId:    o.FrameworkId,
+		AgentId:        o.AgentId,
+		Hostname:       o.Hostname,
+		Url:            o.Url,
+		Domain:         o.Domain,
+		Resources:      o.Resources,
+		Attributes:     o.Attributes,
+		ExecutorIds:    o.ExecutorIds,
+		Unavailability: o.Unavailability,
+		AllocationInfo: o.AllocationInfo,
+	}
 }
 
 // removeOffer forgets an offer without touching its resources.

@@ -69,6 +69,9 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	name, args := args[0], args[1:]
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
+	if _, err := bench.RaiseFileLimit(); err != nil {
+		fmt.Fprintf(stderr, "mezzo bench: %v (large scenarios may run out of files)\n", err)
+	}
 	if name == "agents" {
 		return runBenchAgents(ctx, args, stdout, stderr)
 	}

@@ -79,7 +79,13 @@ type Framework struct {
 	changed    chan struct{}
 
 	// async counts the DECLINE calls in flight beside the event stream.
-	async sync.WaitGroup
+	// At most one is: offers to decline while one is in flight wait in
+	// toDecline and go together in the next call, so that a framework
+	// offered many agents at once keeps one connection busy with its
+	// declines instead of one per OFFERS event.
+	async     sync.WaitGroup
+	declining bool
+	toDecline []*mesos.OfferID
 
 	calls, events atomic.Int64
 	launchErrs    atomic.Int64
@@ -278,15 +284,41 @@ func (f *Framework) offers(ctx context.Context, os []*mesos.Offer) {
 	}
 	f.suppressIfDone(ctx)
 	if len(decline) > 0 {
-		// Nothing waits for the answer: the stream is read on meanwhile,
-		// so that the framework's updates are not held up behind it.
-		f.calls.Add(1)
-		f.async.Add(1)
-		go func() {
-			defer f.async.Done()
-			f.client.Decline(ctx, decline, &mesos.Filters{RefuseSeconds: proto.Float64(declineRefuse.Seconds())})
-		}()
+		f.decline(ctx, decline)
 	}
+}
+
+// decline declines offers without holding up the event stream: nothing
+// waits for the answer, so the framework's updates are not held up
+// behind it. Declines asked for while one is in flight are sent
+// together once it is answered.
+func (f *Framework) decline(ctx context.Context, ids []*mesos.OfferID) {
+	f.mu.Lock()
+	f.toDecline = append(f.toDecline, ids...)
+	if f.declining {
+		f.mu.Unlock()
+		return
+	}
+	f.declining = true
+	f.mu.Unlock()
+	f.async.Add(1)
+	go func() {
+		defer f.async.Done()
+		filters := &mesos.Filters{RefuseSeconds: proto.Float64(declineRefuse.Seconds())}
+		for {
+			f.mu.Lock()
+			batch := f.toDecline
+			f.toDecline = nil
+			if len(batch) == 0 {
+				f.declining = false
+				f.mu.Unlock()
+				return
+			}
+			f.mu.Unlock()
+			f.calls.Add(1)
+			f.client.Decline(ctx, batch, filters)
+		}
+	}()
 }
 
 func (f *Framework) update(st *mesos.TaskStatus) {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -34,6 +35,11 @@ func TestBenchScenarios(t *testing.T) {
 			[]string{"new_leader_elected_s", "all_agents_reregistered_s", "all_tasks_known_s"}},
 		{"paper", []string{"--agents=20", "--frameworks=4", "--task_duration=1secs", "--warmup=1secs", "--window=2secs", "--probe_every=500ms"},
 			[]string{"probe_mean_s", "probe_p99_s", "master_cpu_cores", "messages_per_s", "tasks_started_per_s"}},
+		// The agents multiplexed over HTTP/2 connections, in two processes:
+		// registration, pings, tasks and their updates all travel as HTTP/2
+		// streams.
+		{"paper", []string{"--agents=250", "--agents_http2", "--agent_procs=2", "--frameworks=4", "--task_duration=1secs", "--warmup=1secs", "--window=2secs", "--probe_every=500ms"},
+			[]string{"probe_mean_s", "probe_p99_s", "master_cpu_cores", "messages_per_s", "tasks_started_per_s"}},
 		{"state", []string{"--agents=20", "--frameworks=4", "--running=200", "--completed=200", "--pollers=2", "--window=1secs"},
 			[]string{"master_state_p99_s", "get_state_p99_s", "metrics_p99_s", "scheduler_call_p99_s"}},
 		{"allocator", []string{"--agents=500", "--frameworks=20", "--cycles=3"},
@@ -42,6 +48,9 @@ func TestBenchScenarios(t *testing.T) {
 		name := tc.scenario
 		if strings.Contains(strings.Join(tc.args, " "), "--zk=") {
 			name += "-ha"
+		}
+		if slices.Contains(tc.args, "--agents_http2") {
+			name += "-http2"
 		}
 		t.Run(name, func(t *testing.T) {
 			out := filepath.Join(dir, name+".json")

@@ -414,7 +414,7 @@ func (m *Master) Handler() http.Handler { return m.handler }
 // configured port is 0, the master first adopts ln's port (and its IP,
 // when none is configured) as the advertised address.
 func (m *Master) Serve(ln net.Listener) error {
-	srv := tlsutil.NewServer(m.handler, tlsutil.ServerOptions{Log: m.log})
+	srv := tlsutil.NewServer(m.handler, tlsutil.ServerOptions{Log: m.log, UnencryptedHTTP2: true})
 	ln = m.cfg.TLS.Listen(tlsutil.LimitListener(ln, m.cfg.MaxConnections))
 	m.mu.Lock()
 	if m.closing {

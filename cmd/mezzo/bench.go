@@ -96,6 +96,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&procs, "agent_procs", 1, "Processes the emulated agents are spread over.")
 	fs.StringVar(&sources, "source_addrs", "", "Comma-separated local addresses the agents connect from (default: one 127.0.x.y per 12,000 agents).")
 	fs.StringVar(&e.AgentResources, "agent_resources", "cpus:8;mem:16384;disk:100000;ports:[31000-32000]", "Each emulated agent's resources.")
+	fs.BoolVar(&e.AgentsHTTP2, "agents_http2", false, "Multiplex the emulated agents over HTTP/2 connections to the master (up to 1,000 agents each) instead of one connection per agent: for more agents than the open files a process may have.")
 	fs.StringVar(&e.AgentAttributes, "agent_attributes", "rack:r{i%10}", "Each emulated agent's attributes; {i} is its index, {i%N} that modulo N.")
 	fs.StringVar(&e.TaskResources, "task_resources", "cpus:0.1;mem:32", "What each emulated framework's task takes.")
 	fs.StringVar(&cpuprofile, "cpuprofile", "", "Write a CPU profile of this process (the harness, its frameworks and in-process agents) to this file.")
@@ -236,6 +237,7 @@ func runBenchAgents(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs.Float64Var(&cfg.TaskDurationSpread, "task_duration_spread", 0, "Draw each task's duration from task_duration×[1-s, 1+s].")
 	fs.StringVar(&sources, "source_addrs", "", "Comma-separated local addresses to connect from.")
 	flags.DurationVar(fs, &cfg.RegistrationBackoffFactor, "registration_backoff_factor", time.Second, "The agents' --registration_backoff_factor.")
+	fs.BoolVar(&cfg.HTTP2, "http2", false, "Multiplex the agents over HTTP/2 connections instead of one connection per agent.")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return 0

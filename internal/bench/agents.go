@@ -16,6 +16,7 @@ import (
 
 	"github.com/mezzo-project/mezzo/internal/emuagent"
 	"github.com/mezzo-project/mezzo/internal/flags"
+	"github.com/mezzo-project/mezzo/internal/tlsutil"
 )
 
 // FleetOptions describe the emulated agents of a scenario.
@@ -37,6 +38,9 @@ type FleetOptions struct {
 	SourceAddrs []string
 	// RegistrationBackoffFactor is the agents' --registration_backoff_factor.
 	RegistrationBackoffFactor time.Duration
+	// HTTP2 multiplexes the agents over HTTP/2 connections
+	// (emuagent.Config.HTTP2) instead of one connection per agent.
+	HTTP2 bool
 	// Binary runs the agent processes (default: this executable).
 	Binary string
 	// Log receives the in-process agents' log lines.
@@ -51,7 +55,13 @@ const agentsPerAddress = 12000
 // Mode describes how the agents run, for a result's notes.
 func (o FleetOptions) Mode() string {
 	procs := max(o.Procs, 1)
-	return fmt.Sprintf("%d emulated agents in %d process(es), connecting from %s", o.Count, procs, strings.Join(o.sources(), ","))
+	mode := fmt.Sprintf("%d emulated agents in %d process(es), connecting from %s", o.Count, procs, strings.Join(o.sources(), ","))
+	if o.HTTP2 {
+		mode += fmt.Sprintf(", over HTTP/2 (up to %d agents per connection)", tlsutil.MaxHTTP2Streams)
+	} else {
+		mode += ", one connection per agent"
+	}
+	return mode
 }
 
 func (o FleetOptions) sources() []string {
@@ -72,7 +82,7 @@ func (o FleetOptions) config(count, first int, sources []string) emuagent.Config
 		Resources: o.Resources, Attributes: o.Attributes,
 		TaskDuration: o.TaskDuration, TaskDurationSpread: o.TaskDurationSpread,
 		SourceAddrs: sources, RegistrationBackoffFactor: o.RegistrationBackoffFactor,
-		Log: o.Log,
+		HTTP2: o.HTTP2, Log: o.Log,
 	}
 }
 
@@ -185,6 +195,9 @@ func startAgentProc(bin string, o FleetOptions, n, first int, sources []string) 
 	}
 	if o.RegistrationBackoffFactor > 0 {
 		args = append(args, "--registration_backoff_factor="+flags.FormatDuration(o.RegistrationBackoffFactor))
+	}
+	if o.HTTP2 {
+		args = append(args, "--http2")
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Stderr = os.Stderr

@@ -38,6 +38,9 @@ type Env struct {
 	SourceAddrs     []string
 	AgentResources  string
 	AgentAttributes string
+	// AgentsHTTP2 multiplexes the agents over HTTP/2 connections
+	// (FleetOptions.HTTP2).
+	AgentsHTTP2 bool
 	// TaskResources is what each emulated framework's task takes.
 	TaskResources string
 	// Log, when set, receives progress lines.
@@ -132,6 +135,7 @@ func (e *Env) start(ctx context.Context, n int, taskDuration time.Duration, spre
 		Master: c.url, Count: n, Procs: e.AgentProcs, SourceAddrs: e.SourceAddrs,
 		Resources: e.AgentResources, Attributes: e.AgentAttributes,
 		TaskDuration: taskDuration, TaskDurationSpread: spread, Binary: e.Binary,
+		HTTP2: e.AgentsHTTP2,
 	}
 	e.logf("starting %s", fo.Mode())
 	start := time.Now()

@@ -84,6 +84,13 @@ type Config struct {
 	// one address has about 28,000 ephemeral ports to one master port,
 	// fewer than 50,000 agents need. Empty: the system chooses.
 	SourceAddrs []string
+	// HTTP2 carries the agents' event streams and calls over HTTP/2
+	// without TLS (the master accepts it with prior knowledge): each
+	// connection multiplexes up to tlsutil.MaxHTTP2Streams agents, so
+	// that 50,000 agents fit in a process (and a master) whose open
+	// files are limited to fewer than that. Without it each agent holds
+	// a connection of its own, as a real agent does.
+	HTTP2 bool
 	// RegistrationBackoffFactor bounds the first random wait before a
 	// re-registration, as the agent's --registration_backoff_factor does
 	// (default 1s).
@@ -162,6 +169,16 @@ func Start(ctx context.Context, cfg Config) (*Pool, error) {
 				return nil, fmt.Errorf("emuagent: source address %q is not an IP address", src)
 			}
 			d.LocalAddr = &net.TCPAddr{IP: ip}
+		}
+		if cfg.HTTP2 {
+			// One transport per source address: it opens another
+			// connection whenever one carries as many streams as the
+			// master allows.
+			t := &http.Transport{DialContext: d.DialContext, Protocols: new(http.Protocols)}
+			t.Protocols.SetUnencryptedHTTP2(true)
+			c := &http.Client{Transport: t}
+			clients, posters = append(clients, c), append(posters, c)
+			continue
 		}
 		clients = append(clients, &http.Client{Transport: &http.Transport{
 			MaxIdleConnsPerHost: 64,

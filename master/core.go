@@ -86,6 +86,11 @@ type core struct {
 	// unreachable at its deadline (AgentReregisterTimeout after start).
 	recovered map[string]*recoveredAgent
 
+	// subscribing counts, by framework id, the subscriptions received and
+	// not yet decided: waiting for the framework's key, or whose record is
+	// being written (subscribe).
+	subscribing map[string]int
+
 	// removalLimiter enforces --agent_removal_rate_limit.
 	removalLimiter rateLimiter
 
@@ -162,7 +167,11 @@ type framework struct {
 	registered, reregistered, unregistered time.Time
 	// failoverDeadline is when a disconnected framework is removed.
 	failoverDeadline time.Time
-	nextHeartbeat    time.Time
+	// removeUnlessResubscribed is set when its stream closed with no
+	// failover timeout while a subscription of it was being decided: it is
+	// removed once none is pending, unless one attached a new stream.
+	removeUnlessResubscribed bool
+	nextHeartbeat            time.Time
 
 	tasks map[string]*task
 	// completedTasks holds finished tasks, oldest first, bounded by
@@ -292,6 +301,7 @@ func newCore(cfg Config, log *slog.Logger, clock Clock, info *mesos.MasterInfo, 
 		quotas:         map[string]*quotapb.QuotaConfig{},
 		frameworks:     map[string]*framework{},
 		removedIDs:     map[string]bool{},
+		subscribing:    map[string]int{},
 		agents:         map[string]*agent{},
 		unreachable:    map[string]time.Time{},
 		offers:         map[string]*offer{},

@@ -91,6 +91,11 @@ type core struct {
 	// being written (subscribe).
 	subscribing map[string]int
 
+	// admitting holds, by agent id, where the agents whose admission is
+	// being recorded run (registerAgent): an operator taking their machine
+	// DOWN meanwhile waits for them (startMaintenance).
+	admitting map[string]agentAddr
+
 	// removalLimiter enforces --agent_removal_rate_limit.
 	removalLimiter rateLimiter
 
@@ -242,6 +247,10 @@ type agent struct {
 	abandoned map[string]map[string]bool
 }
 
+// agentAddr is where an agent runs: the hostname and IP that place it on
+// a machine (machineFor).
+type agentAddr struct{ host, ip string }
+
 // recoveredAgent is an agent known from the registry, waiting to
 // re-register after a master restart.
 type recoveredAgent struct {
@@ -302,6 +311,7 @@ func newCore(cfg Config, log *slog.Logger, clock Clock, info *mesos.MasterInfo, 
 		frameworks:     map[string]*framework{},
 		removedIDs:     map[string]bool{},
 		subscribing:    map[string]int{},
+		admitting:      map[string]agentAddr{},
 		agents:         map[string]*agent{},
 		unreachable:    map[string]time.Time{},
 		offers:         map[string]*offer{},

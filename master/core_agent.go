@@ -32,15 +32,35 @@ func (c *core) agentGrace() time.Duration {
 // (admitted, re-admitted, or its total changed): then the error is a
 // *pendingReply, and nothing changes before the write is durable; a
 // registration of an agent whose record is being written waits for it.
+// A registration that arrives while a maintenance change is being
+// recorded waits for it too, and is decided on the machines' modes it
+// left: an agent whose machine went DOWN meanwhile is refused, one whose
+// machine came back UP is admitted.
 func (c *core) registerAgent(sink agentSink, streamID string, reg *agentproto.AgentCall_Register) (string, error) {
-	if claimed := reg.GetAgentInfo().GetId().GetValue(); claimed != "" {
-		again := func() error {
-			_, err := c.registerAgent(sink, streamID, reg)
-			return err
+	return c.registerAgentAs(sink, streamID, reg, "")
+}
+
+// registerAgentAs is registerAgent; a new agent (reg names no id) takes
+// the id newID, or the next one when newID is "". A new agent that waits
+// takes its id before it waits, so that the id returned names the agent
+// the answer is about (the HTTP edge ends the stream under it).
+func (c *core) registerAgentAs(sink agentSink, streamID string, reg *agentproto.AgentCall_Register, newID string) (string, error) {
+	claimed := reg.GetAgentInfo().GetId().GetValue()
+	keys := []string{maintenanceKey}
+	if claimed != "" {
+		keys = []string{agentKey(claimed), maintenanceKey}
+	} else if newID == "" && c.keyBusy(maintenanceKey) {
+		newID = c.newAgentID()
+	}
+	again := func() error {
+		_, err := c.registerAgentAs(sink, streamID, reg, newID)
+		return err
+	}
+	if p, busy := c.whenFree(keys, again); busy {
+		if claimed == "" {
+			return newID, p
 		}
-		if p, busy := c.whenFree([]string{agentKey(claimed)}, again); busy {
-			return claimed, p
-		}
+		return claimed, p
 	}
 	if reg.GetAgentInfo().GetId().GetValue() == "" {
 		c.metrics.inc(ctrMsgRegisterSlave)
@@ -83,7 +103,10 @@ func (c *core) registerAgent(sink agentSink, streamID string, reg *agentproto.Ag
 	}
 	a := c.agents[id]
 	if id == "" {
-		id = c.newAgentID()
+		id = newID
+		if id == "" {
+			id = c.newAgentID()
+		}
 		info.Id = agentID(id)
 	}
 	// An agent this master knows keeps the master's view of its
@@ -123,7 +146,9 @@ func (c *core) registerAgent(sink agentSink, streamID string, reg *agentproto.Ag
 		c.admitAgent(sink, streamID, reg, a, info, ip, port, total, resend)
 		return id, nil
 	}
+	c.admitting[id] = agentAddr{host: info.GetHostname(), ip: ip}
 	return id, c.writeThen([]string{agentKey(id)}, []registry.Op{op}, func(err error) error {
+		delete(c.admitting, id)
 		if err == nil && c.agents[id] != a {
 			err = fmt.Errorf("agent %s changed while its record was written", id)
 		}

@@ -90,6 +90,10 @@ type core struct {
 	// not yet decided: waiting for the framework's key, or whose record is
 	// being written (subscribe).
 	subscribing map[string]int
+	// streamsEnded holds, by framework id, the streams of its pending
+	// subscriptions that ended before the subscription was decided: the
+	// subscription that attaches one disconnects the framework at once.
+	streamsEnded map[string]map[string]bool
 
 	// admitting holds, by agent id, where the agents whose admission is
 	// being recorded run (registerAgent): an operator taking their machine
@@ -311,6 +315,7 @@ func newCore(cfg Config, log *slog.Logger, clock Clock, info *mesos.MasterInfo, 
 		frameworks:     map[string]*framework{},
 		removedIDs:     map[string]bool{},
 		subscribing:    map[string]int{},
+		streamsEnded:   map[string]map[string]bool{},
 		admitting:      map[string]agentAddr{},
 		agents:         map[string]*agent{},
 		unreachable:    map[string]time.Time{},

@@ -184,6 +184,11 @@ func (c *core) frameworkSubscribed(sink eventSink, streamID string, sub *schedpb
 	f.nextHeartbeat = now.Add(HeartbeatInterval)
 	c.scheduleFramework(f)
 	c.allocateSoon = true
+	if c.streamsEnded[id][streamID] {
+		// The client went away while the subscription was recorded.
+		delete(c.streamsEnded[id], streamID)
+		c.frameworkStreamClosed(id, streamID)
+	}
 }
 
 // subscriptionDecided counts one subscription of framework id as no
@@ -199,8 +204,12 @@ func (c *core) subscriptionDecided(id string) {
 // them is pending any more or attached a new stream: it ends as the
 // disconnect would have ended it alone.
 func (c *core) settleResubscription(id string) {
+	if c.subscribing[id] > 0 {
+		return
+	}
+	delete(c.streamsEnded, id)
 	f := c.frameworks[id]
-	if f == nil || !f.removeUnlessResubscribed || c.subscribing[id] > 0 {
+	if f == nil || !f.removeUnlessResubscribed {
 		return
 	}
 	f.removeUnlessResubscribed = false
@@ -226,13 +235,22 @@ func (c *core) newFramework(info *mesos.FrameworkInfo, now time.Time) *framework
 }
 
 // frameworkStreamClosed handles the end of a framework's event stream. It
-// is a no-op unless streamID is the framework's current stream. A
+// is a no-op unless streamID is the framework's current stream, or the
+// stream of a subscription of it not yet decided (it ends once attached). A
 // framework with no failover timeout is removed at once, unless a
 // subscription of it is pending (it is re-subscribing): then it is removed
 // only if none of them attaches a new stream (settleResubscription).
 func (c *core) frameworkStreamClosed(frameworkID, streamID string) {
 	f := c.frameworks[frameworkID]
 	if f == nil || f.stream == nil || f.streamID != streamID {
+		if c.subscribing[frameworkID] > 0 {
+			// The stream of a subscription not yet decided, maybe:
+			// should that subscription attach it, it ends then.
+			if c.streamsEnded[frameworkID] == nil {
+				c.streamsEnded[frameworkID] = map[string]bool{}
+			}
+			c.streamsEnded[frameworkID][streamID] = true
+		}
 		return
 	}
 	timeout := c.disconnectFailoverTimeout(f)

@@ -2,6 +2,7 @@ package master
 
 import (
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -177,5 +178,53 @@ func TestResubscriptionFailsWithOldStreamOpen(t *testing.T) {
 	frameworkKept(t, h, a, f.id, f.streamID)
 	// The old stream closing now removes it, as failover_timeout 0 says.
 	h.step(func(c *core) { c.frameworkStreamClosed(f.id, f.streamID) })
+	frameworkGone(t, h, a, f.id)
+}
+
+// TestStreamEndsWhileSubscriptionIsRecorded: the client of a subscription
+// goes away while the subscription's record is being written (the HTTP
+// edge ends the stream at once). Once the record is durable the framework
+// is subscribed on a stream that is gone: it must count as disconnected,
+// its failover timeout running, not as connected for ever.
+func TestStreamEndsWhileSubscriptionIsRecorded(t *testing.T) {
+	h := asyncHarness(t)
+	f := &recFramework{streamID: "s1"}
+	h.step(func(c *core) {
+		f.id = c.subscribe(f, f.streamID, &schedpb.Call_Subscribe{FrameworkInfo: &mesos.FrameworkInfo{
+			User: proto.String("u"), Name: proto.String("n"), FailoverTimeout: proto.Float64(60)}})
+	})
+	if f.id == "" {
+		t.Fatal("subscription refused")
+	}
+	h.step(func(c *core) { c.frameworkStreamClosed(f.id, f.streamID) })
+	h.commit()
+	fw := h.c.frameworks[f.id]
+	if fw == nil {
+		t.Fatal("framework not added")
+	}
+	if fw.stream != nil {
+		t.Fatal("framework connected to a stream that ended while it was recorded")
+	}
+	h.advance(61 * time.Second)
+	h.commit()
+	if h.c.frameworks[f.id] != nil {
+		t.Error("framework not removed after its failover timeout")
+	}
+}
+
+// TestStreamEndsWhileResubscriptionIsRecorded: as above for a framework
+// with failover_timeout 0 subscribing again: its new stream ends before
+// the record is durable, its old one is open. It takes the new stream,
+// which is gone, so it is removed as any framework with failover_timeout
+// 0 whose stream ends.
+func TestStreamEndsWhileResubscriptionIsRecorded(t *testing.T) {
+	h := newHarness(t)
+	a, f, info := runningFramework(t, h)
+	g := h.resubscribe(info, "renamed", "new-stream")
+	h.step(func(c *core) { c.frameworkStreamClosed(f.id, g.streamID) })
+	h.commit()
+	if !f.closed {
+		t.Error("old stream not closed by the failover")
+	}
 	frameworkGone(t, h, a, f.id)
 }

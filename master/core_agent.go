@@ -143,8 +143,14 @@ func (c *core) registerAgentAs(sink agentSink, streamID string, reg *agentproto.
 		op = registry.UpdateAgent{Info: rec, Capabilities: reg.GetCapabilities()}
 	}
 	if op == nil {
-		c.admitAgent(sink, streamID, reg, a, info, ip, port, total, resend)
+		c.admitAgent(sink, streamID, reg, a, info, ip, port, total, total, resend)
 		return id, nil
+	}
+	// The total of a known agent as this registration read it: operations
+	// may change it while the record is written.
+	var read resources.Resources
+	if a != nil {
+		read = a.total
 	}
 	c.admitting[id] = agentAddr{host: info.GetHostname(), ip: ip}
 	return id, c.writeThen([]string{agentKey(id)}, []registry.Op{op}, func(err error) error {
@@ -156,16 +162,27 @@ func (c *core) registerAgentAs(sink agentSink, streamID string, reg *agentproto.
 			c.log.Warn("agent registration not recorded", "agent_id", id, "err", err)
 			return unavailablef("Could not record the agent in the registry; retry later")
 		}
-		c.admitAgent(sink, streamID, reg, a, info, ip, port, total, resend)
+		recorded, current := total, total
+		if a != nil && !a.total.Equal(read) && baseResources(a.total).Equal(baseResources(total)) {
+			// Reservations or volumes changed meanwhile: the agent keeps
+			// the master's view, sent to it on its new stream; the
+			// registry holds what was written, updated at its next
+			// registration.
+			c.log.Info("the agent's resources changed while its registration was recorded; sending it the master's view",
+				"agent_id", id, "recorded", total.String(), "total", a.total.String())
+			current, resend = a.total, true
+		}
+		c.admitAgent(sink, streamID, reg, a, info, ip, port, current, recorded, resend)
 		return nil
 	})
 }
 
 // admitAgent is registerAgent once the registry holds the agent: a (nil
 // for an agent new to this master) takes the registration's info, total
-// and stream, its tasks are reconciled, and it hears REGISTERED.
+// and stream, its tasks are reconciled, and it hears REGISTERED. recorded
+// is the total the registry holds for it.
 func (c *core) admitAgent(sink agentSink, streamID string, reg *agentproto.AgentCall_Register, a *agent,
-	info *mesos.AgentInfo, ip string, port int, total resources.Resources, resend bool) {
+	info *mesos.AgentInfo, ip string, port int, total, recorded resources.Resources, resend bool) {
 	now := c.clock.Now()
 	id := info.GetId().GetValue()
 	wasUnreachable := false
@@ -215,7 +232,7 @@ func (c *core) admitAgent(sink agentSink, streamID string, reg *agentproto.Agent
 	a.info, a.ip, a.port = info, ip, port
 	a.version = reg.GetVersion()
 	a.caps = reg.GetCapabilities()
-	a.total, a.recorded = total, total
+	a.total, a.recorded = total, recorded
 	a.stream, a.streamID = sink, streamID
 	a.disconnected = time.Time{}
 	a.missedPings, a.pingSeq, a.pongSeq = 0, 0, 0

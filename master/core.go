@@ -86,6 +86,20 @@ type core struct {
 	// unreachable at its deadline (AgentReregisterTimeout after start).
 	recovered map[string]*recoveredAgent
 
+	// subscribing counts, by framework id, the subscriptions received and
+	// not yet decided: waiting for the framework's key, or whose record is
+	// being written (subscribe).
+	subscribing map[string]int
+	// streamsEnded holds, by framework id, the streams of its pending
+	// subscriptions that ended before the subscription was decided: the
+	// subscription that attaches one disconnects the framework at once.
+	streamsEnded map[string]map[string]bool
+
+	// admitting holds, by agent id, where the agents whose admission is
+	// being recorded run (registerAgent): an operator taking their machine
+	// DOWN meanwhile waits for them (startMaintenance).
+	admitting map[string]agentAddr
+
 	// removalLimiter enforces --agent_removal_rate_limit.
 	removalLimiter rateLimiter
 
@@ -162,7 +176,11 @@ type framework struct {
 	registered, reregistered, unregistered time.Time
 	// failoverDeadline is when a disconnected framework is removed.
 	failoverDeadline time.Time
-	nextHeartbeat    time.Time
+	// removeUnlessResubscribed is set when its stream closed with no
+	// failover timeout while a subscription of it was being decided: it is
+	// removed once none is pending, unless one attached a new stream.
+	removeUnlessResubscribed bool
+	nextHeartbeat            time.Time
 
 	tasks map[string]*task
 	// completedTasks holds finished tasks, oldest first, bounded by
@@ -233,6 +251,10 @@ type agent struct {
 	abandoned map[string]map[string]bool
 }
 
+// agentAddr is where an agent runs: the hostname and IP that place it on
+// a machine (machineFor).
+type agentAddr struct{ host, ip string }
+
 // recoveredAgent is an agent known from the registry, waiting to
 // re-register after a master restart.
 type recoveredAgent struct {
@@ -292,6 +314,9 @@ func newCore(cfg Config, log *slog.Logger, clock Clock, info *mesos.MasterInfo, 
 		quotas:         map[string]*quotapb.QuotaConfig{},
 		frameworks:     map[string]*framework{},
 		removedIDs:     map[string]bool{},
+		subscribing:    map[string]int{},
+		streamsEnded:   map[string]map[string]bool{},
+		admitting:      map[string]agentAddr{},
 		agents:         map[string]*agent{},
 		unreachable:    map[string]time.Time{},
 		offers:         map[string]*offer{},

@@ -32,15 +32,35 @@ func (c *core) agentGrace() time.Duration {
 // (admitted, re-admitted, or its total changed): then the error is a
 // *pendingReply, and nothing changes before the write is durable; a
 // registration of an agent whose record is being written waits for it.
+// A registration that arrives while a maintenance change is being
+// recorded waits for it too, and is decided on the machines' modes it
+// left: an agent whose machine went DOWN meanwhile is refused, one whose
+// machine came back UP is admitted.
 func (c *core) registerAgent(sink agentSink, streamID string, reg *agentproto.AgentCall_Register) (string, error) {
-	if claimed := reg.GetAgentInfo().GetId().GetValue(); claimed != "" {
-		again := func() error {
-			_, err := c.registerAgent(sink, streamID, reg)
-			return err
+	return c.registerAgentAs(sink, streamID, reg, "")
+}
+
+// registerAgentAs is registerAgent; a new agent (reg names no id) takes
+// the id newID, or the next one when newID is "". A new agent that waits
+// takes its id before it waits, so that the id returned names the agent
+// the answer is about (the HTTP edge ends the stream under it).
+func (c *core) registerAgentAs(sink agentSink, streamID string, reg *agentproto.AgentCall_Register, newID string) (string, error) {
+	claimed := reg.GetAgentInfo().GetId().GetValue()
+	keys := []string{maintenanceKey}
+	if claimed != "" {
+		keys = []string{agentKey(claimed), maintenanceKey}
+	} else if newID == "" && c.keyBusy(maintenanceKey) {
+		newID = c.newAgentID()
+	}
+	again := func() error {
+		_, err := c.registerAgentAs(sink, streamID, reg, newID)
+		return err
+	}
+	if p, busy := c.whenFree(keys, again); busy {
+		if claimed == "" {
+			return newID, p
 		}
-		if p, busy := c.whenFree([]string{agentKey(claimed)}, again); busy {
-			return claimed, p
-		}
+		return claimed, p
 	}
 	if reg.GetAgentInfo().GetId().GetValue() == "" {
 		c.metrics.inc(ctrMsgRegisterSlave)
@@ -83,7 +103,10 @@ func (c *core) registerAgent(sink agentSink, streamID string, reg *agentproto.Ag
 	}
 	a := c.agents[id]
 	if id == "" {
-		id = c.newAgentID()
+		id = newID
+		if id == "" {
+			id = c.newAgentID()
+		}
 		info.Id = agentID(id)
 	}
 	// An agent this master knows keeps the master's view of its
@@ -120,10 +143,18 @@ func (c *core) registerAgent(sink agentSink, streamID string, reg *agentproto.Ag
 		op = registry.UpdateAgent{Info: rec, Capabilities: reg.GetCapabilities()}
 	}
 	if op == nil {
-		c.admitAgent(sink, streamID, reg, a, info, ip, port, total, resend)
+		c.admitAgent(sink, streamID, reg, a, info, ip, port, total, total, resend)
 		return id, nil
 	}
+	// The total of a known agent as this registration read it: operations
+	// may change it while the record is written.
+	var read resources.Resources
+	if a != nil {
+		read = a.total
+	}
+	c.admitting[id] = agentAddr{host: info.GetHostname(), ip: ip}
 	return id, c.writeThen([]string{agentKey(id)}, []registry.Op{op}, func(err error) error {
+		delete(c.admitting, id)
 		if err == nil && c.agents[id] != a {
 			err = fmt.Errorf("agent %s changed while its record was written", id)
 		}
@@ -131,16 +162,27 @@ func (c *core) registerAgent(sink agentSink, streamID string, reg *agentproto.Ag
 			c.log.Warn("agent registration not recorded", "agent_id", id, "err", err)
 			return unavailablef("Could not record the agent in the registry; retry later")
 		}
-		c.admitAgent(sink, streamID, reg, a, info, ip, port, total, resend)
+		recorded, current := total, total
+		if a != nil && !a.total.Equal(read) && baseResources(a.total).Equal(baseResources(total)) {
+			// Reservations or volumes changed meanwhile: the agent keeps
+			// the master's view, sent to it on its new stream; the
+			// registry holds what was written, updated at its next
+			// registration.
+			c.log.Info("the agent's resources changed while its registration was recorded; sending it the master's view",
+				"agent_id", id, "recorded", total.String(), "total", a.total.String())
+			current, resend = a.total, true
+		}
+		c.admitAgent(sink, streamID, reg, a, info, ip, port, current, recorded, resend)
 		return nil
 	})
 }
 
 // admitAgent is registerAgent once the registry holds the agent: a (nil
 // for an agent new to this master) takes the registration's info, total
-// and stream, its tasks are reconciled, and it hears REGISTERED.
+// and stream, its tasks are reconciled, and it hears REGISTERED. recorded
+// is the total the registry holds for it.
 func (c *core) admitAgent(sink agentSink, streamID string, reg *agentproto.AgentCall_Register, a *agent,
-	info *mesos.AgentInfo, ip string, port int, total resources.Resources, resend bool) {
+	info *mesos.AgentInfo, ip string, port int, total, recorded resources.Resources, resend bool) {
 	now := c.clock.Now()
 	id := info.GetId().GetValue()
 	wasUnreachable := false
@@ -190,7 +232,7 @@ func (c *core) admitAgent(sink agentSink, streamID string, reg *agentproto.Agent
 	a.info, a.ip, a.port = info, ip, port
 	a.version = reg.GetVersion()
 	a.caps = reg.GetCapabilities()
-	a.total, a.recorded = total, total
+	a.total, a.recorded = total, recorded
 	a.stream, a.streamID = sink, streamID
 	a.disconnected = time.Time{}
 	a.missedPings, a.pingSeq, a.pongSeq = 0, 0, 0

@@ -24,14 +24,19 @@ import (
 // A framework whose info changed (or new to this master) is recorded in
 // the registry first: SUBSCRIBED, and every change to the master's books,
 // wait for the write, and a subscription with the id of a framework whose
-// record is being written waits for it.
+// record is being written waits for it. Until it is decided the
+// subscription counts in c.subscribing: the close of the framework's old
+// stream meanwhile does not remove it (frameworkStreamClosed).
 func (c *core) subscribe(sink eventSink, streamID string, sub *schedpb.Call_Subscribe) string {
 	if claimed := sub.GetFrameworkInfo().GetId().GetValue(); claimed != "" {
 		again := func() error {
+			c.subscriptionDecided(claimed)
 			c.subscribe(sink, streamID, sub)
+			c.settleResubscription(claimed)
 			return nil
 		}
 		if _, busy := c.whenFree([]string{frameworkKey(claimed)}, again); busy {
+			c.subscribing[claimed]++
 			return claimed
 		}
 	}
@@ -89,7 +94,10 @@ func (c *core) subscribe(sink eventSink, streamID string, sub *schedpb.Call_Subs
 		return id
 	}
 	refused := false
+	c.subscribing[id]++
 	c.write([]string{frameworkKey(id)}, []registry.Op{registry.AddFramework{Info: info}}, func(err error) {
+		c.subscriptionDecided(id)
+		defer c.settleResubscription(id)
 		switch {
 		case err != nil:
 			refused = true
@@ -157,6 +165,7 @@ func (c *core) frameworkSubscribed(sink eventSink, streamID string, sub *schedpb
 	}
 	f.resetPace()
 	f.failoverDeadline = time.Time{}
+	f.removeUnlessResubscribed = false
 	f.unregistered = time.Time{}
 	c.alloc.AddFramework(id, c.allocFramework(f))
 	f.metrics.call(schedpb.Call_SUBSCRIBE)
@@ -175,6 +184,40 @@ func (c *core) frameworkSubscribed(sink eventSink, streamID string, sub *schedpb
 	f.nextHeartbeat = now.Add(HeartbeatInterval)
 	c.scheduleFramework(f)
 	c.allocateSoon = true
+	if c.streamsEnded[id][streamID] {
+		// The client went away while the subscription was recorded.
+		delete(c.streamsEnded[id], streamID)
+		c.frameworkStreamClosed(id, streamID)
+	}
+}
+
+// subscriptionDecided counts one subscription of framework id as no
+// longer pending.
+func (c *core) subscriptionDecided(id string) {
+	if c.subscribing[id]--; c.subscribing[id] <= 0 {
+		delete(c.subscribing, id)
+	}
+}
+
+// settleResubscription removes framework id if its stream closed, with no
+// failover timeout, while subscriptions of it were pending, and none of
+// them is pending any more or attached a new stream: it ends as the
+// disconnect would have ended it alone.
+func (c *core) settleResubscription(id string) {
+	if c.subscribing[id] > 0 {
+		return
+	}
+	delete(c.streamsEnded, id)
+	f := c.frameworks[id]
+	if f == nil || !f.removeUnlessResubscribed {
+		return
+	}
+	f.removeUnlessResubscribed = false
+	if f.stream != nil {
+		return
+	}
+	c.log.Info("framework did not subscribe again after its stream closed; removing it", "framework_id", id)
+	c.removeFramework(f)
 }
 
 func (c *core) newFramework(info *mesos.FrameworkInfo, now time.Time) *framework {
@@ -192,10 +235,22 @@ func (c *core) newFramework(info *mesos.FrameworkInfo, now time.Time) *framework
 }
 
 // frameworkStreamClosed handles the end of a framework's event stream. It
-// is a no-op unless streamID is the framework's current stream.
+// is a no-op unless streamID is the framework's current stream, or the
+// stream of a subscription of it not yet decided (it ends once attached). A
+// framework with no failover timeout is removed at once, unless a
+// subscription of it is pending (it is re-subscribing): then it is removed
+// only if none of them attaches a new stream (settleResubscription).
 func (c *core) frameworkStreamClosed(frameworkID, streamID string) {
 	f := c.frameworks[frameworkID]
 	if f == nil || f.stream == nil || f.streamID != streamID {
+		if c.subscribing[frameworkID] > 0 {
+			// The stream of a subscription not yet decided, maybe:
+			// should that subscription attach it, it ends then.
+			if c.streamsEnded[frameworkID] == nil {
+				c.streamsEnded[frameworkID] = map[string]bool{}
+			}
+			c.streamsEnded[frameworkID][streamID] = true
+		}
 		return
 	}
 	timeout := c.disconnectFailoverTimeout(f)
@@ -208,6 +263,12 @@ func (c *core) frameworkStreamClosed(frameworkID, streamID string) {
 	}
 	c.dropInverseOffers(f.id)
 	c.log.Info("framework disconnected", "framework_id", f.id, "failover_timeout", timeout)
+	if timeout <= 0 && c.subscribing[f.id] > 0 {
+		c.log.Info("framework disconnected while it subscribes again; it is kept until that subscription is decided", "framework_id", f.id)
+		f.removeUnlessResubscribed = true
+		c.publish(frameworkEvent(masterpb.Event_FRAMEWORK_UPDATED, f))
+		return
+	}
 	if timeout <= 0 {
 		c.removeFramework(f)
 		return

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -396,7 +397,17 @@ func (c *core) startMaintenance(ids []*mesos.MachineID) error {
 		ops = append(ops, registry.RemoveAgent{ID: a.id})
 		writeKeys = append(writeKeys, agentKey(a.id))
 	}
-	if p, busy := c.whenFree(writeKeys, func() error { return c.startMaintenance(ids) }); busy {
+	// Agents on those machines whose admission is being recorded are
+	// waited for: once admitted they go down with their machine, so none
+	// stays admitted on a DOWN machine.
+	waitKeys := slices.Clone(writeKeys)
+	for _, id := range sortedKeys(c.admitting) {
+		ad := c.admitting[id]
+		if m := c.machineFor(ad.host, ad.ip); m != nil && down[m.key] {
+			waitKeys = append(waitKeys, agentKey(id))
+		}
+	}
+	if p, busy := c.whenFree(waitKeys, func() error { return c.startMaintenance(ids) }); busy {
 		return p
 	}
 	return c.writeMaintenance(writeKeys, ops, "maintenance", func() {

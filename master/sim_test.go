@@ -9,7 +9,11 @@ package master
 // the master (a new core recovering from the same registry), of agents
 // (recovering their checkpointed tasks and unacknowledged updates) and of
 // schedulers (failing over with their framework id), and agents lost for
-// good. The master core and its allocator are the production code; the
+// good. Some seeds add an operator who takes the agents' machines through
+// maintenance (scheduled, DOWN, UP), and frameworks with no failover
+// timeout that subscribe again with a changed FrameworkInfo now and then
+// (each such subscription is recorded while the old stream is still
+// open). The master core and its allocator are the production code; the
 // agents and schedulers are models of the agent protocol
 // (internal/agentproto) and of a v1 scheduler that follow what Mezzo's
 // agent and Mesos frameworks do. After every step the simulator checks the
@@ -30,11 +34,13 @@ import (
 	"math/rand/v2"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/mezzo-project/mezzo/api/v1/maintenance"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	quotapb "github.com/mezzo-project/mezzo/api/v1/quota"
 	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
@@ -51,7 +57,15 @@ var (
 )
 
 // simRegressionSeeds are seeds that once found a bug; they run every time.
-var simRegressionSeeds = []uint64{3, 46, 110, 178, 213, 2614}
+// 12: a framework with no failover timeout removed as its old stream ended
+// while its new subscription was recorded; 327 and 569: an agent admitted
+// on a machine taken DOWN while its admission was recorded.
+var simRegressionSeeds = []uint64{3, 46, 110, 178, 213, 2614, 12, 327, 569}
+
+// simBaseSeeds are the regression seeds found before the operator and the
+// frameworks without failover timeout were added: they run without them,
+// so they replay the runs that found their bugs.
+var simBaseSeeds = map[uint64]bool{3: true, 46: true, 110: true, 178: true, 213: true, 2614: true}
 
 // TestSimulation runs the cluster simulation for -sim.seeds seeds from
 // -sim.first, plus the regression seeds.
@@ -164,14 +178,27 @@ type simWorld struct {
 	callOrder map[string]time.Time
 
 	// subscribed holds every framework id the master acknowledged;
-	// admitted every agent id it told REGISTERED.
+	// admitted every agent id it told REGISTERED, with its hostname.
 	subscribed map[string]bool
-	admitted   map[string]bool
+	admitted   map[string]string
 	// quotaLimit is the cpus limit of role "limited"; limitedOffers the
 	// offers to it after the last step.
 	quotaLimit    float64
 	limitedOffers map[string]bool
 	ticksNow      int
+
+	// extra draws what the seed adds to the base simulation (the operator
+	// and frameworks without failover timeout), so seeds without them
+	// run as they did before those were added.
+	extra *rand.Rand
+	// operator is set when the operator takes machines through
+	// maintenance; wentDown holds the machines (agents' hostnames) it ever
+	// asked to take DOWN: their agents may leave the registry.
+	operator bool
+	wentDown map[string]bool
+	// settleEnd is how long after the start the operator keeps bringing
+	// machines UP while the cluster settles.
+	settleEnd time.Duration
 }
 
 func (w *simWorld) now() time.Time         { return w.clock.t }
@@ -313,6 +340,9 @@ type simConn struct {
 	// handler returning).
 	serverClosed func(c *core)
 	serverDone   bool
+	// frameworkKnown is set on a SUBSCRIBE's stream when the framework it
+	// names existed as the call reached the master.
+	frameworkKnown bool
 }
 
 func (w *simWorld) newConn(client string, deliver func(proto.Message), closed func()) *simConn {
@@ -398,12 +428,12 @@ func (w *simWorld) startMaster() {
 		return
 	}
 	for id := range w.subscribed {
-		if st.Frameworks[id] == nil {
+		if st.Frameworks[id] == nil && !w.mayBeRemoved(id) {
 			w.fail("framework %s was acknowledged but the registry lost it", id)
 		}
 	}
-	for id := range w.admitted {
-		if st.Agents[id] == nil && st.Unreachable[id] == nil && st.Gone[id] == nil {
+	for id, host := range w.admitted {
+		if st.Agents[id] == nil && st.Unreachable[id] == nil && st.Gone[id] == nil && !w.wentDown[host] {
 			w.fail("agent %s was admitted but the registry lost it", id)
 		}
 	}
@@ -520,10 +550,37 @@ func (w *simWorld) check() {
 	}
 	w.limitedOffers = offered
 	for id := range w.subscribed {
-		if c.frameworks[id] == nil {
+		if c.frameworks[id] == nil && !w.mayBeRemoved(id) {
 			w.fail("framework %s is gone from the master though its failover timeout never elapsed", id)
 		}
 	}
+	for _, id := range sortedKeys(c.agents) {
+		if m := c.machineOf(c.agents[id]); m != nil && m.mode == mesos.MachineInfo_DOWN {
+			w.fail("agent %s is admitted on machine %s, which is DOWN", id, m.key)
+		}
+	}
+}
+
+// abandoned reports whether framework id was removed and its scheduler
+// started over under another id.
+func (w *simWorld) abandoned(id string) bool {
+	for _, f := range w.fws {
+		if f.ids[id] && f.id != id {
+			return true
+		}
+	}
+	return false
+}
+
+// mayBeRemoved reports whether framework id has no failover timeout: the
+// master removes it when its stream ends.
+func (w *simWorld) mayBeRemoved(id string) bool {
+	for _, f := range w.fws {
+		if f.noFailover && f.ids[id] {
+			return true
+		}
+	}
+	return false
 }
 
 // ---- a run ----
@@ -534,7 +591,8 @@ func simulate(seed uint64, trace bool) (*simWorld, error) {
 	w := &simWorld{
 		seed: seed, rng: rng, clock: &fakeClock{t: start}, start: start,
 		reg: registry.NewMemory(), cut: map[string]bool{}, callOrder: map[string]time.Time{}, faults: true,
-		subscribed: map[string]bool{}, admitted: map[string]bool{},
+		subscribed: map[string]bool{}, admitted: map[string]string{},
+		extra: rand.New(rand.NewPCG(seed^0x6a09e667f3bcc908, seed+0xbb67ae8584caa73b)), wentDown: map[string]bool{},
 	}
 	if trace {
 		w.trace = os.Stdout
@@ -568,14 +626,29 @@ func simulate(seed uint64, trace bool) (*simWorld, error) {
 			role = "limited"
 		}
 		f := newSimFramework(w, fmt.Sprintf("fw%d", i), role, rng.IntN(2) == 0, 10+rng.IntN(40))
+		f.noFailover = w.extra.IntN(4) == 0 && !simBaseSeeds[seed]
 		w.fws = append(w.fws, f)
 		w.after(time.Duration(rng.IntN(3000))*time.Millisecond, f.start)
 	}
 	w.scheduleFault()
+	if w.extra.IntN(3) == 0 && !simBaseSeeds[seed] {
+		w.operator = true
+		w.scheduleMaintenance()
+	}
+	var noFailover []string
+	for _, f := range w.fws {
+		if f.noFailover {
+			noFailover = append(noFailover, f.name)
+		}
+	}
+	if w.operator || len(noFailover) > 0 {
+		w.tracef("operator maintenance=%v; frameworks without failover timeout: %v", w.operator, noFailover)
+	}
 
 	faultEnd := start.Add(time.Duration(5+rng.IntN(10)) * time.Minute)
 	w.run(faultEnd)
 	if w.err == nil {
+		w.settleEnd = w.elapsed() + 5*time.Minute
 		w.settle()
 		w.run(w.now().Add(20 * time.Minute))
 	}
@@ -706,6 +779,90 @@ func (w *simWorld) fault() {
 	}
 }
 
+// scheduleMaintenance has the operator act on one machine every 10 to 60
+// seconds while faults are on.
+func (w *simWorld) scheduleMaintenance() {
+	w.after(time.Duration(10+w.extra.IntN(50))*time.Second, func() {
+		if !w.faults {
+			return
+		}
+		w.maintain(w.agents[w.extra.IntN(len(w.agents))].name)
+		w.scheduleMaintenance()
+	})
+}
+
+// maintain moves the machine host one step through maintenance: into
+// the schedule (DRAINING), DOWN, then UP (out of the schedule).
+func (w *simWorld) maintain(host string) {
+	w.request("operator", "maintenance of "+host, func(c *core) bool {
+		id := &mesos.MachineID{Hostname: proto.String(host)}
+		m := c.machineFor(host, "")
+		switch {
+		case m == nil:
+			s := &maintenance.Schedule{}
+			if c.maint.schedule != nil {
+				s = proto.Clone(c.maint.schedule).(*maintenance.Schedule)
+			}
+			start := w.now().Add(time.Hour)
+			s.Windows = append(s.Windows, &maintenance.Window{MachineIds: []*mesos.MachineID{id}, Unavailability: &mesos.Unavailability{
+				Start:    &mesos.TimeInfo{Nanoseconds: proto.Int64(start.UnixNano())},
+				Duration: &mesos.DurationInfo{Nanoseconds: proto.Int64(int64(time.Hour))},
+			}})
+			w.tracef("operator: schedule %s", host)
+			return answered(c.updateMaintenanceSchedule(s))
+		case m.mode == mesos.MachineInfo_DRAINING:
+			w.tracef("operator: %s DOWN", host)
+			w.wentDown[host] = true
+			return answered(c.startMaintenance([]*mesos.MachineID{id}))
+		default:
+			w.tracef("operator: %s UP", host)
+			return answered(c.stopMaintenance([]*mesos.MachineID{id}))
+		}
+	}, nil)
+}
+
+// bringMachinesUp has the operator bring every DOWN machine back UP, and
+// look again every few seconds while the cluster settles (a DOWN still
+// being recorded lands after its first look).
+func (w *simWorld) bringMachinesUp() {
+	w.request("operator", "STOP_MAINTENANCE of every DOWN machine", func(c *core) bool {
+		var ids []*mesos.MachineID
+		for _, k := range sortedMachines(c) {
+			if c.maint.machines[k].mode == mesos.MachineInfo_DOWN {
+				ids = append(ids, k.id())
+			}
+		}
+		return len(ids) == 0 || answered(c.stopMaintenance(ids))
+	}, nil)
+	w.after(5*time.Second, func() {
+		if !w.faults && w.elapsed() < w.settleEnd {
+			w.bringMachinesUp()
+		}
+	})
+}
+
+// answered reports whether an operator call was accepted: answered at
+// once without error, or waiting for the registry.
+func answered(err error) bool {
+	var p *pendingReply
+	return err == nil || errors.As(err, &p)
+}
+
+// sortedMachines lists the scheduled machines in order.
+func sortedMachines(c *core) []machineKey {
+	var ks []machineKey
+	for k := range c.maint.machines {
+		ks = append(ks, k)
+	}
+	slices.SortFunc(ks, func(a, b machineKey) int {
+		if a.host != b.host {
+			return strings.Compare(a.host, b.host)
+		}
+		return strings.Compare(a.ip, b.ip)
+	})
+	return ks
+}
+
 // settle stops the faults: partitions heal and everything that is down
 // (but agents lost for good) comes back.
 func (w *simWorld) settle() {
@@ -714,6 +871,9 @@ func (w *simWorld) settle() {
 	w.cut = map[string]bool{}
 	if w.core == nil {
 		w.startMaster()
+	}
+	if w.operator {
+		w.bringMachinesUp()
 	}
 	for _, a := range w.agents {
 		if !a.up && !a.lost {
@@ -748,6 +908,12 @@ func (w *simWorld) checkSettled() {
 		}
 		for _, key := range sortedKeys(a.tasks) {
 			t := a.tasks[key]
+			if w.abandoned(t.fw) {
+				// A framework removed before a master restart may be
+				// learned again from an agent that missed its shutdown,
+				// as in Mesos; nobody subscribes as it again.
+				continue
+			}
 			if len(t.pending) > 0 {
 				w.fail("%s: task %s still has %d unacknowledged updates (head %v)", a.name, key, len(t.pending), t.pending[0].GetState())
 			}
@@ -985,12 +1151,23 @@ func (a *simAgent) event(m proto.Message) {
 		}
 		a.id = id
 		a.w.tracef("%s registered as %s", a.name, id)
-		a.w.admitted[id] = true
+		a.w.admitted[id] = a.name
 		a.ready = true
 		if s := ev.GetRegistered().GetPingIntervalSeconds(); s > 0 {
 			a.silence = time.Duration(s*float64(ev.GetRegistered().GetMaxMissedPings())) * time.Second
 		}
 		a.resend()
+	case agentproto.AgentEvent_ERROR:
+		msg := ev.GetError().GetMessage()
+		a.w.tracef("%s: error %q", a.name, msg)
+		if msg == "Machine is DOWN for maintenance" {
+			// As a Mesos agent told to shut down: it ends its tasks and
+			// comes back, once its machine is up, as a new agent.
+			a.w.tracef("%s shuts down and starts afresh", a.name)
+			a.id = ""
+			a.tasks = map[string]*simTask{}
+			a.frameworks = map[string]*mesos.FrameworkInfo{}
+		}
 	case agentproto.AgentEvent_PING:
 		seq := ev.GetPing().GetSequence()
 		a.call("PONG", &agentproto.AgentCall{Type: agentproto.AgentCall_PONG.Enum(), Pong: &agentproto.AgentCall_Pong{Sequence: proto.Uint64(seq)}})
@@ -1168,10 +1345,19 @@ type simFramework struct {
 	id       string
 	tasks    map[string]*simFwTask
 	launched int
+
+	// noFailover frameworks have failover_timeout 0 and subscribe again
+	// now and then with a changed FrameworkInfo (generation counts the
+	// changes); removed, they start over as a new framework. ids holds
+	// every id they had.
+	noFailover bool
+	generation int
+	ids        map[string]bool
 }
 
 func newSimFramework(w *simWorld, name, role string, partitionAware bool, want int) *simFramework {
-	return &simFramework{simClient: simClient{w: w, name: name}, role: role, partitionAware: partitionAware, want: want, tasks: map[string]*simFwTask{}}
+	return &simFramework{simClient: simClient{w: w, name: name}, role: role, partitionAware: partitionAware, want: want,
+		tasks: map[string]*simFwTask{}, ids: map[string]bool{}}
 }
 
 func (f *simFramework) info() *mesos.FrameworkInfo {
@@ -1181,6 +1367,10 @@ func (f *simFramework) info() *mesos.FrameworkInfo {
 	}
 	if f.partitionAware {
 		info.Capabilities = partitionAware
+	}
+	if f.noFailover {
+		info.FailoverTimeout = proto.Float64(0)
+		info.Labels = &mesos.Labels{Labels: []*mesos.Label{{Key: proto.String("generation"), Value: proto.String(fmt.Sprint(f.generation))}}}
 	}
 	if f.id != "" {
 		info.Id = frameworkID(f.id)
@@ -1197,6 +1387,20 @@ func (f *simFramework) start() {
 	f.every(time.Second, f.checkMaster)
 	f.every(30*time.Second, f.reconcile)
 	f.every(time.Duration(10+f.w.rng.IntN(30))*time.Second, f.killOne)
+	if f.noFailover {
+		f.every(time.Duration(20+f.w.extra.IntN(60))*time.Second, f.updateInfo)
+	}
+}
+
+// updateInfo subscribes again with a changed FrameworkInfo, on a new
+// stream, while the current one is open (if it is).
+func (f *simFramework) updateInfo() {
+	if !f.ready || !f.w.faults {
+		return
+	}
+	f.generation++
+	f.w.tracef("%s subscribes again with generation %d", f.name, f.generation)
+	f.connect()
 }
 
 func (f *simFramework) crash() { f.stop("scheduler crashed") }
@@ -1204,6 +1408,9 @@ func (f *simFramework) crash() { f.stop("scheduler crashed") }
 func (f *simFramework) connect() {
 	sub := &schedpb.Call_Subscribe{FrameworkInfo: f.info()}
 	f.open("SUBSCRIBE", f.event, func(c *core, conn *simConn) func(*core) {
+		if claimed := sub.GetFrameworkInfo().GetId().GetValue(); claimed != "" && c.frameworks[claimed] != nil {
+			conn.frameworkKnown = true
+		}
 		id := c.subscribe(simFwSink{conn}, conn.streamID, sub)
 		if id == "" {
 			return nil
@@ -1230,6 +1437,7 @@ func (f *simFramework) event(m proto.Message) {
 			f.w.fail("%s subscribed as %s, was %s", f.name, id, f.id)
 		}
 		f.id = id
+		f.ids[id] = true
 		f.w.subscribed[id] = true
 		f.ready = true
 		f.reconcile()
@@ -1243,7 +1451,22 @@ func (f *simFramework) event(m proto.Message) {
 		f.w.tracef("%s: update %s %v %q uuid=%x", f.name, st.GetTaskId().GetValue(), st.GetState(), st.GetMessage(), st.GetUuid())
 		f.update(st)
 	case schedpb.Event_ERROR:
-		f.w.tracef("%s: error %q", f.name, ev.GetError().GetMessage())
+		msg := ev.GetError().GetMessage()
+		f.w.tracef("%s: error %q", f.name, msg)
+		if msg != "Framework has been removed" {
+			return
+		}
+		if f.conn != nil && f.conn.frameworkKnown {
+			f.w.fail("%s: the master removed framework %s while this subscription of it, which reached the master while it existed, was pending", f.name, f.id)
+			return
+		}
+		if f.noFailover {
+			// Its stream ended and it was removed with its tasks: it
+			// starts over as a new framework.
+			f.w.tracef("%s starts over as a new framework", f.name)
+			f.id = ""
+			f.tasks = map[string]*simFwTask{}
+		}
 	}
 }
 
@@ -1304,7 +1527,10 @@ func (f *simFramework) update(st *mesos.TaskStatus) {
 	// Mesos reports tasks of unreachable agents lost, and such a task may
 	// still run (its agent comes back to a master that restarted before
 	// the agent heard that it must shut the framework down).
-	lostMayReturn := t.state == mesos.TaskState_TASK_LOST && !f.partitionAware
+	// TASK_GONE_BY_OPERATOR is the operator's word, not the agent's: a
+	// task of an agent removed with its machine (DOWN) that did not hear
+	// it may come back with the agent once the machine is UP.
+	lostMayReturn := (t.state == mesos.TaskState_TASK_LOST && !f.partitionAware) || t.state == mesos.TaskState_TASK_GONE_BY_OPERATOR
 	if mesos.IsTerminalState(t.state) && state != t.state && !lostMayReturn {
 		// Reconciliation may say a finished task is unknown by now
 		// (TASK_LOST to frameworks that are not partition-aware).
@@ -1335,7 +1561,7 @@ func (f *simFramework) ack(id string, st *mesos.TaskStatus) {
 func (f *simFramework) reconcile() {
 	var ts []*schedpb.Call_Reconcile_Task
 	for _, id := range sortedKeys(f.tasks) {
-		if st := f.tasks[id].state; !mesos.IsTerminalState(st) || (st == mesos.TaskState_TASK_LOST && !f.partitionAware) {
+		if st := f.tasks[id].state; !mesos.IsTerminalState(st) || (st == mesos.TaskState_TASK_LOST && !f.partitionAware) || st == mesos.TaskState_TASK_GONE_BY_OPERATOR {
 			ts = append(ts, &schedpb.Call_Reconcile_Task{TaskId: &mesos.TaskID{Value: proto.String(id)}})
 		}
 	}

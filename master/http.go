@@ -256,7 +256,11 @@ func (m *Master) agentAPI(w http.ResponseWriter, r *http.Request) error {
 		return httpapi.BadRequest("Expecting 'agent_id' to be present")
 	}
 	var callErr error
-	if err := m.do(func(c *core) { callErr = c.agentCall(call, r.Header.Get(streamIDHeader)) }); err != nil {
+	do := m.do
+	if call.GetType() == agentproto.AgentCall_PONG {
+		do = m.doPong
+	}
+	if err := do(func(c *core) { callErr = c.agentCall(call, r.Header.Get(streamIDHeader)) }); err != nil {
 		return unavailable(err)
 	}
 	if callErr != nil {

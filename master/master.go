@@ -40,6 +40,9 @@ type Master struct {
 	core  *core
 
 	events chan func() // run on the loop goroutine
+	// pongs are agents' PONG calls: the loop takes them before anything
+	// else waiting (see loop).
+	pongs chan func()
 	// queued counts the calls of do waiting for the loop goroutine.
 	queued atomic.Int64
 	// version counts the events the loop has begun (calls of do and
@@ -133,6 +136,7 @@ func newMaster(cfg Config, log *slog.Logger, clock Clock) (*Master, error) {
 		core:   core,
 		authz:  core.authz,
 		events: make(chan func()),
+		pongs:  make(chan func()),
 		quit:   make(chan struct{}),
 		done:   make(chan struct{}),
 		authn:  authn,
@@ -278,6 +282,13 @@ func (m *Master) loop() {
 	pace := time.NewTimer(time.Hour)
 	defer pace.Stop()
 	for {
+		// Agents' PONGs go first. Pings are timers, which fire when due
+		// however many calls wait for the loop; a PONG that queued
+		// behind thousands of status updates would count as a missed
+		// ping, and a busy master would find healthy agents unreachable
+		// (Mesos answers pings outside the master's queue, in an
+		// observer per agent, for the same reason).
+		m.runPongs()
 		m.core.flush()
 		if batch := m.core.takeWrites(); batch != nil {
 			m.writeReq <- batch // the writer is idle: no batch was in flight
@@ -293,6 +304,9 @@ func (m *Master) loop() {
 		}
 		timer.Reset(wait)
 		select {
+		case fn := <-m.pongs:
+			m.version.Add(1)
+			fn()
 		case fn := <-m.events:
 			m.version.Add(1)
 			fn()
@@ -321,15 +335,34 @@ func (m *Master) loop() {
 	}
 }
 
+// runPongs runs the PONGs waiting for the loop.
+func (m *Master) runPongs() {
+	for {
+		select {
+		case fn := <-m.pongs:
+			m.version.Add(1)
+			fn()
+		default:
+			return
+		}
+	}
+}
+
 // do runs fn on the core's goroutine and waits for it, and for the
 // registry writes fn asked for to be committed (so that what the caller
 // answers next is durable); errClosed after Close. Reads do not use it:
 // they read snapshots (read).
-func (m *Master) do(fn func(c *core)) error {
+func (m *Master) do(fn func(c *core)) error { return m.doOn(m.events, fn) }
+
+// doPong is do for an agent's PONG, which the loop takes before other
+// calls.
+func (m *Master) doPong(fn func(c *core)) error { return m.doOn(m.pongs, fn) }
+
+func (m *Master) doOn(queue chan func(), fn func(c *core)) error {
 	ran := make(chan struct{})
 	m.queued.Add(1)
 	select {
-	case m.events <- func() {
+	case queue <- func() {
 		m.queued.Add(-1)
 		mark := m.core.writes.asked
 		fn(m.core)

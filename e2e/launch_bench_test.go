@@ -8,8 +8,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -40,14 +42,18 @@ var (
 //
 //	go test ./e2e -run '^$' -bench LaunchTrueTasks -benchtime 1x
 func BenchmarkLaunchTrueTasks(b *testing.B) {
-	master := *launchMaster
+	master, localPID := *launchMaster, 0
 	if master == "" {
-		master = startLocal(b)
+		master, localPID = startLocal(b)
 	}
 	b.ResetTimer()
 	var rates, p50s, p99s, callP50s, callP99s []float64
+	var localCPU, frameworkCPU time.Duration
 	for i := 0; i < b.N; i++ {
+		local0, self0 := processCPU(b, localPID), selfCPU(b)
 		res := launchRun(b, master, *launchTasks)
+		localCPU += processCPU(b, localPID) - local0
+		frameworkCPU += selfCPU(b) - self0
 		rates = append(rates, res.rate)
 		p50s = append(p50s, res.p50)
 		p99s = append(p99s, res.p99)
@@ -60,11 +66,57 @@ func BenchmarkLaunchTrueTasks(b *testing.B) {
 	b.ReportMetric(mean(p99s), "p99-accept-to-running-ms")
 	b.ReportMetric(mean(callP50s), "p50-call-ms")
 	b.ReportMetric(mean(callP99s), "p99-call-ms")
+	tasks := float64(b.N * *launchTasks)
+	if localPID != 0 {
+		b.ReportMetric(float64(localCPU)/float64(time.Millisecond)/tasks, "local-cpu-ms/task")
+	}
+	b.ReportMetric(float64(frameworkCPU)/float64(time.Millisecond)/tasks, "framework-cpu-ms/task")
+}
+
+// processCPU returns the user and system CPU time the process pid has
+// used so far (its own threads, not its waited-for children: the tasks'
+// CPU is not the agent's), from /proc/<pid>/stat; 0 for pid 0.
+func processCPU(b *testing.B, pid int) time.Duration {
+	if pid == 0 {
+		return 0
+	}
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatalf("CPU of mezzo local: %v", err)
+	}
+	// The command name (field 2) is in parentheses and may hold spaces;
+	// utime and stime are fields 14 and 15, the 12th and 13th after it.
+	s := string(data)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(fields) < 13 {
+		b.Fatalf("CPU of mezzo local: short /proc/%d/stat: %q", pid, s)
+	}
+	var ticks int64
+	for _, f := range fields[11:13] {
+		v, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			b.Fatalf("CPU of mezzo local: /proc/%d/stat: %v", pid, err)
+		}
+		ticks += v
+	}
+	// Linux reports these in USER_HZ, 100 per second on every
+	// architecture Go supports.
+	return time.Duration(ticks) * (time.Second / 100)
+}
+
+// selfCPU returns the user and system CPU time the benchmark's own
+// process (the framework) has used so far.
+func selfCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatalf("getrusage: %v", err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // startLocal starts `mezzo local` with one agent and returns the master's
-// address.
-func startLocal(b *testing.B) string {
+// address and the process's id.
+func startLocal(b *testing.B) (string, int) {
 	port := freePort(b)
 	master := fmt.Sprintf("127.0.0.1:%d", port)
 	parent := *launchWorkDir
@@ -94,7 +146,7 @@ func startLocal(b *testing.B) string {
 			}
 		})
 	}
-	start(b, "local", args...)
+	p := start(b, "local", args...)
 	deadline := time.Now().Add(20 * time.Second)
 	for httpOK("http://"+master+"/health") != nil {
 		if time.Now().After(deadline) {
@@ -102,7 +154,7 @@ func startLocal(b *testing.B) string {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return master
+	return master, p.cmd.Process.Pid
 }
 
 // launchResult is one launch run: tasks launched per second, the

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -411,5 +412,49 @@ func TestV1Devices(t *testing.T) {
 	p.wait(t)
 	if out := p.out.String(); !strings.Contains(out, "zero ok") || strings.Contains(out, "node ok") || !strings.Contains(out, "not permitted") {
 		t.Errorf("output %q", out)
+	}
+}
+
+// A v1 cgroup holding a process, here in a nested cgroup, is not
+// deleted: Delete fails naming the processes and leaves every
+// directory; once the process is killed, Delete removes them all.
+func TestV1DeleteRefusesPopulated(t *testing.T) {
+	h := openV1Test(t, Memory)
+	cg, err := h.Create("busy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths := cg.Paths()
+	nested := filepath.Join(paths[Freezer], "nested")
+	if err := os.Mkdir(nested, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := startHeld(t, "exec sleep 30")
+	if err := os.WriteFile(filepath.Join(nested, "cgroup.procs"), []byte(strconv.Itoa(p.pid())), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p.release(t)
+	if procs, err := cg.Procs(); err != nil || !slices.Equal(procs, []int{p.pid()}) {
+		t.Fatalf("procs %v, %v; want [%d]", procs, err, p.pid())
+	}
+	if err := cg.Delete(); err == nil || !strings.Contains(err.Error(), "running processes") {
+		t.Errorf("delete of a populated cgroup: %v", err)
+	}
+	if _, err := os.Stat(nested); err != nil {
+		t.Errorf("the populated cgroup is gone: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := cg.Kill(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p.wait(t)
+	if err := cg.Delete(); err != nil {
+		t.Fatal(err)
+	}
+	for c, dir := range paths {
+		if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s cgroup left: %v", c, err)
+		}
 	}
 }

@@ -199,20 +199,48 @@ func (c *v1Cgroup) Add(pid int) error {
 }
 
 func (c *v1Cgroup) Procs() ([]int, error) {
-	// Kill and Delete need the freezer, so every container has it.
-	ps, err := c.cg.Processes(cgroup1.Freezer, true)
-	if errors.Is(err, os.ErrNotExist) || errors.Is(err, cgroup1.ErrCgroupDeleted) {
-		return nil, nil // deleted: nothing inside
-	}
-	if err != nil {
+	// Kill and Delete need the freezer, so every container has it; its
+	// directories hold a handful of files, so listing them is cheap.
+	var out []int
+	if err := v1Procs(c.path(Freezer), &out); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil // deleted: nothing inside
+		}
 		return nil, fmt.Errorf("cgroup %s: list processes: %w", c.name, err)
-	}
-	out := make([]int, 0, len(ps))
-	for _, p := range ps {
-		out = append(out, p.Pid)
 	}
 	slices.Sort(out)
 	return slices.Compact(out), nil
+}
+
+// v1Procs appends the pids in dir's cgroup.procs and in those of its
+// nested cgroups to out. It reads the directory entries' types from the
+// listing instead of stat-ing each control file.
+func v1Procs(dir string, out *[]int) error {
+	b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	if err != nil {
+		return err
+	}
+	for _, f := range strings.Fields(string(b)) {
+		pid, err := strconv.Atoi(f)
+		if err != nil {
+			return fmt.Errorf("parse %s/cgroup.procs: %w", dir, err)
+		}
+		*out = append(*out, pid)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		// A nested cgroup removed meanwhile had nothing left inside.
+		if err := v1Procs(filepath.Join(dir, e.Name()), out); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
 }
 
 func (c *v1Cgroup) Populated() (bool, error) {
@@ -452,6 +480,23 @@ func (c *v1Cgroup) Kill(ctx context.Context) error {
 }
 
 func (c *v1Cgroup) Delete() error {
+	// The common case, an empty cgroup with no nested ones, takes one
+	// rmdir per controller (co-mounted controllers share a directory, so
+	// the second finds it gone). The kernel refuses to remove a cgroup
+	// that holds processes or nested cgroups; then the library's delete
+	// removes the nested ones, or reports the processes, and retries
+	// while the kernel lets go of exited ones.
+	fast := true
+	for _, ctrl := range c.h.controllers {
+		err := unix.Rmdir(c.path(ctrl))
+		if err != nil && !errors.Is(err, unix.ENOENT) {
+			fast = false
+			break
+		}
+	}
+	if fast {
+		return nil
+	}
 	err := c.cg.Delete()
 	if err == nil || errors.Is(err, cgroup1.ErrCgroupDeleted) {
 		return nil

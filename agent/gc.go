@@ -279,7 +279,7 @@ func (a *Agent) gcSchedule(path string, touch bool) {
 	a.st.gc.core.schedule(path, since)
 	a.log.Info("scheduled a directory for garbage collection", "path", path,
 		"in", max(0, a.cfg.GCDelay-now.Sub(since)).Round(time.Millisecond))
-	a.gcArm()
+	a.gcArmFor(since.Add(a.cfg.GCDelay))
 }
 
 // gcUnschedule keeps path: it is needed again (state goroutine).
@@ -424,9 +424,33 @@ func (a *Agent) gcLeftoverTrash() {
 // gcArm arms the timer for the first path to reach --gc_delay, unless
 // one fires earlier already (state goroutine).
 func (a *Agent) gcArm() {
+	at, ok := a.st.gc.core.next(a.cfg.GCDelay)
+	if !ok {
+		return
+	}
+	a.gcArmAt(at)
+}
+
+// gcArmFor arms the timer for a path just scheduled to reach --gc_delay
+// at at (state goroutine). An armed timer fires no later than every
+// other path's time (gcArm and gcArmFor keep it so; a path unscheduled
+// or scheduled again for later at most makes it fire early, and the
+// prune re-arms), so only at need be compared with it: the scan of every
+// scheduled path, which grows with the sandboxes kept for --gc_delay,
+// is left for when no timer is armed.
+func (a *Agent) gcArmFor(at time.Time) {
+	if a.st.gc.timer == nil {
+		a.gcArm()
+		return
+	}
+	a.gcArmAt(at)
+}
+
+// gcArmAt arms the timer to fire at at unless it fires no later already
+// (state goroutine).
+func (a *Agent) gcArmAt(at time.Time) {
 	g := &a.st.gc
-	at, ok := g.core.next(a.cfg.GCDelay)
-	if !ok || (g.timer != nil && !at.Before(g.timerAt)) {
+	if g.timer != nil && !at.Before(g.timerAt) {
 		return
 	}
 	if g.timer != nil {

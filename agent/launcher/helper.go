@@ -114,7 +114,7 @@ func startHelped(s Spec, path string, argv []string, env map[string]string, out,
 	errW.Close()
 	statusW.Close()
 	closeLater = []*os.File{ctrlW, errR}
-	p := &Process{cmd: cmd, pid: cmd.Process.Pid, done: make(chan struct{})}
+	p := &Process{cmd: cmd, pid: cmd.Process.Pid, done: make(chan struct{}), pidNS: pidNS}
 	if pidNS {
 		p.statusPipe = statusR
 	} else {

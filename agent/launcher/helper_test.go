@@ -203,6 +203,36 @@ func TestHelperDestroyEndsNamespace(t *testing.T) {
 	eventually(t, "every process of the namespace to die", func() bool { return len(members()) == 0 })
 }
 
+// Destroy of a pid namespace's init, which skips the search of its
+// session, still ends every process of the session, those in process
+// groups of their own included, and of the namespace.
+func TestHelperDestroyEndsSessionInNamespace(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	p, err := startIsolated(t, dir, `(set -m; sleep 300 & wait) & setsid sleep 300 & sleep 300 & echo ready > ready; wait`,
+		Isolation{Namespaces: pidMount}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the command", func() bool { _, err := os.Stat(filepath.Join(dir, "ready")); return err == nil })
+	sid := p.Pid()
+	session := func() []int {
+		var out []int
+		for _, pid := range pids() {
+			if s, err := unix.Getsid(pid); err == nil && s == sid && !zombie(pid) {
+				out = append(out, pid)
+			}
+		}
+		return out
+	}
+	eventually(t, "the session's sleepers", func() bool { return len(session()) >= 5 })
+	p.Destroy()
+	<-p.Done()
+	if got := session(); len(got) != 0 {
+		t.Errorf("processes of the session left once the init was reaped: %v", got)
+	}
+}
+
 func TestHelperInitReapsOrphans(t *testing.T) {
 	needRoot(t)
 	// Each subshell's sleeper is orphaned at once and ends soon after:

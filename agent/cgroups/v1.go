@@ -184,6 +184,16 @@ func (c *v1Cgroup) need(ctrl Controller) error {
 	return nil
 }
 
+// set writes one control file of ctrl's directory. A limit of one file
+// is written there alone: the library's update would visit every
+// controller's directory for it (a stat each, on every container).
+func (c *v1Cgroup) set(ctrl Controller, file, value string) error {
+	if err := writeFile(filepath.Join(c.path(ctrl), file), value); err != nil {
+		return fmt.Errorf("cgroup %s: set %s: %w", c.name, file, err)
+	}
+	return nil
+}
+
 func (c *v1Cgroup) update(what string, r *specs.LinuxResources) error {
 	if err := c.cg.Update(r); err != nil {
 		return fmt.Errorf("cgroup %s: set %s: %w", c.name, what, err)
@@ -252,7 +262,7 @@ func (c *v1Cgroup) SetCPUShares(shares uint64) error {
 	if err := c.need(CPU); err != nil {
 		return err
 	}
-	return c.update("cpu.shares", &specs.LinuxResources{CPU: &specs.LinuxCPU{Shares: &shares}})
+	return c.set(CPU, "cpu.shares", strconv.FormatUint(shares, 10))
 }
 
 func (c *v1Cgroup) SetCPUQuota(quota, period time.Duration) error {
@@ -274,7 +284,7 @@ func (c *v1Cgroup) SetMemoryLimit(bytes int64) error {
 	if bytes < 0 {
 		bytes = -1
 	}
-	return c.update("memory.limit_in_bytes", &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &bytes}})
+	return c.set(Memory, "memory.limit_in_bytes", strconv.FormatInt(bytes, 10))
 }
 
 func (c *v1Cgroup) SetMemorySoftLimit(bytes int64) error {
@@ -284,7 +294,7 @@ func (c *v1Cgroup) SetMemorySoftLimit(bytes int64) error {
 	if bytes < 0 {
 		bytes = -1
 	}
-	return c.update("memory.soft_limit_in_bytes", &specs.LinuxResources{Memory: &specs.LinuxMemory{Reservation: &bytes}})
+	return c.set(Memory, "memory.soft_limit_in_bytes", strconv.FormatInt(bytes, 10))
 }
 
 // v1Unlimited: v1 reports "no limit" as the largest page-aligned
@@ -310,10 +320,9 @@ func (c *v1Cgroup) SetPidsMax(n int64) error {
 		return err
 	}
 	if n <= 0 {
-		// The library writes only positive limits.
-		return writeFile(filepath.Join(c.path(Pids), "pids.max"), "max")
+		return c.set(Pids, "pids.max", "max")
 	}
-	return c.update("pids.max", &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: &n}})
+	return c.set(Pids, "pids.max", strconv.FormatInt(n, 10))
 }
 
 func (c *v1Cgroup) SetDevices(allow []DeviceRule) error {

@@ -231,6 +231,12 @@ func TestV1Lifecycle(t *testing.T) {
 	if !slices.Contains(procs, a.pid()) || !slices.Contains(procs, b.pid()) {
 		t.Errorf("procs %v lack %d or %d", procs, a.pid(), b.pid())
 	}
+	for c, dir := range paths {
+		in := strings.Fields(readTrim(t, filepath.Join(dir, "cgroup.procs")))
+		if !slices.Contains(in, strconv.Itoa(a.pid())) || !slices.Contains(in, strconv.Itoa(b.pid())) {
+			t.Errorf("%s cgroup.procs %v lacks %d or %d", c, in, a.pid(), b.pid())
+		}
+	}
 	st, err := cg.Stats()
 	must(err)
 	if st.Processes != 4 || st.Threads < 4 || st.MemUsage == 0 || st.MemLimit != Unlimited {
@@ -456,5 +462,37 @@ func TestV1DeleteRefusesPopulated(t *testing.T) {
 		if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("%s cgroup left: %v", c, err)
 		}
+	}
+}
+
+// Creating a v1 cgroup whose directory exists in one controller only
+// fails with ErrExist and makes nothing in the others.
+func TestV1CreateExistingInOneController(t *testing.T) {
+	h := openV1Test(t, CPU, CPUAcct, Memory, Pids)
+	cg, err := h.Create("probe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths := cg.Paths()
+	if err := cg.Delete(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(paths[Pids], 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Create("probe"); !errors.Is(err, ErrExist) {
+		t.Errorf("create with a pids cgroup left: %v, want ErrExist", err)
+	}
+	for c, dir := range paths {
+		_, err := os.Stat(dir)
+		if c == Pids && err != nil {
+			t.Errorf("the pids cgroup that was there is gone: %v", err)
+		}
+		if c != Pids && !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s cgroup made by a failed create: %v", c, err)
+		}
+	}
+	if err := os.Remove(paths[Pids]); err != nil {
+		t.Fatal(err)
 	}
 }

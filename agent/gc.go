@@ -258,7 +258,16 @@ func (a *Agent) gcSchedule(path string, touch bool) {
 		a.log.Error("refusing to garbage-collect a path outside --work_dir", "path", path)
 		return
 	}
-	fi, err := a.gcRoot.Lstat(rel)
+	// The parent is opened once (through the root, which keeps the walk
+	// inside --work_dir) and the path looked at and touched from it.
+	parent, err := a.gcRoot.Open(filepath.Dir(rel))
+	var st unix.Stat_t
+	if err == nil {
+		err = unix.Fstatat(int(parent.Fd()), filepath.Base(rel), &st, unix.AT_SYMLINK_NOFOLLOW)
+		if err != nil {
+			parent.Close()
+		}
+	}
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
 			a.log.Warn("cannot schedule a directory for garbage collection", "path", path, "err", err)
@@ -268,14 +277,16 @@ func (a *Agent) gcSchedule(path string, touch bool) {
 	now := a.clock.Now()
 	since := now
 	if touch {
-		if fi.Mode()&fs.ModeSymlink == 0 {
-			if err := a.gcRoot.Chtimes(rel, now, now); err != nil {
+		if st.Mode&unix.S_IFMT != unix.S_IFLNK {
+			ts := unix.NsecToTimespec(now.UnixNano())
+			if err := unix.UtimesNanoAt(int(parent.Fd()), filepath.Base(rel), []unix.Timespec{ts, ts}, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 				a.log.Debug("cannot update the modification time of a directory scheduled for garbage collection", "path", path, "err", err)
 			}
 		}
-	} else if mt := fi.ModTime(); mt.Before(now) {
+	} else if mt := time.Unix(st.Mtim.Unix()); mt.Before(now) {
 		since = mt
 	}
+	parent.Close()
 	a.st.gc.core.schedule(path, since)
 	a.log.Info("scheduled a directory for garbage collection", "path", path,
 		"in", max(0, a.cfg.GCDelay-now.Sub(since)).Round(time.Millisecond))

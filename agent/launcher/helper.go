@@ -92,7 +92,7 @@ func startHelped(s Spec, path string, argv []string, env map[string]string, out,
 	cmd := &exec.Cmd{
 		Path:       iso.Helper,
 		Args:       []string{iso.Helper, "launch"},
-		Env:        []string{helper.EnvMarker + "=1"},
+		Env:        helper.Environ,
 		Stdout:     out,
 		Stderr:     errf,
 		ExtraFiles: []*os.File{ctrlR, errW, statusW},

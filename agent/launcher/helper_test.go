@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/mezzo-project/mezzo/agent/launcher/helper"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 )
 
@@ -115,6 +116,34 @@ func TestHelperPidNamespaceSeesOnlyItsOwn(t *testing.T) {
 	// The host's /proc is untouched.
 	if _, err := os.Stat(fmt.Sprintf("/proc/%d", host.Pid())); err != nil {
 		t.Errorf("host /proc after the container's: %v", err)
+	}
+}
+
+// The command gets the request's environment, none of the helper's own
+// (its marker, GOMAXPROCS), with or without a pid namespace.
+func TestHelperEnvironmentNotPassedOn(t *testing.T) {
+	needRoot(t)
+	for _, iso := range []Isolation{{}, {Namespaces: pidMount}} {
+		dir := t.TempDir()
+		p, err := Start(Spec{Command: shell("env"), Dir: dir, NewSession: true, Env: map[string]string{"ONLY": "this"},
+			Isolation: &Isolation{Helper: helperBinary(t), Namespaces: iso.Namespaces}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		<-p.Done()
+		out, err := os.ReadFile(filepath.Join(dir, "stdout"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		env := string(out)
+		if !strings.Contains(env, "ONLY=this") {
+			t.Errorf("namespaces %#x: the request's environment is missing: %q", iso.Namespaces, env)
+		}
+		for _, kv := range helper.Environ {
+			if name, _, _ := strings.Cut(kv, "="); strings.Contains(env, name+"=") {
+				t.Errorf("namespaces %#x: the command got the helper's %s: %q", iso.Namespaces, name, env)
+			}
+		}
 	}
 }
 

@@ -2,8 +2,8 @@ package helper
 
 // The launch helper, `<Isolation.Helper> launch` (Mesos' `mesos-containerizer
 // launch`), is started by launcher.Start in the new namespaces, with
-// EnvMarker=1 as its whole environment and three pipes beyond stdin,
-// stdout and stderr:
+// Environ as its whole environment and three pipes beyond stdin, stdout
+// and stderr:
 //
 //	fd 3  control  parent → helper: the request (4-byte big-endian length,
 //	               then JSON), later one byte of go-ahead once Spec.Isolate
@@ -89,6 +89,13 @@ type Rootfs struct {
 // EnvMarker is set (to "1") in the helper's environment, so that only a
 // process started as the helper runs as one.
 const EnvMarker = "MEZZO_LAUNCH_HELPER"
+
+// Environ is the helper's whole environment: EnvMarker, and GOMAXPROCS=1,
+// which spares the Go runtime of each launch its look-up of the CPU
+// limits in /proc and the cgroup files (and the setting-up of a
+// scheduler per CPU) for a process that does one thing at a time. The
+// command gets the request's environment, not this one.
+var Environ = []string{EnvMarker + "=1", "GOMAXPROCS=1"}
 
 // Mount is one mount of a container: a bind mount of Source on Target
 // (Type "" or "bind"), or a file system of Type (e.g. "tmpfs", "proc")

@@ -48,11 +48,14 @@ func BenchmarkLaunchTrueTasks(b *testing.B) {
 	}
 	b.ResetTimer()
 	var rates, p50s, p99s, callP50s, callP99s []float64
-	var localCPU, frameworkCPU time.Duration
+	var localCPU, taskCPU, frameworkCPU time.Duration
 	for i := 0; i < b.N; i++ {
-		local0, self0 := processCPU(b, localPID), selfCPU(b)
+		local0, tasks0 := processCPU(b, localPID)
+		self0 := selfCPU(b)
 		res := launchRun(b, master, *launchTasks)
-		localCPU += processCPU(b, localPID) - local0
+		local1, tasks1 := processCPU(b, localPID)
+		localCPU += local1 - local0
+		taskCPU += tasks1 - tasks0
 		frameworkCPU += selfCPU(b) - self0
 		rates = append(rates, res.rate)
 		p50s = append(p50s, res.p50)
@@ -69,39 +72,43 @@ func BenchmarkLaunchTrueTasks(b *testing.B) {
 	tasks := float64(b.N * *launchTasks)
 	if localPID != 0 {
 		b.ReportMetric(float64(localCPU)/float64(time.Millisecond)/tasks, "local-cpu-ms/task")
+		b.ReportMetric(float64(taskCPU)/float64(time.Millisecond)/tasks, "task-cpu-ms/task")
 	}
 	b.ReportMetric(float64(frameworkCPU)/float64(time.Millisecond)/tasks, "framework-cpu-ms/task")
 }
 
 // processCPU returns the user and system CPU time the process pid has
-// used so far (its own threads, not its waited-for children: the tasks'
-// CPU is not the agent's), from /proc/<pid>/stat; 0 for pid 0.
-func processCPU(b *testing.B, pid int) time.Duration {
+// used so far, its own threads' and apart that of the children it has
+// waited for (the tasks: their launch helpers and commands), from
+// /proc/<pid>/stat; 0 for pid 0.
+func processCPU(b *testing.B, pid int) (own, children time.Duration) {
 	if pid == 0 {
-		return 0
+		return 0, 0
 	}
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		b.Fatalf("CPU of mezzo local: %v", err)
 	}
 	// The command name (field 2) is in parentheses and may hold spaces;
-	// utime and stime are fields 14 and 15, the 12th and 13th after it.
+	// utime, stime, cutime and cstime are fields 14 to 17, the 12th to
+	// 15th after it.
 	s := string(data)
 	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(fields) < 13 {
+	if len(fields) < 15 {
 		b.Fatalf("CPU of mezzo local: short /proc/%d/stat: %q", pid, s)
 	}
-	var ticks int64
-	for _, f := range fields[11:13] {
+	var ticks [4]int64
+	for i, f := range fields[11:15] {
 		v, err := strconv.ParseInt(f, 10, 64)
 		if err != nil {
 			b.Fatalf("CPU of mezzo local: /proc/%d/stat: %v", pid, err)
 		}
-		ticks += v
+		ticks[i] = v
 	}
 	// Linux reports these in USER_HZ, 100 per second on every
 	// architecture Go supports.
-	return time.Duration(ticks) * (time.Second / 100)
+	tick := time.Second / 100
+	return time.Duration(ticks[0]+ticks[1]) * tick, time.Duration(ticks[2]+ticks[3]) * tick
 }
 
 // selfCPU returns the user and system CPU time the benchmark's own

@@ -2,7 +2,6 @@ package launcher
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -59,10 +58,7 @@ func startHelped(s Spec, path string, argv []string, env map[string]string, out,
 			req.Dir = SandboxMountPoint
 		}
 	}
-	body, err := json.Marshal(req)
-	if err != nil {
-		return nil, fmt.Errorf("launch helper request: %w", err)
-	}
+	body := helper.EncodeRequest(&req)
 
 	var closeLater []*os.File
 	defer func() {

@@ -2,7 +2,6 @@ package helper
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,10 +10,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
-	"strings"
 	"syscall"
-
-	"golang.org/x/sys/unix"
 )
 
 // Main is the launch helper, `mezzo launch`: started by launcher.Start inside the
@@ -29,7 +25,7 @@ func Main(args []string) int {
 	// the command (or forks it).
 	runtime.LockOSThread()
 	for _, fd := range []int{FdControl, FdErrors, FdStatus} {
-		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, unix.FD_CLOEXEC); err != nil {
+		if err := setCloexec(fd); err != nil {
 			fmt.Fprintf(os.Stderr, "mezzo launch: fd %d: %v (this is started by the agent, not by hand)\n", fd, err)
 			return 2
 		}
@@ -50,7 +46,7 @@ func Main(args []string) int {
 		return 1 // the parent gave up on the launch (Isolate failed)
 	}
 	ctrl.Close()
-	pidNS := req.Namespaces&unix.CLONE_NEWPID != 0
+	pidNS := req.Namespaces&syscall.CLONE_NEWPID != 0
 	var sigs chan os.Signal
 	if pidNS {
 		// As init, only signals with a handler reach us; take them from
@@ -85,32 +81,32 @@ func readRequest(r io.Reader) (*Request, error) {
 	if _, err := io.ReadFull(r, body); err != nil {
 		return nil, fmt.Errorf("read the request: %w", err)
 	}
-	var req Request
-	if err := json.Unmarshal(body, &req); err != nil {
+	req, err := DecodeRequest(body)
+	if err != nil {
 		return nil, fmt.Errorf("decode the request: %w", err)
 	}
-	return &req, nil
+	return req, nil
 }
 
 // setUp makes the isolation of req in the calling process (on the locked
 // thread) and returns the resolved executable.
 func setUp(req *Request) (string, error) {
-	if req.Namespaces&unix.CLONE_NEWNS != 0 {
+	if req.Namespaces&syscall.CLONE_NEWNS != 0 {
 		// Nothing mounted here may reach the host, while the host's
 		// later mounts still show here (Mesos' default propagation).
-		if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
+		if err := syscall.Mount("", "/", "", syscall.MS_REC|syscall.MS_SLAVE, ""); err != nil {
 			return "", fmt.Errorf("make the container's mounts slaves of the host's: %w", err)
 		}
 	}
 	root := req.Rootfs
 	if root != nil {
-		if req.Namespaces&unix.CLONE_NEWNS == 0 {
+		if req.Namespaces&syscall.CLONE_NEWNS == 0 {
 			return "", errors.New("a container rootfs needs a mount namespace (CLONE_NEWNS)")
 		}
 		if err := mountRootfs(root); err != nil {
 			return "", err
 		}
-	} else if req.Namespaces&unix.CLONE_NEWPID != 0 {
+	} else if req.Namespaces&syscall.CLONE_NEWPID != 0 {
 		if err := mountOne(Mount{Source: "proc", Target: "/proc", Type: "proc"}); err != nil {
 			return "", err
 		}
@@ -151,7 +147,7 @@ func setUp(req *Request) (string, error) {
 		}
 	}
 	path := req.Path
-	if !strings.Contains(path, "/") {
+	if indexByte(path, '/') < 0 {
 		p, err := LookPath(path, envValue(req.Env, "PATH"))
 		if err != nil {
 			return "", fmt.Errorf("executable %q not found in PATH %q", path, envValue(req.Env, "PATH"))
@@ -172,7 +168,7 @@ func setUp(req *Request) (string, error) {
 		if caps != nil && caps.effective != nil {
 			// Keep the permitted set across the switch: the effective
 			// one is raised again from it below.
-			if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
+			if err := prctl(prSetKeepcaps, 1, 0, 0, 0); err != nil {
 				return "", fmt.Errorf("keep capabilities across the user switch: %w", err)
 			}
 		}
@@ -189,7 +185,7 @@ func setUp(req *Request) (string, error) {
 	}
 	if req.DieWithParent {
 		// Changing credentials cleared it.
-		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+		if err := prctl(prSetPdeathsig, uintptr(syscall.SIGKILL), 0, 0, 0); err != nil {
 			return "", fmt.Errorf("set the parent-death signal: %w", err)
 		}
 	}
@@ -236,35 +232,35 @@ func mountOne(m Mount) error {
 		}
 	}
 	if bind {
-		if err := unix.Mount(m.Source, m.Target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		if err := syscall.Mount(m.Source, m.Target, "", syscall.MS_BIND|syscall.MS_REC, ""); err != nil {
 			return fail(err)
 		}
 		if m.ReadOnly {
 			// A bind mount takes read-only on a remount, which must keep
 			// the flags the source's mount has (nosuid, nodev, ...).
-			var st unix.Statfs_t
-			if err := unix.Statfs(m.Target, &st); err != nil {
+			var st syscall.Statfs_t
+			if err := syscall.Statfs(m.Target, &st); err != nil {
 				return fail(err)
 			}
-			keep := uintptr(st.Flags) & (unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC | unix.MS_NOATIME | unix.MS_NODIRATIME | unix.MS_RELATIME)
-			if err := unix.Mount("", m.Target, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|keep, ""); err != nil {
+			keep := uintptr(st.Flags) & (syscall.MS_NOSUID | syscall.MS_NODEV | syscall.MS_NOEXEC | syscall.MS_NOATIME | syscall.MS_NODIRATIME | syscall.MS_RELATIME)
+			if err := syscall.Mount("", m.Target, "", syscall.MS_BIND|syscall.MS_REMOUNT|syscall.MS_RDONLY|keep, ""); err != nil {
 				return fail(fmt.Errorf("remount read-only: %w", err))
 			}
 		}
 		return nil
 	}
-	flags := uintptr(unix.MS_NOSUID | unix.MS_NODEV)
+	flags := uintptr(syscall.MS_NOSUID | syscall.MS_NODEV)
 	if m.Type == "proc" {
-		flags |= unix.MS_NOEXEC
+		flags |= syscall.MS_NOEXEC
 	}
 	if m.ReadOnly {
-		flags |= unix.MS_RDONLY
+		flags |= syscall.MS_RDONLY
 	}
 	src := m.Source
 	if src == "" {
 		src = m.Type
 	}
-	if err := unix.Mount(src, m.Target, m.Type, flags, m.Data); err != nil {
+	if err := syscall.Mount(src, m.Target, m.Type, flags, m.Data); err != nil {
 		return fail(err)
 	}
 	return nil
@@ -342,7 +338,7 @@ func runInit(req *Request, path string, sigs chan os.Signal, errw, statusw *os.F
 // envValue returns NAME's value in a NAME=value list.
 func envValue(env []string, name string) string {
 	for _, kv := range env {
-		if v, ok := strings.CutPrefix(kv, name+"="); ok {
+		if v, ok := cutPrefix(kv, name+"="); ok {
 			return v
 		}
 	}
@@ -352,7 +348,7 @@ func envValue(env []string, name string) string {
 // setEnv sets NAME in a NAME=value list.
 func setEnv(env []string, name, value string) []string {
 	for i, kv := range env {
-		if strings.HasPrefix(kv, name+"=") {
+		if hasPrefix(kv, name+"=") {
 			env[i] = name + "=" + value
 			return env
 		}
@@ -378,7 +374,7 @@ func parseCapabilities(c *Capabilities) (*capSets, error) {
 	parse := func(names []string) ([]int, error) {
 		out := []int{}
 		for _, name := range names {
-			n := slices.Index(capabilityNames, strings.TrimPrefix(strings.ToUpper(name), "CAP_"))
+			n := slices.Index(capabilityNames, trimPrefix(toUpperASCII(name), "CAP_"))
 			if n < 0 {
 				return nil, fmt.Errorf("unknown capability %q", name)
 			}
@@ -407,7 +403,7 @@ func lastCap() (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("capabilities: %w", err)
 	}
-	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	n, err := strconv.Atoi(trimSpace(string(b)))
 	if err != nil {
 		return 0, fmt.Errorf("capabilities: /proc/sys/kernel/cap_last_cap: %w", err)
 	}
@@ -429,7 +425,7 @@ func (s *capSets) dropBounding() error {
 		if keep[c] {
 			continue
 		}
-		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil {
+		if err := prctl(prCapbsetDrop, uintptr(c), 0, 0, 0); err != nil {
 			return fmt.Errorf("drop capability %d from the bounding set: %w", c, err)
 		}
 	}
@@ -440,23 +436,23 @@ func (s *capSets) dropBounding() error {
 // inheritable and ambient capabilities, so that the command holds them
 // after exec whoever it runs as.
 func (s *capSets) grant() error {
-	var data [2]unix.CapUserData
+	var data [2]capUserData
 	for _, c := range s.effective {
-		data[c/32].Permitted |= 1 << (c % 32)
+		data[c/32].permitted |= 1 << (c % 32)
 	}
 	for i := range data {
-		data[i].Effective = data[i].Permitted
-		data[i].Inheritable = data[i].Permitted
+		data[i].effective = data[i].permitted
+		data[i].inheritable = data[i].permitted
 	}
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	if err := unix.Capset(&hdr, &data[0]); err != nil {
+	hdr := capUserHeader{version: linuxCapabilityVersion3}
+	if err := capset(&hdr, &data); err != nil {
 		return fmt.Errorf("set capabilities %v: %w", capNames(s.effective), err)
 	}
-	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
+	if err := prctl(prCapAmbient, prCapAmbientClearAll, 0, 0, 0); err != nil {
 		return fmt.Errorf("clear ambient capabilities: %w", err)
 	}
 	for _, c := range s.effective {
-		if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(c), 0, 0); err != nil {
+		if err := prctl(prCapAmbient, prCapAmbientRaise, uintptr(c), 0, 0); err != nil {
 			return fmt.Errorf("raise ambient capability %s: %w", capNames([]int{c})[0], err)
 		}
 	}
@@ -497,22 +493,22 @@ func rlimValue(v uint64) string {
 // RlimitResources maps Mesos' RLimitInfo types (RLMT_NOFILE, ...) to
 // setrlimit(2) resources.
 var RlimitResources = map[string]int{
-	"RLMT_AS":         unix.RLIMIT_AS,
-	"RLMT_CORE":       unix.RLIMIT_CORE,
-	"RLMT_CPU":        unix.RLIMIT_CPU,
-	"RLMT_DATA":       unix.RLIMIT_DATA,
-	"RLMT_FSIZE":      unix.RLIMIT_FSIZE,
-	"RLMT_LOCKS":      unix.RLIMIT_LOCKS,
-	"RLMT_MEMLOCK":    unix.RLIMIT_MEMLOCK,
-	"RLMT_MSGQUEUE":   unix.RLIMIT_MSGQUEUE,
-	"RLMT_NICE":       unix.RLIMIT_NICE,
-	"RLMT_NOFILE":     unix.RLIMIT_NOFILE,
-	"RLMT_NPROC":      unix.RLIMIT_NPROC,
-	"RLMT_RSS":        unix.RLIMIT_RSS,
-	"RLMT_RTPRIO":     unix.RLIMIT_RTPRIO,
-	"RLMT_RTTIME":     unix.RLIMIT_RTTIME,
-	"RLMT_SIGPENDING": unix.RLIMIT_SIGPENDING,
-	"RLMT_STACK":      unix.RLIMIT_STACK,
+	"RLMT_AS":         syscall.RLIMIT_AS,
+	"RLMT_CORE":       syscall.RLIMIT_CORE,
+	"RLMT_CPU":        syscall.RLIMIT_CPU,
+	"RLMT_DATA":       syscall.RLIMIT_DATA,
+	"RLMT_FSIZE":      syscall.RLIMIT_FSIZE,
+	"RLMT_LOCKS":      rlimitLOCKS,
+	"RLMT_MEMLOCK":    rlimitMEMLOCK,
+	"RLMT_MSGQUEUE":   rlimitMSGQUEUE,
+	"RLMT_NICE":       rlimitNICE,
+	"RLMT_NOFILE":     syscall.RLIMIT_NOFILE,
+	"RLMT_NPROC":      rlimitNPROC,
+	"RLMT_RSS":        rlimitRSS,
+	"RLMT_RTPRIO":     rlimitRTPRIO,
+	"RLMT_RTTIME":     rlimitRTTIME,
+	"RLMT_SIGPENDING": rlimitSIGPENDING,
+	"RLMT_STACK":      syscall.RLIMIT_STACK,
 }
 
 // capabilityNames are Linux's capabilities by number (linux/capability.h),
@@ -533,11 +529,11 @@ var ErrNotFound = errors.New("executable file not found in $PATH")
 // LookPath finds an executable file in a PATH list, as the shell does.
 // (It and parentDir do without path/filepath and os/exec: see init.)
 func LookPath(file, path string) (string, error) {
-	for _, dir := range strings.Split(path, ":") {
+	for _, dir := range split(path, ':') {
 		if dir == "" {
 			dir = "."
 		}
-		p := strings.TrimSuffix(dir, "/") + "/" + file
+		p := trimRightByte(dir, '/') + "/" + file
 		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
 			return p, nil
 		}
@@ -547,8 +543,8 @@ func LookPath(file, path string) (string, error) {
 
 // parentDir is the directory holding path ("/" for a top-level one).
 func parentDir(path string) string {
-	path = strings.TrimRight(path, "/")
-	i := strings.LastIndexByte(path, '/')
+	path = trimRightByte(path, '/')
+	i := lastIndexByte(path, '/')
 	if i <= 0 {
 		return "/"
 	}

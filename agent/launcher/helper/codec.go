@@ -1,9 +1,7 @@
 package helper
 
 import (
-	"encoding/binary"
 	"errors"
-	"fmt"
 )
 
 // The request's encoding: a version byte, then the fields in the order
@@ -119,7 +117,7 @@ func DecodeRequest(b []byte) (*Request, error) {
 		req.Rootfs = r
 	}
 	if d.err == nil && len(d.b) > 0 {
-		d.err = fmt.Errorf("%d bytes after the request", len(d.b))
+		d.err = errorf("%d bytes after the request", len(d.b))
 	}
 	if d.err != nil {
 		return nil, d.err
@@ -129,9 +127,9 @@ func DecodeRequest(b []byte) (*Request, error) {
 
 type encoder struct{ b []byte }
 
-func (e *encoder) uint(v uint64) { e.b = binary.AppendUvarint(e.b, v) }
+func (e *encoder) uint(v uint64) { e.b = appendUvarint(e.b, v) }
 
-func (e *encoder) int(v int64) { e.b = binary.AppendVarint(e.b, v) }
+func (e *encoder) int(v int64) { e.b = appendVarint(e.b, v) }
 
 func (e *encoder) str(s string) {
 	e.uint(uint64(len(s)))
@@ -173,13 +171,13 @@ type decoder struct {
 
 func (d *decoder) fail(what string) {
 	if d.err == nil {
-		d.err = fmt.Errorf("truncated or malformed request (%s)", what)
+		d.err = errorf("truncated or malformed request (%s)", what)
 	}
 	d.b = nil
 }
 
 func (d *decoder) uint() uint64 {
-	v, n := binary.Uvarint(d.b)
+	v, n := uvarint(d.b)
 	if n <= 0 {
 		d.fail("number")
 		return 0
@@ -189,7 +187,7 @@ func (d *decoder) uint() uint64 {
 }
 
 func (d *decoder) int() int {
-	v, n := binary.Varint(d.b)
+	v, n := varint(d.b)
 	if n <= 0 || int64(int(v)) != v {
 		d.fail("number")
 		return 0

@@ -1,6 +1,10 @@
 package helper
 
 import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
 	"os/exec"
 	"reflect"
 	"slices"
@@ -8,6 +12,7 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+	"syscall"
 )
 
 // Every field of a request, and the difference between a nil and an
@@ -99,14 +104,16 @@ func TestSysConstants(t *testing.T) {
 
 // The helper's package imports none of the packages that Go initializes
 // only after most of the binary's (see init): strings, and through it
-// encoding/json and golang.org/x/sys/unix; path/filepath and os/exec.
+// encoding/json and golang.org/x/sys/unix; unicode, and through it
+// reflect, fmt and encoding/binary; path/filepath and os/exec.
 func TestHelperStartsEarly(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", ".").Output()
 	if err != nil {
 		t.Skipf("go list: %v", err)
 	}
 	deps := strings.Fields(string(out))
-	for _, late := range []string{"strings", "encoding/json", "golang.org/x/sys/unix", "path/filepath", "os/exec"} {
+	for _, late := range []string{"strings", "encoding/json", "golang.org/x/sys/unix", "unicode", "reflect", "fmt",
+		"encoding/binary", "path/filepath", "os/exec"} {
 		if slices.Contains(deps, late) {
 			t.Errorf("the helper depends on %s", late)
 		}
@@ -136,5 +143,66 @@ func TestText(t *testing.T) {
 	}
 	if trimRightByte("/a//", '/') != "/a" || lastIndexByte("/a/b", '/') != 2 || indexByte("ab", 'c') != -1 {
 		t.Error("trimRightByte, lastIndexByte or indexByte")
+	}
+}
+
+// errorf words what the helper formats as fmt.Errorf does, and wraps its
+// %w argument.
+func TestErrorf(t *testing.T) {
+	errno := syscall.EPERM
+	for _, c := range []struct {
+		format string
+		args   []any
+	}{
+		{"mount %s (%s) on %s: %w", []any{"proc", "proc", "/proc", errno}},
+		{"executable %q not found in PATH %q", []any{"a b\"c", "/bin:/usr/bin\n"}},
+		{"switch to user %q: setgroups %v: %w", []any{"nobody", []uint32{1, 2}, errno}},
+		{"set capabilities %v: %w", []any{[]string{"CAP_CHOWN", "CAP_KILL"}, errno}},
+		{"capability %q is not supported by this kernel (last is %d)", []any{"BPF", 38}},
+		{"request of %d bytes is too large", []any{uint32(1 << 30)}},
+		{"setuid %d, limit %d, 100%%, %v", []any{uint32(65534), uint64(math.MaxUint64), errors.New("x")}},
+		{"no argument: %s", nil},
+	} {
+		got, want := errorf(c.format, c.args...), fmt.Errorf(c.format, c.args...)
+		if got.Error() != want.Error() {
+			t.Errorf("errorf(%q) = %q, want %q", c.format, got, want)
+		}
+		if errors.Is(want, errno) != errors.Is(got, errno) {
+			t.Errorf("errorf(%q) wraps %v: %v, want %v", c.format, errno, errors.Is(got, errno), errors.Is(want, errno))
+		}
+	}
+}
+
+// The helper's number encodings are encoding/binary's.
+func TestNumberEncodings(t *testing.T) {
+	for _, v := range []uint64{0, 1, 127, 128, 300, 1<<32 - 1, 1 << 63, math.MaxUint64} {
+		got := appendUvarint(nil, v)
+		if want := binary.AppendUvarint(nil, v); !slices.Equal(got, want) {
+			t.Errorf("appendUvarint(%d) = %x, want %x", v, got, want)
+		}
+		if d, n := uvarint(got); d != v || n != len(got) {
+			t.Errorf("uvarint(%x) = %d, %d", got, d, n)
+		}
+	}
+	for _, v := range []int64{0, -1, 1, -64, 64, math.MinInt64, math.MaxInt64} {
+		got := appendVarint(nil, v)
+		if want := binary.AppendVarint(nil, v); !slices.Equal(got, want) {
+			t.Errorf("appendVarint(%d) = %x, want %x", v, got, want)
+		}
+		if d, n := varint(got); d != v || n != len(got) {
+			t.Errorf("varint(%x) = %d, %d", got, d, n)
+		}
+	}
+	for _, b := range [][]byte{nil, {0x80}, {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02}, {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}} {
+		v1, n1 := uvarint(b)
+		v2, n2 := binary.Uvarint(b)
+		if v1 != v2 || n1 != n2 {
+			t.Errorf("uvarint(%x) = %d, %d; binary.Uvarint: %d, %d", b, v1, n1, v2, n2)
+		}
+	}
+	var b [4]byte
+	putBigEndianUint32(b[:], 0x01020304)
+	if binary.BigEndian.Uint32(b[:]) != 0x01020304 || bigEndianUint32([]byte{4, 3, 2, 1}) != 0x04030201 {
+		t.Errorf("big-endian: %x", b)
 	}
 }

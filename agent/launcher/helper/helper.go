@@ -1,9 +1,7 @@
 package helper
 
 import (
-	"encoding/binary"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"os/signal"
@@ -26,7 +24,7 @@ func Main(args []string) int {
 	runtime.LockOSThread()
 	for _, fd := range []int{FdControl, FdErrors, FdStatus} {
 		if err := setCloexec(fd); err != nil {
-			fmt.Fprintf(os.Stderr, "mezzo launch: fd %d: %v (this is started by the agent, not by hand)\n", fd, err)
+			os.Stderr.WriteString("mezzo launch: fd " + strconv.Itoa(fd) + ": " + err.Error() + " (this is started by the agent, not by hand)\n")
 			return 2
 		}
 	}
@@ -39,7 +37,7 @@ func Main(args []string) int {
 	}
 	req, err := readRequest(ctrl)
 	if err != nil {
-		return report(fmt.Errorf("launch helper: %w", err))
+		return report(errorf("launch helper: %w", err))
 	}
 	var b [1]byte
 	if _, err := io.ReadFull(ctrl, b[:]); err != nil || b[0] != GoAhead {
@@ -60,7 +58,7 @@ func Main(args []string) int {
 	}
 	if !pidNS {
 		err := syscall.Exec(path, req.Argv, req.Env)
-		return report(fmt.Errorf("exec %s: %w", path, err))
+		return report(errorf("exec %s: %w", path, err))
 	}
 	return runInit(req, path, sigs, errw, statusw)
 }
@@ -71,19 +69,19 @@ var forwarded = []os.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, sys
 func readRequest(r io.Reader) (*Request, error) {
 	var hdr [4]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
-		return nil, fmt.Errorf("read the request: %w", err)
+		return nil, errorf("read the request: %w", err)
 	}
-	n := binary.BigEndian.Uint32(hdr[:])
+	n := bigEndianUint32(hdr[:])
 	if n > MaxRequest {
-		return nil, fmt.Errorf("request of %d bytes is too large", n)
+		return nil, errorf("request of %d bytes is too large", n)
 	}
 	body := make([]byte, n)
 	if _, err := io.ReadFull(r, body); err != nil {
-		return nil, fmt.Errorf("read the request: %w", err)
+		return nil, errorf("read the request: %w", err)
 	}
 	req, err := DecodeRequest(body)
 	if err != nil {
-		return nil, fmt.Errorf("decode the request: %w", err)
+		return nil, errorf("decode the request: %w", err)
 	}
 	return req, nil
 }
@@ -95,7 +93,7 @@ func setUp(req *Request) (string, error) {
 		// Nothing mounted here may reach the host, while the host's
 		// later mounts still show here (Mesos' default propagation).
 		if err := syscall.Mount("", "/", "", syscall.MS_REC|syscall.MS_SLAVE, ""); err != nil {
-			return "", fmt.Errorf("make the container's mounts slaves of the host's: %w", err)
+			return "", errorf("make the container's mounts slaves of the host's: %w", err)
 		}
 	}
 	root := req.Rootfs
@@ -136,21 +134,21 @@ func setUp(req *Request) (string, error) {
 			// As Docker does, an image's working directory is made when
 			// the image lacks it.
 			if err := os.MkdirAll(req.Dir, 0o755); err != nil {
-				return "", fmt.Errorf("create the working directory %s in the container's rootfs: %w", req.Dir, err)
+				return "", errorf("create the working directory %s in the container's rootfs: %w", req.Dir, err)
 			}
 		}
 	}
 	for _, rl := range req.Rlimits {
 		lim := syscall.Rlimit{Cur: rl.Soft, Max: rl.Hard}
 		if err := syscall.Setrlimit(rl.Resource, &lim); err != nil {
-			return "", fmt.Errorf("set rlimit %s (soft %s, hard %s): %w", rlimitName(rl.Resource), rlimValue(rl.Soft), rlimValue(rl.Hard), err)
+			return "", errorf("set rlimit %s (soft %s, hard %s): %w", rlimitName(rl.Resource), rlimValue(rl.Soft), rlimValue(rl.Hard), err)
 		}
 	}
 	path := req.Path
 	if indexByte(path, '/') < 0 {
 		p, err := LookPath(path, envValue(req.Env, "PATH"))
 		if err != nil {
-			return "", fmt.Errorf("executable %q not found in PATH %q", path, envValue(req.Env, "PATH"))
+			return "", errorf("executable %q not found in PATH %q", path, envValue(req.Env, "PATH"))
 		}
 		path = p
 	}
@@ -169,7 +167,7 @@ func setUp(req *Request) (string, error) {
 			// Keep the permitted set across the switch: the effective
 			// one is raised again from it below.
 			if err := prctl(prSetKeepcaps, 1, 0, 0, 0); err != nil {
-				return "", fmt.Errorf("keep capabilities across the user switch: %w", err)
+				return "", errorf("keep capabilities across the user switch: %w", err)
 			}
 		}
 		if err := switchUser(u); err != nil {
@@ -186,12 +184,12 @@ func setUp(req *Request) (string, error) {
 	if req.DieWithParent {
 		// Changing credentials cleared it.
 		if err := prctl(prSetPdeathsig, uintptr(syscall.SIGKILL), 0, 0, 0); err != nil {
-			return "", fmt.Errorf("set the parent-death signal: %w", err)
+			return "", errorf("set the parent-death signal: %w", err)
 		}
 	}
 	if req.Dir != "" {
 		if err := os.Chdir(req.Dir); err != nil {
-			return "", fmt.Errorf("change to the working directory: %w", err)
+			return "", errorf("change to the working directory: %w", err)
 		}
 	}
 	return path, nil
@@ -206,9 +204,9 @@ func mountOne(m Mount) error {
 			err = errno
 		}
 		if bind {
-			return fmt.Errorf("mount %s on %s: %w", m.Source, m.Target, err)
+			return errorf("mount %s on %s: %w", m.Source, m.Target, err)
 		}
-		return fmt.Errorf("mount %s (%s) on %s: %w", m.Source, m.Type, m.Target, err)
+		return errorf("mount %s (%s) on %s: %w", m.Source, m.Type, m.Target, err)
 	}
 	dirTarget := true
 	if bind {
@@ -228,7 +226,7 @@ func mountOne(m Mount) error {
 			}
 		}
 		if err != nil {
-			return fail(fmt.Errorf("create the mount point: %w", err))
+			return fail(errorf("create the mount point: %w", err))
 		}
 	}
 	if bind {
@@ -244,7 +242,7 @@ func mountOne(m Mount) error {
 			}
 			keep := uintptr(st.Flags) & (syscall.MS_NOSUID | syscall.MS_NODEV | syscall.MS_NOEXEC | syscall.MS_NOATIME | syscall.MS_NODIRATIME | syscall.MS_RELATIME)
 			if err := syscall.Mount("", m.Target, "", syscall.MS_BIND|syscall.MS_REMOUNT|syscall.MS_RDONLY|keep, ""); err != nil {
-				return fail(fmt.Errorf("remount read-only: %w", err))
+				return fail(errorf("remount read-only: %w", err))
 			}
 		}
 		return nil
@@ -273,13 +271,13 @@ func switchUser(u *User) error {
 		groups[i] = int(g)
 	}
 	if err := syscall.Setgroups(groups); err != nil {
-		return fmt.Errorf("switch to user %q: setgroups %v: %w", u.Name, u.Groups, err)
+		return errorf("switch to user %q: setgroups %v: %w", u.Name, u.Groups, err)
 	}
 	if err := syscall.Setgid(int(u.GID)); err != nil {
-		return fmt.Errorf("switch to user %q: setgid %d: %w", u.Name, u.GID, err)
+		return errorf("switch to user %q: setgid %d: %w", u.Name, u.GID, err)
 	}
 	if err := syscall.Setuid(int(u.UID)); err != nil {
-		return fmt.Errorf("switch to user %q: setuid %d: %w", u.Name, u.UID, err)
+		return errorf("switch to user %q: setuid %d: %w", u.Name, u.UID, err)
 	}
 	return nil
 }
@@ -296,7 +294,7 @@ func runInit(req *Request, path string, sigs chan os.Signal, errw, statusw *os.F
 		Sys:   &syscall.SysProcAttr{Setpgid: true},
 	})
 	if err != nil {
-		io.WriteString(errw, fmt.Sprintf("start %s: %v", path, err))
+		io.WriteString(errw, "start "+path+": "+err.Error())
 		return 1
 	}
 	errw.Close()
@@ -316,14 +314,14 @@ func runInit(req *Request, path string, sigs chan os.Signal, errw, statusw *os.F
 			continue
 		}
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "mezzo launch: wait: %v\n", err)
+			os.Stderr.WriteString("mezzo launch: wait: " + err.Error() + "\n")
 			return 1
 		}
 		if wpid != pid {
 			continue // an orphan of the namespace
 		}
 		var b [4]byte
-		binary.BigEndian.PutUint32(b[:], uint32(ws))
+		putBigEndianUint32(b[:], uint32(ws))
 		statusw.Write(b[:])
 		switch {
 		case ws.Exited():
@@ -376,10 +374,10 @@ func parseCapabilities(c *Capabilities) (*capSets, error) {
 		for _, name := range names {
 			n := slices.Index(capabilityNames, trimPrefix(toUpperASCII(name), "CAP_"))
 			if n < 0 {
-				return nil, fmt.Errorf("unknown capability %q", name)
+				return nil, errorf("unknown capability %q", name)
 			}
 			if n > last {
-				return nil, fmt.Errorf("capability %q is not supported by this kernel (last is %d)", name, last)
+				return nil, errorf("capability %q is not supported by this kernel (last is %d)", name, last)
 			}
 			out = append(out, n)
 		}
@@ -401,11 +399,11 @@ func parseCapabilities(c *Capabilities) (*capSets, error) {
 func lastCap() (int, error) {
 	b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
 	if err != nil {
-		return 0, fmt.Errorf("capabilities: %w", err)
+		return 0, errorf("capabilities: %w", err)
 	}
 	n, err := strconv.Atoi(trimSpace(string(b)))
 	if err != nil {
-		return 0, fmt.Errorf("capabilities: /proc/sys/kernel/cap_last_cap: %w", err)
+		return 0, errorf("capabilities: /proc/sys/kernel/cap_last_cap: %w", err)
 	}
 	return n, nil
 }
@@ -426,7 +424,7 @@ func (s *capSets) dropBounding() error {
 			continue
 		}
 		if err := prctl(prCapbsetDrop, uintptr(c), 0, 0, 0); err != nil {
-			return fmt.Errorf("drop capability %d from the bounding set: %w", c, err)
+			return errorf("drop capability %d from the bounding set: %w", c, err)
 		}
 	}
 	return nil
@@ -446,14 +444,14 @@ func (s *capSets) grant() error {
 	}
 	hdr := capUserHeader{version: linuxCapabilityVersion3}
 	if err := capset(&hdr, &data); err != nil {
-		return fmt.Errorf("set capabilities %v: %w", capNames(s.effective), err)
+		return errorf("set capabilities %v: %w", capNames(s.effective), err)
 	}
 	if err := prctl(prCapAmbient, prCapAmbientClearAll, 0, 0, 0); err != nil {
-		return fmt.Errorf("clear ambient capabilities: %w", err)
+		return errorf("clear ambient capabilities: %w", err)
 	}
 	for _, c := range s.effective {
 		if err := prctl(prCapAmbient, prCapAmbientRaise, uintptr(c), 0, 0); err != nil {
-			return fmt.Errorf("raise ambient capability %s: %w", capNames([]int{c})[0], err)
+			return errorf("raise ambient capability %s: %w", capNames([]int{c})[0], err)
 		}
 	}
 	return nil
@@ -463,7 +461,7 @@ func (s *capSets) grant() error {
 func capNames(cs []int) []string {
 	out := make([]string, len(cs))
 	for i, c := range cs {
-		out[i] = fmt.Sprintf("capability %d", c)
+		out[i] = "capability " + strconv.Itoa(c)
 		if c >= 0 && c < len(capabilityNames) {
 			out[i] = "CAP_" + capabilityNames[c]
 		}

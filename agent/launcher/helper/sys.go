@@ -9,8 +9,9 @@ import (
 // package's. They are defined here rather than taken from
 // golang.org/x/sys/unix, which imports strings: Go initializes strings
 // (and every package that imports it) only after the binary's packages
-// whose paths sort before it, which would hold the helper's start
-// behind most of the program's initialization (see init).
+// whose paths sort before it and that are ready, which would hold the
+// helper's start behind most of the program's initialization (see
+// init).
 
 // prctl(2) options and arguments (linux/prctl.h, the same on every
 // architecture).

@@ -258,7 +258,16 @@ func (a *Agent) gcSchedule(path string, touch bool) {
 		a.log.Error("refusing to garbage-collect a path outside --work_dir", "path", path)
 		return
 	}
-	fi, err := a.gcRoot.Lstat(rel)
+	// The parent is opened once (through the root, which keeps the walk
+	// inside --work_dir) and the path looked at and touched from it.
+	parent, err := a.gcRoot.Open(filepath.Dir(rel))
+	var st unix.Stat_t
+	if err == nil {
+		err = unix.Fstatat(int(parent.Fd()), filepath.Base(rel), &st, unix.AT_SYMLINK_NOFOLLOW)
+		if err != nil {
+			parent.Close()
+		}
+	}
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
 			a.log.Warn("cannot schedule a directory for garbage collection", "path", path, "err", err)
@@ -268,18 +277,20 @@ func (a *Agent) gcSchedule(path string, touch bool) {
 	now := a.clock.Now()
 	since := now
 	if touch {
-		if fi.Mode()&fs.ModeSymlink == 0 {
-			if err := a.gcRoot.Chtimes(rel, now, now); err != nil {
+		if st.Mode&unix.S_IFMT != unix.S_IFLNK {
+			ts := unix.NsecToTimespec(now.UnixNano())
+			if err := unix.UtimesNanoAt(int(parent.Fd()), filepath.Base(rel), []unix.Timespec{ts, ts}, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 				a.log.Debug("cannot update the modification time of a directory scheduled for garbage collection", "path", path, "err", err)
 			}
 		}
-	} else if mt := fi.ModTime(); mt.Before(now) {
+	} else if mt := time.Unix(st.Mtim.Unix()); mt.Before(now) {
 		since = mt
 	}
+	parent.Close()
 	a.st.gc.core.schedule(path, since)
 	a.log.Info("scheduled a directory for garbage collection", "path", path,
 		"in", max(0, a.cfg.GCDelay-now.Sub(since)).Round(time.Millisecond))
-	a.gcArm()
+	a.gcArmFor(since.Add(a.cfg.GCDelay))
 }
 
 // gcUnschedule keeps path: it is needed again (state goroutine).
@@ -424,9 +435,33 @@ func (a *Agent) gcLeftoverTrash() {
 // gcArm arms the timer for the first path to reach --gc_delay, unless
 // one fires earlier already (state goroutine).
 func (a *Agent) gcArm() {
+	at, ok := a.st.gc.core.next(a.cfg.GCDelay)
+	if !ok {
+		return
+	}
+	a.gcArmAt(at)
+}
+
+// gcArmFor arms the timer for a path just scheduled to reach --gc_delay
+// at at (state goroutine). An armed timer fires no later than every
+// other path's time (gcArm and gcArmFor keep it so; a path unscheduled
+// or scheduled again for later at most makes it fire early, and the
+// prune re-arms), so only at need be compared with it: the scan of every
+// scheduled path, which grows with the sandboxes kept for --gc_delay,
+// is left for when no timer is armed.
+func (a *Agent) gcArmFor(at time.Time) {
+	if a.st.gc.timer == nil {
+		a.gcArm()
+		return
+	}
+	a.gcArmAt(at)
+}
+
+// gcArmAt arms the timer to fire at at unless it fires no later already
+// (state goroutine).
+func (a *Agent) gcArmAt(at time.Time) {
 	g := &a.st.gc
-	at, ok := g.core.next(a.cfg.GCDelay)
-	if !ok || (g.timer != nil && !at.Before(g.timerAt)) {
+	if g.timer != nil && !at.Before(g.timerAt) {
 		return
 	}
 	if g.timer != nil {

@@ -503,3 +503,33 @@ func TestGCSymlinks(t *testing.T) {
 	waitGone(t, victim)
 	mustExist(t, filepath.Join(base, "executors", "e", "runs"), filepath.Join(outside, "executors", "e", "runs", "r"))
 }
+
+// A path scheduled while the timer waits for a later one, with an age
+// that already counts from its older modification time, gets the timer
+// moved to its own time: it is removed then, without a disk check, and
+// the later path stays.
+func TestGCEarlierPathMovesTimer(t *testing.T) {
+	m := newFakeMaster(t)
+	var usage atomic.Value
+	a := startAgent(t, m, func(c *Config) {
+		gcTestConfig(time.Hour, &usage)(c)
+		c.DiskWatchInterval = time.Hour
+	})
+	later := filepath.Join(a.cfg.WorkDir, "gc-test", "later")
+	earlier := filepath.Join(a.cfg.WorkDir, "gc-test", "earlier")
+	for _, d := range []string{later, earlier} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Now().Add(-time.Hour + 300*time.Millisecond)
+	if err := os.Chtimes(earlier, old, old); err != nil {
+		t.Fatal(err)
+	}
+	a.do(func() {
+		a.gcSchedule(later, true)
+		a.gcSchedule(earlier, false)
+	})
+	waitGone(t, earlier)
+	mustExist(t, later)
+}

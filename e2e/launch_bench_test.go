@@ -8,8 +8,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -40,14 +42,21 @@ var (
 //
 //	go test ./e2e -run '^$' -bench LaunchTrueTasks -benchtime 1x
 func BenchmarkLaunchTrueTasks(b *testing.B) {
-	master := *launchMaster
+	master, localPID := *launchMaster, 0
 	if master == "" {
-		master = startLocal(b)
+		master, localPID = startLocal(b)
 	}
 	b.ResetTimer()
 	var rates, p50s, p99s, callP50s, callP99s []float64
+	var localCPU, taskCPU, frameworkCPU time.Duration
 	for i := 0; i < b.N; i++ {
+		local0, tasks0 := processCPU(b, localPID)
+		self0 := selfCPU(b)
 		res := launchRun(b, master, *launchTasks)
+		local1, tasks1 := processCPU(b, localPID)
+		localCPU += local1 - local0
+		taskCPU += tasks1 - tasks0
+		frameworkCPU += selfCPU(b) - self0
 		rates = append(rates, res.rate)
 		p50s = append(p50s, res.p50)
 		p99s = append(p99s, res.p99)
@@ -60,11 +69,61 @@ func BenchmarkLaunchTrueTasks(b *testing.B) {
 	b.ReportMetric(mean(p99s), "p99-accept-to-running-ms")
 	b.ReportMetric(mean(callP50s), "p50-call-ms")
 	b.ReportMetric(mean(callP99s), "p99-call-ms")
+	tasks := float64(b.N * *launchTasks)
+	if localPID != 0 {
+		b.ReportMetric(float64(localCPU)/float64(time.Millisecond)/tasks, "local-cpu-ms/task")
+		b.ReportMetric(float64(taskCPU)/float64(time.Millisecond)/tasks, "task-cpu-ms/task")
+	}
+	b.ReportMetric(float64(frameworkCPU)/float64(time.Millisecond)/tasks, "framework-cpu-ms/task")
+}
+
+// processCPU returns the user and system CPU time the process pid has
+// used so far, its own threads' and apart that of the children it has
+// waited for (the tasks: their launch helpers and commands), from
+// /proc/<pid>/stat; 0 for pid 0.
+func processCPU(b *testing.B, pid int) (own, children time.Duration) {
+	if pid == 0 {
+		return 0, 0
+	}
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatalf("CPU of mezzo local: %v", err)
+	}
+	// The command name (field 2) is in parentheses and may hold spaces;
+	// utime, stime, cutime and cstime are fields 14 to 17, the 12th to
+	// 15th after it.
+	s := string(data)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(fields) < 15 {
+		b.Fatalf("CPU of mezzo local: short /proc/%d/stat: %q", pid, s)
+	}
+	var ticks [4]int64
+	for i, f := range fields[11:15] {
+		v, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			b.Fatalf("CPU of mezzo local: /proc/%d/stat: %v", pid, err)
+		}
+		ticks[i] = v
+	}
+	// Linux reports these in USER_HZ, 100 per second on every
+	// architecture Go supports.
+	tick := time.Second / 100
+	return time.Duration(ticks[0]+ticks[1]) * tick, time.Duration(ticks[2]+ticks[3]) * tick
+}
+
+// selfCPU returns the user and system CPU time the benchmark's own
+// process (the framework) has used so far.
+func selfCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatalf("getrusage: %v", err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // startLocal starts `mezzo local` with one agent and returns the master's
-// address.
-func startLocal(b *testing.B) string {
+// address and the process's id.
+func startLocal(b *testing.B) (string, int) {
 	port := freePort(b)
 	master := fmt.Sprintf("127.0.0.1:%d", port)
 	parent := *launchWorkDir
@@ -94,7 +153,7 @@ func startLocal(b *testing.B) string {
 			}
 		})
 	}
-	start(b, "local", args...)
+	p := start(b, "local", args...)
 	deadline := time.Now().Add(20 * time.Second)
 	for httpOK("http://"+master+"/health") != nil {
 		if time.Now().After(deadline) {
@@ -102,7 +161,7 @@ func startLocal(b *testing.B) string {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return master
+	return master, p.cmd.Process.Pid
 }
 
 // launchResult is one launch run: tasks launched per second, the

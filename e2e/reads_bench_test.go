@@ -33,7 +33,7 @@ var (
 func BenchmarkLaunchUnderReads(b *testing.B) {
 	master := *launchMaster
 	if master == "" {
-		master = startLocal(b)
+		master, _ = startLocal(b)
 	}
 	b.ResetTimer()
 	var alone, loaded []launchResult

@@ -25,7 +25,7 @@ import (
 func BenchmarkLaunchTrueTasksV0(b *testing.B) {
 	master := *launchMaster
 	if master == "" {
-		master = startLocal(b)
+		master, _ = startLocal(b)
 	}
 	b.ResetTimer()
 	var rates, p50s, p99s []float64

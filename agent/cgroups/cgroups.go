@@ -98,7 +98,8 @@ type Hierarchy struct {
 
 // hierarchy is what differs between the versions.
 type hierarchy interface {
-	// create makes the container cgroup name (a path under root).
+	// create makes the container cgroup name (a path under root);
+	// ErrExist when any directory of it exists.
 	create(name string) (Cgroup, error)
 	// load opens an existing container cgroup.
 	load(name string) (Cgroup, error)
@@ -195,10 +196,10 @@ func (h *Hierarchy) Create(name string) (Cgroup, error) {
 	if err := checkName(name); err != nil {
 		return nil, err
 	}
-	if h.impl.exists(name) {
+	cg, err := h.impl.create(name)
+	if errors.Is(err, ErrExist) {
 		return nil, fmt.Errorf("cgroup %s/%s: %w", h.root, name, ErrExist)
 	}
-	cg, err := h.impl.create(name)
 	if err != nil {
 		return nil, fmt.Errorf("create cgroup %s/%s: %w", h.root, name, err)
 	}

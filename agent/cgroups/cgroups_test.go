@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -230,6 +231,12 @@ func TestV1Lifecycle(t *testing.T) {
 	if !slices.Contains(procs, a.pid()) || !slices.Contains(procs, b.pid()) {
 		t.Errorf("procs %v lack %d or %d", procs, a.pid(), b.pid())
 	}
+	for c, dir := range paths {
+		in := strings.Fields(readTrim(t, filepath.Join(dir, "cgroup.procs")))
+		if !slices.Contains(in, strconv.Itoa(a.pid())) || !slices.Contains(in, strconv.Itoa(b.pid())) {
+			t.Errorf("%s cgroup.procs %v lacks %d or %d", c, in, a.pid(), b.pid())
+		}
+	}
 	st, err := cg.Stats()
 	must(err)
 	if st.Processes != 4 || st.Threads < 4 || st.MemUsage == 0 || st.MemLimit != Unlimited {
@@ -411,5 +418,81 @@ func TestV1Devices(t *testing.T) {
 	p.wait(t)
 	if out := p.out.String(); !strings.Contains(out, "zero ok") || strings.Contains(out, "node ok") || !strings.Contains(out, "not permitted") {
 		t.Errorf("output %q", out)
+	}
+}
+
+// A v1 cgroup holding a process, here in a nested cgroup, is not
+// deleted: Delete fails naming the processes and leaves every
+// directory; once the process is killed, Delete removes them all.
+func TestV1DeleteRefusesPopulated(t *testing.T) {
+	h := openV1Test(t, Memory)
+	cg, err := h.Create("busy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths := cg.Paths()
+	nested := filepath.Join(paths[Freezer], "nested")
+	if err := os.Mkdir(nested, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := startHeld(t, "exec sleep 30")
+	if err := os.WriteFile(filepath.Join(nested, "cgroup.procs"), []byte(strconv.Itoa(p.pid())), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p.release(t)
+	if procs, err := cg.Procs(); err != nil || !slices.Equal(procs, []int{p.pid()}) {
+		t.Fatalf("procs %v, %v; want [%d]", procs, err, p.pid())
+	}
+	if err := cg.Delete(); err == nil || !strings.Contains(err.Error(), "running processes") {
+		t.Errorf("delete of a populated cgroup: %v", err)
+	}
+	if _, err := os.Stat(nested); err != nil {
+		t.Errorf("the populated cgroup is gone: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := cg.Kill(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p.wait(t)
+	if err := cg.Delete(); err != nil {
+		t.Fatal(err)
+	}
+	for c, dir := range paths {
+		if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s cgroup left: %v", c, err)
+		}
+	}
+}
+
+// Creating a v1 cgroup whose directory exists in one controller only
+// fails with ErrExist and makes nothing in the others.
+func TestV1CreateExistingInOneController(t *testing.T) {
+	h := openV1Test(t, CPU, CPUAcct, Memory, Pids)
+	cg, err := h.Create("probe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths := cg.Paths()
+	if err := cg.Delete(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(paths[Pids], 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Create("probe"); !errors.Is(err, ErrExist) {
+		t.Errorf("create with a pids cgroup left: %v, want ErrExist", err)
+	}
+	for c, dir := range paths {
+		_, err := os.Stat(dir)
+		if c == Pids && err != nil {
+			t.Errorf("the pids cgroup that was there is gone: %v", err)
+		}
+		if c != Pids && !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s cgroup made by a failed create: %v", c, err)
+		}
+	}
+	if err := os.Remove(paths[Pids]); err != nil {
+		t.Fatal(err)
 	}
 }

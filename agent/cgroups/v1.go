@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/containerd/cgroups/v3/cgroup1"
@@ -54,6 +55,10 @@ type v1Hierarchy struct {
 	mountpoint, root string
 	controllers      []Controller
 	subsystems       []cgroup1.Subsystem
+	// distinct are the controllers with a mount of their own: the first
+	// of co-mounted ones (cpu of cpu,cpuacct), whose directory holds the
+	// others' cgroups too.
+	distinct []Controller
 }
 
 // openV1 checks that each controller is a v1 mount at
@@ -65,10 +70,16 @@ func openV1(mountpoint, root string, controllers []Controller) (*v1Hierarchy, er
 		return nil, err
 	}
 	var missing []string
+	var distinct []Controller
+	var mountDirs []string
 	for _, c := range controllers {
 		dir := filepath.Join(mountpoint, string(c))
 		if resolved, err := filepath.EvalSymlinks(dir); err == nil {
 			dir = resolved
+		}
+		if !slices.Contains(mountDirs, dir) {
+			mountDirs = append(mountDirs, dir)
+			distinct = append(distinct, c)
 		}
 		if !slices.ContainsFunc(mounts, func(m v1Mount) bool {
 			return m.dir == dir && slices.Contains(m.controllers, string(c))
@@ -80,7 +91,7 @@ func openV1(mountpoint, root string, controllers []Controller) (*v1Hierarchy, er
 		return nil, fmt.Errorf("cgroups: the cgroup v1 controllers %s are not mounted under %s (each at %s/<controller>)",
 			strings.Join(missing, ", "), mountpoint, mountpoint)
 	}
-	h := &v1Hierarchy{mountpoint: mountpoint, root: root, controllers: controllers}
+	h := &v1Hierarchy{mountpoint: mountpoint, root: root, controllers: controllers, distinct: distinct}
 	for _, c := range controllers {
 		dir := filepath.Join(mountpoint, string(c), root)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -136,12 +147,27 @@ func (h *v1Hierarchy) exists(name string) bool {
 
 func (h *v1Hierarchy) hierarchy() ([]cgroup1.Subsystem, error) { return h.subsystems, nil }
 
+// create makes the cgroup's directory in each mount, one mkdir each
+// (what the library's New does, less a stat of every controller's
+// directory before and after); ErrExist, with nothing made, when one
+// exists. The library's handle is loaded when first needed.
 func (h *v1Hierarchy) create(name string) (Cgroup, error) {
-	cg, err := cgroup1.New(cgroup1.StaticPath("/"+h.root+"/"+name), &specs.LinuxResources{}, cgroup1.WithHierarchy(h.hierarchy))
-	if err != nil {
-		return nil, err
+	c := &v1Cgroup{h: h, name: name}
+	var made []string
+	for _, ctrl := range h.distinct {
+		dir := c.path(ctrl)
+		if err := unix.Mkdir(dir, 0o755); err != nil {
+			for _, d := range slices.Backward(made) {
+				_ = unix.Rmdir(d) // just made and empty
+			}
+			if errors.Is(err, unix.EEXIST) {
+				return nil, ErrExist
+			}
+			return nil, fmt.Errorf("mkdir %s: %w", dir, err)
+		}
+		made = append(made, dir)
 	}
-	return &v1Cgroup{h: h, name: name, cg: cg}, nil
+	return c, nil
 }
 
 func (h *v1Hierarchy) load(name string) (Cgroup, error) {
@@ -159,7 +185,25 @@ func (h *v1Hierarchy) load(name string) (Cgroup, error) {
 type v1Cgroup struct {
 	h    *v1Hierarchy
 	name string
-	cg   cgroup1.Cgroup
+	// mu guards cg, the library's handle, loaded on first use (the
+	// launch of a container does not use it).
+	mu sync.Mutex
+	cg cgroup1.Cgroup
+}
+
+// lib returns the library's handle of the cgroup, loading it the first
+// time.
+func (c *v1Cgroup) lib() (cgroup1.Cgroup, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cg == nil {
+		cg, err := cgroup1.Load(cgroup1.StaticPath("/"+c.h.root+"/"+c.name), cgroup1.WithHierarchy(c.h.hierarchy))
+		if err != nil {
+			return nil, err
+		}
+		c.cg = cg
+	}
+	return c.cg, nil
 }
 
 func (c *v1Cgroup) Name() string { return c.name }
@@ -184,35 +228,105 @@ func (c *v1Cgroup) need(ctrl Controller) error {
 	return nil
 }
 
+// set writes one control file of ctrl's directory. A limit of one file
+// is written there alone: the library's update would visit every
+// controller's directory for it (a stat each, on every container).
+func (c *v1Cgroup) set(ctrl Controller, file, value string) error {
+	if err := writeFile(filepath.Join(c.path(ctrl), file), value); err != nil {
+		return fmt.Errorf("cgroup %s: set %s: %w", c.name, file, err)
+	}
+	return nil
+}
+
 func (c *v1Cgroup) update(what string, r *specs.LinuxResources) error {
-	if err := c.cg.Update(r); err != nil {
+	cg, err := c.lib()
+	if err == nil {
+		err = cg.Update(r)
+	}
+	if err != nil {
 		return fmt.Errorf("cgroup %s: set %s: %w", c.name, what, err)
 	}
 	return nil
 }
 
+// Add writes pid to cgroup.procs once per mount (co-mounted controllers
+// share the cgroup), retrying as the library does while the kernel
+// refuses a process still being created (EINVAL).
 func (c *v1Cgroup) Add(pid int) error {
-	if err := c.cg.AddProc(uint64(pid)); err != nil {
-		return fmt.Errorf("cgroup %s: add pid %d: %w", c.name, pid, err)
+	if pid <= 0 {
+		return fmt.Errorf("cgroup %s: add pid %d: %w", c.name, pid, cgroup1.ErrInvalidPid)
+	}
+	for _, ctrl := range c.h.distinct {
+		if err := addProc(filepath.Join(c.path(ctrl), "cgroup.procs"), strconv.Itoa(pid)); err != nil {
+			return fmt.Errorf("cgroup %s: add pid %d: %w", c.name, pid, err)
+		}
+	}
+	return nil
+}
+
+// addProc writes pid to the cgroup.procs file path, up to five times 30
+// ms apart while the kernel answers EINVAL (a task still TASK_NEW).
+func addProc(path, pid string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	for range 5 {
+		if _, err = f.WriteString(pid); !errors.Is(err, unix.EINVAL) {
+			break
+		}
+		time.Sleep(30 * time.Millisecond)
+	}
+	if err != nil {
+		return fmt.Errorf("write %s to %s: %w", pid, path, err)
 	}
 	return nil
 }
 
 func (c *v1Cgroup) Procs() ([]int, error) {
-	// Kill and Delete need the freezer, so every container has it.
-	ps, err := c.cg.Processes(cgroup1.Freezer, true)
-	if errors.Is(err, os.ErrNotExist) || errors.Is(err, cgroup1.ErrCgroupDeleted) {
-		return nil, nil // deleted: nothing inside
-	}
-	if err != nil {
+	// Kill and Delete need the freezer, so every container has it; its
+	// directories hold a handful of files, so listing them is cheap.
+	var out []int
+	if err := v1Procs(c.path(Freezer), &out); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil // deleted: nothing inside
+		}
 		return nil, fmt.Errorf("cgroup %s: list processes: %w", c.name, err)
-	}
-	out := make([]int, 0, len(ps))
-	for _, p := range ps {
-		out = append(out, p.Pid)
 	}
 	slices.Sort(out)
 	return slices.Compact(out), nil
+}
+
+// v1Procs appends the pids in dir's cgroup.procs and in those of its
+// nested cgroups to out. It reads the directory entries' types from the
+// listing instead of stat-ing each control file.
+func v1Procs(dir string, out *[]int) error {
+	b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	if err != nil {
+		return err
+	}
+	for _, f := range strings.Fields(string(b)) {
+		pid, err := strconv.Atoi(f)
+		if err != nil {
+			return fmt.Errorf("parse %s/cgroup.procs: %w", dir, err)
+		}
+		*out = append(*out, pid)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		// A nested cgroup removed meanwhile had nothing left inside.
+		if err := v1Procs(filepath.Join(dir, e.Name()), out); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
 }
 
 func (c *v1Cgroup) Populated() (bool, error) {
@@ -224,7 +338,7 @@ func (c *v1Cgroup) SetCPUShares(shares uint64) error {
 	if err := c.need(CPU); err != nil {
 		return err
 	}
-	return c.update("cpu.shares", &specs.LinuxResources{CPU: &specs.LinuxCPU{Shares: &shares}})
+	return c.set(CPU, "cpu.shares", strconv.FormatUint(shares, 10))
 }
 
 func (c *v1Cgroup) SetCPUQuota(quota, period time.Duration) error {
@@ -246,7 +360,7 @@ func (c *v1Cgroup) SetMemoryLimit(bytes int64) error {
 	if bytes < 0 {
 		bytes = -1
 	}
-	return c.update("memory.limit_in_bytes", &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &bytes}})
+	return c.set(Memory, "memory.limit_in_bytes", strconv.FormatInt(bytes, 10))
 }
 
 func (c *v1Cgroup) SetMemorySoftLimit(bytes int64) error {
@@ -256,7 +370,7 @@ func (c *v1Cgroup) SetMemorySoftLimit(bytes int64) error {
 	if bytes < 0 {
 		bytes = -1
 	}
-	return c.update("memory.soft_limit_in_bytes", &specs.LinuxResources{Memory: &specs.LinuxMemory{Reservation: &bytes}})
+	return c.set(Memory, "memory.soft_limit_in_bytes", strconv.FormatInt(bytes, 10))
 }
 
 // v1Unlimited: v1 reports "no limit" as the largest page-aligned
@@ -282,10 +396,9 @@ func (c *v1Cgroup) SetPidsMax(n int64) error {
 		return err
 	}
 	if n <= 0 {
-		// The library writes only positive limits.
-		return writeFile(filepath.Join(c.path(Pids), "pids.max"), "max")
+		return c.set(Pids, "pids.max", "max")
 	}
-	return c.update("pids.max", &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: &n}})
+	return c.set(Pids, "pids.max", strconv.FormatInt(n, 10))
 }
 
 func (c *v1Cgroup) SetDevices(allow []DeviceRule) error {
@@ -389,7 +502,11 @@ func (c *v1Cgroup) Stats(only ...Controller) (*Stats, error) {
 	}
 	s.Processes = uint64(len(ps))
 	if !c.h.has(Pids) {
-		ts, err := c.cg.Tasks(cgroup1.Freezer, true)
+		cg, err := c.lib()
+		var ts []cgroup1.Task
+		if err == nil {
+			ts, err = cg.Tasks(cgroup1.Freezer, true)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("cgroup %s: list threads: %w", c.name, err)
 		}
@@ -404,19 +521,36 @@ func (c *v1Cgroup) WatchOOM() (*OOMWatch, error) {
 	if err := c.need(Memory); err != nil {
 		return nil, err
 	}
-	fd, err := c.cg.OOMEventFD()
+	control := filepath.Join(c.path(Memory), "memory.oom_control")
+	fd, err := oomEventFD(c.path(Memory), control)
 	if err != nil {
 		return nil, fmt.Errorf("cgroup %s: listen for OOM events (memory.oom_control): %w", c.name, err)
 	}
-	if err := unix.SetNonblock(int(fd), true); err != nil {
-		unix.Close(int(fd))
-		return nil, fmt.Errorf("cgroup %s: OOM eventfd: %w", c.name, err)
-	}
-	control := filepath.Join(c.path(Memory), "memory.oom_control")
-	return startOOMWatch(os.NewFile(fd, "oom eventfd"), 8, func() (uint64, error) {
+	return startOOMWatch(os.NewFile(uintptr(fd), "oom eventfd"), 8, func() (uint64, error) {
 		kv, err := readKV(control)
 		return kv["oom_kill"], err
 	}, true)
+}
+
+// oomEventFD registers a non-blocking eventfd for the OOM events of the
+// memory cgroup dir (control is its memory.oom_control) through
+// cgroup.event_control, as the library's OOMEventFD does.
+func oomEventFD(dir, control string) (int, error) {
+	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		return -1, fmt.Errorf("eventfd: %w", err)
+	}
+	f, err := os.Open(control)
+	if err != nil {
+		unix.Close(efd)
+		return -1, err
+	}
+	defer f.Close()
+	if err := writeFile(filepath.Join(dir, "cgroup.event_control"), fmt.Sprintf("%d %d", efd, f.Fd())); err != nil {
+		unix.Close(efd)
+		return -1, err
+	}
+	return efd, nil
 }
 
 func (c *v1Cgroup) Freeze(ctx context.Context) error {
@@ -452,7 +586,27 @@ func (c *v1Cgroup) Kill(ctx context.Context) error {
 }
 
 func (c *v1Cgroup) Delete() error {
-	err := c.cg.Delete()
+	// The common case, an empty cgroup with no nested ones, takes one
+	// rmdir per controller (co-mounted controllers share a directory, so
+	// the second finds it gone). The kernel refuses to remove a cgroup
+	// that holds processes or nested cgroups; then the library's delete
+	// removes the nested ones, or reports the processes, and retries
+	// while the kernel lets go of exited ones.
+	fast := true
+	for _, ctrl := range c.h.controllers {
+		err := unix.Rmdir(c.path(ctrl))
+		if err != nil && !errors.Is(err, unix.ENOENT) {
+			fast = false
+			break
+		}
+	}
+	if fast {
+		return nil
+	}
+	cg, err := c.lib()
+	if err == nil {
+		err = cg.Delete()
+	}
 	if err == nil || errors.Is(err, cgroup1.ErrCgroupDeleted) {
 		return nil
 	}

@@ -92,6 +92,9 @@ func (h *v2Hierarchy) exists(name string) bool {
 func (h *v2Hierarchy) group(name string) string { return "/" + h.root + "/" + name }
 
 func (h *v2Hierarchy) create(name string) (Cgroup, error) {
+	if h.exists(name) {
+		return nil, ErrExist
+	}
 	m, err := cgroup2.NewManager(h.mountpoint, h.group(name), &cgroup2.Resources{})
 	if err != nil {
 		return nil, err

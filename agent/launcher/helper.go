@@ -2,7 +2,6 @@ package launcher
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -59,10 +58,7 @@ func startHelped(s Spec, path string, argv []string, env map[string]string, out,
 			req.Dir = SandboxMountPoint
 		}
 	}
-	body, err := json.Marshal(req)
-	if err != nil {
-		return nil, fmt.Errorf("launch helper request: %w", err)
-	}
+	body := helper.EncodeRequest(&req)
 
 	var closeLater []*os.File
 	defer func() {
@@ -92,7 +88,7 @@ func startHelped(s Spec, path string, argv []string, env map[string]string, out,
 	cmd := &exec.Cmd{
 		Path:       iso.Helper,
 		Args:       []string{iso.Helper, "launch"},
-		Env:        []string{helper.EnvMarker + "=1"},
+		Env:        helper.Environ,
 		Stdout:     out,
 		Stderr:     errf,
 		ExtraFiles: []*os.File{ctrlR, errW, statusW},
@@ -114,7 +110,7 @@ func startHelped(s Spec, path string, argv []string, env map[string]string, out,
 	errW.Close()
 	statusW.Close()
 	closeLater = []*os.File{ctrlW, errR}
-	p := &Process{cmd: cmd, pid: cmd.Process.Pid, done: make(chan struct{})}
+	p := &Process{cmd: cmd, pid: cmd.Process.Pid, done: make(chan struct{}), pidNS: pidNS}
 	if pidNS {
 		p.statusPipe = statusR
 	} else {

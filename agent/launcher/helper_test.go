@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/mezzo-project/mezzo/agent/launcher/helper"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 )
 
@@ -118,6 +119,34 @@ func TestHelperPidNamespaceSeesOnlyItsOwn(t *testing.T) {
 	}
 }
 
+// The command gets the request's environment, none of the helper's own
+// (its marker, GOMAXPROCS), with or without a pid namespace.
+func TestHelperEnvironmentNotPassedOn(t *testing.T) {
+	needRoot(t)
+	for _, iso := range []Isolation{{}, {Namespaces: pidMount}} {
+		dir := t.TempDir()
+		p, err := Start(Spec{Command: shell("env"), Dir: dir, NewSession: true, Env: map[string]string{"ONLY": "this"},
+			Isolation: &Isolation{Helper: helperBinary(t), Namespaces: iso.Namespaces}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		<-p.Done()
+		out, err := os.ReadFile(filepath.Join(dir, "stdout"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		env := string(out)
+		if !strings.Contains(env, "ONLY=this") {
+			t.Errorf("namespaces %#x: the request's environment is missing: %q", iso.Namespaces, env)
+		}
+		for _, kv := range helper.Environ {
+			if name, _, _ := strings.Cut(kv, "="); strings.Contains(env, name+"=") {
+				t.Errorf("namespaces %#x: the command got the helper's %s: %q", iso.Namespaces, name, env)
+			}
+		}
+	}
+}
+
 func TestHelperStatusAsWithoutHelper(t *testing.T) {
 	needRoot(t)
 	for _, tc := range []struct {
@@ -201,6 +230,36 @@ func TestHelperDestroyEndsNamespace(t *testing.T) {
 		t.Errorf("status %s", got)
 	}
 	eventually(t, "every process of the namespace to die", func() bool { return len(members()) == 0 })
+}
+
+// Destroy of a pid namespace's init, which skips the search of its
+// session, still ends every process of the session, those in process
+// groups of their own included, and of the namespace.
+func TestHelperDestroyEndsSessionInNamespace(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	p, err := startIsolated(t, dir, `(set -m; sleep 300 & wait) & setsid sleep 300 & sleep 300 & echo ready > ready; wait`,
+		Isolation{Namespaces: pidMount}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the command", func() bool { _, err := os.Stat(filepath.Join(dir, "ready")); return err == nil })
+	sid := p.Pid()
+	session := func() []int {
+		var out []int
+		for _, pid := range pids() {
+			if s, err := unix.Getsid(pid); err == nil && s == sid && !zombie(pid) {
+				out = append(out, pid)
+			}
+		}
+		return out
+	}
+	eventually(t, "the session's sleepers", func() bool { return len(session()) >= 5 })
+	p.Destroy()
+	<-p.Done()
+	if got := session(); len(got) != 0 {
+		t.Errorf("processes of the session left once the init was reaped: %v", got)
+	}
 }
 
 func TestHelperInitReapsOrphans(t *testing.T) {

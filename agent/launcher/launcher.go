@@ -80,6 +80,9 @@ type Process struct {
 	// the init of a pid namespace, carries the command's own wait
 	// status, which Status reports instead of the helper's.
 	statusPipe *os.File
+	// pidNS: the process is the init of a pid namespace of its own (the
+	// launch helper), so that its end ends every process of its session.
+	pidNS bool
 
 	// adopted: see Adopt. release stops watching it.
 	adopted bool
@@ -248,8 +251,16 @@ func (p *Process) Kill() {
 // NewSession, every process of its session (process groups it created
 // included), repeating until none is left or a few rounds pass. It does
 // not wait for the leader to be reaped.
+//
+// The init of a pid namespace needs no search of the session: every
+// process of it is in the namespace (a process outside cannot join the
+// session), and the kernel kills them all when the init dies, before
+// the init can be reaped.
 func (p *Process) Destroy() {
 	p.Signal(syscall.SIGKILL)
+	if p.pidNS {
+		return
+	}
 	for range 10 {
 		if killSession(p.Pid()) == 0 {
 			return

@@ -1,20 +1,14 @@
 package helper
 
 import (
-	"encoding/binary"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"runtime"
 	"slices"
 	"strconv"
-	"strings"
 	"syscall"
-
-	"golang.org/x/sys/unix"
 )
 
 // Main is the launch helper, `mezzo launch`: started by launcher.Start inside the
@@ -29,8 +23,8 @@ func Main(args []string) int {
 	// the command (or forks it).
 	runtime.LockOSThread()
 	for _, fd := range []int{FdControl, FdErrors, FdStatus} {
-		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, unix.FD_CLOEXEC); err != nil {
-			fmt.Fprintf(os.Stderr, "mezzo launch: fd %d: %v (this is started by the agent, not by hand)\n", fd, err)
+		if err := setCloexec(fd); err != nil {
+			os.Stderr.WriteString("mezzo launch: fd " + strconv.Itoa(fd) + ": " + err.Error() + " (this is started by the agent, not by hand)\n")
 			return 2
 		}
 	}
@@ -43,14 +37,14 @@ func Main(args []string) int {
 	}
 	req, err := readRequest(ctrl)
 	if err != nil {
-		return report(fmt.Errorf("launch helper: %w", err))
+		return report(errorf("launch helper: %w", err))
 	}
 	var b [1]byte
 	if _, err := io.ReadFull(ctrl, b[:]); err != nil || b[0] != GoAhead {
 		return 1 // the parent gave up on the launch (Isolate failed)
 	}
 	ctrl.Close()
-	pidNS := req.Namespaces&unix.CLONE_NEWPID != 0
+	pidNS := req.Namespaces&syscall.CLONE_NEWPID != 0
 	var sigs chan os.Signal
 	if pidNS {
 		// As init, only signals with a handler reach us; take them from
@@ -64,7 +58,7 @@ func Main(args []string) int {
 	}
 	if !pidNS {
 		err := syscall.Exec(path, req.Argv, req.Env)
-		return report(fmt.Errorf("exec %s: %w", path, err))
+		return report(errorf("exec %s: %w", path, err))
 	}
 	return runInit(req, path, sigs, errw, statusw)
 }
@@ -75,42 +69,42 @@ var forwarded = []os.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, sys
 func readRequest(r io.Reader) (*Request, error) {
 	var hdr [4]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
-		return nil, fmt.Errorf("read the request: %w", err)
+		return nil, errorf("read the request: %w", err)
 	}
-	n := binary.BigEndian.Uint32(hdr[:])
+	n := bigEndianUint32(hdr[:])
 	if n > MaxRequest {
-		return nil, fmt.Errorf("request of %d bytes is too large", n)
+		return nil, errorf("request of %d bytes is too large", n)
 	}
 	body := make([]byte, n)
 	if _, err := io.ReadFull(r, body); err != nil {
-		return nil, fmt.Errorf("read the request: %w", err)
+		return nil, errorf("read the request: %w", err)
 	}
-	var req Request
-	if err := json.Unmarshal(body, &req); err != nil {
-		return nil, fmt.Errorf("decode the request: %w", err)
+	req, err := DecodeRequest(body)
+	if err != nil {
+		return nil, errorf("decode the request: %w", err)
 	}
-	return &req, nil
+	return req, nil
 }
 
 // setUp makes the isolation of req in the calling process (on the locked
 // thread) and returns the resolved executable.
 func setUp(req *Request) (string, error) {
-	if req.Namespaces&unix.CLONE_NEWNS != 0 {
+	if req.Namespaces&syscall.CLONE_NEWNS != 0 {
 		// Nothing mounted here may reach the host, while the host's
 		// later mounts still show here (Mesos' default propagation).
-		if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
-			return "", fmt.Errorf("make the container's mounts slaves of the host's: %w", err)
+		if err := syscall.Mount("", "/", "", syscall.MS_REC|syscall.MS_SLAVE, ""); err != nil {
+			return "", errorf("make the container's mounts slaves of the host's: %w", err)
 		}
 	}
 	root := req.Rootfs
 	if root != nil {
-		if req.Namespaces&unix.CLONE_NEWNS == 0 {
+		if req.Namespaces&syscall.CLONE_NEWNS == 0 {
 			return "", errors.New("a container rootfs needs a mount namespace (CLONE_NEWNS)")
 		}
 		if err := mountRootfs(root); err != nil {
 			return "", err
 		}
-	} else if req.Namespaces&unix.CLONE_NEWPID != 0 {
+	} else if req.Namespaces&syscall.CLONE_NEWPID != 0 {
 		if err := mountOne(Mount{Source: "proc", Target: "/proc", Type: "proc"}); err != nil {
 			return "", err
 		}
@@ -140,21 +134,21 @@ func setUp(req *Request) (string, error) {
 			// As Docker does, an image's working directory is made when
 			// the image lacks it.
 			if err := os.MkdirAll(req.Dir, 0o755); err != nil {
-				return "", fmt.Errorf("create the working directory %s in the container's rootfs: %w", req.Dir, err)
+				return "", errorf("create the working directory %s in the container's rootfs: %w", req.Dir, err)
 			}
 		}
 	}
 	for _, rl := range req.Rlimits {
 		lim := syscall.Rlimit{Cur: rl.Soft, Max: rl.Hard}
 		if err := syscall.Setrlimit(rl.Resource, &lim); err != nil {
-			return "", fmt.Errorf("set rlimit %s (soft %s, hard %s): %w", rlimitName(rl.Resource), rlimValue(rl.Soft), rlimValue(rl.Hard), err)
+			return "", errorf("set rlimit %s (soft %s, hard %s): %w", rlimitName(rl.Resource), rlimValue(rl.Soft), rlimValue(rl.Hard), err)
 		}
 	}
 	path := req.Path
-	if !strings.Contains(path, "/") {
+	if indexByte(path, '/') < 0 {
 		p, err := LookPath(path, envValue(req.Env, "PATH"))
 		if err != nil {
-			return "", fmt.Errorf("executable %q not found in PATH %q", path, envValue(req.Env, "PATH"))
+			return "", errorf("executable %q not found in PATH %q", path, envValue(req.Env, "PATH"))
 		}
 		path = p
 	}
@@ -172,8 +166,8 @@ func setUp(req *Request) (string, error) {
 		if caps != nil && caps.effective != nil {
 			// Keep the permitted set across the switch: the effective
 			// one is raised again from it below.
-			if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
-				return "", fmt.Errorf("keep capabilities across the user switch: %w", err)
+			if err := prctl(prSetKeepcaps, 1, 0, 0, 0); err != nil {
+				return "", errorf("keep capabilities across the user switch: %w", err)
 			}
 		}
 		if err := switchUser(u); err != nil {
@@ -189,13 +183,13 @@ func setUp(req *Request) (string, error) {
 	}
 	if req.DieWithParent {
 		// Changing credentials cleared it.
-		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
-			return "", fmt.Errorf("set the parent-death signal: %w", err)
+		if err := prctl(prSetPdeathsig, uintptr(syscall.SIGKILL), 0, 0, 0); err != nil {
+			return "", errorf("set the parent-death signal: %w", err)
 		}
 	}
 	if req.Dir != "" {
 		if err := os.Chdir(req.Dir); err != nil {
-			return "", fmt.Errorf("change to the working directory: %w", err)
+			return "", errorf("change to the working directory: %w", err)
 		}
 	}
 	return path, nil
@@ -210,9 +204,9 @@ func mountOne(m Mount) error {
 			err = errno
 		}
 		if bind {
-			return fmt.Errorf("mount %s on %s: %w", m.Source, m.Target, err)
+			return errorf("mount %s on %s: %w", m.Source, m.Target, err)
 		}
-		return fmt.Errorf("mount %s (%s) on %s: %w", m.Source, m.Type, m.Target, err)
+		return errorf("mount %s (%s) on %s: %w", m.Source, m.Type, m.Target, err)
 	}
 	dirTarget := true
 	if bind {
@@ -232,39 +226,39 @@ func mountOne(m Mount) error {
 			}
 		}
 		if err != nil {
-			return fail(fmt.Errorf("create the mount point: %w", err))
+			return fail(errorf("create the mount point: %w", err))
 		}
 	}
 	if bind {
-		if err := unix.Mount(m.Source, m.Target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		if err := syscall.Mount(m.Source, m.Target, "", syscall.MS_BIND|syscall.MS_REC, ""); err != nil {
 			return fail(err)
 		}
 		if m.ReadOnly {
 			// A bind mount takes read-only on a remount, which must keep
 			// the flags the source's mount has (nosuid, nodev, ...).
-			var st unix.Statfs_t
-			if err := unix.Statfs(m.Target, &st); err != nil {
+			var st syscall.Statfs_t
+			if err := syscall.Statfs(m.Target, &st); err != nil {
 				return fail(err)
 			}
-			keep := uintptr(st.Flags) & (unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC | unix.MS_NOATIME | unix.MS_NODIRATIME | unix.MS_RELATIME)
-			if err := unix.Mount("", m.Target, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|keep, ""); err != nil {
-				return fail(fmt.Errorf("remount read-only: %w", err))
+			keep := uintptr(st.Flags) & (syscall.MS_NOSUID | syscall.MS_NODEV | syscall.MS_NOEXEC | syscall.MS_NOATIME | syscall.MS_NODIRATIME | syscall.MS_RELATIME)
+			if err := syscall.Mount("", m.Target, "", syscall.MS_BIND|syscall.MS_REMOUNT|syscall.MS_RDONLY|keep, ""); err != nil {
+				return fail(errorf("remount read-only: %w", err))
 			}
 		}
 		return nil
 	}
-	flags := uintptr(unix.MS_NOSUID | unix.MS_NODEV)
+	flags := uintptr(syscall.MS_NOSUID | syscall.MS_NODEV)
 	if m.Type == "proc" {
-		flags |= unix.MS_NOEXEC
+		flags |= syscall.MS_NOEXEC
 	}
 	if m.ReadOnly {
-		flags |= unix.MS_RDONLY
+		flags |= syscall.MS_RDONLY
 	}
 	src := m.Source
 	if src == "" {
 		src = m.Type
 	}
-	if err := unix.Mount(src, m.Target, m.Type, flags, m.Data); err != nil {
+	if err := syscall.Mount(src, m.Target, m.Type, flags, m.Data); err != nil {
 		return fail(err)
 	}
 	return nil
@@ -277,13 +271,13 @@ func switchUser(u *User) error {
 		groups[i] = int(g)
 	}
 	if err := syscall.Setgroups(groups); err != nil {
-		return fmt.Errorf("switch to user %q: setgroups %v: %w", u.Name, u.Groups, err)
+		return errorf("switch to user %q: setgroups %v: %w", u.Name, u.Groups, err)
 	}
 	if err := syscall.Setgid(int(u.GID)); err != nil {
-		return fmt.Errorf("switch to user %q: setgid %d: %w", u.Name, u.GID, err)
+		return errorf("switch to user %q: setgid %d: %w", u.Name, u.GID, err)
 	}
 	if err := syscall.Setuid(int(u.UID)); err != nil {
-		return fmt.Errorf("switch to user %q: setuid %d: %w", u.Name, u.UID, err)
+		return errorf("switch to user %q: setuid %d: %w", u.Name, u.UID, err)
 	}
 	return nil
 }
@@ -300,7 +294,7 @@ func runInit(req *Request, path string, sigs chan os.Signal, errw, statusw *os.F
 		Sys:   &syscall.SysProcAttr{Setpgid: true},
 	})
 	if err != nil {
-		io.WriteString(errw, fmt.Sprintf("start %s: %v", path, err))
+		io.WriteString(errw, "start "+path+": "+err.Error())
 		return 1
 	}
 	errw.Close()
@@ -320,14 +314,14 @@ func runInit(req *Request, path string, sigs chan os.Signal, errw, statusw *os.F
 			continue
 		}
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "mezzo launch: wait: %v\n", err)
+			os.Stderr.WriteString("mezzo launch: wait: " + err.Error() + "\n")
 			return 1
 		}
 		if wpid != pid {
 			continue // an orphan of the namespace
 		}
 		var b [4]byte
-		binary.BigEndian.PutUint32(b[:], uint32(ws))
+		putBigEndianUint32(b[:], uint32(ws))
 		statusw.Write(b[:])
 		switch {
 		case ws.Exited():
@@ -342,7 +336,7 @@ func runInit(req *Request, path string, sigs chan os.Signal, errw, statusw *os.F
 // envValue returns NAME's value in a NAME=value list.
 func envValue(env []string, name string) string {
 	for _, kv := range env {
-		if v, ok := strings.CutPrefix(kv, name+"="); ok {
+		if v, ok := cutPrefix(kv, name+"="); ok {
 			return v
 		}
 	}
@@ -352,7 +346,7 @@ func envValue(env []string, name string) string {
 // setEnv sets NAME in a NAME=value list.
 func setEnv(env []string, name, value string) []string {
 	for i, kv := range env {
-		if strings.HasPrefix(kv, name+"=") {
+		if hasPrefix(kv, name+"=") {
 			env[i] = name + "=" + value
 			return env
 		}
@@ -378,12 +372,12 @@ func parseCapabilities(c *Capabilities) (*capSets, error) {
 	parse := func(names []string) ([]int, error) {
 		out := []int{}
 		for _, name := range names {
-			n := slices.Index(capabilityNames, strings.TrimPrefix(strings.ToUpper(name), "CAP_"))
+			n := slices.Index(capabilityNames, trimPrefix(toUpperASCII(name), "CAP_"))
 			if n < 0 {
-				return nil, fmt.Errorf("unknown capability %q", name)
+				return nil, errorf("unknown capability %q", name)
 			}
 			if n > last {
-				return nil, fmt.Errorf("capability %q is not supported by this kernel (last is %d)", name, last)
+				return nil, errorf("capability %q is not supported by this kernel (last is %d)", name, last)
 			}
 			out = append(out, n)
 		}
@@ -405,11 +399,11 @@ func parseCapabilities(c *Capabilities) (*capSets, error) {
 func lastCap() (int, error) {
 	b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
 	if err != nil {
-		return 0, fmt.Errorf("capabilities: %w", err)
+		return 0, errorf("capabilities: %w", err)
 	}
-	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	n, err := strconv.Atoi(trimSpace(string(b)))
 	if err != nil {
-		return 0, fmt.Errorf("capabilities: /proc/sys/kernel/cap_last_cap: %w", err)
+		return 0, errorf("capabilities: /proc/sys/kernel/cap_last_cap: %w", err)
 	}
 	return n, nil
 }
@@ -429,8 +423,8 @@ func (s *capSets) dropBounding() error {
 		if keep[c] {
 			continue
 		}
-		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil {
-			return fmt.Errorf("drop capability %d from the bounding set: %w", c, err)
+		if err := prctl(prCapbsetDrop, uintptr(c), 0, 0, 0); err != nil {
+			return errorf("drop capability %d from the bounding set: %w", c, err)
 		}
 	}
 	return nil
@@ -440,24 +434,24 @@ func (s *capSets) dropBounding() error {
 // inheritable and ambient capabilities, so that the command holds them
 // after exec whoever it runs as.
 func (s *capSets) grant() error {
-	var data [2]unix.CapUserData
+	var data [2]capUserData
 	for _, c := range s.effective {
-		data[c/32].Permitted |= 1 << (c % 32)
+		data[c/32].permitted |= 1 << (c % 32)
 	}
 	for i := range data {
-		data[i].Effective = data[i].Permitted
-		data[i].Inheritable = data[i].Permitted
+		data[i].effective = data[i].permitted
+		data[i].inheritable = data[i].permitted
 	}
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	if err := unix.Capset(&hdr, &data[0]); err != nil {
-		return fmt.Errorf("set capabilities %v: %w", capNames(s.effective), err)
+	hdr := capUserHeader{version: linuxCapabilityVersion3}
+	if err := capset(&hdr, &data); err != nil {
+		return errorf("set capabilities %v: %w", capNames(s.effective), err)
 	}
-	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
-		return fmt.Errorf("clear ambient capabilities: %w", err)
+	if err := prctl(prCapAmbient, prCapAmbientClearAll, 0, 0, 0); err != nil {
+		return errorf("clear ambient capabilities: %w", err)
 	}
 	for _, c := range s.effective {
-		if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(c), 0, 0); err != nil {
-			return fmt.Errorf("raise ambient capability %s: %w", capNames([]int{c})[0], err)
+		if err := prctl(prCapAmbient, prCapAmbientRaise, uintptr(c), 0, 0); err != nil {
+			return errorf("raise ambient capability %s: %w", capNames([]int{c})[0], err)
 		}
 	}
 	return nil
@@ -467,7 +461,7 @@ func (s *capSets) grant() error {
 func capNames(cs []int) []string {
 	out := make([]string, len(cs))
 	for i, c := range cs {
-		out[i] = fmt.Sprintf("capability %d", c)
+		out[i] = "capability " + strconv.Itoa(c)
 		if c >= 0 && c < len(capabilityNames) {
 			out[i] = "CAP_" + capabilityNames[c]
 		}
@@ -497,22 +491,22 @@ func rlimValue(v uint64) string {
 // RlimitResources maps Mesos' RLimitInfo types (RLMT_NOFILE, ...) to
 // setrlimit(2) resources.
 var RlimitResources = map[string]int{
-	"RLMT_AS":         unix.RLIMIT_AS,
-	"RLMT_CORE":       unix.RLIMIT_CORE,
-	"RLMT_CPU":        unix.RLIMIT_CPU,
-	"RLMT_DATA":       unix.RLIMIT_DATA,
-	"RLMT_FSIZE":      unix.RLIMIT_FSIZE,
-	"RLMT_LOCKS":      unix.RLIMIT_LOCKS,
-	"RLMT_MEMLOCK":    unix.RLIMIT_MEMLOCK,
-	"RLMT_MSGQUEUE":   unix.RLIMIT_MSGQUEUE,
-	"RLMT_NICE":       unix.RLIMIT_NICE,
-	"RLMT_NOFILE":     unix.RLIMIT_NOFILE,
-	"RLMT_NPROC":      unix.RLIMIT_NPROC,
-	"RLMT_RSS":        unix.RLIMIT_RSS,
-	"RLMT_RTPRIO":     unix.RLIMIT_RTPRIO,
-	"RLMT_RTTIME":     unix.RLIMIT_RTTIME,
-	"RLMT_SIGPENDING": unix.RLIMIT_SIGPENDING,
-	"RLMT_STACK":      unix.RLIMIT_STACK,
+	"RLMT_AS":         syscall.RLIMIT_AS,
+	"RLMT_CORE":       syscall.RLIMIT_CORE,
+	"RLMT_CPU":        syscall.RLIMIT_CPU,
+	"RLMT_DATA":       syscall.RLIMIT_DATA,
+	"RLMT_FSIZE":      syscall.RLIMIT_FSIZE,
+	"RLMT_LOCKS":      rlimitLOCKS,
+	"RLMT_MEMLOCK":    rlimitMEMLOCK,
+	"RLMT_MSGQUEUE":   rlimitMSGQUEUE,
+	"RLMT_NICE":       rlimitNICE,
+	"RLMT_NOFILE":     syscall.RLIMIT_NOFILE,
+	"RLMT_NPROC":      rlimitNPROC,
+	"RLMT_RSS":        rlimitRSS,
+	"RLMT_RTPRIO":     rlimitRTPRIO,
+	"RLMT_RTTIME":     rlimitRTTIME,
+	"RLMT_SIGPENDING": rlimitSIGPENDING,
+	"RLMT_STACK":      syscall.RLIMIT_STACK,
 }
 
 // capabilityNames are Linux's capabilities by number (linux/capability.h),
@@ -533,11 +527,11 @@ var ErrNotFound = errors.New("executable file not found in $PATH")
 // LookPath finds an executable file in a PATH list, as the shell does.
 // (It and parentDir do without path/filepath and os/exec: see init.)
 func LookPath(file, path string) (string, error) {
-	for _, dir := range strings.Split(path, ":") {
+	for _, dir := range split(path, ':') {
 		if dir == "" {
 			dir = "."
 		}
-		p := strings.TrimSuffix(dir, "/") + "/" + file
+		p := trimRightByte(dir, '/') + "/" + file
 		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
 			return p, nil
 		}
@@ -547,8 +541,8 @@ func LookPath(file, path string) (string, error) {
 
 // parentDir is the directory holding path ("/" for a top-level one).
 func parentDir(path string) string {
-	path = strings.TrimRight(path, "/")
-	i := strings.LastIndexByte(path, '/')
+	path = trimRightByte(path, '/')
+	i := lastIndexByte(path, '/')
 	if i <= 0 {
 		return "/"
 	}

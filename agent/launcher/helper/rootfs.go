@@ -2,12 +2,9 @@ package helper
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"strconv"
-	"strings"
-
-	"golang.org/x/sys/unix"
+	"syscall"
 )
 
 // mountRootfs mounts the container's root file system and what every
@@ -15,18 +12,18 @@ import (
 // mount namespace, before Request.Mounts are made under it.
 func mountRootfs(r *Rootfs) error {
 	if r.Dir == "" || r.Dir[0] != '/' {
-		return fmt.Errorf("rootfs %q is not an absolute path", r.Dir)
+		return errorf("rootfs %q is not an absolute path", r.Dir)
 	}
 	if r.Overlay != "" {
-		if err := unix.Mount("overlay", r.Dir, "overlay", 0, r.Overlay); err != nil {
-			return fmt.Errorf("mount the container's rootfs (overlay) on %s: %w", r.Dir, err)
+		if err := syscall.Mount("overlay", r.Dir, "overlay", 0, r.Overlay); err != nil {
+			return errorf("mount the container's rootfs (overlay) on %s: %w", r.Dir, err)
 		}
-	} else if err := unix.Mount(r.Dir, r.Dir, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+	} else if err := syscall.Mount(r.Dir, r.Dir, "", syscall.MS_BIND|syscall.MS_REC, ""); err != nil {
 		// pivot_root needs the new root to be a mount point.
-		return fmt.Errorf("bind mount the container's rootfs %s: %w", r.Dir, err)
+		return errorf("bind mount the container's rootfs %s: %w", r.Dir, err)
 	}
 	if err := mountOne(Mount{Source: r.Sandbox, Target: r.Dir + SandboxMountPoint}); err != nil {
-		return fmt.Errorf("mount the sandbox in the rootfs: %w", err)
+		return errorf("mount the sandbox in the rootfs: %w", err)
 	}
 	if err := mountOne(Mount{Source: "proc", Target: r.Dir + "/proc", Type: "proc"}); err != nil {
 		return err
@@ -59,14 +56,14 @@ func mountDev(dev string) error {
 	for name, target := range map[string]string{"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0",
 		"stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2", "ptmx": "pts/ptmx"} {
 		if err := os.Symlink(target, dev+"/"+name); err != nil {
-			return fmt.Errorf("make %s/%s: %w", dev, name, err)
+			return errorf("make %s/%s: %w", dev, name, err)
 		}
 	}
 	if err := os.Mkdir(dev+"/pts", 0o755); err != nil {
 		return err
 	}
-	if err := unix.Mount("devpts", dev+"/pts", "devpts", unix.MS_NOSUID|unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620"); err != nil {
-		return fmt.Errorf("mount devpts on %s/pts: %w", dev, err)
+	if err := syscall.Mount("devpts", dev+"/pts", "devpts", syscall.MS_NOSUID|syscall.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620"); err != nil {
+		return errorf("mount devpts on %s/pts: %w", dev, err)
 	}
 	return mountOne(Mount{Source: "tmpfs", Target: dev + "/shm", Type: "tmpfs", Data: "mode=1777"})
 }
@@ -75,17 +72,17 @@ func mountDev(dev string) error {
 // inside it: a symbolic link of the image must not take a mount onto
 // the host.
 func insideRoot(root, p string) error {
-	if !strings.HasPrefix(p, root+"/") {
-		return fmt.Errorf("mount target %q is outside the container's rootfs %s", p, root)
+	if !hasPrefix(p, root+"/") {
+		return errorf("mount target %q is outside the container's rootfs %s", p, root)
 	}
 	cur := root
-	rest := strings.TrimPrefix(p, root)
-	for _, c := range strings.Split(rest, "/") {
+	rest := trimPrefix(p, root)
+	for _, c := range split(rest, '/') {
 		if c == "" || c == "." {
 			continue
 		}
 		if c == ".." {
-			return fmt.Errorf("mount target %q leaves the container's rootfs", p)
+			return errorf("mount target %q leaves the container's rootfs", p)
 		}
 		cur += "/" + c
 		st, err := os.Lstat(cur)
@@ -96,7 +93,7 @@ func insideRoot(root, p string) error {
 			return err
 		}
 		if st.Mode()&os.ModeSymlink != 0 {
-			return fmt.Errorf("mount target %q goes through the image's symbolic link %q", strings.TrimPrefix(p, root), strings.TrimPrefix(cur, root))
+			return errorf("mount target %q goes through the image's symbolic link %q", trimPrefix(p, root), trimPrefix(cur, root))
 		}
 	}
 	return nil
@@ -105,9 +102,9 @@ func insideRoot(root, p string) error {
 // openHostExecutable opens path before the helper leaves the host's file
 // system, and returns the path that executes it from inside the root.
 func openHostExecutable(path string) (string, error) {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
 	if err != nil {
-		return "", fmt.Errorf("open the executor %s: %w", path, err)
+		return "", errorf("open the executor %s: %w", path, err)
 	}
 	return "/proc/self/fd/" + strconv.Itoa(fd), nil
 }
@@ -115,22 +112,22 @@ func openHostExecutable(path string) (string, error) {
 // pivotRoot makes dir the root of the helper's mount namespace and
 // detaches the old root.
 func pivotRoot(dir string) error {
-	if err := unix.Chdir(dir); err != nil {
-		return fmt.Errorf("enter the container's rootfs: %w", err)
+	if err := syscall.Chdir(dir); err != nil {
+		return errorf("enter the container's rootfs: %w", err)
 	}
 	// The old root is stacked on the new one and detached from it: no
 	// directory for it is needed in the image.
-	if err := unix.PivotRoot(".", "."); err != nil {
-		return fmt.Errorf("pivot_root into the container's rootfs %s: %w", dir, err)
+	if err := syscall.PivotRoot(".", "."); err != nil {
+		return errorf("pivot_root into the container's rootfs %s: %w", dir, err)
 	}
-	if err := unix.Mount("", ".", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
-		return fmt.Errorf("make the old root a slave: %w", err)
+	if err := syscall.Mount("", ".", "", syscall.MS_SLAVE|syscall.MS_REC, ""); err != nil {
+		return errorf("make the old root a slave: %w", err)
 	}
-	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
-		return fmt.Errorf("detach the host's root: %w", err)
+	if err := syscall.Unmount(".", syscall.MNT_DETACH); err != nil {
+		return errorf("detach the host's root: %w", err)
 	}
-	if err := unix.Chdir("/"); err != nil {
-		return fmt.Errorf("enter the container's rootfs: %w", err)
+	if err := syscall.Chdir("/"); err != nil {
+		return errorf("enter the container's rootfs: %w", err)
 	}
 	return nil
 }

@@ -2,12 +2,13 @@ package helper
 
 // The launch helper, `<Isolation.Helper> launch` (Mesos' `mesos-containerizer
 // launch`), is started by launcher.Start in the new namespaces, with
-// EnvMarker=1 as its whole environment and three pipes beyond stdin,
-// stdout and stderr:
+// Environ as its whole environment and three pipes beyond stdin, stdout
+// and stderr:
 //
 //	fd 3  control  parent → helper: the request (4-byte big-endian length,
-//	               then JSON), later one byte of go-ahead once Spec.Isolate
-//	               has put the helper into the container's cgroups
+//	               then EncodeRequest's bytes), later one byte of
+//	               go-ahead once Spec.Isolate has put the helper into the
+//	               container's cgroups
 //	fd 4  errors   helper → parent: a setup error's text; closed without a
 //	               word when the command runs (close-on-exec, or closed by
 //	               the init once the command started)
@@ -36,25 +37,25 @@ const MaxRequest = 16 << 20
 type Request struct {
 	// Path is the executable, resolved against Env's PATH when it has no
 	// slash (after the mounts are made).
-	Path string   `json:"path"`
-	Argv []string `json:"argv"`
+	Path string
+	Argv []string
 	// Env is the complete environment, NAME=value.
-	Env []string `json:"env"`
+	Env []string
 	// Dir is the working directory.
-	Dir string `json:"dir"`
+	Dir string
 	// Namespaces are the clone flags the helper was started with.
-	Namespaces uintptr  `json:"namespaces"`
-	Mounts     []Mount  `json:"mounts,omitempty"`
-	User       *User    `json:"user,omitempty"`
-	Rlimits    []Rlimit `json:"rlimits,omitempty"`
+	Namespaces uintptr
+	Mounts     []Mount
+	User       *User
+	Rlimits    []Rlimit
 	// Capabilities: nil leaves them as they are.
-	Capabilities *Capabilities `json:"capabilities,omitempty"`
+	Capabilities *Capabilities
 	// DieWithParent is set again after the user switch, which clears it.
-	DieWithParent bool `json:"die_with_parent,omitempty"`
+	DieWithParent bool
 	// Rootfs, when set, is the container's root file system: the helper
 	// enters it (pivot_root) after the mounts, and Path and Dir are
 	// then paths inside it.
-	Rootfs *Rootfs `json:"rootfs,omitempty"`
+	Rootfs *Rootfs
 }
 
 // SandboxMountPoint is where a container with its own root file system
@@ -72,23 +73,30 @@ const SandboxMountPoint = "/mnt/mesos/sandbox"
 // process.
 type Rootfs struct {
 	// Dir is the root's host path.
-	Dir string `json:"dir"`
+	Dir string
 	// Overlay is the overlay file system's mount options (lowerdir,
 	// upperdir, workdir) mounted on Dir; empty when Dir holds the root
 	// already (a copy).
-	Overlay string `json:"overlay,omitempty"`
+	Overlay string
 	// Sandbox is the sandbox's host path.
-	Sandbox string `json:"sandbox"`
+	Sandbox string
 	// HostExecutable: Request.Path is a host file (Mezzo's own executor,
 	// which then runs inside the root without being part of it),
 	// opened before entering the root and executed through
 	// /proc/self/fd.
-	HostExecutable bool `json:"host_executable,omitempty"`
+	HostExecutable bool
 }
 
 // EnvMarker is set (to "1") in the helper's environment, so that only a
 // process started as the helper runs as one.
 const EnvMarker = "MEZZO_LAUNCH_HELPER"
+
+// Environ is the helper's whole environment: EnvMarker, and GOMAXPROCS=1,
+// which spares the Go runtime of each launch its look-up of the CPU
+// limits in /proc and the cgroup files (and the setting-up of a
+// scheduler per CPU) for a process that does one thing at a time. The
+// command gets the request's environment, not this one.
+var Environ = []string{EnvMarker + "=1", "GOMAXPROCS=1"}
 
 // Mount is one mount of a container: a bind mount of Source on Target
 // (Type "" or "bind"), or a file system of Type (e.g. "tmpfs", "proc")

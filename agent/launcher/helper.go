@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -86,7 +87,7 @@ func startHelped(s Spec, path string, argv []string, env map[string]string, out,
 		return nil, err
 	}
 	cmd := &exec.Cmd{
-		Path:       iso.Helper,
+		Path:       helperPath(iso.Helper),
 		Args:       []string{iso.Helper, "launch"},
 		Env:        helper.Environ,
 		Stdout:     out,
@@ -165,4 +166,25 @@ func readStatus(f *os.File) (syscall.WaitStatus, bool) {
 		return 0, false
 	}
 	return syscall.WaitStatus(binary.BigEndian.Uint32(b[:])), true
+}
+
+// selfExe is this process's binary as it was at start.
+var selfExe = sync.OnceValue(func() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	return exe
+})
+
+// helperPath is the file the launch helper starts from. When the helper
+// is the running binary itself (the default), it is started through
+// /proc/self/exe: the same binary even after an upgrade replaced the file
+// on disk, so the helper always reads the request as this process wrote
+// it. Another helper starts from its path.
+func helperPath(helper string) string {
+	if self := selfExe(); self != "" && helper == self {
+		return "/proc/self/exe"
+	}
+	return helper
 }

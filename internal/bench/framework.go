@@ -89,9 +89,12 @@ type Framework struct {
 
 	calls, events atomic.Int64
 	launchErrs    atomic.Int64
-	lastErr       atomic.Value // string
-	done          chan struct{}
-	err           error
+	// relaunched counts the tasks placed again after they ended without
+	// running.
+	relaunched atomic.Int64
+	lastErr    atomic.Value // string
+	done       chan struct{}
+	err        error
 }
 
 // StartFramework subscribes a framework and starts handling its offers.
@@ -288,6 +291,20 @@ func (f *Framework) offers(ctx context.Context, os []*mesos.Offer) {
 	}
 }
 
+// reviveLater revives the framework's offers in the background: tasks
+// to place came back while they were suppressed. Called with f.mu held.
+func (f *Framework) reviveLater() {
+	f.suppressed = false
+	f.async.Add(1)
+	go func() {
+		defer f.async.Done()
+		f.offerCalls.Lock()
+		defer f.offerCalls.Unlock()
+		f.calls.Add(1)
+		f.client.Revive(context.Background())
+	}()
+}
+
 // decline declines offers without holding up the event stream: nothing
 // waits for the answer, so the framework's updates are not held up
 // behind it. Declines asked for while one is in flight are sent
@@ -341,12 +358,23 @@ func (f *Framework) update(st *mesos.TaskStatus) {
 		f.runStamp = stampOf(st)
 	case mesos.IsTerminalState(st.GetState()):
 		f.endStamp, f.endAt = stampOf(st), now
+		ran := f.isRunning[id]
 		delete(f.submitted, id)
 		delete(f.isRunning, id)
 		f.live--
 		delete(f.hostOf, id)
-		if f.opts.Keep > 0 {
+		switch {
+		case f.opts.Keep > 0:
 			f.pending = append(f.pending, now)
+		case !ran && st.GetState() != mesos.TaskState_TASK_FINISHED:
+			// Lost before it ran (its offer was void by the time the
+			// ACCEPT arrived, say): place it again, as a framework
+			// does, keeping its submission time.
+			f.relaunched.Add(1)
+			f.pending = append(f.pending, sub)
+			if f.suppressed {
+				f.reviveLater()
+			}
 		}
 	}
 	close(f.changed)
@@ -398,6 +426,10 @@ func (f *Framework) WaitRunning(ctx context.Context, n int) error {
 		}
 	}
 }
+
+// Relaunched returns how many tasks were placed again after they ended
+// without running.
+func (f *Framework) Relaunched() int64 { return f.relaunched.Load() }
 
 // LaunchErrors returns how many ACCEPT calls failed, and the last error.
 func (f *Framework) LaunchErrors() (int64, string) {

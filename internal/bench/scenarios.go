@@ -633,6 +633,11 @@ func State(ctx context.Context, e Env, o StateOptions) (*Result, error) {
 	}
 	cd := distOf(calls)
 	r.Figures["scheduler_call_s"] = cd
+	var relaunched int64
+	for _, f := range fws {
+		relaunched += f.Relaunched()
+	}
+	r.Figures["relaunched_tasks"] = relaunched
 	r.Figures["scheduler_call_p99_s"] = cd.P99
 	r.Figures["read_errors"] = len(readErrs)
 	if len(readErrs) > 0 {

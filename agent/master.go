@@ -289,7 +289,7 @@ func (a *Agent) send(call *agentproto.AgentCall) {
 		return
 	}
 	call.AgentId = a.st.info.GetId()
-	a.st.out.push(outCall{streamID: a.st.streamID, call: call})
+	a.drv.send(outCall{streamID: a.st.streamID, call: call})
 }
 
 // registerCall builds REGISTER with what runs here (state goroutine).

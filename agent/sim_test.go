@@ -905,6 +905,22 @@ func (m *simMaster) register(r *simRun, att int, reg *agentproto.AgentCall) {
 			m.killTask(t)
 		}
 	}
+	// As the master does, the frameworks gone that the agent reports
+	// executors or tasks of are shut down (their SHUTDOWN_FRAMEWORK may
+	// have been lost).
+	gone := map[string]bool{}
+	for _, e := range reg.GetRegister().GetExecutors() {
+		gone[e.GetFrameworkId().GetValue()] = true
+	}
+	for _, t := range reg.GetRegister().GetTasks() {
+		gone[t.GetFrameworkId().GetValue()] = true
+	}
+	for _, f := range w.fws {
+		if gone[f.id] && f.shutdown {
+			m.send(ag, &agentproto.AgentEvent{Type: agentproto.AgentEvent_SHUTDOWN_FRAMEWORK.Enum(),
+				ShutdownFramework: &agentproto.AgentEvent_ShutdownFramework{FrameworkId: f.info.GetId()}}, "SHUTDOWN_FRAMEWORK "+f.id)
+		}
+	}
 }
 
 // reachedAgent: an agent run answered an update of t 202.
@@ -1112,9 +1128,11 @@ type simExec struct {
 	// connRun is the agent run of conn.
 	connRun     *simRun
 	subscribing bool
-	readAt      time.Time
-	tasks       map[string]*simExecTask
-	taskOrder   []string
+	// readAt orders the events it reads, postAt the calls it makes.
+	readAt    time.Time
+	postAt    time.Time
+	tasks     map[string]*simExecTask
+	taskOrder []string
 	// unacked are the updates sent and not acknowledged, in order.
 	unacked  []*mesos.TaskStatus
 	exiting  bool
@@ -1325,7 +1343,13 @@ func (e *simExec) post(s *mesos.TaskStatus) {
 		w.violation("executor %s: bad UPDATE: %v", e.exID, err)
 		return
 	}
-	w.at(r, w.delay(w.rng, time.Millisecond, 50*time.Millisecond), "", func() {
+	// One connection carries the executor's calls, in order.
+	at := w.now.Add(w.delay(w.rng, time.Millisecond, 50*time.Millisecond))
+	if at.Before(e.postAt) {
+		at = e.postAt
+	}
+	e.postAt = at
+	w.at(r, at.Sub(w.now), "", func() {
 		if !e.alive {
 			return
 		}

@@ -72,6 +72,12 @@ var agentSimRegressionSeeds = []uint64{
 	// TASK_LOST waited for acknowledgement: the master ended it as
 	// unknown, then got the agent's TASK_LOST (registerCall).
 	46,
+	// A recovered executor ran tasks delivered just before the agent
+	// crashed, whose TaskInfo was not durable: the restarted agent took
+	// their updates but had them in no executor, so it never told the
+	// executor of their acknowledgements and ignored KILL_TASK for them
+	// (subscribe: adoptTask).
+	118,
 }
 
 // agentSimDefaultSeeds keeps the test under a minute on one core.
@@ -149,6 +155,7 @@ type simWorld struct {
 
 	// Fault rates, drawn from the seed.
 	pCallLoss, pAckLoss, pAckDup float64
+	pCommitFail                  float64
 	maxDelay                     time.Duration
 	faultsUntil, settleUntil     time.Time
 	faults                       bool
@@ -318,6 +325,9 @@ type simRun struct {
 	// exactly them.
 	expect   map[string]bool
 	reported bool
+	// claimed are the tasks its re-subscribing executors reported as
+	// theirs: the agent may take back those it had not made durable.
+	claimed map[string]bool
 	// terminal remembers each task seen terminal in this run.
 	terminal map[string]mesos.TaskState
 }
@@ -340,10 +350,27 @@ func (d simDriver) post(f func()) {
 func (d simDriver) commit(b *checkpoint.Batch) {
 	r, w := d.r, d.r.ag.w
 	lat := w.delay(w.rng, 100*time.Microsecond, 30*time.Millisecond)
+	if w.rng.Float64() < 0.05 {
+		lat = w.delay(w.rng, 100*time.Millisecond, 3*time.Second) // a slow disk
+	}
+	fail := w.faults && w.rng.Float64() < w.pCommitFail
 	w.at(r, lat, "", func() {
-		err := r.a.commit(b)
+		var err error
+		if fail {
+			// The disk refuses the batch before anything is written.
+			err = errors.New("simulated disk failure")
+		} else {
+			err = r.a.commit(b)
+		}
 		w.tracef("%s: checkpoint batch of %d writes committed (err=%v)", r, b.Len(), err)
-		r.a.post(func() { r.a.committed(b, err) })
+		r.a.post(func() {
+			r.a.committed(b, err)
+			if err != nil {
+				// Serve returns ErrCheckpoint; Run detaches and the
+				// agent is started again, to recover from the disk.
+				w.at(nil, 0, "", func() { w.checkpointFailed(r) })
+			}
+		})
 	})
 }
 
@@ -411,7 +438,7 @@ func (w *simWorld) containerEnds(r *simRun, cid, why string) {
 	r.ended[cid] = true
 	for _, e := range w.execs {
 		if e.cid == cid && e.alive {
-			w.tracef("%s: executor %s ends (%s)", r, e.exID, why)
+			w.tracef("%s: executor %s ends (%s)", r, e.name(), why)
 			e.alive = false
 			e.conn = nil
 		}
@@ -430,7 +457,7 @@ func (w *simWorld) containerEnds(r *simRun, cid, why string) {
 // start starts a run of ag on its work dir (New recovers what is there).
 func (w *simWorld) startAgent(ag *simAgent, expect map[string]bool) {
 	ag.runs++
-	r := &simRun{ag: ag, n: ag.runs, watched: map[string]*executor{}, ended: map[string]bool{},
+	r := &simRun{ag: ag, n: ag.runs, watched: map[string]*executor{}, ended: map[string]bool{}, claimed: map[string]bool{},
 		expect: expect, terminal: map[string]mesos.TaskState{}}
 	alive := map[string]bool{}
 	for _, e := range w.execs {
@@ -476,7 +503,7 @@ func (w *simWorld) startAgent(ag *simAgent, expect map[string]bool) {
 			continue
 		}
 		// Not recovered: the agent kills it as a leftover.
-		w.tracef("%s: executor %s was not recovered; killed as a leftover", r, e.exID)
+		w.tracef("%s: executor %s was not recovered; killed as a leftover", r, e.name())
 		e.alive = false
 		e.conn = nil
 	}
@@ -505,8 +532,13 @@ func (w *simWorld) crash(ag *simAgent) {
 			continue
 		}
 		// It notices the agent is gone and subscribes again until one
-		// answers.
-		w.at(nil, w.delay(w.rng, 100*time.Millisecond, time.Second), "", e.subscribe)
+		// answers; now and then too late for the restarted agent,
+		// which then kills it.
+		d := w.delay(w.rng, 100*time.Millisecond, time.Second)
+		if w.rng.Float64() < 0.1 {
+			d = w.delay(w.rng, 10*time.Second, 20*time.Second)
+		}
+		w.at(nil, d, "", e.subscribe)
 	}
 	if st := w.master.streams[ag]; st != nil {
 		st.open = false
@@ -519,6 +551,28 @@ func (w *simWorld) crash(ag *simAgent) {
 	w.at(nil, w.delay(w.rng, 500*time.Millisecond, 8*time.Second), "restart "+ag.name, func() {
 		w.startAgent(ag, expect)
 	})
+}
+
+// checkpointFailed handles an agent run whose checkpoint commit failed:
+// it stops taking work (Serve returns ErrCheckpoint), and what runs it
+// detached (the executors of checkpointing frameworks keep running) and
+// started again.
+func (w *simWorld) checkpointFailed(r *simRun) {
+	if r.dead {
+		return
+	}
+	select {
+	case err := <-r.a.serveErr:
+		if !errors.Is(err, ErrCheckpoint) {
+			w.violation("%s: Serve would return %v, want ErrCheckpoint", r, err)
+			return
+		}
+	default:
+		w.violation("%s: a commit failed but Serve would not return", r)
+		return
+	}
+	w.tracef("%s: the checkpoint failed; the agent is detached and started again", r)
+	w.crash(r.ag)
 }
 
 // stopRun releases what a run holds; its pending events are dropped.
@@ -729,8 +783,8 @@ func (w *simWorld) checkRegister(r *simRun, reg *agentproto.AgentCall) {
 		}
 	}
 	for id := range got {
-		if !r.expect[id] {
-			w.violation("%s: recovered agent reports task %s, which was not durable", r, id)
+		if !r.expect[id] && !r.claimed[id] {
+			w.violation("%s: recovered agent reports task %s, which was neither durable nor claimed by its executor", r, id)
 		}
 	}
 }
@@ -1041,6 +1095,24 @@ func (m *simMaster) killTask(t *simTask) {
 		FrameworkId: t.fw.info.GetId(), TaskId: &mesos.TaskID{Value: proto.String(t.id)}}}, "KILL_TASK "+t.id)
 }
 
+// shutdownExecutor has a scheduler shut down one of its executors
+// (SHUTDOWN_EXECUTOR); its tasks end.
+func (m *simMaster) shutdownExecutor() {
+	w := m.w
+	var live []*simTask
+	for _, id := range w.taskOrder {
+		if t := w.tasks[id]; !t.terminal && !t.lost && !t.fw.shutdown && t.kind != kindCommand {
+			live = append(live, t)
+		}
+	}
+	if len(live) == 0 {
+		return
+	}
+	t := live[w.rng.IntN(len(live))]
+	m.send(t.ag, &agentproto.AgentEvent{Type: agentproto.AgentEvent_SHUTDOWN_EXECUTOR.Enum(), ShutdownExecutor: &agentproto.AgentEvent_ShutdownExecutor{
+		FrameworkId: t.fw.info.GetId(), ExecutorId: &mesos.ExecutorID{Value: proto.String(t.exID)}}}, "SHUTDOWN_EXECUTOR "+t.fw.id+"/"+t.exID)
+}
+
 // launch has the master run a new task (or task group) on a registered
 // agent.
 func (m *simMaster) launch() {
@@ -1143,6 +1215,9 @@ type simExec struct {
 	unacked  []*mesos.TaskStatus
 	exiting  bool
 	shutting bool
+	// hasty: it exits once its tasks' last updates were taken (202),
+	// without waiting for their acknowledgements.
+	hasty bool
 }
 
 type simExecTask struct {
@@ -1158,7 +1233,7 @@ func (w *simWorld) newExec(r *simRun, fwID, exID, cid string, ckpt bool) {
 		}
 	}
 	e := &simExec{w: w, ag: r.ag, run: r, fwID: fwID, exID: exID, cid: cid, ckpt: ckpt, kind: kind,
-		alive: true, tasks: map[string]*simExecTask{}}
+		alive: true, tasks: map[string]*simExecTask{}, hasty: w.rng.Float64() < 0.15}
 	w.execs = append(w.execs, e)
 	f := w.fate("subscribe/" + fwID + "/" + exID)
 	d := w.delay(f, 10*time.Millisecond, 2*time.Second)
@@ -1169,7 +1244,8 @@ func (w *simWorld) newExec(r *simRun, fwID, exID, cid string, ckpt bool) {
 	w.at(nil, d, "", e.subscribe)
 }
 
-func (e *simExec) String() string { return e.exID }
+// name tells executors of the same id on different agents apart.
+func (e *simExec) name() string { return e.ag.name + ":" + e.exID }
 
 // subscribe (again): with the updates and tasks not acknowledged.
 func (e *simExec) subscribe() {
@@ -1193,6 +1269,9 @@ func (e *simExec) subscribe() {
 			sub.UnacknowledgedTasks = append(sub.UnacknowledgedTasks, t.info)
 		}
 	}
+	for _, t := range sub.UnacknowledgedTasks {
+		r.claimed[t.GetTaskId().GetValue()] = true
+	}
 	call := &execpb.Call{Type: execpb.Call_SUBSCRIBE.Enum(), FrameworkId: &mesos.FrameworkID{Value: proto.String(e.fwID)},
 		ExecutorId: &mesos.ExecutorID{Value: proto.String(e.exID)}, Subscribe: sub}
 	e.subscribing = true
@@ -1205,11 +1284,11 @@ func (e *simExec) subscribe() {
 		var err error
 		r.a.turn(func() { conn, _, err = r.a.applyExecutorCall(call, nil) })
 		if err != nil {
-			w.tracef("%s: executor %s: SUBSCRIBE refused: %v; it exits", r, e.exID, err)
+			w.tracef("%s: executor %s: SUBSCRIBE refused: %v; it exits", r, e.name(), err)
 			e.exit(1)
 			return
 		}
-		w.tracef("%s: executor %s subscribed (%d unacknowledged updates)", r, e.exID, len(e.unacked))
+		w.tracef("%s: executor %s subscribed (%d unacknowledged updates)", r, e.name(), len(e.unacked))
 		e.conn, e.connRun, e.readAt = conn, r, w.now
 	})
 }
@@ -1253,7 +1332,7 @@ func (w *simWorld) pump() {
 			at := e.readAt.Add(time.Millisecond)
 			w.at(nil, at.Sub(w.now), "", func() {
 				if e.alive && e.conn == nil && !e.exiting {
-					w.tracef("executor %s: stream ended; subscribing again", e.exID)
+					w.tracef("executor %s: stream ended; subscribing again", e.name())
 					w.at(nil, w.delay(w.rng, 100*time.Millisecond, time.Second), "", e.subscribe)
 				}
 			})
@@ -1272,12 +1351,12 @@ func (e *simExec) handle(ev *execpb.Event) {
 		}
 	case execpb.Event_KILL:
 		id := ev.GetKill().GetTaskId().GetValue()
-		w.tracef("executor %s: KILL %s", e.exID, id)
+		w.tracef("executor %s: KILL %s", e.name(), id)
 		w.at(nil, w.delay(w.rng, time.Millisecond, time.Second), "", func() { e.update(id, mesos.TaskState_TASK_KILLED) })
 	case execpb.Event_ACKNOWLEDGED:
 		e.acknowledged(ev.GetAcknowledged().GetTaskId().GetValue(), ev.GetAcknowledged().GetUuid())
 	case execpb.Event_SHUTDOWN:
-		w.tracef("executor %s: SHUTDOWN", e.exID)
+		w.tracef("executor %s: SHUTDOWN", e.name())
 		e.shutting = true
 		for _, id := range e.taskOrder {
 			e.update(id, mesos.TaskState_TASK_KILLED)
@@ -1290,10 +1369,10 @@ func (e *simExec) launch(info *mesos.TaskInfo) {
 	w := e.w
 	id := info.GetTaskId().GetValue()
 	if e.tasks[id] != nil {
-		w.violation("executor %s: task %s launched twice", e.exID, id)
+		w.violation("executor %s: task %s launched twice", e.name(), id)
 		return
 	}
-	w.tracef("executor %s: LAUNCH %s", e.exID, id)
+	w.tracef("executor %s: LAUNCH %s", e.name(), id)
 	e.tasks[id] = &simExecTask{info: info, state: mesos.TaskState_TASK_STAGING}
 	e.taskOrder = append(e.taskOrder, id)
 	f := w.fate("task/" + id)
@@ -1331,7 +1410,7 @@ func (e *simExec) update(taskID string, state mesos.TaskState) {
 	}
 	w.updates[string(s.GetUuid())] = &simUpdate{uuid: s.GetUuid(), task: st, state: state, seq: seq}
 	e.unacked = append(e.unacked, s)
-	w.tracef("executor %s: %s %s (uuid %x)", e.exID, taskID, state, s.GetUuid()[12:])
+	w.tracef("executor %s: %s %s (uuid %x)", e.name(), taskID, state, s.GetUuid()[12:])
 	e.post(s)
 }
 
@@ -1346,7 +1425,7 @@ func (e *simExec) post(s *mesos.TaskStatus) {
 	call := &execpb.Call{Type: execpb.Call_UPDATE.Enum(), FrameworkId: &mesos.FrameworkID{Value: proto.String(e.fwID)},
 		ExecutorId: &mesos.ExecutorID{Value: proto.String(e.exID)}, Update: &execpb.Call_Update{Status: s}}
 	if err := validateCall(call); err != nil {
-		w.violation("executor %s: bad UPDATE: %v", e.exID, err)
+		w.violation("executor %s: bad UPDATE: %v", e.name(), err)
 		return
 	}
 	// One connection carries the executor's calls, in order.
@@ -1369,6 +1448,9 @@ func (e *simExec) post(s *mesos.TaskStatus) {
 				if u := w.updates[string(s.GetUuid())]; u != nil && u.acceptedBy == nil {
 					u.acceptedBy = r
 				}
+				if mesos.IsTerminalState(s.GetState()) && e.hasty {
+					e.maybeExit()
+				}
 			})
 		})
 		if err != nil {
@@ -1387,11 +1469,11 @@ func (e *simExec) acknowledged(taskID string, uuid []byte) {
 	}
 	s := e.unacked[i]
 	e.unacked = slices.Delete(e.unacked, i, i+1)
-	w.tracef("executor %s: ACKNOWLEDGED %s %s", e.exID, taskID, s.GetState())
+	w.tracef("executor %s: ACKNOWLEDGED %s %s", e.name(), taskID, s.GetState())
 	if e.ckpt {
 		recs := w.journal(e.ag, taskID)
 		if !hasRecord(recs, checkpoint.RecordUpdate, uuid) || !hasRecord(recs, checkpoint.RecordAck, uuid) {
-			w.violation("executor %s: ACKNOWLEDGED %s %s before the update and its acknowledgement were durable", e.exID, taskID, s.GetState())
+			w.violation("executor %s: ACKNOWLEDGED %s %s before the update and its acknowledgement were durable", e.name(), taskID, s.GetState())
 		}
 	}
 	e.maybeExit()
@@ -1400,7 +1482,7 @@ func (e *simExec) acknowledged(taskID string, uuid []byte) {
 // maybeExit: the command and default executors exit once all their tasks
 // are over and acknowledged.
 func (e *simExec) maybeExit() {
-	if e.kind == kindCustom || e.exiting || len(e.unacked) > 0 || len(e.tasks) == 0 {
+	if e.kind == kindCustom || e.exiting || (len(e.unacked) > 0 && !e.hasty) || len(e.tasks) == 0 {
 		return
 	}
 	for _, t := range e.tasks {
@@ -1420,9 +1502,9 @@ func (e *simExec) exit(ws syscall.WaitStatus) {
 	}
 	e.alive = false
 	e.conn = nil
-	w.tracef("executor %s exits (status %d)", e.exID, ws)
+	w.tracef("executor %s exits (status %d)", e.name(), ws)
 	if err := e.run.fake.Exit(e.cid, ws); err != nil && !errors.Is(err, containerizer.ErrUnknownContainer) {
-		w.violation("executor %s: %v", e.exID, err)
+		w.violation("executor %s: %v", e.name(), err)
 	}
 	w.containerEnds(e.run, e.cid, "exited")
 }
@@ -1449,11 +1531,14 @@ func runAgentSim(dir string, seed uint64, out io.Writer) (*simWorld, error) {
 	w.pAckLoss = w.rng.Float64() * 0.2
 	w.pAckDup = w.rng.Float64() * 0.2
 	w.maxDelay = time.Duration(1+w.rng.IntN(2000)) * time.Millisecond
+	if w.rng.Float64() < 0.3 {
+		w.pCommitFail = w.rng.Float64() * 0.01
+	}
 	w.faults = true
 	w.faultsUntil = start.Add(time.Duration(60+w.rng.IntN(180)) * time.Second)
 	w.settleUntil = w.faultsUntil.Add(30 * time.Minute)
-	w.tracef("seed %d: loss %.2f, ack loss %.2f, ack duplicates %.2f, delays up to %v, faults for %v",
-		seed, w.pCallLoss, w.pAckLoss, w.pAckDup, w.maxDelay, w.faultsUntil.Sub(start))
+	w.tracef("seed %d: loss %.2f, ack loss %.2f, ack duplicates %.2f, commit failures %.3f, delays up to %v, faults for %v",
+		seed, w.pCallLoss, w.pAckLoss, w.pAckDup, w.pCommitFail, w.maxDelay, w.faultsUntil.Sub(start))
 
 	for i := range 3 {
 		f := &simFw{id: fmt.Sprintf("fw%d", i+1), ckpt: i != 1, aware: i == 2}
@@ -1531,6 +1616,8 @@ func (w *simWorld) scheduleWorkload() {
 			}
 		case p < 0.81:
 			w.shutdownFramework()
+		case p < 0.83:
+			w.master.shutdownExecutor()
 		}
 		w.at(nil, w.delay(w.rng, 200*time.Millisecond, 3*time.Second), "", tick)
 	}
@@ -1618,7 +1705,7 @@ func (w *simWorld) scheduleFaults() {
 		}
 		if len(live) > 0 {
 			e := live[w.rng.IntN(len(live))]
-			w.tracef("FAULT: executor %s crashes", e.exID)
+			w.tracef("FAULT: executor %s crashes", e.name())
 			e.exit(syscall.WaitStatus(syscall.SIGKILL))
 		}
 		w.at(nil, next(meanExec), "", execCrash)
@@ -1720,7 +1807,7 @@ func (w *simWorld) finalCheck(must bool) bool {
 	}
 	for _, e := range w.execs {
 		if e.alive && len(e.unacked) > 0 && !w.fw(e.fwID).shutdown {
-			return fail("executor %s still has %d updates not acknowledged", e.exID, len(e.unacked))
+			return fail("executor %s still has %d updates not acknowledged", e.name(), len(e.unacked))
 		}
 	}
 	return true

@@ -81,7 +81,7 @@ var agentSimRegressionSeeds = []uint64{
 }
 
 // agentSimDefaultSeeds keeps the test under a minute on one core.
-const agentSimDefaultSeeds = 60
+const agentSimDefaultSeeds = 40
 
 // TestAgentSimulation runs the agent simulation for -agentsim.seeds
 // seeds from -agentsim.first, plus the regression seeds, and logs how
@@ -1532,7 +1532,7 @@ func runAgentSim(dir string, seed uint64, out io.Writer) (*simWorld, error) {
 	w.pAckDup = w.rng.Float64() * 0.2
 	w.maxDelay = time.Duration(1+w.rng.IntN(2000)) * time.Millisecond
 	if w.rng.Float64() < 0.3 {
-		w.pCommitFail = w.rng.Float64() * 0.01
+		w.pCommitFail = 0.005 + w.rng.Float64()*0.025
 	}
 	w.faults = true
 	w.faultsUntil = start.Add(time.Duration(60+w.rng.IntN(180)) * time.Second)

@@ -41,8 +41,9 @@ type driver interface {
 	commit(b *checkpoint.Batch)
 	// launch runs start (fetch and containerizer Launch; it posts its
 	// outcome itself) off the state goroutine and, when it launched the
-	// container, waits for the container's end as watch does.
-	launch(ex *executor, id *mesos.ContainerID, start func() bool)
+	// container, waits for the container's end as watch does; then it
+	// calls done (which ends the launch's context).
+	launch(ex *executor, id *mesos.ContainerID, start func() bool, done func())
 	// watch waits for the end of ex's container (an adopted one) off the
 	// state goroutine and posts executorTerminated (waitContainer).
 	watch(ex *executor, id *mesos.ContainerID)
@@ -72,11 +73,12 @@ func (d goDriver) post(f func()) {
 // and flushCheckpoint hands off one batch at most at a time.
 func (d goDriver) commit(b *checkpoint.Batch) { d.a.ckptWork <- b }
 
-func (d goDriver) launch(ex *executor, id *mesos.ContainerID, start func() bool) {
+func (d goDriver) launch(ex *executor, id *mesos.ContainerID, start func() bool, done func()) {
 	a := d.a
 	a.procs.Add(1)
 	go func() {
 		defer a.procs.Done()
+		defer done()
 		if start() {
 			// Wait here, so Close can wait for the end; Detach leaves
 			// the container running.

@@ -91,10 +91,7 @@ func (a *Agent) launchExecutor(ex *executor) {
 	ctx, cancel := context.WithCancel(a.ctx)
 	ex.fetchCancel = cancel
 	id := ex.container()
-	a.drv.launch(ex, id, func() bool {
-		defer cancel()
-		return a.startContainer(ctx, ex, id, ls)
-	})
+	a.drv.launch(ex, id, func() bool { return a.startContainer(ctx, ex, id, ls) }, cancel)
 }
 
 // startContainer fetches the executor's URIs and has the containerizer

@@ -314,7 +314,7 @@ type simRun struct {
 	fake *simContainers
 	dead bool
 	// watched: containers whose end the agent waits for, by id.
-	watched map[string]*executor
+	watched map[string]simWatch
 	ended   map[string]bool
 	// attempt counts registration attempts; an attempt's connection
 	// ends when it changes.
@@ -374,21 +374,29 @@ func (d simDriver) commit(b *checkpoint.Batch) {
 	})
 }
 
-func (d simDriver) launch(ex *executor, id *mesos.ContainerID, start func() bool) {
+func (d simDriver) launch(ex *executor, id *mesos.ContainerID, start func() bool, done func()) {
 	r, w := d.r, d.r.ag.w
 	fwID, exID, ckpt := ex.fw.id, ex.id, ex.fw.info.GetCheckpoint()
 	w.at(r, w.delay(w.rng, time.Millisecond, 300*time.Millisecond), "", func() {
 		if !start() {
 			w.tracef("%s: launch of executor %s failed", r, exID)
+			done()
 			return
 		}
-		r.watched[id.GetValue()] = ex
+		r.watched[id.GetValue()] = simWatch{ex, done}
 		w.newExec(r, fwID, exID, id.GetValue(), ckpt)
 	})
 }
 
 func (d simDriver) watch(ex *executor, id *mesos.ContainerID) {
-	d.r.watched[id.GetValue()] = ex
+	d.r.watched[id.GetValue()] = simWatch{ex, func() {}}
+}
+
+// simWatch is a container whose end an agent run waits for, and what to
+// call after.
+type simWatch struct {
+	ex   *executor
+	done func()
 }
 
 func (d simDriver) send(oc outCall) {
@@ -444,20 +452,21 @@ func (w *simWorld) containerEnds(r *simRun, cid, why string) {
 		}
 	}
 	w.at(r, w.delay(w.rng, 0, 20*time.Millisecond), "", func() {
-		ex := r.watched[cid]
-		if ex == nil {
+		wt, ok := r.watched[cid]
+		if !ok {
 			return
 		}
 		delete(r.watched, cid)
 		// The fake's Wait returns at once: the container has ended.
-		r.a.waitContainer(ex, &mesos.ContainerID{Value: proto.String(cid)})
+		r.a.waitContainer(wt.ex, &mesos.ContainerID{Value: proto.String(cid)})
+		wt.done()
 	})
 }
 
 // start starts a run of ag on its work dir (New recovers what is there).
 func (w *simWorld) startAgent(ag *simAgent, expect map[string]bool) {
 	ag.runs++
-	r := &simRun{ag: ag, n: ag.runs, watched: map[string]*executor{}, ended: map[string]bool{}, claimed: map[string]bool{},
+	r := &simRun{ag: ag, n: ag.runs, watched: map[string]simWatch{}, ended: map[string]bool{}, claimed: map[string]bool{},
 		expect: expect, terminal: map[string]mesos.TaskState{}}
 	alive := map[string]bool{}
 	for _, e := range w.execs {

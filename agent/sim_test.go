@@ -654,16 +654,22 @@ func streamOver(recs []checkpoint.Record) bool {
 
 // journal returns the records of a task in ag's checkpoint (all runs).
 func (w *simWorld) journal(ag *simAgent, taskID string) []checkpoint.Record {
+	return w.journals(ag)[taskID]
+}
+
+// journals returns the records of every task in ag's checkpoint, by
+// task (all runs).
+func (w *simWorld) journals(ag *simAgent) map[string][]checkpoint.Record {
+	out := map[string][]checkpoint.Record{}
 	cp, err := checkpoint.New(ag.workDir).Recover(false)
 	if err != nil || cp.Agent == nil {
-		return nil
+		return out
 	}
-	var out []checkpoint.Record
 	for _, fs := range cp.Agent.Frameworks {
 		for _, es := range fs.Executors {
 			for _, run := range es.Runs {
-				if ts := run.Tasks[taskID]; ts != nil {
-					out = append(out, ts.Records...)
+				for id, ts := range run.Tasks {
+					out[id] = append(out[id], ts.Records...)
 				}
 			}
 		}
@@ -686,15 +692,26 @@ func hasRecord(recs []checkpoint.Record, kind checkpoint.RecordKind, uuid []byte
 	return false
 }
 
+// hasTerminal: the journal holds a terminal update.
+func hasTerminal(recs []checkpoint.Record) bool {
+	for _, r := range recs {
+		if r.Kind == checkpoint.RecordUpdate && mesos.IsTerminalState(r.Status.GetState()) {
+			return true
+		}
+	}
+	return false
+}
+
 // checkAcceptedDurable: every update ag took (202) for a checkpointing
 // framework is in its checkpoint.
 func (w *simWorld) checkAcceptedDurable(ag *simAgent) {
+	journals := w.journals(ag)
 	for _, u := range w.sortedUpdates() {
 		// A shut-down framework's updates are answered and dropped.
 		if u.acceptedBy == nil || u.acceptedBy.ag != ag || !u.task.fw.ckpt || u.task.fw.shutdown || u.onDisk {
 			continue
 		}
-		if !hasRecord(w.journal(ag, u.task.id), checkpoint.RecordUpdate, u.uuid) {
+		if !hasRecord(journals[u.task.id], checkpoint.RecordUpdate, u.uuid) {
 			w.violation("%s: update %s of task %s was answered 202 but is not in the checkpoint", ag.name, u.state, u.task.id)
 			return
 		}
@@ -1215,6 +1232,9 @@ type simExec struct {
 	// connRun is the agent run of conn.
 	connRun     *simRun
 	subscribing bool
+	// gen counts its subscriptions: events of an earlier one that were
+	// still on the way when it broke are lost.
+	gen int
 	// readAt orders the events it reads, postAt the calls it makes.
 	readAt    time.Time
 	postAt    time.Time
@@ -1297,8 +1317,19 @@ func (e *simExec) subscribe() {
 			e.exit(1)
 			return
 		}
-		w.tracef("%s: executor %s subscribed (%d unacknowledged updates)", r, e.name(), len(e.unacked))
+		w.tracef("%s: executor %s subscribed (%d unacknowledged updates)", r, e.name(), len(sub.UnacknowledgedUpdates))
 		e.conn, e.connRun, e.readAt = conn, r, w.now
+		e.gen++
+		// What it made while the SUBSCRIBE was on its way goes now.
+		sent := map[string]bool{}
+		for _, u := range sub.UnacknowledgedUpdates {
+			sent[string(u.GetStatus().GetUuid())] = true
+		}
+		for _, s := range e.unacked {
+			if !sent[string(s.GetUuid())] {
+				e.post(s)
+			}
+		}
 	})
 }
 
@@ -1324,6 +1355,7 @@ func (w *simWorld) pump() {
 			continue
 		}
 		evs, closed := conn.events.take()
+		gen := e.gen
 		for _, ev := range evs {
 			at := w.now.Add(w.delay(w.rng, 0, 30*time.Millisecond))
 			if at.Before(e.readAt) {
@@ -1331,7 +1363,7 @@ func (w *simWorld) pump() {
 			}
 			e.readAt = at
 			w.at(r, at.Sub(w.now), "", func() {
-				if e.alive {
+				if e.alive && e.gen == gen {
 					e.handle(ev)
 				}
 			})
@@ -1481,7 +1513,10 @@ func (e *simExec) acknowledged(taskID string, uuid []byte) {
 	w.tracef("executor %s: ACKNOWLEDGED %s %s", e.name(), taskID, s.GetState())
 	if e.ckpt {
 		recs := w.journal(e.ag, taskID)
-		if !hasRecord(recs, checkpoint.RecordUpdate, uuid) || !hasRecord(recs, checkpoint.RecordAck, uuid) {
+		durable := hasRecord(recs, checkpoint.RecordUpdate, uuid) && hasRecord(recs, checkpoint.RecordAck, uuid)
+		// An update after a durable terminal one is obsolete: the agent
+		// drops it, and acknowledges it so the executor stops sending it.
+		if !durable && !(!hasRecord(recs, checkpoint.RecordUpdate, uuid) && hasTerminal(recs)) {
 			w.violation("executor %s: ACKNOWLEDGED %s %s before the update and its acknowledgement were durable", e.name(), taskID, s.GetState())
 		}
 	}
@@ -1527,7 +1562,7 @@ func runAgentSim(dir string, seed uint64, out io.Writer) (*simWorld, error) {
 		keys: map[string]int{}, tasks: map[string]*simTask{}, updates: map[string]*simUpdate{}}
 	w.log = slog.New(slog.DiscardHandler)
 	if out != nil {
-		w.log = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo,
+		w.log = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug,
 			ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
 				if a.Key == slog.TimeKey && len(groups) == 0 {
 					return slog.Attr{}
@@ -1719,6 +1754,30 @@ func (w *simWorld) scheduleFaults() {
 		}
 		w.at(nil, next(meanExec), "", execCrash)
 	}
+	var execBreak func()
+	execBreak = func() {
+		if !w.faults {
+			return
+		}
+		var live []*simExec
+		for _, e := range w.execs {
+			if e.alive && e.conn != nil && !e.connRun.dead {
+				live = append(live, e)
+			}
+		}
+		if len(live) > 0 {
+			e := live[w.rng.IntN(len(live))]
+			w.tracef("FAULT: the event stream of executor %s breaks", e.name())
+			conn, r := e.conn, e.connRun
+			e.conn = nil
+			e.gen++ // what was on the way is lost
+			// The agent's handler sees the stream end.
+			r.a.post(func() { r.a.unsubscribe(conn) })
+			w.at(nil, w.delay(w.rng, 100*time.Millisecond, 2*time.Second), "", e.subscribe)
+		}
+		w.at(nil, next(meanExec), "", execBreak)
+	}
+	w.at(nil, next(meanExec), "", execBreak)
 	w.at(nil, next(meanBreak), "", breakLink)
 	w.at(nil, next(meanCrash), "", crash)
 	w.at(nil, next(meanExec), "", execCrash)

@@ -161,6 +161,12 @@ type simWorld struct {
 	faults                       bool
 	settled                      bool
 
+	// tasksWaitForKill: tasks run until killed (scripted scenarios).
+	tasksWaitForKill bool
+	// holdCommits keeps checkpoint batches from committing (scripted
+	// scenarios): they wait, and a crash drops them.
+	holdCommits bool
+
 	keys      map[string]int // how often each message identity was decided on
 	nextUUID  uint64
 	master    *simMaster
@@ -354,6 +360,10 @@ func (d simDriver) commit(b *checkpoint.Batch) {
 		lat = w.delay(w.rng, 100*time.Millisecond, 3*time.Second) // a slow disk
 	}
 	fail := w.faults && w.rng.Float64() < w.pCommitFail
+	if w.holdCommits {
+		w.tracef("%s: checkpoint batch of %d writes held back", r, b.Len())
+		return
+	}
 	w.at(r, lat, "", func() {
 		var err error
 		if fail {
@@ -544,7 +554,7 @@ func (w *simWorld) crash(ag *simAgent) {
 		// answers; now and then too late for the restarted agent,
 		// which then kills it.
 		d := w.delay(w.rng, 100*time.Millisecond, time.Second)
-		if w.rng.Float64() < 0.1 {
+		if w.faults && w.rng.Float64() < 0.1 {
 			d = w.delay(w.rng, 10*time.Second, 20*time.Second)
 		}
 		w.at(nil, d, "", e.subscribe)
@@ -1160,8 +1170,25 @@ func (m *simMaster) launch() {
 	}
 	ag := ags[w.rng.IntN(len(ags))]
 	fw := fws[w.rng.IntN(len(fws))]
+	switch p := w.rng.Float64(); {
+	case p < 0.45:
+		m.runTask(ag, fw, kindCommand, "", 1)
+	case p < 0.75:
+		m.runTask(ag, fw, kindCustom, fmt.Sprintf("%s-ex%d", fw.id, w.rng.IntN(3)), 1)
+	default:
+		exID := fmt.Sprintf("%s-dex%d", fw.id, w.rng.IntN(2))
+		m.runTask(ag, fw, kindDefault, exID, 1+w.rng.IntN(3))
+	}
+}
+
+// runTask sends RUN_TASK to ag: a command task, a task for the custom
+// executor exID, or a group of n tasks for the default executor exID. It
+// returns the ids of the tasks.
+func (m *simMaster) runTask(ag *simAgent, fw *simFw, kind executorKind, exID string, n int) []string {
+	w := m.w
 	agentID := &mesos.AgentID{Value: proto.String(m.ids[ag])}
-	newTask := func(exID string, kind executorKind) *mesos.TaskInfo {
+	var ids []string
+	newTask := func() *mesos.TaskInfo {
 		id := fmt.Sprintf("t%d", len(w.taskOrder)+1)
 		t := &simTask{id: id, fw: fw, ag: ag, exID: exID, kind: kind, seen: map[string]bool{}, byState: map[mesos.TaskState]string{}}
 		if kind == kindCommand {
@@ -1169,13 +1196,14 @@ func (m *simMaster) launch() {
 		}
 		w.tasks[id] = t
 		w.taskOrder = append(w.taskOrder, id)
+		ids = append(ids, id)
 		return &mesos.TaskInfo{
 			Name: proto.String(id), TaskId: &mesos.TaskID{Value: proto.String(id)}, AgentId: agentID,
 			Resources: []*mesos.Resource{scalar("cpus", 0.1), scalar("mem", 32)},
 			Command:   &mesos.CommandInfo{Value: proto.String("run " + id)},
 		}
 	}
-	execInfo := func(exID string, typ mesos.ExecutorInfo_Type) *mesos.ExecutorInfo {
+	execInfo := func(typ mesos.ExecutorInfo_Type) *mesos.ExecutorInfo {
 		info := &mesos.ExecutorInfo{
 			ExecutorId: &mesos.ExecutorID{Value: proto.String(exID)}, FrameworkId: fw.info.GetId(),
 			Resources: []*mesos.Resource{scalar("cpus", 0.1), scalar("mem", 32)},
@@ -1189,29 +1217,25 @@ func (m *simMaster) launch() {
 	}
 	rt := &agentproto.AgentEvent_RunTask{Framework: fw.info}
 	var desc string
-	switch p := w.rng.Float64(); {
-	case p < 0.45:
-		rt.Task = newTask("", kindCommand)
-		desc = "RUN_TASK " + rt.Task.GetTaskId().GetValue() + " (command)"
-	case p < 0.75:
-		exID := fmt.Sprintf("%s-ex%d", fw.id, w.rng.IntN(3))
-		rt.Task = newTask(exID, kindCustom)
+	switch kind {
+	case kindCommand:
+		rt.Task = newTask()
+		desc = "RUN_TASK " + ids[0] + " (command)"
+	case kindCustom:
+		rt.Task = newTask()
 		rt.Task.Command = nil
-		rt.Task.Executor = execInfo(exID, mesos.ExecutorInfo_CUSTOM)
-		desc = "RUN_TASK " + rt.Task.GetTaskId().GetValue() + " (executor " + exID + ")"
+		rt.Task.Executor = execInfo(mesos.ExecutorInfo_CUSTOM)
+		desc = "RUN_TASK " + ids[0] + " (executor " + exID + ")"
 	default:
-		exID := fmt.Sprintf("%s-dex%d", fw.id, w.rng.IntN(2))
-		rt.Executor = execInfo(exID, mesos.ExecutorInfo_DEFAULT)
+		rt.Executor = execInfo(mesos.ExecutorInfo_DEFAULT)
 		rt.TaskGroup = &mesos.TaskGroupInfo{}
-		var ids []string
-		for range 1 + w.rng.IntN(3) {
-			ti := newTask(exID, kindDefault)
-			rt.TaskGroup.Tasks = append(rt.TaskGroup.Tasks, ti)
-			ids = append(ids, ti.GetTaskId().GetValue())
+		for range n {
+			rt.TaskGroup.Tasks = append(rt.TaskGroup.Tasks, newTask())
 		}
 		desc = "RUN_TASK group " + strings.Join(ids, ",") + " (executor " + exID + ")"
 	}
 	m.send(ag, &agentproto.AgentEvent{Type: agentproto.AgentEvent_RUN_TASK.Enum(), RunTask: rt}, desc)
+	return ids
 }
 
 // ---- the executors ----
@@ -1419,7 +1443,7 @@ func (e *simExec) launch(info *mesos.TaskInfo) {
 	f := w.fate("task/" + id)
 	w.at(nil, w.delay(f, time.Millisecond, 2*time.Second), "", func() {
 		e.update(id, mesos.TaskState_TASK_RUNNING)
-		if f.Float64() < 0.5 {
+		if !w.tasksWaitForKill && f.Float64() < 0.5 {
 			end := mesos.TaskState_TASK_FINISHED
 			if f.Float64() < 0.25 {
 				end = mesos.TaskState_TASK_FAILED
@@ -1557,9 +1581,41 @@ func (e *simExec) exit(ws syscall.WaitStatus) {
 
 // runAgentSim runs one seed in dir; out, when set, gets every step.
 func runAgentSim(dir string, seed uint64, out io.Writer) (*simWorld, error) {
+	w := newSimWorld(dir, seed, out)
+	w.pCallLoss = w.rng.Float64() * 0.3
+	w.pAckLoss = w.rng.Float64() * 0.2
+	w.pAckDup = w.rng.Float64() * 0.2
+	w.maxDelay = time.Duration(1+w.rng.IntN(2000)) * time.Millisecond
+	if w.rng.Float64() < 0.3 {
+		w.pCommitFail = 0.005 + w.rng.Float64()*0.025
+	}
+	w.faults = true
+	w.faultsUntil = w.start.Add(time.Duration(60+w.rng.IntN(180)) * time.Second)
+	w.settleUntil = w.faultsUntil.Add(30 * time.Minute)
+	w.tracef("seed %d: loss %.2f, ack loss %.2f, ack duplicates %.2f, commit failures %.3f, delays up to %v, faults for %v",
+		seed, w.pCallLoss, w.pAckLoss, w.pAckDup, w.pCommitFail, w.maxDelay, w.faultsUntil.Sub(w.start))
+	defer w.stop()
+	for range 1 + w.rng.IntN(2) {
+		w.addAgent()
+	}
+	w.scheduleWorkload()
+	w.scheduleFaults()
+	w.at(nil, w.faultsUntil.Sub(w.now), "", w.settle)
+	for w.err == nil && !w.settled && w.step() {
+	}
+	if w.err == nil && !w.settled {
+		w.finalCheck(true)
+	}
+	return w, w.err
+}
+
+// newSimWorld makes a world with its frameworks (two checkpointing, one
+// of them partition-aware, and one not), no agent and no fault.
+func newSimWorld(dir string, seed uint64, out io.Writer) *simWorld {
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	w := &simWorld{seed: seed, rng: rand.New(rand.NewPCG(seed, 0x5eed)), start: start, now: start, dir: dir, out: out,
-		keys: map[string]int{}, tasks: map[string]*simTask{}, updates: map[string]*simUpdate{}}
+		keys: map[string]int{}, tasks: map[string]*simTask{}, updates: map[string]*simUpdate{},
+		maxDelay: 10 * time.Millisecond, settleUntil: start.Add(24 * time.Hour)}
 	w.log = slog.New(slog.DiscardHandler)
 	if out != nil {
 		w.log = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug,
@@ -1571,19 +1627,6 @@ func runAgentSim(dir string, seed uint64, out io.Writer) (*simWorld, error) {
 			}}))
 	}
 	w.master = &simMaster{w: w, streams: map[*simAgent]*simStream{}, ids: map[*simAgent]string{}}
-	w.pCallLoss = w.rng.Float64() * 0.3
-	w.pAckLoss = w.rng.Float64() * 0.2
-	w.pAckDup = w.rng.Float64() * 0.2
-	w.maxDelay = time.Duration(1+w.rng.IntN(2000)) * time.Millisecond
-	if w.rng.Float64() < 0.3 {
-		w.pCommitFail = 0.005 + w.rng.Float64()*0.025
-	}
-	w.faults = true
-	w.faultsUntil = start.Add(time.Duration(60+w.rng.IntN(180)) * time.Second)
-	w.settleUntil = w.faultsUntil.Add(30 * time.Minute)
-	w.tracef("seed %d: loss %.2f, ack loss %.2f, ack duplicates %.2f, commit failures %.3f, delays up to %v, faults for %v",
-		seed, w.pCallLoss, w.pAckLoss, w.pAckDup, w.pCommitFail, w.maxDelay, w.faultsUntil.Sub(start))
-
 	for i := range 3 {
 		f := &simFw{id: fmt.Sprintf("fw%d", i+1), ckpt: i != 1, aware: i == 2}
 		f.info = frameworkInfo(f.id, f.ckpt)
@@ -1593,30 +1636,38 @@ func runAgentSim(dir string, seed uint64, out io.Writer) (*simWorld, error) {
 		}
 		w.fws = append(w.fws, f)
 	}
-	for i := range 1 + w.rng.IntN(2) {
-		ag := &simAgent{w: w, name: fmt.Sprintf("agent%d", i+1), workDir: filepath.Join(dir, fmt.Sprintf("agent%d", i+1)), backoff: time.Second}
-		w.agents = append(w.agents, ag)
-		w.startAgent(ag, nil)
-	}
-	defer func() {
-		for _, ag := range w.agents {
-			if ag.run != nil {
-				w.stopRun(ag.run)
-			}
-		}
-	}()
-	w.scheduleWorkload()
-	w.scheduleFaults()
-	w.at(nil, w.faultsUntil.Sub(w.now), "", w.settle)
+	return w
+}
 
-	for w.err == nil && w.queue.Len() > 0 && !w.settled {
+// addAgent adds an agent host and starts it.
+func (w *simWorld) addAgent() *simAgent {
+	n := len(w.agents) + 1
+	ag := &simAgent{w: w, name: fmt.Sprintf("agent%d", n), workDir: filepath.Join(w.dir, fmt.Sprintf("agent%d", n)), backoff: time.Second}
+	w.agents = append(w.agents, ag)
+	w.startAgent(ag, nil)
+	return ag
+}
+
+// stop releases the agents' runs.
+func (w *simWorld) stop() {
+	for _, ag := range w.agents {
+		if ag.run != nil {
+			w.stopRun(ag.run)
+		}
+	}
+}
+
+// step runs the next event and checks the invariants; false when there
+// is nothing left to run before settleUntil.
+func (w *simWorld) step() bool {
+	for w.queue.Len() > 0 {
 		ev := heap.Pop(&w.queue).(*simEvent)
 		if ev.cancelled || (ev.run != nil && ev.run.dead) {
 			continue
 		}
 		if ev.at.After(w.settleUntil) {
 			w.now = w.settleUntil
-			break
+			return false
 		}
 		w.now = ev.at
 		w.steps++
@@ -1625,16 +1676,13 @@ func runAgentSim(dir string, seed uint64, out io.Writer) (*simWorld, error) {
 			w.tracef("%s", ev.what)
 		}
 		ev.f()
-		if w.err != nil {
-			break
+		if w.err == nil {
+			w.pump()
+			w.check()
 		}
-		w.pump()
-		w.check()
+		return true
 	}
-	if w.err == nil && !w.settled {
-		w.finalCheck(true)
-	}
-	return w, w.err
+	return false
 }
 
 // scheduleWorkload: the schedulers launch and kill tasks, now and then
@@ -1879,4 +1927,63 @@ func (w *simWorld) finalCheck(must bool) bool {
 		}
 	}
 	return true
+}
+
+// A recovered executor runs a task delivered to it just before the agent
+// crashed, whose TaskInfo was not durable yet: the restarted agent takes
+// the task back from the executor's SUBSCRIBE, reports it when it
+// registers, and kills it when told to.
+func TestAgentSimTakesBackUndurableTask(t *testing.T) {
+	w := newSimWorld(t.TempDir(), 1, nil)
+	defer w.stop()
+	w.tasksWaitForKill = true
+	ag := w.addAgent()
+	fw := w.fws[0] // checkpointing
+	runUntil := func(what string, cond func() bool) {
+		t.Helper()
+		for !cond() {
+			if w.err != nil {
+				t.Fatalf("%v\nlast steps:\n%s", w.err, w.ring.String())
+			}
+			if !w.step() || w.now.Sub(w.start) > time.Hour {
+				t.Fatalf("no %s\nlast steps:\n%s", what, w.ring.String())
+			}
+		}
+	}
+	exec := func() *simExec {
+		for _, e := range w.execs {
+			if e.exID == "fw1-dex" && e.alive {
+				return e
+			}
+		}
+		return nil
+	}
+	runUntil("registration", func() bool { return ag.run != nil && ag.run.linkUp })
+	first := w.master.runTask(ag, fw, kindDefault, "fw1-dex", 1)[0]
+	runUntil(first+" running and acknowledged", func() bool {
+		e := exec()
+		return w.tasks[first].state == mesos.TaskState_TASK_RUNNING && e != nil && len(e.unacked) == 0
+	})
+
+	// The next task reaches the executor, which starts it, but nothing
+	// of it is committed before the agent crashes.
+	w.holdCommits = true
+	second := w.master.runTask(ag, fw, kindDefault, "fw1-dex", 1)[0]
+	runUntil(second+" started by the executor", func() bool { return exec().hasUnacked(second) })
+	w.crash(ag)
+	w.holdCommits = false
+	if ag.run != nil || !w.tasks[second].fw.ckpt {
+		t.Fatal("the agent did not crash")
+	}
+	runUntil("re-registration", func() bool { return ag.run != nil && ag.run.reported && ag.run.linkUp })
+	if ag.run.expect[second] {
+		t.Fatalf("%s was durable; the scenario needs it not to be", second)
+	}
+	if w.tasks[second].lost {
+		t.Fatalf("the restarted agent did not report %s", second)
+	}
+	runUntil(second+" running at the master", func() bool { return w.tasks[second].state == mesos.TaskState_TASK_RUNNING })
+	w.master.killTask(w.tasks[second])
+	runUntil(second+" killed", func() bool { return w.tasks[second].state == mesos.TaskState_TASK_KILLED })
+	runUntil("the executor to hear every acknowledgement", func() bool { return len(exec().unacked) == 0 })
 }

@@ -71,13 +71,13 @@ var agentSimRegressionSeeds = []uint64{
 	// terminating) was left out of the re-registration while its
 	// TASK_LOST waited for acknowledgement: the master ended it as
 	// unknown, then got the agent's TASK_LOST (registerCall).
-	46,
+	54, 92,
 	// A recovered executor ran tasks delivered just before the agent
 	// crashed, whose TaskInfo was not durable: the restarted agent took
 	// their updates but had them in no executor, so it never told the
 	// executor of their acknowledgements and ignored KILL_TASK for them
 	// (subscribe: adoptTask).
-	118,
+	60, 87,
 }
 
 // agentSimDefaultSeeds keeps the test under a minute on one core.

@@ -10,9 +10,16 @@ package agent
 // happened yet (the checkpoint batches not committed among them). Faults
 // drawn from the seed: calls to the master delayed and lost,
 // acknowledgements lost and duplicated, the master connection broken,
-// agents crashing and restarting from their work directory, executors
-// crashing. After every step the invariants are checked; after the faults
-// stop the cluster must settle with every update delivered.
+// agents crashing and restarting from their work directory, checkpoint
+// commits failing (the agent is detached and started again) or taking
+// seconds, executors crashing, their event streams breaking, some
+// re-subscribing too late for a restarted agent or exiting before their
+// last updates are acknowledged; the schedulers launch commands, custom
+// executors and task groups, kill tasks, shut executors and frameworks
+// down. After every step the invariants are checked; after the faults
+// stop the cluster must settle with every update delivered. The same
+// world can be scripted step by step, without faults
+// (TestAgentSimTakesBackUndurableTask).
 //
 // A failing seed is replayed with a trace of every step:
 //

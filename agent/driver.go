@@ -7,11 +7,12 @@ import (
 
 // The driver: how the state code starts what it does not do itself.
 //
-// The state code (everything that runs on the state goroutine) does no
-// I/O and starts no goroutine of its own. It hands closures to the state
-// loop, checkpoint batches to be committed, launches and container
-// watches to be run, and calls to the master to be sent through one
-// driver, and it reads time and arms timers through the injected Clock:
+// The state code (everything that runs on the state goroutine, and
+// recovery before it) starts no goroutine of its own and waits for no
+// I/O. It hands closures to the state loop, checkpoint batches to be
+// committed, launches and container watches to be run, and calls to the
+// master to be sent through one driver, and it reads time and arms
+// timers through the injected Clock:
 //
 //	state code ──post(f)────────▶ the state loop runs turn(f)
 //	           ──commit(batch)──▶ batch made durable, then committed(batch, err) posted
@@ -26,8 +27,9 @@ import (
 // event queue of its own, deterministically: the simulation in
 // sim_test.go does, with no goroutine of the agent running.
 
-// driver starts the agent's concurrent work for the state code. Every
-// method but start is called on the state goroutine and must not block.
+// driver starts the agent's concurrent work for the state code. commit,
+// launch, watch and send are called by the state code and must not
+// block; post may be called from any goroutine.
 type driver interface {
 	// start runs the agent's own loops once New has recovered: the
 	// state loop, the checkpointer and the garbage collector's deleter.

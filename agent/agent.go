@@ -54,6 +54,8 @@ type Agent struct {
 	oomEvents func() uint64
 	detachCtx context.Context
 
+	// drv starts what the state code does not do itself (driver.go).
+	drv   driver
 	inbox chan func()
 	quit  chan struct{} // closed by Close
 	wg    sync.WaitGroup
@@ -169,6 +171,10 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 		authn:     authn,
 	}
 	a.st = newState(info)
+	a.drv = goDriver{a}
+	if cfg.driver != nil {
+		a.drv = cfg.driver(a)
+	}
 	a.files = a.newFileServer()
 	a.authz = acl.New(cfg.ACLs.ACLs)
 	if err := a.newContainerizer(); err != nil {
@@ -198,9 +204,7 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 		return nil, err
 	}
 	a.startGC()
-	a.wg.Add(2)
-	go a.loop()
-	go a.checkpointer()
+	a.drv.start()
 	return a, nil
 }
 
@@ -378,16 +382,15 @@ func (a *Agent) stop(detach bool) error {
 	return nil
 }
 
-// loop runs closures on the state goroutine until Close. After each
-// one it hands the checkpoint writes they made to the checkpointer, when
-// it is not busy with the previous batch (checkpointer.go).
+// loop runs closures on the state goroutine until Close (the
+// production driver's state loop).
 func (a *Agent) loop() {
 	defer a.wg.Done()
+	a.flushCheckpoint() // what recovery wrote
 	for {
-		a.flushCheckpoint()
 		select {
 		case f := <-a.inbox:
-			f()
+			a.turn(f)
 		case <-a.quit:
 			a.st.stopTimers()
 			return
@@ -395,23 +398,28 @@ func (a *Agent) loop() {
 	}
 }
 
-// post queues f for the state goroutine without waiting; dropped after
-// Close.
-func (a *Agent) post(f func()) {
-	select {
-	case a.inbox <- f:
-	case <-a.quit:
-	}
+// turn runs f on the state goroutine and then hands the checkpoint
+// writes it made to be committed, when no batch is being committed
+// (checkpointer.go). Every driver runs posted closures through it.
+func (a *Agent) turn(f func()) {
+	f()
+	a.flushCheckpoint()
 }
 
-// do runs f on the state goroutine and waits for it.
+// post queues f for the state goroutine without waiting (through the
+// driver); dropped after Close.
+func (a *Agent) post(f func()) { a.drv.post(f) }
+
+// do runs f on the state goroutine and waits for it. Only goroutines of
+// the production driver may call it.
 func (a *Agent) do(f func()) error {
 	done := make(chan struct{})
 	select {
-	case a.inbox <- func() { f(); close(done) }:
 	case <-a.quit:
 		return ErrClosed
+	default:
 	}
+	a.drv.post(func() { f(); close(done) })
 	select {
 	case <-done:
 		return nil

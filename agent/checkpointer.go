@@ -121,7 +121,7 @@ func (a *Agent) flushCheckpoint() {
 	}
 	c.flight, c.flightThen = c.next, c.nextThen
 	c.next, c.nextThen = nil, nil
-	a.ckptWork <- c.flight // buffered: one batch at most is handed off
+	a.drv.commit(c.flight)
 }
 
 // checkpointer commits the batches the state goroutine hands off, one

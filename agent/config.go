@@ -250,6 +250,10 @@ type Config struct {
 	// Clock drives timers (registration timeouts, retries, grace
 	// periods, garbage collection). Nil means the real clock.
 	Clock Clock
+	// driver, when set, builds the driver through which the agent's
+	// state code starts its concurrent work (driver.go); nil is the
+	// production driver. Tests set it to run the agent in a simulation.
+	driver func(*Agent) driver
 	// diskUsage measures the used fraction of the file system holding a
 	// directory; nil (the default) is statfs (fsUsage). Tests replace it.
 	diskUsage func(dir string) (float64, error)

@@ -28,6 +28,16 @@
 // Outgoing traffic leaves through unbounded queues, so the state goroutine
 // never blocks on a slow master or executor.
 //
+// The state code starts no goroutine of its own, and nothing it must
+// wait for: it goes through a driver (driver.go) to post a closure to the
+// state loop, have a checkpoint batch committed, run a launch (fetch and
+// containerizer Launch, then wait for the container's end), watch an
+// adopted container and send a call to the master; timers come from the
+// Clock. The production driver does these on goroutines, over HTTP and
+// on the disk. The simulation (sim_test.go) gives New a driver of its own
+// that makes each an event of one queue on simulated time, so the same
+// state code runs deterministically from a seed, crashes included.
+//
 // # Executors
 //
 // A RUN_TASK with a command task runs the built-in command executor

@@ -225,8 +225,6 @@ func (a *Agent) startGC() {
 	a.gcOldAgents()
 	a.gcOrphanFrameworks()
 	a.gcLeftoverTrash()
-	a.wg.Add(1)
-	go a.gcRemover()
 	a.watchDisk()
 }
 

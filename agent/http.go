@@ -123,47 +123,17 @@ func (a *Agent) serveExecutor(w http.ResponseWriter, r *http.Request) error {
 // running inside the agent) and returns the new subscription of a
 // SUBSCRIBE. Errors are httpapi errors carrying Mesos' status codes.
 func (a *Agent) executorCall(call *execpb.Call) (*execConn, error) {
-	fwID, exID := call.GetFrameworkId().GetValue(), call.GetExecutorId().GetValue()
 	var herr error
 	var conn *execConn
 	// durable reports when an UPDATE is durable: the 202 waits for it.
-	var durable chan error
+	durable := make(chan error, 1)
+	waits := false
 	if err := a.do(func() {
-		fw := a.st.frameworks[fwID]
-		if fw == nil {
-			herr = httpapi.BadRequest("Framework cannot be found")
-			return
-		}
-		ex := fw.executors[exID]
-		if ex == nil {
-			herr = httpapi.BadRequest("Executor cannot be found")
-			return
-		}
-		subscribed := ex.state == exRunning || (ex.state == exTerminating && ex.conn != nil)
-		if call.GetType() != execpb.Call_SUBSCRIBE && !subscribed {
-			herr = httpapi.Forbidden("Executor is not subscribed")
-			return
-		}
-		switch call.GetType() {
-		case execpb.Call_SUBSCRIBE:
-			conn = a.subscribe(fw, ex, call.GetSubscribe())
-		case execpb.Call_UPDATE:
-			// Checkpointed (for checkpointing frameworks) before 202.
-			durable = make(chan error, 1)
-			if err := a.executorUpdate(fw, ex, call.GetUpdate().GetStatus(), func(err error) { durable <- err }); err != nil {
-				durable = nil
-				herr = httpapi.Errorf(http.StatusInternalServerError, "Failed to checkpoint the status update: %v", err)
-			}
-		case execpb.Call_MESSAGE:
-			a.send(frameworkMessageCall(fwID, call))
-			a.st.metrics.validFrameworkMessages++
-		default:
-			herr = httpapi.NotImplemented("")
-		}
+		conn, waits, herr = a.applyExecutorCall(call, func(err error) { durable <- err })
 	}); err != nil {
 		return nil, httpapi.ServiceUnavailable("Agent is shutting down")
 	}
-	if durable != nil {
+	if waits {
 		select {
 		case err := <-durable:
 			if err != nil {
@@ -174,6 +144,43 @@ func (a *Agent) executorCall(call *execpb.Call) (*execConn, error) {
 		}
 	}
 	return conn, herr
+}
+
+// applyExecutorCall applies a validated call of an executor (state
+// goroutine). It returns the new subscription of a SUBSCRIBE; for an
+// UPDATE it took, waits is true and durable is called once the update is
+// durable (or with what keeps it from being so): the 202 waits for it.
+// Errors are httpapi errors carrying Mesos' status codes.
+func (a *Agent) applyExecutorCall(call *execpb.Call, durable func(error)) (conn *execConn, waits bool, err error) {
+	fwID, exID := call.GetFrameworkId().GetValue(), call.GetExecutorId().GetValue()
+	fw := a.st.frameworks[fwID]
+	if fw == nil {
+		return nil, false, httpapi.BadRequest("Framework cannot be found")
+	}
+	ex := fw.executors[exID]
+	if ex == nil {
+		return nil, false, httpapi.BadRequest("Executor cannot be found")
+	}
+	subscribed := ex.state == exRunning || (ex.state == exTerminating && ex.conn != nil)
+	if call.GetType() != execpb.Call_SUBSCRIBE && !subscribed {
+		return nil, false, httpapi.Forbidden("Executor is not subscribed")
+	}
+	switch call.GetType() {
+	case execpb.Call_SUBSCRIBE:
+		return a.subscribe(fw, ex, call.GetSubscribe()), false, nil
+	case execpb.Call_UPDATE:
+		// Checkpointed (for checkpointing frameworks) before 202.
+		if err := a.executorUpdate(fw, ex, call.GetUpdate().GetStatus(), durable); err != nil {
+			return nil, false, httpapi.Errorf(http.StatusInternalServerError, "Failed to checkpoint the status update: %v", err)
+		}
+		return nil, true, nil
+	case execpb.Call_MESSAGE:
+		a.send(frameworkMessageCall(fwID, call))
+		a.st.metrics.validFrameworkMessages++
+		return nil, false, nil
+	default:
+		return nil, false, httpapi.NotImplemented("")
+	}
 }
 
 // executorHeartbeatInterval is how often an executor's event stream gets

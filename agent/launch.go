@@ -79,9 +79,9 @@ type fetchJob struct {
 	dir  string
 }
 
-// launchExecutor fetches the executor's URIs and launches its container
-// on a separate goroutine, which reports back to the state goroutine and
-// then waits for the container's end (state goroutine).
+// launchExecutor has the driver fetch the executor's URIs and launch its
+// container off the state goroutine (startContainer), which reports
+// back, and then wait for the container's end (state goroutine).
 func (a *Agent) launchExecutor(ex *executor) {
 	ls, err := a.launchSpecFor(ex)
 	if err != nil {
@@ -91,59 +91,59 @@ func (a *Agent) launchExecutor(ex *executor) {
 	ctx, cancel := context.WithCancel(a.ctx)
 	ex.fetchCancel = cancel
 	id := ex.container()
-	a.procs.Add(1)
-	go func() {
-		defer a.procs.Done()
-		defer cancel()
-		fetched := false // every URI of the launch was fetched
-		err := func() error {
-			for _, j := range ls.fetches {
-				if err := os.MkdirAll(j.dir, 0o755); err != nil {
-					return err
-				}
-				if err := a.fetch.Fetch(ctx, j.uris, j.dir, ls.config.User); err != nil {
-					return err
-				}
+	a.drv.launch(ex, id, func() bool { return a.startContainer(ctx, ex, id, ls) }, cancel)
+}
+
+// startContainer fetches the executor's URIs and has the containerizer
+// launch its container, then posts the outcome to the state goroutine;
+// true when the container was launched (launch goroutine).
+func (a *Agent) startContainer(ctx context.Context, ex *executor, id *mesos.ContainerID, ls launchSpec) bool {
+	fetched := false // every URI of the launch was fetched
+	err := func() error {
+		for _, j := range ls.fetches {
+			if err := os.MkdirAll(j.dir, 0o755); err != nil {
+				return err
 			}
-			fetched = true
-			if ctx.Err() != nil {
-				return fmt.Errorf("launch cancelled")
+			if err := a.fetch.Fetch(ctx, j.uris, j.dir, ls.config.User); err != nil {
+				return err
 			}
-			if ls.config.User != "" {
-				if err := chownSandbox(ls.config.Directory, ls.config.User); err != nil {
-					return err
-				}
-			}
-			res, err := a.containers.Launch(ctx, id, ls.config)
-			switch {
-			case err != nil:
-				return fmt.Errorf("Failed to launch the executor: %w", err)
-			case res == containerizer.NotSupported:
-				return fmt.Errorf("no containerizer can run the executor (--containerizers=%s)", a.cfg.Containerizers)
-			case res == containerizer.AlreadyLaunched:
-				return fmt.Errorf("container %s is already launched", id.GetValue())
-			}
-			return nil
-		}()
-		if err != nil {
-			a.post(func() {
-				a.st.metrics.countFetch(fetched)
-				a.launchFailed(ex, err)
-			})
-			return
 		}
-		pid := 0
-		if st, err := a.containers.Status(ctx, id); err == nil {
-			pid = int(st.GetExecutorPid())
+		fetched = true
+		if ctx.Err() != nil {
+			return fmt.Errorf("launch cancelled")
 		}
+		if ls.config.User != "" {
+			if err := chownSandbox(ls.config.Directory, ls.config.User); err != nil {
+				return err
+			}
+		}
+		res, err := a.containers.Launch(ctx, id, ls.config)
+		switch {
+		case err != nil:
+			return fmt.Errorf("Failed to launch the executor: %w", err)
+		case res == containerizer.NotSupported:
+			return fmt.Errorf("no containerizer can run the executor (--containerizers=%s)", a.cfg.Containerizers)
+		case res == containerizer.AlreadyLaunched:
+			return fmt.Errorf("container %s is already launched", id.GetValue())
+		}
+		return nil
+	}()
+	if err != nil {
 		a.post(func() {
 			a.st.metrics.countFetch(fetched)
-			a.executorStarted(ex, pid, ls.held)
+			a.launchFailed(ex, err)
 		})
-		// Wait here, so Close can wait for the end; Detach leaves the
-		// container running.
-		a.waitContainer(ex, id)
-	}()
+		return false
+	}
+	pid := 0
+	if st, err := a.containers.Status(ctx, id); err == nil {
+		pid = int(st.GetExecutorPid())
+	}
+	a.post(func() {
+		a.st.metrics.countFetch(fetched)
+		a.executorStarted(ex, pid, ls.held)
+	})
+	return true
 }
 
 // waitContainer waits for ex's container to end and reports it to the

@@ -289,7 +289,7 @@ func (a *Agent) send(call *agentproto.AgentCall) {
 		return
 	}
 	call.AgentId = a.st.info.GetId()
-	a.st.out.push(outCall{streamID: a.st.streamID, call: call})
+	a.drv.send(outCall{streamID: a.st.streamID, call: call})
 }
 
 // registerCall builds REGISTER with what runs here (state goroutine).
@@ -316,8 +316,35 @@ func (a *Agent) registerCall() *agentproto.AgentCall {
 				r.Tasks = append(r.Tasks, a.taskProto(ex, t))
 			}
 		}
+		// A task ended before it reached an executor (refused, or its
+		// executor terminating) is in no executor, but its update waits
+		// for the framework's acknowledgement: it is reported too, or the
+		// master would take it for unknown here and end it a second time.
+		for taskID, u := range fw.updates {
+			if len(u.pending) > 0 && fw.executorOf(taskID) == nil {
+				r.Tasks = append(r.Tasks, a.pendingTaskProto(fw, u))
+			}
+		}
 	}
 	return &agentproto.AgentCall{Type: agentproto.AgentCall_REGISTER.Enum(), Register: r}
+}
+
+// pendingTaskProto describes for the master a task that is in no
+// executor, from its pending updates.
+func (a *Agent) pendingTaskProto(fw *framework, u *updateStream) *mesos.Task {
+	latest := u.pending[len(u.pending)-1]
+	head := u.pending[0]
+	return &mesos.Task{
+		Name:              proto.String(u.taskID),
+		TaskId:            &mesos.TaskID{Value: proto.String(u.taskID)},
+		FrameworkId:       &mesos.FrameworkID{Value: proto.String(fw.id)},
+		AgentId:           a.st.info.GetId(),
+		ExecutorId:        latest.GetExecutorId(),
+		State:             latest.State,
+		Statuses:          u.pending,
+		StatusUpdateState: head.State,
+		StatusUpdateUuid:  head.GetUuid(),
+	}
 }
 
 // taskProto describes a task for the master.

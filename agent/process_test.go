@@ -408,6 +408,43 @@ func TestReregistersAfterLostConnection(t *testing.T) {
 	}
 }
 
+// A task that ended before it reached an executor (here: with neither
+// executor nor command) is in no executor, but its update waits for the
+// acknowledgement: a re-registration reports it, with that update's
+// state, so the master does not end it a second time.
+func TestReregistrationReportsTaskOutsideExecutors(t *testing.T) {
+	m := newFakeMaster(t)
+	m.mu.Lock()
+	m.autoAck = false
+	m.mu.Unlock()
+	startAgent(t, m, nil)
+	bad := commandTask("bad", "true")
+	bad.Command = nil
+	m.send(runTask(frameworkInfo("F1", false), nil, bad, nil))
+	m.waitState(t, "bad", mesos.TaskState_TASK_ERROR)
+	m.cutStream()
+	waitFor(t, 10*time.Second, "re-registration", func() error {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if len(m.registers) < 2 {
+			return fmt.Errorf("%d registrations", len(m.registers))
+		}
+		return nil
+	})
+	m.mu.Lock()
+	reg := m.registers[len(m.registers)-1].GetRegister()
+	m.mu.Unlock()
+	if len(reg.GetTasks()) != 1 {
+		t.Fatalf("re-registration reported tasks %v, want the task in no executor", reg.GetTasks())
+	}
+	got := reg.GetTasks()[0]
+	if got.GetTaskId().GetValue() != "bad" || got.GetFrameworkId().GetValue() != "F1" ||
+		got.GetState() != mesos.TaskState_TASK_ERROR || got.GetStatusUpdateState() != mesos.TaskState_TASK_ERROR ||
+		len(got.GetStatusUpdateUuid()) != 16 {
+		t.Errorf("re-registration reported %v", got)
+	}
+}
+
 // --executor_environment_variables is what executors, and their tasks,
 // start with; the MESOS_* variables are set over it.
 func TestExecutorEnvironmentVariablesFlag(t *testing.T) {

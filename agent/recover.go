@@ -284,11 +284,7 @@ func (a *Agent) recoverExecutor(fw *framework, es *checkpoint.ExecutorState, run
 	// What it holds reaches the containerizer with the first update.
 	ex.launched = &launchedContainer{pid: int(st.GetExecutorPid())}
 	a.log.Info("recovered a running executor", "framework", fw.id, "executor", id, "pid", ex.launched.pid, "tasks", len(ex.tasks))
-	a.procs.Add(1)
-	go func() {
-		defer a.procs.Done()
-		a.waitContainer(ex, cid)
-	}()
+	a.drv.watch(ex, cid)
 	if cleanup {
 		ex.state = exTerminating
 		a.destroyContainer(ex)

@@ -42,6 +42,20 @@ func (a *Agent) subscribe(fw *framework, ex *executor, sub *execpb.Call_Subscrib
 		defer a.checkRecovered()
 	}
 
+	// A recovered executor may run tasks delivered to it just before the
+	// agent stopped, whose TaskInfo was not durable yet: its word (the
+	// tasks it reports unacknowledged) brings them back, so that they are
+	// reported to the master, can be killed, and their acknowledgements
+	// reach the executor.
+	if ex.recovered {
+		adopted := false
+		for _, info := range sub.GetUnacknowledgedTasks() {
+			adopted = a.adoptTask(fw, ex, info) || adopted
+		}
+		if adopted {
+			a.updateContainer(ex)
+		}
+	}
 	for _, u := range sub.GetUnacknowledgedUpdates() {
 		_ = a.executorUpdate(fw, ex, u.GetStatus(), nil) // resent at the next subscription if not taken
 	}
@@ -83,6 +97,20 @@ func (a *Agent) subscribe(fw *framework, ex *executor, sub *execpb.Call_Subscrib
 	})
 	a.deliver(ex)
 	return conn
+}
+
+// adoptTask takes a task a recovered executor says it runs into its
+// executor, unless the agent knows the task (state goroutine). It
+// reports whether it did.
+func (a *Agent) adoptTask(fw *framework, ex *executor, info *mesos.TaskInfo) bool {
+	id := info.GetTaskId().GetValue()
+	if id == "" || ex.tasks[id] != nil || ex.completed[id] || fw.executorOf(id) != nil || fw.updates[id] != nil {
+		return false
+	}
+	a.log.Info("taking back a task the recovered executor runs", "framework", fw.id, "executor", ex.id, "task", id)
+	ex.tasks[id] = &task{info: info, state: mesos.TaskState_TASK_STAGING}
+	a.checkpointTask(ex, info)
+	return true
 }
 
 // executorUpdate takes an UPDATE from an executor: it fills in what the

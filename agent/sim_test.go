@@ -35,7 +35,6 @@ package agent
 
 import (
 	"bytes"
-	"container/heap"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -63,6 +62,7 @@ import (
 	execpb "github.com/mezzo-project/mezzo/api/v1/executor"
 	"github.com/mezzo-project/mezzo/api/v1/mesos"
 	"github.com/mezzo-project/mezzo/internal/agentproto"
+	"github.com/mezzo-project/mezzo/internal/simq"
 )
 
 var (
@@ -151,7 +151,7 @@ type simWorld struct {
 	start time.Time
 	now   time.Time
 	seq   uint64
-	queue simQueue
+	queue simq.Queue[*simEvent]
 	steps int
 	err   error
 	dir   string
@@ -195,24 +195,6 @@ type simEvent struct {
 	f         func()
 	cancelled bool
 	fired     bool
-}
-
-type simQueue []*simEvent
-
-func (q simQueue) Len() int { return len(q) }
-func (q simQueue) Less(i, j int) bool {
-	if !q[i].at.Equal(q[j].at) {
-		return q[i].at.Before(q[j].at)
-	}
-	return q[i].seq < q[j].seq
-}
-func (q simQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
-func (q *simQueue) Push(x any)   { *q = append(*q, x.(*simEvent)) }
-func (q *simQueue) Pop() any {
-	old := *q
-	ev := old[len(old)-1]
-	*q = old[:len(old)-1]
-	return ev
 }
 
 // simRing keeps the last lines of the trace.
@@ -275,7 +257,7 @@ func (w *simWorld) violation(format string, args ...any) {
 func (w *simWorld) at(run *simRun, d time.Duration, what string, f func()) *simEvent {
 	w.seq++
 	ev := &simEvent{at: w.now.Add(max(d, 0)), seq: w.seq, run: run, what: what, f: f}
-	heap.Push(&w.queue, ev)
+	w.queue.Push(ev.at, ev.seq, ev)
 	return ev
 }
 
@@ -1668,7 +1650,7 @@ func (w *simWorld) stop() {
 // is nothing left to run before settleUntil.
 func (w *simWorld) step() bool {
 	for w.queue.Len() > 0 {
-		ev := heap.Pop(&w.queue).(*simEvent)
+		ev := w.queue.Pop()
 		if ev.cancelled || (ev.run != nil && ev.run.dead) {
 			continue
 		}

@@ -25,7 +25,6 @@ package master
 //	go test ./master -run 'TestSimulation$' -sim.seed=N -sim.trace -v
 
 import (
-	"container/heap"
 	"errors"
 	"flag"
 	"fmt"
@@ -45,6 +44,7 @@ import (
 	quotapb "github.com/mezzo-project/mezzo/api/v1/quota"
 	schedpb "github.com/mezzo-project/mezzo/api/v1/scheduler"
 	"github.com/mezzo-project/mezzo/internal/agentproto"
+	"github.com/mezzo-project/mezzo/internal/simq"
 	"github.com/mezzo-project/mezzo/master/registry"
 	"github.com/mezzo-project/mezzo/resources"
 )
@@ -129,31 +129,13 @@ type simEvent struct {
 	fn  func()
 }
 
-type simQueue []*simEvent
-
-func (q simQueue) Len() int { return len(q) }
-func (q simQueue) Less(i, j int) bool {
-	if !q[i].at.Equal(q[j].at) {
-		return q[i].at.Before(q[j].at)
-	}
-	return q[i].seq < q[j].seq
-}
-func (q simQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
-func (q *simQueue) Push(x any)   { *q = append(*q, x.(*simEvent)) }
-func (q *simQueue) Pop() any {
-	old := *q
-	e := old[len(old)-1]
-	*q = old[:len(old)-1]
-	return e
-}
-
 // simWorld is one simulated cluster.
 type simWorld struct {
 	seed  uint64
 	rng   *rand.Rand
 	clock *fakeClock
 	start time.Time
-	queue simQueue
+	queue simq.Queue[*simEvent]
 	seq   uint64
 	trace io.Writer
 	err   *simViolation
@@ -221,7 +203,7 @@ func (w *simWorld) fail(format string, args ...any) {
 // after runs fn d from now.
 func (w *simWorld) after(d time.Duration, fn func()) {
 	w.seq++
-	heap.Push(&w.queue, &simEvent{at: w.now().Add(d), seq: w.seq, fn: fn})
+	w.queue.Push(w.now().Add(d), w.seq, &simEvent{at: w.now().Add(d), seq: w.seq, fn: fn})
 }
 
 // delay is one network latency: mostly short, sometimes long.
@@ -666,8 +648,8 @@ func simulate(seed uint64, trace bool) (*simWorld, error) {
 func (w *simWorld) run(end time.Time) {
 	for w.err == nil {
 		next := end
-		if len(w.queue) > 0 && w.queue[0].at.Before(next) {
-			next = w.queue[0].at
+		if at, ok := w.queue.Next(); ok && at.Before(next) {
+			next = at
 		}
 		if w.core != nil {
 			if d := w.core.nextDeadline(); !d.After(next) {
@@ -688,11 +670,11 @@ func (w *simWorld) run(end time.Time) {
 				continue
 			}
 		}
-		if len(w.queue) == 0 || w.queue[0].at.After(end) {
+		if at, ok := w.queue.Next(); !ok || at.After(end) {
 			w.clock.t = end
 			return
 		}
-		ev := heap.Pop(&w.queue).(*simEvent)
+		ev := w.queue.Pop()
 		if ev.at.After(w.now()) {
 			w.clock.t = ev.at
 			w.ticksNow = 0

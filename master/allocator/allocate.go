@@ -218,9 +218,9 @@ func (a *Allocator) pickClient(leaf *node, w *walk) (*client, resources.Resource
 				continue
 			}
 		}
-		if f, ok := c.filters[ag]; ok {
+		if f, ok := ag.filters[c]; ok {
 			if !w.now.Before(f.expires) {
-				delete(c.filters, ag)
+				c.dropFilter(ag)
 			} else if (f.grown == ag.grown && !quotaActive && !ag.special) || f.refused.Contains(r) {
 				continue
 			}

@@ -57,8 +57,8 @@ func (a *Allocator) RoleStats(now time.Time) []RoleStat {
 			if !ok {
 				continue
 			}
-			for _, f := range c.filters {
-				if now.Before(f.expires) {
+			for ag := range c.filtered {
+				if now.Before(ag.filters[c].expires) {
 					out[i].Filters++
 				}
 			}

@@ -389,17 +389,7 @@ func TestReregistersAfterLostConnection(t *testing.T) {
 	m.send(runTask(frameworkInfo("F1", false), nil, commandTask("long", "sleep 300"), nil))
 	m.waitState(t, "long", mesos.TaskState_TASK_RUNNING)
 	m.cutStream()
-	waitFor(t, 10*time.Second, "re-registration", func() error {
-		m.mu.Lock()
-		defer m.mu.Unlock()
-		if len(m.registers) < 2 {
-			return fmt.Errorf("%d registrations", len(m.registers))
-		}
-		return nil
-	})
-	m.mu.Lock()
-	reg := m.registers[len(m.registers)-1].GetRegister()
-	m.mu.Unlock()
+	reg := m.waitReregistration(t)
 	if reg.GetAgentInfo().GetId().GetValue() != "M1-S0" {
 		t.Errorf("re-registered without the agent id: %v", reg.GetAgentInfo())
 	}
@@ -423,17 +413,7 @@ func TestReregistrationReportsTaskOutsideExecutors(t *testing.T) {
 	m.send(runTask(frameworkInfo("F1", false), nil, bad, nil))
 	m.waitState(t, "bad", mesos.TaskState_TASK_ERROR)
 	m.cutStream()
-	waitFor(t, 10*time.Second, "re-registration", func() error {
-		m.mu.Lock()
-		defer m.mu.Unlock()
-		if len(m.registers) < 2 {
-			return fmt.Errorf("%d registrations", len(m.registers))
-		}
-		return nil
-	})
-	m.mu.Lock()
-	reg := m.registers[len(m.registers)-1].GetRegister()
-	m.mu.Unlock()
+	reg := m.waitReregistration(t)
 	if len(reg.GetTasks()) != 1 {
 		t.Fatalf("re-registration reported tasks %v, want the task in no executor", reg.GetTasks())
 	}
@@ -478,4 +458,21 @@ func TestExecutorEnvironmentVariablesFlag(t *testing.T) {
 			t.Errorf("%s: %v", value, err)
 		}
 	}
+}
+
+// waitReregistration waits for the agent's second REGISTER (after
+// cutStream) and returns the latest one.
+func (m *fakeMaster) waitReregistration(t *testing.T) *agentproto.AgentCall_Register {
+	t.Helper()
+	waitFor(t, 10*time.Second, "re-registration", func() error {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if len(m.registers) < 2 {
+			return fmt.Errorf("%d registrations", len(m.registers))
+		}
+		return nil
+	})
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.registers[len(m.registers)-1].GetRegister()
 }
